@@ -1,0 +1,50 @@
+# kluis — two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+MANAGE := $(PY) manage.py
+TEST_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/test
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install run serve demo test lint typecheck pytest bench browser messages clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("kluis needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+messages: $(STAMP)
+	cd kluis && ../$(PY) ../manage.py compilemessages --ignore=.venv -v0
+
+# Set up (idempotent), load the demo data, and serve on http://127.0.0.1:8000.
+run: install messages
+	$(MANAGE) migrate -v0
+	$(MANAGE) migrate --database keystore -v0
+	$(MANAGE) demo_data
+	$(MANAGE) runserver 127.0.0.1:8000
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy kluis
+
+browser:
+	@sh scripts/ensure-chromium
+
+pytest: install messages browser
+	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: install messages
+	KLUIS_VAR_DIR=$(CURDIR)/var/bench $(PY) -m bench
+
+clean:
+	rm -rf var/test var/bench .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,88 @@
+"""Loading the policy file(s).
+
+`privacy-policy.yaml` in the policy directory is the policy in force; every earlier
+published version lives in `archive/` beside it and stays retrievable by version.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import ValidationError
+
+from kluis.policy.schema import Policy
+
+CURRENT_FILE = "privacy-policy.yaml"
+ARCHIVE_DIR = "archive"
+
+
+class PolicyFileError(ImproperlyConfigured):
+    """The policy file is missing, unreadable or does not match the schema."""
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the privacy policy:"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {where}: {message}")
+    return "\n".join(lines)
+
+
+def load_policy_file(path: Path) -> Policy:
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyFileError(f"{path}: the privacy policy file does not exist.") from None
+    except yaml.YAMLError as exc:
+        raise PolicyFileError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise PolicyFileError(f"{path}: the privacy policy must be a mapping at the top level.")
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyFileError(_format_errors(path, exc)) from None
+
+
+def _policy_dir() -> Path:
+    return Path(settings.KLUIS_POLICY_DIR)
+
+
+@functools.cache
+def _load_all(directory: Path) -> tuple[Policy, dict[str, Policy]]:
+    current = load_policy_file(directory / CURRENT_FILE)
+    versions = {current.version: current}
+    archive = directory / ARCHIVE_DIR
+    for path in sorted(archive.glob("*.yaml")) if archive.is_dir() else []:
+        old = load_policy_file(path)
+        if old.version in versions:
+            raise PolicyFileError(f"{path}: version {old.version} is published twice.")
+        if old.date >= current.date:
+            raise PolicyFileError(
+                f"{path}: archived version {old.version} is dated {old.date}, not before the "
+                f"current version's {current.date}."
+            )
+        versions[old.version] = old
+    return current, versions
+
+
+def current_policy() -> Policy:
+    return _load_all(_policy_dir())[0]
+
+
+def published_versions() -> list[Policy]:
+    """Every published version, newest first."""
+    return sorted(_load_all(_policy_dir())[1].values(), key=lambda p: p.date, reverse=True)
+
+
+def policy_version(version: str) -> Policy | None:
+    return _load_all(_policy_dir())[1].get(version)
+
+
+def clear_cache() -> None:
+    _load_all.cache_clear()

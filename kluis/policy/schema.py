@@ -1,0 +1,361 @@
+"""The schema of the privacy policy file.
+
+The policy file is the statement as data. Loading validates it against these models;
+a mistake stops start-up with the key path and what is wrong with it. Cross-references
+(a purpose naming a category, a recipient naming a purpose, ...) are checked here too,
+so that the rest of kluis can trust every key it looks up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Key = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$", max_length=80)]
+RequirementId = Annotated[str, StringConstraints(pattern=r"^R\d{1,2}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Text(Strict):
+    """A text in both languages of kluis: Dutch first, English second."""
+
+    nl: Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+    en: Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+    def get(self, language: str) -> str:
+        return self.en if language.startswith("en") else self.nl
+
+
+class LegalBasis(StrEnum):
+    """GDPR art. 6(1) grounds."""
+
+    CONSENT = "consent"  # (a)
+    CONTRACT = "contract"  # (b)
+    LEGAL_OBLIGATION = "legal_obligation"  # (c)
+    VITAL_INTERESTS = "vital_interests"  # (d)
+    PUBLIC_TASK = "public_task"  # (e)
+    LEGITIMATE_INTEREST = "legitimate_interest"  # (f)
+
+
+class Address(Strict):
+    street: str
+    postcode: str
+    city: str
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
+class Authority(Strict):
+    name: str
+    url: str
+
+
+class Controller(Strict):
+    name: str
+    trade_name: str
+    address: Address
+    phone: str
+    email: str
+    website: str
+    kvk_number: Annotated[str, StringConstraints(pattern=r"^\d{8}$")] | None = None
+    vat_number: str | None = None
+    supervisory_authority: Authority
+
+
+class DataSubject(Strict):
+    label: Text
+    fides_key: str
+
+
+class Held(StrEnum):
+    SEALED = "sealed"  # in a sealed field of a kluis model
+    HASHED = "hashed"  # only as a one-way hash (passwords)
+    OUTSIDE = "outside"  # not held by kluis itself (e.g. at the server supplier)
+
+
+class Category(Strict):
+    label: Text
+    description: Text
+    fides_key: str
+    subjects: list[Key] = Field(min_length=1)
+    source: Text
+    retention: Key
+    # Other classes a copy of this category may be sealed under, where the copy
+    # serves a record with a rule of its own (the name on an invoice is fiscal).
+    other_retention: list[Key] = Field(default_factory=list)
+    held: Held = Held.SEALED
+    held_where: Text | None = None
+    requirements: list[RequirementId] = Field(default_factory=list)
+    # The words of the published seed statement this category stands for.
+    seed: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _outside_says_where(self) -> Category:
+        if self.held is not Held.SEALED and self.held_where is None:
+            raise ValueError("a category not held sealed must say where it is held (held_where)")
+        return self
+
+
+class Purpose(Strict):
+    label: Text
+    description: Text
+    legal_basis: LegalBasis
+    legal_basis_detail: Text
+    fides_use: str
+    categories: list[Key] = Field(min_length=1)
+    # Who may reveal personal data for this purpose: staff roles, "system" for the
+    # worker and scheduled jobs, "subject" for the person the data is about.
+    actors: list[Key] = Field(min_length=1)
+    requirements: list[RequirementId] = Field(default_factory=list)
+    seed: list[str] = Field(default_factory=list)
+
+
+class RecipientRole(StrEnum):
+    PROCESSOR = "processor"
+    CONTROLLER = "controller"
+
+
+class Location(StrEnum):
+    NL = "NL"
+    EU = "EU"
+    NON_EU = "non-EU"
+
+
+class Recipient(Strict):
+    label: Text
+    description: Text
+    role: RecipientRole
+    location: Location
+    country: str
+    purposes: list[Key] = Field(min_length=1)
+    categories: list[Key] = Field(min_length=1)
+    # What makes a disclosure lawful beyond the purpose: "consent" (the customer's
+    # explicit consent, e.g. a non-EU registry) or "legal_order" (police/justice).
+    requires: Literal["none", "consent", "legal_order", "staff_approval"] = "none"
+    safeguards: Text | None = None
+    requirements: list[RequirementId] = Field(default_factory=list)
+    seed: list[str] = Field(default_factory=list)
+
+
+class Trigger(StrEnum):
+    COLLECTED = "collected"  # counted from the moment the data entered kluis
+    CONTRACT_END = "contract_end"
+    FISCAL_YEAR_END = "fiscal_year_end"
+    REQUEST_CLOSED = "request_closed"
+    VERIFICATION_DECIDED = "verification_decided"
+    ACCOUNT_CLOSED = "account_closed"
+
+
+class Action(StrEnum):
+    SHRED = "shred"  # destroy the class key; sealed values become unreadable
+    DELETE = "delete"  # delete the rows
+
+
+class Duration(Strict):
+    years: int = Field(default=0, ge=0, le=30)
+    months: int = Field(default=0, ge=0, le=360)
+    days: int = Field(default=0, ge=0, le=3650)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Duration:
+        if self.years == self.months == self.days == 0:
+            raise ValueError("a retention duration must be longer than zero")
+        return self
+
+    def after(self, start: dt.date) -> dt.date:
+        month_index = start.month - 1 + self.months
+        year = start.year + self.years + month_index // 12
+        month = month_index % 12 + 1
+        day = min(start.day, _days_in_month(year, month))
+        return dt.date(year, month, day) + dt.timedelta(days=self.days)
+
+    def describe(self, language: str) -> str:
+        parts = []
+        names = {
+            "nl": (("jaar", "jaar"), ("maand", "maanden"), ("dag", "dagen")),
+            "en": (("year", "years"), ("month", "months"), ("day", "days")),
+        }["en" if language.startswith("en") else "nl"]
+        for amount, (one, many) in zip((self.years, self.months, self.days), names, strict=True):
+            if amount:
+                parts.append(f"{amount} {one if amount == 1 else many}")
+        joiner = " and " if language.startswith("en") else " en "
+        return joiner.join(parts)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    if month == 12:
+        return 31
+    return (dt.date(year, month + 1, 1) - dt.timedelta(days=1)).day
+
+
+class RetentionClass(Strict):
+    label: Text
+    duration: Duration
+    trigger: Trigger
+    # True only where a statute obliges the provider to keep the data. The statement
+    # claims a legal duty for a class only when this is set, with `basis` naming it.
+    legal_duty: bool
+    basis: Text
+    action: Action
+    # Fiscal records get a key per fiscal year, so each year can be shredded on its own.
+    per_fiscal_year: bool = False
+
+
+class CookieKind(StrEnum):
+    FUNCTIONAL = "functional"
+    STATISTICS = "statistics"
+
+
+class Cookie(Strict):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]+$")]
+    kind: CookieKind
+    label: Text
+    stores: Text
+    lifetime: Text
+    needs_consent: bool
+    seed: list[str] = Field(default_factory=list)
+
+
+class Right(Strict):
+    label: Text
+    description: Text
+    article: str
+    seed: list[str] = Field(default_factory=list)
+
+
+class Measure(Strict):
+    label: Text
+    seed: list[str] = Field(default_factory=list)
+
+
+class Security(Strict):
+    intro: Text
+    organisational: list[Measure]
+    technical: list[Measure]
+    management: list[Measure]
+
+
+class Role(Strict):
+    label: Text
+    description: Text
+
+
+class Superseded(Strict):
+    """A passage of the seed statement that this policy deliberately does not repeat."""
+
+    seed: str
+    reason: Text
+
+
+class Section(Strict):
+    """A passage of the statement that is prose, not data (links, hosted sites)."""
+
+    title: Text
+    body: Text
+    seed: list[str] = Field(default_factory=list)
+
+
+ROLE_KEYS = ("orders", "finance", "support", "privacy_officer", "admin")
+SPECIAL_ACTORS = ("system", "subject")
+
+
+class Policy(Strict):
+    version: Annotated[str, StringConstraints(pattern=r"^\d+(\.\d+)*$")]
+    date: dt.date
+    changes: Text
+    controller: Controller
+    intro: Text
+    roles: dict[Key, Role]
+    data_subjects: dict[Key, DataSubject]
+    categories: dict[Key, Category]
+    purposes: dict[Key, Purpose]
+    recipients: dict[Key, Recipient]
+    retention: dict[Key, RetentionClass]
+    cookies: list[Cookie]
+    rights: dict[Key, Right]
+    security: Security
+    sections: dict[Key, Section] = Field(default_factory=dict)
+    superseded: list[Superseded] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Policy:
+        errors: list[str] = []
+
+        def check(where: str, kind: str, keys: list[str], known: dict[str, object]) -> None:
+            for key in keys:
+                if key not in known:
+                    errors.append(f"{where}: unknown {kind} {key!r}")
+
+        for key, category in self.categories.items():
+            check(
+                f"categories.{key}.subjects", "data subject", category.subjects, self.data_subjects
+            )
+            check(
+                f"categories.{key}.retention",
+                "retention class",
+                [category.retention, *category.other_retention],
+                self.retention,
+            )
+        actors: dict[str, object] = {**self.roles, **dict.fromkeys(SPECIAL_ACTORS)}
+        for key, purpose in self.purposes.items():
+            check(f"purposes.{key}.categories", "category", purpose.categories, self.categories)
+            check(f"purposes.{key}.actors", "actor", purpose.actors, actors)
+        for key, recipient in self.recipients.items():
+            check(f"recipients.{key}.purposes", "purpose", recipient.purposes, self.purposes)
+            check(f"recipients.{key}.categories", "category", recipient.categories, self.categories)
+            for category in recipient.categories:
+                if category in self.categories and not any(
+                    category in self.purposes[p].categories
+                    for p in recipient.purposes
+                    if p in self.purposes
+                ):
+                    errors.append(
+                        f"recipients.{key}.categories: {category!r} is not used by any of "
+                        "this recipient's purposes"
+                    )
+            if recipient.location is Location.NON_EU and recipient.requires == "none":
+                errors.append(
+                    f"recipients.{key}.requires: a recipient outside the EU needs consent or a "
+                    "legal order"
+                )
+        missing_roles = [role for role in ROLE_KEYS if role not in self.roles]
+        if missing_roles:
+            errors.append(f"roles: missing {', '.join(missing_roles)}")
+        for key in self.purposes:
+            if re.search(r"marketing|commercial", key):
+                errors.append(f"purposes.{key}: the statement rules out commercial use")
+        names = [cookie.name for cookie in self.cookies]
+        for name in {n for n in names if names.count(n) > 1}:
+            errors.append(f"cookies: {name!r} is declared twice")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
+    # --- lookups the rest of kluis relies on -------------------------------------------
+
+    def retention_for(self, category: str) -> RetentionClass:
+        return self.retention[self.categories[category].retention]
+
+    def purposes_for_actor(self, actor_role: str) -> list[str]:
+        return [key for key, purpose in self.purposes.items() if actor_role in purpose.actors]
+
+    def seed_quotes(self) -> list[str]:
+        quotes: list[str] = [item.seed for item in self.superseded]
+        for group in (self.categories, self.purposes, self.recipients, self.rights, self.sections):
+            for item in group.values():
+                quotes.extend(item.seed)
+        for cookie in self.cookies:
+            quotes.extend(cookie.seed)
+        for measure in (
+            *self.security.organisational,
+            *self.security.technical,
+            *self.security.management,
+        ):
+            quotes.extend(measure.seed)
+        return quotes

@@ -1,0 +1,158 @@
+"""kluis settings: one module, read from the environment.
+
+Every variable is optional in development (`make run`); production sets
+KLUIS_DEBUG=0 and then must give KLUIS_SECRET_KEY and KLUIS_ALLOWED_HOSTS.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from kluis.env import env_bool, env_database, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("KLUIS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("KLUIS_DEBUG", True)
+
+
+def _secret_key() -> str:
+    key = env_str("KLUIS_SECRET_KEY", "")
+    if key:
+        if len(key) < 50:
+            raise ImproperlyConfigured("KLUIS_SECRET_KEY must be at least 50 characters long.")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured("KLUIS_SECRET_KEY is required when KLUIS_DEBUG is off.")
+    # Development: a key generated once per checkout, outside git.
+    path = VAR_DIR / "secret.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(64))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("KLUIS_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("KLUIS_ALLOWED_HOSTS is required when KLUIS_DEBUG is off.")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "kluis.policy",
+    "kluis.vault",
+    "kluis.audit",
+    "kluis.accounts",
+    "kluis.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "kluis.vault.middleware.VaultScopeMiddleware",
+]
+
+ROOT_URLCONF = "kluis.urls"
+WSGI_APPLICATION = "kluis.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- databases -------------------------------------------------------------------
+# The keystore is a database of its own, so that it is backed up (and destroyed)
+# apart from the main database: shredding a key there makes old copies of the main
+# database unreadable for that person.
+DATABASES = {
+    "default": env_database("DATABASE_URL", VAR_DIR / "kluis.sqlite3"),
+    "keystore": env_database("KLUIS_KEYSTORE_URL", VAR_DIR / "keystore.sqlite3"),
+}
+if DATABASES["default"].get("NAME") == DATABASES["keystore"].get("NAME"):
+    raise ImproperlyConfigured("KLUIS_KEYSTORE_URL must name another database than DATABASE_URL.")
+DATABASE_ROUTERS = ["kluis.vault.routers.KeystoreRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- the vault ---------------------------------------------------------------------
+# The master key wraps every data key. It comes from KLUIS_MASTER_KEY (base64 of 32
+# bytes) or from a key file that `manage.py vault_init` creates with mode 0600.
+KLUIS_MASTER_KEY_FILE = Path(env_str("KLUIS_MASTER_KEY_FILE", str(VAR_DIR / "master.key")))
+KLUIS_POLICY_DIR = Path(env_str("KLUIS_POLICY_DIR", str(BASE_DIR / "kluis" / "policy" / "data")))
+
+# --- auth --------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["kluis.accounts.backends.BlindIndexEmailBackend"]
+PASSWORD_HASHERS = ["kluis.accounts.hashers.Argon2idHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+
+# --- i18n --------------------------------------------------------------------------
+LANGUAGE_CODE = "nl"
+LANGUAGES = [("nl", "Nederlands"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "kluis" / "locale"]
+USE_I18N = True
+TIME_ZONE = "Europe/Amsterdam"
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- security ----------------------------------------------------------------------
+SESSION_COOKIE_NAME = "kluis_session"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env_bool("KLUIS_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("KLUIS_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("KLUIS_LOG_LEVEL", "INFO")},
+}

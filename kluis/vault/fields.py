@@ -1,0 +1,319 @@
+"""Sealed model fields.
+
+A SealedField stores a personal value encrypted with AES-256-GCM under the data key of
+its subject and retention class. The row's identity (model, primary key, field, key
+scope) is bound in as associated data, so a sealed value copied to another row or
+column does not open. Reading an attribute gives a SealedValue, never the plain text;
+`reveal(purpose=..., actor=...)` checks the policy, audits, and only then decrypts.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cryptography.exceptions import InvalidTag
+from django.apps import apps
+from django.db import models
+
+from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
+from kluis.vault import keys
+from kluis.vault.errors import KeyShredded, RevealRefused, VaultError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+TOKEN_VERSION = b"\x01"
+NONCE_BYTES = 12
+
+
+def _normalize_email(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def _normalize_text(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", value).split()).casefold()
+
+
+NORMALIZERS: dict[str, Callable[[str], str]] = {
+    "email": _normalize_email,
+    "text": _normalize_text,
+    "vat": lambda v: "".join(v.split()).upper(),
+}
+
+
+class _Plain:
+    """A value assigned in Python and not yet sealed (sealing happens on save)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+
+class SealedModel(models.Model):
+    """Base of every model with sealed fields.
+
+    The primary key is a UUID made in Python, so a row knows its identity (and can
+    bind it into the ciphertext) before it is first saved.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+
+    vault_subject_field: ClassVar[str] = "id"
+
+    class Meta:
+        abstract = True
+
+    def vault_subject(self) -> uuid.UUID:
+        value = getattr(self, self.vault_subject_field)
+        assert isinstance(value, uuid.UUID), f"{type(self).__name__} has no subject yet"
+        return value
+
+    def vault_period(self, retention_class: str) -> str:
+        """The fiscal year of this row, for classes kept per fiscal year."""
+        raise VaultError(
+            f"{type(self).__name__} seals into per-year class {retention_class!r} "
+            "but does not say which fiscal year a row belongs to"
+        )
+
+
+def _aad(instance: SealedModel, field: SealedField, scope: keys.KeyScope) -> bytes:
+    return (
+        f"{instance._meta.label_lower}|{instance.pk}|{field.name}|"
+        f"{scope.retention_class}|{scope.period}"
+    ).encode()
+
+
+class SealedValue:
+    """What a sealed attribute reads as: opaque until revealed for a purpose."""
+
+    __slots__ = ("_field", "_instance", "_plain", "_token")
+
+    def __init__(
+        self, instance: SealedModel, field: SealedField, token: bytes | None, plain: str | None
+    ) -> None:
+        self._instance = instance
+        self._field = field
+        self._token = token
+        self._plain = plain
+
+    @property
+    def category(self) -> str:
+        return self._field.category
+
+    @property
+    def subject(self) -> uuid.UUID:
+        return self._instance.vault_subject()
+
+    @property
+    def scope(self) -> keys.KeyScope:
+        return self._field.scope_for(self._instance)
+
+    def reveal(self, *, purpose: str, actor: Actor) -> str:
+        authorize(self._field, self._instance, purpose=purpose, actor=actor)
+        return self.open()
+
+    def open(self) -> str:
+        """Decrypt without a purpose check: for the vault's own use only."""
+        if self._plain is not None:
+            return self._plain
+        assert self._token is not None
+        scope = self.scope
+        cipher = keys.cipher_for(scope, create=False)
+        return _decrypt(cipher, self._token, _aad(self._instance, self._field, scope))
+
+    def __str__(self) -> str:
+        return "\u2022" * 8
+
+    def __repr__(self) -> str:
+        return f"<SealedValue {self._field.category} of {self._instance._meta.label}>"
+
+    def __eq__(self, other: object) -> bool:
+        raise TypeError("sealed values cannot be compared; use the blind index")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _decrypt(cipher: AESGCM, token: bytes, aad: bytes) -> str:
+    if token[:1] != TOKEN_VERSION:
+        raise KeyShredded("unknown sealed-value format")
+    try:
+        plain = cipher.decrypt(token[1 : 1 + NONCE_BYTES], token[1 + NONCE_BYTES :], aad)
+    except InvalidTag:
+        raise KeyShredded("the sealed value does not open with its key") from None
+    return plain.decode()
+
+
+def authorize(field: SealedField, instance: SealedModel, *, purpose: str, actor: Actor) -> None:
+    from kluis.audit import reveals
+
+    subject = instance.vault_subject()
+    try:
+        check_reveal(category=field.category, purpose=purpose, actor=actor, subject=subject)
+    except PolicyViolation as exc:
+        reveals.record_refusal(
+            actor=actor, purpose=purpose, category=field.category, subject=subject, reason=str(exc)
+        )
+        raise RevealRefused(str(exc)) from None
+    reveals.record_reveal(actor=actor, purpose=purpose, category=field.category, subject=subject)
+
+
+class SealedDescriptor:
+    def __init__(self, field: SealedField) -> None:
+        self.field = field
+
+    def __get__(self, instance: SealedModel | None, owner: type) -> Any:
+        if instance is None:
+            return self
+        attname = self.field.attname
+        if attname not in instance.__dict__:
+            instance.refresh_from_db(fields=[attname])
+        raw = instance.__dict__[attname]
+        if raw is None:
+            return None
+        if isinstance(raw, _Plain):
+            return SealedValue(instance, self.field, None, raw.value)
+        return SealedValue(instance, self.field, bytes(raw), None)
+
+    def __set__(self, instance: SealedModel, value: Any) -> None:
+        attname = self.field.attname
+        if value is None or isinstance(value, bytes | memoryview | bytearray):
+            # From the database (or cleared).
+            instance.__dict__[attname] = value
+            if value is None:
+                self.field.set_blind_index(instance, None)
+            return
+        if isinstance(value, SealedValue):
+            if value._instance is instance and value._field is self.field:
+                return
+            raise TypeError("a sealed value belongs to its row; reveal it to copy it")
+        if not isinstance(value, str):
+            raise TypeError(f"{self.field.name} takes text, not {type(value).__name__}")
+        instance.__dict__[attname] = _Plain(value)
+        self.field.set_blind_index(instance, value)
+
+
+class SealedField(models.BinaryField):
+    """A personal value, sealed under its subject's key for its retention class."""
+
+    def __init__(
+        self, *args: Any, category: str, retention: str | None = None, **kwargs: Any
+    ) -> None:
+        self.category = category
+        self.retention = retention
+        self.blind_index: BlindIndexField | None = None
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["category"] = self.category
+        if self.retention is not None:
+            kwargs["retention"] = self.retention
+        return name, path, args, kwargs
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
+        super().contribute_to_class(cls, name, **kwargs)
+        setattr(cls, self.attname, SealedDescriptor(self))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name != "isnull":
+            raise PolicyViolation(
+                f"sealed field {self.name} cannot be searched; use its blind index"
+            )
+        return super().get_lookup(lookup_name)
+
+    def retention_class(self) -> str:
+        from kluis.policy.loader import current_policy
+
+        return self.retention or current_policy().categories[self.category].retention
+
+    def scope_for(self, instance: models.Model) -> keys.KeyScope:
+        from kluis.policy.loader import current_policy
+
+        assert isinstance(instance, SealedModel)
+        retention_class = self.retention_class()
+        period = ""
+        if current_policy().retention[retention_class].per_fiscal_year:
+            period = instance.vault_period(retention_class)
+        return keys.KeyScope(instance.vault_subject(), retention_class, period)
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        raw = model_instance.__dict__.get(self.attname)
+        if isinstance(raw, _Plain):
+            assert isinstance(model_instance, SealedModel)
+            scope = self.scope_for(model_instance)
+            cipher = keys.cipher_for(scope, create=True)
+            nonce = os.urandom(NONCE_BYTES)
+            aad = _aad(model_instance, self, scope)
+            token = TOKEN_VERSION + nonce + cipher.encrypt(nonce, raw.value.encode(), aad)
+            model_instance.__dict__[self.attname] = token
+            self.set_blind_index(model_instance, raw.value)
+            return token
+        return raw
+
+    def value_from_object(self, obj: models.Model) -> Any:
+        raw = obj.__dict__.get(self.attname)
+        return raw.value if isinstance(raw, _Plain) else raw
+
+    def set_blind_index(self, instance: models.Model, value: str | None) -> None:
+        if self.blind_index is None:
+            return
+        digest = None
+        if value is not None:
+            digest = keys.blind_index(
+                self.blind_index.kind, NORMALIZERS[self.blind_index.kind](value)
+            )
+        instance.__dict__[self.blind_index.attname] = digest
+
+
+class BlindIndexField(models.CharField):  # type: ignore[type-arg]
+    """The keyed exact-match index of a sealed field, kept up to date on assignment."""
+
+    def __init__(self, *args: Any, source: str, kind: str = "text", **kwargs: Any) -> None:
+        if kind not in NORMALIZERS:
+            raise ValueError(f"unknown blind index kind {kind!r}")
+        self.source = source
+        self.kind = kind
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("db_index", True)
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        kwargs["kind"] = self.kind
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        # Model.__init__ assigns fields in declaration order, so this field's default
+        # can land after its source was set; recompute from a not-yet-sealed source.
+        raw = model_instance.__dict__.get(self.source)
+        if isinstance(raw, _Plain):
+            model_instance.__dict__[self.attname] = self.lookup_value(raw.value)
+        return model_instance.__dict__.get(self.attname)
+
+    def lookup_value(self, value: str) -> str:
+        return keys.blind_index(self.kind, NORMALIZERS[self.kind](value))
+
+
+def sealed_fields(model: type[models.Model]) -> list[SealedField]:
+    return [f for f in model._meta.get_fields() if isinstance(f, SealedField)]
+
+
+def connect_blind_indexes() -> None:
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if isinstance(field, BlindIndexField):
+                source = model._meta.get_field(field.source)
+                if not isinstance(source, SealedField):
+                    raise TypeError(f"{model.__name__}.{field.name} must index a sealed field")
+                source.blind_index = field

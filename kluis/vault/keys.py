@@ -1,0 +1,197 @@
+"""Data keys: one per data subject and retention class (and fiscal year).
+
+A data key is created the first time something is sealed under its scope, wrapped by
+the master key and stored in the keystore. Unwrapped keys are cached only inside a
+key scope (one request, one command run), so a key shredded by another process is
+never used again by a later request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import hmac
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.db import IntegrityError, connections, transaction
+from django.utils import timezone
+
+from kluis.vault.errors import KeyShredded
+from kluis.vault.master import master_ring
+from kluis.vault.models import DataKey, Secret
+from kluis.vault.routers import KEYSTORE
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    subject: uuid.UUID
+    retention_class: str
+    period: str = ""
+
+    def context(self) -> bytes:
+        return f"kluis-dek|{self.subject}|{self.retention_class}|{self.period}".encode()
+
+
+class _Cache:
+    def __init__(self) -> None:
+        self.ciphers: dict[KeyScope, AESGCM | None] = {}
+        self.secrets: dict[str, bytes] = {}
+
+
+_cache: contextvars.ContextVar[_Cache | None] = contextvars.ContextVar("kluis_keys", default=None)
+
+
+@contextlib.contextmanager
+def key_scope() -> Iterator[None]:
+    """Cache unwrapped keys for the duration of one unit of work."""
+    if _cache.get() is not None:
+        yield
+        return
+    token = _cache.set(_Cache())
+    try:
+        yield
+    finally:
+        _cache.reset(token)
+
+
+def _unwrap(row: DataKey) -> AESGCM | None:
+    if row.wrapped is None:
+        return None
+    scope = KeyScope(row.subject, row.retention_class, row.period)
+    key = master_ring().unwrap(row.master_kid, bytes(row.wrapped), context=scope.context())
+    return AESGCM(key)
+
+
+def _create(scope: KeyScope) -> AESGCM:
+    key = AESGCM.generate_key(bit_length=256)
+    kid, wrapped = master_ring().wrap(key, context=scope.context())
+    try:
+        with transaction.atomic(using=KEYSTORE):
+            DataKey.objects.create(
+                subject=scope.subject,
+                retention_class=scope.retention_class,
+                period=scope.period,
+                wrapped=wrapped,
+                master_kid=kid,
+            )
+    except IntegrityError:
+        # Another process created it first; use theirs.
+        row = DataKey.objects.get(
+            subject=scope.subject, retention_class=scope.retention_class, period=scope.period
+        )
+        cipher = _unwrap(row)
+        if cipher is None:
+            raise KeyShredded(f"the key for {scope} has been shredded") from None
+        return cipher
+    return AESGCM(key)
+
+
+def cipher_for(scope: KeyScope, *, create: bool) -> AESGCM:
+    """The cipher of a scope's data key; raises KeyShredded if it is gone."""
+    cache = _cache.get()
+    if cache is not None and scope in cache.ciphers:
+        cipher = cache.ciphers[scope]
+    else:
+        row = DataKey.objects.filter(
+            subject=scope.subject, retention_class=scope.retention_class, period=scope.period
+        ).first()
+        if row is None:
+            if not create:
+                raise KeyShredded(f"no key exists for {scope}")
+            cipher = _create(scope)
+        else:
+            cipher = _unwrap(row)
+        if cache is not None:
+            cache.ciphers[scope] = cipher
+    if cipher is None:
+        raise KeyShredded(f"the key for {scope} has been shredded")
+    return cipher
+
+
+def prefetch(scopes: Iterable[KeyScope]) -> None:
+    """Load many keys in few queries (bulk reads); needs an open key scope."""
+    cache = _cache.get()
+    if cache is None:
+        return
+    wanted = {s for s in scopes if s not in cache.ciphers}
+    by_class: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for scope in wanted:
+        by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)
+    for (retention_class, period), subjects in by_class.items():
+        for start in range(0, len(subjects), 5000):
+            rows = DataKey.objects.filter(
+                retention_class=retention_class,
+                period=period,
+                subject__in=subjects[start : start + 5000],
+            )
+            for row in rows:
+                cache.ciphers[KeyScope(row.subject, row.retention_class, row.period)] = _unwrap(row)
+
+
+def shred(scopes: Iterable[KeyScope]) -> int:
+    """Destroy data keys. Values sealed under them can never be opened again."""
+    scopes = list(scopes)
+    shredded = 0
+    with transaction.atomic(using=KEYSTORE):
+        for scope in scopes:
+            shredded += DataKey.objects.filter(
+                subject=scope.subject,
+                retention_class=scope.retention_class,
+                period=scope.period,
+                wrapped__isnull=False,
+            ).update(wrapped=None, shredded_at=timezone.now())
+    cache = _cache.get()
+    if cache is not None:
+        for scope in scopes:
+            cache.ciphers[scope] = None
+    flush_keystore()
+    return shredded
+
+
+def flush_keystore() -> None:
+    """Make a shred final on disk.
+
+    With SQLite the old page can linger in the write-ahead log until a checkpoint;
+    secure_delete zeroes freed bytes in the main file, and a truncating checkpoint
+    empties the log. PostgreSQL reclaims the tuple at its next vacuum.
+    """
+    connection = connections[KEYSTORE]
+    if connection.vendor == "sqlite" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+# --- system secrets -------------------------------------------------------------------
+
+
+def system_secret(name: str) -> bytes:
+    cache = _cache.get()
+    if cache is not None and name in cache.secrets:
+        return cache.secrets[name]
+    context = f"kluis-secret|{name}".encode()
+    row = Secret.objects.filter(name=name).first()
+    if row is None:
+        value = os.urandom(32)
+        kid, wrapped = master_ring().wrap(value, context=context)
+        try:
+            with transaction.atomic(using=KEYSTORE):
+                Secret.objects.create(name=name, wrapped=wrapped, master_kid=kid)
+        except IntegrityError:
+            row = Secret.objects.get(name=name)
+    if row is not None:
+        value = master_ring().unwrap(row.master_kid, bytes(row.wrapped), context=context)
+    if cache is not None:
+        cache.secrets[name] = value
+    return value
+
+
+def blind_index(kind: str, normalized: str) -> str:
+    """Keyed HMAC for exact-match lookup; never an unkeyed hash of personal data."""
+    key = system_secret("blind_index")
+    message = f"{kind}|{normalized}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

@@ -1,0 +1,47 @@
+"""The keystore: data keys per subject and retention class, wrapped by the master key.
+
+These models live in their own database (see routers.py). Rows hold no plain key: a
+data key is stored wrapped (AES-GCM under the master key) and shredding overwrites it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DataKey(models.Model):
+    subject = models.UUIDField()
+    retention_class = models.CharField(max_length=80)
+    # The fiscal year for classes kept per year, "" otherwise.
+    period = models.CharField(max_length=8, default="", blank=True)
+    wrapped = models.BinaryField(null=True)
+    master_kid = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+    shredded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "retention_class", "period"], name="one_key_per_scope"
+            ),
+        ]
+        indexes = [models.Index(fields=["retention_class", "period"])]
+
+    def __str__(self) -> str:
+        return f"{self.subject}/{self.retention_class}/{self.period or '-'}"
+
+    @property
+    def is_shredded(self) -> bool:
+        return self.wrapped is None
+
+
+class Secret(models.Model):
+    """A named system key (blind index, audit signing), wrapped by the master key."""
+
+    name = models.CharField(max_length=40, unique=True)
+    wrapped = models.BinaryField()
+    master_kid = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

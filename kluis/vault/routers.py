@@ -1,0 +1,26 @@
+from typing import Any
+
+from django.db.models import Model
+
+KEYSTORE = "keystore"
+
+
+class KeystoreRouter:
+    """The vault's keys live in a database of their own; nothing else does."""
+
+    def _db(self, model: type[Model]) -> str | None:
+        return KEYSTORE if model._meta.app_label == "vault" else None
+
+    def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
+        return self._db(model)
+
+    def db_for_write(self, model: type[Model], **hints: Any) -> str | None:
+        return self._db(model)
+
+    def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
+        if (obj1._meta.app_label == "vault") != (obj2._meta.app_label == "vault"):
+            return False
+        return None
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        return (db == KEYSTORE) == (app_label == "vault")
