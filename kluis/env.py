@@ -61,12 +61,13 @@ def env_database(name: str, default_sqlite: Path) -> dict[str, Any]:
     if not raw:
         return sqlite_database(default_sqlite)
     if raw.startswith("sqlite:"):
-        config = dj_database_url.parse(raw)
-        return sqlite_database(Path(config["NAME"]))
+        return sqlite_database(Path(str(dj_database_url.parse(raw)["NAME"])))
     if not raw.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured(f"{name} must be an sqlite:/// or postgres:// URL, not {raw!r}.")
     try:
-        config = dict(dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True))
+        config: dict[str, Any] = dict(
+            dj_database_url.parse(raw, conn_max_age=60, conn_health_checks=True)
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} is not a valid database URL: {exc}") from None
     if not config.get("NAME"):

@@ -45,7 +45,7 @@ def audit_append(
 @transaction.atomic
 def audit_append_many(events: Iterable[Event]) -> list[AuditEntry]:
     """Append events in order. The head row lock serialises concurrent appends."""
-    head = AuditHead.objects.select_for_update().get(pk=1)
+    head = _locked_head()
     now = timezone.now()
     entries = []
     seq, prev = head.seq, head.hash
@@ -80,6 +80,22 @@ def audit_append_many(events: Iterable[Event]) -> list[AuditEntry]:
     AuditEntry.objects.bulk_create(entries, batch_size=2000)
     AuditHead.objects.filter(pk=1).update(seq=seq, hash=prev)
     return entries
+
+
+class ChainError(Exception):
+    """The chain cannot be appended to safely."""
+
+
+def _locked_head() -> AuditHead:
+    head = AuditHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # A fresh (or flushed) database; a chain with entries but no head was tampered
+        # with, and appending would hide that.
+        if AuditEntry.objects.exists():
+            raise ChainError("the audit head is missing while entries exist; run audit_verify")
+        AuditHead.objects.get_or_create(pk=1)
+        head = AuditHead.objects.select_for_update().get(pk=1)
+    return head
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,7 @@ def audit_verify(*, chunk_size: int = 5000) -> Verdict:
         prev = digest
         expected_seq += 1
         count += 1
-    head = AuditHead.objects.get(pk=1)
+    head = AuditHead.objects.filter(pk=1).first() or AuditHead(seq=0, hash=GENESIS)
     if head.seq != count or head.hash != prev:
         last = count + 1 if head.seq > count else head.seq
         return Verdict(

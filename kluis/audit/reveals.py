@@ -98,7 +98,7 @@ def _flush(batch: _Batch) -> None:
         )
     entries = audit_append_many(events)
     now = timezone.now()
-    records = []
+    records: list[RevealRecord] = []
     for entry, ((actor, purpose), reads) in zip(entries, batch.reads.items(), strict=True):
         if actor.kind != "staff":
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -287,7 +288,7 @@ class Policy(Strict):
     def _references_resolve(self) -> Policy:
         errors: list[str] = []
 
-        def check(where: str, kind: str, keys: list[str], known: dict[str, object]) -> None:
+        def check(where: str, kind: str, keys: list[str], known: Mapping[str, object]) -> None:
             for key in keys:
                 if key not in known:
                     errors.append(f"{where}: unknown {kind} {key!r}")
@@ -309,14 +310,14 @@ class Policy(Strict):
         for key, recipient in self.recipients.items():
             check(f"recipients.{key}.purposes", "purpose", recipient.purposes, self.purposes)
             check(f"recipients.{key}.categories", "category", recipient.categories, self.categories)
-            for category in recipient.categories:
-                if category in self.categories and not any(
-                    category in self.purposes[p].categories
+            for used in recipient.categories:
+                if used in self.categories and not any(
+                    used in self.purposes[p].categories
                     for p in recipient.purposes
                     if p in self.purposes
                 ):
                     errors.append(
-                        f"recipients.{key}.categories: {category!r} is not used by any of "
+                        f"recipients.{key}.categories: {used!r} is not used by any of "
                         "this recipient's purposes"
                     )
             if recipient.location is Location.NON_EU and recipient.requires == "none":

@@ -197,7 +197,7 @@ class SealedDescriptor:
         self.field.set_blind_index(instance, value)
 
 
-class SealedField(models.BinaryField):
+class SealedField(models.BinaryField):  # type: ignore[type-arg]
     """A personal value, sealed under its subject's key for its retention class."""
 
     def __init__(
@@ -217,8 +217,10 @@ class SealedField(models.BinaryField):
             kwargs["retention"] = self.retention
         return name, path, args, kwargs
 
-    def contribute_to_class(self, cls: type[models.Model], name: str, **kwargs: Any) -> None:
-        super().contribute_to_class(cls, name, **kwargs)
+    def contribute_to_class(
+        self, cls: type[models.Model], name: str, private_only: bool = False
+    ) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)
         setattr(cls, self.attname, SealedDescriptor(self))
 
     def get_lookup(self, lookup_name: str) -> Any:

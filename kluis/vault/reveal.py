@@ -19,9 +19,12 @@ def reveal_many(
     if not rows:
         return []
     model = type(rows[0])
-    sealed = [model._meta.get_field(name) for name in fields]
-    assert all(isinstance(f, SealedField) for f in sealed), "reveal_many takes sealed fields"
-    categories = sorted({f.category for f in sealed})  # type: ignore[attr-defined]
+    sealed: list[SealedField] = []
+    for name in fields:
+        field = model._meta.get_field(name)
+        assert isinstance(field, SealedField), f"{name} is not a sealed field"
+        sealed.append(field)
+    categories = sorted({f.category for f in sealed})
     subjects = [row.vault_subject() for row in rows]
     for category in categories:
         for subject in set(subjects) if actor.kind == "subject" else subjects[:1]:
@@ -38,11 +41,7 @@ def reveal_many(
                 raise RevealRefused(str(exc)) from None
     result: list[dict[str, str | None]] = []
     with keys.key_scope():
-        keys.prefetch(
-            f.scope_for(row)
-            for row in rows
-            for f in sealed  # type: ignore[attr-defined]
-        )
+        keys.prefetch(f.scope_for(row) for row in rows for f in sealed)
         for row in rows:
             values: dict[str, str | None] = {}
             for name in fields:
