@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 messages: $(STAMP)
-	cd kluis && ../$(PY) ../manage.py compilemessages --ignore=.venv -v0
+	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules -v0
 
 # Set up (idempotent), load the demo data, and serve on http://127.0.0.1:8000.
 run: install messages
@@ -33,7 +33,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 
 typecheck: install
-	$(VENV)/bin/mypy kluis
+	KLUIS_BENCH=1 $(VENV)/bin/mypy kluis bench
 
 browser:
 	@sh scripts/ensure-chromium

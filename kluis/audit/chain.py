@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from kluis.audit.models import GENESIS, AuditEntry, AuditHead
@@ -42,43 +42,49 @@ def audit_append(
     return audit_append_many([Event(action, actor, subject, data)])[0]
 
 
-@transaction.atomic
 def audit_append_many(events: Iterable[Event]) -> list[AuditEntry]:
-    """Append events in order. The head row lock serialises concurrent appends."""
-    head = _locked_head()
-    now = timezone.now()
-    entries = []
-    seq, prev = head.seq, head.hash
-    for event in events:
-        seq += 1
-        payload = canonical(
-            {
-                "seq": seq,
-                "at": now.isoformat(),
-                "action": event.action,
-                "actor": event.actor,
-                "subject": str(event.subject) if event.subject else None,
-                "data": event.data or {},
-            }
-        )
-        digest = entry_hash(prev, payload)
-        entries.append(
-            AuditEntry(
-                seq=seq,
-                at=now,
-                action=event.action,
-                actor=event.actor,
-                subject=event.subject,
-                payload=payload,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        prev = digest
-    if not entries:
+    """Append events in order, inside the caller's transaction if there is one.
+
+    The head row is locked first, so concurrent appends queue and the chain never
+    forks; no savepoint of its own, since a failed append fails the whole change.
+    """
+    events = list(events)
+    if not events:
         return []
-    AuditEntry.objects.bulk_create(entries, batch_size=2000)
-    AuditHead.objects.filter(pk=1).update(seq=seq, hash=prev)
+    with transaction.atomic(savepoint=False):
+        seq, prev = _locked_head()
+        now = timezone.now()
+        at = now.isoformat()
+        entries = []
+        for event in events:
+            seq += 1
+            subject = str(event.subject) if event.subject else None
+            payload = canonical(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "action": event.action,
+                    "actor": event.actor,
+                    "subject": subject,
+                    "data": event.data or {},
+                }
+            )
+            digest = entry_hash(prev, payload)
+            entries.append(
+                AuditEntry(
+                    seq=seq,
+                    at=now,
+                    action=event.action,
+                    actor=event.actor,
+                    subject=event.subject,
+                    payload=payload,
+                    prev_hash=prev,
+                    hash=digest,
+                )
+            )
+            prev = digest
+        AuditEntry.objects.bulk_create(entries, batch_size=2000)
+        AuditHead.objects.filter(pk=1).update(seq=seq, hash=prev)
     return entries
 
 
@@ -86,16 +92,21 @@ class ChainError(Exception):
     """The chain cannot be appended to safely."""
 
 
-def _locked_head() -> AuditHead:
-    head = AuditHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+def _locked_head() -> tuple[int, str]:
+    connection = connections[AuditHead.objects.db]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    table = AuditHead._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT seq, hash FROM {table} WHERE id = 1{lock}")  # noqa: S608
+        row = cursor.fetchone()
+    if row is None:
         # A fresh (or flushed) database; a chain with entries but no head was tampered
         # with, and appending would hide that.
         if AuditEntry.objects.exists():
             raise ChainError("the audit head is missing while entries exist; run audit_verify")
         AuditHead.objects.get_or_create(pk=1)
-        head = AuditHead.objects.select_for_update().get(pk=1)
-    return head
+        return _locked_head()
+    return int(row[0]), str(row[1])
 
 
 @dataclass(frozen=True)
@@ -108,46 +119,71 @@ class Verdict:
     problem: str = ""
 
 
-def _columns_match(row: tuple[Any, ...], doc: dict[str, Any]) -> bool:
-    _, _, _, _, at, action, actor, subject = row
-    at_value = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
-    return (
-        doc.get("action") == action
-        and doc.get("actor") == actor
-        and doc.get("subject") == (str(subject) if subject else None)
-        and dt.datetime.fromisoformat(doc["at"]) == at_value
-    )
+def _sqlite_columns_match(at: Any, subject: Any, doc: dict[str, Any]) -> bool:
+    # SQLite keeps UTC datetimes as "YYYY-MM-DD HH:MM:SS[.ffffff]" (read here as text)
+    # and UUIDs as hex; the payload has ISO 8601 with "+00:00" and dashed UUIDs.
+    doc_at = doc["at"]
+    if f"{doc_at[:10]} {doc_at[11:-6]}" != at:
+        return False
+    doc_subject = doc["subject"]
+    same_subject: bool = (doc_subject.replace("-", "") if doc_subject else None) == subject
+    return same_subject
+
+
+def _native_columns_match(at: Any, subject: Any, doc: dict[str, Any]) -> bool:
+    doc_subject = doc["subject"]
+    same_subject: bool = doc_subject == (str(subject) if subject else None)
+    return same_subject and dt.datetime.fromisoformat(doc["at"]) == at
 
 
 def audit_verify(*, chunk_size: int = 5000) -> Verdict:
-    """Walk the chain from the genesis; stop at the first entry that does not hold."""
+    """Walk the chain from the genesis; stop at the first entry that does not hold.
+
+    Reads rows through a plain cursor (a server-side one on PostgreSQL), because the
+    ORM's per-row conversions would cost more than the hashing itself.
+    """
+    connection = connections[AuditEntry.objects.db]
+    columns_match = (
+        _sqlite_columns_match if connection.vendor == "sqlite" else _native_columns_match
+    )
+    table = AuditEntry._meta.db_table
     expected_seq = 1
     prev = GENESIS
     count = 0
-    rows = AuditEntry.objects.order_by("seq").values_list(
-        "seq", "prev_hash", "hash", "payload", "at", "action", "actor", "subject"
-    )
     sha256 = hashlib.sha256
-    loads = json.loads
-    for row in rows.iterator(chunk_size=chunk_size):
-        seq, prev_hash, digest, payload = row[0], row[1], row[2], row[3]
-        problem = ""
-        if seq != expected_seq:
-            problem = f"entry #{expected_seq} is missing (next is #{seq})"
-            seq = expected_seq
-        elif prev_hash != prev:
-            problem = f"entry #{seq} does not link to entry #{seq - 1}"
-        elif sha256(f"{prev}\n{payload}".encode()).hexdigest() != digest:
-            problem = f"entry #{seq} has been changed: its hash does not match its content"
-        else:
-            doc = loads(payload)
-            if doc.get("seq") != seq or not _columns_match(row, doc):
-                problem = f"entry #{seq} has been changed: its columns differ from its payload"
-        if problem:
-            return Verdict(False, count, expected_seq - 1, prev, seq, problem)
-        prev = digest
-        expected_seq += 1
-        count += 1
+    at_column = "CAST(at AS TEXT)" if connection.vendor == "sqlite" else "at"
+    decode = json.JSONDecoder().raw_decode
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            "SELECT seq, prev_hash, hash, payload, action, actor, subject, "  # noqa: S608
+            f"{at_column} FROM {table} ORDER BY seq"
+        )
+        while rows := cursor.fetchmany(chunk_size):
+            for seq, prev_hash, digest, payload, action, actor, subject, at in rows:
+                problem = ""
+                if seq != expected_seq:
+                    problem = f"entry #{expected_seq} is missing (next is #{seq})"
+                    seq = expected_seq
+                elif prev_hash != prev:
+                    problem = f"entry #{seq} does not link to entry #{seq - 1}"
+                elif sha256(f"{prev}\n{payload}".encode()).hexdigest() != digest:
+                    problem = f"entry #{seq} has been changed: its hash does not match its content"
+                else:
+                    doc = decode(payload)[0]
+                    if (
+                        doc["seq"] != seq
+                        or doc["action"] != action
+                        or doc["actor"] != actor
+                        or not columns_match(at, subject, doc)
+                    ):
+                        problem = (
+                            f"entry #{seq} has been changed: its columns differ from its payload"
+                        )
+                if problem:
+                    return Verdict(False, count, expected_seq - 1, prev, seq, problem)
+                prev = digest
+                expected_seq += 1
+                count += 1
     head = AuditHead.objects.filter(pk=1).first() or AuditHead(seq=0, hash=GENESIS)
     if head.seq != count or head.hash != prev:
         last = count + 1 if head.seq > count else head.seq

@@ -14,15 +14,15 @@ GENESIS = "0" * 64
 
 
 class AuditEntry(models.Model):
-    seq = models.PositiveBigIntegerField(unique=True)
+    seq = models.PositiveBigIntegerField(primary_key=True)
     at = models.DateTimeField()
     action = models.CharField(max_length=64)
     actor = models.CharField(max_length=80)
     subject = models.UUIDField(null=True, blank=True, db_index=True)
     # Canonical JSON of every field above plus `data`; what the hash covers.
     payload = models.TextField()
-    prev_hash = models.CharField(max_length=64, unique=True)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["seq"]

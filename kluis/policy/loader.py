@@ -49,10 +49,6 @@ def load_policy_file(path: Path) -> Policy:
         raise PolicyFileError(_format_errors(path, exc)) from None
 
 
-def _policy_dir() -> Path:
-    return Path(settings.KLUIS_POLICY_DIR)
-
-
 @functools.cache
 def _load_all(directory: Path) -> tuple[Policy, dict[str, Policy]]:
     current = load_policy_file(directory / CURRENT_FILE)
@@ -71,18 +67,33 @@ def _load_all(directory: Path) -> tuple[Policy, dict[str, Policy]]:
     return current, versions
 
 
+# The policy is read on every reveal: keep the loaded one beside the setting it came
+# from, so the hot path is one comparison instead of a path lookup.
+_loaded: tuple[object, tuple[Policy, dict[str, Policy]]] | None = None
+
+
+def _policies() -> tuple[Policy, dict[str, Policy]]:
+    global _loaded
+    directory = settings.KLUIS_POLICY_DIR
+    if _loaded is None or _loaded[0] != directory:
+        _loaded = (directory, _load_all(Path(directory)))
+    return _loaded[1]
+
+
 def current_policy() -> Policy:
-    return _load_all(_policy_dir())[0]
+    return _policies()[0]
 
 
 def published_versions() -> list[Policy]:
     """Every published version, newest first."""
-    return sorted(_load_all(_policy_dir())[1].values(), key=lambda p: p.date, reverse=True)
+    return sorted(_policies()[1].values(), key=lambda p: p.date, reverse=True)
 
 
 def policy_version(version: str) -> Policy | None:
-    return _load_all(_policy_dir())[1].get(version)
+    return _policies()[1].get(version)
 
 
 def clear_cache() -> None:
+    global _loaded
+    _loaded = None
     _load_all.cache_clear()

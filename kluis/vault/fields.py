@@ -20,6 +20,8 @@ from django.apps import apps
 from django.db import models
 
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
+from kluis.policy.loader import current_policy
+from kluis.policy.schema import Policy
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded, RevealRefused, VaultError
 
@@ -82,10 +84,12 @@ class SealedModel(models.Model):
 
 
 def _aad(instance: SealedModel, field: SealedField, scope: keys.KeyScope) -> bytes:
-    return (
-        f"{instance._meta.label_lower}|{instance.pk}|{field.name}|"
-        f"{scope.retention_class}|{scope.period}"
-    ).encode()
+    return aad_for(instance._meta.label_lower, instance.pk, field.name, scope)
+
+
+def aad_for(label: str, pk: object, field_name: str, scope: keys.KeyScope) -> bytes:
+    """What a ciphertext is bound to: its row, its column and its key scope."""
+    return f"{label}|{pk}|{field_name}|{scope.retention_class}|{scope.period}".encode()
 
 
 class SealedValue:
@@ -117,14 +121,14 @@ class SealedValue:
         authorize(self._field, self._instance, purpose=purpose, actor=actor)
         return self.open()
 
-    def open(self) -> str:
+    def open(self, scope: keys.KeyScope | None = None) -> str:
         """Decrypt without a purpose check: for the vault's own use only."""
         if self._plain is not None:
             return self._plain
         assert self._token is not None
-        scope = self.scope
+        scope = scope or self.scope
         cipher = keys.cipher_for(scope, create=False)
-        return _decrypt(cipher, self._token, _aad(self._instance, self._field, scope))
+        return decrypt(cipher, self._token, _aad(self._instance, self._field, scope))
 
     def __str__(self) -> str:
         return "\u2022" * 8
@@ -138,7 +142,7 @@ class SealedValue:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _decrypt(cipher: AESGCM, token: bytes, aad: bytes) -> str:
+def decrypt(cipher: AESGCM, token: bytes, aad: bytes) -> str:
     if token[:1] != TOKEN_VERSION:
         raise KeyShredded("unknown sealed-value format")
     try:
@@ -181,7 +185,12 @@ class SealedDescriptor:
 
     def __set__(self, instance: SealedModel, value: Any) -> None:
         attname = self.field.attname
-        if value is None or isinstance(value, bytes | memoryview | bytearray):
+        kind = type(value)
+        if kind is bytes or kind is memoryview:
+            # Loaded from the database: the hot path of every read.
+            instance.__dict__[attname] = value
+            return
+        if value is None or kind is bytearray:
             # From the database (or cleared).
             instance.__dict__[attname] = value
             if value is None:
@@ -231,17 +240,16 @@ class SealedField(models.BinaryField):  # type: ignore[type-arg]
         return super().get_lookup(lookup_name)
 
     def retention_class(self) -> str:
-        from kluis.policy.loader import current_policy
-
         return self.retention or current_policy().categories[self.category].retention
 
     def scope_for(self, instance: models.Model) -> keys.KeyScope:
-        from kluis.policy.loader import current_policy
+        return self.scope_in(instance, current_policy())
 
+    def scope_in(self, instance: models.Model, policy: Policy) -> keys.KeyScope:
         assert isinstance(instance, SealedModel)
-        retention_class = self.retention_class()
+        retention_class = self.retention or policy.categories[self.category].retention
         period = ""
-        if current_policy().retention[retention_class].per_fiscal_year:
+        if policy.retention[retention_class].per_fiscal_year:
             period = instance.vault_period(retention_class)
         return keys.KeyScope(instance.vault_subject(), retention_class, period)
 

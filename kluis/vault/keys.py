@@ -60,11 +60,16 @@ def key_scope() -> Iterator[None]:
 
 
 def _unwrap(row: DataKey) -> AESGCM | None:
-    if row.wrapped is None:
-        return None
     scope = KeyScope(row.subject, row.retention_class, row.period)
-    key = master_ring().unwrap(row.master_kid, bytes(row.wrapped), context=scope.context())
-    return AESGCM(key)
+    return _unwrap_scope(scope, row.master_kid, row.wrapped)
+
+
+def _unwrap_scope(
+    scope: KeyScope, master_kid: str, wrapped: bytes | memoryview | None
+) -> AESGCM | None:
+    if wrapped is None:
+        return None
+    return AESGCM(master_ring().unwrap(master_kid, bytes(wrapped), context=scope.context()))
 
 
 def _create(scope: KeyScope) -> AESGCM:
@@ -89,6 +94,13 @@ def _create(scope: KeyScope) -> AESGCM:
             raise KeyShredded(f"the key for {scope} has been shredded") from None
         return cipher
     return AESGCM(key)
+
+
+def cached_ciphers() -> dict[KeyScope, AESGCM | None]:
+    """The prefetched ciphers of the open key scope (None where shredded)."""
+    cache = _cache.get()
+    assert cache is not None, "cached_ciphers needs an open key scope"
+    return cache.ciphers
 
 
 def cipher_for(scope: KeyScope, *, create: bool) -> AESGCM:
@@ -124,27 +136,52 @@ def prefetch(scopes: Iterable[KeyScope]) -> None:
         by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)
     for (retention_class, period), subjects in by_class.items():
         for start in range(0, len(subjects), 5000):
-            rows = DataKey.objects.filter(
-                retention_class=retention_class,
-                period=period,
-                subject__in=subjects[start : start + 5000],
-            )
-            for row in rows:
-                cache.ciphers[KeyScope(row.subject, row.retention_class, row.period)] = _unwrap(row)
+            chunk = subjects[start : start + 5000]
+            for subject, master_kid, wrapped in _key_rows(retention_class, period, chunk):
+                scope = KeyScope(subject, retention_class, period)
+                cache.ciphers[scope] = _unwrap_scope(scope, master_kid, wrapped)
+
+
+def _key_rows(
+    retention_class: str, period: str, subjects: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, str, bytes | None]]:
+    """The wrapped keys of many subjects in one statement.
+
+    Written in SQL because the ORM spends most of a bulk read building and converting
+    thousands of UUID parameters; the values are still passed as parameters.
+    """
+    connection = connections[KEYSTORE]
+    field = DataKey._meta.get_field("subject")
+    params = [field.get_db_prep_value(s, connection) for s in subjects]
+    by_param = dict(zip(params, subjects, strict=True))
+    table = DataKey._meta.db_table
+    placeholders = ", ".join(["%s"] * len(params))
+    sql = (
+        f"SELECT subject, master_kid, wrapped FROM {table} "  # noqa: S608 - names, not input
+        f"WHERE retention_class = %s AND period = %s AND subject IN ({placeholders})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [retention_class, period, *params])
+        return [(by_param[s], kid, wrapped) for s, kid, wrapped in cursor.fetchall()]
 
 
 def shred(scopes: Iterable[KeyScope]) -> int:
     """Destroy data keys. Values sealed under them can never be opened again."""
     scopes = list(scopes)
+    by_class: dict[tuple[str, str], list[uuid.UUID]] = {}
+    for scope in scopes:
+        by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)
     shredded = 0
+    now = timezone.now()
     with transaction.atomic(using=KEYSTORE):
-        for scope in scopes:
-            shredded += DataKey.objects.filter(
-                subject=scope.subject,
-                retention_class=scope.retention_class,
-                period=scope.period,
-                wrapped__isnull=False,
-            ).update(wrapped=None, shredded_at=timezone.now())
+        for (retention_class, period), subjects in by_class.items():
+            for start in range(0, len(subjects), 5000):
+                shredded += DataKey.objects.filter(
+                    retention_class=retention_class,
+                    period=period,
+                    subject__in=subjects[start : start + 5000],
+                    wrapped__isnull=False,
+                ).update(wrapped=None, shredded_at=now)
     cache = _cache.get()
     if cache is not None:
         for scope in scopes:

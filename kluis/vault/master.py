@@ -36,18 +36,22 @@ class MasterKeyRing:
     current: str
     keys: dict[str, bytes]
 
+    @functools.cached_property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        return {kid: AESGCM(key) for kid, key in self.keys.items()}
+
     def wrap(self, secret: bytes, *, context: bytes) -> tuple[str, bytes]:
         nonce = os.urandom(NONCE_BYTES)
-        return self.current, nonce + AESGCM(self.keys[self.current]).encrypt(nonce, secret, context)
+        return self.current, nonce + self._ciphers[self.current].encrypt(nonce, secret, context)
 
     def unwrap(self, kid: str, blob: bytes, *, context: bytes) -> bytes:
-        key = self.keys.get(kid)
-        if key is None:
+        cipher = self._ciphers.get(kid)
+        if cipher is None:
             raise MasterKeyError(
                 f"a key is wrapped by master key {kid}, which is not in the key ring"
             )
         try:
-            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
+            return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context)
         except InvalidTag:
             raise MasterKeyError(f"master key {kid} does not open this wrapped key") from None
 

@@ -1,0 +1,1 @@
+"""kluis benchmarks (`make bench`): each figure next to its floor, the same work done bare."""
