@@ -1,0 +1,590 @@
+"""The privacy statement as a document: sections of paragraphs, lists and tables.
+
+The web page and the PDF are both drawn from this one structure, so they cannot say
+different things. Every string in it is plain text: the HTML template escapes it, and
+the PDF writer escapes it for ReportLab's paragraph markup. Nothing here is marked
+safe, because policy text is text, not markup.
+
+The order follows the seed statement (seed/privacybeleid.txt): who we are, 1. which
+data, 2. what for (with the webshop/website passages), 3. with whom, 4. security,
+retention, 5./6. the prose sections, 7. your rights, cookies, changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from django.urls import reverse
+from django.utils import formats
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, override
+
+from kluis.policy.dataflow import FlowMap, flow_map
+from kluis.policy.schema import (
+    CookieKind,
+    LegalBasis,
+    Location,
+    Measure,
+    Policy,
+    RecipientRole,
+    RetentionClass,
+    Text,
+    Trigger,
+)
+
+
+class Labelled(Protocol):
+    @property
+    def label(self) -> Text: ...
+
+
+# --- the document ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    href: str = ""
+    strong: bool = False
+
+
+@dataclass(frozen=True)
+class Para:
+    spans: tuple[Span, ...]
+    key: str = ""
+    kind: ClassVar[str] = "para"
+
+
+@dataclass(frozen=True)
+class Items:
+    """A bulleted list: the seed statement speaks in dash lists."""
+
+    items: tuple[Para, ...]
+    kind: ClassVar[str] = "items"
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Lines that belong together without bullets: a postal address."""
+
+    lines: tuple[Para, ...]
+    kind: ClassVar[str] = "lines"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: tuple[str, ...]  # a cell may hold several lines, separated by "\n"
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+    widths: tuple[float, ...]  # relative column widths, for the PDF
+    name: str = ""
+    kind: ClassVar[str] = "table"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """The data-flow map: an SVG image on the web, a vector drawing in the PDF."""
+
+    caption: str
+    flow: FlowMap
+    kind: ClassVar[str] = "figure"
+
+
+Block = Para | Items | Lines | Table | Figure
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    blocks: tuple[Block, ...]
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Document:
+    language: str
+    title: str
+    controller: str
+    version: str
+    date: dt.date
+    version_line: str
+    changed_line: str
+    sections: tuple[Section, ...]
+
+
+def para(*parts: str | Span, key: str = "") -> Para:
+    return Para(tuple(p if isinstance(p, Span) else Span(p) for p in parts if p), key=key)
+
+
+def lead(label: str, *rest: str | Span, key: str = "") -> Para:
+    """A paragraph that starts with a bold label ("Grondslag: ...")."""
+    return para(Span(f"{label}: ", strong=True), *rest, key=key)
+
+
+def safe_href(url: str) -> str:
+    """Only web and mail links; a policy value never becomes a javascript: link."""
+    return url if url.startswith(("https://", "http://", "mailto:", "/")) else ""
+
+
+# --- words for the schema's enumerations ---------------------------------------------
+
+DASH = "\u2013"  # the en dash of Dutch typography
+LEGAL_BASIS: dict[LegalBasis, Promise] = {
+    LegalBasis.CONSENT: gettext_lazy("Toestemming"),
+    LegalBasis.CONTRACT: gettext_lazy("Uitvoering van de overeenkomst"),
+    LegalBasis.LEGAL_OBLIGATION: gettext_lazy("Wettelijke verplichting"),
+    LegalBasis.VITAL_INTERESTS: gettext_lazy("Vitaal belang"),
+    LegalBasis.PUBLIC_TASK: gettext_lazy("Taak van algemeen belang"),
+    LegalBasis.LEGITIMATE_INTEREST: gettext_lazy("Gerechtvaardigd belang"),
+}
+LEGAL_BASIS_ARTICLE: dict[LegalBasis, Promise] = {
+    LegalBasis.CONSENT: gettext_lazy("art. 6 lid 1 sub a AVG"),
+    LegalBasis.CONTRACT: gettext_lazy("art. 6 lid 1 sub b AVG"),
+    LegalBasis.LEGAL_OBLIGATION: gettext_lazy("art. 6 lid 1 sub c AVG"),
+    LegalBasis.VITAL_INTERESTS: gettext_lazy("art. 6 lid 1 sub d AVG"),
+    LegalBasis.PUBLIC_TASK: gettext_lazy("art. 6 lid 1 sub e AVG"),
+    LegalBasis.LEGITIMATE_INTEREST: gettext_lazy("art. 6 lid 1 sub f AVG"),
+}
+TRIGGER: dict[Trigger, Promise] = {
+    Trigger.COLLECTED: gettext_lazy("vanaf het moment dat wij de gegevens ontvangen"),
+    Trigger.CONTRACT_END: gettext_lazy("na het einde van de overeenkomst"),
+    Trigger.FISCAL_YEAR_END: gettext_lazy("na het einde van het boekjaar"),
+    Trigger.REQUEST_CLOSED: gettext_lazy("na de afhandeling van het verzoek"),
+    Trigger.VERIFICATION_DECIDED: gettext_lazy("na de controle van je identiteit"),
+    Trigger.ACCOUNT_CLOSED: gettext_lazy("na het opheffen van je account"),
+}
+ROLE: dict[RecipientRole, Promise] = {
+    RecipientRole.PROCESSOR: gettext_lazy(
+        "verwerker (werkt in onze opdracht, onder een verwerkersovereenkomst)"
+    ),
+    RecipientRole.CONTROLLER: gettext_lazy(
+        "zelfstandig verwerkingsverantwoordelijke (bepaalt zelf wat er met de gegevens gebeurt)"
+    ),
+}
+REQUIRES: dict[str, Promise] = {
+    "consent": gettext_lazy("Alleen met je uitdrukkelijke toestemming."),
+    "legal_order": gettext_lazy("Alleen op grond van een wettelijk bevel of een vordering."),
+    "staff_approval": gettext_lazy("Alleen na goedkeuring door een daartoe bevoegde medewerker."),
+}
+COOKIE_KIND: dict[CookieKind, Promise] = {
+    CookieKind.FUNCTIONAL: gettext_lazy("Functioneel"),
+    CookieKind.STATISTICS: gettext_lazy("Statistiek"),
+}
+COUNTRY: dict[str, Promise] = {
+    "NL": gettext_lazy("Nederland"),
+    "BE": gettext_lazy("België"),
+    "DE": gettext_lazy("Duitsland"),
+    "FR": gettext_lazy("Frankrijk"),
+    "IE": gettext_lazy("Ierland"),
+    "LU": gettext_lazy("Luxemburg"),
+    "US": gettext_lazy("de Verenigde Staten"),
+    "GB": gettext_lazy("het Verenigd Koninkrijk"),
+}
+
+# Where the prose sections of the policy stand in the statement. Any other section
+# (links, hosted sites, or one added later) is numbered after 4., as in the seed.
+SECTIONS_AFTER_PURPOSES = ("webshop_website", "webshop", "website")
+SECTIONS_AT_END = ("changes",)
+
+
+def country_name(code: str) -> str:
+    return str(COUNTRY.get(code.upper(), code))
+
+
+def format_date(date: dt.date, language: str) -> str:
+    if language == "en":
+        with override("en"):
+            return formats.date_format(date, "j F Y")
+    return date.strftime("%d-%m-%Y")
+
+
+def language_of(code: str | None) -> str:
+    return "en" if (code or "").startswith("en") else "nl"
+
+
+def web_url(site: str) -> str:
+    """The controller's website as a link; the policy may give it without a scheme."""
+    if site.startswith(("https://", "http://")):
+        return site
+    return f"https://{site}" if "." in site and " " not in site else ""
+
+
+def legal_basis_text(basis: LegalBasis, detail: str) -> str:
+    """The ground in words, with its article unless the policy's detail already cites it."""
+    if "6 lid 1" in detail or "6(1)" in detail:
+        return f"{LEGAL_BASIS[basis]} {DASH} {detail}"
+    return f"{LEGAL_BASIS[basis]} ({LEGAL_BASIS_ARTICLE[basis]}) {DASH} {detail}"
+
+
+def retention_basis(rule: RetentionClass, language: str) -> str:
+    """Only a class with a statutory duty may say so; the others are our own choice."""
+    with override(language):
+        if rule.legal_duty:
+            return _("Wettelijke bewaarplicht: %(basis)s") % {"basis": rule.basis.get(language)}
+        return _("Eigen keuze: %(basis)s") % {"basis": rule.basis.get(language)}
+
+
+def retention_term(rule: RetentionClass, language: str) -> str:
+    with override(language):
+        return f"{rule.duration.describe(language)} {TRIGGER[rule.trigger]}"
+
+
+# --- the statement -------------------------------------------------------------------
+
+
+def build_statement(policy: Policy, language: str) -> Document:
+    language = language_of(language)
+    with override(language):
+        return _Builder(policy, language).document()
+
+
+class _Builder:
+    def __init__(self, policy: Policy, language: str) -> None:
+        self.policy = policy
+        self.lang = language
+
+    def t(self, text: Text) -> str:
+        return text.get(self.lang)
+
+    def labels(self, group: Mapping[str, Labelled], keys: Iterable[str]) -> str:
+        return ", ".join(self.t(group[key].label) for key in keys)
+
+    def document(self) -> Document:
+        p = self.policy
+        placed = {*SECTIONS_AFTER_PURPOSES, *SECTIONS_AT_END}
+        # The seed numbers 1-4, then the prose sections (5. links, 6. hosted sites),
+        # then 7. rights; retention, cookies and changes are unnumbered, as there.
+        middle = [key for key in p.sections if key not in placed]
+        rights_number = 5 + len(middle)
+        return Document(
+            language=self.lang,
+            title=_("Privacyverklaring"),
+            controller=p.controller.name,
+            version=p.version,
+            date=p.date,
+            version_line=_("Versie %(version)s") % {"version": p.version},
+            changed_line=_("Laatste wijziging: %(date)s")
+            % {"date": format_date(p.date, self.lang)},
+            sections=(
+                self.intro(),
+                self.controller(),
+                self.categories(),
+                *self.purposes(),
+                *self.prose(SECTIONS_AFTER_PURPOSES, level=3),
+                *self.recipients(),
+                self.security(),
+                self.retention(),
+                *self.prose(middle, first_number=5),
+                self.rights(rights_number),
+                self.cookies(),
+                *self.prose(SECTIONS_AT_END),
+                self.versions(),
+            ),
+        )
+
+    def prose(
+        self, keys: Iterable[str], *, first_number: int | None = None, level: int = 2
+    ) -> list[Section]:
+        sections: list[Section] = []
+        for key in keys:
+            section = self.policy.sections.get(key)
+            if section is None:
+                continue
+            title = self.t(section.title)
+            if first_number is not None:
+                title = f"{first_number + len(sections)}. {title}"
+            paragraphs = tuple(para(text) for text in self.t(section.body).split("\n\n"))
+            sections.append(
+                Section(id=f"sectie-{key}", title=title, blocks=paragraphs, level=level)
+            )
+        return sections
+
+    def intro(self) -> Section:
+        # The seed opens without a heading; so does the statement.
+        return Section(id="inleiding", title="", blocks=(para(self.t(self.policy.intro)),))
+
+    def controller(self) -> Section:
+        c = self.policy.controller
+        lines = [
+            para(Span(c.name, strong=True), f" ({c.trade_name})" if c.trade_name else ""),
+            para(c.address.street),
+            para(f"{c.address.postcode} {c.address.city}"),
+            para(country_name(c.address.country)),
+            para(_("T. "), c.phone),
+            para(_("E. "), Span(c.email, href=safe_href(f"mailto:{c.email}"))),
+            para(_("W. "), Span(c.website, href=web_url(c.website))),
+        ]
+        if c.kvk_number:
+            lines.append(para(_("KvK-nummer: %(number)s") % {"number": c.kvk_number}))
+        if c.vat_number:
+            lines.append(para(_("Btw-nummer: %(number)s") % {"number": c.vat_number}))
+        return Section(
+            id="verantwoordelijke",
+            title=_("Wie is verantwoordelijk voor je gegevens"),
+            blocks=(Lines(tuple(lines)),),
+        )
+
+    def categories(self) -> Section:
+        # Grouped by where the data comes from, as the seed groups its lists
+        # ("Zodra je hebt betaald, beschikken wij over je ...").
+        groups: dict[str, list[Para]] = {}
+        for key, category in self.policy.categories.items():
+            parts: list[str | Span] = [
+                Span(self.t(category.label), strong=True),
+                f": {self.t(category.description)}",
+            ]
+            if category.held_where:
+                where = _("Waar bewaard")
+                parts.append(f" {where}: {self.t(category.held_where)}")
+            groups.setdefault(self.t(category.source), []).append(para(*parts, key=key))
+        blocks: list[Block] = []
+        for source, items in groups.items():
+            blocks += [para(f"{source[:1].upper()}{source[1:].rstrip(':.')}:"), Items(tuple(items))]
+        return Section(
+            id="gegevens",
+            title=_("1. Welke persoonsgegevens hebben wij van je nodig en slaan wij op"),
+            blocks=tuple(blocks),
+        )
+
+    def purposes(self) -> list[Section]:
+        p = self.policy
+        sections = [
+            Section(
+                id="doelen",
+                title=_("2. Waarvoor gebruiken wij je persoonsgegevens"),
+                blocks=(
+                    para(
+                        _(
+                            "Wij gebruiken je gegevens alleen voor de doelen hieronder, en per doel"
+                            " alleen de genoemde gegevens. Commerciële doeleinden horen daar niet"
+                            " bij: wij verkopen je gegevens niet."
+                        )
+                    ),
+                ),
+            )
+        ]
+        for key, purpose in p.purposes.items():
+            detail = self.t(purpose.legal_basis_detail)
+            blocks: tuple[Block, ...] = (
+                para(self.t(purpose.description)),
+                lead(_("Gegevens"), self.labels(p.categories, purpose.categories)),
+                lead(_("Grondslag"), legal_basis_text(purpose.legal_basis, detail)),
+            )
+            sections.append(
+                Section(id=f"doel-{key}", title=self.t(purpose.label), blocks=blocks, level=3)
+            )
+        return sections
+
+    def recipients(self) -> list[Section]:
+        p = self.policy
+        sections = [
+            Section(
+                id="delen",
+                title=_("3. Wanneer delen wij je gegevens en welke gegevens delen wij"),
+                blocks=(
+                    para(
+                        _(
+                            "Wij delen je gegevens alleen met de ontvangers hieronder, alleen voor"
+                            " de genoemde doelen en alleen de genoemde gegevens. Elke verstrekking"
+                            " wordt vastgelegd."
+                        )
+                    ),
+                    Figure(
+                        caption=_("Welke gegevens voor welk doel naar welke ontvanger gaan."),
+                        flow=flow_map(p, self.lang),
+                    ),
+                ),
+            )
+        ]
+        for key, recipient in p.recipients.items():
+            country = country_name(recipient.country)
+            if recipient.location is Location.NL:
+                where = country_name("NL")
+            elif recipient.location is Location.EU:
+                where = _("binnen de EU (%(country)s)") % {"country": country}
+            else:
+                where = _("buiten de EU (%(country)s)") % {"country": country}
+            blocks: list[Block] = [
+                para(self.t(recipient.description)),
+                lead(_("Rol"), str(ROLE[recipient.role])),
+                lead(_("Gevestigd"), where),
+                lead(_("Ontvangt"), self.labels(p.categories, recipient.categories)),
+                lead(_("Voor"), self.labels(p.purposes, recipient.purposes)),
+            ]
+            if recipient.requires in REQUIRES:
+                blocks.append(lead(_("Voorwaarde"), str(REQUIRES[recipient.requires])))
+            if recipient.location is Location.NON_EU:
+                blocks += self._transfer(country, recipient.safeguards)
+            sections.append(
+                Section(
+                    id=f"ontvanger-{key}",
+                    title=self.t(recipient.label),
+                    blocks=tuple(blocks),
+                    level=3,
+                )
+            )
+        return sections
+
+    def _transfer(self, country: str, safeguards: Text | None) -> list[Block]:
+        text = _(
+            "je gegevens gaan naar %(country)s, buiten de Europese Unie, waar de AVG niet geldt."
+        ) % {"country": country}
+        said = self.t(safeguards) if safeguards else ""
+        blocks: list[Block] = [lead(_("Doorgifte buiten de EU"), f"{text} {said}".strip())]
+        # The publication notice (R28) is said once: here, unless the safeguards say it.
+        if "WHOIS" not in said and "RDAP" not in said:
+            notice = _(
+                "bij een domeinregistratie kunnen je contactgegevens via WHOIS of RDAP openbaar"
+                " worden gemaakt. Daar hebben wij geen invloed op."
+            )
+            blocks.append(lead(_("Let op"), notice))
+        return blocks
+
+    def security(self) -> Section:
+        s = self.policy.security
+        blocks: list[Block] = [para(self.t(s.intro))]
+        groups: tuple[tuple[str, list[Measure]], ...] = (
+            (_("Organisatorische maatregelen"), s.organisational),
+            (_("Technische maatregelen"), s.technical),
+            (_("Beheersmaatregelen"), s.management),
+        )
+        for title, measures in groups:
+            if measures:
+                blocks.append(para(Span(f"{title}:", strong=True)))
+                blocks.append(Items(tuple(para(self.t(m.label)) for m in measures)))
+        return Section(id="beveiliging", title=_("4. Beveiliging"), blocks=tuple(blocks))
+
+    def retention(self) -> Section:
+        p = self.policy
+        rows = []
+        for key, rule in p.retention.items():
+            used_by = [
+                self.t(c.label)
+                for c in p.categories.values()
+                if key == c.retention or key in c.other_retention
+            ]
+            label = self.t(rule.label)
+            if used_by:
+                label += "\n" + _("Geldt voor: %(categories)s") % {"categories": ", ".join(used_by)}
+            cells = (
+                label,
+                rule.duration.describe(self.lang),
+                str(TRIGGER[rule.trigger]),
+                retention_basis(rule, self.lang),
+            )
+            rows.append(Row(key=key, cells=cells))
+        intro = _(
+            "Wij bewaren je gegevens niet langer dan nodig. Is de termijn voorbij, dan worden"
+            " ze vernietigd. Alleen waar de wet ons verplicht gegevens te bewaren, staat er een"
+            " wettelijke bewaarplicht; de andere termijnen kiezen wij zelf."
+        )
+        table = Table(
+            columns=(_("Gegevens"), _("Termijn"), _("Vanaf wanneer"), _("Waarom zo lang")),
+            rows=tuple(rows),
+            widths=(3, 1.3, 2, 4.2),
+            name="retention",
+        )
+        return Section(
+            id="bewaartermijnen",
+            title=_("Hoe lang bewaren wij je gegevens"),
+            blocks=(para(intro), table),
+        )
+
+    def rights(self, number: int) -> Section:
+        c = self.policy.controller
+        authority = c.supervisory_authority
+        items = []
+        for key, right in self.policy.rights.items():
+            article = right.article if not right.article[:1].isdigit() else f"art. {right.article}"
+            gdpr = _("AVG")
+            items.append(
+                para(
+                    Span(self.t(right.label), strong=True),
+                    f" ({article} {gdpr}): {self.t(right.description)}",
+                    key=key,
+                )
+            )
+        return Section(
+            id="rechten",
+            title=_("%(number)s. Je rechten en inzage in je gegevens") % {"number": number},
+            blocks=(
+                para(_("Je kunt altijd, zonder kosten, de volgende rechten uitoefenen:")),
+                Items(tuple(items)),
+                lead(
+                    _("Zo doe je een verzoek"),
+                    _('via "Mijn gegevens" in het klantportaal, of per e-mail aan') + " ",
+                    Span(c.email, href=safe_href(f"mailto:{c.email}")),
+                    ".",
+                ),
+                lead(
+                    _("Toezichthouder"),
+                    _("een klacht kun je indienen bij de") + " ",
+                    Span(authority.name, href=safe_href(authority.url)),
+                    f" ({authority.url}).",
+                    key="complaint",
+                ),
+            ),
+        )
+
+    def cookies(self) -> Section:
+        rows = tuple(
+            Row(
+                key=cookie.name,
+                cells=(
+                    f"{self.t(cookie.label)}\n{cookie.name}",
+                    str(COOKIE_KIND[cookie.kind]),
+                    self.t(cookie.stores),
+                    self.t(cookie.lifetime),
+                    _("ja") if cookie.needs_consent else _("nee"),
+                ),
+            )
+            for cookie in self.policy.cookies
+        )
+        intro = _(
+            "Een cookie is een klein bestand dat onze website op je apparaat plaatst. Cookies"
+            " waarvoor toestemming nodig is, plaatsen wij pas nadat je die hebt gegeven; je"
+            " kunt ze ook weigeren."
+        )
+        table = Table(
+            columns=(
+                _("Cookie"),
+                _("Soort"),
+                _("Wat het opslaat"),
+                _("Looptijd"),
+                _("Toestemming nodig"),
+            ),
+            rows=rows,
+            widths=(2.2, 1.3, 4.2, 1.5, 1.3),
+            name="cookies",
+        )
+        return Section(id="cookies", title=_("Cookies"), blocks=(para(intro), table))
+
+    def versions(self) -> Section:
+        p = self.policy
+        published = _("Versie %(version)s, gepubliceerd op %(date)s.") % {
+            "version": p.version,
+            "date": format_date(p.date, self.lang),
+        }
+        return Section(
+            id="versie",
+            title=_("Versie van deze verklaring"),
+            blocks=(
+                para(published),
+                lead(_("Wat is er veranderd"), self.t(p.changes)),
+                para(
+                    _("Eerdere versies blijven beschikbaar:") + " ",
+                    Span(_("alle versies"), href=reverse("policy:versions")),
+                    ".",
+                ),
+            ),
+        )
