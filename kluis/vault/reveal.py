@@ -44,37 +44,40 @@ def reveal_many(
     policy = current_policy()
     label = model._meta.label_lower
     # Fields of one retention class share a key: one scope per row and class.
-    classes = {f.retention or policy.categories[f.category].retention for f in sealed}
-    per_year = any(policy.retention[c].per_fiscal_year for c in classes)
+    groups: dict[str, list[SealedField]] = {}
+    for f in sealed:
+        groups.setdefault(f.retention or policy.categories[f.category].retention, []).append(f)
+    plan_groups = [(c, policy.retention[c].per_fiscal_year, fs) for c, fs in groups.items()]
     with keys.key_scope():
-        if per_year:
-            scopes = [[f.scope_in(row, policy) for f in sealed] for row in rows]
-        else:
-            class_of = [f.retention or policy.categories[f.category].retention for f in sealed]
-            scopes = []
-            for subject in subjects:
-                by_class = {c: keys.KeyScope(subject, c) for c in classes}
-                scopes.append([by_class[c] for c in class_of])
-        keys.prefetch({scope for row_scopes in scopes for scope in row_scopes})
+        plans = [
+            [
+                (keys.KeyScope(subject, c, row.vault_period(c) if per_year else ""), fs)
+                for c, per_year, fs in plan_groups
+            ]
+            for row, subject in zip(rows, subjects, strict=True)
+        ]
+        keys.prefetch({scope for plan in plans for scope, _ in plan})
         ciphers = keys.cached_ciphers()
-        for row, row_scopes in zip(rows, scopes, strict=True):
+        for row, plan in zip(rows, plans, strict=True):
             values: dict[str, str | None] = {}
             raw = row.__dict__
             prefix = f"{label}|{row.pk}|"
-            for field, scope in zip(sealed, row_scopes, strict=True):
-                token = raw.get(field.attname)
+            for scope, group in plan:
                 cipher = ciphers.get(scope)
-                if token is None or cipher is None:
-                    values[field.name] = None
-                elif isinstance(token, bytes | memoryview):
-                    # aad_for(), spelled out: this loop runs once per value.
-                    aad = f"{prefix}{field.name}|{scope.retention_class}|{scope.period}".encode()
-                    try:
-                        values[field.name] = decrypt(cipher, bytes(token), aad)
-                    except KeyShredded:
+                suffix = f"|{scope.retention_class}|{scope.period}"
+                for field in group:
+                    token = raw.get(field.attname)
+                    if token is None or cipher is None:
                         values[field.name] = None
-                else:
-                    values[field.name] = getattr(row, field.name).open(scope)
+                    elif isinstance(token, bytes | memoryview):
+                        # aad_for(), spelled out: this loop runs once per value.
+                        aad = f"{prefix}{field.name}{suffix}".encode()
+                        try:
+                            values[field.name] = decrypt(cipher, bytes(token), aad)
+                        except KeyShredded:
+                            values[field.name] = None
+                    else:
+                        values[field.name] = getattr(row, field.name).open(scope)
             result.append(values)
     reveals.record_bulk_reveal(
         actor=actor, purpose=purpose, categories=categories, subjects=subjects
