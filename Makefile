@@ -26,6 +26,8 @@ run: install messages
 	$(MANAGE) migrate -v0
 	$(MANAGE) migrate --database keystore -v0
 	$(MANAGE) demo_data
+	$(MANAGE) mail_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 lint: install

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from kluis.env import env_bool, env_database, env_int, env_list, env_str
+from kluis.mail.config import env_email
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("KLUIS_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -53,12 +54,17 @@ INSTALLED_APPS = [
     "kluis.policy",
     "kluis.vault",
     "kluis.audit",
+    "kluis.mail",
     "kluis.accounts",
     "kluis.web",
 ]
 
+if env_bool("KLUIS_BENCH", False):
+    INSTALLED_APPS.append("bench")  # plain-table floors for `make bench`
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "kluis.accounts.middleware.StaffSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kluis.vault.middleware.VaultScopeMiddleware",
 ]
@@ -119,8 +126,43 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "kluis.accounts.validators.StaffMinimumLengthValidator",
+        "OPTIONS": {"min_length": 15},
+    },
 ]
 LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "portal:home"
+# A reset link is single use (its hash covers the password) and lives one hour;
+# an activation link lives a week, since it arrives with a new service.
+PASSWORD_RESET_TIMEOUT = 3600
+KLUIS_ACTIVATION_TIMEOUT = env_int("KLUIS_ACTIVATION_TIMEOUT", 7 * 24 * 3600, minimum=3600)
+# Staff sessions end after this many idle seconds; customer sessions after two weeks.
+KLUIS_STAFF_IDLE_SECONDS = env_int("KLUIS_STAFF_IDLE_SECONDS", 30 * 60, minimum=60)
+SESSION_COOKIE_AGE = env_int("KLUIS_SESSION_SECONDS", 14 * 24 * 3600, minimum=60)
+OTP_TOTP_ISSUER = "winkeltjes.net"
+# Links in emails are built on this address, never on the request's Host header.
+KLUIS_BASE_URL = env_str(
+    "KLUIS_BASE_URL",
+    "http://127.0.0.1:8000" if DEBUG else f"https://{ALLOWED_HOSTS[0]}",
+).rstrip("/")
+
+# --- email -------------------------------------------------------------------------
+# EMAIL_URL says where mail goes (kluis/mail/config.py): smtp://user:pass@host:587?starttls=1,
+# smtps://…, file:///path, console:// or locmem://. Unset, each message is written to a
+# file in VAR_DIR/mail. The outbox worker (`manage.py mail_worker`) and any direct send
+# use this one backend; tests get memory from pytest-django.
+_email = env_email("EMAIL_URL", default=(VAR_DIR / "mail").as_uri())
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+EMAIL_TIMEOUT = _email.timeout
+EMAIL_FILE_PATH = _email.file_path or VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env_str("KLUIS_FROM_EMAIL", "winkeltjes.net <noreply@winkeltjes.net>")
 
 # --- i18n --------------------------------------------------------------------------
 LANGUAGE_CODE = "nl"
@@ -141,6 +183,22 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# No inline script or style anywhere: QR codes are inline SVG, everything else is a file.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("KLUIS_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = env_int("KLUIS_HSTS_SECONDS", 31536000, minimum=0)

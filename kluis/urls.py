@@ -3,5 +3,8 @@ from django.urls import include, path
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("privacy/", include("kluis.policy.urls")),
+    path("account/", include("kluis.accounts.urls")),
+    path("portaal/", include("kluis.accounts.portal_urls")),
+    path("backoffice/", include("kluis.accounts.backoffice_urls")),
     path("", include("kluis.web.urls")),
 ]

@@ -25,18 +25,18 @@ class Customer(SealedModel):
 
     number = models.CharField(max_length=12, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.PERSON)
-    name = SealedField(category="user.name")
+    name = SealedField(_("naam"), category="user.name")
     name_index = BlindIndexField(source="name", kind="text")
-    company_name = SealedField(category="user.contact.organization")
-    address_street = SealedField(category="user.contact.address")
-    address_postcode = SealedField(category="user.contact.address")
-    address_city = SealedField(category="user.contact.address")
+    company_name = SealedField(_("bedrijfsnaam"), category="user.contact.organization")
+    address_street = SealedField(_("straat en huisnummer"), category="user.contact.address")
+    address_postcode = SealedField(_("postcode"), category="user.contact.address")
+    address_city = SealedField(_("plaats"), category="user.contact.address")
     country = models.CharField(max_length=2, default="NL")
-    email = SealedField(category="user.contact.email")
+    email = SealedField(_("e-mailadres"), category="user.contact.email")
     email_index = BlindIndexField(source="email", kind="email")
-    phone = SealedField(category="user.contact.phone_number")
-    kvk_number = SealedField(category="kluis.kvk_number")
-    vat_number = SealedField(category="kluis.vat_number")
+    phone = SealedField(_("telefoonnummer"), category="user.contact.phone_number")
+    kvk_number = SealedField(_("KvK-nummer"), category="kluis.kvk_number")
+    vat_number = SealedField(_("btw-nummer"), category="kluis.vat_number")
     vat_index = BlindIndexField(source="vat_number", kind="vat")
     language = models.CharField(max_length=2, default="nl")
     created_at = models.DateTimeField(default=timezone.now)
@@ -45,6 +45,8 @@ class Customer(SealedModel):
 
     class Meta:
         ordering = ["number"]
+        verbose_name = _("klantgegevens")
+        verbose_name_plural = _("klantgegevens")
 
     def __str__(self) -> str:
         return self.number
@@ -54,11 +56,15 @@ class Contact(SealedModel):
     """A contact person of an organisation: a data subject of their own."""
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="contacts")
-    name = SealedField(category="user.name")
-    email = SealedField(category="user.contact.email")
+    name = SealedField(_("naam"), category="user.name")
+    email = SealedField(_("e-mailadres"), category="user.contact.email")
     email_index = BlindIndexField(source="email", kind="email")
-    phone = SealedField(category="user.contact.phone_number")
+    phone = SealedField(_("telefoonnummer"), category="user.contact.phone_number")
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contactpersoon")
+        verbose_name_plural = _("contactpersonen")
 
     def __str__(self) -> str:
         return f"contact of {self.customer_id}"
@@ -91,7 +97,7 @@ class User(AbstractBaseUser, SealedModel):
         CUSTOMER = "customer", _("Klant")
         STAFF = "staff", _("Medewerker")
 
-    email = SealedField(category="user.contact.email")
+    email = SealedField(_("inlog-e-mailadres"), category="user.contact.email")
     email_index = BlindIndexField(source="email", kind="email", unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     customer = models.ForeignKey(
@@ -108,6 +114,8 @@ class User(AbstractBaseUser, SealedModel):
     objects = UserManager()
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind="staff", customer__isnull=True)
@@ -124,6 +132,15 @@ class User(AbstractBaseUser, SealedModel):
         # data subject of their own.
         return self.customer_id if self.customer_id else self.pk
 
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        """The rows whose vault subject is `subject`, as a query (see vault_subject)."""
+        return models.Q(customer_id=subject) | models.Q(customer__isnull=True, pk=subject)
+
+    @property
+    def language(self) -> str:
+        return self.customer.language if self.customer_id and self.customer else "nl"
+
     @property
     def is_staff_member(self) -> bool:
         return self.kind == self.Kind.STAFF
@@ -137,3 +154,51 @@ class User(AbstractBaseUser, SealedModel):
             return Actor.staff(self.pk, self.role_set)
         assert self.customer_id is not None
         return Actor.subject(self.customer_id)
+
+
+class EmailChange(SealedModel):
+    """A new login address waiting for its owner to confirm it from that address.
+
+    Only a hash of the link's token is kept, so the database alone cannot confirm a
+    change; the row is deleted when the change is confirmed.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_changes")
+    new_email = SealedField(
+        _("nieuw e-mailadres, nog niet bevestigd"), category="user.contact.email"
+    )
+    new_email_index = BlindIndexField(source="new_email", kind="email")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("wijziging van e-mailadres")
+        verbose_name_plural = _("wijzigingen van e-mailadres")
+
+    def __str__(self) -> str:
+        return f"email change of {self.user_id}"
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.user.vault_subject()
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(user__customer_id=subject) | models.Q(
+            user__customer__isnull=True, user_id=subject
+        )
+
+
+class Throttle(models.Model):
+    """Failed attempts of one kind from one account or one client address.
+
+    The key is an HMAC of the scope and the account's blind index or the client's
+    address, so this table names nobody.
+    """
+
+    key = models.CharField(max_length=80, primary_key=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(default=timezone.now)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key[:12]

@@ -75,6 +75,11 @@ class SealedModel(models.Model):
         assert isinstance(value, uuid.UUID), f"{type(self).__name__} has no subject yet"
         return value
 
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        """The rows whose vault subject is `subject`; override with vault_subject()."""
+        return models.Q(**{cls.vault_subject_field: subject})
+
     def vault_period(self, retention_class: str) -> str:
         """The fiscal year of this row, for classes kept per fiscal year."""
         raise VaultError(
@@ -198,6 +203,11 @@ class SealedDescriptor:
             return
         if isinstance(value, SealedValue):
             if value._instance is instance and value._field is self.field:
+                return
+            if value._field is self.field and value._instance.pk == instance.pk:
+                # The same row loaded again (refresh_from_db): take its fresh state.
+                fresh = value._token if value._plain is None else _Plain(value._plain)
+                instance.__dict__[attname] = fresh
                 return
             raise TypeError("a sealed value belongs to its row; reveal it to copy it")
         if not isinstance(value, str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import json
@@ -100,23 +101,37 @@ def _from_file(path: Path) -> MasterKeyRing:
     return MasterKeyRing(current=current, keys=keys)
 
 
-def write_key_file(path: Path, ring: MasterKeyRing) -> None:
-    """Write the key ring atomically with mode 0600."""
+def write_key_file(path: Path, ring: MasterKeyRing, *, exclusive: bool = False) -> None:
+    """Write the key ring atomically with mode 0600.
+
+    With `exclusive`, an existing file wins: two processes starting at once on a fresh
+    install end up sharing one key instead of each making their own.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(ring.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(ring.to_json())
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def generate_key_file(path: Path) -> MasterKeyRing:
+    """Create the key file unless one exists; return whichever key is in it."""
     key = secrets.token_bytes(KEY_BYTES)
-    ring = MasterKeyRing(current=key_id(key), keys={key_id(key): key})
-    write_key_file(path, ring)
-    return ring
+    write_key_file(
+        path, MasterKeyRing(current=key_id(key), keys={key_id(key): key}), exclusive=True
+    )
+    return _from_file(path)
 
 
 @functools.cache

@@ -94,3 +94,22 @@ def test_reveal_many_refuses_a_role_the_purpose_does_not_allow():
             purpose="contract_administration",
             actor=Actor.staff("u-admin", {"admin"}),
         )
+
+
+def test_refresh_from_db_takes_the_stored_value():
+    customer = make_customer(name="Voor")
+    Customer.objects.filter(pk=customer.pk).update(
+        name=Customer.objects.filter(pk=make_customer(name="Na").pk)
+        .values_list("name", flat=True)
+        .get()
+    )
+    customer.name = "Lokaal"
+    customer.refresh_from_db(fields=["name"])
+    # The token now stored belongs to another row, so it must not open here.
+    with pytest.raises(Exception, match=r"does not open|no key"):
+        customer.name.open()
+    fresh = make_customer(name="Vers")
+    fresh.name = "Gewijzigd"
+    fresh.save()
+    fresh.refresh_from_db()
+    assert fresh.name.reveal(purpose="contract_administration", actor=ORDERS) == "Gewijzigd"

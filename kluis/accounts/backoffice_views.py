@@ -1,0 +1,166 @@
+"""The staff back office: navigation by role, customer search, reveal on purpose."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts import forms, selectors, services
+from kluis.accounts.decorators import staff_required
+from kluis.accounts.http import current_user
+from kluis.accounts.models import Customer, User
+from kluis.policy.schema import ROLE_KEYS
+from kluis.vault.errors import RevealRefused
+
+CUSTOMER_ROLES = tuple(sorted(selectors.CUSTOMER_ROLES))
+RESET_ROLES = ("support",)
+ADMIN_ROLES = ("admin",)
+
+
+def _customer(customer_id: uuid.UUID) -> Customer:
+    customer = selectors.customer_for_staff(customer_id)
+    if customer is None:
+        raise Http404
+    return customer
+
+
+def _staff_member(user_id: uuid.UUID) -> User:
+    user = selectors.staff_member(user_id)
+    if user is None:
+        raise Http404
+    return user
+
+
+@staff_required()
+def home(request: HttpRequest) -> HttpResponse:
+    roles = selectors.role_labels(current_user(request).role_set)
+    return render(request, "accounts/backoffice/home.html", {"roles": roles})
+
+
+@never_cache
+@staff_required(*CUSTOMER_ROLES)
+def customers(request: HttpRequest) -> HttpResponse:
+    # A POST, so what staff search for stays out of URLs and server logs.
+    form = forms.CustomerSearchForm(request.POST or None)
+    found = None
+    if request.method == "POST" and form.is_valid():
+        found = services.customer_search(text=form.cleaned_data["q"], by=current_user(request))
+    return render(request, "accounts/backoffice/customers.html", {"form": form, "found": found})
+
+
+def _customer_page(
+    request: HttpRequest, customer: Customer, form: forms.RevealForm, revealed: dict[str, str]
+) -> HttpResponse:
+    staff = current_user(request)
+    context = {
+        "customer": customer,
+        "rows": [
+            (f, revealed.get(f.name)) for f in selectors.customer_fields_for_staff(customer, staff)
+        ],
+        "accounts": customer.users.order_by("date_joined"),
+        "form": form,
+        "may_send_reset": bool(staff.role_set & set(RESET_ROLES)),
+    }
+    return render(request, "accounts/backoffice/customer.html", context)
+
+
+@never_cache
+@staff_required(*CUSTOMER_ROLES)
+def customer(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    return _customer_page(request, _customer(customer_id), forms.RevealForm(), {})
+
+
+@never_cache
+@staff_required(*CUSTOMER_ROLES)
+@require_POST
+def customer_reveal(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    customer = _customer(customer_id)
+    form = forms.RevealForm(request.POST)
+    revealed: dict[str, str] = {}
+    if form.is_valid():
+        name, purpose = form.cleaned_data["field"], form.cleaned_data["purpose"]
+        try:
+            revealed[name] = selectors.customer_value_reveal(
+                customer=customer, field=name, purpose=purpose, actor=current_user(request).actor()
+            )
+        except RevealRefused as refusal:
+            form.add_error(None, _("Niet toegestaan: %(reason)s") % {"reason": refusal})
+    return _customer_page(request, customer, form, revealed)
+
+
+@staff_required(*RESET_ROLES)
+@require_POST
+def customer_password_reset(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
+    customer = _customer(customer_id)
+    form = forms.AccountChoiceForm(request.POST)
+    user = customer.users.filter(pk=form.cleaned_data["user"]).first() if form.is_valid() else None
+    if user is None:
+        raise Http404
+    try:
+        services.password_reset_send(user=user, by=current_user(request))
+    except services.AccountError:
+        messages.error(request, _("Dit account staat uit; er is geen e-mail verstuurd."))
+    else:
+        messages.success(
+            request, _("De klant krijgt een e-mail om een nieuw wachtwoord te kiezen.")
+        )
+    return redirect("backoffice:customer", customer_id=customer.id)
+
+
+@staff_required(*ADMIN_ROLES)
+def staff(request: HttpRequest) -> HttpResponse:
+    form = forms.StaffInviteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.staff_invite(
+                email=form.cleaned_data["email"],
+                roles=form.cleaned_data["roles"],
+                by=current_user(request),
+            )
+        except services.AccountError:
+            form.add_error("email", _("Er bestaat al een account met dit e-mailadres."))
+        else:
+            messages.success(request, _("De uitnodiging is verstuurd."))
+            return redirect("backoffice:staff")
+    context = {
+        "form": form,
+        "members": selectors.staff_members(),
+        "role_choices": selectors.role_labels(frozenset(ROLE_KEYS)),
+    }
+    return render(request, "accounts/backoffice/staff.html", context)
+
+
+@staff_required(*ADMIN_ROLES)
+@require_POST
+def staff_roles(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+    member = _staff_member(user_id)
+    form = forms.StaffRolesForm(request.POST)
+    if form.is_valid():
+        try:
+            services.staff_roles_set(
+                staff=member, roles=form.cleaned_data["roles"], by=current_user(request)
+            )
+        except services.AccountError:
+            messages.error(request, _("Je kunt je eigen beheerdersrol niet weghalen."))
+        else:
+            messages.success(request, _("De rollen zijn bijgewerkt."))
+    return redirect("backoffice:staff")
+
+
+@staff_required(*ADMIN_ROLES)
+@require_POST
+def staff_deactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
+    member = _staff_member(user_id)
+    try:
+        services.user_deactivate(user=member, by=current_user(request))
+    except services.AccountError:
+        messages.error(request, _("Je kunt je eigen account niet uitzetten."))
+    else:
+        messages.success(request, _("Het account staat uit; alle sessies zijn beëindigd."))
+    return redirect("backoffice:staff")

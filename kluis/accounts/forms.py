@@ -1,0 +1,215 @@
+"""Forms: where bad input becomes a clear error, before any service runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
+from django.core.validators import MaxLengthValidator
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from kluis.accounts.models import Customer, User
+from kluis.accounts.selectors import purposes_using
+from kluis.accounts.validators import (
+    MAX_EMAIL_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PHONE_LENGTH,
+    normalize_phone,
+    validate_email_address,
+    validate_name,
+    validate_plain_text,
+)
+from kluis.policy.loader import current_policy
+from kluis.policy.schema import ROLE_KEYS
+from kluis.vault.fields import sealed_fields
+
+MAX_PASSWORD_LENGTH = 1024
+
+
+def _choices(form: forms.Form, name: str, choices: list[tuple[str, str]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+class EmailField(forms.CharField):
+    """An email address: plain text, Django's EmailValidator, at most 254 characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("E-mailadres"))
+        kwargs.setdefault("max_length", MAX_EMAIL_LENGTH)
+        kwargs.setdefault("validators", [validate_email_address])
+        kwargs.setdefault(
+            "widget", forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True})
+        )
+        super().__init__(**kwargs)
+
+
+class PasswordField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("Wachtwoord"))
+        kwargs.setdefault("strip", False)
+        kwargs.setdefault("max_length", MAX_PASSWORD_LENGTH)
+        kwargs.setdefault("widget", forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+        super().__init__(**kwargs)
+
+
+class LoginForm(forms.Form):
+    email = EmailField()
+    password = PasswordField()
+
+
+class MfaForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=16,
+        validators=[validate_plain_text],
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        return "".join(str(self.cleaned_data["code"]).split())
+
+
+class NameField(forms.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
+        kwargs.setdefault("validators", [validate_name])
+        super().__init__(**kwargs)
+
+
+class SignUpForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Ik meld me aan als"),
+        choices=Customer.Kind.choices,
+        initial=Customer.Kind.PERSON,
+        widget=forms.RadioSelect,
+    )
+    name = NameField(label=_("Naam"), widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    company_name = NameField(
+        label=_("Bedrijfsnaam"),
+        required=False,
+        help_text=_("Alleen als je je aanmeldt voor een organisatie."),
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    email = EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    phone = forms.CharField(
+        label=_("Telefoonnummer"),
+        required=False,
+        max_length=MAX_PHONE_LENGTH,
+        help_text=_("Niet verplicht. We bellen alleen als e-mail niet kan."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+
+    def clean_phone(self) -> str:
+        phone = str(self.cleaned_data.get("phone") or "")
+        return normalize_phone(phone) if phone else ""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("kind") == Customer.Kind.ORGANISATION and not data.get("company_name"):
+            self.add_error("company_name", _("Vul de naam van de organisatie in."))
+        if data.get("kind") == Customer.Kind.PERSON:
+            data["company_name"] = ""
+        return data
+
+
+def _limit_password_fields(form: forms.Form) -> None:
+    for name, field in form.fields.items():
+        if "password" in name:
+            field.validators.append(MaxLengthValidator(MAX_PASSWORD_LENGTH))
+
+
+class ChoosePasswordForm(SetPasswordForm):  # type: ignore[type-arg]
+    """Activation and reset: the user picks their own password (twice)."""
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        _limit_password_fields(self)
+
+
+class ChangePasswordForm(PasswordChangeForm):
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        _limit_password_fields(self)
+
+
+class PasswordResetForm(forms.Form):
+    email = EmailField()
+
+
+class EmailChangeForm(forms.Form):
+    new_email = EmailField(label=_("Nieuw e-mailadres"))
+    password = PasswordField(
+        label=_("Je wachtwoord"), help_text=_("Ter bevestiging dat jij het bent.")
+    )
+
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    def clean_password(self) -> str:
+        password = str(self.cleaned_data["password"])
+        if not self.user.check_password(password):
+            raise forms.ValidationError(_("Dit wachtwoord klopt niet."), code="password")
+        return password
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("E-mailadres, naam of btw-nummer"),
+        max_length=MAX_EMAIL_LENGTH,
+        validators=[validate_plain_text],
+        help_text=_("Alleen een exacte overeenkomst wordt gevonden."),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
+    )
+
+
+class RevealForm(forms.Form):
+    """Which value, for which declared purpose.
+
+    Any purpose that uses the value's category is accepted here; whether this staff
+    member's roles allow it is the vault's decision, so a refusal is on record.
+    """
+
+    field = forms.ChoiceField(label=_("Gegeven"))
+    purpose = forms.ChoiceField(label=_("Doel"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "field", [(f.name, f.name) for f in sealed_fields(Customer)])
+        _choices(self, "purpose", [(k, k) for k in current_policy().purposes])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        name, purpose = data.get("field"), data.get("purpose")
+        if name and purpose:
+            field = Customer._meta.get_field(name)
+            category = getattr(field, "category", "")
+            if purpose not in purposes_using(category):
+                self.add_error("purpose", _("Dit doel gebruikt dit gegeven niet."))
+        return data
+
+
+class StaffRolesForm(forms.Form):
+    roles = forms.MultipleChoiceField(
+        label=_("Rollen"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        language = translation.get_language() or "nl"
+        roles = current_policy().roles
+        _choices(self, "roles", [(r, roles[r].label.get(language)) for r in ROLE_KEYS])
+
+
+class StaffInviteForm(StaffRolesForm):
+    email = EmailField()
+
+
+class AccountChoiceForm(forms.Form):
+    user = forms.UUIDField()

@@ -1,0 +1,28 @@
+"""The customer portal: the customer's own pages."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from kluis.accounts import selectors
+from kluis.accounts.decorators import customer_required
+from kluis.accounts.http import current_user
+
+
+@customer_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "accounts/portal/home.html", {"customer": current_user(request).customer}
+    )
+
+
+@customer_required
+def my_data(request: HttpRequest) -> HttpResponse:
+    customer = current_user(request).customer
+    assert customer is not None
+    return render(
+        request,
+        "accounts/portal/my_data.html",
+        {"customer": customer, "data": selectors.my_data(customer)},
+    )

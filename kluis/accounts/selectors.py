@@ -1,0 +1,320 @@
+"""Reads of the accounts app, each scoped to the person it serves.
+
+"My data" is built from `kluis.vault.holdings.sealed_holdings`, which finds what the
+vault actually holds for a person across every app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from kluis.accounts.models import Customer, User
+from kluis.audit.models import Disclosure, RevealRecord
+from kluis.policy.enforce import Actor
+from kluis.policy.loader import current_policy
+from kluis.policy.schema import LegalBasis, Policy, RetentionClass, Trigger
+from kluis.vault.errors import KeyShredded
+from kluis.vault.fields import SealedModel, SealedValue, sealed_fields
+from kluis.vault.holdings import sealed_holdings
+
+# The right of access is what a person exercises when they look at their own data.
+ACCESS_PURPOSE = "data_subject_rights"
+# Roles that handle agreements, and so may come near customer data at all (R33).
+CUSTOMER_ROLES = frozenset({"orders", "finance", "support", "privacy_officer"})
+
+
+# --- "my data" ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownValue:
+    where: str
+    label: str
+    value: str | None  # None: the key is shredded, the value is gone
+
+
+@dataclass(frozen=True)
+class ShownPurpose:
+    label: str
+    legal_basis: str
+    detail: str
+
+
+@dataclass
+class ShownCategory:
+    key: str
+    label: str
+    description: str
+    values: list[ShownValue] = field(default_factory=list)
+    purposes: list[ShownPurpose] = field(default_factory=list)
+    retention: str = ""
+    retention_basis: str = ""
+
+
+@dataclass(frozen=True)
+class ShownEvent:
+    at: dt.datetime
+    who: str
+    purpose: str
+    categories: list[str]
+    legal_basis: str = ""
+
+
+@dataclass(frozen=True)
+class MyData:
+    categories: list[ShownCategory]
+    disclosures: list[ShownEvent]
+    reveals: list[ShownEvent]
+
+
+def legal_basis_label(basis: LegalBasis) -> str:
+    labels = {
+        LegalBasis.CONSENT: _("toestemming"),
+        LegalBasis.CONTRACT: _("uitvoering van de overeenkomst"),
+        LegalBasis.LEGAL_OBLIGATION: _("wettelijke plicht"),
+        LegalBasis.VITAL_INTERESTS: _("vitaal belang"),
+        LegalBasis.PUBLIC_TASK: _("taak van algemeen belang"),
+        LegalBasis.LEGITIMATE_INTEREST: _("gerechtvaardigd belang"),
+    }
+    return labels[basis]
+
+
+def _trigger_label(trigger: Trigger) -> str:
+    labels = {
+        Trigger.COLLECTED: _("na het moment dat we het kregen"),
+        Trigger.CONTRACT_END: _("na het einde van je laatste overeenkomst"),
+        Trigger.FISCAL_YEAR_END: _("na het einde van het boekjaar"),
+        Trigger.REQUEST_CLOSED: _("na het afhandelen van je verzoek"),
+        Trigger.VERIFICATION_DECIDED: _("na de controle van je identiteit"),
+        Trigger.ACCOUNT_CLOSED: _("na het opheffen van je account"),
+    }
+    return labels[trigger]
+
+
+def retention_text(retention: RetentionClass, customer: Customer) -> str:
+    language = translation.get_language() or "nl"
+    duration = retention.duration.describe(language)
+    if retention.trigger is Trigger.CONTRACT_END:
+        if customer.contract_ended_at is not None:
+            until = retention.duration.after(customer.contract_ended_at.date())
+            return _("tot %(date)s") % {"date": until.strftime("%d-%m-%Y")}
+        return _("zolang je klant bent, en daarna nog %(duration)s") % {"duration": duration}
+    return f"{duration} {_trigger_label(retention.trigger)}"
+
+
+def _access_purpose(policy: Policy, category: str) -> str | None:
+    candidates = [
+        key
+        for key, purpose in policy.purposes.items()
+        if "subject" in purpose.actors and category in purpose.categories
+    ]
+    if ACCESS_PURPOSE in candidates:
+        return ACCESS_PURPOSE
+    return candidates[0] if candidates else None
+
+
+def _category_labels(policy: Policy, keys: list[str], language: str) -> list[str]:
+    return [policy.categories[k].label.get(language) if k in policy.categories else k for k in keys]
+
+
+def _purpose_label(policy: Policy, key: str, language: str) -> str:
+    return policy.purposes[key].label.get(language) if key in policy.purposes else key
+
+
+def _add_hashed_password(
+    shown: dict[str, ShownCategory], customer: Customer, policy: Policy, language: str
+) -> None:
+    """The password is held too, as a one-way hash: say so, without a value to show."""
+    key = "user.authorization.password"
+    if key not in policy.categories or not any(
+        u.has_usable_password() for u in customer.users.all()
+    ):
+        return
+    declared = policy.categories[key]
+    retention = policy.retention[declared.retention]
+    shown[key] = ShownCategory(
+        key=key,
+        label=declared.label.get(language),
+        description=declared.description.get(language),
+        values=[
+            ShownValue(
+                where=str(User._meta.verbose_name),
+                label=_("wachtwoord"),
+                value=_("alleen als Argon2id-hash: niemand kan het lezen, ook wij niet"),
+            )
+        ],
+        purposes=[
+            ShownPurpose(
+                label=p.label.get(language),
+                legal_basis=legal_basis_label(p.legal_basis),
+                detail=p.legal_basis_detail.get(language),
+            )
+            for p in policy.purposes.values()
+            if key in p.categories
+        ],
+        retention=retention_text(retention, customer),
+        retention_basis=retention.basis.get(language),
+    )
+
+
+def my_data(customer: Customer) -> MyData:
+    """What kluis holds about this customer, why, until when, and who saw or got it."""
+    policy = current_policy()
+    language = translation.get_language() or "nl"
+    me = Actor.subject(customer.id)
+    shown: dict[str, ShownCategory] = {}
+    for holding in sealed_holdings(customer.id):
+        key = holding.field.category
+        if key not in shown:
+            declared = policy.categories[key]
+            retention = policy.retention[holding.field.retention_class()]
+            shown[key] = ShownCategory(
+                key=key,
+                label=declared.label.get(language),
+                description=declared.description.get(language),
+                purposes=[
+                    ShownPurpose(
+                        label=p.label.get(language),
+                        legal_basis=legal_basis_label(p.legal_basis),
+                        detail=p.legal_basis_detail.get(language),
+                    )
+                    for p in policy.purposes.values()
+                    if key in p.categories
+                ],
+                retention=retention_text(retention, customer),
+                retention_basis=retention.basis.get(language),
+            )
+        purpose = _access_purpose(policy, key)
+        value: str | None = None
+        if purpose is not None:
+            try:
+                value = holding.value.reveal(purpose=purpose, actor=me)
+            except KeyShredded:
+                value = None
+        shown[key].values.append(
+            ShownValue(
+                where=str(holding.row._meta.verbose_name),
+                label=str(holding.field.verbose_name),
+                value=value,
+            )
+        )
+    _add_hashed_password(shown, customer, policy, language)
+    disclosures = [
+        ShownEvent(
+            at=d.at,
+            who=policy.recipients[d.recipient].label.get(language)
+            if d.recipient in policy.recipients
+            else d.recipient,
+            purpose=_purpose_label(policy, d.purpose, language),
+            categories=_category_labels(policy, d.categories, language),
+            legal_basis=legal_basis_label(LegalBasis(d.legal_basis)),
+        )
+        for d in Disclosure.objects.filter(subject=customer.id).order_by("-at")
+    ]
+    reveals = [
+        ShownEvent(
+            at=r.at,
+            who=_("een medewerker"),
+            purpose=_purpose_label(policy, r.purpose, language),
+            categories=_category_labels(policy, r.categories, language),
+        )
+        for r in RevealRecord.objects.filter(subject=customer.id).order_by("-at")
+    ]
+    return MyData(list(shown.values()), disclosures, reveals)
+
+
+# --- the back office ----------------------------------------------------------------
+
+
+def customers_matching(text: str) -> list[Customer]:
+    """Exact matches on email, name or VAT number, through the blind indexes only."""
+    text = text.strip()
+    if not text:
+        return []
+
+    def index(model: type[SealedModel], name: str) -> str:
+        f = model._meta.get_field(name)
+        assert hasattr(f, "lookup_value")
+        value = f.lookup_value(text)
+        assert isinstance(value, str)
+        return value
+
+    query = (
+        Q(email_index=index(Customer, "email_index"))
+        | Q(name_index=index(Customer, "name_index"))
+        | Q(vat_index=index(Customer, "vat_index"))
+        | Q(users__email_index=index(User, "email_index"))
+    )
+    return list(Customer.objects.filter(query).distinct()[:50])
+
+
+def customer_for_staff(customer_id: uuid.UUID) -> Customer | None:
+    return Customer.objects.filter(pk=customer_id).first()
+
+
+@dataclass(frozen=True)
+class MaskedField:
+    name: str
+    label: str
+    category: str
+    category_label: str
+    held: bool
+    purposes: list[tuple[str, str]]  # (key, label) the staff member's roles allow
+
+
+def customer_fields_for_staff(customer: Customer, staff: User) -> list[MaskedField]:
+    """The customer's sealed fields, masked, with the purposes this staff member may use."""
+    policy = current_policy()
+    language = translation.get_language() or "nl"
+    allowed = {p for role in staff.role_set for p in policy.purposes_for_actor(role)}
+    result = []
+    for f in sealed_fields(Customer):
+        purposes = [
+            (key, p.label.get(language))
+            for key, p in policy.purposes.items()
+            if key in allowed and f.category in p.categories
+        ]
+        result.append(
+            MaskedField(
+                name=f.name,
+                label=str(f.verbose_name),
+                category=f.category,
+                category_label=policy.categories[f.category].label.get(language),
+                held=customer.__dict__.get(f.attname) is not None,
+                purposes=purposes,
+            )
+        )
+    return result
+
+
+def customer_value_reveal(*, customer: Customer, field: str, purpose: str, actor: Actor) -> str:
+    """A value in plain text, if the vault allows it; it audits and may refuse."""
+    value = getattr(customer, field)
+    if value is None:
+        return ""
+    assert isinstance(value, SealedValue)
+    return value.reveal(purpose=purpose, actor=actor)
+
+
+def purposes_using(category: str) -> list[str]:
+    return [k for k, p in current_policy().purposes.items() if category in p.categories]
+
+
+def staff_members() -> list[User]:
+    return list(User.objects.filter(kind=User.Kind.STAFF).order_by("date_joined"))
+
+
+def staff_member(user_id: uuid.UUID) -> User | None:
+    return User.objects.filter(pk=user_id, kind=User.Kind.STAFF).first()
+
+
+def role_labels(roles: frozenset[str]) -> list[tuple[str, str]]:
+    """(key, label) of `roles`, in the policy's order."""
+    language = translation.get_language() or "nl"
+    return [(k, r.label.get(language)) for k, r in current_policy().roles.items() if k in roles]

@@ -1,0 +1,488 @@
+"""Every write of the accounts app: sign-up, login records, passwords, MFA, roles.
+
+Services take clean input (forms validated it) and write the audit entry and any
+email themselves. Audit data never holds an email address, a name or an IP address:
+people appear by their pseudonymous ids, clients by an HMAC of their address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+from django_otp import match_token
+from django_otp.models import Device
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kluis.accounts import emails, throttle
+from kluis.accounts.models import Customer, EmailChange, User
+from kluis.accounts.selectors import customers_matching
+from kluis.accounts.tokens import link_token_hash, new_link_token
+from kluis.audit.chain import audit_append
+from kluis.policy.enforce import Actor
+from kluis.policy.schema import ROLE_KEYS
+from kluis.vault.fields import BlindIndexField
+
+EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
+RECOVERY_CODES = 10
+MAILER = Actor.system("accounts.mail")
+
+
+class AccountError(Exception):
+    """A business rule of accounts refused the request; the message says which."""
+
+
+def email_index(email: str) -> str:
+    field = User._meta.get_field("email_index")
+    assert isinstance(field, BlindIndexField)
+    return field.lookup_value(email)
+
+
+def _client(client_address: str) -> str:
+    return f"client:{throttle.client_ref(client_address)}"
+
+
+# --- sign-up and activation ---------------------------------------------------------
+
+
+def _new_customer_number() -> str:
+    while True:
+        number = f"K{secrets.randbelow(10**8):08d}"
+        if not Customer.objects.filter(number=number).exists():
+            return number
+
+
+@transaction.atomic
+def customer_sign_up(
+    *,
+    kind: str,
+    name: str,
+    company_name: str,
+    email: str,
+    phone: str,
+    language: str,
+    client_address: str,
+) -> User | None:
+    """A customer and their (not yet activated) login; None if the address is taken.
+
+    A taken address gets a notice instead of an activation link, and the visitor
+    sees the same page either way, so sign-up does not tell who is a customer.
+    """
+    keys = [throttle.key_for(throttle.SIGNUP_ADDRESS, client_address)]
+    if throttle.blocked_seconds(keys):
+        raise AccountError("too many sign-ups from this address")
+    throttle.throttle_fail(keys=keys)
+    existing = User.objects.get_by_email(email)
+    if existing is not None:
+        audit_append(
+            action="accounts.signup_existing",
+            actor=_client(client_address),
+            subject=existing.vault_subject(),
+        )
+        emails.send_signup_exists(existing)
+        return None
+    customer = Customer(
+        number=_new_customer_number(), kind=kind, language=language, name=name, email=email
+    )
+    if company_name:
+        customer.company_name = company_name
+    if phone:
+        customer.phone = phone
+    customer.save()
+    user = User.objects.create_customer_user(customer=customer, email=email, password=None)
+    audit_append(
+        action="accounts.signup",
+        actor=_client(client_address),
+        subject=customer.id,
+        data={"kind": kind, "user": str(user.pk)},
+    )
+    emails.send_activation(user)
+    return user
+
+
+def user_set_password(*, user: User, password: str, via: str) -> None:
+    """Set a password the user chose (activation, reset or change) and record it.
+
+    Every session of the user ends with it (their auth hash changes), but the
+    caller may keep the current one with update_session_auth_hash.
+    """
+    hashed = make_password(password)  # ~50 ms of Argon2: outside the transaction
+    with transaction.atomic():
+        user.password = hashed
+        user.save(update_fields=["password"])
+        audit_append(
+            action="accounts.password_set",
+            actor=user.actor().ref,
+            subject=user.vault_subject(),
+            data={"user": str(user.pk), "via": via},
+        )
+
+
+# --- login --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    blocked_seconds: int = 0
+
+    @property
+    def needs_mfa(self) -> bool:
+        return self.user is not None and mfa_enabled(self.user)
+
+
+def _login_keys(index: str, client_address: str, device: str | None) -> list[throttle.Key]:
+    account = (
+        throttle.key_for(throttle.LOGIN_DEVICE, device)
+        if device
+        else throttle.key_for(throttle.LOGIN_ACCOUNT, index)
+    )
+    return [account, throttle.key_for(throttle.LOGIN_ADDRESS, client_address)]
+
+
+def login_check(
+    *, email: str, password: str, client_address: str, device: tuple[str, str] | None
+) -> LoginResult:
+    """Check a password login against the throttle; record failures.
+
+    `device` is the (user id, device id) of the signed device cookie this browser
+    carries, if any: a browser that logged in to this account before has a
+    throttle key of its own.
+    """
+    index = email_index(email)
+    known = User.objects.filter(email_index=index).first()
+    device_id = device[1] if device and known and device[0] == str(known.pk) else None
+    keys = _login_keys(index, client_address, device_id)
+    # The one trying is not known to be the account's owner: the actor is the client.
+    # For an unknown address nothing personal is recorded, not even its index.
+    subject = known.vault_subject() if known else None
+    data = {"user": str(known.pk)} if known else {}
+    wait = throttle.blocked_seconds(keys)
+    if wait:
+        audit_append(
+            action="accounts.login_throttled",
+            actor=_client(client_address),
+            subject=subject,
+            data=data,
+        )
+        return LoginResult(None, wait)
+    user = authenticate(None, email=email, password=password)
+    if not isinstance(user, User):
+        throttle.throttle_fail(keys=keys)
+        audit_append(
+            action="accounts.login_failed",
+            actor=_client(client_address),
+            subject=subject,
+            data=data,
+        )
+        return LoginResult(None)
+    throttle.throttle_clear(keys=keys[:1])
+    return LoginResult(user)
+
+
+@transaction.atomic
+def login_record(*, user: User, client_address: str, device: Device | None) -> None:
+    audit_append(
+        action="accounts.login",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={
+            "user": str(user.pk),
+            "mfa": device.persistent_id if device else None,
+            "client": throttle.client_ref(client_address),
+        },
+    )
+
+
+@transaction.atomic
+def logout_record(*, user: User) -> None:
+    audit_append(
+        action="accounts.logout",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+
+
+# --- MFA ----------------------------------------------------------------------------
+
+
+def mfa_enabled(user: User) -> bool:
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+@dataclass(frozen=True)
+class MfaResult:
+    device: Device | None
+    blocked_seconds: int = 0
+
+
+def mfa_check(*, user: User, code: str, client_address: str) -> MfaResult:
+    """Check a code from the app or a recovery code, throttled per account and address."""
+    keys = [
+        throttle.key_for(throttle.MFA_ACCOUNT, str(user.pk)),
+        throttle.key_for(throttle.MFA_ADDRESS, client_address),
+    ]
+    wait = throttle.blocked_seconds(keys)
+    if wait:
+        return MfaResult(None, wait)
+    with transaction.atomic():
+        device = match_token(user, code)
+    if device is None:
+        throttle.throttle_fail(keys=keys)
+        audit_append(
+            action="accounts.mfa_failed",
+            actor=user.actor().ref,
+            subject=user.vault_subject(),
+            data={"user": str(user.pk), "client": throttle.client_ref(client_address)},
+        )
+        return MfaResult(None)
+    throttle.throttle_clear(keys=keys[:1])
+    if isinstance(device, StaticDevice):
+        audit_append(
+            action="accounts.mfa_recovery_code_used",
+            actor=user.actor().ref,
+            subject=user.vault_subject(),
+            data={"user": str(user.pk)},
+        )
+    return MfaResult(device)
+
+
+@transaction.atomic
+def mfa_totp_start(*, user: User) -> TOTPDevice:
+    """The app device being set up: an unconfirmed one, made once and reused."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="app", confirmed=False)
+    return device
+
+
+@transaction.atomic
+def mfa_totp_confirm(*, device: TOTPDevice, code: str) -> bool:
+    """Confirm the device with a first code; it then replaces any earlier app."""
+    if not bool(device.verify_token(code)):
+        return False
+    user = device.user
+    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    audit_append(
+        action="accounts.mfa_totp_confirmed",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk), "device": device.pk},
+    )
+    return True
+
+
+@transaction.atomic
+def mfa_recovery_codes_generate(*, user: User) -> list[str]:
+    """Ten new single-use recovery codes; the earlier ones stop working."""
+    if not mfa_enabled(user):
+        raise AccountError("recovery codes come with an authenticator app")
+    device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery")
+    device.confirmed = True
+    device.save()
+    device.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(RECOVERY_CODES)]
+    StaticToken.objects.bulk_create(StaticToken(device=device, token=c) for c in codes)
+    audit_append(
+        action="accounts.mfa_recovery_codes_generated",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+    return codes
+
+
+@transaction.atomic
+def mfa_disable(*, user: User) -> None:
+    if user.is_staff_member:
+        raise AccountError("staff cannot turn off two-step verification")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    audit_append(
+        action="accounts.mfa_disabled",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+
+
+# --- password reset -----------------------------------------------------------------
+
+
+def password_reset_request(*, email: str, client_address: str) -> None:
+    """Mail a reset link to the account's own stored address, if there is one.
+
+    The caller shows the same page whatever happens here. An account not activated
+    yet gets a fresh activation link instead.
+    """
+    index = email_index(email)
+    keys = [
+        throttle.key_for(throttle.RESET_ACCOUNT, index),
+        throttle.key_for(throttle.RESET_ADDRESS, client_address),
+    ]
+    if throttle.blocked_seconds(keys):
+        return
+    throttle.throttle_fail(keys=keys)  # every request counts: each one sends mail
+    user = User.objects.filter(email_index=index, is_active=True).first()
+    if user is None:
+        return
+    with transaction.atomic():
+        audit_append(
+            action="accounts.password_reset_requested",
+            actor=_client(client_address),
+            subject=user.vault_subject(),
+            data={"user": str(user.pk)},
+        )
+        if user.has_usable_password():
+            emails.send_password_reset(user)
+        else:
+            emails.send_activation(user)
+
+
+@transaction.atomic
+def password_reset_send(*, user: User, by: User) -> None:
+    """Staff send a customer the reset email; they never see or set the password."""
+    if not user.is_active:
+        raise AccountError("this account is switched off")
+    audit_append(
+        action="accounts.password_reset_sent",
+        actor=by.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+    if user.has_usable_password():
+        emails.send_password_reset(user)
+    else:
+        emails.send_activation(user)
+
+
+# --- email change -------------------------------------------------------------------
+
+
+@transaction.atomic
+def email_change_request(*, user: User, new_email: str) -> EmailChange:
+    """Ask the new address to confirm, and tell the old one that a change was asked."""
+    EmailChange.objects.filter(user=user).delete()
+    token, token_hash = new_link_token()
+    change = EmailChange(user=user, new_email=new_email, token_hash=token_hash)
+    change.save()
+    audit_append(
+        action="accounts.email_change_requested",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+    emails.send_email_change_confirm(change, token)
+    emails.send_email_change_notice(user)
+    return change
+
+
+def email_change_pending(token: str) -> EmailChange | None:
+    return (
+        EmailChange.objects.select_related("user", "user__customer")
+        .filter(
+            token_hash=link_token_hash(token),
+            created_at__gte=timezone.now() - EMAIL_CHANGE_LIFETIME,
+            user__is_active=True,
+        )
+        .first()
+    )
+
+
+@transaction.atomic
+def email_change_confirm(*, change: EmailChange) -> User:
+    """Make the confirmed address the login address (and the customer's, if it was)."""
+    user = change.user
+    if User.objects.filter(email_index=change.new_email_index).exclude(pk=user.pk).exists():
+        change.delete()
+        raise AccountError("this address belongs to another account")
+    new_email = change.new_email.reveal(purpose=emails.PURPOSE, actor=MAILER)
+    old_email = user.email.reveal(purpose=emails.PURPOSE, actor=MAILER)
+    customer = user.customer
+    if customer is not None and customer.email_index == user.email_index:
+        customer.email = new_email
+        customer.save(update_fields=["email", "email_index"])
+    user.email = new_email
+    user.save(update_fields=["email", "email_index"])
+    change.delete()
+    audit_append(
+        action="accounts.email_changed",
+        actor=user.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+    emails.send_email_changed(user, old_email)
+    return user
+
+
+# --- staff --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_invite(*, email: str, roles: list[str], by: User | None) -> User:
+    """A staff account without a password: the activation link lets them set one."""
+    if User.objects.get_by_email(email) is not None:
+        raise AccountError("an account with this address exists")
+    user = User(email=email, kind=User.Kind.STAFF, roles=sorted(set(roles) & set(ROLE_KEYS)))
+    user.set_unusable_password()
+    user.save()
+    audit_append(
+        action="accounts.staff_invited",
+        actor=by.actor().ref if by else "system:manage.py",
+        subject=user.pk,
+        data={"user": str(user.pk), "roles": user.roles},
+    )
+    emails.send_activation(user)
+    return user
+
+
+@transaction.atomic
+def staff_roles_set(*, staff: User, roles: list[str], by: User) -> None:
+    if not staff.is_staff_member:
+        raise AccountError("only staff have roles")
+    new = sorted(set(roles) & set(ROLE_KEYS))
+    if staff.pk == by.pk and "admin" not in new:
+        raise AccountError("you cannot take away your own admin role")
+    before = sorted(staff.role_set)
+    staff.roles = new
+    staff.save(update_fields=["roles"])
+    audit_append(
+        action="accounts.roles_changed",
+        actor=by.actor().ref,
+        subject=staff.pk,
+        data={"user": str(staff.pk), "before": before, "after": new},
+    )
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, by: User) -> None:
+    """Switch an account off. Its sessions end at their next request (see the backend)."""
+    if user.pk == by.pk:
+        raise AccountError("you cannot switch off your own account")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit_append(
+        action="accounts.deactivated",
+        actor=by.actor().ref,
+        subject=user.vault_subject(),
+        data={"user": str(user.pk)},
+    )
+
+
+@transaction.atomic
+def customer_search(*, text: str, by: User) -> list[Customer]:
+    """Exact-match search through the blind indexes; what was searched is not kept."""
+    found = customers_matching(text)
+    audit_append(
+        action="backoffice.customer_search", actor=by.actor().ref, data={"found": len(found)}
+    )
+    return found

@@ -1,0 +1,294 @@
+"""Shared test personas and the route registry of the access-control harness.
+
+Personas (after Healthchecks' hc/test.py): two customers, Alice and Bob, and one
+staff member per role, each staff member with a confirmed authenticator app.
+Passwords are hashed once per process, so personas cost no Argon2 time.
+
+ROUTES says, for every URL name, who may open it and how to build the URL for an
+object of Alice. kluis/accounts/tests/test_access_control.py walks every URL pattern
+and fails for a pattern that takes an argument (an object id, a token) and is not
+registered here, and for any portal or back-office page that is not registered:
+a later issue that adds such a URL adds its line here.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from kluis.accounts.models import Customer, EmailChange, User
+from kluis.accounts.tokens import activation_tokens, new_link_token, reset_tokens, uid_for
+
+# Long enough for staff, and in no list of common passwords.
+PASSWORD = "paars-kanaal-vijftien-fietsen"  # noqa: S105
+STAFF_ROLES = ("orders", "finance", "support", "privacy_officer", "admin")
+_numbers = itertools.count(1)
+
+
+@functools.cache
+def password_hash() -> str:
+    return make_password(PASSWORD)
+
+
+def make_customer(
+    *,
+    name: str,
+    email: str,
+    phone: str | None = None,
+    vat_number: str | None = None,
+    language: str = "nl",
+    password: bool = True,
+) -> User:
+    """A customer with a login; the password is PASSWORD unless `password` is False."""
+    customer = Customer(number=f"T{next(_numbers):07d}", name=name, email=email, language=language)
+    if phone:
+        customer.phone = phone
+    if vat_number:
+        customer.vat_number = vat_number
+    customer.save()
+    user = User(email=email, kind=User.Kind.CUSTOMER, customer=customer)
+    if password:
+        user.password = password_hash()
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+def make_staff(*, roles: list[str], email: str | None = None, mfa: bool = True) -> User:
+    user = User(
+        email=email or f"staff-{next(_numbers)}@winkeltjes.net",
+        kind=User.Kind.STAFF,
+        roles=roles,
+        password=password_hash(),
+    )
+    user.save()
+    if mfa:
+        TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    return user
+
+
+def totp_device(user: User) -> TOTPDevice:
+    return TOTPDevice.objects.get(user=user, confirmed=True)
+
+
+def log_in(client: Client, user: User, *, verified: bool = True) -> None:
+    """A session as after a full login (with the second factor, if `verified`)."""
+    client.force_login(user, backend="kluis.accounts.backends.BlindIndexEmailBackend")
+    if verified and TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+        session.save()
+
+
+@dataclass
+class Personas:
+    alice: User
+    bob: User
+    staff: dict[str, User]
+
+    @property
+    def customer_a(self) -> Customer:
+        assert self.alice.customer is not None
+        return self.alice.customer
+
+    @property
+    def customer_b(self) -> Customer:
+        assert self.bob.customer is not None
+        return self.bob.customer
+
+
+def make_personas() -> Personas:
+    return Personas(
+        alice=make_customer(
+            name="Alice de Vries",
+            email="alice@example.nl",
+            phone="+31201234567",
+            vat_number="NL000099998B57",
+        ),
+        bob=make_customer(name="Bob Jansen", email="bob@example.nl"),
+        staff={
+            role: make_staff(roles=[role], email=f"{role}@winkeltjes.net") for role in STAFF_ROLES
+        },
+    )
+
+
+# --- the route registry -------------------------------------------------------------
+
+Audience = Literal["public", "token", "account", "portal", "backoffice"]
+KwargsBuilder = Callable[[Personas], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Who may open a URL.
+
+    public: anyone. token: anyone holding the link (activation, reset, confirm).
+    account: any logged-in user. portal: the customer whose object it is.
+    backoffice: staff with one of `roles` (empty: every staff member).
+    `kwargs` builds the URL arguments for an object that belongs to Alice; `data`
+    the body of a POST that a permitted user may send.
+    """
+
+    audience: Audience
+    roles: frozenset[str] = frozenset()
+    method: Literal["get", "post"] = "get"
+    kwargs: KwargsBuilder | None = None
+    data: KwargsBuilder | None = field(default=None)
+
+
+CUSTOMER_ROLES = frozenset({"orders", "finance", "support", "privacy_officer"})
+
+
+def _policy_version() -> str:
+    from kluis.policy.loader import current_policy
+
+    return current_policy().version
+
+
+def _alice_customer(p: Personas) -> dict[str, Any]:
+    return {"customer_id": p.customer_a.id}
+
+
+def _activation(p: Personas) -> dict[str, Any]:
+    return {"uidb64": uid_for(p.alice), "token": activation_tokens.make_token(p.alice)}
+
+
+def _reset(p: Personas) -> dict[str, Any]:
+    return {"uidb64": uid_for(p.alice), "token": reset_tokens.make_token(p.alice)}
+
+
+def _email_change(p: Personas) -> dict[str, Any]:
+    token, token_hash = new_link_token()
+    EmailChange(user=p.alice, new_email="alice.nieuw@example.nl", token_hash=token_hash).save()
+    return {"token": token}
+
+
+def _a_staff_member(p: Personas) -> dict[str, Any]:
+    return {"user_id": p.staff["orders"].pk}
+
+
+SHOP_CATALOGUE_ROLES = frozenset({"orders", "admin"})
+
+
+PRIVACY_OFFICER = frozenset({"privacy_officer"})
+
+
+ROUTES: dict[str, Route] = {
+    # public pages of other apps
+    "web:home": Route("public"),
+    "policy:statement": Route("public"),
+    "policy:version": Route(
+        "public", kwargs=lambda p: {"version": _policy_version(), "lang": "en"}
+    ),
+    "policy:pdf": Route("public", kwargs=lambda p: {"version": _policy_version(), "lang": "nl"}),
+    "set_language": Route("public", method="post"),
+    # accounts
+    "accounts:login": Route("public"),
+    "accounts:login-mfa": Route("public"),
+    "accounts:logout": Route("public", method="post"),
+    "accounts:signup": Route("public"),
+    "accounts:signup-done": Route("public"),
+    "accounts:activate": Route("token", kwargs=_activation),
+    "accounts:password-reset": Route("public"),
+    "accounts:password-reset-sent": Route("public"),
+    "accounts:password-reset-confirm": Route("token", kwargs=_reset),
+    "accounts:email-confirm": Route("token", kwargs=_email_change),
+    "accounts:settings": Route("account"),
+    "accounts:password-change": Route("account"),
+    "accounts:email-change": Route("account"),
+    "accounts:mfa": Route("account"),
+    "accounts:mfa-totp": Route("account"),
+    "accounts:mfa-recovery": Route("account", method="post"),
+    "accounts:mfa-disable": Route("account", method="post"),
+    # the customer portal
+    "portal:home": Route("portal"),
+    "portal:my-data": Route("portal"),
+    # the back office
+    "backoffice:home": Route("backoffice"),
+    "backoffice:customers": Route("backoffice", roles=CUSTOMER_ROLES),
+    "backoffice:customer": Route("backoffice", roles=CUSTOMER_ROLES, kwargs=_alice_customer),
+    "backoffice:customer-reveal": Route(
+        "backoffice",
+        roles=CUSTOMER_ROLES,
+        method="post",
+        kwargs=_alice_customer,
+        data=lambda p: {"field": "email", "purpose": "contract_administration"},
+    ),
+    "backoffice:customer-password-reset": Route(
+        "backoffice",
+        roles=frozenset({"support"}),
+        method="post",
+        kwargs=_alice_customer,
+        data=lambda p: {"user": str(p.alice.pk)},
+    ),
+    "backoffice:staff": Route("backoffice", roles=frozenset({"admin"})),
+    "backoffice:staff-roles": Route(
+        "backoffice", roles=frozenset({"admin"}), method="post", kwargs=_a_staff_member
+    ),
+    "backoffice:staff-deactivate": Route(
+        "backoffice", roles=frozenset({"admin"}), method="post", kwargs=_a_staff_member
+    ),
+}
+
+
+# --- walking the URL configuration --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str  # "namespace:name", or "" for an unnamed pattern
+    route: str
+    arguments: tuple[str, ...]  # keyword arguments, and "#n" for positional groups
+    callback: Callable[..., Any]
+
+    def describe(self) -> str:
+        return f"{self.name or '(unnamed)'} /{self.route}"
+
+
+def url_patterns(urlconf: str | None = None) -> list[Pattern]:
+    """Every URL pattern of the project, with its full route and all its arguments."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: list[Pattern] = []
+
+    def arguments(pattern: Any) -> list[str]:
+        regex = pattern.pattern.regex
+        named = list(regex.groupindex)
+        return named + [f"#{i}" for i in range(regex.groups - len(named))]
+
+    def walk(patterns: Any, prefix: str, namespace: str, inherited: list[str]) -> None:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                space = ":".join(s for s in (namespace, pattern.namespace or "") if s)
+                walk(
+                    pattern.url_patterns,
+                    prefix + str(pattern.pattern),
+                    space,
+                    inherited + arguments(pattern),
+                )
+            elif isinstance(pattern, URLPattern):
+                name = (
+                    ":".join(s for s in (namespace, pattern.name or "") if s)
+                    if pattern.name
+                    else ""
+                )
+                found.append(
+                    Pattern(
+                        name=name,
+                        route=prefix + str(pattern.pattern),
+                        arguments=tuple(inherited + arguments(pattern)),
+                        callback=pattern.callback,
+                    )
+                )
+
+    walk(get_resolver(urlconf).url_patterns, "", "", [])
+    return found
