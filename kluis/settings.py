@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "kluis.audit",
     "kluis.mail",
     "kluis.accounts",
+    "kluis.shop",
     "kluis.web",
 ]
 
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "kluis.accounts.middleware.StaffSessionMiddleware",
+    "kluis.web.consent.ConsentMiddleware",
+    "kluis.web.statistics.StatisticsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kluis.vault.middleware.VaultScopeMiddleware",
 ]

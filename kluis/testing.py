@@ -176,6 +176,51 @@ def _a_staff_member(p: Personas) -> dict[str, Any]:
     return {"user_id": p.staff["orders"].pk}
 
 
+def _a_question(p: Personas) -> dict[str, Any]:
+    from kluis.web.models import Question
+
+    question = Question(
+        name="Alice de Vries",
+        email="alice@example.nl",
+        message="Hoe verhuis ik mijn webwinkel?",
+        reference=f"V-T{next(_numbers):07d}",
+    )
+    question.save()
+    return {"question_id": question.id}
+
+
+def _alice_order(p: Personas) -> dict[str, Any]:
+    from kluis.shop.testing import make_order
+
+    return {"order_id": make_order(p.customer_a).pk}
+
+
+def _alice_order_pdf(p: Personas) -> dict[str, Any]:
+    return {**_alice_order(p), "kind": "agreement"}
+
+
+def _a_product(p: Personas) -> dict[str, Any]:
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.models import Product
+
+    catalogue_load()
+    return {"product_id": Product.objects.order_by("pk").values_list("pk", flat=True)[0]}
+
+
+def _an_extension(p: Personas) -> dict[str, Any]:
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.models import DomainExtension
+
+    catalogue_load()
+    return {"extension_id": DomainExtension.objects.get(tld="nl").pk}
+
+
+def _shop_document(p: Personas) -> dict[str, Any]:
+    from kluis.shop.documents import current_version
+
+    return {"kind": "agreement", "version": current_version("agreement"), "lang": "nl"}
+
+
 SHOP_CATALOGUE_ROLES = frozenset({"orders", "admin"})
 
 
@@ -236,6 +281,60 @@ ROUTES: dict[str, Route] = {
     ),
     "backoffice:staff-deactivate": Route(
         "backoffice", roles=frozenset({"admin"}), method="post", kwargs=_a_staff_member
+    ),
+    # the public site (kluis.web) and its back-office pages
+    "web:contact": Route("public"),
+    "web:contact-sent": Route("public"),
+    "web:cookies": Route("public"),
+    "web_backoffice:questions": Route("backoffice", roles=frozenset({"support"})),
+    "web_backoffice:question": Route(
+        "backoffice", roles=frozenset({"support"}), kwargs=_a_question
+    ),
+    "web_backoffice:question-reveal": Route(
+        "backoffice",
+        roles=frozenset({"support"}),
+        method="post",
+        kwargs=_a_question,
+        data=lambda p: {"field": "message"},
+    ),
+    "web_backoffice:question-answer": Route(
+        "backoffice",
+        roles=frozenset({"support"}),
+        method="post",
+        kwargs=_a_question,
+        data=lambda p: {"body": "Zo doe je dat.", "after": "0"},
+    ),
+    "web_backoffice:question-close": Route(
+        "backoffice", roles=frozenset({"support"}), method="post", kwargs=_a_question
+    ),
+    "web_backoffice:statistics": Route("backoffice", roles=frozenset({"admin"})),
+    # the shop (kluis/shop)
+    "shop:catalogue": Route("public"),
+    "shop:cart": Route("public"),
+    "shop:cart-add": Route("public", method="post"),
+    "shop:cart-add-domain": Route("public", method="post"),
+    "shop:cart-remove": Route("public", method="post"),
+    "shop:checkout": Route("public"),
+    "shop:confirmation": Route("public"),
+    "shop:document": Route("public", kwargs=_shop_document),
+    "shop_portal:orders": Route("portal"),
+    "shop_portal:order": Route("portal", kwargs=_alice_order),
+    "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
+    "shop_portal:documents": Route("portal"),
+    "shop_portal:documents-accept": Route("portal", method="post", data=lambda p: {"accept": "on"}),
+    "shop_backoffice:orders": Route("backoffice", roles=frozenset({"orders"})),
+    "shop_backoffice:order": Route("backoffice", roles=frozenset({"orders"}), kwargs=_alice_order),
+    "shop_backoffice:order-move": Route(
+        "backoffice",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_alice_order,
+        data=lambda p: {"status": "awaiting_payment"},
+    ),
+    "shop_backoffice:catalogue": Route("backoffice", roles=SHOP_CATALOGUE_ROLES),
+    "shop_backoffice:product": Route("backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_a_product),
+    "shop_backoffice:extension": Route(
+        "backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_an_extension
     ),
 }
 

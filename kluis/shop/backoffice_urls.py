@@ -1,0 +1,13 @@
+from django.urls import path
+
+from kluis.shop import backoffice_views
+
+app_name = "shop_backoffice"
+urlpatterns = [
+    path("bestellingen/", backoffice_views.orders, name="orders"),
+    path("bestellingen/<uuid:order_id>/", backoffice_views.order, name="order"),
+    path("bestellingen/<uuid:order_id>/status/", backoffice_views.order_move, name="order-move"),
+    path("catalogus/", backoffice_views.catalogue, name="catalogue"),
+    path("catalogus/pakket/<int:product_id>/", backoffice_views.product, name="product"),
+    path("catalogus/extensie/<int:extension_id>/", backoffice_views.extension, name="extension"),
+]

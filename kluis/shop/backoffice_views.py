@@ -1,0 +1,153 @@
+"""The back office of the shop: orders (orders role) and the catalogue (orders, admin)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.decorators import staff_required
+from kluis.accounts.http import current_user
+from kluis.shop import forms, selectors, services
+from kluis.shop.models import DomainExtension, Order, Product
+
+ORDER_ROLES = ("orders",)
+CATALOGUE_ROLES = ("orders", "admin")
+
+
+def _order(order_id: uuid.UUID) -> Order:
+    order = selectors.order_for_staff(order_id)
+    if order is None:
+        raise Http404
+    return order
+
+
+@never_cache
+@staff_required(*ORDER_ROLES)
+def orders(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    found = Order.objects.select_related("customer")
+    if status in Order.Status.values:
+        found = found.filter(status=status)
+    return render(
+        request,
+        "shop/backoffice/orders.html",
+        {"orders": found[:200], "statuses": Order.Status.choices, "status": status},
+    )
+
+
+def _order_page(
+    request: HttpRequest, order: Order, form: forms.MoveForm, status: int = 200
+) -> HttpResponse:
+    staff = current_user(request)
+    # Handling the order is what the notes are read for; the read is audited.
+    notes = (
+        order.notes.reveal(purpose="contract_administration", actor=staff.actor())
+        if order.notes
+        else ""
+    )
+    return render(
+        request,
+        "shop/backoffice/order.html",
+        {
+            "order": order,
+            "notes": notes,
+            "form": form,
+            "acceptances": order.acceptances.all(),
+            "vat_checks": order.vat_checks.all(),
+            "has_extract": hasattr(order, "kvk_extract"),
+        },
+        status=status,
+    )
+
+
+def _move_form(order: Order, data: object = None) -> forms.MoveForm:
+    statuses = [(s, Order.Status(s).label) for s in order.next_statuses]
+    return forms.MoveForm(data, statuses=statuses)
+
+
+@never_cache
+@staff_required(*ORDER_ROLES)
+def order(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    found = _order(order_id)
+    return _order_page(request, found, _move_form(found))
+
+
+@require_POST
+@staff_required(*ORDER_ROLES)
+def order_move(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    found = _order(order_id)
+    form = _move_form(found, request.POST)
+    if not form.is_valid():
+        return _order_page(request, found, form, status=400)
+    try:
+        services.order_move(order=found, to=form.cleaned_data["status"], by=current_user(request))
+    except services.ShopError as exc:
+        message = (
+            _("Deze bestelling wacht op de VIES-controle van het btw-nummer.")
+            if exc.code == "waits_for_vies"
+            else _("Deze statuswijziging is niet toegestaan.")
+        )
+        form.add_error(None, message)
+        return _order_page(request, found, form, status=400)
+    messages.success(request, _("De status is gewijzigd en de klant krijgt een e-mail."))
+    return redirect("shop_backoffice:order", order_id=found.pk)
+
+
+@never_cache
+@staff_required(*CATALOGUE_ROLES)
+def catalogue(request: HttpRequest) -> HttpResponse:
+    form = forms.ProductForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Het pakket is toegevoegd."))
+        return redirect("shop_backoffice:catalogue")
+    return render(
+        request,
+        "shop/backoffice/catalogue.html",
+        {
+            "products": Product.objects.all(),
+            "extensions": DomainExtension.objects.all(),
+            "form": form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@never_cache
+@staff_required(*CATALOGUE_ROLES)
+def product(request: HttpRequest, product_id: int) -> HttpResponse:
+    found = get_object_or_404(Product, pk=product_id)
+    form = forms.ProductForm(request.POST or None, instance=found)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Het pakket is bijgewerkt."))
+        return redirect("shop_backoffice:catalogue")
+    return render(
+        request,
+        "shop/backoffice/edit.html",
+        {"form": form, "item": found},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@never_cache
+@staff_required(*CATALOGUE_ROLES)
+def extension(request: HttpRequest, extension_id: int) -> HttpResponse:
+    found = get_object_or_404(DomainExtension, pk=extension_id)
+    form = forms.ExtensionForm(request.POST or None, instance=found)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("De extensie is bijgewerkt."))
+        return redirect("shop_backoffice:catalogue")
+    return render(
+        request,
+        "shop/backoffice/edit.html",
+        {"form": form, "item": found},
+        status=400 if request.method == "POST" else 200,
+    )

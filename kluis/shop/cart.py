@@ -1,0 +1,120 @@
+"""The cart, kept in the session (the functional session cookie, R43).
+
+The session holds only codes: product codes and domain names with their extension.
+Prices, names and totals are looked up in the catalogue each time, on the server; a
+price, a quantity or an option a browser sends is never read.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.sessions.backends.base import SessionBase
+
+from kluis.shop.models import DomainExtension, Period, Product
+
+SESSION_KEY = "kluis_cart"
+MAX_ITEMS = 20
+
+
+@dataclass(frozen=True)
+class CartLine:
+    kind: str  # "product" or "domain"
+    product: Product | None
+    extension: DomainExtension | None
+    domain: str
+    price_cents: int
+    period: str
+
+    def description(self, language: str) -> str:
+        if self.product is not None:
+            return self.product.name(language)
+        return self.domain
+
+    @property
+    def period_label(self) -> str:
+        return str(Period(self.period).label)
+
+
+@dataclass(frozen=True)
+class Cart:
+    token: str
+    lines: list[CartLine]
+
+    @property
+    def total_cents(self) -> int:
+        return sum(line.price_cents for line in self.lines)
+
+    @property
+    def domains(self) -> list[CartLine]:
+        return [line for line in self.lines if line.kind == "domain"]
+
+    @property
+    def non_eu_domains(self) -> list[CartLine]:
+        return [line for line in self.domains if line.extension and not line.extension.eu]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+def _raw(session: SessionBase) -> dict[str, Any]:
+    raw = session.get(SESSION_KEY)
+    if not isinstance(raw, dict) or not isinstance(raw.get("token"), str):
+        raw = {"token": secrets.token_urlsafe(24), "products": [], "domains": []}
+    return raw
+
+
+def cart_get(session: SessionBase) -> Cart:
+    raw = _raw(session)
+    products = {p.code: p for p in Product.objects.filter(code__in=raw["products"], active=True)}
+    tlds = {d.split(".", 1)[1] for d in raw["domains"] if "." in d}
+    extensions = {e.tld: e for e in DomainExtension.objects.filter(tld__in=tlds, active=True)}
+    lines = []
+    for code in raw["products"]:
+        if code in products:
+            p = products[code]
+            lines.append(CartLine("product", p, None, "", p.price_cents, p.period))
+    for domain in raw["domains"]:
+        extension = extensions.get(domain.split(".", 1)[1]) if "." in domain else None
+        if extension is not None:
+            lines.append(
+                CartLine("domain", None, extension, domain, extension.price_cents, extension.period)
+            )
+    return Cart(raw["token"], lines)
+
+
+def _save(session: SessionBase, raw: dict[str, Any]) -> None:
+    session[SESSION_KEY] = raw
+    session.modified = True
+
+
+def cart_add_product(session: SessionBase, code: str) -> bool:
+    raw = _raw(session)
+    if not Product.objects.filter(code=code, active=True).exists():
+        return False
+    if code not in raw["products"] and len(raw["products"]) + len(raw["domains"]) < MAX_ITEMS:
+        raw["products"].append(code)
+    _save(session, raw)
+    return True
+
+
+def cart_add_domain(session: SessionBase, domain: str) -> None:
+    """`domain` is validated by the form (label + an active extension)."""
+    raw = _raw(session)
+    if domain not in raw["domains"] and len(raw["products"]) + len(raw["domains"]) < MAX_ITEMS:
+        raw["domains"].append(domain)
+    _save(session, raw)
+
+
+def cart_remove(session: SessionBase, item: str) -> None:
+    raw = _raw(session)
+    raw["products"] = [c for c in raw["products"] if c != item]
+    raw["domains"] = [d for d in raw["domains"] if d != item]
+    _save(session, raw)
+
+
+def cart_clear(session: SessionBase) -> None:
+    session.pop(SESSION_KEY, None)

@@ -1,0 +1,154 @@
+"""The shop's mails, through the outbox: the order confirmation and each status change.
+
+The confirmation carries the agreement and the processor agreement as PDFs, made
+again at delivery from the order (deterministic, see pdf.py). What the customer
+typed reaches templates and PDFs only as values, never as template source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+from django.utils.translation import override
+
+from kluis.mail.kinds import attachment_generator, mail_kind
+from kluis.mail.models import OutboxMessage
+from kluis.mail.services import AttachmentRef, mail_queue
+from kluis.policy.enforce import Actor
+from kluis.shop import documents
+from kluis.shop.models import Order, Period
+from kluis.shop.pdf import OrderFacts, render_order_document
+
+CONFIRMATION = "shop/email/order_confirmation"
+STATUS = "shop/email/order_status"
+PDF_GENERATOR = "shop.order_document"
+MAILER = Actor.system("shop.mail")
+FILENAMES = {
+    "nl": {"agreement": "overeenkomst", "processor_agreement": "verwerkersovereenkomst"},
+    "en": {"agreement": "agreement", "processor_agreement": "processor-agreement"},
+}
+
+
+def euro(cents: int) -> str:
+    return f"€ {cents // 100},{cents % 100:02d}"
+
+
+def _facts(order: Order, actor: Actor) -> OrderFacts:
+    customer = order.customer
+    name = customer.name.reveal(purpose="order_documents", actor=actor) if customer.name else ""
+    notes = order.notes.reveal(purpose="order_documents", actor=actor) if order.notes else ""
+    with override(order.language):
+        lines = [
+            (line.description, f"{euro(line.price_cents)} {Period(line.period).label}")
+            for line in order.lines.all()
+        ]
+    return OrderFacts(
+        number=order.number,
+        date=timezone.localtime(order.created_at).strftime("%d-%m-%Y"),
+        customer_number=customer.number,
+        name=name,
+        notes=notes,
+        lines=lines,
+        total=euro(order.total_cents),
+    )
+
+
+def order_pdf(order: Order, kind: str, actor: Actor = MAILER) -> bytes:
+    version = order.agreement_version if kind == "agreement" else order.processor_agreement_version
+    doc = documents.document(kind, version, order.language)
+    return render_order_document(doc, _facts(order, actor))
+
+
+@attachment_generator(PDF_GENERATOR)
+def _order_document(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    order = Order.objects.select_related("customer").get(pk=ref["order_id"])
+    return order_pdf(order, str(ref["kind"]), actor)
+
+
+def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
+    customer = order.customer
+    with override(order.language):
+        lines = [
+            {
+                "description": line.description,
+                "price": euro(line.price_cents),
+                "period": str(Period(line.period).label),
+            }
+            for line in order.lines.all()
+        ]
+    return {
+        "name": customer.name.reveal(purpose=purpose, actor=actor) if customer.name else "",
+        "number": order.number,
+        "lines": lines,
+        "total": euro(order.total_cents),
+        "waits_for_vies": order.waits_for_vies,
+        "non_eu_consent": order.non_eu_consent,
+    }
+
+
+@mail_kind(template=CONFIRMATION, purpose="order_documents", references={"order_id"})
+def _confirmation_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    order = Order.objects.select_related("customer").get(pk=context["order_id"])
+    values = _order_context(order, actor, "order_documents")
+    values["notes"] = (
+        order.notes.reveal(purpose="order_documents", actor=actor) if order.notes else ""
+    )
+    values["agreement_version"] = order.agreement_version
+    values["processor_agreement_version"] = order.processor_agreement_version
+    return values
+
+
+@mail_kind(template=STATUS, purpose="order_status", references={"order_id", "status"})
+def _status_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    order = Order.objects.select_related("customer").get(pk=context["order_id"])
+    values = _order_context(order, actor, "order_status")
+    # The status of the moment the mail was queued, as a lazy label: translated when
+    # the mail is rendered in the customer's language.
+    values["status"] = Order.Status(context["status"]).label
+    return values
+
+
+def _recipient(order: Order, purpose: str) -> str:
+    email = order.customer.email
+    assert email is not None
+    return str(email.reveal(purpose=purpose, actor=MAILER))
+
+
+def dedupe_key(order: Order, status: str) -> str:
+    return f"order:{order.pk}:status:{status}"
+
+
+def mail_order_confirmation(order: Order) -> OutboxMessage:
+    language = order.language
+    names = FILENAMES.get(language, FILENAMES["nl"])
+    attachments = [
+        AttachmentRef(
+            f"{names[kind]}-{order.number}.pdf",
+            "application/pdf",
+            PDF_GENERATOR,
+            {"order_id": str(order.pk), "kind": kind},
+        )
+        for kind in ("agreement", "processor_agreement")
+    ]
+    return mail_queue(
+        template=CONFIRMATION,
+        to_subject=order.customer_id,
+        recipient_email=_recipient(order, "order_documents"),
+        language=language,
+        context={"order_id": str(order.pk)},
+        dedupe_key=dedupe_key(order, Order.Status.RECEIVED),
+        attachments=attachments,
+    )
+
+
+def mail_order_status(order: Order, status: str) -> OutboxMessage:
+    return mail_queue(
+        template=STATUS,
+        to_subject=order.customer_id,
+        recipient_email=_recipient(order, "order_status"),
+        language=order.language,
+        context={"order_id": str(order.pk), "status": status},
+        dedupe_key=dedupe_key(order, status),
+    )

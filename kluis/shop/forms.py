@@ -1,0 +1,419 @@
+"""Forms of the shop: where bad input becomes a clear error, before any service runs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
+from stdnum import exceptions as stdnum_errors
+from stdnum.eu import vat as eu_vat
+
+from kluis.accounts.forms import EmailField, NameField
+from kluis.accounts.models import Customer
+from kluis.accounts.validators import (
+    MAX_PHONE_LENGTH,
+    normalize_phone,
+    validate_plain_text,
+)
+from kluis.shop.models import DomainExtension, Product
+from kluis.shop.uploads import MAX_BYTES, CleanFile, UploadRefused, clean_upload
+
+# EU member states by the country code of their VAT numbers (Greece is EL in VIES).
+EU_COUNTRIES = {
+    "AT": _("Oostenrijk"),
+    "BE": _("België"),
+    "BG": _("Bulgarije"),
+    "CY": _("Cyprus"),
+    "CZ": _("Tsjechië"),
+    "DE": _("Duitsland"),
+    "DK": _("Denemarken"),
+    "EE": _("Estland"),
+    "GR": _("Griekenland"),
+    "ES": _("Spanje"),
+    "FI": _("Finland"),
+    "FR": _("Frankrijk"),
+    "HR": _("Kroatië"),
+    "HU": _("Hongarije"),
+    "IE": _("Ierland"),
+    "IT": _("Italië"),
+    "LT": _("Litouwen"),
+    "LU": _("Luxemburg"),
+    "LV": _("Letland"),
+    "MT": _("Malta"),
+    "NL": _("Nederland"),
+    "PL": _("Polen"),
+    "PT": _("Portugal"),
+    "RO": _("Roemenië"),
+    "SE": _("Zweden"),
+    "SI": _("Slovenië"),
+    "SK": _("Slowakije"),
+}
+OTHER_COUNTRIES = {
+    "GB": _("Verenigd Koninkrijk"),
+    "CH": _("Zwitserland"),
+    "NO": _("Noorwegen"),
+    "US": _("Verenigde Staten"),
+}
+VAT_PREFIX = {"GR": "EL"}
+KVK = re.compile(r"\d{8}")
+DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+POSTCODE = re.compile(r"[A-Za-z0-9 -]{2,10}")
+MAX_NOTES = 2000
+MAX_ADDRESS = 200
+
+UPLOAD_ERRORS = {
+    "too_large": _("Dit bestand is groter dan 10 MB."),
+    "empty": _("Dit bestand is leeg."),
+    "type": _(
+        "Upload het uittreksel als PDF, PNG of JPEG. Dit bestand is geen van die drie, wat de "
+        "naam ook zegt."
+    ),
+    "broken": _("Dit bestand is beschadigd of kunnen we niet lezen."),
+    "pdf_active": _(
+        "Deze PDF bevat JavaScript, acties of ingesloten bestanden. Upload een gewone PDF, "
+        "bijvoorbeeld opnieuw opgeslagen of afgedrukt als PDF."
+    ),
+    "pdf_encrypted": _("Deze PDF is beveiligd met een wachtwoord. Upload een onbeveiligde versie."),
+}
+
+
+def _choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+def validate_vat_for(country: str, value: str) -> str:
+    """The number without its prefix, or a ValidationError (format and checksum, stdnum)."""
+    prefix = VAT_PREFIX.get(country, country)
+    compact = "".join(value.split()).upper().replace(".", "").replace("-", "")
+    if not compact.startswith(prefix):
+        compact = prefix + compact
+    try:
+        eu_vat.validate(compact)
+    except stdnum_errors.InvalidChecksum:
+        raise ValidationError(
+            _("Dit btw-nummer klopt niet: het controlegetal is fout."), code="vat_checksum"
+        ) from None
+    except stdnum_errors.ValidationError:
+        raise ValidationError(
+            _("Dit is geen geldig btw-nummer voor het gekozen land."), code="vat_format"
+        ) from None
+    return compact[len(prefix) :]
+
+
+class AddProductForm(forms.Form):
+    product = forms.SlugField(max_length=40)
+
+    def clean_product(self) -> str:
+        code = str(self.cleaned_data["product"])
+        if not Product.objects.filter(code=code, active=True).exists():
+            raise ValidationError(_("Dit pakket bestaat niet (meer)."))
+        return code
+
+
+class AddDomainForm(forms.Form):
+    label = forms.CharField(label=_("Domeinnaam"), max_length=63)
+    tld = forms.ChoiceField(label=_("Extensie"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(
+            self, "tld", [(e.tld, f".{e.tld}") for e in DomainExtension.objects.filter(active=True)]
+        )
+
+    def clean_label(self) -> str:
+        label = str(self.cleaned_data["label"]).strip().lower()
+        if not DOMAIN_LABEL.fullmatch(label) or label[2:4] == "--":
+            raise ValidationError(
+                _("Gebruik alleen letters, cijfers en streepjes (niet aan het begin of eind).")
+            )
+        return label
+
+    @property
+    def domain(self) -> str:
+        return f"{self.cleaned_data['label']}.{self.cleaned_data['tld']}"
+
+
+class RemoveForm(forms.Form):
+    item = forms.CharField(max_length=260)
+
+
+class CheckoutForm(forms.Form):
+    """What an order needs, and no more: the fields depend on the cart and the customer.
+
+    For a logged-in customer the details come from their account; only what the
+    order adds (a VAT number or KvK extract not on file, consent) is asked.
+    """
+
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    kind = forms.ChoiceField(
+        label=_("Ik bestel als"),
+        choices=Customer.Kind.choices,
+        initial=Customer.Kind.PERSON,
+        widget=forms.RadioSelect,
+    )
+    name = NameField(label=_("Naam"), widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    company_name = NameField(
+        label=_("Bedrijfsnaam"),
+        required=False,
+        help_text=_("Alleen als je bestelt voor een bedrijf of organisatie."),
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+    )
+    street = forms.CharField(
+        label=_("Straat en huisnummer"),
+        max_length=MAX_ADDRESS,
+        validators=[validate_plain_text],
+        widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
+    )
+    postcode = forms.CharField(
+        label=_("Postcode"),
+        max_length=10,
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
+    )
+    city = forms.CharField(
+        label=_("Plaats"),
+        max_length=100,
+        validators=[validate_plain_text],
+        widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
+    )
+    country = forms.ChoiceField(label=_("Land"), initial="NL")
+    email = EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    phone = forms.CharField(
+        label=_("Telefoonnummer"),
+        max_length=MAX_PHONE_LENGTH,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    vat_number = forms.CharField(
+        label=_("Btw-nummer"),
+        required=False,
+        max_length=20,
+        help_text=_(
+            "Alleen voor een bedrijf in een ander EU-land dan Nederland. We controleren het in "
+            "VIES."
+        ),
+    )
+    kvk_number = forms.CharField(
+        label=_("KvK-nummer"),
+        required=False,
+        max_length=8,
+        help_text=_(
+            "Alleen voor een Nederlands bedrijf dat een domeinnaam registreert: 8 cijfers."
+        ),
+    )
+    kvk_extract = forms.FileField(
+        label=_("Uittreksel KvK"), required=False, help_text=_("PDF, PNG of JPEG, hoogstens 10 MB.")
+    )
+    notes = forms.CharField(
+        label=_("Opmerkingen"),
+        required=False,
+        max_length=MAX_NOTES,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    non_eu_consent = forms.BooleanField(
+        label=_(
+            "Ik geef uitdrukkelijk toestemming om mijn gegevens voor de registratie door te "
+            "geven aan de registry buiten de EU, en ik heb de melding over WHOIS/RDAP gelezen."
+        ),
+        required=False,
+    )
+    accept = forms.BooleanField(
+        label=_("Ik accepteer de overeenkomst en de verwerkersovereenkomst."), required=True
+    )
+
+    PERSONAL = (
+        "kind",
+        "name",
+        "company_name",
+        "street",
+        "postcode",
+        "city",
+        "country",
+        "email",
+        "phone",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        customer: Customer | None,
+        has_domains: bool,
+        has_non_eu: bool,
+        asks_kvk_extract: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        self.has_domains = has_domains
+        _choices(
+            self,
+            "country",
+            [
+                (c, n)
+                for c, n in sorted(
+                    {**EU_COUNTRIES, **OTHER_COUNTRIES}.items(), key=lambda i: str(i[1])
+                )
+            ],
+        )
+        if customer is not None:
+            for name in self.PERSONAL:
+                del self.fields[name]
+            eu_business = (
+                customer.kind == Customer.Kind.ORGANISATION
+                and customer.country in EU_COUNTRIES
+                and customer.country != "NL"
+            )
+            if not eu_business or customer.vat_number is not None:
+                del self.fields["vat_number"]
+            dutch_company = customer.kind == Customer.Kind.ORGANISATION and customer.country == "NL"
+            if not (has_domains and dutch_company) or customer.kvk_number is not None:
+                del self.fields["kvk_number"]
+            if not (has_domains and dutch_company and asks_kvk_extract):
+                del self.fields["kvk_extract"]
+        elif not has_domains:
+            del self.fields["kvk_number"]
+            del self.fields["kvk_extract"]
+        if not has_non_eu:
+            del self.fields["non_eu_consent"]
+
+    def clean_phone(self) -> str:
+        return normalize_phone(str(self.cleaned_data["phone"]))
+
+    def clean_postcode(self) -> str:
+        value = str(self.cleaned_data["postcode"]).strip()
+        if not POSTCODE.fullmatch(value):
+            raise ValidationError(_("Dit is geen postcode."))
+        return value.upper()
+
+    def clean_notes(self) -> str:
+        # Free text may hold "{{ }}" or "=SUM(...)": it is kept as typed and shown as
+        # typed (escaped in HTML, a value in PDFs and mails, never template source).
+        # Only invisible control characters are refused; new lines and tabs are fine.
+        value = str(self.cleaned_data["notes"])
+        for char in value:
+            if char not in "\n\r\t" and (
+                ord(char) < 32
+                or ord(char) == 127
+                or 0x202A <= ord(char) <= 0x202E
+                or 0x2066 <= ord(char) <= 0x2069
+            ):
+                raise ValidationError(
+                    _("Onzichtbare tekens en stuurtekens zijn hier niet toegestaan.")
+                )
+        return value.strip()
+
+    def clean_kvk_number(self) -> str:
+        value = "".join(str(self.cleaned_data.get("kvk_number") or "").split())
+        if value and not KVK.fullmatch(value):
+            raise ValidationError(_("Een KvK-nummer heeft precies 8 cijfers."))
+        return value
+
+    def clean_kvk_extract(self) -> CleanFile | None:
+        upload = self.cleaned_data.get("kvk_extract")
+        if not upload:
+            return None
+        assert isinstance(upload, UploadedFile)
+        if upload.size is not None and upload.size > MAX_BYTES:
+            raise ValidationError(UPLOAD_ERRORS["too_large"])
+        try:
+            return clean_upload(upload.read(MAX_BYTES + 1))
+        except UploadRefused as exc:
+            raise ValidationError(UPLOAD_ERRORS[str(exc)]) from None
+
+    # What this order needs, from the form (a new customer) or the account.
+    def _kind(self, data: dict[str, Any]) -> str:
+        return self.customer.kind if self.customer else str(data.get("kind") or "")
+
+    def _country(self, data: dict[str, Any]) -> str:
+        return self.customer.country if self.customer else str(data.get("country") or "")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, country = self._kind(data), self._country(data)
+        organisation = kind == Customer.Kind.ORGANISATION
+        if self.customer is None:
+            if organisation and not data.get("company_name"):
+                self.add_error("company_name", _("Vul de naam van het bedrijf in."))
+            if not organisation:
+                data["company_name"] = ""
+        # VAT number: only an EU business outside the Netherlands; ignored otherwise.
+        if "vat_number" in self.fields:
+            if organisation and country in EU_COUNTRIES and country != "NL":
+                raw = str(data.get("vat_number") or "")
+                if not raw:
+                    self.add_error("vat_number", _("Vul het btw-nummer van je bedrijf in."))
+                else:
+                    try:
+                        data["vat_number"] = validate_vat_for(country, raw)
+                    except ValidationError as exc:
+                        self.add_error("vat_number", exc)
+            else:
+                data["vat_number"] = ""
+        # KvK: only a Dutch company that registers a domain; ignored otherwise.
+        needs_kvk = self.has_domains and organisation and country == "NL"
+        if "kvk_number" in self.fields:
+            if needs_kvk and not data.get("kvk_number") and "kvk_number" not in self.errors:
+                self.add_error("kvk_number", _("Vul het KvK-nummer van je bedrijf in."))
+            if not needs_kvk:
+                data["kvk_number"] = ""
+        if "kvk_extract" in self.fields:
+            if needs_kvk and not data.get("kvk_extract") and "kvk_extract" not in self.errors:
+                self.add_error(
+                    "kvk_extract", _("Upload een recent uittreksel uit het Handelsregister.")
+                )
+            if not needs_kvk:
+                data["kvk_extract"] = None
+        if "non_eu_consent" in self.fields and not data.get("non_eu_consent"):
+            self.add_error(
+                "non_eu_consent",
+                _(
+                    "Zonder je toestemming kunnen we een domeinnaam bij een registry buiten de "
+                    "EU niet registreren. Geef toestemming of haal die domeinnaam uit je "
+                    "winkelmandje."
+                ),
+            )
+        return data
+
+
+class DocumentsAcceptForm(forms.Form):
+    accept = forms.BooleanField(label=_("Ik accepteer de nieuwe versies."), required=True)
+
+
+class MoveForm(forms.Form):
+    status = forms.ChoiceField(label=_("Nieuwe status"))
+
+    def __init__(self, *args: Any, statuses: list[tuple[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choices(self, "status", statuses)
+
+
+class ProductForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Product
+        fields = [
+            "code",
+            "kind",
+            "name_nl",
+            "name_en",
+            "description_nl",
+            "description_en",
+            "price_cents",
+            "period",
+            "active",
+            "position",
+        ]
+
+    def clean_name_nl(self) -> str:
+        value = str(self.cleaned_data["name_nl"])
+        validate_plain_text(value)
+        return value
+
+
+class ExtensionForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = DomainExtension
+        fields = ["price_cents", "period", "active"]

@@ -1,0 +1,267 @@
+"""The shop: catalogue, orders and their lines, and the evidence of what was agreed.
+
+Catalogue rows hold no personal data. An order belongs to a customer (its vault
+subject); everything personal on it (the free text, the KvK extract, the IP address
+of an acceptance, the VAT number checked) is sealed under that customer's keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kluis.accounts.models import Customer
+from kluis.vault.fields import SealedField, SealedModel
+
+
+class Period(models.TextChoices):
+    MONTH = "month", _("per maand")
+    YEAR = "year", _("per jaar")
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        WEBSHOP = "webshop", _("Webwinkelpakket")
+        WEBSITE = "website", _("Websitepakket")
+
+    code = models.SlugField(max_length=40, unique=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name_nl = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    description_nl = models.CharField(max_length=300, blank=True)
+    description_en = models.CharField(max_length=300, blank=True)
+    price_cents = models.PositiveIntegerField()
+    period = models.CharField(max_length=5, choices=Period.choices, default=Period.MONTH)
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["kind", "position", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price_cents__gte=0), name="shop_product_price"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    def name(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name_nl
+
+    def description(self, language: str) -> str:
+        return self.description_en if language == "en" else self.description_nl
+
+
+class DomainExtension(models.Model):
+    """A top-level domain we register, its registry, and whether that registry is in the EU."""
+
+    tld = models.CharField(max_length=20, unique=True)
+    registry = models.CharField(max_length=60)
+    registry_country = models.CharField(max_length=2)
+    eu = models.BooleanField()
+    price_cents = models.PositiveIntegerField()
+    period = models.CharField(max_length=5, choices=Period.choices, default=Period.YEAR)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-eu", "tld"]
+
+    def __str__(self) -> str:
+        return f".{self.tld}"
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def for_customer(self, customer: Customer) -> OrderQuerySet:
+        return self.filter(customer=customer)
+
+
+class Order(SealedModel):
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("ontvangen")
+        AWAITING_PAYMENT = "awaiting_payment", _("wacht op betaling")
+        PAID = "paid", _("betaald")
+        IN_PROGRESS = "in_progress", _("in behandeling")
+        DELIVERED = "delivered", _("opgeleverd")
+        CANCELLED = "cancelled", _("geannuleerd")
+
+    class Vat(models.TextChoices):
+        NOT_ASKED = "not_asked", _("niet van toepassing")
+        PENDING = "pending", _("wacht op VIES")
+        VALID = "valid", _("geldig in VIES (btw verlegd)")
+        INVALID = "invalid", _("ongeldig in VIES (btw berekend)")
+
+    # Which moves the state machine allows; anything else is refused.
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        "received": frozenset({"awaiting_payment", "cancelled"}),
+        "awaiting_payment": frozenset({"paid", "cancelled"}),
+        "paid": frozenset({"in_progress", "cancelled"}),
+        "in_progress": frozenset({"delivered", "cancelled"}),
+        "delivered": frozenset(),
+        "cancelled": frozenset(),
+    }
+
+    number = models.CharField(max_length=20, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    # The token of the cart that was checked out: one cart makes at most one order.
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    language = models.CharField(max_length=2, default="nl")
+    notes = SealedField(_("opmerkingen"), category="kluis.order_notes")
+    total_cents = models.PositiveIntegerField(default=0)
+    vat_status = models.CharField(max_length=10, choices=Vat.choices, default=Vat.NOT_ASKED)
+    agreement_version = models.CharField(max_length=20)
+    processor_agreement_version = models.CharField(max_length=20)
+    # R27/R28: consent to the transfer to a non-EU registry, and the WHOIS/RDAP notice shown.
+    non_eu_consent = models.BooleanField(default=False)
+    whois_notice_version = models.CharField(max_length=20, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def can_move_to(self, status: str) -> bool:
+        return status in self.TRANSITIONS[self.status]
+
+    @property
+    def next_statuses(self) -> list[str]:
+        return [s for s in self.Status.values if self.can_move_to(s)]
+
+    @property
+    def waits_for_vies(self) -> bool:
+        return self.vat_status == self.Vat.PENDING
+
+    @property
+    def has_domains(self) -> bool:
+        return self.lines.filter(kind=OrderLine.Kind.DOMAIN).exists()
+
+
+class OrderLine(models.Model):
+    class Kind(models.TextChoices):
+        PRODUCT = "product", _("pakket")
+        DOMAIN = "domain", _("domeinnaam")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT)
+    extension = models.ForeignKey(DomainExtension, null=True, blank=True, on_delete=models.PROTECT)
+    # A domain name is public in the DNS once registered; it is not sealed.
+    domain = models.CharField(max_length=253, blank=True)
+    description = models.CharField(max_length=300)
+    price_cents = models.PositiveIntegerField()
+    period = models.CharField(max_length=5, choices=Period.choices)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="shop_line_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class VatCheck(SealedModel):
+    """A VIES answer kept as evidence: valid or not, when, and its consultation number.
+
+    VIES also returns the trader's name and address; those are not kept (a hash of
+    the whole answer is, so the answer can be matched if it is ever produced again).
+    """
+
+    class Result(models.TextChoices):
+        VALID = "valid", _("geldig")
+        INVALID = "invalid", _("ongeldig")
+        UNAVAILABLE = "unavailable", _("VIES niet bereikbaar")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="vat_checks")
+    vat_number = SealedField(_("btw-nummer"), category="kluis.vat_number")
+    country = models.CharField(max_length=2)
+    result = models.CharField(max_length=12, choices=Result.choices)
+    detail = models.CharField(max_length=60, blank=True)
+    request_date = models.CharField(max_length=40, blank=True)
+    request_identifier = models.CharField(max_length=60, blank=True)
+    answer_sha256 = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["checked_at"]
+
+    def __str__(self) -> str:
+        return f"VIES {self.result} for {self.order_id}"
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.order.customer_id
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(order__customer_id=subject)
+
+
+class KvkExtract(SealedModel):
+    """An uploaded Chamber of Commerce extract: re-encoded, stripped, sealed (base64)."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="kvk_extract")
+    content = SealedField(_("uittreksel KvK"), category="kluis.kvk_extract")
+    mimetype = models.CharField(max_length=30)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"KvK extract of {self.order_id}"
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.order.customer_id
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(order__customer_id=subject)
+
+
+class Acceptance(SealedModel):
+    """Evidence that a customer accepted one version of one document (R10, R24, R27)."""
+
+    class Document(models.TextChoices):
+        AGREEMENT = "agreement", _("overeenkomst")
+        PROCESSOR_AGREEMENT = "processor_agreement", _("verwerkersovereenkomst")
+        WHOIS_NOTICE = "whois_notice", _("toestemming en WHOIS-melding (buiten de EU)")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="acceptances")
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="acceptances"
+    )
+    document = models.CharField(max_length=20, choices=Document.choices)
+    version = models.CharField(max_length=20)
+    language = models.CharField(max_length=2)
+    # SHA-256 of the exact text the customer was shown and accepted.
+    text_sha256 = models.CharField(max_length=64)
+    # SHA-256 of the PDF made for the order, when there is one.
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    accepted_at = models.DateTimeField(default=timezone.now)
+    ip_address = SealedField(_("IP-adres"), category="kluis.contract_evidence_ip")
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "order", "document", "version"], name="shop_acceptance_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} {self.version} by {self.customer_id}"

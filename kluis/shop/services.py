@@ -1,0 +1,349 @@
+"""Every write of the shop: placing an order, moving it, VIES checks, acceptances.
+
+Services take clean input (the forms validated it) and raise ShopError when a
+business rule refuses. Audit entries and mail are written here, in the same
+transaction as the change that causes them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kluis.accounts import services as account_services
+from kluis.accounts.models import Customer, User
+from kluis.audit.chain import audit_append
+from kluis.policy.enforce import Actor
+from kluis.shop import documents, emails
+from kluis.shop.cart import Cart
+from kluis.shop.models import Acceptance, KvkExtract, Order, OrderLine, VatCheck
+from kluis.shop.uploads import CleanFile
+from kluis.shop.vies import ViesAnswer, vies_check
+
+SHOP = Actor.system("shop")
+ORDER_DOCUMENTS = ("agreement", "processor_agreement")
+
+
+class ShopError(Exception):
+    """A business rule refused; `code` says which, for the view's message."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    kind: str
+    name: str
+    company_name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    email: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class VatInput:
+    country: str
+    number: str  # without the country prefix
+    answer: ViesAnswer
+
+
+@dataclass(frozen=True)
+class KvkInput:
+    number: str
+    extract: CleanFile | None
+
+
+def _new_order_number() -> str:
+    year = timezone.localdate().year
+    while True:
+        number = f"B{year}-{secrets.randbelow(10**6):06d}"
+        if not Order.objects.filter(number=number).exists():
+            return number
+
+
+def _vat_status(answer: ViesAnswer | None) -> str:
+    if answer is None:
+        return Order.Vat.NOT_ASKED
+    return {
+        "valid": Order.Vat.VALID,
+        "invalid": Order.Vat.INVALID,
+    }.get(answer.result, Order.Vat.PENDING)
+
+
+def _customer_create(new: NewCustomer, *, language: str, client_address: str) -> Customer:
+    try:
+        user = account_services.customer_sign_up(
+            kind=new.kind,
+            name=new.name,
+            company_name=new.company_name,
+            email=new.email,
+            phone=new.phone,
+            language=language,
+            client_address=client_address,
+        )
+    except account_services.AccountError:
+        raise ShopError("throttled") from None
+    if user is None:
+        # The address has an account; accounts mailed its owner a login link. No order.
+        raise ShopError("account_exists")
+    customer = user.customer
+    assert customer is not None
+    customer.address_street = new.street
+    customer.address_postcode = new.postcode
+    customer.address_city = new.city
+    customer.country = new.country
+    customer.save()
+    return customer
+
+
+def order_place(
+    *,
+    cart: Cart,
+    customer: Customer | None,
+    new_customer: NewCustomer | None,
+    language: str,
+    notes: str,
+    accepted: bool,
+    non_eu_consent: bool,
+    vat: VatInput | None,
+    kvk: KvkInput | None,
+    client_address: str,
+) -> Order:
+    """Turn the cart into an order, with its evidence and its confirmation mail.
+
+    One cart makes one order: its token is the order's idempotency key (unique in the
+    database), so a second checkout of the same cart, even a concurrent one, fails.
+    """
+    if cart.is_empty:
+        raise ShopError("empty_cart")
+    if not accepted:
+        raise ShopError("not_accepted")
+    if cart.non_eu_domains and not non_eu_consent:
+        raise ShopError("no_consent")
+    if Order.objects.filter(idempotency_key=cart.token).exists():
+        raise ShopError("already_ordered")
+    try:
+        with transaction.atomic():
+            return _order_place(
+                cart=cart,
+                customer=customer,
+                new_customer=new_customer,
+                language=language,
+                notes=notes,
+                non_eu_consent=non_eu_consent,
+                vat=vat,
+                kvk=kvk,
+                client_address=client_address,
+            )
+    except IntegrityError:
+        if Order.objects.filter(idempotency_key=cart.token).exists():
+            raise ShopError("already_ordered") from None
+        raise
+
+
+def _order_place(
+    *,
+    cart: Cart,
+    customer: Customer | None,
+    new_customer: NewCustomer | None,
+    language: str,
+    notes: str,
+    non_eu_consent: bool,
+    vat: VatInput | None,
+    kvk: KvkInput | None,
+    client_address: str,
+) -> Order:
+    if customer is None:
+        assert new_customer is not None
+        customer = _customer_create(new_customer, language=language, client_address=client_address)
+    changed: list[str] = []
+    if vat is not None and customer.vat_number is None:
+        customer.vat_number = f"{vat.country}{vat.number}"
+        changed += ["vat_number", "vat_index"]
+    if kvk is not None and customer.kvk_number is None:
+        customer.kvk_number = kvk.number
+        changed.append("kvk_number")
+    if changed:
+        customer.save(update_fields=changed)
+    order = Order(
+        number=_new_order_number(),
+        customer=customer,
+        idempotency_key=cart.token,
+        language=language,
+        total_cents=cart.total_cents,
+        vat_status=_vat_status(vat.answer if vat else None),
+        agreement_version=documents.current_version("agreement"),
+        processor_agreement_version=documents.current_version("processor_agreement"),
+        non_eu_consent=bool(cart.non_eu_domains) and non_eu_consent,
+        whois_notice_version=documents.current_version("whois_notice")
+        if cart.non_eu_domains
+        else "",
+    )
+    if notes:
+        order.notes = notes
+    order.save(force_insert=True)
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            position=position,
+            kind=line.kind,
+            product=line.product,
+            extension=line.extension,
+            domain=line.domain,
+            description=line.description(language),
+            price_cents=line.price_cents,
+            period=line.period,
+        )
+        for position, line in enumerate(cart.lines)
+    )
+    if vat is not None:
+        _vat_check_record(order=order, country=vat.country, number=vat.number, answer=vat.answer)
+    if kvk is not None and kvk.extract is not None:
+        extract = KvkExtract(
+            order=order,
+            content=base64.b64encode(kvk.extract.content).decode(),
+            mimetype=kvk.extract.mimetype,
+            size=len(kvk.extract.content),
+            sha256=hashlib.sha256(kvk.extract.content).hexdigest(),
+        )
+        extract.save(force_insert=True)
+    kinds = list(ORDER_DOCUMENTS) + (["whois_notice"] if order.non_eu_consent else [])
+    for kind in kinds:
+        doc = documents.current(kind, language)
+        pdf = emails.order_pdf(order, kind) if kind in ORDER_DOCUMENTS else b""
+        Acceptance(
+            customer=customer,
+            order=order,
+            document=kind,
+            version=doc.version,
+            language=language,
+            text_sha256=doc.sha256,
+            pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf else "",
+            ip_address=client_address,
+        ).save(force_insert=True)
+    audit_append(
+        action="shop.order_placed",
+        actor=f"subject:{customer.id}",
+        subject=customer.id,
+        data={
+            "order": str(order.pk),
+            "number": order.number,
+            "documents": {k: documents.current_version(k) for k in kinds},
+            "vat": order.vat_status,
+        },
+    )
+    emails.mail_order_confirmation(order)
+    return order
+
+
+def _vat_check_record(*, order: Order, country: str, number: str, answer: ViesAnswer) -> VatCheck:
+    check = VatCheck(
+        order=order,
+        vat_number=f"{country}{number}",
+        country=country,
+        result=answer.result,
+        detail=answer.detail,
+        request_date=answer.request_date,
+        request_identifier=answer.request_identifier,
+        answer_sha256=answer.answer_sha256,
+    )
+    check.save(force_insert=True)
+    audit_append(
+        action="shop.vies_checked",
+        actor=SHOP.ref,
+        subject=order.customer_id,
+        data={"order": str(order.pk), "result": answer.result, "detail": answer.detail},
+    )
+    return check
+
+
+def order_vies_recheck(*, order: Order) -> Order:
+    """Ask VIES again for an order that waits for it (the retry job)."""
+    last = order.vat_checks.order_by("-checked_at").first()
+    if not order.waits_for_vies or last is None:
+        return order
+    # Correct invoicing (R17) is the purpose the VAT number is read for.
+    vat_number = last.vat_number.reveal(purpose="invoicing", actor=SHOP)
+    answer = vies_check(country=vat_number[:2], number=vat_number[2:])
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.waits_for_vies:
+            return locked
+        _vat_check_record(
+            order=locked, country=vat_number[:2], number=vat_number[2:], answer=answer
+        )
+        locked.vat_status = _vat_status(answer)
+        locked.save(update_fields=["vat_status"])
+    return locked
+
+
+def order_move(*, order: Order, to: str, by: User) -> Order:
+    """Move an order along its states; refused when the state machine has no such move."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.can_move_to(to):
+            raise ShopError("illegal_move")
+        if locked.waits_for_vies and to != Order.Status.CANCELLED:
+            raise ShopError("waits_for_vies")
+        before = locked.status
+        locked.status = to
+        locked.status_changed_at = timezone.now()
+        locked.save(update_fields=["status", "status_changed_at"])
+        audit_append(
+            action="shop.order_moved",
+            actor=by.actor().ref,
+            subject=locked.customer_id,
+            data={"order": str(locked.pk), "from": before, "to": to},
+        )
+        emails.mail_order_status(locked, to)
+    return locked
+
+
+# --- acceptances in the portal ----------------------------------------------------------
+
+
+def pending_documents(customer: Customer) -> list[documents.DocumentText]:
+    """Newer versions of the order documents that an existing customer has not accepted."""
+    accepted = set(Acceptance.objects.filter(customer=customer).values_list("document", "version"))
+    if not accepted:
+        return []  # not a customer with an agreement yet: the next order brings them
+    language = customer.language if customer.language in documents.LANGUAGES else "nl"
+    return [
+        documents.current(kind, language)
+        for kind in ORDER_DOCUMENTS
+        if (kind, documents.current_version(kind)) not in accepted
+    ]
+
+
+@transaction.atomic
+def documents_accept(*, customer: Customer, client_address: str) -> list[Acceptance]:
+    made = []
+    for doc in pending_documents(customer):
+        acceptance = Acceptance(
+            customer=customer,
+            document=doc.kind,
+            version=doc.version,
+            language=doc.language,
+            text_sha256=doc.sha256,
+            ip_address=client_address,
+        )
+        acceptance.save(force_insert=True)
+        made.append(acceptance)
+    if made:
+        audit_append(
+            action="shop.documents_accepted",
+            actor=f"subject:{customer.id}",
+            subject=customer.id,
+            data={"documents": {a.document: a.version for a in made}},
+        )
+    return made

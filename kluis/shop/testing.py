@@ -1,0 +1,70 @@
+"""Test helpers of the shop: an order for a persona, without going through checkout."""
+
+from __future__ import annotations
+
+import secrets
+
+from kluis.accounts.models import Customer
+from kluis.shop import documents
+from kluis.shop.catalogue import catalogue_load
+from kluis.shop.models import Acceptance, DomainExtension, Order, OrderLine, Product
+
+
+def make_order(
+    customer: Customer,
+    *,
+    status: str = Order.Status.RECEIVED,
+    notes: str = "Graag snel leveren.",
+    domain: str | None = None,
+    language: str = "nl",
+) -> Order:
+    catalogue_load()
+    product = Product.objects.get(code="webwinkel-start")
+    order = Order(
+        number=f"T{secrets.randbelow(10**9):09d}",
+        customer=customer,
+        status=status,
+        idempotency_key=secrets.token_urlsafe(24),
+        language=language,
+        total_cents=product.price_cents,
+        agreement_version=documents.current_version("agreement"),
+        processor_agreement_version=documents.current_version("processor_agreement"),
+    )
+    if notes:
+        order.notes = notes
+    order.save(force_insert=True)
+    OrderLine.objects.create(
+        order=order,
+        position=0,
+        kind=OrderLine.Kind.PRODUCT,
+        product=product,
+        description=product.name_nl,
+        price_cents=product.price_cents,
+        period=product.period,
+    )
+    if domain:
+        extension = DomainExtension.objects.get(tld=domain.split(".", 1)[1])
+        OrderLine.objects.create(
+            order=order,
+            position=1,
+            kind=OrderLine.Kind.DOMAIN,
+            extension=extension,
+            domain=domain,
+            description=domain,
+            price_cents=extension.price_cents,
+            period=extension.period,
+        )
+        order.total_cents += extension.price_cents
+        order.save(update_fields=["total_cents"])
+    for kind in ("agreement", "processor_agreement"):
+        doc = documents.current(kind, language)
+        Acceptance(
+            customer=customer,
+            order=order,
+            document=kind,
+            version=doc.version,
+            language=language,
+            text_sha256=doc.sha256,
+            ip_address="192.0.2.10",
+        ).save(force_insert=True)
+    return order

@@ -1,0 +1,140 @@
+"""The issue's "done when", in Debian's Chromium through Playwright.
+
+A new visitor goes from the catalogue through a webshop package with a .nl domain to
+the confirmation page; the outbox then delivers the confirmation to a real SMTP
+server, with both PDFs. The same flow with a .com domain is refused without consent
+and accepted with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from kluis.mail.delivery import deliver_due
+from kluis.shop.catalogue import catalogue_load
+from kluis.shop.models import Order
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt) first"
+    ),
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            yield browser
+            browser.close()
+            connections.close_all()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _visitor(browser, live_server, domain_label: str, tld: str):
+    context = browser.new_context(locale="nl-NL")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems: list[str] = []
+    # Script errors and CSP violations; a failed load (the favicon, our own 400) is not one.
+    page.on(
+        "console",
+        lambda m: problems.append(m.text)
+        if m.type == "error" and not m.text.startswith("Failed to load resource")
+        else None,
+    )
+    page.goto(live_server.url + "/winkel/")
+    page.locator('li[data-product="webwinkel-start"]').get_by_role(
+        "button", name="In winkelmandje"
+    ).click()
+    page.wait_for_url("**/winkel/mandje/")
+    page.goto(live_server.url + "/winkel/")
+    page.locator("#id_label").fill(domain_label)
+    page.locator("#id_tld").select_option(tld)
+    page.get_by_role("button", name="Domeinnaam toevoegen").click()
+    page.wait_for_url("**/winkel/mandje/")
+    assert f"{domain_label}.{tld}" in page.content()
+    page.get_by_role("link", name="Bestellen").click()
+    page.wait_for_url("**/winkel/bestellen/")
+    return page, problems
+
+
+def _fill_details(page, *, name: str, email: str) -> None:
+    page.locator("#id_name").fill(name)
+    page.locator("#id_street").fill("Lindengracht 12")
+    page.locator("#id_postcode").fill("1015 KK")
+    page.locator("#id_city").fill("Amsterdam")
+    page.locator("#id_email").fill(email)
+    page.locator("#id_phone").fill("020 123 4567")
+    page.locator("#id_notes").fill("{{ 7*7 }} =SUM(A1:A2)")
+    page.locator("#id_accept").check()
+
+
+def test_a_visitor_orders_a_webshop_with_a_nl_domain_and_gets_both_pdfs_by_mail(
+    browser, live_server, smtp_settings
+):
+    catalogue_load()
+    page, problems = _visitor(browser, live_server, "visser", "nl")
+    assert page.locator("#id_non_eu_consent").count() == 0
+    assert page.locator("#id_vat_number").count() == 1  # shown, used only for EU businesses
+    _fill_details(page, name="Eva Visser", email="eva@example.nl")
+    page.get_by_role("button", name="Bestelling plaatsen").click()
+    page.wait_for_url("**/winkel/bestellen/ontvangen/")
+    order = Order.objects.get()
+    assert order.number in page.content()
+    assert [line.domain for line in order.lines.all()] == ["", "visser.nl"]
+
+    assert deliver_due(worker="browser-test").sent == 1
+    [confirmation] = [r for r in smtp_settings.received if order.number in r.message["Subject"]]
+    assert confirmation.rcpt_tos == ["eva@example.nl"]
+    assert "{{ 7*7 }} =SUM(A1:A2)" in confirmation.text
+    files = confirmation.attachments()
+    assert [(name, kind) for name, kind, _ in files] == [
+        (f"overeenkomst-{order.number}.pdf", "application/pdf"),
+        (f"verwerkersovereenkomst-{order.number}.pdf", "application/pdf"),
+    ]
+    assert all(content.startswith(b"%PDF-") for _, _, content in files)
+    assert problems == []
+
+
+def test_a_com_domain_is_refused_without_consent_and_accepted_with_it(browser, live_server):
+    catalogue_load()
+    page, problems = _visitor(browser, live_server, "visser", "com")
+    notice = page.locator("#whois-notice")
+    assert "WHOIS/RDAP" in notice.inner_text() and "Verisign (US)" in notice.inner_text()
+    _fill_details(page, name="Eva Visser", email="eva@example.nl")
+    page.get_by_role("button", name="Bestelling plaatsen").click()
+    assert "Zonder je toestemming" in page.locator("#error-non_eu_consent").inner_text()
+    assert Order.objects.count() == 0
+
+    # The form keeps what was typed except the checkboxes; tick both and send again.
+    page.locator("#id_accept").check()
+    page.locator("#id_non_eu_consent").check()
+    page.get_by_role("button", name="Bestelling plaatsen").click()
+    page.wait_for_url("**/winkel/bestellen/ontvangen/")
+    order = Order.objects.get()
+    assert order.non_eu_consent and order.whois_notice_version == "1.0"
+    assert problems == []

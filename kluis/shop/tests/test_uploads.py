@@ -1,0 +1,177 @@
+"""The KvK extract: asked only for a company's domain; PDF/PNG/JPEG, at most 10 MB, stripped."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from kluis.shop.models import KvkExtract, Order
+from kluis.shop.tests.helpers import checkout, fill_cart
+from kluis.shop.uploads import MAX_BYTES, UploadRefused, clean_upload
+
+COMPANY = {
+    "kind": "organisation",
+    "company_name": "Visser Webdesign B.V.",
+    "kvk_number": "12345678",
+}
+
+
+def _png_with_metadata() -> bytes:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Eva Visser, Lindengracht 12")
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(out, format="PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _jpeg_with_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x013B] = "Eva Visser"  # Artist
+    exif[0x8825] = {2: (52.0, 22.0, 0.0)}  # GPS
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _pdf(extra_catalog: str = "", info: bool = True) -> bytes:
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R " + extra_catalog + ">>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        "<< /Author (Eva Visser) /Producer (Scanner 3000) >>",
+    ]
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode())
+    xref = out.tell()
+    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
+    for offset in offsets:
+        out.write(f"{offset:010d} 00000 n \n".encode())
+    trailer = "<< /Size 5 /Root 1 0 R" + (" /Info 4 0 R" if info else "") + " >>"
+    out.write(f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode())
+    return out.getvalue()
+
+
+SVG = (
+    b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+)
+
+
+def test_a_png_is_re_encoded_without_its_text_chunks():
+    clean = clean_upload(_png_with_metadata())
+    assert clean.mimetype == "image/png"
+    assert b"Eva Visser" not in clean.content and b"tEXt" not in clean.content
+    assert Image.open(io.BytesIO(clean.content)).size == (40, 30)
+
+
+def test_a_jpeg_is_re_encoded_without_exif():
+    raw = _jpeg_with_exif()
+    assert b"Eva Visser" in raw
+    clean = clean_upload(raw)
+    assert clean.mimetype == "image/jpeg"
+    assert b"Eva Visser" not in clean.content and b"Exif" not in clean.content
+
+
+def test_a_pdf_loses_its_document_information():
+    clean = clean_upload(_pdf())
+    assert clean.mimetype == "application/pdf"
+    assert b"Eva Visser" not in clean.content and b"Scanner 3000" not in clean.content
+    assert clean.content.startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (SVG, "type"),  # an SVG renamed .png: its bytes say what it is
+        (b"MZ\x90\x00" + b"\x00" * 100, "type"),
+        (b"", "empty"),
+        (_pdf("/OpenAction << /S /JavaScript /JS (app.alert(1)) >> "), "pdf_active"),
+        (_pdf("/Names << /EmbeddedFiles << /Names [] >> >> "), "pdf_active"),
+        (b"%PDF-1.4\ngarbage", "broken"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "broken"),
+        (b"\xff\xd8\xff" + b"\x00" * (MAX_BYTES), "too_large"),
+    ],
+)
+def test_what_is_refused(data, reason):
+    with pytest.raises(UploadRefused) as refused:
+        clean_upload(data)
+    assert str(refused.value) == reason
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_company_registering_a_domain_uploads_the_extract_and_it_is_stored_sealed(
+    client, catalogue
+):
+    token = fill_cart(client, domains=("visser.nl",))
+    upload = SimpleUploadedFile("uittreksel.png", _png_with_metadata(), content_type="image/png")
+    response = checkout(client, token, kvk_extract=upload, **COMPANY)
+    assert response.status_code == 302, response.context["form"].errors
+    extract = KvkExtract.objects.get()
+    raw = KvkExtract.objects.filter(pk=extract.pk).values_list("content", flat=True)[0]
+    assert b"PNG" not in bytes(raw)
+    opened = base64.b64decode(extract.content.open())
+    assert opened.startswith(b"\x89PNG") and b"Eva Visser" not in opened
+    assert extract.content.category == "kluis.kvk_extract"
+    assert Order.objects.get().customer.kvk_number is not None
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("uittreksel.png", SVG, "geen van die drie"),
+        ("uittreksel.pdf", _pdf("/OpenAction << /S /JavaScript /JS (x) >> "), "JavaScript"),
+    ],
+)
+def test_a_misnamed_or_script_carrying_upload_gets_a_clear_error_and_no_order(
+    client, catalogue, name, data, message
+):
+    token = fill_cart(client, domains=("visser.nl",))
+    upload = SimpleUploadedFile(name, data, content_type="image/png")
+    response = checkout(client, token, kvk_extract=upload, **COMPANY)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_an_oversized_upload_is_refused(client, catalogue):
+    token = fill_cart(client, domains=("visser.nl",))
+    upload = SimpleUploadedFile(
+        "groot.pdf", b"%PDF-1.4\n" + b"0" * MAX_BYTES, content_type="application/pdf"
+    )
+    response = checkout(client, token, kvk_extract=upload, **COMPANY)
+    assert response.status_code == 400
+    assert "10 MB" in response.content.decode()
+    assert not Order.objects.exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize(
+    ("fields", "error"), [({"kvk_number": "1234567"}, "8 cijfers"), ({}, "uittreksel")]
+)
+def test_a_dutch_company_with_a_domain_must_give_kvk_number_and_extract(
+    client, catalogue, fields, error
+):
+    token = fill_cart(client, domains=("visser.nl",))
+    response = checkout(client, token, **{**COMPANY, **fields})
+    assert response.status_code == 400
+    assert error in response.content.decode().lower()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_no_kvk_is_asked_or_kept_for_a_company_without_a_domain(client, catalogue):
+    token = fill_cart(client)
+    upload = SimpleUploadedFile("u.png", _png_with_metadata(), content_type="image/png")
+    assert checkout(client, token, kvk_extract=upload, **COMPANY).status_code == 302
+    assert not KvkExtract.objects.exists()
+    assert Order.objects.get().customer.kvk_number is None

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from kluis.shop import views
+
+app_name = "shop"
+urlpatterns = [
+    path("", views.catalogue, name="catalogue"),
+    path("mandje/", views.cart, name="cart"),
+    path("mandje/pakket/", views.cart_add, name="cart-add"),
+    path("mandje/domein/", views.cart_add_domain, name="cart-add-domain"),
+    path("mandje/verwijderen/", views.cart_remove, name="cart-remove"),
+    path("bestellen/", views.checkout, name="checkout"),
+    path("bestellen/ontvangen/", views.confirmation, name="confirmation"),
+    path("documenten/<slug:kind>/<str:version>/<str:lang>/", views.document, name="document"),
+]

@@ -1,0 +1,241 @@
+"""The public shop: catalogue, cart, checkout and the confirmation page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.http import client_address
+from kluis.accounts.models import Customer, User
+from kluis.policy.enforce import Actor
+from kluis.shop import cart as carts
+from kluis.shop import documents, forms, services
+from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
+from kluis.shop.vies import vies_check
+
+LAST_ORDER = "kluis_shop_last_order"
+
+ERRORS = {
+    "empty_cart": gettext_lazy("Je winkelmandje is leeg."),
+    "not_accepted": gettext_lazy(
+        "Accepteer de overeenkomst en de verwerkersovereenkomst om te bestellen."
+    ),
+    "no_consent": gettext_lazy(
+        "Zonder je toestemming kunnen we een domeinnaam bij een registry buiten de EU niet "
+        "registreren."
+    ),
+    "already_ordered": gettext_lazy(
+        "Dit winkelmandje is al besteld. Je bestelling staat in je klantportaal; er is geen "
+        "tweede bestelling gemaakt."
+    ),
+    "account_exists": gettext_lazy(
+        "Er is al een account met dit e-mailadres. We hebben je een e-mail gestuurd; log in en "
+        "rond daarna je bestelling af."
+    ),
+    "throttled": gettext_lazy(
+        "Te veel bestellingen vanaf dit adres. Probeer het over een uur opnieuw."
+    ),
+}
+
+
+def _error(code: str) -> str:
+    return str(ERRORS[code])
+
+
+def _customer(request: HttpRequest) -> Customer | None:
+    user = request.user
+    if isinstance(user, User) and not user.is_staff_member and user.customer is not None:
+        return user.customer
+    return None
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "shop/catalogue.html",
+        {
+            "webshops": Product.objects.filter(active=True, kind=Product.Kind.WEBSHOP),
+            "websites": Product.objects.filter(active=True, kind=Product.Kind.WEBSITE),
+            "extensions": DomainExtension.objects.filter(active=True),
+            "domain_form": forms.AddDomainForm(),
+            "language": translation.get_language() or "nl",
+        },
+    )
+
+
+@require_POST
+def cart_add(request: HttpRequest) -> HttpResponse:
+    product = forms.AddProductForm(request.POST)
+    if product.is_valid():
+        carts.cart_add_product(request.session, product.cleaned_data["product"])
+        return redirect("shop:cart")
+    messages.error(request, _("Dit pakket bestaat niet (meer)."))
+    return redirect("shop:catalogue")
+
+
+@require_POST
+def cart_add_domain(request: HttpRequest) -> HttpResponse:
+    form = forms.AddDomainForm(request.POST)
+    if form.is_valid():
+        carts.cart_add_domain(request.session, form.domain)
+        return redirect("shop:cart")
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
+    return redirect("shop:catalogue")
+
+
+@require_POST
+def cart_remove(request: HttpRequest) -> HttpResponse:
+    form = forms.RemoveForm(request.POST)
+    if form.is_valid():
+        carts.cart_remove(request.session, form.cleaned_data["item"])
+    return redirect("shop:cart")
+
+
+@never_cache
+def cart(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "shop/cart.html",
+        {"cart": carts.cart_get(request.session), "language": translation.get_language() or "nl"},
+    )
+
+
+def _checkout_form(
+    request: HttpRequest, cart: carts.Cart, customer: Customer | None
+) -> forms.CheckoutForm:
+    asks_extract = (
+        customer is None or not KvkExtract.objects.filter(order__customer=customer).exists()
+    )
+    return forms.CheckoutForm(
+        request.POST or None,
+        request.FILES or None,
+        customer=customer,
+        has_domains=bool(cart.domains),
+        has_non_eu=bool(cart.non_eu_domains),
+        asks_kvk_extract=asks_extract,
+        initial={"token": cart.token},
+    )
+
+
+@never_cache
+def checkout(request: HttpRequest) -> HttpResponse:
+    cart = carts.cart_get(request.session)
+    customer = _customer(request)
+    if isinstance(request.user, User) and request.user.is_staff_member:
+        raise Http404  # staff do not order for customers (no acting as a customer, R21)
+    form = _checkout_form(request, cart, customer)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if data["token"] != cart.token or cart.is_empty:
+            form.add_error(
+                None,
+                _error("already_ordered" if not cart.is_empty or data["token"] else "empty_cart"),
+            )
+        else:
+            try:
+                order = services.order_place(**_order_input(request, cart, customer, data))
+            except services.ShopError as exc:
+                form.add_error(None, _error(exc.code))
+            else:
+                carts.cart_clear(request.session)
+                request.session[LAST_ORDER] = str(order.pk)
+                return redirect("shop:confirmation")
+    language = translation.get_language() or "nl"
+    language = language if language in documents.LANGUAGES else "nl"
+    docs = [documents.current(k, language) for k in ("agreement", "processor_agreement")]
+    notice = documents.current("whois_notice", language) if cart.non_eu_domains else None
+    return render(
+        request,
+        "shop/checkout.html",
+        {
+            "cart": cart,
+            "form": form,
+            "customer": customer,
+            "documents": docs,
+            "notice": notice,
+            "language": language,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _order_input(
+    request: HttpRequest, cart: carts.Cart, customer: Customer | None, data: dict[str, Any]
+) -> dict[str, Any]:
+    language = translation.get_language() or "nl"
+    language = language if language in documents.LANGUAGES else "nl"
+    new_customer = None
+    country = customer.country if customer else str(data["country"])
+    if customer is None:
+        new_customer = services.NewCustomer(
+            kind=str(data["kind"]),
+            name=str(data["name"]),
+            company_name=str(data["company_name"]),
+            street=str(data["street"]),
+            postcode=str(data["postcode"]),
+            city=str(data["city"]),
+            country=country,
+            email=str(data["email"]),
+            phone=str(data["phone"]),
+        )
+    vat = None
+    vat_number = str(data.get("vat_number") or "")
+    if vat_number:
+        prefix = forms.VAT_PREFIX.get(country, country)
+        vat = services.VatInput(prefix, vat_number, vies_check(country=prefix, number=vat_number))
+    elif (
+        customer is not None
+        and customer.vat_number is not None
+        and customer.kind == Customer.Kind.ORGANISATION
+        and customer.country in forms.EU_COUNTRIES
+        and customer.country != "NL"
+    ):
+        # On file: checked again in VIES for this order, not asked again.
+        on_file = customer.vat_number.reveal(
+            purpose="contract_administration", actor=Actor.subject(customer.id)
+        )
+        vat = services.VatInput(
+            on_file[:2], on_file[2:], vies_check(country=on_file[:2], number=on_file[2:])
+        )
+    kvk = None
+    if data.get("kvk_number") or data.get("kvk_extract"):
+        kvk = services.KvkInput(str(data.get("kvk_number") or ""), data.get("kvk_extract"))
+    return {
+        "cart": cart,
+        "customer": customer,
+        "new_customer": new_customer,
+        "language": language,
+        "notes": str(data.get("notes") or ""),
+        "accepted": bool(data.get("accept")),
+        "non_eu_consent": bool(data.get("non_eu_consent")),
+        "vat": vat,
+        "kvk": kvk,
+        "client_address": client_address(request),
+    }
+
+
+@never_cache
+def confirmation(request: HttpRequest) -> HttpResponse:
+    order_id = request.session.get(LAST_ORDER)
+    order = Order.objects.filter(pk=order_id).first() if order_id else None
+    if order is None:
+        return redirect("shop:catalogue")
+    return render(request, "shop/confirmation.html", {"order": order})
+
+
+def document(request: HttpRequest, kind: str, version: str, lang: str) -> HttpResponse:
+    try:
+        doc = documents.document(kind, version, lang)
+    except documents.UnknownDocument:
+        raise Http404 from None
+    return render(request, "shop/document.html", {"doc": doc})

@@ -1,0 +1,58 @@
+"""`manage.py policy_announce`: one mail per active customer per version, never twice."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from kluis.mail.delivery import deliver_due
+from kluis.mail.models import OutboxMessage
+from kluis.policy.loader import current_policy
+from kluis.testing import make_customer
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _announce() -> str:
+    out = io.StringIO()
+    call_command("policy_announce", stdout=out)
+    return out.getvalue()
+
+
+def test_each_active_customer_is_told_once_per_version(personas):
+    ended = make_customer(name="Oud Klant", email="oud@example.nl")
+    ended.customer.contract_ended_at = timezone.now()
+    ended.customer.save()
+    inactive = make_customer(name="Slaap Klant", email="slaap@example.nl")
+    inactive.is_active = False
+    inactive.save()
+    version = current_policy().version
+
+    assert "2 queued, 0 already told" in _announce()
+    keys = set(OutboxMessage.objects.values_list("dedupe_key", flat=True))
+    assert keys == {
+        f"policy:{version}:{personas.customer_a.id}",
+        f"policy:{version}:{personas.customer_b.id}",
+    }
+    assert "0 queued, 2 already told" in _announce()
+    assert OutboxMessage.objects.count() == 2
+
+
+def test_the_mail_carries_the_change_note_and_the_link(personas, smtp_settings):
+    english = make_customer(name="Eve English", email="eve@example.nl", language="en")
+    _announce()
+    deliver_due(worker="test")
+    by_address = {r.rcpt_tos[0]: r for r in smtp_settings.received}
+    assert set(by_address) == {"alice@example.nl", "bob@example.nl", "eve@example.nl"}
+    policy = current_policy()
+    dutch = by_address["alice@example.nl"]
+    assert f"versie {policy.version}" in dutch.message["Subject"]
+    assert policy.changes.nl.split(".")[0] in " ".join(dutch.text.split())
+    assert "http://127.0.0.1:8000/privacy/" in dutch.text and "/privacy/" in dutch.html
+    en = by_address["eve@example.nl"]
+    assert en.message["Subject"] == f"Our privacy policy has changed (version {policy.version})"
+    assert policy.changes.en.split(".")[0] in " ".join(en.text.split())
+    assert english.customer.language == "en"
