@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
+from kluis.shop.catalogue import catalogue_load
 
 DEMO_CUSTOMERS: list[dict[str, str]] = [
     {
@@ -105,6 +106,7 @@ class Command(BaseCommand):
     help = "Load demo customers and staff users (idempotent); print their logins."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        catalogue_load()  # idempotent; prices edited in the back office are kept
         logins_file = Path(settings.VAR_DIR) / "demo-logins.txt"
         if Customer.objects.filter(number="K000001").exists() and logins_file.exists():
             self.stdout.write(logins_file.read_text())
