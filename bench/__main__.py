@@ -273,14 +273,19 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from bench.rights import bench_rights_export, bench_rights_sweep
+
     console = Console(width=150)
     console.print(f"kluis benchmarks on {connection.vendor}, {os.cpu_count()} cores")
     figures: list[Figure] = []
-    for name, bench in [
+    benches: list[tuple[str, Callable[[], list[Figure]]]] = [
         ("sealed read", bench_sealed_read),
         ("audit chain", bench_audit),
         ("shredding", bench_shred),
-    ]:
+        ("rights export", bench_rights_export),
+        ("retention sweep", bench_rights_sweep),
+    ]
+    for name, bench in benches:
         with console.status(f"running {name}..."):
             figures.extend(bench())
     table = Table("benchmark", "figure", "floor (bare)", "ratio", "target", "met")

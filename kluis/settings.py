@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "kluis.mail",
     "kluis.accounts",
     "kluis.shop",
+    "kluis.rights",
     "kluis.web",
 ]
 

@@ -224,7 +224,25 @@ def _shop_document(p: Personas) -> dict[str, Any]:
 SHOP_CATALOGUE_ROLES = frozenset({"orders", "admin"})
 
 
+# --- data-subject rights (builders in kluis/rights/testing.py) ---------------------
+
 PRIVACY_OFFICER = frozenset({"privacy_officer"})
+
+
+def _rights(name: str) -> KwargsBuilder:
+    def build(p: Personas) -> dict[str, Any]:
+        from kluis.rights import testing
+
+        builder: KwargsBuilder = getattr(testing, name)
+        return builder(p)
+
+    return build
+
+
+def _approved_police(p: Personas) -> dict[str, Any]:
+    from kluis.rights.testing import police_kwargs
+
+    return police_kwargs(p, status="approved")
 
 
 ROUTES: dict[str, Route] = {
@@ -335,6 +353,74 @@ ROUTES: dict[str, Route] = {
     "shop_backoffice:product": Route("backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_a_product),
     "shop_backoffice:extension": Route(
         "backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_an_extension
+    ),
+    # data-subject rights (kluis/rights)
+    "rights:request": Route("public"),
+    "rights:sent": Route("public"),
+    "rights:confirm": Route("token", kwargs=_rights("confirm_kwargs")),
+    "rights:id-upload": Route("token", kwargs=_rights("upload_kwargs")),
+    "rights_portal:requests": Route("portal"),
+    "rights_portal:request": Route("portal", kwargs=_rights("request_kwargs")),
+    "rights_portal:export": Route("portal", kwargs=_rights("access_kwargs")),
+    "rights_portal:erase": Route("portal"),
+    "rights_portal:rectify": Route("portal"),
+    "rights_backoffice:queue": Route("backoffice", roles=PRIVACY_OFFICER),
+    "rights_backoffice:register": Route("backoffice", roles=PRIVACY_OFFICER),
+    "rights_backoffice:request": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("request_kwargs")
+    ),
+    "rights_backoffice:respond": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_rights("request_kwargs"),
+        data=lambda p: {"note": "Verwerking beperkt."},
+    ),
+    "rights_backoffice:extend": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_rights("request_kwargs"),
+        data=lambda p: {"months": "1", "reason": "Veel gegevens bij elkaar te zoeken."},
+    ),
+    "rights_backoffice:ask-id": Route(
+        "backoffice", roles=PRIVACY_OFFICER, method="post", kwargs=_rights("request_kwargs")
+    ),
+    "rights_backoffice:id-copy": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("id_copy_kwargs")
+    ),
+    "rights_backoffice:decide": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_rights("id_copy_kwargs"),
+        data=lambda p: {"verified": "yes", "customer_number": ""},
+    ),
+    "rights_backoffice:export": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("access_kwargs")
+    ),
+    "rights_backoffice:rectify": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("rectification_kwargs")
+    ),
+    "rights_backoffice:follow-up-done": Route(
+        "backoffice", roles=PRIVACY_OFFICER, method="post", kwargs=_rights("follow_up_kwargs")
+    ),
+    "rights_backoffice:police": Route("backoffice", roles=PRIVACY_OFFICER),
+    "rights_backoffice:police-request": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("police_kwargs")
+    ),
+    "rights_backoffice:police-decide": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_rights("police_kwargs"),
+        data=lambda p: {"approve": "yes", "categories": ["user.name"]},
+    ),
+    "rights_backoffice:police-answer": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_approved_police,
     ),
 }
 

@@ -2,12 +2,15 @@ from django.urls import include, path
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("privacy/verzoek/", include("kluis.rights.urls")),
     path("privacy/", include("kluis.policy.urls")),
     path("account/", include("kluis.accounts.urls")),
     path("winkel/", include("kluis.shop.urls")),
     path("portaal/winkel/", include("kluis.shop.portal_urls")),
     path("backoffice/winkel/", include("kluis.shop.backoffice_urls")),
+    path("portaal/privacy/", include("kluis.rights.portal_urls")),
     path("portaal/", include("kluis.accounts.portal_urls")),
+    path("backoffice/privacy/", include("kluis.rights.backoffice_urls")),
     path("backoffice/", include("kluis.accounts.backoffice_urls")),
     path("backoffice/", include("kluis.web.backoffice_urls")),
     path("", include("kluis.web.urls")),

@@ -139,3 +139,16 @@ def test_a_staff_member_without_the_support_role_is_refused_by_the_vault_too(per
     with pytest.raises(RevealRefused):
         question.message.reveal(purpose="answer_questions", actor=personas.staff["orders"].actor())
     assert Question.objects.get().message.open() == MESSAGE
+
+
+def test_closing_starts_the_retention_clock_the_sweep_reads(support, question):
+    pytest.importorskip("kluis.rights.retention")
+    from kluis.policy.schema import Trigger
+    from kluis.rights.retention import trigger_moments
+
+    assert question.id not in trigger_moments(Trigger.REQUEST_CLOSED, [question.id])
+    support.post(_url("question-close", question))
+    question.refresh_from_db()
+    assert trigger_moments(Trigger.REQUEST_CLOSED, [question.id]) == {
+        question.id: question.closed_at
+    }

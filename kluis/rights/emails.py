@@ -1,0 +1,142 @@
+"""The rights app's mail: one kind each, rendered at delivery from the request id.
+
+Every mail goes to the request's own subject id (`to_subject=request.pk`), so the
+answer to an erasure still reaches the person after their own keys are gone, and
+carries no personal value in its references: the links are made at delivery from a
+keystore secret (kluis.rights.links) and the answer from the request's outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+
+from kluis.mail.kinds import attachment_generator, mail_kind
+from kluis.mail.models import OutboxMessage
+from kluis.mail.services import AttachmentRef, mail_queue
+from kluis.policy.enforce import Actor
+from kluis.rights import links
+from kluis.rights.models import RightsRequest
+
+CONFIRM = "rights/email/confirm"
+ID_REQUEST = "rights/email/id_request"
+EXTENDED = "rights/email/extended"
+ANSWER = "rights/email/answer"
+EXPORT_JSON = "rights.export_json"
+EXPORT_PDF = "rights.export_pdf"
+
+
+def _request(context: Mapping[str, Any]) -> RightsRequest:
+    return RightsRequest.objects.get(pk=context["request_id"])
+
+
+def _base(request: RightsRequest) -> dict[str, Any]:
+    with translation.override(request.language):
+        kind = str(request.get_kind_display())
+    return {
+        "kind": kind,
+        "received": request.received_at.date(),
+        "deadline": request.deadline,
+    }
+
+
+@mail_kind(template=CONFIRM, purpose="identity_verification", references={"request_id"})
+def _confirm(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    request = _request(context)
+    token = links.link_token(request, links.CONFIRM)
+    link = settings.KLUIS_BASE_URL + reverse("rights:confirm", kwargs={"token": token})
+    return {**_base(request), "link": link}
+
+
+@mail_kind(template=ID_REQUEST, purpose="identity_verification", references={"request_id"})
+def _id_request(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    request = _request(context)
+    token = links.link_token(request, links.UPLOAD)
+    link = settings.KLUIS_BASE_URL + reverse("rights:id-upload", kwargs={"token": token})
+    return {**_base(request), "link": link}
+
+
+@mail_kind(template=EXTENDED, purpose="data_subject_rights", references={"request_id"})
+def _extended(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    request = _request(context)
+    return {**_base(request), "reason": request.extension_reason, "first_due": request.due_on}
+
+
+@mail_kind(template=ANSWER, purpose="data_subject_rights", references={"request_id"})
+def _answer(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    from kluis.rights.selectors import answer_lines
+
+    request = _request(context)
+    with translation.override(request.language):
+        lines = answer_lines(request)
+    return {**_base(request), "request": request, "lines": lines}
+
+
+@attachment_generator(EXPORT_JSON)
+def _export_json(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    from kluis.rights.export import build_export, export_json
+
+    request = RightsRequest.objects.get(pk=ref["request_id"])
+    assert request.subject is not None
+    return export_json(
+        build_export(subject=request.subject, actor=actor, language=request.language)
+    )
+
+
+@attachment_generator(EXPORT_PDF)
+def _export_pdf(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    from kluis.rights.export import build_export
+    from kluis.rights.pdf import export_pdf
+
+    request = RightsRequest.objects.get(pk=ref["request_id"])
+    assert request.subject is not None
+    return export_pdf(build_export(subject=request.subject, actor=actor, language=request.language))
+
+
+def _queue(
+    request: RightsRequest, template: str, to: str, key: str, attachments: list[AttachmentRef]
+) -> OutboxMessage:
+    return mail_queue(
+        template=template,
+        to_subject=request.pk,
+        recipient_email=to,
+        language=request.language,
+        context={"request_id": str(request.pk)},
+        dedupe_key=f"rights:{request.pk}:{key}",
+        attachments=attachments,
+    )
+
+
+def mail_confirm(*, request: RightsRequest, to: str) -> OutboxMessage:
+    return _queue(request, CONFIRM, to, f"confirm:{request.link_nonce}", [])
+
+
+def mail_id_request(*, request: RightsRequest, to: str) -> OutboxMessage:
+    return _queue(request, ID_REQUEST, to, f"id:{request.link_nonce}", [])
+
+
+def mail_extended(*, request: RightsRequest, to: str) -> OutboxMessage:
+    return _queue(request, EXTENDED, to, "extended", [])
+
+
+def mail_answer(*, request: RightsRequest, to: str, with_export: bool) -> OutboxMessage:
+    attachments = (
+        [
+            AttachmentRef(
+                "mijn-gegevens.json",
+                "application/json",
+                EXPORT_JSON,
+                {"request_id": str(request.pk)},
+            ),
+            AttachmentRef(
+                "mijn-gegevens.pdf", "application/pdf", EXPORT_PDF, {"request_id": str(request.pk)}
+            ),
+        ]
+        if with_export
+        else []
+    )
+    return _queue(request, ANSWER, to, "answer", attachments)

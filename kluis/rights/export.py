@@ -1,0 +1,219 @@
+"""The access and portability export (art. 15 and 20 GDPR, R36 and R42).
+
+Generated from the policy and from what the vault holds for the person
+(`sealed_holdings`), so a sealed field any app adds later is in it without a line
+here. Each category carries its values, its purposes with their legal basis, the
+recipients it went to (the disclosure ledger), how long it is kept (a date where the
+rule gives one) and its source; then the staff reveals, the activity on record,
+and the person's rights with how to complain to the Autoriteit Persoonsgegevens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils import timezone
+
+from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
+from kluis.policy.enforce import Actor
+from kluis.policy.loader import current_policy
+from kluis.policy.schema import Policy
+from kluis.rights import retention
+from kluis.vault.fields import SealedField, SealedModel
+from kluis.vault.holdings import Holding, sealed_holdings
+from kluis.vault.models import DataKey
+from kluis.vault.reveal import reveal_many
+
+PURPOSE = "data_subject_rights"
+FORMAT = "kluis.access-export/1"
+
+
+def _reveal(holdings: Sequence[Holding], actor: Actor) -> dict[tuple[int, str], str | None]:
+    """Plain values per (row identity, field name), one bulk reveal per model."""
+    by_model: dict[type[SealedModel], dict[int, tuple[SealedModel, set[str]]]] = {}
+    for h in holdings:
+        rows = by_model.setdefault(type(h.row), {})
+        rows.setdefault(id(h.row), (h.row, set()))[1].add(h.field.name)
+    values: dict[tuple[int, str], str | None] = {}
+    for rows in by_model.values():
+        ordered = list(rows.values())
+        names = sorted({n for _row, fields in ordered for n in fields})
+        plain = reveal_many([row for row, _f in ordered], names, purpose=PURPOSE, actor=actor)
+        for (row, fields), opened in zip(ordered, plain, strict=True):
+            for name in fields:
+                values[(id(row), name)] = opened[name]
+    return values
+
+
+def _scope_of(h: Holding, policy: Policy) -> tuple[str, str]:
+    field: SealedField = h.field
+    cls = field.retention or policy.categories[field.category].retention
+    period = h.row.vault_period(cls) if policy.retention[cls].per_fiscal_year else ""
+    return cls, period
+
+
+def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str, Any]:
+    """The whole answer to an access request, as plain data (JSON-ready)."""
+    policy = current_policy()
+    holdings = sealed_holdings(subject)
+    values = _reveal(holdings, actor) if holdings else {}
+    created = {
+        (k.retention_class, k.period): k.created_at
+        for k in DataKey.objects.filter(subject=subject).only(
+            "retention_class", "period", "created_at"
+        )
+    }
+    disclosures = list(Disclosure.objects.filter(subject=subject).order_by("at"))
+    categories: dict[str, dict[str, Any]] = {}
+    kept_by_scope: dict[tuple[str, str], dict[str, Any]] = {}
+    for h in holdings:
+        key = h.field.category
+        entry = categories.get(key)
+        if entry is None:
+            entry = categories[key] = _category(policy, key, language, disclosures)
+        cls, period = _scope_of(h, policy)
+        entry["values"].append(
+            {
+                "where": str(h.row._meta.verbose_name),
+                "field": str(h.field.verbose_name),
+                "value": values.get((id(h.row), h.field.name)),
+            }
+        )
+        kept = kept_by_scope.get((cls, period))
+        if kept is None:
+            kept = _kept(policy, subject, cls, period, created.get((cls, period)), language)
+            kept_by_scope[(cls, period)] = kept
+        if kept not in entry["retention"]:
+            entry["retention"].append(kept)
+    return {
+        "format": FORMAT,
+        "generated_at": timezone.now().isoformat(timespec="seconds"),
+        "language": language,
+        "controller": _controller(policy),
+        "subject": str(subject),
+        "categories": list(categories.values()),
+        "recipients": [_disclosure(policy, d, language) for d in disclosures],
+        "staff_reveals": [
+            {
+                "at": r.at.isoformat(timespec="seconds"),
+                "purpose": _label(policy.purposes, r.purpose, language),
+                "categories": [_label(policy.categories, c, language) for c in r.categories],
+            }
+            for r in RevealRecord.objects.filter(subject=subject).order_by("at")
+        ],
+        "activity": [
+            {"at": at.isoformat(timespec="seconds"), "action": action}
+            for at, action in AuditEntry.objects.filter(subject=subject)
+            .order_by("seq")
+            .values_list("at", "action")
+        ],
+        "rights": [
+            {
+                "right": r.label.get(language),
+                "article": f"{r.article} AVG" if language == "nl" else f"{r.article} GDPR",
+                "how": r.description.get(language),
+            }
+            for r in policy.rights.values()
+        ],
+        "complaint": {
+            "authority": policy.controller.supervisory_authority.name,
+            "url": policy.controller.supervisory_authority.url,
+        },
+    }
+
+
+def _label(table: Any, key: str, language: str) -> str:
+    item = table.get(key)
+    return str(item.label.get(language)) if item is not None else key
+
+
+def _controller(policy: Policy) -> dict[str, str]:
+    c = policy.controller
+    return {
+        "name": c.name,
+        "trade_name": c.trade_name,
+        "address": f"{c.address.street}, {c.address.postcode} {c.address.city}",
+        "email": c.email,
+    }
+
+
+def _category(
+    policy: Policy, key: str, language: str, disclosures: list[Disclosure]
+) -> dict[str, Any]:
+    declared = policy.categories[key]
+    return {
+        "category": key,
+        "label": declared.label.get(language),
+        "description": declared.description.get(language),
+        "source": declared.source.get(language),
+        "values": [],
+        "purposes": [
+            {
+                "purpose": p.label.get(language),
+                "legal_basis": p.legal_basis.value,
+                "legal_basis_detail": p.legal_basis_detail.get(language),
+            }
+            for p in policy.purposes.values()
+            if key in p.categories
+        ],
+        "recipients": [
+            _disclosure(policy, d, language) for d in disclosures if key in d.categories
+        ],
+        "retention": [],
+    }
+
+
+def _disclosure(policy: Policy, d: Disclosure, language: str) -> dict[str, Any]:
+    declared = policy.recipients.get(d.recipient)
+    return {
+        "at": d.at.isoformat(timespec="seconds"),
+        "recipient": declared.label.get(language) if declared else d.recipient,
+        "location": declared.location.value if declared else "",
+        "purpose": _label(policy.purposes, d.purpose, language),
+        "legal_basis": d.legal_basis,
+        "categories": [_label(policy.categories, c, language) for c in d.categories],
+        "reference": d.reference,
+    }
+
+
+def _kept(
+    policy: Policy,
+    subject: uuid.UUID,
+    cls: str,
+    period: str,
+    created_at: dt.datetime | None,
+    language: str,
+) -> dict[str, Any]:
+    rule = policy.retention[cls]
+    started = retention.trigger_moments(rule.trigger, [subject]).get(subject)
+    until = retention.retention_until(rule, period=period, created_at=created_at, started=started)
+    return {
+        "class": rule.label.get(language),
+        "period": period,
+        "until": until.isoformat() if until else None,
+        "rule": f"{rule.duration.describe(language)} / {rule.trigger.value}",
+        "legal_duty": rule.legal_duty,
+        "basis": rule.basis.get(language),
+    }
+
+
+def export_json(export: dict[str, Any]) -> bytes:
+    return json.dumps(export, ensure_ascii=False, indent=2).encode()
+
+
+def activity_summary(export: dict[str, Any]) -> list[tuple[str, int, str, str]]:
+    """(action, count, first, last) of the activity log, for the readable PDF."""
+    counts: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    last: dict[str, str] = {}
+    for item in export["activity"]:
+        action, at = item["action"], item["at"][:10]
+        counts[action] += 1
+        first.setdefault(action, at)
+        last[action] = at
+    return [(a, n, first[a], last[a]) for a, n in sorted(counts.items())]

@@ -1,0 +1,199 @@
+"""Forms of the rights app: validate at the edge, so services get clean input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from kluis.accounts.models import Customer
+from kluis.policy.loader import current_policy
+from kluis.rights.models import RightsRequest
+from kluis.rights.uploads import MAX_BYTES, UploadRefused, clean_id_copy
+
+PORTAL_KINDS = [
+    (k, label) for k, label in RightsRequest.Kind.choices if k != RightsRequest.Kind.ERASURE
+]
+UPLOAD_ERRORS = {
+    "too_large": _("Het bestand is groter dan 10 MB. Maak de foto of scan kleiner."),
+    "not_image_or_pdf": _("Dit is geen JPEG-, PNG- of PDF-bestand."),
+    "broken": _("Het bestand is beschadigd of onvolledig; we kunnen het niet lezen."),
+    "pdf_active_content": _(
+        "Deze PDF bevat scripts, bijlagen, formulieren of gecomprimeerde onderdelen die we "
+        "niet veilig kunnen controleren. Stuur een foto (JPEG of PNG) van je afgeschermde "
+        "identiteitsbewijs."
+    ),
+}
+
+
+def _clean_text(value: str) -> str:
+    # What a person types is kept as typed (it is only ever shown escaped), but not
+    # control characters, which have no place in a name.
+    if any(ord(c) < 32 for c in value):
+        raise forms.ValidationError(_("Gebruik geen stuurtekens."))
+    return value.strip()
+
+
+class PortalRequestForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Wat wil je?"), choices=PORTAL_KINDS)
+
+
+class PublicRequestForm(forms.Form):
+    name = forms.CharField(label=_("Je naam"), max_length=200)
+    email = forms.EmailField(label=_("Je e-mailadres"), max_length=254)
+    kind = forms.ChoiceField(label=_("Wat wil je?"), choices=RightsRequest.Kind.choices)
+
+    def clean_name(self) -> str:
+        return _clean_text(self.cleaned_data["name"])
+
+
+class RegisterForm(PublicRequestForm):
+    name = forms.CharField(label=_("Naam"), max_length=200, required=False)
+    email = forms.EmailField(label=_("E-mailadres waarvan het verzoek kwam"), max_length=254)
+    received_on = forms.DateField(
+        label=_("Ontvangen op"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    customer_number = forms.CharField(
+        label=_("Klantnummer, als bekend"), max_length=12, required=False
+    )
+
+    def clean_customer_number(self) -> Customer | None:
+        number = self.cleaned_data["customer_number"].strip()
+        if not number:
+            return None
+        customer = Customer.objects.filter(number=number).first()
+        if customer is None:
+            raise forms.ValidationError(_("Geen klant met dit nummer."))
+        return customer
+
+
+class ExtendForm(forms.Form):
+    months = forms.TypedChoiceField(
+        label=_("Verlengen met"), coerce=int, choices=[(1, _("1 maand")), (2, _("2 maanden"))]
+    )
+    reason = forms.CharField(
+        label=_("Reden (die krijgt de verzoeker te lezen)"),
+        min_length=10,
+        max_length=1000,
+        widget=forms.Textarea,
+    )
+
+
+class RespondForm(forms.Form):
+    note = forms.CharField(
+        label=_("Toelichting bij het antwoord"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea,
+    )
+
+
+class DecideForm(forms.Form):
+    verified = forms.TypedChoiceField(
+        label=_("Besluit"),
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("identiteit vastgesteld")), ("no", _("niet vastgesteld"))],
+    )
+    customer_number = forms.CharField(
+        label=_("Klantnummer van deze persoon"), max_length=12, required=False
+    )
+
+    def clean_customer_number(self) -> Customer | None:
+        return RegisterForm.clean_customer_number(self)  # type: ignore[arg-type]
+
+
+class IdUploadForm(forms.Form):
+    document = forms.FileField(label=_("Kopie van je identiteitsbewijs (JPEG, PNG of PDF)"))
+    bsn_masked = forms.BooleanField(label=_("Mijn BSN is doorgehaald"))
+    photo_masked = forms.BooleanField(label=_("Mijn pasfoto is doorgehaald"))
+
+    def clean_document(self) -> tuple[bytes, str]:
+        upload: UploadedFile = self.cleaned_data["document"]
+        if upload.size is not None and upload.size > MAX_BYTES:
+            raise forms.ValidationError(UPLOAD_ERRORS["too_large"])
+        data = upload.read(MAX_BYTES + 1)
+        try:
+            return clean_id_copy(data)
+        except UploadRefused as exc:
+            message = UPLOAD_ERRORS.get(str(exc), UPLOAD_ERRORS["broken"])
+            raise forms.ValidationError(message) from None
+
+
+class RectifyForm(forms.Form):
+    name = forms.CharField(label=_("Naam"), max_length=200)
+    company_name = forms.CharField(label=_("Bedrijfsnaam"), max_length=200, required=False)
+    address_street = forms.CharField(
+        label=_("Straat en huisnummer"), max_length=200, required=False
+    )
+    address_postcode = forms.CharField(label=_("Postcode"), max_length=12, required=False)
+    address_city = forms.CharField(label=_("Plaats"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Telefoonnummer"), max_length=30, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for key, value in list(data.items()):
+            if isinstance(value, str):
+                try:
+                    data[key] = _clean_text(value)
+                except forms.ValidationError as exc:
+                    self.add_error(key, exc)
+        return data
+
+    def changes(self) -> dict[str, str]:
+        return {k: v for k, v in self.cleaned_data.items() if v != self.initial.get(k, "")}
+
+
+def _police_categories() -> list[tuple[str, str]]:
+    return _labelled(current_policy().recipients["police_justice"].categories)
+
+
+def _labelled(keys: list[str]) -> list[tuple[str, str]]:
+    policy = current_policy()
+    language = translation.get_language() or "nl"
+    return [(k, policy.categories[k].label.get(language)) for k in keys]
+
+
+class PoliceForm(forms.Form):
+    customer_number = forms.CharField(label=_("Klantnummer"), max_length=12)
+    authority = forms.CharField(label=_("Verzoekende instantie"), max_length=200)
+    legal_basis = forms.CharField(
+        label=_("Wettelijke grondslag (bijv. art. 126nd Sv)"), max_length=200
+    )
+    order_reference = forms.CharField(label=_("Kenmerk van de vordering"), max_length=200)
+    categories = forms.MultipleChoiceField(
+        label=_("Gevraagde gegevens"), widget=forms.CheckboxSelectMultiple, choices=()
+    )
+    may_inform_subject = forms.BooleanField(
+        label=_("We mogen de persoon erover informeren"), required=False
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].choices = _police_categories()  # type: ignore[attr-defined]
+
+    def clean_customer_number(self) -> Customer:
+        customer = RegisterForm.clean_customer_number(self)  # type: ignore[arg-type]
+        if customer is None:
+            raise forms.ValidationError(_("Geen klant met dit nummer."))
+        return customer
+
+
+class PoliceDecideForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        label=_("Besluit"),
+        coerce=lambda v: v == "yes",
+        choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
+    )
+    categories = forms.MultipleChoiceField(
+        label=_("Goedgekeurde gegevens"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=(),
+    )
+
+    def __init__(self, *args: Any, requested: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].choices = _labelled(requested)  # type: ignore[attr-defined]

@@ -1,0 +1,138 @@
+"""Police and justice requests (R9, R30): a register with four eyes and a ledger entry.
+
+A request names its authority, its legal basis and the order's reference, and the
+person and categories it asks for. A second privacy officer approves it, possibly for
+fewer categories; the answer then holds only the approved categories and is recorded
+in the disclosure ledger (recipient police_justice, purpose legal_requests, the order
+as reference). Whether the person may be told is recorded with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from kluis.accounts.models import Customer, User
+from kluis.audit.chain import audit_append
+from kluis.audit.disclosures import disclosure_record
+from kluis.policy.loader import current_policy
+from kluis.rights.models import PoliceRequest
+from kluis.rights.services import RightsError
+from kluis.vault.fields import SealedModel
+from kluis.vault.holdings import Holding, sealed_holdings
+from kluis.vault.reveal import reveal_many
+
+LEGAL_PURPOSE = "legal_requests"
+
+
+@transaction.atomic
+def police_register(
+    *,
+    customer: Customer,
+    authority: str,
+    legal_basis: str,
+    order_reference: str,
+    categories: list[str],
+    may_inform_subject: bool,
+    by: User,
+) -> PoliceRequest:
+    allowed = set(current_policy().recipients["police_justice"].categories)
+    if not categories or set(categories) - allowed:
+        raise RightsError("categories")
+    police = PoliceRequest.objects.create(
+        authority=authority,
+        legal_basis=legal_basis,
+        order_reference=order_reference,
+        subject=customer.pk,
+        categories=sorted(categories),
+        may_inform_subject=may_inform_subject,
+        registered_by=by.actor().ref,
+    )
+    audit_append(
+        action="rights.police_registered",
+        actor=by.actor().ref,
+        subject=customer.pk,
+        data={
+            "police": police.pk,
+            "categories": police.categories,
+            "legal_basis": legal_basis,
+            "reference": order_reference,
+        },
+    )
+    return police
+
+
+@transaction.atomic
+def police_decide(
+    *, police: PoliceRequest, approve: bool, categories: list[str], by: User
+) -> PoliceRequest:
+    """Four eyes: the privacy officer who decides is not the one who registered."""
+    if police.status != PoliceRequest.Status.REGISTERED:
+        raise RightsError("decided")
+    if police.registered_by == by.actor().ref:
+        raise RightsError("four_eyes")
+    if approve and (not categories or set(categories) - set(police.categories)):
+        raise RightsError("categories")
+    police.status = PoliceRequest.Status.APPROVED if approve else PoliceRequest.Status.REFUSED
+    police.approved_categories = sorted(categories) if approve else []
+    police.decided_by = by.actor().ref
+    police.decided_at = timezone.now()
+    police.save()
+    audit_append(
+        action="rights.police_decided",
+        actor=by.actor().ref,
+        subject=police.subject,
+        data={"police": police.pk, "approved": approve, "categories": police.approved_categories},
+    )
+    return police
+
+
+@transaction.atomic
+def police_answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
+    """The answer, with only the approved categories; recorded as a disclosure."""
+    if police.status != PoliceRequest.Status.APPROVED:
+        raise RightsError("answered" if police.status == "answered" else "not_approved")
+    approved = set(police.approved_categories)
+    holdings = [h for h in sealed_holdings(police.subject) if h.field.category in approved]
+    by_model: dict[type[SealedModel], list[Holding]] = {}
+    for h in holdings:
+        by_model.setdefault(type(h.row), []).append(h)
+    values: list[dict[str, Any]] = []
+    for model, group in by_model.items():
+        rows = list({id(h.row): h.row for h in group}.values())
+        names = sorted({h.field.name for h in group})
+        opened = reveal_many(rows, names, purpose=LEGAL_PURPOSE, actor=by.actor())
+        for row, plain in zip(rows, opened, strict=True):
+            for h in group:
+                if h.row is row and plain.get(h.field.name) is not None:
+                    values.append(
+                        {
+                            "category": h.field.category,
+                            "where": str(model._meta.verbose_name),
+                            "field": str(h.field.verbose_name),
+                            "value": plain[h.field.name],
+                        }
+                    )
+    sent = sorted({v["category"] for v in values})
+    disclosure = disclosure_record(
+        subject=police.subject,
+        recipient="police_justice",
+        purpose=LEGAL_PURPOSE,
+        categories=sent or sorted(approved),
+        actor=by.actor(),
+        reference=f"{police.legal_basis}; {police.order_reference}",
+    )
+    police.status = PoliceRequest.Status.ANSWERED
+    police.answered_at = disclosure.at
+    police.disclosure_seq = disclosure.audit_seq
+    police.save()
+    return {
+        "authority": police.authority,
+        "legal_basis": police.legal_basis,
+        "order_reference": police.order_reference,
+        "answered_at": police.answered_at.isoformat() if police.answered_at else None,
+        "categories": sorted(approved),
+        "values": values,
+    }

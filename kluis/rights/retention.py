@@ -1,0 +1,116 @@
+"""When a key scope's retention ends, from the policy's typed rule and its trigger.
+
+One table of triggers serves the access export, the erasure answer and the sweep:
+each trigger maps a batch of subjects to the moment its clock started. Apps that own
+a trigger's event add a resolver (`register_trigger`), as billing will for invoices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+
+from django.utils import timezone
+
+from kluis.policy.schema import Policy, RetentionClass, Trigger
+
+# subjects -> the moment the retention clock started for each (absent: not yet).
+TriggerResolver = Callable[[list[uuid.UUID]], dict[uuid.UUID, dt.datetime]]
+
+_resolvers: dict[Trigger, list[TriggerResolver]] = {}
+
+
+def register_trigger(trigger: Trigger, resolver: TriggerResolver) -> TriggerResolver:
+    _resolvers.setdefault(trigger, []).append(resolver)
+    return resolver
+
+
+def trigger_moments(
+    trigger: Trigger, subjects: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, dt.datetime]:
+    wanted = list(subjects)
+    found: dict[uuid.UUID, dt.datetime] = {}
+    for resolver in _resolvers.get(trigger, []):
+        for subject, moment in resolver(wanted).items():
+            found[subject] = max(moment, found.get(subject, moment))
+    return found
+
+
+def fiscal_year_end(period: str) -> dt.date | None:
+    return dt.date(int(period), 12, 31) if period.isdigit() else None
+
+
+def retention_until(
+    rule: RetentionClass,
+    *,
+    period: str = "",
+    created_at: dt.datetime | None = None,
+    started: dt.datetime | None = None,
+) -> dt.date | None:
+    """The last day a key scope may be kept, or None while its trigger has not happened."""
+    if rule.trigger is Trigger.FISCAL_YEAR_END:
+        end = fiscal_year_end(period)
+        return rule.duration.after(end) if end else None
+    if rule.trigger is Trigger.COLLECTED:
+        return rule.duration.after(timezone.localdate(created_at)) if created_at else None
+    return rule.duration.after(timezone.localdate(started)) if started else None
+
+
+def legal_duty_classes(policy: Policy) -> set[str]:
+    return {key for key, rule in policy.retention.items() if rule.legal_duty}
+
+
+# --- the triggers kluis knows today ---------------------------------------------------
+
+
+def _moments(rows: Iterable[tuple[uuid.UUID, dt.datetime | None]]) -> dict[uuid.UUID, dt.datetime]:
+    return {subject: moment for subject, moment in rows if moment is not None}
+
+
+def _contract_end(subjects: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
+    from kluis.accounts.models import Contact, Customer
+
+    ended = _moments(
+        Customer.objects.filter(pk__in=subjects).values_list("pk", "contract_ended_at")
+    )
+    # A contact person's data serves their organisation's contract.
+    ended.update(
+        _moments(
+            Contact.objects.filter(pk__in=subjects).values_list("pk", "customer__contract_ended_at")
+        )
+    )
+    return ended
+
+
+def _request_closed(subjects: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
+    from kluis.rights.models import RightsRequest
+
+    return _moments(
+        RightsRequest.objects.filter(pk__in=subjects, closed_at__isnull=False).values_list(
+            "pk", "closed_at"
+        )
+    )
+
+
+def _verification_decided(subjects: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
+    from kluis.rights.models import RightsRequest
+
+    return _moments(
+        RightsRequest.objects.filter(
+            pk__in=subjects, verification_decided_at__isnull=False
+        ).values_list("pk", "verification_decided_at")
+    )
+
+
+def _account_closed(subjects: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
+    from kluis.rights.models import Erasure
+
+    erased = Erasure.objects.filter(subject__in=subjects)
+    return _moments(erased.values_list("subject", "erased_at"))
+
+
+register_trigger(Trigger.CONTRACT_END, _contract_end)
+register_trigger(Trigger.REQUEST_CLOSED, _request_closed)
+register_trigger(Trigger.VERIFICATION_DECIDED, _verification_decided)
+register_trigger(Trigger.ACCOUNT_CLOSED, _account_closed)

@@ -1,0 +1,185 @@
+"""Reads of the rights app, each scoped to the person or role it serves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from kluis.accounts.models import Customer
+from kluis.policy.enforce import Actor
+from kluis.policy.loader import current_policy
+from kluis.rights.erasure import category_outcome, describe_outcome, erasure_blockers
+from kluis.rights.models import Erasure, FollowUp, PoliceRequest, RightsRequest
+from kluis.vault.errors import KeyShredded
+from kluis.vault.fields import SealedValue
+
+PURPOSE = "data_subject_rights"
+# The fields of a customer record a person may correct themselves (the login address
+# has its own confirmed change in the account settings).
+RECTIFIABLE = (
+    "name",
+    "company_name",
+    "address_street",
+    "address_postcode",
+    "address_city",
+    "phone",
+)
+
+
+def requests_of(customer: Customer) -> list[RightsRequest]:
+    return list(RightsRequest.objects.for_subject(customer.pk).order_by("-received_at"))
+
+
+def request_of(customer: Customer, request_id: uuid.UUID) -> RightsRequest | None:
+    return RightsRequest.objects.for_subject(customer.pk).filter(pk=request_id).first()
+
+
+def request_for_officer(request_id: uuid.UUID) -> RightsRequest | None:
+    return RightsRequest.objects.filter(pk=request_id).first()
+
+
+def officer_queue() -> list[RightsRequest]:
+    """Open requests, overdue first, then by deadline."""
+    today = timezone.localdate()
+    open_requests = list(RightsRequest.objects.open())
+    return sorted(open_requests, key=lambda r: (not r.is_overdue(today), r.deadline))
+
+
+def unconfirmed_count() -> int:
+    return RightsRequest.objects.filter(status=RightsRequest.Status.UNCONFIRMED).count()
+
+
+def follow_ups_open() -> list[FollowUp]:
+    return list(FollowUp.objects.filter(done_at__isnull=True))
+
+
+def follow_up(follow_up_id: int) -> FollowUp | None:
+    return FollowUp.objects.filter(pk=follow_up_id).first()
+
+
+def erasure_preview(customer: Customer) -> dict[str, Any]:
+    """What an erasure would do now: the same lines the answer will carry."""
+    language = translation.get_language() or "nl"
+    blockers = erasure_blockers(customer.pk)
+    outcome = {"items": category_outcome(customer.pk)}
+    return {"lines": describe_outcome(outcome, language), "blockers": _blockers(blockers, language)}
+
+
+def _blockers(blockers: list[Any], language: str) -> list[dict[str, str]]:
+    en = language.startswith("en")
+    return [
+        {
+            "reason": (b["reason_en"] if en else b["reason_nl"])
+            if isinstance(b, dict)
+            else (b.reason_en if en else b.reason_nl),
+            "next": (b["next_en"] if en else b["next_nl"])
+            if isinstance(b, dict)
+            else (b.next_en if en else b.next_nl),
+        }
+        for b in blockers
+    ]
+
+
+def answer_lines(request: RightsRequest) -> dict[str, Any]:
+    """The answer to a request, in the current language, from its stored outcome."""
+    outcome = request.outcome or {}
+    language = translation.get_language() or request.language
+    text: list[str] = []
+    if outcome.get("refused") == "identity_not_established":
+        text.append(
+            _(
+                "We konden niet vaststellen dat het verzoek van jou komt. Daarom hebben we "
+                "het niet uitgevoerd. Je kunt het opnieuw indienen via je account."
+            )
+        )
+    elif outcome.get("not_found"):
+        text.append(_("We hebben geen persoonsgegevens gevonden die bij dit e-mailadres horen."))
+    elif outcome.get("already_erased"):
+        text.append(
+            _(
+                "Je gegevens zijn al eerder gewist, op %(date)s. Er is niets meer te wissen; "
+                "wat we nog bewaren en waarom staat hieronder."
+            )
+            % {"date": outcome["already_erased"]}
+        )
+    elif outcome.get("blockers"):
+        text.append(
+            _(
+                "We kunnen je gegevens nog niet wissen, omdat er nog iets loopt. Zodra dat "
+                "is afgerond, wissen we ze alsnog; je hoeft niets opnieuw te vragen."
+            )
+        )
+    elif request.kind in (RightsRequest.Kind.ACCESS, RightsRequest.Kind.PORTABILITY):
+        text.append(
+            _("Je gegevens staan in de bijlagen (PDF en JSON) of zijn te downloaden in je account.")
+        )
+    elif request.kind == RightsRequest.Kind.ERASURE:
+        text.append(
+            _(
+                "We hebben je gegevens gewist, behalve wat de wet ons verplicht te bewaren. "
+                "Per soort gegevens:"
+            )
+        )
+    elif outcome.get("note"):
+        text.append(str(outcome["note"]))
+    return {
+        "text": text,
+        "lines": describe_outcome(outcome, language),
+        "blockers": _blockers(outcome.get("blockers", []), language),
+        "account_deleted": bool(outcome.get("account_deleted")),
+    }
+
+
+def is_erased(subject: uuid.UUID) -> bool:
+    return Erasure.objects.filter(subject=subject).exists()
+
+
+def police_requests() -> list[PoliceRequest]:
+    return list(PoliceRequest.objects.all()[:200])
+
+
+def police_request(police_id: int) -> PoliceRequest | None:
+    return PoliceRequest.objects.filter(pk=police_id).first()
+
+
+def customer_by_number(number: str) -> Customer | None:
+    return Customer.objects.filter(number=number.strip()).first() if number.strip() else None
+
+
+def customer_of(request: RightsRequest) -> Customer | None:
+    return Customer.objects.filter(pk=request.subject).first() if request.subject else None
+
+
+def category_labels(keys: list[str]) -> list[str]:
+    policy = current_policy()
+    language = translation.get_language() or "nl"
+    return [policy.categories[k].label.get(language) if k in policy.categories else k for k in keys]
+
+
+def current_values(customer: Customer, actor: Actor) -> dict[str, str]:
+    """The customer's correctable fields, opened for the person themself."""
+    values: dict[str, str] = {}
+    for name in RECTIFIABLE:
+        sealed = getattr(customer, name)
+        if isinstance(sealed, SealedValue):
+            try:
+                values[name] = sealed.reveal(purpose=PURPOSE, actor=actor)
+            except KeyShredded:
+                values[name] = ""
+    return values
+
+
+def requester(request: RightsRequest, actor: Actor) -> dict[str, str]:
+    """What the requester typed, opened for the privacy officer (audited)."""
+    shown: dict[str, str] = {}
+    for name in ("requester_name", "requester_email"):
+        sealed = getattr(request, name)
+        if isinstance(sealed, SealedValue):
+            try:
+                shown[name] = sealed.reveal(purpose=PURPOSE, actor=actor)
+            except KeyShredded:
+                shown[name] = ""
+    return shown

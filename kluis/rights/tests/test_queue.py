@@ -1,0 +1,63 @@
+"""The privacy officer's queue: deadlines, overdue first, one click per answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from kluis.rights import emails, services
+from kluis.rights.models import RightsRequest
+from kluis.rights.tests.conftest import queued, rendered
+from kluis.testing import log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_overdue_requests_come_first(client, personas):
+    soon = services.request_from_portal(user=personas.alice, kind="objection")
+    late = services.request_from_portal(user=personas.bob, kind="restriction")
+    RightsRequest.objects.filter(pk=late.pk).update(
+        due_on=timezone.localdate() - dt.timedelta(days=2)
+    )
+    log_in(client, personas.staff["privacy_officer"])
+    html = client.get(reverse("rights_backoffice:queue")).content.decode()
+    assert html.index(str(late.pk)) < html.index(str(soon.pk))
+    assert "te laat" in html
+
+
+def test_one_click_answers_an_emailed_access_request_with_both_files(client, personas):
+    request = RightsRequest(
+        kind="access",
+        channel="staff",
+        subject=personas.customer_a.pk,
+        verification="email",
+        due_on=dt.date.today(),
+    )
+    request.requester_email = "alice@example.nl"
+    request.save()
+    log_in(client, personas.staff["privacy_officer"])
+    client.post(reverse("rights_backoffice:respond", kwargs={"request_id": request.pk}))
+    request.refresh_from_db()
+    assert request.status == "done"
+    mail = rendered(queued(emails.ANSWER)[0])
+    names = [a[0] for a in mail.attachments]
+    assert names == ["mijn-gegevens.json", "mijn-gegevens.pdf"]
+    data = json.loads(mail.attachments[0][1])
+    assert any(v["value"] == "alice@example.nl" for c in data["categories"] for v in c["values"])
+    assert mail.attachments[1][1].startswith(b"%PDF-")
+
+
+def test_an_unverified_request_cannot_be_answered(personas):
+    request = RightsRequest(kind="access", channel="public", status="open", due_on=dt.date.today())
+    request.save()
+    with pytest.raises(services.RightsError):
+        services.request_respond(request=request, by=personas.staff["privacy_officer"])
+
+
+def test_staff_of_other_roles_do_not_see_the_queue(client, personas):
+    log_in(client, personas.staff["support"])
+    assert client.get(reverse("rights_backoffice:queue")).status_code == 403

@@ -1,0 +1,134 @@
+"""Verification by ID copy (R37): only when the officer asks, masked, cleaned, destroyed."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from kluis.audit.models import AuditEntry
+from kluis.rights import emails, services
+from kluis.rights.models import IdCopy, RightsRequest
+from kluis.rights.tests.conftest import queued, rendered
+from kluis.rights.uploads import MAX_BYTES, UploadRefused, clean_id_copy
+from kluis.vault.models import DataKey
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _jpeg_with_exif() -> bytes:
+    image = Image.new("RGB", (32, 20), "white")
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"  # Make
+    exif[0x013B] = "Alice de Vries"  # Artist
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _upload_link(request: RightsRequest) -> str:
+    body = rendered(queued(emails.ID_REQUEST)[0]).body
+    link = re.search(r"http\S+/privacy/verzoek/identiteit/\S+/", body).group(0)
+    return link[link.index("/privacy/") :]
+
+
+def test_no_model_has_a_place_for_a_bsn():
+    names = [f.name.lower() for m in apps.get_models() for f in m._meta.get_fields()]
+    assert not [n for n in names if "bsn" in n or "burgerservice" in n]
+
+
+def test_an_id_copy_is_asked_cleaned_sealed_and_destroyed_when_decided(client, personas):
+    officer = personas.staff["privacy_officer"]
+    request = services.request_from_portal(user=personas.alice, kind="restriction")
+    services.verification_ask_id_copy(request=request, by=officer)
+    path = _upload_link(request)
+    assert client.get(path).status_code == 200
+
+    photo = SimpleUploadedFile("id.jpg", _jpeg_with_exif(), content_type="image/jpeg")
+    unmasked = client.post(path, {"document": photo, "bsn_masked": "on"})
+    assert unmasked.status_code == 200 and not IdCopy.objects.exists()
+
+    photo = SimpleUploadedFile("id.jpg", _jpeg_with_exif(), content_type="image/jpeg")
+    done = client.post(path, {"document": photo, "bsn_masked": "on", "photo_masked": "on"})
+    assert done.status_code == 200 and "vernietigen" in done.content.decode()
+    copy = IdCopy.objects.get(request=request)
+    stored = base64.b64decode(copy.content.open())
+    assert stored.startswith(b"\xff\xd8\xff")
+    assert not Image.open(io.BytesIO(stored)).getexif()
+    assert b"Alice de Vries" not in stored
+    assert client.get(path).status_code == 400  # the link was single use
+
+    services.verification_decide(request=request, verified=True, customer=None, by=officer)
+    request.refresh_from_db()
+    assert request.status == "open" and request.verification == "id_copy"
+    assert not IdCopy.objects.exists()
+    key = DataKey.objects.get(subject=request.pk, retention_class="id_verification")
+    assert key.is_shredded
+    assert AuditEntry.objects.filter(action="rights.id_copy_destroyed").exists()
+
+
+def test_a_refused_verification_destroys_the_copy_and_answers_why(personas):
+    officer = personas.staff["privacy_officer"]
+    request = services.request_from_portal(user=personas.alice, kind="objection")
+    services.verification_ask_id_copy(request=request, by=officer)
+    services.id_copy_store(request=request, content=_jpeg_with_exif(), mimetype="image/jpeg")
+    services.verification_decide(request=request, verified=False, customer=None, by=officer)
+    request.refresh_from_db()
+    assert request.status == "refused" and not IdCopy.objects.exists()
+    assert "niet vaststellen" in rendered(queued(emails.ANSWER)[0]).body
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"GIF89a" + b"\x00" * 20, "not_image_or_pdf"),
+        (b"MZ\x90\x00 an executable", "not_image_or_pdf"),
+        (b"\xff\xd8\xff" + b"\x00" * 64, "broken"),
+        (
+            b"%PDF-1.4\n1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> "
+            b"endobj\n%%EOF\n",
+            "pdf_active_content",
+        ),
+        (b"%PDF-1.7\n1 0 obj << /Type /ObjStm >> endobj\n%%EOF\n", "pdf_active_content"),
+        (b"%PDF-1.4\n1 0 obj << /Type /EmbeddedFile >> endobj\n%%EOF\n", "pdf_active_content"),
+    ],
+)
+def test_bad_uploads_are_refused_with_a_reason(data, reason):
+    with pytest.raises(UploadRefused) as refused:
+        clean_id_copy(data)
+    assert str(refused.value) == reason
+
+
+def test_an_upload_over_ten_megabytes_is_refused():
+    with pytest.raises(UploadRefused, match="too_large"):
+        clean_id_copy(b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_BYTES)
+
+
+def test_a_pdf_keeps_its_offsets_but_loses_its_document_information():
+    pdf = (
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"
+        b"2 0 obj << /Author (Alice de Vries) /Title <416c696365> >> endobj\n"
+        b"trailer << /Root 1 0 R /Info 2 0 R >>\n%%EOF\n"
+    )
+    cleaned, kind = clean_id_copy(pdf)
+    assert kind == "application/pdf" and len(cleaned) == len(pdf)
+    assert b"Alice" not in cleaned and b"416c696365" not in cleaned
+
+
+def test_the_upload_page_shows_a_clear_error_for_a_wrong_file(client, personas):
+    officer = personas.staff["privacy_officer"]
+    request = services.request_from_portal(user=personas.alice, kind="objection")
+    services.verification_ask_id_copy(request=request, by=officer)
+    wrong = SimpleUploadedFile("id.png", b"<html>not an image</html>", content_type="image/png")
+    response = client.post(
+        _upload_link(request), {"document": wrong, "bsn_masked": "on", "photo_masked": "on"}
+    )
+    assert response.status_code == 200
+    assert "geen JPEG-, PNG- of PDF-bestand" in response.content.decode()
+    request.refresh_from_db()
+    assert request.status == "awaiting_id" and request.link_nonce  # the link still works

@@ -1,0 +1,437 @@
+"""Views of the rights app: portal, back office (privacy officer) and the public form."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.decorators import customer_required, staff_required
+from kluis.accounts.http import client_address, current_user
+from kluis.accounts.models import Customer
+from kluis.rights import forms, legal_requests, links, selectors, services
+from kluis.rights.export import build_export, export_json
+from kluis.rights.models import PoliceRequest, RightsRequest
+from kluis.rights.pdf import export_pdf
+
+OFFICER = "privacy_officer"
+ERRORS = {
+    "closed": _l("Dit verzoek is al afgehandeld."),
+    "already_extended": _l(
+        "Dit verzoek is al verlengd; verlengen kan één keer, met ten hoogste twee maanden."
+    ),
+    "first_month_over": _l("De eerste maand is voorbij: verlengen had binnen die maand gemoeten."),
+    "not_verified": _l("De identiteit van de verzoeker is nog niet vastgesteld."),
+    "not_awaiting_id": _l("Er wordt geen kopie van een identiteitsbewijs verwacht."),
+    "four_eyes": _l(
+        "Een verzoek dat je zelf hebt geregistreerd, beoordeelt een andere privacyfunctionaris."
+    ),
+    "categories": _l("Kies alleen gegevens waar het verzoek om vraagt."),
+    "decided": _l("Over dit verzoek is al besloten."),
+    "not_approved": _l("Dit verzoek is niet goedgekeurd."),
+    "answered": _l(
+        "Dit verzoek is al beantwoord; een tweede verstrekking kan alleen op een nieuw verzoek."
+    ),
+}
+
+
+def _customer(request: HttpRequest) -> Customer:
+    customer = current_user(request).customer
+    assert customer is not None
+    return customer
+
+
+def _download(export: dict[str, object], fmt: str) -> HttpResponse:
+    if fmt not in ("json", "pdf"):
+        raise Http404
+    if fmt == "json":
+        body, kind, name = export_json(export), "application/json", "mijn-gegevens.json"
+    else:
+        body, kind, name = export_pdf(export), "application/pdf", "mijn-gegevens.pdf"
+    response = HttpResponse(body, content_type=kind)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the portal ------------------------------------------------------------------------------
+
+
+@customer_required
+def portal_requests(request: HttpRequest) -> HttpResponse:
+    form = forms.PortalRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        made = services.request_from_portal(
+            user=current_user(request), kind=form.cleaned_data["kind"]
+        )
+        return redirect("rights_portal:request", request_id=made.pk)
+    customer = _customer(request)
+    return render(
+        request,
+        "rights/portal/requests.html",
+        {"form": form, "requests": selectors.requests_of(customer)},
+    )
+
+
+@customer_required
+def portal_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    rights_request = selectors.request_of(_customer(request), request_id)
+    if rights_request is None:
+        raise Http404
+    return render(
+        request,
+        "rights/portal/request.html",
+        {"r": rights_request, "answer": selectors.answer_lines(rights_request)},
+    )
+
+
+@customer_required
+def portal_export(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> HttpResponse:
+    customer = _customer(request)
+    rights_request = selectors.request_of(customer, request_id)
+    if rights_request is None or rights_request.kind not in ("access", "portability"):
+        raise Http404
+    export = build_export(
+        subject=customer.pk,
+        actor=current_user(request).actor(),
+        language=translation.get_language() or customer.language,
+    )
+    return _download(export, fmt)
+
+
+@customer_required
+def portal_erase(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request)
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return render(
+            request,
+            "rights/portal/erase.html",
+            {"preview": selectors.erasure_preview(customer), "asked": request.method == "POST"},
+        )
+    done = services.erasure_request_from_portal(user=current_user(request))
+    if done.status == RightsRequest.Status.DONE:
+        logout(request)  # the account is gone; show the answer once, here
+    return render(
+        request, "rights/portal/erased.html", {"r": done, "answer": selectors.answer_lines(done)}
+    )
+
+
+@customer_required
+def portal_rectify(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request)
+    initial = selectors.current_values(customer, current_user(request).actor())
+    form = forms.RectifyForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.rectify(
+            customer=customer, changes=form.changes(), by=current_user(request).actor()
+        )
+        messages.success(request, _("Je gegevens zijn aangepast."))
+        return redirect("rights_portal:rectify")
+    return render(request, "rights/portal/rectify.html", {"form": form})
+
+
+# --- the back office ----------------------------------------------------------------------------
+
+
+def _officer_request(request_id: uuid.UUID) -> RightsRequest:
+    found = selectors.request_for_officer(request_id)
+    if found is None:
+        raise Http404
+    return found
+
+
+def _refused(request: HttpRequest, exc: services.RightsError) -> None:
+    messages.error(request, str(ERRORS.get(exc.code, exc.code)))
+
+
+@staff_required(OFFICER)
+def queue(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "rights/backoffice/queue.html",
+        {
+            "requests": selectors.officer_queue(),
+            "unconfirmed": selectors.unconfirmed_count(),
+            "follow_ups": selectors.follow_ups_open(),
+        },
+    )
+
+
+@staff_required(OFFICER)
+def register(request: HttpRequest) -> HttpResponse:
+    form = forms.RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        made = services.request_register(
+            name=data["name"],
+            email=data["email"],
+            kind=data["kind"],
+            received_on=data["received_on"],
+            customer=data["customer_number"],
+            by=current_user(request),
+        )
+        return redirect("rights_backoffice:request", request_id=made.pk)
+    return render(request, "rights/backoffice/register.html", {"form": form})
+
+
+@staff_required(OFFICER)
+def request_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    rights_request = _officer_request(request_id)
+    return render(
+        request,
+        "rights/backoffice/request.html",
+        {
+            "r": rights_request,
+            "requester": selectors.requester(rights_request, current_user(request).actor()),
+            "answer": selectors.answer_lines(rights_request),
+            "extend_form": forms.ExtendForm(),
+            "respond_form": forms.RespondForm(),
+            "decide_form": forms.DecideForm(),
+        },
+    )
+
+
+@require_POST
+@staff_required(OFFICER)
+def respond(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    rights_request = _officer_request(request_id)
+    form = forms.RespondForm(request.POST)
+    try:
+        if form.is_valid():
+            services.request_respond(
+                request=rights_request, by=current_user(request), note=form.cleaned_data["note"]
+            )
+            messages.success(request, _("Het antwoord is gemaakt en verstuurd."))
+    except services.RightsError as exc:
+        _refused(request, exc)
+    return redirect("rights_backoffice:request", request_id=request_id)
+
+
+@require_POST
+@staff_required(OFFICER)
+def extend(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    rights_request = _officer_request(request_id)
+    form = forms.ExtendForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Geef een termijn en een reden van minstens 10 tekens."))
+        return redirect("rights_backoffice:request", request_id=request_id)
+    try:
+        services.request_extend(
+            request=rights_request, by=current_user(request), **form.cleaned_data
+        )
+    except services.RightsError as exc:
+        _refused(request, exc)
+    return redirect("rights_backoffice:request", request_id=request_id)
+
+
+@require_POST
+@staff_required(OFFICER)
+def ask_id(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    try:
+        services.verification_ask_id_copy(
+            request=_officer_request(request_id), by=current_user(request)
+        )
+    except services.RightsError as exc:
+        _refused(request, exc)
+    return redirect("rights_backoffice:request", request_id=request_id)
+
+
+@staff_required(OFFICER)
+def id_copy(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = services.id_copy_open(request=_officer_request(request_id), by=current_user(request))
+    if found is None:
+        raise Http404
+    response = HttpResponse(found[0], content_type=found[1])
+    response["Cache-Control"] = "no-store"
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+@require_POST
+@staff_required(OFFICER)
+def decide(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    form = forms.DecideForm(request.POST)
+    try:
+        if form.is_valid():
+            services.verification_decide(
+                request=_officer_request(request_id),
+                by=current_user(request),
+                verified=form.cleaned_data["verified"],
+                customer=form.cleaned_data["customer_number"],
+            )
+    except services.RightsError as exc:
+        _refused(request, exc)
+    return redirect("rights_backoffice:request", request_id=request_id)
+
+
+@staff_required(OFFICER)
+def officer_export(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> HttpResponse:
+    rights_request = _officer_request(request_id)
+    if rights_request.subject is None or not rights_request.is_verified:
+        raise Http404
+    export = build_export(
+        subject=rights_request.subject,
+        actor=current_user(request).actor(),
+        language=rights_request.language,
+    )
+    return _download(export, fmt)
+
+
+@staff_required(OFFICER)
+def officer_rectify(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    rights_request = _officer_request(request_id)
+    customer = selectors.customer_of(rights_request)
+    if customer is None or not rights_request.is_verified:
+        raise Http404
+    form = forms.RectifyForm(request.POST or None)
+    form.fields["name"].required = False
+    if request.method == "POST" and form.is_valid():
+        changes = {k: v for k, v in form.cleaned_data.items() if v}
+        services.rectify(
+            customer=customer,
+            changes=changes,
+            by=current_user(request).actor(),
+            request=rights_request,
+        )
+        messages.success(request, _("De gegevens zijn aangepast."))
+        return redirect("rights_backoffice:request", request_id=request_id)
+    return render(request, "rights/backoffice/rectify.html", {"r": rights_request, "form": form})
+
+
+@require_POST
+@staff_required(OFFICER)
+def follow_up_done(request: HttpRequest, follow_up_id: int) -> HttpResponse:
+    found = selectors.follow_up(follow_up_id)
+    if found is None:
+        raise Http404
+    services.follow_up_done(follow_up=found, by=current_user(request))
+    return redirect("rights_backoffice:queue")
+
+
+@staff_required(OFFICER)
+def police(request: HttpRequest) -> HttpResponse:
+    form = forms.PoliceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        made = legal_requests.police_register(
+            customer=data["customer_number"],
+            authority=data["authority"],
+            legal_basis=data["legal_basis"],
+            order_reference=data["order_reference"],
+            categories=data["categories"],
+            may_inform_subject=data["may_inform_subject"],
+            by=current_user(request),
+        )
+        return redirect("rights_backoffice:police-request", police_id=made.pk)
+    return render(
+        request,
+        "rights/backoffice/police.html",
+        {"form": form, "requests": selectors.police_requests()},
+    )
+
+
+def _police(police_id: int) -> PoliceRequest:
+    found = selectors.police_request(police_id)
+    if found is None:
+        raise Http404
+    return found
+
+
+@staff_required(OFFICER)
+def police_request(request: HttpRequest, police_id: int) -> HttpResponse:
+    found = _police(police_id)
+    return render(
+        request,
+        "rights/backoffice/police_request.html",
+        {
+            "p": found,
+            "form": forms.PoliceDecideForm(requested=found.categories),
+            "labels": selectors.category_labels(found.categories),
+        },
+    )
+
+
+@require_POST
+@staff_required(OFFICER)
+def police_decide(request: HttpRequest, police_id: int) -> HttpResponse:
+    found = _police(police_id)
+    form = forms.PoliceDecideForm(request.POST, requested=found.categories)
+    try:
+        if form.is_valid():
+            legal_requests.police_decide(
+                police=found,
+                approve=form.cleaned_data["approve"],
+                categories=form.cleaned_data["categories"],
+                by=current_user(request),
+            )
+    except services.RightsError as exc:
+        _refused(request, exc)
+    return redirect("rights_backoffice:police-request", police_id=police_id)
+
+
+@require_POST
+@staff_required(OFFICER)
+def police_answer(request: HttpRequest, police_id: int) -> HttpResponse:
+    try:
+        answer = legal_requests.police_answer(police=_police(police_id), by=current_user(request))
+    except services.RightsError as exc:
+        _refused(request, exc)
+        return redirect("rights_backoffice:police-request", police_id=police_id)
+    response = HttpResponse(
+        json.dumps(answer, ensure_ascii=False, indent=2), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="vordering-{police_id}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the public form and its links ---------------------------------------------------------------
+
+
+def public_request(request: HttpRequest) -> HttpResponse:
+    form = forms.PublicRequestForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.request_from_public(
+            name=data["name"],
+            email=data["email"],
+            kind=data["kind"],
+            language=(translation.get_language() or "nl")[:2],
+            client_address=client_address(request),
+        )
+        return redirect("rights:sent")
+    return render(request, "rights/public/request.html", {"form": form})
+
+
+def public_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "rights/public/sent.html")
+
+
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    rights_request = links.request_for_token(token, links.CONFIRM)
+    if rights_request is None or rights_request.status != RightsRequest.Status.UNCONFIRMED:
+        return render(request, "rights/public/link_invalid.html", status=400)
+    if request.method == "POST":
+        services.request_confirm(request=rights_request)
+        return render(request, "rights/public/confirmed.html", {"r": rights_request})
+    return render(request, "rights/public/confirm.html", {"r": rights_request})
+
+
+def id_upload(request: HttpRequest, token: str) -> HttpResponse:
+    rights_request = links.request_for_token(token, links.UPLOAD)
+    if rights_request is None or rights_request.status != RightsRequest.Status.AWAITING_ID:
+        return render(request, "rights/public/link_invalid.html", status=400)
+    form = forms.IdUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        content, mimetype = form.cleaned_data["document"]
+        services.id_copy_store(request=rights_request, content=content, mimetype=mimetype)
+        return render(request, "rights/public/uploaded.html")
+    return render(request, "rights/public/id_upload.html", {"form": form})
