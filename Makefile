@@ -26,7 +26,7 @@ run: install messages
 	$(MANAGE) migrate -v0
 	$(MANAGE) migrate --database keystore -v0
 	$(MANAGE) demo_data
-	$(MANAGE) mail_worker & worker=$$!; \
+	$(MANAGE) worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 

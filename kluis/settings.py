@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "kluis.vault",
     "kluis.audit",
     "kluis.mail",
+    "kluis.jobs",
     "kluis.accounts",
     "kluis.shop",
     "kluis.rights",

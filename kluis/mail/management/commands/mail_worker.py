@@ -55,7 +55,7 @@ class Command(BaseCommand):
         if options["verbosity"] >= 1 and not options["once"]:
             self.stdout.write(f"mail worker {worker}: delivering to {settings.EMAIL_BACKEND}")
         while not stopping.is_set():
-            _recycle_connections()
+            recycle_connections()
             try:
                 report = deliver_due(
                     worker=worker, batch=batch, on_step=crash, stop=stopping.is_set
@@ -80,7 +80,7 @@ class Command(BaseCommand):
             stopping.wait(interval)
 
 
-def _recycle_connections() -> None:
+def recycle_connections() -> None:
     # A worker has no request cycle to close connections past CONN_MAX_AGE or broken
     # by a database restart; do it between passes (never inside a transaction, as
     # when a test calls the command).

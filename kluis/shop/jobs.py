@@ -1,0 +1,18 @@
+"""The shop's scheduled work: ask VIES again for orders that wait for it."""
+
+import datetime as dt
+
+from kluis.jobs.registry import job
+from kluis.shop.models import Order
+from kluis.shop.services import order_vies_recheck
+
+
+@job("vies_retry", every=dt.timedelta(minutes=30), lease=dt.timedelta(minutes=20))
+def vies_retry() -> str:
+    done = {"valid": 0, "invalid": 0, "pending": 0}
+    for order in Order.objects.filter(vat_status=Order.Vat.PENDING).select_related("customer"):
+        after = order_vies_recheck(order=order)
+        done[after.vat_status if after.vat_status in done else "pending"] += 1
+    return (
+        f"VIES: {done['valid']} valid, {done['invalid']} invalid, {done['pending']} still waiting"
+    )
