@@ -1,11 +1,37 @@
-"""Shared pytest set-up: a master key for the test run, and the database markers."""
+"""Shared pytest set-up: the master key, translations, personas and the browser."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core import mail
+from django.db import connections
+
+from kluis.testing import Personas, make_personas
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Browser tests mark themselves with this: they skip, saying why, without Chromium.
+browser_test = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt) first"
+    ),
+    pytest.mark.django_db(transaction=True, databases="__all__"),
+]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,8 +44,46 @@ def _master_key_file() -> None:
     reset_master_ring()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _translations() -> None:
+    """Compile stale catalogues when `make messages` has not run (a bare pytest run)."""
+    for po in Path(settings.BASE_DIR, "kluis").glob("**/locale/*/LC_MESSAGES/django.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        partial = mo.with_name(f"django.{os.getpid()}.mo.tmp")
+        subprocess.run(["msgfmt", "-o", str(partial), str(po)], check=True)
+        os.replace(partial, mo)  # whole, even with two pytest workers at once
+
+
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache() -> None:
     from kluis.policy.loader import clear_cache
 
     clear_cache()
+
+
+@pytest.fixture
+def personas(db: None) -> Personas:
+    people = make_personas()
+    mail.outbox.clear()
+    return people
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django's ORM in the test thread is safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+            # ORM calls made while Playwright's loop runs get connections of their own
+            # (its greenlet has its own context); close them, or the test database
+            # cannot be dropped on PostgreSQL.
+            connections.close_all()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -7,58 +7,19 @@ for a declared purpose; the customer then sees that look in "my data".
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from django.core import mail
-from django.db import connections
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from conftest import browser_test
 from kluis.accounts.models import User
 from kluis.testing import PASSWORD, make_staff, totp_device
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CUSTOMER_PASSWORD = "mijn-eigen-lange-wachtwoord"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no /usr/bin/chromium: run `make browser` (apt) first"
-    ),
-    pytest.mark.django_db(transaction=True, databases="__all__"),
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; Django's ORM in the test thread is safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            yield browser
-            browser.close()
-            # ORM calls made while Playwright's loop runs get connections of their own
-            # (its greenlet has its own context); close them, or the test database
-            # cannot be dropped on PostgreSQL.
-            connections.close_all()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+pytestmark = browser_test
 
 
 def _link(live_server, message) -> str:

@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -26,18 +25,6 @@ from kluis.mail.emails import mail_test_message
 from kluis.mail.models import OutboxMessage
 
 ADDRESS = "jan@example.nl"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _mail_translations() -> None:
-    """Compile the mail app's catalogue when `make messages` has not (a bare pytest run)."""
-    po = Path(__file__).resolve().parents[1] / "locale" / "en" / "LC_MESSAGES" / "django.po"
-    mo = po.with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        return
-    partial = mo.with_name(f"django.{os.getpid()}.mo.tmp")
-    subprocess.run(["msgfmt", "-o", str(partial), str(po)], check=True)
-    os.replace(partial, mo)  # whole, even with two pytest workers at once
 
 
 @dataclass

@@ -7,20 +7,11 @@ from typing import Any, ClassVar
 
 import pytest
 from django.apps import apps
-from django.core import mail
 from django.db import connections, models
 
 from kluis.mail.delivery import build_email
 from kluis.mail.models import OutboxMessage
-from kluis.testing import Personas, make_personas
 from kluis.vault.fields import SealedField, SealedModel
-
-
-@pytest.fixture
-def personas(db: None) -> Personas:
-    people = make_personas()
-    mail.outbox.clear()
-    return people
 
 
 def queued(template: str) -> list[OutboxMessage]:

@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core import mail
 
 from kluis.mail.tests.conftest import (  # noqa: F401 (fixtures)
     SmtpServer,
-    _mail_translations,
     smtp_server,
     smtp_settings,
 )
 from kluis.shop.catalogue import catalogue_load
-from kluis.testing import Personas, make_personas
 
 # Recorded answers of the VIES REST API (check-vat-number), trader data made up.
 VIES_VALID = {
@@ -57,25 +51,6 @@ VIES_ERROR_WRAPPER = {
         {"error": "MS_UNAVAILABLE", "message": "The member state service is unavailable"}
     ],
 }
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _project_translations() -> None:
-    """Compile the project catalogue when `make messages` has not (a bare pytest run)."""
-    po = Path(__file__).resolve().parents[2] / "locale" / "en" / "LC_MESSAGES" / "django.po"
-    mo = po.with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-        return
-    partial = mo.with_name(f"django.{os.getpid()}.mo.tmp")
-    subprocess.run(["msgfmt", "-o", str(partial), str(po)], check=True)
-    os.replace(partial, mo)
-
-
-@pytest.fixture
-def personas(db: None) -> Personas:
-    people = make_personas()
-    mail.outbox.clear()
-    return people
 
 
 @pytest.fixture
