@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "kluis.accounts",
     "kluis.shop",
     "kluis.rights",
+    "kluis.billing",
     "kluis.web",
 ]
 
@@ -212,6 +213,22 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- billing -------------------------------------------------------------------------
+# Above the EU-wide OSS threshold (EUR 10,000 a year), EU consumers pay their own
+# country's VAT rate; below it, Dutch VAT. The KvK and VAT numbers printed on invoices
+# default to the controller's in the privacy policy.
+KLUIS_OSS_ABOVE_THRESHOLD = env_bool("KLUIS_OSS_ABOVE_THRESHOLD", False)
+KLUIS_KVK_NUMBER = env_str("KLUIS_KVK_NUMBER", "")
+KLUIS_VAT_NUMBER = env_str("KLUIS_VAT_NUMBER", "")
+KLUIS_INVOICE_SERIES = env_str("KLUIS_INVOICE_SERIES", "F")
+KLUIS_PAYMENT_TERM_DAYS = env_int("KLUIS_PAYMENT_TERM_DAYS", 14, minimum=1)
+# Bank statements (CAMT.053) are accepted only for this account, and validated against
+# the ISO 20022 schemas in this directory.
+KLUIS_IBAN = env_str("KLUIS_IBAN", "NL91ABNA0417164300")
+KLUIS_ISO20022_DIR = Path(
+    env_str("KLUIS_ISO20022_DIR", str(BASE_DIR.parent / "shared" / "spec" / "iso20022"))
+)
 
 LOGGING = {
     "version": 1,

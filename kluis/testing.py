@@ -245,6 +245,21 @@ def _approved_police(p: Personas) -> dict[str, Any]:
     return police_kwargs(p, status="approved")
 
 
+# --- billing (builders in kluis/billing/testing.py) --------------------------------------
+
+FINANCE = frozenset({"finance"})
+
+
+def _billing(name: str) -> KwargsBuilder:
+    def build(p: Personas) -> dict[str, Any]:
+        from kluis.billing import testing
+
+        builder: KwargsBuilder = getattr(testing, name)
+        return builder(p)
+
+    return build
+
+
 ROUTES: dict[str, Route] = {
     # public pages of other apps
     "web:home": Route("public"),
@@ -354,6 +369,22 @@ ROUTES: dict[str, Route] = {
     "shop_backoffice:extension": Route(
         "backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_an_extension
     ),
+    # billing (kluis/billing)
+    "billing_portal:invoices": Route("portal"),
+    "billing_portal:invoice-pdf": Route("portal", kwargs=_billing("invoice_kwargs")),
+    "billing_backoffice:statements": Route("backoffice", roles=FINANCE),
+    "billing_backoffice:payment-link": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("proposed_payment_kwargs")
+    ),
+    "billing_backoffice:refunds": Route("backoffice", roles=FINANCE),
+    "billing_backoffice:refund-decide": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_billing("refund_kwargs"),
+        data=lambda p: {"approve": "yes"},
+    ),
+    "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
     # data-subject rights (kluis/rights)
     "rights:request": Route("public"),
     "rights:sent": Route("public"),

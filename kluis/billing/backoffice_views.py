@@ -1,0 +1,130 @@
+"""The back office of billing (finance role): bank statements and refunds."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.decorators import staff_required
+from kluis.accounts.http import current_user
+from kluis.billing import forms, services
+from kluis.billing.camt import StatementRefused, open_upload
+from kluis.billing.models import BankStatement, Payment, Refund, RefundExport
+
+FINANCE = ("finance",)
+
+
+@never_cache
+@staff_required(*FINANCE)
+def statements(request: HttpRequest) -> HttpResponse:
+    form = forms.StatementUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = open_upload(form.cleaned_data["statement"], Path(tmp) / "statement.xml")
+            try:
+                result = services.statement_import(path=path, imported_by=current_user(request))
+            except StatementRefused as exc:
+                form.add_error("statement", _("Niets ingelezen: %(reason)s") % {"reason": exc})
+            else:
+                messages.success(
+                    request,
+                    _("%(new)s nieuwe betalingen ingelezen, %(old)s waren er al.")
+                    % {"new": result.new, "old": result.already_imported},
+                )
+                return redirect("billing_backoffice:statements")
+    return render(
+        request,
+        "billing/backoffice/statements.html",
+        {
+            "form": form,
+            "statements": BankStatement.objects.all()[:50],
+            "proposals": Payment.objects.filter(match=Payment.Match.PROPOSED)
+            .select_related("proposed_invoice")
+            .order_by("booking_date")[:200],
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+REFUND_ERRORS = {
+    "four_eyes": _lazy(
+        "Een terugbetaling keurt een andere medewerker goed dan wie haar voorstelde."
+    ),
+    "no_proposer": _lazy("Neem deze terugbetaling eerst als voorstel over."),
+    "not_proposed": _lazy("Over deze terugbetaling is al beslist."),
+    "nothing_to_export": _lazy("Er zijn geen goedgekeurde terugbetalingen."),
+}
+
+
+@never_cache
+@staff_required(*FINANCE)
+def refunds(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "billing/backoffice/refunds.html",
+        {
+            "refunds": Refund.objects.filter(
+                status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
+            ).select_related("invoice"),
+            "exports": RefundExport.objects.all()[:20],
+            "form": forms.RefundDecisionForm(),
+        },
+    )
+
+
+@require_POST
+@staff_required(*FINANCE)
+def refund_decide(request: HttpRequest, refund_id: int) -> HttpResponse:
+    refund = get_object_or_404(Refund, pk=refund_id)
+    form = forms.RefundDecisionForm(request.POST)
+    if form.is_valid():
+        by = current_user(request)
+        try:
+            if refund.proposed_by_id is None:
+                services.refund_propose(refund=refund, by=by)
+            else:
+                services.refund_decide(refund=refund, by=by, approve=form.cleaned_data["approve"])
+        except services.BillingError as exc:
+            messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+    return redirect("billing_backoffice:refunds")
+
+
+@require_POST
+@staff_required(*FINANCE)
+def refunds_export(request: HttpRequest) -> HttpResponse:
+    try:
+        export, xml = services.refunds_export(by=current_user(request))
+    except services.BillingError as exc:
+        messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+        return redirect("billing_backoffice:refunds")
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{export.message_id}.xml"'
+    return response
+
+
+@require_POST
+@staff_required(*FINANCE)
+def payment_link(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """Finance confirms a proposed match (amount and name) from the queue."""
+    payment = get_object_or_404(Payment, pk=payment_id, match=Payment.Match.PROPOSED)
+    invoice = payment.proposed_invoice
+    if invoice is None:
+        raise Http404
+    try:
+        services.payment_link(payment=payment, invoice=invoice, by=current_user(request))
+    except services.BillingError:
+        messages.error(request, _("Deze betaling is al gekoppeld."))
+    else:
+        messages.success(
+            request, _("De betaling is aan %(number)s gekoppeld.") % {"number": invoice.number}
+        )
+    return redirect("billing_backoffice:statements")

@@ -1,0 +1,36 @@
+"""Billing's say in an erasure: open invoices hold it back (art. 17(3)(b), (e) GDPR)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import F
+
+from kluis.billing.models import Invoice
+from kluis.rights.erasure import Blocker
+
+
+def open_invoices(subject: uuid.UUID) -> list[Blocker]:
+    unpaid = Invoice.objects.filter(
+        customer_id=subject,
+        kind=Invoice.Kind.INVOICE,
+        credit_note__isnull=True,
+        paid_cents__lt=F("total_cents"),
+    ).count()
+    if not unpaid:
+        return []
+    return [
+        Blocker(
+            key="billing.open_invoice",
+            reason_nl=f"Er staan nog {unpaid} onbetaalde facturen open.",
+            reason_en=f"{unpaid} unpaid invoice(s) are still open.",
+            next_nl=(
+                "Zodra ze betaald of gecrediteerd zijn, wissen we je gegevens; de facturen "
+                "zelf bewaren we zolang de belastingwet dat eist."
+            ),
+            next_en=(
+                "Once they are paid or credited we erase your data; the invoices themselves "
+                "we keep for as long as tax law requires."
+            ),
+        )
+    ]

@@ -1,0 +1,25 @@
+"""Input of the billing pages, validated at the edge."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+MAX_STATEMENT_BYTES = 200 * 1024 * 1024
+
+
+class StatementUploadForm(forms.Form):
+    statement = forms.FileField(label=_("Bankafschrift (CAMT.053, XML)"))
+
+    def clean_statement(self) -> object:
+        upload = self.cleaned_data["statement"]
+        if upload.size > MAX_STATEMENT_BYTES:
+            raise forms.ValidationError(_("Dit bestand is te groot."))
+        return upload
+
+
+class RefundDecisionForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
+        coerce=lambda v: v == "yes",
+    )

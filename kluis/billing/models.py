@@ -1,0 +1,335 @@
+"""Invoices and credit notes, their lines, the VAT rate table and the number counters.
+
+An invoice is immutable once issued: only its payment state moves. The billing name,
+company, address and VAT number are copied onto it at issue time and sealed under the
+fiscal retention class of the fiscal year of its issue date, so they outlive the
+customer record exactly as long as art. 52 AWR requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kluis.accounts.models import Customer, User
+from kluis.shop.models import Order, VatCheck
+from kluis.vault.fields import SealedField, SealedModel
+
+
+class InvoiceImmutable(Exception):
+    """An issued invoice was about to change; correct it with a credit note instead."""
+
+
+class VatRate(models.Model):
+    """The standard VAT rate of one EU country over a period (basis points: 2100 = 21 %)."""
+
+    country = models.CharField(max_length=2)
+    rate_bp = models.PositiveIntegerField()
+    valid_from = models.DateField()
+    valid_until = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["country", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "valid_from"], name="billing_rate_once"),
+            models.CheckConstraint(
+                condition=models.Q(valid_until__isnull=True)
+                | models.Q(valid_until__gte=models.F("valid_from")),
+                name="billing_rate_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.rate_bp / 100:g}% from {self.valid_from}"
+
+
+class InvoiceCounter(models.Model):
+    """The last number given out in one series; locked while the next is allocated."""
+
+    series = models.CharField(max_length=10, primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.series}: {self.last}"
+
+
+MUTABLE_FIELDS = frozenset({"paid_cents", "paid_at"})
+
+
+class InvoiceQuerySet(models.QuerySet["Invoice"]):
+    def for_customer(self, customer: Customer) -> InvoiceQuerySet:
+        return self.filter(customer=customer)
+
+    def update(self, **kwargs: Any) -> int:
+        if set(kwargs) - MUTABLE_FIELDS:
+            raise InvoiceImmutable("an issued invoice does not change")
+        return super().update(**kwargs)
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise InvoiceImmutable("an issued invoice is never deleted")
+
+
+class Invoice(SealedModel):
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("factuur")
+        CREDIT_NOTE = "credit_note", _("creditnota")
+
+    class VatScheme(models.TextChoices):
+        DUTCH = "nl", _("Nederlandse btw")
+        REVERSE_CHARGE = "reverse_charge", _("btw verlegd")
+        OSS = "oss", _("btw van het land van de klant (OSS)")
+        OUTSIDE_EU = "outside_eu", _("buiten de EU, geen Nederlandse btw")
+
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.INVOICE)
+    series = models.CharField(max_length=10)
+    sequence = models.PositiveIntegerField()
+    number = models.CharField(max_length=24, unique=True)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    order = models.OneToOneField(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice"
+    )
+    corrects = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note"
+    )
+    issue_date = models.DateField()
+    supply_date = models.DateField()
+    due_date = models.DateField()
+    language = models.CharField(max_length=2, default="nl")
+    billing_name = SealedField(_("naam"), category="user.name", retention="fiscal")
+    billing_company = SealedField(
+        _("bedrijfsnaam"), category="user.contact.organization", retention="fiscal"
+    )
+    billing_street = SealedField(
+        _("straat en huisnummer"), category="user.contact.address", retention="fiscal"
+    )
+    billing_postcode = SealedField(
+        _("postcode"), category="user.contact.address", retention="fiscal"
+    )
+    billing_city = SealedField(_("plaats"), category="user.contact.address", retention="fiscal")
+    billing_vat_number = SealedField(
+        _("btw-nummer"), category="kluis.vat_number", retention="fiscal"
+    )
+    country = models.CharField(max_length=2)
+    vat_scheme = models.CharField(max_length=16, choices=VatScheme.choices)
+    vat_country = models.CharField(max_length=2)
+    vat_rate_bp = models.PositiveIntegerField()
+    # The VIES answer that allowed reverse charge (evidence, art. 44/196 VAT Directive).
+    vat_check = models.ForeignKey(
+        VatCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    net_cents = models.IntegerField()
+    vat_cents = models.IntegerField()
+    total_cents = models.IntegerField()
+    payment_reference = models.CharField(max_length=16, unique=True)
+    issued_at = models.DateTimeField(default=timezone.now)
+    issued_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paid_cents = models.IntegerField(default=0)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["series", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["series", "sequence"], name="billing_number_once"),
+            models.CheckConstraint(
+                condition=models.Q(total_cents=models.F("net_cents") + models.F("vat_cents")),
+                name="billing_total_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def vault_period(self, retention_class: str) -> str:
+        # Fiscal records are kept per fiscal year (the calendar year here).
+        return str(self.issue_date.year)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            fields = kwargs.get("update_fields")
+            if fields is None or set(fields) - MUTABLE_FIELDS:
+                raise InvoiceImmutable(f"invoice {self.number} is issued and does not change")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise InvoiceImmutable(f"invoice {self.number} is issued and is never deleted")
+
+    @property
+    def reverse_charged(self) -> bool:
+        return self.vat_scheme == self.VatScheme.REVERSE_CHARGE
+
+    @property
+    def open_cents(self) -> int:
+        return self.total_cents - self.paid_cents
+
+    @property
+    def is_paid(self) -> bool:
+        return self.paid_cents >= self.total_cents
+
+    def is_overdue(self, today: dt.date | None = None) -> bool:
+        return not self.is_paid and (today or timezone.localdate()) > self.due_date
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(max_length=300)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_cents = models.IntegerField()
+    net_cents = models.IntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="billing_line_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise InvoiceImmutable("the lines of an issued invoice do not change")
+        super().save(*args, **kwargs)
+
+
+class BankStatement(models.Model):
+    """One imported CAMT.053 file: which statement of which account, and when."""
+
+    version = models.CharField(max_length=2)
+    message_id = models.CharField(max_length=35)
+    statement_id = models.CharField(max_length=35)
+    sha256 = models.CharField(max_length=64)
+    entries = models.PositiveIntegerField(default=0)
+    new_payments = models.PositiveIntegerField(default=0)
+    imported_at = models.DateTimeField(default=timezone.now)
+    imported_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-imported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}/{self.statement_id}"
+
+
+class Payment(SealedModel):
+    """A credit on our account from a bank statement, and what it was matched to.
+
+    The payer's IBAN, name, the remittance text and the reference are sealed under the
+    payment category (R2, R15) of the fiscal year of the booking date. A payment that
+    matched an invoice belongs to that invoice's customer; one that did not is a data
+    subject of its own until finance links it.
+    """
+
+    class Match(models.TextChoices):
+        REFERENCE = "reference", _("betalingskenmerk")
+        INVOICE_NUMBER = "invoice_number", _("factuurnummer in de omschrijving")
+        PROPOSED = "proposed", _("voorstel op bedrag en naam")
+        STAFF = "staff", _("gekoppeld door de financiële administratie")
+        NONE = "none", _("niet gekoppeld")
+
+    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="payments")
+    # The bank's own reference of the entry: importing a statement twice adds nothing.
+    entry_reference = models.CharField(max_length=64, unique=True)
+    subject = models.UUIDField()
+    booking_date = models.DateField()
+    amount_cents = models.PositiveBigIntegerField()
+    iban = SealedField(_("IBAN"), category="user.financial.bank_account")
+    holder = SealedField(_("rekeninghouder"), category="user.financial.bank_account")
+    remittance = SealedField(_("omschrijving"), category="user.financial.bank_account")
+    reference = SealedField(_("betalingskenmerk"), category="user.financial.bank_account")
+    match = models.CharField(max_length=16, choices=Match.choices)
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    proposed_invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="proposals"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "subject"
+
+    class Meta:
+        ordering = ["booking_date", "entry_reference"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="billing_paid_more")
+        ]
+
+    def __str__(self) -> str:
+        return self.entry_reference
+
+    def vault_period(self, retention_class: str) -> str:
+        return str(self.booking_date.year)
+
+
+class RefundExport(models.Model):
+    """One pain.001 credit-transfer file made of approved refunds (its hash, not its data)."""
+
+    message_id = models.CharField(max_length=35, unique=True)
+    sha256 = models.CharField(max_length=64)
+    count = models.PositiveIntegerField()
+    total_cents = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class Refund(models.Model):
+    """An overpayment to pay back to the account it came from (R15), four-eyes approved.
+
+    The account and holder are not copied: they are read from the payment, sealed
+    under the payment category, for the refunds purpose when the file is made.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("voorgesteld")
+        APPROVED = "approved", _("goedgekeurd")
+        EXPORTED = "exported", _("in betaalbestand")
+        REJECTED = "rejected", _("afgewezen")
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_cents = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    export = models.ForeignKey(
+        RefundExport, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="billing_refund_positive"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(approved_by=models.F("proposed_by")),
+                name="billing_refund_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"refund {self.amount_cents} on {self.invoice_id}"

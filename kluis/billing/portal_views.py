@@ -1,0 +1,59 @@
+"""The customer's invoices in the portal: the list with what is open, and each PDF."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+
+from kluis.accounts.decorators import customer_required
+from kluis.accounts.http import current_user
+from kluis.accounts.models import Customer
+from kluis.billing.models import Invoice, Refund
+from kluis.billing.pdf import invoice_pdf
+from kluis.policy.enforce import Actor
+
+
+def _customer(request: HttpRequest) -> Customer:
+    customer = current_user(request).customer
+    assert customer is not None
+    return customer
+
+
+def _invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice:
+    invoice = (
+        Invoice.objects.for_customer(_customer(request))
+        .select_related("customer", "corrects")
+        .filter(pk=invoice_id)
+        .first()
+    )
+    if invoice is None:
+        raise Http404
+    return invoice
+
+
+@never_cache
+@customer_required
+def invoices(request: HttpRequest) -> HttpResponse:
+    customer = _customer(request)
+    return render(
+        request,
+        "billing/portal/invoices.html",
+        {
+            "invoices": Invoice.objects.for_customer(customer).order_by("-issued_at"),
+            "refunds": Refund.objects.filter(invoice__customer=customer).select_related("invoice"),
+        },
+    )
+
+
+@never_cache
+@customer_required
+def invoice_pdf_download(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    invoice = _invoice(request, invoice_id)
+    response = HttpResponse(
+        invoice_pdf(invoice, Actor.subject(invoice.customer_id)), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response

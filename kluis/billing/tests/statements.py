@@ -1,0 +1,92 @@
+"""CAMT.053 test files in versions 001.02, 001.04 and 001.08, valid against the XSDs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+OUR_IBAN = "NL91ABNA0417164300"
+
+
+@dataclass(frozen=True)
+class Tx:
+    reference: str
+    amount: str  # "12.34"
+    name: str = "A. de Vries"
+    iban: str = "NL02ABNA0123456789"
+    kenmerk: str = ""
+    text: str = ""
+    credit: bool = True
+    currency: str = "EUR"
+
+
+def _party(version: str, name: str) -> str:
+    if version == "08":
+        return f"<Dbtr><Pty><Nm>{escape(name)}</Nm></Pty></Dbtr>"
+    return f"<Dbtr><Nm>{escape(name)}</Nm></Dbtr>"
+
+
+def _remittance(tx: Tx) -> str:
+    parts = []
+    if tx.text:
+        parts.append(f"<Ustrd>{escape(tx.text)}</Ustrd>")
+    if tx.kenmerk:
+        parts.append(
+            "<Strd><CdtrRefInf><Tp><CdOrPrtry><Cd>SCOR</Cd></CdOrPrtry><Issr>CUR</Issr></Tp>"
+            f"<Ref>{escape(tx.kenmerk)}</Ref></CdtrRefInf></Strd>"
+        )
+    return f"<RmtInf>{''.join(parts)}</RmtInf>" if parts else ""
+
+
+def _entry(version: str, tx: Tx) -> str:
+    status = "<Sts><Cd>BOOK</Cd></Sts>" if version == "08" else "<Sts>BOOK</Sts>"
+    side = "CRDT" if tx.credit else "DBIT"
+    tx_amount = (
+        f'<Amt Ccy="{tx.currency}">{tx.amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>'
+        if version == "04"
+        else ""
+    )
+    return (
+        f'<Ntry><NtryRef>{tx.reference}</NtryRef><Amt Ccy="{tx.currency}">{tx.amount}</Amt>'
+        f"<CdtDbtInd>{side}</CdtDbtInd>{status}"
+        "<BookgDt><Dt>2026-11-24</Dt></BookgDt><ValDt><Dt>2026-11-24</Dt></ValDt>"
+        f"<AcctSvcrRef>{tx.reference}</AcctSvcrRef>"
+        "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>"
+        "</Domn></BkTxCd>"
+        "<NtryDtls><TxDtls>"
+        f"{tx_amount}"
+        f"<RltdPties>{_party(version, tx.name)}"
+        f"<DbtrAcct><Id><IBAN>{tx.iban}</IBAN></Id></DbtrAcct></RltdPties>"
+        f"{_remittance(tx)}"
+        "</TxDtls></NtryDtls></Ntry>"
+    )
+
+
+def statement_xml(
+    txs: list[Tx],
+    *,
+    version: str = "02",
+    iban: str = OUR_IBAN,
+    currency: str = "EUR",
+    message_type: str = "camt.053",
+    prolog: str = "",
+) -> str:
+    root = "BkToCstmrStmt"
+    entries = "".join(_entry(version, tx) for tx in txs)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>{prolog}'
+        f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{message_type}.001.{version}">'
+        f"<{root}><GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-11-25T06:00:00</CreDtTm></GrpHdr>"
+        "<Stmt><Id>STMT-1</Id><CreDtTm>2026-11-25T06:00:00</CreDtTm>"
+        f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>{currency}</Ccy></Acct>"
+        '<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt>'
+        "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-24</Dt></Dt></Bal>"
+        f"{entries}</Stmt></{root}></Document>"
+    )
+
+
+def write_statement(tmp_path: Path, txs: list[Tx], name: str = "s.xml", **kwargs: str) -> Path:
+    path = tmp_path / name
+    path.write_text(statement_xml(txs, **kwargs), encoding="utf-8")
+    return path

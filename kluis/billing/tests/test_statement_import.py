@@ -1,0 +1,245 @@
+"""Importing CAMT.053: validation, refusals, matching, idempotence, all or nothing."""
+
+from __future__ import annotations
+
+import random
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from kluis.billing import services
+from kluis.billing.camt import StatementRefused
+from kluis.billing.models import BankStatement, Invoice, Payment
+from kluis.billing.tests.helpers import order_for
+from kluis.billing.tests.statements import Tx, statement_xml, write_statement
+from kluis.vault.errors import RevealRefused
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _euro(cents: int) -> str:
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+@pytest.fixture
+def invoices(personas):
+    return [
+        services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+        for _ in range(3)
+    ]
+
+
+def _import(path, **kwargs):
+    return services.statement_import(path=path, imported_by=None, **kwargs)
+
+
+@pytest.mark.parametrize("version", ["02", "04", "08"])
+def test_a_betalingskenmerk_pays_its_invoice_in_every_version(tmp_path, invoices, version):
+    invoice = invoices[0]
+    tx = Tx("E1", _euro(invoice.total_cents), kenmerk=invoice.payment_reference)
+    result = _import(write_statement(tmp_path, [tx], version=version))
+    assert (result.new, result.matches) == (1, {"reference": 1})
+    invoice.refresh_from_db()
+    assert invoice.is_paid and invoice.paid_at is not None
+    payment = Payment.objects.get()
+    assert payment.invoice == invoice
+    assert payment.subject == invoice.customer_id
+    assert BankStatement.objects.get().version == version
+
+
+def test_payment_data_is_sealed_under_the_payment_category(tmp_path, invoices):
+    invoice = invoices[0]
+    tx = Tx("E1", _euro(invoice.total_cents), kenmerk=invoice.payment_reference)
+    _import(write_statement(tmp_path, [tx]))
+    payment = Payment.objects.get()
+    assert payment.iban.category == "user.financial.bank_account"
+    assert (payment.iban.scope.retention_class, payment.iban.scope.period) == ("fiscal", "2026")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT iban, holder FROM billing_payment")
+        iban, holder = cursor.fetchone()
+    assert b"NL02ABNA" not in bytes(iban) and b"Vries" not in bytes(holder)
+    assert payment.iban.reveal(purpose="payment_matching", actor=services.BILLING) == (
+        "NL02ABNA0123456789"
+    )
+    with pytest.raises(RevealRefused):
+        payment.iban.reveal(purpose="marketing", actor=services.BILLING)
+
+
+def test_the_invoice_number_in_the_description_is_the_second_rule(tmp_path, invoices):
+    invoice = invoices[1]
+    tx = Tx("E1", "10.00", text=f"betaling factuur {invoice.number.lower()} dank")
+    result = _import(write_statement(tmp_path, [tx]))
+    assert result.matches == {"invoice_number": 1}
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 1000 and not invoice.is_paid  # a partial payment
+
+
+def test_partial_payments_add_up(tmp_path, invoices):
+    invoice = invoices[0]
+    half = invoice.total_cents // 2
+    rest = invoice.total_cents - half
+    _import(write_statement(tmp_path, [Tx("E1", _euro(half), kenmerk=invoice.payment_reference)]))
+    invoice.refresh_from_db()
+    assert not invoice.is_paid
+    _import(write_statement(tmp_path, [Tx("E2", _euro(rest), text=invoice.number)], name="b.xml"))
+    invoice.refresh_from_db()
+    assert invoice.is_paid and invoice.paid_cents == invoice.total_cents
+
+
+def test_a_bad_check_digit_is_treated_as_unstructured_text(tmp_path, invoices):
+    invoice = invoices[0]
+    bad = f"{(int(invoice.payment_reference[0]) + 1) % 10}{invoice.payment_reference[1:]}"
+    result = _import(write_statement(tmp_path, [Tx("E1", "5.00", kenmerk=bad, name="X")]))
+    assert result.matches == {"none": 1}
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 0
+
+
+def test_amount_and_name_only_propose_a_match(tmp_path, invoices, personas):
+    invoice = invoices[2]
+    tx = Tx("E1", _euro(invoice.total_cents), name="Alice de Vries")
+    result = _import(write_statement(tmp_path, [tx]))
+    # All three invoices have the same amount: no unique proposal.
+    assert result.matches == {"none": 1}
+    services.credit_note_issue(invoice=invoices[0], issued_by=personas.staff["finance"])
+    other = services.invoice_issue(
+        order=order_for(personas.customer_a, country="CH"), issued_by=None
+    )
+    result = _import(
+        write_statement(tmp_path, [Tx("E2", _euro(other.total_cents), name="alice  DE vries")])
+    )
+    assert result.matches == {"proposed": 1}
+    payment = Payment.objects.get(entry_reference="E2")
+    assert payment.invoice is None and payment.proposed_invoice == other
+    assert payment.subject == payment.pk
+    other.refresh_from_db()
+    assert other.paid_cents == 0
+    services.payment_link(payment=payment, invoice=other, by=personas.staff["finance"])
+    other.refresh_from_db()
+    assert other.is_paid
+
+
+def test_importing_the_same_statement_again_changes_nothing(tmp_path, invoices):
+    invoice = invoices[0]
+    path = write_statement(
+        tmp_path, [Tx("E1", _euro(invoice.total_cents), kenmerk=invoice.payment_reference)]
+    )
+    _import(path)
+    again = _import(path)
+    assert (again.new, again.already_imported) == (0, 1)
+    assert BankStatement.objects.count() == 1
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == invoice.total_cents
+
+
+def test_debits_are_not_payments(tmp_path, invoices):
+    result = _import(write_statement(tmp_path, [Tx("D1", "3.00", credit=False)]))
+    assert (result.new, result.not_credits) == (0, 1)
+    assert not Payment.objects.exists()
+
+
+BILLION_LAUGHS = (
+    '<!DOCTYPE Document [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+)
+XXE = '<!DOCTYPE Document [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+
+
+@pytest.mark.parametrize(
+    ("xml", "message"),
+    [
+        (statement_xml([Tx("E1", "1.00")])[:-40], "not valid CAMT.053"),
+        ("<Document", "not a CAMT.053|not well-formed"),
+        ("", "not well-formed"),
+        (statement_xml([Tx("E1", "1.00")], prolog=BILLION_LAUGHS), "DOCTYPE"),
+        (statement_xml([Tx("E1", "1.00")], prolog=XXE), "DOCTYPE"),
+        (statement_xml([Tx("E1", "1.00")], message_type="camt.052"), "not a CAMT.053"),
+        (statement_xml([Tx("E1", "1.00")], iban="NL20INGB0001234567"), "not ours"),
+        (statement_xml([Tx("E1", "1.00")], currency="USD"), "not EUR"),
+        (statement_xml([Tx("E1", "1.00", currency="USD")]), "not EUR"),
+        (statement_xml([Tx("E1", "0.00")]), "zero or negative"),
+        # The schema's error can surface a little after the entry: either refusal will do.
+        (statement_xml([Tx("E1", "-1.00")]), "not valid CAMT.053|zero or negative"),
+        (statement_xml([Tx("E1", "1.00"), Tx("E2", "x")]), "not valid CAMT.053|not a number"),
+        (
+            statement_xml([Tx("E1", "1.00")]).replace("</Stmt>", "<Foo/></Stmt>"),
+            "not valid CAMT.053",
+        ),
+    ],
+)
+def test_bad_files_are_refused_with_a_clear_error_and_import_nothing(
+    tmp_path, invoices, xml, message
+):
+    invoice = invoices[0]
+    good = Tx("G1", _euro(invoice.total_cents), kenmerk=invoice.payment_reference)
+    # A good entry first, so "nothing" also means "not the part before the problem".
+    xml = xml.replace("<Ntry>", _good_entry(good) + "<Ntry>", 1) if "<Ntry>" in xml else xml
+    path = tmp_path / "bad.xml"
+    path.write_text(xml, encoding="utf-8")
+    with pytest.raises(StatementRefused) as refused:
+        _import(path)
+    assert re.search(message, str(refused.value))
+    assert not Payment.objects.exists()
+    assert not BankStatement.objects.exists()
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 0
+
+
+def _good_entry(tx: Tx) -> str:
+    xml = statement_xml([tx])
+    return xml[xml.index("<Ntry>") : xml.index("</Ntry>") + len("</Ntry>")]
+
+
+def test_a_missing_schema_directory_refuses_the_import(tmp_path, invoices, settings):
+    settings.KLUIS_ISO20022_DIR = tmp_path / "nowhere"
+    with pytest.raises(StatementRefused, match="schema"):
+        _import(write_statement(tmp_path, [Tx("E1", "1.00")]))
+
+
+def test_a_crash_at_a_random_entry_then_a_rerun_equals_one_clean_import(
+    tmp_path, personas, monkeypatch
+):
+    invoices = [
+        services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+        for _ in range(6)
+    ]
+    txs = [
+        Tx(f"E{n}", _euro(inv.total_cents // (1 + n % 2)), kenmerk=inv.payment_reference)
+        for n, inv in enumerate(invoices)
+    ] + [Tx("E-none", "7.00", name="Nobody")]
+    path = write_statement(tmp_path, txs)
+    original = services._payment_record
+    crash_at = random.randrange(1, len(txs))
+    calls = {"n": 0}
+
+    def crashing(statement, entry, proposer):
+        calls["n"] += 1
+        if calls["n"] == crash_at:
+            raise KeyboardInterrupt("killed mid-import")
+        return original(statement, entry, proposer)
+
+    monkeypatch.setattr(services, "_payment_record", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        _import(path)
+    assert not Payment.objects.exists()
+    monkeypatch.setattr(services, "_payment_record", original)
+    _import(path)
+    _import(path)
+    after_rerun = _state()
+    # The same file imported once, cleanly, in a fresh state gives the same result.
+    Payment.objects.all().delete()
+    BankStatement.objects.all().delete()
+    Invoice.objects.filter(pk__in=[i.pk for i in invoices]).update(paid_cents=0, paid_at=None)
+    _import(path)
+    assert _state() == after_rerun
+
+
+def _state():
+    return (
+        sorted(
+            Payment.objects.values_list("entry_reference", "amount_cents", "match", "invoice_id")
+        ),
+        sorted(Invoice.objects.values_list("number", "paid_cents")),
+        BankStatement.objects.count(),
+    )

@@ -1,0 +1,90 @@
+"""The statement upload page (finance) and `manage.py import_statement`."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from kluis.billing import services
+from kluis.billing.models import BankStatement, Payment
+from kluis.billing.tests.helpers import order_for
+from kluis.billing.tests.statements import Tx, statement_xml, write_statement
+from kluis.testing import log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _paying_statement(invoice) -> str:
+    amount = f"{invoice.total_cents // 100}.{invoice.total_cents % 100:02d}"
+    return statement_xml([Tx("E1", amount, kenmerk=invoice.payment_reference)], version="08")
+
+
+def test_finance_uploads_a_statement_and_the_invoice_is_paid(client, personas):
+    invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    log_in(client, personas.staff["finance"])
+    upload = _paying_statement(invoice).encode()
+
+    response = client.post(
+        reverse("billing_backoffice:statements"),
+        {"statement": SimpleUploadedFile("s.xml", upload, "text/xml")},
+    )
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.is_paid
+    assert BankStatement.objects.get().imported_by == personas.staff["finance"]
+
+
+def test_a_refused_upload_shows_why_and_imports_nothing(client, personas):
+    log_in(client, personas.staff["finance"])
+
+    bad = statement_xml([Tx("E1", "1.00")], iban="NL20INGB0001234567").encode()
+    response = client.post(
+        reverse("billing_backoffice:statements"),
+        {"statement": SimpleUploadedFile("s.xml", bad, "text/xml")},
+    )
+    assert response.status_code == 400
+    assert "not ours" in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_other_staff_cannot_open_the_statements_page(client, personas):
+    log_in(client, personas.staff["support"])
+    assert client.get(reverse("billing_backoffice:statements")).status_code in (302, 403, 404)
+
+
+def test_the_command_imports_and_refuses(tmp_path, personas, capsys):
+    invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    path = tmp_path / "s.xml"
+    path.write_text(_paying_statement(invoice), encoding="utf-8")
+    call_command("import_statement", str(path))
+    assert "1 new payments (reference 1)" in capsys.readouterr().out
+    call_command("import_statement", str(path))
+    assert "0 new payments" in capsys.readouterr().out
+    bad = write_statement(tmp_path, [Tx("E9", "1.00")], name="bad.xml", currency="USD")
+    with pytest.raises(CommandError, match="nothing imported"):
+        call_command("import_statement", str(bad))
+
+
+def test_finance_confirms_a_proposed_match_from_the_queue(client, tmp_path, personas):
+    invoice = services.invoice_issue(
+        order=order_for(personas.customer_a, country="CH"), issued_by=None
+    )
+    amount = f"{invoice.total_cents // 100}.{invoice.total_cents % 100:02d}"
+    tx = Tx("E1", amount, name="Alice de Vries")
+    services.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    payment = Payment.objects.get()
+    assert payment.match == Payment.Match.PROPOSED
+    log_in(client, personas.staff["finance"])
+    page = client.get(reverse("billing_backoffice:statements")).content.decode()
+    assert invoice.number in page
+    response = client.post(reverse("billing_backoffice:payment-link", args=[payment.pk]))
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.is_paid
+    payment.refresh_from_db()
+    assert payment.match == Payment.Match.STAFF
+    # Once linked it has left the queue.
+    response = client.post(reverse("billing_backoffice:payment-link", args=[payment.pk]))
+    assert response.status_code == 404
