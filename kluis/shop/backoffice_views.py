@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
+from django.db.models import Model
+from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -124,16 +127,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 def product(request: HttpRequest, product_id: int) -> HttpResponse:
     found = get_object_or_404(Product, pk=product_id)
     form = forms.ProductForm(request.POST or None, instance=found)
-    if request.method == "POST" and form.is_valid():
-        form.save()
-        messages.success(request, _("Het pakket is bijgewerkt."))
-        return redirect("shop_backoffice:catalogue")
-    return render(
-        request,
-        "shop/backoffice/edit.html",
-        {"form": form, "item": found},
-        status=400 if request.method == "POST" else 200,
-    )
+    return _edit(request, form, found, _("Het pakket is bijgewerkt."))
 
 
 @never_cache
@@ -141,13 +135,18 @@ def product(request: HttpRequest, product_id: int) -> HttpResponse:
 def extension(request: HttpRequest, extension_id: int) -> HttpResponse:
     found = get_object_or_404(DomainExtension, pk=extension_id)
     form = forms.ExtensionForm(request.POST or None, instance=found)
+    return _edit(request, form, found, _("De extensie is bijgewerkt."))
+
+
+def _edit(request: HttpRequest, form: ModelForm[Any], item: Model, done: str) -> HttpResponse:
+    """Save a catalogue item's form, or show it again with its errors."""
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, _("De extensie is bijgewerkt."))
+        messages.success(request, done)
         return redirect("shop_backoffice:catalogue")
     return render(
         request,
         "shop/backoffice/edit.html",
-        {"form": form, "item": found},
+        {"form": form, "item": item},
         status=400 if request.method == "POST" else 200,
     )
