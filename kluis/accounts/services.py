@@ -342,10 +342,7 @@ def password_reset_request(*, email: str, client_address: str) -> None:
             subject=user.vault_subject(),
             data={"user": str(user.pk)},
         )
-        if user.has_usable_password():
-            emails.send_password_reset(user)
-        else:
-            emails.send_activation(user)
+        _send_reset_link(user)
 
 
 @transaction.atomic
@@ -359,6 +356,12 @@ def password_reset_send(*, user: User, by: User) -> None:
         subject=user.vault_subject(),
         data={"user": str(user.pk)},
     )
+    _send_reset_link(user)
+
+
+def _send_reset_link(user: User) -> None:
+    # An account that never chose a password gets its activation link instead: the
+    # reset link would be refused for a password that does not exist.
     if user.has_usable_password():
         emails.send_password_reset(user)
     else:
