@@ -99,14 +99,20 @@ def _locked_head() -> tuple[int, str]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT seq, hash FROM {table} WHERE id = 1{lock}")  # noqa: S608
         row = cursor.fetchone()
-    if row is None:
-        # A fresh (or flushed) database; a chain with entries but no head was tampered
-        # with, and appending would hide that.
-        if AuditEntry.objects.exists():
-            raise ChainError("the audit head is missing while entries exist; run audit_verify")
-        AuditHead.objects.get_or_create(pk=1)
-        return _locked_head()
-    return int(row[0]), str(row[1])
+        if row is None:
+            # A fresh (or flushed) database. Concurrent first appends may race here:
+            # get_or_create lets exactly one insert the head and the others wait for
+            # it, after which every one of them locks the same row.
+            AuditHead.objects.get_or_create(pk=1)
+            cursor.execute(f"SELECT seq, hash FROM {table} WHERE id = 1{lock}")  # noqa: S608
+            row = cursor.fetchone()
+    seq, head_hash = int(row[0]), str(row[1])
+    # A chain with entries but an empty head was tampered with (the head removed or
+    # reset), and appending would hide that. Checked under the lock, so a head that a
+    # concurrent first append has just moved on is never mistaken for it.
+    if seq == 0 and AuditEntry.objects.exists():
+        raise ChainError("the audit head is missing while entries exist; run audit_verify")
+    return seq, head_hash
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from kluis.audit.chain import audit_append, audit_verify
 from kluis.audit.models import AuditEntry
@@ -119,3 +119,15 @@ def test_no_plain_personal_data_goes_into_the_chain_through_a_reveal():
     customer = Customer.objects.get(pk=make_customer(name="Geheime Naam").pk)
     customer.name.reveal(purpose="contract_administration", actor=Actor.staff("u", {"orders"}))
     assert not AuditEntry.objects.filter(payload__contains="Geheime").exists()
+
+
+@pytest.mark.parametrize("tamper", ["DELETE FROM {table}", "UPDATE {table} SET seq = 0"])
+def test_appending_refuses_when_the_head_was_removed_or_reset(tamper):
+    from kluis.audit.chain import ChainError
+    from kluis.audit.models import AuditHead
+
+    _fill(3)
+    _sql(tamper.format(table=AuditHead._meta.db_table))
+    with pytest.raises(ChainError, match="head is missing"), transaction.atomic():
+        audit_append(action="test.event", actor="user:x")
+    assert AuditEntry.objects.count() == 3
