@@ -34,6 +34,7 @@ from kluis.billing.models import (
     RefundExport,
 )
 from kluis.billing.reference import is_valid, new_reference
+from kluis.billing.settlement import invoice_paid
 from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.models import Order, VatCheck
@@ -327,9 +328,12 @@ def _apply(invoice: Invoice, payment: Payment, proposer: User | None) -> None:
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     before = max(locked.paid_cents - locked.total_cents, 0)
     locked.paid_cents += payment.amount_cents
-    if locked.paid_cents >= locked.total_cents and locked.paid_at is None:
+    settled = locked.paid_cents >= locked.total_cents and locked.paid_at is None
+    if settled:
         locked.paid_at = timezone.now()
     locked.save(update_fields=["paid_cents", "paid_at"])
+    if settled:
+        invoice_paid(locked)
     excess = max(locked.paid_cents - locked.total_cents, 0) - before
     if excess > 0:
         Refund.objects.create(

@@ -88,6 +88,43 @@ def test_partial_payments_add_up(tmp_path, invoices):
     assert invoice.is_paid and invoice.paid_cents == invoice.total_cents
 
 
+def test_handlers_hear_once_that_an_invoice_is_paid_and_can_undo_the_payment(
+    tmp_path, invoices
+):
+    from kluis.billing.settlement import register_paid_handler, unregister_paid_handler
+
+    heard: list[str] = []
+    invoice = invoices[0]
+    half = invoice.total_cents // 2
+
+    def handler(paid: Invoice) -> None:
+        heard.append(paid.number)
+
+    register_paid_handler(handler)
+    try:
+        _import(write_statement(tmp_path, [Tx("E1", _euro(half), text=invoice.number)]))
+        assert heard == []  # partly paid is not paid
+        rest = Tx("E2", _euro(invoice.total_cents), text=invoice.number)  # and overpaid
+        _import(write_statement(tmp_path, [rest], name="b.xml"))
+        assert heard == [invoice.number]
+    finally:
+        unregister_paid_handler(handler)
+
+    def refusing(paid: Invoice) -> None:
+        raise RuntimeError("the order could not move")
+
+    register_paid_handler(refusing)
+    try:
+        other = invoices[1]
+        tx = Tx("E3", _euro(other.total_cents), kenmerk=other.payment_reference)
+        with pytest.raises(RuntimeError):
+            _import(write_statement(tmp_path, [tx], name="c.xml"))
+    finally:
+        unregister_paid_handler(refusing)
+    other.refresh_from_db()
+    assert other.paid_cents == 0 and not Payment.objects.filter(entry_reference="E3").exists()
+
+
 def test_a_bad_check_digit_is_treated_as_unstructured_text(tmp_path, invoices):
     invoice = invoices[0]
     bad = f"{(int(invoice.payment_reference[0]) + 1) % 10}{invoice.payment_reference[1:]}"
