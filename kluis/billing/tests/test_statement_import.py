@@ -88,9 +88,7 @@ def test_partial_payments_add_up(tmp_path, invoices):
     assert invoice.is_paid and invoice.paid_cents == invoice.total_cents
 
 
-def test_handlers_hear_once_that_an_invoice_is_paid_and_can_undo_the_payment(
-    tmp_path, invoices
-):
+def test_handlers_hear_once_that_an_invoice_is_paid_and_can_undo_the_payment(tmp_path, invoices):
     from kluis.billing.settlement import register_paid_handler, unregister_paid_handler
 
     heard: list[str] = []
