@@ -273,6 +273,7 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from bench.billing import bench_invoice_pdfs, bench_statement_import
     from bench.rights import bench_rights_export, bench_rights_sweep
 
     console = Console(width=150)
@@ -284,6 +285,8 @@ def main() -> int:
         ("shredding", bench_shred),
         ("rights export", bench_rights_export),
         ("retention sweep", bench_rights_sweep),
+        ("statement import", bench_statement_import),
+        ("invoice PDFs", bench_invoice_pdfs),
     ]
     for name, bench in benches:
         with console.status(f"running {name}..."):

@@ -35,7 +35,9 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -45,6 +47,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} is below the minimum of {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} is above the maximum of {maximum}.")
     return value
 
 
@@ -53,6 +57,27 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None or raw.strip() == "":
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_days(name: str, default: list[int]) -> list[int]:
+    """A schedule of day counts, "7,21": positive whole numbers, each above the last."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    days: list[int] = []
+    for item in raw.split(","):
+        try:
+            day = int(item.strip())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}={raw!r}: {item.strip()!r} is not a whole number of days."
+            ) from None
+        if day < 1:
+            raise ImproperlyConfigured(f"{name}={raw!r}: {day} is not a positive number of days.")
+        if days and day <= days[-1]:
+            raise ImproperlyConfigured(f"{name}={raw!r}: each number must be above the one before.")
+        days.append(day)
+    return days
 
 
 def env_database(name: str, default_sqlite: Path) -> dict[str, Any]:

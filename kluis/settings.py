@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from kluis.env import env_bool, env_database, env_int, env_list, env_str
+from kluis.env import env_bool, env_database, env_days, env_int, env_list, env_str
 from kluis.mail.config import env_email
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -223,6 +223,12 @@ KLUIS_KVK_NUMBER = env_str("KLUIS_KVK_NUMBER", "")
 KLUIS_VAT_NUMBER = env_str("KLUIS_VAT_NUMBER", "")
 KLUIS_INVOICE_SERIES = env_str("KLUIS_INVOICE_SERIES", "F")
 KLUIS_PAYMENT_TERM_DAYS = env_int("KLUIS_PAYMENT_TERM_DAYS", 14, minimum=1)
+# Renewal invoices go out this many days before a subscription's period ends. At most
+# 28, the shortest month: a monthly subscription gets one period per invoice.
+KLUIS_RENEWAL_LEAD_DAYS = env_int("KLUIS_RENEWAL_LEAD_DAYS", 14, minimum=0, maximum=28)
+# Reminders of an unpaid invoice go out this many days after its due date, in order;
+# after the last one consumers get the statutory 14-day letter (kluis/billing/dunning.py).
+KLUIS_REMINDER_DAYS = env_days("KLUIS_REMINDER_DAYS", [7, 21])
 # Bank statements (CAMT.053) are accepted only for this account, and validated against
 # the ISO 20022 schemas in this directory.
 KLUIS_IBAN = env_str("KLUIS_IBAN", "NL91ABNA0417164300")

@@ -195,6 +195,12 @@ def _alice_order(p: Personas) -> dict[str, Any]:
     return {"order_id": make_order(p.customer_a).pk}
 
 
+def _alice_subscription(p: Personas) -> dict[str, Any]:
+    from kluis.shop.testing import make_subscription
+
+    return {"subscription_id": make_subscription(p.customer_a)[0].pk}
+
+
 def _alice_order_pdf(p: Personas) -> dict[str, Any]:
     return {**_alice_order(p), "kind": "agreement"}
 
@@ -353,6 +359,8 @@ ROUTES: dict[str, Route] = {
     "shop_portal:orders": Route("portal"),
     "shop_portal:order": Route("portal", kwargs=_alice_order),
     "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
+    "shop_portal:subscriptions": Route("portal"),
+    "shop_portal:subscription-end": Route("portal", kwargs=_alice_subscription),
     "shop_portal:documents": Route("portal"),
     "shop_portal:documents-accept": Route("portal", method="post", data=lambda p: {"accept": "on"}),
     "shop_backoffice:orders": Route("backoffice", roles=frozenset({"orders"})),
@@ -364,6 +372,10 @@ ROUTES: dict[str, Route] = {
         kwargs=_alice_order,
         data=lambda p: {"status": "awaiting_payment"},
     ),
+    "shop_backoffice:subscriptions": Route("backoffice", roles=frozenset({"orders"})),
+    "shop_backoffice:subscription-end": Route(
+        "backoffice", roles=frozenset({"orders"}), kwargs=_alice_subscription
+    ),
     "shop_backoffice:catalogue": Route("backoffice", roles=SHOP_CATALOGUE_ROLES),
     "shop_backoffice:product": Route("backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_a_product),
     "shop_backoffice:extension": Route(
@@ -372,6 +384,10 @@ ROUTES: dict[str, Route] = {
     # billing (kluis/billing)
     "billing_portal:invoices": Route("portal"),
     "billing_portal:invoice-pdf": Route("portal", kwargs=_billing("invoice_kwargs")),
+    "billing_backoffice:overview": Route("backoffice", roles=FINANCE),
+    "billing_backoffice:invoice-pdf": Route(
+        "backoffice", roles=FINANCE, kwargs=_billing("invoice_kwargs")
+    ),
     "billing_backoffice:statements": Route("backoffice", roles=FINANCE),
     "billing_backoffice:payment-link": Route(
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("proposed_payment_kwargs")
@@ -385,6 +401,27 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"approve": "yes"},
     ),
     "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
+    "billing_backoffice:collections": Route("backoffice", roles=FINANCE),
+    "billing_backoffice:collections-propose": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("eligible_invoice_kwargs")
+    ),
+    "billing_backoffice:collections-decide": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_billing("proposed_handover_kwargs"),
+        data=lambda p: {"approve": "yes"},
+    ),
+    "billing_backoffice:collections-told": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("paid_handover_kwargs")
+    ),
+    "billing_backoffice:collections-csv": Route(
+        "backoffice", roles=FINANCE, kwargs=_billing("approved_handover_kwargs")
+    ),
+    "billing_backoffice:collections-pdf": Route(
+        "backoffice", roles=FINANCE, kwargs=_billing("approved_handover_kwargs")
+    ),
+    "billing_portal:reminder-pdf": Route("portal", kwargs=_billing("statutory_letter_kwargs")),
     # data-subject rights (kluis/rights)
     "rights:request": Route("public"),
     "rights:sent": Route("public"),

@@ -1,9 +1,11 @@
 from django.urls import path
 
-from kluis.billing import backoffice_views
+from kluis.billing import backoffice_views, dunning_views
 
 app_name = "billing_backoffice"
 urlpatterns = [
+    path("", backoffice_views.overview, name="overview"),
+    path("<uuid:invoice_id>/pdf/", backoffice_views.invoice_pdf_download, name="invoice-pdf"),
     path("afschriften/", backoffice_views.statements, name="statements"),
     path(
         "betalingen/<uuid:payment_id>/koppelen/",
@@ -17,4 +19,21 @@ urlpatterns = [
         name="refund-decide",
     ),
     path("terugbetalingen/betaalbestand/", backoffice_views.refunds_export, name="refunds-export"),
+    # reminders and collections (kluis/billing/dunning.py)
+    path("herinneringen/", dunning_views.collections, name="collections"),
+    path(
+        "herinneringen/<uuid:invoice_id>/overdragen/",
+        dunning_views.collections_propose,
+        name="collections-propose",
+    ),
+    path(
+        "incasso/<int:handover_id>/besluit/",
+        dunning_views.collections_decide,
+        name="collections-decide",
+    ),
+    path(
+        "incasso/<int:handover_id>/gemeld/", dunning_views.collections_told, name="collections-told"
+    ),
+    path("incasso/<int:handover_id>/csv/", dunning_views.collections_csv, name="collections-csv"),
+    path("incasso/<int:handover_id>/pdf/", dunning_views.collections_pdf, name="collections-pdf"),
 ]

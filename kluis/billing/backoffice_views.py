@@ -1,4 +1,4 @@
-"""The back office of billing (finance role): bank statements and refunds."""
+"""The back office of billing (finance role): the overview, bank statements and refunds."""
 
 from __future__ import annotations
 
@@ -16,11 +16,39 @@ from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
-from kluis.billing import forms, services
+from kluis.billing import forms, selectors, services
 from kluis.billing.camt import StatementRefused, open_upload
+from kluis.billing.chart import months_chart
 from kluis.billing.models import BankStatement, Payment, Refund, RefundExport
+from kluis.billing.pdf import invoice_pdf
+from kluis.billing.statements import statement_import
 
 FINANCE = ("finance",)
+
+
+@never_cache
+@staff_required(*FINANCE)
+def overview(request: HttpRequest) -> HttpResponse:
+    """Finance's landing page: what is open and late, what waits for a decision."""
+    summary = selectors.finance_overview()
+    return render(
+        request,
+        "billing/backoffice/overview.html",
+        {"overview": summary, "chart": months_chart(summary.months)},
+    )
+
+
+@never_cache
+@staff_required(*FINANCE)
+def invoice_pdf_download(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
+    invoice = selectors.invoice_for_staff(invoice_id)
+    if invoice is None:
+        raise Http404
+    response = HttpResponse(
+        invoice_pdf(invoice, current_user(request).actor()), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
 
 
 @never_cache
@@ -31,7 +59,7 @@ def statements(request: HttpRequest) -> HttpResponse:
         with tempfile.TemporaryDirectory() as tmp:
             path = open_upload(form.cleaned_data["statement"], Path(tmp) / "statement.xml")
             try:
-                result = services.statement_import(path=path, imported_by=current_user(request))
+                result = statement_import(path=path, imported_by=current_user(request))
             except StatementRefused as exc:
                 form.add_error("statement", _("Niets ingelezen: %(reason)s") % {"reason": exc})
             else:

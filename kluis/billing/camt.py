@@ -68,12 +68,23 @@ def _local(tag: object) -> str:
     return str(tag).rsplit("}", 1)[-1]
 
 
+def _ns(elem: etree._Element) -> str:
+    """The "{namespace}" prefix of the element's tag: its children share it."""
+    tag = str(elem.tag)
+    return tag[: tag.index("}") + 1] if tag.startswith("{") else ""
+
+
+def _children(elem: etree._Element, name: str) -> Iterator[etree._Element]:
+    # iterchildren(tag) filters in C; a statement has some 30 elements per entry.
+    return elem.iterchildren(_ns(elem) + name)  # type: ignore[no-any-return]
+
+
 def _find(elem: etree._Element, *path: str) -> etree._Element | None:
     node: etree._Element | None = elem
     for name in path:
         if node is None:
             return None
-        node = next((c for c in node if _local(c.tag) == name), None)
+        node = next(_children(node, name), None)
     return node
 
 
@@ -121,28 +132,44 @@ def _sniff_version(path: Path) -> str:
     return NAMESPACES[namespace]
 
 
+def _paths(elem: etree._Element, prefix: str, out: dict[str, etree._Element]) -> None:
+    """Each descendant by its path of local names, following the first child of each
+    name at every level (as _find does), so an entry is walked once, not per field."""
+    for child in elem:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue  # a comment or processing instruction
+        path = prefix + tag[tag.rfind("}") + 1 :]
+        if path not in out:
+            out[path] = child
+            _paths(child, path + "/", out)
+
+
 def _entry(elem: etree._Element, booked_fallback: str) -> Entry:
-    amount = _find(elem, "Amt")
+    paths: dict[str, etree._Element] = {}
+    _paths(elem, "", paths)
+
+    def text(path: str) -> str:
+        node = paths.get(path)
+        return (node.text or "").strip() if node is not None else ""
+
+    amount = paths.get("Amt")
     assert amount is not None  # the schema requires it
-    status = _text(elem, "Sts") or _text(elem, "Sts", "Cd") or booked_fallback
-    booking = _text(elem, "BookgDt", "Dt") or _text(elem, "BookgDt", "DtTm")[:10]
-    details = _find(elem, "NtryDtls", "TxDtls")
+    status = text("Sts") or text("Sts/Cd") or booked_fallback
+    booking = text("BookgDt/Dt") or text("BookgDt/DtTm")[:10]
+    tx = "NtryDtls/TxDtls/"
     iban = holder = structured = unstructured = ""
-    if details is not None:
-        iban = _text(details, "RltdPties", "DbtrAcct", "Id", "IBAN")
-        holder = _text(details, "RltdPties", "Dbtr", "Nm") or _text(
-            details, "RltdPties", "Dbtr", "Pty", "Nm"
-        )
-        remittance = _find(details, "RmtInf")
+    if "NtryDtls/TxDtls" in paths:
+        iban = text(tx + "RltdPties/DbtrAcct/Id/IBAN")
+        holder = text(tx + "RltdPties/Dbtr/Nm") or text(tx + "RltdPties/Dbtr/Pty/Nm")
+        remittance = paths.get(tx + "RmtInf")
         if remittance is not None:
-            unstructured = " ".join(
-                (c.text or "").strip() for c in remittance if _local(c.tag) == "Ustrd"
-            )
-            for strd in (c for c in remittance if _local(c.tag) == "Strd"):
+            unstructured = " ".join((c.text or "").strip() for c in _children(remittance, "Ustrd"))
+            for strd in _children(remittance, "Strd"):
                 issuer = _text(strd, "CdtrRefInf", "Tp", "Issr")
                 if issuer.upper() == "CUR":
                     structured = _text(strd, "CdtrRefInf", "Ref")
-    reference = _text(elem, "AcctSvcrRef") or _text(elem, "NtryRef")
+    reference = text("AcctSvcrRef") or text("NtryRef")
     if not reference:
         raise StatementRefused("an entry has no bank reference (AcctSvcrRef or NtryRef)")
     try:
@@ -171,9 +198,12 @@ def read_statement(path: Path) -> tuple[StatementHeader, Iterator[Entry]]:
     """
     version = _sniff_version(path)
     schema = _schema(str(schema_dir()), version)
+    namespace = f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}"
     context = etree.iterparse(
         str(path),
         events=("end",),
+        # Every element is still parsed and validated; only these are handed to Python.
+        tag=[f"{{{namespace}}}{name}" for name in ("GrpHdr", "Acct", "Ntry", "Document")],
         resolve_entities=False,
         no_network=True,
         huge_tree=False,

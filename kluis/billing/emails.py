@@ -1,4 +1,5 @@
-"""Billing's mails, through the outbox: each invoice (with its PDF) and approved refunds.
+"""Billing's mails, through the outbox: each invoice (with its PDF), approved refunds,
+reminders and the statutory letter (with its PDF).
 
 The invoice PDF is made again at delivery from the invoice (deterministic), so the
 outbox holds only the invoice's id, never a copy of the billing data.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kluis.billing.models import Invoice, Refund
+from kluis.billing.models import Invoice, Refund, Reminder
 from kluis.billing.pdf import euro, invoice_pdf
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
@@ -57,7 +58,7 @@ def _invoice_pdf(ref: Mapping[str, Any], actor: Actor) -> bytes:
 
 @mail_kind(template=INVOICE, purpose="invoicing", references={"invoice_id"})
 def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
-    invoice = Invoice.objects.select_related("customer").get(pk=context["invoice_id"])
+    invoice = Invoice.objects.select_related("customer", "order").get(pk=context["invoice_id"])
     name = (
         invoice.billing_name.reveal(purpose="invoicing", actor=actor)
         if invoice.billing_name
@@ -71,6 +72,8 @@ def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         "due_date": invoice.due_date.strftime("%d-%m-%Y"),
         "payment_reference": invoice.payment_reference,
         "reverse_charged": invoice.reverse_charged,
+        # The invoice of an order is also the mail of its move to "awaiting payment".
+        "order_number": invoice.order.number if invoice.order is not None else "",
     }
 
 
@@ -94,4 +97,71 @@ def mail_invoice(invoice: Invoice) -> OutboxMessage:
                 {"invoice_id": str(invoice.pk)},
             )
         ],
+    )
+
+
+# --- reminders and the statutory letter (kluis/billing/dunning.py) ---------------------
+
+REMINDER = "billing/email/reminder"
+STATUTORY_LETTER = "billing/email/statutory_letter"
+LETTER_GENERATOR = "billing.statutory_letter_pdf"
+LETTER_FILENAMES = {"nl": "aanmaning", "en": "payment-reminder"}
+
+
+@attachment_generator(LETTER_GENERATOR)
+def _statutory_letter_pdf(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    from kluis.billing.dunning_pdf import statutory_letter_pdf
+
+    reminder = Reminder.objects.select_related("invoice__customer").get(pk=ref["reminder_id"])
+    return statutory_letter_pdf(reminder, actor)
+
+
+def _reminder_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    reminder = Reminder.objects.select_related("invoice__customer").get(pk=context["reminder_id"])
+    invoice = reminder.invoice
+    name = invoice.customer.name
+    return {
+        "name": name.reveal(purpose="collections", actor=actor) if name else "",
+        "number": invoice.number,
+        "reminder": reminder.stage.rpartition("_")[2],
+        "open": euro(reminder.open_cents),
+        "costs": euro(reminder.costs_cents),
+        "due_date": invoice.due_date.strftime("%d-%m-%Y"),
+        "pay_by": reminder.pay_by.strftime("%d-%m-%Y"),
+        "payment_reference": invoice.payment_reference,
+    }
+
+
+mail_kind(template=REMINDER, purpose="collections", references={"reminder_id"})(_reminder_context)
+mail_kind(template=STATUTORY_LETTER, purpose="collections", references={"reminder_id"})(
+    _reminder_context
+)
+
+
+def mail_reminder(reminder: Reminder) -> OutboxMessage:
+    """Queue the mail of one reminder; the statutory letter goes as a PDF with it."""
+    invoice = reminder.invoice
+    customer = invoice.customer
+    email = customer.email
+    assert email is not None
+    statutory = reminder.is_statutory_letter
+    attachments = []
+    if statutory:
+        stem = LETTER_FILENAMES.get(invoice.language, LETTER_FILENAMES["nl"])
+        attachments.append(
+            AttachmentRef(
+                f"{stem}-{invoice.number}.pdf",
+                "application/pdf",
+                LETTER_GENERATOR,
+                {"reminder_id": reminder.pk},
+            )
+        )
+    return mail_queue(
+        template=STATUTORY_LETTER if statutory else REMINDER,
+        to_subject=customer.id,
+        recipient_email=email.reveal(purpose="collections", actor=MAILER),
+        language=invoice.language,
+        context={"reminder_id": reminder.pk},
+        dedupe_key=f"reminder:{invoice.pk}:{reminder.stage}",
+        attachments=attachments,
     )

@@ -23,3 +23,10 @@ class RefundDecisionForm(forms.Form):
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
     )
+
+
+class HandoverDecisionForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        choices=[("yes", _("overdragen")), ("no", _("afwijzen"))],
+        coerce=lambda v: v == "yes",
+    )

@@ -178,6 +178,19 @@ class Invoice(SealedModel):
     def is_overdue(self, today: dt.date | None = None) -> bool:
         return not self.is_paid and (today or timezone.localdate()) > self.due_date
 
+    def take_payment(self, amount_cents: int, *, at: dt.datetime) -> tuple[bool, int]:
+        """Add a payment to this row, unsaved; the caller holds the row's lock.
+
+        Returns whether the invoice became paid just now (so that is announced once)
+        and how much of the payment is over the total, for a refund proposal.
+        """
+        before = max(self.paid_cents - self.total_cents, 0)
+        self.paid_cents += amount_cents
+        settled = self.paid_cents >= self.total_cents and self.paid_at is None
+        if settled:
+            self.paid_at = at
+        return settled, max(self.paid_cents - self.total_cents, 0) - before
+
 
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
@@ -333,3 +346,100 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount_cents} on {self.invoice_id}"
+
+
+# --- reminders and collections (the workflow is in kluis/billing/dunning.py) ------------
+
+
+class Reminder(models.Model):
+    """One reminder of an unpaid invoice, sent once per stage (R29).
+
+    The amounts are those of the day it went out: the open amount and, in the
+    statutory letter, the collection costs it announces. Paying the invoice closes it.
+    """
+
+    STATUTORY_LETTER = "statutory_letter"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
+    # reminder_1, reminder_2, … in the order of KLUIS_REMINDER_DAYS, or statutory_letter
+    stage = models.CharField(max_length=20)
+    sent_on = models.DateField()
+    pay_by = models.DateField()
+    open_cents = models.IntegerField()
+    costs_cents = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sent_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "stage"], name="billing_reminder_once"),
+            models.CheckConstraint(
+                condition=models.Q(pay_by__gte=models.F("sent_on")), name="billing_reminder_term"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage} of {self.invoice_id}"
+
+    @property
+    def is_statutory_letter(self) -> bool:
+        return self.stage == self.STATUTORY_LETTER
+
+    @property
+    def label(self) -> str:
+        from django.utils.translation import gettext
+
+        if self.is_statutory_letter:
+            return gettext("wettelijke aanmaning (veertiendagenbrief)")
+        return gettext("herinnering %(number)s") % {"number": self.stage.rpartition("_")[2]}
+
+
+class CollectionHandover(models.Model):
+    """An unpaid invoice handed to the debt collector, approved by a second finance user.
+
+    The CSV and PDF for the collector are made from the sealed customer record when
+    they are downloaded; their hashes as approved are kept here, the files are not.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("voorgesteld")
+        APPROVED = "approved", _("overgedragen")
+        REJECTED = "rejected", _("afgewezen")
+        CANCELLED = "cancelled", _("vervallen: betaald vóór de overdracht")
+        PAID_AFTER_HANDOVER = "paid_after_handover", _("betaald na de overdracht")
+
+    ACTIVE = (Status.PROPOSED, Status.APPROVED, Status.PAID_AFTER_HANDOVER)
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="handovers")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    proposed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    open_cents = models.IntegerField()
+    costs_cents = models.IntegerField()
+    language = models.CharField(max_length=2, default="nl")
+    csv_sha256 = models.CharField(max_length=64, blank=True)
+    pdf_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    collector_told_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(decided_by=models.F("proposed_by")),
+                name="billing_handover_four_eyes",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=models.Q(status__in=["proposed", "approved", "paid_after_handover"]),
+                name="billing_handover_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"hand-over of {self.invoice_id} ({self.status})"

@@ -11,7 +11,8 @@ from django.views.decorators.cache import never_cache
 from kluis.accounts.decorators import customer_required
 from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer
-from kluis.billing.models import Invoice, Refund
+from kluis.billing import selectors
+from kluis.billing.models import Invoice, Reminder
 from kluis.billing.pdf import invoice_pdf
 from kluis.policy.enforce import Actor
 
@@ -38,12 +39,16 @@ def _invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice:
 @customer_required
 def invoices(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
+    invoices = selectors.portal_invoices(customer)
     return render(
         request,
         "billing/portal/invoices.html",
         {
-            "invoices": Invoice.objects.for_customer(customer).order_by("-issued_at"),
-            "refunds": Refund.objects.filter(invoice__customer=customer).select_related("invoice"),
+            "invoices": invoices,
+            "iban_tails": selectors.payment_iban_tails(invoices, customer),
+            "reminders": Reminder.objects.filter(invoice__customer=customer)
+            .select_related("invoice")
+            .order_by("-sent_on", "-pk"),
         },
     )
 

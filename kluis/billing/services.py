@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing import emails, sepa
-from kluis.billing.camt import Entry, StatementRefused, read_statement
 from kluis.billing.models import (
-    BankStatement,
     Invoice,
     InvoiceCounter,
     InvoiceLine,
@@ -33,12 +26,12 @@ from kluis.billing.models import (
     Refund,
     RefundExport,
 )
-from kluis.billing.reference import is_valid, new_reference
+from kluis.billing.reference import new_reference
 from kluis.billing.settlement import invoice_paid
 from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.models import Order, VatCheck
-from kluis.vault.fields import BlindIndexField, SealedValue
+from kluis.vault.fields import SealedValue
 
 BILLING = Actor.system("billing")
 CREDIT_SERIES = "C"
@@ -223,7 +216,7 @@ def invoice_issue(
 
 @transaction.atomic
 def credit_note_issue(
-    *, invoice: Invoice, issued_by: User, issue_date: dt.date | None = None
+    *, invoice: Invoice, issued_by: User | None, issue_date: dt.date | None = None
 ) -> Invoice:
     """Cancel an issued invoice in full with a credit note: the same lines, negated."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -259,170 +252,75 @@ def credit_note_issue(
     )
 
 
-# --- bank statements ------------------------------------------------------------------
+@transaction.atomic
+def invoice_issue_for_lines(
+    *,
+    customer: Customer,
+    lines: list[LineInput],
+    evidence: VatCheck | None,
+    issued_by: User | None,
+    issue_date: dt.date | None = None,
+) -> Invoice:
+    """An invoice that belongs to no order (renewals): VAT decided as for an order.
 
-INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,10}\d{4}-\d{6})\b")
-
-
-@dataclass
-class ImportResult:
-    entries: int = 0
-    new: int = 0
-    already_imported: int = 0
-    not_credits: int = 0
-    matches: dict[str, int] = field(default_factory=dict)
-
-
-def our_iban() -> str:
-    try:
-        return str(IBAN(settings.KLUIS_IBAN).compact)
-    except SchwiftyException as exc:
-        raise StatementRefused(f"KLUIS_IBAN is not a valid IBAN: {exc}") from None
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _open_invoice_by_amount_and_name(entry: Entry) -> Invoice | None:
-    if not entry.holder:
-        return None
-    index = Customer._meta.get_field("name_index")
-    assert isinstance(index, BlindIndexField)
-    lookup = index.lookup_value(entry.holder)
-    candidates = list(
-        Invoice.objects.filter(customer__name_index=lookup, kind=Invoice.Kind.INVOICE).filter(
-            total_cents=F("paid_cents") + entry.amount_cents
-        )[:2]
+    `evidence` is the VIES answer that may allow reverse charge; vat_decide accepts it
+    only when it is valid and of the customer's country.
+    """
+    if not lines:
+        raise BillingError("no_lines")
+    day = issue_date or timezone.localdate()
+    return _issue(
+        kind=Invoice.Kind.INVOICE,
+        series=settings.KLUIS_INVOICE_SERIES,
+        customer=customer,
+        address=_billing_address_of(customer),
+        decision=vat_decide(country=customer.country, evidence=evidence, day=day),
+        lines=lines,
+        language=customer.language,
+        issued_by=issued_by,
+        issue_date=day,
     )
-    return candidates[0] if len(candidates) == 1 else None
 
 
-def _match(entry: Entry) -> tuple[str, Invoice | None]:
-    text = entry.unstructured
-    reference = "".join(entry.structured_reference.split())
-    if reference and is_valid(reference):
-        invoice = Invoice.objects.filter(
-            payment_reference=reference, kind=Invoice.Kind.INVOICE
-        ).first()
-        if invoice is not None:
-            return Payment.Match.REFERENCE, invoice
-    elif reference:
-        text = f"{text} {entry.structured_reference}"  # a bad check digit: just text
-    for number in INVOICE_NUMBER.findall(text.upper()):
-        invoice = Invoice.objects.filter(number=number, kind=Invoice.Kind.INVOICE).first()
-        if invoice is not None:
-            return Payment.Match.INVOICE_NUMBER, invoice
-    proposal = _open_invoice_by_amount_and_name(entry)
-    if proposal is not None:
-        return Payment.Match.PROPOSED, proposal
-    return Payment.Match.NONE, None
+@transaction.atomic
+def credit_refunds_propose(*, invoice: Invoice) -> list[Refund]:
+    """Propose paying back what was paid on an invoice that a credit note cancelled.
+
+    Proposed by kluis (no proposer yet): finance takes each up and a second finance
+    user approves it, as for an overpayment.
+    """
+    locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if not Invoice.objects.filter(corrects=locked).exists():
+        raise BillingError("not_credited")
+    made = []
+    for payment in locked.payments.all():
+        proposed = sum(
+            r.amount_cents for r in payment.refunds.exclude(status=Refund.Status.REJECTED)
+        )
+        if payment.amount_cents > proposed:
+            made.append(
+                Refund.objects.create(
+                    invoice=locked, payment=payment, amount_cents=payment.amount_cents - proposed
+                )
+            )
+    return made
+
+
+# --- bank statements ------------------------------------------------------------------
+# Importing a statement is kluis/billing/statements.py; here finance links by hand.
 
 
 def _apply(invoice: Invoice, payment: Payment, proposer: User | None) -> None:
     """Add a payment to its invoice; what is paid too much becomes a refund proposal."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    before = max(locked.paid_cents - locked.total_cents, 0)
-    locked.paid_cents += payment.amount_cents
-    settled = locked.paid_cents >= locked.total_cents and locked.paid_at is None
-    if settled:
-        locked.paid_at = timezone.now()
+    settled, excess = locked.take_payment(payment.amount_cents, at=timezone.now())
     locked.save(update_fields=["paid_cents", "paid_at"])
     if settled:
         invoice_paid(locked)
-    excess = max(locked.paid_cents - locked.total_cents, 0) - before
     if excess > 0:
         Refund.objects.create(
             invoice=locked, payment=payment, amount_cents=excess, proposed_by=proposer
         )
-
-
-def _payment_record(statement: BankStatement, entry: Entry, proposer: User | None) -> Payment:
-    how, invoice = _match(entry)
-    decided = how in (Payment.Match.REFERENCE, Payment.Match.INVOICE_NUMBER)
-    payment = Payment(
-        statement=statement,
-        entry_reference=entry.reference,
-        booking_date=entry.booking_date,
-        amount_cents=entry.amount_cents,
-        match=how,
-        invoice=invoice if decided else None,
-        proposed_invoice=invoice if how == Payment.Match.PROPOSED else None,
-    )
-    # Only a decided match makes the payer that customer; until then the payment is a
-    # data subject of its own, so a wrong proposal never files it under someone else.
-    payment.subject = invoice.customer_id if decided and invoice is not None else payment.pk
-    for name, value in (
-        ("iban", entry.iban),
-        ("holder", entry.holder),
-        ("remittance", entry.unstructured),
-        ("reference", entry.structured_reference),
-    ):
-        if value:
-            setattr(payment, name, value)
-    payment.save(force_insert=True)
-    if decided and invoice is not None:
-        _apply(invoice, payment, proposer)
-    return payment
-
-
-def statement_import(*, path: Path, imported_by: User | None) -> ImportResult:
-    """Import one CAMT.053 file, all or nothing; importing it again adds nothing.
-
-    Raises StatementRefused (and imports nothing) for anything that is not a valid
-    statement of our account in euro with positive amounts.
-    """
-    ours = our_iban()
-    header, entries = read_statement(path)
-    if header.iban != ours:
-        raise StatementRefused(f"the statement is for account {header.iban}, not ours")
-    if header.currency and header.currency != "EUR":
-        raise StatementRefused(f"the account currency {header.currency} is not EUR")
-    result = ImportResult()
-    with transaction.atomic():
-        statement: BankStatement | None = None
-        for entry in entries:
-            result.entries += 1
-            if entry.currency != "EUR":
-                raise StatementRefused(f"entry {entry.reference} is in {entry.currency}, not EUR")
-            if entry.amount_cents <= 0:
-                raise StatementRefused(f"entry {entry.reference} has a zero or negative amount")
-            if not entry.credit or not entry.booked:
-                result.not_credits += 1
-                continue
-            if Payment.objects.filter(entry_reference=entry.reference).exists():
-                result.already_imported += 1
-                continue
-            if statement is None:
-                statement = BankStatement.objects.create(
-                    version=header.version,
-                    message_id=header.message_id,
-                    statement_id=header.statement_id,
-                    sha256=_file_sha256(path),
-                    imported_by=imported_by,
-                )
-            payment = _payment_record(statement, entry, imported_by)
-            result.new += 1
-            result.matches[payment.match] = result.matches.get(payment.match, 0) + 1
-        if statement is not None:
-            statement.entries = result.entries
-            statement.new_payments = result.new
-            statement.save(update_fields=["entries", "new_payments"])
-            audit_append(
-                action="billing.statement_imported",
-                actor=imported_by.actor().ref if imported_by else BILLING.ref,
-                data={
-                    "statement": statement.pk,
-                    "message_id": header.message_id,
-                    "new": result.new,
-                    "matches": result.matches,
-                },
-            )
-    return result
 
 
 @transaction.atomic

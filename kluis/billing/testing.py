@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from kluis.accounts.models import Customer
 from kluis.billing import services
-from kluis.billing.models import BankStatement, Payment, Refund
+from kluis.billing.models import (
+    BankStatement,
+    CollectionHandover,
+    Invoice,
+    Payment,
+    Refund,
+    Reminder,
+)
 from kluis.billing.rates import vat_rates_load
 from kluis.testing import Personas, make_staff
 
@@ -66,3 +74,75 @@ def refund_kwargs(p: Personas) -> dict[str, Any]:
         proposed_by=make_staff(roles=["finance"]),
     )
     return {"refund_id": refund.pk}
+
+
+# --- reminders and collections --------------------------------------------------------
+
+
+def invoice_through_reminders(customer: Customer, *, days_ago: int = 120) -> Invoice:
+    """An invoice of `customer` issued `days_ago` days ago, with the daily dunning job
+    run for every day since: for a consumer the reminders and statutory letter went
+    out and, well after the term, the invoice is eligible for collections today."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from kluis.billing.dunning import dunning_run
+    from kluis.shop.testing import make_order
+
+    vat_rates_load()
+    today = timezone.localdate()
+    invoice = services.invoice_issue(
+        order=make_order(customer),
+        issued_by=None,
+        issue_date=today - dt.timedelta(days=days_ago),
+    )
+    day = invoice.due_date
+    while day <= today:
+        dunning_run(today=day)
+        day += dt.timedelta(days=1)
+    return invoice
+
+
+def _handover(p: Personas, *, approve: bool) -> CollectionHandover:
+    from kluis.billing.dunning import collections_decide, collections_propose
+
+    invoice = invoice_through_reminders(p.customer_a)
+    handover = collections_propose(invoice=invoice, by=make_staff(roles=["finance"]))
+    if approve:
+        handover = collections_decide(
+            handover=handover, by=make_staff(roles=["finance"]), approve=True
+        )
+    return handover
+
+
+def eligible_invoice_kwargs(p: Personas) -> dict[str, Any]:
+    return {"invoice_id": invoice_through_reminders(p.customer_a).pk}
+
+
+def proposed_handover_kwargs(p: Personas) -> dict[str, Any]:
+    return {"handover_id": _handover(p, approve=False).pk}
+
+
+def approved_handover_kwargs(p: Personas) -> dict[str, Any]:
+    return {"handover_id": _handover(p, approve=True).pk}
+
+
+def paid_handover_kwargs(p: Personas) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from kluis.billing.settlement import invoice_paid
+
+    handover = _handover(p, approve=True)
+    invoice = handover.invoice
+    Invoice.objects.filter(pk=invoice.pk).update(
+        paid_cents=invoice.total_cents, paid_at=timezone.now()
+    )
+    invoice.refresh_from_db()
+    invoice_paid(invoice)
+    return {"handover_id": handover.pk}
+
+
+def statutory_letter_kwargs(p: Personas) -> dict[str, Any]:
+    invoice = invoice_through_reminders(p.customer_a)
+    return {"reminder_id": Reminder.objects.get(invoice=invoice, stage="statutory_letter").pk}

@@ -8,6 +8,7 @@ class ShopConfig(AppConfig):
 
     def ready(self) -> None:
         from kluis.rights.erasure import register_erasure_blocker
-        from kluis.shop.erasure import running_orders
+        from kluis.shop.erasure import running_orders, running_subscriptions
 
         register_erasure_blocker(running_orders)
+        register_erasure_blocker(running_subscriptions)

@@ -7,6 +7,12 @@ urlpatterns = [
     path("bestellingen/", backoffice_views.orders, name="orders"),
     path("bestellingen/<uuid:order_id>/", backoffice_views.order, name="order"),
     path("bestellingen/<uuid:order_id>/status/", backoffice_views.order_move, name="order-move"),
+    path("abonnementen/", backoffice_views.subscriptions, name="subscriptions"),
+    path(
+        "abonnementen/<int:subscription_id>/opzeggen/",
+        backoffice_views.subscription_end,
+        name="subscription-end",
+    ),
     path("catalogus/", backoffice_views.catalogue, name="catalogue"),
     path("catalogus/pakket/<int:product_id>/", backoffice_views.product, name="product"),
     path("catalogus/extensie/<int:extension_id>/", backoffice_views.extension, name="extension"),

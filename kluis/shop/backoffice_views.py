@@ -10,17 +10,31 @@ from django.db.models import Model
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.shop import forms, selectors, services
-from kluis.shop.models import DomainExtension, Order, Product
+from kluis.shop.models import DomainExtension, Order, Product, Subscription
 
 ORDER_ROLES = ("orders",)
 CATALOGUE_ROLES = ("orders", "admin")
+
+
+MOVE_REFUSED = {
+    "waits_for_vies": _lazy("Deze bestelling wacht op de VIES-controle van het btw-nummer."),
+    "illegal_move": _lazy("Deze statuswijziging is niet toegestaan."),
+    "not_invoiced": _lazy(
+        "De factuur van deze bestelling kon niet worden gemaakt; de status is niet gewijzigd."
+    ),
+    "not_credited": _lazy(
+        "De factuur van deze bestelling kon niet worden gecrediteerd; de status is niet gewijzigd."
+    ),
+}
 
 
 def _order(order_id: uuid.UUID) -> Order:
@@ -91,12 +105,7 @@ def order_move(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     try:
         services.order_move(order=found, to=form.cleaned_data["status"], by=current_user(request))
     except services.ShopError as exc:
-        message = (
-            _("Deze bestelling wacht op de VIES-controle van het btw-nummer.")
-            if exc.code == "waits_for_vies"
-            else _("Deze statuswijziging is niet toegestaan.")
-        )
-        form.add_error(None, message)
+        form.add_error(None, MOVE_REFUSED.get(exc.code, MOVE_REFUSED["illegal_move"]))
         return _order_page(request, found, form, status=400)
     messages.success(request, _("De status is gewijzigd en de klant krijgt een e-mail."))
     return redirect("shop_backoffice:order", order_id=found.pk)
@@ -148,5 +157,54 @@ def _edit(request: HttpRequest, form: ModelForm[Any], item: Model, done: str) ->
         request,
         "shop/backoffice/edit.html",
         {"form": form, "item": item},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@never_cache
+@staff_required(*ORDER_ROLES)
+def subscriptions(request: HttpRequest) -> HttpResponse:
+    found = Subscription.objects.select_related("customer", "product", "extension", "line__order")
+    if request.GET.get("running"):
+        found = found.renewing()
+    return render(
+        request,
+        "shop/backoffice/subscriptions.html",
+        {
+            "subscriptions": found.order_by("period_end", "id")[:200],
+            "running": bool(request.GET.get("running")),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@never_cache
+@staff_required(*ORDER_ROLES)
+def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    """The confirmation page (GET), and ending the subscription once confirmed (POST)."""
+    found = selectors.subscription_for_staff(subscription_id)
+    if found is None:
+        raise Http404
+    form = forms.SubscriptionEndForm(request.POST if request.method == "POST" else None)
+    if found.is_ending:
+        messages.info(request, _("Dit abonnement is al opgezegd."))
+        return redirect("shop_backoffice:subscriptions")
+    if request.method == "POST" and form.is_valid():
+        try:
+            ended = services.subscription_end(subscription=found, by=current_user(request))
+        except services.ShopError:
+            messages.info(request, _("Dit abonnement is al opgezegd."))
+            return redirect("shop_backoffice:subscriptions")
+        assert ended.ends_on is not None
+        messages.success(
+            request,
+            _("Het abonnement is opgezegd; de dienst loopt nog tot en met %(date)s.")
+            % {"date": ended.ends_on.strftime("%d-%m-%Y")},
+        )
+        return redirect("shop_backoffice:subscriptions")
+    return render(
+        request,
+        "shop/backoffice/subscription_end.html",
+        {"subscription": found, "form": form},
         status=400 if request.method == "POST" else 200,
     )

@@ -417,3 +417,10 @@ class ExtensionForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = DomainExtension
         fields = ["price_cents", "period", "active"]
+
+
+class SubscriptionEndForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Ik begrijp dat de dienst stopt na de laatste periode die al is gefactureerd."),
+        required=True,
+    )

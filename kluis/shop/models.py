@@ -7,6 +7,8 @@ of an acceptance, the VAT number checked) is sealed under that customer's keys.
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import uuid
 from typing import ClassVar
 
@@ -265,3 +267,126 @@ class Acceptance(SealedModel):
 
     def __str__(self) -> str:
         return f"{self.document} {self.version} by {self.customer_id}"
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def for_customer(self, customer: Customer) -> SubscriptionQuerySet:
+        return self.filter(customer=customer)
+
+    def renewing(self) -> SubscriptionQuerySet:
+        """Subscriptions nobody ended: each period is followed by the next."""
+        return self.filter(ends_on__isnull=True)
+
+    def due(self, until: dt.date) -> SubscriptionQuerySet:
+        """Renewing subscriptions whose current period ends on or before `until`."""
+        return self.renewing().filter(period_end__lte=until)
+
+
+class Subscription(models.Model):
+    """A running service of a delivered order line: a hosting package or a domain name.
+
+    It runs in periods of a month or a year from the day the order was delivered.
+    `period_start` to `period_end` is the last period invoiced: the order's at first,
+    then each renewal's, claimed ahead of the period it pays for. Ending it stops the
+    renewals: the service runs to the end of that period, which becomes `ends_on`.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    line = models.OneToOneField(OrderLine, on_delete=models.PROTECT, related_name="subscription")
+    kind = models.CharField(max_length=8, choices=OrderLine.Kind.choices)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT)
+    extension = models.ForeignKey(DomainExtension, null=True, blank=True, on_delete=models.PROTECT)
+    domain = models.CharField(max_length=253, blank=True)
+    period = models.CharField(max_length=5, choices=Period.choices)
+    started_on = models.DateField()
+    period_start = models.DateField()
+    period_end = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    end_requested_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["started_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(period_end__gte=models.F("period_start")),
+                name="shop_subscription_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("period_start")),
+                name="shop_subscription_ends_in_period",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"subscription {self.pk} of {self.customer_id}"
+
+    def name(self, language: str) -> str:
+        if self.product is not None:
+            return self.product.name(language)
+        return self.domain
+
+    @property
+    def is_ending(self) -> bool:
+        return self.ends_on is not None
+
+    def has_ended(self, today: dt.date | None = None) -> bool:
+        return self.ends_on is not None and (today or timezone.localdate()) > self.ends_on
+
+    def catalogue_price_cents(self) -> int:
+        """What the next period costs: the catalogue price of today, not of the order."""
+        item = self.product if self.product is not None else self.extension
+        assert item is not None
+        return item.price_cents
+
+    def next_period(self) -> tuple[dt.date, dt.date]:
+        """The first and last day of the period after the current one."""
+        start = self.period_end + dt.timedelta(days=1)
+        return start, period_after(start, self.period, self.started_on.day) - dt.timedelta(days=1)
+
+
+def period_after(start: dt.date, period: str, anchor_day: int) -> dt.date:
+    """The first day of the period after the one that opens on `start`.
+
+    Periods keep to the day of the month the subscription started on (`anchor_day`),
+    as far as a month has that day: started 31 January, the periods open on
+    28 (or 29) February, 31 March, 30 April.
+    """
+    months = 12 if period == Period.YEAR else 1
+    index = start.year * 12 + start.month - 1 + months
+    year, month = divmod(index, 12)
+    last_day = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(anchor_day, last_day))
+
+
+class SubscriptionRenewal(models.Model):
+    """One period of a subscription that was invoiced.
+
+    At most one row per subscription and period start (a unique constraint): a rerun
+    of the renewal job, two runs at once or a run after a crash can never invoice the
+    same period twice.
+    """
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="renewals"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField()
+    price_cents = models.PositiveIntegerField()
+    # The invoice the period is on (billing's number; shop keeps no link to billing rows).
+    invoice_number = models.CharField(max_length=24, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["period_start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "period_start"], name="shop_renewal_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"renewal of {self.subscription_id} from {self.period_start}"

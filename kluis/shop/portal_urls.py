@@ -7,6 +7,12 @@ urlpatterns = [
     path("bestellingen/", portal_views.orders, name="orders"),
     path("bestellingen/<uuid:order_id>/", portal_views.order, name="order"),
     path("bestellingen/<uuid:order_id>/<slug:kind>.pdf", portal_views.order_pdf, name="order-pdf"),
+    path("abonnementen/", portal_views.subscriptions, name="subscriptions"),
+    path(
+        "abonnementen/<int:subscription_id>/opzeggen/",
+        portal_views.subscription_end,
+        name="subscription-end",
+    ),
     path("documenten/", portal_views.documents_pending, name="documents"),
     path("documenten/accepteren/", portal_views.documents_accept, name="documents-accept"),
 ]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -14,7 +17,7 @@ from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
 from kluis.shop import emails, forms, selectors, services
-from kluis.shop.models import Order
+from kluis.shop.models import Order, Subscription
 
 
 def _customer(request: HttpRequest) -> Customer:
@@ -99,4 +102,54 @@ def documents_accept(request: HttpRequest) -> HttpResponse:
         "shop/portal/documents.html",
         {"pending": services.pending_documents(customer), "form": form, "accepted": accepted},
         status=200 if form.is_valid() else 400,
+    )
+
+
+def _subscription(request: HttpRequest, subscription_id: int) -> Subscription:
+    found = selectors.subscription_for_customer(_customer(request), subscription_id)
+    if found is None:
+        raise Http404
+    return found
+
+
+@never_cache
+@customer_required
+def subscriptions(request: HttpRequest) -> HttpResponse:
+    found = Subscription.objects.for_customer(_customer(request)).select_related(
+        "product", "extension", "line__order"
+    )
+    return render(
+        request,
+        "shop/portal/subscriptions.html",
+        {"subscriptions": found, "today": timezone.localdate()},
+    )
+
+
+@never_cache
+@customer_required
+def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    """The confirmation page (GET), and ending the subscription once confirmed (POST)."""
+    found = _subscription(request, subscription_id)
+    form = forms.SubscriptionEndForm(request.POST if request.method == "POST" else None)
+    if found.is_ending:
+        messages.info(request, _("Dit abonnement is al opgezegd."))
+        return redirect("shop_portal:subscriptions")
+    if request.method == "POST" and form.is_valid():
+        try:
+            ended = services.subscription_end(subscription=found, by=current_user(request))
+        except services.ShopError:
+            messages.info(request, _("Dit abonnement is al opgezegd."))
+            return redirect("shop_portal:subscriptions")
+        assert ended.ends_on is not None
+        messages.success(
+            request,
+            _("Je abonnement is opgezegd; de dienst loopt nog tot en met %(date)s.")
+            % {"date": ended.ends_on.strftime("%d-%m-%Y")},
+        )
+        return redirect("shop_portal:subscriptions")
+    return render(
+        request,
+        "shop/portal/subscription_end.html",
+        {"subscription": found, "form": form},
+        status=400 if request.method == "POST" else 200,
     )

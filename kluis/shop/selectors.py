@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from kluis.accounts.models import Customer
-from kluis.shop.models import Order
+from kluis.shop.models import Order, Subscription
 
 
 def order_for_customer(customer: Customer, order_id: uuid.UUID) -> Order | None:
@@ -14,3 +14,20 @@ def order_for_customer(customer: Customer, order_id: uuid.UUID) -> Order | None:
 
 def order_for_staff(order_id: uuid.UUID) -> Order | None:
     return Order.objects.select_related("customer").filter(pk=order_id).first()
+
+
+def subscription_for_customer(customer: Customer, subscription_id: int) -> Subscription | None:
+    return (
+        Subscription.objects.for_customer(customer)
+        .select_related("product", "extension", "line__order")
+        .filter(pk=subscription_id)
+        .first()
+    )
+
+
+def subscription_for_staff(subscription_id: int) -> Subscription | None:
+    return (
+        Subscription.objects.select_related("customer", "product", "extension", "line__order")
+        .filter(pk=subscription_id)
+        .first()
+    )

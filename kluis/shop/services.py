@@ -8,24 +8,37 @@ transaction as the change that causes them.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from kluis.accounts import services as account_services
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
-from kluis.shop import documents, emails
+from kluis.shop import documents, emails, moves
 from kluis.shop.cart import Cart
-from kluis.shop.models import Acceptance, KvkExtract, Order, OrderLine, VatCheck
+from kluis.shop.models import (
+    Acceptance,
+    KvkExtract,
+    Order,
+    OrderLine,
+    Subscription,
+    SubscriptionRenewal,
+    VatCheck,
+    period_after,
+)
 from kluis.shop.uploads import CleanFile
 from kluis.shop.vies import ViesAnswer, vies_check
 
 SHOP = Actor.system("shop")
+PAYMENTS = Actor.system("shop.payments")
 ORDER_DOCUMENTS = ("agreement", "processor_agreement")
 
 
@@ -295,18 +308,185 @@ def order_move(*, order: Order, to: str, by: User) -> Order:
             raise ShopError("illegal_move")
         if locked.waits_for_vies and to != Order.Status.CANCELLED:
             raise ShopError("waits_for_vies")
-        before = locked.status
-        locked.status = to
-        locked.status_changed_at = timezone.now()
-        locked.save(update_fields=["status", "status_changed_at"])
+        _move(locked, to, actor=by.actor().ref, by=by)
+    return locked
+
+
+def order_pay(*, order: Order, invoice_number: str) -> Order:
+    """kluis's own move: an order that awaits payment is paid, because its invoice is.
+
+    The one move kluis makes without a staff member; every other move stays with
+    order_move. An order in any other status is left as it is.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status != Order.Status.AWAITING_PAYMENT:
+            return locked
+        _move(locked, Order.Status.PAID, actor=PAYMENTS.ref, by=None, invoice=invoice_number)
+    return locked
+
+
+def _move(order: Order, to: str, *, actor: str, by: User | None, invoice: str = "") -> None:
+    """Save the new status, tell the other apps, start services, mail the customer once."""
+    before = order.status
+    order.status = to
+    order.status_changed_at = timezone.now()
+    order.save(update_fields=["status", "status_changed_at"])
+    data = {"order": str(order.pk), "from": before, "to": to}
+    if invoice:
+        data["invoice"] = invoice
+    audit_append(action="shop.order_moved", actor=actor, subject=order.customer_id, data=data)
+    if to == Order.Status.DELIVERED:
+        subscriptions_start(order=order)
+    if not moves.order_moved(order, before, by):
+        emails.mail_order_status(order, to)
+
+
+# --- subscriptions ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def subscriptions_start(*, order: Order) -> list[Subscription]:
+    """One subscription per line of a delivered order; its first period is the order's.
+
+    They start on the day of delivery, not of payment: the period the order's invoice
+    paid for is the period the service runs, however long delivery took.
+    """
+    today = timezone.localdate()
+    made = []
+    for line in order.lines.select_related("product", "extension"):
+        if hasattr(line, "subscription"):
+            continue
+        subscription = Subscription(
+            customer_id=order.customer_id,
+            line=line,
+            kind=line.kind,
+            product=line.product,
+            extension=line.extension,
+            domain=line.domain,
+            period=line.period,
+            started_on=today,
+            period_start=today,
+            period_end=period_after(today, line.period, today.day) - dt.timedelta(days=1),
+        )
+        subscription.save(force_insert=True)
+        made.append(subscription)
+    if made:
         audit_append(
-            action="shop.order_moved",
+            action="shop.subscriptions_started",
+            actor=SHOP.ref,
+            subject=order.customer_id,
+            data={"order": str(order.pk), "subscriptions": [s.pk for s in made]},
+        )
+        _contract_end_update(order.customer_id)
+    return made
+
+
+def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
+    """End a subscription after its last invoiced period, for its customer or staff.
+
+    Nothing is renewed after that period (a renewal already invoiced stands: the
+    service runs to its end). When it was the customer's last running
+    subscription, the end of that period is the end of their contract: the moment the
+    retention of their customer record (trigger contract_end) starts counting.
+    """
+    if not by.is_staff_member and by.customer_id != subscription.customer_id:
+        raise ShopError("not_yours")
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.ends_on is not None:
+            raise ShopError("already_ending")
+        locked.ends_on = locked.period_end
+        locked.end_requested_at = timezone.now()
+        locked.save(update_fields=["ends_on", "end_requested_at"])
+        contract_end = _contract_end_update(locked.customer_id)
+        audit_append(
+            action="shop.subscription_ended",
             actor=by.actor().ref,
             subject=locked.customer_id,
-            data={"order": str(locked.pk), "from": before, "to": to},
+            data={
+                "subscription": locked.pk,
+                "ends_on": locked.ends_on.isoformat(),
+                "contract_ends": contract_end.isoformat() if contract_end else None,
+            },
         )
-        emails.mail_order_status(locked, to)
     return locked
+
+
+def _contract_end_update(customer_id: uuid.UUID) -> dt.datetime | None:
+    """Keep Customer.contract_ended_at in step with the subscriptions.
+
+    While one subscription renews, the contract runs (no end). When all of them are
+    ending, the contract ends at the start of the day after the last one's last day:
+    possibly a moment still to come, which is how everything that reads the field
+    (the retention triggers, the list of active customers) already takes it.
+    """
+    subscriptions = Subscription.objects.filter(customer_id=customer_id)
+    if subscriptions.renewing().exists():
+        end = None
+    else:
+        last = subscriptions.aggregate(last=Max("ends_on"))["last"]
+        if last is None:
+            return None  # no subscriptions: nothing to say about the contract here
+        end = timezone.make_aware(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
+    Customer.objects.filter(pk=customer_id).exclude(contract_ended_at=end).update(
+        contract_ended_at=end
+    )
+    return end
+
+
+@dataclass(frozen=True)
+class RenewalClaim:
+    """One period of one subscription, claimed for an invoice (see subscriptions_claim)."""
+
+    renewal: SubscriptionRenewal
+    subscription: Subscription
+
+
+def subscriptions_claim(*, customer: Customer, until: dt.date) -> list[RenewalClaim]:
+    """Claim every period, up to `until`, that the customer's renewing subscriptions need.
+
+    Runs inside the caller's transaction (billing's renewal, which puts the claims on
+    one invoice): the subscriptions are locked, each claimed period gets its renewal
+    row (unique per subscription and period start) and the subscription moves on to
+    it. A period that already has its row was invoiced before: it is skipped, never
+    claimed twice. Rolled back with the invoice, nothing is claimed.
+    """
+    assert transaction.get_connection().in_atomic_block, "claim inside the invoice's transaction"
+    claims = []
+    due = (
+        Subscription.objects.select_for_update(of=("self",))
+        .filter(customer=customer)
+        .due(until)
+        .order_by("started_on", "id")
+    )
+    for subscription in due.select_related("product", "extension"):
+        while subscription.period_end <= until:
+            start, end = subscription.next_period()
+            try:
+                with transaction.atomic():
+                    renewal = SubscriptionRenewal.objects.create(
+                        subscription=subscription,
+                        period_start=start,
+                        period_end=end,
+                        price_cents=subscription.catalogue_price_cents(),
+                    )
+            except IntegrityError:
+                renewal = None  # invoiced before; move on without a second claim
+            subscription.period_start, subscription.period_end = start, end
+            if renewal is not None:
+                claims.append(RenewalClaim(renewal, subscription))
+        subscription.save(update_fields=["period_start", "period_end"])
+    return claims
+
+
+def renewals_invoiced(*, claims: list[RenewalClaim], invoice_number: str) -> None:
+    """Write on each claimed period which invoice it is on."""
+    SubscriptionRenewal.objects.filter(pk__in=[c.renewal.pk for c in claims]).update(
+        invoice_number=invoice_number
+    )
+    for claim in claims:
+        claim.renewal.invoice_number = invoice_number
 
 
 # --- acceptances in the portal ----------------------------------------------------------

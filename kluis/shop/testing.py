@@ -1,13 +1,24 @@
-"""Test helpers of the shop: an order for a persona, without going through checkout."""
+"""Test helpers of the shop: an order and subscriptions for a persona, without checkout."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+
+from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.shop import documents
 from kluis.shop.catalogue import catalogue_load
-from kluis.shop.models import Acceptance, DomainExtension, Order, OrderLine, Product
+from kluis.shop.models import (
+    Acceptance,
+    DomainExtension,
+    Order,
+    OrderLine,
+    Product,
+    Subscription,
+    period_after,
+)
 
 
 def make_order(
@@ -68,3 +79,31 @@ def make_order(
             ip_address="192.0.2.10",
         ).save(force_insert=True)
     return order
+
+
+def make_subscription(
+    customer: Customer,
+    *,
+    started_on: dt.date | None = None,
+    domain: str | None = None,
+) -> list[Subscription]:
+    """A delivered order's subscriptions, started on `started_on` (default today)."""
+    order = make_order(customer, status=Order.Status.DELIVERED, domain=domain)
+    day = started_on or timezone.localdate()
+    made = []
+    for line in order.lines.all():
+        subscription = Subscription(
+            customer=customer,
+            line=line,
+            kind=line.kind,
+            product=line.product,
+            extension=line.extension,
+            domain=line.domain,
+            period=line.period,
+            started_on=day,
+            period_start=day,
+            period_end=period_after(day, line.period, day.day) - dt.timedelta(days=1),
+        )
+        subscription.save(force_insert=True)
+        made.append(subscription)
+    return made

@@ -142,6 +142,37 @@ def prefetch(scopes: Iterable[KeyScope]) -> None:
                 cache.ciphers[scope] = _unwrap_scope(scope, master_kid, wrapped)
 
 
+def prefetch_or_create(scopes: Iterable[KeyScope]) -> None:
+    """Load many keys and create the missing ones in few queries (bulk writes).
+
+    Needs an open key scope. A key another process created meanwhile wins: the rows
+    are read back after the insert, so every writer seals under the stored key.
+    """
+    cache = _cache.get()
+    assert cache is not None, "prefetch_or_create needs an open key scope"
+    wanted = {s for s in scopes if s not in cache.ciphers}
+    prefetch(wanted)
+    missing = [s for s in wanted if s not in cache.ciphers]
+    if not missing:
+        return
+    ring = master_ring()
+    rows = []
+    for scope in missing:
+        kid, wrapped = ring.wrap(AESGCM.generate_key(bit_length=256), context=scope.context())
+        rows.append(
+            DataKey(
+                subject=scope.subject,
+                retention_class=scope.retention_class,
+                period=scope.period,
+                wrapped=wrapped,
+                master_kid=kid,
+            )
+        )
+    with transaction.atomic(using=KEYSTORE):
+        DataKey.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    prefetch(missing)
+
+
 def _key_rows(
     retention_class: str, period: str, subjects: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, str, bytes | None]]:

@@ -1,5 +1,9 @@
+import uuid
+from collections.abc import Mapping
+
 from django import template
 
+from kluis.billing.models import Payment
 from kluis.billing.pdf import euro
 
 register = template.Library()
@@ -9,3 +13,25 @@ register = template.Library()
 def money(cents: int) -> str:
     """Euro from cents, negative amounts (credit notes) included."""
     return euro(int(cents))
+
+
+@register.filter
+def iban_tail(payment: Payment, tails: Mapping[uuid.UUID, str]) -> str:
+    """The last four of the account a payment came from, as revealed for this page."""
+    return tails.get(payment.pk, "")
+
+
+@register.simple_tag
+def collections_todo() -> dict[str, int]:
+    """What waits on the reminders and collections page, for the finance overview."""
+    from django.utils import timezone
+
+    from kluis.billing.dunning import handovers_open, overdue_standings
+    from kluis.billing.models import CollectionHandover
+
+    open_handovers = list(handovers_open().values_list("status", flat=True))
+    return {
+        "eligible": sum(s.eligible for s in overdue_standings(timezone.localdate())),
+        "to_decide": open_handovers.count(CollectionHandover.Status.PROPOSED),
+        "to_tell": open_handovers.count(CollectionHandover.Status.PAID_AFTER_HANDOVER),
+    }

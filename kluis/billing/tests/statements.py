@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -89,4 +90,15 @@ def statement_xml(
 def write_statement(tmp_path: Path, txs: list[Tx], name: str = "s.xml", **kwargs: str) -> Path:
     path = tmp_path / name
     path.write_text(statement_xml(txs, **kwargs), encoding="utf-8")
+    return path
+
+
+def stream_statement(path: Path, txs: Iterable[Tx], *, version: str = "02") -> Path:
+    """Write a statement entry by entry, for files too large to build as one string."""
+    head, tail = statement_xml([], version=version).split("</Stmt>")
+    with path.open("w", encoding="utf-8") as out:
+        out.write(head)
+        for tx in txs:
+            out.write(_entry(version, tx))
+        out.write("</Stmt>" + tail)
     return path

@@ -26,7 +26,7 @@ def test_issuing_queues_one_mail_with_the_pdf_and_the_payment_reference(personas
     assert pdf.startswith(b"%PDF")
     context = emails._invoice_context(message.context, emails.MAILER)
     mail = render_mail(template=emails.INVOICE, language="nl", context=context)
-    assert mail.subject == f"Factuur {invoice.number}"
+    assert mail.subject == f"Factuur {invoice.number} voor bestelling {order.number}"
     assert invoice.payment_reference in mail.text
     assert "Alice de Vries" in mail.html
 
@@ -38,5 +38,5 @@ def test_a_reverse_charged_invoice_mail_says_so_in_english(personas):
     invoice = services.invoice_issue(order=order, issued_by=None)
     context = emails._invoice_context({"invoice_id": str(invoice.pk)}, emails.MAILER)
     mail = render_mail(template=emails.INVOICE, language="en", context=context)
-    assert mail.subject == f"Invoice {invoice.number}"
+    assert mail.subject == f"Invoice {invoice.number} for order {order.number}"
     assert "VAT reverse-charged" in mail.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
-from kluis.billing import services
+from kluis.billing import services, statements
 from kluis.billing.models import Refund, RefundExport
 from kluis.billing.tests.helpers import order_for
 from kluis.billing.tests.statements import Tx, write_statement
@@ -28,7 +28,7 @@ def overpaid(tmp_path, personas):
         name="Alice de Vries",
         iban="NL02ABNA0123456789",
     )
-    services.statement_import(
+    statements.statement_import(
         path=write_statement(tmp_path, [tx]), imported_by=personas.staff["finance"]
     )
     return invoice
@@ -45,9 +45,11 @@ def test_an_overpayment_becomes_a_refund_proposal(overpaid, personas):
 def test_an_exact_or_partial_payment_proposes_no_refund(tmp_path, personas):
     invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
     tx = Tx("E1", _euro(invoice.total_cents - 1), kenmerk=invoice.payment_reference)
-    services.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    statements.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
     tx = Tx("E2", "0.01", text=invoice.number)
-    services.statement_import(path=write_statement(tmp_path, [tx], name="b.xml"), imported_by=None)
+    statements.statement_import(
+        path=write_statement(tmp_path, [tx], name="b.xml"), imported_by=None
+    )
     assert not Refund.objects.exists()
 
 
@@ -65,7 +67,7 @@ def test_a_system_proposal_needs_a_finance_proposer_first(tmp_path, personas):
 
     invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
     tx = Tx("E1", _euro(invoice.total_cents + 100), kenmerk=invoice.payment_reference)
-    services.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    statements.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
     refund = Refund.objects.get()
     second = make_staff(roles=["finance"])
     with pytest.raises(services.BillingError):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
-from kluis.billing import services
+from kluis.billing import services, statements
 from kluis.billing.camt import StatementRefused
 from kluis.billing.models import BankStatement, Invoice, Payment
 from kluis.billing.tests.helpers import order_for
@@ -32,7 +32,7 @@ def invoices(personas):
 
 
 def _import(path, **kwargs):
-    return services.statement_import(path=path, imported_by=None, **kwargs)
+    return statements.statement_import(path=path, imported_by=None, **kwargs)
 
 
 @pytest.mark.parametrize("version", ["02", "04", "08"])
@@ -235,6 +235,8 @@ def test_a_missing_schema_directory_refuses_the_import(tmp_path, invoices, setti
 def test_a_crash_at_a_random_entry_then_a_rerun_equals_one_clean_import(
     tmp_path, personas, monkeypatch
 ):
+    # Batches of two: the crash comes after earlier batches were written.
+    monkeypatch.setattr(statements, "BATCH_SIZE", 2)
     invoices = [
         services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
         for _ in range(6)
@@ -244,21 +246,21 @@ def test_a_crash_at_a_random_entry_then_a_rerun_equals_one_clean_import(
         for n, inv in enumerate(invoices)
     ] + [Tx("E-none", "7.00", name="Nobody")]
     path = write_statement(tmp_path, txs)
-    original = services._payment_record
+    original = statements._payment_record
     crash_at = random.randrange(1, len(txs))
     calls = {"n": 0}
 
-    def crashing(statement, entry, proposer):
+    def crashing(*args):
         calls["n"] += 1
         if calls["n"] == crash_at:
             raise KeyboardInterrupt("killed mid-import")
-        return original(statement, entry, proposer)
+        return original(*args)
 
-    monkeypatch.setattr(services, "_payment_record", crashing)
+    monkeypatch.setattr(statements, "_payment_record", crashing)
     with pytest.raises(KeyboardInterrupt):
         _import(path)
     assert not Payment.objects.exists()
-    monkeypatch.setattr(services, "_payment_record", original)
+    monkeypatch.setattr(statements, "_payment_record", original)
     _import(path)
     _import(path)
     after_rerun = _state()
@@ -278,3 +280,96 @@ def _state():
         sorted(Invoice.objects.values_list("number", "paid_cents")),
         BankStatement.objects.count(),
     )
+
+
+def test_the_same_entry_twice_in_one_file_is_one_payment(tmp_path, invoices):
+    invoice = invoices[0]
+    tx = Tx("E1", "1.00", kenmerk=invoice.payment_reference)
+    result = _import(write_statement(tmp_path, [tx, tx]))
+    assert (result.new, result.already_imported) == (1, 1)
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 100
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_batches_change_nothing_an_invoice_paid_across_them_is_announced_once(
+    tmp_path, invoices, monkeypatch, batch_size
+):
+    from kluis.billing.settlement import register_paid_handler, unregister_paid_handler
+
+    monkeypatch.setattr(statements, "BATCH_SIZE", batch_size)
+    invoice = invoices[0]
+    half = invoice.total_cents // 2
+    txs = [
+        Tx("E1", _euro(half), text=invoice.number),
+        Tx("E2", _euro(invoice.total_cents - half), kenmerk=invoice.payment_reference),
+        Tx("E3", "2.50", text=f"nog eens {invoice.number}"),
+    ]
+    heard: list[str] = []
+
+    def handler(paid: Invoice) -> None:
+        heard.append(paid.number)
+
+    register_paid_handler(handler)
+    try:
+        result = _import(write_statement(tmp_path, txs))
+    finally:
+        unregister_paid_handler(handler)
+    assert heard == [invoice.number]
+    assert result.matches == {"invoice_number": 2, "reference": 1}
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == invoice.total_cents + 250
+    refund = invoice.refunds.get()
+    assert (refund.amount_cents, refund.payment.entry_reference) == (250, "E3")
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_a_proposal_judges_invoices_by_what_earlier_entries_paid(
+    tmp_path, invoices, monkeypatch, batch_size
+):
+    monkeypatch.setattr(statements, "BATCH_SIZE", batch_size)
+    first, second, third = invoices
+    total = first.total_cents
+    txs = [
+        # Three invoices of one amount: paying two leaves one that amount and name fit.
+        Tx("E1", _euro(total), kenmerk=second.payment_reference),
+        Tx("E2", _euro(total), kenmerk=third.payment_reference),
+        Tx("E3", _euro(total), name="Alice de Vries"),
+        # Part of the first paid by number: then the rest, by name, fits it alone.
+        Tx("E4", "1.00", text=first.number),
+        Tx("E5", _euro(total - 100), name="Alice de Vries"),
+    ]
+    result = _import(write_statement(tmp_path, txs))
+    assert result.matches == {"reference": 2, "proposed": 2, "invoice_number": 1}
+    proposed = dict(
+        Payment.objects.filter(match="proposed").values_list(
+            "entry_reference", "proposed_invoice_id"
+        )
+    )
+    assert proposed == {"E3": first.pk, "E5": first.pk}
+    first.refresh_from_db()
+    assert first.paid_cents == 100  # a proposal pays nothing
+
+
+def test_the_number_of_queries_does_not_grow_with_the_entries(tmp_path, invoices):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    invoice = invoices[0]
+
+    def queries(n: int, name: str) -> int:
+        txs = [
+            Tx(f"{name}{i}", "0.01", kenmerk=invoice.payment_reference, text=invoices[1].number)
+            for i in range(n)
+        ]
+        path = write_statement(tmp_path, txs, name=f"{name}.xml")
+        with (
+            CaptureQueriesContext(connections["default"]) as main,
+            CaptureQueriesContext(connections["keystore"]) as keystore,
+        ):
+            assert _import(path).new == n
+        return len(main) + len(keystore)
+
+    assert queries(60, "B") == queries(3, "A")
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == 63

@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from kluis.billing import services
+from kluis.billing import services, statements
 from kluis.billing.models import BankStatement, Payment
 from kluis.billing.tests.helpers import order_for
 from kluis.billing.tests.statements import Tx, statement_xml, write_statement
@@ -73,7 +73,7 @@ def test_finance_confirms_a_proposed_match_from_the_queue(client, tmp_path, pers
     )
     amount = f"{invoice.total_cents // 100}.{invoice.total_cents % 100:02d}"
     tx = Tx("E1", amount, name="Alice de Vries")
-    services.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    statements.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
     payment = Payment.objects.get()
     assert payment.match == Payment.Match.PROPOSED
     log_in(client, personas.staff["finance"])

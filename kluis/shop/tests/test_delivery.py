@@ -61,11 +61,18 @@ def test_a_status_change_mails_once_in_the_customers_language(
     assert order.language == "en"
     services.order_move(order=order, to="awaiting_payment", by=personas.staff["orders"])
     services.order_move(order=order, to="cancelled", by=personas.staff["orders"])
-    assert deliver_due(worker="test").sent == 3
+    # The confirmation, the invoice (the mail of "awaiting payment"), the cancellation,
+    # and the credit note that cancels the unpaid invoice.
+    assert deliver_due(worker="test").sent == 4
     assert deliver_due(worker="test").handled == 0
     subjects = [
         r.message["Subject"] for r in smtp_settings.received if order.number in r.message["Subject"]
     ]
     assert len(subjects) == 3
-    assert any("awaiting payment" in s for s in subjects), subjects
+    assert any(
+        s.startswith("Invoice ") and s.endswith(f"for order {order.number}") for s in subjects
+    )
     assert any("cancelled" in s for s in subjects), subjects
+    assert any(r.message["Subject"].startswith("Credit note ") for r in smtp_settings.received), (
+        subjects
+    )

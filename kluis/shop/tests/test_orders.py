@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from kluis.billing.models import Invoice
 from kluis.mail.models import OutboxMessage
 from kluis.shop import services
 from kluis.shop.testing import make_order
@@ -21,11 +22,18 @@ def test_an_order_walks_its_states_and_each_change_queues_exactly_one_mail(perso
     for status in HAPPY_PATH:
         order = services.order_move(order=order, to=status, by=staff)
         assert order.status == status
-    keys = sorted(OutboxMessage.objects.values_list("dedupe_key", flat=True))
-    assert keys == sorted(f"order:{order.pk}:status:{s}" for s in HAPPY_PATH)
-    assert set(OutboxMessage.objects.values_list("template", flat=True)) == {
-        "shop/email/order_status"
-    }
+    # "Awaiting payment" is told by the order's invoice mail, the other moves by a
+    # status mail: one mail per change, never a status mail beside the invoice.
+    invoice = Invoice.objects.get(order=order)
+    mails = sorted(OutboxMessage.objects.values_list("dedupe_key", "template"))
+    assert mails == sorted(
+        [(f"invoice:{invoice.pk}", "billing/email/invoice")]
+        + [
+            (f"order:{order.pk}:status:{s}", "shop/email/order_status")
+            for s in HAPPY_PATH
+            if s != "awaiting_payment"
+        ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from kluis.billing.camt import StatementRefused
-from kluis.billing.services import statement_import
+from kluis.billing.statements import statement_import
 
 
 class Command(BaseCommand):

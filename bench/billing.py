@@ -1,0 +1,354 @@
+"""Benchmarks of kluis/billing: a 100,000-entry bank statement and 10,000 invoice PDFs.
+
+The open invoices are bulk-inserted rather than issued one by one, but they are real
+rows: sealed billing fields under their customer's fiscal key, unique numbers and
+betalingskenmerken, two lines each. What is measured is the real code: the import is
+`statement_import` on a CAMT.053 file written by the test helper, and each PDF is
+made by the outbox's attachment generator as the mail worker does at delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.__main__ import Figure, best_of
+
+FIRST = [
+    "Anna", "Bram", "Cor", "Daan", "Eva", "Fenna", "Gijs", "Hanna", "Ingrid", "Joost",
+    "Kees", "Lotte", "Mees", "Noor", "Otto", "Pien", "Quinten", "Roos", "Sem", "Tess",
+]  # fmt: skip
+LAST = [
+    "de Vries", "Jansen", "Bakker", "Visser", "Smit", "Meijer", "de Boer", "Mulder",
+    "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Dijk", "Dekker", "Brouwer",
+]  # fmt: skip
+INVOICES_PER_CUSTOMER = 4
+ISSUED = dt.date(2026, 11, 1)
+
+
+def _name(i: int) -> str:
+    """A distinct name per customer: a first name, initials and a surname."""
+    initials = f"{chr(65 + i // 320 % 26)}.{chr(65 + i // 8320 % 26)}."
+    return f"{FIRST[i % 20]} {initials} {LAST[i // 20 % 16]}"
+
+
+def _seal_keys(rows: Sequence[Any]) -> None:
+    """Create the data keys of a chunk of unsaved rows in bulk, so bulk_create seals fast."""
+    from kluis.vault import keys
+    from kluis.vault.fields import sealed_fields
+
+    fields = sealed_fields(type(rows[0]))
+    keys.prefetch_or_create(
+        {f.scope_for(r) for r in rows for f in fields if r.__dict__.get(f.attname) is not None}
+    )
+
+
+def _amount(j: int) -> tuple[int, int]:
+    """Net and VAT of invoice j: amounts differ, so amount and name can single one out."""
+    from kluis.billing.vat import vat_amount
+
+    net = 995 + (j * 7919) % 49_000
+    return net, vat_amount(net, 2100)
+
+
+def _euro(cents: int) -> str:
+    return f"{Decimal(cents) / 100:.2f}"
+
+
+def build_ledger(n: int, statement: Path) -> dict[str, int]:
+    """`n` open invoices of n/4 customers, and a statement of `n` credits paying them.
+
+    Of every 100 entries 90 carry the betalingskenmerk, 5 the invoice number in the
+    description, 3 only the customer's name and the open amount (a proposal) and 2
+    come from nobody we know. Returns how many of each the import should find.
+    """
+    from django.db import transaction
+
+    from kluis.accounts.models import Customer
+    from kluis.billing.models import Invoice, InvoiceCounter, InvoiceLine
+    from kluis.billing.reference import new_reference
+    from kluis.billing.tests.statements import Tx, stream_statement
+    from kluis.vault.keys import key_scope
+
+    customers_n = n // INVOICES_PER_CUSTOMER
+    chunk = 5000
+    expected = {"reference": 0, "invoice_number": 0, "proposed": 0, "none": 0}
+    tag = uuid.uuid4().hex[:3].upper()
+    references: set[str] = set()
+
+    def reference() -> str:
+        while (value := new_reference()) in references:
+            pass
+        references.add(value)
+        return value
+
+    def txs() -> Iterator[Tx]:
+        with key_scope():
+            ids: list[uuid.UUID] = []
+            for start in range(0, customers_n, chunk):
+                customers = [
+                    Customer(
+                        number=f"K{tag}{i:07d}",
+                        name=_name(i),
+                        email=f"klant{i}@example.nl",
+                        address_street=f"Prinsengracht {i % 900 + 1}",
+                        address_postcode="1016 GV",
+                        address_city="Amsterdam",
+                    )
+                    for i in range(start, min(customers_n, start + chunk))
+                ]
+                _seal_keys(customers)
+                with transaction.atomic():
+                    Customer.objects.bulk_create(customers)
+                ids += [c.pk for c in customers]
+            for start in range(0, n, chunk):
+                invoices = []
+                for j in range(start, min(n, start + chunk)):
+                    net, vat = _amount(j)
+                    c = j % customers_n
+                    invoice = Invoice(
+                        series="F",
+                        sequence=j + 1,
+                        number=f"F{ISSUED.year}-{j + 1:06d}",
+                        customer_id=ids[c],
+                        issue_date=ISSUED,
+                        supply_date=ISSUED,
+                        due_date=ISSUED + dt.timedelta(days=14),
+                        country="NL",
+                        vat_scheme=Invoice.VatScheme.DUTCH,
+                        vat_country="NL",
+                        vat_rate_bp=2100,
+                        net_cents=net,
+                        vat_cents=vat,
+                        total_cents=net + vat,
+                        payment_reference=reference(),
+                    )
+                    invoice.billing_name = _name(c)
+                    invoice.billing_street = f"Prinsengracht {c % 900 + 1}"
+                    invoice.billing_postcode = "1016 GV"
+                    invoice.billing_city = "Amsterdam"
+                    invoices.append(invoice)
+                _seal_keys(invoices)
+                with transaction.atomic():
+                    Invoice.objects.bulk_create(invoices)
+                    InvoiceLine.objects.bulk_create(
+                        InvoiceLine(
+                            invoice=invoice,
+                            position=position,
+                            description=description,
+                            unit_cents=unit,
+                            net_cents=unit,
+                        )
+                        for invoice in invoices
+                        for position, (description, unit) in enumerate(
+                            [
+                                ("Webwinkel Start, 12 maanden", invoice.net_cents - 995),
+                                (f"winkel{invoice.sequence}.nl, 12 maanden", 995),
+                            ]
+                        )
+                    )
+                for invoice in invoices:
+                    j = invoice.sequence - 1
+                    name = _name(j % customers_n)
+                    amount = _euro(invoice.total_cents)
+                    kind = j % 100
+                    if kind < 90:
+                        expected["reference"] += 1
+                        yield Tx(f"N{j:07d}", amount, name=name, kenmerk=invoice.payment_reference)
+                    elif kind < 95:
+                        expected["invoice_number"] += 1
+                        yield Tx(f"N{j:07d}", amount, name=name, text=f"factuur {invoice.number}")
+                    elif kind < 98:
+                        expected["proposed"] += 1
+                        yield Tx(f"N{j:07d}", amount, name=name, text="hosting")
+                    else:
+                        expected["none"] += 1
+                        yield Tx(f"N{j:07d}", "12.34", name="Stichting Onbekend", text="gift")
+            InvoiceCounter.objects.update_or_create(series="F", defaults={"last": n})
+
+    stream_statement(statement, txs())
+    return expected
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def bare_iterparse(path: Path) -> int:
+    """The floor: lxml's iterparse over the same file, clearing as it goes, no checks."""
+    from lxml import etree  # type: ignore[import-untyped]
+
+    count = 0
+    ns = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
+    for _, elem in etree.iterparse(str(path), events=("end",), tag=f"{{{ns}}}Ntry"):
+        count += 1
+        elem.clear(keep_tail=False)
+        parent = elem.getparent()
+        while elem.getprevious() is not None:
+            del parent[0]
+    return count
+
+
+def import_in_child(path: Path) -> dict[str, Any]:
+    """Run statement_import in a fresh process: its time, and the peak resident memory
+    of that process (Django, lxml and the import), not disturbed by the set-up here."""
+    out = subprocess.run(  # noqa: S603 - this interpreter, this module
+        [sys.executable, "-m", "bench.billing", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def _child(path: Path) -> None:
+    import django
+
+    django.setup()
+    from kluis.billing.statements import statement_import
+
+    gc.collect()
+    start_mib = _rss_kib("VmRSS") / 1024
+    start = time.perf_counter()
+    result = statement_import(path=path, imported_by=None)
+    seconds = time.perf_counter() - start
+    report = {
+        "seconds": seconds,
+        "start_mib": start_mib,
+        "peak_mib": _rss_kib("VmHWM") / 1024,
+        "entries": result.entries,
+        "new": result.new,
+        "matches": result.matches,
+    }
+    print(json.dumps(report))
+
+
+def bench_statement_import(n: int = 100_000) -> list[Figure]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "camt053.xml"
+        expected = build_ledger(n, path)
+        size = path.stat().st_size
+        counted: list[int] = []
+        floor = best_of(3, lambda: counted.append(bare_iterparse(path)))
+        assert counted[-1] == n
+        report = import_in_child(path)
+    assert (report["entries"], report["new"]) == (n, n), report
+    assert report["matches"] == {k: v for k, v in expected.items() if v}, (report, expected)
+    took, peak = report["seconds"], report["peak_mib"]
+    return [
+        Figure(
+            f"import a CAMT.053 of {n:,} entries ({size / 2**20:.0f} MiB) against {n:,} open "
+            "invoices (floor: bare lxml.iterparse of the file)",
+            took,
+            "s",
+            floor,
+            "< 30 s",
+            took < 30,
+        ),
+        Figure(
+            "peak resident memory of the importing process (floor: that process after "
+            "start-up, before the import)",
+            peak,
+            "MiB",
+            report["start_mib"],
+            "< 500 MiB",
+            peak < 500,
+        ),
+    ]
+
+
+def bench_invoice_pdfs(n: int = 10_000) -> list[Figure]:
+    """PDFs of `n` issued invoices, made as the mail worker makes each attachment."""
+    from django.utils.translation import override
+
+    from kluis.audit.reveals import reveal_batch
+    from kluis.billing.emails import MAILER, PDF_GENERATOR
+    from kluis.billing.models import Invoice
+    from kluis.billing.pdf import InvoiceFacts, euro, rate_text, render_invoice
+    from kluis.mail.kinds import get_generator
+    from kluis.vault.keys import key_scope
+
+    ids = list(Invoice.objects.order_by("series", "sequence").values_list("pk", flat=True)[:n])
+    assert len(ids) == n, "the statement benchmark makes the invoices"
+    generate = get_generator(PDF_GENERATOR)
+    sizes = [0]
+
+    def issue() -> None:
+        for pk in ids:
+            # One key scope and one reveal batch per mail, as delivery opens them.
+            with key_scope(), reveal_batch():
+                sizes[0] = len(generate({"invoice_id": str(pk)}, MAILER))
+
+    # The floor: the same pages from plain values, without the database and the vault.
+    facts = []
+    with override("nl"):
+        for j in range(n):
+            net, vat = _amount(j)
+            facts.append(
+                InvoiceFacts(
+                    title="Factuur",
+                    number=f"F{ISSUED.year}-{j + 1:06d}",
+                    issue_date=ISSUED.strftime("%d-%m-%Y"),
+                    supply_date=ISSUED.strftime("%d-%m-%Y"),
+                    due_date=(ISSUED + dt.timedelta(days=14)).strftime("%d-%m-%Y"),
+                    corrects="",
+                    name=_name(j),
+                    company="",
+                    street=f"Prinsengracht {j % 900 + 1}",
+                    postcode="1016 GV",
+                    city="Amsterdam",
+                    country="NL",
+                    customer_number=f"K000{j:07d}",
+                    customer_vat="",
+                    lines=[
+                        ("Webwinkel Start, 12 maanden", "1", euro(net - 995), euro(net - 995)),
+                        (f"winkel{j + 1}.nl, 12 maanden", "1", euro(995), euro(995)),
+                    ],
+                    net=euro(net),
+                    rate=rate_text(2100),
+                    vat=euro(vat),
+                    total=euro(net + vat),
+                    vat_note="",
+                    payment_reference=f"{j:016d}",
+                )
+            )
+
+    def bare() -> None:
+        for f in facts:
+            render_invoice(f, "nl")
+
+    took = best_of(1, issue)
+    floor = best_of(1, bare)
+    return [
+        Figure(
+            f"make {n:,} invoice PDFs as delivery does (load, reveal, render; "
+            f"{sizes[0] // 1024} KiB each; floor: ReportLab drawing the same page "
+            "from plain values)",
+            n / took,
+            "invoices/s",
+            n / floor,
+            "(reported)",
+            None,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    _child(Path(sys.argv[1]))

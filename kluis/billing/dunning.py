@@ -1,0 +1,618 @@
+"""Reminders, the statutory 14-day letter and the hand-over to the debt collector (R29).
+
+The schedule
+    An unpaid invoice gets reminder 1, 2, … on the days after its due date that
+    KLUIS_REMINDER_DAYS lists ("7,21"), each giving REMINDER_TERM_DAYS to pay; a next
+    stage waits until the term of the one before has ended, so a job that did not
+    run for a while never sends two at once. After the last reminder's term:
+    - a consumer (Customer.kind person) gets the statutory letter, and only when its
+      term has ended does the invoice become eligible for collections;
+    - an organisation becomes eligible for collections at once.
+    A hand-over is proposed by one finance user and approved by another. Paying the
+    invoice in full closes its reminders and cancels a proposed hand-over; a payment
+    after an approved hand-over is marked for finance to tell the collector.
+
+The law this follows (to be checked against the primary texts before relying on it)
+    - Art. 6:96 lid 6 BW (Wet normering buitengerechtelijke incassokosten, in force
+      1 July 2012): from a consumer, collection costs are due only after a written
+      reminder sent once the debtor is in default, which offers a term of 14 days,
+      counted from the day after receipt, to pay without those costs, and states the
+      costs that become due if payment does not follow. The letter states a date:
+      we count receipt on the day after sending (mail sent late in the day) and
+      give 14 days from the day after that, so the date is never too early.
+    - Algemene termijnenwet art. 1 and 3: a statutory term that ends on a Saturday,
+      Sunday or public holiday runs on to the next day that is none of these. The
+      holidays of art. 3: New Year's Day, Easter Monday, Ascension Day, Whit Monday,
+      Christmas and Boxing Day, King's Day and 5 May; Good Friday is treated as one
+      too (it only makes the term longer).
+    - Besluit vergoeding voor buitengerechtelijke incassokosten, art. 2: 15 % of the
+      first €2,500 of the principal (at least €40), 10 % of the next €2,500, 5 % of
+      the next €5,000, 1 % of the next €190,000 and 0.5 % of the rest, at most
+      €6,775. No VAT is added on top: the operator of kluis can deduct VAT.
+      Between businesses the same amounts apply unless agreed otherwise, and the
+      14-day letter is not required.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
+from itertools import takewhile
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from kluis.accounts.models import Customer, User
+from kluis.audit.chain import audit_append
+from kluis.audit.disclosures import disclosure_record
+from kluis.billing import emails
+from kluis.billing.models import CollectionHandover, Invoice, Reminder
+from kluis.billing.services import BILLING, BillingError
+from kluis.policy.enforce import Actor
+from kluis.vault.fields import SealedValue
+
+PURPOSE = "collections"
+RECIPIENT = "debt_collector"
+# What each ordinary reminder gives the customer to pay, counted from the day it is sent.
+REMINDER_TERM_DAYS = 7
+STATUTORY_TERM_DAYS = 14
+# The statutory term counts from the day after receipt; receipt is counted a day late.
+STATUTORY_RECEIPT_DAYS = 1
+
+# (band width in cents, rate in basis points) of the Besluit, art. 2; None: the rest.
+COST_BANDS: tuple[tuple[int | None, int], ...] = (
+    (250_000, 1500),
+    (250_000, 1000),
+    (500_000, 500),
+    (19_000_000, 100),
+    (None, 50),
+)
+COSTS_MINIMUM_CENTS = 4_000
+COSTS_MAXIMUM_CENTS = 677_500
+
+
+def collection_costs(principal_cents: int) -> int:
+    """The buitengerechtelijke incassokosten over `principal_cents`, in cents."""
+    if principal_cents <= 0:
+        return 0
+    rest = Decimal(principal_cents)
+    costs = Decimal(0)
+    for width, rate_bp in COST_BANDS:
+        part = rest if width is None else min(rest, Decimal(width))
+        costs += part * rate_bp / 10_000
+        rest -= part
+        if rest <= 0:
+            break
+    cents = int(costs.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return min(max(cents, COSTS_MINIMUM_CENTS), COSTS_MAXIMUM_CENTS)
+
+
+# --- terms ---------------------------------------------------------------------------
+
+
+def _easter(year: int) -> dt.date:
+    """Easter Sunday of `year` (the anonymous Gregorian algorithm)."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (8 * b + 13) // 25
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    m = (32 + 2 * e + 2 * i - h - k) % 7
+    n = (a + 11 * h + 22 * m) // 451
+    month, day = divmod(h + m - 7 * n + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+@cache
+def public_holidays(year: int) -> frozenset[dt.date]:
+    easter = _easter(year)
+    kings_day = dt.date(year, 4, 27)
+    if kings_day.weekday() == 6:
+        kings_day = dt.date(year, 4, 26)
+    return frozenset(
+        {
+            dt.date(year, 1, 1),
+            easter - dt.timedelta(days=2),
+            easter + dt.timedelta(days=1),
+            easter + dt.timedelta(days=39),
+            easter + dt.timedelta(days=50),
+            kings_day,
+            dt.date(year, 5, 5),
+            dt.date(year, 12, 25),
+            dt.date(year, 12, 26),
+        }
+    )
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    """`day`, or the first day after it that is no Saturday, Sunday or public holiday."""
+    while day.weekday() >= 5 or day in public_holidays(day.year):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def statutory_pay_by(sent_on: dt.date) -> dt.date:
+    """The last day to pay without costs that a statutory letter sent on `sent_on` states."""
+    received = sent_on + dt.timedelta(days=STATUTORY_RECEIPT_DAYS)
+    return next_working_day(received + dt.timedelta(days=STATUTORY_TERM_DAYS))
+
+
+def reminder_stages() -> list[str]:
+    return [f"reminder_{n}" for n in range(1, len(settings.KLUIS_REMINDER_DAYS) + 1)]
+
+
+def stages_for(customer: Customer) -> list[str]:
+    stages = reminder_stages()
+    if customer.kind == Customer.Kind.PERSON:
+        stages.append(Reminder.STATUTORY_LETTER)
+    return stages
+
+
+# --- where an invoice stands --------------------------------------------------------
+
+
+def _in_dunning() -> QuerySet[Invoice]:
+    """Invoices that reminders may concern: unpaid and not cancelled by a credit note."""
+    return Invoice.objects.filter(
+        kind=Invoice.Kind.INVOICE,
+        paid_cents__lt=F("total_cents"),
+        credit_note__isnull=True,
+    )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where one unpaid invoice is in the process on `today`."""
+
+    invoice: Invoice
+    reminders: list[Reminder]
+    next_stage: str | None
+    next_due: bool
+    eligible: bool
+    handover: CollectionHandover | None
+
+    @property
+    def last(self) -> Reminder | None:
+        return self.reminders[-1] if self.reminders else None
+
+
+def standing(
+    invoice: Invoice,
+    today: dt.date,
+    *,
+    reminders: list[Reminder] | None = None,
+    handover: CollectionHandover | None = None,
+) -> Standing:
+    sent = {
+        r.stage: r for r in (reminders if reminders is not None else list(invoice.reminders.all()))
+    }
+    stages = stages_for(invoice.customer)
+    # The stages sent in order; a stage the schedule no longer has is left out.
+    done = list(takewhile(lambda stage: stage in sent, stages))
+    last = sent[done[-1]] if done else None
+    next_stage = stages[len(done)] if len(done) < len(stages) else None
+    unpaid = not invoice.is_paid and today > invoice.due_date
+    next_due = False
+    if next_stage is not None and unpaid and handover is None:
+        if next_stage == Reminder.STATUTORY_LETTER:
+            next_due = last is not None and today > last.pay_by
+        else:
+            index = stages.index(next_stage)
+            on_schedule = today >= invoice.due_date + dt.timedelta(
+                days=settings.KLUIS_REMINDER_DAYS[index]
+            )
+            next_due = on_schedule and (last is None or today > last.pay_by)
+    # Collections only after every stage, and after the term of the last one has ended.
+    eligible = (
+        unpaid
+        and handover is None
+        and next_stage is None
+        and last is not None
+        and today > last.pay_by
+    )
+    return Standing(invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover)
+
+
+def overdue_standings(today: dt.date) -> list[Standing]:
+    """Every overdue unpaid invoice with its stage, for the back office and the job."""
+    invoices = list(
+        _in_dunning()
+        .filter(due_date__lt=today)
+        .select_related("customer")
+        .prefetch_related("reminders")
+        .order_by("due_date", "number")
+    )
+    active = {
+        h.invoice_id: h
+        for h in CollectionHandover.objects.filter(
+            invoice__in=invoices, status__in=CollectionHandover.ACTIVE
+        )
+    }
+    return [
+        standing(
+            invoice,
+            today,
+            reminders=list(invoice.reminders.all()),
+            handover=active.get(invoice.pk),
+        )
+        for invoice in invoices
+    ]
+
+
+# --- the daily job ------------------------------------------------------------------
+
+
+@dataclass
+class DunningResult:
+    sent: dict[str, int] = field(default_factory=dict)
+    no_email: int = 0
+
+    def __str__(self) -> str:
+        parts = [f"{count} {stage}" for stage, count in sorted(self.sent.items())]
+        return f"sent: {', '.join(parts) or 'nothing'}; {self.no_email} without an email address"
+
+
+def dunning_run(*, today: dt.date | None = None) -> DunningResult:
+    """Send every reminder and statutory letter that is due; a second run sends nothing."""
+    day = today or timezone.localdate()
+    result = DunningResult()
+    for state in overdue_standings(day):
+        if not state.next_due or state.next_stage is None:
+            continue
+        if state.invoice.customer.email is None:
+            result.no_email += 1
+            continue
+        if reminder_send(invoice=state.invoice, stage=state.next_stage, today=day) is not None:
+            result.sent[state.next_stage] = result.sent.get(state.next_stage, 0) + 1
+    return result
+
+
+def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder | None:
+    """Record and mail one stage; None when it was already sent or is no longer due."""
+    try:
+        with transaction.atomic():
+            # Only the invoice row is locked: the credit-note test is an outer join.
+            locked = (
+                _in_dunning()
+                .select_for_update(of=("self",))
+                .select_related("customer")
+                .filter(pk=invoice.pk)
+            ).first()
+            if locked is None:
+                return None  # paid or credited meanwhile
+            state = standing(locked, today, handover=_active_handover(locked))
+            if state.next_stage != stage or not state.next_due:
+                return None
+            statutory = stage == Reminder.STATUTORY_LETTER
+            reminder = Reminder.objects.create(
+                invoice=locked,
+                stage=stage,
+                sent_on=today,
+                pay_by=statutory_pay_by(today)
+                if statutory
+                else today + dt.timedelta(days=REMINDER_TERM_DAYS),
+                open_cents=locked.open_cents,
+                costs_cents=collection_costs(locked.open_cents) if statutory else 0,
+            )
+            audit_append(
+                action="billing.reminder_sent",
+                actor=BILLING.ref,
+                subject=locked.customer_id,
+                data={
+                    "invoice": locked.number,
+                    "stage": stage,
+                    "open_cents": reminder.open_cents,
+                    "costs_cents": reminder.costs_cents,
+                    "pay_by": reminder.pay_by.isoformat(),
+                },
+            )
+            emails.mail_reminder(reminder)
+            return reminder
+    except IntegrityError:
+        return None  # another run recorded this stage first
+
+
+def _active_handover(invoice: Invoice) -> CollectionHandover | None:
+    return CollectionHandover.objects.filter(
+        invoice=invoice, status__in=CollectionHandover.ACTIVE
+    ).first()
+
+
+# --- paid: out of the process at once ------------------------------------------------
+
+
+def dunning_invoice_paid(invoice: Invoice) -> None:
+    """Called in the payment's transaction when `invoice` has just been paid in full."""
+    dunning_invoices_paid([invoice])
+
+
+def dunning_invoices_paid(invoices: Sequence[Invoice]) -> None:
+    """The same for many invoices at once (a batch of a statement import)."""
+    now = timezone.now()
+    by_pk = {invoice.pk: invoice for invoice in invoices}
+    Reminder.objects.filter(invoice__in=list(by_pk), closed_at__isnull=True).update(closed_at=now)
+    for handover in CollectionHandover.objects.select_for_update().filter(
+        invoice__in=list(by_pk),
+        status__in=[CollectionHandover.Status.PROPOSED, CollectionHandover.Status.APPROVED],
+    ):
+        invoice = by_pk[handover.invoice_id]
+        after = handover.status == CollectionHandover.Status.APPROVED
+        handover.status = (
+            CollectionHandover.Status.PAID_AFTER_HANDOVER
+            if after
+            else CollectionHandover.Status.CANCELLED
+        )
+        handover.paid_at = now
+        handover.save(update_fields=["status", "paid_at"])
+        audit_append(
+            action="billing.handover_paid" if after else "billing.handover_cancelled",
+            actor=BILLING.ref,
+            subject=invoice.customer_id,
+            data={"handover": handover.pk, "invoice": invoice.number},
+        )
+
+
+# --- the hand-over ------------------------------------------------------------------
+
+
+@transaction.atomic
+def collections_propose(
+    *, invoice: Invoice, by: User, today: dt.date | None = None
+) -> CollectionHandover:
+    """A finance user proposes to hand an eligible invoice to the debt collector."""
+    locked = (
+        Invoice.objects.select_for_update().select_related("customer").filter(pk=invoice.pk)
+    ).first()
+    if locked is None or locked.kind != Invoice.Kind.INVOICE:
+        raise BillingError("not_an_invoice")
+    if locked.is_paid:
+        raise BillingError("paid")
+    if Invoice.objects.filter(corrects=locked).exists():
+        raise BillingError("credited")
+    if _active_handover(locked) is not None:
+        raise BillingError("already_proposed")
+    if not standing(locked, today or timezone.localdate()).eligible:
+        raise BillingError("not_eligible")
+    handover = CollectionHandover.objects.create(
+        invoice=locked,
+        proposed_by=by,
+        open_cents=locked.open_cents,
+        costs_cents=collection_costs(locked.open_cents),
+    )
+    audit_append(
+        action="billing.handover_proposed",
+        actor=by.actor().ref,
+        subject=locked.customer_id,
+        data={"handover": handover.pk, "invoice": locked.number},
+    )
+    return handover
+
+
+@transaction.atomic
+def collections_decide(
+    *, handover: CollectionHandover, by: User, approve: bool, language: str = "nl"
+) -> CollectionHandover:
+    """A second finance user approves (the data goes to the collector) or rejects."""
+    locked = CollectionHandover.objects.select_for_update().get(pk=handover.pk)
+    if locked.status != CollectionHandover.Status.PROPOSED:
+        raise BillingError("not_proposed")
+    if locked.proposed_by_id == by.pk:
+        raise BillingError("four_eyes")
+    invoice = Invoice.objects.select_related("customer").get(pk=locked.invoice_id)
+    if invoice.is_paid:
+        raise BillingError("paid")
+    if Invoice.objects.filter(corrects=invoice).exists():
+        raise BillingError("credited")
+    locked.decided_by = by
+    locked.decided_at = timezone.now()
+    if not approve:
+        locked.status = CollectionHandover.Status.REJECTED
+        locked.save(update_fields=["status", "decided_by", "decided_at"])
+        audit_append(
+            action="billing.handover_rejected",
+            actor=by.actor().ref,
+            subject=invoice.customer_id,
+            data={"handover": locked.pk, "invoice": invoice.number},
+        )
+        return locked
+    locked.status = CollectionHandover.Status.APPROVED
+    locked.open_cents = invoice.open_cents
+    locked.costs_cents = collection_costs(invoice.open_cents)
+    locked.language = language
+    locked.invoice = invoice
+    actor = by.actor()
+    row = handover_row(locked, actor)
+    locked.csv_sha256 = hashlib.sha256(handover_csv(locked, actor, row=row)).hexdigest()
+    from kluis.billing.dunning_pdf import handover_pdf
+
+    locked.pdf_sha256 = hashlib.sha256(handover_pdf(locked, actor, row=row)).hexdigest()
+    locked.save(
+        update_fields=[
+            "status",
+            "decided_by",
+            "decided_at",
+            "open_cents",
+            "costs_cents",
+            "language",
+            "csv_sha256",
+            "pdf_sha256",
+        ]
+    )
+    disclosure_record(
+        subject=invoice.customer_id,
+        recipient=RECIPIENT,
+        purpose=PURPOSE,
+        categories=row.categories(),
+        actor=actor,
+        reference=invoice.number,
+    )
+    audit_append(
+        action="billing.handover_approved",
+        actor=actor.ref,
+        subject=invoice.customer_id,
+        data={
+            "handover": locked.pk,
+            "invoice": invoice.number,
+            "open_cents": locked.open_cents,
+            "costs_cents": locked.costs_cents,
+            "csv_sha256": locked.csv_sha256,
+            "pdf_sha256": locked.pdf_sha256,
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def collections_collector_told(*, handover: CollectionHandover, by: User) -> CollectionHandover:
+    """Finance has told the collector that an invoice it holds has been paid."""
+    locked = CollectionHandover.objects.select_for_update().get(pk=handover.pk)
+    if (
+        locked.status != CollectionHandover.Status.PAID_AFTER_HANDOVER
+        or locked.collector_told_at is not None
+    ):
+        raise BillingError("nothing_to_tell")
+    locked.collector_told_at = timezone.now()
+    locked.save(update_fields=["collector_told_at"])
+    audit_append(
+        action="billing.handover_collector_told",
+        actor=by.actor().ref,
+        data={"handover": locked.pk},
+    )
+    return locked
+
+
+# --- what the collector gets: four fields and the invoice -----------------------------
+
+
+@dataclass(frozen=True)
+class HandoverRow:
+    """Exactly what goes to the collector: name, address, phone, email and the invoice."""
+
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    phone: str
+    email: str
+    invoice_number: str
+    invoice_date: dt.date
+    due_date: dt.date
+    open_cents: int
+    costs_cents: int
+
+    def categories(self) -> list[str]:
+        present = {
+            "user.name": bool(self.name),
+            "user.contact.address": any((self.street, self.postcode, self.city)),
+            "user.contact.phone_number": bool(self.phone),
+            "user.contact.email": bool(self.email),
+        }
+        return [category for category, held in present.items() if held]
+
+
+def _reveal(value: SealedValue | None, actor: Actor) -> str:
+    return value.reveal(purpose=PURPOSE, actor=actor) if value is not None else ""
+
+
+def handover_row(handover: CollectionHandover, actor: Actor) -> HandoverRow:
+    invoice = handover.invoice
+    customer = invoice.customer
+    return HandoverRow(
+        name=_reveal(customer.name, actor),
+        street=_reveal(customer.address_street, actor),
+        postcode=_reveal(customer.address_postcode, actor),
+        city=_reveal(customer.address_city, actor),
+        country=customer.country,
+        phone=_reveal(customer.phone, actor),
+        email=_reveal(customer.email, actor),
+        invoice_number=invoice.number,
+        invoice_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        open_cents=handover.open_cents,
+        costs_cents=handover.costs_cents,
+    )
+
+
+def handover_columns() -> list[str]:
+    return [
+        _("naam"),
+        _("straat en huisnummer"),
+        _("postcode"),
+        _("plaats"),
+        _("land"),
+        _("telefoonnummer"),
+        _("e-mailadres"),
+        _("factuurnummer"),
+        _("factuurdatum"),
+        _("vervaldatum"),
+        _("openstaand bedrag"),
+        _("incassokosten"),
+    ]
+
+
+# Spreadsheets run a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    """Keep a spreadsheet from running a cell as a formula (CSV injection)."""
+    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _amount(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def handover_csv(
+    handover: CollectionHandover, actor: Actor, *, row: HandoverRow | None = None
+) -> bytes:
+    """The collector's CSV (UTF-8, comma-separated, ISO dates, amounts in euro)."""
+    row = row or handover_row(handover, actor)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    with override(handover.language):
+        writer.writerow([neutralise(c) for c in handover_columns()])
+    writer.writerow(
+        neutralise(cell)
+        for cell in (
+            row.name,
+            row.street,
+            row.postcode,
+            row.city,
+            row.country,
+            row.phone,
+            row.email,
+            row.invoice_number,
+            row.invoice_date.isoformat(),
+            row.due_date.isoformat(),
+            _amount(row.open_cents),
+            _amount(row.costs_cents),
+        )
+    )
+    return buffer.getvalue().encode()
+
+
+def handovers_open() -> QuerySet[CollectionHandover]:
+    """Hand-overs finance still has to act on: to approve, to send, or paid to report."""
+    return (
+        CollectionHandover.objects.filter(
+            Q(status__in=[CollectionHandover.Status.PROPOSED, CollectionHandover.Status.APPROVED])
+            | Q(
+                status=CollectionHandover.Status.PAID_AFTER_HANDOVER,
+                collector_told_at__isnull=True,
+            )
+        )
+        .select_related("invoice", "invoice__customer")
+        .order_by("created_at")
+    )

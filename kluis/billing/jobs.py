@@ -1,0 +1,24 @@
+"""Billing's scheduled work: renewal invoices for the subscriptions that run on, and
+the reminders and statutory letters of unpaid invoices."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kluis.billing.dunning import dunning_run
+from kluis.billing.renewals import renewals_run
+from kluis.jobs.registry import job
+
+
+@job("billing_renewals", every=dt.timedelta(days=1))
+def billing_renewals() -> str:
+    run = renewals_run()
+    return (
+        f"renewals: {run.invoices} invoices for {run.periods} periods, "
+        f"{run.failed} customers failed"
+    )
+
+
+@job("billing_dunning", every=dt.timedelta(days=1))
+def billing_dunning() -> str:
+    return f"reminders: {dunning_run()}"

@@ -1,0 +1,54 @@
+"""Billing's part in the life of an order: invoiced when it awaits payment, credited
+when it is cancelled before it was paid in full (what was paid is proposed for a
+refund), moved on to paid when its invoice is paid.
+
+Billing depends on the shop, not the other way round: the shop calls these through
+its move hook (kluis/shop/moves.py) and billing's settlement calls order_paid; both
+are registered in BillingConfig.ready.
+"""
+
+from __future__ import annotations
+
+from kluis.accounts.models import User
+from kluis.billing import services
+from kluis.billing.models import Invoice
+from kluis.billing.vat import VatError
+from kluis.shop import services as shop_services
+from kluis.shop.models import Order
+
+
+def order_moved(order: Order, before: str, by: User | None) -> bool:
+    """Issue the invoice of an order that now awaits payment; credit one cancelled unpaid.
+
+    Returns True when the customer was mailed the invoice: that mail tells them the
+    order awaits payment, so the shop sends no status mail besides it.
+    """
+    if order.status == Order.Status.AWAITING_PAYMENT:
+        try:
+            invoice = services.invoice_issue(order=order, issued_by=by)
+        except (services.BillingError, VatError):
+            raise shop_services.ShopError("not_invoiced") from None
+        return invoice.customer.email is not None
+    if order.status == Order.Status.CANCELLED:
+        _credit_unpaid(order, by)
+    return False
+
+
+def _credit_unpaid(order: Order, by: User | None) -> None:
+    invoice = Invoice.objects.filter(order=order, kind=Invoice.Kind.INVOICE).first()
+    if invoice is None or invoice.is_paid or hasattr(invoice, "credit_note"):
+        return
+    try:
+        services.credit_note_issue(invoice=invoice, issued_by=by)
+        if invoice.paid_cents:
+            services.credit_refunds_propose(invoice=invoice)
+    except services.BillingError:
+        raise shop_services.ShopError("not_credited") from None
+
+
+def order_paid(invoice: Invoice) -> None:
+    """A settled order invoice moves its order from awaiting payment to paid."""
+    if invoice.kind != Invoice.Kind.INVOICE or invoice.order_id is None:
+        return
+    order = Order.objects.get(pk=invoice.order_id)
+    shop_services.order_pay(order=order, invoice_number=invoice.number)

@@ -1,0 +1,286 @@
+"""Reads of billing's pages: the finance overview with its months, and the portal's invoices.
+
+The months are rebuilt from the ledger's history, not from the invoices' current
+state: an invoice's open amount at a day is its total minus the payments booked up to
+that day, and nothing once a credit note cancelled it (a credit note cancels what is
+still open at the end of its issue date). What a month "paid" is what payments booked
+in that month took off open invoices; a payment beyond the open amount (an
+overpayment, or money for an invoice already credited) is a refund case, not income.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from kluis.accounts.models import Customer
+from kluis.billing.models import Invoice, InvoiceQuerySet, Payment, Refund
+from kluis.policy.enforce import Actor
+from kluis.vault.reveal import reveal_many
+
+# The purpose under which a customer reads the account their own payments came from.
+PAYMENT_PURPOSE = "payment_matching"
+OPEN_ITEMS_SHOWN = 200
+
+
+# --- the months of the finance overview --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """One month of the chart: what was open and overdue at `cutoff`, what it paid.
+
+    `cutoff` is the month's last day, or today for the running month.
+    """
+
+    month: dt.date  # its first day
+    cutoff: dt.date
+    open_count: int
+    open_cents: int
+    overdue_count: int
+    overdue_cents: int
+    paid_count: int  # invoices that a payment booked in this month settled in full
+    paid_cents: int
+
+
+def _month_back(first: dt.date, months: int) -> dt.date:
+    index = first.year * 12 + first.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(first: dt.date) -> dt.date:
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def _paid_before(day: dt.date) -> Subquery:
+    return Subquery(
+        Payment.objects.filter(invoice=OuterRef("pk"), booking_date__lt=day)
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("amount_cents"))
+        .values("total"),
+        output_field=IntegerField(),
+    )
+
+
+def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[MonthFigures]:
+    """Open, overdue and paid for each of the last `months` months, oldest first.
+
+    Two queries whatever the number of invoices: the invoices that were still open
+    at the start of the first month or were issued since, and all their payments.
+    """
+    today = today or timezone.localdate()
+    this_month = today.replace(day=1)
+    firsts = [_month_back(this_month, back) for back in range(months - 1, -1, -1)]
+    cutoffs = [_month_end(first) for first in firsts[:-1]] + [today]
+    start = firsts[0]
+
+    relevant = (
+        Invoice.objects.filter(kind=Invoice.Kind.INVOICE, issue_date__lte=today)
+        .exclude(credit_note__issue_date__lt=start)
+        .annotate(paid_before=Coalesce(_paid_before(start), Value(0)))
+        .filter(total_cents__gt=F("paid_before"))
+        .order_by()
+    )
+    invoices = list(
+        relevant.values_list(
+            "pk", "issue_date", "due_date", "total_cents", "credit_note__issue_date"
+        )
+    )
+    payments: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
+    if invoices:
+        for invoice_id, booked, cents in (
+            Payment.objects.filter(invoice__in=relevant.values("pk"), booking_date__lte=today)
+            .order_by("booking_date", "entry_reference")
+            .values_list("invoice_id", "booking_date", "amount_cents")
+        ):
+            # An invoice issued between the two queries has no list: next time.
+            if invoice_id in payments:
+                payments[invoice_id].append((booked, cents))
+
+    open_count = [0] * months
+    open_cents = [0] * months
+    overdue_count = [0] * months
+    overdue_cents = [0] * months
+    paid_count = [0] * months
+    paid_cents = [0] * months
+
+    def month_of(day: dt.date) -> int | None:
+        index = (day.year - start.year) * 12 + day.month - start.month
+        return index if 0 <= index < months else None
+
+    for pk, issued, due, total, credited in invoices:
+        received = payments[pk]
+        # What each payment took off the invoice, in booking order.
+        remaining = total
+        for booked, cents in received:
+            if credited is not None and booked > credited:
+                break
+            applied = min(cents, max(remaining, 0))
+            remaining -= cents
+            index = month_of(booked)
+            if index is not None and applied > 0:
+                paid_cents[index] += applied
+                if remaining <= 0:
+                    paid_count[index] += 1
+        # What was still open at each cutoff.
+        position, paid = 0, 0
+        for index, cutoff in enumerate(cutoffs):
+            while position < len(received) and received[position][0] <= cutoff:
+                paid += received[position][1]
+                position += 1
+            if issued > cutoff or (credited is not None and credited <= cutoff):
+                continue
+            outstanding = total - paid
+            if outstanding <= 0:
+                continue
+            open_count[index] += 1
+            open_cents[index] += outstanding
+            if due < cutoff:
+                overdue_count[index] += 1
+                overdue_cents[index] += outstanding
+
+    return [
+        MonthFigures(
+            month=firsts[i],
+            cutoff=cutoffs[i],
+            open_count=open_count[i],
+            open_cents=open_cents[i],
+            overdue_count=overdue_count[i],
+            overdue_cents=overdue_cents[i],
+            paid_count=paid_count[i],
+            paid_cents=paid_cents[i],
+        )
+        for i in range(months)
+    ]
+
+
+# --- the rest of the finance overview ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    invoice: Invoice
+    open_cents: int
+    days_overdue: int  # 0 while it is not due yet
+
+
+@dataclass(frozen=True)
+class FinanceOverview:
+    today: dt.date
+    open_count: int
+    open_cents: int
+    overdue_count: int
+    overdue_cents: int
+    months: list[MonthFigures]
+    open_items: list[OpenItem]  # overdue first, at most OPEN_ITEMS_SHOWN
+    proposed_payments: int
+    unmatched_payments: int
+    refunds_to_decide: int
+    refunds_to_export: int
+
+    @property
+    def this_month(self) -> MonthFigures:
+        return self.months[-1]
+
+    @property
+    def open_items_hidden(self) -> int:
+        return self.open_count - len(self.open_items)
+
+
+def open_invoices() -> InvoiceQuerySet:
+    """Invoices with money still to come in, now: not paid in full and not credited."""
+    return Invoice.objects.filter(
+        kind=Invoice.Kind.INVOICE,
+        credit_note__isnull=True,
+        paid_cents__lt=F("total_cents"),
+    )
+
+
+def finance_overview(*, today: dt.date | None = None) -> FinanceOverview:
+    """Everything on finance's landing page, in a fixed number of queries."""
+    today = today or timezone.localdate()
+    invoices = open_invoices()
+    outstanding = F("total_cents") - F("paid_cents")
+    overdue = Q(due_date__lt=today)
+    totals = invoices.aggregate(
+        open_count=Count("pk"),
+        open_cents=Coalesce(Sum(outstanding), 0),
+        overdue_count=Count("pk", filter=overdue),
+        overdue_cents=Coalesce(Sum(outstanding, filter=overdue), 0),
+    )
+    unlinked = Payment.objects.filter(invoice__isnull=True).aggregate(
+        proposed=Count("pk", filter=Q(match=Payment.Match.PROPOSED)),
+        unmatched=Count("pk", filter=Q(match=Payment.Match.NONE)),
+    )
+    refunds = Refund.objects.aggregate(
+        to_decide=Count("pk", filter=Q(status=Refund.Status.PROPOSED)),
+        to_export=Count("pk", filter=Q(status=Refund.Status.APPROVED)),
+    )
+    items = [
+        OpenItem(
+            invoice=invoice,
+            open_cents=invoice.open_cents,
+            days_overdue=max((today - invoice.due_date).days, 0),
+        )
+        for invoice in invoices.select_related("customer").order_by("due_date", "number")[
+            :OPEN_ITEMS_SHOWN
+        ]
+    ]
+    return FinanceOverview(
+        today=today,
+        open_count=totals["open_count"],
+        open_cents=totals["open_cents"],
+        overdue_count=totals["overdue_count"],
+        overdue_cents=totals["overdue_cents"],
+        months=finance_months(today=today),
+        open_items=items,
+        proposed_payments=unlinked["proposed"],
+        unmatched_payments=unlinked["unmatched"],
+        refunds_to_decide=refunds["to_decide"],
+        refunds_to_export=refunds["to_export"],
+    )
+
+
+def invoice_for_staff(invoice_id: uuid.UUID) -> Invoice | None:
+    return Invoice.objects.select_related("customer", "corrects").filter(pk=invoice_id).first()
+
+
+# --- the customer's invoices in the portal ---------------------------------------------
+
+
+def portal_invoices(customer: Customer) -> list[Invoice]:
+    """The customer's invoices, newest first, each with its payments and refunds."""
+    return list(
+        Invoice.objects.for_customer(customer)
+        .order_by("-issued_at")
+        .prefetch_related("payments", "refunds")
+    )
+
+
+def payment_iban_tails(invoices: Sequence[Invoice], customer: Customer) -> dict[uuid.UUID, str]:
+    """The last four characters of the account each payment came from, by payment.
+
+    Read by the customer themself for matching payments. A payment finance linked by
+    hand stays sealed under its own subject, so the customer's reveal would be
+    refused; those show no account rather than failing the page.
+    """
+    own = [
+        payment
+        for invoice in invoices
+        for payment in invoice.payments.all()
+        if payment.subject == customer.id and payment.iban is not None
+    ]
+    values = reveal_many(own, ["iban"], purpose=PAYMENT_PURPOSE, actor=Actor.subject(customer.id))
+    return {
+        payment.pk: iban[-4:]
+        for payment, revealed in zip(own, values, strict=True)
+        if (iban := revealed["iban"])
+    }

@@ -1,0 +1,44 @@
+"""Creating many data keys at once: the missing ones once, the existing ones kept."""
+
+import uuid
+
+import pytest
+
+from kluis.vault import keys
+from kluis.vault.errors import KeyShredded
+from kluis.vault.keys import KeyScope, cipher_for, key_scope, prefetch_or_create, shred
+from kluis.vault.models import DataKey
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_it_creates_the_missing_keys_and_keeps_the_existing_ones():
+    existing = KeyScope(uuid.uuid4(), "fiscal", "2026")
+    with key_scope():
+        before = cipher_for(existing, create=True).encrypt(b"\0" * 12, b"x", None)
+    new = [KeyScope(uuid.uuid4(), "fiscal", "2026") for _ in range(3)]
+    with key_scope():
+        prefetch_or_create([existing, *new, new[0]])
+        ciphers = keys.cached_ciphers()
+        # The existing key opens what it sealed before: it was read, not replaced.
+        assert ciphers[existing].decrypt(b"\0" * 12, before, None) == b"x"
+        assert all(ciphers[s] is not None for s in new)
+    assert DataKey.objects.filter(subject__in=[s.subject for s in new]).count() == 3
+    # A later unit of work finds the same key in the keystore: it opens the same text.
+    with key_scope():
+        sealed = cipher_for(new[1], create=False).encrypt(b"\1" * 12, b"y", None)
+    with key_scope():
+        prefetch_or_create([new[1]])
+        assert keys.cached_ciphers()[new[1]].decrypt(b"\1" * 12, sealed, None) == b"y"
+
+
+def test_a_shredded_key_is_not_created_again():
+    scope = KeyScope(uuid.uuid4(), "fiscal", "2026")
+    with key_scope():
+        cipher_for(scope, create=True)
+    shred([scope])
+    with key_scope():
+        prefetch_or_create([scope])
+        with pytest.raises(KeyShredded):
+            cipher_for(scope, create=True)
+    assert DataKey.objects.filter(subject=scope.subject).count() == 1
