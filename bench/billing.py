@@ -76,9 +76,9 @@ def build_ledger(n: int, statement: Path) -> dict[str, int]:
     from django.db import transaction
 
     from kluis.accounts.models import Customer
+    from kluis.billing.camt_write import Tx, stream_statement
     from kluis.billing.models import Invoice, InvoiceCounter, InvoiceLine
     from kluis.billing.reference import new_reference
-    from kluis.billing.tests.statements import Tx, stream_statement
     from kluis.vault.keys import key_scope
 
     customers_n = n // INVOICES_PER_CUSTOMER

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from kluis.audit.models import Disclosure
 from kluis.billing import dunning, emails, services, statements
+from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, write_statement
 from kluis.mail.delivery import render_mail
 from kluis.mail.kinds import get_generator
 from kluis.mail.models import OutboxMessage

@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from kluis.billing import dunning, services, statements
+from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, write_statement
 from kluis.jobs.registry import JOBS
 from kluis.mail.models import OutboxMessage
 

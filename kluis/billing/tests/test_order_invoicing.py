@@ -10,10 +10,10 @@ from django.urls import reverse
 
 from kluis.audit.models import AuditEntry
 from kluis.billing import emails
+from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import Invoice, Refund, VatRate
 from kluis.billing.statements import statement_import
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, write_statement
 from kluis.mail.delivery import render_mail
 from kluis.mail.models import OutboxMessage
 from kluis.shop import services as shop_services

@@ -6,9 +6,9 @@ import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
 from kluis.billing import services, statements
+from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import Refund, RefundExport
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, write_statement
 from kluis.mail.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases="__all__")

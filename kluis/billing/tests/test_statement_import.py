@@ -11,9 +11,9 @@ from django.db import connection
 
 from kluis.billing import services, statements
 from kluis.billing.camt import StatementRefused
+from kluis.billing.camt_write import Tx, statement_xml, write_statement
 from kluis.billing.models import BankStatement, Invoice, Payment
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, statement_xml, write_statement
 from kluis.vault.errors import RevealRefused
 
 pytestmark = pytest.mark.django_db(databases="__all__")

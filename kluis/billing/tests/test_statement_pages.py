@@ -8,9 +8,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from kluis.billing import services, statements
+from kluis.billing.camt_write import Tx, statement_xml, write_statement
 from kluis.billing.models import BankStatement, Payment
 from kluis.billing.tests.helpers import order_for
-from kluis.billing.tests.statements import Tx, statement_xml, write_statement
 from kluis.testing import log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")

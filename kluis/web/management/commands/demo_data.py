@@ -19,6 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
+from kluis.billing.demo import billing_demo_load
 from kluis.shop.catalogue import catalogue_load
 
 DEMO_CUSTOMERS: list[dict[str, str]] = [
@@ -140,12 +141,27 @@ class Command(BaseCommand):
             "Staff (MFA: add the TOTP secret to an authenticator app, or print the current",
             "code with `.venv/bin/python manage.py demo_totp EMAIL`):",
         ]
+        staff: dict[str, User] = {}
         for email, roles in DEMO_STAFF:
             password = _password()
             user = User.objects.create_staff(email=email, password=password, roles=roles)
             device = TOTPDevice.objects.create(user=user, name="demo", confirmed=True)
             secret = _base32(device.bin_key)
             lines.append(f"  {email:36} {password}  roles={','.join(roles)}  totp={secret}")
+            staff[email] = user
+        demo = billing_demo_load(
+            orders_desk=staff["orders@staff.winkeltjes.net"],
+            directory=Path(settings.VAR_DIR) / "demo",
+        )
+        lines += [
+            "",
+            "Billing walk-through (README, 'Finance in the demo'):",
+            f"  {demo.paid.number}  {demo.paid.total_cents / 100:8.2f}  paid by the demo statement",
+            f"  {demo.overpaid.number}  {demo.overpaid.total_cents / 100:8.2f}  overpaid by it",
+            f"  {demo.unpaid.number}  {demo.unpaid.total_cents / 100:8.2f}  unpaid since "
+            f"{demo.unpaid.issue_date:%d-%m-%Y}, reminders and the 14-day letter sent",
+            f"  statement to import: {demo.statement}",
+        ]
         audit_append(
             action="demo.loaded",
             actor="system:demo_data",

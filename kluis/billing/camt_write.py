@@ -1,4 +1,9 @@
-"""CAMT.053 test files in versions 001.02, 001.04 and 001.08, valid against the XSDs."""
+"""Writing CAMT.053 statements (001.02, 001.04, 001.08), valid against the XSDs.
+
+A bank writes these, not kluis; this writer makes the demo statement of `make run`,
+the benchmark's 100,000-entry file and the test files, so the importer is always
+fed the real format.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ class Tx:
     text: str = ""
     credit: bool = True
     currency: str = "EUR"
+    booked: str = "2026-11-24"  # booking and value date, ISO 8601
 
 
 def _party(version: str, name: str) -> str:
@@ -51,7 +57,7 @@ def _entry(version: str, tx: Tx) -> str:
     return (
         f'<Ntry><NtryRef>{tx.reference}</NtryRef><Amt Ccy="{tx.currency}">{tx.amount}</Amt>'
         f"<CdtDbtInd>{side}</CdtDbtInd>{status}"
-        "<BookgDt><Dt>2026-11-24</Dt></BookgDt><ValDt><Dt>2026-11-24</Dt></ValDt>"
+        f"<BookgDt><Dt>{tx.booked}</Dt></BookgDt><ValDt><Dt>{tx.booked}</Dt></ValDt>"
         f"<AcctSvcrRef>{tx.reference}</AcctSvcrRef>"
         "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>"
         "</Domn></BkTxCd>"
@@ -72,17 +78,19 @@ def statement_xml(
     currency: str = "EUR",
     message_type: str = "camt.053",
     prolog: str = "",
+    message_id: str = "MSG-1",
+    created: str = "2026-11-25T06:00:00",
 ) -> str:
     root = "BkToCstmrStmt"
     entries = "".join(_entry(version, tx) for tx in txs)
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>{prolog}'
         f'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:{message_type}.001.{version}">'
-        f"<{root}><GrpHdr><MsgId>MSG-1</MsgId><CreDtTm>2026-11-25T06:00:00</CreDtTm></GrpHdr>"
-        "<Stmt><Id>STMT-1</Id><CreDtTm>2026-11-25T06:00:00</CreDtTm>"
+        f"<{root}><GrpHdr><MsgId>{escape(message_id)}</MsgId><CreDtTm>{created}</CreDtTm></GrpHdr>"
+        f"<Stmt><Id>{escape(message_id)}</Id><CreDtTm>{created}</CreDtTm>"
         f"<Acct><Id><IBAN>{iban}</IBAN></Id><Ccy>{currency}</Ccy></Acct>"
         '<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">100.00</Amt>'
-        "<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-24</Dt></Dt></Bal>"
+        f"<CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>{created[:10]}</Dt></Dt></Bal>"
         f"{entries}</Stmt></{root}></Document>"
     )
 
