@@ -268,9 +268,10 @@ def portal_invoices(customer: Customer) -> list[Invoice]:
 def payment_iban_tails(invoices: Sequence[Invoice], customer: Customer) -> dict[uuid.UUID, str]:
     """The last four characters of the account each payment came from, by payment.
 
-    Read by the customer themself for matching payments. A payment finance linked by
-    hand stays sealed under its own subject, so the customer's reveal would be
-    refused; those show no account rather than failing the page.
+    Read by the customer themself for matching payments. A payment on an invoice is
+    sealed under that invoice's customer (matched at import, or sealed again when
+    finance links it); the subject check keeps a page from ever asking to reveal
+    another subject's data.
     """
     own = [
         payment

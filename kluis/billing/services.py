@@ -32,6 +32,7 @@ from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.models import Order, VatCheck
 from kluis.vault.fields import SealedValue
+from kluis.vault.keys import shred
 
 BILLING = Actor.system("billing")
 CREDIT_SERIES = "C"
@@ -331,10 +332,27 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
         raise BillingError("already_linked")
     if invoice.kind != Invoice.Kind.INVOICE:
         raise BillingError("not_an_invoice")
+    # Until now the payment was a data subject of its own; from here it is the
+    # customer's, so it is sealed again under their key (and is in their access
+    # export and under their retention), and the payment's own key is shredded.
+    actor = by.actor()
+    sealed = {}
+    own_scopes = []
+    for name in PAYMENT_SEALED_FIELDS:
+        value = getattr(locked, name)
+        if value is not None:
+            sealed[name] = _reveal(value, "payment_matching", actor)
+            own_scopes.append(value.scope)
+    locked.subject = invoice.customer_id
+    for name, plain in sealed.items():
+        setattr(locked, name, plain)
     locked.invoice = invoice
     locked.proposed_invoice = None
     locked.match = Payment.Match.STAFF
-    locked.save(update_fields=["invoice", "proposed_invoice", "match"])
+    locked.save(update_fields=["invoice", "proposed_invoice", "match", "subject", *sealed])
+    if own_scopes and own_scopes[0].subject != invoice.customer_id:
+        scopes = list(set(own_scopes))
+        transaction.on_commit(lambda: shred(scopes))
     _apply(invoice, locked, by)
     audit_append(
         action="billing.payment_linked",
@@ -343,6 +361,9 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
         data={"payment": str(locked.pk), "invoice": invoice.number},
     )
     return locked
+
+
+PAYMENT_SEALED_FIELDS = ("iban", "holder", "remittance", "reference")
 
 
 # --- refunds ----------------------------------------------------------------------------

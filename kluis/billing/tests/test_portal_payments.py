@@ -87,7 +87,7 @@ def test_another_customer_sees_none_of_them(client, personas):
     assert "6789" not in page and alices.number not in page
 
 
-def test_a_payment_finance_linked_by_hand_shows_without_an_account(client, personas):
+def test_a_payment_finance_linked_by_hand_is_the_customers_with_its_account(client, personas):
     invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
     statement = BankStatement.objects.create(
         version="02", message_id="T", statement_id="T", sha256="0" * 64
@@ -110,7 +110,7 @@ def test_a_payment_finance_linked_by_hand_shows_without_an_account(client, perso
     assert response.status_code == 200
     page = response.content.decode()
     assert "03-11-2026: " + euro(1500) in page
-    assert "eindigend op" not in page
+    assert f"eindigend op {ALICE_IBAN[-4:]}" in page
 
 
 def test_english_customers_read_it_in_english(client, personas):

@@ -88,3 +88,27 @@ def test_finance_confirms_a_proposed_match_from_the_queue(client, tmp_path, pers
     # Once linked it has left the queue.
     response = client.post(reverse("billing_backoffice:payment-link", args=[payment.pk]))
     assert response.status_code == 404
+
+
+def test_a_linked_payment_becomes_the_customers_and_its_own_key_is_shredded(
+    tmp_path, personas, django_capture_on_commit_callbacks
+):
+    from kluis.vault.holdings import sealed_holdings
+    from kluis.vault.models import DataKey
+
+    invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    tx = Tx("E1", "10.00", name="Nobody Known", text="voor de webwinkel")
+    statements.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    payment = Payment.objects.get()
+    own = payment.subject
+    assert own != invoice.customer_id and payment.match == Payment.Match.NONE
+    with django_capture_on_commit_callbacks(execute=True):
+        services.payment_link(payment=payment, invoice=invoice, by=personas.staff["finance"])
+    payment = Payment.objects.get()
+    assert payment.subject == invoice.customer_id
+    assert payment.iban.reveal(purpose="payment_matching", actor=services.BILLING) == tx.iban
+    assert payment.remittance.scope.subject == invoice.customer_id
+    held = {(type(h.row), h.row.pk) for h in sealed_holdings(invoice.customer_id)}
+    assert (Payment, payment.pk) in held
+    assert not DataKey.objects.filter(subject=own, wrapped__isnull=False).exists()
+    assert DataKey.objects.filter(subject=own, shredded_at__isnull=False).exists()
