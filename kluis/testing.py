@@ -392,6 +392,9 @@ ROUTES: dict[str, Route] = {
     "billing_backoffice:payment-link": Route(
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("proposed_payment_kwargs")
     ),
+    "billing_backoffice:payment-assign": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("unmatched_payment_kwargs")
+    ),
     "billing_backoffice:refunds": Route("backoffice", roles=FINANCE),
     "billing_backoffice:refund-decide": Route(
         "backoffice",

@@ -12,6 +12,11 @@ urlpatterns = [
         backoffice_views.payment_link,
         name="payment-link",
     ),
+    path(
+        "betalingen/<uuid:payment_id>/toewijzen/",
+        backoffice_views.payment_assign,
+        name="payment-assign",
+    ),
     path("terugbetalingen/", backoffice_views.refunds, name="refunds"),
     path(
         "terugbetalingen/<int:refund_id>/besluit/",

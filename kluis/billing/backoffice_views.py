@@ -19,7 +19,7 @@ from kluis.accounts.http import current_user
 from kluis.billing import forms, selectors, services
 from kluis.billing.camt import StatementRefused, open_upload
 from kluis.billing.chart import months_chart
-from kluis.billing.models import BankStatement, Payment, Refund, RefundExport
+from kluis.billing.models import BankStatement, Invoice, Payment, Refund, RefundExport
 from kluis.billing.pdf import invoice_pdf
 from kluis.billing.statements import statement_import
 
@@ -78,9 +78,37 @@ def statements(request: HttpRequest) -> HttpResponse:
             "proposals": Payment.objects.filter(match=Payment.Match.PROPOSED)
             .select_related("proposed_invoice")
             .order_by("booking_date")[:200],
+            "unmatched": selectors.unmatched_payments(current_user(request).actor()),
+            "assign_form": forms.PaymentAssignForm(),
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+@never_cache
+@staff_required(*FINANCE)
+@require_POST
+def payment_assign(request: HttpRequest, payment_id: uuid.UUID) -> HttpResponse:
+    """Finance links a payment no rule could match to the invoice they name."""
+    payment = get_object_or_404(Payment, pk=payment_id, invoice__isnull=True)
+    form = forms.PaymentAssignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Vul een factuurnummer in."))
+        return redirect("billing_backoffice:statements")
+    number = form.cleaned_data["invoice_number"]
+    invoice = Invoice.objects.filter(number=number, kind=Invoice.Kind.INVOICE).first()
+    if invoice is None:
+        messages.error(request, _("Er is geen factuur %(number)s.") % {"number": number})
+        return redirect("billing_backoffice:statements")
+    try:
+        services.payment_link(payment=payment, invoice=invoice, by=current_user(request))
+    except services.BillingError:
+        messages.error(request, _("Deze betaling is al gekoppeld."))
+    else:
+        messages.success(
+            request, _("De betaling is aan %(number)s gekoppeld.") % {"number": invoice.number}
+        )
+    return redirect("billing_backoffice:statements")
 
 
 REFUND_ERRORS = {

@@ -18,6 +18,13 @@ class StatementUploadForm(forms.Form):
         return upload
 
 
+class PaymentAssignForm(forms.Form):
+    invoice_number = forms.CharField(label=_("Factuurnummer"), max_length=24)
+
+    def clean_invoice_number(self) -> str:
+        return str(self.cleaned_data["invoice_number"]).strip().upper()
+
+
 class RefundDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],

@@ -285,3 +285,25 @@ def payment_iban_tails(invoices: Sequence[Invoice], customer: Customer) -> dict[
         for payment, revealed in zip(own, values, strict=True)
         if (iban := revealed["iban"])
     }
+
+
+@dataclass(frozen=True)
+class UnmatchedPayment:
+    payment: Payment
+    holder: str
+    remittance: str
+
+
+def unmatched_payments(actor: Actor, *, limit: int = 200) -> list[UnmatchedPayment]:
+    """Payments no rule could match, oldest first, with what finance needs to place
+    them: the payer's name and the description, revealed for payment matching."""
+    rows = list(
+        Payment.objects.filter(match=Payment.Match.NONE, invoice__isnull=True).order_by(
+            "booking_date", "entry_reference"
+        )[:limit]
+    )
+    values = reveal_many(rows, ["holder", "remittance"], purpose="payment_matching", actor=actor)
+    return [
+        UnmatchedPayment(row, plain["holder"] or "", plain["remittance"] or "")
+        for row, plain in zip(rows, values, strict=True)
+    ]

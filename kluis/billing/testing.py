@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from kluis.accounts.models import Customer
@@ -41,6 +42,23 @@ def proposed_payment_kwargs(p: Personas) -> dict[str, Any]:
         match=Payment.Match.PROPOSED,
         proposed_invoice=invoice,
         holder="Alice de Vries",
+    )
+    payment.subject = payment.pk
+    payment.save(force_insert=True)
+    return {"payment_id": payment.pk}
+
+
+def unmatched_payment_kwargs(p: Personas) -> dict[str, Any]:
+    statement = BankStatement.objects.create(
+        version="02", message_id="U", statement_id="U", sha256="0" * 64
+    )
+    payment = Payment(
+        statement=statement,
+        entry_reference="U-1",
+        booking_date=dt.date(2026, 11, 2),
+        amount_cents=1234,
+        match=Payment.Match.NONE,
+        holder="Onbekende Betaler",
     )
     payment.subject = payment.pk
     payment.save(force_insert=True)

@@ -112,3 +112,35 @@ def test_a_linked_payment_becomes_the_customers_and_its_own_key_is_shredded(
     assert (Payment, payment.pk) in held
     assert not DataKey.objects.filter(subject=own, wrapped__isnull=False).exists()
     assert DataKey.objects.filter(subject=own, shredded_at__isnull=False).exists()
+
+
+def test_finance_links_an_unmatched_payment_by_invoice_number(client, tmp_path, personas):
+    invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    amount = f"{invoice.total_cents // 100}.{invoice.total_cents % 100:02d}"
+    tx = Tx("E1", amount, name="Oma de Vries", text="voor Alice haar webwinkel")
+    statements.statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    payment = Payment.objects.get()
+    assert payment.match == Payment.Match.NONE
+    log_in(client, personas.staff["finance"])
+    page = client.get(reverse("billing_backoffice:statements")).content.decode()
+    assert "Oma de Vries" in page and "voor Alice haar webwinkel" in page
+    url = reverse("billing_backoffice:payment-assign", args=[payment.pk])
+
+    response = client.post(url, {"invoice_number": "F1999-000001"}, follow=True)
+    assert "Er is geen factuur F1999-000001." in response.content.decode()
+    response = client.post(url, {"invoice_number": ""}, follow=True)
+    assert "Vul een factuurnummer in." in response.content.decode()
+    payment.refresh_from_db()
+    assert payment.invoice is None
+
+    response = client.post(url, {"invoice_number": f" {invoice.number.lower()} "}, follow=True)
+    assert f"De betaling is aan {invoice.number} gekoppeld." in response.content.decode()
+    payment = Payment.objects.get()
+    invoice.refresh_from_db()
+    assert (payment.invoice, payment.match) == (invoice, Payment.Match.STAFF)
+    assert payment.subject == invoice.customer_id and invoice.is_paid
+    assert (
+        "Oma de Vries" not in client.get(reverse("billing_backoffice:statements")).content.decode()
+    )
+    # A second link of the same payment is refused without a trace.
+    assert client.post(url, {"invoice_number": invoice.number}).status_code == 404
