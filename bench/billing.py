@@ -178,6 +178,13 @@ def build_ledger(n: int, statement: Path) -> dict[str, int]:
             InvoiceCounter.objects.update_or_create(series="F", defaults={"last": n})
 
     stream_statement(statement, txs())
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        # A database in service has planner statistics (autovacuum keeps them); tables
+        # filled in bulk a moment ago have none until it runs, so gather them now.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return expected
 
 

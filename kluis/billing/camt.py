@@ -132,17 +132,38 @@ def _sniff_version(path: Path) -> str:
     return NAMESPACES[namespace]
 
 
+# The paths of an entry that _entry reads, and the elements on the way to them: the
+# walk goes only there, not through the bank's codes, charges and other details.
+_READ = (
+    "Amt",
+    "CdtDbtInd",
+    "Sts/Cd",
+    "BookgDt/Dt",
+    "BookgDt/DtTm",
+    "AcctSvcrRef",
+    "NtryRef",
+    "NtryDtls/TxDtls/RltdPties/DbtrAcct/Id/IBAN",
+    "NtryDtls/TxDtls/RltdPties/Dbtr/Nm",
+    "NtryDtls/TxDtls/RltdPties/Dbtr/Pty/Nm",
+    "NtryDtls/TxDtls/RmtInf",
+)
+_ON_THE_WAY = frozenset(p.rsplit("/", i)[0] for p in _READ for i in range(1, p.count("/") + 1))
+_KEPT = frozenset(_READ) | _ON_THE_WAY
+
+
 def _paths(elem: etree._Element, prefix: str, out: dict[str, etree._Element]) -> None:
-    """Each descendant by its path of local names, following the first child of each
-    name at every level (as _find does), so an entry is walked once, not per field."""
+    """Each element _entry reads, by its path of local names, following the first child
+    of each name at every level (as _find does), so an entry is walked once, not per
+    field."""
     for child in elem:
         tag = child.tag
         if not isinstance(tag, str):
             continue  # a comment or processing instruction
         path = prefix + tag[tag.rfind("}") + 1 :]
-        if path not in out:
+        if path in _KEPT and path not in out:
             out[path] = child
-            _paths(child, path + "/", out)
+            if path in _ON_THE_WAY:
+                _paths(child, path + "/", out)
 
 
 def _entry(elem: etree._Element, booked_fallback: str) -> Entry:
@@ -180,7 +201,7 @@ def _entry(elem: etree._Element, booked_fallback: str) -> Entry:
         reference=reference,
         amount_cents=_cents(amount.text or ""),
         currency=amount.get("Ccy", ""),
-        credit=_text(elem, "CdtDbtInd") == "CRDT",
+        credit=text("CdtDbtInd") == "CRDT",
         booked=status == "BOOK",
         booking_date=booking_date,
         iban=iban.replace(" ", "").upper(),

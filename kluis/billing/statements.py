@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import F, Q
+from django.db.models import F, Field, Lookup, Model, Q
 from django.utils import timezone
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
@@ -33,14 +35,27 @@ from kluis.billing.models import BankStatement, Invoice, Payment, Refund
 from kluis.billing.reference import is_valid
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
-from kluis.policy.loader import current_policy
 from kluis.vault import keys
-from kluis.vault.fields import BlindIndexField, sealed_fields
+from kluis.vault.fields import BlindIndexField, seal_pending, sealed_fields
 
 INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,10}\d{4}-\d{6})\b")
 # Entries per batch: large enough that queries per entry vanish, small enough that
 # a batch's invoices and payments stay a few megabytes.
 BATCH_SIZE = 2000
+# What an import reads of the invoices named by reference or number: what matching
+# and take_payment use, and what the paid handlers of kluis itself read (order,
+# number, customer). A handler that reads another field loads it per invoice.
+INVOICE_FIELDS = (
+    "id",
+    "kind",
+    "number",
+    "customer_id",
+    "order_id",
+    "payment_reference",
+    "total_cents",
+    "paid_cents",
+    "paid_at",
+)
 
 
 @dataclass
@@ -130,6 +145,30 @@ class _Batch:
             self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
+class _AnyOf(Lookup):  # type: ignore[type-arg]
+    """`field = ANY(%s)`: PostgreSQL takes thousands of values as one array parameter
+    (an IN list costs a placeholder each, to build, quote and parse)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+def _among(model: type[Model], name: str, values: Collection[Any]) -> Q:
+    """The rows whose field `name` is one of `values` (a set or list)."""
+    connection = connections[router.db_for_read(model)]
+    if connection.vendor == "postgresql":
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field)
+        prepared = [field.get_db_prep_value(v, connection) for v in values]
+        return Q(_AnyOf(F(name), prepared))
+    return Q(**{f"{name}__in": values})
+
+
 def _batch_lookups(entries: list[Entry]) -> tuple[_Batch, list[tuple[str, list[str]]]]:
     named = [_named(e) for e in entries]
     references = {reference for reference, _ in named if reference}
@@ -139,16 +178,19 @@ def _batch_lookups(entries: list[Entry]) -> tuple[_Batch, list[tuple[str, list[s
         # Locked in primary-key order, so two imports never wait on each other crosswise.
         locked = list(
             Invoice.objects.select_for_update(of=("self",))
-            .defer(*(f.name for f in sealed_fields(Invoice)))
+            .only(*INVOICE_FIELDS)
             .filter(kind=Invoice.Kind.INVOICE)
-            .filter(Q(payment_reference__in=references) | Q(number__in=numbers))
+            .filter(
+                _among(Invoice, "payment_reference", references)
+                | _among(Invoice, "number", numbers)
+            )
             .order_by("pk")
         )
     # Read after the locks: an import of the same file that held them has committed.
     known = set(
-        Payment.objects.filter(entry_reference__in={e.reference for e in entries}).values_list(
-            "entry_reference", flat=True
-        )
+        Payment.objects.filter(
+            _among(Payment, "entry_reference", {e.reference for e in entries})
+        ).values_list("entry_reference", flat=True)
     )
     batch = _Batch(
         known=known,
@@ -172,12 +214,15 @@ def _batch_lookups(entries: list[Entry]) -> tuple[_Batch, list[tuple[str, list[s
             )
             .alias(open=F("total_cents") - F("paid_cents"))
             .filter(open__in={e.amount_cents for e in undecided})
+            .order_by()
             .only("id", "customer_id", "total_cents", "paid_cents", "paid_at")
         )
     customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
     if customers:
         batch.holder_of = dict(
-            Customer.objects.filter(pk__in=customers).values_list("pk", "name_index")
+            Customer.objects.filter(_among(Customer, "id", customers))
+            .order_by()
+            .values_list("pk", "name_index")
         )
     for invoice in candidates:
         holder = batch.holder_of[invoice.customer_id]
@@ -245,27 +290,34 @@ def _payment_record(
 
 
 def _insert(model: type[Payment], rows: list[Payment]) -> None:
-    """INSERT new rows with one statement run per row, sealing as save() does.
+    """INSERT new rows, sealing as save() does.
 
     bulk_create builds its SQL value by value, which is most of the time of an import;
     each field's pre_save (a SealedField's seals there) and database preparation are
-    the same as in bulk_create.
+    the same as in bulk_create. PostgreSQL takes the rows in one COPY (an INSERT per
+    row costs it a parse and plan per row); SQLite runs one prepared INSERT per row.
     """
     if not rows:
         return
     using = router.db_for_write(model)
     connection = connections[using]
     fields = list(model._meta.concrete_fields)
-    sql = (
-        f"INSERT INTO {model._meta.db_table} "  # noqa: S608 - names, not input
-        f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-    )
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = [
         [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields] for row in rows
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            sql = (
+                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names, not input
+                f"VALUES ({', '.join(['%s'] * len(fields))})"
+            )
+            cursor.executemany(sql, values)
     for row in rows:
         row._state.adding = False
         row._state.db = using
@@ -274,8 +326,9 @@ def _insert(model: type[Payment], rows: list[Payment]) -> None:
 def _save_paid(invoices: list[Invoice]) -> None:
     """Write the paid amount and date of many invoices, and nothing else of them.
 
-    One parametrised UPDATE run for every row: bulk_update's CASE over thousands of
-    rows costs more to build than to execute.
+    bulk_update's CASE over thousands of rows costs more to build than to execute.
+    PostgreSQL gets one UPDATE joined to the new values passed as three arrays;
+    SQLite one parametrised UPDATE run per row.
     """
     if not invoices:
         return
@@ -283,20 +336,28 @@ def _save_paid(invoices: list[Invoice]) -> None:
     meta = Invoice._meta
     by_name = {f.name: f for f in meta.concrete_fields}
     pk, paid_cents, paid_at = by_name["id"], by_name["paid_cents"], by_name["paid_at"]
-    sql = (
-        f"UPDATE {meta.db_table} SET {paid_cents.column} = %s, "  # noqa: S608 - names
-        f"{paid_at.column} = %s WHERE {pk.column} = %s"
-    )
-    rows = [
-        (
-            i.paid_cents,
-            paid_at.get_db_prep_value(i.paid_at, connection),
-            pk.get_db_prep_value(i.pk, connection),
-        )
-        for i in invoices
-    ]
+    table = connection.ops.quote_name(meta.db_table)
+    ids = [pk.get_db_prep_value(i.pk, connection) for i in invoices]
+    amounts = [i.paid_cents for i in invoices]
+    dates = [paid_at.get_db_prep_value(i.paid_at, connection) for i in invoices]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            name = connection.ops.quote_name
+            sql = (
+                f"UPDATE {table} SET {name(paid_cents.column)} = new.paid_cents, "  # noqa: S608
+                f"{name(paid_at.column)} = new.paid_at "
+                f"FROM unnest(%s::{pk.db_type(connection)}[], "
+                f"%s::{paid_cents.db_type(connection)}[], "
+                f"%s::{paid_at.db_type(connection)}[]) AS new(id, paid_cents, paid_at) "
+                f"WHERE {table}.{name(pk.column)} = new.id"
+            )
+            cursor.execute(sql, [ids, amounts, dates])
+        else:
+            sql = (
+                f"UPDATE {table} SET {paid_cents.column} = %s, "  # noqa: S608 - names
+                f"{paid_at.column} = %s WHERE {pk.column} = %s"
+            )
+            cursor.executemany(sql, list(zip(amounts, dates, ids, strict=True)))
 
 
 def _import_batch(run: _Run, entries: list[Entry]) -> None:
@@ -335,16 +396,7 @@ def _import_batch(run: _Run, entries: list[Entry]) -> None:
                 )
         run.result.new += 1
         run.result.matches[how] = run.result.matches.get(how, 0) + 1
-    policy = current_policy()
-    fields = sealed_fields(Payment)
-    keys.prefetch_or_create(
-        {
-            f.scope_in(p, policy)
-            for p in payments
-            for f in fields
-            if p.__dict__.get(f.attname) is not None
-        }
-    )
+    seal_pending(payments, sealed_fields(Payment))
     _insert(Payment, payments)
     _save_paid(list(batch.touched.values()))
     invoices_paid(settled)

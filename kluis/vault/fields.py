@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
@@ -258,10 +258,7 @@ class SealedField(models.BinaryField):  # type: ignore[type-arg]
     def scope_in(self, instance: models.Model, policy: Policy) -> keys.KeyScope:
         assert isinstance(instance, SealedModel)
         retention_class = self.retention or policy.categories[self.category].retention
-        period = ""
-        if policy.retention[retention_class].per_fiscal_year:
-            period = instance.vault_period(retention_class)
-        return keys.KeyScope(instance.vault_subject(), retention_class, period)
+        return _scope(instance, retention_class, policy)
 
     def pre_save(self, model_instance: models.Model, add: bool) -> Any:
         raw = model_instance.__dict__.get(self.attname)
@@ -269,13 +266,18 @@ class SealedField(models.BinaryField):  # type: ignore[type-arg]
             assert isinstance(model_instance, SealedModel)
             scope = self.scope_for(model_instance)
             cipher = keys.cipher_for(scope, create=True)
-            nonce = os.urandom(NONCE_BYTES)
-            aad = _aad(model_instance, self, scope)
-            token = TOKEN_VERSION + nonce + cipher.encrypt(nonce, raw.value.encode(), aad)
-            model_instance.__dict__[self.attname] = token
-            self.set_blind_index(model_instance, raw.value)
-            return token
+            return self._seal(model_instance, raw.value, scope, cipher)
         return raw
+
+    def _seal(
+        self, instance: SealedModel, value: str, scope: keys.KeyScope, cipher: AESGCM
+    ) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        aad = _aad(instance, self, scope)
+        token = TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad)
+        instance.__dict__[self.attname] = token
+        self.set_blind_index(instance, value)
+        return token
 
     def value_from_object(self, obj: models.Model) -> Any:
         raw = obj.__dict__.get(self.attname)
@@ -323,6 +325,49 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
 
     def lookup_value(self, value: str) -> str:
         return keys.blind_index(self.kind, NORMALIZERS[self.kind](value))
+
+
+def _scope(instance: SealedModel, retention_class: str, policy: Policy) -> keys.KeyScope:
+    period = ""
+    if policy.retention[retention_class].per_fiscal_year:
+        period = instance.vault_period(retention_class)
+    return keys.KeyScope(instance.vault_subject(), retention_class, period)
+
+
+def seal_pending(instances: Sequence[SealedModel], fields: Sequence[SealedField]) -> None:
+    """Seal the assigned, not yet sealed values of many unsaved rows, as pre_save would
+    one by one (their pre_save then has nothing left to do).
+
+    For bulk writes: the data keys missing are created in one go, and each row's key
+    scope and cipher are worked out once per retention class instead of per field.
+    Needs an open key scope.
+    """
+    policy = current_policy()
+    classes = [(f, f.retention or policy.categories[f.category].retention) for f in fields]
+    pending: list[tuple[SealedModel, list[tuple[SealedField, str, keys.KeyScope]]]] = []
+    scopes: set[keys.KeyScope] = set()
+    for instance in instances:
+        values = instance.__dict__
+        mine: dict[str, keys.KeyScope] = {}
+        work = []
+        for field, retention_class in classes:
+            raw = values.get(field.attname)
+            if isinstance(raw, _Plain):
+                scope = mine.get(retention_class)
+                if scope is None:
+                    scope = mine[retention_class] = _scope(instance, retention_class, policy)
+                    scopes.add(scope)
+                work.append((field, raw.value, scope))
+        if work:
+            pending.append((instance, work))
+    keys.prefetch_or_create(scopes)
+    ciphers = keys.cached_ciphers()
+    for instance, work in pending:
+        for field, value, scope in work:
+            cipher = ciphers.get(scope)
+            if cipher is None:
+                cipher = keys.cipher_for(scope, create=True)  # raises if shredded
+            field._seal(instance, value, scope, cipher)
 
 
 def sealed_fields(model: type[models.Model]) -> list[SealedField]:
