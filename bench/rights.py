@@ -1,9 +1,10 @@
 """Benchmarks of kluis/rights: the access export and the retention sweep.
 
-Wired into `make bench` by two lines in bench/__main__.py (see the rights report).
-Billing does not exist yet, so "a customer with long history" here is what kluis
-holds today: the customer record and login, 5,000 audit entries about them, 500
-staff reveals and 120 disclosures; no invoices, payments or orders.
+Wired into `make bench` by two lines in bench/__main__.py. "A customer with long
+history" is the customer record and login, 5,000 audit entries about them, 500 staff
+reveals, 120 disclosures, and two years of monthly invoices, each paid from their
+account (24 invoices with sealed billing fields, 24 sealed payments; the VAT table
+starts in 2024).
 """
 
 from __future__ import annotations
@@ -16,6 +17,40 @@ import uuid
 from typing import Any
 
 from bench.__main__ import Figure, best_of
+
+
+def _billing_history(customer: Any, months: int) -> None:
+    from kluis.billing import services
+    from kluis.billing.models import BankStatement, Payment
+    from kluis.billing.rates import vat_rates_load
+
+    vat_rates_load()
+    statement = BankStatement.objects.create(
+        version="02", message_id="BENCH", statement_id="BENCH", sha256="0" * 64
+    )
+    today = dt.date.today()
+    for month in range(months):
+        day = today - dt.timedelta(days=30 * (months - month))
+        invoice = services.invoice_issue_for_lines(
+            customer=customer,
+            lines=[services.LineInput("Webwinkel Start, 1 maand", 1995)],
+            evidence=None,
+            issued_by=None,
+            issue_date=day,
+        )
+        payment = Payment(
+            statement=statement,
+            entry_reference=f"BENCH-{customer.number}-{month}",
+            booking_date=day + dt.timedelta(days=5),
+            amount_cents=invoice.total_cents,
+            match=Payment.Match.REFERENCE,
+            invoice=invoice,
+            iban="NL02ABNA0123456789",
+            holder="A. de Vries",
+            reference=invoice.payment_reference,
+        )
+        payment.subject = customer.pk
+        payment.save(force_insert=True)
 
 
 def _history_customer(audit: int, reveals: int, disclosures: int) -> Any:
@@ -69,6 +104,7 @@ def _history_customer(audit: int, reveals: int, disclosures: int) -> Any:
             )
             for i in range(disclosures)
         )
+        _billing_history(customer, months=24)
     return customer
 
 
@@ -105,6 +141,8 @@ def bench_rights_export() -> list[Figure]:
                 ("audit_auditentry", "subject"),
                 ("audit_revealrecord", "subject"),
                 ("audit_disclosure", "subject"),
+                ("billing_invoice", "customer_id"),
+                ("billing_payment", "subject"),
             ):
                 cursor.execute(f"SELECT * FROM {table} WHERE {column} = %s", [subject])
                 cursor.fetchall()
@@ -113,7 +151,7 @@ def bench_rights_export() -> list[Figure]:
     return [
         Figure(
             "access export JSON+PDF, customer with 5,000 audit entries, 500 reveals, "
-            f"120 disclosures (no billing yet; {sizes['pdf'] // 1024} KiB PDF)",
+            f"120 disclosures, 24 invoices and payments ({sizes['pdf'] // 1024} KiB PDF)",
             took * 1000,
             "ms",
             floor * 1000,
