@@ -37,6 +37,10 @@ INVOICES_PER_CUSTOMER = 4
 ISSUED = dt.date(2026, 11, 1)
 
 
+# A series of its own, so the ledger never meets invoices other benchmarks issued.
+SERIES = "BENCH"
+
+
 def _name(i: int) -> str:
     """A distinct name per customer: a first name, initials and a surname."""
     initials = f"{chr(65 + i // 320 % 26)}.{chr(65 + i // 8320 % 26)}."
@@ -118,9 +122,9 @@ def build_ledger(n: int, statement: Path) -> dict[str, int]:
                     net, vat = _amount(j)
                     c = j % customers_n
                     invoice = Invoice(
-                        series="F",
+                        series=SERIES,
                         sequence=j + 1,
-                        number=f"F{ISSUED.year}-{j + 1:06d}",
+                        number=f"{SERIES}{ISSUED.year}-{j + 1:06d}",
                         customer_id=ids[c],
                         issue_date=ISSUED,
                         supply_date=ISSUED,
@@ -175,7 +179,7 @@ def build_ledger(n: int, statement: Path) -> dict[str, int]:
                     else:
                         expected["none"] += 1
                         yield Tx(f"N{j:07d}", "12.34", name="Stichting Onbekend", text="gift")
-            InvoiceCounter.objects.update_or_create(series="F", defaults={"last": n})
+            InvoiceCounter.objects.update_or_create(series=SERIES, defaults={"last": n})
 
     stream_statement(statement, txs())
     from django.db import connection
