@@ -20,6 +20,7 @@ from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.shop import forms, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
+from kluis.shop.subscription_pages import subscription_end_page
 
 ORDER_ROLES = ("orders",)
 CATALOGUE_ROLES = ("orders", "admin")
@@ -185,26 +186,9 @@ def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse
     found = selectors.subscription_for_staff(subscription_id)
     if found is None:
         raise Http404
-    form = forms.SubscriptionEndForm(request.POST if request.method == "POST" else None)
-    if found.is_ending:
-        messages.info(request, _("Dit abonnement is al opgezegd."))
-        return redirect("shop_backoffice:subscriptions")
-    if request.method == "POST" and form.is_valid():
-        try:
-            ended = services.subscription_end(subscription=found, by=current_user(request))
-        except services.ShopError:
-            messages.info(request, _("Dit abonnement is al opgezegd."))
-            return redirect("shop_backoffice:subscriptions")
-        assert ended.ends_on is not None
-        messages.success(
-            request,
-            _("Het abonnement is opgezegd; de dienst loopt nog tot en met %(date)s.")
-            % {"date": ended.ends_on.strftime("%d-%m-%Y")},
-        )
-        return redirect("shop_backoffice:subscriptions")
-    return render(
+    return subscription_end_page(
         request,
-        "shop/backoffice/subscription_end.html",
-        {"subscription": found, "form": form},
-        status=400 if request.method == "POST" else 200,
+        found,
+        area="backoffice",
+        ended_message=_("Het abonnement is opgezegd; de dienst loopt nog tot en met %(date)s."),
     )

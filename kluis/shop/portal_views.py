@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,6 +17,7 @@ from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
 from kluis.shop import emails, forms, selectors, services
 from kluis.shop.models import Order, Subscription
+from kluis.shop.subscription_pages import subscription_end_page
 
 
 def _customer(request: HttpRequest) -> Customer:
@@ -130,26 +130,9 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
 def subscription_end(request: HttpRequest, subscription_id: int) -> HttpResponse:
     """The confirmation page (GET), and ending the subscription once confirmed (POST)."""
     found = _subscription(request, subscription_id)
-    form = forms.SubscriptionEndForm(request.POST if request.method == "POST" else None)
-    if found.is_ending:
-        messages.info(request, _("Dit abonnement is al opgezegd."))
-        return redirect("shop_portal:subscriptions")
-    if request.method == "POST" and form.is_valid():
-        try:
-            ended = services.subscription_end(subscription=found, by=current_user(request))
-        except services.ShopError:
-            messages.info(request, _("Dit abonnement is al opgezegd."))
-            return redirect("shop_portal:subscriptions")
-        assert ended.ends_on is not None
-        messages.success(
-            request,
-            _("Je abonnement is opgezegd; de dienst loopt nog tot en met %(date)s.")
-            % {"date": ended.ends_on.strftime("%d-%m-%Y")},
-        )
-        return redirect("shop_portal:subscriptions")
-    return render(
+    return subscription_end_page(
         request,
-        "shop/portal/subscription_end.html",
-        {"subscription": found, "form": form},
-        status=400 if request.method == "POST" else 200,
+        found,
+        area="portal",
+        ended_message=_("Je abonnement is opgezegd; de dienst loopt nog tot en met %(date)s."),
     )

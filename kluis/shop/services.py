@@ -346,13 +346,14 @@ def _move(order: Order, to: str, *, actor: str, by: User | None, invoice: str = 
 
 
 @transaction.atomic
-def subscriptions_start(*, order: Order) -> list[Subscription]:
+def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> list[Subscription]:
     """One subscription per line of a delivered order; its first period is the order's.
 
-    They start on the day of delivery, not of payment: the period the order's invoice
-    paid for is the period the service runs, however long delivery took.
+    They start on the day of delivery (`started_on`, default today), not of payment:
+    the period the order's invoice paid for is the period the service runs, however
+    long delivery took.
     """
-    today = timezone.localdate()
+    today = started_on or timezone.localdate()
     made = []
     for line in order.lines.select_related("product", "extension"):
         if hasattr(line, "subscription"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from django.utils import timezone
-
 from kluis.accounts.models import Customer
 from kluis.shop import documents
 from kluis.shop.catalogue import catalogue_load
@@ -17,8 +15,8 @@ from kluis.shop.models import (
     OrderLine,
     Product,
     Subscription,
-    period_after,
 )
+from kluis.shop.services import subscriptions_start
 
 
 def make_order(
@@ -89,21 +87,4 @@ def make_subscription(
 ) -> list[Subscription]:
     """A delivered order's subscriptions, started on `started_on` (default today)."""
     order = make_order(customer, status=Order.Status.DELIVERED, domain=domain)
-    day = started_on or timezone.localdate()
-    made = []
-    for line in order.lines.all():
-        subscription = Subscription(
-            customer=customer,
-            line=line,
-            kind=line.kind,
-            product=line.product,
-            extension=line.extension,
-            domain=line.domain,
-            period=line.period,
-            started_on=day,
-            period_start=day,
-            period_end=period_after(day, line.period, day.day) - dt.timedelta(days=1),
-        )
-        subscription.save(force_insert=True)
-        made.append(subscription)
-    return made
+    return subscriptions_start(order=order, started_on=started_on)

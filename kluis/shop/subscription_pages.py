@@ -1,0 +1,42 @@
+"""Ending a subscription: one confirmation flow for the portal and the back office."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from kluis.accounts.http import current_user
+from kluis.shop import forms, services
+from kluis.shop.models import Subscription
+
+
+def subscription_end_page(
+    request: HttpRequest, subscription: Subscription, *, area: str, ended_message: str
+) -> HttpResponse:
+    """The confirmation page (GET), and ending the subscription once confirmed (POST).
+
+    `area` is "portal" or "backoffice": where the list and template live;
+    `ended_message` has a `%(date)s` for the last day the service runs.
+    """
+    back = f"shop_{area}:subscriptions"
+    form = forms.SubscriptionEndForm(request.POST if request.method == "POST" else None)
+    if subscription.is_ending:
+        messages.info(request, _("Dit abonnement is al opgezegd."))
+        return redirect(back)
+    if request.method == "POST" and form.is_valid():
+        try:
+            ended = services.subscription_end(subscription=subscription, by=current_user(request))
+        except services.ShopError:
+            messages.info(request, _("Dit abonnement is al opgezegd."))
+            return redirect(back)
+        assert ended.ends_on is not None
+        messages.success(request, ended_message % {"date": ended.ends_on.strftime("%d-%m-%Y")})
+        return redirect(back)
+    return render(
+        request,
+        f"shop/{area}/subscription_end.html",
+        {"subscription": subscription, "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
