@@ -132,7 +132,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
                 status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
             ).select_related("invoice"),
             "exports": RefundExport.objects.all()[:20],
-            "form": forms.RefundDecisionForm(),
+            "form": forms.RefundDecisionForm(auto_id=False),
         },
     )
 

@@ -29,6 +29,7 @@ class RefundDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
+        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )
 
 
@@ -36,4 +37,5 @@ class HandoverDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
         choices=[("yes", _("overdragen")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
+        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )
