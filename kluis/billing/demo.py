@@ -56,7 +56,7 @@ class DemoBilling:
 
 
 def _order(customer: Customer, product: str) -> Order:
-    """A real checkout of one catalogue product, moved on by the orders desk."""
+    """A real checkout of one catalogue product, as the customer would place it."""
     session = SessionStore()
     cart_add_product(session, product)
     return order_place(

@@ -31,7 +31,7 @@ from kluis.billing.settlement import invoice_paid
 from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.models import Order, VatCheck
-from kluis.vault.fields import SealedValue
+from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
 BILLING = Actor.system("billing")
@@ -338,7 +338,7 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
     actor = by.actor()
     sealed = {}
     own_scopes = []
-    for name in PAYMENT_SEALED_FIELDS:
+    for name in (f.name for f in sealed_fields(Payment)):
         value = getattr(locked, name)
         if value is not None:
             sealed[name] = _reveal(value, "payment_matching", actor)
@@ -361,9 +361,6 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
         data={"payment": str(locked.pk), "invoice": invoice.number},
     )
     return locked
-
-
-PAYMENT_SEALED_FIELDS = ("iban", "holder", "remittance", "reference")
 
 
 # --- refunds ----------------------------------------------------------------------------
