@@ -230,10 +230,10 @@ KLUIS_RENEWAL_LEAD_DAYS = env_int("KLUIS_RENEWAL_LEAD_DAYS", 14, minimum=0, maxi
 # after the last one consumers get the statutory 14-day letter (kluis/billing/dunning.py).
 KLUIS_REMINDER_DAYS = env_days("KLUIS_REMINDER_DAYS", [7, 21])
 # Bank statements (CAMT.053) are accepted only for this account, and validated against
-# the ISO 20022 schemas in this directory.
+# the ISO 20022 schemas vendored in the package (kluis/schemas/iso20022, see its README).
 KLUIS_IBAN = env_str("KLUIS_IBAN", "NL91ABNA0417164300")
 KLUIS_ISO20022_DIR = Path(
-    env_str("KLUIS_ISO20022_DIR", str(BASE_DIR.parent / "shared" / "spec" / "iso20022"))
+    env_str("KLUIS_ISO20022_DIR", str(BASE_DIR / "kluis" / "schemas" / "iso20022"))
 )
 
 LOGGING = {
