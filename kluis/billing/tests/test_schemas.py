@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 SCHEMAS = Path(settings.BASE_DIR) / "kluis" / "schemas"
 ROW = re.compile(r"^\| (?P<file>[\w.-]+\.xsd) \|.*\| (?P<blob>[0-9a-f]{40}) \|$", re.M)
