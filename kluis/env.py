@@ -119,3 +119,62 @@ def sqlite_database(path: Path) -> dict[str, Any]:
         },
         "TEST": {"NAME": str(path.with_name(path.stem + "-test" + path.suffix))},
     }
+
+
+# --- the provider's own identifiers (printed on every invoice) ---------------------------
+# In production (KLUIS_DEBUG=0) each is required and checked at start-up; in development
+# an empty value is allowed, and a value that is given is still checked.
+
+
+def env_kvk(name: str, *, required: bool) -> str:
+    """A KvK number: 8 digits, no check digit (python-stdnum has no KvK module)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ImproperlyConfigured(f"{name} is required when KLUIS_DEBUG is off.")
+        return ""
+    value = raw.replace(" ", "")
+    if not (len(value) == 8 and value.isascii() and value.isdigit()):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a KvK number (8 digits).")
+    return value
+
+
+def env_vat(name: str, *, required: bool) -> str:
+    """A Dutch VAT identification number (btw-id), checked with python-stdnum."""
+    from stdnum.exceptions import ValidationError
+    from stdnum.nl import btw
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ImproperlyConfigured(f"{name} is required when KLUIS_DEBUG is off.")
+        return ""
+    try:
+        return "NL" + str(btw.validate(raw))
+    except ValidationError as exc:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a valid Dutch VAT number: {exc}"
+        ) from None
+
+
+def env_ibans(name: str, default: str, *, required: bool) -> list[str]:
+    """One or more IBANs (comma-separated), each checked with schwifty; compact form."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        if required:
+            raise ImproperlyConfigured(f"{name} is required when KLUIS_DEBUG is off.")
+        raw = default
+    ibans = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            ibans.append(IBAN(item).compact)
+        except SchwiftyException as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a valid IBAN: {exc}") from None
+    if not ibans:
+        raise ImproperlyConfigured(f"{name} names no IBAN.")
+    return ibans

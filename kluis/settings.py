@@ -11,7 +11,17 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from kluis.env import env_bool, env_database, env_days, env_int, env_list, env_str
+from kluis.env import (
+    env_bool,
+    env_database,
+    env_days,
+    env_ibans,
+    env_int,
+    env_kvk,
+    env_list,
+    env_str,
+    env_vat,
+)
 from kluis.mail.config import env_email
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -219,8 +229,9 @@ if not DEBUG:
 # country's VAT rate; below it, Dutch VAT. The KvK and VAT numbers printed on invoices
 # default to the controller's in the privacy policy.
 KLUIS_OSS_ABOVE_THRESHOLD = env_bool("KLUIS_OSS_ABOVE_THRESHOLD", False)
-KLUIS_KVK_NUMBER = env_str("KLUIS_KVK_NUMBER", "")
-KLUIS_VAT_NUMBER = env_str("KLUIS_VAT_NUMBER", "")
+# In production a missing or invalid KvK number, VAT number or IBAN stops start-up.
+KLUIS_KVK_NUMBER = env_kvk("KLUIS_KVK_NUMBER", required=not DEBUG)
+KLUIS_VAT_NUMBER = env_vat("KLUIS_VAT_NUMBER", required=not DEBUG)
 KLUIS_INVOICE_SERIES = env_str("KLUIS_INVOICE_SERIES", "F")
 KLUIS_PAYMENT_TERM_DAYS = env_int("KLUIS_PAYMENT_TERM_DAYS", 14, minimum=1)
 # Renewal invoices go out this many days before a subscription's period ends. At most
@@ -232,6 +243,12 @@ KLUIS_REMINDER_DAYS = env_days("KLUIS_REMINDER_DAYS", [7, 21])
 # Bank statements (CAMT.053) are accepted only for this account, and validated against
 # the ISO 20022 schemas vendored in the package (kluis/schemas/iso20022, see its README).
 KLUIS_IBAN = env_str("KLUIS_IBAN", "NL91ABNA0417164300")
+KLUIS_IBANS = env_ibans("KLUIS_IBAN", "NL91ABNA0417164300", required=not DEBUG)
+# How invoices say to pay: to the first of our accounts, in the name of this holder
+# (default: the controller's name in the privacy policy), with this BIC (default: the
+# one schwifty's bank registry gives for the IBAN).
+KLUIS_ACCOUNT_HOLDER = env_str("KLUIS_ACCOUNT_HOLDER", "")
+KLUIS_BIC = env_str("KLUIS_BIC", "")
 KLUIS_ISO20022_DIR = Path(
     env_str("KLUIS_ISO20022_DIR", str(BASE_DIR / "kluis" / "schemas" / "iso20022"))
 )

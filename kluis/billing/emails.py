@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kluis.billing.models import Invoice, Refund, Reminder
+from kluis.billing.payee import payee
 from kluis.billing.pdf import euro, invoice_pdf
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
@@ -72,6 +73,7 @@ def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         "due_date": invoice.due_date.strftime("%d-%m-%Y"),
         "payment_reference": invoice.payment_reference,
         "reverse_charged": invoice.reverse_charged,
+        "payee": payee(),
         # The invoice of an order is also the mail of its move to "awaiting payment".
         "order_number": invoice.order.number if invoice.order is not None else "",
     }

@@ -97,6 +97,8 @@ class Invoice(SealedModel):
     )
     issue_date = models.DateField()
     supply_date = models.DateField()
+    # A subscription period's invoice was delivered over a period: supply_date to this.
+    supply_until = models.DateField(null=True, blank=True)
     due_date = models.DateField()
     language = models.CharField(max_length=2, default="nl")
     billing_name = SealedField(_("naam"), category="user.name", retention="fiscal")
@@ -175,6 +177,17 @@ class Invoice(SealedModel):
     def is_paid(self) -> bool:
         return self.paid_cents >= self.total_cents
 
+    @property
+    def is_payable(self) -> bool:
+        """An invoice that is still open and that no credit note cancelled."""
+        if self.kind != self.Kind.INVOICE or self.is_paid:
+            return False
+        try:
+            self.credit_note  # noqa: B018 - the reverse one-to-one; absent raises
+        except Invoice.DoesNotExist:
+            return True
+        return False
+
     def is_overdue(self, today: dt.date | None = None) -> bool:
         return not self.is_paid and (today or timezone.localdate()) > self.due_date
 
@@ -199,6 +212,9 @@ class InvoiceLine(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     unit_cents = models.IntegerField()
     net_cents = models.IntegerField()
+    # The period a subscription line covers (its first and last day).
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]

@@ -22,6 +22,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from kluis.billing.models import Invoice
+from kluis.billing.payee import payee
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.pdf import BODY, H3, LINE, SMALL, TITLE
@@ -71,6 +72,12 @@ class InvoiceFacts:
     total: str
     vat_note: str
     payment_reference: str
+    # How to pay (empty on a credit note): what, by when, to whom.
+    open_amount: str = ""
+    payee_holder: str = ""
+    payee_iban: str = ""
+    payee_bic: str = ""
+    supply_until: str = ""
 
 
 def _open(value: SealedValue | None, actor: Actor) -> str:
@@ -88,6 +95,8 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             ),
         }
         title = _("Factuur") if invoice.kind == Invoice.Kind.INVOICE else _("Creditnota")
+        to = payee()
+        payable = invoice.kind == Invoice.Kind.INVOICE
         return InvoiceFacts(
             title=str(title),
             number=invoice.number,
@@ -113,6 +122,11 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             total=euro(invoice.total_cents),
             vat_note=notes.get(invoice.vat_scheme, ""),
             payment_reference=invoice.payment_reference,
+            open_amount=euro(invoice.total_cents) if payable else "",
+            payee_holder=to.holder if payable else "",
+            payee_iban=to.iban if payable else "",
+            payee_bic=to.bic if payable else "",
+            supply_until=invoice.supply_until.strftime("%d-%m-%Y") if invoice.supply_until else "",
         )
 
 
@@ -171,7 +185,12 @@ def render_invoice(facts: InvoiceFacts, language: str) -> bytes:
             Spacer(1, 4 * mm),
             _p(_("Factuurnummer: %(number)s") % {"number": facts.number}),
             _p(_("Factuurdatum: %(date)s") % {"date": facts.issue_date}),
-            _p(_("Leverdatum: %(date)s") % {"date": facts.supply_date}),
+            _p(
+                _("Leverperiode: %(start)s t/m %(end)s")
+                % {"start": facts.supply_date, "end": facts.supply_until}
+                if facts.supply_until
+                else _("Leverdatum: %(date)s") % {"date": facts.supply_date}
+            ),
         ]
         if facts.corrects:
             story.append(_p(_("Corrigeert factuur %(number)s") % {"number": facts.corrects}))
@@ -192,16 +211,31 @@ def render_invoice(facts: InvoiceFacts, language: str) -> bytes:
         story += [Spacer(1, 3 * mm), table, Spacer(1, 3 * mm)]
         if facts.vat_note:
             story.append(_p(facts.vat_note, H3))
-        story += [
-            _p(
-                _("Betalingskenmerk: %(reference)s") % {"reference": facts.payment_reference},
-                H3,
-            ),
-            _p(
-                _("Graag betalen vóór %(date)s onder vermelding van het betalingskenmerk.")
-                % {"date": facts.due_date}
-            ),
-        ]
+        if facts.payee_iban:
+            how = [
+                (_("Te betalen"), facts.open_amount),
+                (_("Uiterlijk op"), facts.due_date),
+                (_("Ten name van"), facts.payee_holder),
+                (_("IBAN"), facts.payee_iban),
+                (_("BIC"), facts.payee_bic),
+                (_("Betalingskenmerk"), facts.payment_reference),
+            ]
+            story += [
+                _p(_("Zo betaal je"), H3),
+                Table(
+                    [[_p(label, SMALL), _p(value, SMALL)] for label, value in how if value],
+                    colWidths=[40 * mm, 130 * mm],
+                    hAlign="LEFT",
+                ),
+                _p(_("Vermeld bij je betaling alleen het betalingskenmerk.")),
+            ]
+        else:
+            story.append(
+                _p(
+                    _("Betalingskenmerk: %(reference)s") % {"reference": facts.payment_reference},
+                    H3,
+                )
+            )
         pdf.build(story)
     return out.getvalue()
 

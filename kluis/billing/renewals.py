@@ -88,6 +88,7 @@ def renewal_invoice_issue(*, customer: Customer, today: dt.date | None = None) -
                     language,
                 ),
                 claim.renewal.price_cents,
+                period=(claim.renewal.period_start, claim.renewal.period_end),
             )
             for claim in claims
         ]

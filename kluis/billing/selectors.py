@@ -261,6 +261,7 @@ def portal_invoices(customer: Customer) -> list[Invoice]:
     return list(
         Invoice.objects.for_customer(customer)
         .order_by("-issued_at")
+        .select_related("credit_note")
         .prefetch_related("payments", "refunds")
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
@@ -30,7 +31,7 @@ from kluis.billing.reference import new_reference
 from kluis.billing.settlement import invoice_paid
 from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
-from kluis.shop.models import Order, VatCheck
+from kluis.shop.models import Order, OrderLine, Period, VatCheck
 from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
@@ -51,6 +52,8 @@ class LineInput:
     description: str
     unit_cents: int
     quantity: int = 1
+    # The first and last day of the subscription period the line covers, if any.
+    period: tuple[dt.date, dt.date] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,11 @@ def _issue(
 ) -> Invoice:
     sequence = _allocate(series)
     net = sum(line.unit_cents * line.quantity for line in lines)
+    # The supply date follows the periods the lines cover: from the first day of the
+    # earliest to the last day of the latest (art. 35a(1)(f) Wet OB).
+    periods = [line.period for line in lines if line.period is not None]
+    supply_date = min(p[0] for p in periods) if periods else issue_date
+    supply_until = max(p[1] for p in periods) if periods else None
     vat = vat_amount(net, decision.rate_bp)
     invoice = Invoice(
         kind=kind,
@@ -127,7 +135,8 @@ def _issue(
         order=order,
         corrects=corrects,
         issue_date=issue_date,
-        supply_date=issue_date,
+        supply_date=supply_date,
+        supply_until=supply_until,
         due_date=issue_date + dt.timedelta(days=settings.KLUIS_PAYMENT_TERM_DAYS),
         language=language,
         country=customer.country,
@@ -163,6 +172,8 @@ def _issue(
             quantity=line.quantity,
             unit_cents=line.unit_cents,
             net_cents=line.unit_cents * line.quantity,
+            period_start=line.period[0] if line.period else None,
+            period_end=line.period[1] if line.period else None,
         )
         for position, line in enumerate(lines)
     )
@@ -182,6 +193,15 @@ def _issue(
     return invoice
 
 
+def _order_line_text(line: OrderLine) -> str:
+    """An order line's text; a subscription's first period starts on the day of delivery,
+    which is not known yet when the order is invoiced, so the line says so."""
+    return gettext("%(name)s, eerste periode (%(period)s) vanaf de oplevering") % {
+        "name": line.description[:200],
+        "period": gettext("1 maand") if line.period == Period.MONTH else gettext("1 jaar"),
+    }
+
+
 @transaction.atomic
 def invoice_issue(
     *, order: Order, issued_by: User | None, issue_date: dt.date | None = None
@@ -198,7 +218,8 @@ def invoice_issue(
     customer = locked.customer
     day = issue_date or timezone.localdate()
     decision = vat_decide(country=customer.country, evidence=_vies_evidence(locked), day=day)
-    lines = [LineInput(line.description, line.price_cents) for line in locked.lines.all()]
+    with override(locked.language if locked.language in ("nl", "en") else "nl"):
+        lines = [LineInput(_order_line_text(line), line.price_cents) for line in locked.lines.all()]
     if not lines:
         raise BillingError("no_lines")
     return _issue(
@@ -237,7 +258,13 @@ def credit_note_issue(
         locked.vat_scheme, locked.vat_country, locked.vat_rate_bp, locked.vat_check
     )
     lines = [
-        LineInput(line.description, -line.unit_cents, line.quantity) for line in locked.lines.all()
+        LineInput(
+            line.description,
+            -line.unit_cents,
+            line.quantity,
+            (line.period_start, line.period_end) if line.period_start and line.period_end else None,
+        )
+        for line in locked.lines.all()
     ]
     return _issue(
         kind=Invoice.Kind.CREDIT_NOTE,

@@ -40,7 +40,9 @@ def test_awaiting_payment_issues_exactly_one_invoice_and_one_mail_that_says_both
     assert Invoice.objects.count() == 1
     assert invoice.kind == Invoice.Kind.INVOICE and invoice.issued_by == personas.staff["orders"]
     assert [line.description for line in invoice.lines.all()] == [
-        line.description for line in order.lines.all()
+        f"{line.description}, eerste periode (1 {'jaar' if line.period == 'year' else 'maand'})"
+        " vanaf de oplevering"
+        for line in order.lines.all()
     ]
     assert invoice.net_cents == order.total_cents
     assert invoice.vat_scheme == Invoice.VatScheme.DUTCH and invoice.vat_rate_bp == 2100

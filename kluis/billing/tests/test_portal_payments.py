@@ -61,7 +61,9 @@ def test_a_customer_sees_payments_with_the_last_four_and_refunds_with_status(cli
     assert "02-11-2026: " + euro(first.amount_cents) in page
     assert "09-11-2026: " + euro(second.amount_cents) in page
     assert "van rekening eindigend op 6789" in page
-    assert ALICE_IBAN not in page and "ABNA" not in page
+    # Only the last four: neither her IBAN nor its bank part (our own account, shown
+    # under "how to pay", is ABN AMRO too, so her bank code alone says nothing).
+    assert ALICE_IBAN not in page and "NL02 ABNA" not in page and "012345" not in page
     assert euro(700) + " · goedgekeurd" in page
     # The reveal is the customer's own, for matching payments.
     reveal = AuditEntry.objects.filter(action="vault.reveal").order_by("-seq").first()
