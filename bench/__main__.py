@@ -22,6 +22,10 @@ os.environ["KLUIS_BENCH"] = "1"
 os.environ["KLUIS_DEBUG"] = "0"
 os.environ.setdefault("KLUIS_SECRET_KEY", __import__("secrets").token_urlsafe(64))
 os.environ.setdefault("KLUIS_ALLOWED_HOSTS", "localhost")
+# Production requires the provider's own identifiers; these are well-formed examples.
+os.environ.setdefault("KLUIS_KVK_NUMBER", "12345678")
+os.environ.setdefault("KLUIS_VAT_NUMBER", "NL000099998B57")
+os.environ.setdefault("KLUIS_IBAN", "NL91ABNA0417164300")
 
 
 @dataclass

@@ -88,6 +88,9 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
         KLUIS_DEBUG="0",
         KLUIS_SECRET_KEY="p" * 20 + "roductie-geheim-dat-lang-genoeg-is-voor-django-42",
         KLUIS_ALLOWED_HOSTS="example.nl",
+        KLUIS_KVK_NUMBER="12345678",
+        KLUIS_VAT_NUMBER="NL000099998B57",
+        KLUIS_IBAN="NL91ABNA0417164300",
         KLUIS_VAR_DIR=str(tmp_path),
     )
     return env
