@@ -67,6 +67,15 @@ def _fresh_policy_cache() -> None:
     clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _witness_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A witness directory per test (and for its subprocesses): checkpoints of one
+    test's chain must not be checked against another test's."""
+    path = tmp_path / "audit-witness"
+    monkeypatch.setattr(settings, "KLUIS_AUDIT_WITNESS_DIR", path)
+    monkeypatch.setenv("KLUIS_AUDIT_WITNESS_DIR", str(path))
+
+
 @pytest.fixture
 def personas(db: None) -> Personas:
     people = make_personas()

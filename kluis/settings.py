@@ -131,6 +131,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 KLUIS_MASTER_KEY_FILE = Path(env_str("KLUIS_MASTER_KEY_FILE", str(VAR_DIR / "master.key")))
 KLUIS_POLICY_DIR = Path(env_str("KLUIS_POLICY_DIR", str(BASE_DIR / "kluis" / "policy" / "data")))
 
+# --- the audit chain's witness -----------------------------------------------------
+# Signed checkpoints of the audit chain leave the database: one file each in this
+# directory (keep it on other storage than the database, append-only), and, when an
+# address is set, a mail to the privacy officer, who also hears of a failed daily check.
+KLUIS_AUDIT_WITNESS_DIR = Path(
+    env_str("KLUIS_AUDIT_WITNESS_DIR", str(VAR_DIR / "audit-witness"))
+).resolve()
+KLUIS_PRIVACY_OFFICER_EMAIL = env_str("KLUIS_PRIVACY_OFFICER_EMAIL", "")
+
 # --- auth --------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["kluis.accounts.backends.BlindIndexEmailBackend"]
