@@ -21,7 +21,7 @@ from kluis.billing.camt import StatementRefused, open_upload
 from kluis.billing.chart import months_chart
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund, RefundExport
 from kluis.billing.pdf import invoice_pdf
-from kluis.billing.statements import statement_import
+from kluis.billing.statements import ImportResult, statement_import
 
 FINANCE = ("finance",)
 
@@ -51,6 +51,30 @@ def invoice_pdf_download(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRes
     return response
 
 
+def _import_notes(result: ImportResult) -> list[str]:
+    """What finance should know of an import beyond the payments it added."""
+    notes = []
+    if result.skipped_accounts:
+        notes.append(
+            _("Overgeslagen, niet onze rekening: %(accounts)s.")
+            % {"accounts": ", ".join(result.skipped_accounts)}
+        )
+    if result.foreign_currency:
+        notes.append(
+            _("%(count)s posten in een andere valuta dan euro zijn overgeslagen.")
+            % {"count": result.foreign_currency}
+        )
+    if result.unsplit_batches:
+        notes.append(
+            _(
+                "%(count)s verzamelposten noemen geen bedrag per betaling: "
+                "koppel ze hieronder zelf aan de facturen."
+            )
+            % {"count": result.unsplit_batches}
+        )
+    return notes
+
+
 @never_cache
 @staff_required(*FINANCE)
 def statements(request: HttpRequest) -> HttpResponse:
@@ -68,6 +92,8 @@ def statements(request: HttpRequest) -> HttpResponse:
                     _("%(new)s nieuwe betalingen ingelezen, %(old)s waren er al.")
                     % {"new": result.new, "old": result.already_imported},
                 )
+                for note in _import_notes(result):
+                    messages.warning(request, note)
                 return redirect("billing_backoffice:statements")
     return render(
         request,

@@ -1,30 +1,53 @@
-"""Reading a CAMT.053 bank statement (versions 001.02, 001.04 and 001.08), streaming.
+"""Reading CAMT.053 bank statements (versions 001.02, .03, .04 and .08), streaming.
 
 The file is parsed once with lxml's iterparse, validating against the ISO 20022
 schema of its version while it streams; each entry is handed on and cleared, so a
 statement of 100,000 entries does not sit in memory. No DTD, no entities and no
 network: a DOCTYPE is refused outright (no XXE, no billion laughs).
+
+A file may hold several statements (several days, several accounts): the reader
+yields each statement's header, then that statement's entries. An entry holds one
+part per transaction (`TxDtls`): a batch entry has several, each with its own
+amount, payer and remittance information; an entry without details has one part
+made of what the entry itself says.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from lxml import etree  # type: ignore[import-untyped]
 
-VERSIONS = ("02", "04", "08")
+VERSIONS = ("02", "03", "04", "08")
 NAMESPACES = {f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{v}": v for v in VERSIONS}
+# Banks in the Netherlands book in Dutch time: a DtTm is read as the calendar date there.
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 class StatementRefused(Exception):
-    """The file is not a statement we import; nothing of it was imported."""
+    """The file is not a statement we import; nothing of it was imported.
+
+    The message is Dutch (English in the English interface): it is shown to finance
+    as it is, so it never holds a path or a parser's own words.
+    """
+
+    def __init__(self, message: Any, **params: object) -> None:
+        super().__init__(message, params)
+        self.message = message
+        self.params = params
+
+    def __str__(self) -> str:
+        return str(self.message) % self.params if self.params else str(self.message)
 
 
 @dataclass(frozen=True)
@@ -32,22 +55,40 @@ class StatementHeader:
     version: str
     message_id: str
     statement_id: str
-    iban: str
+    iban: str  # "" when the account is given otherwise (other_id)
+    other_id: str  # Acct/Id/Othr/Id, when the account has no IBAN
     currency: str
 
 
 @dataclass(frozen=True)
+class Part:
+    """One transaction of an entry: who paid, how much, and what they wrote."""
+
+    amount_cents: int | None  # None: the transaction states no amount in the entry's currency
+    iban: str
+    holder: str
+    references: tuple[str, ...]  # every Strd/CdtrRefInf/Ref, any issuer, as given
+    texts: tuple[str, ...]  # Ustrd, AddtlRmtInf, RfrdDocInf/Nb, AddtlTxInf, AddtlNtryInf
+    end_to_end: str  # Refs/EndToEndId: not ours to match on, but part of a fingerprint
+
+
+@dataclass(frozen=True)
 class Entry:
-    reference: str
+    bank_reference: str  # AcctSvcrRef, else NtryRef, else ""
     amount_cents: int
     currency: str
     credit: bool
     booked: bool
     booking_date: dt.date
-    iban: str
-    holder: str
-    structured_reference: str  # the CdtrRefInf with issuer CUR, as given
-    unstructured: str
+    value_date: str  # as given, for the fingerprint
+    parts: tuple[Part, ...]
+
+    @property
+    def label(self) -> str:
+        """How a message names this entry to finance."""
+        return (
+            self.bank_reference or f"{self.booking_date:%d-%m-%Y} € {self.amount_cents / 100:.2f}"
+        )
 
 
 def schema_dir() -> Path:
@@ -59,7 +100,8 @@ def _schema(directory: str, version: str) -> etree.XMLSchema:
     path = Path(directory) / f"camt.053.001.{version}.xsd"
     if not path.is_file():
         raise StatementRefused(
-            f"the schema {path.name} is missing in {directory}: statements cannot be checked"
+            _("het schema van CAMT.053.001.%(version)s ontbreekt in deze installatie"),
+            version=version,
         )
     return etree.XMLSchema(etree.parse(str(path), etree.XMLParser(resolve_entities=False)))
 
@@ -79,7 +121,7 @@ def _children(elem: etree._Element, name: str) -> Iterator[etree._Element]:
     return elem.iterchildren(_ns(elem) + name)  # type: ignore[no-any-return]
 
 
-def _find(elem: etree._Element, *path: str) -> etree._Element | None:
+def _find(elem: etree._Element | None, *path: str) -> etree._Element | None:
     node: etree._Element | None = elem
     for name in path:
         if node is None:
@@ -88,7 +130,7 @@ def _find(elem: etree._Element, *path: str) -> etree._Element | None:
     return node
 
 
-def _text(elem: etree._Element, *path: str) -> str:
+def _text(elem: etree._Element | None, *path: str) -> str:
     node = _find(elem, *path)
     return (node.text or "").strip() if node is not None else ""
 
@@ -103,12 +145,29 @@ def _cents(text: str) -> int:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise StatementRefused(f"amount {text!r} is not a number") from None
+        raise StatementRefused(_("het bedrag «%(amount)s» is geen getal"), amount=text) from None
     return int((amount * 100).to_integral_value())
+
+
+def calendar_date(text: str) -> dt.date:
+    """The Dutch calendar date of an ISODate or ISODateTime.
+
+    A time with an offset (or Z) is converted to Europe/Amsterdam; a time without one
+    is the bank's local time already. So 2026-12-31T23:30:00Z is 1 January 2027.
+    """
+    text = text.strip()
+    if "T" not in text:
+        return dt.date.fromisoformat(text[:10])
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        return moment.date()
+    return moment.astimezone(AMSTERDAM).date()
 
 
 def _sniff_version(path: Path) -> str:
     """The version from the root element, refusing a DOCTYPE before any validation."""
+    if path.stat().st_size == 0:
+        raise StatementRefused(_("het bestand is leeg"))
     context = etree.iterparse(
         str(path),
         events=("start",),
@@ -118,104 +177,110 @@ def _sniff_version(path: Path) -> str:
         load_dtd=False,
     )
     try:
-        _, root = next(iter(context))
-    except etree.XMLSyntaxError as exc:
-        raise StatementRefused(f"not well-formed XML: {exc}") from None
+        _event, root = next(iter(context))
+    except etree.XMLSyntaxError:
+        raise StatementRefused(_("het bestand is geen goedgevormde XML")) from None
     except StopIteration:
-        raise StatementRefused("the file is empty") from None
+        raise StatementRefused(_("het bestand is leeg")) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise StatementRefused("a DOCTYPE is not allowed in a bank statement")
+        raise StatementRefused(_("een DOCTYPE is in een bankafschrift niet toegestaan"))
     namespace = etree.QName(root).namespace or ""
     if _local(root.tag) != "Document" or namespace not in NAMESPACES:
-        raise StatementRefused(f"not a CAMT.053 statement (001.02/04/08): {namespace or '-'}")
+        raise StatementRefused(
+            _("het bestand is geen CAMT.053-afschrift (001.02, .03, .04 of .08)")
+        )
     return NAMESPACES[namespace]
 
 
-# The paths of an entry that _entry reads, and the elements on the way to them: the
-# walk goes only there, not through the bank's codes, charges and other details.
-_READ = (
-    "Amt",
-    "CdtDbtInd",
-    "Sts/Cd",
-    "BookgDt/Dt",
-    "BookgDt/DtTm",
-    "AcctSvcrRef",
-    "NtryRef",
-    "NtryDtls/TxDtls/RltdPties/DbtrAcct/Id/IBAN",
-    "NtryDtls/TxDtls/RltdPties/Dbtr/Nm",
-    "NtryDtls/TxDtls/RltdPties/Dbtr/Pty/Nm",
-    "NtryDtls/TxDtls/RmtInf",
-)
-_ON_THE_WAY = frozenset(p.rsplit("/", i)[0] for p in _READ for i in range(1, p.count("/") + 1))
-_KEPT = frozenset(_READ) | _ON_THE_WAY
+def _amount_in(elem: etree._Element | None, currency: str) -> int | None:
+    """The amount of an Amt element, if it is in `currency`."""
+    if elem is None or elem.get("Ccy", "") != currency:
+        return None
+    return _cents(elem.text or "")
 
 
-def _paths(elem: etree._Element, prefix: str, out: dict[str, etree._Element]) -> None:
-    """Each element _entry reads, by its path of local names, following the first child
-    of each name at every level (as _find does), so an entry is walked once, not per
-    field."""
-    for child in elem:
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue  # a comment or processing instruction
-        path = prefix + tag[tag.rfind("}") + 1 :]
-        if path in _KEPT and path not in out:
-            out[path] = child
-            if path in _ON_THE_WAY:
-                _paths(child, path + "/", out)
+def _part(tx: etree._Element | None, entry: etree._Element, currency: str, alone: bool) -> Part:
+    """One TxDtls (or, with tx None, the entry itself) as a Part.
 
-
-def _entry(elem: etree._Element, booked_fallback: str) -> Entry:
-    paths: dict[str, etree._Element] = {}
-    _paths(elem, "", paths)
-
-    def text(path: str) -> str:
-        node = paths.get(path)
-        return (node.text or "").strip() if node is not None else ""
-
-    amount = paths.get("Amt")
-    assert amount is not None  # the schema requires it
-    status = text("Sts") or text("Sts/Cd") or booked_fallback
-    booking = text("BookgDt/Dt") or text("BookgDt/DtTm")[:10]
-    tx = "NtryDtls/TxDtls/"
-    iban = holder = structured = unstructured = ""
-    if "NtryDtls/TxDtls" in paths:
-        iban = text(tx + "RltdPties/DbtrAcct/Id/IBAN")
-        holder = text(tx + "RltdPties/Dbtr/Nm") or text(tx + "RltdPties/Dbtr/Pty/Nm")
-        remittance = paths.get(tx + "RmtInf")
+    `alone`: the entry has just this one part, so the entry's own amount and its
+    AddtlNtryInf are this part's too.
+    """
+    texts: list[str] = []
+    references: list[str] = []
+    iban = holder = end_to_end = ""
+    amount: int | None = None
+    if tx is not None:
+        amount = _amount_in(_find(tx, "Amt"), currency)
+        if amount is None:
+            for kind in ("TxAmt", "InstdAmt"):
+                amount = _amount_in(_find(tx, "AmtDtls", kind, "Amt"), currency)
+                if amount is not None:
+                    break
+        parties = _find(tx, "RltdPties")
+        iban = _text(parties, "DbtrAcct", "Id", "IBAN")
+        holder = _text(parties, "Dbtr", "Nm") or _text(parties, "Dbtr", "Pty", "Nm")
+        end_to_end = _text(tx, "Refs", "EndToEndId")
+        remittance = _find(tx, "RmtInf")
         if remittance is not None:
-            unstructured = " ".join((c.text or "").strip() for c in _children(remittance, "Ustrd"))
+            texts += [(c.text or "").strip() for c in _children(remittance, "Ustrd")]
             for strd in _children(remittance, "Strd"):
-                issuer = _text(strd, "CdtrRefInf", "Tp", "Issr")
-                if issuer.upper() == "CUR":
-                    structured = _text(strd, "CdtrRefInf", "Ref")
-    reference = text("AcctSvcrRef") or text("NtryRef")
-    if not reference:
-        raise StatementRefused("an entry has no bank reference (AcctSvcrRef or NtryRef)")
-    try:
-        booking_date = dt.date.fromisoformat(booking)
-    except ValueError:
-        raise StatementRefused(f"entry {reference} has no booking date") from None
-    return Entry(
-        reference=reference,
-        amount_cents=_cents(amount.text or ""),
-        currency=amount.get("Ccy", ""),
-        credit=text("CdtDbtInd") == "CRDT",
-        booked=status == "BOOK",
-        booking_date=booking_date,
+                reference = _text(strd, "CdtrRefInf", "Ref")
+                if reference:
+                    references.append(reference)
+                texts += [_text(doc, "Nb") for doc in _children(strd, "RfrdDocInf")]
+                texts += [(c.text or "").strip() for c in _children(strd, "AddtlRmtInf")]
+        texts.append(_text(tx, "AddtlTxInf"))
+    if alone:
+        amount = _cents(_text(entry, "Amt"))
+        texts.append(_text(entry, "AddtlNtryInf"))
+    return Part(
+        amount_cents=amount,
         iban=iban.replace(" ", "").upper(),
         holder=holder,
-        structured_reference=structured,
-        unstructured=unstructured,
+        references=tuple(references),
+        texts=tuple(t for t in texts if t),
+        end_to_end=end_to_end,
     )
 
 
-def read_statement(path: Path) -> tuple[StatementHeader, Iterator[Entry]]:
-    """The header of the statement and an iterator over its entries.
+def _entry(elem: etree._Element) -> Entry:
+    amount = _find(elem, "Amt")
+    assert amount is not None  # the schema requires it
+    currency = amount.get("Ccy", "")
+    status = _text(elem, "Sts") or _text(elem, "Sts", "Cd")
+    booking = _text(elem, "BookgDt", "Dt") or _text(elem, "BookgDt", "DtTm")
+    value = _text(elem, "ValDt", "Dt") or _text(elem, "ValDt", "DtTm")
+    reference = _text(elem, "AcctSvcrRef") or _text(elem, "NtryRef")
+    try:
+        booking_date = calendar_date(booking or value)
+    except ValueError:
+        raise StatementRefused(
+            _("post %(entry)s heeft geen boekdatum"), entry=reference or "?"
+        ) from None
+    txs = [tx for details in _children(elem, "NtryDtls") for tx in _children(details, "TxDtls")]
+    if len(txs) <= 1:
+        parts: tuple[Part, ...] = (_part(txs[0] if txs else None, elem, currency, True),)
+    else:
+        parts = tuple(_part(tx, elem, currency, False) for tx in txs)
+    return Entry(
+        bank_reference=reference,
+        amount_cents=_cents(amount.text or ""),
+        currency=currency,
+        credit=_text(elem, "CdtDbtInd") == "CRDT",
+        booked=status == "BOOK",
+        booking_date=booking_date,
+        value_date=value,
+        parts=parts,
+    )
 
-    The header is read before the first entry; iterating validates the rest and
-    raises StatementRefused for anything the schema or these rules refuse.
+
+def read_statement(path: Path) -> Iterator[StatementHeader | Entry]:
+    """Each statement's header, then its entries, in the order of the file.
+
+    Iterating validates the file against its schema as it goes and raises
+    StatementRefused for anything the schema or these rules refuse; only the closing
+    of the root element proves that the whole file was read.
     """
     version = _sniff_version(path)
     schema = _schema(str(schema_dir()), version)
@@ -231,69 +296,43 @@ def read_statement(path: Path) -> tuple[StatementHeader, Iterator[Entry]]:
         load_dtd=False,
         schema=schema,
     )
+    message_id = ""
+    last = ""
     events = iter(context)
-    header: dict[str, str] = {"version": version}
-    statements = 0
-
-    last: list[str] = [""]
-
-    def next_end() -> etree._Element | None:
+    while True:
         try:
             elem = next(events)[1]
         except StopIteration:
-            # With resolve_entities=False libxml2 ends a truncated file quietly: only
-            # the closing of the root element proves the whole file was read.
-            if last[0] != "Document":
+            # With resolve_entities=False libxml2 ends a truncated file quietly.
+            if last != "Document":
                 raise StatementRefused(
-                    "the statement is not valid CAMT.053: the file is truncated"
+                    _("het afschrift is afgebroken: het bestand is niet compleet")
                 ) from None
-            return None
+            return
         except etree.XMLSyntaxError as exc:
-            raise StatementRefused(f"the statement is not valid CAMT.053: {exc}") from None
-        last[0] = _local(elem.tag)
-        return elem
-
-    # Read up to the first entry: group header, statement id and account.
-    pending: etree._Element | None = None
-    while (elem := next_end()) is not None:
-        name = _local(elem.tag)
+            element = re.search(r"Element '(?:\{[^}]*\})?([\w.-]+)'", str(exc))
+            raise StatementRefused(
+                _("het afschrift voldoet niet aan het CAMT.053-schema (bij %(element)s)"),
+                element=element.group(1) if element else "?",
+            ) from None
+        last = name = _local(elem.tag)
         if name == "GrpHdr":
-            header["message_id"] = _text(elem, "MsgId")
+            message_id = _text(elem, "MsgId")
         elif name == "Acct" and _local(_parent(elem).tag) == "Stmt":
-            statements += 1
-            if statements > 1:
-                raise StatementRefused("one statement per file, please")
-            header["iban"] = _text(elem, "Id", "IBAN").replace(" ", "").upper()
-            header["currency"] = _text(elem, "Ccy")
-            header["statement_id"] = _text(_parent(elem), "Id")
+            yield StatementHeader(
+                version=version,
+                message_id=message_id,
+                statement_id=_text(_parent(elem), "Id"),
+                iban=_text(elem, "Id", "IBAN").replace(" ", "").upper(),
+                other_id=_text(elem, "Id", "Othr", "Id"),
+                currency=_text(elem, "Ccy"),
+            )
         elif name == "Ntry":
-            pending = elem
-            break
-    if "iban" not in header:
-        raise StatementRefused("the statement names no account (Stmt/Acct/Id/IBAN)")
-    first = pending
-
-    def entries() -> Iterator[Entry]:
-        elem: etree._Element | None = first
-        while elem is not None:
-            if _local(elem.tag) == "Ntry":
-                yield _entry(elem, "")
-                elem.clear(keep_tail=False)
-                parent = elem.getparent()
-                while parent is not None and elem.getprevious() is not None:
-                    del parent[0]
-            elem = next_end()
-
-    return (
-        StatementHeader(
-            version=version,
-            message_id=header.get("message_id", ""),
-            statement_id=header.get("statement_id", ""),
-            iban=header["iban"],
-            currency=header.get("currency", ""),
-        ),
-        entries(),
-    )
+            yield _entry(elem)
+            elem.clear(keep_tail=False)
+            parent = elem.getparent()
+            while parent is not None and elem.getprevious() is not None:
+                del parent[0]
 
 
 def open_upload(stream: IO[bytes], target: Path) -> Path:

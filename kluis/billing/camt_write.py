@@ -51,7 +51,7 @@ def _entry(version: str, tx: Tx) -> str:
     side = "CRDT" if tx.credit else "DBIT"
     tx_amount = (
         f'<Amt Ccy="{tx.currency}">{tx.amount}</Amt><CdtDbtInd>{side}</CdtDbtInd>'
-        if version == "04"
+        if version in ("03", "04")
         else ""
     )
     return (

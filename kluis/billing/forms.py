@@ -9,7 +9,7 @@ MAX_STATEMENT_BYTES = 200 * 1024 * 1024
 
 
 class StatementUploadForm(forms.Form):
-    statement = forms.FileField(label=_("Bankafschrift (CAMT.053, XML)"))
+    statement = forms.FileField(label=_("Bankafschrift (CAMT.053, XML of zip)"))
 
     def clean_statement(self) -> object:
         upload = self.cleaned_data["statement"]

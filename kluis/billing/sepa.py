@@ -80,7 +80,7 @@ def pain001(
     _sub(_sub(_sub(info, "PmtTpInf"), "SvcLvl"), "Cd", "SEPA")
     _sub(info, "ReqdExctnDt", execution.isoformat())
     _sub(_sub(info, "Dbtr"), "Nm", _clip(controller.name, 70))
-    _sub(_sub(_sub(info, "DbtrAcct"), "Id"), "IBAN", settings.KLUIS_IBAN.replace(" ", ""))
+    _sub(_sub(_sub(info, "DbtrAcct"), "Id"), "IBAN", settings.KLUIS_IBANS[0])
     _sub(_sub(_sub(_sub(info, "DbtrAgt"), "FinInstnId"), "Othr"), "Id", "NOTPROVIDED")
     _sub(info, "ChrgBr", "SLEV")
     for transfer in transfers:

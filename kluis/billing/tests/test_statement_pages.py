@@ -45,7 +45,8 @@ def test_a_refused_upload_shows_why_and_imports_nothing(client, personas):
         {"statement": SimpleUploadedFile("s.xml", bad, "text/xml")},
     )
     assert response.status_code == 400
-    assert "not ours" in response.content.decode()
+    page = response.content.decode()
+    assert "geen afschrift van onze rekening" in page and "NL20INGB0001234567" in page
     assert not Payment.objects.exists()
 
 
@@ -144,3 +145,55 @@ def test_finance_links_an_unmatched_payment_by_invoice_number(client, tmp_path, 
     )
     # A second link of the same payment is refused without a trace.
     assert client.post(url, {"invoice_number": invoice.number}).status_code == 404
+
+
+def _zip_of(members: int) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for n in range(members):
+            archive.writestr(f"{n}.xml", b"")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_a_zip_of_ten_thousand_files_gets_a_clear_message_in_the_users_language(
+    client, personas, language
+):
+    log_in(client, personas.staff["finance"])
+    response = client.post(
+        reverse("billing_backoffice:statements"),
+        {"statement": SimpleUploadedFile("afschriften.zip", _zip_of(10_000), "application/zip")},
+        HTTP_ACCEPT_LANGUAGE=language,
+        headers={"Accept-Language": language},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    expected = {
+        "nl": "Niets ingelezen: het zipbestand bevat 10000 bestanden",
+        "en": "Nothing imported: the zip file contains 10000 files",
+    }[language]
+    assert expected in page
+    assert "/tmp" not in page and "Traceback" not in page
+    assert not Payment.objects.exists()
+
+
+def test_a_statement_of_two_accounts_imports_ours_and_names_the_other(client, personas):
+    invoice = services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    ours = _paying_statement(invoice)
+    other = statement_xml([Tx("O1", "5.00")], iban="NL20INGB0001234567", version="08")
+    stmt = other[other.index("<Stmt>") : other.index("</Stmt>") + len("</Stmt>")]
+    both = ours.replace("</Stmt>", "</Stmt>" + stmt, 1)
+    log_in(client, personas.staff["finance"])
+    response = client.post(
+        reverse("billing_backoffice:statements"),
+        {"statement": SimpleUploadedFile("s.xml", both.encode(), "text/xml")},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Overgeslagen, niet onze rekening: NL20INGB0001234567" in page
+    invoice.refresh_from_db()
+    assert invoice.is_paid
+    assert Payment.objects.count() == 1

@@ -1,4 +1,5 @@
-"""`manage.py import_statement FILE`: import a CAMT.053 bank statement, all or nothing."""
+"""`manage.py import_statement FILE`: import a CAMT.053 bank statement (or a zip of them),
+all or nothing."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from kluis.billing.statements import statement_import
 
 
 class Command(BaseCommand):
-    help = "Import a CAMT.053 statement (001.02, 001.04 or 001.08) and match its payments."
+    help = (
+        "Import a CAMT.053 statement (001.02, .03, .04 or .08), or a zip of them, "
+        "and match its payments."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
@@ -28,5 +32,9 @@ class Command(BaseCommand):
         matches = ", ".join(f"{k} {v}" for k, v in sorted(result.matches.items())) or "-"
         self.stdout.write(
             f"{path.name}: {result.entries} entries, {result.new} new payments ({matches}), "
-            f"{result.already_imported} already imported, {result.not_credits} not credits"
+            f"{result.already_imported} already imported, {result.not_credits} not credits, "
+            f"{result.foreign_currency} in another currency, "
+            f"{result.unsplit_batches} batch entries left to finance"
         )
+        if result.skipped_accounts:
+            self.stdout.write(f"skipped, not our account: {', '.join(result.skipped_accounts)}")
