@@ -493,6 +493,12 @@ ROUTES: dict[str, Route] = {
         method="post",
         kwargs=_approved_police,
     ),
+    "rights_backoffice:police-confidentiality-end": Route(
+        "backoffice",
+        roles=PRIVACY_OFFICER,
+        method="post",
+        kwargs=_rights("confidential_police_kwargs"),
+    ),
 }
 
 

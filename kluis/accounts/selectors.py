@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.models import Disclosure, RevealRecord
+from kluis.audit.usage import purposes_shown, purposes_used
+from kluis.audit.withholding import visible_to_subject
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import LegalBasis, Policy, RetentionClass, Trigger
@@ -168,6 +170,7 @@ def my_data(customer: Customer) -> MyData:
     policy = current_policy()
     language = translation.get_language() or "nl"
     me = Actor.subject(customer.id)
+    used = purposes_used(customer.id)
     shown: dict[str, ShownCategory] = {}
     for holding in sealed_holdings(customer.id):
         key = holding.field.category
@@ -184,8 +187,7 @@ def my_data(customer: Customer) -> MyData:
                         legal_basis=legal_basis_label(p.legal_basis),
                         detail=p.legal_basis_detail.get(language),
                     )
-                    for p in policy.purposes.values()
-                    if key in p.categories
+                    for p in (policy.purposes[k] for k in purposes_shown(customer.id, key, used))
                 ],
                 retention=retention_text(retention, customer),
                 retention_basis=retention.basis.get(language),
@@ -215,7 +217,9 @@ def my_data(customer: Customer) -> MyData:
             categories=_category_labels(policy, d.categories, language),
             legal_basis=legal_basis_label(LegalBasis(d.legal_basis)),
         )
-        for d in Disclosure.objects.filter(subject=customer.id).order_by("-at")
+        for d in visible_to_subject(
+            Disclosure.objects.filter(subject=customer.id), customer.id
+        ).order_by("-at")
     ]
     reveals = [
         ShownEvent(
@@ -224,7 +228,9 @@ def my_data(customer: Customer) -> MyData:
             purpose=_purpose_label(policy, r.purpose, language),
             categories=_category_labels(policy, r.categories, language),
         )
-        for r in RevealRecord.objects.filter(subject=customer.id).order_by("-at")
+        for r in visible_to_subject(
+            RevealRecord.objects.filter(subject=customer.id), customer.id
+        ).order_by("-at")
     ]
     return MyData(list(shown.values()), disclosures, reveals)
 

@@ -14,6 +14,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from kluis.audit.models import GENESIS, AuditEntry, AuditHead
+from kluis.audit.withholding import current_withholding_id
 
 
 def canonical(payload: dict[str, Any]) -> str:
@@ -30,6 +31,8 @@ class Event:
     actor: str
     subject: uuid.UUID | None = None
     data: dict[str, Any] | None = None
+    # A matter the subject may not be told of yet (kluis.audit.withholding).
+    withholding: int | None = None
 
 
 def audit_append(
@@ -51,6 +54,7 @@ def audit_append_many(events: Iterable[Event]) -> list[AuditEntry]:
     events = list(events)
     if not events:
         return []
+    withheld = current_withholding_id()
     with transaction.atomic(savepoint=False):
         seq, prev = _locked_head()
         now = timezone.now()
@@ -80,6 +84,7 @@ def audit_append_many(events: Iterable[Event]) -> list[AuditEntry]:
                     payload=payload,
                     prev_hash=prev,
                     hash=digest,
+                    withholding_id=event.withholding or withheld,
                 )
             )
             prev = digest

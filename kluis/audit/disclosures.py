@@ -54,8 +54,30 @@ def disclosure_record(
         reference=reference,
         actor=actor.ref,
         audit_seq=entry.seq,
+        withholding_id=entry.withholding_id,
     )
 
 
 def disclosures_for(subject: uuid.UUID) -> list[Disclosure]:
     return list(Disclosure.objects.filter(subject=subject))
+
+
+def disclosure_counts() -> list[tuple[str, int, int]]:
+    """(recipient, disclosures, of which still withheld from the person), for the register.
+
+    Counts include what a person may not be told of yet: the record of processing
+    is the controller's, and the supervisory authority may ask for it.
+    """
+    from django.db.models import Count, Q
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    holding = Q(withholding__isnull=False, withholding__lifted_at__isnull=True) & (
+        Q(withholding__until__isnull=True) | Q(withholding__until__gt=today)
+    )
+    rows = (
+        Disclosure.objects.values("recipient")
+        .annotate(total=Count("pk"), withheld=Count("pk", filter=holding))
+        .order_by("recipient")
+    )
+    return [(r["recipient"], r["total"], r["withheld"]) for r in rows]

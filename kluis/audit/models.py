@@ -13,6 +13,28 @@ from django.db import models
 GENESIS = "0" * 64
 
 
+class Withholding(models.Model):
+    """A matter the person may not be told of yet, such as a legal order under secrecy.
+
+    Audit entries, staff reveals and disclosures made while handling it carry it; the
+    person's own views (my data, the access export, their mail) leave them out while it
+    holds. It ends on `until` or when someone lifts it; then they appear with their
+    original dates. The privacy officer always sees them.
+    """
+
+    subject = models.UUIDField(db_index=True)
+    reason = models.CharField(max_length=40)
+    # What it concerns (a register entry's id), not personal data.
+    reference = models.CharField(max_length=200)
+    started_at = models.DateTimeField()
+    until = models.DateField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.CharField(max_length=80, blank=True)
+
+    def __str__(self) -> str:
+        return f"withholding {self.reason} {self.reference}"
+
+
 class AuditEntry(models.Model):
     seq = models.PositiveBigIntegerField(primary_key=True)
     at = models.DateTimeField()
@@ -23,6 +45,10 @@ class AuditEntry(models.Model):
     payload = models.TextField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Outside the hashed payload: whether the person may see this entry yet.
+    withholding = models.ForeignKey(
+        Withholding, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["seq"]
@@ -51,6 +77,9 @@ class RevealRecord(models.Model):
     purpose = models.CharField(max_length=80)
     categories = models.JSONField()
     audit_seq = models.PositiveBigIntegerField()
+    withholding = models.ForeignKey(
+        Withholding, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at"]
@@ -72,6 +101,9 @@ class Disclosure(models.Model):
     reference = models.CharField(max_length=200, blank=True)
     actor = models.CharField(max_length=80)
     audit_seq = models.PositiveBigIntegerField()
+    withholding = models.ForeignKey(
+        Withholding, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-at"]

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from kluis.audit.chain import Event, audit_append, audit_append_many
 from kluis.audit.models import RevealRecord
+from kluis.audit.withholding import current_withholding_id
 from kluis.policy.enforce import Actor
 
 # Above this many people an entry carries a digest of the subject list, not the list.
@@ -28,8 +29,10 @@ LISTED_SUBJECTS = 50
 
 @dataclass
 class _Batch:
-    # (actor, purpose) -> subject -> categories
-    reads: dict[tuple[Actor, str], dict[uuid.UUID, set[str]]] = field(default_factory=dict)
+    # (actor, purpose, withholding) -> subject -> categories
+    reads: dict[tuple[Actor, str, int | None], dict[uuid.UUID, set[str]]] = field(
+        default_factory=dict
+    )
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
@@ -54,10 +57,11 @@ def reveal_batch() -> Iterator[None]:
 
 def record_reveal(*, actor: Actor, purpose: str, category: str, subject: uuid.UUID) -> None:
     batch = _batch.get()
+    key = (actor, purpose, current_withholding_id())
     if batch is None:
-        _flush(_Batch(reads={(actor, purpose): {subject: {category}}}))
+        _flush(_Batch(reads={key: {subject: {category}}}))
         return
-    batch.reads.setdefault((actor, purpose), {}).setdefault(subject, set()).add(category)
+    batch.reads.setdefault(key, {}).setdefault(subject, set()).add(category)
 
 
 def record_bulk_reveal(
@@ -65,10 +69,11 @@ def record_bulk_reveal(
 ) -> None:
     batch = _batch.get()
     reads = {subject: set(categories) for subject in subjects}
+    key = (actor, purpose, current_withholding_id())
     if batch is None:
-        _flush(_Batch(reads={(actor, purpose): reads}))
+        _flush(_Batch(reads={key: reads}))
         return
-    target = batch.reads.setdefault((actor, purpose), {})
+    target = batch.reads.setdefault(key, {})
     for subject, cats in reads.items():
         target.setdefault(subject, set()).update(cats)
 
@@ -84,7 +89,7 @@ def _subjects_field(subjects: list[uuid.UUID]) -> dict[str, object]:
 @transaction.atomic
 def _flush(batch: _Batch) -> None:
     events = []
-    for (actor, purpose), reads in batch.reads.items():
+    for (actor, purpose, withholding), reads in batch.reads.items():
         subjects = list(reads)
         categories = sorted(set().union(*reads.values()))
         single = subjects[0] if len(subjects) == 1 else None
@@ -94,12 +99,15 @@ def _flush(batch: _Batch) -> None:
                 actor=actor.ref,
                 subject=single,
                 data={"purpose": purpose, "categories": categories, **_subjects_field(subjects)},
+                withholding=withholding,
             )
         )
     entries = audit_append_many(events)
     now = timezone.now()
     records: list[RevealRecord] = []
-    for entry, ((actor, purpose), reads) in zip(entries, batch.reads.items(), strict=True):
+    for entry, ((actor, purpose, withholding), reads) in zip(
+        entries, batch.reads.items(), strict=True
+    ):
         if actor.kind != "staff":
             continue
         records.extend(
@@ -110,6 +118,7 @@ def _flush(batch: _Batch) -> None:
                 purpose=purpose,
                 categories=sorted(cats),
                 audit_seq=entry.seq,
+                withholding_id=withholding,
             )
             for subject, cats in reads.items()
         )

@@ -115,6 +115,9 @@ class Purpose(Strict):
     actors: list[Key] = Field(min_length=1)
     requirements: list[RequirementId] = Field(default_factory=list)
     seed: list[str] = Field(default_factory=list)
+    # Used for some people only, when something happens (a legal order, a hand-over to
+    # the collector): a person's own copy names it only once it was used for them.
+    occasional: bool = False
 
 
 class RecipientRole(StrEnum):

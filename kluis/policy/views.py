@@ -124,7 +124,13 @@ def dataflow(request: HttpRequest) -> HttpResponse:
 def register(request: HttpRequest) -> HttpResponse:
     language = language_of(translation.get_language())
     policy = current_policy()
-    context = {"register": build_register(policy, language), "policy": policy}
+    from kluis.audit.disclosures import disclosure_counts
+
+    counts = [
+        (policy.recipients[key].label.get(language) if key in policy.recipients else key, n, w)
+        for key, n, w in disclosure_counts()
+    ]
+    context = {"register": build_register(policy, language), "policy": policy, "counts": counts}
     return _render_in(request, language, "policy/register.html", context)
 
 

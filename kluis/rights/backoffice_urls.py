@@ -21,4 +21,9 @@ urlpatterns = [
     path("politie-justitie/<int:police_id>/", views.police_request, name="police-request"),
     path("politie-justitie/<int:police_id>/besluit/", views.police_decide, name="police-decide"),
     path("politie-justitie/<int:police_id>/antwoord/", views.police_answer, name="police-answer"),
+    path(
+        "politie-justitie/<int:police_id>/geheimhouding-opheffen/",
+        views.police_confidentiality_end,
+        name="police-confidentiality-end",
+    ),
 ]

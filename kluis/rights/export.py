@@ -20,6 +20,8 @@ from typing import Any
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
+from kluis.audit.usage import purposes_shown, purposes_used
+from kluis.audit.withholding import visible_to_subject
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
@@ -68,14 +70,20 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
             "retention_class", "period", "created_at"
         )
     }
-    disclosures = list(Disclosure.objects.filter(subject=subject).order_by("at"))
+    # What the person may not be told of yet (a legal order under secrecy) stays out.
+    disclosures = list(
+        visible_to_subject(Disclosure.objects.filter(subject=subject), subject).order_by("at")
+    )
+    used = purposes_used(subject)
     categories: dict[str, dict[str, Any]] = {}
     kept_by_scope: dict[tuple[str, str], dict[str, Any]] = {}
     for h in holdings:
         key = h.field.category
         entry = categories.get(key)
         if entry is None:
-            entry = categories[key] = _category(policy, key, language, disclosures)
+            entry = categories[key] = _category(
+                policy, key, language, disclosures, purposes_shown(subject, key, used)
+            )
         cls, period = _scope_of(h, policy)
         entry["values"].append(
             {
@@ -104,11 +112,15 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
                 "purpose": _label(policy.purposes, r.purpose, language),
                 "categories": [_label(policy.categories, c, language) for c in r.categories],
             }
-            for r in RevealRecord.objects.filter(subject=subject).order_by("at")
+            for r in visible_to_subject(
+                RevealRecord.objects.filter(subject=subject), subject
+            ).order_by("at")
         ],
         "activity": [
             {"at": at.isoformat(timespec="seconds"), "action": action}
-            for at, action in AuditEntry.objects.filter(subject=subject)
+            for at, action in visible_to_subject(
+                AuditEntry.objects.filter(subject=subject), subject
+            )
             .order_by("seq")
             .values_list("at", "action")
         ],
@@ -143,7 +155,7 @@ def _controller(policy: Policy) -> dict[str, str]:
 
 
 def _category(
-    policy: Policy, key: str, language: str, disclosures: list[Disclosure]
+    policy: Policy, key: str, language: str, disclosures: list[Disclosure], purposes: list[str]
 ) -> dict[str, Any]:
     declared = policy.categories[key]
     return {
@@ -158,8 +170,7 @@ def _category(
                 "legal_basis": p.legal_basis.value,
                 "legal_basis_detail": p.legal_basis_detail.get(language),
             }
-            for p in policy.purposes.values()
-            if key in p.categories
+            for p in (policy.purposes[k] for k in purposes)
         ],
         "recipients": [
             _disclosure(policy, d, language) for d in disclosures if key in d.categories

@@ -169,10 +169,24 @@ class PoliceForm(forms.Form):
     may_inform_subject = forms.BooleanField(
         label=_("We mogen de persoon erover informeren"), required=False
     )
+    confidential_until = forms.DateField(
+        label=_("Geheim tot (datum uit de vordering; leeg: tot we het opheffen)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["categories"].choices = _police_categories()  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("may_inform_subject") and data.get("confidential_until"):
+            self.add_error(
+                "confidential_until",
+                _("Een geheimhoudingsdatum past alleen bij een vordering die geheim is."),
+            )
+        return data
 
     def clean_customer_number(self) -> Customer:
         customer = RegisterForm.clean_customer_number(self)  # type: ignore[arg-type]

@@ -4,11 +4,16 @@ A request names its authority, its legal basis and the order's reference, and th
 person and categories it asks for. A second privacy officer approves it, possibly for
 fewer categories; the answer then holds only the approved categories and is recorded
 in the disclosure ledger (recipient police_justice, purpose legal_requests, the order
-as reference). Whether the person may be told is recorded with it.
+as reference). Whether the person may be told is recorded with it: when they may
+not, the request is a withholding (kluis.audit.withholding) and every audit entry,
+staff reveal and disclosure it causes is left out of what the person sees — "my data",
+the access export and its mail — until the date the order names or until a privacy
+officer ends it. The officer's pages and the register's counts always show it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -17,6 +22,7 @@ from django.utils import timezone
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
+from kluis.audit.withholding import withheld, withholding_lift, withholding_start
 from kluis.policy.loader import current_policy
 from kluis.rights.models import PoliceRequest
 from kluis.rights.services import RightsError
@@ -37,10 +43,13 @@ def police_register(
     categories: list[str],
     may_inform_subject: bool,
     by: User,
+    confidential_until: dt.date | None = None,
 ) -> PoliceRequest:
     allowed = set(current_policy().recipients["police_justice"].categories)
     if not categories or set(categories) - allowed:
         raise RightsError("categories")
+    if may_inform_subject and confidential_until is not None:
+        raise RightsError("confidential_until")
     police = PoliceRequest.objects.create(
         authority=authority,
         legal_basis=legal_basis,
@@ -48,20 +57,50 @@ def police_register(
         subject=customer.pk,
         categories=sorted(categories),
         may_inform_subject=may_inform_subject,
+        confidential_until=confidential_until,
         registered_by=by.actor().ref,
     )
+    if not may_inform_subject:
+        police.withholding = withholding_start(
+            subject=customer.pk,
+            reason="legal_request",
+            reference=f"police:{police.pk}",
+            until=confidential_until,
+        )
+        police.save(update_fields=["withholding"])
+    with withheld(police.withholding):
+        _registered(police, by)
+    return police
+
+
+def _registered(police: PoliceRequest, by: User) -> None:
     audit_append(
         action="rights.police_registered",
         actor=by.actor().ref,
-        subject=customer.pk,
+        subject=police.subject,
         data={
             "police": police.pk,
             "categories": police.categories,
-            "legal_basis": legal_basis,
-            "reference": order_reference,
+            "legal_basis": police.legal_basis,
+            "reference": police.order_reference,
         },
     )
-    return police
+
+
+@transaction.atomic
+def police_confidentiality_end(*, police: PoliceRequest, by: User) -> None:
+    """A decision that the person may now be told: it all appears, with its own dates."""
+    if police.withholding is None or police.withholding.lifted_at is not None:
+        raise RightsError("not_confidential")
+    withholding_lift(withholding=police.withholding, by=by.actor().ref)
+    police.may_inform_subject = True
+    police.save(update_fields=["may_inform_subject"])
+    audit_append(
+        action="rights.police_confidentiality_ended",
+        actor=by.actor().ref,
+        subject=police.subject,
+        data={"police": police.pk},
+    )
 
 
 @transaction.atomic
@@ -75,6 +114,13 @@ def police_decide(
         raise RightsError("four_eyes")
     if approve and (not categories or set(categories) - set(police.categories)):
         raise RightsError("categories")
+    with withheld(police.withholding):
+        return _decide(police=police, approve=approve, categories=categories, by=by)
+
+
+def _decide(
+    *, police: PoliceRequest, approve: bool, categories: list[str], by: User
+) -> PoliceRequest:
     police.status = PoliceRequest.Status.APPROVED if approve else PoliceRequest.Status.REFUSED
     police.approved_categories = sorted(categories) if approve else []
     police.decided_by = by.actor().ref
@@ -94,6 +140,11 @@ def police_answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
     """The answer, with only the approved categories; recorded as a disclosure."""
     if police.status != PoliceRequest.Status.APPROVED:
         raise RightsError("answered" if police.status == "answered" else "not_approved")
+    with withheld(police.withholding):
+        return _answer(police=police, by=by)
+
+
+def _answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
     approved = set(police.approved_categories)
     holdings = [h for h in sealed_holdings(police.subject) if h.field.category in approved]
     by_model: dict[type[SealedModel], list[Holding]] = {}

@@ -185,6 +185,11 @@ class PoliceRequest(models.Model):
     categories = models.JSONField()
     approved_categories = models.JSONField(default=list, blank=True)
     may_inform_subject = models.BooleanField(default=False)
+    # While the person may not be told: until this date (exclusive), or until lifted.
+    confidential_until = models.DateField(null=True, blank=True)
+    withholding = models.ForeignKey(
+        "audit.Withholding", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.REGISTERED)
     registered_by = models.CharField(max_length=80)
     registered_at = models.DateTimeField(default=timezone.now)
@@ -198,3 +203,9 @@ class PoliceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"police request {self.pk}"
+
+    @property
+    def is_confidential(self) -> bool:
+        from kluis.audit.withholding import holds
+
+        return holds(self.withholding)

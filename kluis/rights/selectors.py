@@ -138,11 +138,11 @@ def is_erased(subject: uuid.UUID) -> bool:
 
 
 def police_requests() -> list[PoliceRequest]:
-    return list(PoliceRequest.objects.all()[:200])
+    return list(PoliceRequest.objects.select_related("withholding")[:200])
 
 
 def police_request(police_id: int) -> PoliceRequest | None:
-    return PoliceRequest.objects.filter(pk=police_id).first()
+    return PoliceRequest.objects.select_related("withholding").filter(pk=police_id).first()
 
 
 def customer_by_number(number: str) -> Customer | None:

@@ -19,7 +19,8 @@ from django.utils import timezone
 from kluis.accounts import throttle
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
-from kluis.audit.models import Disclosure
+from kluis.audit.models import Disclosure, Withholding
+from kluis.audit.withholding import withheld
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Duration
@@ -481,23 +482,29 @@ def rectify(
         },
     )
     follow_ups = []
-    received: dict[str, set[str]] = {}
-    for d in Disclosure.objects.filter(subject=customer.pk):
+    # Per recipient and per matter the person may not be told of (a withholding), so
+    # that a follow-up of a confidential disclosure stays as confidential as it.
+    received: dict[tuple[str, int], set[str]] = {}
+    withholdings: dict[int, Withholding] = {}
+    for d in Disclosure.objects.filter(subject=customer.pk).select_related("withholding"):
         hit = set(d.categories) & set(categories)
         if hit:
-            received.setdefault(d.recipient, set()).update(hit)
-    for recipient, cats in sorted(received.items()):
+            received.setdefault((d.recipient, d.withholding_id or 0), set()).update(hit)
+            if d.withholding is not None:
+                withholdings[d.withholding.pk] = d.withholding
+    for (recipient, withholding), cats in sorted(received.items()):
         follow_ups.append(
             FollowUp.objects.create(
                 subject=customer.pk, recipient=recipient, categories=sorted(cats), request=request
             )
         )
-        audit_append(
-            action="rights.follow_up_noted",
-            actor=by.ref,
-            subject=customer.pk,
-            data={"recipient": recipient, "categories": sorted(cats)},
-        )
+        with withheld(withholdings.get(withholding)):
+            audit_append(
+                action="rights.follow_up_noted",
+                actor=by.ref,
+                subject=customer.pk,
+                data={"recipient": recipient, "categories": sorted(cats)},
+            )
     return follow_ups
 
 

@@ -95,3 +95,20 @@ def police_kwargs(p: Personas, status: str = "registered") -> dict[str, Any]:
         registered_by="user:another-officer",
     )
     return {"police_id": made.pk}
+
+
+def confidential_police_kwargs(p: Personas) -> dict[str, Any]:
+    """A request Alice may not be told of, registered as the service does."""
+    from kluis.rights.legal_requests import police_register
+    from kluis.testing import make_staff
+
+    made = police_register(
+        customer=p.customer_a,
+        authority="Politie Amsterdam",
+        legal_basis="art. 126nc Sv",
+        order_reference="PV-2",
+        categories=["user.name"],
+        may_inform_subject=False,
+        by=make_staff(roles=["privacy_officer"]),
+    )
+    return {"police_id": made.pk}

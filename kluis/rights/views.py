@@ -40,6 +40,10 @@ ERRORS = {
     "answered": _l(
         "Dit verzoek is al beantwoord; een tweede verstrekking kan alleen op een nieuw verzoek."
     ),
+    "not_confidential": _l("Deze vordering is niet (meer) geheim."),
+    "confidential_until": _l(
+        "Een geheimhoudingsdatum past alleen bij een vordering die geheim is."
+    ),
 }
 
 
@@ -328,6 +332,7 @@ def police(request: HttpRequest) -> HttpResponse:
             order_reference=data["order_reference"],
             categories=data["categories"],
             may_inform_subject=data["may_inform_subject"],
+            confidential_until=data.get("confidential_until"),
             by=current_user(request),
         )
         return redirect("rights_backoffice:police-request", police_id=made.pk)
@@ -355,8 +360,23 @@ def police_request(request: HttpRequest, police_id: int) -> HttpResponse:
             "p": found,
             "form": forms.PoliceDecideForm(requested=found.categories),
             "labels": selectors.category_labels(found.categories),
+            "approved_labels": selectors.category_labels(found.approved_categories),
         },
     )
+
+
+@require_POST
+@staff_required(OFFICER)
+def police_confidentiality_end(request: HttpRequest, police_id: int) -> HttpResponse:
+    try:
+        legal_requests.police_confidentiality_end(
+            police=_police(police_id), by=current_user(request)
+        )
+    except services.RightsError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("De geheimhouding is opgeheven: de persoon ziet het nu."))
+    return redirect("rights_backoffice:police-request", police_id=police_id)
 
 
 @require_POST

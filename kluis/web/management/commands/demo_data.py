@@ -20,6 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing.demo import billing_demo_load
+from kluis.rights.demo import police_demo_load
 from kluis.shop.catalogue import catalogue_load
 
 DEMO_CUSTOMERS: list[dict[str, str]] = [
@@ -93,6 +94,7 @@ DEMO_STAFF: list[tuple[str, list[str]]] = [
     ("finance2@staff.winkeltjes.net", ["finance"]),
     ("support@staff.winkeltjes.net", ["support"]),
     ("privacy@staff.winkeltjes.net", ["privacy_officer"]),
+    ("privacy2@staff.winkeltjes.net", ["privacy_officer"]),
     ("admin@staff.winkeltjes.net", ["admin"]),
 ]
 
@@ -161,6 +163,17 @@ class Command(BaseCommand):
             f"  {demo.unpaid.number}  {demo.unpaid.total_cents / 100:8.2f}  unpaid since "
             f"{demo.unpaid.issue_date:%d-%m-%Y}, reminders and the 14-day letter sent",
             f"  statement to import: {demo.statement}",
+        ]
+        police = police_demo_load(
+            customer=Customer.objects.get(number="K000004"),
+            first=staff["privacy@staff.winkeltjes.net"],
+            second=staff["privacy2@staff.winkeltjes.net"],
+        )
+        lines += [
+            "",
+            "A police order under secrecy (privacy officers: Politie en justitie):",
+            f"  {police.authority}, {police.order_reference}: answered for K000004 "
+            "(jonas@…); nothing of it shows on his pages, in his export or his mail",
         ]
         audit_append(
             action="demo.loaded",
