@@ -24,6 +24,7 @@ from functools import reduce
 from operator import or_
 
 from django.db import models, transaction
+from django.db.models.deletion import Collector
 from django.utils import timezone
 from rich.progress import Progress, TaskID
 
@@ -142,10 +143,40 @@ def _live_keys(
         last = batch[-1][0]
 
 
+@dataclass
+class _DryRun:
+    """What a dry run would have done so far: later classes see rows as the real run would."""
+
+    deleted: set[tuple[str, object]] = field(default_factory=set)
+    cleared: dict[tuple[str, object], set[str]] = field(default_factory=dict)
+
+
+def _simulate_delete(model: type[SealedModel], pks: list[object], dry_run: _DryRun) -> None:
+    """Remember the rows a delete would remove, those its cascades take along included."""
+    if not pks:
+        return
+    collector = Collector(using=model._default_manager.db)
+    collector.collect(list(model._default_manager.filter(pk__in=pks)))
+    for related, rows in collector.data.items():
+        dry_run.deleted.update((related._meta.label_lower, row.pk) for row in rows)
+    for query in collector.fast_deletes:
+        label = query.model._meta.label_lower
+        dry_run.deleted.update((label, pk) for pk in query.values_list("pk", flat=True))
+
+
 def _clear_rows(
-    retention_class: str, action: Action, expired: list[_Key], policy: Policy, dry_run: bool
+    retention_class: str,
+    action: Action,
+    expired: list[_Key],
+    policy: Policy,
+    dry_run: _DryRun | None,
 ) -> tuple[int, int]:
-    """Delete (action delete) or tombstone (action shred) the rows the keys sealed."""
+    """Delete (action delete) or tombstone (action shred) the rows the keys sealed.
+
+    A dry run (`dry_run` given) counts the same rows as the real run: it remembers
+    which rows it would have deleted and which columns it would have cleared, so a row
+    met again for a later class is judged as the real run will find it.
+    """
     wanted = {(k.subject, k.period) for k in expired}
     subjects = sorted({k.subject for k in expired})
     per_year = policy.retention[retention_class].per_fiscal_year
@@ -157,22 +188,38 @@ def _clear_rows(
             # One statement per batch, no rows loaded.
             rows = model._default_manager.filter(**{f"{model.vault_subject_field}__in": subjects})
             indexes = [f.blind_index.attname for f in fields if f.blind_index is not None]
-            tombstoned += (
-                rows.count()
-                if dry_run or not indexes
-                else rows.update(**dict.fromkeys(indexes, None))
-            )
+            if dry_run is not None:
+                label = model._meta.label_lower
+                tombstoned += sum(
+                    1
+                    for pk in rows.values_list("pk", flat=True)
+                    if (label, pk) not in dry_run.deleted
+                )
+            else:
+                tombstoned += (
+                    rows.update(**dict.fromkeys(indexes, None)) if indexes else rows.count()
+                )
             continue
         to_delete: list[object] = []
         # Rows needing the same columns cleared share one UPDATE per batch.
         to_clear: dict[tuple[str, ...], list[object]] = {}
         others = [f for f in sealed_fields(model) if f not in fields]
+        label = model._meta.label_lower
         for row in _rows_of(model, subjects):
             period = row.vault_period(retention_class) if per_year else ""
             if (row.vault_subject(), period) not in wanted:
                 continue
-            present = [f for f in fields if row.__dict__.get(f.attname) is not None]
-            keeps_other = any(row.__dict__.get(f.attname) is not None for f in others)
+            gone: set[str] = set()
+            if dry_run is not None:
+                if (label, row.pk) in dry_run.deleted:
+                    continue
+                gone = dry_run.cleared.get((label, row.pk), set())
+
+            def held(f: SealedField, gone: set[str] = gone, row: SealedModel = row) -> bool:
+                return f.attname not in gone and row.__dict__.get(f.attname) is not None
+
+            present = [f for f in fields if held(f)]
+            keeps_other = any(held(f) for f in others)
             if action is Action.DELETE and not keeps_other:
                 to_delete.append(row.pk)
                 continue
@@ -180,7 +227,12 @@ def _clear_rows(
             columns += [f.blind_index.attname for f in present if f.blind_index is not None]
             to_clear.setdefault(tuple(sorted(columns)), []).append(row.pk)
             tombstoned += 1
-        if not dry_run:
+        if dry_run is not None:
+            _simulate_delete(model, to_delete, dry_run)
+            for cleared, pks in to_clear.items():
+                for pk in pks:
+                    dry_run.cleared.setdefault((label, pk), set()).update(cleared)
+        else:
             for cleared, pks in to_clear.items():
                 if cleared:
                     model._default_manager.filter(pk__in=pks).update(**dict.fromkeys(cleared, None))
@@ -202,6 +254,7 @@ def retention_sweep_run(
     policy = current_policy()
     today = today or timezone.localdate()
     report = SweepReport()
+    simulated = _DryRun() if dry_run else None
     bar = _Bar(progress, policy)
     with bar:
         for retention_class, rule in policy.retention.items():
@@ -215,7 +268,9 @@ def retention_sweep_run(
                     expired
                 )
                 if dry_run:
-                    deleted, tomb = _clear_rows(retention_class, rule.action, expired, policy, True)
+                    deleted, tomb = _clear_rows(
+                        retention_class, rule.action, expired, policy, simulated
+                    )
                     report.rows_deleted += deleted
                     report.rows_tombstoned += tomb
                     for k in expired:
@@ -228,9 +283,7 @@ def retention_sweep_run(
                             out(line)
                     continue
                 with transaction.atomic():
-                    deleted, tomb = _clear_rows(
-                        retention_class, rule.action, expired, policy, False
-                    )
+                    deleted, tomb = _clear_rows(retention_class, rule.action, expired, policy, None)
                     audit_append(
                         action="rights.retention_sweep",
                         actor=ACTOR,

@@ -26,13 +26,23 @@ QUESTION_ANSWER = "web/email/question_answer"
 POLICY_CHANGED = "web/email/policy_changed"
 
 
-@mail_kind(template=QUESTION_RECEIVED, purpose=ANSWER_PURPOSE, references={"question_id"})
+@mail_kind(
+    template=QUESTION_RECEIVED,
+    purpose=ANSWER_PURPOSE,
+    references={"question_id"},
+    retention="contact_request",
+)
 def _question_received(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     question = Question.objects.get(pk=context["question_id"])
     return {"reference": question.reference}
 
 
-@mail_kind(template=QUESTION_ANSWER, purpose=ANSWER_PURPOSE, references={"question_id", "answer"})
+@mail_kind(
+    template=QUESTION_ANSWER,
+    purpose=ANSWER_PURPOSE,
+    references={"question_id", "answer"},
+    retention="contact_request",
+)
 def _question_answer(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     answer = Answer.objects.select_related("question").get(
         question_id=context["question_id"], number=context["answer"]
