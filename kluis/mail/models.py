@@ -74,6 +74,9 @@ class OutboxMessage(SealedModel):
     message_id = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The last mail to an address nothing else keeps (the answer to an erasure): its
+    # key, of a subject used for this mail only, is shredded once the server took it.
+    shred_after_send = models.BooleanField(default=False)
 
     vault_subject_field: ClassVar[str] = "to_subject"
 

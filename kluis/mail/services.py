@@ -27,6 +27,7 @@ from kluis.audit.chain import audit_append
 from kluis.mail.kinds import UnknownKind, get_generator, get_kind
 from kluis.mail.models import RECIPIENT_FIELDS, OutboxAttachment, OutboxMessage, claimable_q
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
+from kluis.vault import keys
 
 MAILER = Actor.system("mail")
 RECIPIENT_CATEGORY = "user.contact.email"
@@ -66,8 +67,12 @@ def mail_queue(
     context: Mapping[str, Reference],
     dedupe_key: str,
     attachments: Sequence[AttachmentRef] = (),
+    shred_after_send: bool = False,
 ) -> OutboxMessage:
     """Queue one mail in the caller's transaction; the same dedupe key queues it once.
+
+    `shred_after_send`: `to_subject` is a subject of this mail alone, whose key is
+    shredded as soon as the mail is sent, so that no copy of the address outlives it.
 
     A second call with a dedupe key already queued returns the first mail and queues
     nothing, even when two transactions race: the key is unique in the database.
@@ -105,6 +110,7 @@ def mail_queue(
         language=language,
         context=dict(context),
         message_id=make_msgid(domain=_sender_domain()),
+        shred_after_send=shred_after_send,
     )
     setattr(message, RECIPIENT_FIELDS[kind.retention], recipient_email)
     try:
@@ -229,6 +235,10 @@ def mail_record_sent(*, message: OutboxMessage, worker: str, now: dt.datetime) -
         subject=message.to_subject,
         data={"mail": str(message.pk), "attempt": message.attempts, "worker": worker},
     )
+    if recorded and message.shred_after_send:
+        # The server has the mail. Should recording it fail after this, a later worker
+        # cannot open the address and marks the mail failed rather than sending twice.
+        keys.shred([keys.KeyScope(message.to_subject, get_kind(message.template).retention)])
     return recorded
 
 

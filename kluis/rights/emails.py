@@ -8,6 +8,7 @@ keystore secret (kluis.rights.links) and the answer from the request's outcome.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,13 +67,13 @@ def _extended(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     return {**_base(request), "reason": request.extension_reason, "first_due": request.due_on}
 
 
-@mail_kind(template=ANSWER, purpose="data_subject_rights", references={"request_id"})
+@mail_kind(template=ANSWER, purpose="data_subject_rights", references={"request_id", "stage"})
 def _answer(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     from kluis.rights.selectors import answer_lines
 
     request = _request(context)
     with translation.override(request.language):
-        lines = answer_lines(request)
+        lines = answer_lines(request, stage=context.get("stage"))
     return {**_base(request), "request": request, "lines": lines}
 
 
@@ -98,16 +99,28 @@ def _export_pdf(ref: Mapping[str, Any], actor: Actor) -> bytes:
 
 
 def _queue(
-    request: RightsRequest, template: str, to: str, key: str, attachments: list[AttachmentRef]
+    request: RightsRequest,
+    template: str,
+    to: str,
+    key: str,
+    attachments: list[AttachmentRef],
+    stage: str | None = None,
+    last: bool = False,
 ) -> OutboxMessage:
+    context: dict[str, str] = {"request_id": str(request.pk)}
+    if stage is not None:
+        context["stage"] = stage
     return mail_queue(
         template=template,
-        to_subject=request.pk,
+        # The last mail to an erased person: sealed under a key of its own, which the
+        # worker shreds once the mail is sent.
+        to_subject=uuid.uuid4() if last else request.pk,
         recipient_email=to,
         language=request.language,
-        context={"request_id": str(request.pk)},
+        context=context,
         dedupe_key=f"rights:{request.pk}:{key}",
         attachments=attachments,
+        shred_after_send=last,
     )
 
 
@@ -123,7 +136,14 @@ def mail_extended(*, request: RightsRequest, to: str) -> OutboxMessage:
     return _queue(request, EXTENDED, to, "extended", [])
 
 
-def mail_answer(*, request: RightsRequest, to: str, with_export: bool) -> OutboxMessage:
+def mail_answer(
+    *, request: RightsRequest, to: str, with_export: bool, stage: str = "final", last: bool = False
+) -> OutboxMessage:
+    """One mail per answer: the held answer of an erasure and its final answer both go.
+
+    `stage` names the answer ("held", "final"); `last` when the person is erased and
+    this address is the last copy we have.
+    """
     attachments = (
         [
             AttachmentRef(
@@ -139,4 +159,4 @@ def mail_answer(*, request: RightsRequest, to: str, with_export: bool) -> Outbox
         if with_export
         else []
     )
-    return _queue(request, ANSWER, to, "answer", attachments)
+    return _queue(request, ANSWER, to, f"answer:{stage}", attachments, stage=stage, last=last)

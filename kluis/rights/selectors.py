@@ -83,9 +83,15 @@ def _blockers(blockers: list[Any], language: str) -> list[dict[str, str]]:
     ]
 
 
-def answer_lines(request: RightsRequest) -> dict[str, Any]:
-    """The answer to a request, in the current language, from its stored outcome."""
+def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, Any]:
+    """The answer to a request, in the current language, from its stored outcome.
+
+    `stage` "held" is the erasure's first answer (why we wait), kept in the outcome
+    under "held" after the erasure is done, so a late delivery still says what it said.
+    """
     outcome = request.outcome or {}
+    if stage == "held" and outcome.get("held"):
+        outcome = {"kind": outcome.get("kind"), "blockers": outcome["held"]}
     language = translation.get_language() or request.language
     text: list[str] = []
     if outcome.get("refused") == "identity_not_established":

@@ -85,14 +85,21 @@ def _answer_address(request: RightsRequest) -> str:
     return customer_address(request.subject) or _reveal(request.requester_email)
 
 
-def _send_answer(request: RightsRequest, to: str, *, with_export: bool) -> None:
+def _send_answer(
+    request: RightsRequest,
+    to: str,
+    *,
+    with_export: bool,
+    stage: str = "final",
+    last: bool = False,
+) -> None:
     """Mail the answer, when there is an address to mail it to.
 
     Without one (a staff-registered letter without email) the officer sends the
     answer shown on the request page by post; the outcome is recorded either way.
     """
     if to:
-        emails.mail_answer(request=request, to=to, with_export=with_export)
+        emails.mail_answer(request=request, to=to, with_export=with_export, stage=stage, last=last)
 
 
 def _new_request(**fields: Any) -> RightsRequest:
@@ -404,10 +411,11 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
     to = _answer_address(request)
     if blockers:
         request.status = RightsRequest.Status.WAITING
-        request.outcome = {"kind": "erasure", "blockers": [b.as_dict() for b in blockers]}
+        held = [b.as_dict() for b in blockers]
+        request.outcome = {"kind": "erasure", "blockers": held, "held": held}
         request.save()
         _audit("erasure_held", by, request, blockers=[b.key for b in blockers])
-        _send_answer(request, to, with_export=False)
+        _send_answer(request, to, with_export=False, stage="held")
         return dict(request.outcome)
     items = category_outcome(subject)
     contacts = list(Contact.objects.filter(customer_id=subject).values_list("pk", flat=True))
@@ -420,6 +428,9 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
     users = User.objects.filter(customer_id=subject).delete()[1].get("accounts.User", 0)
     Contact.objects.filter(pk__in=contacts).delete()
     outcome = {"kind": "erasure", "items": items, "account_deleted": bool(users)}
+    if (request.outcome or {}).get("held"):
+        # The earlier answer said why we waited; it is still read from here.
+        outcome["held"] = request.outcome["held"]
     Erasure.objects.create(subject=subject, request=request, outcome=outcome)
     request_close(request=request, by=by, outcome=outcome)
     _audit(
@@ -430,7 +441,9 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
         kept=sorted({f"{p.retention_class}:{p.period}" for p in plans if not p.erase}),
         accounts_deleted=users,
     )
-    _send_answer(request, to, with_export=False)
+    # To the address we had; it is sealed under a key of this mail alone, which the
+    # mail worker shreds once the mail is sent.
+    _send_answer(request, to, with_export=False, last=True)
     # Last, so that any failure above rolls everything back before a key is gone.
     keys.shred(erase)
     return outcome
