@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 TEST_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run serve demo test lint typecheck pytest bench browser messages clean
+.PHONY: install run serve demo test lint typecheck pytest bench browser messages static clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("kluis needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -21,8 +21,12 @@ install: $(STAMP)
 messages: $(STAMP)
 	$(MANAGE) compilemessages --ignore=.venv --ignore=node_modules -v0
 
+# The stylesheet under its content-hashed name, with its manifest, for WhiteNoise.
+static: $(STAMP)
+	$(MANAGE) collectstatic --noinput -v0
+
 # Set up (idempotent), load the demo data, and serve on http://127.0.0.1:8000.
-run: install messages
+run: install messages static
 	$(MANAGE) migrate -v0
 	$(MANAGE) migrate --database keystore -v0
 	$(MANAGE) demo_data

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import handlers
 from django.core import mail
 from django.db import connections
 
@@ -58,6 +59,29 @@ def _translations() -> None:
         partial = mo.with_name(f"django.{os.getpid()}.mo.tmp")
         subprocess.run(["msgfmt", "-o", str(partial), str(po)], check=True)
         os.replace(partial, mo)  # whole, even with two pytest workers at once
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Collect the static files as production does: hashed names and their manifest.
+
+    Pages link the stylesheet by its hashed name, so a test renders what a browser gets;
+    each pytest process collects into a directory of its own.
+    """
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    # enable() also resets the storage (Django's setting_changed handler), for the session
+    override_settings(STATIC_ROOT=tmp_path_factory.mktemp("static")).enable()
+    call_command("collectstatic", interactive=False, verbosity=0)
+    # The live server's own static handler knows no hashed names and answers 404 for
+    # them; hand /static/ to the application, whose WhiteNoise serves it as in production.
+    handlers.StaticFilesHandler = _WhiteNoiseServesStatic  # type: ignore[misc]
+
+
+class _WhiteNoiseServesStatic(handlers.StaticFilesHandler):
+    def _should_handle(self, path: str) -> bool:
+        return False
 
 
 @pytest.fixture(autouse=True)

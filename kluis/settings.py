@@ -57,7 +57,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",  # runserver too serves static files through WhiteNoise
     "django.contrib.staticfiles",
+    "django.forms",  # the form renderer finds Django's widget templates beside ours
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
@@ -78,6 +80,7 @@ if env_bool("KLUIS_BENCH", False):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -197,8 +200,22 @@ USE_I18N = True
 TIME_ZONE = "Europe/Amsterdam"
 USE_TZ = True
 
+# --- static files and the design ---------------------------------------------------------
+# WhiteNoise serves the stylesheet from the app itself, under a name that carries its
+# content hash (so browsers may cache it for a year) and compressed. `collectstatic`
+# writes the hashed copies and their manifest to STATIC_ROOT; `make run`, `make pytest`
+# and the test set-up run it. In development (KLUIS_DEBUG=1) files are served as they are.
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("KLUIS_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+# Every Django form renders through one form-row component (kluis/web/design.py).
+FORM_RENDERER = "kluis.web.design.KluisFormRenderer"
+CSRF_FAILURE_VIEW = "kluis.web.errors.csrf_failure"
 
 # --- security ----------------------------------------------------------------------
 SESSION_COOKIE_NAME = "kluis_session"

@@ -1,0 +1,43 @@
+"""Template tags of the design system (README.md, "Design"): `{% load ui %}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.http import HttpRequest
+
+register = template.Library()
+
+CART_SESSION_KEY = "kluis_cart"  # kluis.shop.cart.SESSION_KEY; web does not import shop
+TONES = ("neutral", "success", "warning", "danger", "info")
+
+
+@register.simple_tag(takes_context=True)
+def cart_count(context: dict[str, Any]) -> int:
+    """How many items the visitor's cart holds, read from the session without a query."""
+    request = context.get("request")
+    if not isinstance(request, HttpRequest) or not hasattr(request, "session"):
+        return 0
+    raw = request.session.get(CART_SESSION_KEY)
+    if not isinstance(raw, dict):
+        return 0
+    return sum(len(raw.get(key) or ()) for key in ("products", "domains"))
+
+
+@register.inclusion_tag("web/components/badge.html")
+def badge(text: object, tone: str = "neutral") -> dict[str, object]:
+    """A status badge: `{% badge order.get_status_display "success" %}`."""
+    return {"text": text, "tone": tone if tone in TONES else "neutral"}
+
+
+@register.inclusion_tag("web/components/empty.html")
+def empty_state(text: object, url: str = "", action: object = "") -> dict[str, object]:
+    """What a list says when there is nothing in it, with an optional way forward."""
+    return {"text": text, "url": url, "action": action}
+
+
+@register.filter
+def in_section(request: object, prefix: str) -> bool:
+    """Whether the page is in a menu link's section: `aria-current` on that link."""
+    return str(getattr(request, "path", "")).startswith(prefix)

@@ -1,0 +1,147 @@
+"""The design system: one stylesheet, served cache-busted; headers per area; forms with an
+error summary and errors next to their fields; error pages in Dutch and English."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from kluis.testing import ROUTES, log_in
+
+PUBLIC_PAGES = sorted(
+    n for n, r in ROUTES.items() if r.audience == "public" and r.method == "get" and not r.kwargs
+)
+
+
+def _stylesheet(html: str) -> str:
+    [href] = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    return href
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_stylesheet_has_a_hashed_name_and_is_served_for_a_year_by_the_app(visitor):
+    href = _stylesheet(visitor.get(reverse("web:home")).content.decode())
+    assert re.fullmatch(r"/static/web/kluis\.[0-9a-f]{12}\.css", href), href
+    response = visitor.get(href)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/css")
+    cache = response["Cache-Control"]
+    assert "immutable" in cache and "max-age=315360000" in cache
+    body = b"".join(response.streaming_content).decode()
+    assert "--accent:" in body and ".error-summary" in body
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("name", PUBLIC_PAGES)
+def test_public_pages_carry_no_inline_style_or_script_and_a_strict_csp(visitor, name):
+    response = visitor.get(reverse(name), follow=True)
+    html = response.content.decode()
+    assert " style=" not in html and "<style" not in html, name
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), name
+    csp = response["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "style-src 'self'" in csp
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_public_header_offers_log_in_and_counts_the_cart(visitor):
+    from kluis.shop.catalogue import catalogue_load
+
+    catalogue_load()
+    html = visitor.get(reverse("web:home")).content.decode()
+    header = html[html.index('<header class="site-header">') : html.index("</header>")]
+    assert f'href="{reverse("accounts:login")}"' in header
+    assert f'href="{reverse("shop:cart")}"' in header
+    assert '<span class="count">0<' in header
+    visitor.post(reverse("shop:cart-add"), {"product": "webwinkel-start"})
+    visitor.post(reverse("shop:cart-add-domain"), {"label": "bakker", "tld": "nl"})
+    header = visitor.get(reverse("web:contact")).content.decode()
+    assert '<span class="count">2<' in header
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_portal_and_back_office_have_their_own_header_without_shop_menu_or_banner(personas):
+    shop_menu = f'href="{reverse("shop:catalogue")}"'
+    for user, url, area in (
+        (personas.alice, reverse("portal:home"), "portal"),
+        (personas.staff["support"], reverse("backoffice:home"), "backoffice"),
+    ):
+        client = Client()
+        log_in(client, user)
+        html = client.get(url).content.decode()
+        assert f'<header class="site-header {area}">' in html
+        assert shop_menu not in html
+        assert "cookie-banner" not in html  # consent is still undecided for this client
+        assert f'action="{reverse("accounts:logout")}"' in html
+    # the public site asks the same undecided client
+    assert "cookie-banner" in Client().get(reverse("web:home")).content.decode()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_failed_form_shows_a_summary_linking_to_each_field_and_the_error_beside_it(visitor):
+    response = visitor.post(reverse("web:contact"), {"name": "", "email": "geen-adres"})
+    html = response.content.decode()
+    start = html.index('class="error-summary"')
+    summary = html[start : html.index("</div>", start)]
+    assert 'href="#id_email"' in summary and 'href="#id_message"' in summary
+    # next to the field, and the field points at it for screen readers
+    assert 'id="id_email_error"' in html
+    email_input = re.search(r"<input[^>]*name=\"email\"[^>]*>", html)
+    assert email_input is not None
+    assert 'aria-invalid="true"' in email_input.group(0)
+    assert "id_email_error" in email_input.group(0)  # aria-describedby
+    # the label sits above the field, without a colon
+    assert re.search(r'<label class="form-label" for="id_email">[^<:]+</label>', html)
+
+
+@pytest.mark.django_db(databases="__all__")
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_not_found_is_a_page_of_the_site_in_dutch_and_english(language):
+    response = Client(headers={"accept-language": language}).get("/bestaat-niet/")
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Deze pagina bestaat niet" in html and "This page does not exist" in html
+    assert '<link rel="stylesheet" href="/static/web/kluis.' in html
+    assert "Traceback" not in html and "Request Method" not in html
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_forbidden_page_says_so_in_the_design(personas):
+    client = Client()
+    log_in(client, personas.staff["support"])
+    response = client.get(reverse("backoffice:staff"))  # admin only
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Je hebt geen toegang tot deze pagina" in html and "You do not have access" in html
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_stale_form_gets_the_csrf_page_not_djangos(personas):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("web:contact"), {"name": "Jan", "email": "jan@example.nl"})
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Je formulier is verlopen" in html and "Your form has expired" in html
+    assert "CSRF" not in html  # no developer's reason for the visitor
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_bad_host_gets_the_400_page():
+    response = Client().get("/", headers={"host": "evil.example"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Dit verzoek kunnen we niet verwerken" in html and "We cannot process" in html
+
+
+@pytest.mark.django_db(databases="__all__")
+@override_settings(ROOT_URLCONF="kluis.web.tests.urls_failing")
+def test_a_fault_gets_the_500_page_without_details():
+    client = Client(raise_request_exception=False)
+    response = client.get("/kapot/")
+    html = response.content.decode()
+    assert response.status_code == 500
+    assert "Er ging bij ons iets mis" in html and "Something went wrong on our side" in html
+    assert "a fault in a view" not in html and "RuntimeError" not in html
+    assert '<link rel="stylesheet" href="/static/web/kluis.' in html
