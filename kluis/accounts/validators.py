@@ -97,7 +97,17 @@ def normalize_phone(value: str, *, region: str = "NL") -> str:
             _("Dit is geen telefoonnummer. Schrijf bijvoorbeeld 020 123 4567 of +31 20 123 4567."),
             code="phone",
         ) from None
-    if not phonenumbers.is_valid_number(number):
+    # A number written with its country code ("+32 3 123 45 67") that has the right
+    # length for that country is accepted even where the number plan data does not
+    # know its area yet: those tables lag behind what operators hand out.
+    international = value.strip().startswith(("+", "00"))
+    known = phonenumbers.is_valid_number(number) or (
+        international
+        and phonenumbers.is_possible_number_for_type(
+            number, phonenumbers.PhoneNumberType.FIXED_LINE
+        )
+    )
+    if not known:
         raise ValidationError(
             _("Dit telefoonnummer bestaat niet. Controleer het netnummer en het aantal cijfers."),
             code="phone",

@@ -118,7 +118,7 @@ class AddProductForm(forms.Form):
 
 class AddDomainForm(forms.Form):
     label = forms.CharField(label=_("Domeinnaam"), max_length=63)
-    tld = forms.ChoiceField(label=_("Extensie"))
+    tld = forms.ChoiceField(label=_("Extensie"), initial="nl")  # most customers are Dutch
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -281,7 +281,9 @@ class CheckoutForm(forms.Form):
             del self.fields["non_eu_consent"]
 
     def clean_phone(self) -> str:
-        return normalize_phone(str(self.cleaned_data["phone"]))
+        # A number without a country code is read as one of the customer's country.
+        region = str(self.cleaned_data.get("country") or "NL")
+        return normalize_phone(str(self.cleaned_data["phone"]), region=region)
 
     def clean_postcode(self) -> str:
         value = str(self.cleaned_data["postcode"]).strip()

@@ -1,7 +1,7 @@
 """A walk through every page, as a visitor, a customer and each staff role would take it.
 
 Every GET page of the access-control harness's route list (kluis.testing.ROUTES) is
-opened in Chromium at 1280×900 and at 390×844, by the audience allowed to open it:
+opened in Chromium at 1280x900 and at 390x844, by the audience allowed to open it:
 - no page is wider than the window (no horizontal scroll);
 - axe-core (vendored in ./axe, see PROVENANCE.md) finds no serious or critical
   violation of WCAG 2.1 A/AA.
@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import Error as PlaywrightError
 from django.urls import reverse
+from playwright.sync_api import Error as PlaywrightError
 
 from conftest import browser_test
 from kluis.shop.catalogue import catalogue_load
