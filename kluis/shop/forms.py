@@ -281,9 +281,18 @@ class CheckoutForm(forms.Form):
             del self.fields["non_eu_consent"]
 
     def clean_phone(self) -> str:
-        # A number without a country code is read as one of the customer's country.
-        region = str(self.cleaned_data.get("country") or "NL")
-        return normalize_phone(str(self.cleaned_data["phone"]), region=region)
+        # A number without a country code is read as one of the customer's country,
+        # else as a Dutch one (a Belgian business may well have a Dutch line).
+        value, region = (
+            str(self.cleaned_data["phone"]),
+            str(self.cleaned_data.get("country") or "NL"),
+        )
+        if region != "NL":
+            try:
+                return normalize_phone(value, region=region)
+            except ValidationError:
+                pass
+        return normalize_phone(value)
 
     def clean_postcode(self) -> str:
         value = str(self.cleaned_data["postcode"]).strip()
