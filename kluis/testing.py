@@ -359,6 +359,7 @@ ROUTES: dict[str, Route] = {
     "shop_portal:orders": Route("portal"),
     "shop_portal:order": Route("portal", kwargs=_alice_order),
     "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
+    "shop_portal:order-withdraw": Route("portal", kwargs=_alice_order),
     "shop_portal:subscriptions": Route("portal"),
     "shop_portal:subscription-end": Route("portal", kwargs=_alice_subscription),
     "shop_portal:documents": Route("portal"),

@@ -10,7 +10,7 @@ are registered in BillingConfig.ready.
 from __future__ import annotations
 
 from kluis.accounts.models import User
-from kluis.billing import services
+from kluis.billing import services, withdrawals
 from kluis.billing.models import Invoice
 from kluis.billing.vat import VatError
 from kluis.shop import services as shop_services
@@ -31,6 +31,8 @@ def order_moved(order: Order, before: str, by: User | None) -> bool:
         return invoice.customer.email is not None
     if order.status == Order.Status.CANCELLED:
         _credit_unpaid(order, by)
+    if order.status == Order.Status.WITHDRAWN:
+        withdrawals.order_withdrawn(order, by)
     return False
 
 

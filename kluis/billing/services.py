@@ -238,9 +238,14 @@ def invoice_issue(
 
 @transaction.atomic
 def credit_note_issue(
-    *, invoice: Invoice, issued_by: User | None, issue_date: dt.date | None = None
+    *,
+    invoice: Invoice,
+    issued_by: User | None,
+    issue_date: dt.date | None = None,
+    lines: list[LineInput] | None = None,
 ) -> Invoice:
-    """Cancel an issued invoice in full with a credit note: the same lines, negated."""
+    """Cancel an issued invoice with a credit note: in full (the same lines, negated),
+    or in part with the given `lines` (negative amounts, net), under its VAT decision."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.kind != Invoice.Kind.INVOICE:
         raise BillingError("not_an_invoice")
@@ -257,15 +262,20 @@ def credit_note_issue(
     decision = VatDecision(
         locked.vat_scheme, locked.vat_country, locked.vat_rate_bp, locked.vat_check
     )
-    lines = [
-        LineInput(
-            line.description,
-            -line.unit_cents,
-            line.quantity,
-            (line.period_start, line.period_end) if line.period_start and line.period_end else None,
-        )
-        for line in locked.lines.all()
-    ]
+    if lines is None:
+        lines = [
+            LineInput(
+                line.description,
+                -line.unit_cents,
+                line.quantity,
+                (line.period_start, line.period_end)
+                if line.period_start and line.period_end
+                else None,
+            )
+            for line in locked.lines.all()
+        ]
+    elif not lines or any(line.unit_cents >= 0 for line in lines):
+        raise BillingError("no_lines")
     return _issue(
         kind=Invoice.Kind.CREDIT_NOTE,
         series=CREDIT_SERIES,

@@ -281,6 +281,7 @@ class _Builder:
                 self.categories(),
                 *self.purposes(),
                 *self.prose(SECTIONS_AFTER_PURPOSES, level=3),
+                *self.hosted_data(),
                 *self.recipients(),
                 self.security(),
                 self.retention(),
@@ -384,6 +385,28 @@ class _Builder:
                 Section(id=f"doel-{key}", title=self.t(purpose.label), blocks=blocks, level=3)
             )
         return sections
+
+    def hosted_data(self) -> list[Section]:
+        """Our own use of data of the sites we host: there we are controller (art. 28(10))."""
+        from kluis.policy.hosted import hosted_uses
+
+        uses = hosted_uses(self.policy, self.lang)
+        if not uses:
+            return []
+        intro = _(
+            "Voor de gegevens op de websites en webwinkels die we hosten zijn we de verwerker van"
+            " onze klant. Voor het volgende gebruik van die gegevens bepalen we zelf doel en"
+            " middelen, en zijn we dus zelf verwerkingsverantwoordelijke:"
+        )
+        items = Items(tuple(para(use.sentence(), key=use.key) for use in uses))
+        return [
+            Section(
+                id="gehoste-gegevens",
+                title=_("Gegevens van de sites die we hosten, voor ons eigen gebruik"),
+                blocks=(para(intro), items),
+                level=3,
+            )
+        ]
 
     def recipients(self) -> list[Section]:
         p = self.policy

@@ -29,6 +29,10 @@ CATALOGUE_ROLES = ("orders", "admin")
 MOVE_REFUSED = {
     "waits_for_vies": _lazy("Deze bestelling wacht op de VIES-controle van het btw-nummer."),
     "illegal_move": _lazy("Deze statuswijziging is niet toegestaan."),
+    "withdrawal_period": _lazy(
+        "Deze consument heeft niet gevraagd direct te beginnen: opleveren kan pas na de "
+        "herroepingstermijn."
+    ),
     "not_invoiced": _lazy(
         "De factuur van deze bestelling kon niet worden gemaakt; de status is niet gewijzigd."
     ),

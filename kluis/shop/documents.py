@@ -4,6 +4,12 @@ Each version is a plain text file `documents/<kind>/<version>.<language>.txt`. T
 text is fixed: the order's details go in a header that the PDF draws apart from it,
 so what a customer typed never becomes part of a template. The newest version of a
 kind is the one the next order gets; a new file is a new version.
+
+A text may hold markers that are filled from the privacy policy, so that what the
+processor agreement says about security, sub-processors and our own use of hosted
+data is what the policy declares (kluis/policy/hosted.py): `[[art32]]`,
+`[[subprocessors]]`, `[[hosted_data]]`. A version's change note is the file
+`<version>.<language>.changes.txt` beside it.
 """
 
 from __future__ import annotations
@@ -13,8 +19,18 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.utils.translation import override
+
 ROOT = Path(__file__).resolve().parent / "documents"
-KINDS = ("agreement", "processor_agreement", "whois_notice")
+KINDS = (
+    "agreement",
+    "processor_agreement",
+    "whois_notice",
+    "withdrawal_info",
+    "start_request",
+    "withdrawal_form",
+)
+MARKERS = ("[[art32]]", "[[subprocessors]]", "[[hosted_data]]")
 LANGUAGES = ("nl", "en")
 
 
@@ -38,6 +54,11 @@ class DocumentText:
         return self.text.splitlines()[0]
 
     @property
+    def changes(self) -> str:
+        """What changed in this version, for a customer asked to accept it again."""
+        return changes(self.kind, self.version, self.language)
+
+    @property
     def body(self) -> str:
         """The text after its title and version lines."""
         return "\n".join(self.text.splitlines()[2:]).strip()
@@ -56,7 +77,11 @@ def versions(kind: str) -> tuple[str, ...]:
 def _versions(kind: str, root: Path) -> tuple[str, ...]:
     if kind not in KINDS:
         raise UnknownDocument(kind)
-    found = {p.name.rsplit(".", 2)[0] for p in (root / kind).glob("*.txt")}
+    found = {
+        p.name.rsplit(".", 2)[0]
+        for p in (root / kind).glob("*.txt")
+        if not p.name.endswith(".changes.txt")
+    }
     complete = [
         v for v in found if all((root / kind / f"{v}.{lang}.txt").exists() for lang in LANGUAGES)
     ]
@@ -68,15 +93,48 @@ def current_version(kind: str) -> str:
 
 
 def document(kind: str, version: str, language: str) -> DocumentText:
-    return _document(kind, version, language, ROOT)
+    text = _text(kind, version, language, ROOT)
+    if any(marker in text for marker in MARKERS):
+        text = _fill(text, language)
+    return DocumentText(kind, version, language, text)
+
+
+def changes(kind: str, version: str, language: str) -> str:
+    """The change note of a version: what changed since the version before it."""
+    _text(kind, version, language, ROOT)  # refuses what does not exist
+    path = ROOT / kind / f"{version}.{language}.changes.txt"
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
 
 
 @functools.cache
-def _document(kind: str, version: str, language: str, root: Path) -> DocumentText:
+def _text(kind: str, version: str, language: str, root: Path) -> str:
     if kind not in KINDS or language not in LANGUAGES or version not in _versions(kind, root):
         raise UnknownDocument(f"{kind} {version} {language}")
-    path = root / kind / f"{version}.{language}.txt"
-    return DocumentText(kind, version, language, path.read_text(encoding="utf-8"))
+    return (root / kind / f"{version}.{language}.txt").read_text(encoding="utf-8")
+
+
+def _fill(text: str, language: str) -> str:
+    from kluis.policy.hosted import art32_lines, hosted_uses, subprocessor_lines
+    from kluis.policy.loader import current_policy
+
+    policy = current_policy()
+    gaps = policy.art32_gaps()
+    if gaps:
+        # A processor agreement that leaves a point of art. 32(1) out is not made.
+        raise UnknownDocument(f"no security measure for art. 32(1)({gaps[0].value})")
+    with override(language):
+        filled = {
+            "[[art32]]": "\n".join(f"- {line}" for line in art32_lines(policy, language)),
+            "[[subprocessors]]": "\n".join(
+                f"- {line}" for line in subprocessor_lines(policy, language)
+            ),
+            "[[hosted_data]]": "\n".join(
+                f"- {use.sentence()}" for use in hosted_uses(policy, language)
+            ),
+        }
+    for marker, value in filled.items():
+        text = text.replace(marker, value)
+    return text
 
 
 def current(kind: str, language: str) -> DocumentText:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kluis.mail.kinds import attachment_generator, mail_kind
@@ -18,6 +19,7 @@ from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
+from kluis.shop.consumer import withdrawal_deadline
 from kluis.shop.models import Order, Period
 from kluis.shop.pdf import OrderFacts, render_order_document
 
@@ -26,8 +28,16 @@ STATUS = "shop/email/order_status"
 PDF_GENERATOR = "shop.order_document"
 MAILER = Actor.system("shop.mail")
 FILENAMES = {
-    "nl": {"agreement": "overeenkomst", "processor_agreement": "verwerkersovereenkomst"},
-    "en": {"agreement": "agreement", "processor_agreement": "processor-agreement"},
+    "nl": {
+        "agreement": "overeenkomst",
+        "processor_agreement": "verwerkersovereenkomst",
+        "withdrawal_form": "modelformulier-herroeping",
+    },
+    "en": {
+        "agreement": "agreement",
+        "processor_agreement": "processor-agreement",
+        "withdrawal_form": "model-withdrawal-form",
+    },
 }
 
 
@@ -35,15 +45,49 @@ def euro(cents: int) -> str:
     return f"€ {cents // 100},{cents % 100:02d}"
 
 
+def consumer_vat_rate(order: Order) -> int | None:
+    """The VAT rate (basis points) a consumer's prices are shown with, or None.
+
+    Prices to consumers include VAT (art. 6:230m lid 1 sub e BW; LEGAL.md §8, not
+    checked against the primary text): the confirmation and the order's documents
+    show a consumer's lines and total with the VAT their invoice will carry. None for
+    a business, or when no rate is known for the day (then "excl. btw" is said).
+    """
+    if not order.consumer:
+        return None
+    from kluis.billing.vat import VatError, vat_decide
+
+    day = timezone.localdate(order.created_at)
+    try:
+        return vat_decide(country=order.customer.country, evidence=None, day=day).rate_bp
+    except VatError:
+        return None
+
+
+def _with_vat(cents: int, rate_bp: int | None) -> int:
+    from kluis.billing.vat import vat_amount
+
+    return cents if rate_bp is None else cents + vat_amount(cents, rate_bp)
+
+
+def total_label(rate_bp: int | None) -> str:
+    return str(_("Totaal (excl. btw)") if rate_bp is None else _("Totaal (incl. btw)"))
+
+
 def _facts(order: Order, actor: Actor) -> OrderFacts:
     customer = order.customer
     name = customer.name.reveal(purpose="order_documents", actor=actor) if customer.name else ""
     notes = order.notes.reveal(purpose="order_documents", actor=actor) if order.notes else ""
+    rate = consumer_vat_rate(order)
     with override(order.language):
         lines = [
-            (line.description, f"{euro(line.price_cents)} {Period(line.period).label}")
+            (
+                line.description,
+                f"{euro(_with_vat(line.price_cents, rate))} {Period(line.period).label}",
+            )
             for line in order.lines.all()
         ]
+        label = total_label(rate)
     return OrderFacts(
         number=order.number,
         date=timezone.localtime(order.created_at).strftime("%d-%m-%Y"),
@@ -51,12 +95,18 @@ def _facts(order: Order, actor: Actor) -> OrderFacts:
         name=name,
         notes=notes,
         lines=lines,
-        total=euro(order.total_cents),
+        total=euro(_with_vat(order.total_cents, rate)),
+        total_label=label,
     )
 
 
 def order_pdf(order: Order, kind: str, actor: Actor = MAILER) -> bytes:
-    version = order.agreement_version if kind == "agreement" else order.processor_agreement_version
+    if kind == "withdrawal_form":
+        version = documents.versions("withdrawal_form")[0]
+    elif kind == "agreement":
+        version = order.agreement_version
+    else:
+        version = order.processor_agreement_version
     doc = documents.document(kind, version, order.language)
     return render_order_document(doc, _facts(order, actor))
 
@@ -69,20 +119,23 @@ def _order_document(ref: Mapping[str, Any], actor: Actor) -> bytes:
 
 def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
     customer = order.customer
+    rate = consumer_vat_rate(order)
     with override(order.language):
         lines = [
             {
                 "description": line.description,
-                "price": euro(line.price_cents),
+                "price": euro(_with_vat(line.price_cents, rate)),
                 "period": str(Period(line.period).label),
             }
             for line in order.lines.all()
         ]
+        label = total_label(rate)
     return {
         "name": customer.name.reveal(purpose=purpose, actor=actor) if customer.name else "",
         "number": order.number,
         "lines": lines,
-        "total": euro(order.total_cents),
+        "total": euro(_with_vat(order.total_cents, rate)),
+        "total_label": label,
         "waits_for_vies": order.waits_for_vies,
         "non_eu_consent": order.non_eu_consent,
     }
@@ -97,6 +150,9 @@ def _confirmation_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
     )
     values["agreement_version"] = order.agreement_version
     values["processor_agreement_version"] = order.processor_agreement_version
+    values["consumer"] = order.consumer
+    values["start_now"] = order.start_now_requested
+    values["withdrawal_deadline"] = withdrawal_deadline(order).strftime("%d-%m-%Y")
     return values
 
 
@@ -131,6 +187,7 @@ def mail_order_confirmation(order: Order) -> OutboxMessage:
             {"order_id": str(order.pk), "kind": kind},
         )
         for kind in ("agreement", "processor_agreement")
+        + (("withdrawal_form",) if order.consumer else ())
     ]
     return mail_queue(
         template=CONFIRMATION,

@@ -224,6 +224,9 @@ class CheckoutForm(forms.Form):
     accept = forms.BooleanField(
         label=_("Ik accepteer de overeenkomst en de verwerkersovereenkomst."), required=True
     )
+    # Consumers only; the label the consumer sees is the text of document "start_request"
+    # (kept with its hash as evidence when ticked). See kluis/shop/consumer.py.
+    start_now = forms.BooleanField(label=_("Verzoek om direct te beginnen"), required=False)
 
     PERSONAL = (
         "kind",
@@ -274,6 +277,8 @@ class CheckoutForm(forms.Form):
                 del self.fields["kvk_number"]
             if not (has_domains and dutch_company and asks_kvk_extract):
                 del self.fields["kvk_extract"]
+            if customer.kind != Customer.Kind.PERSON:
+                del self.fields["start_now"]
         elif not has_domains:
             del self.fields["kvk_number"]
             del self.fields["kvk_extract"]
@@ -351,6 +356,8 @@ class CheckoutForm(forms.Form):
                 self.add_error("company_name", _("Vul de naam van het bedrijf in."))
             if not organisation:
                 data["company_name"] = ""
+        if organisation:
+            data["start_now"] = False
         # VAT number: only an EU business outside the Netherlands; ignored otherwise.
         if "vat_number" in self.fields:
             if organisation and country in EU_COUNTRIES and country != "NL":
@@ -428,6 +435,12 @@ class ExtensionForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = DomainExtension
         fields = ["price_cents", "period", "active"]
+
+
+class WithdrawForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=_("Ik herroep deze bestelling. De diensten ervan stoppen vandaag."), required=True
+    )
 
 
 class SubscriptionEndForm(forms.Form):

@@ -90,6 +90,7 @@ class Order(SealedModel):
         IN_PROGRESS = "in_progress", _("in behandeling")
         DELIVERED = "delivered", _("opgeleverd")
         CANCELLED = "cancelled", _("geannuleerd")
+        WITHDRAWN = "withdrawn", _("herroepen")
 
     class Vat(models.TextChoices):
         NOT_ASKED = "not_asked", _("niet van toepassing")
@@ -97,7 +98,9 @@ class Order(SealedModel):
         VALID = "valid", _("geldig in VIES (btw verlegd)")
         INVALID = "invalid", _("ongeldig in VIES (btw berekend)")
 
-    # Which moves the state machine allows; anything else is refused.
+    # Which moves staff may make; anything else is refused. A consumer's withdrawal is
+    # not a staff move: the consumer makes it (services.order_withdraw), from any status
+    # but cancelled and withdrawn, within the period of kluis/shop/consumer.py.
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
         "received": frozenset({"awaiting_payment", "cancelled"}),
         "awaiting_payment": frozenset({"paid", "cancelled"}),
@@ -105,6 +108,7 @@ class Order(SealedModel):
         "in_progress": frozenset({"delivered", "cancelled"}),
         "delivered": frozenset(),
         "cancelled": frozenset(),
+        "withdrawn": frozenset(),
     }
 
     number = models.CharField(max_length=20, unique=True)
@@ -121,6 +125,15 @@ class Order(SealedModel):
     # R27/R28: consent to the transfer to a non-EU registry, and the WHOIS/RDAP notice shown.
     non_eu_consent = models.BooleanField(default=False)
     whois_notice_version = models.CharField(max_length=20, blank=True)
+    # Ordered as a consumer (a natural person not acting for a business), at the time
+    # of the order: the consumer-only rules of kluis/shop/consumer.py apply to it.
+    consumer = models.BooleanField(default=False)
+    # The withdrawal information shown before the order ("" = none was shown), and the
+    # consumer's express request to start within the withdrawal period (with its
+    # acknowledgement kept as an Acceptance of "start_request").
+    withdrawal_info_version = models.CharField(max_length=20, blank=True)
+    start_now_requested = models.BooleanField(default=False)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
 
@@ -240,6 +253,8 @@ class Acceptance(SealedModel):
         AGREEMENT = "agreement", _("overeenkomst")
         PROCESSOR_AGREEMENT = "processor_agreement", _("verwerkersovereenkomst")
         WHOIS_NOTICE = "whois_notice", _("toestemming en WHOIS-melding (buiten de EU)")
+        WITHDRAWAL_INFO = "withdrawal_info", _("informatie over het herroepingsrecht")
+        START_REQUEST = "start_request", _("verzoek om direct te beginnen")
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="acceptances")
     order = models.ForeignKey(
@@ -390,3 +405,24 @@ class SubscriptionRenewal(models.Model):
 
     def __str__(self) -> str:
         return f"renewal of {self.subscription_id} from {self.period_start}"
+
+
+class SubprocessorNotice(models.Model):
+    """A list of sub-processors that customers with a processor agreement were told of.
+
+    One row per list (its fingerprint is unique): the first row is the list the
+    processor agreement named when this table was started; every later one was
+    announced by mail 30 days before `takes_effect_on` (kluis/shop/subprocessors.py).
+    """
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    names = models.TextField()
+    takes_effect_on = models.DateField()
+    announced = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"sub-processors {self.fingerprint[:12]}"

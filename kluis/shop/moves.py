@@ -12,12 +12,13 @@ of its own, so the customer gets one mail for each change (R11).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kluis.accounts.models import User
-    from kluis.shop.models import Order
+    from kluis.shop.models import Order, Subscription
 
 # (the order in its new status, the status it left, the staff member or None for kluis)
 MoveHandler = Callable[["Order", str, "User | None"], bool]
@@ -42,3 +43,23 @@ def order_moved(order: Order, before: str, by: User | None) -> bool:
     for handler in list(_handlers):
         told = handler(order, before, by) or told
     return told
+
+
+# Subscriptions that stop before the end of what was invoiced for them (a consumer's
+# month of notice, a withdrawal): each with the first day no longer supplied. Billing
+# credits what was invoiced from that day on. Runs inside the shop's transaction; a
+# handler that raises ShopError refuses the end and rolls it back whole.
+ShortenedHandler = Callable[[list[tuple["Subscription", dt.date]], "User | None"], None]
+
+_shortened: list[ShortenedHandler] = []
+
+
+def register_shortened_handler(handler: ShortenedHandler) -> ShortenedHandler:
+    if handler not in _shortened:
+        _shortened.append(handler)
+    return handler
+
+
+def subscriptions_shortened(items: list[tuple[Subscription, dt.date]], by: User | None) -> None:
+    for handler in list(_shortened):
+        handler(items, by)

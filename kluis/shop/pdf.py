@@ -33,6 +33,7 @@ class OrderFacts:
     notes: str
     lines: list[tuple[str, str]]  # (description, price with period)
     total: str
+    total_label: str = ""  # "Totaal (incl. btw)" for a consumer; excl. when empty
 
 
 def _p(text: str, style: object = BODY) -> Paragraph:
@@ -69,7 +70,8 @@ def render_order_document(doc: DocumentText, facts: OrderFacts) -> bytes:
             ),
         ]
         rows = [[_p(d, SMALL), _p(p, SMALL)] for d, p in facts.lines]
-        rows.append([_p(_("Totaal (excl. btw)"), SMALL), _p(facts.total, SMALL)])
+        label = facts.total_label or _("Totaal (excl. btw)")
+        rows.append([_p(label, SMALL), _p(facts.total, SMALL)])
         table = Table(rows, colWidths=[120 * mm, 50 * mm])
         table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE)]))
         story += [table, Spacer(1, 3 * mm)]

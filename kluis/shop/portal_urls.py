@@ -7,6 +7,11 @@ urlpatterns = [
     path("bestellingen/", portal_views.orders, name="orders"),
     path("bestellingen/<uuid:order_id>/", portal_views.order, name="order"),
     path("bestellingen/<uuid:order_id>/<slug:kind>.pdf", portal_views.order_pdf, name="order-pdf"),
+    path(
+        "bestellingen/<uuid:order_id>/herroepen/",
+        portal_views.order_withdraw,
+        name="order-withdraw",
+    ),
     path("abonnementen/", portal_views.subscriptions, name="subscriptions"),
     path(
         "abonnementen/<int:subscription_id>/opzeggen/",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -15,7 +17,7 @@ from kluis.accounts.decorators import customer_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
-from kluis.shop import emails, forms, selectors, services
+from kluis.shop import consumer, emails, forms, selectors, services
 from kluis.shop.models import Order, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
 
@@ -57,16 +59,71 @@ def order(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     return render(
         request,
         "shop/portal/order.html",
-        {"order": order, "notes": notes, "acceptances": order.acceptances.all()},
+        {
+            "order": order,
+            "notes": notes,
+            "acceptances": order.acceptances.all(),
+            "can_withdraw": consumer.can_withdraw(order),
+            "withdrawal_deadline": consumer.withdrawal_deadline(order),
+        },
+    )
+
+
+WITHDRAW_ERRORS = {
+    "withdrawal_closed": _lazy(
+        "Deze bestelling kun je niet (meer) herroepen: de herroepingstermijn is voorbij of de "
+        "bestelling is al geannuleerd of herroepen."
+    ),
+    "not_credited": _lazy(
+        "We konden de factuur nu niet crediteren. Je herroeping is niet verwerkt; neem contact "
+        "met ons op, dan regelen we het voor je. Je herroeping telt vanaf het moment van je "
+        "bericht."
+    ),
+}
+
+
+@never_cache
+@customer_required
+def order_withdraw(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    """A consumer withdraws from an order: what it means (GET), and doing it (POST)."""
+    order = _order(request, order_id)
+    form = forms.WithdrawForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.order_withdraw(order=order, by=current_user(request))
+        except services.ShopError as exc:
+            error = WITHDRAW_ERRORS.get(exc.code, WITHDRAW_ERRORS["not_credited"])
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request,
+                _(
+                    "Je hebt je bestelling herroepen. Je krijgt een creditnota, en wat je te veel "
+                    "betaalde, betalen we binnen 14 dagen terug."
+                ),
+            )
+            return redirect("shop_portal:order", order_id=order.pk)
+    today = timezone.localdate()
+    return render(
+        request,
+        "shop/portal/order_withdraw.html",
+        {
+            "order": order,
+            "form": form,
+            "open": consumer.can_withdraw(order, today),
+            "deadline": consumer.withdrawal_deadline(order),
+            "supplied": consumer.withdrawal_supplied(order, today),
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 
 @never_cache
 @customer_required
 def order_pdf(request: HttpRequest, order_id: uuid.UUID, kind: str) -> HttpResponse:
-    if kind not in services.ORDER_DOCUMENTS:
-        raise Http404
     order = _order(request, order_id)
+    if kind not in services.ORDER_DOCUMENTS and not (kind == "withdrawal_form" and order.consumer):
+        raise Http404
     pdf = emails.order_pdf(order, kind, Actor.subject(order.customer_id))
     response = HttpResponse(pdf, content_type="application/pdf")
     name = emails.FILENAMES.get(order.language, emails.FILENAMES["nl"])[kind]

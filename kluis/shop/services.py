@@ -22,7 +22,7 @@ from kluis.accounts import services as account_services
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
-from kluis.shop import documents, emails, moves
+from kluis.shop import consumer, documents, emails, moves
 from kluis.shop.cart import Cart
 from kluis.shop.models import (
     Acceptance,
@@ -40,6 +40,7 @@ from kluis.shop.vies import ViesAnswer, vies_check
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
 ORDER_DOCUMENTS = ("agreement", "processor_agreement")
+CONSUMER_DOCUMENTS = ("withdrawal_info", "start_request")
 
 
 class ShopError(Exception):
@@ -131,8 +132,13 @@ def order_place(
     vat: VatInput | None,
     kvk: KvkInput | None,
     client_address: str,
+    start_now: bool = False,
 ) -> Order:
     """Turn the cart into an order, with its evidence and its confirmation mail.
+
+    A consumer's order records the withdrawal information shown before it and whether
+    the consumer expressly asked to start at once (kluis/shop/consumer.py); a
+    business's request to start at once means nothing and is not kept.
 
     One cart makes one order: its token is the order's idempotency key (unique in the
     database), so a second checkout of the same cart, even a concurrent one, fails.
@@ -157,6 +163,7 @@ def order_place(
                 vat=vat,
                 kvk=kvk,
                 client_address=client_address,
+                start_now=start_now,
             )
     except IntegrityError:
         if Order.objects.filter(idempotency_key=cart.token).exists():
@@ -175,6 +182,7 @@ def _order_place(
     vat: VatInput | None,
     kvk: KvkInput | None,
     client_address: str,
+    start_now: bool,
 ) -> Order:
     if customer is None:
         assert new_customer is not None
@@ -202,6 +210,10 @@ def _order_place(
         if cart.non_eu_domains
         else "",
     )
+    if consumer.is_consumer(customer):
+        order.consumer = True
+        order.withdrawal_info_version = documents.current_version("withdrawal_info")
+        order.start_now_requested = start_now
     if notes:
         order.notes = notes
     order.save(force_insert=True)
@@ -231,6 +243,10 @@ def _order_place(
         )
         extract.save(force_insert=True)
     kinds = list(ORDER_DOCUMENTS) + (["whois_notice"] if order.non_eu_consent else [])
+    if order.consumer:
+        kinds.append("withdrawal_info")
+        if order.start_now_requested:
+            kinds.append("start_request")
     for kind in kinds:
         doc = documents.current(kind, language)
         pdf = emails.order_pdf(order, kind) if kind in ORDER_DOCUMENTS else b""
@@ -308,6 +324,8 @@ def order_move(*, order: Order, to: str, by: User) -> Order:
             raise ShopError("illegal_move")
         if locked.waits_for_vies and to != Order.Status.CANCELLED:
             raise ShopError("waits_for_vies")
+        if to == Order.Status.DELIVERED and not consumer.delivery_allowed(locked):
+            raise ShopError("withdrawal_period")
         _move(locked, to, actor=by.actor().ref, by=by)
     return locked
 
@@ -383,23 +401,42 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
     return made
 
 
-def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
-    """End a subscription after its last invoiced period, for its customer or staff.
+def subscription_end_date(subscription: Subscription, today: dt.date | None = None) -> dt.date:
+    """The last day a subscription ended today runs.
 
-    Nothing is renewed after that period (a renewal already invoiced stands: the
-    service runs to its end). When it was the customer's last running
-    subscription, the end of that period is the end of their contract: the moment the
-    retention of their customer record (trigger contract_end) starts counting.
+    A business's runs to the end of its last invoiced period (the agreement's term
+    rule); a consumer's after its first term ends with one month's notice
+    (kluis/shop/consumer.py).
+    """
+    if subscription.line.order.consumer:
+        return consumer.consumer_end_date(subscription, today or timezone.localdate())
+    return subscription.period_end
+
+
+def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
+    """End a subscription for its customer or staff, from subscription_end_date on.
+
+    Nothing is renewed after that day. What was invoiced for the days after it (a
+    consumer's prepaid rest of a year) is credited by billing through
+    moves.subscriptions_shortened. When it was the customer's last running
+    subscription, its end is the end of their contract: the moment the retention of
+    their customer record (trigger contract_end) starts counting.
     """
     if not by.is_staff_member and by.customer_id != subscription.customer_id:
         raise ShopError("not_yours")
     with transaction.atomic():
-        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        locked = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("line__order")
+            .get(pk=subscription.pk)
+        )
         if locked.ends_on is not None:
             raise ShopError("already_ending")
-        locked.ends_on = locked.period_end
-        locked.end_requested_at = timezone.now()
-        locked.save(update_fields=["ends_on", "end_requested_at"])
+        invoiced_until = locked.period_end
+        last_day = subscription_end_date(locked)
+        _end_on(locked, last_day)
+        if last_day < invoiced_until:
+            moves.subscriptions_shortened([(locked, last_day + dt.timedelta(days=1))], by)
         contract_end = _contract_end_update(locked.customer_id)
         audit_append(
             action="shop.subscription_ended",
@@ -407,10 +444,58 @@ def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
             subject=locked.customer_id,
             data={
                 "subscription": locked.pk,
-                "ends_on": locked.ends_on.isoformat(),
+                "ends_on": last_day.isoformat(),
+                "consumer": locked.line.order.consumer,
                 "contract_ends": contract_end.isoformat() if contract_end else None,
             },
         )
+    return locked
+
+
+def _end_on(subscription: Subscription, day: dt.date) -> None:
+    """Stop the subscription after `day`; its current period becomes the one holding it."""
+    if subscription.ends_on is not None and subscription.ends_on <= day:
+        return
+    if day < subscription.period_start:
+        periods = [(subscription.started_on, consumer.first_period_end(subscription))]
+        periods += [(r.period_start, r.period_end) for r in subscription.renewals.all()]
+        start, end = next(p for p in periods if p[0] <= day <= p[1])
+        subscription.period_start, subscription.period_end = start, end
+    subscription.ends_on = day
+    subscription.end_requested_at = timezone.now()
+    subscription.save(update_fields=["ends_on", "end_requested_at", "period_start", "period_end"])
+
+
+def order_withdraw(*, order: Order, by: User) -> Order:
+    """A consumer withdraws from an order within the period (art. 6:230o BW).
+
+    The order moves to withdrawn and its subscriptions stop on the day of withdrawal.
+    Billing credits what the consumer does not owe (kluis/shop/consumer.py,
+    withdrawal_supplied): the order's invoice through the move, renewal invoices
+    through moves.subscriptions_shortened; what was paid over what is owed becomes a
+    refund proposal. Only the consumer withdraws, in the portal.
+    """
+    if by.is_staff_member or by.customer_id != order.customer_id:
+        raise ShopError("not_yours")
+    now = timezone.now()
+    day = timezone.localdate(now)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not consumer.can_withdraw(locked, day):
+            raise ShopError("withdrawal_closed")
+        locked.withdrawn_at = now
+        locked.save(update_fields=["withdrawn_at"])
+        owes = bool(locked.withdrawal_info_version) and locked.start_now_requested
+        shortened = []
+        for subscription in Subscription.objects.select_for_update().filter(line__order=locked):
+            _end_on(subscription, day)
+            # Renewals are owed for the days supplied only when the first period is.
+            first_free = day + dt.timedelta(days=1) if owes else subscription.started_on
+            shortened.append((subscription, first_free))
+        _move(locked, Order.Status.WITHDRAWN, actor=by.actor().ref, by=by)
+        if shortened:
+            moves.subscriptions_shortened(shortened, by)
+            _contract_end_update(locked.customer_id)
     return locked
 
 

@@ -28,8 +28,17 @@ def subscription_end_page(
     if request.method == "POST" and form.is_valid():
         try:
             ended = services.subscription_end(subscription=subscription, by=current_user(request))
-        except services.ShopError:
-            messages.info(request, _("Dit abonnement is al opgezegd."))
+        except services.ShopError as exc:
+            if exc.code == "not_credited":
+                messages.error(
+                    request,
+                    _(
+                        "We konden de factuur nu niet crediteren; het abonnement is niet "
+                        "opgezegd. Neem contact met ons op, dan regelen we het."
+                    ),
+                )
+            else:
+                messages.info(request, _("Dit abonnement is al opgezegd."))
             return redirect(back)
         assert ended.ends_on is not None
         messages.success(request, ended_message % {"date": ended.ends_on.strftime("%d-%m-%Y")})
@@ -37,6 +46,11 @@ def subscription_end_page(
     return render(
         request,
         f"shop/{area}/subscription_end.html",
-        {"subscription": subscription, "form": form},
+        {
+            "subscription": subscription,
+            "form": form,
+            "ends_on": services.subscription_end_date(subscription),
+            "consumer": subscription.line.order.consumer,
+        },
         status=400 if request.method == "POST" else 200,
     )

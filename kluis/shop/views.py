@@ -17,7 +17,7 @@ from kluis.accounts.http import client_address
 from kluis.accounts.models import Customer, User
 from kluis.policy.enforce import Actor
 from kluis.shop import cart as carts
-from kluis.shop import documents, forms, services
+from kluis.shop import consumer, documents, forms, services
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.vies import vies_check
 
@@ -154,6 +154,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     language = language if language in documents.LANGUAGES else "nl"
     docs = [documents.current(k, language) for k in ("agreement", "processor_agreement")]
     notice = documents.current("whois_notice", language) if cart.non_eu_domains else None
+    # Consumers (and new customers, until they say they order for a business) see the
+    # withdrawal information and the request to start at once before the button.
+    consumer_parts = customer is None or consumer.is_consumer(customer)
     return render(
         request,
         "shop/checkout.html",
@@ -164,6 +167,10 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "documents": docs,
             "notice": notice,
             "language": language,
+            "consumer_parts": consumer_parts,
+            "withdrawal_info": documents.current("withdrawal_info", language),
+            "start_request": documents.current("start_request", language),
+            "order_button": consumer.ORDER_BUTTON,
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -221,6 +228,7 @@ def _order_input(
         "vat": vat,
         "kvk": kvk,
         "client_address": client_address(request),
+        "start_now": bool(data.get("start_now")),
     }
 
 

@@ -2,8 +2,10 @@
 
 A new visitor goes from the catalogue through a webshop package with a .nl domain to
 the confirmation page; the outbox then delivers the confirmation to a real SMTP
-server, with both PDFs. The same flow with a .com domain is refused without consent
-and accepted with it.
+server, with both PDFs and, for a consumer, the model withdrawal form. Before the
+button that says ordering means paying, a consumer sees the withdrawal information
+and the request to start at once; a business sees neither. The same flow with a .com
+domain is refused without consent and accepted with it.
 """
 
 from __future__ import annotations
@@ -63,11 +65,21 @@ def test_a_visitor_orders_a_webshop_with_a_nl_domain_and_gets_both_pdfs_by_mail(
     assert page.locator("#id_non_eu_consent").count() == 0
     assert page.locator("#id_vat_number").count() == 1  # shown, used only for EU businesses
     _fill_details(page, name="Eva Visser", email="eva@example.nl")
-    page.get_by_role("button", name="Bestelling plaatsen").click()
+    # A consumer (the default) sees the withdrawal information and the request.
+    info = page.locator("#withdrawal-info")
+    assert info.is_visible()
+    assert "14 dagen zonder opgave van redenen" in info.inner_text()
+    request = page.locator("#id_start_now")
+    assert request.is_visible() and not request.is_checked()
+    assert "Verzoek om direct te beginnen" in page.locator("#start-request").inner_text()
+    assert page.get_by_role("button", name="Bestelling plaatsen").count() == 0
+    request.check()
+    page.get_by_role("button", name="Bestelling met betalingsverplichting").click()
     page.wait_for_url("**/winkel/bestellen/ontvangen/")
     order = Order.objects.get()
     assert order.number in page.content()
     assert [line.domain for line in order.lines.all()] == ["", "visser.nl"]
+    assert order.consumer and order.start_now_requested
 
     assert deliver_due(worker="browser-test").sent == 1
     [confirmation] = [r for r in smtp_settings.received if order.number in r.message["Subject"]]
@@ -77,8 +89,33 @@ def test_a_visitor_orders_a_webshop_with_a_nl_domain_and_gets_both_pdfs_by_mail(
     assert [(name, kind) for name, kind, _ in files] == [
         (f"overeenkomst-{order.number}.pdf", "application/pdf"),
         (f"verwerkersovereenkomst-{order.number}.pdf", "application/pdf"),
+        (f"modelformulier-herroeping-{order.number}.pdf", "application/pdf"),
     ]
     assert all(content.startswith(b"%PDF-") for _, _, content in files)
+    assert problems == []
+
+
+def test_a_business_ordering_sees_no_withdrawal_parts_and_the_same_button(browser, live_server):
+    catalogue_load()
+    page, problems = _visitor(browser, live_server, "bakker", "nl")
+    assert page.locator("#withdrawal-info").is_visible()
+    page.locator('input[name="kind"][value="organisation"]').check()
+    assert not page.locator("#withdrawal-info").is_visible()
+    assert not page.locator("#id_start_now").is_visible()
+    page.locator('input[name="kind"][value="person"]').check()
+    assert page.locator("#withdrawal-info").is_visible()
+    page.get_by_role("button", name="Bestelling met betalingsverplichting").wait_for()
+    assert problems == []
+
+
+def test_the_english_checkout_says_order_with_obligation_to_pay(browser, live_server):
+    catalogue_load()
+    page, problems = _visitor(browser, live_server, "visser", "nl")
+    page.goto(live_server.url + "/winkel/bestellen/")
+    page.evaluate("document.cookie = 'django_language=en; path=/'")
+    page.reload()
+    page.get_by_role("button", name="Order with obligation to pay").wait_for()
+    assert "Request to start at once" in page.locator("#start-request").inner_text()
     assert problems == []
 
 
@@ -88,14 +125,14 @@ def test_a_com_domain_is_refused_without_consent_and_accepted_with_it(browser, l
     notice = page.locator("#whois-notice")
     assert "WHOIS/RDAP" in notice.inner_text() and "Verisign (US)" in notice.inner_text()
     _fill_details(page, name="Eva Visser", email="eva@example.nl")
-    page.get_by_role("button", name="Bestelling plaatsen").click()
+    page.get_by_role("button", name="Bestelling met betalingsverplichting").click()
     assert "Zonder je toestemming" in page.locator("#error-non_eu_consent").inner_text()
     assert Order.objects.count() == 0
 
     # The form keeps what was typed except the checkboxes; tick both and send again.
     page.locator("#id_accept").check()
     page.locator("#id_non_eu_consent").check()
-    page.get_by_role("button", name="Bestelling plaatsen").click()
+    page.get_by_role("button", name="Bestelling met betalingsverplichting").click()
     page.wait_for_url("**/winkel/bestellen/ontvangen/")
     order = Order.objects.get()
     assert order.non_eu_consent and order.whois_notice_version == "1.0"

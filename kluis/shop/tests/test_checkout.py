@@ -39,12 +39,14 @@ def test_a_new_visitor_orders_and_gets_an_account_without_password_and_an_activa
     assert user is not None and not user.has_usable_password() and user.customer == order.customer
     [activation] = mail.outbox
     assert activation.to == ["eva@example.nl"]
-    # The confirmation is in the outbox, with both documents as attachments.
+    # The confirmation is in the outbox, with both documents as attachments, and (she
+    # orders as a consumer) the model withdrawal form.
     [queued] = OutboxMessage.objects.all()
     assert queued.dedupe_key == f"order:{order.pk}:status:received"
     assert [a.filename for a in queued.attachments.all()] == [
         f"overeenkomst-{order.number}.pdf",
         f"verwerkersovereenkomst-{order.number}.pdf",
+        f"modelformulier-herroeping-{order.number}.pdf",
     ]
     page = client.get(reverse("shop:confirmation")).content.decode()
     assert order.number in page
@@ -57,7 +59,10 @@ def test_acceptance_evidence_keeps_version_hash_time_and_a_sealed_ip(client, cat
     checkout(client, token)
     order = Order.objects.get()
     kept = {a.document: a for a in Acceptance.objects.filter(order=order)}
-    assert set(kept) == {"agreement", "processor_agreement"}
+    # A consumer was shown the withdrawal information; she did not ask to start at once.
+    assert set(kept) == {"agreement", "processor_agreement", "withdrawal_info"}
+    assert not kept["withdrawal_info"].pdf_sha256
+    kept.pop("withdrawal_info")
     from kluis.shop import documents
 
     for kind, acceptance in kept.items():
@@ -199,7 +204,8 @@ def test_a_returning_customer_logs_in_and_is_asked_nothing_again(client, persona
     log_in(client, personas.bob)
     token = fill_cart(client, domains=("jansen.nl",))
     fields = _fields(client.get(reverse("shop:checkout")))
-    assert fields == {"token", "notes", "accept"}
+    # A consumer is asked, for each order, whether to start at once (it is not kept).
+    assert fields == {"token", "notes", "accept", "start_now"}
     response = client.post(reverse("shop:checkout"), {"token": token, "accept": "on"})
     assert response.status_code == 302
     order = Order.objects.get()

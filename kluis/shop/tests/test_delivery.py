@@ -40,8 +40,10 @@ def test_the_confirmation_carries_both_pdfs_and_the_free_text_literally(
     assert [(name, kind) for name, kind, _ in attachments] == [
         (f"overeenkomst-{order.number}.pdf", "application/pdf"),
         (f"verwerkersovereenkomst-{order.number}.pdf", "application/pdf"),
+        (f"modelformulier-herroeping-{order.number}.pdf", "application/pdf"),
     ]
-    agreement, processor = (content for _, _, content in attachments)
+    agreement, processor, form = (content for _, _, content in attachments)
+    assert "Modelformulier voor herroeping" in _text(form)
     assert "Overeenkomst voor webhosting" in _text(agreement)
     assert "Verwerkersovereenkomst" in _text(processor)
     for pdf in (agreement, processor):

@@ -19,24 +19,27 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 @pytest.fixture
 def publish(tmp_path, monkeypatch):
-    """Publish agreement 1.1 (a copy of the documents with one more version)."""
+    """Publish the next agreement version (a copy of the documents with one more)."""
 
     def publish() -> str:
         root = tmp_path / "documents"
         shutil.copytree(documents.ROOT, root)
+        current = documents.current_version("agreement")
+        major, minor = current.split(".")
+        following = f"{major}.{int(minor) + 1}"
         for lang in documents.LANGUAGES:
-            old = (root / "agreement" / f"1.0.{lang}.txt").read_text()
-            new = old.replace("1.0", "1.1") + "\n9. Nieuw\nNieuw artikel.\n"
-            (root / "agreement" / f"1.1.{lang}.txt").write_text(new)
+            old = (root / "agreement" / f"{current}.{lang}.txt").read_text()
+            new = old.replace(current, following) + "\n99. Nieuw\nNieuw artikel.\n"
+            (root / "agreement" / f"{following}.{lang}.txt").write_text(new)
         monkeypatch.setattr(documents, "ROOT", root)
-        return "1.1"
+        return following
 
     return publish
 
 
 def test_every_document_exists_in_dutch_and_english_with_a_version():
     for kind in documents.KINDS:
-        assert documents.current_version(kind) == "1.0"
+        assert documents.versions(kind)[0] == "1.0"
         for lang in documents.LANGUAGES:
             doc = documents.current(kind, lang)
             assert doc.version in doc.text.splitlines()[1]
@@ -92,27 +95,28 @@ def test_the_pdf_is_deterministic_and_prints_customer_text_as_typed():
 
 
 def test_the_next_order_gets_the_new_version(client, catalogue, publish):
-    publish()
+    processor = documents.current_version("processor_agreement")
+    version = publish()
     assert checkout(client, fill_cart(client)).status_code == 302
     order = Order.objects.get()
-    assert order.agreement_version == "1.1" and order.processor_agreement_version == "1.0"
+    assert order.agreement_version == version and order.processor_agreement_version == processor
 
 
 def test_existing_customers_are_asked_to_accept_the_new_version_in_the_portal(
     client, personas, publish
 ):
-    make_order(personas.customer_a)  # accepted 1.0
-    publish()
+    make_order(personas.customer_a)  # accepted the current versions
+    version = publish()
     log_in(client, personas.alice)
     assert "nieuwe versies" in client.get(reverse("shop_portal:orders")).content.decode()
     page = client.get(reverse("shop_portal:documents")).content.decode()
-    assert "versie 1.1" in page and "Verwerkersovereenkomst" not in page
+    assert f"versie {version}" in page and "Verwerkersovereenkomst" not in page
     assert client.post(reverse("shop_portal:documents-accept"), {}).status_code == 400
     response = client.post(reverse("shop_portal:documents-accept"), {"accept": "on"})
     assert response.status_code == 200
-    acceptance = Acceptance.objects.get(document="agreement", version="1.1")
+    acceptance = Acceptance.objects.get(document="agreement", version=version)
     assert acceptance.order is None and acceptance.ip_address is not None
-    assert acceptance.text_sha256 == documents.document("agreement", "1.1", "nl").sha256
+    assert acceptance.text_sha256 == documents.document("agreement", version, "nl").sha256
     assert "geaccepteerd" in client.get(reverse("shop_portal:documents")).content.decode()
 
 
@@ -120,3 +124,83 @@ def test_a_customer_without_any_agreement_has_nothing_to_accept(client, personas
     publish()
     log_in(client, personas.bob)
     assert "nieuwste versies" in client.get(reverse("shop_portal:documents")).content.decode()
+
+
+def test_customers_who_accepted_1_0_are_asked_to_accept_2_0_with_its_change_notes(client, personas):
+    """The published 2.0 versions reach every customer who accepted 1.0, change notes first."""
+    order = make_order(personas.customer_a)
+    order.acceptances.update(version="1.0")
+    log_in(client, personas.alice)
+    page = client.get(reverse("shop_portal:documents")).content.decode()
+    assert page.count("(versie 2.0)") == 2
+    assert "Wat is er veranderd:" in page
+    assert "op elk moment opzeggen met een opzegtermijn van één maand" in page
+    assert "volledig aansprakelijk voor zijn subverwerkers" in page
+    client.post(reverse("shop_portal:documents-accept"), {"accept": "on"})
+    assert set(Acceptance.objects.filter(order=None).values_list("document", "version")) == {
+        ("agreement", "2.0"),
+        ("processor_agreement", "2.0"),
+    }
+
+
+def test_the_2_0_agreement_keeps_consumer_law_and_claims_no_consent():
+    for lang, consumer_words in {
+        "nl": ["opzegtermijn van één maand", "inclusief btw", "Herroepingsrecht", "ontbinden"],
+        "en": ["one month's notice", "include VAT", "Right of withdrawal", "dissolve"],
+    }.items():
+        text = documents.document("agreement", "2.0", lang).text
+        for words in consumer_words:
+            assert words in text, (lang, words)
+        assert "toestemming voor het doorgeven" not in text and "expressly consent" not in text
+        assert "geldt die beperking niet" in text or "limit does not apply" in text
+    old = documents.document("agreement", "1.0", "nl").text
+    assert "geef je uitdrukkelijk toestemming" in old  # what 2.0 no longer claims
+
+
+def test_the_2_0_processor_agreement_names_sub_processors_and_art_32_points_from_the_policy():
+    from kluis.policy.loader import current_policy
+
+    policy = current_policy()
+    for lang in documents.LANGUAGES:
+        text = documents.document("processor_agreement", "2.0", lang).text
+        assert "[[" not in text
+        for point in "abcd":
+            assert f"- ({point}) " in text, (lang, point)
+        for _key, _recipient, sub in policy.subprocessors():
+            assert sub.legal_name in text and sub.city in text
+        assert "28 lid 4" in text or "28(4)" in text
+    nl = documents.document("processor_agreement", "2.0", "nl").text
+    assert "volgens artikel 6 onder g zijn teruggegeven" in nl
+    assert "niets anders" not in nl
+
+
+def _statement_hosted_items(language: str) -> dict[str, str]:
+    from kluis.policy.loader import current_policy
+    from kluis.policy.render import Items, build_statement
+
+    statement = build_statement(current_policy(), language)
+    (section,) = [s for s in statement.sections if s.id == "gehoste-gegevens"]
+    (items,) = [b for b in section.blocks if isinstance(b, Items)]
+    return {p.key: "".join(span.text for span in p.spans) for p in items.items}
+
+
+def test_the_statement_and_the_processor_agreement_say_the_same_about_our_own_use():
+    """Art. 28(10): both documents state each own use of hosted data, with the same facts."""
+    from kluis.policy.loader import current_policy
+    from kluis.policy.render import retention_term
+
+    policy = current_policy()
+    assert policy.hosted_data, "the policy declares our own use of hosted data"
+    for lang in documents.LANGUAGES:
+        statement = _statement_hosted_items(lang)
+        agreement = documents.document("processor_agreement", "2.0", lang).text
+        (article,) = [b for b in agreement.split("\n\n") if b.startswith("4. ")]
+        bullets = [line[2:] for line in article.splitlines() if line.startswith("- ")]
+        assert sorted(bullets) == sorted(statement.values()), lang
+        for key, use in policy.hosted_data.items():
+            purpose = policy.purposes[use.purpose]
+            for text in (statement[key], next(b for b in bullets if use.data.get(lang) in b)):
+                assert use.role == "controller"
+                assert "verwerkingsverantwoordelijke" in text or "controller" in text
+                assert purpose.legal_basis_detail.get(lang) in text
+                assert retention_term(policy.retention[use.retention], lang) in text
