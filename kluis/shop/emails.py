@@ -20,11 +20,14 @@ from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
 from kluis.shop.consumer import withdrawal_deadline
-from kluis.shop.models import Order, Period
+from kluis.accounts.models import Customer
+from kluis.shop.models import Order, Period, Subscription, SubprocessorNotice
 from kluis.shop.pdf import OrderFacts, render_order_document
 
 CONFIRMATION = "shop/email/order_confirmation"
 STATUS = "shop/email/order_status"
+SUBPROCESSORS = "shop/email/subprocessor_notice"
+RENEWAL_NOTICE = "shop/email/renewal_notice"
 PDF_GENERATOR = "shop.order_document"
 MAILER = Actor.system("shop.mail")
 FILENAMES = {
@@ -209,3 +212,48 @@ def mail_order_status(order: Order, status: str) -> OutboxMessage:
         context={"order_id": str(order.pk), "status": status},
         dedupe_key=dedupe_key(order, status),
     )
+
+
+def _name(customer: Customer, actor: Actor) -> str:
+    return customer.name.reveal(purpose="order_documents", actor=actor) if customer.name else ""
+
+
+@mail_kind(
+    template=SUBPROCESSORS, purpose="order_documents", references={"notice_id", "customer_id"}
+)
+def _subprocessors_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    notice = SubprocessorNotice.objects.get(pk=context["notice_id"])
+    before = (
+        SubprocessorNotice.objects.filter(created_at__lt=notice.created_at)
+        .order_by("-created_at")
+        .first()
+    )
+    customer = Customer.objects.get(pk=context["customer_id"])
+    return {
+        "name": _name(customer, actor),
+        "names": notice.names.splitlines(),
+        "before": before.names.splitlines() if before else [],
+        "takes_effect_on": notice.takes_effect_on.strftime("%d-%m-%Y"),
+    }
+
+
+@mail_kind(
+    template=RENEWAL_NOTICE, purpose="order_documents", references={"subscription_id", "start"}
+)
+def _renewal_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    subscription = Subscription.objects.select_related(
+        "customer", "product", "extension", "line__order"
+    ).get(pk=context["subscription_id"])
+    order = subscription.line.order
+    start, end = subscription.next_period()
+    rate = consumer_vat_rate(order)
+    language = subscription.customer.language
+    return {
+        "name": _name(subscription.customer, actor),
+        "service": subscription.name(language),
+        "ends": subscription.period_end.strftime("%d-%m-%Y"),
+        "start": start.strftime("%d-%m-%Y"),
+        "end": end.strftime("%d-%m-%Y"),
+        "price": euro(_with_vat(subscription.catalogue_price_cents(), rate)),
+        "incl_vat": rate is not None,
+    }

@@ -16,3 +16,18 @@ def vies_retry() -> str:
     return (
         f"VIES: {done['valid']} valid, {done['invalid']} invalid, {done['pending']} still waiting"
     )
+
+
+@job("subprocessors_announce", every=dt.timedelta(days=1))
+def subprocessors_announce_job() -> str:
+    from kluis.shop.notices import subprocessors_announce
+
+    done = subprocessors_announce()
+    return f"sub-processors: {done.queued} notices queued"
+
+
+@job("renewal_notices", every=dt.timedelta(days=1))
+def renewal_notices_job() -> str:
+    from kluis.shop.notices import renewal_notices_send
+
+    return f"renewal notices: {renewal_notices_send()} due (each mailed once)"
