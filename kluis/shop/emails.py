@@ -14,14 +14,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from kluis.accounts.models import Customer
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
 from kluis.shop.consumer import withdrawal_deadline
-from kluis.accounts.models import Customer
-from kluis.shop.models import Order, Period, Subscription, SubprocessorNotice
+from kluis.shop.models import Order, Period, SubprocessorNotice, Subscription
 from kluis.shop.pdf import OrderFacts, render_order_document
 
 CONFIRMATION = "shop/email/order_confirmation"

@@ -27,7 +27,7 @@ from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.render import country_name
 from kluis.shop import emails
-from kluis.shop.models import Period, Subscription, SubprocessorNotice
+from kluis.shop.models import Period, SubprocessorNotice, Subscription
 from kluis.vault.errors import KeyShredded
 
 NOTICE_DAYS = 30

@@ -12,7 +12,7 @@ from kluis.policy.loader import current_policy
 from kluis.policy.schema import Subprocessor, Text
 from kluis.shop import notices
 from kluis.shop.catalogue import catalogue_load
-from kluis.shop.models import Order, Product, Subscription, SubprocessorNotice
+from kluis.shop.models import Order, Product, SubprocessorNotice, Subscription
 from kluis.shop.testing import make_order, make_subscription
 
 pytestmark = pytest.mark.django_db(databases="__all__")
