@@ -461,6 +461,9 @@ ROUTES: dict[str, Route] = {
     "rights_backoffice:id-copy": Route(
         "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("id_copy_kwargs")
     ),
+    "rights_backoffice:id-copy-image": Route(
+        "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("id_copy_kwargs")
+    ),
     "rights_backoffice:decide": Route(
         "backoffice",
         roles=PRIVACY_OFFICER,

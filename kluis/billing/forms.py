@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from kluis import uploads
+
 MAX_STATEMENT_BYTES = 200 * 1024 * 1024
 
 
@@ -15,6 +17,14 @@ class StatementUploadForm(forms.Form):
         upload = self.cleaned_data["statement"]
         if upload.size > MAX_STATEMENT_BYTES:
             raise forms.ValidationError(_("Dit bestand is te groot."))
+        # Too large to read whole: the upload module judges the head, the statement
+        # reader the structure (schema-checked, no DTD, no entities).
+        head = upload.read(64)
+        upload.seek(0)
+        try:
+            uploads.check_head(head, accept=uploads.STATEMENTS)
+        except uploads.UploadRefused as exc:
+            raise forms.ValidationError(uploads.message(exc, accept=uploads.STATEMENTS)) from None
         return upload
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("verzoek/<uuid:request_id>/verlengen/", views.extend, name="extend"),
     path("verzoek/<uuid:request_id>/id-vragen/", views.ask_id, name="ask-id"),
     path("verzoek/<uuid:request_id>/id-kopie/", views.id_copy, name="id-copy"),
+    path("verzoek/<uuid:request_id>/id-kopie/beeld.png", views.id_copy_image, name="id-copy-image"),
     path("verzoek/<uuid:request_id>/id-besluit/", views.decide, name="decide"),
     path("verzoek/<uuid:request_id>/export.<str:fmt>", views.officer_export, name="export"),
     path("verzoek/<uuid:request_id>/corrigeren/", views.officer_rectify, name="rectify"),

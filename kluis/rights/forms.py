@@ -9,24 +9,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from kluis import uploads
 from kluis.accounts.models import Customer
 from kluis.policy.loader import current_policy
 from kluis.rights.models import RightsRequest
-from kluis.rights.uploads import MAX_BYTES, UploadRefused, clean_id_copy
 
 PORTAL_KINDS = [
     (k, label) for k, label in RightsRequest.Kind.choices if k != RightsRequest.Kind.ERASURE
 ]
-UPLOAD_ERRORS = {
-    "too_large": _("Het bestand is groter dan 10 MB. Maak de foto of scan kleiner."),
-    "not_image_or_pdf": _("Dit is geen JPEG-, PNG- of PDF-bestand."),
-    "broken": _("Het bestand is beschadigd of onvolledig; we kunnen het niet lezen."),
-    "pdf_active_content": _(
-        "Deze PDF bevat scripts, bijlagen, formulieren of gecomprimeerde onderdelen die we "
-        "niet veilig kunnen controleren. Stuur een foto (JPEG of PNG) van je afgeschermde "
-        "identiteitsbewijs."
-    ),
-}
 
 
 def _clean_text(value: str) -> str:
@@ -112,14 +102,16 @@ class IdUploadForm(forms.Form):
 
     def clean_document(self) -> tuple[bytes, str]:
         upload: UploadedFile = self.cleaned_data["document"]
-        if upload.size is not None and upload.size > MAX_BYTES:
-            raise forms.ValidationError(UPLOAD_ERRORS["too_large"])
-        data = upload.read(MAX_BYTES + 1)
+        if upload.size is not None and upload.size > uploads.MAX_BYTES:
+            raise forms.ValidationError(uploads.message(uploads.UploadRefused("too_large")))
         try:
-            return clean_id_copy(data)
-        except UploadRefused as exc:
-            message = UPLOAD_ERRORS.get(str(exc), UPLOAD_ERRORS["broken"])
-            raise forms.ValidationError(message) from None
+            # A PDF must hold a scan: the officer sees it drawn as an image, never the file.
+            clean = uploads.clean_upload(
+                upload.read(uploads.MAX_BYTES + 1), accept=uploads.DOCUMENTS, pdf_needs_image=True
+            )
+        except uploads.UploadRefused as exc:
+            raise forms.ValidationError(uploads.message(exc)) from None
+        return clean.content, clean.mimetype
 
 
 class RectifyForm(forms.Form):

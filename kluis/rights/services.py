@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from kluis import uploads
 from kluis.accounts import throttle
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
@@ -273,8 +274,14 @@ def verification_ask_id_copy(*, request: RightsRequest, by: User) -> None:
 
 
 @transaction.atomic
-def id_copy_store(*, request: RightsRequest, content: bytes, mimetype: str) -> IdCopy:
-    """Seal a cleaned, masked copy (the form checked type, size and the masking boxes)."""
+def id_copy_store(*, request: RightsRequest, content: bytes) -> IdCopy:
+    """Clean and seal a masked copy (the form asked for the masking boxes).
+
+    The upload module checks and cleans it here as well as in the form, so no caller
+    stores a file it did not check; a refused file raises UploadRefused.
+    """
+    clean = uploads.clean_upload(content, accept=uploads.DOCUMENTS, pdf_needs_image=True)
+    content, mimetype = clean.content, clean.mimetype
     IdCopy.objects.filter(request=request).delete()
     copy = IdCopy(request=request, mimetype=mimetype, size=len(content), masked_confirmed=True)
     copy.content = base64.b64encode(content).decode()

@@ -43,7 +43,7 @@ def id_copy_kwargs(p: Personas) -> dict[str, Any]:
     request = alice_request(p)
     request.status = "awaiting_id"
     request.save()
-    id_copy_store(request=request, content=png_bytes(), mimetype="image/png")
+    id_copy_store(request=request, content=png_bytes())
     return {"request_id": request.pk}
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
+from kluis import uploads
 from kluis.accounts.decorators import customer_required, staff_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
@@ -250,13 +251,26 @@ def ask_id(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 
 @staff_required(OFFICER)
 def id_copy(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
-    found = services.id_copy_open(request=_officer_request(request_id), by=current_user(request))
+    """The page that shows the ID copy; the copy itself is the image below it."""
+    rights_request = _officer_request(request_id)
+    if rights_request.status != RightsRequest.Status.AWAITING_ID:
+        raise Http404
+    return render(request, "rights/backoffice/id_copy.html", {"r": rights_request})
+
+
+@staff_required(OFFICER)
+def id_copy_image(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    """The ID copy drawn again on the server as a PNG: never the uploaded file."""
+    rights_request = _officer_request(request_id)
+    found = services.id_copy_open(request=rights_request, by=current_user(request))
     if found is None:
         raise Http404
-    response = HttpResponse(found[0], content_type=found[1])
-    response["Cache-Control"] = "no-store"
-    response["Content-Disposition"] = "inline"
-    return response
+    caption = _("Alleen voor de controle van verzoek %(id)s") % {"id": str(rights_request.pk)[:8]}
+    try:
+        image = uploads.render_preview(found[0], found[1], caption=caption)
+    except uploads.UploadRefused:
+        raise Http404 from None
+    return uploads.attachment_response(image, mimetype=uploads.PNG, filename="id-kopie")
 
 
 @require_POST
@@ -451,7 +465,7 @@ def id_upload(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "rights/public/link_invalid.html", status=400)
     form = forms.IdUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        content, mimetype = form.cleaned_data["document"]
-        services.id_copy_store(request=rights_request, content=content, mimetype=mimetype)
+        content, _mimetype = form.cleaned_data["document"]
+        services.id_copy_store(request=rights_request, content=content)
         return render(request, "rights/public/uploaded.html")
     return render(request, "rights/public/id_upload.html", {"form": form})

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from stdnum import exceptions as stdnum_errors
 from stdnum.eu import vat as eu_vat
 
+from kluis import uploads
 from kluis.accounts.forms import EmailField, NameField
 from kluis.accounts.models import Customer
 from kluis.accounts.validators import (
@@ -20,7 +21,7 @@ from kluis.accounts.validators import (
     validate_plain_text,
 )
 from kluis.shop.models import DomainExtension, Product
-from kluis.shop.uploads import MAX_BYTES, CleanFile, UploadRefused, clean_upload
+from kluis.uploads import CleanFile
 
 # EU member states by the country code of their VAT numbers (Greece is EL in VIES).
 EU_COUNTRIES = {
@@ -64,21 +65,6 @@ DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 POSTCODE = re.compile(r"[A-Za-z0-9 -]{2,10}")
 MAX_NOTES = 2000
 MAX_ADDRESS = 200
-
-UPLOAD_ERRORS = {
-    "too_large": _("Dit bestand is groter dan 10 MB."),
-    "empty": _("Dit bestand is leeg."),
-    "type": _(
-        "Upload het uittreksel als PDF, PNG of JPEG. Dit bestand is geen van die drie, wat de "
-        "naam ook zegt."
-    ),
-    "broken": _("Dit bestand is beschadigd of kunnen we niet lezen."),
-    "pdf_active": _(
-        "Deze PDF bevat JavaScript, acties of ingesloten bestanden. Upload een gewone PDF, "
-        "bijvoorbeeld opnieuw opgeslagen of afgedrukt als PDF."
-    ),
-    "pdf_encrypted": _("Deze PDF is beveiligd met een wachtwoord. Upload een onbeveiligde versie."),
-}
 
 
 def _choices(form: forms.Form, name: str, choices: list[tuple[str, Any]]) -> None:
@@ -333,12 +319,12 @@ class CheckoutForm(forms.Form):
         if not upload:
             return None
         assert isinstance(upload, UploadedFile)
-        if upload.size is not None and upload.size > MAX_BYTES:
-            raise ValidationError(UPLOAD_ERRORS["too_large"])
+        if upload.size is not None and upload.size > uploads.MAX_BYTES:
+            raise ValidationError(uploads.message(uploads.UploadRefused("too_large")))
         try:
-            return clean_upload(upload.read(MAX_BYTES + 1))
-        except UploadRefused as exc:
-            raise ValidationError(UPLOAD_ERRORS[str(exc)]) from None
+            return uploads.clean_upload(upload.read(uploads.MAX_BYTES + 1))
+        except uploads.UploadRefused as exc:
+            raise ValidationError(uploads.message(exc)) from None
 
     # What this order needs, from the form (a new customer) or the account.
     def _kind(self, data: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from kluis import uploads
 from kluis.accounts import services as account_services
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
@@ -34,8 +35,8 @@ from kluis.shop.models import (
     VatCheck,
     period_after,
 )
-from kluis.shop.uploads import CleanFile
 from kluis.shop.vies import ViesAnswer, vies_check
+from kluis.uploads import CleanFile
 
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
@@ -151,6 +152,12 @@ def order_place(
         raise ShopError("no_consent")
     if Order.objects.filter(idempotency_key=cart.token).exists():
         raise ShopError("already_ordered")
+    if kvk is not None and kvk.extract is not None:
+        # Checked again here, so no caller stores a file the upload module did not clean.
+        try:
+            kvk = KvkInput(kvk.number, uploads.clean_upload(kvk.extract.content))
+        except uploads.UploadRefused:
+            raise ShopError("kvk_extract") from None
     try:
         with transaction.atomic():
             return _order_place(

@@ -40,6 +40,10 @@ ERRORS = {
         "Er is al een account met dit e-mailadres. We hebben je een e-mail gestuurd; log in en "
         "rond daarna je bestelling af."
     ),
+    "kvk_extract": gettext_lazy(
+        "Het uittreksel van de KvK kunnen we niet aannemen. Upload het opnieuw als PDF, PNG of "
+        "JPEG."
+    ),
     "throttled": gettext_lazy(
         "Te veel bestellingen vanaf dit adres. Probeer het over een uur opnieuw."
     ),

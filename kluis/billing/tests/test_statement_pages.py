@@ -12,6 +12,7 @@ from kluis.billing.camt_write import Tx, statement_xml, write_statement
 from kluis.billing.models import BankStatement, Payment
 from kluis.billing.tests.helpers import order_for
 from kluis.testing import log_in
+from kluis.tests import hostile
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -48,6 +49,18 @@ def test_a_refused_upload_shows_why_and_imports_nothing(client, personas):
     page = response.content.decode()
     assert "geen afschrift van onze rekening" in page and "NL20INGB0001234567" in page
     assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("name", sorted(hostile.HOSTILE))
+def test_a_hostile_file_is_refused_as_no_statement_before_it_is_read(client, personas, name):
+    log_in(client, personas.staff["finance"])
+    response = client.post(
+        reverse("billing_backoffice:statements"),
+        {"statement": SimpleUploadedFile("afschrift.xml", hostile.HOSTILE[name](), "text/xml")},
+    )
+    assert response.status_code == 400
+    assert "Upload een bestand van het type XML, ZIP" in response.content.decode()
+    assert not BankStatement.objects.exists() and not Payment.objects.exists()
 
 
 def test_other_staff_cannot_open_the_statements_page(client, personas):

@@ -13,6 +13,7 @@ from kluis.accounts.models import Customer
 from kluis.audit.chain import audit_verify
 from kluis.rights import services, sweep
 from kluis.rights.models import RightsRequest
+from kluis.rights.testing import png_bytes
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded
 from kluis.vault.models import DataKey
@@ -104,7 +105,7 @@ def test_keys_collected_long_ago_expire_from_their_own_creation(personas):
     officer = personas.staff["privacy_officer"]
     request = services.request_from_portal(user=personas.alice, kind="objection")
     services.verification_ask_id_copy(request=request, by=officer)
-    services.id_copy_store(request=request, content=b"\x89PNG fake", mimetype="image/png")
+    services.id_copy_store(request=request, content=png_bytes())
     RightsRequest.objects.filter(pk=request.pk).update(
         verification_decided_at=timezone.now() - dt.timedelta(days=30)
     )

@@ -11,7 +11,8 @@ from PIL import Image
 
 from kluis.shop.models import KvkExtract, Order
 from kluis.shop.tests.helpers import checkout, fill_cart
-from kluis.shop.uploads import MAX_BYTES, UploadRefused, clean_upload
+from kluis.tests import hostile
+from kluis.uploads import MAX_BYTES, UploadRefused, clean_upload
 
 COMPANY = {
     "kind": "organisation",
@@ -39,28 +40,6 @@ def _jpeg_with_exif() -> bytes:
     return out.getvalue()
 
 
-def _pdf(extra_catalog: str = "", info: bool = True) -> bytes:
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R " + extra_catalog + ">>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-        "<< /Author (Eva Visser) /Producer (Scanner 3000) >>",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n{body}\nendobj\n".encode())
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    trailer = "<< /Size 5 /Root 1 0 R" + (" /Info 4 0 R" if info else "") + " >>"
-    out.write(f"trailer\n{trailer}\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
-
-
 SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 )
@@ -82,7 +61,7 @@ def test_a_jpeg_is_re_encoded_without_exif():
 
 
 def test_a_pdf_loses_its_document_information():
-    clean = clean_upload(_pdf())
+    clean = clean_upload(hostile.pdf())
     assert clean.mimetype == "application/pdf"
     assert b"Eva Visser" not in clean.content and b"Scanner 3000" not in clean.content
     assert clean.content.startswith(b"%PDF-")
@@ -94,8 +73,8 @@ def test_a_pdf_loses_its_document_information():
         (SVG, "type"),  # an SVG renamed .png: its bytes say what it is
         (b"MZ\x90\x00" + b"\x00" * 100, "type"),
         (b"", "empty"),
-        (_pdf("/OpenAction << /S /JavaScript /JS (app.alert(1)) >> "), "pdf_active"),
-        (_pdf("/Names << /EmbeddedFiles << /Names [] >> >> "), "pdf_active"),
+        (hostile.pdf("/OpenAction << /S /JavaScript /JS (app.alert(1)) >> "), "pdf_active"),
+        (hostile.pdf("/Names << /EmbeddedFiles << /Names [] >> >> "), "pdf_active"),
         (b"%PDF-1.4\ngarbage", "broken"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, "broken"),
         (b"\xff\xd8\xff" + b"\x00" * (MAX_BYTES), "too_large"),
@@ -128,8 +107,12 @@ def test_a_company_registering_a_domain_uploads_the_extract_and_it_is_stored_sea
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("uittreksel.png", SVG, "geen van die drie"),
-        ("uittreksel.pdf", _pdf("/OpenAction << /S /JavaScript /JS (x) >> "), "JavaScript"),
+        ("uittreksel.png", SVG, "Dit bestand is dat niet"),
+        ("uittreksel.pdf", hostile.pdf("/OpenAction << /S /JavaScript /JS (x) >> "), "scripts"),
+        ("uittreksel.pdf", hostile.pdf_open_action_hex_escaped(), "scripts"),
+        ("uittreksel.pdf", hostile.pdf_page_additional_action(), "scripts"),
+        ("uittreksel.pdf", hostile.html_behind_pdf_header(), "beschadigd"),
+        ("uittreksel.png", hostile.png_bomb(), "te veel beeldpunten"),
     ],
 )
 def test_a_misnamed_or_script_carrying_upload_gets_a_clear_error_and_no_order(
