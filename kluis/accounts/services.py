@@ -20,7 +20,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kluis.accounts import emails, throttle
+from kluis.accounts import emails, throttle, validators
 from kluis.accounts.models import Customer, EmailChange, User
 from kluis.accounts.selectors import customers_matching
 from kluis.accounts.tokens import link_token_hash, new_link_token
@@ -73,7 +73,17 @@ def customer_sign_up(
 
     A taken address gets a notice instead of an activation link, and the visitor
     sees the same page either way, so sign-up does not tell who is a customer.
+    The fields pass the validators every form uses (ValidationError otherwise).
     """
+    checked = validators.clean_person_fields(
+        {"name": name, "company_name": company_name, "email": email, "phone": phone}
+    )
+    name, company_name, email, phone = (
+        checked["name"],
+        checked["company_name"],
+        checked["email"],
+        checked["phone"],
+    )
     keys = [throttle.key_for(throttle.SIGNUP_ADDRESS, client_address)]
     if throttle.blocked_seconds(keys):
         raise AccountError("too many sign-ups from this address")

@@ -1,7 +1,10 @@
-"""Validators for what people type: names, addresses, phone numbers, passwords.
+"""The one set of validators for what people type: names, addresses, postcodes,
+phone numbers, free text, passwords.
 
-Every form field that takes free text runs through these, so bad input becomes a
-form error before any service sees it. Nothing here stores or logs the value.
+Every form field that takes personal data runs through these, so bad input becomes a
+form error; and every service that writes personal data runs `clean_person_fields`
+again, so a caller that is not a form (a command, a later API) cannot store what a
+form would refuse. Nothing here stores or logs the value.
 """
 
 from __future__ import annotations
@@ -24,15 +27,35 @@ BIDI_CONTROLS = frozenset(
 # Scripts that legitimately mix within one name (Japanese writes Han with kana).
 _COMPATIBLE = [frozenset({"CJK", "HIRAGANA", "KATAKANA"})]
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
+# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection");
+# names and addresses go into the collector's file and finance's exports.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# What a phone number may be written with: digits, spaces and + ( ) - . /
+PHONE_CHARACTERS = re.compile(r"[0-9+()./ -]+")
+# Lines and tabs belong in free text; no other control or format character does.
+_TEXT_CONTROLS = frozenset("\n\r\t")
+# Postcodes by country (the shop's countries); elsewhere letters, digits, space, hyphen.
+POSTCODES = {
+    "NL": re.compile(r"[1-9][0-9]{3} ?[A-Z]{2}"),
+    "BE": re.compile(r"[1-9][0-9]{3}"),
+    "LU": re.compile(r"(L-)?[0-9]{4}"),
+    "DE": re.compile(r"[0-9]{5}"),
+    "FR": re.compile(r"[0-9]{5}"),
+    "AT": re.compile(r"[1-9][0-9]{3}"),
+    "DK": re.compile(r"[0-9]{4}"),
+}
+POSTCODE_ANY = re.compile(r"[A-Z0-9][A-Z0-9 -]{1,9}")
 
 MAX_NAME_LENGTH = 200
 MAX_EMAIL_LENGTH = 254
 MAX_PHONE_LENGTH = 32
 
 
-def validate_plain_text(value: str) -> None:
+def validate_plain_text(value: str, *, allowed: frozenset[str] = frozenset()) -> None:
     """No NUL, no control or format characters (tabs and new lines included)."""
     for char in value:
+        if char in allowed:
+            continue
         if char in BIDI_CONTROLS:
             raise ValidationError(
                 _("Tekens die de leesrichting omdraaien zijn hier niet toegestaan."),
@@ -74,10 +97,44 @@ def validate_no_template_syntax(value: str) -> None:
         )
 
 
+def validate_no_formula(value: str) -> None:
+    if value.lstrip(" ").startswith(FORMULA_PREFIXES):
+        raise ValidationError(
+            _("Dit begint niet met =, +, - of @ (dan leest een spreadsheet het als formule)."),
+            code="formula_prefix",
+        )
+
+
 def validate_name(value: str) -> None:
     validate_plain_text(value)
     validate_single_script(value)
     validate_no_template_syntax(value)
+    validate_no_formula(value)
+
+
+def validate_address(value: str) -> None:
+    """A street with its number, or a place: the checks of a name."""
+    validate_name(value)
+
+
+def validate_free_text(value: str) -> None:
+    """Several lines as typed (notes, questions): shown as typed, never interpreted.
+
+    Lines and tabs are fine; direction overrides and other invisible characters are not.
+    """
+    validate_plain_text(value, allowed=_TEXT_CONTROLS)
+
+
+def normalize_postcode(value: str, *, country: str = "NL") -> str:
+    """The postcode in its usual form ("1234 AB"), or a ValidationError."""
+    validate_plain_text(value)
+    text = " ".join(value.upper().split())
+    pattern = POSTCODES.get(country.upper(), POSTCODE_ANY)
+    if not pattern.fullmatch(text):
+        raise ValidationError(_("Dit is geen postcode."), code="postcode")
+    if country.upper() == "NL":
+        text = f"{text[:4]} {text[-2:]}"
+    return text
 
 
 def validate_email_address(value: str) -> None:
@@ -88,8 +145,17 @@ def validate_email_address(value: str) -> None:
 
 
 def normalize_phone(value: str, *, region: str = "NL") -> str:
-    """The number in E.164 form, or a ValidationError saying what is wrong."""
+    """The number in E.164 form, or a ValidationError saying what is wrong.
+
+    Only digits, spaces and + ( ) - . / are taken: phonenumbers itself would find a
+    number inside "020 123 4567 <b>" and drop the rest.
+    """
     validate_plain_text(value)
+    if not PHONE_CHARACTERS.fullmatch(value.strip()):
+        raise ValidationError(
+            _("Dit is geen telefoonnummer. Schrijf bijvoorbeeld 020 123 4567 of +31 20 123 4567."),
+            code="phone",
+        )
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
@@ -113,6 +179,53 @@ def normalize_phone(value: str, *, region: str = "NL") -> str:
             code="phone",
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_NAMES = ("name", "company_name", "requester_name")
+_ADDRESSES = ("street", "address_street", "city", "address_city")
+_POSTCODES = ("postcode", "address_postcode")
+_EMAILS = ("email", "requester_email", "new_email")
+_TEXTS = ("message", "notes")
+
+
+def clean_person_fields(fields: dict[str, str], *, country: str = "NL") -> dict[str, str]:
+    """Every personal field a service is about to write, checked and normalised.
+
+    The same checks as the forms, by field name; an empty value stays empty. Raises
+    one ValidationError naming every bad field. Services call this, so nothing can
+    store a value a form would refuse.
+    """
+    cleaned: dict[str, str] = {}
+    errors: dict[str, list[ValidationError]] = {}
+    for name, value in fields.items():
+        value = str(value or "")
+        try:
+            if not value.strip():
+                cleaned[name] = ""
+                continue
+            if name in _NAMES:
+                validate_name(value)
+                cleaned[name] = value.strip()
+            elif name in _ADDRESSES:
+                validate_address(value)
+                cleaned[name] = value.strip()
+            elif name in _POSTCODES:
+                cleaned[name] = normalize_postcode(value, country=country)
+            elif name == "phone":
+                cleaned[name] = normalize_phone(value, region=country if country else "NL")
+            elif name in _EMAILS:
+                validate_email_address(value.strip())
+                cleaned[name] = value.strip()
+            elif name in _TEXTS:
+                validate_free_text(value)
+                cleaned[name] = value
+            else:
+                raise ValueError(f"no validator for the field {name!r}")
+        except ValidationError as exc:
+            errors[name] = [exc]
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
 
 
 class StaffMinimumLengthValidator:

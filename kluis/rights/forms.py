@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from kluis import uploads
+from kluis.accounts import validators
+from kluis.accounts.forms import EmailField, NameField
 from kluis.accounts.models import Customer
 from kluis.policy.loader import current_policy
 from kluis.rights.models import RightsRequest
@@ -19,30 +22,19 @@ PORTAL_KINDS = [
 ]
 
 
-def _clean_text(value: str) -> str:
-    # What a person types is kept as typed (it is only ever shown escaped), but not
-    # control characters, which have no place in a name.
-    if any(ord(c) < 32 for c in value):
-        raise forms.ValidationError(_("Gebruik geen stuurtekens."))
-    return value.strip()
-
-
 class PortalRequestForm(forms.Form):
     kind = forms.ChoiceField(label=_("Wat wil je?"), choices=PORTAL_KINDS)
 
 
 class PublicRequestForm(forms.Form):
-    name = forms.CharField(label=_("Je naam"), max_length=200)
-    email = forms.EmailField(label=_("Je e-mailadres"), max_length=254)
+    name = NameField(label=_("Je naam"))
+    email = EmailField(label=_("Je e-mailadres"))
     kind = forms.ChoiceField(label=_("Wat wil je?"), choices=RightsRequest.Kind.choices)
-
-    def clean_name(self) -> str:
-        return _clean_text(self.cleaned_data["name"])
 
 
 class RegisterForm(PublicRequestForm):
-    name = forms.CharField(label=_("Naam"), max_length=200, required=False)
-    email = forms.EmailField(label=_("E-mailadres waarvan het verzoek kwam"), max_length=254)
+    name = NameField(label=_("Naam"), required=False)
+    email = EmailField(label=_("E-mailadres waarvan het verzoek kwam"))
     received_on = forms.DateField(
         label=_("Ontvangen op"), widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -124,14 +116,19 @@ class RectifyForm(forms.Form):
     address_city = forms.CharField(label=_("Plaats"), max_length=100, required=False)
     phone = forms.CharField(label=_("Telefoonnummer"), max_length=30, required=False)
 
+    def __init__(self, *args: Any, country: str = "NL", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country = country
+
     def clean(self) -> dict[str, Any]:
+        # The same validators as sign-up and checkout, field by field.
         data = super().clean() or {}
         for key, value in list(data.items()):
-            if isinstance(value, str):
-                try:
-                    data[key] = _clean_text(value)
-                except forms.ValidationError as exc:
-                    self.add_error(key, exc)
+            try:
+                data.update(validators.clean_person_fields({key: value}, country=self.country))
+            except ValidationError as exc:
+                for message in exc.messages:
+                    self.add_error(key, message)
         return data
 
     def changes(self) -> dict[str, str]:

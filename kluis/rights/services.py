@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kluis import uploads
-from kluis.accounts import throttle
+from kluis.accounts import throttle, validators
 from kluis.accounts.models import Contact, Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.models import Disclosure, Withholding
@@ -143,6 +143,8 @@ def request_from_public(
     The caller shows the same page whatever happens, so the form tells nobody
     whether an address is a customer's; None when the sender is throttled.
     """
+    checked = validators.clean_person_fields({"requester_name": name, "requester_email": email})
+    name, email = checked["requester_name"], checked["requester_email"]
     rate = [throttle.key_for(PUBLIC_FORM, client_address)]
     if throttle.blocked_seconds(rate):
         return None
@@ -183,6 +185,8 @@ def request_register(
     The confirmation link goes to the address on file when the customer is known,
     otherwise to the address the request came from.
     """
+    checked = validators.clean_person_fields({"requester_name": name, "requester_email": email})
+    name, email = checked["requester_name"], checked["requester_email"]
     received_at = timezone.make_aware(dt.datetime.combine(received_on, dt.time(12)))
     request = _new_request(
         kind=kind,
@@ -479,12 +483,16 @@ def rectify(
     by: Actor,
     request: RightsRequest | None = None,
 ) -> list[FollowUp]:
-    """Correct a customer's record; note each recipient that had the old data (art. 19)."""
+    """Correct a customer's record; note each recipient that had the old data (art. 19).
+
+    The values pass the same validators as every form (ValidationError otherwise).
+    """
     fields = {f.name: f for f in sealed_fields(Customer) if f.name in RECTIFIABLE}
     changed: list[str] = []
+    if set(changes) - set(fields):
+        raise RightsError("not_rectifiable")
+    changes = validators.clean_person_fields(changes, country=customer.country)
     for name, value in changes.items():
-        if name not in fields:
-            raise RightsError("not_rectifiable")
         setattr(customer, name, value or None)
         changed.append(name)
     if not changed:

@@ -133,7 +133,7 @@ def portal_erase(request: HttpRequest) -> HttpResponse:
 def portal_rectify(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     initial = selectors.current_values(customer, current_user(request).actor())
-    form = forms.RectifyForm(request.POST or None, initial=initial)
+    form = forms.RectifyForm(request.POST or None, initial=initial, country=customer.country)
     if request.method == "POST" and form.is_valid():
         services.rectify(
             customer=customer, changes=form.changes(), by=current_user(request).actor()
@@ -309,7 +309,7 @@ def officer_rectify(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse
     customer = selectors.customer_of(rights_request)
     if customer is None or not rights_request.is_verified:
         raise Http404
-    form = forms.RectifyForm(request.POST or None)
+    form = forms.RectifyForm(request.POST or None, country=customer.country)
     form.fields["name"].required = False
     if request.method == "POST" and form.is_valid():
         changes = {k: v for k, v in form.cleaned_data.items() if v}

@@ -18,6 +18,9 @@ from kluis.accounts.models import Customer
 from kluis.accounts.validators import (
     MAX_PHONE_LENGTH,
     normalize_phone,
+    normalize_postcode,
+    validate_address,
+    validate_free_text,
     validate_plain_text,
 )
 from kluis.shop.models import DomainExtension, Product
@@ -62,7 +65,6 @@ OTHER_COUNTRIES = {
 VAT_PREFIX = {"GR": "EL"}
 KVK = re.compile(r"\d{8}")
 DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
-POSTCODE = re.compile(r"[A-Za-z0-9 -]{2,10}")
 MAX_NOTES = 2000
 MAX_ADDRESS = 200
 
@@ -153,7 +155,7 @@ class CheckoutForm(forms.Form):
     street = forms.CharField(
         label=_("Straat en huisnummer"),
         max_length=MAX_ADDRESS,
-        validators=[validate_plain_text],
+        validators=[validate_address],
         widget=forms.TextInput(attrs={"autocomplete": "street-address"}),
     )
     postcode = forms.CharField(
@@ -164,7 +166,7 @@ class CheckoutForm(forms.Form):
     city = forms.CharField(
         label=_("Plaats"),
         max_length=100,
-        validators=[validate_plain_text],
+        validators=[validate_address],
         widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
     )
     country = forms.ChoiceField(label=_("Land"), initial="NL")
@@ -285,27 +287,11 @@ class CheckoutForm(forms.Form):
                 pass
         return normalize_phone(value)
 
-    def clean_postcode(self) -> str:
-        value = str(self.cleaned_data["postcode"]).strip()
-        if not POSTCODE.fullmatch(value):
-            raise ValidationError(_("Dit is geen postcode."))
-        return value.upper()
-
     def clean_notes(self) -> str:
-        # Free text may hold "{{ }}" or "=SUM(...)": it is kept as typed and shown as
-        # typed (escaped in HTML, a value in PDFs and mails, never template source).
-        # Only invisible control characters are refused; new lines and tabs are fine.
+        # Free text is kept and shown as typed (escaped in HTML, a value in PDFs and
+        # mails, never template source); invisible and direction characters are refused.
         value = str(self.cleaned_data["notes"])
-        for char in value:
-            if char not in "\n\r\t" and (
-                ord(char) < 32
-                or ord(char) == 127
-                or 0x202A <= ord(char) <= 0x202E
-                or 0x2066 <= ord(char) <= 0x2069
-            ):
-                raise ValidationError(
-                    _("Onzichtbare tekens en stuurtekens zijn hier niet toegestaan.")
-                )
+        validate_free_text(value)
         return value.strip()
 
     def clean_kvk_number(self) -> str:
@@ -337,6 +323,11 @@ class CheckoutForm(forms.Form):
         data = super().clean() or {}
         kind, country = self._kind(data), self._country(data)
         organisation = kind == Customer.Kind.ORGANISATION
+        if "postcode" in self.fields and data.get("postcode"):
+            try:
+                data["postcode"] = normalize_postcode(str(data["postcode"]), country=country)
+            except ValidationError as exc:
+                self.add_error("postcode", exc)
         if self.customer is None:
             if organisation and not data.get("company_name"):
                 self.add_error("company_name", _("Vul de naam van het bedrijf in."))

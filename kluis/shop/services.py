@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from kluis import uploads
 from kluis.accounts import services as account_services
+from kluis.accounts import validators
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
@@ -96,6 +97,9 @@ def _vat_status(answer: ViesAnswer | None) -> str:
 
 
 def _customer_create(new: NewCustomer, *, language: str, client_address: str) -> Customer:
+    address = validators.clean_person_fields(
+        {"street": new.street, "postcode": new.postcode, "city": new.city}, country=new.country
+    )
     try:
         user = account_services.customer_sign_up(
             kind=new.kind,
@@ -113,9 +117,9 @@ def _customer_create(new: NewCustomer, *, language: str, client_address: str) ->
         raise ShopError("account_exists")
     customer = user.customer
     assert customer is not None
-    customer.address_street = new.street
-    customer.address_postcode = new.postcode
-    customer.address_city = new.city
+    customer.address_street = address["street"]
+    customer.address_postcode = address["postcode"]
+    customer.address_city = address["city"]
     customer.country = new.country
     customer.save()
     return customer

@@ -2,50 +2,16 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.forms import EmailField
-from kluis.accounts.validators import BIDI_CONTROLS, MAX_NAME_LENGTH, validate_name
+from kluis.accounts.validators import MAX_NAME_LENGTH, validate_free_text, validate_name
 
 MAX_MESSAGE_LENGTH = 5000
 MAX_ANSWER_LENGTH = 10000
-# A cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Lines and tabs belong in a message; no other control or format character does.
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
-
-
-def validate_message_text(value: str) -> None:
-    for char in value:
-        if char in BIDI_CONTROLS:
-            raise ValidationError(
-                gettext("Tekens die de leesrichting omdraaien zijn hier niet toegestaan."),
-                code="bidi",
-            )
-        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in (
-            "Cc",
-            "Cf",
-            "Cs",
-            "Co",
-            "Cn",
-        ):
-            raise ValidationError(
-                gettext("Onzichtbare tekens en stuurtekens zijn hier niet toegestaan."),
-                code="control",
-            )
-
-
-def validate_no_formula(value: str) -> None:
-    if value.startswith(FORMULA_PREFIXES):
-        raise ValidationError(
-            gettext("Een naam begint niet met =, +, - of @."), code="formula_prefix"
-        )
 
 
 class MessageField(forms.CharField):
@@ -53,7 +19,7 @@ class MessageField(forms.CharField):
 
     def __init__(self, *, max_length: int, **kwargs: Any) -> None:
         kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8}))
-        kwargs.setdefault("validators", [validate_message_text])
+        kwargs.setdefault("validators", [validate_free_text])
         super().__init__(max_length=max_length, **kwargs)
 
     def to_python(self, value: Any) -> str:
@@ -65,7 +31,7 @@ class ContactForm(forms.Form):
     name = forms.CharField(
         label=_("Naam"),
         max_length=MAX_NAME_LENGTH,
-        validators=[validate_name, validate_no_formula],
+        validators=[validate_name],
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     email = EmailField(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from kluis.accounts import throttle
+from kluis.accounts import throttle, validators
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.mail.models import OutboxMessage
@@ -55,8 +55,11 @@ def question_submit(
     """Store a question sealed and queue its receipt.
 
     The same happens for every address, a customer's or not: the form does not tell
-    who is a customer, and nothing links the question to one.
+    who is a customer, and nothing links the question to one. The fields pass the
+    validators every form uses (ValidationError otherwise).
     """
+    checked = validators.clean_person_fields({"name": name, "email": email, "message": message})
+    name, email, message = checked["name"], checked["email"], checked["message"]
     keys = [throttle.key_for(CONTACT_ADDRESS, client_address)]
     seconds = throttle.blocked_seconds(keys)
     if seconds:
