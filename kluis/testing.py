@@ -176,6 +176,15 @@ def _a_staff_member(p: Personas) -> dict[str, Any]:
     return {"user_id": p.staff["orders"].pk}
 
 
+def _a_role_grant(p: Personas) -> dict[str, Any]:
+    from kluis.accounts.models import RoleGrant
+
+    grant = RoleGrant.objects.create(
+        staff=p.staff["orders"], role="finance", requested_by=p.staff["support"]
+    )
+    return {"grant_id": grant.pk}
+
+
 def _a_question(p: Personas) -> dict[str, Any]:
     from kluis.web.models import Question
 
@@ -321,6 +330,13 @@ ROUTES: dict[str, Route] = {
     "backoffice:staff-deactivate": Route(
         "backoffice", roles=frozenset({"admin"}), method="post", kwargs=_a_staff_member
     ),
+    "backoffice:role-grant-decide": Route(
+        "backoffice",
+        roles=frozenset({"admin"}),
+        method="post",
+        kwargs=_a_role_grant,
+        data=lambda p: {"approve": "no"},
+    ),
     # the public site (kluis.web) and its back-office pages
     "web:contact": Route("public"),
     "web:contact-sent": Route("public"),
@@ -360,6 +376,7 @@ ROUTES: dict[str, Route] = {
     "shop_portal:order": Route("portal", kwargs=_alice_order),
     "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
     "shop_portal:order-withdraw": Route("portal", kwargs=_alice_order),
+    "shop_portal:order-confirm": Route("portal", method="post", kwargs=_alice_order),
     "shop_portal:subscriptions": Route("portal"),
     "shop_portal:subscription-end": Route("portal", kwargs=_alice_subscription),
     "shop_portal:documents": Route("portal"),

@@ -16,4 +16,9 @@ urlpatterns = [
     path("medewerkers/", views.staff, name="staff"),
     path("medewerkers/<uuid:user_id>/rollen/", views.staff_roles, name="staff-roles"),
     path("medewerkers/<uuid:user_id>/uitzetten/", views.staff_deactivate, name="staff-deactivate"),
+    path(
+        "medewerkers/rollen/<int:grant_id>/besluit/",
+        views.role_grant_decide,
+        name="role-grant-decide",
+    ),
 ]

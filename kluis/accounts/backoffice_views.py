@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -21,6 +22,16 @@ from kluis.vault.errors import RevealRefused
 CUSTOMER_ROLES = tuple(sorted(selectors.CUSTOMER_ROLES))
 RESET_ROLES = ("support",)
 ADMIN_ROLES = ("admin",)
+DUTIES_REFUSED = {
+    "own_roles": _lazy("Je wijzigt je eigen rollen niet; dat doet een andere beheerder."),
+    "last_admin": _lazy("Dit is de laatste beheerder: die rol en dit account blijven."),
+    "second_admin": _lazy(
+        "Een rol die jij hebt gevraagd, of die jij zou krijgen, keurt een andere beheerder goed."
+    ),
+    "decided": _lazy("Over deze rol is al besloten."),
+    "not_admin": _lazy("Alleen een beheerder besluit over rollen."),
+    "inactive": _lazy("Dit account staat uit."),
+}
 
 
 def _customer(customer_id: uuid.UUID) -> Customer:
@@ -123,6 +134,8 @@ def staff(request: HttpRequest) -> HttpResponse:
                 roles=form.cleaned_data["roles"],
                 by=current_user(request),
             )
+        except services.DutiesRefused as exc:
+            form.add_error("roles", _duties_message(exc))
         except services.AccountError:
             form.add_error("email", _("Er bestaat al een account met dit e-mailadres."))
         else:
@@ -132,6 +145,7 @@ def staff(request: HttpRequest) -> HttpResponse:
         "form": form,
         "members": selectors.staff_members(),
         "role_choices": selectors.role_labels(frozenset(ROLE_KEYS)),
+        "grants": selectors.role_grants_open(),
     }
     return render(request, "accounts/backoffice/staff.html", context)
 
@@ -143,14 +157,53 @@ def staff_roles(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
     form = forms.StaffRolesForm(request.POST)
     if form.is_valid():
         try:
-            services.staff_roles_set(
+            grants = services.staff_roles_set(
                 staff=member, roles=form.cleaned_data["roles"], by=current_user(request)
             )
-        except services.AccountError:
-            messages.error(request, _("Je kunt je eigen beheerdersrol niet weghalen."))
+        except services.DutiesRefused as exc:
+            messages.error(request, _duties_message(exc))
         else:
             messages.success(request, _("De rollen zijn bijgewerkt."))
+            if grants:
+                messages.info(
+                    request,
+                    _("Een tweede beheerder moet deze rollen nog goedkeuren: %(roles)s.")
+                    % {"roles": ", ".join(_role_label(g.role) for g in grants)},
+                )
     return redirect("backoffice:staff")
+
+
+@staff_required(*ADMIN_ROLES)
+@require_POST
+def role_grant_decide(request: HttpRequest, grant_id: int) -> HttpResponse:
+    grant = selectors.role_grant(grant_id)
+    if grant is None:
+        raise Http404
+    form = forms.RoleGrantDecideForm(request.POST)
+    if form.is_valid():
+        try:
+            services.role_grant_decide(
+                grant=grant, approve=form.cleaned_data["approve"], by=current_user(request)
+            )
+        except services.DutiesRefused as exc:
+            messages.error(request, _duties_message(exc))
+        else:
+            messages.success(request, _("Je besluit is vastgelegd."))
+    return redirect("backoffice:staff")
+
+
+def _role_label(key: str) -> str:
+    return dict(selectors.role_labels(frozenset({key}))).get(key, key)
+
+
+def _duties_message(exc: services.DutiesRefused) -> str:
+    if exc.code == "incompatible":
+        first, second = exc.detail.split("+")
+        return _(
+            "Eén persoon heeft niet tegelijk de rollen %(first)s en %(second)s "
+            "(scheiding van functies, zie het privacybeleid)."
+        ) % {"first": _role_label(first), "second": _role_label(second)}
+    return str(DUTIES_REFUSED.get(exc.code, DUTIES_REFUSED["own_roles"]))
 
 
 @staff_required(*ADMIN_ROLES)
@@ -159,6 +212,8 @@ def staff_deactivate(request: HttpRequest, user_id: uuid.UUID) -> HttpResponse:
     member = _staff_member(user_id)
     try:
         services.user_deactivate(user=member, by=current_user(request))
+    except services.DutiesRefused as exc:
+        messages.error(request, _duties_message(exc))
     except services.AccountError:
         messages.error(request, _("Je kunt je eigen account niet uitzetten."))
     else:

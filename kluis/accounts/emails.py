@@ -80,6 +80,20 @@ def send_password_reset(user: User) -> None:
     )
 
 
+def send_reset_unknown(address: str, language: str) -> None:
+    """To a typed address with no account: the same mail a reset would be, saying so.
+
+    The address is used for this one mail and kept nowhere; the visitor sees the same
+    page as for an address with an account, and kluis did the same work.
+    """
+    _send(
+        template="password_reset_unknown",
+        to=address,
+        language=language,
+        context={"signup_link": _link("accounts:signup")},
+    )
+
+
 def send_signup_exists(user: User) -> None:
     _send(
         template="signup_exists",

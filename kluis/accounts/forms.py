@@ -213,3 +213,11 @@ class StaffInviteForm(StaffRolesForm):
 
 class AccountChoiceForm(forms.Form):
     user = forms.UUIDField()
+
+
+class RoleGrantDecideForm(forms.Form):
+    approve = forms.TypedChoiceField(
+        choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
+        coerce=lambda v: v == "yes",
+        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
+    )

@@ -202,3 +202,40 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return self.key[:12]
+
+
+class RoleGrant(models.Model):
+    """A privileged role asked for a staff member, waiting for a second admin's approval.
+
+    Which roles are privileged is declared in the policy (separation_of_duties). The
+    admin who asked cannot approve, nor can the staff member who would get the role.
+    """
+
+    staff = models.ForeignKey(User, on_delete=models.CASCADE, related_name="role_grants")
+    role = models.CharField(max_length=20)
+    requested_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="role_grants_requested"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="role_grants_decided",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    approved = models.BooleanField(null=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["staff", "role"],
+                condition=models.Q(decided_at__isnull=True),
+                name="accounts_one_open_grant_per_role",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.role} to {self.staff_id}"

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from kluis.accounts.models import Customer, User
+from kluis.accounts.models import Customer, RoleGrant, User
 from kluis.audit.models import Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
@@ -314,6 +314,14 @@ def purposes_using(category: str) -> list[str]:
 
 def staff_members() -> list[User]:
     return list(User.objects.filter(kind=User.Kind.STAFF).order_by("date_joined"))
+
+
+def role_grants_open() -> list[RoleGrant]:
+    return list(RoleGrant.objects.filter(decided_at__isnull=True).order_by("requested_at"))
+
+
+def role_grant(grant_id: int) -> RoleGrant | None:
+    return RoleGrant.objects.filter(pk=grant_id, decided_at__isnull=True).first()
 
 
 def staff_member(user_id: uuid.UUID) -> User | None:

@@ -21,12 +21,13 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kluis.accounts import emails, throttle, validators
-from kluis.accounts.models import Customer, EmailChange, User
+from kluis.accounts.models import Customer, EmailChange, RoleGrant, User
 from kluis.accounts.selectors import customers_matching
 from kluis.accounts.tokens import link_token_hash, new_link_token
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
-from kluis.policy.schema import ROLE_KEYS
+from kluis.policy.loader import current_policy
+from kluis.policy.schema import ROLE_KEYS, SeparationOfDuties
 from kluis.vault.fields import BlindIndexField
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
@@ -328,11 +329,14 @@ def mfa_disable(*, user: User) -> None:
 # --- password reset -----------------------------------------------------------------
 
 
-def password_reset_request(*, email: str, client_address: str) -> None:
+def password_reset_request(*, email: str, client_address: str, language: str = "nl") -> None:
     """Mail a reset link to the account's own stored address, if there is one.
 
-    The caller shows the same page whatever happens here. An account not activated
-    yet gets a fresh activation link instead.
+    The caller shows the same page whatever happens here, and the work is the same
+    too: an address without an account gets one audit entry and one mail (that there
+    is no account here), as an address with one does, so neither the answer nor its
+    time tells who has an account. An account not activated yet gets a fresh
+    activation link instead.
     """
     index = email_index(email)
     keys = [
@@ -344,6 +348,13 @@ def password_reset_request(*, email: str, client_address: str) -> None:
     throttle.throttle_fail(keys=keys)  # every request counts: each one sends mail
     user = User.objects.filter(email_index=index, is_active=True).first()
     if user is None:
+        with transaction.atomic():
+            audit_append(
+                action="accounts.password_reset_requested",
+                actor=_client(client_address),
+                data={"user": None},
+            )
+            emails.send_reset_unknown(email, language if language in ("nl", "en") else "nl")
         return
     with transaction.atomic():
         audit_append(
@@ -440,12 +451,67 @@ def email_change_confirm(*, change: EmailChange) -> User:
 # --- staff --------------------------------------------------------------------------
 
 
+class DutiesRefused(AccountError):
+    """A change of roles the separation of duties forbids; `code` says which rule."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail
+
+
+def _duties() -> SeparationOfDuties:
+    return current_policy().separation_of_duties
+
+
+def roles_check_compatible(roles: set[str]) -> None:
+    """Refuse a set of roles that holds a pair the policy declares incompatible."""
+    for pair in _duties().incompatible:
+        if set(pair.roles) <= roles:
+            raise DutiesRefused("incompatible", "+".join(pair.roles))
+
+
+def _active_admins() -> list[User]:
+    staff = User.objects.filter(kind=User.Kind.STAFF, is_active=True)
+    return [u for u in staff if "admin" in u.role_set]
+
+
+def _open_grants(staff: User) -> set[str]:
+    return set(
+        RoleGrant.objects.filter(staff=staff, decided_at__isnull=True).values_list(
+            "role", flat=True
+        )
+    )
+
+
+def _grant_request(*, staff: User, role: str, by: User) -> RoleGrant:
+    grant, _created = RoleGrant.objects.get_or_create(
+        staff=staff, role=role, decided_at__isnull=True, defaults={"requested_by": by}
+    )
+    audit_append(
+        action="accounts.role_grant_requested",
+        actor=by.actor().ref,
+        subject=staff.pk,
+        data={"user": str(staff.pk), "role": role, "grant": grant.pk},
+    )
+    return grant
+
+
 @transaction.atomic
 def staff_invite(*, email: str, roles: list[str], by: User | None) -> User:
-    """A staff account without a password: the activation link lets them set one."""
+    """A staff account without a password: the activation link lets them set one.
+
+    Roles the policy calls privileged wait for a second admin's approval when an admin
+    invites; `manage.py staff_invite` (by=None, the operator on the server) sets them
+    at once, which is how the first administrator comes to be.
+    """
+    validators.validate_email_address(email)
     if User.objects.get_by_email(email) is not None:
         raise AccountError("an account with this address exists")
-    user = User(email=email, kind=User.Kind.STAFF, roles=sorted(set(roles) & set(ROLE_KEYS)))
+    wanted = set(roles) & set(ROLE_KEYS)
+    roles_check_compatible(wanted)
+    privileged = set(_duties().privileged) if by is not None else set()
+    user = User(email=email, kind=User.Kind.STAFF, roles=sorted(wanted - privileged))
     user.set_unusable_password()
     user.save()
     audit_append(
@@ -454,26 +520,80 @@ def staff_invite(*, email: str, roles: list[str], by: User | None) -> User:
         subject=user.pk,
         data={"user": str(user.pk), "roles": user.roles},
     )
+    if by is not None:
+        for role in sorted(wanted & privileged):
+            _grant_request(staff=user, role=role, by=by)
     emails.send_activation(user)
     return user
 
 
 @transaction.atomic
-def staff_roles_set(*, staff: User, roles: list[str], by: User) -> None:
+def staff_roles_set(*, staff: User, roles: list[str], by: User) -> list[RoleGrant]:
+    """Set a staff member's roles under the policy's separation of duties.
+
+    Nobody changes their own roles; no pair the policy declares incompatible (counting
+    roles still waiting for approval); the last administrator keeps the role. Roles
+    taken away go at once; privileged roles given wait for a second admin
+    (role_grant_decide), the others are given at once. Returns the grants asked.
+    """
     if not staff.is_staff_member:
         raise AccountError("only staff have roles")
-    new = sorted(set(roles) & set(ROLE_KEYS))
-    if staff.pk == by.pk and "admin" not in new:
-        raise AccountError("you cannot take away your own admin role")
-    before = sorted(staff.role_set)
-    staff.roles = new
+    if staff.pk == by.pk:
+        raise DutiesRefused("own_roles")
+    staff = User.objects.select_for_update().get(pk=staff.pk)
+    new = set(roles) & set(ROLE_KEYS)
+    roles_check_compatible(new | (_open_grants(staff) & new))
+    before = set(staff.role_set)
+    if "admin" in before - new and not [u for u in _active_admins() if u.pk != staff.pk]:
+        raise DutiesRefused("last_admin")
+    privileged = set(_duties().privileged)
+    now = sorted((before & new) | (new - before - privileged))
+    staff.roles = now
     staff.save(update_fields=["roles"])
     audit_append(
         action="accounts.roles_changed",
         actor=by.actor().ref,
         subject=staff.pk,
-        data={"user": str(staff.pk), "before": before, "after": new},
+        data={"user": str(staff.pk), "before": sorted(before), "after": now},
     )
+    # A role taken away also withdraws a request for it that still waits.
+    RoleGrant.objects.filter(staff=staff, decided_at__isnull=True).exclude(role__in=new).update(
+        decided_at=timezone.now(), decided_by=by, approved=False
+    )
+    return [
+        _grant_request(staff=staff, role=role, by=by)
+        for role in sorted((new - before) & privileged)
+    ]
+
+
+@transaction.atomic
+def role_grant_decide(*, grant: RoleGrant, approve: bool, by: User) -> RoleGrant:
+    """A second administrator approves or refuses a privileged role asked by another."""
+    grant = RoleGrant.objects.select_for_update().get(pk=grant.pk)
+    if grant.decided_at is not None:
+        raise DutiesRefused("decided")
+    if "admin" not in by.role_set:
+        raise DutiesRefused("not_admin")
+    if by.pk in (grant.requested_by_id, grant.staff_id):
+        raise DutiesRefused("second_admin")
+    staff = User.objects.select_for_update().get(pk=grant.staff_id)
+    if approve:
+        roles_check_compatible(set(staff.role_set) | {grant.role})
+        if not staff.is_active:
+            raise DutiesRefused("inactive")
+        staff.roles = sorted(set(staff.role_set) | {grant.role})
+        staff.save(update_fields=["roles"])
+    grant.decided_by = by
+    grant.decided_at = timezone.now()
+    grant.approved = approve
+    grant.save(update_fields=["decided_by", "decided_at", "approved"])
+    audit_append(
+        action="accounts.role_grant_decided",
+        actor=by.actor().ref,
+        subject=staff.pk,
+        data={"user": str(staff.pk), "role": grant.role, "approved": approve, "grant": grant.pk},
+    )
+    return grant
 
 
 @transaction.atomic
@@ -481,6 +601,8 @@ def user_deactivate(*, user: User, by: User) -> None:
     """Switch an account off. Its sessions end at their next request (see the backend)."""
     if user.pk == by.pk:
         raise AccountError("you cannot switch off your own account")
+    if "admin" in user.role_set and not [u for u in _active_admins() if u.pk != user.pk]:
+        raise DutiesRefused("last_admin")
     user.is_active = False
     user.save(update_fields=["is_active"])
     audit_append(

@@ -163,7 +163,9 @@ def password_reset(request: HttpRequest) -> HttpResponse:
     form = forms.PasswordResetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         services.password_reset_request(
-            email=form.cleaned_data["email"], client_address=client_address(request)
+            email=form.cleaned_data["email"],
+            client_address=client_address(request),
+            language=(translation.get_language() or "nl")[:2],
         )
         return redirect("accounts:password-reset-sent")
     return render(request, "accounts/password_reset.html", {"form": form})

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy, override
 from kluis.policy.render import (
     REQUIRES,
     country_name,
+    duties_sentences,
     language_of,
     legal_basis_text,
     retention_basis,
@@ -77,7 +78,8 @@ def build_register(policy: Policy, language: str) -> Register:
                     *policy.security.technical,
                     *policy.security.management,
                 )
-            ),
+            )
+            + tuple(duties_sentences(policy, lang)),
             columns=(
                 _("(b) Doel"),
                 _("(b) Grondslag"),

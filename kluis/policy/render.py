@@ -242,6 +242,32 @@ def retention_term(rule: RetentionClass, language: str) -> str:
 # --- the statement -------------------------------------------------------------------
 
 
+def duties_sentences(policy: Policy, language: str) -> list[str]:
+    """The separation of duties in words, from the policy (in the active language)."""
+    duties = policy.separation_of_duties
+    if not duties.incompatible and not duties.privileged:
+        return []
+
+    def role(key: str) -> str:
+        return policy.roles[key].label.get(language)
+
+    sentences = [
+        _("Niemand heeft tegelijk de rollen %(first)s en %(second)s.")
+        % {"first": role(pair.roles[0]), "second": role(pair.roles[1])}
+        + " "
+        + " ".join(pair.reason.get(language).split())
+        for pair in duties.incompatible
+    ]
+    sentences.append(_("Niemand wijzigt zijn eigen rollen."))
+    if duties.privileged:
+        sentences.append(
+            _("De rollen %(roles)s krijgt iemand pas als een tweede beheerder dat goedkeurt.")
+            % {"roles": ", ".join(role(k) for k in duties.privileged)}
+        )
+    sentences.append(_("Er blijft altijd minstens één beheerder."))
+    return sentences
+
+
 def build_statement(policy: Policy, language: str) -> Document:
     language = language_of(language)
     with override(language):
@@ -485,6 +511,10 @@ class _Builder:
             if measures:
                 blocks.append(para(Span(f"{title}:", strong=True)))
                 blocks.append(Items(tuple(para(self.t(m.label)) for m in measures)))
+        duties = duties_sentences(self.policy, self.lang)
+        if duties:
+            blocks.append(para(Span(f"{_('Scheiding van functies')}:", strong=True)))
+            blocks.append(Items(tuple(para(sentence) for sentence in duties)))
         return Section(id="beveiliging", title=_("4. Beveiliging"), blocks=tuple(blocks))
 
     def retention(self) -> Section:

@@ -289,6 +289,25 @@ class HostedDataUse(Strict):
     retention: Key
 
 
+class IncompatibleRoles(Strict):
+    """Two roles one person may not hold at once, and why."""
+
+    roles: Annotated[list[Key], Field(min_length=2, max_length=2)]
+    reason: Text
+
+
+class SeparationOfDuties(Strict):
+    """Who may hold which staff roles, enforced by accounts.services.
+
+    Beside the pairs and the privileged roles declared here, two rules hold always:
+    nobody changes their own roles, and the last administrator cannot be removed.
+    """
+
+    incompatible: list[IncompatibleRoles] = Field(default_factory=list)
+    # Granting one of these needs a second administrator's approval.
+    privileged: list[Key] = Field(default_factory=list)
+
+
 class Superseded(Strict):
     """A passage of the seed statement that this policy deliberately does not repeat."""
 
@@ -326,6 +345,7 @@ class Policy(Strict):
     hosted_data: dict[Key, HostedDataUse] = Field(default_factory=dict)
     sections: dict[Key, Section] = Field(default_factory=dict)
     superseded: list[Superseded] = Field(default_factory=list)
+    separation_of_duties: SeparationOfDuties = Field(default_factory=SeparationOfDuties)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Policy:
@@ -387,6 +407,15 @@ class Policy(Strict):
                     f"hosted_data.{key}.retention: {use.retention!r} is not the retention of any "
                     "category of its purpose"
                 )
+        duties = self.separation_of_duties
+        for number, pair in enumerate(duties.incompatible):
+            check(f"separation_of_duties.incompatible.{number}", "role", pair.roles, self.roles)
+            if len(set(pair.roles)) != 2:
+                errors.append(
+                    f"separation_of_duties.incompatible.{number}: a role is not incompatible "
+                    "with itself"
+                )
+        check("separation_of_duties.privileged", "role", duties.privileged, self.roles)
         missing_roles = [role for role in ROLE_KEYS if role not in self.roles]
         if missing_roles:
             errors.append(f"roles: missing {', '.join(missing_roles)}")

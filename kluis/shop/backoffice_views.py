@@ -33,6 +33,10 @@ MOVE_REFUSED = {
         "Deze consument heeft niet gevraagd direct te beginnen: opleveren kan pas na de "
         "herroepingstermijn."
     ),
+    "awaiting_owner": _lazy(
+        "Deze bestelling is zonder inloggen geplaatst met het adres van een bestaand account; "
+        "ze wacht tot de accounthouder haar bevestigt."
+    ),
     "not_invoiced": _lazy(
         "De factuur van deze bestelling kon niet worden gemaakt; de status is niet gewijzigd."
     ),

@@ -151,6 +151,7 @@ def _confirmation_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
     values["notes"] = (
         order.notes.reveal(purpose="order_documents", actor=actor) if order.notes else ""
     )
+    values["awaiting_owner"] = order.awaiting_owner
     values["agreement_version"] = order.agreement_version
     values["processor_agreement_version"] = order.processor_agreement_version
     values["consumer"] = order.consumer

@@ -136,6 +136,10 @@ class Order(SealedModel):
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    # Placed at checkout, without logging in, with the address of an existing account:
+    # nothing happens to it until the account's owner logs in and confirms it, so the
+    # checkout answers an unknown and a known address alike (no account oracle).
+    awaiting_owner = models.BooleanField(default=False)
 
     vault_subject_field: ClassVar[str] = "customer_id"
 

@@ -6,6 +6,11 @@ app_name = "shop_portal"
 urlpatterns = [
     path("bestellingen/", portal_views.orders, name="orders"),
     path("bestellingen/<uuid:order_id>/", portal_views.order, name="order"),
+    path(
+        "bestellingen/<uuid:order_id>/bevestigen/",
+        portal_views.order_confirm,
+        name="order-confirm",
+    ),
     path("bestellingen/<uuid:order_id>/<slug:kind>.pdf", portal_views.order_pdf, name="order-pdf"),
     path(
         "bestellingen/<uuid:order_id>/herroepen/",

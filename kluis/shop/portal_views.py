@@ -118,6 +118,21 @@ def order_withdraw(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
     )
 
 
+@require_POST
+@customer_required
+def order_confirm(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    order = _order(request, order_id)
+    try:
+        services.order_confirm_by_owner(
+            order=order, user=current_user(request), client_address=client_address(request)
+        )
+    except services.ShopError:
+        messages.error(request, _("Deze bestelling wacht niet (meer) op je bevestiging."))
+    else:
+        messages.success(request, _("Je hebt de bestelling bevestigd. We gaan ermee aan de slag."))
+    return redirect("shop_portal:order", order_id=order.pk)
+
+
 @never_cache
 @customer_required
 def order_pdf(request: HttpRequest, order_id: uuid.UUID, kind: str) -> HttpResponse:

@@ -96,7 +96,16 @@ def _vat_status(answer: ViesAnswer | None) -> str:
     }.get(answer.result, Order.Vat.PENDING)
 
 
-def _customer_create(new: NewCustomer, *, language: str, client_address: str) -> Customer:
+def _customer_for_checkout(
+    new: NewCustomer, *, language: str, client_address: str
+) -> tuple[Customer, bool]:
+    """The new customer, or (the address has an account) its owner with True: held.
+
+    A known address gets the same answer as a new one: the order is placed for the
+    account's owner and waits for them (awaiting_owner); accounts mailed them that
+    someone used their address, and the confirmation mail says how to confirm. What
+    the visitor typed about themselves is not written into the owner's record.
+    """
     address = validators.clean_person_fields(
         {"street": new.street, "postcode": new.postcode, "city": new.city}, country=new.country
     )
@@ -113,8 +122,10 @@ def _customer_create(new: NewCustomer, *, language: str, client_address: str) ->
     except account_services.AccountError:
         raise ShopError("throttled") from None
     if user is None:
-        # The address has an account; accounts mailed its owner a login link. No order.
-        raise ShopError("account_exists")
+        owner = User.objects.get_by_email(new.email)
+        if owner is None or owner.customer is None:
+            raise ShopError("account_exists")  # a staff address: staff do not order
+        return owner.customer, True
     customer = user.customer
     assert customer is not None
     customer.address_street = address["street"]
@@ -122,7 +133,7 @@ def _customer_create(new: NewCustomer, *, language: str, client_address: str) ->
     customer.address_city = address["city"]
     customer.country = new.country
     customer.save()
-    return customer
+    return customer, False
 
 
 def order_place(
@@ -195,14 +206,19 @@ def _order_place(
     client_address: str,
     start_now: bool,
 ) -> Order:
+    held = False
     if customer is None:
         assert new_customer is not None
-        customer = _customer_create(new_customer, language=language, client_address=client_address)
+        customer, held = _customer_for_checkout(
+            new_customer, language=language, client_address=client_address
+        )
     changed: list[str] = []
-    if vat is not None and customer.vat_number is None:
+    if held:
+        pass  # the owner's record is theirs to change, not the visitor's
+    elif vat is not None and customer.vat_number is None:
         customer.vat_number = f"{vat.country}{vat.number}"
         changed += ["vat_number", "vat_index"]
-    if kvk is not None and customer.kvk_number is None:
+    if not held and kvk is not None and customer.kvk_number is None:
         customer.kvk_number = kvk.number
         changed.append("kvk_number")
     if changed:
@@ -220,6 +236,7 @@ def _order_place(
         whois_notice_version=documents.current_version("whois_notice")
         if cart.non_eu_domains
         else "",
+        awaiting_owner=held,
     )
     if consumer.is_consumer(customer):
         order.consumer = True
@@ -280,6 +297,7 @@ def _order_place(
             "number": order.number,
             "documents": {k: documents.current_version(k) for k in kinds},
             "vat": order.vat_status,
+            "awaiting_owner": held,
         },
     )
     emails.mail_order_confirmation(order)
@@ -337,7 +355,37 @@ def order_move(*, order: Order, to: str, by: User) -> Order:
             raise ShopError("waits_for_vies")
         if to == Order.Status.DELIVERED and not consumer.delivery_allowed(locked):
             raise ShopError("withdrawal_period")
+        if locked.awaiting_owner and to != Order.Status.CANCELLED:
+            raise ShopError("awaiting_owner")
         _move(locked, to, actor=by.actor().ref, by=by)
+    return locked
+
+
+def order_confirm_by_owner(*, order: Order, user: User, client_address: str) -> Order:
+    """The account's owner takes on an order placed with their address without logging in.
+
+    Until now it was the visitor's; from now it is the owner's, who saw it and its
+    documents in the portal: the acceptances are stamped with this moment and address.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.awaiting_owner or locked.customer_id != user.customer_id:
+            raise ShopError("not_awaiting_owner")
+        if locked.status == Order.Status.CANCELLED:
+            raise ShopError("illegal_move")
+        locked.awaiting_owner = False
+        locked.save(update_fields=["awaiting_owner"])
+        now = timezone.now()
+        for acceptance in Acceptance.objects.filter(order=locked):
+            acceptance.accepted_at = now
+            acceptance.ip_address = client_address
+            acceptance.save(update_fields=["accepted_at", "ip_address"])
+        audit_append(
+            action="shop.order_confirmed_by_owner",
+            actor=f"subject:{locked.customer_id}",
+            subject=locked.customer_id,
+            data={"order": str(locked.pk), "number": locked.number},
+        )
     return locked
 
 

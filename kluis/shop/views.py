@@ -36,6 +36,8 @@ ERRORS = {
         "Dit winkelmandje is al besteld. Je bestelling staat in je klantportaal; er is geen "
         "tweede bestelling gemaakt."
     ),
+    # Only for a staff address (staff do not order); a customer's address is answered
+    # as a new one, and its order waits for the account's owner (no account oracle).
     "account_exists": gettext_lazy(
         "Er is al een account met dit e-mailadres. We hebben je een e-mail gestuurd; log in en "
         "rond daarna je bestelling af."

@@ -190,16 +190,6 @@ def test_the_idempotency_key_holds_in_the_service_too(client, catalogue):
     assert Order.objects.count() == 1
 
 
-def test_an_address_that_has_an_account_gets_no_order_and_is_told_to_log_in(
-    client, personas, catalogue
-):
-    token = fill_cart(client)
-    response = checkout(client, token, email="alice@example.nl")
-    assert response.status_code == 400
-    assert "log in" in response.content.decode()
-    assert not Order.objects.exists()
-
-
 def test_a_returning_customer_logs_in_and_is_asked_nothing_again(client, personas, catalogue):
     log_in(client, personas.bob)
     token = fill_cart(client, domains=("jansen.nl",))
