@@ -22,7 +22,7 @@ from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import LegalBasis, Policy, RetentionClass, Trigger
 from kluis.vault.errors import KeyShredded
-from kluis.vault.fields import SealedModel, SealedValue, sealed_fields
+from kluis.vault.fields import SealedField, SealedModel, SealedValue, authorize, sealed_fields
 from kluis.vault.holdings import sealed_holdings
 
 # The right of access is what a person exercises when they look at their own data.
@@ -300,9 +300,16 @@ def customer_fields_for_staff(customer: Customer, staff: User) -> list[MaskedFie
 
 
 def customer_value_reveal(*, customer: Customer, field: str, purpose: str, actor: Actor) -> str:
-    """A value in plain text, if the vault allows it; it audits and may refuse."""
+    """A value in plain text, if the vault allows it; it audits and may refuse.
+
+    An empty field is checked and audited like a filled one: a refusal is a refusal,
+    and whether a field is empty is itself something the purpose must allow.
+    """
     value = getattr(customer, field)
     if value is None:
+        sealed = Customer._meta.get_field(field)
+        assert isinstance(sealed, SealedField)
+        authorize(sealed, customer, purpose=purpose, actor=actor)
         return ""
     assert isinstance(value, SealedValue)
     return value.reveal(purpose=purpose, actor=actor)

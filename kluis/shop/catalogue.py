@@ -67,6 +67,10 @@ EXTENSIONS: list[tuple[str, str, str, bool, int]] = [
     ("net", "Verisign (US)", "US", False, 1695),
     ("org", "PIR (US)", "US", False, 1595),
 ]
+# The registries that register internationalised names (IDN, xn--...) under their TLD.
+# SIDN does not for .nl; EURid (.eu), DNS Belgium (.be), DENIC (.de), Verisign
+# (.com, .net) and PIR (.org) do.
+IDN_TLDS = frozenset({"eu", "be", "de", "com", "net", "org"})
 
 
 @transaction.atomic
@@ -83,6 +87,7 @@ def catalogue_load() -> tuple[int, int]:
                 "registry": registry,
                 "registry_country": country,
                 "eu": eu,
+                "idn": tld in IDN_TLDS,
                 "price_cents": price,
             },
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import idna
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -22,6 +23,7 @@ from kluis.accounts.validators import (
     validate_address,
     validate_free_text,
     validate_plain_text,
+    validate_single_script,
 )
 from kluis.shop.models import DomainExtension, Product
 from kluis.uploads import CleanFile
@@ -65,6 +67,10 @@ OTHER_COUNTRIES = {
 VAT_PREFIX = {"GR": "EL"}
 KVK = re.compile(r"\d{8}")
 DOMAIN_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+BAD_LABEL = _(
+    "Gebruik letters, cijfers en streepjes (niet aan het begin of eind); letters als é of ü "
+    "alleen waar de registry ze toestaat."
+)
 MAX_NOTES = 2000
 MAX_ADDRESS = 200
 
@@ -115,12 +121,37 @@ class AddDomainForm(forms.Form):
         )
 
     def clean_label(self) -> str:
+        """The label as the registry gets it: an A-label (xn--...) for a name with accents."""
         label = str(self.cleaned_data["label"]).strip().lower()
-        if not DOMAIN_LABEL.fullmatch(label) or label[2:4] == "--":
-            raise ValidationError(
-                _("Gebruik alleen letters, cijfers en streepjes (niet aan het begin of eind).")
-            )
-        return label
+        validate_plain_text(label)
+        try:
+            ascii_label = idna.encode(label, uts46=True).decode("ascii")
+            unicode_label = idna.decode(ascii_label)
+        except (idna.IDNAError, UnicodeError, ValueError):
+            raise ValidationError(BAD_LABEL) from None
+        if "." in ascii_label or not DOMAIN_LABEL.fullmatch(ascii_label):
+            raise ValidationError(BAD_LABEL)
+        if ascii_label[2:4] == "--" and not ascii_label.startswith("xn--"):
+            raise ValidationError(BAD_LABEL)
+        if ascii_label != unicode_label:
+            validate_single_script(unicode_label)
+        return ascii_label
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        label, tld = str(data.get("label") or ""), str(data.get("tld") or "")
+        if label.startswith("xn--") and tld:
+            extension = DomainExtension.objects.filter(tld=tld, active=True).first()
+            if extension is not None and not extension.idn:
+                self.add_error(
+                    "label",
+                    _(
+                        "De registry van .%(tld)s registreert geen namen met letters als é of ü. "
+                        "Kies een naam met alleen a-z, 0-9 en streepjes, of een andere extensie."
+                    )
+                    % {"tld": tld},
+                )
+        return data
 
     @property
     def domain(self) -> str:

@@ -12,12 +12,20 @@ import datetime as dt
 import uuid
 from typing import ClassVar
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer
 from kluis.vault.fields import SealedField, SealedModel
+
+# The highest catalogue price, per period: € 10.000,00. A price typed with a few zeros
+# too many is refused by the forms and by the database.
+MAX_PRICE_CENTS = 1_000_000
+price_bound = MaxValueValidator(
+    MAX_PRICE_CENTS, message=_("Een prijs is hoogstens € 10.000,00 per periode.")
+)
 
 
 class Period(models.TextChoices):
@@ -36,7 +44,7 @@ class Product(models.Model):
     name_en = models.CharField(max_length=100)
     description_nl = models.CharField(max_length=300, blank=True)
     description_en = models.CharField(max_length=300, blank=True)
-    price_cents = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField(validators=[price_bound])
     period = models.CharField(max_length=5, choices=Period.choices, default=Period.MONTH)
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
@@ -46,7 +54,11 @@ class Product(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(price_cents__gte=0), name="shop_product_price"
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_cents__lte=MAX_PRICE_CENTS),
+                name="shop_product_price_bound",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,12 +78,20 @@ class DomainExtension(models.Model):
     registry = models.CharField(max_length=60)
     registry_country = models.CharField(max_length=2)
     eu = models.BooleanField()
-    price_cents = models.PositiveIntegerField()
+    # Whether the registry registers internationalised names (xn--…) under this TLD.
+    idn = models.BooleanField(default=False)
+    price_cents = models.PositiveIntegerField(validators=[price_bound])
     period = models.CharField(max_length=5, choices=Period.choices, default=Period.YEAR)
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["-eu", "tld"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(price_cents__lte=MAX_PRICE_CENTS),
+                name="shop_extension_price_bound",
+            )
+        ]
 
     def __str__(self) -> str:
         return f".{self.tld}"

@@ -115,12 +115,12 @@ def test_an_admin_changes_roles_and_the_change_is_audited(client, personas):
     target = personas.staff["support"]
     client.post(
         reverse("backoffice:staff-roles", kwargs={"user_id": target.pk}),
-        {"roles": ["support", "finance"]},
+        {"roles": ["support", "orders"]},
     )
-    assert User.objects.get(pk=target.pk).roles == ["finance", "support"]
+    assert User.objects.get(pk=target.pk).roles == ["orders", "support"]
     entry = AuditEntry.objects.get(action="accounts.roles_changed")
     assert (
-        '"before":["support"]' in entry.payload and '"after":["finance","support"]' in entry.payload
+        '"before":["support"]' in entry.payload and '"after":["orders","support"]' in entry.payload
     )
 
 
@@ -138,10 +138,10 @@ def test_an_admin_invites_staff_who_activate_with_a_link(client, personas):
 
     log_in(client, personas.staff["admin"])
     client.post(
-        reverse("backoffice:staff"), {"email": "nieuw@winkeltjes.net", "roles": ["finance"]}
+        reverse("backoffice:staff"), {"email": "nieuw@winkeltjes.net", "roles": ["support"]}
     )
     user = User.objects.get_by_email("nieuw@winkeltjes.net")
-    assert user is not None and user.roles == ["finance"] and not user.has_usable_password()
+    assert user is not None and user.roles == ["support"] and not user.has_usable_password()
     assert (
         mail.outbox[0].to == ["nieuw@winkeltjes.net"]
         and "/account/activeren/" in mail.outbox[0].body
@@ -177,3 +177,15 @@ def test_the_first_admin_is_invited_from_the_command_line(db):
         call_command("staff_invite", "baas@winkeltjes.net", roles="admin")
     with pytest.raises(CommandError):
         call_command("staff_invite", "ander@winkeltjes.net", roles="root")
+
+
+def test_a_refused_reveal_of_an_empty_field_is_shown_and_on_record_like_any_other(
+    client, personas
+):
+    customer = personas.customer_a
+    assert customer.address_street is None  # Alice gave no street
+    log_in(client, personas.staff["orders"])
+    response = _reveal(client, personas, field="address_street", purpose="invoicing")
+    assert "Niet toegestaan" in response.content.decode()
+    refused = AuditEntry.objects.get(action="vault.reveal_refused")
+    assert refused.subject == customer.id and "invoicing" in refused.payload
