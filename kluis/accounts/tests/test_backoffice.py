@@ -179,9 +179,7 @@ def test_the_first_admin_is_invited_from_the_command_line(db):
         call_command("staff_invite", "ander@winkeltjes.net", roles="root")
 
 
-def test_a_refused_reveal_of_an_empty_field_is_shown_and_on_record_like_any_other(
-    client, personas
-):
+def test_a_refused_reveal_of_an_empty_field_is_shown_and_on_record_like_any_other(client, personas):
     customer = personas.customer_a
     assert customer.address_street is None  # Alice gave no street
     log_in(client, personas.staff["orders"])
