@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0002_subscriptions'),
+        ('shop', '0003_consumer_withdrawal'),
     ]
 
     operations = [

@@ -17,7 +17,7 @@ def idn_where_the_registry_allows(apps, schema_editor):  # type: ignore[no-untyp
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0003_order_awaiting_owner'),
+        ('shop', '0004_order_awaiting_owner'),
     ]
 
     operations = [
