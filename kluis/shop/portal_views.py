@@ -51,7 +51,10 @@ def orders(request: HttpRequest) -> HttpResponse:
 @never_cache
 @customer_required
 def order(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
-    order = _order(request, order_id)
+    return _order_page(request, _order(request, order_id))
+
+
+def _order_page(request: HttpRequest, order: Order) -> HttpResponse:
     actor = Actor.subject(order.customer_id)
     notes = (
         order.notes.reveal(purpose="contract_administration", actor=actor) if order.notes else ""
@@ -130,7 +133,7 @@ def order_confirm(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
         messages.error(request, _("Deze bestelling wacht niet (meer) op je bevestiging."))
     else:
         messages.success(request, _("Je hebt de bestelling bevestigd. We gaan ermee aan de slag."))
-    return redirect("shop_portal:order", order_id=order.pk)
+    return _order_page(request, _order(request, order_id))
 
 
 @never_cache
