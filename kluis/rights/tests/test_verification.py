@@ -147,12 +147,9 @@ def test_the_service_refuses_what_the_form_would(personas, name):
     assert not IdCopy.objects.exists()
 
 
-@pytest.mark.parametrize(
-    ("data", "kind"), [(_jpeg_with_exif(), "jpeg"), (hostile.scanned_pdf(), "pdf")]
-)
-def test_the_officer_sees_a_picture_drawn_on_the_server_never_the_file(
-    client, personas, data, kind
-):
+@pytest.mark.parametrize("kind", ["jpeg", "pdf"])
+def test_the_officer_sees_a_picture_drawn_on_the_server_never_the_file(client, personas, kind):
+    data = _jpeg_with_exif() if kind == "jpeg" else hostile.scanned_pdf()
     request, path = _awaiting(personas)
     upload = SimpleUploadedFile(f"id.{kind}", data, content_type="application/octet-stream")
     client.post(path, {"document": upload, "bsn_masked": "on", "photo_masked": "on"})
