@@ -23,6 +23,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 
 from kluis.billing.models import Invoice
 from kluis.billing.payee import payee
+from kluis.formats import euro as format_euro
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.pdf import BODY, H3, LINE, SMALL, TITLE
@@ -30,9 +31,7 @@ from kluis.vault.fields import SealedValue
 
 
 def euro(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}€ {cents // 100},{cents % 100:02d}"
+    return format_euro(cents)
 
 
 def rate_text(rate_bp: int) -> str:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import override
 
 from kluis.accounts.models import Customer
+from kluis.formats import euro as format_euro
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
@@ -45,7 +46,7 @@ FILENAMES = {
 
 
 def euro(cents: int) -> str:
-    return f"€ {cents // 100},{cents % 100:02d}"
+    return format_euro(cents)
 
 
 def consumer_vat_rate(order: Order) -> int | None:

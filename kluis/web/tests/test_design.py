@@ -8,7 +8,9 @@ import re
 import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
+from django.utils import translation
 
+from kluis.formats import euro
 from kluis.testing import ROUTES, log_in
 
 PUBLIC_PAGES = sorted(
@@ -145,3 +147,32 @@ def test_a_fault_gets_the_500_page_without_details():
     assert "Er ging bij ons iets mis" in html and "Something went wrong on our side" in html
     assert "a fault in a view" not in html and "RuntimeError" not in html
     assert '<link rel="stylesheet" href="/static/web/kluis.' in html
+
+
+@pytest.mark.parametrize(
+    ("cents", "language", "text"),
+    [
+        (123456, "nl", "€ 1.234,56"),
+        (123456, "en", "€1,234.56"),
+        (1995, "nl", "€ 19,95"),
+        (1995, "en", "€19.95"),
+        (5, "nl", "€ 0,05"),
+        (-4000, "nl", "-€ 40,00"),
+        (-4000, "en", "-€40.00"),
+        (123456789, "nl", "€ 1.234.567,89"),
+    ],
+)
+def test_amounts_are_written_as_each_language_writes_them(cents, language, text):
+    assert euro(cents, language) == text
+    with translation.override(language):
+        assert euro(cents) == text
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_english_shop_writes_english_amounts():
+    from kluis.shop.catalogue import catalogue_load
+
+    catalogue_load()
+    client = Client(headers={"accept-language": "en"})
+    html = client.get(reverse("shop:catalogue")).content.decode()
+    assert "€19.95" in html and "€ 19,95" not in html
