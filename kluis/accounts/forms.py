@@ -161,7 +161,7 @@ class EmailChangeForm(forms.Form):
 
 class CustomerSearchForm(forms.Form):
     q = forms.CharField(
-        label=_("E-mailadres, naam of btw-nummer"),
+        label=_("Klantnummer, e-mailadres, naam of btw-nummer"),
         max_length=MAX_EMAIL_LENGTH,
         validators=[validate_plain_text],
         help_text=_("Alleen een exacte overeenkomst wordt gevonden."),

@@ -239,7 +239,10 @@ def my_data(customer: Customer) -> MyData:
 
 
 def customers_matching(text: str) -> list[Customer]:
-    """Exact matches on email, name or VAT number, through the blind indexes only."""
+    """Exact matches on customer number, email, name or VAT number.
+
+    The number is not personal data and is matched as written (any case, spaces
+    ignored); the rest only through the blind indexes."""
     text = text.strip()
     if not text:
         return []
@@ -251,8 +254,10 @@ def customers_matching(text: str) -> list[Customer]:
         assert isinstance(value, str)
         return value
 
+    number = "".join(text.split()).upper()
     query = (
-        Q(email_index=index(Customer, "email_index"))
+        Q(number=number)
+        | Q(email_index=index(Customer, "email_index"))
         | Q(name_index=index(Customer, "name_index"))
         | Q(vat_index=index(Customer, "vat_index"))
         | Q(users__email_index=index(User, "email_index"))

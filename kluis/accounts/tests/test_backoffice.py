@@ -35,6 +35,16 @@ def test_search_finds_a_customer_by_exact_email_name_or_vat_number(client, perso
     assert [c.pk for c in response.context["found"]] == [personas.customer_a.pk]
 
 
+def test_search_finds_a_customer_by_customer_number(client, personas):
+    log_in(client, personas.staff["support"])
+    number = personas.customer_a.number
+    for text in (number, number.lower(), f" {number[:3]} {number[3:]} "):
+        response = client.post(reverse("backoffice:customers"), {"q": text})
+        assert [c.pk for c in response.context["found"]] == [personas.customer_a.pk]
+    partial = client.post(reverse("backoffice:customers"), {"q": number[:-1]})
+    assert partial.context["found"] == []
+
+
 @pytest.mark.parametrize("text", ["alice", "example.nl", "Alice de Vr", "%"])
 def test_search_finds_nothing_on_a_partial_match(client, personas, text):
     log_in(client, personas.staff["support"])
