@@ -1,7 +1,9 @@
 """First-party statistics without personal data (R7, R44).
 
-Per page view: one upsert of (day, path, referring host) + 1. The path has no query
-string (a query can carry anything a visitor typed), the referrer is reduced to the
+Per page view: one upsert of (day, page, referring host) + 1. The page is the name of
+its route ("web:home", "rights:confirm"), never the path: a path can hold a secret (a
+confirmation, activation or reset token) and a query anything a visitor typed. The
+referrer is reduced to the
 host of another site, and the client's IP address and user agent are never read
 into a row. Only successful GETs of HTML pages count; static files, the back office,
 the portal and the account pages (which hold tokens in their paths) do not.
@@ -47,9 +49,15 @@ def counts(request: HttpRequest, response: HttpResponse) -> bool:
         return False
     path = request.path
     static = settings.STATIC_URL if settings.STATIC_URL.startswith("/") else "/static/"
-    if path.startswith((*SKIPPED_PREFIXES, static)):
+    if path.startswith((*SKIPPED_PREFIXES, static)) or not page_name(request):
         return False
     return not _BOTS.search(request.headers.get("User-Agent", ""))
+
+
+def page_name(request: HttpRequest) -> str:
+    """The route's name: what the page is, without what its URL carries."""
+    match = request.resolver_match
+    return match.view_name if match is not None else ""
 
 
 def referrer_host(request: HttpRequest) -> str:
@@ -109,7 +117,7 @@ class StatisticsMiddleware:
         today = timezone.localdate()
         stamp = today.strftime("%Y%m%d")
         try:
-            pageview_count(day=today, path=request.path, referrer=referrer_host(request))
+            pageview_count(day=today, path=page_name(request), referrer=referrer_host(request))
             if consent_from(request).statistics is True:
                 seen = last_counted(request.COOKIES.get(STATS_COOKIE))
                 if seen != stamp:
