@@ -497,6 +497,9 @@ ROUTES: dict[str, Route] = {
     "rights_backoffice:follow-up-done": Route(
         "backoffice", roles=PRIVACY_OFFICER, method="post", kwargs=_rights("follow_up_kwargs")
     ),
+    "rights_backoffice:limit-end": Route(
+        "backoffice", roles=PRIVACY_OFFICER, method="post", kwargs=_rights("limit_kwargs")
+    ),
     "rights_backoffice:police": Route("backoffice", roles=PRIVACY_OFFICER),
     "rights_backoffice:police-request": Route(
         "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("police_kwargs")

@@ -21,8 +21,14 @@ def home(request: HttpRequest) -> HttpResponse:
 def my_data(request: HttpRequest) -> HttpResponse:
     customer = current_user(request).customer
     assert customer is not None
+    from kluis.rights.selectors import limits_shown
+
     return render(
         request,
         "accounts/portal/my_data.html",
-        {"customer": customer, "data": selectors.my_data(customer)},
+        {
+            "customer": customer,
+            "data": selectors.my_data(customer),
+            "limits": limits_shown(customer.pk),
+        },
     )

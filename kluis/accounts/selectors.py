@@ -99,15 +99,34 @@ def _trigger_label(trigger: Trigger) -> str:
     return labels[trigger]
 
 
-def retention_text(retention: RetentionClass, customer: Customer) -> str:
+def retention_rule_text(retention: RetentionClass) -> str:
+    """The rule in words, for a row whose date cannot be known yet."""
     language = translation.get_language() or "nl"
     duration = retention.duration.describe(language)
     if retention.trigger is Trigger.CONTRACT_END:
-        if customer.contract_ended_at is not None:
-            until = retention.duration.after(customer.contract_ended_at.date())
-            return _("tot %(date)s") % {"date": until.strftime("%d-%m-%Y")}
         return _("zolang je klant bent, en daarna nog %(duration)s") % {"duration": duration}
     return f"{duration} {_trigger_label(retention.trigger)}"
+
+
+def retention_text(policy: Policy, subject: uuid.UUID, scopes: list[tuple[str, str]]) -> str:
+    """ "Tot <datum>" per key scope of a category (one per fiscal year), or the rule in
+    words where the date is not known yet; the dates come from the same function the
+    access export and the retention sweep use.
+    """
+    from kluis.rights.retention import kept_until
+
+    parts: list[str] = []
+    for cls, period in scopes:
+        until = kept_until(policy, subject, cls, period)
+        if until is None:
+            text = retention_rule_text(policy.retention[cls])
+        else:
+            text = _("tot %(date)s") % {"date": until.strftime("%d-%m-%Y")}
+        if period:
+            text = _("%(text)s (boekjaar %(year)s)") % {"text": text, "year": period}
+        if text not in parts:
+            parts.append(text)
+    return "; ".join(parts)
 
 
 def _access_purpose(policy: Policy, category: str) -> str | None:
@@ -160,7 +179,7 @@ def _add_hashed_password(
             for p in policy.purposes.values()
             if key in p.categories
         ],
-        retention=retention_text(retention, customer),
+        retention=retention_text(policy, customer.id, [(declared.retention, "")]),
         retention_basis=retention.basis.get(language),
     )
 
@@ -172,6 +191,8 @@ def my_data(customer: Customer) -> MyData:
     me = Actor.subject(customer.id)
     used = purposes_used(customer.id)
     shown: dict[str, ShownCategory] = {}
+    # Every key scope a category is held in: its date line covers each one.
+    scopes: dict[str, list[tuple[str, str]]] = {}
     for holding in sealed_holdings(customer.id):
         key = holding.field.category
         if key not in shown:
@@ -189,9 +210,17 @@ def my_data(customer: Customer) -> MyData:
                     )
                     for p in (policy.purposes[k] for k in purposes_shown(customer.id, key, used))
                 ],
-                retention=retention_text(retention, customer),
                 retention_basis=retention.basis.get(language),
             )
+        cls = holding.field.retention_class()
+        period = holding.row.vault_period(cls) if policy.retention[cls].per_fiscal_year else ""
+        if (cls, period) not in scopes.setdefault(key, []):
+            scopes[key].append((cls, period))
+            basis = policy.retention[cls].basis.get(language)
+            if basis not in shown[key].retention_basis:
+                shown[key].retention_basis = " ".join(
+                    b for b in (shown[key].retention_basis, basis) if b
+                )
         purpose = _access_purpose(policy, key)
         value: str | None = None
         if purpose is not None:
@@ -206,6 +235,9 @@ def my_data(customer: Customer) -> MyData:
                 value=value,
             )
         )
+    for key, held in scopes.items():
+        held.sort(key=lambda scope: (scope[0], scope[1]))
+        shown[key].retention = retention_text(policy, customer.id, held)
     _add_hashed_password(shown, customer, policy, language)
     disclosures = [
         ShownEvent(

@@ -20,6 +20,7 @@ from kluis.billing.dunning_pdf import handover_pdf, statutory_letter_pdf
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.services import BillingError
 from kluis.policy.enforce import Actor
+from kluis.vault.errors import KeyShredded, RevealRefused
 
 FINANCE = ("finance",)
 # What finance may download: hand-overs a second user approved (also when paid later).
@@ -111,6 +112,19 @@ def collections_told(request: HttpRequest, handover_id: int) -> HttpResponse:
     return redirect("billing_backoffice:collections")
 
 
+def _erased(request: HttpRequest) -> HttpResponse:
+    """The customer was erased since the hand-over: the file can no longer be made."""
+    messages.error(
+        request,
+        _(
+            "De gegevens van deze klant zijn gewist; het overdrachtsbestand kan niet meer "
+            "worden gemaakt. Wat de incassopartner al kreeg, staat in het register van "
+            "verstrekkingen."
+        ),
+    )
+    return redirect("billing_backoffice:collections")
+
+
 def _handed_over(handover_id: int) -> CollectionHandover:
     return get_object_or_404(
         CollectionHandover.objects.select_related("invoice__customer"),
@@ -123,7 +137,10 @@ def _handed_over(handover_id: int) -> CollectionHandover:
 @staff_required(*FINANCE)
 def collections_csv(request: HttpRequest, handover_id: int) -> HttpResponse:
     handover = _handed_over(handover_id)
-    body = dunning.handover_csv(handover, current_user(request).actor())
+    try:
+        body = dunning.handover_csv(handover, current_user(request).actor())
+    except (KeyShredded, RevealRefused):
+        return _erased(request)
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="incasso-{handover.invoice.number}.csv"'
@@ -135,7 +152,10 @@ def collections_csv(request: HttpRequest, handover_id: int) -> HttpResponse:
 @staff_required(*FINANCE)
 def collections_pdf(request: HttpRequest, handover_id: int) -> HttpResponse:
     handover = _handed_over(handover_id)
-    body = handover_pdf(handover, current_user(request).actor())
+    try:
+        body = handover_pdf(handover, current_user(request).actor())
+    except (KeyShredded, RevealRefused):
+        return _erased(request)
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="incasso-{handover.invoice.number}.pdf"'

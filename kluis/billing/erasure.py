@@ -22,8 +22,16 @@ def open_invoices(subject: uuid.UUID) -> list[Blocker]:
     return [
         Blocker(
             key="billing.open_invoice",
-            reason_nl=f"Er staan nog {unpaid} onbetaalde facturen open.",
-            reason_en=f"{unpaid} unpaid invoice(s) are still open.",
+            reason_nl=(
+                "Er staat nog 1 onbetaalde factuur open."
+                if unpaid == 1
+                else f"Er staan nog {unpaid} onbetaalde facturen open."
+            ),
+            reason_en=(
+                "1 unpaid invoice is still open."
+                if unpaid == 1
+                else f"{unpaid} unpaid invoices are still open."
+            ),
             next_nl=(
                 "Zodra ze betaald of gecrediteerd zijn, wissen we je gegevens; de facturen "
                 "zelf bewaren we zolang de belastingwet dat eist."

@@ -118,6 +118,9 @@ class Purpose(Strict):
     # Used for some people only, when something happens (a legal order, a hand-over to
     # the collector): a person's own copy names it only once it was used for them.
     occasional: bool = False
+    # Still allowed while the person has their processing restricted (art. 18(2) GDPR):
+    # storage, legal claims, legal duties, and the person's own rights.
+    during_restriction: bool = False
 
 
 class RecipientRole(StrEnum):
@@ -223,6 +226,9 @@ class RetentionClass(Strict):
     action: Action
     # Fiscal records get a key per fiscal year, so each year can be shredded on its own.
     per_fiscal_year: bool = False
+    # Once the person is erased (or has restricted processing), data kept in this class
+    # opens only for these purposes: those of the duty it is kept for.
+    kept_for: list[Key] = Field(default_factory=list)
 
 
 class CookieKind(StrEnum):
@@ -370,6 +376,13 @@ class Policy(Strict):
         for key, purpose in self.purposes.items():
             check(f"purposes.{key}.categories", "category", purpose.categories, self.categories)
             check(f"purposes.{key}.actors", "actor", purpose.actors, actors)
+        for key, rule in self.retention.items():
+            check(f"retention.{key}.kept_for", "purpose", rule.kept_for, self.purposes)
+            if rule.legal_duty and not rule.kept_for:
+                errors.append(
+                    f"retention.{key}.kept_for: a class kept for a legal duty names the "
+                    "purposes of that duty"
+                )
         for key, recipient in self.recipients.items():
             check(f"recipients.{key}.purposes", "purpose", recipient.purposes, self.purposes)
             check(f"recipients.{key}.categories", "category", recipient.categories, self.categories)

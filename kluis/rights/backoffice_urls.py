@@ -18,6 +18,7 @@ urlpatterns = [
     path("verzoek/<uuid:request_id>/export.<str:fmt>", views.officer_export, name="export"),
     path("verzoek/<uuid:request_id>/corrigeren/", views.officer_rectify, name="rectify"),
     path("opvolging/<int:follow_up_id>/klaar/", views.follow_up_done, name="follow-up-done"),
+    path("beperking/<int:limit_id>/beeindigen/", views.limit_end, name="limit-end"),
     path("politie-justitie/", views.police, name="police"),
     path("politie-justitie/<int:police_id>/", views.police_request, name="police-request"),
     path("politie-justitie/<int:police_id>/besluit/", views.police_decide, name="police-decide"),

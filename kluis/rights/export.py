@@ -201,8 +201,7 @@ def _kept(
     language: str,
 ) -> dict[str, Any]:
     rule = policy.retention[cls]
-    started = retention.trigger_moments(rule.trigger, [subject]).get(subject)
-    until = retention.retention_until(rule, period=period, created_at=created_at, started=started)
+    until = retention.kept_until(policy, subject, cls, period, created_at=created_at)
     return {
         "class": rule.label.get(language),
         "period": period,

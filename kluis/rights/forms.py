@@ -72,6 +72,22 @@ class RespondForm(forms.Form):
         widget=forms.Textarea,
     )
 
+    def __init__(self, *args: Any, kind: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kind == "objection":
+            from kluis.rights.limits import objectionable_purposes
+
+            policy = current_policy()
+            language = translation.get_language() or "nl"
+            self.fields["purposes"] = forms.MultipleChoiceField(
+                label=_("Bezwaar toewijzen voor deze doelen (niets aangevinkt: afgewezen)"),
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                choices=[
+                    (k, policy.purposes[k].label.get(language)) for k in objectionable_purposes()
+                ],
+            )
+
 
 class DecideForm(forms.Form):
     verified = forms.TypedChoiceField(

@@ -209,3 +209,33 @@ class PoliceRequest(models.Model):
         from kluis.audit.withholding import holds
 
         return holds(self.withholding)
+
+
+class ProcessingLimit(models.Model):
+    """A restriction (art. 18 GDPR) or an upheld objection (art. 21) that holds.
+
+    While it holds, kluis.rights.limits refuses reveals of the person's data: during
+    a restriction for every purpose the policy does not mark `during_restriction`;
+    after an upheld objection for the purposes it names.
+    """
+
+    class Kind(models.TextChoices):
+        RESTRICTION = "restriction", _("beperking van de verwerking")
+        OBJECTION = "objection", _("toegewezen bezwaar")
+
+    subject = models.UUIDField(db_index=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # The purposes an objection ends (policy keys); empty for a restriction.
+    purposes = models.JSONField(default=list, blank=True)
+    request = models.ForeignKey(RightsRequest, null=True, blank=True, on_delete=models.SET_NULL)
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.CharField(max_length=80)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+        indexes = [models.Index(fields=["subject", "ended_at"], name="rights_limit_holds")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.subject}"

@@ -57,6 +57,33 @@ def retention_until(
     return rule.duration.after(timezone.localdate(started)) if started else None
 
 
+def kept_until(
+    policy: Policy,
+    subject: uuid.UUID,
+    retention_class: str,
+    period: str = "",
+    *,
+    created_at: dt.datetime | None = None,
+) -> dt.date | None:
+    """The last day one key scope of a person is kept: the one answer "Mijn gegevens",
+    the access export and the sweep all give. None while the trigger has not happened.
+
+    `created_at` is the key's creation, needed for a clock that starts at collection;
+    looked up when not given.
+    """
+    from kluis.vault.models import DataKey
+
+    rule = policy.retention[retention_class]
+    if rule.trigger is Trigger.COLLECTED and created_at is None:
+        created_at = (
+            DataKey.objects.filter(subject=subject, retention_class=retention_class, period=period)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+    started = trigger_moments(rule.trigger, [subject]).get(subject)
+    return retention_until(rule, period=period, created_at=created_at, started=started)
+
+
 def legal_duty_classes(policy: Policy) -> set[str]:
     return {key for key, rule in policy.retention.items() if rule.legal_duty}
 

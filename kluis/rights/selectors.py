@@ -12,7 +12,8 @@ from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.erasure import category_outcome, describe_outcome, erasure_blockers
-from kluis.rights.models import Erasure, FollowUp, PoliceRequest, RightsRequest
+from kluis.rights.limits import restricted_purposes
+from kluis.rights.models import Erasure, FollowUp, PoliceRequest, ProcessingLimit, RightsRequest
 from kluis.vault.errors import KeyShredded
 from kluis.vault.fields import SealedValue
 
@@ -118,6 +119,27 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
                 "is afgerond, wissen we ze alsnog; je hoeft niets opnieuw te vragen."
             )
         )
+        text.append(
+            _(
+                "De grond daarvoor: zolang dit loopt, zijn je gegevens nog nodig voor de "
+                "overeenkomst met je (art. 17 lid 1 sub a AVG) of om een vordering in te "
+                "stellen of te verdedigen (art. 17 lid 3 sub e AVG)."
+            )
+        )
+    elif outcome.get("restricted"):
+        text.append(
+            _(
+                "We hebben de verwerking van je gegevens beperkt. We bewaren ze, en gebruiken "
+                "ze alleen nog voor: %(purposes)s. Voordat de beperking eindigt, laten we het "
+                "je weten."
+            )
+            % {"purposes": ", ".join(_purpose_labels(restricted_purposes(), language))}
+        )
+    elif outcome.get("objection_upheld"):
+        text.append(
+            _("We hebben je bezwaar toegewezen. We gebruiken je gegevens niet meer voor: %(p)s.")
+            % {"p": ", ".join(_purpose_labels(outcome["objection_upheld"], language))}
+        )
     elif request.kind in (RightsRequest.Kind.ACCESS, RightsRequest.Kind.PORTABILITY):
         text.append(
             _("Je gegevens staan in de bijlagen (PDF en JSON) of zijn te downloaden in je account.")
@@ -136,7 +158,29 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
         "lines": describe_outcome(outcome, language),
         "blockers": _blockers(outcome.get("blockers", []), language),
         "account_deleted": bool(outcome.get("account_deleted")),
+        "remedies": remedies(),
     }
+
+
+def remedies() -> list[str]:
+    """What a person can do if they disagree (art. 12(4), 77 and 79 GDPR)."""
+    authority = current_policy().controller.supervisory_authority
+    return [
+        _(
+            "Ben je het niet eens met dit antwoord of met hoe we met je gegevens omgaan? Je "
+            "kunt een klacht indienen bij de %(authority)s (%(url)s)."
+        )
+        % {"authority": authority.name, "url": authority.url},
+        _(
+            "Je kunt ook naar de rechter stappen (art. 79 AVG), zonder eerst een klacht in te "
+            "dienen."
+        ),
+    ]
+
+
+def _purpose_labels(keys: list[str], language: str) -> list[str]:
+    policy = current_policy()
+    return [policy.purposes[k].label.get(language) if k in policy.purposes else k for k in keys]
 
 
 def is_erased(subject: uuid.UUID) -> bool:
@@ -188,4 +232,37 @@ def requester(request: RightsRequest, actor: Actor) -> dict[str, str]:
                 shown[name] = sealed.reveal(purpose=PURPOSE, actor=actor)
             except KeyShredded:
                 shown[name] = ""
+    return shown
+
+
+def limit(limit_id: int) -> ProcessingLimit | None:
+    return ProcessingLimit.objects.filter(pk=limit_id).first()
+
+
+def limits_of_request(request: RightsRequest) -> list[ProcessingLimit]:
+    return list(ProcessingLimit.objects.filter(request=request, ended_at__isnull=True))
+
+
+def limits_shown(subject: uuid.UUID) -> list[str]:
+    """A restriction or an upheld objection that holds, in words, for "Mijn gegevens"."""
+    language = translation.get_language() or "nl"
+    shown = []
+    for held in ProcessingLimit.objects.filter(subject=subject, ended_at__isnull=True):
+        since = timezone.localtime(held.started_at).strftime("%d-%m-%Y")
+        if held.kind == ProcessingLimit.Kind.RESTRICTION:
+            shown.append(
+                _(
+                    "Sinds %(date)s is de verwerking van je gegevens beperkt: we bewaren ze, en "
+                    "gebruiken ze alleen nog voor: %(purposes)s."
+                )
+                % {
+                    "date": since,
+                    "purposes": ", ".join(_purpose_labels(restricted_purposes(), language)),
+                }
+            )
+        else:
+            shown.append(
+                _("Sinds %(date)s gebruiken we je gegevens na je bezwaar niet meer voor: %(p)s.")
+                % {"date": since, "p": ", ".join(_purpose_labels(held.purposes, language))}
+            )
     return shown

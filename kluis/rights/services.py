@@ -25,9 +25,9 @@ from kluis.audit.withholding import withheld
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Duration
-from kluis.rights import emails, links, selectors
+from kluis.rights import emails, limits, links, selectors
 from kluis.rights.erasure import category_outcome, erasure_blockers, key_plan
-from kluis.rights.models import Erasure, FollowUp, IdCopy, RightsRequest
+from kluis.rights.models import Erasure, FollowUp, IdCopy, ProcessingLimit, RightsRequest
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded
 from kluis.vault.fields import BlindIndexField, SealedValue, sealed_fields
@@ -352,8 +352,14 @@ def request_close(
 
 
 @transaction.atomic
-def request_respond(*, request: RightsRequest, by: User, note: str = "") -> RightsRequest:
-    """One click: make and send the answer this request needs."""
+def request_respond(
+    *, request: RightsRequest, by: User, note: str = "", purposes: list[str] | None = None
+) -> RightsRequest:
+    """One click: make and send the answer this request needs.
+
+    A restriction request, answered, takes effect at once; an objection takes effect
+    for the `purposes` the officer upholds it for (none: it is refused).
+    """
     if not request.is_open:
         raise RightsError("closed")
     if request.status == RightsRequest.Status.AWAITING_ID:
@@ -370,7 +376,17 @@ def request_respond(*, request: RightsRequest, by: User, note: str = "") -> Righ
         return request
     export = request.kind in (RightsRequest.Kind.ACCESS, RightsRequest.Kind.PORTABILITY)
     to = _answer_address(request)
-    request_close(request=request, by=actor, outcome={"kind": request.kind, "note": note})
+    outcome: dict[str, Any] = {"kind": request.kind, "note": note}
+    if request.kind == RightsRequest.Kind.RESTRICTION:
+        limits.restriction_start(request=request, by=actor.ref)
+        outcome["restricted"] = True
+    elif request.kind == RightsRequest.Kind.OBJECTION and purposes:
+        try:
+            limits.objection_uphold(request=request, purposes=purposes, by=actor.ref)
+        except limits.LimitError as exc:
+            raise RightsError(exc.code) from None
+        outcome["objection_upheld"] = sorted(purposes)
+    request_close(request=request, by=actor, outcome=outcome)
     _send_answer(
         request,
         to,
@@ -548,3 +564,10 @@ def follow_up_done(*, follow_up: FollowUp, by: User) -> None:
         subject=follow_up.subject,
         data={"recipient": follow_up.recipient, "categories": follow_up.categories},
     )
+
+
+def processing_limit_end(*, limit: ProcessingLimit, by: User) -> None:
+    try:
+        limits.limit_end(limit=limit, by=by.actor().ref)
+    except limits.LimitError as exc:
+        raise RightsError(exc.code) from None

@@ -112,3 +112,10 @@ def confidential_police_kwargs(p: Personas) -> dict[str, Any]:
         by=make_staff(roles=["privacy_officer"]),
     )
     return {"police_id": made.pk}
+
+
+def limit_kwargs(p: Personas) -> dict[str, Any]:
+    """A restriction of Alice's processing that holds."""
+    from kluis.rights.limits import restriction_start
+
+    return {"limit_id": restriction_start(request=alice_request(p), by="user:officer").pk}

@@ -42,6 +42,8 @@ ERRORS = {
         "Dit verzoek is al beantwoord; een tweede verstrekking kan alleen op een nieuw verzoek."
     ),
     "not_confidential": _l("Deze vordering is niet (meer) geheim."),
+    "objection_purposes": _l("Kies alleen doelen die op een gerechtvaardigd belang rusten."),
+    "limit_ended": _l("Deze beperking of dit bezwaar geldt al niet meer."),
     "confidential_until": _l(
         "Een geheimhoudingsdatum past alleen bij een vordering die geheim is."
     ),
@@ -198,8 +200,9 @@ def request_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
             "requester": selectors.requester(rights_request, current_user(request).actor()),
             "answer": selectors.answer_lines(rights_request),
             "extend_form": forms.ExtendForm(),
-            "respond_form": forms.RespondForm(),
+            "respond_form": forms.RespondForm(kind=rights_request.kind),
             "decide_form": forms.DecideForm(),
+            "limits": selectors.limits_of_request(rights_request),
         },
     )
 
@@ -208,16 +211,36 @@ def request_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
 @staff_required(OFFICER)
 def respond(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     rights_request = _officer_request(request_id)
-    form = forms.RespondForm(request.POST)
+    form = forms.RespondForm(request.POST, kind=rights_request.kind)
     try:
         if form.is_valid():
             services.request_respond(
-                request=rights_request, by=current_user(request), note=form.cleaned_data["note"]
+                request=rights_request,
+                by=current_user(request),
+                note=form.cleaned_data["note"],
+                purposes=form.cleaned_data.get("purposes") or [],
             )
             messages.success(request, _("Het antwoord is gemaakt en verstuurd."))
     except services.RightsError as exc:
         _refused(request, exc)
     return redirect("rights_backoffice:request", request_id=request_id)
+
+
+@require_POST
+@staff_required(OFFICER)
+def limit_end(request: HttpRequest, limit_id: int) -> HttpResponse:
+    found = selectors.limit(limit_id)
+    if found is None:
+        raise Http404
+    try:
+        services.processing_limit_end(limit=found, by=current_user(request))
+    except services.RightsError as exc:
+        _refused(request, exc)
+    else:
+        messages.success(request, _("De beperking of het bezwaar geldt niet meer."))
+    if found.request_id is None:
+        return redirect("rights_backoffice:queue")
+    return redirect("rights_backoffice:request", request_id=found.request_id)
 
 
 @require_POST

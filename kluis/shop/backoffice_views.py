@@ -21,6 +21,7 @@ from kluis.accounts.http import current_user
 from kluis.shop import forms, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
+from kluis.vault.errors import KeyShredded, RevealRefused
 
 ORDER_ROLES = ("orders",)
 CATALOGUE_ROLES = ("orders", "admin")
@@ -72,11 +73,15 @@ def _order_page(
 ) -> HttpResponse:
     staff = current_user(request)
     # Handling the order is what the notes are read for; the read is audited.
-    notes = (
-        order.notes.reveal(purpose="contract_administration", actor=staff.actor())
-        if order.notes
-        else ""
-    )
+    try:
+        notes = (
+            order.notes.reveal(purpose="contract_administration", actor=staff.actor())
+            if order.notes
+            else ""
+        )
+    except (KeyShredded, RevealRefused):
+        # The customer was erased: the notes went with their data.
+        notes = _("gewist")
     return render(
         request,
         "shop/backoffice/order.html",

@@ -25,8 +25,16 @@ def running_orders(subject: uuid.UUID) -> list[Blocker]:
     return [
         Blocker(
             key="shop.running_order",
-            reason_nl=f"Er lopen nog {running} bestellingen.",
-            reason_en=f"{running} order(s) are still running.",
+            reason_nl=(
+                "Er loopt nog 1 bestelling."
+                if running == 1
+                else f"Er lopen nog {running} bestellingen."
+            ),
+            reason_en=(
+                "1 order is still running."
+                if running == 1
+                else f"{running} orders are still running."
+            ),
             next_nl=(
                 "Annuleer ze of laat ze afronden; daarna wissen we je gegevens, behalve wat "
                 "de belastingwet ons laat bewaren."
@@ -51,8 +59,16 @@ def running_subscriptions(subject: uuid.UUID) -> list[Blocker]:
     return [
         Blocker(
             key="shop.running_subscription",
-            reason_nl=f"Er lopen nog {running} abonnementen (hosting of domeinnamen).",
-            reason_en=f"{running} subscription(s) (hosting or domain names) are still running.",
+            reason_nl=(
+                "Er loopt nog 1 abonnement (hosting of domeinnaam)."
+                if running == 1
+                else f"Er lopen nog {running} abonnementen (hosting of domeinnamen)."
+            ),
+            reason_en=(
+                "1 subscription (hosting or a domain name) is still running."
+                if running == 1
+                else f"{running} subscriptions (hosting or domain names) are still running."
+            ),
             next_nl=(
                 "Zeg ze op in je klantportaal; na het einde van hun periode wissen we je "
                 "gegevens, behalve wat de belastingwet ons laat bewaren."

@@ -159,6 +159,7 @@ def decrypt(cipher: AESGCM, token: bytes, aad: bytes) -> str:
 
 def authorize(field: SealedField, instance: SealedModel, *, purpose: str, actor: Actor) -> None:
     from kluis.audit import reveals
+    from kluis.vault.guards import RevealAsk, refusals
 
     subject = instance.vault_subject()
     try:
@@ -168,6 +169,13 @@ def authorize(field: SealedField, instance: SealedModel, *, purpose: str, actor:
             actor=actor, purpose=purpose, category=field.category, subject=subject, reason=str(exc)
         )
         raise RevealRefused(str(exc)) from None
+    ask = RevealAsk(frozenset({(field.category, field.retention_class())}), purpose, actor)
+    refused = refusals([subject], ask).get(subject)
+    if refused is not None:
+        reveals.record_refusal(
+            actor=actor, purpose=purpose, category=field.category, subject=subject, reason=refused
+        )
+        raise RevealRefused(refused)
     reveals.record_reveal(actor=actor, purpose=purpose, category=field.category, subject=subject)
 
 

@@ -9,6 +9,7 @@ from kluis.policy.loader import current_policy
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedField, SealedModel, decrypt
+from kluis.vault.guards import RevealAsk, refusals
 
 
 def reveal_many(
@@ -40,8 +41,21 @@ def reveal_many(
                     reason=str(exc),
                 )
                 raise RevealRefused(str(exc)) from None
-    result: list[dict[str, str | None]] = []
     policy = current_policy()
+    # Limits that depend on each person (kluis.vault.guards), checked for every one.
+    ask = RevealAsk(
+        frozenset(
+            (f.category, f.retention or policy.categories[f.category].retention) for f in sealed
+        ),
+        purpose,
+        actor,
+    )
+    for subject, reason in refusals(set(subjects), ask).items():
+        reveals.record_refusal(
+            actor=actor, purpose=purpose, category=categories[0], subject=subject, reason=reason
+        )
+        raise RevealRefused(reason)
+    result: list[dict[str, str | None]] = []
     label = model._meta.label_lower
     # Fields of one retention class share a key: one scope per row and class.
     groups: dict[str, list[SealedField]] = {}

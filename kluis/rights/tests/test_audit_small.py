@@ -58,3 +58,19 @@ def test_the_dry_run_counts_exactly_what_the_sweep_then_does(personas):
         done.rows_tombstoned,
     )
     assert done.rows_deleted > 0
+
+
+def test_one_running_order_is_one_bestelling_in_the_held_answer(personas):
+    from kluis.rights.erasure import erasure_blockers
+    from kluis.shop.models import Order
+    from kluis.shop.testing import make_order
+
+    make_order(personas.customer_a, status=Order.Status.PAID)
+    reasons = [b.reason_nl for b in erasure_blockers(personas.customer_a.pk)]
+    assert "Er loopt nog 1 bestelling." in reasons
+    english = [b.reason_en for b in erasure_blockers(personas.customer_a.pk)]
+    assert "1 order is still running." in english
+    make_order(personas.customer_a, status=Order.Status.PAID)
+    assert "Er lopen nog 2 bestellingen." in [
+        b.reason_nl for b in erasure_blockers(personas.customer_a.pk)
+    ]
