@@ -378,11 +378,6 @@ class Policy(Strict):
             check(f"purposes.{key}.actors", "actor", purpose.actors, actors)
         for key, rule in self.retention.items():
             check(f"retention.{key}.kept_for", "purpose", rule.kept_for, self.purposes)
-            if rule.legal_duty and not rule.kept_for:
-                errors.append(
-                    f"retention.{key}.kept_for: a class kept for a legal duty names the "
-                    "purposes of that duty"
-                )
         for key, recipient in self.recipients.items():
             check(f"recipients.{key}.purposes", "purpose", recipient.purposes, self.purposes)
             check(f"recipients.{key}.categories", "category", recipient.categories, self.categories)
