@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 TEST_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run serve demo test lint typecheck pytest bench browser messages static clean
+.PHONY: install run serve demo test lint typecheck pytest bench browser messages static screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("kluis needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -33,6 +33,15 @@ run: install messages static
 	$(MANAGE) worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
+
+# The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.
+SHOTS_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/screenshots
+screenshots: install messages static browser
+	rm -rf var/screenshots
+	$(SHOTS_ENV) $(MANAGE) migrate -v0
+	$(SHOTS_ENV) $(MANAGE) migrate --database keystore -v0
+	$(SHOTS_ENV) $(MANAGE) demo_data > /dev/null
+	$(SHOTS_ENV) DJANGO_SETTINGS_MODULE=kluis.settings $(PY) scripts/screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .
