@@ -369,6 +369,7 @@ ROUTES: dict[str, Route] = {
     "shop:cart-add": Route("public", method="post"),
     "shop:cart-add-domain": Route("public", method="post"),
     "shop:cart-remove": Route("public", method="post"),
+    "shop:prices": Route("public", method="post", data=lambda p: {"show": "excl"}),
     "shop:checkout": Route("public"),
     "shop:confirmation": Route("public"),
     "shop:document": Route("public", kwargs=_shop_document),

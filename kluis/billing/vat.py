@@ -97,3 +97,18 @@ def vat_decide(*, country: str, evidence: VatCheck | None, day: dt.date) -> VatD
     if settings.KLUIS_OSS_ABOVE_THRESHOLD:
         return VatDecision(Invoice.VatScheme.OSS, country, rate_on(country, day))
     return VatDecision(Invoice.VatScheme.DUTCH, "NL", rate_on("NL", day))
+
+
+def consumer_vat_of(net_cents: int, country: str) -> int:
+    """The VAT a consumer of `country` pays on a net price today, for showing prices.
+
+    As vat_decide decides it for a consumer (no VIES evidence); a country without a
+    rate in the table shows no VAT rather than a wrong one.
+    """
+    from django.utils import timezone
+
+    try:
+        decision = vat_decide(country=country, evidence=None, day=timezone.localdate())
+    except VatError:
+        return 0
+    return vat_amount(net_cents, decision.rate_bp)

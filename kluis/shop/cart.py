@@ -45,7 +45,18 @@ class Cart:
 
     @property
     def total_cents(self) -> int:
+        """Due now: the first period of every line, monthly and yearly alike."""
         return sum(line.price_cents for line in self.lines)
+
+    @property
+    def per_month_cents(self) -> int:
+        """What recurs each month after the first period."""
+        return sum(line.price_cents for line in self.lines if line.period == Period.MONTH)
+
+    @property
+    def per_year_cents(self) -> int:
+        """What recurs each year after the first period."""
+        return sum(line.price_cents for line in self.lines if line.period == Period.YEAR)
 
     @property
     def domains(self) -> list[CartLine]:

@@ -19,6 +19,7 @@ from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
 from kluis.shop import consumer, emails, forms, selectors, services
 from kluis.shop.models import Order, Subscription
+from kluis.shop.prices import price_display
 from kluis.shop.subscription_pages import subscription_end_page
 
 
@@ -44,6 +45,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         {
             "orders": Order.objects.for_customer(customer),
             "pending": services.pending_documents(customer),
+            "prices": price_display(request),
         },
     )
 
@@ -68,6 +70,7 @@ def _order_page(request: HttpRequest, order: Order) -> HttpResponse:
             "acceptances": order.acceptances.all(),
             "can_withdraw": consumer.can_withdraw(order),
             "withdrawal_deadline": consumer.withdrawal_deadline(order),
+            "prices": price_display(request),
         },
     )
 

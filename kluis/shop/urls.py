@@ -6,6 +6,7 @@ app_name = "shop"
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("mandje/", views.cart, name="cart"),
+    path("prijzen/", views.prices_choose, name="prices"),
     path("mandje/pakket/", views.cart_add, name="cart-add"),
     path("mandje/domein/", views.cart_add_domain, name="cart-add-domain"),
     path("mandje/verwijderen/", views.cart_remove, name="cart-remove"),

@@ -7,7 +7,9 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -19,6 +21,7 @@ from kluis.policy.enforce import Actor
 from kluis.shop import cart as carts
 from kluis.shop import consumer, documents, forms, services
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
+from kluis.shop.prices import price_display, price_display_choose
 from kluis.shop.vies import vies_check
 
 LAST_ORDER = "kluis_shop_last_order"
@@ -73,6 +76,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
             "extensions": DomainExtension.objects.filter(active=True),
             "domain_form": forms.AddDomainForm(),
             "language": translation.get_language() or "nl",
+            "prices": price_display(request),
         },
     )
 
@@ -107,12 +111,26 @@ def cart_remove(request: HttpRequest) -> HttpResponse:
     return redirect("shop:cart")
 
 
+@require_POST
+def prices_choose(request: HttpRequest) -> HttpResponse:
+    """The switch between prices incl. btw (consumers) and excl. btw (businesses)."""
+    price_display_choose(request.session, request.POST.get("show", ""))
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts=None):
+        back = reverse("shop:catalogue")
+    return redirect(back)
+
+
 @never_cache
 def cart(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "shop/cart.html",
-        {"cart": carts.cart_get(request.session), "language": translation.get_language() or "nl"},
+        {
+            "cart": carts.cart_get(request.session),
+            "language": translation.get_language() or "nl",
+            "prices": price_display(request),
+        },
     )
 
 
@@ -177,6 +195,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "withdrawal_info": documents.current("withdrawal_info", language),
             "start_request": documents.current("start_request", language),
             "order_button": consumer.ORDER_BUTTON,
+            "prices": price_display(request),
         },
         status=400 if request.method == "POST" else 200,
     )

@@ -1,6 +1,7 @@
 from django import template
 
 from kluis.shop.emails import euro as _euro
+from kluis.shop.prices import PriceDisplay
 
 register = template.Library()
 
@@ -24,3 +25,9 @@ def described(item: object, language: str) -> str:
 @register.filter
 def localized_line(line: object, language: str) -> str:
     return str(line.description(language))  # type: ignore[attr-defined]
+
+
+@register.filter
+def price(net_cents: int, display: PriceDisplay) -> str:
+    """A net catalogue amount as this visitor is shown it: incl. or excl. btw."""
+    return _euro(display.amount(int(net_cents)))

@@ -37,7 +37,8 @@ def test_loading_the_catalogue_again_keeps_what_staff_changed(catalogue, capsys)
 
 def test_the_catalogue_page_shows_prices_and_registries(client, catalogue):
     page = client.get(reverse("shop:catalogue")).content.decode()
-    assert "Webwinkel Start" in page and "€ 19,95" in page
+    # A visitor is shown consumer prices: 19,95 + 21 % btw.
+    assert "Webwinkel Start" in page and "€ 24,14" in page
     assert "Verisign (US)" in page and "PIR (US)" in page
 
 
@@ -46,7 +47,7 @@ def test_the_cart_lives_in_the_session_cookie_only(client, catalogue):
     assert set(client.cookies) <= {"kluis_session", "csrftoken"}
     page = client.get(reverse("shop:cart")).content.decode()
     assert "Webwinkel Start" in page and "jansen.nl" in page
-    assert "€ 29,90" in page  # 19,95 + 9,95
+    assert "€ 36,18" in page  # (19,95 + 9,95) + 21 % btw, due now
 
 
 def test_a_tampered_price_quantity_or_option_in_a_request_has_no_effect(client, catalogue):
@@ -103,7 +104,7 @@ def test_a_price_change_by_staff_applies_to_the_next_cart_view(client, personas,
         reverse("shop_backoffice:product", kwargs={"product_id": product.pk}), data
     )
     assert response.status_code == 302
-    assert "€ 21,95" in client.get(reverse("shop:cart")).content.decode()
+    assert "€ 26,56" in client.get(reverse("shop:cart")).content.decode()  # 21,95 incl. btw
 
 
 def test_staff_add_a_package_and_change_an_extension(client, personas, catalogue):
