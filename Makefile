@@ -31,7 +31,8 @@ run: install messages static
 	$(MANAGE) migrate --database keystore -v0
 	$(MANAGE) demo_data
 	$(MANAGE) worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(MANAGE) mollie_local & provider=$$!; \
+	trap 'kill $$worker $$provider 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.

@@ -273,6 +273,27 @@ KLUIS_IBANS = env_ibans("KLUIS_IBAN", "NL91ABNA0417164300", required=not DEBUG)
 # How invoices say to pay: to the first of our accounts, in the name of this holder
 # (default: the controller's name in the privacy policy), with this BIC (default: the
 # one schwifty's bank registry gives for the IBAN).
+# iDEAL through the payment service provider (Mollie's Payments API). In development
+# kluis talks to the local provider `make run` starts (manage.py mollie_local) with a
+# fixed test key; in production iDEAL is off until KLUIS_MOLLIE_API_KEY is set.
+KLUIS_MOLLIE_API_URL = env_str(
+    "KLUIS_MOLLIE_API_URL", "http://127.0.0.1:8765" if DEBUG else "https://api.mollie.com"
+).rstrip("/")
+KLUIS_MOLLIE_API_KEY = env_str(
+    "KLUIS_MOLLIE_API_KEY", "test_kluislocalprovider0000000000000" if DEBUG else ""
+)
+if KLUIS_MOLLIE_API_KEY and not (
+    KLUIS_MOLLIE_API_KEY.startswith(("test_", "live_")) and KLUIS_MOLLIE_API_KEY[5:].isalnum()
+):
+    raise ImproperlyConfigured("KLUIS_MOLLIE_API_KEY must start with test_ or live_.")
+# Where the provider's hosted checkout lives: the pay page's form may send the payer
+# there (CSP form-action). Mollie's is www.mollie.com; the local provider's is itself.
+KLUIS_MOLLIE_CHECKOUT_ORIGIN = env_str(
+    "KLUIS_MOLLIE_CHECKOUT_ORIGIN",
+    KLUIS_MOLLIE_API_URL if DEBUG else "https://www.mollie.com",
+).rstrip("/")
+# How long the "Betalen met iDEAL" link in a mail and the portal works.
+KLUIS_IDEAL_LINK_DAYS = env_int("KLUIS_IDEAL_LINK_DAYS", 60, minimum=1, maximum=365)
 KLUIS_ACCOUNT_HOLDER = env_str("KLUIS_ACCOUNT_HOLDER", "")
 KLUIS_BIC = env_str("KLUIS_BIC", "")
 KLUIS_ISO20022_DIR = Path(

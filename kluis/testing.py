@@ -444,6 +444,10 @@ ROUTES: dict[str, Route] = {
         "backoffice", roles=FINANCE, kwargs=_billing("approved_handover_kwargs")
     ),
     "billing_portal:reminder-pdf": Route("portal", kwargs=_billing("statutory_letter_kwargs")),
+    # paying with iDEAL: a signed link that needs no login, and the provider's webhook
+    "billing_pay:invoice": Route("token", kwargs=_billing("pay_link_kwargs")),
+    "billing_pay:returned": Route("token", kwargs=_billing("pay_link_kwargs")),
+    "billing_pay:webhook": Route("public", method="post", data=lambda p: {"id": "tr_Unknown123"}),
     # data-subject rights (kluis/rights)
     "rights:request": Route("public"),
     "rights:sent": Route("public"),

@@ -10,6 +10,7 @@ urlpatterns = [
     path("backoffice/winkel/", include("kluis.shop.backoffice_urls")),
     path("portaal/privacy/", include("kluis.rights.portal_urls")),
     path("portaal/facturen/", include("kluis.billing.portal_urls")),
+    path("betalen/", include("kluis.billing.pay_urls")),
     path("portaal/", include("kluis.accounts.portal_urls")),
     path("backoffice/privacy/", include("kluis.rights.backoffice_urls")),
     path("backoffice/facturen/", include("kluis.billing.backoffice_urls")),

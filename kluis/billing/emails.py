@@ -74,9 +74,19 @@ def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         "payment_reference": invoice.payment_reference,
         "reverse_charged": invoice.reverse_charged,
         "payee": payee(),
+        # A link that needs no login and expires (kluis/billing/online.py).
+        "ideal_url": _ideal_url(invoice),
         # The invoice of an order is also the mail of its move to "awaiting payment".
         "order_number": invoice.order.number if invoice.order is not None else "",
     }
+
+
+def _ideal_url(invoice: Invoice) -> str:
+    from kluis.billing.online import ideal_enabled, pay_url
+
+    if not ideal_enabled() or invoice.kind != Invoice.Kind.INVOICE or invoice.is_paid:
+        return ""
+    return pay_url(invoice)
 
 
 def mail_invoice(invoice: Invoice) -> OutboxMessage:

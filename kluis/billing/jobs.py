@@ -22,3 +22,10 @@ def billing_renewals() -> str:
 @job("billing_dunning", every=dt.timedelta(days=1))
 def billing_dunning() -> str:
     return f"reminders: {dunning_run()}"
+
+
+@job("billing_provider_refunds", every=dt.timedelta(minutes=30))
+def billing_provider_refunds() -> str:
+    from kluis.billing.online import provider_refunds_send
+
+    return f"refunds sent through the payment provider: {provider_refunds_send()}"

@@ -266,9 +266,13 @@ class Payment(SealedModel):
         INVOICE_NUMBER = "invoice_number", _("factuurnummer in de omschrijving")
         PROPOSED = "proposed", _("voorstel op bedrag en naam")
         STAFF = "staff", _("gekoppeld door de financiële administratie")
+        ONLINE = "online", _("online betaald (iDEAL)")
         NONE = "none", _("niet gekoppeld")
 
-    statement = models.ForeignKey(BankStatement, on_delete=models.PROTECT, related_name="payments")
+    # The statement it came on; none for a payment made online (see OnlinePayment).
+    statement = models.ForeignKey(
+        BankStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
     # The bank's own reference of the entry: importing a statement twice adds nothing.
     entry_reference = models.CharField(max_length=64, unique=True)
     subject = models.UUIDField()
@@ -330,6 +334,7 @@ class Refund(models.Model):
         PROPOSED = "proposed", _("voorgesteld")
         APPROVED = "approved", _("goedgekeurd")
         EXPORTED = "exported", _("in betaalbestand")
+        SENT = "sent", _("teruggestort via de betaaldienst")
         REJECTED = "rejected", _("afgewezen")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
@@ -345,6 +350,8 @@ class Refund(models.Model):
     export = models.ForeignKey(
         RefundExport, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
     )
+    # A refund of an online payment goes back through the provider: its refund id.
+    provider_refund_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -362,6 +369,32 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount_cents} on {self.invoice_id}"
+
+
+class OnlinePayment(models.Model):
+    """A payment started at the payment service provider (iDEAL through Mollie).
+
+    It holds no personal data: the provider's id, the invoice, the amount and the
+    provider's last status. Once the provider says it is paid, the money becomes a
+    billing Payment (`payment`), sealed with the payer's name and IBAN.
+    """
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="online_payments")
+    amount_cents = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=12)
+    checkout_url = models.URLField(max_length=500, blank=True)
+    payment = models.OneToOneField(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="online"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.provider_id
 
 
 # --- reminders and collections (the workflow is in kluis/billing/dunning.py) ------------

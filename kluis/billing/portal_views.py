@@ -13,6 +13,7 @@ from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer
 from kluis.billing import selectors
 from kluis.billing.models import Invoice, Reminder
+from kluis.billing.online import ideal_enabled
 from kluis.billing.payee import payee
 from kluis.billing.pdf import invoice_pdf
 from kluis.policy.enforce import Actor
@@ -48,6 +49,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
             "invoices": invoices,
             "iban_tails": selectors.payment_iban_tails(invoices, customer),
             "payee": payee(),
+            "ideal": ideal_enabled(),
             "reminders": Reminder.objects.filter(invoice__customer=customer)
             .select_related("invoice")
             .order_by("-sent_on", "-pk"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from kluis.billing.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    OnlinePayment,
     Payment,
     Refund,
     RefundExport,
@@ -35,6 +37,7 @@ from kluis.shop.models import Order, OrderLine, Period, VatCheck
 from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
+logger = logging.getLogger(__name__)
 BILLING = Actor.system("billing")
 CREDIT_SERIES = "C"
 
@@ -348,8 +351,13 @@ def credit_refunds_propose(*, invoice: Invoice) -> list[Refund]:
 # Importing a statement is kluis/billing/statements.py; here finance links by hand.
 
 
-def _apply(invoice: Invoice, payment: Payment, proposer: User | None) -> None:
-    """Add a payment to its invoice; what is paid too much becomes a refund proposal."""
+def apply_payment(invoice: Invoice, payment: Payment, proposer: User | None) -> None:
+    """Add a payment to its invoice; what is paid too much becomes a refund proposal.
+
+    The invoice's row is locked first, so a payment finance links, one an online
+    payment brings and one a statement import brings queue on it: each is counted
+    once, the one that completes the total settles the invoice, and the rest is over.
+    """
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     settled, excess = locked.take_payment(payment.amount_cents, at=timezone.now())
     locked.save(update_fields=["paid_cents", "paid_at"])
@@ -390,7 +398,7 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
     if own_scopes and own_scopes[0].subject != invoice.customer_id:
         scopes = list(set(own_scopes))
         transaction.on_commit(lambda: shred(scopes))
-    _apply(invoice, locked, by)
+    apply_payment(invoice, locked, by)
     audit_append(
         action="billing.payment_linked",
         actor=by.actor().ref,
@@ -436,7 +444,21 @@ def refund_decide(*, refund: Refund, by: User, approve: bool) -> Refund:
     )
     if approve:
         emails.mail_refund_approved(locked)
+        if OnlinePayment.objects.filter(payment_id=locked.payment_id).exists():
+            # An online payment is refunded through the provider's refund API, once
+            # this approval is committed; the worker sends any the provider refused.
+            refund_id = locked.pk
+            transaction.on_commit(lambda: _send_to_provider(refund_id))
     return locked
+
+
+def _send_to_provider(refund_id: int) -> None:
+    from kluis.billing import mollie, online
+
+    try:
+        online.provider_refund_send(refund_id)
+    except mollie.ProviderError:
+        logger.exception("refund %s could not be sent to the payment provider", refund_id)
 
 
 @transaction.atomic
@@ -444,7 +466,7 @@ def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
     """A pain.001.001.03 file of every approved refund, validated against the schema."""
     refunds = list(
         Refund.objects.select_for_update()
-        .filter(status=Refund.Status.APPROVED)
+        .filter(status=Refund.Status.APPROVED, payment__online__isnull=True)
         .select_related("payment", "invoice")
     )
     if not refunds:

@@ -26,6 +26,13 @@ def invoice_kwargs(p: Personas) -> dict[str, Any]:
     return {"invoice_id": services.invoice_issue(order=make_order(p.customer_a), issued_by=None).pk}
 
 
+def pay_link_kwargs(p: Personas) -> dict[str, Any]:
+    from kluis.billing.online import pay_token
+
+    invoice = Invoice.objects.get(pk=invoice_kwargs(p)["invoice_id"])
+    return {"token": pay_token(invoice)}
+
+
 def proposed_payment_kwargs(p: Personas) -> dict[str, Any]:
     from kluis.shop.testing import make_order
 

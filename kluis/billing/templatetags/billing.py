@@ -3,7 +3,7 @@ from collections.abc import Mapping
 
 from django import template
 
-from kluis.billing.models import Payment
+from kluis.billing.models import Invoice, Payment
 from kluis.billing.pdf import euro
 
 register = template.Library()
@@ -13,6 +13,14 @@ register = template.Library()
 def money(cents: int) -> str:
     """Euro from cents, negative amounts (credit notes) included."""
     return euro(int(cents))
+
+
+@register.filter
+def pay_token(invoice: Invoice) -> str:
+    """The signed token of the invoice's "Betalen met iDEAL" link."""
+    from kluis.billing.online import pay_token as token
+
+    return token(invoice)
 
 
 @register.filter

@@ -1,0 +1,184 @@
+"""The payment service provider: Mollie's Payments API, through Mollie's own client.
+
+mollie-api-python (Mollie's official, maintained client) does the HTTP; this module
+is the only place that knows its shapes, and gives billing typed answers. Its base
+URL is a setting (KLUIS_MOLLIE_API_URL), so tests and the demo talk to the local
+server in kluis/billing/mollie_local.py, which speaks the same API.
+
+What Mollie's model requires (docs.mollie.com, Payments API): a payment is created
+with an amount as a decimal string, a description, a redirectUrl and a webhookUrl;
+the webhook then POSTs only `id=tr_…`, and the merchant fetches the payment to learn
+its status. Refunds are a POST on the payment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from mollie.api.client import Client
+from mollie.api.error import Error as MollieError
+from mollie.api.error import NotFoundError
+from mollie.api.objects.payment import Payment as MolliePayment
+from mollie.api.resources.refunds import PaymentRefunds
+
+PAID = "paid"
+OPEN = "open"
+PENDING = "pending"
+AUTHORIZED = "authorized"
+# Final without money: a new payment has to be started.
+ENDED = frozenset({"canceled", "expired", "failed"})
+STATUSES = frozenset({OPEN, PENDING, AUTHORIZED, PAID, *ENDED})
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or refused; `unknown` when it has no such payment."""
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    id: str
+    status: str
+    amount_cents: int
+    currency: str
+    checkout_url: str
+    paid_at: dt.datetime | None
+    metadata: dict[str, Any]
+    # The payer's bank account, when the provider returns it (iDEAL does, once paid).
+    consumer_name: str
+    consumer_account: str
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    id: str
+    status: str
+    amount_cents: int
+
+
+def cents_to_value(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def value_to_cents(amount: Any) -> tuple[int, str]:
+    """Mollie's amount object, {"currency": "EUR", "value": "10.00"}, as cents."""
+    if not isinstance(amount, dict):
+        raise ProviderError("the provider's answer has no amount")
+    value = str(amount.get("value", ""))
+    whole, _, fraction = value.partition(".")
+    if not whole.isdigit() or len(fraction) != 2 or not fraction.isdigit():
+        raise ProviderError(f"the provider's amount {value!r} is not a decimal with 2 places")
+    return int(whole) * 100 + int(fraction), str(amount.get("currency", ""))
+
+
+def _datetime(raw: Any) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(raw))
+    except ValueError:
+        raise ProviderError(f"the provider's time {raw!r} is not ISO 8601") from None
+
+
+def _client() -> Client:
+    client = Client(api_endpoint=settings.KLUIS_MOLLIE_API_URL, timeout=(3, 15), retry=2)
+    client.set_api_key(settings.KLUIS_MOLLIE_API_KEY)
+    client.set_user_agent_component("kluis", "1")
+    return client
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _payment(data: dict[str, Any]) -> ProviderPayment:
+    status = str(data.get("status", ""))
+    if status not in STATUSES:
+        raise ProviderError(f"the provider's payment status {status!r} is unknown")
+    cents, currency = value_to_cents(data.get("amount"))
+    details = _dict(data.get("details"))
+    checkout = _dict(_dict(data.get("_links")).get("checkout"))
+    metadata = data.get("metadata")
+    return ProviderPayment(
+        id=str(data.get("id", "")),
+        status=status,
+        amount_cents=cents,
+        currency=currency,
+        checkout_url=str(checkout.get("href", "")),
+        paid_at=_datetime(data.get("paidAt")),
+        metadata=metadata if isinstance(metadata, dict) else {},
+        consumer_name=str(details.get("consumerName") or ""),
+        consumer_account=str(details.get("consumerAccount") or ""),
+    )
+
+
+def _call(what: str, call: Any) -> Any:
+    try:
+        return call()
+    except NotFoundError as exc:
+        raise ProviderError(f"{what}: {exc}", unknown=True) from None
+    except MollieError as exc:
+        raise ProviderError(f"{what}: {exc}") from None
+
+
+def payment_create(
+    *,
+    amount_cents: int,
+    description: str,
+    redirect_url: str,
+    webhook_url: str,
+    locale: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> ProviderPayment:
+    """Create an iDEAL payment; the customer is sent to its checkout_url."""
+    data = {
+        "amount": {"currency": "EUR", "value": cents_to_value(amount_cents)},
+        "description": description,
+        "redirectUrl": redirect_url,
+        "webhookUrl": webhook_url,
+        "method": "ideal",
+        "locale": "en_US" if locale == "en" else "nl_NL",
+        "metadata": metadata,
+    }
+    client = _client()
+    answer = _call(
+        "creating the payment",
+        lambda: client.payments.create(data, idempotency_key=idempotency_key),
+    )
+    return _payment(dict(answer))
+
+
+def payment_get(provider_id: str) -> ProviderPayment:
+    """The payment as the provider knows it now: the only source of its status."""
+    client = _client()
+    return _payment(dict(_call("fetching the payment", lambda: client.payments.get(provider_id))))
+
+
+def refund_create(
+    *, provider_id: str, amount_cents: int, description: str, idempotency_key: str
+) -> ProviderRefund:
+    """Refund part or all of a paid payment to the account it came from."""
+    client = _client()
+    parent = MolliePayment({"id": provider_id}, client)  # type: ignore[no-untyped-call]
+    refunds = PaymentRefunds(client, parent)
+    data = {
+        "amount": {"currency": "EUR", "value": cents_to_value(amount_cents)},
+        "description": description,
+    }
+    answer = dict(
+        _call(
+            "refunding the payment",
+            lambda: refunds.create(data, idempotency_key=idempotency_key),
+        )
+    )
+    cents, _currency = value_to_cents(answer.get("amount"))
+    return ProviderRefund(
+        id=str(answer.get("id", "")), status=str(answer.get("status", "")), amount_cents=cents
+    )

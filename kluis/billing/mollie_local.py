@@ -1,0 +1,437 @@
+"""A local payment service provider that speaks Mollie's Payments API (v2).
+
+Tests and `make run` talk to it instead of api.mollie.com; its base URL is the
+setting KLUIS_MOLLIE_API_URL. It keeps its payments in memory and does what Mollie
+does on the wire:
+
+- `POST /v2/payments` (JSON, `Authorization: Bearer test_…`): a payment in status
+  `open`, with `_links.checkout` to a hosted checkout page; an `Idempotency-Key`
+  header given again returns the first answer;
+- `GET /v2/payments/{id}`: the payment, with `details.consumerName`,
+  `consumerAccount` and `consumerBic` once paid by iDEAL;
+- `POST /v2/payments/{id}/refunds` and `GET /v2/payments/{id}/refunds/{id}`;
+- errors as Mollie sends them: `application/hal+json` with `status`, `title`,
+  `detail` (and `field` for a 422);
+- the hosted checkout page, where the demo payer picks what their bank does (paid,
+  failed, canceled, expired, or leave it open); on a change of status it POSTs
+  `id=tr_…` (form-encoded, nothing else) to the payment's webhookUrl, then sends the
+  payer to the redirectUrl with a 303.
+
+Run it with `manage.py mollie_local`; tests start it in a thread (`serve()`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import secrets
+import string
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DOCS = "https://docs.mollie.com/overview/handling-errors"
+AMOUNT = re.compile(r"^\d{1,9}\.\d{2}$")
+CHOICES = ("paid", "failed", "canceled", "expired", "open")
+ALPHABET = string.ascii_letters + string.digits
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(ALPHABET) for _ in range(10))
+
+
+@dataclass
+class WebhookCall:
+    url: str
+    body: str
+    status: int  # the HTTP status our webhook answered, 0 when it could not be reached
+
+
+@dataclass
+class State:
+    api_key: str
+    base_url: str = ""
+    payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    webhook_calls: list[WebhookCall] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Tests deliver webhook calls themselves (url, form body) -> HTTP status; else HTTP.
+    deliver: Callable[[str, str], int] | None = None
+    # What the demo payer's bank reports when they pay.
+    payer_name: str = "T. Testbetaler"
+    payer_account: str = "NL02ABNA0123456789"
+    payer_bic: str = "ABNANL2A"
+
+    def set_status(self, payment_id: str, status: str) -> None:
+        """Move a payment as the payer's bank would, then call its webhook once."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            if payment["status"] != "open" or status == "open":
+                return
+            payment["status"] = status
+            stamp = _now()
+            payment.pop("expiresAt", None)
+            payment["isCancelable"] = False
+            if status == "paid":
+                payment["paidAt"] = stamp
+                payment["amountRefunded"] = {"currency": "EUR", "value": "0.00"}
+                payment["amountRemaining"] = dict(payment["amount"])
+                payment["details"] = {
+                    "consumerName": self.payer_name,
+                    "consumerAccount": self.payer_account,
+                    "consumerBic": self.payer_bic,
+                }
+            else:
+                payment[f"{status}At"] = stamp
+            payment["_links"].pop("checkout", None)
+            webhook = payment.get("webhookUrl") or ""
+        if webhook:
+            self.call_webhook(payment_id, webhook)
+
+    def call_webhook(self, payment_id: str, url: str) -> int:
+        body = urllib.parse.urlencode({"id": payment_id})
+        if self.deliver is not None:
+            status = self.deliver(url, body)
+            with self.lock:
+                self.webhook_calls.append(WebhookCall(url, body, status))
+            return status
+        request = urllib.request.Request(  # noqa: S310 - the webhookUrl kluis gave, http(s)
+            url,
+            data=body.encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+                status = int(response.status)
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except (urllib.error.URLError, OSError):
+            status = 0
+        with self.lock:
+            self.webhook_calls.append(WebhookCall(url, body, status))
+        return status
+
+
+def _error(status: int, detail: str, field_name: str = "") -> tuple[int, dict[str, Any]]:
+    body: dict[str, Any] = {
+        "status": status,
+        "title": HTTPStatus(status).phrase,
+        "detail": detail,
+        "_links": {"documentation": {"href": DOCS, "type": "text/html"}},
+    }
+    if field_name:
+        body["field"] = field_name
+    return status, body
+
+
+def _cents(value: str) -> int:
+    whole, _, fraction = value.partition(".")
+    return int(whole) * 100 + int(fraction)
+
+
+def _value(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def create_payment(state: State, data: Any) -> tuple[int, dict[str, Any]]:
+    if not isinstance(data, dict):
+        return _error(400, "The request body is not a JSON object.")
+    amount = data.get("amount")
+    if not isinstance(amount, dict) or not isinstance(amount.get("value"), str):
+        return _error(422, "The amount is invalid", "amount")
+    if amount.get("currency") != "EUR":
+        return _error(422, "The currency is not supported", "amount.currency")
+    if not AMOUNT.match(amount["value"]) or _cents(amount["value"]) < 1:
+        return _error(422, "The amount contains an invalid value", "amount.value")
+    for name in ("description", "redirectUrl"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            return _error(422, f"The {name} is required", name)
+    if data.get("method") not in (None, "ideal"):
+        return _error(422, "The payment method is invalid", "method")
+    payment_id = _new_id("tr_")
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    payment = {
+        "resource": "payment",
+        "id": payment_id,
+        "mode": "test",
+        "createdAt": created.isoformat(),
+        "amount": {"currency": "EUR", "value": amount["value"]},
+        "description": data["description"],
+        "method": "ideal",
+        "metadata": data.get("metadata"),
+        "status": "open",
+        "isCancelable": False,
+        "expiresAt": (created + dt.timedelta(minutes=15)).isoformat(),
+        "locale": data.get("locale") or "nl_NL",
+        "profileId": "pfl_kluislocal",
+        "sequenceType": "oneoff",
+        "redirectUrl": data["redirectUrl"],
+        "webhookUrl": data.get("webhookUrl") or None,
+        "_links": {
+            "self": {
+                "href": f"{state.base_url}/v2/payments/{payment_id}",
+                "type": "application/hal+json",
+            },
+            "checkout": {"href": f"{state.base_url}/checkout/{payment_id}", "type": "text/html"},
+            "documentation": {
+                "href": "https://docs.mollie.com/reference/create-payment",
+                "type": "text/html",
+            },
+        },
+    }
+    with state.lock:
+        state.payments[payment_id] = payment
+        return 201, json.loads(json.dumps(payment))
+
+
+def get_payment(state: State, payment_id: str) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        payment = state.payments.get(payment_id)
+        if payment is None:
+            return _error(404, f"No payment exists with token {payment_id}.")
+        return 200, json.loads(json.dumps(payment))
+
+
+def create_refund(state: State, payment_id: str, data: Any) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        payment = state.payments.get(payment_id)
+        if payment is None:
+            return _error(404, f"No payment exists with token {payment_id}.")
+        if not isinstance(data, dict):
+            return _error(400, "The request body is not a JSON object.")
+        amount = data.get("amount")
+        if (
+            not isinstance(amount, dict)
+            or amount.get("currency") != "EUR"
+            or not isinstance(amount.get("value"), str)
+            or not AMOUNT.match(amount["value"])
+            or _cents(amount["value"]) < 1
+        ):
+            return _error(422, "The amount is invalid", "amount")
+        if payment["status"] != "paid":
+            return _error(422, "The payment cannot be refunded: it has not been paid.")
+        remaining = _cents(payment["amountRemaining"]["value"])
+        cents = _cents(amount["value"])
+        if cents > remaining:
+            return _error(
+                422,
+                f"The amount is higher than the amount that can be refunded ({_value(remaining)}).",
+                "amount",
+            )
+        refund_id = _new_id("re_")
+        refund = {
+            "resource": "refund",
+            "id": refund_id,
+            "amount": {"currency": "EUR", "value": amount["value"]},
+            "description": str(data.get("description") or ""),
+            "metadata": data.get("metadata"),
+            "status": "pending",
+            "paymentId": payment_id,
+            "createdAt": _now(),
+            "_links": {
+                "self": {
+                    "href": f"{state.base_url}/v2/payments/{payment_id}/refunds/{refund_id}",
+                    "type": "application/hal+json",
+                },
+                "payment": {
+                    "href": f"{state.base_url}/v2/payments/{payment_id}",
+                    "type": "application/hal+json",
+                },
+            },
+        }
+        state.refunds[refund_id] = refund
+        refunded = _cents(payment["amountRefunded"]["value"]) + cents
+        payment["amountRefunded"] = {"currency": "EUR", "value": _value(refunded)}
+        payment["amountRemaining"] = {"currency": "EUR", "value": _value(remaining - cents)}
+        return 201, json.loads(json.dumps(refund))
+
+
+def get_refund(state: State, payment_id: str, refund_id: str) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        refund = state.refunds.get(refund_id)
+        if refund is None or refund["paymentId"] != payment_id:
+            return _error(404, f"No refund exists with token {refund_id}.")
+        return 200, json.loads(json.dumps(refund))
+
+
+PAYMENT_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)$")
+REFUNDS_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds$")
+REFUND_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds/(re_[A-Za-z0-9]+)$")
+CHECKOUT_PATH = re.compile(r"^/checkout/(tr_[A-Za-z0-9]+)$")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "kluis-mollie-local/1"
+    state: State  # set on the class made by serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: the tests and the demo print their own
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def _body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(min(length, 1_000_000)) if length > 0 else b""
+
+    def _json(self, status: int, body: dict[str, Any], replayed: bool = False) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/hal+json")
+        self.send_header("Content-Length", str(len(data)))
+        if replayed:
+            self.send_header("Idempotent-Replayed", "true")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _html(self, status: int, page: str) -> None:
+        data = page.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorised(self) -> bool:
+        if self.headers.get("Authorization", "") == f"Bearer {self.state.api_key}":
+            return True
+        self._json(*_error(401, "Missing authentication, or failed to authenticate"))
+        return False
+
+    # --- the API --------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if match := CHECKOUT_PATH.match(path):
+            self._checkout_page(match.group(1))
+            return
+        if not self._authorised():
+            return
+        if match := PAYMENT_PATH.match(path):
+            self._json(*get_payment(self.state, match.group(1)))
+        elif match := REFUND_PATH.match(path):
+            self._json(*get_refund(self.state, match.group(1), match.group(2)))
+        else:
+            self._json(*_error(404, "The resource does not exist."))
+
+    def do_POST(self) -> None:
+        path = urllib.parse.urlsplit(self.path).path
+        if match := CHECKOUT_PATH.match(path):
+            self._checkout_choice(match.group(1))
+            return
+        if not self._authorised():
+            return
+        raw = self._body()
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            self._json(*_error(400, "The request body is not valid JSON."))
+            return
+        key = self.headers.get("Idempotency-Key", "")
+        if key:
+            with self.state.lock:
+                earlier = self.state.replies.get(f"{path} {key}")
+            if earlier is not None:
+                self._json(*earlier, replayed=True)
+                return
+        if path == "/v2/payments":
+            reply = create_payment(self.state, data)
+        elif match := REFUNDS_PATH.match(path):
+            reply = create_refund(self.state, match.group(1), data)
+        else:
+            reply = _error(404, "The resource does not exist.")
+        if key and reply[0] < 500:
+            with self.state.lock:
+                self.state.replies[f"{path} {key}"] = reply
+        self._json(*reply)
+
+    def do_DELETE(self) -> None:
+        if self._authorised():
+            self._json(*_error(422, "This local provider does not cancel payments."))
+
+    # --- the hosted checkout page ---------------------------------------------------
+
+    def _checkout_page(self, payment_id: str) -> None:
+        status, payment = get_payment(self.state, payment_id)
+        if status != 200:
+            self._html(404, "<!doctype html><title>Not found</title><p>Onbekende betaling.</p>")
+            return
+        if payment["status"] != "open":
+            self._redirect(payment["redirectUrl"])
+            return
+        buttons = "".join(
+            f'<button name="status" value="{choice}">{choice}</button> ' for choice in CHOICES
+        )
+        page = (
+            "<!doctype html><html lang=nl><meta charset=utf-8>"
+            "<title>iDEAL (lokale testbetaling)</title>"
+            "<h1>iDEAL: lokale testbetaling</h1>"
+            f"<p>{html.escape(payment['description'])}: € {payment['amount']['value']}</p>"
+            "<p>Kies wat je bank doet met deze betaling.</p>"
+            f'<form method="post">{buttons}</form></html>'
+        )
+        self._html(200, page)
+
+    def _checkout_choice(self, payment_id: str) -> None:
+        form = urllib.parse.parse_qs(self._body().decode("utf-8", "replace"))
+        choice = (form.get("status") or [""])[0]
+        with self.state.lock:
+            payment = self.state.payments.get(payment_id)
+        if payment is None or choice not in CHOICES:
+            self._html(400, "<!doctype html><title>Fout</title><p>Ongeldige keuze.</p>")
+            return
+        self.state.set_status(payment_id, choice)
+        self._redirect(payment["redirectUrl"])
+
+    def _redirect(self, url: str) -> None:
+        self.send_response(303)
+        self.send_header("Location", url)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@dataclass
+class Running:
+    server: ThreadingHTTPServer
+    state: State
+    thread: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return self.state.base_url
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def make_server(
+    *, api_key: str, host: str = "127.0.0.1", port: int = 0
+) -> tuple[ThreadingHTTPServer, State]:
+    state = State(api_key=api_key)
+    handler = type("BoundHandler", (Handler,), {"state": state})
+    server = ThreadingHTTPServer((host, port), handler)
+    state.base_url = f"http://{host}:{server.server_address[1]}"
+    return server, state
+
+
+def serve(*, api_key: str, host: str = "127.0.0.1", port: int = 0) -> Running:
+    """Start the provider in a thread (tests); `stop()` ends it."""
+    server, state = make_server(api_key=api_key, host=host, port=port)
+    thread = threading.Thread(target=server.serve_forever, name="mollie-local", daemon=True)
+    thread.start()
+    return Running(server, state, thread)
