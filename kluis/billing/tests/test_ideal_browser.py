@@ -66,7 +66,7 @@ def test_a_customer_pays_a_demo_invoice_with_ideal(browser, live_server, setting
         assert "De factuur is betaald." in page.locator("#pay-result").inner_text()
         assert [call.status for call in provider.state.webhook_calls] == [200]
         assert Invoice.objects.get(number=invoice.number).is_paid
-        assert Order.objects.get(pk=invoice.order_id).status == Order.Status.PAID
+        assert Order.objects.get(invoice__number=invoice.number).status == Order.Status.PAID
         assert Payment.objects.get(invoice=invoice).match == Payment.Match.ONLINE
         page.goto(live_server.url + "/portaal/mijn-gegevens/")
         assert "onze betaaldienstverlener (Mollie B.V.)" in page.content()
