@@ -57,7 +57,7 @@ class InvoiceCounter(models.Model):
         return f"{self.series}: {self.last}"
 
 
-MUTABLE_FIELDS = frozenset({"paid_cents", "paid_at"})
+MUTABLE_FIELDS = frozenset({"paid_cents", "paid_at", "credited_at"})
 
 
 class InvoiceQuerySet(models.QuerySet["Invoice"]):
@@ -133,6 +133,8 @@ class Invoice(SealedModel):
     )
     paid_cents = models.IntegerField(default=0)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # When a credit note cancelled this invoice: money for it from then on is paid back.
+    credited_at = models.DateTimeField(null=True, blank=True)
 
     vault_subject_field: ClassVar[str] = "customer_id"
 
@@ -197,6 +199,10 @@ class Invoice(SealedModel):
         Returns whether the invoice became paid just now (so that is announced once)
         and how much of the payment is over the total, for a refund proposal.
         """
+        if self.credited_at is not None:
+            # Cancelled and credited (an order cancelled or withdrawn): nothing is owed,
+            # so the whole payment is proposed for refund and nothing settles.
+            return False, amount_cents
         before = max(self.paid_cents - self.total_cents, 0)
         self.paid_cents += amount_cents
         settled = self.paid_cents >= self.total_cents and self.paid_at is None

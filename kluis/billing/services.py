@@ -266,6 +266,9 @@ def credit_note_issue(
         locked.vat_scheme, locked.vat_country, locked.vat_rate_bp, locked.vat_check
     )
     if lines is None:
+        # Cancelled in full: a payment for it from now on is proposed for refund.
+        locked.credited_at = timezone.now()
+        locked.save(update_fields=["credited_at"])
         lines = [
             LineInput(
                 line.description,

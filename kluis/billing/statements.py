@@ -78,6 +78,7 @@ INVOICE_FIELDS = (
     "total_cents",
     "paid_cents",
     "paid_at",
+    "credited_at",
 )
 
 
@@ -335,7 +336,7 @@ def _batch_lookups(slips: list[_Slip]) -> tuple[_Batch, list[tuple[list[str], li
             .alias(open=F("total_cents") - F("paid_cents"))
             .filter(open__in={s.amount_cents for s in undecided})
             .order_by()
-            .only("id", "customer_id", "total_cents", "paid_cents", "paid_at")
+            .only("id", "customer_id", "total_cents", "paid_cents", "paid_at", "credited_at")
         )
     customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
     if customers:

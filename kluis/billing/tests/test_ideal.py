@@ -303,3 +303,25 @@ def test_paid_by_transfer_and_by_ideal_the_second_is_refunded_through_the_provid
     online.provider_refund_send(refund.pk)
     assert len(provider.state.refunds) == 1
     assert Disclosure.objects.filter(recipient="payment_provider", purpose="refunds").count() == 1
+
+
+def test_a_payment_for_a_cancelled_and_credited_order_is_proposed_for_refund(
+    client, personas, provider
+):
+    order, invoice = _awaiting(personas)
+    started = _start(client, invoice)
+    shop_services.order_move(order=order, to=Order.Status.CANCELLED, by=personas.staff["orders"])
+    invoice.refresh_from_db()
+    assert invoice.credited_at is not None and invoice.credit_note is not None
+    # A bank transfer with the betalingskenmerk, and the iDEAL payment started before.
+    transfer = _transfer(invoice, invoice.total_cents)
+    provider.state.set_status(started.provider_id, "paid")
+    invoice.refresh_from_db()
+    order.refresh_from_db()
+    assert invoice.paid_cents == 0 and invoice.paid_at is None
+    assert order.status == Order.Status.CANCELLED
+    refunds = {r.payment_id: r for r in Refund.objects.filter(invoice=invoice)}
+    online_payment = Payment.objects.get(match=Payment.Match.ONLINE)
+    assert set(refunds) == {transfer.pk, online_payment.pk}
+    assert all(r.amount_cents == invoice.total_cents for r in refunds.values())
+    assert all(r.status == Refund.Status.PROPOSED for r in refunds.values())
