@@ -258,6 +258,8 @@ KLUIS_OSS_ABOVE_THRESHOLD = env_bool("KLUIS_OSS_ABOVE_THRESHOLD", False)
 # In production a missing or invalid KvK number, VAT number or IBAN stops start-up.
 KLUIS_KVK_NUMBER = env_kvk("KLUIS_KVK_NUMBER", required=not DEBUG)
 KLUIS_VAT_NUMBER = env_vat("KLUIS_VAT_NUMBER", required=not DEBUG)
+# A renewal invoice asks VIES again when the customer's last valid answer is older.
+KLUIS_VIES_MAX_AGE_DAYS = env_int("KLUIS_VIES_MAX_AGE_DAYS", 90, minimum=1)
 KLUIS_INVOICE_SERIES = env_str("KLUIS_INVOICE_SERIES", "F")
 KLUIS_PAYMENT_TERM_DAYS = env_int("KLUIS_PAYMENT_TERM_DAYS", 14, minimum=1)
 # Renewal invoices go out this many days before a subscription's period ends. At most

@@ -54,7 +54,7 @@ def _line_description(
     }
 
 
-def _vies_evidence(customer: Customer) -> VatCheck | None:
+def _vies_evidence(customer: Customer, day: dt.date) -> VatCheck | None:
     """The customer's latest valid VIES answer, if it is for the VAT number they have now."""
     if customer.vat_number is None:
         return None
@@ -67,7 +67,18 @@ def _vies_evidence(customer: Customer) -> VatCheck | None:
     if last is None:
         return None
     checked = last.vat_number.reveal(purpose="invoicing", actor=services.BILLING)
-    return last if checked.replace(" ", "").upper() == current.replace(" ", "").upper() else None
+    if checked.replace(" ", "").upper() != current.replace(" ", "").upper():
+        return None
+    if timezone.localdate(last.checked_at) >= day - dt.timedelta(
+        days=settings.KLUIS_VIES_MAX_AGE_DAYS
+    ):
+        return last
+    # Older than KLUIS_VIES_MAX_AGE_DAYS: ask VIES again. Only a valid answer keeps
+    # the reverse charge; VIES not answering leaves the customer due for the next run.
+    again = shop_services.vat_number_recheck(order=last.order, vat_number=checked)
+    if again.result == VatCheck.Result.UNAVAILABLE:
+        raise services.BillingError("vies_unavailable")
+    return again if again.result == VatCheck.Result.VALID else None
 
 
 @transaction.atomic
@@ -95,7 +106,7 @@ def renewal_invoice_issue(*, customer: Customer, today: dt.date | None = None) -
     invoice = services.invoice_issue_for_lines(
         customer=customer,
         lines=lines,
-        evidence=_vies_evidence(customer),
+        evidence=_vies_evidence(customer, day),
         issued_by=None,
         issue_date=day,
     )

@@ -345,6 +345,15 @@ def order_vies_recheck(*, order: Order) -> Order:
     return locked
 
 
+def vat_number_recheck(*, order: Order, vat_number: str) -> VatCheck:
+    """Ask VIES again about a VAT number on file and keep the answer as evidence on `order`
+    (renewal invoices, when the last valid answer has grown old)."""
+    answer = vies_check(country=vat_number[:2], number=vat_number[2:])
+    return _vat_check_record(
+        order=order, country=vat_number[:2], number=vat_number[2:], answer=answer
+    )
+
+
 def order_move(*, order: Order, to: str, by: User) -> Order:
     """Move an order along its states; refused when the state machine has no such move."""
     with transaction.atomic():
