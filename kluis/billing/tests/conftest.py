@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from kluis.billing.rates import vat_rates_load
+from kluis.shop.tests.conftest import vies  # noqa: F401 (the recorded VIES server)
 from kluis.testing import Personas, make_personas
 
 

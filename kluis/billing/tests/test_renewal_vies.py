@@ -12,7 +12,7 @@ from kluis.billing import renewals
 from kluis.billing.models import Invoice
 from kluis.shop.models import VatCheck
 from kluis.shop.testing import make_subscription
-from kluis.shop.tests.conftest import VIES_INVALID, VIES_VALID, vies  # noqa: F401
+from kluis.shop.tests.conftest import VIES_INVALID, VIES_VALID
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
