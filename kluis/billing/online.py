@@ -210,7 +210,7 @@ def provider_refund_send(refund_id: int) -> Refund:
     """
     with transaction.atomic():
         refund = (
-            Refund.objects.select_for_update()
+            Refund.objects.select_for_update(of=("self",))
             .select_related("payment__online", "invoice")
             .get(pk=refund_id)
         )
