@@ -469,7 +469,10 @@ def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
     """A pain.001.001.03 file of every approved refund, validated against the schema."""
     refunds = list(
         Refund.objects.select_for_update()
-        .filter(status=Refund.Status.APPROVED, payment__online__isnull=True)
+        .filter(status=Refund.Status.APPROVED)
+        # Refunds of online payments go back through the provider (a subquery, not an
+        # outer join: PostgreSQL locks no nullable side of a join).
+        .exclude(payment__in=OnlinePayment.objects.exclude(payment=None).values("payment_id"))
         .select_related("payment", "invoice")
     )
     if not refunds:
