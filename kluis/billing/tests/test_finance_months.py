@@ -144,8 +144,9 @@ def test_the_queue_counts_proposals_unmatched_payments_and_refunds(ledger):
     overview = selectors.finance_overview(today=TODAY)
     assert overview.proposed_payments == 0
     assert overview.unmatched_payments == 0
-    # D's overpayment, proposed by the finance user who linked it.
-    assert (overview.refunds_to_decide, overview.refunds_to_export) == (1, 0)
+    # D's overpayment, proposed by the finance user who linked it, and C's payment,
+    # which arrived after C was credited and so is proposed for refund by itself.
+    assert (overview.refunds_to_decide, overview.refunds_to_export) == (2, 0)
     statement = BankStatement.objects.first()
     assert statement is not None
     for match in (Payment.Match.NONE, Payment.Match.NONE, Payment.Match.PROPOSED):

@@ -175,4 +175,5 @@ def test_the_english_shop_writes_english_amounts():
     catalogue_load()
     client = Client(headers={"accept-language": "en"})
     html = client.get(reverse("shop:catalogue")).content.decode()
-    assert "€19.95" in html and "€ 19,95" not in html
+    # A visitor is shown consumer prices: 19.95 + 21 % VAT.
+    assert "€24.14" in html and "€ 24,14" not in html
