@@ -46,9 +46,10 @@ The rules, their source, and what they were checked against (search corpus, 2026
   (groenenboomadvocaat.nl): NOT checked against the primary text. In agreement 2.0,
   art. 4; the renewal notice states the price of the next year.
 - GOVERNING LAW — Rome I (Reg. 593/2008) art. 6(2): a choice of law may not deprive
-  the consumer of the protection of the mandatory rules of the law of the country of
-  habitual residence. NOT checked against the primary text (no copy found). In
-  agreement 2.0, art. 10.
+  the consumer of the protection of the provisions that cannot be derogated from by
+  agreement under the law of the country of habitual residence. Checked only against
+  quotations in secondary sources (research.rug.nl; Directive 2013/11/EU as quoted on
+  wordscope.be), NOT against the primary text. In agreement 2.0, art. 10.
 """
 
 from __future__ import annotations

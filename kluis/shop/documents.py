@@ -10,6 +10,16 @@ processor agreement says about security, sub-processors and our own use of hoste
 data is what the policy declares (kluis/policy/hosted.py): `[[art32]]`,
 `[[subprocessors]]`, `[[hosted_data]]`. A version's change note is the file
 `<version>.<language>.changes.txt` beside it.
+
+Legal notes on what the 2.0 texts say (checked 2026-12-04 in the search corpus):
+- Art. 28(4) GDPR, the processor stays fully liable to the controller for a
+  sub-processor's data protection obligations: processor agreement 2.0, art. 9.
+  Checked only against a secondary summary of art. 28 (not EUR-Lex itself).
+- Art. 7(2) GDPR, a request for consent in a declaration that also concerns other
+  matters must be clearly distinguishable from them: agreement 2.0 claims no consent;
+  the checkout asks it apart (whois_notice and its own checkbox). Checked against the
+  article's text in a consolidated copy (betterregulation.com, EUR-Lex 02016R0679).
+- The consumer clauses of agreement 2.0 and their sources: kluis/shop/consumer.py.
 """
 
 from __future__ import annotations

@@ -291,3 +291,17 @@ def test_the_notice_rule_itself():
     sub.period_end = dt.date(2027, 1, 6)  # renewed
     assert consumer.consumer_end_date(sub, dt.date(2026, 3, 7)) == dt.date(2026, 4, 6)
     assert consumer.consumer_end_date(sub, dt.date(2027, 1, 1)) == dt.date(2027, 1, 6)
+
+
+def test_the_portal_offers_the_model_form_of_a_consumer_order_only(client, catalogue):
+    order = place(client)
+    log_in(client, eva())
+    url = reverse("shop_portal:order-pdf", kwargs={"order_id": order.pk, "kind": "withdrawal_form"})
+    assert (
+        url
+        in client.get(reverse("shop_portal:order", kwargs={"order_id": order.pk})).content.decode()
+    )
+    response = client.get(url)
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    Order.objects.filter(pk=order.pk).update(consumer=False)
+    assert client.get(url).status_code == 404
