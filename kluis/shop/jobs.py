@@ -18,6 +18,13 @@ def vies_retry() -> str:
     )
 
 
+@job("held_orders_lapse", every=dt.timedelta(days=1))
+def held_orders_lapse_job() -> str:
+    from kluis.shop.services import held_orders_lapse
+
+    return f"held orders: {held_orders_lapse()} cancelled after waiting for their owner"
+
+
 @job("subprocessors_announce", every=dt.timedelta(days=1))
 def subprocessors_announce_job() -> str:
     from kluis.shop.notices import subprocessors_announce

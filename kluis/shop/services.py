@@ -41,6 +41,9 @@ from kluis.uploads import CleanFile
 
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
+HELD_ORDERS = Actor.system("shop.held_orders")
+# An order placed with the address of an account waits this long for its owner.
+HELD_ORDER_DAYS = 14
 ORDER_DOCUMENTS = ("agreement", "processor_agreement")
 CONSUMER_DOCUMENTS = ("withdrawal_info", "start_request")
 
@@ -368,6 +371,23 @@ def order_move(*, order: Order, to: str, by: User) -> Order:
             raise ShopError("awaiting_owner")
         _move(locked, to, actor=by.actor().ref, by=by)
     return locked
+
+
+def held_orders_lapse(*, now: dt.datetime | None = None) -> int:
+    """Cancel orders that waited HELD_ORDER_DAYS for their owner in vain; how many."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=HELD_ORDER_DAYS)
+    lapsed = 0
+    waiting = Order.objects.filter(awaiting_owner=True, created_at__lt=cutoff).exclude(
+        status=Order.Status.CANCELLED
+    )
+    for order_id in waiting.values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order_id)
+            if not locked.awaiting_owner or not locked.can_move_to(Order.Status.CANCELLED):
+                continue
+            _move(locked, Order.Status.CANCELLED, actor=HELD_ORDERS.ref, by=None)
+            lapsed += 1
+    return lapsed
 
 
 def order_confirm_by_owner(*, order: Order, user: User, client_address: str) -> Order:

@@ -151,3 +151,19 @@ def test_reset_does_the_same_work_whatever_the_address(personas):
     # its stored address and name for the mail (one more audit entry and some ten
     # queries): that difference remains, see the README.
     assert known[2]["audit entries"] - unknown[2]["audit entries"] == 1, (known[2], unknown[2])
+
+
+def test_an_order_its_owner_never_confirms_lapses_after_fourteen_days(personas, catalogue):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    visitor = Client()
+    checkout(visitor, fill_cart(visitor), email="alice@example.nl")
+    order = Order.objects.get()
+    now = timezone.now()
+    assert services.held_orders_lapse(now=now + dt.timedelta(days=13)) == 0
+    assert Order.objects.get(pk=order.pk).status == "received"
+    assert services.held_orders_lapse(now=now + dt.timedelta(days=15)) == 1
+    assert Order.objects.get(pk=order.pk).status == "cancelled"
+    assert services.held_orders_lapse(now=now + dt.timedelta(days=16)) == 0
