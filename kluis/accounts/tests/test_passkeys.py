@@ -7,6 +7,8 @@ bends one part of an otherwise valid response.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -522,3 +524,28 @@ def test_an_ip_address_base_url_offers_no_passkeys(client, personas, settings):
     log_in(client, personas.alice)
     page = client.get(reverse("accounts:passkeys"))
     assert page.status_code == 200 and "passkey_options" not in page.context
+
+
+# --- the policy says so -----------------------------------------------------------------
+
+
+def test_the_statement_and_the_register_declare_passkeys(client):
+    from kluis.policy.loader import current_policy
+    from kluis.policy.register import build_register, register_csv
+
+    policy = current_policy()
+    category = policy.categories["kluis.passkey"]
+    assert category.retention == "account"  # removed with the account
+    assert policy.retention["account"].trigger.value == "account_closed"
+    assert "kluis.passkey" in policy.purposes["account_management"].categories
+    field = Passkey._meta.get_field("name")
+    assert getattr(field, "category", None) == "kluis.passkey"
+    dutch = client.get(reverse("policy:statement", kwargs={"lang": "nl"})).content.decode()
+    english = client.get(reverse("policy:statement", kwargs={"lang": "en"})).content.decode()
+    assert "Het geheime deel van de sleutel blijft" in dutch
+    assert "The secret part of the key stays on your device" in english
+    assert "passkey" in policy.changes.nl
+    rows = list(csv.reader(io.StringIO(register_csv(build_register(policy, "nl")))))
+    [account] = [row for row in rows if row[0] == "account_management"]
+    assert "passkeys: versleuteld in kluis" in " ".join(account)
+    assert "passkeys" in " ".join(next(row for row in rows if row[0] == "data_subject_rights"))
