@@ -22,7 +22,7 @@ pytestmark = browser_test
 
 def _page(browser: Any) -> tuple[Any, Any, list[str], list[str]]:
     context = browser.new_context(locale="nl-NL")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
