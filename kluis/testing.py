@@ -172,6 +172,24 @@ def _email_change(p: Personas) -> dict[str, Any]:
     return {"token": token}
 
 
+def _alice_passkey(p: Personas) -> dict[str, Any]:
+    import secrets
+
+    from kluis.accounts.models import Passkey
+    from kluis.accounts.webauthn import credential_hash
+
+    credential_id = secrets.token_bytes(32)
+    passkey = Passkey(
+        user=p.alice,
+        name="laptop",
+        credential_id=credential_id,
+        credential_hash=credential_hash(credential_id),
+        public_key=secrets.token_bytes(77),
+    )
+    passkey.save()
+    return {"passkey_id": passkey.pk}
+
+
 def _a_staff_member(p: Personas) -> dict[str, Any]:
     return {"user_id": p.staff["orders"].pk}
 
@@ -302,6 +320,9 @@ ROUTES: dict[str, Route] = {
     "accounts:mfa-totp": Route("account"),
     "accounts:mfa-recovery": Route("account", method="post"),
     "accounts:mfa-disable": Route("account", method="post"),
+    "accounts:login-passkey": Route("public", method="post"),
+    "accounts:passkeys": Route("account"),
+    "accounts:passkey-remove": Route("account", kwargs=_alice_passkey),
     # the customer portal
     "portal:home": Route("portal"),
     "portal:my-data": Route("portal"),

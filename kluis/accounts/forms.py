@@ -11,6 +11,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
+from kluis.accounts.passkeys import MAX_NAME_LENGTH as MAX_PASSKEY_NAME_LENGTH
 from kluis.accounts.selectors import purposes_using
 from kluis.accounts.validators import (
     MAX_EMAIL_LENGTH,
@@ -21,6 +22,7 @@ from kluis.accounts.validators import (
     validate_name,
     validate_plain_text,
 )
+from kluis.accounts.webauthn import MAX_RESPONSE_BYTES
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import ROLE_KEYS
 from kluis.vault.fields import sealed_fields
@@ -220,4 +222,36 @@ class RoleGrantDecideForm(forms.Form):
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
         widget=forms.Select(attrs={"aria-label": _("Besluit")}),
+    )
+
+
+class PasskeyResponseField(forms.CharField):
+    """The browser's WebAuthn response, as JSON, filled in by accounts/passkeys.js."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_RESPONSE_BYTES)
+        kwargs.setdefault("widget", forms.HiddenInput)
+        required = _("Je browser gaf geen passkey door. Probeer het opnieuw.")
+        kwargs.setdefault("error_messages", {"required": required})
+        super().__init__(**kwargs)
+
+
+class PasskeyRegisterForm(forms.Form):
+    name = forms.CharField(
+        label=_("Naam van de passkey"),
+        max_length=MAX_PASSKEY_NAME_LENGTH,
+        validators=[validate_plain_text],
+        help_text=_("Zodat je hem later herkent, bijvoorbeeld “laptop” of “sleutelhanger”."),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    credential = PasskeyResponseField()
+
+
+class PasskeyLoginForm(forms.Form):
+    credential = PasskeyResponseField()
+
+
+class PasskeyRemoveForm(forms.Form):
+    password = PasswordField(
+        label=_("Je wachtwoord"), help_text=_("Ter bevestiging dat jij het bent.")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import secrets
 import time
 
@@ -12,6 +13,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django_otp import login as otp_login
 from django_otp.models import Device
 
@@ -25,6 +27,13 @@ DEVICE_MAX_AGE = dt.timedelta(days=180)
 MFA_PENDING = "kluis_mfa_pending"
 MFA_PENDING_SECONDS = 300
 LAST_SEEN = "kluis_last_seen"
+
+
+def wait_message(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return _("Te veel pogingen. Probeer het over %(minutes)d minuten opnieuw.") % {
+        "minutes": minutes
+    }
 
 
 def client_address(request: HttpRequest) -> str:

@@ -17,7 +17,9 @@ from kluis.accounts.http import LAST_SEEN
 from kluis.accounts.models import User
 
 # What a staff member without a verified second factor may still open.
-MFA_SETUP_ALLOWED = frozenset({"accounts:mfa-totp", "accounts:logout", "set_language"})
+MFA_SETUP_ALLOWED = frozenset(
+    {"accounts:mfa-totp", "accounts:passkeys", "accounts:logout", "set_language"}
+)
 # Write the last-seen time at most this often, so not every request writes the session.
 TOUCH_EVERY = 60
 

@@ -12,6 +12,7 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device
 
 from kluis.policy.enforce import Actor
 from kluis.policy.schema import ROLE_KEYS
@@ -156,7 +157,25 @@ class User(AbstractBaseUser, SealedModel):
         return Actor.subject(self.customer_id)
 
 
-class EmailChange(SealedModel):
+class UserOwnedModel(SealedModel):
+    """A sealed row that belongs to one login: its subject is that login's subject."""
+
+    user: models.ForeignKey[User, User]
+
+    class Meta:
+        abstract = True
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.user.vault_subject()
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(user__customer_id=subject) | models.Q(
+            user__customer__isnull=True, user_id=subject
+        )
+
+
+class EmailChange(UserOwnedModel):
     """A new login address waiting for its owner to confirm it from that address.
 
     Only a hash of the link's token is kept, so the database alone cannot confirm a
@@ -177,15 +196,6 @@ class EmailChange(SealedModel):
 
     def __str__(self) -> str:
         return f"email change of {self.user_id}"
-
-    def vault_subject(self) -> uuid.UUID:
-        return self.user.vault_subject()
-
-    @classmethod
-    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
-        return models.Q(user__customer_id=subject) | models.Q(
-            user__customer__isnull=True, user_id=subject
-        )
 
 
 class Throttle(models.Model):
@@ -239,3 +249,54 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.role} to {self.staff_id}"
+
+
+class Passkey(UserOwnedModel):
+    """A WebAuthn credential (a passkey) its owner registered as a second factor.
+
+    Only the public half is kept: the private key never leaves the owner's device.
+    The name the owner gave it is sealed; the credential id and public key are not
+    secret (a signature from the device is needed to use them) and stay plain, as
+    do the counters and flags the ceremony checks. Removed with the account.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    name = SealedField(_("naam van de passkey"), category="kluis.passkey")
+    credential_id = models.BinaryField(max_length=1023)
+    # SHA-256 of the credential id: unique, so one authenticator's key is one row.
+    credential_hash = models.CharField(max_length=64, unique=True)
+    public_key = models.BinaryField(max_length=1023)
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    backup_eligible = models.BooleanField(default=False)
+    backed_up = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set when the device's signature counter went backwards: a sign of a copied key.
+    # Such a passkey is refused until its owner removes it.
+    clone_suspected_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("passkey")
+        verbose_name_plural = _("passkeys")
+
+    def __str__(self) -> str:
+        return f"passkey {self.pk}"
+
+
+class PasskeyDevice(Device):  # type: ignore[misc]  # django-otp has no type hints
+    """The django-otp device a session is verified with after a passkey login.
+
+    django-otp keys its devices by integer ids, sealed rows have UUIDs: this one row
+    per user stands for all of that user's passkeys; the audit entry of each login
+    names the passkey that was used. It holds nothing personal and goes with the user.
+    """
+
+    user: models.OneToOneField[User, User] = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="passkey_device"
+    )
+
+    class Meta:
+        verbose_name = _("passkeys (tweede stap)")
+        verbose_name_plural = _("passkeys (tweede stap)")

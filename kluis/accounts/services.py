@@ -21,7 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kluis.accounts import emails, throttle, validators
-from kluis.accounts.models import Customer, EmailChange, RoleGrant, User
+from kluis.accounts.models import Customer, EmailChange, Passkey, RoleGrant, User
 from kluis.accounts.selectors import customers_matching
 from kluis.accounts.tokens import link_token_hash, new_link_token
 from kluis.audit.chain import audit_append
@@ -224,8 +224,14 @@ def logout_record(*, user: User) -> None:
 # --- MFA ----------------------------------------------------------------------------
 
 
-def mfa_enabled(user: User) -> bool:
+def app_enabled(user: User) -> bool:
+    """An authenticator app (TOTP) is set up and confirmed."""
     return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
+
+
+def mfa_enabled(user: User) -> bool:
+    """A second factor is set up: an authenticator app, a passkey, or both."""
+    return app_enabled(user) or Passkey.objects.filter(user=user).exists()
 
 
 @dataclass(frozen=True)
@@ -236,10 +242,7 @@ class MfaResult:
 
 def mfa_check(*, user: User, code: str, client_address: str) -> MfaResult:
     """Check a code from the app or a recovery code, throttled per account and address."""
-    keys = [
-        throttle.key_for(throttle.MFA_ACCOUNT, str(user.pk)),
-        throttle.key_for(throttle.MFA_ADDRESS, client_address),
-    ]
+    keys = throttle.mfa_keys(str(user.pk), client_address)
     wait = throttle.blocked_seconds(keys)
     if wait:
         return MfaResult(None, wait)
@@ -296,7 +299,7 @@ def mfa_totp_confirm(*, device: TOTPDevice, code: str) -> bool:
 def mfa_recovery_codes_generate(*, user: User) -> list[str]:
     """Ten new single-use recovery codes; the earlier ones stop working."""
     if not mfa_enabled(user):
-        raise AccountError("recovery codes come with an authenticator app")
+        raise AccountError("recovery codes come with an authenticator app or a passkey")
     device, _ = StaticDevice.objects.get_or_create(user=user, name="recovery")
     device.confirmed = True
     device.save()
@@ -318,6 +321,7 @@ def mfa_disable(*, user: User) -> None:
         raise AccountError("staff cannot turn off two-step verification")
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    Passkey.objects.filter(user=user).delete()
     audit_append(
         action="accounts.mfa_disabled",
         actor=user.actor().ref,

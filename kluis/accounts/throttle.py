@@ -42,6 +42,8 @@ LOGIN_DEVICE = Rule("login-device", 10, _15_MIN, _15_MIN)
 LOGIN_ADDRESS = Rule("login-address", 30, _15_MIN, _15_MIN)
 MFA_ACCOUNT = Rule("mfa-account", 5, _15_MIN, _15_MIN)
 MFA_ADDRESS = Rule("mfa-address", 20, _15_MIN, _15_MIN)
+# The password asked again before a passkey is removed.
+REAUTH_ACCOUNT = Rule("reauth-account", 5, _15_MIN, _15_MIN)
 RESET_ACCOUNT = Rule("reset-account", 3, _HOUR, _HOUR)
 RESET_ADDRESS = Rule("reset-address", 10, _HOUR, _HOUR)
 SIGNUP_ADDRESS = Rule("signup-address", 10, _HOUR, _HOUR)
@@ -57,6 +59,11 @@ def key_for(rule: Rule, identity: str) -> Key:
     secret = system_secret("throttle")
     digest = hmac.new(secret, f"{rule.scope}|{identity}".encode(), hashlib.sha256).hexdigest()
     return Key(rule, f"{rule.scope}:{digest[:48]}")
+
+
+def mfa_keys(user_id: str, address: str) -> list[Key]:
+    """The second step's keys: app codes, recovery codes and passkeys count together."""
+    return [key_for(MFA_ACCOUNT, user_id), key_for(MFA_ADDRESS, address)]
 
 
 def client_ref(address: str) -> str:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from kluis.accounts import views
+from kluis.accounts import passkey_views, views
 
 app_name = "accounts"
 urlpatterns = [
     path("inloggen/", views.login_view, name="login"),
     path("inloggen/verificatie/", views.login_mfa, name="login-mfa"),
+    path("inloggen/passkey/", passkey_views.login_passkey, name="login-passkey"),
     path("uitloggen/", views.logout_view, name="logout"),
     path("aanmelden/", views.signup, name="signup"),
     path("aanmelden/verstuurd/", views.signup_done, name="signup-done"),
@@ -25,4 +26,10 @@ urlpatterns = [
     path("tweestapsverificatie/app/", views.mfa_totp, name="mfa-totp"),
     path("tweestapsverificatie/herstelcodes/", views.mfa_recovery, name="mfa-recovery"),
     path("tweestapsverificatie/uitzetten/", views.mfa_disable, name="mfa-disable"),
+    path("tweestapsverificatie/passkeys/", passkey_views.passkey_list, name="passkeys"),
+    path(
+        "tweestapsverificatie/passkeys/<uuid:passkey_id>/verwijderen/",
+        passkey_views.passkey_remove,
+        name="passkey-remove",
+    ),
 ]

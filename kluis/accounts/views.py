@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from urllib.parse import quote
 
 import qrcode
@@ -21,7 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from kluis.accounts import forms, services
+from kluis.accounts import forms, passkey_views, services
 from kluis.accounts.decorators import login_required
 from kluis.accounts.http import (
     client_address,
@@ -33,6 +32,7 @@ from kluis.accounts.http import (
     safe_next,
     start_mfa,
 )
+from kluis.accounts.http import wait_message as _wait_message
 from kluis.accounts.models import User
 from kluis.accounts.tokens import (
     _AccountTokenGenerator,
@@ -42,13 +42,6 @@ from kluis.accounts.tokens import (
 )
 
 ISSUER = "winkeltjes.net"
-
-
-def _wait_message(seconds: int) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    return _("Te veel pogingen. Probeer het over %(minutes)d minuten opnieuw.") % {
-        "minutes": minutes
-    }
 
 
 @sensitive_post_parameters("password")
@@ -99,7 +92,8 @@ def login_mfa(request: HttpRequest) -> HttpResponse:
             if result.blocked_seconds
             else _("Deze code klopt niet of is al gebruikt."),
         )
-    return render(request, "accounts/login_mfa.html", {"form": form})
+    context = {"form": form, **passkey_views.login_context(request, user)}
+    return render(request, "accounts/login_mfa.html", context)
 
 
 @require_POST
@@ -259,7 +253,12 @@ def _secret_groups(device: TOTPDevice) -> str:
 @login_required
 def mfa_overview(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
-    return render(request, "accounts/mfa.html", {"mfa_enabled": services.mfa_enabled(user)})
+    context = {
+        "mfa_enabled": services.mfa_enabled(user),
+        "app_enabled": services.app_enabled(user),
+        "passkey_count": user.passkeys.count(),
+    }
+    return render(request, "accounts/mfa.html", context)
 
 
 @sensitive_post_parameters("code")
