@@ -26,12 +26,14 @@ from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
 from kluis.rights import retention
+from kluis.rights.linked import linked_subjects
 from kluis.vault.fields import SealedField, SealedModel
 from kluis.vault.holdings import Holding, sealed_holdings
 from kluis.vault.models import DataKey
 from kluis.vault.reveal import reveal_many
 
 PURPOSE = "data_subject_rights"
+LINKED_ACTOR = Actor.system("rights")
 FORMAT = "kluis.access-export/1"
 
 
@@ -62,12 +64,21 @@ def _scope_of(h: Holding, policy: Policy) -> tuple[str, str]:
 def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str, Any]:
     """The whole answer to an access request, as plain data (JSON-ready)."""
     policy = current_policy()
-    holdings = sealed_holdings(subject)
-    values = _reveal(holdings, actor) if holdings else {}
+    # The person's own holdings, and records held under their address (kluis.rights.linked).
+    linked = linked_subjects(subject)
+    owners = [subject, *linked]
+    own = sealed_holdings(subject)
+    # Held under their own subject id, they open for the rights app on the person's
+    # behalf: the vault lets a person's actor open only their own subject's data.
+    theirs = [h for owner in linked for h in sealed_holdings(owner)]
+    holdings = own + theirs
+    values = _reveal(own, actor) if own else {}
+    if theirs:
+        values.update(_reveal(theirs, LINKED_ACTOR))
     created = {
-        (k.retention_class, k.period): k.created_at
-        for k in DataKey.objects.filter(subject=subject).only(
-            "retention_class", "period", "created_at"
+        (k.subject, k.retention_class, k.period): k.created_at
+        for k in DataKey.objects.filter(subject__in=owners).only(
+            "subject", "retention_class", "period", "created_at"
         )
     }
     # What the person may not be told of yet (a legal order under secrecy) stays out.
@@ -76,7 +87,7 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
     )
     used = purposes_used(subject)
     categories: dict[str, dict[str, Any]] = {}
-    kept_by_scope: dict[tuple[str, str], dict[str, Any]] = {}
+    kept_by_scope: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
     for h in holdings:
         key = h.field.category
         entry = categories.get(key)
@@ -92,10 +103,11 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
                 "value": values.get((id(h.row), h.field.name)),
             }
         )
-        kept = kept_by_scope.get((cls, period))
+        owner = h.row.vault_subject()
+        kept = kept_by_scope.get((owner, cls, period))
         if kept is None:
-            kept = _kept(policy, subject, cls, period, created.get((cls, period)), language)
-            kept_by_scope[(cls, period)] = kept
+            kept = _kept(policy, owner, cls, period, created.get((owner, cls, period)), language)
+            kept_by_scope[(owner, cls, period)] = kept
         if kept not in entry["retention"]:
             entry["retention"].append(kept)
     return {

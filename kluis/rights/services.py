@@ -27,6 +27,7 @@ from kluis.policy.loader import current_policy
 from kluis.policy.schema import Duration
 from kluis.rights import emails, limits, links, selectors
 from kluis.rights.erasure import category_outcome, erasure_blockers, key_plan
+from kluis.rights.linked import linked_subjects
 from kluis.rights.models import Erasure, FollowUp, IdCopy, ProcessingLimit, RightsRequest
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded
@@ -447,11 +448,14 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
     items = category_outcome(subject)
     contacts = list(Contact.objects.filter(customer_id=subject).values_list("pk", flat=True))
     request_ids = list(RightsRequest.objects.filter(subject=subject).values_list("pk", flat=True))
-    plans = key_plan([subject, *contacts])
+    # Questions and other records held under the person's address go too.
+    linked = linked_subjects(subject)
+    plans = key_plan([subject, *contacts, *linked])
     erase = [keys.KeyScope(p.subject, p.retention_class, p.period) for p in plans if p.erase]
     # What the requester typed with their requests goes too: its class has no legal duty.
     erase += [keys.KeyScope(r, "rights_request") for r in request_ids]
-    _tombstone_indexes(subject)
+    for owner in (subject, *linked):
+        _tombstone_indexes(owner)
     users = User.objects.filter(customer_id=subject).delete()[1].get("accounts.User", 0)
     Contact.objects.filter(pk__in=contacts).delete()
     outcome = {"kind": "erasure", "items": items, "account_deleted": bool(users)}

@@ -21,3 +21,13 @@ def questions_closed(subjects: list[uuid.UUID]) -> dict[uuid.UUID, dt.datetime]:
         ).values_list("pk", "closed_at")
         if closed_at is not None
     }
+
+
+def questions_by_address(emails: list[str]) -> list[uuid.UUID]:
+    """Questions asked from one of these addresses, found through the blind index."""
+    from kluis.vault.fields import BlindIndexField
+
+    index = Question._meta.get_field("email_index")
+    assert isinstance(index, BlindIndexField)
+    digests = [index.lookup_value(e) for e in emails]
+    return list(Question.objects.filter(email_index__in=digests).values_list("pk", flat=True))
