@@ -22,6 +22,7 @@ from django.utils import timezone
 from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
+from kluis.policy.cases import Case, case_describe
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
@@ -35,7 +36,9 @@ PURPOSE = "data_subject_rights"
 FORMAT = "kluis.access-export/1"
 
 
-def _reveal(holdings: Sequence[Holding], actor: Actor) -> dict[tuple[int, str], str | None]:
+def _reveal(
+    holdings: Sequence[Holding], actor: Actor, case: Case | None
+) -> dict[tuple[int, str], str | None]:
     """Plain values per (row identity, field name), one bulk reveal per model."""
     by_model: dict[type[SealedModel], dict[int, tuple[SealedModel, set[str]]]] = {}
     for h in holdings:
@@ -45,7 +48,9 @@ def _reveal(holdings: Sequence[Holding], actor: Actor) -> dict[tuple[int, str], 
     for rows in by_model.values():
         ordered = list(rows.values())
         names = sorted({n for _row, fields in ordered for n in fields})
-        plain = reveal_many([row for row, _f in ordered], names, purpose=PURPOSE, actor=actor)
+        plain = reveal_many(
+            [row for row, _f in ordered], names, purpose=PURPOSE, actor=actor, case=case
+        )
         for (row, fields), opened in zip(ordered, plain, strict=True):
             for name in fields:
                 values[(id(row), name)] = opened[name]
@@ -59,11 +64,16 @@ def _scope_of(h: Holding, policy: Policy) -> tuple[str, str]:
     return cls, period
 
 
-def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str, Any]:
-    """The whole answer to an access request, as plain data (JSON-ready)."""
+def build_export(
+    *, subject: uuid.UUID, actor: Actor, language: str, case: Case | None = None
+) -> dict[str, Any]:
+    """The whole answer to an access request, as plain data (JSON-ready).
+
+    Made by the privacy officer, it needs the request as its case.
+    """
     policy = current_policy()
     holdings = sealed_holdings(subject)
-    values = _reveal(holdings, actor) if holdings else {}
+    values = _reveal(holdings, actor, case) if holdings else {}
     created = {
         (k.retention_class, k.period): k.created_at
         for k in DataKey.objects.filter(subject=subject).only(
@@ -110,6 +120,7 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
             {
                 "at": r.at.isoformat(timespec="seconds"),
                 "purpose": _label(policy.purposes, r.purpose, language),
+                "case": case_describe(r.case),
                 "categories": [_label(policy.categories, c, language) for c in r.categories],
             }
             for r in visible_to_subject(
