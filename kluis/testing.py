@@ -335,7 +335,11 @@ ROUTES: dict[str, Route] = {
         roles=CUSTOMER_ROLES,
         method="post",
         kwargs=_alice_customer,
-        data=lambda p: {"field": "email", "purpose": "contract_administration"},
+        data=lambda p: {
+            "field": "email",
+            "purpose": "contract_administration",
+            "case": f"order:{_alice_order(p)['order_id']}",
+        },
     ),
     "backoffice:customer-password-reset": Route(
         "backoffice",

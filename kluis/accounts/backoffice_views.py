@@ -77,6 +77,7 @@ def _customer_page(
         "accounts": customer.users.order_by("date_joined"),
         "form": form,
         "may_send_reset": bool(staff.role_set & set(RESET_ROLES)),
+        "cases": selectors.customer_open_cases(customer),
     }
     return render(request, "accounts/backoffice/customer.html", context)
 
@@ -98,7 +99,11 @@ def customer_reveal(request: HttpRequest, customer_id: uuid.UUID) -> HttpRespons
         name, purpose = form.cleaned_data["field"], form.cleaned_data["purpose"]
         try:
             revealed[name] = selectors.customer_value_reveal(
-                customer=customer, field=name, purpose=purpose, actor=current_user(request).actor()
+                customer=customer,
+                field=name,
+                purpose=purpose,
+                actor=current_user(request).actor(),
+                case=form.cleaned_data["case"],
             )
         except RevealRefused as refusal:
             form.add_error(None, _("Niet toegestaan: %(reason)s") % {"reason": refusal})

@@ -23,6 +23,7 @@ from kluis.accounts.validators import (
     validate_plain_text,
 )
 from kluis.accounts.webauthn import MAX_RESPONSE_BYTES
+from kluis.policy.cases import Case
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import ROLE_KEYS
 from kluis.vault.fields import sealed_fields
@@ -180,11 +181,24 @@ class RevealForm(forms.Form):
 
     field = forms.ChoiceField(label=_("Gegeven"))
     purpose = forms.ChoiceField(label=_("Doel"))
+    # The customer's open case the look serves, for purposes that need one. Any well-
+    # formed case is accepted here: whether it is open and this customer's is the
+    # vault's decision, so that a refusal is on record.
+    case = forms.CharField(label=_("Voor"), required=False, max_length=120)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choices(self, "field", [(f.name, f.name) for f in sealed_fields(Customer)])
         _choices(self, "purpose", [(k, k) for k in current_policy().purposes])
+
+    def clean_case(self) -> Case | None:
+        text = str(self.cleaned_data.get("case") or "")
+        if not text:
+            return None
+        try:
+            return Case.parse(text)
+        except ValueError:
+            raise forms.ValidationError(_("Kies een dossier uit de lijst.")) from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

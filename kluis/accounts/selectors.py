@@ -18,6 +18,7 @@ from kluis.accounts.models import Customer, RoleGrant, User
 from kluis.audit.models import Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
+from kluis.policy.cases import Case, case_describe, open_cases
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import LegalBasis, Policy, RetentionClass, Trigger
@@ -66,6 +67,8 @@ class ShownEvent:
     purpose: str
     categories: list[str]
     legal_basis: str = ""
+    # For a staff look: the case it served ("bestelling W2026-000012"), if any.
+    case: str = ""
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def my_data(customer: Customer) -> MyData:
             who=_("een medewerker"),
             purpose=_purpose_label(policy, r.purpose, language),
             categories=_category_labels(policy, r.categories, language),
+            case=case_describe(r.case),
         )
         for r in visible_to_subject(
             RevealRecord.objects.filter(subject=customer.id), customer.id
@@ -336,7 +340,9 @@ def customer_fields_for_staff(customer: Customer, staff: User) -> list[MaskedFie
     return result
 
 
-def customer_value_reveal(*, customer: Customer, field: str, purpose: str, actor: Actor) -> str:
+def customer_value_reveal(
+    *, customer: Customer, field: str, purpose: str, actor: Actor, case: Case | None = None
+) -> str:
     """A value in plain text, if the vault allows it; it audits and may refuse.
 
     An empty field is checked and audited like a filled one: a refusal is a refusal,
@@ -346,10 +352,17 @@ def customer_value_reveal(*, customer: Customer, field: str, purpose: str, actor
     if value is None:
         sealed = Customer._meta.get_field(field)
         assert isinstance(sealed, SealedField)
-        authorize(sealed, customer, purpose=purpose, actor=actor)
+        authorize(sealed, customer, purpose=purpose, actor=actor, case=case)
         return ""
     assert isinstance(value, SealedValue)
-    return value.reveal(purpose=purpose, actor=actor)
+    return value.reveal(purpose=purpose, actor=actor, case=case)
+
+
+def customer_open_cases(customer: Customer) -> list[tuple[str, str]]:
+    """The customer's open cases that a staff reveal may serve, as (case, label) pairs."""
+    policy = current_policy()
+    kinds = list(dict.fromkeys(k for p in policy.purposes.values() if p.case for k in p.case.kinds))
+    return [(str(case), label) for case, label in open_cases(customer.id, kinds)]
 
 
 def purposes_using(category: str) -> list[str]:

@@ -75,6 +75,8 @@ class RevealRecord(models.Model):
     at = models.DateTimeField()
     actor = models.CharField(max_length=80)
     purpose = models.CharField(max_length=80)
+    # The case the look served ("order:<id>"), for purposes that need one; "" otherwise.
+    case = models.CharField(max_length=120, blank=True, default="")
     categories = models.JSONField()
     audit_seq = models.PositiveBigIntegerField()
     withholding = models.ForeignKey(

@@ -21,18 +21,20 @@ from django.utils import timezone
 from kluis.audit.chain import Event, audit_append, audit_append_many
 from kluis.audit.models import RevealRecord
 from kluis.audit.withholding import current_withholding_id
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 
 # Above this many people an entry carries a digest of the subject list, not the list.
 LISTED_SUBJECTS = 50
 
 
+# (actor, purpose, withholding, case) -> subject -> categories; the case is "" for none.
+_Reads = dict[tuple[Actor, str, int | None, str], dict[uuid.UUID, set[str]]]
+
+
 @dataclass
 class _Batch:
-    # (actor, purpose, withholding) -> subject -> categories
-    reads: dict[tuple[Actor, str, int | None], dict[uuid.UUID, set[str]]] = field(
-        default_factory=dict
-    )
+    reads: _Reads = field(default_factory=dict)
 
 
 _batch: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
@@ -55,9 +57,16 @@ def reveal_batch() -> Iterator[None]:
             _flush(batch)
 
 
-def record_reveal(*, actor: Actor, purpose: str, category: str, subject: uuid.UUID) -> None:
+def record_reveal(
+    *,
+    actor: Actor,
+    purpose: str,
+    category: str,
+    subject: uuid.UUID,
+    case: Case | None = None,
+) -> None:
     batch = _batch.get()
-    key = (actor, purpose, current_withholding_id())
+    key = (actor, purpose, current_withholding_id(), str(case or ""))
     if batch is None:
         _flush(_Batch(reads={key: {subject: {category}}}))
         return
@@ -65,11 +74,16 @@ def record_reveal(*, actor: Actor, purpose: str, category: str, subject: uuid.UU
 
 
 def record_bulk_reveal(
-    *, actor: Actor, purpose: str, categories: Sequence[str], subjects: Sequence[uuid.UUID]
+    *,
+    actor: Actor,
+    purpose: str,
+    categories: Sequence[str],
+    subjects: Sequence[uuid.UUID],
+    case: Case | None = None,
 ) -> None:
     batch = _batch.get()
     reads = {subject: set(categories) for subject in subjects}
-    key = (actor, purpose, current_withholding_id())
+    key = (actor, purpose, current_withholding_id(), str(case or ""))
     if batch is None:
         _flush(_Batch(reads={key: reads}))
         return
@@ -89,23 +103,26 @@ def _subjects_field(subjects: list[uuid.UUID]) -> dict[str, object]:
 @transaction.atomic
 def _flush(batch: _Batch) -> None:
     events = []
-    for (actor, purpose, withholding), reads in batch.reads.items():
+    for (actor, purpose, withholding, case), reads in batch.reads.items():
         subjects = list(reads)
         categories = sorted(set().union(*reads.values()))
         single = subjects[0] if len(subjects) == 1 else None
+        data: dict[str, object] = {"purpose": purpose, "categories": categories}
+        if case:
+            data["case"] = case
         events.append(
             Event(
                 action="vault.reveal",
                 actor=actor.ref,
                 subject=single,
-                data={"purpose": purpose, "categories": categories, **_subjects_field(subjects)},
+                data={**data, **_subjects_field(subjects)},
                 withholding=withholding,
             )
         )
     entries = audit_append_many(events)
     now = timezone.now()
     records: list[RevealRecord] = []
-    for entry, ((actor, purpose, withholding), reads) in zip(
+    for entry, ((actor, purpose, withholding, case), reads) in zip(
         entries, batch.reads.items(), strict=True
     ):
         if actor.kind != "staff":
@@ -116,6 +133,7 @@ def _flush(batch: _Batch) -> None:
                 at=now,
                 actor=actor.ref,
                 purpose=purpose,
+                case=case,
                 categories=sorted(cats),
                 audit_seq=entry.seq,
                 withholding_id=withholding,
@@ -126,13 +144,17 @@ def _flush(batch: _Batch) -> None:
 
 
 def record_refusal(
-    *, actor: Actor, purpose: str, category: str, subject: uuid.UUID, reason: str
+    *,
+    actor: Actor,
+    purpose: str,
+    category: str,
+    subject: uuid.UUID,
+    reason: str,
+    case: Case | None = None,
 ) -> None:
     # Written at once, outside any batch: a refusal must be on record even if the
     # request that caused it fails afterwards.
-    audit_append(
-        action="vault.reveal_refused",
-        actor=actor.ref,
-        subject=subject,
-        data={"purpose": purpose, "category": category, "reason": reason},
-    )
+    data = {"purpose": purpose, "category": category, "reason": reason}
+    if case is not None:
+        data["case"] = str(case)
+    audit_append(action="vault.reveal_refused", actor=actor.ref, subject=subject, data=data)

@@ -58,6 +58,7 @@ from kluis.audit.disclosures import disclosure_record
 from kluis.billing import emails
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.services import BILLING, BillingError
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.vault.fields import SealedValue
 
@@ -521,21 +522,23 @@ class HandoverRow:
         return [category for category, held in present.items() if held]
 
 
-def _reveal(value: SealedValue | None, actor: Actor) -> str:
-    return value.reveal(purpose=PURPOSE, actor=actor) if value is not None else ""
+def _reveal(value: SealedValue | None, actor: Actor, case: Case) -> str:
+    return value.reveal(purpose=PURPOSE, actor=actor, case=case) if value is not None else ""
 
 
 def handover_row(handover: CollectionHandover, actor: Actor) -> HandoverRow:
+    """The collector's row, revealed for collections with the hand-over as the case."""
     invoice = handover.invoice
     customer = invoice.customer
+    case = Case("collection_handover", str(handover.pk))
     return HandoverRow(
-        name=_reveal(customer.name, actor),
-        street=_reveal(customer.address_street, actor),
-        postcode=_reveal(customer.address_postcode, actor),
-        city=_reveal(customer.address_city, actor),
+        name=_reveal(customer.name, actor, case),
+        street=_reveal(customer.address_street, actor, case),
+        postcode=_reveal(customer.address_postcode, actor, case),
+        city=_reveal(customer.address_city, actor, case),
         country=customer.country,
-        phone=_reveal(customer.phone, actor),
-        email=_reveal(customer.email, actor),
+        phone=_reveal(customer.phone, actor, case),
+        email=_reveal(customer.email, actor, case),
         invoice_number=invoice.number,
         invoice_date=invoice.issue_date,
         due_date=invoice.due_date,

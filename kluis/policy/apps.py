@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class PolicyConfig(AppConfig):
@@ -11,3 +12,6 @@ class PolicyConfig(AppConfig):
         from kluis.policy.loader import current_policy
 
         current_policy()
+        # Every app that owns cases (orders, requests, hand-overs) declares their kinds
+        # in its `cases` module (kluis/policy/cases.py).
+        autodiscover_modules("cases")

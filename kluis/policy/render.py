@@ -407,6 +407,17 @@ class _Builder:
                 lead(_("Gegevens"), self.labels(p.categories, purpose.categories)),
                 lead(_("Grondslag"), legal_basis_text(purpose.legal_basis, detail)),
             )
+            if purpose.case is not None:
+                blocks += (
+                    lead(
+                        _("Alleen bij"),
+                        _(
+                            "Een medewerker ziet je gegevens voor dit doel alleen bij %(case)s;"
+                            " op Mijn gegevens zie je bij elke keer waarvoor het was."
+                        )
+                        % {"case": self.t(purpose.case.label)},
+                    ),
+                )
             sections.append(
                 Section(id=f"doel-{key}", title=self.t(purpose.label), blocks=blocks, level=3)
             )

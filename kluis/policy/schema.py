@@ -103,6 +103,16 @@ class Category(Strict):
         return self
 
 
+class PurposeCase(Strict):
+    """Staff reveal for this purpose only within a case of the person (R33)."""
+
+    # The kinds of case that count (kluis/policy/cases.py): an open order, an open
+    # rights request, an approved police register entry, a hand-over to the collector.
+    kinds: list[Key] = Field(min_length=1)
+    # What the statement says the case is: "een openstaande bestelling of vraag van je".
+    label: Text
+
+
 class Purpose(Strict):
     label: Text
     description: Text
@@ -113,6 +123,9 @@ class Purpose(Strict):
     # Who may reveal personal data for this purpose: staff roles, "system" for the
     # worker and scheduled jobs, "subject" for the person the data is about.
     actors: list[Key] = Field(min_length=1)
+    # When set, a staff member may reveal for this purpose only within such a case;
+    # the worker and the person themself need none.
+    case: PurposeCase | None = None
     requirements: list[RequirementId] = Field(default_factory=list)
     seed: list[str] = Field(default_factory=list)
     # Used for some people only, when something happens (a legal order, a hand-over to

@@ -22,6 +22,7 @@ from django.utils import timezone
 from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
+from kluis.policy.cases import Case, case_describe
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
@@ -37,7 +38,9 @@ LINKED_ACTOR = Actor.system("rights")
 FORMAT = "kluis.access-export/1"
 
 
-def _reveal(holdings: Sequence[Holding], actor: Actor) -> dict[tuple[int, str], str | None]:
+def _reveal(
+    holdings: Sequence[Holding], actor: Actor, case: Case | None
+) -> dict[tuple[int, str], str | None]:
     """Plain values per (row identity, field name), one bulk reveal per model."""
     by_model: dict[type[SealedModel], dict[int, tuple[SealedModel, set[str]]]] = {}
     for h in holdings:
@@ -47,7 +50,9 @@ def _reveal(holdings: Sequence[Holding], actor: Actor) -> dict[tuple[int, str], 
     for rows in by_model.values():
         ordered = list(rows.values())
         names = sorted({n for _row, fields in ordered for n in fields})
-        plain = reveal_many([row for row, _f in ordered], names, purpose=PURPOSE, actor=actor)
+        plain = reveal_many(
+            [row for row, _f in ordered], names, purpose=PURPOSE, actor=actor, case=case
+        )
         for (row, fields), opened in zip(ordered, plain, strict=True):
             for name in fields:
                 values[(id(row), name)] = opened[name]
@@ -61,8 +66,13 @@ def _scope_of(h: Holding, policy: Policy) -> tuple[str, str]:
     return cls, period
 
 
-def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str, Any]:
-    """The whole answer to an access request, as plain data (JSON-ready)."""
+def build_export(
+    *, subject: uuid.UUID, actor: Actor, language: str, case: Case | None = None
+) -> dict[str, Any]:
+    """The whole answer to an access request, as plain data (JSON-ready).
+
+    Made by the privacy officer, it needs the request as its case.
+    """
     policy = current_policy()
     # The person's own holdings, and records held under their address (kluis.rights.linked).
     linked = linked_subjects(subject)
@@ -72,9 +82,9 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
     # behalf: the vault lets a person's actor open only their own subject's data.
     theirs = [h for owner in linked for h in sealed_holdings(owner)]
     holdings = own + theirs
-    values = _reveal(own, actor) if own else {}
+    values = _reveal(own, actor, case) if own else {}
     if theirs:
-        values.update(_reveal(theirs, LINKED_ACTOR))
+        values.update(_reveal(theirs, LINKED_ACTOR, None))
     created = {
         (k.subject, k.retention_class, k.period): k.created_at
         for k in DataKey.objects.filter(subject__in=owners).only(
@@ -122,6 +132,7 @@ def build_export(*, subject: uuid.UUID, actor: Actor, language: str) -> dict[str
             {
                 "at": r.at.isoformat(timespec="seconds"),
                 "purpose": _label(policy.purposes, r.purpose, language),
+                "case": case_describe(r.case),
                 "categories": [_label(policy.categories, c, language) for c in r.categories],
             }
             for r in visible_to_subject(

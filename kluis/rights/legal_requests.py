@@ -23,6 +23,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.audit.withholding import withheld, withholding_lift, withholding_start
+from kluis.policy.cases import Case
 from kluis.policy.loader import current_policy
 from kluis.rights.models import PoliceRequest
 from kluis.rights.services import RightsError
@@ -154,7 +155,13 @@ def _answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
     for model, group in by_model.items():
         rows = list({id(h.row): h.row for h in group}.values())
         names = sorted({h.field.name for h in group})
-        opened = reveal_many(rows, names, purpose=LEGAL_PURPOSE, actor=by.actor())
+        opened = reveal_many(
+            rows,
+            names,
+            purpose=LEGAL_PURPOSE,
+            actor=by.actor(),
+            case=Case("police_request", str(police.pk)),
+        )
         for row, plain in zip(rows, opened, strict=True):
             for h in group:
                 if h.row is row and plain.get(h.field.name) is not None:

@@ -159,10 +159,13 @@ def _story(export: dict[str, Any]) -> list[Any]:
     )
     story.append(_p(_("Wanneer medewerkers je gegevens inzagen"), H2))
     reveals = [
-        [r["at"][:16], r["purpose"], ", ".join(r["categories"])] for r in export["staff_reveals"]
+        [r["at"][:16], r["purpose"], r.get("case") or "—", ", ".join(r["categories"])]
+        for r in export["staff_reveals"]
     ]
     story.append(
-        _plain_table([_("Wanneer"), _("Doel"), _("Gegevens")], reveals, [32, 60, 82])
+        _plain_table(
+            [_("Wanneer"), _("Doel"), _("Waarvoor"), _("Gegevens")], reveals, [30, 44, 48, 52]
+        )
         if reveals
         else _p(_("Geen medewerker heeft je gegevens ingezien."))
     )

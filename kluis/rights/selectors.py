@@ -9,12 +9,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.erasure import category_outcome, describe_outcome, erasure_blockers
 from kluis.rights.limits import restricted_purposes
 from kluis.rights.models import Erasure, FollowUp, PoliceRequest, ProcessingLimit, RightsRequest
-from kluis.vault.errors import KeyShredded
+from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedValue
 
 PURPOSE = "data_subject_rights"
@@ -223,14 +224,18 @@ def current_values(customer: Customer, actor: Actor) -> dict[str, str]:
 
 
 def requester(request: RightsRequest, actor: Actor) -> dict[str, str]:
-    """What the requester typed, opened for the privacy officer (audited)."""
+    """What the requester typed, opened for the privacy officer (audited).
+
+    The request is the case; once it is closed, what they typed stays sealed.
+    """
     shown: dict[str, str] = {}
+    case = Case("rights_request", str(request.pk))
     for name in ("requester_name", "requester_email"):
         sealed = getattr(request, name)
         if isinstance(sealed, SealedValue):
             try:
-                shown[name] = sealed.reveal(purpose=PURPOSE, actor=actor)
-            except KeyShredded:
+                shown[name] = sealed.reveal(purpose=PURPOSE, actor=actor, case=case)
+            except (KeyShredded, RevealRefused):
                 shown[name] = ""
     return shown
 

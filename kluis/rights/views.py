@@ -18,10 +18,12 @@ from kluis import uploads
 from kluis.accounts.decorators import customer_required, staff_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
+from kluis.policy.cases import Case
 from kluis.rights import forms, legal_requests, links, selectors, services
 from kluis.rights.export import build_export, export_json
 from kluis.rights.models import PoliceRequest, RightsRequest
 from kluis.rights.pdf import export_pdf
+from kluis.vault.errors import RevealRefused
 
 OFFICER = "privacy_officer"
 ERRORS = {
@@ -318,11 +320,17 @@ def officer_export(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> Htt
     rights_request = _officer_request(request_id)
     if rights_request.subject is None or not rights_request.is_verified:
         raise Http404
-    export = build_export(
-        subject=rights_request.subject,
-        actor=current_user(request).actor(),
-        language=rights_request.language,
-    )
+    try:
+        export = build_export(
+            subject=rights_request.subject,
+            actor=current_user(request).actor(),
+            language=rights_request.language,
+            case=Case("rights_request", str(rights_request.pk)),
+        )
+    except RevealRefused:
+        # The request is closed: it no longer opens the person's data (refusal audited).
+        messages.error(request, _("Dit verzoek is afgehandeld; de gegevens blijven afgeschermd."))
+        return redirect("rights_backoffice:request", request_id=request_id)
     return _download(export, fmt)
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
+from kluis.policy.cases import Case
 from kluis.shop import forms, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
@@ -72,16 +73,22 @@ def _order_page(
     request: HttpRequest, order: Order, form: forms.MoveForm, status: int = 200
 ) -> HttpResponse:
     staff = current_user(request)
-    # Handling the order is what the notes are read for; the read is audited.
-    try:
-        notes = (
-            order.notes.reveal(purpose="contract_administration", actor=staff.actor())
-            if order.notes
-            else ""
-        )
-    except (KeyShredded, RevealRefused):
-        # The customer was erased: the notes went with their data.
-        notes = _("gewist")
+    # Handling the order is what the notes are read for, so the order is the case; the
+    # read is audited. A delivered or cancelled order is no longer a case: its notes
+    # stay sealed (the refusal is audited too).
+    notes: str | None = ""
+    if order.notes:
+        try:
+            notes = order.notes.reveal(
+                purpose="contract_administration",
+                actor=staff.actor(),
+                case=Case("order", str(order.pk)),
+            )
+        except KeyShredded:
+            # The customer was erased: the notes went with their data.
+            notes = _("gewist")
+        except RevealRefused:
+            notes = None
     return render(
         request,
         "shop/backoffice/order.html",

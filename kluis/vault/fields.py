@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from django.apps import apps
 from django.db import models
 
+from kluis.policy.cases import Case, check_case
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
@@ -122,8 +123,8 @@ class SealedValue:
     def scope(self) -> keys.KeyScope:
         return self._field.scope_for(self._instance)
 
-    def reveal(self, *, purpose: str, actor: Actor) -> str:
-        authorize(self._field, self._instance, purpose=purpose, actor=actor)
+    def reveal(self, *, purpose: str, actor: Actor, case: Case | None = None) -> str:
+        authorize(self._field, self._instance, purpose=purpose, actor=actor, case=case)
         return self.open()
 
     def open(self, scope: keys.KeyScope | None = None) -> str:
@@ -157,26 +158,47 @@ def decrypt(cipher: AESGCM, token: bytes, aad: bytes) -> str:
     return plain.decode()
 
 
-def authorize(field: SealedField, instance: SealedModel, *, purpose: str, actor: Actor) -> None:
+def authorize(
+    field: SealedField,
+    instance: SealedModel,
+    *,
+    purpose: str,
+    actor: Actor,
+    case: Case | None = None,
+) -> None:
     from kluis.audit import reveals
     from kluis.vault.guards import RevealAsk, refusals
 
     subject = instance.vault_subject()
     try:
         check_reveal(category=field.category, purpose=purpose, actor=actor, subject=subject)
+        # A separate step: for a case-bound purpose, staff need an open case of the person.
+        check_case(purpose=purpose, actor=actor, subject=subject, case=case)
     except PolicyViolation as exc:
         reveals.record_refusal(
-            actor=actor, purpose=purpose, category=field.category, subject=subject, reason=str(exc)
+            actor=actor,
+            purpose=purpose,
+            category=field.category,
+            subject=subject,
+            reason=str(exc),
+            case=case,
         )
         raise RevealRefused(str(exc)) from None
     ask = RevealAsk(frozenset({(field.category, field.retention_class())}), purpose, actor)
     refused = refusals([subject], ask).get(subject)
     if refused is not None:
         reveals.record_refusal(
-            actor=actor, purpose=purpose, category=field.category, subject=subject, reason=refused
+            actor=actor,
+            purpose=purpose,
+            category=field.category,
+            subject=subject,
+            reason=refused,
+            case=case,
         )
         raise RevealRefused(refused)
-    reveals.record_reveal(actor=actor, purpose=purpose, category=field.category, subject=subject)
+    reveals.record_reveal(
+        actor=actor, purpose=purpose, category=field.category, subject=subject, case=case
+    )
 
 
 class SealedDescriptor:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from typing import NoReturn
 
+from kluis.policy.cases import Case, case_needed, check_case
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
 from kluis.policy.loader import current_policy
 from kluis.vault import keys
@@ -13,7 +16,12 @@ from kluis.vault.guards import RevealAsk, refusals
 
 
 def reveal_many(
-    rows: Sequence[SealedModel], fields: Sequence[str], *, purpose: str, actor: Actor
+    rows: Sequence[SealedModel],
+    fields: Sequence[str],
+    *,
+    purpose: str,
+    actor: Actor,
+    case: Case | None = None,
 ) -> list[dict[str, str | None]]:
     """Plain values of `fields` for each row; a shredded value reads as None."""
     from kluis.audit import reveals
@@ -33,14 +41,13 @@ def reveal_many(
             try:
                 check_reveal(category=category, purpose=purpose, actor=actor, subject=subject)
             except PolicyViolation as exc:
-                reveals.record_refusal(
-                    actor=actor,
-                    purpose=purpose,
-                    category=category,
-                    subject=subject,
-                    reason=str(exc),
-                )
-                raise RevealRefused(str(exc)) from None
+                _refuse(actor, purpose, category, subject, exc, case)
+    # A separate step: for a case-bound purpose, staff need an open case of each person.
+    for subject in dict.fromkeys(subjects) if case_needed(purpose, actor) else ():
+        try:
+            check_case(purpose=purpose, actor=actor, subject=subject, case=case)
+        except PolicyViolation as exc:
+            _refuse(actor, purpose, categories[0], subject, exc, case)
     policy = current_policy()
     # Limits that depend on each person (kluis.vault.guards), checked for every one.
     ask = RevealAsk(
@@ -52,7 +59,12 @@ def reveal_many(
     )
     for subject, reason in refusals(set(subjects), ask).items():
         reveals.record_refusal(
-            actor=actor, purpose=purpose, category=categories[0], subject=subject, reason=reason
+            actor=actor,
+            purpose=purpose,
+            category=categories[0],
+            subject=subject,
+            reason=reason,
+            case=case,
         )
         raise RevealRefused(reason)
     result: list[dict[str, str | None]] = []
@@ -94,6 +106,22 @@ def reveal_many(
                         values[field.name] = getattr(row, field.name).open(scope)
             result.append(values)
     reveals.record_bulk_reveal(
-        actor=actor, purpose=purpose, categories=categories, subjects=subjects
+        actor=actor, purpose=purpose, categories=categories, subjects=subjects, case=case
     )
     return result
+
+
+def _refuse(
+    actor: Actor,
+    purpose: str,
+    category: str,
+    subject: uuid.UUID,
+    exc: PolicyViolation,
+    case: Case | None,
+) -> NoReturn:
+    from kluis.audit import reveals
+
+    reveals.record_refusal(
+        actor=actor, purpose=purpose, category=category, subject=subject, reason=str(exc), case=case
+    )
+    raise RevealRefused(str(exc)) from None

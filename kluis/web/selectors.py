@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Sum
 from django.utils import timezone, translation
 
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.vault.fields import SealedField, SealedValue
@@ -67,10 +68,12 @@ def question_reveal(
     """
     value = getattr(question, field)
     revealed: dict[str, str] = {}
+    # The question is the case: once it is closed, staff no longer see it.
+    case = Case("question", str(question.pk))
     if isinstance(value, SealedValue):
-        revealed[field] = value.reveal(purpose=ANSWER_PURPOSE, actor=actor)
+        revealed[field] = value.reveal(purpose=ANSWER_PURPOSE, actor=actor, case=case)
     if field == "message" and answers:
-        bodies = reveal_many(answers, ["body"], purpose=ANSWER_PURPOSE, actor=actor)
+        bodies = reveal_many(answers, ["body"], purpose=ANSWER_PURPOSE, actor=actor, case=case)
         for answer, values in zip(answers, bodies, strict=True):
             revealed[f"answer:{answer.number}"] = values["body"] or ""
     return revealed

@@ -7,14 +7,20 @@ from django.urls import reverse
 
 from kluis.accounts.models import User
 from kluis.audit.models import AuditEntry, RevealRecord
+from kluis.rights.testing import alice_request
+from kluis.shop.testing import make_order
 from kluis.testing import log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
-def _reveal(client, personas, field="email", purpose="contract_administration"):
+def _reveal(client, personas, field="email", purpose="contract_administration", case=""):
     url = reverse("backoffice:customer-reveal", kwargs={"customer_id": personas.customer_a.id})
-    return client.post(url, {"field": field, "purpose": purpose})
+    return client.post(url, {"field": field, "purpose": purpose, "case": case})
+
+
+def _alice_order_case(personas) -> str:
+    return f"order:{make_order(personas.customer_a).pk}"
 
 
 def test_navigation_shows_each_role_its_own_pages(client, personas):
@@ -78,12 +84,14 @@ def test_the_reveal_form_lists_only_purposes_the_role_allows(client, personas):
 
 def test_a_reveal_for_an_allowed_purpose_shows_the_value_and_is_audited(client, personas):
     log_in(client, personas.staff["orders"])
-    response = _reveal(client, personas)
+    case = _alice_order_case(personas)
+    response = _reveal(client, personas, case=case)
     assert "<output>alice@example.nl</output>" in response.content.decode()
     record = RevealRecord.objects.get(subject=personas.customer_a.id)
     assert record.purpose == "contract_administration" and record.categories == [
         "user.contact.email"
     ]
+    assert record.case == case
     entry = AuditEntry.objects.get(action="vault.reveal")
     assert entry.actor == f"user:{personas.staff['orders'].pk}" and "alice@" not in entry.payload
 
@@ -102,13 +110,15 @@ def test_a_privacy_officer_reveals_for_a_data_subject_request_but_not_for_contra
     client, personas
 ):
     log_in(client, personas.staff["privacy_officer"])
+    case = f"rights_request:{alice_request(personas).pk}"
     assert (
         "alice@example.nl"
-        in _reveal(client, personas, purpose="data_subject_rights").content.decode()
+        in _reveal(client, personas, purpose="data_subject_rights", case=case).content.decode()
     )
+    order = _alice_order_case(personas)
     assert (
         "Niet toegestaan"
-        in _reveal(client, personas, purpose="contract_administration").content.decode()
+        in _reveal(client, personas, purpose="contract_administration", case=order).content.decode()
     )
 
 

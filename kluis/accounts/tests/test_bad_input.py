@@ -13,6 +13,7 @@ from kluis.accounts.models import Customer, User
 from kluis.accounts.validators import validate_name
 from kluis.audit.models import AuditEntry
 from kluis.policy.enforce import Actor
+from kluis.shop.testing import make_order
 from kluis.testing import PASSWORD, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -132,8 +133,10 @@ def test_template_syntax_in_a_valid_email_address_shows_literally_everywhere(cli
     staff = client.__class__()
     log_in(staff, personas.staff["support"])
     url = reverse("backoffice:customer-reveal", kwargs={"customer_id": user.customer_id})
+    assert user.customer is not None
+    order = make_order(user.customer)
     page = staff.post(
-        url, {"field": "email", "purpose": "contract_administration"}
+        url, {"field": "email", "purpose": "contract_administration", "case": f"order:{order.pk}"}
     ).content.decode()
     assert "<output>{{7*7}}@example.nl</output>" in page
 

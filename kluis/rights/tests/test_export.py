@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from kluis.audit.disclosures import disclosure_record
 from kluis.audit.models import RevealRecord
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.rights.export import build_export, export_json
 from kluis.rights.pdf import export_pdf
 from kluis.rights.services import request_from_portal
+from kluis.shop.testing import make_order
 from kluis.testing import log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -40,7 +42,12 @@ def test_every_category_carries_values_purposes_recipients_retention_and_source(
         actor=Actor.system("test"),
     )
     officer = personas.staff["support"]
-    alice.email.reveal(purpose="contract_administration", actor=officer.actor())
+    order = make_order(alice)
+    alice.email.reveal(
+        purpose="contract_administration",
+        actor=officer.actor(),
+        case=Case("order", str(order.pk)),
+    )
     export = _export(personas)
     by_key = {c["category"]: c for c in export["categories"]}
     assert set(by_key) >= {
@@ -62,6 +69,7 @@ def test_every_category_carries_values_purposes_recipients_retention_and_source(
     }
     assert RevealRecord.objects.filter(subject=alice.pk).exists()
     assert export["staff_reveals"][0]["purpose"] == "onze klantadministratie"
+    assert export["staff_reveals"][0]["case"] == f"bestelling {order.number}"
     assert export["complaint"]["authority"] == "Autoriteit Persoonsgegevens"
     assert {r["article"] for r in export["rights"]} >= {"art. 15 AVG", "art. 17 AVG"}
     assert any(a["action"] == "disclosure" for a in export["activity"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.shop.models import Order
 from kluis.shop.tests.helpers import checkout, fill_cart
@@ -30,7 +31,9 @@ def test_a_belgian_business_number_with_its_country_code_is_a_phone_number(clien
     assert response.status_code == 302, response.content.decode()[:2000]
     order = Order.objects.get()
     phone = order.customer.phone.reveal(
-        purpose="contract_administration", actor=Actor.staff("t", {"orders"})
+        purpose="contract_administration",
+        actor=Actor.staff("t", {"orders"}),
+        case=Case("order", str(order.pk)),
     )
     assert phone == "+3231234567"
 

@@ -60,14 +60,14 @@ def test_a_customer_may_read_only_their_own_data():
 
 def test_an_allowed_staff_reveal_is_audited_and_shown_to_the_person():
     customer = Customer.objects.get(pk=make_customer().pk)
-    customer.email.reveal(purpose="contract_administration", actor=Actor.staff("u4", {"support"}))
+    customer.email.reveal(purpose="order_status", actor=Actor.staff("u4", {"orders"}))
     entry = _last_entry()
     assert entry["action"] == "vault.reveal"
     assert entry["data"] == {
-        "purpose": "contract_administration",
+        "purpose": "order_status",
         "categories": ["user.contact.email"],
         "subjects": [str(customer.pk)],
     }
     record = RevealRecord.objects.get(subject=customer.pk)
-    assert record.purpose == "contract_administration"
+    assert record.purpose == "order_status"
     assert record.actor == "user:u4"

@@ -30,7 +30,7 @@ def test_the_database_holds_ciphertext_not_the_value():
 
 def test_a_declared_purpose_reveals_the_value_for_an_allowed_role():
     customer = Customer.objects.get(pk=make_customer(name="Marieke de Vries").pk)
-    plain = customer.name.reveal(purpose="contract_administration", actor=ORDERS)
+    plain = customer.name.reveal(purpose="order_status", actor=ORDERS)
     assert plain == "Marieke de Vries"
 
 
@@ -41,7 +41,7 @@ def test_a_value_copied_to_another_row_does_not_open():
     Customer.objects.filter(pk=second.pk).update(name=raw)
     moved = Customer.objects.get(pk=second.pk)
     with pytest.raises(Exception, match=r"does not open|no key"):
-        moved.name.reveal(purpose="contract_administration", actor=ORDERS)
+        moved.name.reveal(purpose="order_status", actor=ORDERS)
 
 
 def test_the_blind_index_finds_an_exact_match_whatever_the_case():
@@ -64,9 +64,7 @@ def test_assigning_a_new_value_reseals_and_updates_the_index():
     index = Customer._meta.get_field("email_index")
     assert not Customer.objects.filter(email_index=index.lookup_value("oud@example.nl")).exists()
     reloaded = Customer.objects.get(email_index=index.lookup_value("nieuw@example.nl"))
-    assert reloaded.email.reveal(purpose="contract_administration", actor=ORDERS) == (
-        "nieuw@example.nl"
-    )
+    assert reloaded.email.reveal(purpose="order_status", actor=ORDERS) == ("nieuw@example.nl")
 
 
 def test_reveal_many_opens_many_rows_and_writes_one_audit_entry():
@@ -74,9 +72,7 @@ def test_reveal_many_opens_many_rows_and_writes_one_audit_entry():
     before = AuditEntry.objects.count()
     rows = list(Customer.objects.filter(pk__in=[c.pk for c in customers]).order_by("number"))
     with key_scope():
-        values = reveal_many(
-            rows, ["name", "email"], purpose="contract_administration", actor=ORDERS
-        )
+        values = reveal_many(rows, ["name", "email"], purpose="order_status", actor=ORDERS)
     assert [v["name"] for v in values] == [f"Klant {i}" for i in range(30)]
     assert AuditEntry.objects.count() == before + 1
     entry = AuditEntry.objects.order_by("-seq").first()
@@ -91,7 +87,7 @@ def test_reveal_many_refuses_a_role_the_purpose_does_not_allow():
         reveal_many(
             rows,
             ["name"],
-            purpose="contract_administration",
+            purpose="order_status",
             actor=Actor.staff("u-admin", {"admin"}),
         )
 
@@ -112,4 +108,4 @@ def test_refresh_from_db_takes_the_stored_value():
     fresh.name = "Gewijzigd"
     fresh.save()
     fresh.refresh_from_db()
-    assert fresh.name.reveal(purpose="contract_administration", actor=ORDERS) == "Gewijzigd"
+    assert fresh.name.reveal(purpose="order_status", actor=ORDERS) == "Gewijzigd"

@@ -50,9 +50,12 @@ def test_a_copy_of_the_sqlite_database_taken_before_the_shred_stays_unreadable(t
     if connections["default"].vendor != "sqlite":
         pytest.skip("file copies are an SQLite matter; the row-copy test covers PostgreSQL")
     customer = make_customer(name="Oude Backup")
+    for n in range(4):  # neighbours on the keystore page, so it is rewritten, not freed
+        make_customer(name=f"Buur {n}")
     wrapped = bytes(DataKey.objects.get(subject=customer.pk).wrapped)
-    with connections["default"].cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for alias in ("default", "keystore"):
+        with connections[alias].cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     copy = tmp_path / "backup.sqlite3"
     shutil.copy(connections["default"].settings_dict["NAME"], copy)
 
@@ -66,6 +69,79 @@ def test_a_copy_of_the_sqlite_database_taken_before_the_shred_stays_unreadable(t
     Customer.objects.filter(pk=customer.pk).update(name=token)
     with pytest.raises(KeyShredded):
         Customer.objects.get(pk=restored.pk).name.open()
-    # The wrapped key itself is gone from the keystore's files, not just flagged.
+    # The wrapped key itself is gone from the keystore's files, not just flagged: no
+    # 12-byte run of it is left (the new, shorter row can overwrite the old one's start,
+    # so the whole key is the wrong needle).
     for path in _db_files("keystore"):
-        assert wrapped not in path.read_bytes(), path
+        content = path.read_bytes()
+        left = [i for i in range(len(wrapped) - 11) if wrapped[i : i + 12] in content]
+        assert not left, (path, left)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_sqlite_databases_zero_what_they_free():
+    """secure_delete is what keeps freed bytes of a shredded key out of the file.
+
+    The shred's UPDATE happens to overwrite the key's bytes with the new, shorter row
+    (SQLite places it at the end of the freed cell), so the file test above passes
+    either way; deleting the row would not. The setting is therefore pinned directly.
+    """
+    checked = 0
+    for alias in ("default", "keystore"):
+        connection = connections[alias]
+        if connection.vendor != "sqlite":
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA secure_delete")
+            assert cursor.fetchone()[0] == 1, alias
+        checked += 1
+    if not checked:
+        pytest.skip("SQLite only; PostgreSQL is checked by the row test below")
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_deleted_key_row_leaves_none_of_its_bytes_in_the_sqlite_file():
+    if connections["keystore"].vendor != "sqlite":
+        pytest.skip("file bytes are an SQLite matter")
+    customers = [make_customer(name=f"Rij {n}") for n in range(5)]
+    target = customers[2].pk
+    wrapped = bytes(DataKey.objects.get(subject=target).wrapped)
+    with connections["keystore"].cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    DataKey.objects.filter(subject=target).delete()
+    with connections["keystore"].cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for path in _db_files("keystore"):
+        content = path.read_bytes()
+        left = [i for i in range(len(wrapped) - 11) if wrapped[i : i + 12] in content]
+        assert not left, (path, left)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_after_a_shred_no_table_of_the_keystore_holds_the_keys_bytes():
+    """On either database: the wrapped key is gone from every row and column of the
+    keystore (bytea read as raw bytes), not only flagged as shredded."""
+    customer = make_customer(name="Weg Ermee")
+    wrapped = bytes(DataKey.objects.get(subject=customer.pk).wrapped)
+    assert wrapped in _keystore_values()
+    call_command("vault_shred", str(customer.pk), "customer_record")
+    row = DataKey.objects.get(subject=customer.pk)
+    assert row.wrapped is None and row.shredded_at is not None
+    values = _keystore_values()
+    left = [i for i in range(len(wrapped) - 11) if wrapped[i : i + 12] in values]
+    assert not left
+
+
+def _keystore_values() -> bytes:
+    connection = connections["keystore"]
+    chunks: list[bytes] = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+            for row in cursor.fetchall():
+                for value in row:
+                    if isinstance(value, bytes | memoryview):
+                        chunks.append(bytes(value))
+                    elif value is not None:
+                        chunks.append(str(value).encode())
+    return b"\x00".join(chunks)

@@ -1,0 +1,141 @@
+"""`import_statement FILE` killed with SIGKILL at a seeded random point, in a process of
+its own, leaves either nothing or the whole statement; a rerun then equals one clean
+import, and a further rerun changes nothing.
+
+The kill point is the Nth SQL statement the command sends (Django's execute_wrapper,
+installed by the small driver below), N drawn from a seeded generator over the number
+of statements a clean import of the same shape sends. The driver touches nothing of
+the importer itself, so the test holds whatever the importer does inside.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from kluis.billing import services
+from kluis.billing.camt_write import Tx, write_statement
+from kluis.billing.models import BankStatement, Invoice, Payment
+from kluis.billing.tests.helpers import order_for
+from kluis.mail.tests.conftest import database_url
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+SEED = int(os.environ.get("KLUIS_KILL_SEED", "20261204"))
+KILLED = -signal.SIGKILL
+
+DRIVER = """
+import os, signal, sys
+import django
+django.setup()
+from django.core.management import call_command
+from django.db import connection
+
+limit = int(os.environ["KILL_AT"])
+seen = 0
+
+def counting(execute, sql, params, many, context):
+    global seen
+    seen += 1
+    if seen == limit:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return execute(sql, params, many, context)
+
+with connection.execute_wrapper(counting):
+    call_command("import_statement", sys.argv[1])
+print(f"statements={seen}")
+"""
+
+
+def _run(path: Path, kill_at: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KLUIS_", "DJANGO_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="kluis.settings",
+        KLUIS_VAR_DIR=str(settings.VAR_DIR),
+        KLUIS_MASTER_KEY_FILE=str(settings.KLUIS_MASTER_KEY_FILE),
+        KLUIS_POLICY_DIR=str(settings.KLUIS_POLICY_DIR),
+        KLUIS_AUDIT_WITNESS_DIR=str(settings.KLUIS_AUDIT_WITNESS_DIR),
+        DATABASE_URL=database_url("default"),
+        KLUIS_KEYSTORE_URL=database_url("keystore"),
+        KILL_AT=str(kill_at),
+    )
+    for name in ("KLUIS_MASTER_KEY", "KLUIS_IBAN", "KLUIS_KVK_NUMBER", "KLUIS_VAT_NUMBER"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, str(path)],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _statement(tmp_path: Path, customer, name: str) -> tuple[Path, list[Invoice]]:
+    invoices = [services.invoice_issue(order=order_for(customer), issued_by=None) for _ in range(5)]
+    txs = [
+        Tx(
+            f"{name}-{n}",
+            f"{inv.total_cents // (1 + n % 2) / 100:.2f}",
+            kenmerk=inv.payment_reference,
+        )
+        for n, inv in enumerate(invoices)
+    ] + [Tx(f"{name}-none", "7.00", name="Niemand Bekend")]
+    return write_statement(tmp_path, txs, name=f"{name}.xml"), invoices
+
+
+def _state(invoices: list[Invoice], prefix: str) -> tuple[list[tuple[str, int, str]], list[int]]:
+    """The statement's payments (by entry, without the statement's prefix) and what its
+    invoices have been paid, comparable between two statements of the same shape."""
+    payments = Payment.objects.filter(entry_reference__startswith=prefix)
+    paid = dict(
+        Invoice.objects.filter(pk__in=[i.pk for i in invoices]).values_list("pk", "paid_cents")
+    )
+    return (
+        sorted(
+            (ref.removeprefix(prefix), amount, match)
+            for ref, amount, match in payments.values_list(
+                "entry_reference", "amount_cents", "match"
+            )
+        ),
+        [paid[i.pk] for i in invoices],
+    )
+
+
+def test_a_statement_import_killed_at_a_random_statement_leaves_all_or_nothing(tmp_path, personas):
+    # A clean import of one statement: what a whole import does, and how many SQL
+    # statements it sends.
+    clean_path, clean_invoices = _statement(tmp_path, personas.customer_a, "A")
+    clean = _run(clean_path)
+    assert clean.returncode == 0, clean.stderr
+    total = int(clean.stdout.rsplit("statements=", 1)[1])
+    clean_state = _state(clean_invoices, "A-")
+    assert len(clean_state[0]) == 6
+
+    path, invoices = _statement(tmp_path, personas.customer_b, "B")
+    kill_at = random.Random(SEED).randrange(1, total)
+    killed = _run(path, kill_at=kill_at)
+    assert killed.returncode == KILLED, (kill_at, total, killed.stdout, killed.stderr)
+    after_kill = _state(invoices, "B-")
+    nothing: tuple[list[tuple[str, int, str]], list[int]] = ([], [0] * len(invoices))
+    assert after_kill in (nothing, clean_state), (kill_at, total, after_kill)
+    statements = BankStatement.objects.count()
+    assert statements in (1, 2)
+
+    rerun = _run(path)
+    assert rerun.returncode == 0, rerun.stderr
+    once = _state(invoices, "B-")
+    assert once == clean_state
+    assert BankStatement.objects.count() == 2
+    again = _run(path)
+    assert again.returncode == 0, again.stderr
+    assert _state(invoices, "B-") == once
+    assert BankStatement.objects.count() == 2
