@@ -401,8 +401,10 @@ def refund_propose(*, refund: Refund, by: User) -> Refund:
     locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
     if locked.status != Refund.Status.PROPOSED or locked.proposed_by_id is not None:
         raise BillingError("already_proposed")
-    if locked.payment.iban is None:
-        raise BillingError("iban_missing")  # proposed only with the account finance enters
+    if locked.payment.iban is None and locked.payment.statement_id is not None:
+        # A bank payment without the payer's account: proposed only with the account
+        # finance enters (refund_payee_set), never blind.
+        raise BillingError("iban_missing")
     locked.proposed_by = by
     locked.save(update_fields=["proposed_by"])
     return locked
@@ -418,8 +420,13 @@ def refund_decide(*, refund: Refund, by: User, approve: bool) -> Refund:
         raise BillingError("no_proposer")
     if locked.proposed_by_id == by.pk:
         raise BillingError("four_eyes")
-    if approve and Payment.objects.filter(pk=locked.payment_id, iban__isnull=True).exists():
-        raise BillingError("iban_missing")
+    if (
+        approve
+        and Payment.objects.filter(
+            pk=locked.payment_id, iban__isnull=True, statement__isnull=False
+        ).exists()
+    ):
+        raise BillingError("iban_missing")  # a bank payment: approve its account too
     locked.status = Refund.Status.APPROVED if approve else Refund.Status.REJECTED
     locked.approved_by = by if approve else None
     locked.decided_at = timezone.now()
