@@ -292,6 +292,10 @@ def main() -> int:
         ("statement import", bench_statement_import),
         ("invoice PDFs", bench_invoice_pdfs),
     ]
+    # `python -m bench "statement import"`: only the benchmarks whose name contains one
+    # of the arguments (the machine is shared: run what you need).
+    wanted = [a for a in sys.argv[1:] if not a.startswith("-")]
+    benches = [(n, b) for n, b in benches if not wanted or any(w in n for w in wanted)]
     for name, bench in benches:
         with console.status(f"running {name}..."):
             figures.extend(bench())

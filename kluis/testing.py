@@ -447,6 +447,13 @@ ROUTES: dict[str, Route] = {
         kwargs=_billing("refund_kwargs"),
         data=lambda p: {"approve": "yes"},
     ),
+    "billing_backoffice:refund-payee": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_billing("refund_kwargs"),
+        data=lambda p: {"iban": "NL91ABNA0417164300", "name": "A. de Vries"},
+    ),
     "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
     "billing_backoffice:collections": Route("backoffice", roles=FINANCE),
     "billing_backoffice:collections-propose": Route(

@@ -23,6 +23,11 @@ urlpatterns = [
         backoffice_views.refund_decide,
         name="refund-decide",
     ),
+    path(
+        "terugbetalingen/<int:refund_id>/rekening/",
+        backoffice_views.refund_payee,
+        name="refund-payee",
+    ),
     path("terugbetalingen/betaalbestand/", backoffice_views.refunds_export, name="refunds-export"),
     # reminders and collections (kluis/billing/dunning.py)
     path("herinneringen/", dunning_views.collections, name="collections"),

@@ -144,6 +144,23 @@ REFUND_ERRORS = {
     "no_proposer": _lazy("Neem deze terugbetaling eerst als voorstel over."),
     "not_proposed": _lazy("Over deze terugbetaling is al beslist."),
     "nothing_to_export": _lazy("Er zijn geen goedgekeurde terugbetalingen."),
+    "all_held": _lazy(
+        "Geen betaalbestand: elke goedgekeurde terugbetaling is tegengehouden; "
+        "de reden staat erbij."
+    ),
+    "iban_missing": _lazy(
+        "Deze betaling kwam zonder rekeningnummer: vul eerst het IBAN in waarop terugbetaald wordt."
+    ),
+    "iban_invalid": _lazy("Dit IBAN klopt niet: controleer het controlegetal en de lengte."),
+    "name_missing": _lazy("Vul ook de naam van de rekeninghouder in."),
+    "file_invalid": _lazy("Het betaalbestand kon niet worden gemaakt; er is niets uitbetaald."),
+}
+
+# Shown next to an approved refund that the last payment file held back.
+HELD_REASONS = {
+    "iban_missing": _lazy("geen IBAN: vul het in"),
+    "iban_invalid": _lazy("IBAN ongeldig: vul het juiste in"),
+    "name_missing": _lazy("naam rekeninghouder ontbreekt"),
 }
 
 
@@ -154,13 +171,50 @@ def refunds(request: HttpRequest) -> HttpResponse:
         request,
         "billing/backoffice/refunds.html",
         {
-            "refunds": Refund.objects.filter(
-                status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
-            ).select_related("invoice"),
+            "rows": [
+                {
+                    "refund": refund,
+                    # No account from the bank, or one the last file could not pay to.
+                    "needs_payee": refund.payment.iban is None or bool(refund.held_reason),
+                    "held": HELD_REASONS.get(refund.held_reason, ""),
+                }
+                for refund in Refund.objects.filter(
+                    status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
+                ).select_related("invoice", "payment")
+            ],
             "exports": RefundExport.objects.all()[:20],
             "form": forms.RefundDecisionForm(auto_id=False),
+            "payee_form": forms.RefundPayeeForm(auto_id=False),
         },
     )
+
+
+@require_POST
+@staff_required(*FINANCE)
+def refund_payee(request: HttpRequest, refund_id: int) -> HttpResponse:
+    """Finance enters the account a refund is paid back to; a second user approves it."""
+    refund = get_object_or_404(Refund, pk=refund_id)
+    form = forms.RefundPayeeForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect("billing_backoffice:refunds")
+    try:
+        services.refund_payee_set(
+            refund=refund,
+            by=current_user(request),
+            iban=form.cleaned_data["iban"],
+            name=form.cleaned_data["name"],
+        )
+    except services.BillingError as exc:
+        messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+    else:
+        messages.success(
+            request,
+            _("Het IBAN is opgeslagen; een andere medewerker keurt de terugbetaling goed."),
+        )
+    return redirect("billing_backoffice:refunds")
 
 
 @require_POST
@@ -188,6 +242,14 @@ def refunds_export(request: HttpRequest) -> HttpResponse:
     except services.BillingError as exc:
         messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
         return redirect("billing_backoffice:refunds")
+    held = Refund.objects.filter(status=Refund.Status.APPROVED).exclude(held_reason="").count()
+    if held:
+        # The file downloads; the page shows this on the next visit.
+        messages.warning(
+            request,
+            _("%(count)s terugbetalingen zijn tegengehouden; de reden staat erbij.")
+            % {"count": held},
+        )
     response = HttpResponse(xml, content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{export.message_id}.xml"'
     return response

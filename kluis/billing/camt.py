@@ -193,6 +193,31 @@ def _sniff_version(path: Path) -> str:
     return NAMESPACES[namespace]
 
 
+def _kids(elem: etree._Element, skip: int) -> Iterator[tuple[str, etree._Element]]:
+    """The element children of `elem` by local name (`skip`: the "{namespace}" length)."""
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str):  # not a comment or processing instruction
+            yield tag[skip:], child
+
+
+def _strip(elem: etree._Element) -> str:
+    return (elem.text or "").strip()
+
+
+def _first(elem: etree._Element | None, skip: int, *path: str) -> etree._Element | None:
+    for name in path:
+        if elem is None:
+            return None
+        elem = next((child for local, child in _kids(elem, skip) if local == name), None)
+    return elem
+
+
+def _first_text(elem: etree._Element | None, skip: int, *path: str) -> str:
+    node = _first(elem, skip, *path)
+    return _strip(node) if node is not None else ""
+
+
 def _amount_in(elem: etree._Element | None, currency: str) -> int | None:
     """The amount of an Amt element, if it is in `currency`."""
     if elem is None or elem.get("Ccy", "") != currency:
@@ -200,40 +225,47 @@ def _amount_in(elem: etree._Element | None, currency: str) -> int | None:
     return _cents(elem.text or "")
 
 
-def _part(tx: etree._Element | None, entry: etree._Element, currency: str, alone: bool) -> Part:
-    """One TxDtls (or, with tx None, the entry itself) as a Part.
-
-    `alone`: the entry has just this one part, so the entry's own amount and its
-    AddtlNtryInf are this part's too.
-    """
+def _part(tx: etree._Element, skip: int, currency: str) -> Part:
+    """One TxDtls, walked once: only the branches that hold what a Part keeps."""
     texts: list[str] = []
     references: list[str] = []
     iban = holder = end_to_end = ""
     amount: int | None = None
-    if tx is not None:
-        amount = _amount_in(_find(tx, "Amt"), currency)
-        if amount is None:
-            for kind in ("TxAmt", "InstdAmt"):
-                amount = _amount_in(_find(tx, "AmtDtls", kind, "Amt"), currency)
-                if amount is not None:
-                    break
-        parties = _find(tx, "RltdPties")
-        iban = _text(parties, "DbtrAcct", "Id", "IBAN")
-        holder = _text(parties, "Dbtr", "Nm") or _text(parties, "Dbtr", "Pty", "Nm")
-        end_to_end = _text(tx, "Refs", "EndToEndId")
-        remittance = _find(tx, "RmtInf")
-        if remittance is not None:
-            texts += [(c.text or "").strip() for c in _children(remittance, "Ustrd")]
-            for strd in _children(remittance, "Strd"):
-                reference = _text(strd, "CdtrRefInf", "Ref")
-                if reference:
-                    references.append(reference)
-                texts += [_text(doc, "Nb") for doc in _children(strd, "RfrdDocInf")]
-                texts += [(c.text or "").strip() for c in _children(strd, "AddtlRmtInf")]
-        texts.append(_text(tx, "AddtlTxInf"))
-    if alone:
-        amount = _cents(_text(entry, "Amt"))
-        texts.append(_text(entry, "AddtlNtryInf"))
+    details: etree._Element | None = None
+    for name, child in _kids(tx, skip):
+        if name == "Amt":
+            amount = _amount_in(child, currency)
+        elif name == "AmtDtls":
+            details = child
+        elif name == "Refs":
+            end_to_end = _first_text(child, skip, "EndToEndId")
+        elif name == "RltdPties":
+            for role, party in _kids(child, skip):
+                if role == "Dbtr":
+                    holder = _first_text(party, skip, "Nm") or _first_text(party, skip, "Pty", "Nm")
+                elif role == "DbtrAcct":
+                    iban = _first_text(party, skip, "Id", "IBAN")
+        elif name == "RmtInf":
+            for kind, item in _kids(child, skip):
+                if kind == "Ustrd":
+                    texts.append(_strip(item))
+                elif kind == "Strd":
+                    for what, node in _kids(item, skip):
+                        if what == "CdtrRefInf":
+                            reference = _first_text(node, skip, "Ref")
+                            if reference:
+                                references.append(reference)
+                        elif what == "RfrdDocInf":
+                            texts.append(_first_text(node, skip, "Nb"))
+                        elif what == "AddtlRmtInf":
+                            texts.append(_strip(node))
+        elif name == "AddtlTxInf":
+            texts.append(_strip(child))
+    if amount is None and details is not None:
+        for kind in ("TxAmt", "InstdAmt"):
+            amount = _amount_in(_first(details, skip, kind, "Amt"), currency)
+            if amount is not None:
+                break
     return Part(
         amount_cents=amount,
         iban=iban.replace(" ", "").upper(),
@@ -244,30 +276,59 @@ def _part(tx: etree._Element | None, entry: etree._Element, currency: str, alone
     )
 
 
+_NO_PARTY = Part(None, "", "", (), (), "")
+
+
 def _entry(elem: etree._Element) -> Entry:
-    amount = _find(elem, "Amt")
+    """One Ntry, walked once over its own children and then each TxDtls."""
+    tag = str(elem.tag)
+    skip = tag.index("}") + 1 if tag.startswith("{") else 0
+    amount: etree._Element | None = None
+    status = booking = value = account_ref = entry_ref = note = side = ""
+    txs: list[etree._Element] = []
+    for name, child in _kids(elem, skip):
+        if name == "Amt":
+            amount = child
+        elif name == "CdtDbtInd":
+            side = _strip(child)
+        elif name == "Sts":
+            status = _strip(child) or _first_text(child, skip, "Cd")
+        elif name == "BookgDt":
+            booking = _first_text(child, skip, "Dt") or _first_text(child, skip, "DtTm")
+        elif name == "ValDt":
+            value = _first_text(child, skip, "Dt") or _first_text(child, skip, "DtTm")
+        elif name == "AcctSvcrRef":
+            account_ref = _strip(child)
+        elif name == "NtryRef":
+            entry_ref = _strip(child)
+        elif name == "NtryDtls":
+            txs += [tx for local, tx in _kids(child, skip) if local == "TxDtls"]
+        elif name == "AddtlNtryInf":
+            note = _strip(child)
     assert amount is not None  # the schema requires it
     currency = amount.get("Ccy", "")
-    status = _text(elem, "Sts") or _text(elem, "Sts", "Cd")
-    booking = _text(elem, "BookgDt", "Dt") or _text(elem, "BookgDt", "DtTm")
-    value = _text(elem, "ValDt", "Dt") or _text(elem, "ValDt", "DtTm")
-    reference = _text(elem, "AcctSvcrRef") or _text(elem, "NtryRef")
+    total = _cents(amount.text or "")
+    reference = account_ref or entry_ref
     try:
         booking_date = calendar_date(booking or value)
     except ValueError:
         raise StatementRefused(
             _("post %(entry)s heeft geen boekdatum"), entry=reference or "?"
         ) from None
-    txs = [tx for details in _children(elem, "NtryDtls") for tx in _children(details, "TxDtls")]
     if len(txs) <= 1:
-        parts: tuple[Part, ...] = (_part(txs[0] if txs else None, elem, currency, True),)
+        # One transaction: the entry's own amount and note are its too.
+        alone = _part(txs[0], skip, currency) if txs else _NO_PARTY
+        texts = (*alone.texts, note) if note else alone.texts
+        parts: tuple[Part, ...] = (
+            Part(total, alone.iban, alone.holder, alone.references, texts, alone.end_to_end),
+        )
     else:
-        parts = tuple(_part(tx, elem, currency, False) for tx in txs)
+        parts = tuple(_part(tx, skip, currency) for tx in txs)
     return Entry(
         bank_reference=reference,
-        amount_cents=_cents(amount.text or ""),
+        amount_cents=total,
         currency=currency,
-        credit=_text(elem, "CdtDbtInd") == "CRDT",
+        credit=side == "CRDT",
         booked=status == "BOOK",
         booking_date=booking_date,
         value_date=value,

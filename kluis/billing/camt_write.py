@@ -54,11 +54,15 @@ def _entry(version: str, tx: Tx) -> str:
         if version in ("03", "04")
         else ""
     )
+    # An empty reference: the entry carries neither NtryRef nor AcctSvcrRef, as in
+    # Rabobank's and ABN AMRO's exports.
+    entry_ref = f"<NtryRef>{tx.reference}</NtryRef>" if tx.reference else ""
+    servicer_ref = f"<AcctSvcrRef>{tx.reference}</AcctSvcrRef>" if tx.reference else ""
     return (
-        f'<Ntry><NtryRef>{tx.reference}</NtryRef><Amt Ccy="{tx.currency}">{tx.amount}</Amt>'
+        f'<Ntry>{entry_ref}<Amt Ccy="{tx.currency}">{tx.amount}</Amt>'
         f"<CdtDbtInd>{side}</CdtDbtInd>{status}"
         f"<BookgDt><Dt>{tx.booked}</Dt></BookgDt><ValDt><Dt>{tx.booked}</Dt></ValDt>"
-        f"<AcctSvcrRef>{tx.reference}</AcctSvcrRef>"
+        f"{servicer_ref}"
         "<BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ESCT</SubFmlyCd></Fmly>"
         "</Domn></BkTxCd>"
         "<NtryDtls><TxDtls>"

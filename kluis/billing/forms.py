@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
 from kluis import uploads
 
@@ -33,6 +35,21 @@ class PaymentAssignForm(forms.Form):
 
     def clean_invoice_number(self) -> str:
         return str(self.cleaned_data["invoice_number"]).strip().upper()
+
+
+class RefundPayeeForm(forms.Form):
+    """The account to pay a refund back to, entered by finance (checked with schwifty)."""
+
+    iban = forms.CharField(label=_("IBAN"), max_length=42)
+    name = forms.CharField(label=_("Naam rekeninghouder"), max_length=70, required=False)
+
+    def clean_iban(self) -> str:
+        try:
+            return str(IBAN(self.cleaned_data["iban"]).compact)
+        except SchwiftyException:
+            raise forms.ValidationError(
+                _("Dit IBAN klopt niet: controleer het controlegetal en de lengte.")
+            ) from None
 
 
 class RefundDecisionForm(forms.Form):

@@ -360,6 +360,13 @@ class Refund(models.Model):
     provider_refund_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # Who entered the account to pay back to, when the statement gave none (or a bad
+    # one): that makes them its proposer, so a second user approves that account too.
+    payee_entered_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Why the last payment file left this approved refund out (a code of HELD_REASONS).
+    held_reason = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["created_at"]

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext, override
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
@@ -417,9 +419,13 @@ def payment_link(*, payment: Payment, invoice: Invoice, by: User) -> Payment:
 @transaction.atomic
 def refund_propose(*, refund: Refund, by: User) -> Refund:
     """A finance user takes up a refund the system proposed (a command-line import)."""
-    locked = Refund.objects.select_for_update().get(pk=refund.pk)
+    locked = Refund.objects.select_for_update().select_related("payment").get(pk=refund.pk)
     if locked.status != Refund.Status.PROPOSED or locked.proposed_by_id is not None:
         raise BillingError("already_proposed")
+    if locked.payment.iban is None and locked.payment.statement_id is not None:
+        # A bank payment without the payer's account: proposed only with the account
+        # finance enters (refund_payee_set), never blind.
+        raise BillingError("iban_missing")
     locked.proposed_by = by
     locked.save(update_fields=["proposed_by"])
     return locked
@@ -435,6 +441,13 @@ def refund_decide(*, refund: Refund, by: User, approve: bool) -> Refund:
         raise BillingError("no_proposer")
     if locked.proposed_by_id == by.pk:
         raise BillingError("four_eyes")
+    if (
+        approve
+        and Payment.objects.filter(
+            pk=locked.payment_id, iban__isnull=True, statement__isnull=False
+        ).exists()
+    ):
+        raise BillingError("iban_missing")  # a bank payment: approve its account too
     locked.status = Refund.Status.APPROVED if approve else Refund.Status.REJECTED
     locked.approved_by = by if approve else None
     locked.decided_at = timezone.now()
@@ -465,31 +478,124 @@ def _send_to_provider(refund_id: int) -> None:
 
 
 @transaction.atomic
-def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
-    """A pain.001.001.03 file of every approved refund, validated against the schema."""
-    refunds = list(
-        Refund.objects.select_for_update()
-        .filter(status=Refund.Status.APPROVED)
-        # Refunds of online payments go back through the provider (a subquery, not an
-        # outer join: PostgreSQL locks no nullable side of a join).
-        .exclude(payment__in=OnlinePayment.objects.exclude(payment=None).values("payment_id"))
-        .select_related("payment", "invoice")
+def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> Refund:
+    """Finance enters the account to pay a refund back to, when the statement gave none
+    (or one that cannot be paid to). Checked with schwifty; the one who enters it
+    becomes the refund's proposer, so a second finance user approves it, account and all.
+    """
+    locked = (
+        Refund.objects.select_for_update().select_related("invoice", "payment").get(pk=refund.pk)
     )
-    if not refunds:
-        raise BillingError("nothing_to_export")
-    actor = by.actor()
-    transfers = [
-        sepa.Transfer(
-            end_to_end_id=f"R{refund.pk}",
-            amount_cents=refund.amount_cents,
-            iban=_reveal(refund.payment.iban, "refunds", actor),
-            name=_reveal(refund.payment.holder, "refunds", actor),
-            remittance=f"Terugbetaling {refund.invoice.number}",
+    if locked.status not in (Refund.Status.PROPOSED, Refund.Status.APPROVED):
+        raise BillingError("not_proposed")
+    try:
+        account = str(IBAN(iban).compact)
+    except SchwiftyException:
+        raise BillingError("iban_invalid") from None
+    payment = Payment.objects.select_for_update().get(pk=locked.payment_id)
+    payment.iban = account
+    fields = ["iban"]
+    if name.strip():
+        payment.holder = " ".join(name.split())[:70]
+        fields.append("holder")
+    elif payment.holder is None:
+        raise BillingError("name_missing")
+    payment.save(update_fields=fields)
+    locked.status = Refund.Status.PROPOSED
+    locked.proposed_by = by
+    locked.approved_by = None
+    locked.decided_at = None
+    locked.payee_entered_by = by
+    locked.held_reason = ""
+    locked.save(
+        update_fields=[
+            "status",
+            "proposed_by",
+            "approved_by",
+            "decided_at",
+            "payee_entered_by",
+            "held_reason",
+        ]
+    )
+    audit_append(
+        action="billing.refund_payee_entered",
+        actor=by.actor().ref,
+        subject=locked.invoice.customer_id,
+        data={"refund": locked.pk, "invoice": locked.invoice.number},
+    )
+    return locked
+
+
+# Why an approved refund was left out of a payment file; finance sees it on the page.
+HELD_REASONS = ("iban_missing", "iban_invalid", "name_missing")
+
+
+def _payee(refund: Refund, actor: Actor) -> tuple[str, str, str]:
+    """The account and name to pay `refund` back to, or the reason it cannot be paid."""
+    payment = refund.payment
+    if payment.iban is None:
+        return "", "", "iban_missing"
+    iban = _reveal(payment.iban, "refunds", actor)
+    try:
+        iban = str(IBAN(iban).compact)
+    except SchwiftyException:
+        return "", "", "iban_invalid"
+    name = _reveal(payment.holder, "refunds", actor) if payment.holder is not None else ""
+    if not name.strip():
+        return "", "", "name_missing"
+    return iban, name, ""
+
+
+def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
+    """A pain.001.001.03 file of every approved refund that can be paid, validated
+    against the schema. A refund that cannot be paid (no account, a bad account, no
+    name) is held back with its reason, and never keeps the others out of the file.
+    """
+    with transaction.atomic():
+        refunds = list(
+            Refund.objects.select_for_update(of=("self",))
+            .filter(status=Refund.Status.APPROVED)
+            # Refunds of online payments go back through the provider (a subquery, not an
+            # outer join: PostgreSQL locks no nullable side of a join).
+            .exclude(payment__in=OnlinePayment.objects.exclude(payment=None).values("payment_id"))
+            .select_related("payment", "invoice")
+            .order_by("pk")
         )
-        for refund in refunds
-    ]
+        actor = by.actor()
+        ready: list[Refund] = []
+        transfers: list[sepa.Transfer] = []
+        held: list[Refund] = []
+        for refund in refunds:
+            iban, name, reason = _payee(refund, actor)
+            if reason:
+                refund.held_reason = reason
+                held.append(refund)
+                continue
+            refund.held_reason = ""
+            ready.append(refund)
+            transfers.append(
+                sepa.Transfer(
+                    end_to_end_id=f"R{refund.pk}",
+                    amount_cents=refund.amount_cents,
+                    iban=iban,
+                    name=name,
+                    remittance=f"Terugbetaling {refund.invoice.number}",
+                )
+            )
+        Refund.objects.bulk_update(held, ["held_reason"])
+        if ready:
+            return _export(by, ready, transfers)
+    raise BillingError("all_held" if held else "nothing_to_export")
+
+
+def _export(
+    by: User, refunds: list[Refund], transfers: list[sepa.Transfer]
+) -> tuple[RefundExport, bytes]:
     message_id = f"KLUIS-REFUND-{timezone.now():%Y%m%d%H%M%S}-{RefundExport.objects.count() + 1}"
-    xml = sepa.pain001(message_id=message_id, transfers=transfers)
+    try:
+        xml = sepa.pain001(message_id=message_id, transfers=transfers)
+    except sepa.SepaError:
+        raise BillingError("file_invalid") from None
     export = RefundExport.objects.create(
         message_id=message_id,
         sha256=hashlib.sha256(xml).hexdigest(),
@@ -498,7 +604,7 @@ def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
         created_by=by,
     )
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
-        status=Refund.Status.EXPORTED, export=export
+        status=Refund.Status.EXPORTED, export=export, held_reason=""
     )
     audit_append(
         action="billing.refunds_exported",
