@@ -247,6 +247,7 @@ class StaffMinimumLengthValidator:
             )
 
     def get_help_text(self) -> str:
-        return _("Medewerkers gebruiken minstens %(min_length)d tekens.") % {
-            "min_length": self.min_length
-        }
+        # The help text is shown to customers too (Django lists every validator's): a
+        # customer's password rules say nothing about staff. Staff who choose a short
+        # password get this validator's error, which says how long it must be.
+        return ""

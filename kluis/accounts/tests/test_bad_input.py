@@ -148,3 +148,10 @@ def test_html_in_a_name_is_escaped_in_pages_and_html_email(client, db):
     html = str(message.alternatives[0][0])
     assert "Carla &lt;b&gt;Smit&lt;/b&gt;" in html and "<b>Smit" not in html
     assert "Carla <b>Smit</b>" in message.body  # plain text shows it as typed
+
+
+def test_the_customer_password_rules_say_nothing_about_staff(client, db):
+    from django.contrib.auth.password_validation import password_validators_help_texts
+
+    texts = " ".join(str(t) for t in password_validators_help_texts())
+    assert "edewerker" not in texts and texts.strip()
