@@ -16,6 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from conftest import browser_test
 from kluis.accounts.models import User
 from kluis.testing import PASSWORD, make_staff, totp_device
+from kluis.web.models import Question
 
 CUSTOMER_PASSWORD = "mijn-eigen-lange-wachtwoord"
 
@@ -94,10 +95,15 @@ def test_a_visitor_signs_up_activates_logs_in_sets_up_totp_and_staff_look_is_sho
     staff.get_by_role("link", name="Klanten zoeken").click()
     staff.locator("#id_q").fill("eva@example.nl")
     staff.get_by_role("button", name="Zoeken").click()
+    # Staff look only within a case of Eva's: here an open question she asked.
+    question = Question(name="Eva Visser", email="eva@example.nl", message="Waar blijft mijn site?")
+    question.reference = "V90001"
+    question.save()
     staff.locator("ul.results a").first.click()
     assert "eva@example.nl" not in staff.content()
     row = staff.locator('tr[data-field="email"]')
-    row.locator("select").select_option("contract_administration")
+    row.locator('select[name="purpose"]').select_option("contract_administration")
+    row.locator('select[name="case"]').select_option(f"question:{question.pk}")
     row.get_by_role("button", name="Inzien").click()
     assert staff.locator('tr[data-field="email"] output').inner_text() == "eva@example.nl"
 

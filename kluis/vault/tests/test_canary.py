@@ -9,6 +9,7 @@ them as hex, and a sealed field that stored plain bytes would pass unseen).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import uuid
 from pathlib import Path
@@ -42,7 +43,7 @@ def _fill(row: SealedModel) -> SealedModel:
 
 def _make_one_of_each() -> set[str]:
     """One row of every sealed model, every sealed field a canary; returns the labels."""
-    from kluis.accounts.models import Contact, Customer, EmailChange, User
+    from kluis.accounts.models import Contact, Customer, EmailChange, Passkey, User
     from kluis.billing.models import BankStatement, Invoice, Payment
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
@@ -56,6 +57,15 @@ def _make_one_of_each() -> set[str]:
     assert isinstance(user, User)
     _fill(Contact(customer=customer))
     _fill(EmailChange(user=user, token_hash="0" * 64))
+    credential = uuid.uuid4().bytes
+    _fill(
+        Passkey(
+            user=user,
+            credential_id=credential,
+            credential_hash=hashlib.sha256(credential).hexdigest(),
+            public_key=b"\x00",
+        )
+    )
     order = _fill(
         Order(
             number=f"T{n:09d}",
