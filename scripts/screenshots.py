@@ -22,7 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-PORT = int(os.environ.get("KLUIS_SCREENSHOTS_PORT", "8765"))
+PORT = int(os.environ.get("KLUIS_SCREENSHOTS_PORT", "8766"))
 BASE = f"http://127.0.0.1:{PORT}"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
