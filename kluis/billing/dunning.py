@@ -167,7 +167,7 @@ def _in_dunning() -> QuerySet[Invoice]:
     return Invoice.objects.filter(
         kind=Invoice.Kind.INVOICE,
         paid_cents__lt=F("total_cents"),
-        credit_note__isnull=True,
+        credit_notes__isnull=True,
     )
 
 

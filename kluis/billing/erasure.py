@@ -14,7 +14,7 @@ def open_invoices(subject: uuid.UUID) -> list[Blocker]:
     unpaid = Invoice.objects.filter(
         customer_id=subject,
         kind=Invoice.Kind.INVOICE,
-        credit_note__isnull=True,
+        credit_notes__isnull=True,
         paid_cents__lt=F("total_cents"),
     ).count()
     if not unpaid:

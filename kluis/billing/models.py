@@ -92,8 +92,11 @@ class Invoice(SealedModel):
     order = models.OneToOneField(
         Order, null=True, blank=True, on_delete=models.PROTECT, related_name="invoice"
     )
-    corrects = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_note"
+    # A credit note's invoice. An invoice may carry several partial credit notes (a
+    # consumer's early end of one subscription after another); together they never
+    # credit more than its total (services.credit_note_issue checks under its lock).
+    corrects = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes"
     )
     issue_date = models.DateField()
     supply_date = models.DateField()
@@ -184,11 +187,8 @@ class Invoice(SealedModel):
         """An invoice that is still open and that no credit note cancelled."""
         if self.kind != self.Kind.INVOICE or self.is_paid:
             return False
-        try:
-            self.credit_note  # noqa: B018 - the reverse one-to-one; absent raises
-        except Invoice.DoesNotExist:
-            return True
-        return False
+        # Through all(): the portal prefetches the credit notes of its list.
+        return not self.credit_notes.all()
 
     def is_overdue(self, today: dt.date | None = None) -> bool:
         return not self.is_paid and (today or timezone.localdate()) > self.due_date

@@ -74,9 +74,7 @@ def invoice_of_token(token: str) -> Invoice:
         invoice_id = uuid.UUID(str(data.get("i")))
     except (AttributeError, ValueError):
         raise LinkError("invalid") from None
-    invoice = (
-        Invoice.objects.select_related("customer", "credit_note").filter(pk=invoice_id).first()
-    )
+    invoice = Invoice.objects.select_related("customer").filter(pk=invoice_id).first()
     if invoice is None:
         raise LinkError("invalid")
     return invoice

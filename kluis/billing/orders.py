@@ -38,7 +38,7 @@ def order_moved(order: Order, before: str, by: User | None) -> bool:
 
 def _credit_unpaid(order: Order, by: User | None) -> None:
     invoice = Invoice.objects.filter(order=order, kind=Invoice.Kind.INVOICE).first()
-    if invoice is None or invoice.is_paid or hasattr(invoice, "credit_note"):
+    if invoice is None or invoice.is_paid or invoice.credit_notes.exists():
         return
     try:
         services.credit_note_issue(invoice=invoice, issued_by=by)

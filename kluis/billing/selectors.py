@@ -84,15 +84,21 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
 
     relevant = (
         Invoice.objects.filter(kind=Invoice.Kind.INVOICE, issue_date__lte=today)
-        .exclude(credit_note__issue_date__lt=start)
-        .annotate(paid_before=Coalesce(_paid_before(start), Value(0)))
+        .exclude(credit_notes__issue_date__lt=start)
+        .annotate(
+            paid_before=Coalesce(_paid_before(start), Value(0)),
+            # The day it was first credited: from then on it is no longer open.
+            first_credit=Subquery(
+                Invoice.objects.filter(corrects=OuterRef("pk"))
+                .order_by("issue_date")
+                .values("issue_date")[:1]
+            ),
+        )
         .filter(total_cents__gt=F("paid_before"))
         .order_by()
     )
     invoices = list(
-        relevant.values_list(
-            "pk", "issue_date", "due_date", "total_cents", "credit_note__issue_date"
-        )
+        relevant.values_list("pk", "issue_date", "due_date", "total_cents", "first_credit")
     )
     payments: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
     if invoices:
@@ -199,7 +205,7 @@ def open_invoices() -> InvoiceQuerySet:
     """Invoices with money still to come in, now: not paid in full and not credited."""
     return Invoice.objects.filter(
         kind=Invoice.Kind.INVOICE,
-        credit_note__isnull=True,
+        credit_notes__isnull=True,
         paid_cents__lt=F("total_cents"),
     )
 
@@ -261,8 +267,7 @@ def portal_invoices(customer: Customer) -> list[Invoice]:
     return list(
         Invoice.objects.for_customer(customer)
         .order_by("-issued_at")
-        .select_related("credit_note")
-        .prefetch_related("payments", "refunds")
+        .prefetch_related("payments", "refunds", "credit_notes")
     )
 
 

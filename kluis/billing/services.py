@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext, override
 from schwifty import IBAN
@@ -250,12 +252,30 @@ def credit_note_issue(
     lines: list[LineInput] | None = None,
 ) -> Invoice:
     """Cancel an issued invoice with a credit note: in full (the same lines, negated),
-    or in part with the given `lines` (negative amounts, net), under its VAT decision."""
+    or in part with the given `lines` (negative amounts, net), under its VAT decision.
+
+    An invoice may carry several partial credit notes, never more than its total: the
+    invoice's row is locked while the credit notes it already has are added up, so two
+    at once queue and the second sees the first. A full credit is for an invoice that
+    nothing credited yet; after it, nothing more.
+    """
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if locked.kind != Invoice.Kind.INVOICE:
         raise BillingError("not_an_invoice")
-    if Invoice.objects.filter(corrects=locked).exists():
+    earlier = Invoice.objects.filter(corrects=locked).aggregate(
+        net=Coalesce(Sum("net_cents"), 0), total=Coalesce(Sum("total_cents"), 0)
+    )
+    if locked.credited_at is not None or (lines is None and earlier["total"] != 0):
         raise BillingError("already_credited")
+    if lines is not None and lines and all(line.unit_cents < 0 for line in lines):
+        net = sum(line.unit_cents * line.quantity for line in lines)
+        total = net + vat_amount(net, locked.vat_rate_bp)
+        # Both negative: what is credited now and before may not pass the invoice's own.
+        if (
+            earlier["net"] + net < -locked.net_cents
+            or earlier["total"] + total < -locked.total_cents
+        ):
+            raise BillingError("over_credited")
     address = BillingAddress(
         name=_open(locked.billing_name),
         company=_open(locked.billing_company),

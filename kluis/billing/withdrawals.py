@@ -8,7 +8,9 @@ the invoice, under the invoice's own VAT decision, and what was paid over what i
 now owed becomes a refund proposal that finance takes up as for an overpayment.
 
 Registered with the shop's hooks in BillingConfig.ready; runs inside the shop's
-transaction, so a credit that cannot be made refuses the withdrawal or the end.
+transaction, so a credit that cannot be made refuses the withdrawal or the end. An
+invoice takes several credit notes (a renewal invoice of two subscriptions ended one
+after the other), together never more than its total.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext, override
 
@@ -30,8 +34,8 @@ from kluis.shop.models import Order, Subscription, SubscriptionRenewal
 def order_withdrawn(order: Order, by: User | None) -> None:
     """Credit the order's invoice for what the consumer does not owe."""
     invoice = Invoice.objects.filter(order=order, kind=Invoice.Kind.INVOICE).first()
-    if invoice is None or hasattr(invoice, "credit_note"):
-        return
+    if invoice is None or invoice.credited_at is not None:
+        return  # not invoiced, or cancelled in full: nothing is owed on it
     assert order.withdrawn_at is not None
     supplied = consumer.withdrawal_supplied(order, timezone.localdate(order.withdrawn_at))
     with override(invoice.language):
@@ -88,17 +92,19 @@ def _credit(invoice: Invoice, lines: list[services.LineInput], by: User | None) 
     if not lines:
         return
     try:
-        credit = services.credit_note_issue(invoice=invoice, issued_by=by, lines=lines)
-    except services.BillingError:
-        # Already corrected by an earlier credit note: this one cannot be added to it.
-        raise shop_services.ShopError("not_credited") from None
-    _refund_over_owed(invoice, credit)
+        services.credit_note_issue(invoice=invoice, issued_by=by, lines=lines)
+    except services.BillingError as exc:
+        # More than is left of the invoice (over_credited), or it was cancelled in full.
+        code = "over_credited" if exc.code == "over_credited" else "not_credited"
+        raise shop_services.ShopError(code) from None
+    _refund_over_owed(invoice)
 
 
-def _refund_over_owed(invoice: Invoice, credit: Invoice) -> list[Refund]:
-    """Propose paying back what was paid on `invoice` over what is owed after `credit`."""
+def _refund_over_owed(invoice: Invoice) -> list[Refund]:
+    """Propose paying back what was paid on `invoice` over what is owed after its credits."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    owed = locked.total_cents + credit.total_cents  # the credit's total is negative
+    credited = locked.credit_notes.aggregate(total=Coalesce(Sum("total_cents"), 0))["total"]
+    owed = locked.total_cents + credited  # credit notes' totals are negative
     proposed = sum(
         r.amount_cents
         for r in Refund.objects.filter(invoice=locked).exclude(status=Refund.Status.REJECTED)

@@ -80,6 +80,11 @@ WITHDRAW_ERRORS = {
         "Deze bestelling kun je niet (meer) herroepen: de herroepingstermijn is voorbij of de "
         "bestelling is al geannuleerd of herroepen."
     ),
+    "over_credited": _lazy(
+        "Op deze factuur staat al zoveel gecrediteerd dat er niet nog meer af kan. Je "
+        "herroeping is niet verwerkt; neem contact met ons op, dan regelen we het voor je. Je "
+        "herroeping telt vanaf het moment van je bericht."
+    ),
     "not_credited": _lazy(
         "We konden de factuur nu niet crediteren. Je herroeping is niet verwerkt; neem contact "
         "met ons op, dan regelen we het voor je. Je herroeping telt vanaf het moment van je "

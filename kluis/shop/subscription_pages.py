@@ -29,7 +29,16 @@ def subscription_end_page(
         try:
             ended = services.subscription_end(subscription=subscription, by=current_user(request))
         except services.ShopError as exc:
-            if exc.code == "not_credited":
+            if exc.code == "over_credited":
+                messages.error(
+                    request,
+                    _(
+                        "Op de factuur van deze periode staat al zoveel gecrediteerd dat er niet "
+                        "nog meer af kan; het abonnement is niet opgezegd. Neem contact met ons "
+                        "op, dan regelen we het."
+                    ),
+                )
+            elif exc.code == "not_credited":
                 messages.error(
                     request,
                     _(
