@@ -4,8 +4,10 @@ Each run invoices, for every customer, the periods of their subscriptions that s
 within KLUIS_RENEWAL_LEAD_DAYS, on one invoice per customer. Claiming a period writes
 a renewal row that is unique per subscription and period start, in the same
 transaction as the invoice: a rerun, a concurrent run or a run after a crash invoices
-every period once. Prices come from the catalogue of the day of the run; VAT is
-decided as for an order, with the customer's VIES answer as evidence.
+every period once. Each period costs what applies to that subscription on the day
+the period starts (kluis/shop/pricing.py: the order's price until a price change has
+been announced to the subscriber and its notice has run); VAT is decided as for an
+order, with the customer's VIES answer as evidence.
 """
 
 from __future__ import annotations

@@ -16,4 +16,14 @@ urlpatterns = [
     path("catalogus/", backoffice_views.catalogue, name="catalogue"),
     path("catalogus/pakket/<int:product_id>/", backoffice_views.product, name="product"),
     path("catalogus/extensie/<int:extension_id>/", backoffice_views.extension, name="extension"),
+    path(
+        "catalogus/pakket/<int:product_id>/prijs/",
+        backoffice_views.product_price,
+        name="product-price",
+    ),
+    path(
+        "catalogus/extensie/<int:extension_id>/prijs/",
+        backoffice_views.extension_price,
+        name="extension-price",
+    ),
 ]

@@ -6,20 +6,21 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Model
+from django.db.models import Count
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.policy.cases import Case
-from kluis.shop import forms, selectors, services
+from kluis.shop import forms, pricing, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
 from kluis.vault.errors import KeyShredded, RevealRefused
@@ -156,7 +157,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 @staff_required(*CATALOGUE_ROLES)
 def product(request: HttpRequest, product_id: int) -> HttpResponse:
     found = get_object_or_404(Product, pk=product_id)
-    form = forms.ProductForm(request.POST or None, instance=found)
+    form = forms.ProductEditForm(request.POST or None, instance=found)
     return _edit(request, form, found, _("Het pakket is bijgewerkt."))
 
 
@@ -168,17 +169,92 @@ def extension(request: HttpRequest, extension_id: int) -> HttpResponse:
     return _edit(request, form, found, _("De extensie is bijgewerkt."))
 
 
-def _edit(request: HttpRequest, form: ModelForm[Any], item: Model, done: str) -> HttpResponse:
-    """Save a catalogue item's form, or show it again with its errors."""
-    if request.method == "POST" and form.is_valid():
+PRICE_REFUSED = {
+    "in_the_past": _lazy("Een nieuwe prijs kan niet ingaan op een dag die al voorbij is."),
+    "before_scheduled": _lazy(
+        "Er is al een prijswijziging gepland na deze dag; plan de nieuwe prijs op of na die dag."
+    ),
+    "same_price": _lazy("Dit is de prijs die al geldt of gepland is."),
+}
+
+
+@never_cache
+@require_POST
+@staff_required(*CATALOGUE_ROLES)
+def product_price(request: HttpRequest, product_id: int) -> HttpResponse:
+    return _price_change(request, get_object_or_404(Product, pk=product_id))
+
+
+@never_cache
+@require_POST
+@staff_required(*CATALOGUE_ROLES)
+def extension_price(request: HttpRequest, extension_id: int) -> HttpResponse:
+    return _price_change(request, get_object_or_404(DomainExtension, pk=extension_id))
+
+
+def _price_change(request: HttpRequest, item: Product | DomainExtension) -> HttpResponse:
+    """Schedule a new price for a catalogue item, or show the page again with the reason."""
+    form = forms.PriceChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            done = pricing.price_change_schedule(
+                item=item,
+                new_price_cents=form.new_price_cents,
+                effective_on=form.cleaned_data["effective_on"],
+                by=current_user(request),
+            )
+        except pricing.PriceChangeError as exc:
+            form.add_error(None, PRICE_REFUSED[exc.code])
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "De nieuwe prijs is gepland; %(count)d abonnee heeft nu een e-mail gekregen.",
+                    "De nieuwe prijs is gepland; %(count)d abonnees hebben nu een e-mail gekregen.",
+                    done.notified,
+                )
+                % {"count": done.notified},
+            )
+            if isinstance(item, Product):
+                return redirect("shop_backoffice:product", product_id=item.pk)
+            return redirect("shop_backoffice:extension", extension_id=item.pk)
+    edit: ModelForm[Any] = (
+        forms.ProductEditForm(instance=item)
+        if isinstance(item, Product)
+        else forms.ExtensionForm(instance=item)
+    )
+    return _edit(request, edit, item, "", price_form=form)
+
+
+def _edit(
+    request: HttpRequest,
+    form: ModelForm[Any],
+    item: Product | DomainExtension,
+    done: str,
+    *,
+    price_form: forms.PriceChangeForm | None = None,
+) -> HttpResponse:
+    """Save a catalogue item's form, or show it again with its errors and its prices."""
+    if price_form is None and request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, done)
         return redirect("shop_backoffice:catalogue")
+    failed = request.method == "POST"
     return render(
         request,
         "shop/backoffice/edit.html",
-        {"form": form, "item": item},
-        status=400 if request.method == "POST" else 200,
+        {
+            "form": form,
+            "item": item,
+            "price": pricing.catalogue_price_cents(item),
+            "price_form": price_form or forms.PriceChangeForm(),
+            "price_action": "product-price" if isinstance(item, Product) else "extension-price",
+            "changes": item.price_changes.annotate(told=Count("notices")).order_by(
+                "-effective_on", "-pk"
+            ),
+            "running": pricing.affected_subscriptions(item),
+        },
+        status=400 if failed else 200,
     )
 
 

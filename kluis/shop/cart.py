@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.sessions.backends.base import SessionBase
 
 from kluis.shop.models import DomainExtension, Period, Product
+from kluis.shop.pricing import with_prices_of_day
 
 SESSION_KEY = "kluis_cart"
 MAX_ITEMS = 20
@@ -83,6 +84,9 @@ def cart_get(session: SessionBase) -> Cart:
     products = {p.code: p for p in Product.objects.filter(code__in=raw["products"], active=True)}
     tlds = {d.split(".", 1)[1] for d in raw["domains"] if "." in d}
     extensions = {e.tld: e for e in DomainExtension.objects.filter(tld__in=tlds, active=True)}
+    # The price of today: a scheduled change counts from its day (kluis/shop/pricing.py).
+    items: list[Product | DomainExtension] = [*products.values(), *extensions.values()]
+    with_prices_of_day(items)
     lines = []
     for code in raw["products"]:
         if code in products:

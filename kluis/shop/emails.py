@@ -7,6 +7,7 @@ typed reaches templates and PDFs only as values, never as template source.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,13 +23,14 @@ from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
 from kluis.shop.consumer import withdrawal_deadline
-from kluis.shop.models import Order, Period, SubprocessorNotice, Subscription
+from kluis.shop.models import Order, Period, PriceNotice, SubprocessorNotice, Subscription
 from kluis.shop.pdf import OrderFacts, render_order_document
 
 CONFIRMATION = "shop/email/order_confirmation"
 STATUS = "shop/email/order_status"
 SUBPROCESSORS = "shop/email/subprocessor_notice"
 RENEWAL_NOTICE = "shop/email/renewal_notice"
+PRICE_NOTICE = "shop/email/price_notice"
 PDF_GENERATOR = "shop.order_document"
 MAILER = Actor.system("shop.mail")
 FILENAMES = {
@@ -243,6 +245,8 @@ def _subprocessors_context(context: Mapping[str, Any], actor: Actor) -> dict[str
     template=RENEWAL_NOTICE, purpose="order_documents", references={"subscription_id", "start"}
 )
 def _renewal_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    from kluis.shop.pricing import subscription_price_cents  # pricing sends mail through here
+
     subscription = Subscription.objects.select_related(
         "customer", "product", "extension", "line__order"
     ).get(pk=context["subscription_id"])
@@ -256,6 +260,42 @@ def _renewal_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[st
         "ends": subscription.period_end.strftime("%d-%m-%Y"),
         "start": start.strftime("%d-%m-%Y"),
         "end": end.strftime("%d-%m-%Y"),
-        "price": euro(_with_vat(subscription.catalogue_price_cents(), rate)),
+        "price": euro(_with_vat(subscription_price_cents(subscription, start), rate)),
         "incl_vat": rate is not None,
+    }
+
+
+def _consumer_rate_on(order: Order, day: dt.date) -> int | None:
+    """The VAT rate a consumer's price is shown with on `day`; None for a business."""
+    if not order.consumer:
+        return None
+    from kluis.billing.vat import VatError, vat_decide
+
+    try:
+        return vat_decide(country=order.customer.country, evidence=None, day=day).rate_bp
+    except VatError:
+        return None
+
+
+@mail_kind(template=PRICE_NOTICE, purpose="order_documents", references={"notice_id"})
+def _price_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    notice = PriceNotice.objects.select_related(
+        "subscription__customer",
+        "subscription__product",
+        "subscription__extension",
+        "subscription__line__order__customer",
+    ).get(pk=context["notice_id"])
+    subscription = notice.subscription
+    rate = _consumer_rate_on(subscription.line.order, notice.applies_from)
+    language = subscription.customer.language
+    return {
+        "name": _name(subscription.customer, actor),
+        "service": subscription.name(language),
+        "old_price": euro(_with_vat(notice.old_price_cents, rate)),
+        "new_price": euro(_with_vat(notice.new_price_cents, rate)),
+        "per": Period(subscription.period).label,
+        "incl_vat": rate is not None,
+        "increase": notice.is_increase,
+        "applies_from": notice.applies_from.strftime("%d-%m-%Y"),
+        "last_day": (notice.applies_from - dt.timedelta(days=1)).strftime("%d-%m-%Y"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import idna
@@ -25,7 +26,7 @@ from kluis.accounts.validators import (
     validate_plain_text,
     validate_single_script,
 )
-from kluis.shop.models import DomainExtension, Product
+from kluis.shop.models import MAX_PRICE_CENTS, DomainExtension, Product
 from kluis.uploads import CleanFile
 
 # EU member states by the country code of their VAT numbers (Greece is EL in VIES).
@@ -439,10 +440,46 @@ class ProductForm(forms.ModelForm):  # type: ignore[type-arg]
         return value
 
 
+class ProductEditForm(ProductForm):
+    """An existing package: its price changes only through a PriceChangeForm."""
+
+    class Meta(ProductForm.Meta):
+        fields = [f for f in ProductForm.Meta.fields if f != "price_cents"]
+
+
 class ExtensionForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An existing extension: its price changes only through a PriceChangeForm."""
+
     class Meta:
         model = DomainExtension
-        fields = ["price_cents", "period", "active"]
+        fields = ["period", "active"]
+
+
+class PriceChangeForm(forms.Form):
+    new_price = forms.DecimalField(
+        label=_("Nieuwe prijs per periode (euro, excl. btw)"),
+        min_value=Decimal("0"),
+        max_value=Decimal(MAX_PRICE_CENTS) / 100,
+        decimal_places=2,
+        error_messages={
+            "max_value": _("Een prijs is hoogstens € 10.000,00 per periode."),
+            "min_value": _("Een prijs kan niet negatief zijn."),
+            "max_decimal_places": _("Geef de prijs in hele centen."),
+        },
+    )
+    effective_on = forms.DateField(
+        label=_("Gaat in op"),
+        help_text=_(
+            "Nieuwe klanten betalen de nieuwe prijs vanaf deze dag. Lopende abonnementen "
+            "krijgen bericht; een verhoging geldt voor hen pas vanaf een periode die minstens "
+            "een maand na dat bericht begint."
+        ),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    @property
+    def new_price_cents(self) -> int:
+        return int(self.cleaned_data["new_price"] * 100)
 
 
 class WithdrawForm(forms.Form):

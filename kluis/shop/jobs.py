@@ -38,3 +38,10 @@ def renewal_notices_job() -> str:
     from kluis.shop.notices import renewal_notices_send
 
     return f"renewal notices: {renewal_notices_send()} due (each mailed once)"
+
+
+@job("price_notices", every=dt.timedelta(days=1))
+def price_notices_job() -> str:
+    from kluis.shop.pricing import price_notices_send
+
+    return f"price changes: {price_notices_send()} subscribers told (each once)"

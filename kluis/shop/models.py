@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kluis.accounts.models import Customer
+from kluis.accounts.models import Customer, User
 from kluis.vault.fields import SealedField, SealedModel
 
 # The highest catalogue price, per period: € 10.000,00. A price typed with a few zeros
@@ -375,11 +375,11 @@ class Subscription(models.Model):
     def has_ended(self, today: dt.date | None = None) -> bool:
         return self.ends_on is not None and (today or timezone.localdate()) > self.ends_on
 
-    def catalogue_price_cents(self) -> int:
-        """What the next period costs: the catalogue price of today, not of the order."""
+    @property
+    def item(self) -> Product | DomainExtension:
         item = self.product if self.product is not None else self.extension
         assert item is not None
-        return item.price_cents
+        return item
 
     def next_period(self) -> tuple[dt.date, dt.date]:
         """The first and last day of the period after the current one."""
@@ -450,3 +450,102 @@ class SubprocessorNotice(models.Model):
 
     def __str__(self) -> str:
         return f"sub-processors {self.fingerprint[:12]}"
+
+
+class PriceChange(models.Model):
+    """A new catalogue price of a package or an extension, from a day on: the price history.
+
+    New customers pay it from `effective_on`. An existing subscription pays it only
+    for a period that starts after it was told (agreement 2.0, art. 4; the rules are
+    in kluis/shop/pricing.py): each subscriber told has a PriceNotice.
+    """
+
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="price_changes"
+    )
+    extension = models.ForeignKey(
+        DomainExtension,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="price_changes",
+    )
+    old_price_cents = models.PositiveIntegerField()
+    new_price_cents = models.PositiveIntegerField(validators=[price_bound])
+    effective_on = models.DateField()
+    scheduled_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    scheduled_at = models.DateTimeField(default=timezone.now)
+    # Written into the item's price_cents (by the daily job, or at once for today).
+    applied = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["effective_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(product__isnull=False, extension__isnull=True)
+                | models.Q(product__isnull=True, extension__isnull=False),
+                name="shop_price_change_one_item",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(new_price_cents__lte=MAX_PRICE_CENTS),
+                name="shop_price_change_bound",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(new_price_cents=models.F("old_price_cents")),
+                name="shop_price_change_changes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.item}: {self.old_price_cents} -> {self.new_price_cents} on {self.effective_on}"
+        )
+
+    @property
+    def item(self) -> Product | DomainExtension:
+        item = self.product if self.product is not None else self.extension
+        assert item is not None
+        return item
+
+    @property
+    def is_increase(self) -> bool:
+        return self.new_price_cents > self.old_price_cents
+
+
+class PriceNotice(models.Model):
+    """One subscriber told, by mail, of one price change: the evidence of the notice.
+
+    Written in the transaction that queues the mail (whose dedupe key is the same
+    pair), so a subscriber is told once and a rise without this row never applies.
+    `applies_from` is the first day of the first period of this subscription that
+    pays the new price.
+    """
+
+    change = models.ForeignKey(PriceChange, on_delete=models.PROTECT, related_name="notices")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.PROTECT, related_name="price_notices"
+    )
+    old_price_cents = models.PositiveIntegerField()
+    new_price_cents = models.PositiveIntegerField()
+    notified_on = models.DateField()
+    applies_from = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["notified_on", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["change", "subscription"], name="shop_price_notice_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(applies_from__gt=models.F("notified_on")),
+                name="shop_price_notice_ahead",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"price notice {self.change_id} to subscription {self.subscription_id}"
+
+    @property
+    def is_increase(self) -> bool:
+        return self.new_price_cents > self.old_price_cents

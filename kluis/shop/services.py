@@ -24,7 +24,7 @@ from kluis.accounts import validators
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
-from kluis.shop import consumer, documents, emails, moves
+from kluis.shop import consumer, documents, emails, moves, pricing
 from kluis.shop.cart import Cart
 from kluis.shop.models import (
     Acceptance,
@@ -494,11 +494,20 @@ def subscription_end_date(subscription: Subscription, today: dt.date | None = No
 
     A business's runs to the end of its last invoiced period (the agreement's term
     rule); a consumer's after its first term ends with one month's notice
-    (kluis/shop/consumer.py).
+    (kluis/shop/consumer.py). Either ends sooner, the day before a rise it was told of
+    applies, when that rise is still to come.
     """
+    day = today or timezone.localdate()
     if subscription.line.order.consumer:
-        return consumer.consumer_end_date(subscription, today or timezone.localdate())
-    return subscription.period_end
+        last_day = consumer.consumer_end_date(subscription, day)
+    else:
+        last_day = subscription.period_end
+    # Told of a rise that is still to come: it may end, without costs, before it applies
+    # (agreement 2.0, art. 4; kluis/shop/pricing.py).
+    before_rise = pricing.rise_end_date(subscription, day)
+    if before_rise is not None and before_rise < last_day:
+        return before_rise
+    return last_day
 
 
 def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
@@ -634,7 +643,7 @@ def subscriptions_claim(*, customer: Customer, until: dt.date) -> list[RenewalCl
         .due(until)
         .order_by("started_on", "id")
     )
-    for subscription in due.select_related("product", "extension"):
+    for subscription in due.select_related("product", "extension", "line__order"):
         while subscription.period_end <= until:
             start, end = subscription.next_period()
             try:
@@ -643,7 +652,7 @@ def subscriptions_claim(*, customer: Customer, until: dt.date) -> list[RenewalCl
                         subscription=subscription,
                         period_start=start,
                         period_end=end,
-                        price_cents=subscription.catalogue_price_cents(),
+                        price_cents=pricing.subscription_price_cents(subscription, start),
                     )
             except IntegrityError:
                 renewal = None  # invoiced before; move on without a second claim

@@ -22,6 +22,7 @@ from kluis.shop import cart as carts
 from kluis.shop import consumer, documents, forms, services
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.prices import price_display, price_display_choose
+from kluis.shop.pricing import with_prices_of_day
 from kluis.shop.vies import vies_check
 
 LAST_ORDER = "kluis_shop_last_order"
@@ -71,9 +72,13 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         request,
         "shop/catalogue.html",
         {
-            "webshops": Product.objects.filter(active=True, kind=Product.Kind.WEBSHOP),
-            "websites": Product.objects.filter(active=True, kind=Product.Kind.WEBSITE),
-            "extensions": DomainExtension.objects.filter(active=True),
+            "webshops": with_prices_of_day(
+                list(Product.objects.filter(active=True, kind=Product.Kind.WEBSHOP))
+            ),
+            "websites": with_prices_of_day(
+                list(Product.objects.filter(active=True, kind=Product.Kind.WEBSITE))
+            ),
+            "extensions": with_prices_of_day(list(DomainExtension.objects.filter(active=True))),
             "domain_form": forms.AddDomainForm(),
             "language": translation.get_language() or "nl",
             "prices": price_display(request),

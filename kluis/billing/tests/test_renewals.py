@@ -53,18 +53,21 @@ def test_a_monthly_subscription_is_invoiced_once_per_period_ahead_of_its_end(per
     }
 
 
-def test_a_yearly_domain_is_invoiced_for_the_next_year_at_todays_catalogue_price(personas):
+def test_a_yearly_domain_renews_at_its_own_price_not_at_an_unannounced_catalogue_price(
+    personas,
+):
     product, domain = make_subscription(
         personas.customer_a, started_on=D(2026, 3, 1), domain="voorbeeld.nl"
     )
     Subscription.objects.filter(pk=product.pk).update(ends_on=product.period_end)
     assert domain.period_end == D(2027, 2, 28)
+    # Changed in the catalogue without a price change: new customers only, nobody told.
     DomainExtension.objects.filter(tld="nl").update(price_cents=1250)
     assert renewals.renewals_run(today=D(2027, 2, 13)).invoices == 0
     assert renewals.renewals_run(today=D(2027, 2, 14)).invoices == 1
     [invoice] = renewal_invoices()
     assert lines(invoice) == [
-        ("Domeinnaam voorbeeld.nl, verlenging 01-03-2027 t/m 29-02-2028", 1250)
+        ("Domeinnaam voorbeeld.nl, verlenging 01-03-2027 t/m 29-02-2028", 995)
     ]
     domain.refresh_from_db()
     assert domain.period_end == D(2028, 2, 29)

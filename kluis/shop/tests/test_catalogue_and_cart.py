@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from kluis.shop.models import DomainExtension, Order, Product
 from kluis.shop.tests.helpers import checkout, fill_cart
@@ -88,20 +89,9 @@ def test_a_price_change_by_staff_applies_to_the_next_cart_view(client, personas,
     staff = client.__class__()
     log_in(staff, personas.staff["orders"])
     product = Product.objects.get(code="webwinkel-start")
-    data = {
-        "code": product.code,
-        "kind": product.kind,
-        "name_nl": product.name_nl,
-        "name_en": product.name_en,
-        "description_nl": "",
-        "description_en": "",
-        "price_cents": "2195",
-        "period": "month",
-        "active": "on",
-        "position": "1",
-    }
     response = staff.post(
-        reverse("shop_backoffice:product", kwargs={"product_id": product.pk}), data
+        reverse("shop_backoffice:product-price", kwargs={"product_id": product.pk}),
+        {"new_price": "21.95", "effective_on": timezone.localdate().isoformat()},
     )
     assert response.status_code == 302
     assert "€ 26,56" in client.get(reverse("shop:cart")).content.decode()  # 21,95 incl. btw
@@ -126,9 +116,15 @@ def test_staff_add_a_package_and_change_an_extension(client, personas, catalogue
     assert Product.objects.filter(code="webwinkel-pro").exists()
     nl = DomainExtension.objects.get(tld="nl")
     response = client.post(
-        reverse("shop_backoffice:extension", kwargs={"extension_id": nl.pk}),
-        {"price_cents": "-5", "period": "year"},
+        reverse("shop_backoffice:extension-price", kwargs={"extension_id": nl.pk}),
+        {"new_price": "-5", "effective_on": timezone.localdate().isoformat()},
     )
     assert response.status_code == 400
+    # The edit form changes no price: that is a price change, with its notices.
+    response = client.post(
+        reverse("shop_backoffice:extension", kwargs={"extension_id": nl.pk}),
+        {"price_cents": "5", "period": "year", "active": "on"},
+    )
+    assert response.status_code == 302
     nl.refresh_from_db()
     assert nl.price_cents == 995
