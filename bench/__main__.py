@@ -26,6 +26,15 @@ os.environ.setdefault("KLUIS_ALLOWED_HOSTS", "localhost")
 os.environ.setdefault("KLUIS_KVK_NUMBER", "12345678")
 os.environ.setdefault("KLUIS_VAT_NUMBER", "NL000099998B57")
 os.environ.setdefault("KLUIS_IBAN", "NL91ABNA0417164300")
+# ... and the policy's real sub-processor names (the shipped one holds a placeholder).
+if "KLUIS_POLICY_DIR" not in os.environ:
+    import tempfile
+
+    from kluis.policy.filled import policy_dir_filled
+
+    os.environ["KLUIS_POLICY_DIR"] = str(
+        policy_dir_filled(Path(tempfile.mkdtemp(prefix="kluis-bench-policy-")))
+    )
 
 
 @dataclass

@@ -9,9 +9,13 @@ class PolicyConfig(AppConfig):
 
     def ready(self) -> None:
         # A bad policy file must stop start-up, not surface at the first reveal.
-        from kluis.policy.loader import current_policy
+        from django.conf import settings
 
-        current_policy()
+        from kluis.policy.loader import current_policy, refuse_placeholders
+
+        policy = current_policy()
+        if not settings.DEBUG:
+            refuse_placeholders(policy)
         # Every app that owns cases (orders, requests, hand-overs) declares their kinds
         # in its `cases` module (kluis/policy/cases.py).
         autodiscover_modules("cases")

@@ -49,6 +49,31 @@ def load_policy_file(path: Path) -> Policy:
         raise PolicyFileError(_format_errors(path, exc)) from None
 
 
+def placeholders(policy: Policy) -> list[str]:
+    """Where the policy still holds a placeholder instead of a fact production needs."""
+    return [
+        f"recipients.{key}.subprocessor.legal_name"
+        for key, _recipient, sub in policy.subprocessors()
+        if sub.placeholder
+    ]
+
+
+def refuse_placeholders(policy: Policy) -> None:
+    """Stop start-up in production while the policy names a placeholder.
+
+    The processor agreement names every sub-processor (art. 28(2) and (4) GDPR); a
+    made-up name there would be a false statement to every customer, so kluis does
+    not run in production until the real one is filled in.
+    """
+    missing = placeholders(policy)
+    if missing:
+        raise PolicyFileError(
+            f"{settings.KLUIS_POLICY_DIR}/{CURRENT_FILE}: {', '.join(missing)} is a "
+            "placeholder. Fill in the legal name from the processor agreement and remove "
+            "`placeholder: true`; kluis does not start with KLUIS_DEBUG=0 before that."
+        )
+
+
 @functools.cache
 def _load_all(directory: Path) -> tuple[Policy, dict[str, Policy]]:
     current = load_policy_file(directory / CURRENT_FILE)

@@ -158,6 +158,9 @@ class Subprocessor(Strict):
     legal_name: Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
     city: str
     activities: Text
+    # True while `legal_name` is not yet the supplier's real name: kluis then refuses
+    # to start in production (kluis/policy/apps.py), as it does without a KvK number.
+    placeholder: bool = False
 
 
 class Recipient(Strict):

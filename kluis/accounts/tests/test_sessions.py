@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from kluis.accounts import services
 from kluis.accounts.http import LAST_SEEN
+from kluis.policy.filled import policy_dir_filled
 from kluis.testing import PASSWORD, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -92,6 +93,8 @@ def _production_env(tmp_path: Path) -> dict[str, str]:
         KLUIS_VAT_NUMBER="NL000099998B57",
         KLUIS_IBAN="NL91ABNA0417164300",
         KLUIS_VAR_DIR=str(tmp_path),
+        # The shipped policy still holds a placeholder name, which production refuses.
+        KLUIS_POLICY_DIR=str(policy_dir_filled(tmp_path / "policy")),
     )
     return env
 

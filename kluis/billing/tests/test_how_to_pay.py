@@ -18,6 +18,7 @@ from kluis.billing import emails, renewals, services
 from kluis.billing.pdf import euro, invoice_pdf
 from kluis.billing.tests.helpers import order_for
 from kluis.mail.delivery import render_mail
+from kluis.policy.filled import policy_dir_filled
 from kluis.shop.testing import make_subscription
 from kluis.testing import log_in
 
@@ -122,6 +123,8 @@ PRODUCTION = {
 def _start(tmp_path: Path, **changes: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLUIS_")}
     env.update(PRODUCTION, KLUIS_VAR_DIR=str(tmp_path))
+    # The shipped policy still holds a placeholder name, which production refuses.
+    env["KLUIS_POLICY_DIR"] = str(policy_dir_filled(tmp_path / "policy"))
     for name, value in changes.items():
         if value is None:
             env.pop(name, None)
@@ -154,3 +157,12 @@ def test_production_refuses_to_start_without_valid_identifiers(tmp_path, name, v
 def test_production_starts_with_valid_identifiers(tmp_path):
     result = _start(tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def test_production_refuses_to_start_while_the_policy_names_a_placeholder(tmp_path):
+    shipped = Path(__file__).resolve().parents[2] / "policy" / "data"
+    result = _start(tmp_path, KLUIS_POLICY_DIR=str(shipped))
+    assert result.returncode != 0
+    assert "recipients.server_supplier.subprocessor.legal_name is a placeholder" in result.stderr
+    # Development starts with it, and says nothing.
+    assert _start(tmp_path, KLUIS_POLICY_DIR=str(shipped), KLUIS_DEBUG="1").returncode == 0
