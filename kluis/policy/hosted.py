@@ -6,10 +6,16 @@ statement (render.py) and the processor agreement (kluis/shop/documents.py) both
 their sentences from here, so the two cannot say different things.
 
 Legal notes (written here, where the text is made):
-- Art. 28(10) GDPR: a processor that determines the purposes and means of a
-  processing is a controller for that processing. Checked against the text of
-  art. 28 as summarised from EUR-Lex 32016R0679 in the search corpus (a secondary
-  copy, not eur-lex itself); the primary text was not retrieved.
+- Art. 28(10) GDPR: "Without prejudice to Articles 82, 83 and 84, if a processor
+  infringes this Regulation by determining the purposes and means of processing, the
+  processor shall be considered to be a controller in respect of that processing."
+  Checked (2nd pass, 2026-12-04) against that text as quoted verbatim from EUR-Lex
+  02016R0679-20160504 in several public copies; EUR-Lex's own page was not in the
+  corpus. Result: the role we state (controller for our own use of hosted data) holds,
+  but 28(10) is the rule for a processor that oversteps; that we are controller for a
+  purpose of our own follows from art. 4(7) GDPR. Processor agreement 2.0, art. 4,
+  cites only 28(10): its next version should cite art. 4(7) as well. Not changed now,
+  since a new version asks every customer to accept again for a citation.
 - Art. 32(1)(a)-(d) GDPR: encryption; confidentiality, integrity, availability and
   resilience; restoring availability and access in time; regular testing. Reference
   knowledge, not checked against the primary text.

@@ -5,7 +5,12 @@ business or profession (art. 6:230g lid 1 sub a BW). An order remembers whether 
 a consumer's (`Order.consumer`), so a later change of the account does not change
 what was agreed. Businesses get none of this: their agreement's term rules apply.
 
-The rules, their source, and what they were checked against (search corpus, 2026-12-04):
+The rules, their source, and what they were checked against (search corpus; first pass
+2026-12-04, second pass the same day, marked "2nd"). "Primary text" is the article as
+published (wetten.overheid.nl, EUR-Lex); the search tool holds no wetten.overheid.nl
+article and only the opening of EUR-Lex pages, so where a result says "verbatim copy" it
+was checked against the article's words as quoted in full, with date and URL, by a third
+party that read the primary site.
 
 - ORDER BUTTON — art. 6:230v lid 3 BW: the button must say unambiguously that ordering
   means a duty to pay; "bestelling met betalingsverplichting" is named in the article
@@ -14,42 +19,82 @@ The rules, their source, and what they were checked against (search corpus, 2026
   quoted in the Sdu commentary on art. 6:230v (sdu.nl); the ruling's text (inview.nl,
   lexboost.com copies of rechtspraak.nl) and cassatieblog.nl. Enforced: ORDER_BUTTON,
   used by the checkout template for everyone.
-- WITHDRAWAL PERIOD — art. 6:230o BW: 14 days, for services from the day the contract is
-  concluded; extended by 12 months when the information of art. 6:230m lid 1 sub h was
-  not given. Checked only against secondary text (ECC Nederland, thuiswinkel.org); the
-  article itself was not retrieved: NOT checked against the primary text. Enforced:
-  withdrawal_deadline().
-- WITHDRAWAL INFORMATION — art. 6:230m lid 1 sub h BW (conditions, period, procedure,
-  model form). Not checked against the primary text (LEGAL.md §9 only). Enforced: the
-  checkout shows document "withdrawal_info" to consumers and records its version on the
-  order; the confirmation mail carries the model form ("withdrawal_form", PDF).
-- START AT ONCE — art. 6:230p sub d BW: for a service the right lapses only after full
-  performance begun with the consumer's express prior consent and acknowledgement.
-  Checked: the sub-article's wording as quoted by thuiswinkel.org (2013). The request is
-  asked in the checkout and kept as an Acceptance of "start_request"; without it, a
-  consumer order is not delivered before the period ends (delivery_allowed()).
+- WITHDRAWAL PERIOD — art. 6:230o BW. 2nd: lid 1 sub a checked against a verbatim copy
+  (a research note quoting wetten.overheid.nl BWBR0005289, version in force from
+  16-07-2026, read 2026-08-26): the consumer may dissolve "tot een termijn van veertien
+  dagen is verstreken, na: a. bij een overeenkomst tot het verrichten van diensten: de
+  dag waarop de overeenkomst wordt gesloten"; by art. 6:230i lid 2 the periods follow
+  Reg. 1182/71, whose art. 3(1) leaves that day out. So the last day is the order's day
+  + 14, which is withdrawal_deadline(). Lid 2 (up to twelve months longer when the
+  information of art. 6:230m lid 1 sub h is missing) only as paraphrased there, not
+  verbatim: partly checked. Result: the product agrees; nothing changed.
+- WITHDRAWAL INFORMATION — art. 6:230m lid 1 sub h BW. 2nd: the words sub h gained on
+  19-06-2026 checked against the same verbatim copy: "en, in voorkomend geval,
+  informatie over de beschikbaarheid en de plaats van de functie, bedoeld in artikel
+  230oa lid 1" (art. 6(1)(h) CRD as replaced by Dir. (EU) 2023/2673). The rest of sub h
+  (conditions, period, procedure, model form) not seen verbatim. Result: the product
+  was short of it; fixed: withdrawal_info 1.1 says where the withdrawal button is
+  (Bestellingen, the order's page), how long it shows, how to confirm and that a dated
+  acknowledgement follows. Enforced: the checkout shows document "withdrawal_info" to
+  consumers and records its version on the order; the confirmation mail carries the
+  model form ("withdrawal_form", PDF).
+- WITHDRAWAL FUNCTION — art. 6:230oa BW (in force 19-06-2026; art. 11a CRD). Found on
+  the 2nd pass in the same verbatim copy (leden 1, 4, 5) and the amending directive's
+  art. 11a as quoted there: a clearly visible, easily reached function; a confirmation
+  labelled "confirm withdrawal" or an unambiguous equivalent; an acknowledgement on a
+  durable medium, without delay, with the content and the date and time; available all
+  through the period. Fixed: the confirm button reads "Herroeping bevestigen", and the
+  status mail of a withdrawn order is that acknowledgement (what was withdrawn, date,
+  time). NOT done: the function is in the portal, behind the log-in; ACM's guidance
+  (quoted there) says an account may be offered but not required.
+- START AT ONCE — art. 6:230p sub d BW. 2nd: checked against the verbatim copy: no right
+  of withdrawal for "een overeenkomst tot het verrichten van diensten, na nakoming van
+  de overeenkomst, en voor zover de overeenkomst voor de consument een
+  betalingsverplichting inhoudt, indien: 1°. de nakoming is begonnen met uitdrukkelijke
+  voorafgaande instemming van de consument; en 2°. de consument heeft verklaard afstand
+  te doen van zijn recht van ontbinding zodra de handelaar de overeenkomst is
+  nagekomen". Result: agrees. A hosting period is not fully performed within the 14
+  days, so the right never lapses through sub d here; the request (document
+  "start_request", which holds the 2° declaration) only makes the pro-rata amount owed.
+  Without it, a consumer order is not delivered before the period ends
+  (delivery_allowed()).
 - PRO RATA ON WITHDRAWAL — art. 6:230s lid 4 BW: after such a request the consumer owes
   an amount in proportion to what was performed at the moment of withdrawal, compared
-  with full performance, on the total price in the contract; lid 5: nothing is owed
-  when the information or the request is missing. Checked: lid 4 against the article
-  text at explore.law (a copy of wetten.overheid.nl); lid 5 NOT checked. Enforced:
-  withdrawal_supplied().
+  with full performance, on the total price in the contract. Checked: lid 4 against the
+  article text at explore.law (a copy of wetten.overheid.nl); 2nd: again against the
+  verbatim copy, and lid 6 (no other costs for withdrawing). Lid 5, nothing owed for a
+  service when the information or the request is missing. 2nd: partly checked: its
+  opening "De consument draagt geen kosten voor:" and its digital-content item are
+  quoted verbatim in a second third-party note; the services item only through the
+  Thuiswinkel model terms, which state it (information or model form not given, or no
+  express request). Result: agrees. Enforced: withdrawal_supplied().
 - TACIT RENEWAL — art. 6:236 sub j BW (black list): a tacitly renewed consumer contract
   must be terminable at any time with at most one month's notice. Checked: the sub's
   wording as quoted on richardhak.nl; the article's opening (consumer, general terms) in
-  the Sdu commentary on art. 6:236. Enforced: consumer_end_date().
+  the Sdu commentary on art. 6:236. 2nd: the primary text was looked for (wetten.overheid
+  copies, wetboekplus, collegebundel, explore.law, repository copies) and not found;
+  the Sdu commentary's stored text stops at sub f. NOT checked against the primary
+  text. Enforced: consumer_end_date().
 - LIABILITY — art. 6:237 sub f BW (grey list): a clause freeing the user from a
   statutory duty to pay damages is presumed unreasonably onerous. Checked: the Sdu
   commentary's text of art. 6:237. In agreement 2.0, art. 9.
 - PRICE RISE — art. 6:236 sub i BW: a price rise within three months of the contract
   only with a right to dissolve. Checked only against a secondary source
-  (groenenboomadvocaat.nl): NOT checked against the primary text. In agreement 2.0,
-  art. 4; the renewal notice states the price of the next year.
-- GOVERNING LAW — Rome I (Reg. 593/2008) art. 6(2): a choice of law may not deprive
-  the consumer of the protection of the provisions that cannot be derogated from by
-  agreement under the law of the country of habitual residence. Checked only against
-  quotations in secondary sources (research.rug.nl; Directive 2013/11/EU as quoted on
-  wordscope.be), NOT against the primary text. In agreement 2.0, art. 10.
+  (groenenboomadvocaat.nl); 2nd: the primary text was looked for as for sub j and not
+  found: NOT checked against the primary text. In agreement 2.0, art. 4, which kluis
+  keeps for every customer (kluis/shop/pricing.py): a rise is announced a month before
+  it applies, and the subscriber may end without costs before it does, which covers a
+  rise within the first three months too.
+- GOVERNING LAW — Rome I (Reg. 593/2008) art. 6(2). 2nd: checked against the Regulation's
+  own text of art. 6 (French language version, as published in the OJ and reproduced
+  on europadatenbank.iaaeu.de; EUR-Lex's page for 32008R0593 is in the corpus only up to
+  the recitals): the parties may choose the law, but the choice "ne peut cependant avoir
+  pour résultat de priver le consommateur de la protection que lui assurent les
+  dispositions auxquelles il ne peut être dérogé par accord en vertu de la loi qui
+  aurait été applicable, en l'absence de choix, sur la base du paragraphe 1" (the law of
+  the consumer's habitual residence, where the trader directs its activities there).
+  Result: agreement 2.0 art. 10 agrees (it keeps that protection for every consumer
+  abroad, which is at least what 6(2) asks).
 """
 
 from __future__ import annotations

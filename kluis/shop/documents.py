@@ -14,7 +14,14 @@ data is what the policy declares (kluis/policy/hosted.py): `[[art32]]`,
 Legal notes on what the 2.0 texts say (checked 2026-12-04 in the search corpus):
 - Art. 28(4) GDPR, the processor stays fully liable to the controller for a
   sub-processor's data protection obligations: processor agreement 2.0, art. 9.
-  Checked only against a secondary summary of art. 28 (not EUR-Lex itself).
+  Checked (2nd pass, 2026-12-04) against the Regulation's text of art. 28(4)-(7) as
+  reproduced in full in the OSP Cyber Academy GDPR book (online.flipbuilder.com, p. 149)
+  and, with the same words, in copies quoting EUR-Lex 02016R0679-20160504; EUR-Lex's own
+  page was not in the corpus: "Where that other processor fails to fulfil its data
+  protection obligations, the initial processor shall remain fully liable to the
+  controller for the performance of that other processor's obligations." Result: art. 9
+  agrees. Its cap for businesses is a limit between the parties, which 28(4) does not
+  forbid; art. 82 GDPR towards data subjects is left untouched, as art. 9 says.
 - Art. 7(2) GDPR, a request for consent in a declaration that also concerns other
   matters must be clearly distinguishable from them: agreement 2.0 claims no consent;
   the checkout asks it apart (whois_notice and its own checkbox). Checked against the

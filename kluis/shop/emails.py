@@ -170,6 +170,13 @@ def _status_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     # The status of the moment the mail was queued, as a lazy label: translated when
     # the mail is rendered in the customer's language.
     values["status"] = Order.Status(context["status"]).label
+    if context["status"] == Order.Status.WITHDRAWN and order.withdrawn_at is not None:
+        # The acknowledgement art. 6:230oa lid 4 BW asks for: on a durable medium, with
+        # what was withdrawn and the date and time (kluis/shop/consumer.py).
+        at = timezone.localtime(order.withdrawn_at)
+        values["withdrawn_on"] = at.strftime("%d-%m-%Y")
+        values["withdrawn_time"] = at.strftime("%H:%M")
+        values["items"] = "; ".join(line.description for line in order.lines.all())
     return values
 
 

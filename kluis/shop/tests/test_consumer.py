@@ -19,6 +19,7 @@ from kluis.billing import renewals
 from kluis.billing import services as billing
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund
 from kluis.billing.vat import vat_amount
+from kluis.mail.delivery import build_email
 from kluis.mail.models import OutboxMessage
 from kluis.shop import consumer, documents, services
 from kluis.shop.models import Acceptance, Order, Product, Subscription
@@ -196,6 +197,13 @@ def test_withdrawing_within_the_period_credits_the_invoice_pro_rata(client, cata
     assert refund.amount_cents == -credit.total_cents
     subscription.refresh_from_db()
     assert subscription.ends_on == timezone.localdate()
+    # The acknowledgement on a durable medium (art. 6:230oa lid 4 BW): what was
+    # withdrawn, with the date and the time.
+    [ack] = OutboxMessage.objects.filter(dedupe_key=f"order:{order.pk}:status:withdrawn")
+    body = str(build_email(ack).body)
+    at = timezone.localtime(order.withdrawn_at)
+    assert f"herroeping ontvangen op {at:%d-%m-%Y} om {at:%H:%M}" in body
+    assert order.number in body and "Webwinkel Start" in body
     # Once withdrawn, never again.
     assert client.post(url, {"confirm": "on"}).status_code == 400
 
