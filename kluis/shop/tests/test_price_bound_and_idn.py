@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError, transaction
 
-from kluis.shop.forms import AddDomainForm, ExtensionForm, ProductForm
+from kluis.shop.forms import AddDomainForm, ExtensionForm, PriceChangeForm, ProductForm
 from kluis.shop.models import MAX_PRICE_CENTS, DomainExtension, Product
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -58,19 +58,24 @@ def test_what_no_registry_takes_is_refused(catalogue, label):
     assert "label" in _domain(label, "com").errors
 
 
-@pytest.mark.parametrize("form_class", [ProductForm, ExtensionForm])
-def test_a_price_above_the_bound_is_refused_by_the_form(catalogue, form_class):
-    instance = (
-        Product.objects.first() if form_class is ProductForm else DomainExtension.objects.first()
-    )
-    data = {k: v for k, v in form_class(instance=instance).initial.items() if v is not None}
+def test_a_price_above_the_bound_is_refused_by_the_form(catalogue):
+    instance = Product.objects.first()
+    data = {k: v for k, v in ProductForm(instance=instance).initial.items() if v is not None}
     data["price_cents"] = MAX_PRICE_CENTS + 1
-    form = form_class(data, instance=instance)
+    form = ProductForm(data, instance=instance)
     assert not form.is_valid() and "price_cents" in form.errors
     data["price_cents"] = MAX_PRICE_CENTS
-    assert form_class(data, instance=instance).is_valid(), form_class(
-        data, instance=instance
-    ).errors
+    assert ProductForm(data, instance=instance).is_valid()
+
+
+def test_a_new_price_above_the_bound_is_refused_by_the_price_change_form(catalogue):
+    # An existing package or extension changes its price only through a price change.
+    assert "price_cents" not in ExtensionForm().fields
+    too_high = PriceChangeForm({"new_price": "10000.01", "effective_on": "2099-01-01"})
+    assert not too_high.is_valid()
+    assert "hoogstens € 10.000,00" in str(too_high.errors["new_price"])
+    highest = PriceChangeForm({"new_price": "10000.00", "effective_on": "2099-01-01"})
+    assert highest.is_valid() and highest.new_price_cents == MAX_PRICE_CENTS
 
 
 @pytest.mark.parametrize("model", [Product, DomainExtension])
