@@ -163,7 +163,7 @@ def test_each_subscriber_gets_one_mail_however_often_the_job_runs(personas: Pers
     first = mails.filter(to_subject=personas.customer_a.id).order_by("pk").first()
     assert first is not None
     business = str(build_email(first).body)
-    assert "€ 19,95" in business and "€ 24,95" in business and "inclusief btw" not in business
+    assert "€ 19,95" in business and "€ 24,95" in business and "(exclusief btw)" in business
 
 
 def test_a_decrease_applies_from_the_next_period_without_a_months_notice(
@@ -248,3 +248,21 @@ def test_staff_schedule_a_price_change_and_see_who_is_told(
     response = client.post(url, {"new_price": "29.95", "effective_on": "2099-01-01"})
     assert response.status_code in (302, 403)
     assert PriceChange.objects.count() == 1
+
+
+def test_an_english_subscriber_is_told_in_english(personas: Personas) -> None:
+    personas.customer_a.language = "en"
+    personas.customer_a.save(update_fields=["language"])
+    subscribed(personas.customer_a, started=D(2027, 1, 5))
+    pricing.price_change_schedule(
+        item=product(),
+        new_price_cents=2495,
+        effective_on=D(2027, 3, 1),
+        by=personas.staff["orders"],
+        today=D(2027, 1, 10),
+    )
+    mail = build_email(OutboxMessage.objects.get(template=NOTICE))
+    assert str(mail.subject) == "New price for Webshop Start from 05-03-2027"
+    body = str(mail.body)
+    assert "you pay €24.95 per month instead of €19.95 (excluding VAT)" in body
+    assert "without costs" in body
