@@ -145,8 +145,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         request,
         "shop/backoffice/catalogue.html",
         {
-            "products": Product.objects.all(),
-            "extensions": DomainExtension.objects.all(),
+            # Today's prices, also when the daily job has not yet written a new one in.
+            "products": pricing.with_prices_of_day(list(Product.objects.all())),
+            "extensions": pricing.with_prices_of_day(list(DomainExtension.objects.all())),
             "form": form,
         },
         status=400 if request.method == "POST" else 200,
