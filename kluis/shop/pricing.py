@@ -184,8 +184,15 @@ class Scheduled:
 
 
 def affected_subscriptions(item: Item) -> int:
-    """How many subscriptions of `item` renew and so may be told of a new price."""
-    return Subscription.objects.renewing().filter(**_item_filter(item)).count()
+    """How many subscriptions of `item` renew and have an address to be told of a new price.
+
+    An upper bound: one that already pays the new price is not told.
+    """
+    return (
+        Subscription.objects.renewing()
+        .filter(**_item_filter(item), customer__email__isnull=False)
+        .count()
+    )
 
 
 def price_change_schedule(

@@ -102,6 +102,7 @@ def test_no_mail_means_no_rise(personas: Personas) -> None:
     personas.customer_b.email = None
     personas.customer_b.save(update_fields=["email", "email_index"])
     bob = subscribed(personas.customer_b, started=D(2027, 1, 5))
+    assert pricing.affected_subscriptions(product()) == 0  # the back office says so
     done = pricing.price_change_schedule(
         item=product(),
         new_price_cents=2495,
