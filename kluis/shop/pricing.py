@@ -268,9 +268,10 @@ def price_notices_send(*, today: dt.date | None = None) -> int:
 def _notify(change: PriceChange, day: dt.date) -> int:
     """Tell each renewing subscription of the change's item, ordered before it took effect."""
     queued = 0
+    effective = timezone.make_aware(dt.datetime.combine(change.effective_on, dt.time()))
     candidates = (
         Subscription.objects.renewing()
-        .filter(**_item_filter(change.item))
+        .filter(**_item_filter(change.item), line__order__created_at__lt=effective)
         .exclude(price_notices__change=change)
         .values_list("pk", flat=True)
     )

@@ -78,6 +78,13 @@ def test_a_renewal_before_the_new_price_applies_pays_the_old_one_and_after_it_th
     # New customers: the old price up to the effective day, the new one from it.
     assert pricing.catalogue_price_cents(product(), D(2027, 2, 28)) == 1995
     assert pricing.catalogue_price_cents(product(), D(2027, 3, 1)) == 2495
+    # Ordered after it took effect: the order's price is the new one, nobody is told.
+    pricing.price_notices_send(today=D(2027, 3, 2))
+    dave = subscribed(personas.customer_b, started=D(2027, 3, 3))
+    assert dave.line.price_cents == 2495
+    assert pricing.price_notices_send(today=D(2027, 3, 3)) == 0
+    renewals.renewals_run(today=D(2027, 3, 25))
+    assert renewal_price(dave, D(2027, 4, 3)) == 2495
 
 
 def test_a_rise_waits_a_month_after_the_mail_even_when_it_took_effect_for_new_customers(
