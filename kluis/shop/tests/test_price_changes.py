@@ -19,6 +19,7 @@ from kluis.mail.delivery import build_email
 from kluis.mail.models import OutboxMessage
 from kluis.shop import pricing, services
 from kluis.shop.models import (
+    DomainExtension,
     Order,
     PriceChange,
     PriceNotice,
@@ -274,3 +275,26 @@ def test_an_english_subscriber_is_told_in_english(personas: Personas) -> None:
     body = str(mail.body)
     assert "you pay €24.95 per month instead of €19.95 (excluding VAT)" in body
     assert "without costs" in body
+
+
+def test_a_domain_extension_changes_price_the_same_way(personas: Personas) -> None:
+    package, domain = make_subscription(
+        personas.customer_a, started_on=D(2027, 1, 5), domain="voorbeeld.nl"
+    )
+    Order.objects.filter(pk=domain.line.order_id).update(
+        created_at=timezone.make_aware(dt.datetime(2027, 1, 4, 12))
+    )
+    Subscription.objects.filter(pk=package.pk).update(ends_on=package.period_end)
+    nl = DomainExtension.objects.get(tld="nl")
+    done = pricing.price_change_schedule(
+        item=nl,
+        new_price_cents=1250,
+        effective_on=D(2027, 6, 1),
+        by=personas.staff["admin"],
+        today=D(2027, 5, 1),
+    )
+    assert done.notified == 1
+    assert PriceNotice.objects.get(subscription=domain).applies_from == D(2028, 1, 5)
+    renewals.renewals_run(today=D(2027, 12, 25))
+    domain.refresh_from_db()
+    assert renewal_price(domain, D(2028, 1, 5)) == 1250
