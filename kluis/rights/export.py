@@ -2,10 +2,14 @@
 
 Generated from the policy and from what the vault holds for the person
 (`sealed_holdings`), so a sealed field any app adds later is in it without a line
-here. Each category carries its values, its purposes with their legal basis, the
-recipients it went to (the disclosure ledger), how long it is kept (a date where the
-rule gives one) and its source; then the staff reveals, the activity on record,
-and the person's rights with how to complain to the Autoriteit Persoonsgegevens.
+here. Each category carries its values (with the row they sit on by name), its
+purposes with their legal basis, the recipients it went to (the disclosure ledger),
+how long it is kept (a date where the rule gives one) and its source. Then the rest
+of the copy (kluis/rights/copy.py): the person's orders, invoices, payments,
+reminders and collection costs, the recipients by their own names, transfers outside
+the EU with their safeguards, automated decisions, what is held outside kluis; the
+staff reveals, the activity on record in words, and the person's rights with how to
+complain to the Autoriteit Persoonsgegevens. No internal key or code is in the text.
 """
 
 from __future__ import annotations

@@ -349,3 +349,20 @@ def test_the_police_pages_name_categories_in_dutch_not_by_key(client, personas):
     )
     for key in ("user.name", "user.contact.email", "kluis.contract_evidence_ip"):
         assert policy.categories[key].label.get("nl") in detail
+
+
+def test_erasing_a_person_takes_their_contact_person_record_at_an_organisation(personas):
+    from kluis.vault.errors import KeyShredded
+
+    org = make_customer(name="Bakkerij Brood B.V.", email="info@brood.example").customer
+    record = Contact(customer=org, name="Erik Contact", email="erik@brood.example")
+    record.save(force_insert=True)
+    erik = make_customer(name="Erik E.", email="erik@brood.example")
+    services.erasure_request_from_portal(user=erik)
+    gone = Contact.objects.get(pk=record.pk)
+    assert gone.email_index is None
+    with pytest.raises(KeyShredded):
+        gone.name.open()
+    # The organisation itself is untouched.
+    assert Contact.objects.filter(customer=org).count() == 1
+    assert "Bakkerij" in export_json(_export(org)).decode()
