@@ -287,7 +287,7 @@ def main() -> int:
     from rich.table import Table
 
     from bench.billing import bench_invoice_pdfs, bench_statement_import
-    from bench.rights import bench_rights_export, bench_rights_sweep
+    from bench.rights import bench_blind_index_rotation, bench_rights_export, bench_rights_sweep
 
     console = Console(width=150)
     console.print(f"kluis benchmarks on {connection.vendor}, {os.cpu_count()} cores")
@@ -298,6 +298,7 @@ def main() -> int:
         ("shredding", bench_shred),
         ("rights export", bench_rights_export),
         ("retention sweep", bench_rights_sweep),
+        ("blind-index rotation", bench_blind_index_rotation),
         ("statement import", bench_statement_import),
         ("invoice PDFs", bench_invoice_pdfs),
     ]

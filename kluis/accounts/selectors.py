@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Q
 from django.utils import translation
@@ -76,6 +77,9 @@ class MyData:
     categories: list[ShownCategory]
     disclosures: list[ShownEvent]
     reveals: list[ShownEvent]
+    # The rest of the copy (kluis.rights.copy): orders, invoices, payments, reminders,
+    # recipients by name, transfers, automated decisions, what is held outside kluis.
+    parts: Any = None
 
 
 def legal_basis_label(basis: LegalBasis) -> str:
@@ -189,10 +193,19 @@ def _add_hashed_password(
 
 def my_data(customer: Customer) -> MyData:
     """What kluis holds about this customer, why, until when, and who saw or got it."""
+    from kluis.rights.copy import copy_parts, disclosure_recipient
+
     policy = current_policy()
     language = translation.get_language() or "nl"
     me = Actor.subject(customer.id)
     used = purposes_used(customer.id)
+    parts = copy_parts(customer.id)
+    # A sealed value of one of the person's rows says which row: "factuur F2026-000012".
+    row_names = {
+        (type(r.row), r.row.pk): f"{r.kind} {r.reference}".strip()
+        for r in parts.found.records
+        if r.row is not None
+    }
     shown: dict[str, ShownCategory] = {}
     # Every key scope a category is held in: its date line covers each one.
     scopes: dict[str, list[tuple[str, str]]] = {}
@@ -233,7 +246,8 @@ def my_data(customer: Customer) -> MyData:
                 value = None
         shown[key].values.append(
             ShownValue(
-                where=str(holding.row._meta.verbose_name),
+                where=row_names.get((type(holding.row), holding.row.pk))
+                or str(holding.row._meta.verbose_name),
                 label=str(holding.field.verbose_name),
                 value=value,
             )
@@ -245,9 +259,7 @@ def my_data(customer: Customer) -> MyData:
     disclosures = [
         ShownEvent(
             at=d.at,
-            who=policy.recipients[d.recipient].label.get(language)
-            if d.recipient in policy.recipients
-            else d.recipient,
+            who=disclosure_recipient(policy, d),
             purpose=_purpose_label(policy, d.purpose, language),
             categories=_category_labels(policy, d.categories, language),
             legal_basis=legal_basis_label(LegalBasis(d.legal_basis)),
@@ -268,7 +280,7 @@ def my_data(customer: Customer) -> MyData:
             RevealRecord.objects.filter(subject=customer.id), customer.id
         ).order_by("-at")
     ]
-    return MyData(list(shown.values()), disclosures, reveals)
+    return MyData(list(shown.values()), disclosures, reveals, parts)
 
 
 # --- the back office ----------------------------------------------------------------

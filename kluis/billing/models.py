@@ -144,6 +144,8 @@ class Invoice(SealedModel):
     objects = InvoiceQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("factuur")
+        verbose_name_plural = _("facturen")
         ordering = ["series", "sequence"]
         constraints = [
             models.UniqueConstraint(fields=["series", "sequence"], name="billing_number_once"),
@@ -300,6 +302,8 @@ class Payment(SealedModel):
     vault_subject_field: ClassVar[str] = "subject"
 
     class Meta:
+        verbose_name = _("betaling")
+        verbose_name_plural = _("betalingen")
         ordering = ["booking_date", "entry_reference"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="billing_paid_more")

@@ -17,6 +17,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from kluis.vault.fields import SealedField, SealedModel, SealedValue
 
@@ -83,6 +84,8 @@ class OutboxMessage(SealedModel):
     objects = OutboxMessageQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("e-mail van ons aan je")
+        verbose_name_plural = _("e-mails van ons aan je")
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="mail_due")]
 
     def __str__(self) -> str:

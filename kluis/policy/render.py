@@ -306,6 +306,7 @@ class _Builder:
                 self.controller(),
                 self.categories(),
                 *self.purposes(),
+                *self.automated_decisions(),
                 *self.prose(SECTIONS_AFTER_PURPOSES, level=3),
                 *self.hosted_data(),
                 *self.recipients(),
@@ -335,6 +336,20 @@ class _Builder:
                 Section(id=f"sectie-{key}", title=title, blocks=paragraphs, level=level)
             )
         return sections
+
+    def automated_decisions(self) -> list[Section]:
+        """Art. 13(2)(f) GDPR: whether we decide about people by automated means alone."""
+        declared = self.policy.automated_decisions
+        if declared is None:
+            return []
+        return [
+            Section(
+                id="geautomatiseerde-besluiten",
+                title=_("Geautomatiseerde besluiten"),
+                blocks=(para(self.t(declared.text)),),
+                level=3,
+            )
+        ]
 
     def intro(self) -> Section:
         # The seed opens without a heading; so does the statement.

@@ -166,6 +166,11 @@ class Subprocessor(Strict):
 class Recipient(Strict):
     label: Text
     description: Text
+    # The recipient's own name, as a person's copy names it (art. 15(1)(c) GDPR; CJEU
+    # C-154/21: the actual recipients, not only their category). Where the rows say who
+    # it was (the authority of a legal order, the registry of an extension), the copy
+    # names that instead.
+    name: str | None = None
     role: RecipientRole
     location: Location
     country: str
@@ -245,6 +250,14 @@ class RetentionClass(Strict):
     # Once the person is erased (or has restricted processing), data kept in this class
     # opens only for these purposes: those of the duty it is kept for.
     kept_for: list[Key] = Field(default_factory=list)
+
+
+class AutomatedDecisions(Strict):
+    """Whether decisions about people are made by automated means alone, profiling
+    included (art. 22 GDPR), and what the person is told (art. 13(2)(f), 15(1)(h))."""
+
+    used: bool
+    text: Text
 
 
 class CookieKind(StrEnum):
@@ -364,6 +377,7 @@ class Policy(Strict):
     cookies: list[Cookie]
     rights: dict[Key, Right]
     security: Security
+    automated_decisions: AutomatedDecisions | None = None
     hosted_data: dict[Key, HostedDataUse] = Field(default_factory=dict)
     sections: dict[Key, Section] = Field(default_factory=dict)
     superseded: list[Superseded] = Field(default_factory=list)

@@ -9,3 +9,6 @@ class RightsConfig(AppConfig):
 
     def ready(self) -> None:
         from kluis.rights import limits  # noqa: F401 (registers the reveal guard)
+        from kluis.rights.linked import contacts_by_address, register_address_finder
+
+        register_address_finder(contacts_by_address)

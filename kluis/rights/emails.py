@@ -27,6 +27,7 @@ CONFIRM = "rights/email/confirm"
 ID_REQUEST = "rights/email/id_request"
 EXTENDED = "rights/email/extended"
 ANSWER = "rights/email/answer"
+RESTRICTION_END = "rights/email/restriction_end"
 EXPORT_JSON = "rights.export_json"
 EXPORT_PDF = "rights.export_pdf"
 
@@ -75,6 +76,15 @@ def _answer(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     with translation.override(request.language):
         lines = answer_lines(request, stage=context.get("stage"))
     return {**_base(request), "request": request, "lines": lines}
+
+
+@mail_kind(template=RESTRICTION_END, purpose="data_subject_rights", references={"request_id"})
+def _restriction_end(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    from kluis.rights.selectors import remedies
+
+    request = _request(context)
+    with translation.override(request.language):
+        return {**_base(request), "remedies": remedies()}
 
 
 @attachment_generator(EXPORT_JSON)
@@ -160,3 +170,8 @@ def mail_answer(
         else []
     )
     return _queue(request, ANSWER, to, f"answer:{stage}", attachments, stage=stage, last=last)
+
+
+def mail_restriction_end(*, request: RightsRequest, to: str, limit_id: int) -> OutboxMessage:
+    """Art. 18(3) GDPR: the person is told that their restriction is lifted, once per limit."""
+    return _queue(request, RESTRICTION_END, to, f"restriction_end:{limit_id}", [])

@@ -2,10 +2,14 @@
 
 Generated from the policy and from what the vault holds for the person
 (`sealed_holdings`), so a sealed field any app adds later is in it without a line
-here. Each category carries its values, its purposes with their legal basis, the
-recipients it went to (the disclosure ledger), how long it is kept (a date where the
-rule gives one) and its source; then the staff reveals, the activity on record,
-and the person's rights with how to complain to the Autoriteit Persoonsgegevens.
+here. Each category carries its values (with the row they sit on by name), its
+purposes with their legal basis, the recipients it went to (the disclosure ledger),
+how long it is kept (a date where the rule gives one) and its source. Then the rest
+of the copy (kluis/rights/copy.py): the person's orders, invoices, payments,
+reminders and collection costs, the recipients by their own names, transfers outside
+the EU with their safeguards, automated decisions, what is held outside kluis; the
+staff reveals, the activity on record in words, and the person's rights with how to
+complain to the Autoriteit Persoonsgegevens. No internal key or code is in the text.
 """
 
 from __future__ import annotations
@@ -17,16 +21,21 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from kluis.accounts.selectors import legal_basis_label, retention_rule_text
 from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
 from kluis.policy.cases import Case, case_describe
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
-from kluis.policy.schema import Policy
+from kluis.policy.schema import LegalBasis, Location, Policy
 from kluis.rights import retention
+from kluis.rights.activity import event_label
+from kluis.rights.copy import ShownRecipient, copy_parts, disclosure_recipient
 from kluis.rights.linked import linked_subjects
 from kluis.vault.fields import SealedField, SealedModel
 from kluis.vault.holdings import Holding, sealed_holdings
@@ -38,16 +47,19 @@ LINKED_ACTOR = Actor.system("rights")
 FORMAT = "kluis.access-export/1"
 
 
+RowKey = tuple[type[SealedModel], object, str]
+
+
 def _reveal(
     holdings: Sequence[Holding], actor: Actor, case: Case | None
-) -> dict[tuple[int, str], str | None]:
-    """Plain values per (row identity, field name), one bulk reveal per model."""
+) -> dict[RowKey, str | None]:
+    """Plain values per (model, primary key, field name), one bulk reveal per model."""
     by_model: dict[type[SealedModel], dict[int, tuple[SealedModel, set[str]]]] = {}
     for h in holdings:
         rows = by_model.setdefault(type(h.row), {})
         rows.setdefault(id(h.row), (h.row, set()))[1].add(h.field.name)
-    values: dict[tuple[int, str], str | None] = {}
-    for rows in by_model.values():
+    values: dict[RowKey, str | None] = {}
+    for model, rows in by_model.items():
         ordered = list(rows.values())
         names = sorted({n for _row, fields in ordered for n in fields})
         plain = reveal_many(
@@ -55,7 +67,7 @@ def _reveal(
         )
         for (row, fields), opened in zip(ordered, plain, strict=True):
             for name in fields:
-                values[(id(row), name)] = opened[name]
+                values[(model, row.pk, name)] = opened[name]
     return values
 
 
@@ -71,10 +83,17 @@ def build_export(
 ) -> dict[str, Any]:
     """The whole answer to an access request, as plain data (JSON-ready).
 
-    Made by the privacy officer, it needs the request as its case.
+    Made by the privacy officer, it needs the request as its case. Every text in it
+    is readable in `language`: no category, purpose or retention keys, no codes.
     """
+    with translation.override(language):
+        return _build(subject=subject, actor=actor, language=language, case=case)
+
+
+def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None) -> dict[str, Any]:
     policy = current_policy()
-    # The person's own holdings, and records held under their address (kluis.rights.linked).
+    # The person's own holdings, and records held under their address (kluis.rights.linked):
+    # questions, and contact-person records (their own, or the organisation's contacts).
     linked = linked_subjects(subject)
     owners = [subject, *linked]
     own = sealed_holdings(subject)
@@ -95,6 +114,13 @@ def build_export(
     disclosures = list(
         visible_to_subject(Disclosure.objects.filter(subject=subject), subject).order_by("at")
     )
+    parts = copy_parts(subject)
+    # A sealed value of one of the person's rows says which row: "factuur F2026-000012".
+    row_names = {
+        (type(r.row), r.row.pk): f"{r.kind} {r.reference}".strip()
+        for r in parts.found.records
+        if r.row is not None
+    }
     used = purposes_used(subject)
     categories: dict[str, dict[str, Any]] = {}
     kept_by_scope: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
@@ -108,9 +134,9 @@ def build_export(
         cls, period = _scope_of(h, policy)
         entry["values"].append(
             {
-                "where": str(h.row._meta.verbose_name),
+                "where": row_names.get((type(h.row), h.row.pk)) or str(h.row._meta.verbose_name),
                 "field": str(h.field.verbose_name),
-                "value": values.get((id(h.row), h.field.name)),
+                "value": values.get((type(h.row), h.row.pk, h.field.name)),
             }
         )
         owner = h.row.vault_subject()
@@ -127,7 +153,31 @@ def build_export(
         "controller": _controller(policy),
         "subject": str(subject),
         "categories": list(categories.values()),
+        "records": [
+            {
+                "kind": r.kind,
+                "reference": r.reference,
+                "date": r.on.isoformat() if r.on else None,
+                "facts": [{"label": label, "value": value} for label, value in r.facts],
+            }
+            for r in parts.found.records
+        ],
         "recipients": [_disclosure(policy, d, language) for d in disclosures],
+        "recipients_by_name": [_shown_recipient(r) for r in parts.recipients],
+        "transfers_outside_eu": {
+            "transfers": [_shown_recipient(r) for r in parts.transfers],
+            "none": "" if parts.transfers else _no_transfer(),
+        },
+        "automated_decisions": parts.automated_decisions,
+        "held_outside_kluis": [
+            {
+                "label": h.label,
+                "description": h.description,
+                "where": h.where,
+                "how_long": h.how_long,
+            }
+            for h in parts.held_outside
+        ],
         "staff_reveals": [
             {
                 "at": r.at.isoformat(timespec="seconds"),
@@ -140,7 +190,7 @@ def build_export(
             ).order_by("at")
         ],
         "activity": [
-            {"at": at.isoformat(timespec="seconds"), "action": action}
+            {"at": at.isoformat(timespec="seconds"), "event": event_label(action, language)}
             for at, action in visible_to_subject(
                 AuditEntry.objects.filter(subject=subject), subject
             )
@@ -159,6 +209,21 @@ def build_export(
             "authority": policy.controller.supervisory_authority.name,
             "url": policy.controller.supervisory_authority.url,
         },
+    }
+
+
+def _no_transfer() -> str:
+    return _("We hebben geen gegevens van je gegeven aan iemand buiten de EU.")
+
+
+def _shown_recipient(r: ShownRecipient) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "role": r.role,
+        "country": r.country,
+        "why": r.why,
+        "outside_eu": r.outside_eu,
+        "safeguards": r.safeguards,
     }
 
 
@@ -182,7 +247,6 @@ def _category(
 ) -> dict[str, Any]:
     declared = policy.categories[key]
     return {
-        "category": key,
         "label": declared.label.get(language),
         "description": declared.description.get(language),
         "source": declared.source.get(language),
@@ -190,7 +254,7 @@ def _category(
         "purposes": [
             {
                 "purpose": p.label.get(language),
-                "legal_basis": p.legal_basis.value,
+                "legal_basis": legal_basis_label(p.legal_basis),
                 "legal_basis_detail": p.legal_basis_detail.get(language),
             }
             for p in (policy.purposes[k] for k in purposes)
@@ -202,14 +266,21 @@ def _category(
     }
 
 
+LOCATIONS = {
+    Location.NL: gettext_lazy("in Nederland"),
+    Location.EU: gettext_lazy("in de EU"),
+    Location.NON_EU: gettext_lazy("buiten de EU"),
+}
+
+
 def _disclosure(policy: Policy, d: Disclosure, language: str) -> dict[str, Any]:
     declared = policy.recipients.get(d.recipient)
     return {
         "at": d.at.isoformat(timespec="seconds"),
-        "recipient": declared.label.get(language) if declared else d.recipient,
-        "location": declared.location.value if declared else "",
+        "recipient": disclosure_recipient(policy, d),
+        "location": str(LOCATIONS[declared.location]) if declared else "",
         "purpose": _label(policy.purposes, d.purpose, language),
-        "legal_basis": d.legal_basis,
+        "legal_basis": legal_basis_label(LegalBasis(d.legal_basis)),
         "categories": [_label(policy.categories, c, language) for c in d.categories],
         "reference": d.reference,
     }
@@ -229,7 +300,7 @@ def _kept(
         "class": rule.label.get(language),
         "period": period,
         "until": until.isoformat() if until else None,
-        "rule": f"{rule.duration.describe(language)} / {rule.trigger.value}",
+        "rule": retention_rule_text(rule),
         "legal_duty": rule.legal_duty,
         "basis": rule.basis.get(language),
     }
@@ -245,7 +316,7 @@ def activity_summary(export: dict[str, Any]) -> list[tuple[str, int, str, str]]:
     first: dict[str, str] = {}
     last: dict[str, str] = {}
     for item in export["activity"]:
-        action, at = item["action"], item["at"][:10]
+        action, at = item["event"], item["at"][:10]
         counts[action] += 1
         first.setdefault(action, at)
         last[action] = at

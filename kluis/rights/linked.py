@@ -61,3 +61,19 @@ def linked_subjects(subject: uuid.UUID) -> list[uuid.UUID]:
     for finder in _finders:
         found += [s for s in finder(emails) if s not in found and s != subject]
     return found
+
+
+def contacts_by_address(emails: list[str]) -> list[uuid.UUID]:
+    """Contact-person records of any business customer under one of these addresses.
+
+    A contact person is a data subject of their own (their record is sealed under its
+    own id): someone who is, or was, the contact of an organisation gets that record in
+    their copy, and an organisation's copy holds the records of its contacts.
+    """
+    from kluis.accounts.models import Contact
+    from kluis.vault.fields import BlindIndexField
+
+    index = Contact._meta.get_field("email_index")
+    assert isinstance(index, BlindIndexField)
+    digests = [index.lookup_value(e) for e in emails]
+    return list(Contact.objects.filter(email_index__in=digests).values_list("pk", flat=True))

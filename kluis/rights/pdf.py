@@ -143,9 +143,45 @@ def _story(export: dict[str, Any]) -> list[Any]:
                     SMALL,
                 )
             )
+    story.append(_p(_("Je bestellingen, facturen en betalingen"), H2))
+    records = [
+        [
+            r["date"] or "",
+            f"{r['kind']} {r['reference']}".strip(),
+            "; ".join(f"{f['label']}: {f['value']}" for f in r["facts"]),
+        ]
+        for r in export["records"]
+    ]
+    story.append(
+        _table([_("Datum"), _("Wat"), _("Gegevens")], records, [22, 50, 102])
+        if records
+        else _p(_("Er staan geen bestellingen, facturen of betalingen van je bij ons."))
+    )
+    story.append(_p(_("Wie je gegevens krijgt of kreeg, bij naam"), H2))
+    named = [[r["name"], r["why"], r["role"], r["country"]] for r in export["recipients_by_name"]]
+    story.append(
+        _table([_("Ontvanger"), _("Waarvoor"), _("Rol"), _("Land")], named, [50, 60, 40, 24])
+        if named
+        else _p(_("Je gegevens gingen en gaan naar niemand buiten ons."))
+    )
+    story.append(_p(_("Gegevens buiten de EU"), H2))
+    transfers = export["transfers_outside_eu"]
+    if not transfers["transfers"]:
+        story.append(_p(transfers["none"]))
+    for r in transfers["transfers"]:
+        story.append(_p(f"{r['name']} ({r['country']}): {r['why']}", H3))
+        story.append(_p(_("Waarborg: %(safeguards)s") % {"safeguards": r["safeguards"]}, SMALL))
+    story.append(_p(_("Geautomatiseerde besluiten"), H2))
+    story.append(_p(export["automated_decisions"]))
+    story.append(_p(_("Wat we buiten kluis bewaren"), H2))
+    for h in export["held_outside_kluis"]:
+        story.append(_p(h["label"], H3))
+        story.append(_p(h["description"], SMALL))
+        story.append(_p(_("Waar: %(where)s") % {"where": h["where"]}, SMALL))
+        story.append(_p(_("Hoe lang: %(how_long)s") % {"how_long": h["how_long"]}, SMALL))
     story.append(_p(_("Aan wie we gegevens gaven"), H2))
     rows = [
-        [d["at"][:10], d["recipient"], d["purpose"], ", ".join(d["categories"]), d["reference"]]
+        [d["at"][:10], d["recipient"], d["purpose"], ", ".join(d["categories"]), d["legal_basis"]]
         for d in export["recipients"]
     ]
     story.append(

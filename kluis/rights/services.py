@@ -221,6 +221,11 @@ def request_confirm(*, request: RightsRequest) -> RightsRequest:
             user = User.objects.filter(email_index=digest, customer__isnull=False).first()
             customer = user.customer if user else None
         request.subject = customer.pk if customer else None
+        if customer is None:
+            # A contact person of a business customer is a data subject of their own:
+            # their record (and what is held under their address) is theirs to ask for.
+            contact = Contact.objects.filter(email_index=digest).first()
+            request.subject = contact.pk if contact else None
     request.verification = (
         RightsRequest.Verification.EMAIL
         if request.subject
@@ -570,8 +575,15 @@ def follow_up_done(*, follow_up: FollowUp, by: User) -> None:
     )
 
 
+@transaction.atomic
 def processing_limit_end(*, limit: ProcessingLimit, by: User) -> None:
+    """End a restriction or an upheld objection; a lifted restriction is told by mail
+    (art. 18(3) GDPR), in the same transaction, so it is never lifted untold."""
     try:
         limits.limit_end(limit=limit, by=by.actor().ref)
     except limits.LimitError as exc:
         raise RightsError(exc.code) from None
+    if limit.kind == ProcessingLimit.Kind.RESTRICTION and limit.request is not None:
+        to = _answer_address(limit.request)
+        if to:
+            emails.mail_restriction_end(request=limit.request, to=to, limit_id=limit.pk)

@@ -166,6 +166,8 @@ class Order(SealedModel):
     objects = OrderQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("bestelling")
+        verbose_name_plural = _("bestellingen")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -236,6 +238,8 @@ class VatCheck(SealedModel):
     checked_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = _("btw-controle in VIES")
+        verbose_name_plural = _("btw-controles in VIES")
         ordering = ["checked_at"]
 
     def __str__(self) -> str:
@@ -258,6 +262,10 @@ class KvkExtract(SealedModel):
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("uittreksel KvK")
+        verbose_name_plural = _("uittreksels KvK")
 
     def __str__(self) -> str:
         return f"KvK extract of {self.order_id}"
@@ -297,6 +305,8 @@ class Acceptance(SealedModel):
     vault_subject_field: ClassVar[str] = "customer_id"
 
     class Meta:
+        verbose_name = _("aanvaarding van een document")
+        verbose_name_plural = _("aanvaardingen van documenten")
         ordering = ["accepted_at"]
         constraints = [
             models.UniqueConstraint(

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
-from kluis.vault.errors import KeyShredded
+from kluis.vault.errors import KeyShredded, VaultError
 from kluis.vault.master import master_ring
 from kluis.vault.models import DataKey, Secret
 from kluis.vault.routers import KEYSTORE
@@ -41,6 +41,7 @@ class _Cache:
     def __init__(self) -> None:
         self.ciphers: dict[KeyScope, AESGCM | None] = {}
         self.secrets: dict[str, bytes] = {}
+        self.blind_generation: int | None = None
 
 
 _cache: contextvars.ContextVar[_Cache | None] = contextvars.ContextVar("kluis_keys", default=None)
@@ -237,12 +238,14 @@ def flush_keystore() -> None:
 # --- system secrets -------------------------------------------------------------------
 
 
-def system_secret(name: str) -> bytes:
+def system_secret(name: str, *, create: bool = True) -> bytes:
     cache = _cache.get()
     if cache is not None and name in cache.secrets:
         return cache.secrets[name]
     context = f"kluis-secret|{name}".encode()
     row = Secret.objects.filter(name=name).first()
+    if row is None and not create:
+        raise VaultError(f"the system secret {name!r} is missing from the keystore")
     if row is None:
         value = os.urandom(32)
         kid, wrapped = master_ring().wrap(value, context=context)
@@ -258,8 +261,48 @@ def system_secret(name: str) -> bytes:
     return value
 
 
+BLIND_INDEX = "blind_index"
+
+
+def blind_index_secret_name(generation: int) -> str:
+    """The keystore name of a blind-index key; generation 0 keeps its first name."""
+    return BLIND_INDEX if generation == 0 else f"{BLIND_INDEX}.{generation}"
+
+
+def blind_index_generation() -> int:
+    """The generation in force, read from the main database (kluis/vault/blind.py)."""
+    from kluis.vault.models import BlindIndexGeneration
+
+    cache = _cache.get()
+    if cache is not None and cache.blind_generation is not None:
+        return cache.blind_generation
+    row = BlindIndexGeneration.objects.filter(pk=1).only("number").first()
+    number = row.number if row is not None else 0
+    if cache is not None:
+        cache.blind_generation = number
+    return number
+
+
+def blind_index_digest(key: bytes, kind: str, normalized: str) -> str:
+    return hmac.new(key, f"{kind}|{normalized}".encode(), hashlib.sha256).hexdigest()
+
+
 def blind_index(kind: str, normalized: str) -> str:
-    """Keyed HMAC for exact-match lookup; never an unkeyed hash of personal data."""
-    key = system_secret("blind_index")
-    message = f"{kind}|{normalized}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    """Keyed HMAC for exact-match lookup; never an unkeyed hash of personal data.
+
+    The key is that of the generation in force; a later generation's key is never made
+    here (only a rotation makes one), so a lost key fails loudly instead of silently
+    indexing under a new one.
+    """
+    generation = blind_index_generation()
+    key = system_secret(blind_index_secret_name(generation), create=generation == 0)
+    return blind_index_digest(key, kind, normalized)
+
+
+def forget_blind_index_generation() -> None:
+    """After a rotation: the next lookup reads the generation and its key again."""
+    cache = _cache.get()
+    if cache is not None:
+        cache.blind_generation = None
+        for name in [n for n in cache.secrets if n.startswith(BLIND_INDEX)]:
+            del cache.secrets[name]

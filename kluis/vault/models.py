@@ -45,3 +45,20 @@ class Secret(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BlindIndexGeneration(models.Model):
+    """Which blind-index key is in force: one row, in the main database.
+
+    Not in the keystore like the rest of the vault: it sits beside the indexes it
+    describes, so re-indexing every row under a new key and switching to that key
+    commit in one transaction, and no reader ever pairs a key with the other key's
+    digests (kluis/vault/blind.py; the router sends it to the main database). No row:
+    generation 0, the first key.
+    """
+
+    number = models.PositiveIntegerField(default=0)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"blind index generation {self.number}"

@@ -5,11 +5,17 @@ from django.db.models import Model
 KEYSTORE = "keystore"
 
 
+# Vault models that live beside the data they describe, not beside the keys.
+MAIN_DATABASE_MODELS = frozenset({"blindindexgeneration"})
+
+
 class KeystoreRouter:
     """The vault's keys live in a database of their own; nothing else does."""
 
     def _db(self, model: type[Model]) -> str | None:
-        return KEYSTORE if model._meta.app_label == "vault" else None
+        if model._meta.app_label != "vault" or model._meta.model_name in MAIN_DATABASE_MODELS:
+            return None
+        return KEYSTORE
 
     def db_for_read(self, model: type[Model], **hints: Any) -> str | None:
         return self._db(model)
@@ -23,4 +29,6 @@ class KeystoreRouter:
         return None
 
     def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool:
+        if app_label == "vault" and hints.get("model_name") in MAIN_DATABASE_MODELS:
+            return db != KEYSTORE
         return (db == KEYSTORE) == (app_label == "vault")

@@ -313,3 +313,12 @@ def test_policy_text_is_text_not_markup(client, policy_dir):
     assert "naam &lt;i&gt;" in content
     text = pdf_text(client.get(f"/privacy/v/{raw['version']}/nl/pdf").content)
     assert attack in text
+
+
+def test_the_statement_says_whether_automated_decisions_are_made(client):
+    policy = current_policy()
+    assert policy.automated_decisions is not None
+    assert "Geautomatiseerde besluiten" in page_text(client.get("/privacy/nl/").content)
+    for language in ("nl", "en"):
+        text = page_text(client.get(f"/privacy/{language}/").content)
+        assert words(policy.automated_decisions.text.get(language)) in text, language

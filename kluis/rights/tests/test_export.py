@@ -13,6 +13,7 @@ from kluis.audit.disclosures import disclosure_record
 from kluis.audit.models import RevealRecord
 from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
+from kluis.policy.loader import current_policy
 from kluis.rights.export import build_export, export_json
 from kluis.rights.pdf import export_pdf
 from kluis.rights.services import request_from_portal
@@ -49,22 +50,23 @@ def test_every_category_carries_values_purposes_recipients_retention_and_source(
         case=Case("order", str(order.pk)),
     )
     export = _export(personas)
-    by_key = {c["category"]: c for c in export["categories"]}
-    assert set(by_key) >= {
-        "user.name",
-        "user.contact.email",
-        "user.contact.phone_number",
-        "kluis.vat_number",
+    labels = {k: c.label.get("nl") for k, c in current_policy().categories.items()}
+    by_label = {c["label"]: c for c in export["categories"]}
+    assert set(by_label) >= {
+        labels["user.name"],
+        labels["user.contact.email"],
+        labels["user.contact.phone_number"],
+        labels["kluis.vat_number"],
     }
-    email = by_key["user.contact.email"]
+    email = by_label[labels["user.contact.email"]]
     assert {v["value"] for v in email["values"]} == {"alice@example.nl"}
-    assert any(p["legal_basis"] == "contract" for p in email["purposes"])
+    assert any(p["legal_basis"] == "uitvoering van de overeenkomst" for p in email["purposes"])
     registrar = email["recipients"][0]
     assert registrar["purpose"] == "registratie van je domeinnaam"
-    assert registrar["legal_basis"] == "contract"
+    assert registrar["legal_basis"] == "uitvoering van de overeenkomst"
     assert email["retention"][0]["until"] == "2027-03-01"
     assert email["source"]
-    assert "user.contact.phone_number" not in {
+    assert labels["user.contact.phone_number"] not in {
         c for r in export["recipients"] for c in r["categories"]
     }
     assert RevealRecord.objects.filter(subject=alice.pk).exists()
@@ -72,7 +74,7 @@ def test_every_category_carries_values_purposes_recipients_retention_and_source(
     assert export["staff_reveals"][0]["case"] == f"bestelling {order.number}"
     assert export["complaint"]["authority"] == "Autoriteit Persoonsgegevens"
     assert {r["article"] for r in export["rights"]} >= {"art. 15 AVG", "art. 17 AVG"}
-    assert any(a["action"] == "disclosure" for a in export["activity"])
+    assert any(a["event"] == "gegevens gegeven aan een ontvanger" for a in export["activity"])
 
 
 def test_a_sealed_field_added_later_is_in_the_export_without_other_code(personas, later_model):
@@ -83,12 +85,13 @@ def test_a_sealed_field_added_later_is_in_the_export_without_other_code(personas
         billed_name="Alice B.V.",
     ).save()
     export = _export(personas)
+    labels = {k: c.label.get("nl") for k, c in current_policy().categories.items()}
     values = {
-        (c["category"], v["field"], v["value"]) for c in export["categories"] for v in c["values"]
+        (c["label"], v["field"], v["value"]) for c in export["categories"] for v in c["values"]
     }
-    assert ("kluis.kvk_number", "KvK-nummer op de offerte", "87654321") in values
-    assert ("user.name", "naam op de factuur", "Alice B.V.") in values
-    name = next(c for c in export["categories"] if c["category"] == "user.name")
+    assert (labels["kluis.kvk_number"], "KvK-nummer op de offerte", "87654321") in values
+    assert (labels["user.name"], "naam op de factuur", "Alice B.V.") in values
+    name = next(c for c in export["categories"] if c["label"] == labels["user.name"])
     fiscal = [r for r in name["retention"] if r["period"] == "2024"]
     assert fiscal[0]["until"] == "2031-12-31" and fiscal[0]["legal_duty"]
 

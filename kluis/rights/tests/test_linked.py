@@ -35,7 +35,7 @@ def test_a_question_from_the_customers_address_is_exported_and_erased(personas):
     export = build_export(subject=alice.pk, actor=Actor.subject(alice.pk), language="nl")
     text = export_json(export).decode()
     assert MESSAGE in text
-    (message,) = [c for c in export["categories"] if c["category"] == "kluis.contact_message"]
+    (message,) = [c for c in export["categories"] if c["label"] == "je vraag"]
     assert message["values"][0]["where"] == "vraag via het contactformulier"
     assert message["retention"] and json.dumps(message["retention"])
 
