@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0005_idn_and_price_bound'),
+        ('shop', '0006_price_history'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0009_refund_payee_held'),
+        ('billing', '0010_invoice_several_credit_notes'),
     ]
 
     operations = [
