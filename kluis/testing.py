@@ -13,6 +13,7 @@ a later issue that adds such a URL adds its line here.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import itertools
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any, Literal
 
 from django.contrib.auth.hashers import make_password
 from django.test import Client
+from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -257,6 +259,14 @@ def _shop_document(p: Personas) -> dict[str, Any]:
 SHOP_CATALOGUE_ROLES = frozenset({"orders", "admin"})
 
 
+def _a_price_change(p: Personas) -> dict[str, Any]:
+    """A new price from a day two months ahead: a change a catalogue role may plan."""
+    return {
+        "new_price": "12.34",
+        "effective_on": (timezone.localdate() + datetime.timedelta(days=60)).isoformat(),
+    }
+
+
 # --- data-subject rights (builders in kluis/rights/testing.py) ---------------------
 
 PRIVACY_OFFICER = frozenset({"privacy_officer"})
@@ -424,6 +434,20 @@ ROUTES: dict[str, Route] = {
     "shop_backoffice:product": Route("backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_a_product),
     "shop_backoffice:extension": Route(
         "backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_an_extension
+    ),
+    "shop_backoffice:product-price": Route(
+        "backoffice",
+        roles=SHOP_CATALOGUE_ROLES,
+        method="post",
+        kwargs=_a_product,
+        data=_a_price_change,
+    ),
+    "shop_backoffice:extension-price": Route(
+        "backoffice",
+        roles=SHOP_CATALOGUE_ROLES,
+        method="post",
+        kwargs=_an_extension,
+        data=_a_price_change,
     ),
     # billing (kluis/billing)
     "billing_portal:invoices": Route("portal"),
