@@ -38,8 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-from lxml.builder import ElementMaker
+from lxml import etree  # type: ignore[import-untyped]
+from lxml.builder import ElementMaker  # type: ignore[import-untyped]
 
 from kluis.domains.epp.framing import FrameError, encode_frame, read_frame
 from kluis.domains.epp.xml import (

@@ -271,9 +271,11 @@ def _own_contact(epp: EppClient, registry: Registry) -> str:
         if exc.code != codes.OBJECT_DOES_NOT_EXIST:
             raise
     controller = current_policy().controller
-    kvk = (
-        controller.kvk_number or settings.KLUIS_KVK_NUMBER or ("12345678" if settings.DEBUG else "")
-    )
+    kvk = controller.kvk_number or settings.KLUIS_KVK_NUMBER
+    if registry.legal_form and not kvk:
+        if epp.endpoint.host not in ("127.0.0.1", "localhost"):
+            raise RegistrationRefused("KLUIS_KVK_NUMBER is needed for our own registry contact")
+        kvk = "00000000"  # development against the local registry only
     epp.contact_create(
         ContactData(
             handle=handle,

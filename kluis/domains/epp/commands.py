@@ -11,8 +11,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from lxml import etree
-from lxml.builder import ElementMaker
+from lxml import etree  # type: ignore[import-untyped]
+from lxml.builder import ElementMaker  # type: ignore[import-untyped]
 
 from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, SIDN
 

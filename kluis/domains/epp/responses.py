@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, SIDN, XmlRefused
 

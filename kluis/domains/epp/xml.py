@@ -12,7 +12,7 @@ import functools
 import threading
 from pathlib import Path
 
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 import kluis.schemas
 
@@ -100,4 +100,5 @@ def validate(root: etree._Element) -> None:
 
 
 def serialize(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=False)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=False)
+    return data

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from lxml import etree
+from lxml import etree  # type: ignore[import-untyped]
 
 from kluis.domains.epp import commands as cmd
 from kluis.domains.epp.xml import XmlRefused, parse, validate
