@@ -278,6 +278,7 @@ def main() -> int:
     from rich.table import Table
 
     from bench.billing import bench_invoice_pdfs, bench_statement_import
+    from bench.domains import bench_domains
     from bench.rights import bench_rights_export, bench_rights_sweep
 
     console = Console(width=150)
@@ -291,6 +292,7 @@ def main() -> int:
         ("retention sweep", bench_rights_sweep),
         ("statement import", bench_statement_import),
         ("invoice PDFs", bench_invoice_pdfs),
+        ("domains", bench_domains),
     ]
     # `python -m bench "statement import"`: only the benchmarks whose name contains one
     # of the arguments (the machine is shared: run what you need).

@@ -7,7 +7,6 @@ class DomainsConfig(AppConfig):
     verbose_name = "Domeinnamen"
 
     def ready(self) -> None:
-        from kluis.domains import jobs  # noqa: F401  (declares the registration job)
         from kluis.domains.shop_link import connect
 
         connect()

@@ -860,13 +860,19 @@ def _add_years(value: dt.datetime, years: int) -> dt.datetime:
 
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A fresh self-signed certificate for 127.0.0.1 and localhost; (cert, key) paths."""
+    """A self-signed certificate for 127.0.0.1 and localhost; (cert, key) paths."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    if cert_path.exists() and key_path.exists():
+        # Kept across restarts, so running clients that trust it keep working.
+        existing = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        if existing.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+            return cert_path, key_path
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kluis local EPP registry")])
     now = dt.datetime.now(dt.UTC)
@@ -887,7 +893,6 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     key_path.touch(mode=0o600)
     key_path.write_bytes(
         key.private_bytes(

@@ -63,6 +63,7 @@ class DomainRegistration(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     # A worker holds a registration while it talks to the registry (conditional UPDATE).
     leased_until = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=16, blank=True)
     # The registry's own words on the last failure, for the domains desk.
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

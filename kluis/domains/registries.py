@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from kluis.domains.epp.client import Endpoint, EppClient, connect_and_login
+from kluis.domains.epp.client import Endpoint, EppClient, EppError, connect_and_login
 from kluis.domains.epp.pool import SessionPool
 from kluis.domains.epp.xml import CONTACT, DOMAIN, HOST, SIDN
 
@@ -217,8 +217,8 @@ def ssl_context() -> ssl.SSLContext:
     return context
 
 
-class NotConfigured(Exception):
-    pass
+class NotConfigured(EppError):
+    """No endpoint for this registry: its registrations wait."""
 
 
 def endpoint(registry: Registry, *, context: ssl.SSLContext | None = None) -> Endpoint:

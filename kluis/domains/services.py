@@ -50,6 +50,7 @@ from kluis.domains.registries import (
 )
 from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
+from kluis.vault.reveal import reveal_many
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +101,24 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     return made
 
 
-def registration_claim(*, registration_id: int, now: dt.datetime | None = None) -> bool:
-    """Take a pending registration for LEASE; False when another worker holds it."""
+def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
+    """Take up to `limit` pending registrations for LEASE, in one UPDATE.
+
+    A worker sees only the rows it marked with its own token, so two workers never
+    take the same registration; one that dies leaves them to the next after LEASE.
+    """
     now = now or timezone.now()
-    taken = (
-        DomainRegistration.objects.filter(pk=registration_id, status="pending")
-        .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-        .update(leased_until=now + LEASE)
+    token = secrets.token_hex(8)
+    free = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    ids = list(
+        DomainRegistration.objects.pending().filter(free).values_list("pk", flat=True)[:limit]
     )
-    return taken == 1
+    DomainRegistration.objects.pending().filter(free, pk__in=ids).update(
+        leased_until=now + LEASE, leased_by=token
+    )
+    return list(
+        DomainRegistration.objects.filter(leased_by=token, pk__in=ids).values_list("pk", flat=True)
+    )
 
 
 # --- what is sent ---------------------------------------------------------------------
@@ -147,29 +157,53 @@ def _contact_handle(customer: Customer) -> str:
     return f"KL-{customer.number}"[:16]
 
 
-def _contact_for(customer: Customer, registry: Registry) -> tuple[ContactData, list[str]]:
-    """What the registry gets, revealed for domain registration, and its categories."""
+CONTACT_FIELDS = (
+    "name",
+    "company_name",
+    "address_street",
+    "address_postcode",
+    "address_city",
+    "email",
+    "phone",
+    "kvk_number",
+)
 
-    def reveal(value: object) -> str:
-        if value is None:
-            return ""
-        return str(value.reveal(purpose=PURPOSE, actor=ACTOR)).strip()  # type: ignore[attr-defined]
 
-    name = reveal(customer.name)
-    company = reveal(customer.company_name)
-    street = reveal(customer.address_street)
-    postcode = reveal(customer.address_postcode)
-    city = reveal(customer.address_city)
-    email = reveal(customer.email)
-    phone = _phone(reveal(customer.phone), customer.country)
-    kvk = reveal(customer.kvk_number) if registry.legal_form and company else ""
+def reveal_contacts(customers: list[Customer]) -> dict[object, dict[str, str]]:
+    """The contact fields of each customer, revealed for domain registration at once."""
+    if not customers:
+        return {}
+    with transaction.atomic():
+        rows = reveal_many(customers, CONTACT_FIELDS, purpose=PURPOSE, actor=ACTOR)
+    return {
+        c.pk: {k: (v or "").strip() for k, v in row.items()}
+        for c, row in zip(customers, rows, strict=True)
+    }
+
+
+def _categories(customer: Customer, registry: Registry) -> list[str]:
+    """The categories a contact of `customer` carries, from which fields are filled."""
+    categories = ["user.name", "user.contact.address", "user.contact.email"]
+    if customer.phone is not None:
+        categories.append("user.contact.phone_number")
+    if customer.company_name is not None:
+        categories.append("user.contact.organization")
+        if registry.legal_form and customer.kvk_number is not None:
+            categories.append("kluis.kvk_number")
+    return sorted(categories)
+
+
+def _contact_for(customer: Customer, registry: Registry, plain: dict[str, str]) -> ContactData:
+    """What the registry gets; RegistrationRefused when it lacks what the registry needs."""
+    company = plain.get("company_name", "")
+    phone = _phone(plain.get("phone", ""), customer.country)
     present = {
-        "name": name,
-        "street": street,
-        "city": city,
-        "postcode": postcode,
+        "name": plain.get("name", ""),
+        "street": plain.get("address_street", ""),
+        "city": plain.get("address_city", ""),
+        "postcode": plain.get("address_postcode", ""),
         "country": customer.country,
-        "email": email,
+        "email": plain.get("email", ""),
         "voice": phone,
     }
     missing = sorted(f for f in registry.required_contact_fields if not present.get(f))
@@ -179,34 +213,27 @@ def _contact_for(customer: Customer, registry: Registry) -> tuple[ContactData, l
         registry.registrant_countries
     ):
         raise RegistrationRefused(f"country {customer.country}")
-    categories = ["user.name", "user.contact.address", "user.contact.email"]
-    if phone:
-        categories.append("user.contact.phone_number")
-    if company:
-        categories.append("user.contact.organization")
-    legal_form = ""
+    legal_form = kvk = ""
     if registry.legal_form:
         # SIDN's legal forms; kluis does not ask for the exact form yet, so a company
         # is registered as ANDERS with its KvK number.
         legal_form = "ANDERS" if company else "PERSOON"
-        if kvk:
-            categories.append("kluis.kvk_number")
-    data = ContactData(
+        kvk = plain.get("kvk_number", "") if company else ""
+    return ContactData(
         handle=_contact_handle(customer),
         postal=PostalInfo(
-            name=name,
+            name=present["name"],
             org=company,
-            street=[street],
-            city=city,
-            postcode=postcode,
+            street=[present["street"]],
+            city=present["city"],
+            postcode=present["postcode"],
             country=customer.country,
         ),
-        email=email,
+        email=present["email"],
         voice=phone,
         legal_form=legal_form,
         legal_form_reg_no=kvk,
     )
-    return data, sorted(categories)
 
 
 def _reference(registration: DomainRegistration, consent: str) -> str:
@@ -214,42 +241,46 @@ def _reference(registration: DomainRegistration, consent: str) -> str:
     return f"order:{order.number}" + (f" {consent}" if consent else "")
 
 
-def _ensure_contact(
-    epp: EppClient,
-    registration: DomainRegistration,
-    registry: Registry,
-    data: ContactData,
-    categories: list[str],
-    reference: str,
-) -> RegistryContact:
-    customer_id = registration.order.customer_id
-    if registry.contact_reusable:
-        known = RegistryContact.objects.filter(
-            customer_id=customer_id, registry=registry.key
-        ).first()
-        if known is not None:
-            return known
+def _known_contact(registration: DomainRegistration, registry: Registry) -> RegistryContact | None:
+    if not registry.contact_reusable:
+        return None
+    return RegistryContact.objects.filter(
+        customer_id=registration.order.customer_id, registry=registry.key
+    ).first()
+
+
+def _send_contact(epp: EppClient, data: ContactData) -> None:
+    """Create the contact; one of ours left by a crashed run counts as created."""
     try:
         epp.contact_create(data)
     except EppCommandFailed as exc:
         if exc.code != codes.OBJECT_EXISTS:
             raise
-        # Ours from a run that crashed before its commit, or someone else's handle.
         info = epp.contact_info(data.handle)
         if info.sponsor != epp.endpoint.client_id:
             raise
-    with transaction.atomic():
-        contact, _created = RegistryContact.objects.get_or_create(
-            registry=registry.key, handle=data.handle, defaults={"customer_id": customer_id}
-        )
-        disclosure_record(
-            subject=customer_id,
-            recipient=registry.recipient,
-            purpose=PURPOSE,
-            categories=categories,
-            actor=ACTOR,
-            reference=reference,
-        )
+
+
+def _record_contact_sent(
+    registration: DomainRegistration,
+    registry: Registry,
+    handle: str,
+    categories: list[str],
+    reference: str,
+) -> RegistryContact:
+    """The contact's row and its disclosure; call inside the state change's transaction."""
+    customer_id = registration.order.customer_id
+    contact, _created = RegistryContact.objects.get_or_create(
+        registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
+    )
+    disclosure_record(
+        subject=customer_id,
+        recipient=registry.recipient,
+        purpose=PURPOSE,
+        categories=categories,
+        actor=ACTOR,
+        reference=reference,
+    )
     return contact
 
 
@@ -315,10 +346,20 @@ def _finish_refused(registration: DomainRegistration, message: str) -> None:
     registration.last_error = message[:500]
 
 
-def _finish_failed(registration: DomainRegistration, message: str) -> None:
-    DomainRegistration.objects.filter(pk=registration.pk).update(
-        status=DomainRegistration.Status.FAILED, last_error=message[:500], leased_until=None
-    )
+def _finish_failed(
+    registration: DomainRegistration,
+    message: str,
+    *,
+    contact_sent: tuple[Registry, str, list[str], str] | None = None,
+) -> None:
+    with transaction.atomic():
+        if contact_sent is not None:
+            _record_contact_sent(registration, *contact_sent)
+        DomainRegistration.objects.filter(pk=registration.pk).update(
+            status=DomainRegistration.Status.FAILED,
+            last_error=message[:500],
+            leased_until=None,
+        )
     registration.status = DomainRegistration.Status.FAILED
     registration.last_error = message[:500]
 
@@ -328,13 +369,17 @@ def _after_create(registration: DomainRegistration) -> None:
 
 
 def domain_register(
-    *, registration: DomainRegistration, session_for: SessionFor = _session
+    *,
+    registration: DomainRegistration,
+    session_for: SessionFor = _session,
+    revealed: dict[object, dict[str, str]] | None = None,
 ) -> DomainRegistration:
     """Register one pending domain; safe to run again after any crash.
 
     Raises RegistrationRefused when policy or the customer's data stop it (the
     registration is marked refused or failed, nothing is sent), EppError when the
     registry cannot be reached (the registration stays pending for the next run).
+    `revealed` holds contact fields a batch revealed at once (reveal_contacts).
     """
     registry = REGISTRIES[registration.registry]
     name = shop_link.domain_of(registration.line)
@@ -343,30 +388,39 @@ def domain_register(
     if not registry.period_allowed(1):
         _finish_failed(registration, f"{registry.name}: 1 jaar is niet toegestaan")
         raise RegistrationRefused("period")
-    try:
-        data, categories = _contact_for(customer, registry)
-    except RegistrationRefused as exc:
-        _finish_failed(
-            registration,
-            _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
-            % {"registry": registry.name, "what": exc},
-        )
-        raise
+    categories = _categories(customer, registry)
     check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
     reference = _reference(registration, consent)
+    known = _known_contact(registration, registry)
+    data: ContactData | None = None
+    if known is None:
+        # Revealed only when it is going to be sent.
+        plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
+        try:
+            data = _contact_for(customer, registry, plain)
+        except RegistrationRefused as exc:
+            _finish_failed(
+                registration,
+                _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
+                % {"registry": registry.name, "what": exc},
+            )
+            raise
+    handle = known.handle if known is not None else _contact_handle(customer)
+    sent: tuple[Registry, str, list[str], str] | None = None
     nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
     with session_for(registry) as epp:
         try:
-            contact = _ensure_contact(epp, registration, registry, data, categories, reference)
+            if data is not None:
+                _send_contact(epp, data)
+                sent = (registry, handle, categories, reference)
             _ensure_hosts(epp, nameservers)
             helper = _own_contact(epp, registry) if registry.admin_tech else ""
-            auth_pw = secrets.token_urlsafe(12)[:16]
             try:
                 created = epp.domain_create(
                     name=name,
                     years=1,
-                    registrant=contact.handle,
-                    auth_pw=auth_pw,
+                    registrant=handle,
+                    auth_pw=secrets.token_urlsafe(12)[:16],
                     nameservers=nameservers,
                     admin=helper,
                     tech=helper,
@@ -376,19 +430,29 @@ def domain_register(
                 if exc.code != codes.OBJECT_EXISTS:
                     raise
                 info = epp.domain_info(name)
-                if info.sponsor != epp.endpoint.client_id or info.registrant != contact.handle:
+                if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
                     raise
                 # Created by a run that crashed before its commit: complete it.
                 expires, roid = info.expires, info.roid
         except EppCommandFailed as exc:
-            _finish_failed(registration, f"{registry.name}: {exc.response.explain()}")
+            _finish_failed(
+                registration, f"{registry.name}: {exc.response.explain()}", contact_sent=sent
+            )
             log.info("registration %s failed: %s", registration.pk, exc.code)
             return registration
+        except EppError:
+            if sent is not None:
+                # The contact reached the registry before the session broke.
+                with transaction.atomic():
+                    _record_contact_sent(registration, *sent)
+            raise
     _after_create(registration)
     with transaction.atomic():
         locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
         if locked.status == DomainRegistration.Status.REGISTERED:
             return locked
+        contact = _record_contact_sent(registration, *sent) if sent is not None else known
+        assert contact is not None
         locked.status = DomainRegistration.Status.REGISTERED
         locked.contact = contact
         locked.roid = roid
@@ -411,18 +475,31 @@ def domain_register(
 def registrations_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
     """Register what is pending (the worker's job); a one-line outcome without names."""
     done = failed = waiting = 0
-    ids = list(DomainRegistration.objects.pending().values_list("pk", flat=True)[:limit])
-    for pk in ids:
-        if not registration_claim(registration_id=pk):
+    ids = registrations_claim(limit=limit)
+    batch = list(
+        DomainRegistration.objects.select_related("order__customer", "line")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    # Revealed together (one transaction), only for those whose contact will be sent.
+    to_send = []
+    for registration in batch:
+        registry = REGISTRIES[registration.registry]
+        if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
             continue
-        registration = DomainRegistration.objects.select_related("order", "line").get(pk=pk)
+        if _known_contact(registration, registry) is None:
+            to_send.append(shop_link.customer_of(registration.order))
+    revealed = reveal_contacts(list({c.pk: c for c in to_send}.values()))
+    for registration in batch:
         try:
-            result = domain_register(registration=registration, session_for=session_for)
+            result = domain_register(
+                registration=registration, session_for=session_for, revealed=revealed
+            )
         except RegistrationRefused:
             failed += 1
             continue
         except EppError as exc:
-            DomainRegistration.objects.filter(pk=pk).update(
+            DomainRegistration.objects.filter(pk=registration.pk).update(
                 attempts=registration.attempts + 1,
                 last_error=str(exc)[:500],
                 leased_until=None,

@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--slow", type=float, default=0.0, help="seconds before each answer")
         parser.add_argument("--error-on", type=int, default=0, help="answer 2400 to command N")
         parser.add_argument("--drop-after", default="", help="drop the connection after CMD")
+        parser.add_argument(
+            "--memory", action="store_true", help="keep the registry in memory only (benchmarks)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.KLUIS_EPP_CAFILE:
@@ -32,7 +35,7 @@ class Command(BaseCommand):
             cert_dir=cert_dir,
             password=settings.KLUIS_EPP_LOCAL_PASSWORD,
             port=port,
-            store=cert_dir / "registry.json",
+            store=None if options["memory"] else cert_dir / "registry.json",
         )
         server.registry.faults = Faults(
             slow_seconds=options["slow"],
