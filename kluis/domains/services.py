@@ -472,10 +472,12 @@ def domain_register(
     return locked
 
 
-def registrations_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
+def registrations_run(
+    *, limit: int = 50, session_for: SessionFor = _session, now: dt.datetime | None = None
+) -> str:
     """Register what is pending (the worker's job); a one-line outcome without names."""
     done = failed = waiting = 0
-    ids = registrations_claim(limit=limit)
+    ids = registrations_claim(limit=limit, now=now)
     batch = list(
         DomainRegistration.objects.select_related("order__customer", "line")
         .filter(pk__in=ids)
