@@ -157,7 +157,7 @@ def _floor_frames(n: int) -> list[bytes]:
         )
         frames.append(serialize(cmd.contact_create(data, sidn=True)))
         frames.append(serialize(cmd.host_check(["ns1.winkeltjes.net", "ns2.winkeltjes.net"])))
-        frames.append(serialize(cmd.contact_info("KL-REGISTRAR")))
+        frames.append(serialize(cmd.contact_info("KLS-REGISTRAR")))
         frames.append(
             serialize(
                 cmd.domain_create(
@@ -166,8 +166,8 @@ def _floor_frames(n: int) -> list[bytes]:
                     registrant=f"FL-{i:07d}",
                     auth_pw="Token12345",
                     nameservers=["ns1.winkeltjes.net", "ns2.winkeltjes.net"],
-                    admin="KL-REGISTRAR",
-                    tech="KL-REGISTRAR",
+                    admin="KLS-REGISTRAR",
+                    tech="KLS-REGISTRAR",
                 )
             )
         )

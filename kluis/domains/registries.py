@@ -87,6 +87,9 @@ class Registry:
     # Domain create names an admin and a tech contact (ours) beside the registrant.
     admin_tech: bool
     registrant_countries: frozenset[str] | None = None
+    # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
+    # meet, whatever a registry's namespace.
+    handle_prefix: str = "KL-"
 
     @property
     def outside_eu(self) -> bool:
@@ -101,6 +104,7 @@ REGISTRIES: dict[str, Registry] = {
     for r in (
         Registry(
             key="sidn",
+            handle_prefix="KLS-",
             name="SIDN",
             recipient="sidn",
             location="EU",
@@ -117,6 +121,7 @@ REGISTRIES: dict[str, Registry] = {
         ),
         Registry(
             key="eurid",
+            handle_prefix="KLE-",
             name="EURid",
             recipient="eurid",
             location="EU",
@@ -134,6 +139,7 @@ REGISTRIES: dict[str, Registry] = {
         ),
         Registry(
             key="dnsbelgium",
+            handle_prefix="KLB-",
             name="DNS Belgium",
             recipient="dns_belgium",
             location="EU",
@@ -150,6 +156,7 @@ REGISTRIES: dict[str, Registry] = {
         ),
         Registry(
             key="denic",
+            handle_prefix="KLD-",
             name="DENIC",
             recipient="denic",
             location="EU",
@@ -166,6 +173,7 @@ REGISTRIES: dict[str, Registry] = {
         ),
         Registry(
             key="verisign",
+            handle_prefix="KLV-",
             name="Verisign",
             recipient="verisign",
             location="non-EU",
@@ -182,6 +190,7 @@ REGISTRIES: dict[str, Registry] = {
         ),
         Registry(
             key="pir",
+            handle_prefix="KLP-",
             name="Public Interest Registry",
             recipient="pir",
             location="non-EU",

@@ -152,9 +152,9 @@ def _phone(raw: str, country: str) -> str:
     return f"+{number.country_code}.{number.national_number}"
 
 
-def _contact_handle(customer: Customer) -> str:
+def _contact_handle(customer: Customer, registry: Registry) -> str:
     # Derived, not random: a create repeated after a crash meets its own handle (2302).
-    return f"KL-{customer.number}"[:16]
+    return f"{registry.handle_prefix}{customer.number}"[:16]
 
 
 CONTACT_FIELDS = (
@@ -220,7 +220,7 @@ def _contact_for(customer: Customer, registry: Registry, plain: dict[str, str]) 
         legal_form = "ANDERS" if company else "PERSOON"
         kvk = plain.get("kvk_number", "") if company else ""
     return ContactData(
-        handle=_contact_handle(customer),
+        handle=_contact_handle(customer, registry),
         postal=PostalInfo(
             name=present["name"],
             org=company,
@@ -294,7 +294,7 @@ def _ensure_hosts(epp: EppClient, nameservers: list[str]) -> None:
 
 def _own_contact(epp: EppClient, registry: Registry) -> str:
     """The registrar's own admin/tech contact (the controller's business details)."""
-    handle = "KL-REGISTRAR"
+    handle = f"{registry.handle_prefix}REGISTRAR"
     try:
         epp.contact_info(handle)
         return handle
@@ -405,7 +405,7 @@ def domain_register(
                 % {"registry": registry.name, "what": exc},
             )
             raise
-    handle = known.handle if known is not None else _contact_handle(customer)
+    handle = known.handle if known is not None else _contact_handle(customer, registry)
     sent: tuple[Registry, str, list[str], str] | None = None
     nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
     with session_for(registry) as epp:

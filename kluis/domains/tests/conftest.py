@@ -41,7 +41,7 @@ def endpoint_for(
 
 
 @pytest.fixture
-def client(registry_server: epp_local.Running) -> Iterator[EppClient]:
+def epp_client(registry_server: epp_local.Running) -> Iterator[EppClient]:
     c = connect_and_login(endpoint_for(registry_server))
     yield c
     c.logout()

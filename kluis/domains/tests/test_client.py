@@ -108,21 +108,21 @@ def test_a_session_past_the_registrys_limit_is_2502(registry_server: Running) ->
 
 
 def test_each_answer_carries_the_cltrid_of_its_command(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
     root = cmd.domain_check(["a.nl"])
-    answer = client.request(root)
+    answer = epp_client.request(root)
     assert answer.cltrid == cmd.cltrid_of(root) and answer.svtrid.startswith("LOCAL-")
 
 
 def test_an_invalid_command_is_not_sent_and_the_session_stays_usable(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
     before = list(registry_server.registry.received)
     with pytest.raises(EppError, match="invalid command"):
-        client.contact_info("K" * 17)
+        epp_client.contact_info("K" * 17)
     assert registry_server.registry.received == before
-    assert client.domain_check(["a.nl"])[0].available
+    assert epp_client.domain_check(["a.nl"])[0].available
 
 
 def test_the_server_answers_2001_to_a_command_that_is_not_valid_epp(
@@ -146,38 +146,40 @@ def test_the_server_answers_2001_to_a_command_that_is_not_valid_epp(
 # --- domains ---------------------------------------------------------------------------
 
 
-def test_check_create_info_renew_update_delete(client: EppClient) -> None:
-    assert client.domain_check(["voorbeeld.nl"])[0].available
-    setup_domain(client)
-    assert not client.domain_check(["voorbeeld.nl"])[0].available
-    info = client.domain_info("voorbeeld.nl")
+def test_check_create_info_renew_update_delete(epp_client: EppClient) -> None:
+    assert epp_client.domain_check(["voorbeeld.nl"])[0].available
+    setup_domain(epp_client)
+    assert not epp_client.domain_check(["voorbeeld.nl"])[0].available
+    info = epp_client.domain_info("voorbeeld.nl")
     assert info.registrant == "KL-1" and info.sponsor == "kluis-sidn"
     assert info.nameservers == ("ns1.winkeltjes.net", "ns2.winkeltjes.net")
     assert info.expires is not None
-    renewed = client.domain_renew(name="voorbeeld.nl", current_expiry=info.expires.date(), years=1)
+    renewed = epp_client.domain_renew(
+        name="voorbeeld.nl", current_expiry=info.expires.date(), years=1
+    )
     assert renewed is not None and renewed.year == info.expires.year + 1
-    client.host_create("ns3.winkeltjes.net")
-    client.domain_update(
+    epp_client.host_create("ns3.winkeltjes.net")
+    epp_client.domain_update(
         name="voorbeeld.nl", add_ns=["ns3.winkeltjes.net"], remove_ns=["ns1.winkeltjes.net"]
     )
-    assert client.domain_info("voorbeeld.nl").nameservers == (
+    assert epp_client.domain_info("voorbeeld.nl").nameservers == (
         "ns2.winkeltjes.net",
         "ns3.winkeltjes.net",
     )
-    client.domain_delete("voorbeeld.nl")
-    assert code_of(lambda: client.domain_info("voorbeeld.nl")) == 2303
+    epp_client.domain_delete("voorbeeld.nl")
+    assert code_of(lambda: epp_client.domain_info("voorbeeld.nl")) == 2303
 
 
-def test_the_result_codes_of_refusals(client: EppClient, registry_server: Running) -> None:
-    setup_domain(client)
+def test_the_result_codes_of_refusals(epp_client: EppClient, registry_server: Running) -> None:
+    setup_domain(epp_client)
     # 2302: taken
-    assert code_of(lambda: setup_domain(client)) == 2302
+    assert code_of(lambda: setup_domain(epp_client)) == 2302
     # 2005: not a domain name
-    assert code_of(lambda: client.domain_info("-bad-.nl")) == 2005
+    assert code_of(lambda: epp_client.domain_info("-bad-.nl")) == 2005
     # 2306: .nl is registered for one year at a time
     assert (
         code_of(
-            lambda: client.domain_create(
+            lambda: epp_client.domain_create(
                 name="twee.nl",
                 years=2,
                 registrant="KL-1",
@@ -190,17 +192,19 @@ def test_the_result_codes_of_refusals(client: EppClient, registry_server: Runnin
     )
     # 2306 with SIDN's own message: a contact without its legal form
     with pytest.raises(EppCommandFailed) as caught:
-        client.contact_create(contact("KL-2", legal_form=""))
+        epp_client.contact_create(contact("KL-2", legal_form=""))
     assert caught.value.code == 2306 and "C0002" in caught.value.response.explain()
     # 2303: a contact that does not exist
-    assert code_of(lambda: client.contact_info("KL-NOPE")) == 2303
+    assert code_of(lambda: epp_client.contact_info("KL-NOPE")) == 2303
     # 2305: a contact still linked to a domain
-    assert code_of(lambda: client.contact_delete("KL-1")) == 2305
+    assert code_of(lambda: epp_client.contact_delete("KL-1")) == 2305
     # 2304: a status that prohibits the operation
-    client.request(cmd.domain_update(name="voorbeeld.nl", add_status=["clientDeleteProhibited"]))
-    assert code_of(lambda: client.domain_delete("voorbeeld.nl")) == 2304
+    epp_client.request(
+        cmd.domain_update(name="voorbeeld.nl", add_status=["clientDeleteProhibited"])
+    )
+    assert code_of(lambda: epp_client.domain_delete("voorbeeld.nl")) == 2304
     # 2308: a host inside our own domain without an address
-    assert code_of(lambda: client.host_create("ns1.voorbeeld.nl")) == 2308
+    assert code_of(lambda: epp_client.host_create("ns1.voorbeeld.nl")) == 2308
     # 2201: another registrar's domain
     other = connect_and_login(endpoint_for(registry_server, "other-registrar", sidn=False))
     assert code_of(lambda: other.domain_delete("voorbeeld.nl")) == 2201
@@ -213,9 +217,9 @@ def test_the_result_codes_of_refusals(client: EppClient, registry_server: Runnin
 
 
 def test_a_nl_transfer_with_the_token_completes_and_tells_the_losing_registrar(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
-    setup_domain(client)
+    setup_domain(epp_client)
     other = connect_and_login(endpoint_for(registry_server, "other-registrar", sidn=False))
     answer, transfer = other.domain_transfer(
         op="request", name="voorbeeld.nl", auth_pw="Token12345"
@@ -224,11 +228,11 @@ def test_a_nl_transfer_with_the_token_completes_and_tells_the_losing_registrar(
     assert transfer.status == "serverApproved"
     assert other.domain_info("voorbeeld.nl").sponsor == "other-registrar"
     other.logout()
-    message = client.poll()
+    message = epp_client.poll()
     assert message is not None and message.code == 1301 and message.queue_count == 1
     assert "voorbeeld.nl" in message.queue_message
-    client.poll_ack(message.queue_id)
-    assert client.poll() is None  # 1300
+    epp_client.poll_ack(message.queue_id)
+    assert epp_client.poll() is None  # 1300
 
 
 def test_a_com_transfer_is_pending_1001_can_be_queried_and_cancelled(
@@ -265,12 +269,12 @@ def test_a_com_transfer_is_pending_1001_can_be_queried_and_cancelled(
 
 
 def test_an_error_on_the_nth_command_is_2400_and_the_next_works(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
     registry_server.registry.faults.error_on_nth = registry_server.registry.commands_seen + 2
-    client.domain_check(["a.nl"])
-    assert code_of(lambda: client.domain_check(["a.nl"])) == 2400
-    assert client.domain_check(["a.nl"])[0].available
+    epp_client.domain_check(["a.nl"])
+    assert code_of(lambda: epp_client.domain_check(["a.nl"])) == 2400
+    assert epp_client.domain_check(["a.nl"])[0].available
 
 
 def test_a_slow_answer_past_the_timeout_breaks_the_session(registry_server: Running) -> None:
@@ -282,21 +286,21 @@ def test_a_slow_answer_past_the_timeout_breaks_the_session(registry_server: Runn
 
 
 def test_a_connection_dropped_after_create_leaves_the_domain_at_the_registry(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
     registry_server.registry.faults.drop_after = "domain:create"
     with pytest.raises(EppTransportError):
-        setup_domain(client)
-    assert not client.is_open
+        setup_domain(epp_client)
+    assert not epp_client.is_open
     assert "voorbeeld.nl" in registry_server.registry.domains
 
 
 def test_a_connection_dropped_before_create_leaves_nothing(
-    client: EppClient, registry_server: Running
+    epp_client: EppClient, registry_server: Running
 ) -> None:
     registry_server.registry.faults.drop_before = "domain:create"
     with pytest.raises(EppTransportError):
-        setup_domain(client)
+        setup_domain(epp_client)
     assert "voorbeeld.nl" not in registry_server.registry.domains
 
 
@@ -305,14 +309,14 @@ def test_a_connection_dropped_before_create_leaves_nothing(
     [("malformed_on", "not well-formed"), ("doctype_on", "DOCTYPE"), ("oversized_on", "limit")],
 )
 def test_a_hostile_answer_breaks_the_session_cleanly(
-    client: EppClient, registry_server: Running, fault: str, message: str
+    epp_client: EppClient, registry_server: Running, fault: str, message: str
 ) -> None:
     setattr(registry_server.registry.faults, fault, "check")
     started = time.monotonic()
     with pytest.raises(EppTransportError, match=message):
-        client.domain_check(["a.nl"])
+        epp_client.domain_check(["a.nl"])
     assert time.monotonic() - started < 2
-    assert not client.is_open
+    assert not epp_client.is_open
 
 
 # --- the pool ----------------------------------------------------------------------------

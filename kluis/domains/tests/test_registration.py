@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from pytest_django.fixtures import SettingsWrapper
 
 from kluis.accounts.models import Customer
@@ -18,7 +20,7 @@ from kluis.domains.tests.conftest import PASSWORD, endpoint_for
 from kluis.shop import documents
 from kluis.shop.models import Acceptance, Order
 from kluis.shop.testing import make_order
-from kluis.testing import Personas
+from kluis.testing import Personas, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -78,9 +80,9 @@ def test_a_nl_domain_is_registered_with_its_expiry_and_both_sends_are_ledgered(
     assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
     assert done.expires_on == dt.date.today().replace(year=dt.date.today().year + 1)
     at_registry = registries_local.registry.domains["alice-de-vries.nl"]
-    assert at_registry.registrant == f"KL-{customer.number}"
+    assert at_registry.registrant == f"KLS-{customer.number}"
     assert at_registry.nameservers == ["ns1.winkeltjes.net", "ns2.winkeltjes.net"]
-    contact = registries_local.registry.contacts[f"KL-{customer.number}"]
+    contact = registries_local.registry.contacts[f"KLS-{customer.number}"]
     assert contact.name == "Alice de Vries" and contact.legal_form == "PERSOON"
     assert contact.voice == "+31.201234567"
     sent = list(Disclosure.objects.filter(subject=customer.id).order_by("at"))
@@ -250,3 +252,17 @@ def test_every_registry_is_a_declared_recipient_with_its_location() -> None:
         assert "domain_registration" in recipient.purposes
         assert (recipient.location == "non-EU") == registry.outside_eu, registry.key
         assert (recipient.requires == "consent") == registry.outside_eu, registry.key
+
+
+def test_my_data_names_sidn_and_verisign_with_what_they_received(
+    client: Client, personas: Personas, registries_local: epp_local.Running
+) -> None:
+    customer = with_address(personas.customer_a)
+    domain_register(registration=queued(customer, "alice.nl"))
+    domain_register(registration=queued(customer, "alice.com", consent=True))
+    log_in(client, personas.alice)
+    page = client.get(reverse("portal:my-data"))
+    text = page.content.decode()
+    assert "Stichting Internet Domeinregistratie Nederland (SIDN)" in text
+    assert "VeriSign, Inc., de registry van .com en .net (VS)" in text
+    assert len(page.context["data"].disclosures) == 4
