@@ -13,8 +13,9 @@ import datetime as dt
 import socket
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -67,6 +68,17 @@ class Endpoint:
 _CLOSING = {1500, 2500, 2501, 2502}
 
 
+T = TypeVar("T")
+
+
+def _data(reader: Callable[[r.Response], T], answer: r.Response) -> T:
+    """The typed content of a successful answer; EppError when it is not there."""
+    try:
+        return reader(answer)
+    except XmlRefused as exc:
+        raise EppError(f"the registry's answer lacks what it should hold: {exc}") from exc
+
+
 class EppClient:
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
@@ -91,8 +103,16 @@ class EppClient:
         except (OSError, ssl.SSLError) as exc:
             self.close()
             raise EppTransportError(f"cannot reach {ep.host}:{ep.port}: {exc}") from exc
-        self.greeting = r.read_greeting(self._receive())
+        self.greeting = self._expect(r.read_greeting, self._receive())
         return self.greeting
+
+    def _expect(self, reader: Callable[[etree._Element], T], root: etree._Element) -> T:
+        """Read a frame as `reader` expects; a frame of another kind breaks the session."""
+        try:
+            return reader(root)
+        except XmlRefused as exc:
+            self.close()
+            raise EppTransportError(f"unexpected answer: {exc}") from exc
 
     def _receive(self) -> etree._Element:
         assert self._sock is not None
@@ -132,7 +152,7 @@ class EppClient:
             raise EppError(f"refused to send an invalid command: {exc}") from exc
         sent_id = cmd.cltrid_of(root)
         self._send(root)
-        answer = r.read_response(self._receive())
+        answer = self._expect(r.read_response, self._receive())
         if sent_id and answer.cltrid != sent_id:
             self.close()
             raise EppTransportError(f"answer for clTRID {answer.cltrid!r}, expected {sent_id!r}")
@@ -144,7 +164,7 @@ class EppClient:
 
     def hello(self) -> r.Greeting:
         self._send(cmd.hello())
-        self.greeting = r.read_greeting(self._receive())
+        self.greeting = self._expect(r.read_greeting, self._receive())
         return self.greeting
 
     def login(self) -> r.Response:
@@ -176,10 +196,10 @@ class EppClient:
         return SIDN in self.endpoint.extensions
 
     def domain_check(self, names: Sequence[str]) -> list[r.Availability]:
-        return r.read_domain_check(self.request(cmd.domain_check(names)))
+        return _data(r.read_domain_check, self.request(cmd.domain_check(names)))
 
     def domain_info(self, name: str, *, auth_pw: str = "") -> r.DomainInfo:
-        return r.read_domain_info(self.request(cmd.domain_info(name, auth_pw=auth_pw)))
+        return _data(r.read_domain_info, self.request(cmd.domain_info(name, auth_pw=auth_pw)))
 
     def domain_create(
         self,
@@ -201,11 +221,11 @@ class EppClient:
             admin=admin,
             tech=tech,
         )
-        return r.read_domain_created(self.request(root))
+        return _data(r.read_domain_created, self.request(root))
 
     def domain_renew(self, *, name: str, current_expiry: dt.date, years: int) -> dt.datetime | None:
         root = cmd.domain_renew(name=name, current_expiry=current_expiry, years=years)
-        return r.read_domain_renewed(self.request(root))
+        return _data(r.read_domain_renewed, self.request(root))
 
     def domain_update(
         self,
@@ -226,7 +246,7 @@ class EppClient:
     ) -> tuple[r.Response, r.Transfer | None]:
         answer = self.request(cmd.domain_transfer(op=op, name=name, auth_pw=auth_pw, years=years))
         has_data = answer.res_data is not None
-        return answer, (r.read_domain_transfer(answer) if has_data else None)
+        return answer, (_data(r.read_domain_transfer, answer) if has_data else None)
 
     def domain_delete(self, name: str) -> r.Response:
         return self.request(cmd.domain_delete(name))
@@ -235,7 +255,7 @@ class EppClient:
         return self.request(cmd.contact_create(data, sidn=self.speaks_sidn))
 
     def contact_info(self, handle: str) -> r.ContactInfo:
-        return r.read_contact_info(self.request(cmd.contact_info(handle)))
+        return _data(r.read_contact_info, self.request(cmd.contact_info(handle)))
 
     def contact_update(self, data: cmd.ContactData) -> r.Response:
         return self.request(cmd.contact_update(data, sidn=self.speaks_sidn))
@@ -244,7 +264,7 @@ class EppClient:
         return self.request(cmd.contact_delete(handle))
 
     def host_check(self, names: Sequence[str]) -> dict[str, bool]:
-        return r.read_host_check(self.request(cmd.host_check(names)))
+        return _data(r.read_host_check, self.request(cmd.host_check(names)))
 
     def host_create(self, name: str, addresses: Sequence[tuple[str, str]] = ()) -> r.Response:
         return self.request(cmd.host_create(name, addresses))

@@ -7,12 +7,14 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from kluis.domains import epp_local
 from kluis.domains.epp import commands as cmd
 from kluis.domains.epp.client import (
+    Endpoint,
     EppClient,
     EppCommandFailed,
     EppError,
@@ -385,3 +387,71 @@ def test_tls_refuses_a_server_certificate_we_do_not_trust(registry_server: Runni
     c = EppClient(dataclasses.replace(ep, ssl_context=untrusting))
     with pytest.raises(EppTransportError, match="cannot reach"):
         c.connect()
+
+
+# --- a peer that answers wrongly (over a plain socket pair) -------------------------------
+
+
+def _client_with_peer(answer: Callable[[bytes], bytes]) -> tuple[EppClient, threading.Thread]:
+    """A client whose peer reads one command and sends answer(command)."""
+    ours, theirs = socket.socketpair()
+    ours.settimeout(2)
+    theirs.settimeout(2)
+    c = EppClient(endpoint_for_nothing())
+    c._sock = ours  # type: ignore[assignment]  # a plain socket speaks the same framing
+
+    def peer() -> None:
+        command = read_frame(theirs)
+        theirs.sendall(encode_frame(answer(command)))
+
+    thread = threading.Thread(target=peer)
+    thread.start()
+    return c, thread
+
+
+def endpoint_for_nothing() -> Endpoint:
+    return Endpoint(
+        host="127.0.0.1",
+        port=9,
+        client_id="kluis-sidn",
+        password="unused-pw",
+        ssl_context=ssl.create_default_context(),
+    )
+
+
+def _response(cltrid: str, code: int = 1000) -> bytes:
+    return (
+        '<epp xmlns="urn:ietf:params:xml:ns:epp-1.0"><response>'
+        f'<result code="{code}"><msg>ok</msg></result>'
+        f"<trID><clTRID>{cltrid}</clTRID><svTRID>s-1</svTRID></trID></response></epp>"
+    ).encode()
+
+
+def _cltrid(command: bytes) -> str:
+    found = parse(command).find(".//{urn:ietf:params:xml:ns:epp-1.0}clTRID")
+    assert found is not None and found.text
+    return found.text
+
+
+def test_an_answer_for_another_cltrid_breaks_the_session() -> None:
+    c, peer = _client_with_peer(lambda command: _response("kluis-someone-else"))
+    with pytest.raises(EppTransportError, match="clTRID"):
+        c.domain_check(["a.nl"])
+    peer.join()
+    assert not c.is_open
+
+
+def test_a_greeting_where_a_response_belongs_breaks_the_session() -> None:
+    greeting = b'<epp xmlns="urn:ietf:params:xml:ns:epp-1.0"><greeting/></epp>'
+    c, peer = _client_with_peer(lambda command: greeting)
+    with pytest.raises(EppTransportError, match="unexpected answer"):
+        c.domain_check(["a.nl"])
+    peer.join()
+    assert not c.is_open
+
+
+def test_a_successful_answer_without_its_data_is_an_error_not_a_crash() -> None:
+    c, peer = _client_with_peer(lambda command: _response(_cltrid(command)))
+    with pytest.raises(EppError, match="lacks"):
+        c.domain_info("a.nl")
+    peer.join()
