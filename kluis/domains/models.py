@@ -75,3 +75,8 @@ class DomainRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"registration {self.pk} ({self.status})"
+
+    @property
+    def can_retry(self) -> bool:
+        # A refusal for want of consent stays: staff cannot give the customer's consent.
+        return self.status == self.Status.FAILED and bool(self.registry)

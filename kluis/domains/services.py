@@ -33,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from kluis.accounts.models import Customer
+from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.domains import shop_link
@@ -513,6 +513,24 @@ def registrations_run(
         else:
             failed += 1
     return f"{done} registered, {failed} failed or refused, {waiting} waiting"
+
+
+@transaction.atomic
+def registration_retry(*, registration: DomainRegistration, by: User) -> DomainRegistration:
+    """Put a failed registration back in the queue (after the cause was put right)."""
+    locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
+    if not locked.can_retry:
+        raise RegistrationRefused("only a failed registration can be tried again")
+    locked.status = DomainRegistration.Status.PENDING
+    locked.leased_until = None
+    locked.save(update_fields=["status", "leased_until"])
+    audit_append(
+        action="domains.registration_retried",
+        actor=f"user:{by.pk}",
+        subject=locked.order.customer_id,
+        data={"registration": locked.pk, "registry": locked.registry},
+    )
+    return locked
 
 
 @contextlib.contextmanager
