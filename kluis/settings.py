@@ -308,7 +308,7 @@ KLUIS_ISO20022_DIR = Path(
 # registry is the local EPP server (manage.py epp_local); in production a registry
 # without a URL registers nothing, and its orders wait on the domains desk.
 KLUIS_EPP_LOCAL_PORT = env_int("KLUIS_EPP_LOCAL_PORT", 8700, minimum=1, maximum=65535)
-KLUIS_EPP_LOCAL_PASSWORD = "kluis-local-epp"
+KLUIS_EPP_LOCAL_PASSWORD = "kluis-local-epp"  # noqa: S105 - only the local registry takes it
 KLUIS_EPP_ENDPOINTS = {
     key: env_str(
         f"KLUIS_EPP_{key.upper()}_URL",
