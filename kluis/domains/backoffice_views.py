@@ -18,7 +18,11 @@ from kluis.domains.models import DomainRegistration
 @never_cache
 @staff_required("orders")
 def desk(request: HttpRequest) -> HttpResponse:
-    return render(request, "domains/backoffice/desk.html", {"rows": selectors.desk_rows()})
+    return render(
+        request,
+        "domains/backoffice/desk.html",
+        {"rows": selectors.desk_rows(), "messages_in": selectors.recent_poll_messages()},
+    )
 
 
 @require_POST

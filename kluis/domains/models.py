@@ -80,3 +80,27 @@ class DomainRegistration(models.Model):
     def can_retry(self) -> bool:
         # A refusal for want of consent stays: staff cannot give the customer's consent.
         return self.status == self.Status.FAILED and bool(self.registry)
+
+
+class PollMessage(models.Model):
+    """A message from a registry's poll queue, kept after it was acknowledged there.
+
+    Registries tell a registrar this way of transfers, deletions and other changes made
+    by others. Only the registry's short text is kept (no personal data is expected in
+    it; it is cut at 500 characters).
+    """
+
+    registry = models.CharField(max_length=20)
+    message_id = models.CharField(max_length=64)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    text = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "message_id"], name="domains_poll_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry} message {self.message_id}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kluis.domains import shop_link
-from kluis.domains.models import DomainRegistration
+from kluis.domains.models import DomainRegistration, PollMessage
 from kluis.domains.registries import REGISTRIES
 
 # What the domains desk shows first: what needs a person, then what waits.
@@ -42,3 +42,7 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
                 )
             )
     return rows
+
+
+def recent_poll_messages(limit: int = 50) -> list[PollMessage]:
+    return list(PollMessage.objects.all()[:limit])

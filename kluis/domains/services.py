@@ -40,7 +40,7 @@ from kluis.domains import shop_link
 from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.epp.commands import ContactData, PostalInfo
-from kluis.domains.models import DomainRegistration, RegistryContact
+from kluis.domains.models import DomainRegistration, PollMessage, RegistryContact
 from kluis.domains.registries import (
     REGISTRIES,
     Registry,
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 ACTOR = Actor.system("domains")
 PURPOSE = "domain_registration"
 LEASE = dt.timedelta(minutes=10)
+POLL_BATCH = 100  # messages read from one registry per run
 
 # A session with one registry, for one registration (the pool's by default).
 SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
@@ -531,6 +532,43 @@ def registration_retry(*, registration: DomainRegistration, by: User) -> DomainR
         data={"registration": locked.pk, "registry": locked.registry},
     )
     return locked
+
+
+def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
+    """Read a registry's poll queue into PollMessage rows, acknowledging each one.
+
+    A message is stored before it is acknowledged; after a crash in between, the
+    registry offers it again and the unique (registry, message id) keeps one row.
+    """
+    fetched = 0
+    with session_for(registry) as epp:
+        for _ in range(POLL_BATCH):
+            message = epp.poll()
+            if message is None:
+                break
+            PollMessage.objects.get_or_create(
+                registry=registry.key,
+                message_id=message.queue_id,
+                defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
+            )
+            epp.poll_ack(message.queue_id)
+            fetched += 1
+    return fetched
+
+
+def poll_messages_run(*, session_for: SessionFor = _session) -> str:
+    """Every configured registry's poll queue (the worker's job)."""
+    fetched, unreachable = 0, []
+    for registry in REGISTRIES.values():
+        if not settings.KLUIS_EPP_ENDPOINTS.get(registry.key):
+            continue
+        try:
+            fetched += poll_messages_fetch(registry=registry, session_for=session_for)
+        except EppError:
+            unreachable.append(registry.key)
+    return f"{fetched} poll messages" + (
+        f"; unreachable: {', '.join(unreachable)}" if unreachable else ""
+    )
 
 
 @contextlib.contextmanager

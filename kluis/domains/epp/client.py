@@ -163,7 +163,9 @@ class EppClient:
         return answer
 
     def hello(self) -> r.Greeting:
-        self._send(cmd.hello())
+        root = cmd.hello()
+        validate(root)
+        self._send(root)
         self.greeting = self._expect(r.read_greeting, self._receive())
         return self.greeting
 

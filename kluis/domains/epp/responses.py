@@ -69,6 +69,7 @@ class Response:
     queue_count: int = 0
     queue_id: str = ""
     queue_message: str = ""
+    queue_date: dt.datetime | None = None
     # SIDN's own explanation of a refusal (<sidn-ext-epp:msg code=...>).
     registry_messages: tuple[str, ...] = field(default_factory=tuple)
 
@@ -132,6 +133,7 @@ def read_response(root: etree._Element) -> Response:
         queue_count=int(msgq.get("count", "0")) if msgq is not None else 0,
         queue_id=msgq.get("id", "") if msgq is not None else "",
         queue_message=queue_message,
+        queue_date=_datetime(_text(msgq, _q(EPP, "qDate"))) if msgq is not None else None,
         registry_messages=registry_messages,
     )
 

@@ -266,3 +266,23 @@ def test_my_data_names_sidn_and_verisign_with_what_they_received(
     assert "Stichting Internet Domeinregistratie Nederland (SIDN)" in text
     assert "VeriSign, Inc., de registry van .com en .net (VS)" in text
     assert len(page.context["data"].disclosures) == 4
+
+
+def test_poll_messages_are_kept_once_and_acknowledged(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.domains.models import PollMessage
+
+    customer = with_address(personas.customer_a)
+    domain_register(registration=queued(customer, "weg.nl"))
+    # Another registrar takes the domain with its token: SIDN tells us by poll.
+    token = registries_local.registry.domains["weg.nl"].auth_pw
+    other = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
+    other.domain_transfer(op="request", name="weg.nl", auth_pw=token)
+    other.logout()
+    assert services.poll_messages_run() == "1 poll messages"
+    (message,) = PollMessage.objects.all()
+    assert message.registry == "sidn" and "weg.nl" in message.text
+    assert registries_local.registry.polls["kluis-sidn"] == []  # acknowledged
+    assert services.poll_messages_run() == "0 poll messages"
+    assert PollMessage.objects.count() == 1
