@@ -384,6 +384,13 @@ def domain_register(
     """
     registry = REGISTRIES[registration.registry]
     name = shop_link.domain_of(registration.line)
+    registration.order.refresh_from_db(fields=["status"])
+    if not shop_link.still_wanted(registration.order):
+        _finish_refused(
+            registration,
+            _("De bestelling is geannuleerd of herroepen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the order was cancelled or withdrawn")
     consent = _consent_or_refuse(registration, registry)
     customer = shop_link.customer_of(registration.order)
     if not registry.period_allowed(1):
@@ -488,6 +495,8 @@ def registrations_run(
     to_send = []
     for registration in batch:
         registry = REGISTRIES[registration.registry]
+        if not shop_link.still_wanted(registration.order):
+            continue
         if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
             continue
         if _known_contact(registration, registry) is None:

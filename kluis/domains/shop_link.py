@@ -28,6 +28,13 @@ def customer_of(order: Order) -> Customer:
     return order.customer
 
 
+def still_wanted(order: Order) -> bool:
+    """False once the order was cancelled or withdrawn: then nothing is registered."""
+    from kluis.shop.models import Order
+
+    return order.status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+
+
 def non_eu_consent(order: Order) -> str:
     """The evidence of the order's consent to a non-EU registry, or "" when there is none.
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from pytest_django.fixtures import SettingsWrapper
 
 from kluis.accounts.models import Customer
-from kluis.audit.models import Disclosure
+from kluis.audit.models import AuditEntry, Disclosure
 from kluis.domains import epp_local, registries, services
 from kluis.domains.epp.client import connect_and_login
 from kluis.domains.models import DomainRegistration
@@ -89,6 +89,7 @@ def test_a_nl_domain_is_registered_with_its_expiry_and_both_sends_are_ledgered(
     assert [d.recipient for d in sent] == ["sidn", "sidn"]
     assert sent[1].reference.endswith("domain:alice-de-vries.nl")
     assert "user.contact.address" in sent[0].categories
+    assert AuditEntry.objects.filter(action="vault.reveal", subject=customer.id).exists()
 
 
 def test_a_second_domain_reuses_the_contact_and_sends_no_contact_again(
@@ -286,3 +287,17 @@ def test_poll_messages_are_kept_once_and_acknowledged(
     assert registries_local.registry.polls["kluis-sidn"] == []  # acknowledged
     assert services.poll_messages_run() == "0 poll messages"
     assert PollMessage.objects.count() == 1
+
+
+def test_a_registration_of_an_order_cancelled_meanwhile_sends_nothing(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    customer = with_address(personas.customer_a)
+    registration = queued(customer, "toch-niet.nl")
+    Order.objects.filter(pk=registration.order_id).update(status=Order.Status.CANCELLED)
+    assert services.registrations_run() == "0 registered, 1 failed or refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REFUSED
+    assert "geannuleerd" in registration.last_error
+    assert registries_local.registry.received == []
+    assert not AuditEntry.objects.filter(action="vault.reveal", subject=customer.id).exists()
