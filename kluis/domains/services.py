@@ -153,8 +153,13 @@ def _phone(raw: str, country: str) -> str:
     return f"+{number.country_code}.{number.national_number}"
 
 
-def _contact_handle(customer: Customer, registry: Registry) -> str:
+def _contact_handle(
+    customer: Customer, registry: Registry, registration: DomainRegistration
+) -> str:
     # Derived, not random: a create repeated after a crash meets its own handle (2302).
+    # Where a registry wants a contact per domain, the registration names it.
+    if not registry.contact_reusable:
+        return f"{registry.handle_prefix}R{registration.pk}"[:16]
     return f"{registry.handle_prefix}{customer.number}"[:16]
 
 
@@ -194,7 +199,9 @@ def _categories(customer: Customer, registry: Registry) -> list[str]:
     return sorted(categories)
 
 
-def _contact_for(customer: Customer, registry: Registry, plain: dict[str, str]) -> ContactData:
+def _contact_for(
+    customer: Customer, registry: Registry, plain: dict[str, str], handle: str
+) -> ContactData:
     """What the registry gets; RegistrationRefused when it lacks what the registry needs."""
     company = plain.get("company_name", "")
     phone = _phone(plain.get("phone", ""), customer.country)
@@ -221,7 +228,7 @@ def _contact_for(customer: Customer, registry: Registry, plain: dict[str, str]) 
         legal_form = "ANDERS" if company else "PERSOON"
         kvk = plain.get("kvk_number", "") if company else ""
     return ContactData(
-        handle=_contact_handle(customer, registry),
+        handle=handle,
         postal=PostalInfo(
             name=present["name"],
             org=company,
@@ -400,12 +407,15 @@ def domain_register(
     check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
     reference = _reference(registration, consent)
     known = _known_contact(registration, registry)
+    handle = (
+        known.handle if known is not None else _contact_handle(customer, registry, registration)
+    )
     data: ContactData | None = None
     if known is None:
         # Revealed only when it is going to be sent.
         plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
         try:
-            data = _contact_for(customer, registry, plain)
+            data = _contact_for(customer, registry, plain, handle)
         except RegistrationRefused as exc:
             _finish_failed(
                 registration,
@@ -413,7 +423,6 @@ def domain_register(
                 % {"registry": registry.name, "what": exc},
             )
             raise
-    handle = known.handle if known is not None else _contact_handle(customer, registry)
     sent: tuple[Registry, str, list[str], str] | None = None
     nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
     with session_for(registry) as epp:

@@ -301,3 +301,19 @@ def test_a_registration_of_an_order_cancelled_meanwhile_sends_nothing(
     assert "geannuleerd" in registration.last_error
     assert registries_local.registry.received == []
     assert not AuditEntry.objects.filter(action="vault.reveal", subject=customer.id).exists()
+
+
+def test_a_registry_without_reusable_contacts_gets_a_contact_per_domain(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    sidn = dataclasses.replace(registries.REGISTRIES["sidn"], contact_reusable=False)
+    # One dict, imported by name into services as well.
+    monkeypatch.setitem(registries.REGISTRIES, "sidn", sidn)
+    customer = with_address(personas.customer_a)
+    first = domain_register(registration=queued(customer, "een.nl"))
+    second = domain_register(registration=queued(customer, "twee.nl"))
+    handles = {registries_local.registry.domains[n].registrant for n in ("een.nl", "twee.nl")}
+    assert len(handles) == 2
+    assert first.contact != second.contact
