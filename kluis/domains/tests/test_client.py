@@ -346,7 +346,7 @@ def test_the_pool_never_holds_more_sessions_than_the_registry_allows(
     for t in threads:
         t.join()
     assert errors == []
-    assert pool.peak == 2
+    assert 1 <= pool.peak <= 2  # 2 unless the threads never overlapped
     assert max(registry_server.registry.sessions.values()) <= 2
     pool.close()
     assert registry_server.registry.sessions["kluis-sidn"] == 0 or _settles(registry_server)
