@@ -32,7 +32,8 @@ run: install messages static
 	$(MANAGE) demo_data
 	$(MANAGE) worker & worker=$$!; \
 	$(MANAGE) mollie_local & provider=$$!; \
-	trap 'kill $$worker $$provider 2>/dev/null' EXIT INT TERM; \
+	$(MANAGE) epp_local & registry=$$!; \
+	trap 'kill $$worker $$provider $$registry 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.

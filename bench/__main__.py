@@ -287,6 +287,7 @@ def main() -> int:
     from rich.table import Table
 
     from bench.billing import bench_invoice_pdfs, bench_statement_import
+    from bench.domains import bench_domains
     from bench.rights import bench_blind_index_rotation, bench_rights_export, bench_rights_sweep
 
     console = Console(width=150)
@@ -301,6 +302,7 @@ def main() -> int:
         ("blind-index rotation", bench_blind_index_rotation),
         ("statement import", bench_statement_import),
         ("invoice PDFs", bench_invoice_pdfs),
+        ("domains", bench_domains),
     ]
     # `python -m bench "statement import"`: only the benchmarks whose name contains one
     # of the arguments (the machine is shared: run what you need).

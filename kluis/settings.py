@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "kluis.shop",
     "kluis.rights",
     "kluis.billing",
+    "kluis.domains",
     "kluis.web",
 ]
 
@@ -300,6 +301,35 @@ KLUIS_ACCOUNT_HOLDER = env_str("KLUIS_ACCOUNT_HOLDER", "")
 KLUIS_BIC = env_str("KLUIS_BIC", "")
 KLUIS_ISO20022_DIR = Path(
     env_str("KLUIS_ISO20022_DIR", str(BASE_DIR / "kluis" / "schemas" / "iso20022"))
+)
+
+# --- domains: the registries over EPP (kluis/domains/registries.py) ---------------
+# One URL per registry, epp://CLIENT-ID:PASSWORD@host:port. In development every
+# registry is the local EPP server (manage.py epp_local); in production a registry
+# without a URL registers nothing, and its orders wait on the domains desk.
+KLUIS_EPP_LOCAL_PORT = env_int("KLUIS_EPP_LOCAL_PORT", 8700, minimum=1, maximum=65535)
+KLUIS_EPP_LOCAL_PASSWORD = "kluis-local-epp"  # noqa: S105 - only the local registry takes it
+KLUIS_EPP_ENDPOINTS = {
+    key: env_str(
+        f"KLUIS_EPP_{key.upper()}_URL",
+        f"epp://kluis-{key}:{KLUIS_EPP_LOCAL_PASSWORD}@127.0.0.1:{KLUIS_EPP_LOCAL_PORT}"
+        if DEBUG
+        else "",
+    )
+    for key in ("sidn", "eurid", "dnsbelgium", "denic", "verisign", "pir")
+}
+# The local server writes its certificate here at start; clients trust only that one.
+KLUIS_EPP_CAFILE = env_str(
+    "KLUIS_EPP_CAFILE", str(VAR_DIR / "epp-local" / "cert.pem") if DEBUG else ""
+)
+KLUIS_EPP_CERTFILE = env_str("KLUIS_EPP_CERTFILE", "")  # the registrar's client certificate
+KLUIS_EPP_KEYFILE = env_str("KLUIS_EPP_KEYFILE", "")
+KLUIS_EPP_TIMEOUT = env_int("KLUIS_EPP_TIMEOUT", 30, minimum=1, maximum=600)
+KLUIS_EPP_MAX_FRAME = env_int(
+    "KLUIS_EPP_MAX_FRAME", 1024 * 1024, minimum=4096, maximum=64 * 1024 * 1024
+)
+KLUIS_EPP_NAMESERVERS = env_list(
+    "KLUIS_EPP_NAMESERVERS", ["ns1.winkeltjes.net", "ns2.winkeltjes.net"]
 )
 
 LOGGING = {

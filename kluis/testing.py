@@ -230,6 +230,12 @@ def _alice_subscription(p: Personas) -> dict[str, Any]:
     return {"subscription_id": make_subscription(p.customer_a)[0].pk}
 
 
+def _failed_registration(p: Personas) -> dict[str, Any]:
+    from kluis.domains.testing import failed_registration_kwargs
+
+    return failed_registration_kwargs(p)
+
+
 def _alice_order_pdf(p: Personas) -> dict[str, Any]:
     return {**_alice_order(p), "kind": "agreement"}
 
@@ -583,6 +589,11 @@ ROUTES: dict[str, Route] = {
         roles=PRIVACY_OFFICER,
         method="post",
         kwargs=_rights("confidential_police_kwargs"),
+    ),
+    # domains (builders in kluis/domains/testing.py)
+    "domains_backoffice:desk": Route("backoffice", roles=frozenset({"orders"})),
+    "domains_backoffice:retry": Route(
+        "backoffice", roles=frozenset({"orders"}), method="post", kwargs=_failed_registration
     ),
 }
 

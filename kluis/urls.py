@@ -14,6 +14,7 @@ urlpatterns = [
     path("portaal/", include("kluis.accounts.portal_urls")),
     path("backoffice/privacy/", include("kluis.rights.backoffice_urls")),
     path("backoffice/facturen/", include("kluis.billing.backoffice_urls")),
+    path("backoffice/domeinen/", include("kluis.domains.backoffice_urls")),
     path("backoffice/", include("kluis.accounts.backoffice_urls")),
     path("backoffice/", include("kluis.web.backoffice_urls")),
     path("", include("kluis.web.urls")),

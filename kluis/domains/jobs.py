@@ -1,0 +1,21 @@
+"""The worker's domain jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from kluis.jobs.registry import job
+
+
+@job("domains_register", every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=15))
+def domains_register() -> str:
+    from kluis.domains.services import registrations_run
+
+    return registrations_run()
+
+
+@job("domains_poll", every=dt.timedelta(minutes=10), lease=dt.timedelta(minutes=15))
+def domains_poll() -> str:
+    from kluis.domains.services import poll_messages_run
+
+    return poll_messages_run()

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistryContact(models.Model):
+    """A customer's contact object at one registry: the handle kluis created there.
+
+    The data behind the handle lives at the registry; here is only which customer it
+    stands for, so a registry that allows it reuses one handle for every domain.
+    """
+
+    customer = models.ForeignKey(
+        "accounts.Customer", on_delete=models.PROTECT, related_name="registry_contacts"
+    )
+    registry = models.CharField(max_length=20)
+    handle = models.CharField(max_length=16)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "handle"], name="domains_contact_handle"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry}:{self.handle}"
+
+
+class DomainRegistrationQuerySet(models.QuerySet["DomainRegistration"]):
+    def pending(self) -> DomainRegistrationQuerySet:
+        return self.filter(status=DomainRegistration.Status.PENDING)
+
+
+class DomainRegistration(models.Model):
+    """One domain of an order on its way to, and at, its registry.
+
+    The domain name itself is read from the order line (kluis/domains/shop_link.py),
+    so it is kept in one place.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("wacht op registratie")
+        REGISTERED = "registered", _("geregistreerd")
+        FAILED = "failed", _("mislukt")
+        REFUSED = "refused", _("geweigerd")
+
+    order = models.ForeignKey(
+        "shop.Order", on_delete=models.PROTECT, related_name="domain_registrations"
+    )
+    line = models.OneToOneField(
+        "shop.OrderLine", on_delete=models.PROTECT, related_name="registration"
+    )
+    registry = models.CharField(max_length=20)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    contact = models.ForeignKey(
+        RegistryContact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    roid = models.CharField(max_length=89, blank=True)
+    expires_on = models.DateField(null=True, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # A worker holds a registration while it talks to the registry (conditional UPDATE).
+    leased_until = models.DateTimeField(null=True, blank=True)
+    leased_by = models.CharField(max_length=16, blank=True)
+    # The registry's own words on the last failure, for the domains desk.
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = DomainRegistrationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"registration {self.pk} ({self.status})"
+
+    @property
+    def can_retry(self) -> bool:
+        # A refusal for want of consent stays: staff cannot give the customer's consent.
+        return self.status == self.Status.FAILED and bool(self.registry)
+
+
+class PollMessage(models.Model):
+    """A message from a registry's poll queue, kept after it was acknowledged there.
+
+    Registries tell a registrar this way of transfers, deletions and other changes made
+    by others. Only the registry's short text is kept (no personal data is expected in
+    it; it is cut at 500 characters).
+    """
+
+    registry = models.CharField(max_length=20)
+    message_id = models.CharField(max_length=64)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    text = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["registry", "message_id"], name="domains_poll_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registry} message {self.message_id}"

@@ -1,0 +1,264 @@
+"""Which registry registers which TLD, how to reach it, and what it demands.
+
+Each registry is a declared recipient in the privacy policy (its `recipient` key), so
+the statement names it with its location, and nothing is sent to one the policy does
+not declare. The rules below are what kluis checks before it sends anything; they are
+written from the registries' published policies as far as we know them, and are
+marked in the README where they still need checking against the registry's own
+current terms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import ssl
+import urllib.parse
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from kluis.domains.epp.client import Endpoint, EppClient, EppError, connect_and_login
+from kluis.domains.epp.pool import SessionPool
+from kluis.domains.epp.xml import CONTACT, DOMAIN, HOST, SIDN
+
+# The EU and EEA states, for registries that register only residents of them (.eu).
+EU_EEA = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+        "IS",
+        "LI",
+        "NO",
+    ]
+)
+_BASE_FIELDS = frozenset({"name", "street", "city", "postcode", "country", "email", "voice"})
+
+
+class UnknownTld(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Registry:
+    key: str
+    name: str
+    # The recipient in kluis/policy/data/privacy-policy.yaml.
+    recipient: str
+    # "EU" or "non-EU": a non-EU registry gets data only with the order's consent.
+    location: str
+    tlds: tuple[str, ...]
+    extensions: tuple[str, ...]
+    required_contact_fields: frozenset[str]
+    # The registry wants a legal form (and for a company its registration number).
+    legal_form: bool
+    # One contact handle may be the registrant of several domains.
+    contact_reusable: bool
+    auth_code: re.Pattern[str]
+    min_years: int
+    max_years: int
+    # Sessions the registry lets one registrar hold open at once.
+    max_sessions: int
+    # Domain create names an admin and a tech contact (ours) beside the registrant.
+    admin_tech: bool
+    registrant_countries: frozenset[str] | None = None
+    # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
+    # meet, whatever a registry's namespace.
+    handle_prefix: str = "KL-"
+
+    @property
+    def outside_eu(self) -> bool:
+        return self.location == "non-EU"
+
+    def period_allowed(self, years: int) -> bool:
+        return self.min_years <= years <= self.max_years
+
+
+REGISTRIES: dict[str, Registry] = {
+    r.key: r
+    for r in (
+        Registry(
+            key="sidn",
+            handle_prefix="KLS-",
+            name="SIDN",
+            recipient="sidn",
+            location="EU",
+            tlds=("nl",),
+            extensions=(SIDN,),
+            required_contact_fields=_BASE_FIELDS,
+            legal_form=True,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[A-Za-z0-9]{6,16}$"),
+            min_years=1,
+            max_years=1,
+            max_sessions=4,
+            admin_tech=True,
+        ),
+        Registry(
+            key="eurid",
+            handle_prefix="KLE-",
+            name="EURid",
+            recipient="eurid",
+            location="EU",
+            tlds=("eu",),
+            extensions=(),
+            required_contact_fields=_BASE_FIELDS - {"voice"},
+            legal_form=False,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$"),
+            min_years=1,
+            max_years=10,
+            max_sessions=4,
+            admin_tech=False,
+            registrant_countries=EU_EEA,
+        ),
+        Registry(
+            key="dnsbelgium",
+            handle_prefix="KLB-",
+            name="DNS Belgium",
+            recipient="dns_belgium",
+            location="EU",
+            tlds=("be",),
+            extensions=(),
+            required_contact_fields=_BASE_FIELDS,
+            legal_form=False,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[A-Za-z0-9]{6,32}$"),
+            min_years=1,
+            max_years=1,
+            max_sessions=4,
+            admin_tech=False,
+        ),
+        Registry(
+            key="denic",
+            handle_prefix="KLD-",
+            name="DENIC",
+            recipient="denic",
+            location="EU",
+            tlds=("de",),
+            extensions=(),
+            required_contact_fields=_BASE_FIELDS - {"voice"},
+            legal_form=False,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[\x21-\x7e]{8,32}$"),
+            min_years=1,
+            max_years=1,
+            max_sessions=4,
+            admin_tech=False,
+        ),
+        Registry(
+            key="verisign",
+            handle_prefix="KLV-",
+            name="Verisign",
+            recipient="verisign",
+            location="non-EU",
+            tlds=("com", "net"),
+            extensions=(),
+            required_contact_fields=_BASE_FIELDS,
+            legal_form=False,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[\x21-\x7e]{6,32}$"),
+            min_years=1,
+            max_years=10,
+            max_sessions=4,
+            admin_tech=True,
+        ),
+        Registry(
+            key="pir",
+            handle_prefix="KLP-",
+            name="Public Interest Registry",
+            recipient="pir",
+            location="non-EU",
+            tlds=("org",),
+            extensions=(),
+            required_contact_fields=_BASE_FIELDS,
+            legal_form=False,
+            contact_reusable=True,
+            auth_code=re.compile(r"^[\x21-\x7e]{8,32}$"),
+            min_years=1,
+            max_years=10,
+            max_sessions=4,
+            admin_tech=True,
+        ),
+    )
+}
+BY_TLD: dict[str, Registry] = {tld: reg for reg in REGISTRIES.values() for tld in reg.tlds}
+
+
+def registry_for(domain: str) -> Registry:
+    tld = domain.rstrip(".").rsplit(".", 1)[-1].lower()
+    try:
+        return BY_TLD[tld]
+    except KeyError:
+        raise UnknownTld(tld) from None
+
+
+def ssl_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.KLUIS_EPP_CAFILE or None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if settings.KLUIS_EPP_CERTFILE:
+        context.load_cert_chain(settings.KLUIS_EPP_CERTFILE, settings.KLUIS_EPP_KEYFILE or None)
+    return context
+
+
+class NotConfigured(EppError):
+    """No endpoint for this registry: its registrations wait."""
+
+
+def endpoint(registry: Registry, *, context: ssl.SSLContext | None = None) -> Endpoint:
+    url = settings.KLUIS_EPP_ENDPOINTS.get(registry.key, "")
+    if not url:
+        raise NotConfigured(f"KLUIS_EPP_{registry.key.upper()}_URL is not set")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "epp" or not parts.hostname or not parts.username or not parts.password:
+        raise NotConfigured(
+            f"KLUIS_EPP_{registry.key.upper()}_URL must be epp://CLIENT-ID:PASSWORD@host:port"
+        )
+    return Endpoint(
+        host=parts.hostname,
+        port=parts.port or 700,
+        client_id=urllib.parse.unquote(parts.username),
+        password=urllib.parse.unquote(parts.password),
+        ssl_context=context or ssl_context(),
+        timeout=float(settings.KLUIS_EPP_TIMEOUT),
+        max_frame=settings.KLUIS_EPP_MAX_FRAME,
+        objects=(DOMAIN, CONTACT, HOST),
+        extensions=registry.extensions,
+    )
+
+
+@functools.cache
+def pool(key: str) -> SessionPool:
+    """The process's session pool for one registry."""
+    registry = REGISTRIES[key]
+    ep = endpoint(registry)
+
+    def open_session() -> EppClient:
+        return connect_and_login(ep)
+
+    return SessionPool(open_session, max_sessions=registry.max_sessions)

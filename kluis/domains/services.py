@@ -1,0 +1,595 @@
+"""Registering an order's domains at their registries.
+
+The order's move to "in behandeling" queues one DomainRegistration per domain line
+(in the move's transaction); the worker's `domains_register` job then registers each
+one: the registrant contact (created once per customer and registry, then reused),
+the nameservers' host objects where the registry needs them, and the domain.
+
+Three promises:
+- **Nothing goes to a registry the policy does not allow.** A non-EU registry gets
+  nothing without the order's recorded consent and WHOIS/RDAP notice
+  (`_consent_or_refuse`, called before anything is revealed or sent, by every path).
+- **Every send is in the ledger.** The contact's data reaching the registry and the
+  domain registered in the customer's name are each written to the disclosure ledger
+  in the same transaction as the state change they belong to.
+- **A crash never registers twice.** Contact handles are derived from the customer,
+  so a repeated create answers 2302 and is recognised as ours by `info`; a domain
+  created before a crash is found the same way on the next run and completed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import phonenumbers
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from kluis.accounts.models import Customer, User
+from kluis.audit.chain import audit_append
+from kluis.audit.disclosures import disclosure_record
+from kluis.domains import shop_link
+from kluis.domains.epp import responses as codes
+from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
+from kluis.domains.epp.commands import ContactData, PostalInfo
+from kluis.domains.models import DomainRegistration, PollMessage, RegistryContact
+from kluis.domains.registries import (
+    REGISTRIES,
+    Registry,
+    UnknownTld,
+    pool,
+    registry_for,
+)
+from kluis.policy.enforce import Actor, check_disclosure
+from kluis.policy.loader import current_policy
+from kluis.vault.reveal import reveal_many
+
+log = logging.getLogger(__name__)
+
+ACTOR = Actor.system("domains")
+PURPOSE = "domain_registration"
+LEASE = dt.timedelta(minutes=10)
+POLL_BATCH = 100  # messages read from one registry per run
+
+# A session with one registry, for one registration (the pool's by default).
+SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
+
+
+class RegistrationRefused(Exception):
+    """Policy or data stop this registration before anything is sent."""
+
+
+def _session(registry: Registry) -> AbstractContextManager[EppClient]:
+    return pool(registry.key).session()
+
+
+# --- queueing -------------------------------------------------------------------------
+
+
+def registrations_queue(*, order: object) -> list[DomainRegistration]:
+    """One pending registration per domain line of `order`; call inside the move."""
+    from kluis.shop.models import Order
+
+    assert isinstance(order, Order)
+    made = []
+    for line in shop_link.domain_lines(order):
+        try:
+            registry = registry_for(shop_link.domain_of(line)).key
+            error = ""
+        except UnknownTld as exc:
+            registry, error = "", _("De extensie .%(tld)s registreren we niet.") % {"tld": exc}
+        registration, created = DomainRegistration.objects.get_or_create(
+            line=line,
+            defaults={
+                "order": order,
+                "registry": registry,
+                "status": DomainRegistration.Status.FAILED
+                if error
+                else DomainRegistration.Status.PENDING,
+                "last_error": error,
+            },
+        )
+        if created:
+            made.append(registration)
+    return made
+
+
+def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
+    """Take up to `limit` pending registrations for LEASE, in one UPDATE.
+
+    A worker sees only the rows it marked with its own token, so two workers never
+    take the same registration; one that dies leaves them to the next after LEASE.
+    """
+    now = now or timezone.now()
+    token = secrets.token_hex(8)
+    free = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
+    ids = list(
+        DomainRegistration.objects.pending().filter(free).values_list("pk", flat=True)[:limit]
+    )
+    DomainRegistration.objects.pending().filter(free, pk__in=ids).update(
+        leased_until=now + LEASE, leased_by=token
+    )
+    return list(
+        DomainRegistration.objects.filter(leased_by=token, pk__in=ids).values_list("pk", flat=True)
+    )
+
+
+# --- what is sent ---------------------------------------------------------------------
+
+
+def _consent_or_refuse(registration: DomainRegistration, registry: Registry) -> str:
+    """The consent reference for a non-EU registry; refuses (and records it) without one."""
+    if not registry.outside_eu:
+        return ""
+    reference = shop_link.non_eu_consent(registration.order)
+    if not reference:
+        _finish_refused(
+            registration,
+            _(
+                "Geen toestemming voor een registry buiten de EU vastgelegd bij deze bestelling; "
+                "er is niets verstuurd."
+            ),
+        )
+        raise RegistrationRefused(f"no recorded consent for {registry.name}")
+    return reference
+
+
+def _phone(raw: str, country: str) -> str:
+    """+CC.NUMBER (RFC 5733 e164), or "" when it is not a phone number."""
+    try:
+        number = phonenumbers.parse(raw, country or "NL")
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_possible_number(number):
+        return ""
+    return f"+{number.country_code}.{number.national_number}"
+
+
+def _contact_handle(
+    customer: Customer, registry: Registry, registration: DomainRegistration
+) -> str:
+    # Derived, not random: a create repeated after a crash meets its own handle (2302).
+    # Where a registry wants a contact per domain, the registration names it.
+    if not registry.contact_reusable:
+        return f"{registry.handle_prefix}R{registration.pk}"[:16]
+    return f"{registry.handle_prefix}{customer.number}"[:16]
+
+
+CONTACT_FIELDS = (
+    "name",
+    "company_name",
+    "address_street",
+    "address_postcode",
+    "address_city",
+    "email",
+    "phone",
+    "kvk_number",
+)
+
+
+def reveal_contacts(customers: list[Customer]) -> dict[object, dict[str, str]]:
+    """The contact fields of each customer, revealed for domain registration at once."""
+    if not customers:
+        return {}
+    with transaction.atomic():
+        rows = reveal_many(customers, CONTACT_FIELDS, purpose=PURPOSE, actor=ACTOR)
+    return {
+        c.pk: {k: (v or "").strip() for k, v in row.items()}
+        for c, row in zip(customers, rows, strict=True)
+    }
+
+
+def _categories(customer: Customer, registry: Registry) -> list[str]:
+    """The categories a contact of `customer` carries, from which fields are filled."""
+    categories = ["user.name", "user.contact.address", "user.contact.email"]
+    if customer.phone is not None:
+        categories.append("user.contact.phone_number")
+    if customer.company_name is not None:
+        categories.append("user.contact.organization")
+        if registry.legal_form and customer.kvk_number is not None:
+            categories.append("kluis.kvk_number")
+    return sorted(categories)
+
+
+def _contact_for(
+    customer: Customer, registry: Registry, plain: dict[str, str], handle: str
+) -> ContactData:
+    """What the registry gets; RegistrationRefused when it lacks what the registry needs."""
+    company = plain.get("company_name", "")
+    phone = _phone(plain.get("phone", ""), customer.country)
+    present = {
+        "name": plain.get("name", ""),
+        "street": plain.get("address_street", ""),
+        "city": plain.get("address_city", ""),
+        "postcode": plain.get("address_postcode", ""),
+        "country": customer.country,
+        "email": plain.get("email", ""),
+        "voice": phone,
+    }
+    missing = sorted(f for f in registry.required_contact_fields if not present.get(f))
+    if missing:
+        raise RegistrationRefused(", ".join(missing))
+    if registry.registrant_countries is not None and customer.country not in (
+        registry.registrant_countries
+    ):
+        raise RegistrationRefused(f"country {customer.country}")
+    legal_form = kvk = ""
+    if registry.legal_form:
+        # SIDN's legal forms; kluis does not ask for the exact form yet, so a company
+        # is registered as ANDERS with its KvK number.
+        legal_form = "ANDERS" if company else "PERSOON"
+        kvk = plain.get("kvk_number", "") if company else ""
+    return ContactData(
+        handle=handle,
+        postal=PostalInfo(
+            name=present["name"],
+            org=company,
+            street=[present["street"]],
+            city=present["city"],
+            postcode=present["postcode"],
+            country=customer.country,
+        ),
+        email=present["email"],
+        voice=phone,
+        legal_form=legal_form,
+        legal_form_reg_no=kvk,
+    )
+
+
+def _reference(registration: DomainRegistration, consent: str) -> str:
+    order = registration.order
+    return f"order:{order.number}" + (f" {consent}" if consent else "")
+
+
+def _known_contact(registration: DomainRegistration, registry: Registry) -> RegistryContact | None:
+    if not registry.contact_reusable:
+        return None
+    return RegistryContact.objects.filter(
+        customer_id=registration.order.customer_id, registry=registry.key
+    ).first()
+
+
+def _send_contact(epp: EppClient, data: ContactData) -> None:
+    """Create the contact; one of ours left by a crashed run counts as created."""
+    try:
+        epp.contact_create(data)
+    except EppCommandFailed as exc:
+        if exc.code != codes.OBJECT_EXISTS:
+            raise
+        info = epp.contact_info(data.handle)
+        if info.sponsor != epp.endpoint.client_id:
+            raise
+
+
+def _record_contact_sent(
+    registration: DomainRegistration,
+    registry: Registry,
+    handle: str,
+    categories: list[str],
+    reference: str,
+) -> RegistryContact:
+    """The contact's row and its disclosure; call inside the state change's transaction."""
+    customer_id = registration.order.customer_id
+    contact, _created = RegistryContact.objects.get_or_create(
+        registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
+    )
+    disclosure_record(
+        subject=customer_id,
+        recipient=registry.recipient,
+        purpose=PURPOSE,
+        categories=categories,
+        actor=ACTOR,
+        reference=reference,
+    )
+    return contact
+
+
+def _ensure_hosts(epp: EppClient, nameservers: list[str]) -> None:
+    """Host objects for our nameservers, where the registry does not have them yet."""
+    for host, available in epp.host_check(nameservers).items():
+        if available:
+            with contextlib.suppress(EppCommandFailed):
+                epp.host_create(host)
+
+
+def _own_contact(epp: EppClient, registry: Registry) -> str:
+    """The registrar's own admin/tech contact (the controller's business details)."""
+    handle = f"{registry.handle_prefix}REGISTRAR"
+    try:
+        epp.contact_info(handle)
+        return handle
+    except EppCommandFailed as exc:
+        if exc.code != codes.OBJECT_DOES_NOT_EXIST:
+            raise
+    controller = current_policy().controller
+    kvk = controller.kvk_number or settings.KLUIS_KVK_NUMBER
+    if registry.legal_form and not kvk:
+        if epp.endpoint.host not in ("127.0.0.1", "localhost"):
+            raise RegistrationRefused("KLUIS_KVK_NUMBER is needed for our own registry contact")
+        kvk = "00000000"  # development against the local registry only
+    epp.contact_create(
+        ContactData(
+            handle=handle,
+            postal=PostalInfo(
+                name=controller.trade_name,
+                org=controller.name,
+                street=[controller.address.street],
+                city=controller.address.city,
+                postcode=controller.address.postcode,
+                country=controller.address.country,
+            ),
+            email=controller.email,
+            voice=_phone(controller.phone, controller.address.country),
+            legal_form="BV" if registry.legal_form else "",
+            legal_form_reg_no=kvk if registry.legal_form else "",
+            auth_pw=secrets.token_hex(8),
+        )
+    )
+    return handle
+
+
+# --- the registration ----------------------------------------------------------------
+
+
+def _finish_refused(registration: DomainRegistration, message: str) -> None:
+    with transaction.atomic():
+        DomainRegistration.objects.filter(pk=registration.pk).update(
+            status=DomainRegistration.Status.REFUSED, last_error=message[:500], leased_until=None
+        )
+        audit_append(
+            action="domains.registration_refused",
+            actor=ACTOR.ref,
+            subject=registration.order.customer_id,
+            data={"registration": registration.pk, "registry": registration.registry},
+        )
+    registration.status = DomainRegistration.Status.REFUSED
+    registration.last_error = message[:500]
+
+
+def _finish_failed(
+    registration: DomainRegistration,
+    message: str,
+    *,
+    contact_sent: tuple[Registry, str, list[str], str] | None = None,
+) -> None:
+    with transaction.atomic():
+        if contact_sent is not None:
+            _record_contact_sent(registration, *contact_sent)
+        DomainRegistration.objects.filter(pk=registration.pk).update(
+            status=DomainRegistration.Status.FAILED,
+            last_error=message[:500],
+            leased_until=None,
+        )
+    registration.status = DomainRegistration.Status.FAILED
+    registration.last_error = message[:500]
+
+
+def _after_create(registration: DomainRegistration) -> None:
+    """The moment between the registry's yes and our commit (tests crash here)."""
+
+
+def domain_register(
+    *,
+    registration: DomainRegistration,
+    session_for: SessionFor = _session,
+    revealed: dict[object, dict[str, str]] | None = None,
+) -> DomainRegistration:
+    """Register one pending domain; safe to run again after any crash.
+
+    Raises RegistrationRefused when policy or the customer's data stop it (the
+    registration is marked refused or failed, nothing is sent), EppError when the
+    registry cannot be reached (the registration stays pending for the next run).
+    `revealed` holds contact fields a batch revealed at once (reveal_contacts).
+    """
+    registry = REGISTRIES[registration.registry]
+    name = shop_link.domain_of(registration.line)
+    registration.order.refresh_from_db(fields=["status"])
+    if not shop_link.still_wanted(registration.order):
+        _finish_refused(
+            registration,
+            _("De bestelling is geannuleerd of herroepen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the order was cancelled or withdrawn")
+    consent = _consent_or_refuse(registration, registry)
+    customer = shop_link.customer_of(registration.order)
+    if not registry.period_allowed(1):
+        _finish_failed(registration, f"{registry.name}: 1 jaar is niet toegestaan")
+        raise RegistrationRefused("period")
+    categories = _categories(customer, registry)
+    check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
+    reference = _reference(registration, consent)
+    known = _known_contact(registration, registry)
+    handle = (
+        known.handle if known is not None else _contact_handle(customer, registry, registration)
+    )
+    data: ContactData | None = None
+    if known is None:
+        # Revealed only when it is going to be sent.
+        plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
+        try:
+            data = _contact_for(customer, registry, plain, handle)
+        except RegistrationRefused as exc:
+            _finish_failed(
+                registration,
+                _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
+                % {"registry": registry.name, "what": exc},
+            )
+            raise
+    sent: tuple[Registry, str, list[str], str] | None = None
+    nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
+    with session_for(registry) as epp:
+        try:
+            if data is not None:
+                _send_contact(epp, data)
+                sent = (registry, handle, categories, reference)
+            _ensure_hosts(epp, nameservers)
+            helper = _own_contact(epp, registry) if registry.admin_tech else ""
+            try:
+                created = epp.domain_create(
+                    name=name,
+                    years=1,
+                    registrant=handle,
+                    auth_pw=secrets.token_urlsafe(12)[:16],
+                    nameservers=nameservers,
+                    admin=helper,
+                    tech=helper,
+                )
+                expires, roid = created.expires, ""
+            except EppCommandFailed as exc:
+                if exc.code != codes.OBJECT_EXISTS:
+                    raise
+                info = epp.domain_info(name)
+                if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
+                    raise
+                # Created by a run that crashed before its commit: complete it.
+                expires, roid = info.expires, info.roid
+        except EppCommandFailed as exc:
+            _finish_failed(
+                registration, f"{registry.name}: {exc.response.explain()}", contact_sent=sent
+            )
+            log.info("registration %s failed: %s", registration.pk, exc.code)
+            return registration
+        except EppError:
+            if sent is not None:
+                # The contact reached the registry before the session broke.
+                with transaction.atomic():
+                    _record_contact_sent(registration, *sent)
+            raise
+    _after_create(registration)
+    with transaction.atomic():
+        locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
+        if locked.status == DomainRegistration.Status.REGISTERED:
+            return locked
+        contact = _record_contact_sent(registration, *sent) if sent is not None else known
+        assert contact is not None
+        locked.status = DomainRegistration.Status.REGISTERED
+        locked.contact = contact
+        locked.roid = roid
+        locked.expires_on = expires.date() if expires else None
+        locked.registered_at = timezone.now()
+        locked.leased_until = None
+        locked.last_error = ""
+        locked.save()
+        disclosure_record(
+            subject=customer.id,
+            recipient=registry.recipient,
+            purpose=PURPOSE,
+            categories=categories,
+            actor=ACTOR,
+            reference=f"{reference} domain:{name}",
+        )
+    return locked
+
+
+def registrations_run(
+    *, limit: int = 50, session_for: SessionFor = _session, now: dt.datetime | None = None
+) -> str:
+    """Register what is pending (the worker's job); a one-line outcome without names."""
+    done = failed = waiting = 0
+    ids = registrations_claim(limit=limit, now=now)
+    batch = list(
+        DomainRegistration.objects.select_related("order__customer", "line")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    # Revealed together (one transaction), only for those whose contact will be sent.
+    to_send = []
+    for registration in batch:
+        registry = REGISTRIES[registration.registry]
+        if not shop_link.still_wanted(registration.order):
+            continue
+        if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
+            continue
+        if _known_contact(registration, registry) is None:
+            to_send.append(shop_link.customer_of(registration.order))
+    revealed = reveal_contacts(list({c.pk: c for c in to_send}.values()))
+    for registration in batch:
+        try:
+            result = domain_register(
+                registration=registration, session_for=session_for, revealed=revealed
+            )
+        except RegistrationRefused:
+            failed += 1
+            continue
+        except EppError as exc:
+            DomainRegistration.objects.filter(pk=registration.pk).update(
+                attempts=registration.attempts + 1,
+                last_error=str(exc)[:500],
+                leased_until=None,
+            )
+            waiting += 1
+            continue
+        if result.status == DomainRegistration.Status.REGISTERED:
+            done += 1
+        else:
+            failed += 1
+    return f"{done} registered, {failed} failed or refused, {waiting} waiting"
+
+
+@transaction.atomic
+def registration_retry(*, registration: DomainRegistration, by: User) -> DomainRegistration:
+    """Put a failed registration back in the queue (after the cause was put right)."""
+    locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
+    if not locked.can_retry:
+        raise RegistrationRefused("only a failed registration can be tried again")
+    locked.status = DomainRegistration.Status.PENDING
+    locked.leased_until = None
+    locked.save(update_fields=["status", "leased_until"])
+    audit_append(
+        action="domains.registration_retried",
+        actor=f"user:{by.pk}",
+        subject=locked.order.customer_id,
+        data={"registration": locked.pk, "registry": locked.registry},
+    )
+    return locked
+
+
+def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
+    """Read a registry's poll queue into PollMessage rows, acknowledging each one.
+
+    A message is stored before it is acknowledged; after a crash in between, the
+    registry offers it again and the unique (registry, message id) keeps one row.
+    """
+    fetched = 0
+    with session_for(registry) as epp:
+        for _ in range(POLL_BATCH):
+            message = epp.poll()
+            if message is None:
+                break
+            PollMessage.objects.get_or_create(
+                registry=registry.key,
+                message_id=message.queue_id,
+                defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
+            )
+            epp.poll_ack(message.queue_id)
+            fetched += 1
+    return fetched
+
+
+def poll_messages_run(*, session_for: SessionFor = _session) -> str:
+    """Every configured registry's poll queue (the worker's job)."""
+    fetched, unreachable = 0, []
+    for registry in REGISTRIES.values():
+        if not settings.KLUIS_EPP_ENDPOINTS.get(registry.key):
+            continue
+        try:
+            fetched += poll_messages_fetch(registry=registry, session_for=session_for)
+        except EppError:
+            unreachable.append(registry.key)
+    return f"{fetched} poll messages" + (
+        f"; unreachable: {', '.join(unreachable)}" if unreachable else ""
+    )
+
+
+@contextlib.contextmanager
+def session_from(client: EppClient) -> Iterator[EppClient]:
+    """A SessionFor over one open client (tests and benchmarks)."""
+    yield client

@@ -1,0 +1,73 @@
+"""Everything the domains app knows about the shop's models, in one place.
+
+Domain names are read through `domain_of`, consent through `non_eu_consent`, and the
+order's move to "in behandeling" arrives through the shop's move handlers. When the
+shop changes how it keeps a domain name (sealed or not), only this module changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kluis.accounts.models import Customer, User
+    from kluis.shop.models import Order, OrderLine
+
+
+def domain_of(line: OrderLine) -> str:
+    return str(line.domain).strip().lower()
+
+
+def domain_lines(order: Order) -> list[OrderLine]:
+    from kluis.shop.models import OrderLine
+
+    return list(order.lines.filter(kind=OrderLine.Kind.DOMAIN).order_by("position"))
+
+
+def customer_of(order: Order) -> Customer:
+    return order.customer
+
+
+def still_wanted(order: Order) -> bool:
+    """False once the order was cancelled or withdrawn: then nothing is registered."""
+    from kluis.shop.models import Order
+
+    return order.status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+
+
+def non_eu_consent(order: Order) -> str:
+    """The evidence of the order's consent to a non-EU registry, or "" when there is none.
+
+    Consent counts only with all three: the order's flag, the WHOIS/RDAP notice's
+    version on the order, and the customer's acceptance of that notice for this order.
+    """
+    from kluis.shop.models import Acceptance
+
+    if not order.non_eu_consent or not order.whois_notice_version:
+        return ""
+    acceptance = (
+        Acceptance.objects.filter(
+            order=order,
+            customer_id=order.customer_id,
+            document=Acceptance.Document.WHOIS_NOTICE,
+            version=order.whois_notice_version,
+        )
+        .order_by("accepted_at")
+        .first()
+    )
+    return f"acceptance:{acceptance.pk}" if acceptance is not None else ""
+
+
+def _on_order_moved(order: Order, before: str, by: User | None) -> bool:
+    from kluis.domains.services import registrations_queue
+    from kluis.shop.models import Order
+
+    if order.status == Order.Status.IN_PROGRESS:
+        registrations_queue(order=order)
+    return False  # the shop's own status mail tells the customer
+
+
+def connect() -> None:
+    from kluis.shop.moves import register_move_handler
+
+    register_move_handler(_on_order_moved)

@@ -1,0 +1,20 @@
+"""Test helpers of the domains app: a failed registration of Alice's, for the harness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kluis.domains.models import DomainRegistration
+from kluis.domains.services import registrations_queue
+from kluis.shop.models import Order
+from kluis.shop.testing import make_order
+from kluis.testing import Personas
+
+
+def failed_registration_kwargs(p: Personas) -> dict[str, Any]:
+    order = make_order(p.customer_a, status=Order.Status.IN_PROGRESS, domain="alice-harness.nl")
+    (registration,) = registrations_queue(order=order)
+    DomainRegistration.objects.filter(pk=registration.pk).update(
+        status=DomainRegistration.Status.FAILED, last_error="SIDN: 2400 Command failed"
+    )
+    return {"registration_id": registration.pk}

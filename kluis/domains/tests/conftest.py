@@ -1,0 +1,47 @@
+"""A local EPP registry per test, on a free port, and clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kluis.domains import epp_local
+from kluis.domains.epp.client import Endpoint, EppClient, connect_and_login
+from kluis.domains.epp.xml import SIDN
+
+PASSWORD = "local-test-pw"
+
+
+@pytest.fixture
+def registry_server(tmp_path: Path) -> Iterator[epp_local.Running]:
+    running = epp_local.serve(cert_dir=tmp_path / "epp", password=PASSWORD, max_sessions=3)
+    yield running
+    running.stop()
+
+
+def endpoint_for(
+    running: epp_local.Running,
+    client_id: str = "kluis-sidn",
+    *,
+    sidn: bool = True,
+    timeout: float = 5.0,
+    password: str = PASSWORD,
+) -> Endpoint:
+    return Endpoint(
+        host="127.0.0.1",
+        port=running.server.port,
+        client_id=client_id,
+        password=password,
+        ssl_context=running.client_context(),
+        timeout=timeout,
+        extensions=(SIDN,) if sidn else (),
+    )
+
+
+@pytest.fixture
+def epp_client(registry_server: epp_local.Running) -> Iterator[EppClient]:
+    c = connect_and_login(endpoint_for(registry_server))
+    yield c
+    c.logout()
