@@ -11,6 +11,7 @@ from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.policy.cases import Case
-from kluis.shop import forms, selectors, services
+from kluis.shop import domains, forms, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
 from kluis.vault.errors import KeyShredded, RevealRefused
@@ -89,11 +90,23 @@ def _order_page(
             notes = _("gewist")
         except RevealRefused:
             notes = None
+    # The domain names the same way: within the order's case, masked outside it.
+    lines = list(order.lines.all())
+    try:
+        texts = domains.line_texts(
+            lines,
+            purpose="contract_administration",
+            actor=staff.actor(),
+            case=Case("order", str(order.pk)),
+        )
+    except RevealRefused:
+        texts = domains.masked_line_texts(lines)
     return render(
         request,
         "shop/backoffice/order.html",
         {
             "order": order,
+            "lines": texts,
             "notes": notes,
             "form": form,
             "acceptances": order.acceptances.all(),
@@ -188,11 +201,12 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     found = Subscription.objects.select_related("customer", "product", "extension", "line__order")
     if request.GET.get("running"):
         found = found.renewing()
+    listed = list(found.order_by("period_end", "id")[:200])
     return render(
         request,
         "shop/backoffice/subscriptions.html",
         {
-            "subscriptions": found.order_by("period_end", "id")[:200],
+            "subscriptions": domains.masked_subscription_names(listed, get_language() or "nl"),
             "running": bool(request.GET.get("running")),
             "today": timezone.localdate(),
         },

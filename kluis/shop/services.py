@@ -26,7 +26,9 @@ from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
 from kluis.shop import consumer, documents, emails, moves
 from kluis.shop.cart import Cart
+from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
+    DOMAIN_MARK,
     Acceptance,
     KvkExtract,
     Order,
@@ -255,8 +257,10 @@ def _order_place(
             kind=line.kind,
             product=line.product,
             extension=line.extension,
-            domain=line.domain,
-            description=line.description(language),
+            domain_name=domain_name_create(customer=customer, name=line.domain)
+            if line.domain
+            else None,
+            description=DOMAIN_MARK if line.domain else line.description(language),
             price_cents=line.price_cents,
             period=line.period,
         )
@@ -470,7 +474,7 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
             kind=line.kind,
             product=line.product,
             extension=line.extension,
-            domain=line.domain,
+            domain_name_id=line.domain_name_id,
             period=line.period,
             started_on=today,
             period_start=today,
