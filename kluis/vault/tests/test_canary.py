@@ -49,7 +49,14 @@ def _fill(row: SealedModel) -> SealedModel:
 
 def _make_one_of_each() -> set[str]:
     """One row of every sealed model, every sealed field a canary; returns the labels."""
-    from kluis.accounts.models import Contact, Customer, EmailChange, Passkey, User
+    from kluis.accounts.models import (
+        Contact,
+        Customer,
+        EmailChange,
+        Passkey,
+        PasswordResetRequest,
+        User,
+    )
     from kluis.billing.models import BankStatement, Invoice, InvoiceLine, InvoiceLineDomain, Payment
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
@@ -63,6 +70,7 @@ def _make_one_of_each() -> set[str]:
     assert isinstance(user, User)
     _fill(Contact(customer=customer))
     _fill(EmailChange(user=user, token_hash="0" * 64))
+    _fill(PasswordResetRequest(language="nl"))
     credential = uuid.uuid4().bytes
     _fill(
         Passkey(
