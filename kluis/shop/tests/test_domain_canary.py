@@ -25,6 +25,7 @@ from kluis.billing import renewals
 from kluis.billing import services as billing
 from kluis.billing.models import Invoice, InvoiceLineDomain
 from kluis.billing.pdf import invoice_pdf
+from kluis.billing.rates import vat_rates_load
 from kluis.mail.delivery import deliver_due
 from kluis.policy.enforce import Actor
 from kluis.shop import services
@@ -53,6 +54,7 @@ def _assert_not_stored() -> None:
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_a_domain_name_stays_sealed_from_cart_to_renewal_invoice(catalogue, personas):
+    vat_rates_load()  # a transactional test before may have flushed them
     client = Client()
     token = fill_cart(client, domains=(DOMAIN,))
     assert Session.objects.exists()
