@@ -201,15 +201,24 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     found = Subscription.objects.select_related("customer", "product", "extension", "line__order")
     if request.GET.get("running"):
         found = found.renewing()
-    listed = list(found.order_by("period_end", "id")[:200])
+    search = forms.DomainSearchForm(request.GET or None)
+    valid = search.is_valid() if request.GET else True
+    if valid and search.is_bound and search.cleaned_data["domein"]:
+        index = services.domain_lookup(
+            domain=search.cleaned_data["domein"], by=current_user(request)
+        )
+        found = found.filter(domain_name__name_index=index)
+    listed = list(found.order_by("period_end", "id")[:200]) if valid else []
     return render(
         request,
         "shop/backoffice/subscriptions.html",
         {
             "subscriptions": domains.masked_subscription_names(listed, get_language() or "nl"),
             "running": bool(request.GET.get("running")),
+            "search": search,
             "today": timezone.localdate(),
         },
+        status=200 if valid else 400,
     )
 
 

@@ -30,6 +30,7 @@ from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
     DOMAIN_MARK,
     Acceptance,
+    DomainName,
     KvkExtract,
     Order,
     OrderLine,
@@ -40,6 +41,7 @@ from kluis.shop.models import (
 )
 from kluis.shop.vies import ViesAnswer, vies_check
 from kluis.uploads import CleanFile
+from kluis.vault.fields import BlindIndexField
 
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
@@ -705,3 +707,12 @@ def documents_accept(*, customer: Customer, client_address: str) -> list[Accepta
             data={"documents": {a.document: a.version for a in made}},
         )
     return made
+
+
+def domain_lookup(*, domain: str, by: User) -> str:
+    """The blind-index value of `domain`, to find its rows; the look-up is audited, as
+    it tells staff whose domain it is without a reveal."""
+    audit_append(action="shop.domain_looked_up", actor=by.actor().ref, data={})
+    field = DomainName._meta.get_field("name_index")
+    assert isinstance(field, BlindIndexField)
+    return field.lookup_value(domain)

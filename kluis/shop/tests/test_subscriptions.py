@@ -179,3 +179,23 @@ def test_staff_see_every_subscription_and_end_one(client, personas):
     listed = running.content.decode()
     assert listed.count('<td class="status">wordt verlengd') == 3
     assert "opgezegd, loopt tot en met" not in listed
+
+
+def test_staff_find_a_subscription_by_its_exact_domain_and_the_look_up_is_audited(client, personas):
+    from kluis.audit.models import AuditEntry
+
+    make_subscription(personas.customer_a, domain="alice-winkel.nl")
+    make_subscription(personas.customer_b, domain="bob-winkel.nl")
+    log_in(client, personas.staff["orders"])
+    url = reverse("shop_backoffice:subscriptions")
+    page = client.get(url, {"domein": " Bob-Winkel.NL "}).content.decode()
+    assert personas.customer_b.number in page and personas.customer_a.number not in page
+    assert "bob-winkel.nl" not in page  # found, still not shown
+    entry = AuditEntry.objects.get(action="shop.domain_looked_up")
+    assert entry.actor == f"user:{personas.staff['orders'].pk}" and "winkel" not in entry.payload
+    assert (
+        personas.customer_a.number not in client.get(url, {"domein": "niemand.nl"}).content.decode()
+    )
+    refused = client.get(url, {"domein": "geen domein"})
+    assert refused.status_code == 400
+    assert "Vul een domeinnaam met extensie in" in refused.content.decode()
