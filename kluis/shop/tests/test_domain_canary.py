@@ -107,3 +107,27 @@ def test_the_portal_shows_the_owner_their_domain_and_the_back_office_list_masks_
     log_in(client, personas.staff["orders"])
     listed = client.get(reverse("shop_backoffice:subscriptions")).content.decode()
     assert "alice-winkel.nl" not in listed and "(.nl)" in listed
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_order_page_shows_the_domain_to_its_owner_and_to_staff_only_within_the_case(
+    client, catalogue, personas
+):
+    from kluis.audit.models import AuditEntry
+    from kluis.shop.testing import make_order
+
+    order = make_order(personas.customer_a, domain="alice-winkel.nl")
+    log_in(client, personas.alice)
+    mine = reverse("shop_portal:order", kwargs={"order_id": order.pk})
+    assert "alice-winkel.nl" in client.get(mine).content.decode()
+    client.logout()
+    log_in(client, personas.staff["orders"])
+    staff_page = reverse("shop_backoffice:order", kwargs={"order_id": order.pk})
+    assert "alice-winkel.nl" in client.get(staff_page).content.decode()
+    reveal = AuditEntry.objects.filter(action="vault.reveal").order_by("seq").last()
+    assert reveal is not None and "kluis.domain_name" in reveal.payload
+    assert f"order:{order.pk}" in reveal.payload
+    # Delivered, the order is no case any more: the line shows masked.
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.DELIVERED)
+    page = client.get(staff_page).content.decode()
+    assert "alice-winkel.nl" not in page and "\u2022" * 8 in page
