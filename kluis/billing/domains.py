@@ -16,26 +16,31 @@ from kluis.shop.models import with_domain
 from kluis.vault.reveal import reveal_many
 
 
+def _names(lines: Sequence[InvoiceLine], purpose: str, actor: Actor) -> dict[int, str | None]:
+    """The domain per line that has one: None where its key is gone."""
+    rows = list(InvoiceLineDomain.objects.filter(line__in=[line.pk for line in lines]))
+    if not rows:
+        return {}
+    plain = reveal_many(rows, ["name"], purpose=purpose, actor=actor)
+    return {row.line_id: values["name"] for row, values in zip(rows, plain, strict=True)}
+
+
 def line_domains(lines: Sequence[InvoiceLine], *, purpose: str, actor: Actor) -> list[str | None]:
     """The domain of each line: None for a line without one, or whose key is gone."""
-    rows = {
-        row.line_id: row
-        for row in InvoiceLineDomain.objects.filter(line__in=[ln.pk for ln in lines])
-    }
-    if not rows:
-        return [None] * len(lines)
-    ordered = list(rows.values())
-    plain = reveal_many(ordered, ["name"], purpose=purpose, actor=actor)
-    names = {row.line_id: values["name"] for row, values in zip(ordered, plain, strict=True)}
+    names = _names(lines, purpose, actor)
     return [names.get(line.pk) for line in lines]
 
 
 def line_texts(
     lines: Sequence[InvoiceLine], *, purpose: str, actor: Actor
 ) -> list[tuple[InvoiceLine, str]]:
-    """Each line with its text as the invoice shows it, the domain revealed in it."""
-    domains = line_domains(lines, purpose=purpose, actor=actor)
+    """Each line with its text as the invoice shows it, the domain revealed in it (a
+    line without a sealed domain shows its text as it is)."""
+    names = _names(lines, purpose, actor)
     return [
-        (line, with_domain(line.description, domain))
-        for line, domain in zip(lines, domains, strict=True)
+        (
+            line,
+            with_domain(line.description, names[line.pk]) if line.pk in names else line.description,
+        )
+        for line in lines
     ]

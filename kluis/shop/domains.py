@@ -51,14 +51,17 @@ def line_texts(
     """Each line with its text as the customer reads it, the domain revealed in it."""
     domains = domains_reveal(lines, purpose=purpose, actor=actor, case=case)
     return [
-        (line, with_domain(line.description, domain))
+        (line, with_domain(line.description, domain) if line.domain_name_id else line.description)
         for line, domain in zip(lines, domains, strict=True)
     ]
 
 
 def masked_line_texts(lines: Sequence[OrderLine]) -> list[tuple[OrderLine, str]]:
     """Each line with its text, a domain masked: for staff outside a case."""
-    return [(line, with_domain(line.description, None)) for line in lines]
+    return [
+        (line, with_domain(line.description, None) if line.domain_name_id else line.description)
+        for line in lines
+    ]
 
 
 def subscription_names(
@@ -72,7 +75,7 @@ def subscription_names(
     """Each subscription with its name: the product's, or its domain revealed."""
     domains = domains_reveal(subscriptions, purpose=purpose, actor=actor, case=case)
     return [
-        (s, with_domain(s.name(language), domain))
+        (s, with_domain(s.name(language), domain) if s.domain_name_id else s.name(language))
         for s, domain in zip(subscriptions, domains, strict=True)
     ]
 
@@ -86,6 +89,8 @@ def masked_subscription_names(
 
 
 def _masked(subscription: Subscription, language: str) -> str:
+    if subscription.domain_name_id is None:
+        return subscription.name(language)
     name = with_domain(subscription.name(language), None)
     if subscription.extension is not None:
         return f"{name} (.{subscription.extension.tld})"
