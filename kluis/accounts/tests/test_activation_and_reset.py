@@ -184,3 +184,16 @@ def test_the_page_only_queues_the_reset_and_the_worker_pass_mails_it(client, per
     [message] = mail.outbox
     assert message.to == ["alice@example.nl"] and "/wachtwoord-herstellen/" in message.body
     assert not PasswordResetRequest.objects.exists()
+
+
+def test_a_reset_request_no_worker_took_within_an_hour_is_dropped_unsent(client, personas):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client.post(reverse("accounts:password-reset"), {"email": "alice@example.nl"})
+    PasswordResetRequest.objects.update(created_at=timezone.now() - dt.timedelta(hours=2))
+    assert password_reset_requests_handle() == 1
+    assert mail.outbox == [] and not PasswordResetRequest.objects.exists()
+    entry = AuditEntry.objects.get(action="accounts.password_reset_handled")
+    assert '"sent":false' in entry.payload.replace(" ", "")
