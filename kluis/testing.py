@@ -138,6 +138,12 @@ class Route:
     backoffice: staff with one of `roles` (empty: every staff member).
     `kwargs` builds the URL arguments for an object that belongs to Alice; `data`
     the body of a POST that a permitted user may send.
+
+    The harness reads the bodies too (kluis/accounts/tests/test_access_control.py):
+    `shows` names the categories of personal data a back-office page may show in
+    plain text to the roles that may open it (it shows no other without a reveal);
+    `expect` gives, from the URL arguments, a text the page must show of its object
+    (its number), so a page that shows another object than the one asked fails.
     """
 
     audience: Audience
@@ -145,6 +151,8 @@ class Route:
     method: Literal["get", "post"] = "get"
     kwargs: KwargsBuilder | None = None
     data: KwargsBuilder | None = field(default=None)
+    shows: frozenset[str] = frozenset()
+    expect: Callable[[dict[str, Any]], str] | None = None
 
 
 CUSTOMER_ROLES = frozenset({"orders", "finance", "support", "privacy_officer"})
@@ -234,6 +242,28 @@ def _failed_registration(p: Personas) -> dict[str, Any]:
     from kluis.domains.testing import failed_registration_kwargs
 
     return failed_registration_kwargs(p)
+
+
+def _order_number(kwargs: dict[str, Any]) -> str:
+    from kluis.shop.models import Order
+
+    return Order.objects.get(pk=kwargs["order_id"]).number
+
+
+def _subscription_order_number(kwargs: dict[str, Any]) -> str:
+    from kluis.shop.models import Subscription
+
+    return Subscription.objects.get(pk=kwargs["subscription_id"]).line.order.number
+
+
+def _customer_number(kwargs: dict[str, Any]) -> str:
+    return Customer.objects.get(pk=kwargs["customer_id"]).number
+
+
+def _question_reference(kwargs: dict[str, Any]) -> str:
+    from kluis.web.models import Question
+
+    return Question.objects.get(pk=kwargs["question_id"]).reference
 
 
 def _alice_order_pdf(p: Personas) -> dict[str, Any]:
@@ -345,7 +375,9 @@ ROUTES: dict[str, Route] = {
     # the back office
     "backoffice:home": Route("backoffice"),
     "backoffice:customers": Route("backoffice", roles=CUSTOMER_ROLES),
-    "backoffice:customer": Route("backoffice", roles=CUSTOMER_ROLES, kwargs=_alice_customer),
+    "backoffice:customer": Route(
+        "backoffice", roles=CUSTOMER_ROLES, kwargs=_alice_customer, expect=_customer_number
+    ),
     "backoffice:customer-reveal": Route(
         "backoffice",
         roles=CUSTOMER_ROLES,
@@ -384,7 +416,7 @@ ROUTES: dict[str, Route] = {
     "web:cookies": Route("public"),
     "web_backoffice:questions": Route("backoffice", roles=frozenset({"support"})),
     "web_backoffice:question": Route(
-        "backoffice", roles=frozenset({"support"}), kwargs=_a_question
+        "backoffice", roles=frozenset({"support"}), kwargs=_a_question, expect=_question_reference
     ),
     "web_backoffice:question-reveal": Route(
         "backoffice",
@@ -415,16 +447,18 @@ ROUTES: dict[str, Route] = {
     "shop:confirmation": Route("public"),
     "shop:document": Route("public", kwargs=_shop_document),
     "shop_portal:orders": Route("portal"),
-    "shop_portal:order": Route("portal", kwargs=_alice_order),
+    "shop_portal:order": Route("portal", kwargs=_alice_order, expect=_order_number),
     "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
-    "shop_portal:order-withdraw": Route("portal", kwargs=_alice_order),
+    "shop_portal:order-withdraw": Route("portal", kwargs=_alice_order, expect=_order_number),
     "shop_portal:order-confirm": Route("portal", method="post", kwargs=_alice_order),
     "shop_portal:subscriptions": Route("portal"),
     "shop_portal:subscription-end": Route("portal", kwargs=_alice_subscription),
     "shop_portal:documents": Route("portal"),
     "shop_portal:documents-accept": Route("portal", method="post", data=lambda p: {"accept": "on"}),
     "shop_backoffice:orders": Route("backoffice", roles=frozenset({"orders"})),
-    "shop_backoffice:order": Route("backoffice", roles=frozenset({"orders"}), kwargs=_alice_order),
+    "shop_backoffice:order": Route(
+        "backoffice", roles=frozenset({"orders"}), kwargs=_alice_order, expect=_order_number
+    ),
     "shop_backoffice:order-move": Route(
         "backoffice",
         roles=frozenset({"orders"}),
@@ -434,7 +468,10 @@ ROUTES: dict[str, Route] = {
     ),
     "shop_backoffice:subscriptions": Route("backoffice", roles=frozenset({"orders"})),
     "shop_backoffice:subscription-end": Route(
-        "backoffice", roles=frozenset({"orders"}), kwargs=_alice_subscription
+        "backoffice",
+        roles=frozenset({"orders"}),
+        kwargs=_alice_subscription,
+        expect=_subscription_order_number,
     ),
     "shop_backoffice:catalogue": Route("backoffice", roles=SHOP_CATALOGUE_ROLES),
     "shop_backoffice:product": Route("backoffice", roles=SHOP_CATALOGUE_ROLES, kwargs=_a_product),
@@ -500,7 +537,13 @@ ROUTES: dict[str, Route] = {
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("paid_handover_kwargs")
     ),
     "billing_backoffice:collections-csv": Route(
-        "backoffice", roles=FINANCE, kwargs=_billing("approved_handover_kwargs")
+        "backoffice",
+        roles=FINANCE,
+        kwargs=_billing("approved_handover_kwargs"),
+        # The collector's file: the hand-over's case reveals what the collector gets.
+        shows=frozenset(
+            {"user.name", "user.contact.address", "user.contact.phone_number", "user.contact.email"}
+        ),
     ),
     "billing_backoffice:collections-pdf": Route(
         "backoffice", roles=FINANCE, kwargs=_billing("approved_handover_kwargs")

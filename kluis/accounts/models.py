@@ -198,6 +198,31 @@ class EmailChange(UserOwnedModel):
         return f"email change of {self.user_id}"
 
 
+class PasswordResetRequest(SealedModel):
+    """A password reset asked for on the public page, waiting for the worker.
+
+    The page does the same work for every address, with or without an account: it
+    seals what was typed under a subject of this request alone and writes one audit
+    entry. The worker looks the address up, mails the link to the account's stored
+    address (or tells the typed one that it has no account), then deletes the row and
+    shreds its key.
+    """
+
+    email = SealedField(
+        _("getypt e-mailadres"), category="user.contact.email", retention="contact_request"
+    )
+    language = models.CharField(max_length=2)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set by the worker that took it; another may take it over after a lease.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"password reset request {self.pk}"
+
+
 class Throttle(models.Model):
     """Failed attempts of one kind from one account or one client address.
 

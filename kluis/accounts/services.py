@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_otp import match_token
 from django_otp.models import Device
@@ -21,14 +23,23 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kluis.accounts import emails, throttle, validators
-from kluis.accounts.models import Customer, EmailChange, Passkey, RoleGrant, User
+from kluis.accounts.models import (
+    Customer,
+    EmailChange,
+    Passkey,
+    PasswordResetRequest,
+    RoleGrant,
+    User,
+)
 from kluis.accounts.selectors import customers_matching
 from kluis.accounts.tokens import link_token_hash, new_link_token
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import ROLE_KEYS, SeparationOfDuties
+from kluis.vault.errors import KeyShredded
 from kluis.vault.fields import BlindIndexField
+from kluis.vault.keys import KeyScope, shred
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 RECOVERY_CODES = 10
@@ -333,14 +344,20 @@ def mfa_disable(*, user: User) -> None:
 # --- password reset -----------------------------------------------------------------
 
 
-def password_reset_request(*, email: str, client_address: str, language: str = "nl") -> None:
-    """Mail a reset link to the account's own stored address, if there is one.
+RESETS = Actor.system("accounts.resets")
+# A worker that took a reset request and then went silent this long is presumed dead.
+RESET_LEASE = dt.timedelta(minutes=5)
+# A request the worker could not handle for this long is dropped, unsent.
+RESET_GIVE_UP = dt.timedelta(hours=1)
 
-    The caller shows the same page whatever happens here, and the work is the same
-    too: an address without an account gets one audit entry and one mail (that there
-    is no account here), as an address with one does, so neither the answer nor its
-    time tells who has an account. An account not activated yet gets a fresh
-    activation link instead.
+
+def password_reset_request(*, email: str, client_address: str, language: str = "nl") -> None:
+    """Queue a reset for the worker; the page answers the same whatever the address.
+
+    The work here is the same for every address too: whether it has an account is
+    not looked up here, so neither the answer, nor its time, nor the queries and audit
+    entries it makes tell who has an account. The worker does the rest
+    (`password_reset_requests_handle`).
     """
     index = email_index(email)
     keys = [
@@ -350,24 +367,65 @@ def password_reset_request(*, email: str, client_address: str, language: str = "
     if throttle.blocked_seconds(keys):
         return
     throttle.throttle_fail(keys=keys)  # every request counts: each one sends mail
-    user = User.objects.filter(email_index=index, is_active=True).first()
-    if user is None:
-        with transaction.atomic():
-            audit_append(
-                action="accounts.password_reset_requested",
-                actor=_client(client_address),
-                data={"user": None},
-            )
-            emails.send_reset_unknown(email, language if language in ("nl", "en") else "nl")
-        return
     with transaction.atomic():
+        request = PasswordResetRequest(
+            email=email, language=language if language in ("nl", "en") else "nl"
+        )
+        request.save(force_insert=True)
         audit_append(
             action="accounts.password_reset_requested",
             actor=_client(client_address),
-            subject=user.vault_subject(),
-            data={"user": str(user.pk)},
+            subject=request.pk,
+            data={"request": str(request.pk)},
         )
-        _send_reset_link(user)
+
+
+def password_reset_requests_handle(*, limit: int = 20) -> int:
+    """Handle the waiting reset requests, each in its own transaction; how many."""
+    now = timezone.now()
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - RESET_LEASE)
+    waiting = PasswordResetRequest.objects.filter(free).order_by("created_at")
+    handled = 0
+    for pk, created_at in waiting.values_list("pk", "created_at")[:limit]:
+        # Claimed with a conditional update, so two workers never take the same one.
+        claimed = PasswordResetRequest.objects.filter(free, pk=pk).update(claimed_at=now)
+        if claimed != 1:
+            continue
+        _password_reset_handle(pk, give_up=now - created_at > RESET_GIVE_UP)
+        handled += 1
+    return handled
+
+
+def _password_reset_handle(pk: uuid.UUID, *, give_up: bool) -> None:
+    """Mail the link to the account's stored address, or say there is no account.
+
+    An account not activated yet gets a fresh activation link instead.
+    """
+    with transaction.atomic():
+        request = PasswordResetRequest.objects.get(pk=pk)
+        user: User | None = None
+        sent = False
+        if not give_up and request.email is not None:
+            try:
+                typed = request.email.reveal(purpose="account_management", actor=RESETS)
+            except KeyShredded:
+                typed = None
+            if typed is not None:
+                user = User.objects.filter(email_index=email_index(typed), is_active=True).first()
+                if user is None:
+                    emails.send_reset_unknown(typed, request.language)
+                else:
+                    _send_reset_link(user)
+                sent = True
+        audit_append(
+            action="accounts.password_reset_handled",
+            actor=RESETS.ref,
+            subject=user.vault_subject() if user is not None else pk,
+            data={"request": str(pk), "user": str(user.pk) if user else None, "sent": sent},
+        )
+        request.delete()
+    # What was typed is gone with its key, whatever the answer was.
+    shred([KeyScope(pk, "contact_request", "")])
 
 
 @transaction.atomic

@@ -239,6 +239,33 @@ class InvoiceLine(models.Model):
         super().save(*args, **kwargs)
 
 
+class InvoiceLineDomain(SealedModel):
+    """The domain name a line of an invoice names, sealed under the fiscal class of the
+    invoice's year: the line's description keeps DOMAIN_MARK in its place.
+
+    Apart from the shop's DomainName (customer record), because an invoice keeps its
+    content for as long as art. 52 AWR requires, after the customer record is erased.
+    """
+
+    line = models.OneToOneField(InvoiceLine, on_delete=models.PROTECT, related_name="domain")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    fiscal_year = models.PositiveSmallIntegerField()
+    name = SealedField(_("domeinnaam"), category="kluis.domain_name", retention="fiscal")
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    def __str__(self) -> str:
+        return f"domain of invoice line {self.line_id}"
+
+    def vault_period(self, retention_class: str) -> str:
+        return str(self.fiscal_year)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise InvoiceImmutable("the lines of an issued invoice do not change")
+        super().save(*args, **kwargs)
+
+
 class BankStatement(models.Model):
     """One imported CAMT.053 file: which statement of which account, and when."""
 

@@ -21,6 +21,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from kluis.billing.domains import line_texts
 from kluis.billing.models import Invoice
 from kluis.billing.payee import payee
 from kluis.formats import euro as format_euro
@@ -112,8 +113,10 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             customer_number=invoice.customer.number,
             customer_vat=_open(invoice.billing_vat_number, actor),
             lines=[
-                (line.description, str(line.quantity), euro(line.unit_cents), euro(line.net_cents))
-                for line in invoice.lines.all()
+                (text, str(line.quantity), euro(line.unit_cents), euro(line.net_cents))
+                for line, text in line_texts(
+                    list(invoice.lines.all()), purpose="invoicing", actor=actor
+                )
             ],
             net=euro(invoice.net_cents),
             rate=rate_text(invoice.vat_rate_bp),

@@ -26,6 +26,7 @@ from kluis.billing import services
 from kluis.billing.models import Invoice
 from kluis.billing.vat import VatError
 from kluis.shop import services as shop_services
+from kluis.shop.domains import domains_reveal
 from kluis.shop.models import Subscription, VatCheck
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,9 @@ def renewal_invoice_issue(*, customer: Customer, today: dt.date | None = None) -
     if not claims:
         return None
     language = customer.language if customer.language in ("nl", "en") else "nl"
+    domains = domains_reveal(
+        [claim.subscription for claim in claims], purpose="invoicing", actor=services.BILLING
+    )
     with override(language):
         lines = [
             services.LineInput(
@@ -102,8 +106,9 @@ def renewal_invoice_issue(*, customer: Customer, today: dt.date | None = None) -
                 ),
                 claim.renewal.price_cents,
                 period=(claim.renewal.period_start, claim.renewal.period_end),
+                domain=domain,
             )
-            for claim in claims
+            for claim, domain in zip(claims, domains, strict=True)
         ]
     invoice = services.invoice_issue_for_lines(
         customer=customer,

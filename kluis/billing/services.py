@@ -24,10 +24,12 @@ from schwifty.exceptions import SchwiftyException
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing import emails, sepa
+from kluis.billing.domains import line_domains
 from kluis.billing.models import (
     Invoice,
     InvoiceCounter,
     InvoiceLine,
+    InvoiceLineDomain,
     OnlinePayment,
     Payment,
     Refund,
@@ -37,7 +39,8 @@ from kluis.billing.reference import new_reference
 from kluis.billing.settlement import invoice_paid
 from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
-from kluis.shop.models import Order, OrderLine, Period, VatCheck
+from kluis.shop.domains import domains_reveal
+from kluis.shop.models import DOMAIN_MARK, Order, OrderLine, Period, VatCheck
 from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
@@ -61,6 +64,8 @@ class LineInput:
     quantity: int = 1
     # The first and last day of the subscription period the line covers, if any.
     period: tuple[dt.date, dt.date] | None = None
+    # The domain name a description with DOMAIN_MARK names; sealed beside the line.
+    domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def _issue(
     if decision.evidence is not None and address.vat_number:
         invoice.billing_vat_number = address.vat_number
     invoice.save(force_insert=True)
-    InvoiceLine.objects.bulk_create(
+    made = InvoiceLine.objects.bulk_create(
         InvoiceLine(
             invoice=invoice,
             position=position,
@@ -184,6 +189,13 @@ def _issue(
         )
         for position, line in enumerate(lines)
     )
+    for row, line in zip(made, lines, strict=True):
+        if DOMAIN_MARK in line.description:
+            if not line.domain:
+                raise BillingError("no_domain")
+            InvoiceLineDomain(
+                line=row, customer=customer, fiscal_year=issue_date.year, name=line.domain
+            ).save(force_insert=True)
     audit_append(
         action=f"billing.{kind}_issued",
         actor=issued_by.actor().ref if issued_by else BILLING.ref,
@@ -225,8 +237,13 @@ def invoice_issue(
     customer = locked.customer
     day = issue_date or timezone.localdate()
     decision = vat_decide(country=customer.country, evidence=_vies_evidence(locked), day=day)
+    order_lines = list(locked.lines.all())
+    domains = domains_reveal(order_lines, purpose="invoicing", actor=BILLING)
     with override(locked.language if locked.language in ("nl", "en") else "nl"):
-        lines = [LineInput(_order_line_text(line), line.price_cents) for line in locked.lines.all()]
+        lines = [
+            LineInput(_order_line_text(line), line.price_cents, domain=domain)
+            for line, domain in zip(order_lines, domains, strict=True)
+        ]
     if not lines:
         raise BillingError("no_lines")
     return _issue(
@@ -291,6 +308,8 @@ def credit_note_issue(
         # Cancelled in full: a payment for it from now on is proposed for refund.
         locked.credited_at = timezone.now()
         locked.save(update_fields=["credited_at"])
+        copied = list(locked.lines.all())
+        domains = line_domains(copied, purpose="invoicing", actor=BILLING)
         lines = [
             LineInput(
                 line.description,
@@ -299,8 +318,9 @@ def credit_note_issue(
                 (line.period_start, line.period_end)
                 if line.period_start and line.period_end
                 else None,
+                domain=domain,
             )
-            for line in locked.lines.all()
+            for line, domain in zip(copied, domains, strict=True)
         ]
     elif not lines or any(line.unit_cents >= 0 for line in lines):
         raise BillingError("no_lines")

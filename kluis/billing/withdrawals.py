@@ -28,6 +28,7 @@ from kluis.billing import services
 from kluis.billing.models import Invoice, Refund
 from kluis.shop import consumer
 from kluis.shop import services as shop_services
+from kluis.shop.domains import domains_reveal
 from kluis.shop.models import Order, Subscription, SubscriptionRenewal
 
 
@@ -38,14 +39,18 @@ def order_withdrawn(order: Order, by: User | None) -> None:
         return  # not invoiced, or cancelled in full: nothing is owed on it
     assert order.withdrawn_at is not None
     supplied = consumer.withdrawal_supplied(order, timezone.localdate(order.withdrawn_at))
+    credited = [s for s in supplied if s.credit_cents > 0]
+    domains = domains_reveal(
+        [s.line for s in credited], purpose="invoicing", actor=services.BILLING
+    )
     with override(invoice.language):
         lines = [
             services.LineInput(
                 gettext("Herroeping: %(line)s") % {"line": s.line.description[:250]},
                 -s.credit_cents,
+                domain=domain,
             )
-            for s in supplied
-            if s.credit_cents > 0
+            for s, domain in zip(credited, domains, strict=True)
         ]
     _credit(invoice, lines, by)
 
@@ -65,6 +70,11 @@ def subscriptions_shortened(items: list[tuple[Subscription, dt.date]], by: User 
                 per_invoice[renewal.invoice_number].append((renewal, cents))
     for number, credits in per_invoice.items():
         invoice = Invoice.objects.get(number=number)
+        domains = domains_reveal(
+            [renewal.subscription for renewal, _cents in credits],
+            purpose="invoicing",
+            actor=services.BILLING,
+        )
         with override(invoice.language):
             lines = [
                 services.LineInput(
@@ -78,8 +88,9 @@ def subscriptions_shortened(items: list[tuple[Subscription, dt.date]], by: User 
                         "end": renewal.period_end.strftime("%d-%m-%Y"),
                     },
                     -cents,
+                    domain=domain,
                 )
-                for renewal, cents in credits
+                for (renewal, cents), domain in zip(credits, domains, strict=True)
             ]
         _credit(invoice, lines, by)
 

@@ -28,7 +28,9 @@ class DeskRow:
 def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
     rows: list[DeskRow] = []
     for status in _ORDER:
-        found = DomainRegistration.objects.filter(status=status).select_related("order", "line")
+        found = DomainRegistration.objects.filter(status=status).select_related(
+            "order", "line", "line__extension"
+        )
         if status == DomainRegistration.Status.REGISTERED:
             found = found.order_by("-registered_at")[:registered_limit]
         for registration in found:
@@ -36,7 +38,7 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
             rows.append(
                 DeskRow(
                     registration=registration,
-                    domain=shop_link.domain_of(registration.line),
+                    domain=shop_link.domain_masked(registration.line),
                     registry=registry.name if registry else "—",
                     can_retry=registration.can_retry,
                 )

@@ -82,7 +82,7 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     made = []
     for line in shop_link.domain_lines(order):
         try:
-            registry = registry_for(shop_link.domain_of(line)).key
+            registry = registry_for(f".{shop_link.tld_of(line)}").key
             error = ""
         except UnknownTld as exc:
             registry, error = "", _("De extensie .%(tld)s registreren we niet.") % {"tld": exc}
@@ -390,7 +390,14 @@ def domain_register(
     `revealed` holds contact fields a batch revealed at once (reveal_contacts).
     """
     registry = REGISTRIES[registration.registry]
-    name = shop_link.domain_of(registration.line)
+    try:
+        name = shop_link.domain_of(registration.line)
+    except shop_link.DomainGone:
+        _finish_refused(
+            registration,
+            _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the domain name cannot be read") from None
     registration.order.refresh_from_db(fields=["status"])
     if not shop_link.still_wanted(registration.order):
         _finish_refused(

@@ -14,8 +14,37 @@ if TYPE_CHECKING:
     from kluis.shop.models import Order, OrderLine
 
 
+MASK = "\u2022" * 8
+
+
 def domain_of(line: OrderLine) -> str:
-    return str(line.domain).strip().lower()
+    """The line's domain name, revealed from its sealed row for the registration.
+
+    One reveal per call, audited, by the domains worker for `domain_registration`.
+    A name whose key was shredded (the customer was erased) cannot be registered.
+    """
+    from kluis.policy.enforce import Actor
+    from kluis.shop.domains import domains_reveal
+
+    (name,) = domains_reveal([line], purpose="domain_registration", actor=Actor.system("domains"))
+    if not name:
+        raise DomainGone(line.pk)
+    return name.strip().lower()
+
+
+def tld_of(line: OrderLine) -> str:
+    """The extension the line was ordered under, without revealing the name."""
+    return line.extension.tld if line.extension is not None else ""
+
+
+def domain_masked(line: OrderLine) -> str:
+    """The name as a list shows it outside a case: masked but for its extension."""
+    tld = tld_of(line)
+    return f"{MASK}.{tld}" if tld else MASK
+
+
+class DomainGone(Exception):
+    """The line has no readable domain name (none stored, or its key was shredded)."""
 
 
 def domain_lines(order: Order) -> list[OrderLine]:

@@ -32,3 +32,25 @@ def job(
         return func
 
     return register
+
+
+# A queue the worker empties on every pass, beside the outbox: work that a request
+# hands on so that the request itself does the same whatever the outcome. It returns
+# how many items it handled; nothing is audited for a pass that found nothing.
+QueueFunction = Callable[[], int]
+QUEUES: dict[str, QueueFunction] = {}
+
+
+def queue(name: str) -> Callable[[QueueFunction], QueueFunction]:
+    def register(func: QueueFunction) -> QueueFunction:
+        if name in QUEUES and QUEUES[name] is not func:
+            raise ValueError(f"queue {name!r} is declared twice")
+        QUEUES[name] = func
+        return func
+
+    return register
+
+
+def queues_run() -> int:
+    """One pass over every queue; how many items were handled in all."""
+    return sum(run() for _name, run in sorted(QUEUES.items()))

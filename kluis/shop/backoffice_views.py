@@ -11,16 +11,16 @@ from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.policy.cases import Case
-from kluis.shop import forms, pricing, selectors, services
+from kluis.shop import domains, forms, pricing, selectors, services
 from kluis.shop.models import DomainExtension, Order, Product, Subscription
 from kluis.shop.subscription_pages import subscription_end_page
 from kluis.vault.errors import KeyShredded, RevealRefused
@@ -90,11 +90,23 @@ def _order_page(
             notes = _("gewist")
         except RevealRefused:
             notes = None
+    # The domain names the same way: within the order's case, masked outside it.
+    lines = list(order.lines.all())
+    try:
+        texts = domains.line_texts(
+            lines,
+            purpose="contract_administration",
+            actor=staff.actor(),
+            case=Case("order", str(order.pk)),
+        )
+    except RevealRefused:
+        texts = domains.masked_line_texts(lines)
     return render(
         request,
         "shop/backoffice/order.html",
         {
             "order": order,
+            "lines": texts,
             "notes": notes,
             "form": form,
             "acceptances": order.acceptances.all(),
@@ -265,14 +277,24 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     found = Subscription.objects.select_related("customer", "product", "extension", "line__order")
     if request.GET.get("running"):
         found = found.renewing()
+    search = forms.DomainSearchForm(request.GET or None)
+    valid = search.is_valid() if request.GET else True
+    if valid and search.is_bound and search.cleaned_data["domein"]:
+        index = services.domain_lookup(
+            domain=search.cleaned_data["domein"], by=current_user(request)
+        )
+        found = found.filter(domain_name__name_index=index)
+    listed = list(found.order_by("period_end", "id")[:200]) if valid else []
     return render(
         request,
         "shop/backoffice/subscriptions.html",
         {
-            "subscriptions": found.order_by("period_end", "id")[:200],
+            "subscriptions": domains.masked_subscription_names(listed, get_language() or "nl"),
             "running": bool(request.GET.get("running")),
+            "search": search,
             "today": timezone.localdate(),
         },
+        status=200 if valid else 400,
     )
 
 

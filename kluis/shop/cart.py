@@ -1,20 +1,27 @@
 """The cart, kept in the session (the functional session cookie, R43).
 
-The session holds only codes: product codes and domain names with their extension.
-Prices, names and totals are looked up in the catalogue each time, on the server; a
-price, a quantity or an option a browser sends is never read.
+The session holds only codes: product codes, and domain names sealed (AES-GCM under a
+key of the keystore, bound to the cart's token), so the session store links no visitor
+to a domain in plain text. Prices, names and totals are looked up in the catalogue each
+time, on the server; a price, a quantity or an option a browser sends is never read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.contrib.sessions.backends.base import SessionBase
 
 from kluis.shop.models import DomainExtension, Period, Product
 from kluis.shop.pricing import with_prices_of_day
+from kluis.vault.keys import system_secret
 
 SESSION_KEY = "kluis_cart"
 MAX_ITEMS = 20
@@ -79,10 +86,39 @@ def _raw(session: SessionBase) -> dict[str, Any]:
     return raw
 
 
+def _cipher() -> AESGCM:
+    return AESGCM(system_secret("cart"))
+
+
+def seal_domain(token: str, domain: str) -> str:
+    """`domain` as the session keeps it: sealed, and bound to this cart."""
+    nonce = os.urandom(12)
+    sealed = nonce + _cipher().encrypt(nonce, domain.encode(), f"cart|{token}".encode())
+    return base64.b64encode(sealed).decode()
+
+
+def open_domain(token: str, sealed: object) -> str | None:
+    """The domain of a sealed session entry; None for one that does not open here."""
+    if not isinstance(sealed, str):
+        return None
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+        plain = _cipher().decrypt(raw[:12], raw[12:], f"cart|{token}".encode())
+    except (binascii.Error, ValueError, InvalidTag):
+        return None
+    return plain.decode()
+
+
+def _domains(raw: dict[str, Any]) -> list[str]:
+    opened = (open_domain(raw["token"], d) for d in raw["domains"])
+    return [d for d in opened if d is not None]
+
+
 def cart_get(session: SessionBase) -> Cart:
     raw = _raw(session)
     products = {p.code: p for p in Product.objects.filter(code__in=raw["products"], active=True)}
-    tlds = {d.split(".", 1)[1] for d in raw["domains"] if "." in d}
+    domains = _domains(raw) if raw["domains"] else []
+    tlds = {d.split(".", 1)[1] for d in domains if "." in d}
     extensions = {e.tld: e for e in DomainExtension.objects.filter(tld__in=tlds, active=True)}
     # The price of today: a scheduled change counts from its day (kluis/shop/pricing.py).
     items: list[Product | DomainExtension] = [*products.values(), *extensions.values()]
@@ -92,7 +128,7 @@ def cart_get(session: SessionBase) -> Cart:
         if code in products:
             p = products[code]
             lines.append(CartLine("product", p, None, "", p.price_cents, p.period))
-    for domain in raw["domains"]:
+    for domain in domains:
         extension = extensions.get(domain.split(".", 1)[1]) if "." in domain else None
         if extension is not None:
             lines.append(
@@ -119,15 +155,15 @@ def cart_add_product(session: SessionBase, code: str) -> bool:
 def cart_add_domain(session: SessionBase, domain: str) -> None:
     """`domain` is validated by the form (label + an active extension)."""
     raw = _raw(session)
-    if domain not in raw["domains"] and len(raw["products"]) + len(raw["domains"]) < MAX_ITEMS:
-        raw["domains"].append(domain)
+    if domain not in _domains(raw) and len(raw["products"]) + len(raw["domains"]) < MAX_ITEMS:
+        raw["domains"].append(seal_domain(raw["token"], domain))
     _save(session, raw)
 
 
 def cart_remove(session: SessionBase, item: str) -> None:
     raw = _raw(session)
     raw["products"] = [c for c in raw["products"] if c != item]
-    raw["domains"] = [d for d in raw["domains"] if d != item]
+    raw["domains"] = [d for d in raw["domains"] if open_domain(raw["token"], d) != item]
     _save(session, raw)
 
 

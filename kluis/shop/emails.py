@@ -23,6 +23,7 @@ from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
 from kluis.shop.consumer import withdrawal_deadline
+from kluis.shop.domains import line_texts, subscription_names
 from kluis.shop.models import Order, Period, PriceNotice, SubprocessorNotice, Subscription
 from kluis.shop.pdf import OrderFacts, render_order_document
 
@@ -85,13 +86,11 @@ def _facts(order: Order, actor: Actor) -> OrderFacts:
     name = customer.name.reveal(purpose="order_documents", actor=actor) if customer.name else ""
     notes = order.notes.reveal(purpose="order_documents", actor=actor) if order.notes else ""
     rate = consumer_vat_rate(order)
+    texts = line_texts(list(order.lines.all()), purpose="order_documents", actor=actor)
     with override(order.language):
         lines = [
-            (
-                line.description,
-                f"{euro(_with_vat(line.price_cents, rate))} {Period(line.period).label}",
-            )
-            for line in order.lines.all()
+            (text, f"{euro(_with_vat(line.price_cents, rate))} {Period(line.period).label}")
+            for line, text in texts
         ]
         label = total_label(rate)
     return OrderFacts(
@@ -126,14 +125,15 @@ def _order_document(ref: Mapping[str, Any], actor: Actor) -> bytes:
 def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
     customer = order.customer
     rate = consumer_vat_rate(order)
+    texts = line_texts(list(order.lines.all()), purpose=purpose, actor=actor)
     with override(order.language):
         lines = [
             {
-                "description": line.description,
+                "description": text,
                 "price": euro(_with_vat(line.price_cents, rate)),
                 "period": str(Period(line.period).label),
             }
-            for line in order.lines.all()
+            for line, text in texts
         ]
         label = total_label(rate)
     return {
@@ -263,7 +263,9 @@ def _renewal_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[st
     language = subscription.customer.language
     return {
         "name": _name(subscription.customer, actor),
-        "service": subscription.name(language),
+        "service": subscription_names(
+            [subscription], language, purpose="order_documents", actor=actor
+        )[0][1],
         "ends": subscription.period_end.strftime("%d-%m-%Y"),
         "start": start.strftime("%d-%m-%Y"),
         "end": end.strftime("%d-%m-%Y"),

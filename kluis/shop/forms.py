@@ -493,3 +493,30 @@ class SubscriptionEndForm(forms.Form):
         label=_("Ik begrijp dat de dienst stopt na de laatste periode die al is gefactureerd."),
         required=True,
     )
+
+
+class DomainSearchForm(forms.Form):
+    """The back office finds a subscription by its exact domain name (blind index)."""
+
+    domein = forms.CharField(
+        label=_("Domeinnaam"),
+        max_length=253,
+        required=False,
+        help_text=_("De hele naam met extensie, zoals voorbeeld.nl."),
+    )
+
+    def clean_domein(self) -> str:
+        value = str(self.cleaned_data["domein"]).strip().lower().rstrip(".")
+        if not value:
+            return ""
+        validate_plain_text(value)
+        try:
+            name = idna.encode(value, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            raise ValidationError(BAD_DOMAIN) from None
+        if "." not in name:
+            raise ValidationError(BAD_DOMAIN)
+        return name
+
+
+BAD_DOMAIN = _("Vul een domeinnaam met extensie in, zoals voorbeeld.nl.")

@@ -2,7 +2,8 @@
 
 Catalogue rows hold no personal data. An order belongs to a customer (its vault
 subject); everything personal on it (the free text, the KvK extract, the IP address
-of an acceptance, the VAT number checked) is sealed under that customer's keys.
+of an acceptance, the VAT number checked, the domain names) is sealed under that
+customer's keys.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
-from kluis.vault.fields import SealedField, SealedModel
+from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
 
 # The highest catalogue price, per period: € 10.000,00. A price typed with a few zeros
 # too many is refused by the forms and by the database.
@@ -26,6 +27,16 @@ MAX_PRICE_CENTS = 1_000_000
 price_bound = MaxValueValidator(
     MAX_PRICE_CENTS, message=_("Een prijs is hoogstens € 10.000,00 per periode.")
 )
+
+
+# Where a line's text names its domain: the text is kept with this mark, the domain
+# itself sealed beside it, and the two come together only when the line is shown.
+DOMAIN_MARK = "{domein}"
+
+
+def with_domain(text: str, domain: str | None) -> str:
+    """A line's text with its domain in place of the mark (masked when not revealed)."""
+    return text.replace(DOMAIN_MARK, domain if domain is not None else "\u2022" * 8)
 
 
 class Period(models.TextChoices):
@@ -189,6 +200,29 @@ class Order(SealedModel):
         return self.lines.filter(kind=OrderLine.Kind.DOMAIN).exists()
 
 
+class DomainName(SealedModel):
+    """A domain name of a customer, ordered or running.
+
+    The name is public in the DNS once registered, but that it is this customer's is
+    personal data (keesjansen.nl): it is sealed under the customer's key, with a blind
+    index for exact look-up, so a copied database does not link a person to a domain.
+    An order line and the subscription it starts share the row.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="domain_names")
+    name = SealedField(_("domeinnaam"), category="kluis.domain_name")
+    name_index = BlindIndexField(source="name", kind="text")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"domain name {self.pk} of {self.customer_id}"
+
+
 class OrderLine(models.Model):
     class Kind(models.TextChoices):
         PRODUCT = "product", _("pakket")
@@ -199,8 +233,10 @@ class OrderLine(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT)
     extension = models.ForeignKey(DomainExtension, null=True, blank=True, on_delete=models.PROTECT)
-    # A domain name is public in the DNS once registered; it is not sealed.
-    domain = models.CharField(max_length=253, blank=True)
+    # A domain line's description is DOMAIN_MARK; the name is sealed in domain_name.
+    domain_name = models.ForeignKey(
+        DomainName, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
+    )
     description = models.CharField(max_length=300)
     price_cents = models.PositiveIntegerField()
     period = models.CharField(max_length=5, choices=Period.choices)
@@ -345,7 +381,9 @@ class Subscription(models.Model):
     kind = models.CharField(max_length=8, choices=OrderLine.Kind.choices)
     product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.PROTECT)
     extension = models.ForeignKey(DomainExtension, null=True, blank=True, on_delete=models.PROTECT)
-    domain = models.CharField(max_length=253, blank=True)
+    domain_name = models.ForeignKey(
+        DomainName, null=True, blank=True, on_delete=models.PROTECT, related_name="subscriptions"
+    )
     period = models.CharField(max_length=5, choices=Period.choices)
     started_on = models.DateField()
     period_start = models.DateField()
@@ -374,9 +412,10 @@ class Subscription(models.Model):
         return f"subscription {self.pk} of {self.customer_id}"
 
     def name(self, language: str) -> str:
+        """The product's name, or DOMAIN_MARK for a domain (see kluis.shop.domains)."""
         if self.product is not None:
             return self.product.name(language)
-        return self.domain
+        return DOMAIN_MARK
 
     @property
     def is_ending(self) -> bool:

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
@@ -17,7 +18,7 @@ from kluis.accounts.decorators import customer_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
-from kluis.shop import consumer, emails, forms, selectors, services
+from kluis.shop import consumer, domains, emails, forms, selectors, services
 from kluis.shop.models import Order, Subscription
 from kluis.shop.prices import price_display
 from kluis.shop.subscription_pages import subscription_end_page
@@ -61,11 +62,15 @@ def _order_page(request: HttpRequest, order: Order) -> HttpResponse:
     notes = (
         order.notes.reveal(purpose="contract_administration", actor=actor) if order.notes else ""
     )
+    lines = domains.line_texts(
+        list(order.lines.all()), purpose="contract_administration", actor=actor
+    )
     return render(
         request,
         "shop/portal/order.html",
         {
             "order": order,
+            "lines": lines,
             "notes": notes,
             "acceptances": order.acceptances.all(),
             "can_withdraw": consumer.can_withdraw(order),
@@ -73,6 +78,17 @@ def _order_page(request: HttpRequest, order: Order) -> HttpResponse:
             "prices": price_display(request),
         },
     )
+
+
+def _supplied_texts(
+    order: Order, supplied: list[consumer.Supplied]
+) -> list[tuple[consumer.Supplied, str]]:
+    texts = domains.line_texts(
+        [s.line for s in supplied],
+        purpose="contract_administration",
+        actor=Actor.subject(order.customer_id),
+    )
+    return [(s, text) for s, (_line, text) in zip(supplied, texts, strict=True)]
 
 
 WITHDRAW_ERRORS = {
@@ -123,7 +139,7 @@ def order_withdraw(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
             "form": form,
             "open": consumer.can_withdraw(order, today),
             "deadline": consumer.withdrawal_deadline(order),
-            "supplied": consumer.withdrawal_supplied(order, today),
+            "supplied": _supplied_texts(order, consumer.withdrawal_supplied(order, today)),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -201,10 +217,16 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
     found = Subscription.objects.for_customer(_customer(request)).select_related(
         "product", "extension", "line__order"
     )
+    named = domains.subscription_names(
+        list(found),
+        get_language() or "nl",
+        purpose="contract_administration",
+        actor=Actor.subject(_customer(request).pk),
+    )
     return render(
         request,
         "shop/portal/subscriptions.html",
-        {"subscriptions": found, "today": timezone.localdate()},
+        {"subscriptions": named, "today": timezone.localdate()},
     )
 
 

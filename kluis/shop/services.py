@@ -26,8 +26,11 @@ from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
 from kluis.shop import consumer, documents, emails, moves, pricing
 from kluis.shop.cart import Cart
+from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
+    DOMAIN_MARK,
     Acceptance,
+    DomainName,
     KvkExtract,
     Order,
     OrderLine,
@@ -38,6 +41,7 @@ from kluis.shop.models import (
 )
 from kluis.shop.vies import ViesAnswer, vies_check
 from kluis.uploads import CleanFile
+from kluis.vault.fields import BlindIndexField
 
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
@@ -255,8 +259,10 @@ def _order_place(
             kind=line.kind,
             product=line.product,
             extension=line.extension,
-            domain=line.domain,
-            description=line.description(language),
+            domain_name=domain_name_create(customer=customer, name=line.domain)
+            if line.domain
+            else None,
+            description=DOMAIN_MARK if line.domain else line.description(language),
             price_cents=line.price_cents,
             period=line.period,
         )
@@ -470,7 +476,7 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
             kind=line.kind,
             product=line.product,
             extension=line.extension,
-            domain=line.domain,
+            domain_name_id=line.domain_name_id,
             period=line.period,
             started_on=today,
             period_start=today,
@@ -710,3 +716,12 @@ def documents_accept(*, customer: Customer, client_address: str) -> list[Accepta
             data={"documents": {a.document: a.version for a in made}},
         )
     return made
+
+
+def domain_lookup(*, domain: str, by: User) -> str:
+    """The blind-index value of `domain`, to find its rows; the look-up is audited, as
+    it tells staff whose domain it is without a reveal."""
+    audit_append(action="shop.domain_looked_up", actor=by.actor().ref, data={})
+    field = DomainName._meta.get_field("name_index")
+    assert isinstance(field, BlindIndexField)
+    return field.lookup_value(domain)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kluis.accounts.http import current_user
-from kluis.shop import forms, services
+from kluis.policy.enforce import Actor
+from kluis.shop import domains, forms, services
 from kluis.shop.models import Subscription
 
 
@@ -52,11 +54,22 @@ def subscription_end_page(
         assert ended.ends_on is not None
         messages.success(request, ended_message % {"date": ended.ends_on.strftime("%d-%m-%Y")})
         return redirect(back)
+    language = get_language() or "nl"
+    if area == "portal":
+        [(_same, name)] = domains.subscription_names(
+            [subscription],
+            language,
+            purpose="contract_administration",
+            actor=Actor.subject(subscription.customer_id),
+        )
+    else:
+        [(_same, name)] = domains.masked_subscription_names([subscription], language)
     return render(
         request,
         f"shop/{area}/subscription_end.html",
         {
             "subscription": subscription,
+            "name": name,
             "form": form,
             "ends_on": services.subscription_end_date(subscription),
             "consumer": subscription.line.order.consumer,

@@ -8,7 +8,9 @@ import secrets
 from kluis.accounts.models import Customer
 from kluis.shop import documents
 from kluis.shop.catalogue import catalogue_load
+from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
+    DOMAIN_MARK,
     Acceptance,
     DomainExtension,
     Order,
@@ -58,8 +60,8 @@ def make_order(
             position=1,
             kind=OrderLine.Kind.DOMAIN,
             extension=extension,
-            domain=domain,
-            description=domain,
+            domain_name=domain_name_create(customer=customer, name=domain),
+            description=DOMAIN_MARK,
             price_cents=extension.price_cents,
             period=extension.period,
         )

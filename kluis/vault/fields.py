@@ -98,6 +98,17 @@ def aad_for(label: str, pk: object, field_name: str, scope: keys.KeyScope) -> by
     return f"{label}|{pk}|{field_name}|{scope.retention_class}|{scope.period}".encode()
 
 
+def seal_for_row(
+    label: str, pk: object, field_name: str, scope: keys.KeyScope, value: str
+) -> bytes:
+    """`value` sealed for the column `field_name` of the row `label`/`pk`, as pre_save
+    would seal it: for data migrations, whose historical models are no SealedModel."""
+    cipher = keys.cipher_for(scope, create=True)
+    nonce = os.urandom(NONCE_BYTES)
+    aad = aad_for(label, pk, field_name, scope)
+    return TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad)
+
+
 class SealedValue:
     """What a sealed attribute reads as: opaque until revealed for a purpose."""
 

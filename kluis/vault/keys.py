@@ -227,12 +227,19 @@ def flush_keystore() -> None:
 
     With SQLite the old page can linger in the write-ahead log until a checkpoint;
     secure_delete zeroes freed bytes in the main file, and a truncating checkpoint
-    empties the log. PostgreSQL reclaims the tuple at its next vacuum.
+    empties the log. PostgreSQL keeps the old row version (with the wrapped key) in
+    the table's heap as a dead tuple until a vacuum prunes it: the keystore's key
+    table is vacuumed at once. Its write-ahead log still holds the bytes until the
+    segment is recycled (README, "Sealed data").
     """
     connection = connections[KEYSTORE]
-    if connection.vendor == "sqlite" and not connection.in_atomic_block:
-        with connection.cursor() as cursor:
+    if connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM {connection.ops.quote_name(DataKey._meta.db_table)}")
 
 
 # --- system secrets -------------------------------------------------------------------

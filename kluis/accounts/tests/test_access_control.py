@@ -8,6 +8,8 @@ and so gets these checks for free.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -166,3 +168,96 @@ def test_a_link_with_its_own_token_opens_for_anyone_holding_it(client, personas,
 @pytest.mark.parametrize("name", PUBLIC_WITH_ARGUMENTS)
 def test_public_pages_with_arguments_open_for_anonymous_visitors(client, personas, name):
     assert _open(client, name, personas).status_code == 200
+
+
+# --- what the pages show ------------------------------------------------------------
+
+ALICE_DOMAIN = "alice-de-vries-merk.nl"
+BOB_DOMAIN = "bob-jansen-merk.nl"
+# Alice's plain values, by category, as her pages might show them.
+ALICE_VALUES = {
+    "user.name": "Alice de Vries",
+    "user.contact.email": "alice@example.nl",
+    "kluis.vat_number": "NL000099998B57",
+    "kluis.domain_name": ALICE_DOMAIN,
+}
+BODY_TYPES = ("text/html", "text/csv", "text/plain", "application/json")
+
+
+@dataclass(frozen=True)
+class Others:
+    """What of Bob a page about Alice, or a page for Alice, must never show."""
+
+    markers: tuple[str, ...]
+    # Bob's identifiers that a back-office list of everyone may show.
+    listed: tuple[str, ...]
+
+
+@pytest.fixture
+def others(personas: Personas) -> Others:
+    """Bob with an order, a running domain and an invoice; Alice with a domain too."""
+    from kluis.billing import services as billing
+    from kluis.billing.rates import vat_rates_load
+    from kluis.shop.testing import make_order, make_subscription
+
+    vat_rates_load()
+    make_subscription(personas.customer_a, domain=ALICE_DOMAIN)
+    [bob_hosting, _domain] = make_subscription(personas.customer_b, domain=BOB_DOMAIN)
+    order = bob_hosting.line.order
+    invoice = billing.invoice_issue(order=make_order(personas.customer_b), issued_by=None)
+    customer = personas.customer_b.number
+    return Others(
+        markers=("Bob Jansen", "bob@example.nl", BOB_DOMAIN, order.number, invoice.number),
+        listed=(customer, order.number, invoice.number),
+    )
+
+
+def _body(response) -> str:
+    kind = response.get("Content-Type", "").split(";")[0]
+    if response.status_code != 200 or kind not in BODY_TYPES:
+        return ""
+    return response.content.decode()
+
+
+def _bodies_checked(name: str) -> bool:
+    return ROUTES[name].method == "get"
+
+
+@pytest.mark.parametrize("name", [n for n in PORTAL if _bodies_checked(n)])
+def test_a_customers_portal_pages_show_their_object_and_nothing_of_another(
+    client, personas, others, name
+):
+    route = ROUTES[name]
+    log_in(client, personas.alice)
+    kwargs = route.kwargs(personas) if route.kwargs else None
+    body = _body(client.get(reverse(name, kwargs=kwargs)))
+    leaked = [m for m in (*others.markers, *others.listed) if m in body]
+    assert not leaked, (name, leaked)
+    if route.expect is not None and kwargs is not None:
+        assert route.expect(kwargs) in body, name
+
+
+PERMITTED = [
+    (name, role)
+    for name in BACKOFFICE
+    if _bodies_checked(name)
+    for role in STAFF_ROLES
+    if not ROUTES[name].roles or role in ROUTES[name].roles
+]
+
+
+@pytest.mark.parametrize(("name", "role"), PERMITTED)
+def test_back_office_pages_show_no_personal_data_a_role_did_not_reveal(
+    client, personas, others, name, role
+):
+    route = ROUTES[name]
+    log_in(client, personas.staff[role])
+    kwargs = route.kwargs(personas) if route.kwargs else None
+    body = _body(client.get(reverse(name, kwargs=kwargs)))
+    shown = [c for c, value in ALICE_VALUES.items() if value in body and c not in route.shows]
+    assert not shown, (name, role, shown)
+    # Bob's personal data on no page; his numbers only on lists of everyone.
+    leaked = [m for m in others.markers if m in body and (kwargs or m not in others.listed)]
+    assert not leaked, (name, role, leaked)
+    if route.expect is not None and kwargs is not None:
+        assert route.expect(kwargs) in body, (name, role)

@@ -10,9 +10,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.test import override_settings
 from django.urls import reverse
 
-from kluis.accounts.models import Customer, EmailChange, User
+from kluis.accounts.models import Customer, EmailChange, PasswordResetRequest, User
+from kluis.accounts.services import password_reset_requests_handle
 from kluis.audit.models import AuditEntry
 from kluis.testing import PASSWORD, log_in, make_customer
+from kluis.vault.models import DataKey
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 NEW_PASSWORD = "een-nieuw-eigen-wachtwoord"
@@ -66,6 +68,7 @@ def test_sign_up_with_a_taken_address_looks_the_same_and_tells_the_owner(client,
 def test_a_reset_link_goes_only_to_the_stored_address_and_works_once(client, personas):
     # The typed address differs from the stored one; the mail goes to the stored one.
     client.post(reverse("accounts:password-reset"), {"email": " ALICE@Example.NL"})
+    password_reset_requests_handle()  # the worker's part
     [message] = mail.outbox
     assert message.to == ["alice@example.nl"]
     path = _path(message)
@@ -79,17 +82,28 @@ def test_an_unknown_address_gets_the_same_page_and_a_mail_that_there_is_no_accou
     client, personas
 ):
     response = client.post(reverse("accounts:password-reset"), {"email": "nobody@example.nl"})
+    password_reset_requests_handle()  # the worker's part
     assert response["Location"] == reverse("accounts:password-reset-sent")
     [message] = mail.outbox
     assert message.to == ["nobody@example.nl"] and "geen account" in message.body
     assert "/account/aanmelden/" in message.body and "wachtwoord-herstellen" not in message.body
     entry = AuditEntry.objects.get(action="accounts.password_reset_requested")
-    assert entry.subject is None and "nobody" not in entry.payload
+    assert entry.subject is not None
+    # The entry's subject is the request itself, no customer; the typed address is in
+    # no entry, and the request is gone once handled.
+    assert not Customer.objects.filter(pk=entry.subject).exists()
+    assert "nobody" not in entry.payload
+    handled = AuditEntry.objects.get(action="accounts.password_reset_handled")
+    assert handled.subject == entry.subject and "nobody" not in handled.payload
+    assert not PasswordResetRequest.objects.exists()
+    # What was typed is gone with its key.
+    assert DataKey.objects.get(subject=entry.subject).is_shredded
 
 
 def test_a_reset_link_expires_within_an_hour(client, personas, settings):
     assert settings.PASSWORD_RESET_TIMEOUT <= 3600
     client.post(reverse("accounts:password-reset"), {"email": "alice@example.nl"})
+    password_reset_requests_handle()  # the worker's part
     path = _path(mail.outbox[0])
     with override_settings(PASSWORD_RESET_TIMEOUT=-1):
         assert client.get(path).status_code == 400
@@ -98,6 +112,7 @@ def test_a_reset_link_expires_within_an_hour(client, personas, settings):
 def test_an_account_not_activated_gets_a_new_activation_link_instead(client, db):
     make_customer(name="Dirk", email="dirk@example.nl", password=False)
     client.post(reverse("accounts:password-reset"), {"email": "dirk@example.nl"})
+    password_reset_requests_handle()  # the worker's part
     assert "/account/activeren/" in mail.outbox[0].body
 
 
@@ -158,3 +173,27 @@ def test_an_email_change_needs_the_password_and_a_free_address(client, personas)
     response = client.post(_path(mail.outbox[0]))
     assert response.status_code == 409
     assert User.objects.get_by_email("bob@example.nl") == personas.bob
+
+
+def test_the_page_only_queues_the_reset_and_the_worker_pass_mails_it(client, personas):
+    from kluis.jobs.registry import queues_run
+
+    client.post(reverse("accounts:password-reset"), {"email": "alice@example.nl"})
+    assert mail.outbox == [] and PasswordResetRequest.objects.count() == 1
+    assert queues_run() == 1
+    [message] = mail.outbox
+    assert message.to == ["alice@example.nl"] and "/wachtwoord-herstellen/" in message.body
+    assert not PasswordResetRequest.objects.exists()
+
+
+def test_a_reset_request_no_worker_took_within_an_hour_is_dropped_unsent(client, personas):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client.post(reverse("accounts:password-reset"), {"email": "alice@example.nl"})
+    PasswordResetRequest.objects.update(created_at=timezone.now() - dt.timedelta(hours=2))
+    assert password_reset_requests_handle() == 1
+    assert mail.outbox == [] and not PasswordResetRequest.objects.exists()
+    entry = AuditEntry.objects.get(action="accounts.password_reset_handled")
+    assert '"sent":false' in entry.payload.replace(" ", "")

@@ -186,7 +186,10 @@ def test_mfa_codes_are_throttled_per_account(client, personas):
 def test_password_reset_requests_are_throttled_and_still_answer_the_same(client, personas):
     from django.core import mail
 
+    from kluis.accounts.services import password_reset_requests_handle
+
     for _ in range(5):
         response = client.post(reverse("accounts:password-reset"), {"email": "alice@example.nl"})
         assert response["Location"] == reverse("accounts:password-reset-sent")
+    password_reset_requests_handle()  # the worker's part
     assert len(mail.outbox) == throttle.RESET_ACCOUNT.limit

@@ -10,7 +10,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connections, transaction
 
 from kluis.billing import emails, renewals, services
+from kluis.billing.domains import line_texts
 from kluis.billing.models import Invoice, VatRate
+from kluis.billing.services import BILLING
 from kluis.jobs.registry import JOBS
 from kluis.mail.models import OutboxMessage
 from kluis.shop import services as shop_services
@@ -23,7 +25,9 @@ D = dt.date
 
 
 def lines(invoice: Invoice) -> list[tuple[str, int]]:
-    return [(line.description, line.unit_cents) for line in invoice.lines.all()]
+    """The lines as the invoice shows them: a domain revealed in its place."""
+    shown = line_texts(list(invoice.lines.all()), purpose="invoicing", actor=BILLING)
+    return [(text, line.unit_cents) for line, text in shown]
 
 
 def renewal_invoices() -> list[Invoice]:

@@ -6,6 +6,12 @@ The kill point is the Nth SQL statement the command sends (Django's execute_wrap
 installed by the small driver below), N drawn from a seeded generator over the number
 of statements a clean import of the same shape sends. The driver touches nothing of
 the importer itself, so the test holds whatever the importer does inside.
+
+The check must be able to fail: a second test kills the import at a fixed point in
+the middle of its writes (the statement after its first payment row), once as it is
+and once with Django's transactions turned into no-ops in the killed process only
+(`NO_ATOMIC`, SQLite: PostgreSQL refuses a row lock outside a transaction). The
+first leaves all or nothing, the second a half-done import that the check names.
 """
 
 from __future__ import annotations
@@ -31,20 +37,38 @@ SEED = int(os.environ.get("KLUIS_KILL_SEED", "20261204"))
 KILLED = -signal.SIGKILL
 
 DRIVER = """
-import os, signal, sys
+import contextlib, os, signal, sys
+if os.environ.get("NO_ATOMIC"):
+    # The broken import: every transaction a no-op, so each statement commits alone.
+    import django.db.transaction as transaction
+
+    class _Nothing(contextlib.ContextDecorator):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def atomic(using=None, savepoint=True, durable=False):
+        return using if callable(using) else _Nothing()
+
+    transaction.atomic = atomic
 import django
 django.setup()
 from django.core.management import call_command
 from django.db import connection
 
 limit = int(os.environ["KILL_AT"])
+after = os.environ.get("KILL_AFTER", "")
 seen = 0
+armed = False
 
 def counting(execute, sql, params, many, context):
-    global seen
+    global seen, armed
     seen += 1
-    if seen == limit:
+    if seen == limit or armed:
         os.kill(os.getpid(), signal.SIGKILL)
+    armed = bool(after) and after in sql
     return execute(sql, params, many, context)
 
 with connection.execute_wrapper(counting):
@@ -53,7 +77,9 @@ print(f"statements={seen}")
 """
 
 
-def _run(path: Path, kill_at: int = 0) -> subprocess.CompletedProcess[str]:
+def _run(
+    path: Path, kill_at: int = 0, *, kill_after: str = "", no_atomic: bool = False
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KLUIS_", "DJANGO_"))}
     env.pop("DATABASE_URL", None)
     env.update(
@@ -65,7 +91,10 @@ def _run(path: Path, kill_at: int = 0) -> subprocess.CompletedProcess[str]:
         DATABASE_URL=database_url("default"),
         KLUIS_KEYSTORE_URL=database_url("keystore"),
         KILL_AT=str(kill_at),
+        KILL_AFTER=kill_after,
     )
+    if no_atomic:
+        env["NO_ATOMIC"] = "1"
     for name in ("KLUIS_MASTER_KEY", "KLUIS_IBAN", "KLUIS_KVK_NUMBER", "KLUIS_VAT_NUMBER"):
         if name in os.environ:
             env[name] = os.environ[name]
@@ -139,3 +168,30 @@ def test_a_statement_import_killed_at_a_random_statement_leaves_all_or_nothing(t
     assert again.returncode == 0, again.stderr
     assert _state(invoices, "B-") == once
     assert BankStatement.objects.count() == 2
+
+
+FIRST_PAYMENT = 'INSERT INTO "billing_payment"'
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="PostgreSQL refuses the importer's row locks outside a transaction",
+)
+def test_the_check_goes_red_on_an_import_without_its_transaction(tmp_path, personas):
+    nothing: tuple[list[tuple[str, int, str]], list[int]] = ([], [0] * 5)
+    # As it is: killed just after its first payment row, the import left nothing.
+    path, invoices = _statement(tmp_path, personas.customer_a, "C")
+    clean_path, clean_invoices = _statement(tmp_path, personas.customer_b, "D")
+    assert _run(clean_path).returncode == 0
+    whole = _state(clean_invoices, "D-")
+    killed = _run(path, kill_after=FIRST_PAYMENT)
+    assert killed.returncode == KILLED, killed.stderr
+    assert _state(invoices, "C-") in (nothing, whole)
+
+    # Without its transaction, killed at the same point: half an import, which is
+    # what the all-or-nothing assertion above would catch.
+    path, invoices = _statement(tmp_path, personas.customer_a, "E")
+    killed = _run(path, kill_after=FIRST_PAYMENT, no_atomic=True)
+    assert killed.returncode == KILLED, killed.stderr
+    half = _state(invoices, "E-")
+    assert half not in (nothing, whole), half

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from conftest import browser_test
 from kluis.mail.delivery import deliver_due
+from kluis.policy.enforce import Actor
 from kluis.shop.catalogue import catalogue_load
+from kluis.shop.domains import line_texts
 from kluis.shop.models import Order
 
 pytestmark = browser_test
@@ -78,7 +80,10 @@ def test_a_visitor_orders_a_webshop_with_a_nl_domain_and_gets_both_pdfs_by_mail(
     page.wait_for_url("**/winkel/bestellen/ontvangen/")
     order = Order.objects.get()
     assert order.number in page.content()
-    assert [line.domain for line in order.lines.all()] == ["", "visser.nl"]
+    assert [line.kind for line in order.lines.all()] == ["product", "domain"]
+    owner = Actor.subject(order.customer_id)
+    shown = line_texts(list(order.lines.all()), purpose="contract_administration", actor=owner)
+    assert shown[1][1] == "visser.nl"
     assert order.consumer and order.start_now_requested
 
     assert deliver_due(worker="browser-test").sent == 1

@@ -9,7 +9,9 @@ the keyboard alone.
 from __future__ import annotations
 
 from conftest import browser_test
+from kluis.policy.enforce import Actor
 from kluis.shop.catalogue import catalogue_load
+from kluis.shop.domains import line_texts
 from kluis.shop.models import Order
 
 pytestmark = browser_test
@@ -86,4 +88,7 @@ def test_a_customer_orders_with_the_keyboard_alone(browser, live_server):
     page.keyboard.press("Enter")
     page.wait_for_url("**/winkel/bestellen/ontvangen/")
     order = Order.objects.get()
-    assert [line.domain for line in order.lines.all()] == ["", "visser.nl"]
+    assert [line.kind for line in order.lines.all()] == ["product", "domain"]
+    owner = Actor.subject(order.customer_id)
+    shown = line_texts(list(order.lines.all()), purpose="contract_administration", actor=owner)
+    assert shown[1][1] == "visser.nl"

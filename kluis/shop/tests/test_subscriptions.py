@@ -55,7 +55,8 @@ def test_delivering_an_order_starts_one_subscription_per_line(personas):
     hosting, domain = Subscription.objects.order_by("line__position")
     assert (hosting.period, hosting.started_on, hosting.period_start) == ("month", today, today)
     assert hosting.period_end == period_after(today, "month", today.day) - dt.timedelta(days=1)
-    assert (domain.period, domain.domain, domain.extension.tld) == ("year", "voorbeeld.nl", "nl")
+    assert (domain.period, domain.extension.tld) == ("year", "nl")
+    assert domain.domain_name_id == order.lines.get(kind="domain").domain_name_id
     assert domain.period_end == period_after(today, "year", today.day) - dt.timedelta(days=1)
     assert {s.customer for s in (hosting, domain)} == {personas.customer_a}
     assert services.subscriptions_start(order=order) == []  # once per line
@@ -166,7 +167,9 @@ def test_staff_see_every_subscription_and_end_one(client, personas):
     make_subscription(personas.customer_b, domain="bob-winkel.nl")
     log_in(client, personas.staff["orders"])
     page = client.get(reverse("shop_backoffice:subscriptions")).content.decode()
-    assert "alice-winkel.nl" in page and "bob-winkel.nl" in page
+    # Every subscription, the domain masked: a list is no case of each customer.
+    assert "alice-winkel.nl" not in page and "bob-winkel.nl" not in page
+    assert page.count("(.nl)") == 2
     url = reverse("shop_backoffice:subscription-end", kwargs={"subscription_id": hosting.pk})
     assert client.post(url, {}).status_code == 400
     assert client.post(url, {"confirm": "on"}).status_code == 302
@@ -176,3 +179,23 @@ def test_staff_see_every_subscription_and_end_one(client, personas):
     listed = running.content.decode()
     assert listed.count('<td class="status">wordt verlengd') == 3
     assert "opgezegd, loopt tot en met" not in listed
+
+
+def test_staff_find_a_subscription_by_its_exact_domain_and_the_look_up_is_audited(client, personas):
+    from kluis.audit.models import AuditEntry
+
+    make_subscription(personas.customer_a, domain="alice-winkel.nl")
+    make_subscription(personas.customer_b, domain="bob-winkel.nl")
+    log_in(client, personas.staff["orders"])
+    url = reverse("shop_backoffice:subscriptions")
+    page = client.get(url, {"domein": " Bob-Winkel.NL "}).content.decode()
+    assert personas.customer_b.number in page and personas.customer_a.number not in page
+    assert "bob-winkel.nl" not in page  # found, still not shown
+    entry = AuditEntry.objects.get(action="shop.domain_looked_up")
+    assert entry.actor == f"user:{personas.staff['orders'].pk}" and "winkel" not in entry.payload
+    assert (
+        personas.customer_a.number not in client.get(url, {"domein": "niemand.nl"}).content.decode()
+    )
+    refused = client.get(url, {"domein": "geen domein"})
+    assert refused.status_code == 400
+    assert "Vul een domeinnaam met extensie in" in refused.content.decode()

@@ -49,11 +49,18 @@ def _fill(row: SealedModel) -> SealedModel:
 
 def _make_one_of_each() -> set[str]:
     """One row of every sealed model, every sealed field a canary; returns the labels."""
-    from kluis.accounts.models import Contact, Customer, EmailChange, Passkey, User
-    from kluis.billing.models import BankStatement, Invoice, Payment
+    from kluis.accounts.models import (
+        Contact,
+        Customer,
+        EmailChange,
+        Passkey,
+        PasswordResetRequest,
+        User,
+    )
+    from kluis.billing.models import BankStatement, Invoice, InvoiceLine, InvoiceLineDomain, Payment
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
-    from kluis.shop.models import Acceptance, KvkExtract, Order, VatCheck
+    from kluis.shop.models import Acceptance, DomainName, KvkExtract, Order, VatCheck
     from kluis.web.models import Answer, Question
 
     n = next(_numbers)
@@ -63,6 +70,7 @@ def _make_one_of_each() -> set[str]:
     assert isinstance(user, User)
     _fill(Contact(customer=customer))
     _fill(EmailChange(user=user, token_hash="0" * 64))
+    _fill(PasswordResetRequest(language="nl"))
     credential = uuid.uuid4().bytes
     _fill(
         Passkey(
@@ -98,8 +106,9 @@ def _make_one_of_each() -> set[str]:
     request = _fill(RightsRequest(kind="access", channel="public", due_on=dt.date(2026, 1, 1)))
     assert isinstance(request, RightsRequest)
     _fill(IdCopy(request=request, mimetype="image/png", size=1))
+    _fill(DomainName(customer=customer))
     today = timezone.localdate()
-    _fill(
+    invoice = _fill(
         Invoice(
             series="F",
             sequence=n,
@@ -118,6 +127,11 @@ def _make_one_of_each() -> set[str]:
             payment_reference=f"{n:016d}",
         )
     )
+    assert isinstance(invoice, Invoice)
+    line = InvoiceLine.objects.create(
+        invoice=invoice, position=0, description="{domein}", unit_cents=100, net_cents=100
+    )
+    _fill(InvoiceLineDomain(line=line, customer=customer, fiscal_year=today.year))
     statement = BankStatement.objects.create(
         version="02", message_id=f"M{n}", statement_id=f"S{n}", sha256="0" * 64
     )

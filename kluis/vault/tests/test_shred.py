@@ -145,3 +145,40 @@ def _keystore_values() -> bytes:
                     elif value is not None:
                         chunks.append(str(value).encode())
     return b"\x00".join(chunks)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_after_a_shred_the_keys_bytes_are_gone_from_the_postgresql_heap_pages():
+    """The row test above reads live rows; PostgreSQL keeps the old row version, with
+    the wrapped key, as a dead tuple in the table's pages until a vacuum. Read the raw
+    pages (pageinspect) of the keystore's key table after a shred: none holds it."""
+    connection = connections["keystore"]
+    if connection.vendor != "postgresql":
+        pytest.skip("heap pages are a PostgreSQL matter; SQLite's file is checked above")
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pageinspect")
+        except Exception as exc:
+            pytest.skip(f"pageinspect is not available here: {exc}")
+    customers = [make_customer(name=f"Pagina {n}") for n in range(5)]
+    target = customers[2].pk
+    wrapped = bytes(DataKey.objects.get(subject=target).wrapped)
+    assert wrapped[:12] in _heap_pages(), "the search finds the key before the shred"
+    call_command("vault_shred", str(target), "customer_record")
+    pages = _heap_pages()
+    left = [i for i in range(len(wrapped) - 11) if wrapped[i : i + 12] in pages]
+    assert not left
+    other = DataKey.objects.get(subject=customers[3].pk).wrapped
+    assert other is not None and bytes(other)[:12] in pages  # the others' keys stay
+
+
+def _heap_pages() -> bytes:
+    table = DataKey._meta.db_table
+    with connections["keystore"].cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::int", [table])
+        blocks = cursor.fetchone()[0]
+        pages = []
+        for block in range(blocks):
+            cursor.execute("SELECT get_raw_page(%s, %s)", [table, block])
+            pages.append(bytes(cursor.fetchone()[0]))
+    return b"".join(pages)

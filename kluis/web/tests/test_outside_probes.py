@@ -80,9 +80,12 @@ def test_login_never_redirects_off_site(client, personas, target):
 def test_password_reset_is_throttled_per_address(client, personas):
     from django.core import mail
 
+    from kluis.accounts.services import password_reset_requests_handle
+
     url = reverse("accounts:password-reset")
     for _ in range(12):
         client.post(url, {"email": "alice@example.nl"}, REMOTE_ADDR="203.0.113.9")
+    password_reset_requests_handle()  # the worker's part
     # The page answers alike every time (no oracle); the mails stop.
     assert 1 <= len(mail.outbox) < 12
 

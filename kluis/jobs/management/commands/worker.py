@@ -17,6 +17,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
+from kluis.jobs.registry import queues_run
 from kluis.jobs.services import jobs_run_due
 from kluis.mail.delivery import deliver_due
 from kluis.mail.management.commands.mail_worker import recycle_connections
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         while not stopping.is_set():
             recycle_connections()
             try:
+                queued = queues_run()
                 mail = deliver_due(worker=worker, batch=20, stop=stopping.is_set)
                 jobs = jobs_run_due(worker=worker)
             except DatabaseError:
@@ -52,5 +54,5 @@ class Command(BaseCommand):
                 self.stdout.write(f"job {name}: {state}")
             if options["once"]:
                 break
-            if not mail.handled:
+            if not mail.handled and not queued:
                 stopping.wait(options["interval"])
