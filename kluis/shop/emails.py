@@ -299,7 +299,9 @@ def _price_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
     language = subscription.customer.language
     return {
         "name": _name(subscription.customer, actor),
-        "service": subscription.name(language),
+        "service": subscription_names(
+            [subscription], language, purpose="order_documents", actor=actor
+        )[0][1],
         "old_price": euro(_with_vat(notice.old_price_cents, rate)),
         "new_price": euro(_with_vat(notice.new_price_cents, rate)),
         "per": Period(subscription.period).label,

@@ -14,9 +14,15 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kluis.formats import euro
+from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.records import Found, NamedRecipient, Record
-from kluis.shop.models import Acceptance, Order, OrderLine, Subscription
+from kluis.shop.domains import domains_reveal
+from kluis.shop.models import Acceptance, Order, OrderLine, Subscription, with_domain
+
+# The copy is made for the person by the rights app; their domain names are theirs.
+PURPOSE = "data_subject_rights"
+ACTOR = Actor.system("rights")
 
 # Orders that never led to a registration or a hosted package imply no recipient.
 ENDED_UNUSED = (Order.Status.CANCELLED, Order.Status.WITHDRAWN)
@@ -33,6 +39,14 @@ def shop_records(subject: uuid.UUID) -> Found:
         .order_by("created_at")
         .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.select_related("extension")))
     )
+    every_line = [line for order in orders for line in order.lines.all()]
+    names = dict(
+        zip(
+            (line.pk for line in every_line),
+            domains_reveal(every_line, purpose=PURPOSE, actor=ACTOR),
+            strict=True,
+        )
+    )
     for order in orders:
         lines = list(order.lines.all())
         found.records.append(
@@ -44,16 +58,21 @@ def shop_records(subject: uuid.UUID) -> Found:
                     (_("status"), str(order.get_status_display())),
                     (_("bedrag"), euro(order.total_cents)),
                     (_("besteld als"), _("consument") if order.consumer else _("bedrijf")),
-                    (_("onderdelen"), "; ".join(line.description for line in lines)),
+                    (
+                        _("onderdelen"),
+                        "; ".join(with_domain(line.description, names[line.pk]) for line in lines),
+                    ),
                 ],
                 row=order,
             )
         )
         if order.status not in ENDED_UNUSED:
-            found.recipients += _recipients(order, lines)
-    for sub in Subscription.objects.filter(customer_id=subject).select_related(
-        "product", "extension"
-    ):
+            found.recipients += _recipients(order, lines, names)
+    subscriptions = list(
+        Subscription.objects.filter(customer_id=subject).select_related("product", "extension")
+    )
+    sub_names = domains_reveal(subscriptions, purpose=PURPOSE, actor=ACTOR)
+    for sub, domain in zip(subscriptions, sub_names, strict=True):
         facts = [
             (_("dienst"), sub.name(translation.get_language() or "nl")),
             (_("periode"), str(sub.get_period_display())),
@@ -62,7 +81,7 @@ def shop_records(subject: uuid.UUID) -> Found:
         if sub.ends_on is not None:
             facts.append((_("stopt op"), _day(sub.ends_on)))
         found.records.append(
-            Record(kind=_("abonnement"), reference=sub.domain or "", on=sub.started_on, facts=facts)
+            Record(kind=_("abonnement"), reference=domain or "", on=sub.started_on, facts=facts)
         )
     for accepted in Acceptance.objects.filter(customer_id=subject).select_related("order"):
         found.records.append(
@@ -80,7 +99,9 @@ def shop_records(subject: uuid.UUID) -> Found:
     return found
 
 
-def _recipients(order: Order, lines: list[OrderLine]) -> list[NamedRecipient]:
+def _recipients(
+    order: Order, lines: list[OrderLine], names: dict[int, str | None]
+) -> list[NamedRecipient]:
     policy = current_policy()
     language = translation.get_language() or "nl"
     named: list[NamedRecipient] = []
@@ -104,7 +125,7 @@ def _recipients(order: Order, lines: list[OrderLine]) -> list[NamedRecipient]:
                     recipient=key,
                     name=ext.registry,
                     reason=_("de registry van .%(tld)s, voor %(domain)s")
-                    % {"tld": ext.tld, "domain": line.domain},
+                    % {"tld": ext.tld, "domain": names.get(line.pk) or "\u2022" * 8},
                     country=ext.registry_country,
                     outside_eu=not ext.eu,
                 )
