@@ -390,14 +390,6 @@ def domain_register(
     `revealed` holds contact fields a batch revealed at once (reveal_contacts).
     """
     registry = REGISTRIES[registration.registry]
-    try:
-        name = shop_link.domain_of(registration.line)
-    except shop_link.DomainGone:
-        _finish_refused(
-            registration,
-            _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
-        )
-        raise RegistrationRefused("the domain name cannot be read") from None
     registration.order.refresh_from_db(fields=["status"])
     if not shop_link.still_wanted(registration.order):
         _finish_refused(
@@ -410,6 +402,14 @@ def domain_register(
     if not registry.period_allowed(1):
         _finish_failed(registration, f"{registry.name}: 1 jaar is niet toegestaan")
         raise RegistrationRefused("period")
+    try:
+        name = shop_link.domain_of(registration.line)
+    except shop_link.DomainGone:
+        _finish_refused(
+            registration,
+            _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the domain name cannot be read") from None
     categories = _categories(customer, registry)
     check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
     reference = _reference(registration, consent)
