@@ -23,6 +23,7 @@ from kluis.accounts import services as account_services
 from kluis.accounts import validators
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
+from kluis.audit.disclosures import disclosure_record
 from kluis.policy.enforce import Actor
 from kluis.shop import consumer, documents, emails, moves
 from kluis.shop.cart import Cart
@@ -319,6 +320,16 @@ def _vat_check_record(*, order: Order, country: str, number: str, answer: ViesAn
         answer_sha256=answer.answer_sha256,
     )
     check.save(force_insert=True)
+    if answer.answer_sha256 or answer.detail.startswith("HTTP"):
+        # VIES answered, so the number reached it: a declared disclosure to VIES.
+        disclosure_record(
+            subject=order.customer_id,
+            recipient="vies",
+            purpose="invoicing",
+            categories=["kluis.vat_number"],
+            actor=SHOP,
+            reference=answer.request_identifier,
+        )
     audit_append(
         action="shop.vies_checked",
         actor=SHOP.ref,

@@ -120,7 +120,7 @@ def test_my_data_names_the_payment_provider_as_recipient(client, personas, provi
     )
     log_in(client, personas.alice)
     page = client.get(reverse("portal:my-data")).content.decode()
-    assert "onze betaaldienstverlener (Mollie B.V.)" in page
+    assert "Mollie B.V., onze betaaldienstverlener" in page
     statement = client.get(reverse("policy:statement")).content.decode()
     assert "Mollie B.V." in statement
 
