@@ -63,12 +63,16 @@ def make_customer(
     return user
 
 
-def make_staff(*, roles: list[str], email: str | None = None, mfa: bool = True) -> User:
+def make_staff(
+    *, roles: list[str], email: str | None = None, mfa: bool = True, name: str = ""
+) -> User:
+    number = next(_numbers)
     user = User(
-        email=email or f"staff-{next(_numbers)}@winkeltjes.net",
+        email=email or f"staff-{number}@winkeltjes.net",
         kind=User.Kind.STAFF,
         roles=roles,
         password=password_hash(),
+        display_name=name or f"Medewerker {number}",
     )
     user.save()
     if mfa:

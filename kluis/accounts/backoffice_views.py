@@ -138,6 +138,7 @@ def staff(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 roles=form.cleaned_data["roles"],
                 by=current_user(request),
+                name=form.cleaned_data["name"],
             )
         except services.DutiesRefused as exc:
             form.add_error("roles", _duties_message(exc))
