@@ -162,7 +162,7 @@ class User(AbstractBaseUser, SealedModel):
         roles = current_policy().roles
         language = get_language() or "nl"
         labels = ", ".join(roles[r].label.get(language) for r in sorted(self.role_set))
-        name = self.display_name or _("medewerker zonder naam")
+        name = self.display_name or str(_("medewerker zonder naam"))
         return f"{name} ({labels})" if labels else name
 
     def actor(self) -> Actor:
