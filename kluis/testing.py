@@ -420,6 +420,14 @@ ROUTES: dict[str, Route] = {
         kwargs=_alice_order,
         data=lambda p: {"status": "awaiting_payment"},
     ),
+    "shop_backoffice:vat-checks": Route("backoffice", roles=FINANCE),
+    "shop_backoffice:vat-check-by-hand": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_alice_order,
+        data=lambda p: {"valid": "yes", "method": "VIES-website, raadplegingsnummer WAPI123"},
+    ),
     "shop_backoffice:subscriptions": Route("backoffice", roles=frozenset({"orders"})),
     "shop_backoffice:subscription-end": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_alice_subscription

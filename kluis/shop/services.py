@@ -359,6 +359,39 @@ def order_vies_recheck(*, order: Order) -> Order:
     return locked
 
 
+@transaction.atomic
+def order_vat_check_by_hand(*, order: Order, valid: bool, method: str, by: User) -> VatCheck:
+    """Finance records a VAT check made by hand, so an order never waits on VIES forever.
+
+    The evidence is the check itself: who (`by`), when (now) and how (`method`, in their
+    words). It settles the order's VAT as a VIES answer would.
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    last = locked.vat_checks.order_by("-checked_at").first()
+    if not locked.waits_for_vies or last is None:
+        raise ShopError("not_waiting_for_vies")
+    vat_number = last.vat_number.reveal(purpose="invoicing", actor=by.actor())
+    check = VatCheck(
+        order=locked,
+        vat_number=vat_number,
+        country=vat_number[:2],
+        result=VatCheck.Result.VALID if valid else VatCheck.Result.INVALID,
+        detail="manual",
+        checked_by=by,
+        method=" ".join(method.split()),
+    )
+    check.save(force_insert=True)
+    locked.vat_status = Order.Vat.VALID if valid else Order.Vat.INVALID
+    locked.save(update_fields=["vat_status"])
+    audit_append(
+        action="shop.vat_checked_by_hand",
+        actor=by.actor().ref,
+        subject=locked.customer_id,
+        data={"order": str(locked.pk), "result": check.result, "check": str(check.pk)},
+    )
+    return check
+
+
 def vat_number_recheck(*, order: Order, vat_number: str) -> VatCheck:
     """Ask VIES again about a VAT number on file and keep the answer as evidence on `order`
     (renewal invoices, when the last valid answer has grown old)."""
