@@ -81,6 +81,9 @@ def portal_requests(request: HttpRequest) -> HttpResponse:
         made = services.request_from_portal(
             user=current_user(request), kind=form.cleaned_data["kind"]
         )
+        messages.success(
+            request, _("We hebben je verzoek ontvangen. Hieronder zie je hoe het ervoor staat.")
+        )
         return redirect("rights_portal:request", request_id=made.pk)
     customer = _customer(request)
     return render(
@@ -187,6 +190,7 @@ def register(request: HttpRequest) -> HttpResponse:
             customer=data["customer_number"],
             by=current_user(request),
         )
+        messages.success(request, _("Het verzoek is vastgelegd."))
         return redirect("rights_backoffice:request", request_id=made.pk)
     return render(request, "rights/backoffice/register.html", {"form": form})
 
@@ -380,6 +384,7 @@ def police(request: HttpRequest) -> HttpResponse:
             confidential_until=data.get("confidential_until"),
             by=current_user(request),
         )
+        messages.success(request, _("De vordering is vastgelegd."))
         return redirect("rights_backoffice:police-request", police_id=made.pk)
     return render(
         request,
