@@ -50,7 +50,7 @@ def _fill(row: SealedModel) -> SealedModel:
 def _make_one_of_each() -> set[str]:
     """One row of every sealed model, every sealed field a canary; returns the labels."""
     from kluis.accounts.models import Contact, Customer, EmailChange, Passkey, User
-    from kluis.billing.models import BankStatement, Invoice, Payment
+    from kluis.billing.models import BankStatement, Invoice, OssEvidence, Payment
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
     from kluis.shop.models import Acceptance, KvkExtract, Order, VatCheck
@@ -99,7 +99,7 @@ def _make_one_of_each() -> set[str]:
     assert isinstance(request, RightsRequest)
     _fill(IdCopy(request=request, mimetype="image/png", size=1))
     today = timezone.localdate()
-    _fill(
+    invoice = _fill(
         Invoice(
             series="F",
             sequence=n,
@@ -118,6 +118,8 @@ def _make_one_of_each() -> set[str]:
             payment_reference=f"{n:016d}",
         )
     )
+    assert isinstance(invoice, Invoice)
+    _fill(OssEvidence(invoice=invoice, customer=customer, country="BE"))
     statement = BankStatement.objects.create(
         version="02", message_id=f"M{n}", statement_id=f"S{n}", sha256="0" * 64
     )
