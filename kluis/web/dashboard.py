@@ -14,11 +14,13 @@ from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.billing.models import Invoice
-from kluis.shop.models import OrderLine, Subscription
+from kluis.shop.models import Order, OrderLine, Subscription
 from kluis.web.models import Question
 
 # A domain name that stops within this many days is shown as "stops soon".
 DOMAIN_NOTICE_DAYS = 60
+# The most recent orders shown on support's page of a customer.
+RECENT_ORDERS = 10
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Dashboard:
     domains_ending: list[Subscription]
     questions: list[Question]
     today: dt.date
+    orders: list[Order]
 
     @property
     def is_empty(self) -> bool:
@@ -61,4 +64,5 @@ def portal_dashboard(customer: Customer, today: dt.date | None = None) -> Dashbo
         if customer.email_index
         else []
     )
-    return Dashboard(invoices, running, domains_ending, questions, today)
+    orders = list(Order.objects.for_customer(customer).order_by("-created_at")[:RECENT_ORDERS])
+    return Dashboard(invoices, running, domains_ending, questions, today, orders)
