@@ -74,6 +74,7 @@ def _blockers(blockers: list[Any], language: str) -> list[dict[str, str]]:
     en = language.startswith("en")
     return [
         {
+            "key": b["key"] if isinstance(b, dict) else b.key,
             "reason": (b["reason_en"] if en else b["reason_nl"])
             if isinstance(b, dict)
             else (b.reason_en if en else b.reason_nl),

@@ -41,3 +41,19 @@ def test_a_request_registered_by_the_privacy_officer_is_confirmed(client, person
     )
     assert response.status_code == 200, response.content.decode()[:2000]
     assert "Het verzoek is vastgelegd." in _status_messages(response)
+
+
+def test_an_erasure_held_back_links_to_where_the_customer_ends_what_runs(client, personas):
+    from kluis.shop.models import Order
+    from kluis.shop.testing import make_order, make_subscription
+
+    make_order(personas.customer_a, status=Order.Status.PAID)
+    make_subscription(personas.customer_a)
+    log_in(client, personas.alice)
+    page = client.get(reverse("rights_portal:erase")).content.decode()
+    # The portal's menu links there too; the link must be in the reason itself.
+    held = dict(re.findall(r"<li><strong>(.*?)</strong>(.*?)</li>", page, re.S))
+    order_line = held["Er loopt nog 1 bestelling."]
+    assert f'href="{reverse("shop_portal:orders")}"' in order_line
+    [subscription_line] = [v for k, v in held.items() if "abonnement" in k]
+    assert f'href="{reverse("shop_portal:subscriptions")}"' in subscription_line
