@@ -182,7 +182,9 @@ def test_a_confidential_order_leaves_no_trace_for_the_person(client, personas):
     log_in(client, personas.alice)
     page = client.get(reverse("portal:my-data")).content.decode()
     assert label in page
-    assert timezone.localtime(disclosure.at).strftime("%d-%m-%Y") in page
+    from django.utils import formats
+
+    assert formats.date_format(timezone.localtime(disclosure.at), "j F Y") in page
     client.logout()
     seen = _what_the_person_sees(client, personas)
     found = _found(seen)
