@@ -226,3 +226,10 @@ def test_every_section_keeps_its_sentences_short(language):
     assert not too_long, (
         f"average words per sentence above {MAX_AVERAGE_SENTENCE} ({language}):\n{report}"
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_all_data_in_section_2_points_at_the_section_that_lists_the_data(language):
+    sections = build_statement(current_policy(), language).sections
+    (data,) = [s for s in sections if s.id == "gegevens"]
+    assert data.title.startswith("2. "), "'alle gegevens uit hoofdstuk 2' would point elsewhere"
