@@ -166,11 +166,21 @@ def _refused(request: HttpRequest, exc: services.RightsError) -> None:
 
 @staff_required(OFFICER)
 def queue(request: HttpRequest) -> HttpResponse:
+    requests = list(selectors.officer_queue())
+    # Who asked, without revealing anything: the customer number when the request is a
+    # customer's (the name and address stay sealed until the request is opened).
+    numbers = dict(
+        Customer.objects.filter(pk__in={r.subject for r in requests if r.subject}).values_list(
+            "pk", "number"
+        )
+    )
+    rows = [(r, numbers.get(r.subject)) for r in requests]
     return render(
         request,
         "rights/backoffice/queue.html",
         {
-            "requests": selectors.officer_queue(),
+            "rows": rows,
+            "requests": requests,
             "unconfirmed": selectors.unconfirmed_count(),
             "follow_ups": selectors.follow_ups_open(),
         },

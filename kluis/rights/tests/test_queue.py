@@ -1,4 +1,4 @@
-"""The privacy officer's queue: deadlines, overdue first, one click per answer."""
+"""The privacy officer's queue: deadlines, overdue first, who asked; no send from the list."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ def test_overdue_requests_come_first(client, personas):
     html = client.get(reverse("rights_backoffice:queue")).content.decode()
     assert html.index(str(late.pk)) < html.index(str(soon.pk))
     assert "te laat" in html
+
+
+def test_the_queue_shows_who_asked_and_sends_nothing_from_the_list(client, personas):
+    mine = services.request_from_portal(user=personas.alice, kind="objection")
+    RightsRequest.objects.filter(pk=mine.pk).update(verification="account")
+    log_in(client, personas.staff["privacy_officer"])
+    html = client.get(reverse("rights_backoffice:queue")).content.decode()
+    assert f"klant {personas.customer_a.number}" in html
+    # Answering happens on the request's own page, after reading it, never from the list.
+    assert reverse("rights_backoffice:respond", kwargs={"request_id": mine.pk}) not in html
 
 
 def test_one_click_answers_an_emailed_access_request_with_both_files(client, personas):
