@@ -174,7 +174,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "pk", "number"
         )
     )
-    rows = [(r, numbers.get(r.subject)) for r in requests]
+    rows = [(r, numbers.get(r.subject) if r.subject else None) for r in requests]
     return render(
         request,
         "rights/backoffice/queue.html",
