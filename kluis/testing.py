@@ -503,6 +503,7 @@ ROUTES: dict[str, Route] = {
     "rights_portal:erase": Route("portal"),
     "rights_portal:rectify": Route("portal"),
     "rights_backoffice:queue": Route("backoffice", roles=PRIVACY_OFFICER),
+    "rights_backoffice:archive": Route("backoffice", roles=PRIVACY_OFFICER),
     "rights_backoffice:register": Route("backoffice", roles=PRIVACY_OFFICER),
     "rights_backoffice:request": Route(
         "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("request_kwargs")

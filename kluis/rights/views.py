@@ -188,6 +188,29 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required(OFFICER)
+def archive(request: HttpRequest) -> HttpResponse:
+    """Handled requests stay findable: what, whose, when received and when closed."""
+    try:
+        page = max(int(request.GET.get("pagina", "1")), 1)
+    except ValueError:
+        page = 1
+    found = selectors.officer_archive(page)
+    more = len(found) > selectors.ARCHIVE_PAGE
+    requests = found[: selectors.ARCHIVE_PAGE]
+    numbers = dict(
+        Customer.objects.filter(pk__in={r.subject for r in requests if r.subject}).values_list(
+            "pk", "number"
+        )
+    )
+    rows = [(r, numbers.get(r.subject) if r.subject else None) for r in requests]
+    return render(
+        request,
+        "rights/backoffice/archive.html",
+        {"rows": rows, "page": page, "more": more},
+    )
+
+
+@staff_required(OFFICER)
 def register(request: HttpRequest) -> HttpResponse:
     form = forms.RegisterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -71,3 +71,18 @@ def test_an_unverified_request_cannot_be_answered(personas):
 def test_staff_of_other_roles_do_not_see_the_queue(client, personas):
     log_in(client, personas.staff["support"])
     assert client.get(reverse("rights_backoffice:queue")).status_code == 403
+
+
+def test_handled_requests_stay_findable_in_the_archive(client, personas):
+    done = services.request_from_portal(user=personas.alice, kind="objection")
+    RightsRequest.objects.filter(pk=done.pk).update(
+        status=RightsRequest.Status.DONE, closed_at=timezone.now()
+    )
+    still_open = services.request_from_portal(user=personas.bob, kind="restriction")
+    log_in(client, personas.staff["privacy_officer"])
+    queue = client.get(reverse("rights_backoffice:queue")).content.decode()
+    assert str(done.pk) not in queue and reverse("rights_backoffice:archive") in queue
+    archive = client.get(reverse("rights_backoffice:archive")).content.decode()
+    assert str(done.pk) in archive and f"klant {personas.customer_a.number}" in archive
+    assert str(still_open.pk) not in archive
+    assert client.get(reverse("rights_backoffice:archive") + "?pagina=x").status_code == 200
