@@ -65,12 +65,16 @@ def make_customer(
     return user
 
 
-def make_staff(*, roles: list[str], email: str | None = None, mfa: bool = True) -> User:
+def make_staff(
+    *, roles: list[str], email: str | None = None, mfa: bool = True, name: str = ""
+) -> User:
+    number = next(_numbers)
     user = User(
-        email=email or f"staff-{next(_numbers)}@winkeltjes.net",
+        email=email or f"staff-{number}@winkeltjes.net",
         kind=User.Kind.STAFF,
         roles=roles,
         password=password_hash(),
+        display_name=name or f"Medewerker {number}",
     )
     user.save()
     if mfa:
@@ -466,6 +470,14 @@ ROUTES: dict[str, Route] = {
         kwargs=_alice_order,
         data=lambda p: {"status": "awaiting_payment"},
     ),
+    "shop_backoffice:vat-checks": Route("backoffice", roles=FINANCE),
+    "shop_backoffice:vat-check-by-hand": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_alice_order,
+        data=lambda p: {"valid": "yes", "method": "VIES-website, raadplegingsnummer WAPI123"},
+    ),
     "shop_backoffice:subscriptions": Route("backoffice", roles=frozenset({"orders"})),
     "shop_backoffice:subscription-end": Route(
         "backoffice",
@@ -564,6 +576,7 @@ ROUTES: dict[str, Route] = {
     "rights_portal:erase": Route("portal"),
     "rights_portal:rectify": Route("portal"),
     "rights_backoffice:queue": Route("backoffice", roles=PRIVACY_OFFICER),
+    "rights_backoffice:archive": Route("backoffice", roles=PRIVACY_OFFICER),
     "rights_backoffice:register": Route("backoffice", roles=PRIVACY_OFFICER),
     "rights_backoffice:request": Route(
         "backoffice", roles=PRIVACY_OFFICER, kwargs=_rights("request_kwargs")

@@ -22,6 +22,8 @@ from kluis.vault.errors import RevealRefused
 CUSTOMER_ROLES = tuple(sorted(selectors.CUSTOMER_ROLES))
 RESET_ROLES = ("support",)
 ADMIN_ROLES = ("admin",)
+# How many revealed values may stay open on a customer's page at once.
+MAX_OPEN_VALUES = 10
 DUTIES_REFUSED = {
     "own_roles": _lazy("Je wijzigt je eigen rollen niet; dat doet een andere beheerder."),
     "last_admin": _lazy("Dit is de laatste beheerder: die rol en dit account blijven."),
@@ -66,11 +68,19 @@ def customers(request: HttpRequest) -> HttpResponse:
 
 
 def _customer_page(
-    request: HttpRequest, customer: Customer, form: forms.RevealForm, revealed: dict[str, str]
+    request: HttpRequest,
+    customer: Customer,
+    form: forms.RevealForm,
+    revealed: dict[str, str],
+    kept: list[str] | None = None,
 ) -> HttpResponse:
     staff = current_user(request)
+    from kluis.web.dashboard import portal_dashboard
+
     context = {
         "customer": customer,
+        "kept": kept or [],
+        "board": portal_dashboard(customer),
         "rows": [
             (f, revealed.get(f.name)) for f in selectors.customer_fields_for_staff(customer, staff)
         ],
@@ -93,8 +103,26 @@ def customer(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def customer_reveal(request: HttpRequest, customer_id: uuid.UUID) -> HttpResponse:
     customer = _customer(customer_id)
-    form = forms.RevealForm(request.POST)
+    actor = current_user(request).actor()
     revealed: dict[str, str] = {}
+    kept: list[str] = []
+    # Values already open stay open while support answers: each is read again, for its
+    # own purpose and case, and each read is recorded. Nothing plain is kept between pages.
+    for raw in request.POST.getlist("keep")[:MAX_OPEN_VALUES]:
+        parts = raw.split("|", 2)
+        if len(parts) != 3:
+            continue
+        earlier = forms.RevealForm(dict(zip(("field", "purpose", "case"), parts, strict=True)))
+        if not earlier.is_valid():
+            continue
+        try:
+            revealed[earlier.cleaned_data["field"]] = selectors.customer_value_reveal(
+                customer=customer, actor=actor, **earlier.cleaned_data
+            )
+        except RevealRefused:
+            continue
+        kept.append(raw)
+    form = forms.RevealForm(request.POST)
     if form.is_valid():
         name, purpose = form.cleaned_data["field"], form.cleaned_data["purpose"]
         try:
@@ -102,12 +130,15 @@ def customer_reveal(request: HttpRequest, customer_id: uuid.UUID) -> HttpRespons
                 customer=customer,
                 field=name,
                 purpose=purpose,
-                actor=current_user(request).actor(),
+                actor=actor,
                 case=form.cleaned_data["case"],
             )
         except RevealRefused as refusal:
             form.add_error(None, _("Niet toegestaan: %(reason)s") % {"reason": refusal})
-    return _customer_page(request, customer, form, revealed)
+        else:
+            case = form.cleaned_data["case"]
+            kept.append(f"{name}|{purpose}|{case or ''}")
+    return _customer_page(request, customer, form, revealed, kept)
 
 
 @staff_required(*RESET_ROLES)
@@ -138,6 +169,7 @@ def staff(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"],
                 roles=form.cleaned_data["roles"],
                 by=current_user(request),
+                name=form.cleaned_data["name"],
             )
         except services.DutiesRefused as exc:
             form.add_error("roles", _duties_message(exc))

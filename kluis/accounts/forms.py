@@ -224,7 +224,14 @@ class StaffRolesForm(forms.Form):
 
 
 class StaffInviteForm(StaffRolesForm):
+    name = forms.CharField(
+        label=_("Naam"),
+        max_length=80,
+        help_text=_("Zo zien collega's deze medewerker, naast de rollen."),
+    )
     email = EmailField()
+
+    field_order = ["name", "email", "roles"]
 
 
 class AccountChoiceForm(forms.Form):

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
 
@@ -105,6 +106,9 @@ class User(AbstractBaseUser, SealedModel):
         Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="users"
     )
     roles = models.JSONField(default=list, blank=True)
+    # A staff member's working name, shown to colleagues beside their roles ("Sanne de
+    # Boer (financiële administratie)"). Customers' names live sealed on Customer.
+    display_name = models.CharField(_("naam"), max_length=80, blank=True)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
 
@@ -149,6 +153,17 @@ class User(AbstractBaseUser, SealedModel):
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(r for r in self.roles if r in ROLE_KEYS)
+
+    @property
+    def staff_label(self) -> str:
+        """ "Name (role, role)": how colleagues see a staff member, never an id or address."""
+        from kluis.policy.loader import current_policy
+
+        roles = current_policy().roles
+        language = get_language() or "nl"
+        labels = ", ".join(roles[r].label.get(language) for r in sorted(self.role_set))
+        name = self.display_name or str(_("medewerker zonder naam"))
+        return f"{name} ({labels})" if labels else name
 
     def actor(self) -> Actor:
         if self.is_staff_member:
@@ -274,6 +289,13 @@ class RoleGrant(models.Model):
 
     def __str__(self) -> str:
         return f"grant {self.role} to {self.staff_id}"
+
+    @property
+    def role_label(self) -> str:
+        from kluis.policy.loader import current_policy
+
+        role = current_policy().roles.get(self.role)
+        return role.label.get(get_language() or "nl") if role else self.role
 
 
 class Passkey(UserOwnedModel):

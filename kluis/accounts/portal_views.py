@@ -12,8 +12,16 @@ from kluis.accounts.http import current_user
 
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The dashboard: open invoices, running services, domains that stop, open questions."""
+    from kluis.billing.online import ideal_enabled
+    from kluis.web.dashboard import portal_dashboard
+
+    customer = current_user(request).customer
+    assert customer is not None
     return render(
-        request, "accounts/portal/home.html", {"customer": current_user(request).customer}
+        request,
+        "accounts/portal/home.html",
+        {"customer": customer, "board": portal_dashboard(customer), "ideal": ideal_enabled()},
     )
 
 

@@ -386,7 +386,11 @@ def staff_members() -> list[User]:
 
 
 def role_grants_open() -> list[RoleGrant]:
-    return list(RoleGrant.objects.filter(decided_at__isnull=True).order_by("requested_at"))
+    return list(
+        RoleGrant.objects.filter(decided_at__isnull=True)
+        .select_related("staff", "requested_by")
+        .order_by("requested_at")
+    )
 
 
 def role_grant(grant_id: int) -> RoleGrant | None:

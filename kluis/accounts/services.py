@@ -560,7 +560,7 @@ def _grant_request(*, staff: User, role: str, by: User) -> RoleGrant:
 
 
 @transaction.atomic
-def staff_invite(*, email: str, roles: list[str], by: User | None) -> User:
+def staff_invite(*, email: str, roles: list[str], by: User | None, name: str = "") -> User:
     """A staff account without a password: the activation link lets them set one.
 
     Roles the policy calls privileged wait for a second admin's approval when an admin
@@ -573,7 +573,12 @@ def staff_invite(*, email: str, roles: list[str], by: User | None) -> User:
     wanted = set(roles) & set(ROLE_KEYS)
     roles_check_compatible(wanted)
     privileged = set(_duties().privileged) if by is not None else set()
-    user = User(email=email, kind=User.Kind.STAFF, roles=sorted(wanted - privileged))
+    user = User(
+        email=email,
+        kind=User.Kind.STAFF,
+        roles=sorted(wanted - privileged),
+        display_name=" ".join(name.split()),
+    )
     user.set_unusable_password()
     user.save()
     audit_append(

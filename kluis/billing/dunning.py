@@ -497,9 +497,14 @@ def collections_collector_told(*, handover: CollectionHandover, by: User) -> Col
 
 @dataclass(frozen=True)
 class HandoverRow:
-    """Exactly what goes to the collector: name, address, phone, email and the invoice."""
+    """Exactly what goes to the collector: name, address, phone, email and the invoice.
+
+    An organisation's debt is handed over in the organisation's name: the invoice is
+    addressed to it, and the person's name is its contact person.
+    """
 
     name: str
+    organisation: str
     street: str
     postcode: str
     city: str
@@ -515,6 +520,7 @@ class HandoverRow:
     def categories(self) -> list[str]:
         present = {
             "user.name": bool(self.name),
+            "user.contact.organization": bool(self.organisation),
             "user.contact.address": any((self.street, self.postcode, self.city)),
             "user.contact.phone_number": bool(self.phone),
             "user.contact.email": bool(self.email),
@@ -533,6 +539,11 @@ def handover_row(handover: CollectionHandover, actor: Actor) -> HandoverRow:
     case = Case("collection_handover", str(handover.pk))
     return HandoverRow(
         name=_reveal(customer.name, actor, case),
+        organisation=(
+            _reveal(customer.company_name, actor, case)
+            if customer.kind == Customer.Kind.ORGANISATION
+            else ""
+        ),
         street=_reveal(customer.address_street, actor, case),
         postcode=_reveal(customer.address_postcode, actor, case),
         city=_reveal(customer.address_city, actor, case),
@@ -550,6 +561,7 @@ def handover_row(handover: CollectionHandover, actor: Actor) -> HandoverRow:
 def handover_columns() -> list[str]:
     return [
         _("naam"),
+        _("organisatie"),
         _("straat en huisnummer"),
         _("postcode"),
         _("plaats"),
@@ -590,6 +602,7 @@ def handover_csv(
         neutralise(cell)
         for cell in (
             row.name,
+            row.organisation,
             row.street,
             row.postcode,
             row.city,

@@ -146,6 +146,7 @@ def handover_pdf(
         title = _("Overdracht ter incasso")
         values = [
             row.name,
+            row.organisation,
             row.street,
             row.postcode,
             row.city,

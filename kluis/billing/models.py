@@ -213,6 +213,40 @@ class Invoice(SealedModel):
         return settled, max(self.paid_cents - self.total_cents, 0) - before
 
 
+class OssEvidence(SealedModel):
+    """The evidence of where an OSS customer lives: the billing address of the invoice.
+
+    EU VAT for electronic services to consumers is owed in the customer's country; the
+    evidence of that country is kept 10 years from the end of the year of the supply
+    (art. 369k VAT Directive, art. 63c Implementing Regulation 282/2011), longer than the
+    invoice itself (7 years, art. 52 AWR). So it is copied here, sealed under its own
+    retention class, per fiscal year.
+    """
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="oss_evidence")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    country = models.CharField(max_length=2)
+    street = SealedField(
+        _("straat en huisnummer"), category="user.contact.address", retention="oss_evidence"
+    )
+    postcode = SealedField(_("postcode"), category="user.contact.address", retention="oss_evidence")
+    city = SealedField(_("plaats"), category="user.contact.address", retention="oss_evidence")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        verbose_name = _("bewijs van het land van de klant (OSS)")
+        verbose_name_plural = _("bewijzen van het land van de klant (OSS)")
+
+    def __str__(self) -> str:
+        return f"OSS evidence of {self.invoice_id}"
+
+    def vault_period(self, retention_class: str) -> str:
+        # Ten years from the end of the year of the supply: the invoice's year.
+        return str(self.invoice.issue_date.year)
+
+
 class InvoiceLine(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     position = models.PositiveSmallIntegerField()

@@ -31,6 +31,7 @@ from kluis.billing.models import (
     InvoiceLine,
     InvoiceLineDomain,
     OnlinePayment,
+    OssEvidence,
     Payment,
     Refund,
     RefundExport,
@@ -176,6 +177,15 @@ def _issue(
     if decision.evidence is not None and address.vat_number:
         invoice.billing_vat_number = address.vat_number
     invoice.save(force_insert=True)
+    if decision.scheme == Invoice.VatScheme.OSS:
+        OssEvidence(
+            invoice=invoice,
+            customer=customer,
+            country=customer.country,
+            street=address.street or None,
+            postcode=address.postcode or None,
+            city=address.city or None,
+        ).save(force_insert=True)
     made = InvoiceLine.objects.bulk_create(
         InvoiceLine(
             invoice=invoice,

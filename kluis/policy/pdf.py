@@ -3,13 +3,14 @@
 Drawn from the same `Document` as the web page. The built-in Helvetica is used on
 purpose: it needs no font file on the server, and its WinAnsi encoding has every
 character Dutch needs (e-diaeresis, e-acute, the en dash, curly quotes, the euro
-sign). The output is deterministic (`invariant`) and uncompressed, so one version and
-language always gives the same bytes and its text can be checked without a PDF
-library.
+sign). The output is deterministic (`invariant`, dated the version's publication day)
+and uncompressed, so one version and language always gives the same bytes and its text
+can be checked without a PDF library.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from xml.sax.saxutils import escape, quoteattr
 
@@ -180,6 +181,15 @@ def _section(section: Section, width: float) -> list[Flowable]:
     return story
 
 
+class _PublishedOn:
+    """A ReportLab time stamp for the PDF's creation and modification date (UTC)."""
+
+    def __init__(self, date: dt.date) -> None:
+        self.YMDhms = (date.year, date.month, date.day, 0, 0, 0)
+        self.dhh = 0
+        self.dmm = 0
+
+
 def statement_pdf(document: Document) -> bytes:
     buffer = io.BytesIO()
     with override(document.language):
@@ -203,6 +213,9 @@ def statement_pdf(document: Document) -> bytes:
         )
 
         def draw_footer(canvas: Canvas, template: SimpleDocTemplate) -> None:
+            # `invariant` keeps the bytes stable but dates the file 1 January 2000; the
+            # version's own publication date is as stable and is true.
+            canvas._doc._timeStamp = _PublishedOn(document.date)
             canvas.saveState()
             canvas.setFont("Helvetica", 7.5)
             canvas.setFillColor(MUTED)

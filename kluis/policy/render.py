@@ -13,15 +13,16 @@ retention, 5./6. the prose sections, 7. your rights, cookies, changes.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
 from django.urls import reverse
 from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, override
+from django.utils.translation import gettext_lazy, ngettext, override
 
 from kluis.policy.dataflow import FlowMap, flow_map
 from kluis.policy.schema import (
@@ -30,6 +31,7 @@ from kluis.policy.schema import (
     Location,
     Measure,
     Policy,
+    Provision,
     RecipientRole,
     RetentionClass,
     Text,
@@ -172,9 +174,16 @@ ROLE: dict[RecipientRole, Promise] = {
     ),
 }
 REQUIRES: dict[str, Promise] = {
-    "consent": gettext_lazy("Alleen met je uitdrukkelijke toestemming."),
-    "legal_order": gettext_lazy("Alleen op grond van een wettelijk bevel of een vordering."),
-    "staff_approval": gettext_lazy("Alleen na goedkeuring door een daartoe bevoegde medewerker."),
+    "consent": gettext_lazy(
+        "We geven deze gegevens alleen door met je uitdrukkelijke toestemming."
+    ),
+    "legal_order": gettext_lazy(
+        "We geven deze gegevens alleen door op grond van een wettelijk bevel of een vordering."
+    ),
+    "staff_approval": gettext_lazy(
+        "We geven deze gegevens alleen door nadat een daartoe bevoegde medewerker dat heeft"
+        " goedgekeurd."
+    ),
 }
 COOKIE_KIND: dict[CookieKind, Promise] = {
     CookieKind.FUNCTIONAL: gettext_lazy("Functioneel"),
@@ -191,8 +200,40 @@ COUNTRY: dict[str, Promise] = {
     "GB": gettext_lazy("het Verenigd Koninkrijk"),
 }
 
+ROLE_SENTENCE: dict[RecipientRole, Promise] = {
+    RecipientRole.PROCESSOR: gettext_lazy(
+        "Deze ontvanger is onze verwerker en is gevestigd in %(where)s. Hij werkt alleen in"
+        " onze opdracht, onder een verwerkersovereenkomst."
+    ),
+    RecipientRole.CONTROLLER: gettext_lazy(
+        "Deze ontvanger is zelfstandig verwerkingsverantwoordelijke en is gevestigd in"
+        " %(where)s. Hij bepaalt zelf wat er met de gegevens gebeurt."
+    ),
+}
+PROVISION: dict[Provision, Promise] = {
+    Provision.STATUTORY: gettext_lazy(
+        "De wet verplicht ons deze gegevens te vragen, voor zover ze op je factuur moeten staan:"
+        " %(labels)s. Zonder deze gegevens kunnen we geen overeenkomst met je sluiten, behalve"
+        " waar hieronder iets anders staat."
+    ),
+    Provision.CONTRACT: gettext_lazy(
+        "Deze gegevens hebben we nodig om de overeenkomst met je te sluiten en uit te voeren:"
+        " %(labels)s. Geef je ze niet, dan kunnen we de dienst waarvoor ze nodig zijn niet"
+        " leveren."
+    ),
+    Provision.VOLUNTARY: gettext_lazy(
+        "Deze gegevens geef je alleen als je dat zelf wilt: %(labels)s. Geef je ze niet, dan"
+        " heeft dat geen gevolgen voor je overeenkomst."
+    ),
+    Provision.AUTOMATIC: gettext_lazy(
+        "Deze gegevens geef je niet zelf; ze ontstaan als je betaalt, inlogt of onze diensten"
+        " gebruikt: %(labels)s."
+    ),
+}
+
 # Where the prose sections of the policy stand in the statement. Any other section
-# (links, hosted sites, or one added later) is numbered after 4., as in the seed.
+# (links, hosted sites, or one added later) comes after retention and automated
+# decisions, before your rights.
 SECTIONS_AFTER_PURPOSES = ("webshop_website", "webshop", "website")
 SECTIONS_AT_END = ("changes",)
 
@@ -202,10 +243,34 @@ def country_name(code: str) -> str:
 
 
 def format_date(date: dt.date, language: str) -> str:
-    if language == "en":
-        with override("en"):
-            return formats.date_format(date, "j F Y")
-    return date.strftime("%d-%m-%Y")
+    """A date as a reader writes it: "4 december 2026", "4 December 2026"."""
+    with override("en" if language == "en" else "nl"):
+        return formats.date_format(date, "j F Y")
+
+
+def capital(text: str) -> str:
+    """Policy labels are lower case ("onze registrar"); a heading starts with a capital."""
+    return text[:1].upper() + text[1:]
+
+
+def lower_first(text: str) -> str:
+    """After a colon a Dutch or English clause goes on in lower case ("Eigen keuze: nodig ...")."""
+    if len(text) > 1 and text[1].islower():
+        return text[:1].lower() + text[1:]
+    return text
+
+
+def joined(items: Iterable[str]) -> str:
+    """ "a, b en c" in the active language."""
+    words = list(items)
+    if len(words) < 2:
+        return "".join(words)
+    return _("%(first)s en %(last)s") % {"first": ", ".join(words[:-1]), "last": words[-1]}
+
+
+def sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def language_of(code: str | None) -> str:
@@ -231,7 +296,7 @@ def retention_basis(rule: RetentionClass, language: str) -> str:
     with override(language):
         if rule.legal_duty:
             return _("Wettelijke bewaarplicht: %(basis)s") % {"basis": rule.basis.get(language)}
-        return _("Eigen keuze: %(basis)s") % {"basis": rule.basis.get(language)}
+        return _("Eigen keuze: %(basis)s") % {"basis": lower_first(rule.basis.get(language))}
 
 
 def retention_term(rule: RetentionClass, language: str) -> str:
@@ -274,6 +339,29 @@ def build_statement(policy: Policy, language: str) -> Document:
         return _Builder(policy, language).document()
 
 
+# "art. 6 lid 1 sub b AVG" or "Art. 6(1)(b) GDPR" at the start of a purpose's ground.
+_ARTICLE_6 = re.compile(r"^(art\. 6 lid 1 sub [a-f] AVG|Art\. 6\(1\)\([a-f]\) GDPR)([:,;]?)\s*")
+
+
+def ground_sentence(basis: LegalBasis, detail: str) -> str:
+    """The ground as one clause: "uitvoering van de overeenkomst (art. 6 lid 1 sub b AVG):
+    nodig om ...", the article in brackets, the reason after it."""
+    words = str(LEGAL_BASIS[basis]).lower()
+    match = _ARTICLE_6.match(detail)
+    if match is None:
+        return sentence(f"{words} ({LEGAL_BASIS_ARTICLE[basis]}): {detail}")
+    rest = detail[match.end() :]
+    joiner = {":": ": ", ",": ", ", ";": "; "}.get(match.group(2), ": ")
+    return sentence(f"{words} ({match.group(1)}){joiner if rest else ''}{rest}")
+
+
+def english_article(article: str, language: str) -> str:
+    """ "art. 7 lid 3" reads "Art. 7(3)" in English."""
+    if language != "en":
+        return article
+    return re.sub(r"art\. (\d+) lid (\d+)", r"Art. \1(\2)", article).replace("art. ", "Art. ")
+
+
 class _Builder:
     def __init__(self, policy: Policy, language: str) -> None:
         self.policy = policy
@@ -283,15 +371,40 @@ class _Builder:
         return text.get(self.lang)
 
     def labels(self, group: Mapping[str, Labelled], keys: Iterable[str]) -> str:
-        return ", ".join(self.t(group[key].label) for key in keys)
+        return joined(self.t(group[key].label) for key in keys)
+
+    def data(self, keys: Iterable[str]) -> str:
+        """The categories a purpose or recipient uses; "all ... except" when that is shorter."""
+        used = list(keys)
+        others = [key for key in self.policy.categories if key not in used]
+        if len(used) >= 10 and len(others) <= 3:
+            return _("alle gegevens uit hoofdstuk 2, behalve %(except)s") % {
+                "except": self.labels(self.policy.categories, others)
+            }
+        return self.labels(self.policy.categories, used)
 
     def document(self) -> Document:
         p = self.policy
         placed = {*SECTIONS_AFTER_PURPOSES, *SECTIONS_AT_END}
-        # The seed numbers 1-4, then the prose sections (5. links, 6. hosted sites),
-        # then 7. rights; retention, cookies and changes are unnumbered, as there.
         middle = [key for key in p.sections if key not in placed]
-        rights_number = 5 + len(middle)
+        sections = [
+            self.intro(),
+            self.controller(),
+            self.categories(),
+            *self.provision(),
+            *self.purposes(),
+            *self.prose(SECTIONS_AFTER_PURPOSES, level=3),
+            *self.hosted_data(),
+            *self.recipients(),
+            self.security(),
+            self.retention(),
+            *self.automated(),
+            *self.prose(middle),
+            self.rights(),
+            self.cookies(),
+            *self.prose(SECTIONS_AT_END),
+            self.versions(),
+        ]
         return Document(
             language=self.lang,
             title=_("Privacyverklaring"),
@@ -301,55 +414,22 @@ class _Builder:
             version_line=_("Versie %(version)s") % {"version": p.version},
             changed_line=_("Laatste wijziging: %(date)s")
             % {"date": format_date(p.date, self.lang)},
-            sections=(
-                self.intro(),
-                self.controller(),
-                self.categories(),
-                *self.purposes(),
-                *self.automated_decisions(),
-                *self.prose(SECTIONS_AFTER_PURPOSES, level=3),
-                *self.hosted_data(),
-                *self.recipients(),
-                self.security(),
-                self.retention(),
-                *self.prose(middle, first_number=5),
-                self.rights(rights_number),
-                self.cookies(),
-                *self.prose(SECTIONS_AT_END),
-                self.versions(),
-            ),
+            sections=numbered(sections),
         )
 
-    def prose(
-        self, keys: Iterable[str], *, first_number: int | None = None, level: int = 2
-    ) -> list[Section]:
+    def prose(self, keys: Iterable[str], *, level: int = 2) -> list[Section]:
         sections: list[Section] = []
         for key in keys:
             section = self.policy.sections.get(key)
             if section is None:
                 continue
-            title = self.t(section.title)
-            if first_number is not None:
-                title = f"{first_number + len(sections)}. {title}"
             paragraphs = tuple(para(text) for text in self.t(section.body).split("\n\n"))
             sections.append(
-                Section(id=f"sectie-{key}", title=title, blocks=paragraphs, level=level)
+                Section(
+                    id=f"sectie-{key}", title=self.t(section.title), blocks=paragraphs, level=level
+                )
             )
         return sections
-
-    def automated_decisions(self) -> list[Section]:
-        """Art. 13(2)(f) GDPR: whether we decide about people by automated means alone."""
-        declared = self.policy.automated_decisions
-        if declared is None:
-            return []
-        return [
-            Section(
-                id="geautomatiseerde-besluiten",
-                title=_("Geautomatiseerde besluiten"),
-                blocks=(para(self.t(declared.text)),),
-                level=3,
-            )
-        ]
 
     def intro(self) -> Section:
         # The seed opens without a heading; so does the statement.
@@ -357,6 +437,7 @@ class _Builder:
 
     def controller(self) -> Section:
         c = self.policy.controller
+        name = f"{c.name} ({c.trade_name})" if c.trade_name else c.name
         lines = [
             para(Span(c.name, strong=True), f" ({c.trade_name})" if c.trade_name else ""),
             para(c.address.street),
@@ -370,10 +451,14 @@ class _Builder:
             lines.append(para(_("KvK-nummer: %(number)s") % {"number": c.kvk_number}))
         if c.vat_number:
             lines.append(para(_("Btw-nummer: %(number)s") % {"number": c.vat_number}))
+        who = _(
+            "%(name)s is verantwoordelijk voor wat er met je persoonsgegevens gebeurt, zoals in"
+            " deze verklaring staat. Je bereikt ons hier:"
+        ) % {"name": name}
         return Section(
             id="verantwoordelijke",
             title=_("Wie is verantwoordelijk voor je gegevens"),
-            blocks=(Lines(tuple(lines)),),
+            blocks=(para(who), Lines(tuple(lines))),
         )
 
     def categories(self) -> Section:
@@ -382,28 +467,65 @@ class _Builder:
         groups: dict[str, list[Para]] = {}
         for key, category in self.policy.categories.items():
             parts: list[str | Span] = [
-                Span(self.t(category.label), strong=True),
-                f": {self.t(category.description)}",
+                Span(sentence(capital(self.t(category.label))), strong=True),
+                f" {sentence(self.t(category.description))}",
             ]
             if category.held_where:
-                where = _("Waar bewaard")
-                parts.append(f" {where}: {self.t(category.held_where)}")
-            groups.setdefault(self.t(category.source), []).append(para(*parts, key=key))
+                parts.append(f" {sentence(self.t(category.held_where))}")
+            source = self.t(category.source).rstrip(":.")
+            groups.setdefault(source, []).append(para(*parts, key=key))
         blocks: list[Block] = []
         for source, items in groups.items():
-            blocks += [para(f"{source[:1].upper()}{source[1:].rstrip(':.')}:"), Items(tuple(items))]
+            lead_in = _("Dit krijgen we %(source)s:") % {"source": lower_first(source)}
+            blocks += [para(lead_in), Items(tuple(items))]
         return Section(
             id="gegevens",
-            title=_("1. Welke persoonsgegevens hebben wij van je nodig en slaan wij op"),
+            title=_("Welke persoonsgegevens hebben wij van je nodig en slaan wij op"),
             blocks=tuple(blocks),
         )
+
+    def provision(self) -> list[Section]:
+        """Art. 13(2)(e): what you must give, why, and what happens if you do not."""
+        kinds: dict[Provision, list[str]] = {}
+        notes: list[Para] = []
+        for key, category in self.policy.categories.items():
+            if category.provision is None:
+                continue
+            kinds.setdefault(category.provision, []).append(self.t(category.label))
+            if category.provision_note:
+                notes.append(
+                    para(
+                        Span(sentence(capital(self.t(category.label))), strong=True),
+                        f" {sentence(self.t(category.provision_note))}",
+                        key=key,
+                    )
+                )
+        if not kinds:
+            return []
+        blocks: list[Block] = [
+            para(str(PROVISION[kind]) % {"labels": joined(kinds[kind])}, key=f"provision-{kind}")
+            for kind in Provision
+            if kind in kinds
+        ]
+        if notes:
+            blocks += [
+                para(_("Wat er gebeurt als je een van deze gegevens niet geeft:")),
+                Items(tuple(notes)),
+            ]
+        return [
+            Section(
+                id="verplicht",
+                title=_("Moet je ons je gegevens geven?"),
+                blocks=tuple(blocks),
+            )
+        ]
 
     def purposes(self) -> list[Section]:
         p = self.policy
         sections = [
             Section(
                 id="doelen",
-                title=_("2. Waarvoor gebruiken wij je persoonsgegevens"),
+                title=_("Waarvoor gebruiken wij je persoonsgegevens"),
                 blocks=(
                     para(
                         _(
@@ -419,22 +541,23 @@ class _Builder:
             detail = self.t(purpose.legal_basis_detail)
             blocks: tuple[Block, ...] = (
                 para(self.t(purpose.description)),
-                lead(_("Gegevens"), self.labels(p.categories, purpose.categories)),
-                lead(_("Grondslag"), legal_basis_text(purpose.legal_basis, detail)),
+                lead(_("Gegevens"), sentence(self.data(purpose.categories))),
+                lead(_("Grondslag"), ground_sentence(purpose.legal_basis, detail)),
             )
             if purpose.case is not None:
                 blocks += (
-                    lead(
-                        _("Alleen bij"),
+                    para(
                         _(
-                            "Een medewerker ziet je gegevens voor dit doel alleen bij %(case)s;"
-                            " op Mijn gegevens zie je bij elke keer waarvoor het was."
+                            "Een medewerker ziet je gegevens voor dit doel alleen bij %(case)s."
+                            " Op Mijn gegevens zie je elke keer dat iemand ze bekeek, en waarvoor."
                         )
                         % {"case": self.t(purpose.case.label)},
                     ),
                 )
             sections.append(
-                Section(id=f"doel-{key}", title=self.t(purpose.label), blocks=blocks, level=3)
+                Section(
+                    id=f"doel-{key}", title=capital(self.t(purpose.label)), blocks=blocks, level=3
+                )
             )
         return sections
 
@@ -465,17 +588,20 @@ class _Builder:
         sections = [
             Section(
                 id="delen",
-                title=_("3. Wanneer delen wij je gegevens en welke gegevens delen wij"),
+                title=_("Wanneer delen wij je gegevens en welke gegevens delen wij"),
                 blocks=(
                     para(
                         _(
                             "Wij delen je gegevens alleen met de ontvangers hieronder, alleen voor"
-                            " de genoemde doelen en alleen de genoemde gegevens. Elke verstrekking"
-                            " wordt vastgelegd."
+                            " de genoemde doelen en alleen de genoemde gegevens. Elke keer dat we"
+                            " gegevens doorgeven, leggen we dat vast."
                         )
                     ),
                     Figure(
-                        caption=_("Welke gegevens voor welk doel naar welke ontvanger gaan."),
+                        caption=_(
+                            "Deze kaart laat zien welke gegevens we voor welk doel aan welke"
+                            " ontvanger geven."
+                        ),
                         flow=flow_map(p, self.lang),
                     ),
                 ),
@@ -483,27 +609,36 @@ class _Builder:
         ]
         for key, recipient in p.recipients.items():
             country = country_name(recipient.country)
-            if recipient.location is Location.NL:
-                where = country_name("NL")
-            elif recipient.location is Location.EU:
-                where = _("binnen de EU (%(country)s)") % {"country": country}
+            if recipient.location is Location.NON_EU:
+                where = _("%(country)s, buiten de EU") % {"country": country}
+            elif recipient.country.upper() == "NL":
+                where = country
             else:
-                where = _("buiten de EU (%(country)s)") % {"country": country}
+                where = _("%(country)s, binnen de EU") % {"country": country}
+            receives = _("Deze ontvanger krijgt alleen de volgende gegevens: %(data)s.") % {
+                "data": self.data(recipient.categories)
+            }
+            receives += " " + (
+                ngettext(
+                    "Dat is alleen voor dit doel: %(purposes)s.",
+                    "Dat is alleen voor deze doelen: %(purposes)s.",
+                    len(recipient.purposes),
+                )
+                % {"purposes": self.labels(p.purposes, recipient.purposes)}
+            )
             blocks: list[Block] = [
                 para(self.t(recipient.description)),
-                lead(_("Rol"), str(ROLE[recipient.role])),
-                lead(_("Gevestigd"), where),
-                lead(_("Ontvangt"), self.labels(p.categories, recipient.categories)),
-                lead(_("Voor"), self.labels(p.purposes, recipient.purposes)),
+                para(str(ROLE_SENTENCE[recipient.role]) % {"where": where}),
+                para(receives),
             ]
             if recipient.requires in REQUIRES:
-                blocks.append(lead(_("Voorwaarde"), str(REQUIRES[recipient.requires])))
+                blocks.append(para(str(REQUIRES[recipient.requires])))
             if recipient.location is Location.NON_EU:
                 blocks += self._transfer(country, recipient.safeguards)
             sections.append(
                 Section(
                     id=f"ontvanger-{key}",
-                    title=self.t(recipient.label),
+                    title=capital(self.t(recipient.label)),
                     blocks=tuple(blocks),
                     level=3,
                 )
@@ -512,17 +647,19 @@ class _Builder:
 
     def _transfer(self, country: str, safeguards: Text | None) -> list[Block]:
         text = _(
-            "je gegevens gaan naar %(country)s, buiten de Europese Unie, waar de AVG niet geldt."
+            "Je gegevens gaan dan naar %(country)s, buiten de Europese Unie, waar de AVG niet"
+            " geldt."
         ) % {"country": country}
         said = self.t(safeguards) if safeguards else ""
-        blocks: list[Block] = [lead(_("Doorgifte buiten de EU"), f"{text} {said}".strip())]
+        heading = Span(_("Doorgifte buiten de EU.") + " ", strong=True)
+        blocks: list[Block] = [para(heading, f"{text} {said}".strip())]
         # The publication notice (R28) is said once: here, unless the safeguards say it.
         if "WHOIS" not in said and "RDAP" not in said:
             notice = _(
-                "bij een domeinregistratie kunnen je contactgegevens via WHOIS of RDAP openbaar"
+                "Bij een domeinregistratie kunnen je contactgegevens via WHOIS of RDAP openbaar"
                 " worden gemaakt. Daar hebben wij geen invloed op."
             )
-            blocks.append(lead(_("Let op"), notice))
+            blocks.append(para(notice))
         return blocks
 
     def security(self) -> Section:
@@ -540,8 +677,8 @@ class _Builder:
         duties = duties_sentences(self.policy, self.lang)
         if duties:
             blocks.append(para(Span(f"{_('Scheiding van functies')}:", strong=True)))
-            blocks.append(Items(tuple(para(sentence) for sentence in duties)))
-        return Section(id="beveiliging", title=_("4. Beveiliging"), blocks=tuple(blocks))
+            blocks.append(Items(tuple(para(line) for line in duties)))
+        return Section(id="beveiliging", title=_("Beveiliging"), blocks=tuple(blocks))
 
     def retention(self) -> Section:
         p = self.policy
@@ -552,7 +689,7 @@ class _Builder:
                 for c in p.categories.values()
                 if key == c.retention or key in c.other_retention
             ]
-            label = self.t(rule.label)
+            label = capital(self.t(rule.label))
             if used_by:
                 label += "\n" + _("Geldt voor: %(categories)s") % {"categories": ", ".join(used_by)}
             cells = (
@@ -579,37 +716,50 @@ class _Builder:
             blocks=(para(intro), table),
         )
 
-    def rights(self, number: int) -> Section:
+    def automated(self) -> list[Section]:
+        """Art. 13(2)(f) GDPR: whether we decide about people by automated means alone."""
+        declared = self.policy.automated_decisions
+        if declared is None:
+            return []
+        return [
+            Section(
+                id="geautomatiseerde-besluiten",
+                title=_("Geautomatiseerde besluiten"),
+                blocks=(para(self.t(declared.text)),),
+            )
+        ]
+
+    def rights(self) -> Section:
         c = self.policy.controller
         authority = c.supervisory_authority
         items = []
         for key, right in self.policy.rights.items():
             article = right.article if not right.article[:1].isdigit() else f"art. {right.article}"
+            article = english_article(article, self.lang)
             gdpr = _("AVG")
             items.append(
                 para(
-                    Span(self.t(right.label), strong=True),
-                    f" ({article} {gdpr}): {self.t(right.description)}",
+                    Span(capital(self.t(right.label)), strong=True),
+                    f" ({article} {gdpr}). {self.t(right.description)}",
                     key=key,
                 )
             )
         return Section(
             id="rechten",
-            title=_("%(number)s. Je rechten en inzage in je gegevens") % {"number": number},
+            title=_("Je rechten en inzage in je gegevens"),
             blocks=(
                 para(_("Je kunt altijd, zonder kosten, de volgende rechten uitoefenen:")),
                 Items(tuple(items)),
-                lead(
-                    _("Zo doe je een verzoek"),
-                    _('via "Mijn gegevens" in het klantportaal, of per e-mail aan') + " ",
+                para(
+                    _('Een verzoek doe je via "Mijn gegevens" in het klantportaal, of mail naar')
+                    + " ",
                     Span(c.email, href=safe_href(f"mailto:{c.email}")),
                     ".",
                 ),
-                lead(
-                    _("Toezichthouder"),
-                    _("een klacht kun je indienen bij de") + " ",
+                para(
+                    _("Je vindt de") + " ",
                     Span(authority.name, href=safe_href(authority.url)),
-                    f" ({authority.url}).",
+                    " " + _("op %(url)s.") % {"url": authority.url},
                     key="complaint",
                 ),
             ),
@@ -620,7 +770,7 @@ class _Builder:
             Row(
                 key=cookie.name,
                 cells=(
-                    f"{self.t(cookie.label)}\n{cookie.name}",
+                    f"{capital(self.t(cookie.label))}\n{cookie.name}",
                     str(COOKIE_KIND[cookie.kind]),
                     self.t(cookie.stores),
                     self.t(cookie.lifetime),
@@ -646,7 +796,12 @@ class _Builder:
             widths=(2.2, 1.3, 4.2, 1.5, 1.3),
             name="cookies",
         )
-        return Section(id="cookies", title=_("Cookies"), blocks=(para(intro), table))
+        change = para(
+            _("Je keuze bekijk en wijzig je altijd via") + " ",
+            Span(_("Cookie-instellingen"), href=reverse("web:cookies")),
+            _(", onderaan elke pagina. Zo trek je je toestemming ook weer in."),
+        )
+        return Section(id="cookies", title=_("Cookies"), blocks=(para(intro), table, change))
 
     def versions(self) -> Section:
         p = self.policy
@@ -667,3 +822,15 @@ class _Builder:
                 ),
             ),
         )
+
+
+def numbered(sections: Iterable[Section]) -> tuple[Section, ...]:
+    """Every top-level section with a heading gets its number, in order."""
+    out: list[Section] = []
+    number = 0
+    for section in sections:
+        if section.level == 2 and section.title:
+            number += 1
+            section = replace(section, title=f"{number}. {section.title}")
+        out.append(section)
+    return tuple(out)

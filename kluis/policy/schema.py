@@ -80,6 +80,15 @@ class Held(StrEnum):
     OUTSIDE = "outside"  # not held by kluis itself (e.g. at the server supplier)
 
 
+class Provision(StrEnum):
+    """Why a person gives a category, for art. 13(2)(e) GDPR."""
+
+    STATUTORY = "statutory"  # the law makes us ask for it (the invoice's requirements)
+    CONTRACT = "contract"  # needed to make or perform the agreement
+    VOLUNTARY = "voluntary"  # given only if the person wants to
+    AUTOMATIC = "automatic"  # not given by the person: it arises from using the service
+
+
 class Category(Strict):
     label: Text
     description: Text
@@ -92,6 +101,10 @@ class Category(Strict):
     other_retention: list[Key] = Field(default_factory=list)
     held: Held = Held.SEALED
     held_where: Text | None = None
+    # Whether giving it is a statutory or contractual requirement, and what happens when
+    # it is not given (art. 13(2)(e)). Versions before 2.1 did not say.
+    provision: Provision | None = None
+    provision_note: Text | None = None
     requirements: list[RequirementId] = Field(default_factory=list)
     # The words of the published seed statement this category stands for.
     seed: list[str] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from kluis.rights import views
 app_name = "rights_backoffice"
 urlpatterns = [
     path("", views.queue, name="queue"),
+    path("archief/", views.archive, name="archive"),
     path("registreren/", views.register, name="register"),
     path("verzoek/<uuid:request_id>/", views.request_detail, name="request"),
     path("verzoek/<uuid:request_id>/antwoorden/", views.respond, name="respond"),

@@ -50,6 +50,19 @@ def officer_queue() -> list[RightsRequest]:
     return sorted(open_requests, key=lambda r: (not r.is_overdue(today), r.deadline))
 
 
+ARCHIVE_PAGE = 50
+
+
+def officer_archive(page: int = 1) -> list[RightsRequest]:
+    """Handled requests, the most recently closed first, a page at a time."""
+    start = (max(page, 1) - 1) * ARCHIVE_PAGE
+    return list(
+        RightsRequest.objects.filter(
+            status__in=[RightsRequest.Status.DONE, RightsRequest.Status.REFUSED]
+        ).order_by("-closed_at", "-received_at")[start : start + ARCHIVE_PAGE + 1]
+    )
+
+
 def unconfirmed_count() -> int:
     return RightsRequest.objects.filter(status=RightsRequest.Status.UNCONFIRMED).count()
 
@@ -74,6 +87,7 @@ def _blockers(blockers: list[Any], language: str) -> list[dict[str, str]]:
     en = language.startswith("en")
     return [
         {
+            "key": b["key"] if isinstance(b, dict) else b.key,
             "reason": (b["reason_en"] if en else b["reason_nl"])
             if isinstance(b, dict)
             else (b.reason_en if en else b.reason_nl),

@@ -81,6 +81,9 @@ def portal_requests(request: HttpRequest) -> HttpResponse:
         made = services.request_from_portal(
             user=current_user(request), kind=form.cleaned_data["kind"]
         )
+        messages.success(
+            request, _("We hebben je verzoek ontvangen. Hieronder zie je hoe het ervoor staat.")
+        )
         return redirect("rights_portal:request", request_id=made.pk)
     customer = _customer(request)
     return render(
@@ -163,14 +166,47 @@ def _refused(request: HttpRequest, exc: services.RightsError) -> None:
 
 @staff_required(OFFICER)
 def queue(request: HttpRequest) -> HttpResponse:
+    requests = list(selectors.officer_queue())
+    # Who asked, without revealing anything: the customer number when the request is a
+    # customer's (the name and address stay sealed until the request is opened).
+    numbers = dict(
+        Customer.objects.filter(pk__in={r.subject for r in requests if r.subject}).values_list(
+            "pk", "number"
+        )
+    )
+    rows = [(r, numbers.get(r.subject) if r.subject else None) for r in requests]
     return render(
         request,
         "rights/backoffice/queue.html",
         {
-            "requests": selectors.officer_queue(),
+            "rows": rows,
+            "requests": requests,
             "unconfirmed": selectors.unconfirmed_count(),
             "follow_ups": selectors.follow_ups_open(),
         },
+    )
+
+
+@staff_required(OFFICER)
+def archive(request: HttpRequest) -> HttpResponse:
+    """Handled requests stay findable: what, whose, when received and when closed."""
+    try:
+        page = max(int(request.GET.get("pagina", "1")), 1)
+    except ValueError:
+        page = 1
+    found = selectors.officer_archive(page)
+    more = len(found) > selectors.ARCHIVE_PAGE
+    requests = found[: selectors.ARCHIVE_PAGE]
+    numbers = dict(
+        Customer.objects.filter(pk__in={r.subject for r in requests if r.subject}).values_list(
+            "pk", "number"
+        )
+    )
+    rows = [(r, numbers.get(r.subject) if r.subject else None) for r in requests]
+    return render(
+        request,
+        "rights/backoffice/archive.html",
+        {"rows": rows, "page": page, "more": more},
     )
 
 
@@ -187,6 +223,7 @@ def register(request: HttpRequest) -> HttpResponse:
             customer=data["customer_number"],
             by=current_user(request),
         )
+        messages.success(request, _("Het verzoek is vastgelegd."))
         return redirect("rights_backoffice:request", request_id=made.pk)
     return render(request, "rights/backoffice/register.html", {"form": form})
 
@@ -380,6 +417,7 @@ def police(request: HttpRequest) -> HttpResponse:
             confidential_until=data.get("confidential_until"),
             by=current_user(request),
         )
+        messages.success(request, _("De vordering is vastgelegd."))
         return redirect("rights_backoffice:police-request", police_id=made.pk)
     return render(
         request,

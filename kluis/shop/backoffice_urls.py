@@ -7,6 +7,12 @@ urlpatterns = [
     path("bestellingen/", backoffice_views.orders, name="orders"),
     path("bestellingen/<uuid:order_id>/", backoffice_views.order, name="order"),
     path("bestellingen/<uuid:order_id>/status/", backoffice_views.order_move, name="order-move"),
+    path("btw-controle/", backoffice_views.vat_checks, name="vat-checks"),
+    path(
+        "btw-controle/<uuid:order_id>/",
+        backoffice_views.vat_check_by_hand,
+        name="vat-check-by-hand",
+    ),
     path("abonnementen/", backoffice_views.subscriptions, name="subscriptions"),
     path(
         "abonnementen/<int:subscription_id>/opzeggen/",

@@ -26,6 +26,7 @@ from kluis.shop.subscription_pages import subscription_end_page
 from kluis.vault.errors import KeyShredded, RevealRefused
 
 ORDER_ROLES = ("orders",)
+FINANCE_ROLES = ("finance",)
 CATALOGUE_ROLES = ("orders", "admin")
 
 
@@ -143,6 +144,48 @@ def order_move(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
         return _order_page(request, found, form, status=400)
     messages.success(request, _("De status is gewijzigd en de klant krijgt een e-mail."))
     return redirect("shop_backoffice:order", order_id=found.pk)
+
+
+def _vat_page(
+    request: HttpRequest, forms_by_order: dict[uuid.UUID, forms.VatCheckByHandForm], status: int
+) -> HttpResponse:
+    waiting = selectors.orders_waiting_for_vies()
+    rows = [
+        (order, forms_by_order.get(order.pk) or forms.VatCheckByHandForm()) for order in waiting
+    ]
+    return render(request, "shop/backoffice/vat_checks.html", {"rows": rows}, status=status)
+
+
+@never_cache
+@staff_required(*FINANCE_ROLES)
+def vat_checks(request: HttpRequest) -> HttpResponse:
+    """Orders whose VAT waits on VIES, with what VIES said in words, and a check by hand."""
+    return _vat_page(request, {}, 200)
+
+
+@require_POST
+@staff_required(*FINANCE_ROLES)
+def vat_check_by_hand(request: HttpRequest, order_id: uuid.UUID) -> HttpResponse:
+    found = _order(order_id)
+    form = forms.VatCheckByHandForm(request.POST)
+    if not form.is_valid():
+        return _vat_page(request, {found.pk: form}, 400)
+    try:
+        services.order_vat_check_by_hand(
+            order=found,
+            valid=form.cleaned_data["valid"],
+            method=form.cleaned_data["method"],
+            by=current_user(request),
+        )
+    except services.ShopError:
+        messages.info(request, _("Deze bestelling wacht niet meer op VIES."))
+    else:
+        messages.success(
+            request,
+            _("De controle is vastgelegd; bestelling %(number)s wacht niet meer op VIES.")
+            % {"number": found.number},
+        )
+    return redirect("shop_backoffice:vat-checks")
 
 
 @never_cache

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -122,6 +122,20 @@ def _order_document(ref: Mapping[str, Any], actor: Actor) -> bytes:
     return order_pdf(order, str(ref["kind"]), actor)
 
 
+def _consent_moment(order: Order) -> str:
+    """When the customer ticked the non-EU registry consent, as the mail's reader writes it.
+
+    The WHOIS/RDAP notice is accepted with the same tick (shop.services.order_place), so
+    its acceptance carries the moment; the order's own time stands in for older orders.
+    """
+    if not order.non_eu_consent:
+        return ""
+    acceptance = order.acceptances.filter(document="whois_notice").order_by("accepted_at").first()
+    moment = timezone.localtime(acceptance.accepted_at if acceptance else order.created_at)
+    with override(order.language):
+        return formats.date_format(moment, "j F Y, H:i")
+
+
 def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
     customer = order.customer
     rate = consumer_vat_rate(order)
@@ -160,6 +174,7 @@ def _confirmation_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
     values["consumer"] = order.consumer
     values["start_now"] = order.start_now_requested
     values["withdrawal_deadline"] = withdrawal_deadline(order).strftime("%d-%m-%Y")
+    values["non_eu_consent_at"] = _consent_moment(order)
     return values
 
 

@@ -410,6 +410,28 @@ class DocumentsAcceptForm(forms.Form):
     accept = forms.BooleanField(label=_("Ik accepteer de nieuwe versies."), required=True)
 
 
+class VatCheckByHandForm(forms.Form):
+    valid = forms.TypedChoiceField(
+        label=_("Uitkomst"),
+        choices=[
+            ("yes", _("het btw-nummer is geldig")),
+            ("no", _("het btw-nummer is niet geldig")),
+        ],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+    )
+    method = forms.CharField(
+        label=_("Hoe heb je het gecontroleerd?"),
+        help_text=_(
+            "Bijvoorbeeld: VIES-website met het raadplegingsnummer, of de belastingdienst van"
+            " het land gebeld, met datum en naam."
+        ),
+        min_length=10,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
 class MoveForm(forms.Form):
     status = forms.ChoiceField(label=_("Nieuwe status"))
 

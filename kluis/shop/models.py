@@ -16,6 +16,7 @@ from typing import ClassVar
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
@@ -272,6 +273,13 @@ class VatCheck(SealedModel):
     request_identifier = models.CharField(max_length=60, blank=True)
     answer_sha256 = models.CharField(max_length=64, blank=True)
     checked_at = models.DateTimeField(default=timezone.now)
+    # A manual check by finance, when VIES stays unavailable: who, and how (the
+    # evidence, in their words: "VIES-website, raadplegingsnummer ...", "belastingdienst
+    # België gebeld, ..."). Empty for VIES' own answers.
+    checked_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    method = models.CharField(_("hoe gecontroleerd"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("btw-controle in VIES")
@@ -280,6 +288,43 @@ class VatCheck(SealedModel):
 
     def __str__(self) -> str:
         return f"VIES {self.result} for {self.order_id}"
+
+    @property
+    def is_manual(self) -> bool:
+        return self.checked_by_id is not None
+
+    @property
+    def explanation(self) -> str:
+        """What the answer means, in a sentence staff can act on (never "URLError")."""
+        if self.is_manual:
+            verdict = (
+                gettext("geldig") if self.result == self.Result.VALID else gettext("niet geldig")
+            )
+            return gettext("Met de hand gecontroleerd: %(verdict)s. Hoe: %(method)s") % {
+                "verdict": verdict,
+                "method": self.method,
+            }
+        if self.result == self.Result.VALID:
+            return gettext("VIES bevestigt dat dit btw-nummer geldig is; de btw wordt verlegd.")
+        if self.result == self.Result.INVALID:
+            return gettext("Volgens VIES is dit btw-nummer niet geldig; de klant betaalt btw.")
+        detail = self.detail
+        if detail in ("MS_UNAVAILABLE", "MS_MAX_CONCURRENT_REQ", "GLOBAL_MAX_CONCURRENT_REQ"):
+            reason = gettext("de belastingdienst van dat land gaf VIES geen antwoord")
+        elif detail in ("TIMEOUT", "TimeoutError"):
+            reason = gettext("VIES antwoordde niet op tijd")
+        elif detail.startswith("HTTP"):
+            reason = gettext("VIES had een storing (%(detail)s)") % {"detail": detail}
+        elif detail in ("URLError", "OSError", "ConnectionError"):
+            reason = gettext("we konden VIES niet bereiken")
+        elif detail in ("NotJson", "NotAnObject", "AnswerTooLarge", "NoVerdict", "Error"):
+            reason = gettext("VIES gaf een antwoord waar geen oordeel in stond")
+        else:
+            reason = gettext("VIES gaf geen oordeel")
+        return gettext(
+            "Nog geen oordeel: %(reason)s. We vragen het vanzelf opnieuw; blijft het uit,"
+            " dan kan de financiële administratie het met de hand controleren."
+        ) % {"reason": reason}
 
     def vault_subject(self) -> uuid.UUID:
         return self.order.customer_id

@@ -31,3 +31,14 @@ def subscription_for_staff(subscription_id: int) -> Subscription | None:
         .filter(pk=subscription_id)
         .first()
     )
+
+
+def orders_waiting_for_vies() -> list[Order]:
+    """Orders whose VAT waits on VIES, oldest first, each with its checks so far."""
+    return list(
+        Order.objects.filter(vat_status=Order.Vat.PENDING)
+        .exclude(status=Order.Status.CANCELLED)
+        .select_related("customer")
+        .prefetch_related("vat_checks")
+        .order_by("created_at")
+    )

@@ -23,6 +23,7 @@ from kluis.accounts import services as account_services
 from kluis.accounts import validators
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
+from kluis.audit.disclosures import disclosure_record
 from kluis.policy.enforce import Actor
 from kluis.shop import consumer, documents, emails, moves, pricing
 from kluis.shop.cart import Cart
@@ -325,6 +326,16 @@ def _vat_check_record(*, order: Order, country: str, number: str, answer: ViesAn
         answer_sha256=answer.answer_sha256,
     )
     check.save(force_insert=True)
+    if answer.answer_sha256 or answer.detail.startswith("HTTP"):
+        # VIES answered, so the number reached it: a declared disclosure to VIES.
+        disclosure_record(
+            subject=order.customer_id,
+            recipient="vies",
+            purpose="invoicing",
+            categories=["kluis.vat_number"],
+            actor=SHOP,
+            reference=answer.request_identifier,
+        )
     audit_append(
         action="shop.vies_checked",
         actor=SHOP.ref,
@@ -352,6 +363,39 @@ def order_vies_recheck(*, order: Order) -> Order:
         locked.vat_status = _vat_status(answer)
         locked.save(update_fields=["vat_status"])
     return locked
+
+
+@transaction.atomic
+def order_vat_check_by_hand(*, order: Order, valid: bool, method: str, by: User) -> VatCheck:
+    """Finance records a VAT check made by hand, so an order never waits on VIES forever.
+
+    The evidence is the check itself: who (`by`), when (now) and how (`method`, in their
+    words). It settles the order's VAT as a VIES answer would.
+    """
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    last = locked.vat_checks.order_by("-checked_at").first()
+    if not locked.waits_for_vies or last is None:
+        raise ShopError("not_waiting_for_vies")
+    vat_number = last.vat_number.reveal(purpose="invoicing", actor=by.actor())
+    check = VatCheck(
+        order=locked,
+        vat_number=vat_number,
+        country=vat_number[:2],
+        result=VatCheck.Result.VALID if valid else VatCheck.Result.INVALID,
+        detail="manual",
+        checked_by=by,
+        method=" ".join(method.split()),
+    )
+    check.save(force_insert=True)
+    locked.vat_status = Order.Vat.VALID if valid else Order.Vat.INVALID
+    locked.save(update_fields=["vat_status"])
+    audit_append(
+        action="shop.vat_checked_by_hand",
+        actor=by.actor().ref,
+        subject=locked.customer_id,
+        data={"order": str(locked.pk), "result": check.result, "check": str(check.pk)},
+    )
+    return check
 
 
 def vat_number_recheck(*, order: Order, vat_number: str) -> VatCheck:

@@ -158,10 +158,12 @@ def test_an_admin_invites_staff_who_activate_with_a_link(client, personas):
 
     log_in(client, personas.staff["admin"])
     client.post(
-        reverse("backoffice:staff"), {"email": "nieuw@winkeltjes.net", "roles": ["support"]}
+        reverse("backoffice:staff"),
+        {"name": "Lotte Visser", "email": "nieuw@winkeltjes.net", "roles": ["support"]},
     )
     user = User.objects.get_by_email("nieuw@winkeltjes.net")
     assert user is not None and user.roles == ["support"] and not user.has_usable_password()
+    assert user.display_name == "Lotte Visser"
     assert (
         mail.outbox[0].to == ["nieuw@winkeltjes.net"]
         and "/account/activeren/" in mail.outbox[0].body

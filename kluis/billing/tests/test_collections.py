@@ -30,6 +30,7 @@ ALICE_IBAN = "NL02ABNA0123456789"
 ALICE_VAT = "NL000099998B57"  # on Alice's customer record (kluis.testing.make_personas)
 COLUMNS_NL = [
     "naam",
+    "organisatie",
     "straat en huisnummer",
     "postcode",
     "plaats",
@@ -101,6 +102,7 @@ def test_the_csv_holds_only_the_four_fields_and_the_invoice(approved, partly_pai
     row = dict(zip(header, rows[0], strict=True))
     assert row == {
         "naam": "Alice de Vries",
+        "organisatie": "",  # Alice orders as a person
         "straat en huisnummer": "Lindengracht 12",
         "postcode": "1015 KK",
         "plaats": "Amsterdam",
@@ -183,6 +185,27 @@ def test_approving_records_one_disclosure_to_the_debt_collector(approved, person
     assert disclosure.reference == approved.invoice.number
 
 
+def test_an_organisations_debt_is_handed_over_in_the_organisations_name(personas):
+    invoice = services.invoice_issue(
+        order=order_for(personas.customer_a, kind="organisation"), issued_by=None, issue_date=ISSUE
+    )
+    today = DUE
+    while today <= LATER:
+        dunning.dunning_run(today=today)
+        today += dt.timedelta(days=1)
+    handover = dunning.collections_propose(
+        invoice=invoice, by=personas.staff["finance"], today=LATER
+    )
+    handover = dunning.collections_decide(
+        handover=handover, by=make_staff(roles=["finance"]), approve=True
+    )
+    header, row = _rows(dunning.handover_csv(handover, personas.staff["finance"].actor()))
+    fields = dict(zip(header, row, strict=True))
+    assert fields["organisatie"] == "Voorbeeld BV"
+    assert fields["naam"] == "Alice de Vries"  # the contact person
+    assert "user.contact.organization" in Disclosure.objects.get().categories
+
+
 def test_only_the_categories_that_are_held_are_recorded(personas):
     invoice = _through_reminders(personas.customer_b)  # Bob has no phone number
     handover = dunning.collections_propose(
@@ -195,11 +218,11 @@ def test_only_the_categories_that_are_held_are_recorded(personas):
 def test_the_my_data_page_shows_the_handover(client, approved, personas):
     log_in(client, personas.alice)
     page = client.get(reverse("portal:my-data")).content.decode()
-    assert "incassobureau en/of gerechtsdeurwaarder" in page
+    assert "het incassobureau of de gerechtsdeurwaarder" in page
     assert "incasso van onbetaalde facturen" in page
     log_in(client, personas.bob)
     page = client.get(reverse("portal:my-data")).content.decode()
-    assert "incassobureau en/of gerechtsdeurwaarder" not in page.split("Aan wie we gegevens")[1]
+    assert "het incassobureau of de gerechtsdeurwaarder" not in page.split("Aan wie we gegevens")[1]
 
 
 # --- mails and the statutory letter ---------------------------------------------------------

@@ -184,7 +184,9 @@ def test_a_confidential_order_leaves_no_trace_for_the_person(client, personas):
     page = client.get(reverse("portal:my-data")).content.decode()
     # Named by the authority that gave the order (C-154/21), not only "police and justice".
     assert AUTHORITY in page
-    assert timezone.localtime(disclosure.at).strftime("%d-%m-%Y") in page
+    from django.utils import formats
+
+    assert formats.date_format(timezone.localtime(disclosure.at), "j F Y") in page
     client.logout()
     seen = _what_the_person_sees(client, personas)
     found = _found(seen)

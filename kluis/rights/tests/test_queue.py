@@ -1,4 +1,4 @@
-"""The privacy officer's queue: deadlines, overdue first, one click per answer."""
+"""The privacy officer's queue: deadlines, overdue first, who asked; no send from the list."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ def test_overdue_requests_come_first(client, personas):
     html = client.get(reverse("rights_backoffice:queue")).content.decode()
     assert html.index(str(late.pk)) < html.index(str(soon.pk))
     assert "te laat" in html
+
+
+def test_the_queue_shows_who_asked_and_sends_nothing_from_the_list(client, personas):
+    mine = services.request_from_portal(user=personas.alice, kind="objection")
+    RightsRequest.objects.filter(pk=mine.pk).update(verification="account")
+    log_in(client, personas.staff["privacy_officer"])
+    html = client.get(reverse("rights_backoffice:queue")).content.decode()
+    assert f"klant {personas.customer_a.number}" in html
+    # Answering happens on the request's own page, after reading it, never from the list.
+    assert reverse("rights_backoffice:respond", kwargs={"request_id": mine.pk}) not in html
 
 
 def test_one_click_answers_an_emailed_access_request_with_both_files(client, personas):
@@ -61,3 +71,18 @@ def test_an_unverified_request_cannot_be_answered(personas):
 def test_staff_of_other_roles_do_not_see_the_queue(client, personas):
     log_in(client, personas.staff["support"])
     assert client.get(reverse("rights_backoffice:queue")).status_code == 403
+
+
+def test_handled_requests_stay_findable_in_the_archive(client, personas):
+    done = services.request_from_portal(user=personas.alice, kind="objection")
+    RightsRequest.objects.filter(pk=done.pk).update(
+        status=RightsRequest.Status.DONE, closed_at=timezone.now()
+    )
+    still_open = services.request_from_portal(user=personas.bob, kind="restriction")
+    log_in(client, personas.staff["privacy_officer"])
+    queue = client.get(reverse("rights_backoffice:queue")).content.decode()
+    assert str(done.pk) not in queue and reverse("rights_backoffice:archive") in queue
+    archive = client.get(reverse("rights_backoffice:archive")).content.decode()
+    assert str(done.pk) in archive and f"klant {personas.customer_a.number}" in archive
+    assert str(still_open.pk) not in archive
+    assert client.get(reverse("rights_backoffice:archive") + "?pagina=x").status_code == 200

@@ -106,6 +106,31 @@ def test_with_consent_the_non_eu_extension_is_ordered_and_the_consent_kept(clien
     assert Acceptance.objects.filter(order=order, document="whois_notice", version="1.0").exists()
 
 
+def test_the_confirmation_repeats_the_non_eu_consent_and_when_it_was_given(client, catalogue):
+    from django.utils import formats, timezone
+
+    from kluis.mail.delivery import build_email
+
+    token = fill_cart(client, domains=("visser.com",))
+    assert checkout(client, token, non_eu_consent="on").status_code == 302
+    order = Order.objects.get()
+    given = Acceptance.objects.get(order=order, document="whois_notice").accepted_at
+    [confirmation] = OutboxMessage.objects.filter(dedupe_key__endswith="status:received")
+    text = " ".join(build_email(confirmation).body.split())
+    when = formats.date_format(timezone.localtime(given), "j F Y, H:i")
+    assert f"Op {when} gaf je uitdrukkelijk toestemming" in text
+    assert "registry buiten de EU" in text and "WHOIS of RDAP" in text
+    assert "intrekken" in text
+
+
+def test_an_order_without_a_non_eu_domain_says_nothing_of_that_consent(client, catalogue):
+    from kluis.mail.delivery import build_email
+
+    assert checkout(client, fill_cart(client)).status_code == 302
+    [confirmation] = OutboxMessage.objects.filter(dedupe_key__endswith="status:received")
+    assert "registry buiten de EU" not in build_email(confirmation).body
+
+
 @pytest.mark.parametrize(
     ("fields", "error"),
     [

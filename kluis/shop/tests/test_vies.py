@@ -83,6 +83,19 @@ def test_a_valid_number_is_kept_as_evidence_and_the_customer_gets_reverse_charge
 
 
 @pytest.mark.django_db(databases="__all__")
+def test_asking_vies_is_a_recorded_disclosure_of_the_vat_number(client, catalogue, vies):
+    from kluis.audit.models import Disclosure
+
+    vies.answer(200, VIES_VALID)
+    assert checkout(client, fill_cart(client), **BUSINESS).status_code == 302
+    order = Order.objects.get()
+    [disclosure] = Disclosure.objects.filter(recipient="vies")
+    assert disclosure.subject == order.customer_id
+    assert (disclosure.purpose, disclosure.categories) == ("invoicing", ["kluis.vat_number"])
+    assert disclosure.reference == "WAPIAAAAW1234567"  # VIES' consultation number
+
+
+@pytest.mark.django_db(databases="__all__")
 def test_an_invalid_number_makes_the_customer_pay_vat(client, catalogue, vies):
     vies.answer(200, VIES_INVALID)
     assert checkout(client, fill_cart(client), **BUSINESS).status_code == 302

@@ -57,7 +57,14 @@ def _make_one_of_each() -> set[str]:
         PasswordResetRequest,
         User,
     )
-    from kluis.billing.models import BankStatement, Invoice, InvoiceLine, InvoiceLineDomain, Payment
+    from kluis.billing.models import (
+        BankStatement,
+        Invoice,
+        InvoiceLine,
+        InvoiceLineDomain,
+        OssEvidence,
+        Payment,
+    )
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
     from kluis.shop.models import Acceptance, DomainName, KvkExtract, Order, VatCheck
@@ -132,6 +139,7 @@ def _make_one_of_each() -> set[str]:
         invoice=invoice, position=0, description="{domein}", unit_cents=100, net_cents=100
     )
     _fill(InvoiceLineDomain(line=line, customer=customer, fiscal_year=today.year))
+    _fill(OssEvidence(invoice=invoice, customer=customer, country="BE"))
     statement = BankStatement.objects.create(
         version="02", message_id=f"M{n}", statement_id=f"S{n}", sha256="0" * 64
     )

@@ -125,6 +125,15 @@ def test_closing_sets_closed_at_and_takes_it_off_the_list(support, question):
     assert not Answer.objects.exists()
 
 
+def test_the_question_page_names_who_closed_and_who_answered(support, question, personas):
+    personas.staff["support"].display_name = "Lotte Visser"
+    personas.staff["support"].save(update_fields=["display_name"])
+    _answer(support, question, close=True)
+    page = support.get(_url("question", question)).content.decode()
+    assert "door Lotte Visser (klantenservice)" in page
+    assert "· Lotte Visser (klantenservice)" in page
+
+
 def test_the_previous_answers_are_read_with_the_question(support, question):
     _answer(support, question, body="Eerste antwoord")
     page = support.get(_url("question", question)).content.decode()

@@ -104,6 +104,12 @@ def test_the_portal_fits_a_phone_and_has_no_serious_accessibility_violation(
     browser, live_server, shop
 ):
     urls = _pages(shop, "portal") + _pages(shop, "account")
+    # The account pages under /account/ are walked too, the passkey pages among them.
+    assert reverse("accounts:passkeys") in urls
+    assert any(
+        url.startswith(reverse("accounts:passkeys")) and url != reverse("accounts:passkeys")
+        for url in urls
+    ), "the page that removes a passkey"
     problems = _walk(browser, live_server, urls, _session_cookie(shop.alice))
     assert not problems, "\n".join(problems)
 

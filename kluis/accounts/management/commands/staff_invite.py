@@ -16,6 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("email")
+        parser.add_argument("--name", default="", help="the name colleagues see")
         parser.add_argument(
             "--roles", required=True, help=f"comma-separated: {','.join(ROLE_KEYS)}"
         )
@@ -29,7 +30,9 @@ class Command(BaseCommand):
             )
         try:
             validate_email_address(options["email"])
-            services.staff_invite(email=options["email"], roles=roles, by=None)
+            services.staff_invite(
+                email=options["email"], roles=roles, by=None, name=options["name"]
+            )
         except (ValidationError, services.AccountError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write("Invitation sent; the activation link is in the email.")

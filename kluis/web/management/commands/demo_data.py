@@ -88,14 +88,14 @@ DEMO_CUSTOMERS: list[dict[str, str]] = [
     },
 ]
 
-DEMO_STAFF: list[tuple[str, list[str]]] = [
-    ("orders@staff.winkeltjes.net", ["orders"]),
-    ("finance@staff.winkeltjes.net", ["finance"]),
-    ("finance2@staff.winkeltjes.net", ["finance"]),
-    ("support@staff.winkeltjes.net", ["support"]),
-    ("privacy@staff.winkeltjes.net", ["privacy_officer"]),
-    ("privacy2@staff.winkeltjes.net", ["privacy_officer"]),
-    ("admin@staff.winkeltjes.net", ["admin"]),
+DEMO_STAFF: list[tuple[str, list[str], str]] = [
+    ("orders@staff.winkeltjes.net", ["orders"], "Ruben Smit"),
+    ("finance@staff.winkeltjes.net", ["finance"], "Sanne de Boer"),
+    ("finance2@staff.winkeltjes.net", ["finance"], "Yusuf Demir"),
+    ("support@staff.winkeltjes.net", ["support"], "Lotte Visser"),
+    ("privacy@staff.winkeltjes.net", ["privacy_officer"], "Emma Bakker"),
+    ("privacy2@staff.winkeltjes.net", ["privacy_officer"], "Daan Mulder"),
+    ("admin@staff.winkeltjes.net", ["admin"], "Noor Hendriks"),
 ]
 
 
@@ -144,9 +144,11 @@ class Command(BaseCommand):
             "code with `.venv/bin/python manage.py demo_totp EMAIL`):",
         ]
         staff: dict[str, User] = {}
-        for email, roles in DEMO_STAFF:
+        for email, roles, name in DEMO_STAFF:
             password = _password()
-            user = User.objects.create_staff(email=email, password=password, roles=roles)
+            user = User.objects.create_staff(
+                email=email, password=password, roles=roles, display_name=name
+            )
             device = TOTPDevice.objects.create(user=user, name="demo", confirmed=True)
             secret = _base32(device.bin_key)
             lines.append(f"  {email:36} {password}  roles={','.join(roles)}  totp={secret}")

@@ -1,0 +1,59 @@
+"""After an action, the page it lands on says what happened (a flash message in a status region)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from kluis.testing import log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _status_messages(response) -> str:
+    """The text of the flash messages region every base template shows."""
+    markup = response.content.decode()
+    match = re.search(r'role="status"[^>]*>(.*?)</div>', markup, re.S)
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split()) if match else ""
+
+
+def test_a_rights_request_from_the_portal_is_confirmed(client, personas):
+    log_in(client, personas.alice)
+    response = client.post(reverse("rights_portal:requests"), {"kind": "access"}, follow=True)
+    assert response.status_code == 200
+    assert "We hebben je verzoek ontvangen" in _status_messages(response)
+
+
+def test_a_request_registered_by_the_privacy_officer_is_confirmed(client, personas):
+    log_in(client, personas.staff["privacy_officer"])
+    response = client.post(
+        reverse("rights_backoffice:register"),
+        {
+            "name": "Carla Peeters",
+            "email": "carla@example.be",
+            "kind": "access",
+            "received_on": "2026-12-01",
+            "customer_number": "",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "Het verzoek is vastgelegd." in _status_messages(response)
+
+
+def test_an_erasure_held_back_links_to_where_the_customer_ends_what_runs(client, personas):
+    from kluis.shop.models import Order
+    from kluis.shop.testing import make_order, make_subscription
+
+    make_order(personas.customer_a, status=Order.Status.PAID)
+    make_subscription(personas.customer_a)
+    log_in(client, personas.alice)
+    page = client.get(reverse("rights_portal:erase")).content.decode()
+    # The portal's menu links there too; the link must be in the reason itself.
+    held = dict(re.findall(r"<li><strong>(.*?)</strong>(.*?)</li>", page, re.S))
+    order_line = held["Er loopt nog 1 bestelling."]
+    assert f'href="{reverse("shop_portal:orders")}"' in order_line
+    [subscription_line] = [v for k, v in held.items() if "abonnement" in k]
+    assert f'href="{reverse("shop_portal:subscriptions")}"' in subscription_line
