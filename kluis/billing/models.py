@@ -279,8 +279,13 @@ class Payment(SealedModel):
     statement = models.ForeignKey(
         BankStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
-    # The bank's own reference of the entry: importing a statement twice adds nothing.
-    entry_reference = models.CharField(max_length=64, unique=True)
+    # The reference of the entry (the bank's own, else a fingerprint of its content)
+    # and the account of ours it was booked on: importing a statement twice adds
+    # nothing, and the same bank reference on another account of ours is another entry.
+    entry_reference = models.CharField(max_length=64)
+    # The IBAN of our account; "" for an online payment and for payments imported
+    # before accounts were recorded (those count as seen on every account of ours).
+    account = models.CharField(max_length=34, blank=True, default="")
     subject = models.UUIDField()
     booking_date = models.DateField()
     amount_cents = models.PositiveBigIntegerField()
@@ -302,7 +307,13 @@ class Payment(SealedModel):
     class Meta:
         ordering = ["booking_date", "entry_reference"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="billing_paid_more")
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="billing_paid_more"
+            ),
+            # entry_reference first: the import looks entries up by reference alone.
+            models.UniqueConstraint(
+                fields=["entry_reference", "account"], name="billing_entry_once_per_account"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -245,21 +245,21 @@ def test_a_crash_at_a_random_entry_then_a_rerun_equals_one_clean_import(
         for n, inv in enumerate(invoices)
     ] + [Tx("E-none", "7.00", name="Nobody")]
     path = write_statement(tmp_path, txs)
-    original = statements._payment_record
+    original = statements._Rows.add
     crash_at = random.randrange(1, len(txs))
     calls = {"n": 0}
 
-    def crashing(*args):
+    def crashing(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == crash_at:
             raise KeyboardInterrupt("killed mid-import")
-        return original(*args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(statements, "_payment_record", crashing)
+    monkeypatch.setattr(statements._Rows, "add", crashing)
     with pytest.raises(KeyboardInterrupt):
         _import(path)
     assert not Payment.objects.exists()
-    monkeypatch.setattr(statements, "_payment_record", original)
+    monkeypatch.setattr(statements._Rows, "add", original)
     _import(path)
     _import(path)
     after_rerun = _state()
