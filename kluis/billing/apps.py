@@ -11,15 +11,15 @@ class BillingConfig(AppConfig):
         from kluis.billing.erasure import open_invoices
         from kluis.billing.orders import order_moved, order_paid
         from kluis.billing.settlement import register_paid_handler
-        from kluis.billing.vat import consumer_vat_of
+        from kluis.billing.vat import consumer_vat_for
         from kluis.billing.withdrawals import subscriptions_shortened
         from kluis.rights.erasure import register_erasure_blocker
         from kluis.shop.moves import register_move_handler, register_shortened_handler
-        from kluis.shop.prices import register_vat_of
+        from kluis.shop.prices import register_vat_for
 
         register_erasure_blocker(open_invoices)
         register_move_handler(order_moved)
         register_shortened_handler(subscriptions_shortened)
-        register_vat_of(consumer_vat_of)
+        register_vat_for(consumer_vat_for)
         register_paid_handler(order_paid)
         register_paid_handler(dunning_invoice_paid, many=dunning_invoices_paid)
