@@ -9,7 +9,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from kluis.billing.dunning import dunning_invoice_paid, dunning_invoices_paid
         from kluis.billing.erasure import open_invoices
-        from kluis.billing.orders import order_moved, order_paid
+        from kluis.billing.orders import order_moved, order_paid, orders_paid
         from kluis.billing.settlement import register_paid_handler
         from kluis.billing.vat import consumer_vat_for
         from kluis.billing.withdrawals import subscriptions_shortened
@@ -21,5 +21,5 @@ class BillingConfig(AppConfig):
         register_move_handler(order_moved)
         register_shortened_handler(subscriptions_shortened)
         register_vat_for(consumer_vat_for)
-        register_paid_handler(order_paid)
+        register_paid_handler(order_paid, many=orders_paid)
         register_paid_handler(dunning_invoice_paid, many=dunning_invoices_paid)

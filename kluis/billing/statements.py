@@ -36,14 +36,14 @@ import re
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import CharField, F, Field, IntegerField, Lookup, Model, Q, signals
+from django.db.models import F, signals
 from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -52,6 +52,7 @@ from stdnum import iso11649
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
+from kluis.billing.bulk import among
 from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund
 from kluis.billing.reference import is_valid
@@ -280,48 +281,6 @@ class _Batch:
             self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
-class _AnyOf(Lookup):  # type: ignore[type-arg]
-    """`field = ANY(%s)`: PostgreSQL takes thousands of values as one array parameter
-    (an IN list costs a placeholder each, to build, quote and parse)."""
-
-    lookup_name = "any_of"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
-
-
-class _InList(Lookup):  # type: ignore[type-arg]
-    """`field IN (%s, …)` of values already in their database form: Django's `__in`
-    prepares and checks each of thousands of values one by one."""
-
-    lookup_name = "in_list"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        values = list(self.rhs)
-        if not values:
-            return "1 = 0", []
-        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
-
-
-def _among(model: type[Model], name: str, values: Collection[Any]) -> Q:
-    """The rows whose field `name` is one of `values` (a set or list)."""
-    connection = connections[router.db_for_read(model)]
-    field = model._meta.get_field(name)
-    assert isinstance(field, Field)
-    if isinstance(field, (CharField, IntegerField)):
-        prepared = list(values)  # already what the database holds
-    else:
-        prepared = [field.get_db_prep_value(v, connection) for v in values]
-    if connection.vendor == "postgresql":
-        return Q(_AnyOf(F(name), prepared))
-    return Q(_InList(F(name), prepared))
-
-
 def _loaded(rows: Iterable[tuple[Any, ...]]) -> list[Invoice]:
     """Invoices from `values_list(*INVOICE_FIELDS)` rows, as `only(*INVOICE_FIELDS)`
     would load them: the other fields deferred, read from the database on access.
@@ -359,8 +318,7 @@ def _batch_lookups(
             Invoice.objects.select_for_update(of=("self",))
             .filter(kind=Invoice.Kind.INVOICE)
             .filter(
-                _among(Invoice, "payment_reference", references)
-                | _among(Invoice, "number", numbers)
+                among(Invoice, "payment_reference", references) | among(Invoice, "number", numbers)
             )
             .order_by("pk")
             .values_list(*INVOICE_FIELDS)
@@ -372,7 +330,7 @@ def _batch_lookups(
     known = {
         reference
         for reference, on in Payment.objects.filter(
-            _among(Payment, "entry_reference", {s.reference for s in slips})
+            among(Payment, "entry_reference", {s.reference for s in slips})
         )
         .order_by()
         .values_list("entry_reference", "account")
@@ -407,7 +365,7 @@ def _batch_lookups(
     customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
     if customers:
         batch.holder_of = dict(
-            Customer.objects.filter(_among(Customer, "id", customers))
+            Customer.objects.filter(among(Customer, "id", customers))
             .order_by()
             .values_list("pk", "name_index")
         )
