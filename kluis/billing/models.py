@@ -273,6 +273,9 @@ class Payment(SealedModel):
         PROPOSED = "proposed", _("voorstel op bedrag en naam")
         STAFF = "staff", _("gekoppeld door de financiële administratie")
         ONLINE = "online", _("online betaald (iDEAL)")
+        # A payout of the payment service provider: the payments in it are recorded
+        # already (ONLINE), each on its invoice; this is their money arriving.
+        SETTLEMENT = "settlement", _("uitbetaling van de betaaldienst")
         NONE = "none", _("niet gekoppeld")
 
     # The statement it came on; none for a payment made online (see OnlinePayment).

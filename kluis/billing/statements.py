@@ -72,6 +72,12 @@ from kluis.vault.fields import (
 INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,10}\d{4}-\d{6})\b")
 # A betalingskenmerk written in a description: 16 digits, maybe in groups of four.
 KENMERK_IN_TEXT = re.compile(r"(?<!\d)(\d{4}[ .]?\d{4}[ .]?\d{4}[ .]?\d{4})(?!\d)")
+# A payout of the payment service provider: Mollie transfers what it collected (the
+# iDEAL payments, minus its fees) as one credit whose description carries the
+# settlement's bank reference, e.g. "1182161.1506.02" (Mollie Settlements API:
+# organisation, year and month, sequence). The payer's name says Mollie.
+SETTLEMENT_REFERENCE = re.compile(r"(?<![\d.])\d{4,10}\.\d{4}\.\d{2}(?![\d.])")
+PROVIDER_PAYERS = ("mollie",)
 # Payments per batch: large enough that queries per payment vanish, small enough that
 # a batch's invoices and payments stay a few megabytes.
 BATCH_SIZE = 2000
@@ -228,6 +234,21 @@ def _named(part: Part) -> tuple[list[str], list[str]]:
     return kenmerken, INVOICE_NUMBER.findall(text.upper())
 
 
+def settlement_reference(part: Part) -> str:
+    """The provider's settlement reference when this transaction is a payout of the
+    payment service provider, else "".
+
+    Such a credit is not a customer's payment: each payment in it was recorded when
+    the provider said it was paid. It is kept as a payment that pays nothing
+    (`Match.SETTLEMENT`), never matched, proposed or refunded.
+    """
+    holder = part.holder.casefold()
+    if not any(name in holder for name in PROVIDER_PAYERS):
+        return ""
+    found = SETTLEMENT_REFERENCE.search(" ".join([*part.texts, *part.references]))
+    return found.group(0) if found else ""
+
+
 def _holder_index(holder: str) -> str:
     index = Customer._meta.get_field("name_index")
     assert isinstance(index, BlindIndexField)
@@ -308,7 +329,9 @@ def _batch_lookups(
     slips: list[_Slip], account: str
 ) -> tuple[_Batch, list[tuple[str, list[Invoice]] | None]]:
     """What the database knows of a batch's slips, and the invoices each names."""
-    named = [_named(s.part) if s.decide else ([], []) for s in slips]
+    named = [
+        _named(s.part) if s.decide and not settlement_reference(s.part) else ([], []) for s in slips
+    ]
     references = {k for kenmerken, _numbers in named for k in kenmerken}
     numbers = {number for _kenmerken, found in named for number in found}
     locked: list[Invoice] = []
@@ -644,7 +667,10 @@ def _import_batch(run: _Run, slips: list[_Slip]) -> None:
         if rows is None:
             rows = _Rows(run.statement_row(), run.header.iban)
         allocation = _allocation(slip, named)
-        if allocation is None:
+        if slip.decide and settlement_reference(slip.part):
+            how = Payment.Match.SETTLEMENT
+            rows.add(slip, how, slip.amount_cents)
+        elif allocation is None:
             proposal = _proposal(batch, slip)
             how: str = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
             rows.add(slip, how, slip.amount_cents, proposed=proposal)
