@@ -146,7 +146,7 @@ class State:
             for payment in paid:
                 self.settled_in[payment["id"]] = settlement_id
                 payment["settlementId"] = settlement_id
-            return json.loads(json.dumps(settlement))
+            return dict(json.loads(json.dumps(settlement)))
 
     def call_webhook(self, payment_id: str, url: str) -> int:
         body = urllib.parse.urlencode({"id": payment_id})

@@ -667,12 +667,13 @@ def _import_batch(run: _Run, slips: list[_Slip]) -> None:
         if rows is None:
             rows = _Rows(run.statement_row(), run.header.iban)
         allocation = _allocation(slip, named)
+        how: str
         if slip.decide and settlement_reference(slip.part):
             how = Payment.Match.SETTLEMENT
             rows.add(slip, how, slip.amount_cents)
         elif allocation is None:
             proposal = _proposal(batch, slip)
-            how: str = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
+            how = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
             rows.add(slip, how, slip.amount_cents, proposed=proposal)
         elif not allocation[1]:
             # Several invoices named, an amount that is not their open sum: finance.
