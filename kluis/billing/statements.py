@@ -539,6 +539,7 @@ class _Rows:
         assert set(by_name) == set(SEALED_COLUMNS) and len(classes) == 1, by_name
         retention_class = classes.pop()
         yearly = policy.retention[retention_class].per_fiscal_year
+        # The period as Payment.vault_period gives it: the booking date's year.
         return [
             keys.KeyScope(subject, retention_class, str(day.year) if yearly else "")
             for _pk, _ref, subject, day, *_rest in self.pending
