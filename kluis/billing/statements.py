@@ -10,20 +10,25 @@ account's euro are skipped and counted, never summed.
 Matching, in this order: a betalingskenmerk with a right check digit (from any
 structured reference, any issuer, an ISO 11649 RF reference wrapping one, or written
 in the text), then an invoice number in any of the remittance texts (Ustrd,
-AddtlRmtInf, RfrdDocInf, AddtlTxInf, AddtlNtryInf); both decide. Amount and account
-holder's name only propose, for finance to confirm.
+AddtlRmtInf, RfrdDocInf, AddtlTxInf, AddtlNtryInf); both decide. A transaction
+naming several invoices pays each its open amount when it is exactly their open sum,
+and is otherwise left whole for finance (`_allocation`). Amount and account holder's
+name only propose, for finance to confirm. A payout of the payment provider pays
+nothing (`settlement_reference`).
 
 Which entries were imported before: each payment carries a reference of its entry
 that is the same in every export of it (`entry_references`, documented in the
 README): the bank's AcctSvcrRef or NtryRef when the entry has one, else a fingerprint
-of the entry's content. A reference repeated inside one file is numbered (`#2`, …),
+of the entry's content; it counts per account of ours (each payment stores the IBAN).
+A reference repeated inside one file is numbered (`#2`, …),
 so two identical entries of one file are two payments; a batch entry's payments add
 the transaction's place (`/1`, `/2`, …).
 
 A statement of 100,000 entries is imported in batches of BATCH_SIZE payments,
 streamed from the file: per batch one query for the references already imported, one
 locking read of the invoices named by kenmerk or number, one read of the open
-invoices of the holders' names, and bulk writes of payments, keys, invoices and
+invoices of the holders' names, and bulk writes of keys, payments (plain sealed
+rows, `_Rows`: one COPY on PostgreSQL, one prepared INSERT on SQLite), invoices and
 refunds. The whole upload is still one transaction: all of it or none of it.
 """
 
