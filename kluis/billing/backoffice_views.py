@@ -72,6 +72,23 @@ def _import_notes(result: ImportResult) -> list[str]:
             )
             % {"count": result.unsplit_batches}
         )
+    if result.unallocated:
+        notes.append(
+            _(
+                "%(count)s betalingen noemen meer dan één factuur met een ander bedrag dan "
+                "wat daarop openstaat: verdeel ze hieronder zelf over de facturen."
+            )
+            % {"count": result.unallocated}
+        )
+    settlements = result.matches.get(Payment.Match.SETTLEMENT, 0)
+    if settlements:
+        notes.append(
+            _(
+                "%(count)s uitbetalingen van de betaaldienst herkend: de betalingen daarin "
+                "staan al bij hun facturen."
+            )
+            % {"count": settlements}
+        )
     return notes
 
 

@@ -205,12 +205,17 @@ def _strip(elem: etree._Element) -> str:
     return (elem.text or "").strip()
 
 
+@functools.cache
+def _path(namespace: str, names: tuple[str, ...]) -> str:
+    return "/".join(namespace + name for name in names)
+
+
 def _first(elem: etree._Element | None, skip: int, *path: str) -> etree._Element | None:
-    for name in path:
-        if elem is None:
-            return None
-        elem = next((child for local, child in _kids(elem, skip) if local == name), None)
-    return elem
+    """The first element down `path` of local names (lxml's find, in C)."""
+    if elem is None:
+        return None
+    tag = elem.tag
+    return elem.find(_path(tag[:skip] if skip else "", path))
 
 
 def _first_text(elem: etree._Element | None, skip: int, *path: str) -> str:

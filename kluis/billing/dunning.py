@@ -56,6 +56,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.billing import emails
+from kluis.billing.bulk import among
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.services import BILLING, BillingError
 from kluis.policy.cases import Case
@@ -341,9 +342,11 @@ def dunning_invoices_paid(invoices: Sequence[Invoice]) -> None:
     """The same for many invoices at once (a batch of a statement import)."""
     now = timezone.now()
     by_pk = {invoice.pk: invoice for invoice in invoices}
-    Reminder.objects.filter(invoice__in=list(by_pk), closed_at__isnull=True).update(closed_at=now)
+    Reminder.objects.filter(among(Reminder, "invoice", by_pk), closed_at__isnull=True).update(
+        closed_at=now
+    )
     for handover in CollectionHandover.objects.select_for_update().filter(
-        invoice__in=list(by_pk),
+        among(CollectionHandover, "invoice", by_pk),
         status__in=[CollectionHandover.Status.PROPOSED, CollectionHandover.Status.APPROVED],
     ):
         invoice = by_pk[handover.invoice_id]

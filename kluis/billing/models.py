@@ -336,14 +336,22 @@ class Payment(SealedModel):
         PROPOSED = "proposed", _("voorstel op bedrag en naam")
         STAFF = "staff", _("gekoppeld door de financiële administratie")
         ONLINE = "online", _("online betaald (iDEAL)")
+        # A payout of the payment service provider: the payments in it are recorded
+        # already (ONLINE), each on its invoice; this is their money arriving.
+        SETTLEMENT = "settlement", _("uitbetaling van de betaaldienst")
         NONE = "none", _("niet gekoppeld")
 
     # The statement it came on; none for a payment made online (see OnlinePayment).
     statement = models.ForeignKey(
         BankStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
     )
-    # The bank's own reference of the entry: importing a statement twice adds nothing.
-    entry_reference = models.CharField(max_length=64, unique=True)
+    # The reference of the entry (the bank's own, else a fingerprint of its content)
+    # and the account of ours it was booked on: importing a statement twice adds
+    # nothing, and the same bank reference on another account of ours is another entry.
+    entry_reference = models.CharField(max_length=64)
+    # The IBAN of our account; "" for an online payment and for payments imported
+    # before accounts were recorded (those count as seen on every account of ours).
+    account = models.CharField(max_length=34, blank=True, default="")
     subject = models.UUIDField()
     booking_date = models.DateField()
     amount_cents = models.PositiveBigIntegerField()
@@ -367,7 +375,13 @@ class Payment(SealedModel):
         verbose_name_plural = _("betalingen")
         ordering = ["booking_date", "entry_reference"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount_cents__gt=0), name="billing_paid_more")
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="billing_paid_more"
+            ),
+            # entry_reference first: the import looks entries up by reference alone.
+            models.UniqueConstraint(
+                fields=["entry_reference", "account"], name="billing_entry_once_per_account"
+            ),
         ]
 
     def __str__(self) -> str:

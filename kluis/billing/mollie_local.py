@@ -10,6 +10,11 @@ does on the wire:
 - `GET /v2/payments/{id}`: the payment, with `details.consumerName`,
   `consumerAccount` and `consumerBic` once paid by iDEAL;
 - `POST /v2/payments/{id}/refunds` and `GET /v2/payments/{id}/refunds/{id}`;
+- `GET /v2/settlements/{id}` (the id `stl_…`, or the bank reference in its place, as
+  Mollie allows) and `GET /v2/settlements/{id}/payments`: the payouts `settle()` made
+  of the paid payments not settled before, minus a fee per payment, as Mollie's
+  Settlements API describes them (Mollie wants an organisation access token there;
+  this stand-in takes the same API key);
 - errors as Mollie sends them: `application/hal+json` with `status`, `title`,
   `detail` (and `field` for a 422);
 - the hosted checkout page, where the demo payer picks what their bank does (paid,
@@ -65,6 +70,12 @@ class State:
     base_url: str = ""
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settlements: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Which settlement each paid payment was paid out in.
+    settled_in: dict[str, str] = field(default_factory=dict)
+    # Mollie's fee per iDEAL payment, kept back from the payout (cents).
+    fee_cents: int = 32
+    organisation: str = "1234567"
     replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     webhook_calls: list[WebhookCall] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -100,6 +111,42 @@ class State:
             webhook = payment.get("webhookUrl") or ""
         if webhook:
             self.call_webhook(payment_id, webhook)
+
+    def settle(self) -> dict[str, Any] | None:
+        """Pay out the paid payments not paid out before, minus the fees, as one
+        settlement with a bank reference (organisation.YYMM.sequence); None if none."""
+        with self.lock:
+            paid = [
+                p
+                for p in self.payments.values()
+                if p["status"] == "paid" and p["id"] not in self.settled_in
+            ]
+            if not paid:
+                return None
+            settlement_id = _new_id("stl_")
+            stamp = dt.datetime.now(dt.UTC)
+            reference = f"{self.organisation}.{stamp:%y%m}.{len(self.settlements) + 1:02d}"
+            gross = sum(_cents(p["amount"]["value"]) for p in paid)
+            fees = self.fee_cents * len(paid)
+            link = f"{self.base_url}/v2/settlements/{settlement_id}"
+            settlement = {
+                "resource": "settlement",
+                "id": settlement_id,
+                "reference": reference,
+                "createdAt": stamp.replace(microsecond=0).isoformat(),
+                "settledAt": stamp.replace(microsecond=0).isoformat(),
+                "status": "paidout",
+                "amount": {"currency": "EUR", "value": _value(gross - fees)},
+                "_links": {
+                    "self": {"href": link, "type": "application/hal+json"},
+                    "payments": {"href": f"{link}/payments", "type": "application/hal+json"},
+                },
+            }
+            self.settlements[settlement_id] = settlement
+            for payment in paid:
+                self.settled_in[payment["id"]] = settlement_id
+                payment["settlementId"] = settlement_id
+            return dict(json.loads(json.dumps(settlement)))
 
     def call_webhook(self, payment_id: str, url: str) -> int:
         body = urllib.parse.urlencode({"id": payment_id})
@@ -268,6 +315,47 @@ def get_refund(state: State, payment_id: str, refund_id: str) -> tuple[int, dict
         return 200, json.loads(json.dumps(refund))
 
 
+def _settlement(state: State, key: str) -> dict[str, Any] | None:
+    found = state.settlements.get(key)
+    if found is None:  # Mollie takes the bank reference in place of the id
+        found = next((s for s in state.settlements.values() if s["reference"] == key), None)
+    return found
+
+
+def get_settlement(state: State, key: str) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        settlement = _settlement(state, key)
+        if settlement is None:
+            return _error(404, f"No settlement exists with token {key}.")
+        return 200, json.loads(json.dumps(settlement))
+
+
+def list_settlement_payments(state: State, key: str) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        settlement = _settlement(state, key)
+        if settlement is None:
+            return _error(404, f"No settlement exists with token {key}.")
+        payments = [
+            json.loads(json.dumps(state.payments[payment_id]))
+            for payment_id, settled in state.settled_in.items()
+            if settled == settlement["id"]
+        ]
+        return 200, {
+            "count": len(payments),
+            "_embedded": {"payments": payments},
+            "_links": {
+                "self": {
+                    "href": f"{state.base_url}/v2/settlements/{settlement['id']}/payments",
+                    "type": "application/hal+json",
+                },
+                "previous": None,
+                "next": None,
+            },
+        }
+
+
+SETTLEMENT_PATH = re.compile(r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)$")
+SETTLEMENT_PAYMENTS_PATH = re.compile(r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)/payments$")
 PAYMENT_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)$")
 REFUNDS_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds$")
 REFUND_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds/(re_[A-Za-z0-9]+)$")
@@ -324,6 +412,10 @@ class Handler(BaseHTTPRequestHandler):
             self._json(*get_payment(self.state, match.group(1)))
         elif match := REFUND_PATH.match(path):
             self._json(*get_refund(self.state, match.group(1), match.group(2)))
+        elif match := SETTLEMENT_PATH.match(path):
+            self._json(*get_settlement(self.state, match.group(1)))
+        elif match := SETTLEMENT_PAYMENTS_PATH.match(path):
+            self._json(*list_settlement_payments(self.state, match.group(1)))
         else:
             self._json(*_error(404, "The resource does not exist."))
 

@@ -9,6 +9,8 @@ are registered in BillingConfig.ready.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kluis.accounts.models import User
 from kluis.billing import services, withdrawals
 from kluis.billing.models import Invoice
@@ -54,3 +56,10 @@ def order_paid(invoice: Invoice) -> None:
         return
     order = Order.objects.get(pk=invoice.order_id)
     shop_services.order_pay(order=order, invoice_number=invoice.number)
+
+
+def orders_paid(invoices: Sequence[Invoice]) -> None:
+    """The same for a batch of a statement import: only order invoices have work."""
+    for invoice in invoices:
+        if invoice.order_id is not None:
+            order_paid(invoice)

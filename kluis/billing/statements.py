@@ -10,20 +10,25 @@ account's euro are skipped and counted, never summed.
 Matching, in this order: a betalingskenmerk with a right check digit (from any
 structured reference, any issuer, an ISO 11649 RF reference wrapping one, or written
 in the text), then an invoice number in any of the remittance texts (Ustrd,
-AddtlRmtInf, RfrdDocInf, AddtlTxInf, AddtlNtryInf); both decide. Amount and account
-holder's name only propose, for finance to confirm.
+AddtlRmtInf, RfrdDocInf, AddtlTxInf, AddtlNtryInf); both decide. A transaction
+naming several invoices pays each its open amount when it is exactly their open sum,
+and is otherwise left whole for finance (`_allocation`). Amount and account holder's
+name only propose, for finance to confirm. A payout of the payment provider pays
+nothing (`settlement_reference`).
 
 Which entries were imported before: each payment carries a reference of its entry
 that is the same in every export of it (`entry_references`, documented in the
 README): the bank's AcctSvcrRef or NtryRef when the entry has one, else a fingerprint
-of the entry's content. A reference repeated inside one file is numbered (`#2`, …),
+of the entry's content; it counts per account of ours (each payment stores the IBAN).
+A reference repeated inside one file is numbered (`#2`, …),
 so two identical entries of one file are two payments; a batch entry's payments add
 the transaction's place (`/1`, `/2`, …).
 
 A statement of 100,000 entries is imported in batches of BATCH_SIZE payments,
 streamed from the file: per batch one query for the references already imported, one
 locking read of the invoices named by kenmerk or number, one read of the open
-invoices of the holders' names, and bulk writes of payments, keys, invoices and
+invoices of the holders' names, and bulk writes of keys, payments (plain sealed
+rows, `_Rows`: one COPY on PostgreSQL, one prepared INSERT on SQLite), invoices and
 refunds. The whole upload is still one transaction: all of it or none of it.
 """
 
@@ -31,18 +36,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import F, Field, Lookup, Model, Q
+from django.db.models import F, signals
+from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from schwifty import IBAN
@@ -50,18 +57,32 @@ from stdnum import iso11649
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
+from kluis.billing.bulk import among
 from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund
 from kluis.billing.reference import is_valid
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
 from kluis.billing.zipped import statement_files
+from kluis.policy.loader import current_policy
 from kluis.vault import keys
-from kluis.vault.fields import BlindIndexField, seal_pending, sealed_fields
+from kluis.vault.fields import (
+    NONCE_BYTES,
+    TOKEN_VERSION,
+    BlindIndexField,
+    aad_for,
+    sealed_fields,
+)
 
 INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,10}\d{4}-\d{6})\b")
 # A betalingskenmerk written in a description: 16 digits, maybe in groups of four.
 KENMERK_IN_TEXT = re.compile(r"(?<!\d)(\d{4}[ .]?\d{4}[ .]?\d{4}[ .]?\d{4})(?!\d)")
+# A payout of the payment service provider: Mollie transfers what it collected (the
+# iDEAL payments, minus its fees) as one credit whose description carries the
+# settlement's bank reference, e.g. "1182161.1506.02" (Mollie Settlements API:
+# organisation, year and month, sequence). The payer's name says Mollie.
+SETTLEMENT_REFERENCE = re.compile(r"(?<![\d.])\d{4,10}\.\d{4}\.\d{2}(?![\d.])")
+PROVIDER_PAYERS = ("mollie",)
 # Payments per batch: large enough that queries per payment vanish, small enough that
 # a batch's invoices and payments stay a few megabytes.
 BATCH_SIZE = 2000
@@ -93,6 +114,9 @@ class ImportResult:
     # Batch entries whose transactions state no amounts that add up: one payment, for
     # finance to link, rather than a guess.
     unsplit_batches: int = 0
+    # Transactions naming several invoices with an amount that is not what they have
+    # open together: one unlinked payment each, for finance to allocate.
+    unallocated: int = 0
     statements: int = 0
     # Accounts of statements in the upload that are not ours, as given (skipped).
     skipped_accounts: list[str] = field(default_factory=list)
@@ -205,12 +229,29 @@ def _named(part: Part) -> tuple[list[str], list[str]]:
             kenmerken.append(kenmerk)
         else:
             loose.append(reference)  # a bad check digit or another scheme: just text
+    if not part.texts and not loose:
+        return kenmerken, []
     text = " ".join([*part.texts, *loose])
     for written in KENMERK_IN_TEXT.findall(text):
         kenmerk = re.sub(r"[ .]", "", written)
         if is_valid(kenmerk) and kenmerk not in kenmerken:
             kenmerken.append(kenmerk)
     return kenmerken, INVOICE_NUMBER.findall(text.upper())
+
+
+def settlement_reference(part: Part) -> str:
+    """The provider's settlement reference when this transaction is a payout of the
+    payment service provider, else "".
+
+    Such a credit is not a customer's payment: each payment in it was recorded when
+    the provider said it was paid. It is kept as a payment that pays nothing
+    (`Match.SETTLEMENT`), never matched, proposed or refunded.
+    """
+    holder = part.holder.casefold()
+    if not any(name in holder for name in PROVIDER_PAYERS):
+        return ""
+    found = SETTLEMENT_REFERENCE.search(" ".join([*part.texts, *part.references]))
+    return found.group(0) if found else ""
 
 
 def _holder_index(holder: str) -> str:
@@ -266,53 +307,63 @@ class _Batch:
             self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
-class _AnyOf(Lookup):  # type: ignore[type-arg]
-    """`field = ANY(%s)`: PostgreSQL takes thousands of values as one array parameter
-    (an IN list costs a placeholder each, to build, quote and parse)."""
+def _loaded(rows: Iterable[tuple[Any, ...]]) -> list[Invoice]:
+    """Invoices from `values_list(*INVOICE_FIELDS)` rows, as `only(*INVOICE_FIELDS)`
+    would load them: the other fields deferred, read from the database on access.
 
-    lookup_name = "any_of"
-    prepare_rhs = False
+    Model.__init__ walks all of an invoice's fields for each row, which was a fifth of
+    an import; nothing listens to Invoice's init signals, so the rows are made as
+    Django makes a deferred instance, minus that walk.
+    """
+    db = router.db_for_read(Invoice)
+    if signals.pre_init.has_listeners(Invoice) or signals.post_init.has_listeners(Invoice):
+        return [Invoice.from_db(db, INVOICE_FIELDS, values) for values in rows]
+    made = []
+    for values in rows:
+        invoice = Invoice.__new__(Invoice)
+        invoice.__dict__.update(zip(INVOICE_FIELDS, values, strict=True))
+        state = ModelState()
+        state.adding = False
+        state.db = db
+        invoice._state = state
+        made.append(invoice)
+    return made
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
 
-
-def _among(model: type[Model], name: str, values: Collection[Any]) -> Q:
-    """The rows whose field `name` is one of `values` (a set or list)."""
-    connection = connections[router.db_for_read(model)]
-    if connection.vendor == "postgresql":
-        field = model._meta.get_field(name)
-        assert isinstance(field, Field)
-        prepared = [field.get_db_prep_value(v, connection) for v in values]
-        return Q(_AnyOf(F(name), prepared))
-    return Q(**{f"{name}__in": values})
-
-
-def _batch_lookups(slips: list[_Slip]) -> tuple[_Batch, list[tuple[list[str], list[str]]]]:
-    named = [_named(s.part) if s.decide else ([], []) for s in slips]
+def _batch_lookups(
+    slips: list[_Slip], account: str
+) -> tuple[_Batch, list[tuple[str, list[Invoice]] | None]]:
+    """What the database knows of a batch's slips, and the invoices each names."""
+    named = [
+        _named(s.part) if s.decide and not settlement_reference(s.part) else ([], []) for s in slips
+    ]
     references = {k for kenmerken, _numbers in named for k in kenmerken}
     numbers = {number for _kenmerken, found in named for number in found}
     locked: list[Invoice] = []
     if references or numbers:
         # Locked in primary-key order, so two imports never wait on each other crosswise.
-        locked = list(
+        locked = _loaded(
             Invoice.objects.select_for_update(of=("self",))
-            .only(*INVOICE_FIELDS)
             .filter(kind=Invoice.Kind.INVOICE)
             .filter(
-                _among(Invoice, "payment_reference", references)
-                | _among(Invoice, "number", numbers)
+                among(Invoice, "payment_reference", references) | among(Invoice, "number", numbers)
             )
             .order_by("pk")
+            .values_list(*INVOICE_FIELDS)
         )
     # Read after the locks: an import of the same file that held them has committed.
-    known = set(
-        Payment.objects.filter(
-            _among(Payment, "entry_reference", {s.reference for s in slips})
-        ).values_list("entry_reference", flat=True)
-    )
+    # A reference counts as imported on this account, or on an unknown one (payments
+    # imported before the account was recorded); never because another account of ours
+    # has an entry with the same bank reference.
+    known = {
+        reference
+        for reference, on in Payment.objects.filter(
+            among(Payment, "entry_reference", {s.reference for s in slips})
+        )
+        .order_by()
+        .values_list("entry_reference", "account")
+        if on in ("", account)
+    }
     batch = _Batch(
         known=known,
         by_reference={i.payment_reference: i for i in locked},
@@ -321,14 +372,15 @@ def _batch_lookups(slips: list[_Slip]) -> tuple[_Batch, list[tuple[list[str], li
         holder_of={},
     )
     # Amount and name are only tried for what neither reference nor number decides.
+    found = [_named_invoices(batch, n) for n in named]
     undecided = [
         s
-        for s, n in zip(slips, named, strict=True)
-        if s.decide and s.part.holder and _decided(batch, n) is None and s.reference not in known
+        for s, f in zip(slips, found, strict=True)
+        if s.decide and s.part.holder and f is None and s.reference not in known
     ]
     candidates: list[Invoice] = []
     if undecided:
-        candidates = list(
+        candidates = _loaded(
             Invoice.objects.filter(
                 kind=Invoice.Kind.INVOICE,
                 customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
@@ -336,12 +388,12 @@ def _batch_lookups(slips: list[_Slip]) -> tuple[_Batch, list[tuple[list[str], li
             .alias(open=F("total_cents") - F("paid_cents"))
             .filter(open__in={s.amount_cents for s in undecided})
             .order_by()
-            .only("id", "customer_id", "total_cents", "paid_cents", "paid_at", "credited_at")
+            .values_list(*INVOICE_FIELDS)
         )
     customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
     if customers:
         batch.holder_of = dict(
-            Customer.objects.filter(_among(Customer, "id", customers))
+            Customer.objects.filter(among(Customer, "id", customers))
             .order_by()
             .values_list("pk", "name_index")
         )
@@ -349,18 +401,47 @@ def _batch_lookups(slips: list[_Slip]) -> tuple[_Batch, list[tuple[list[str], li
         holder = batch.holder_of[invoice.customer_id]
         assert holder is not None  # the candidates were found by it
         batch.by_holder.setdefault(holder, []).append(invoice)
-    return batch, named
+    return batch, found
 
 
-def _decided(batch: _Batch, named: tuple[list[str], list[str]]) -> tuple[str, Invoice] | None:
+def _named_invoices(
+    batch: _Batch, named: tuple[list[str], list[str]]
+) -> tuple[str, list[Invoice]] | None:
+    """The invoices of ours a payment names, by its strongest rule: the kenmerken when
+    any names an invoice of ours, else the invoice numbers. None when it names none."""
     kenmerken, numbers = named
-    for kenmerk in kenmerken:
-        if kenmerk in batch.by_reference:
-            return Payment.Match.REFERENCE, batch.by_reference[kenmerk]
-    for number in numbers:
-        if number in batch.by_number:
-            return Payment.Match.INVOICE_NUMBER, batch.by_number[number]
+    for how, found in (
+        (Payment.Match.REFERENCE, [batch.by_reference.get(k) for k in kenmerken]),
+        (Payment.Match.INVOICE_NUMBER, [batch.by_number.get(n) for n in numbers]),
+    ):
+        invoices = list({i.pk: i for i in found if i is not None}.values())
+        if invoices:
+            return how, invoices
     return None
+
+
+def _allocation(
+    slip: _Slip, found: tuple[str, list[Invoice]] | None
+) -> tuple[str, list[tuple[Invoice, int]]] | None:
+    """What a payment pays: (rule, [(invoice, amount), …]); [] when it names several
+    invoices and its amount is not exactly what they have open together; None when it
+    names no invoice of ours.
+
+    One named invoice takes the whole amount (more than is open is a refund proposal
+    to the payer of that invoice). Several named invoices are each paid what is open
+    on them when the amount is exactly their open sum; any other amount is left whole
+    for finance to allocate, so no money is moved to one customer's invoice, nor a
+    refund proposed, on a guess about another's.
+    """
+    if found is None:
+        return None
+    how, invoices = found
+    if len(invoices) == 1:
+        return how, [(invoices[0], slip.amount_cents)]
+    open_ones = [i for i in invoices if i.credited_at is None and i.open_cents > 0]
+    if open_ones and sum(i.open_cents for i in open_ones) == slip.amount_cents:
+        return how, [(i, i.open_cents) for i in open_ones]
+    return how, []
 
 
 def _proposal(batch: _Batch, slip: _Slip) -> Invoice | None:
@@ -383,67 +464,160 @@ def _proposal(batch: _Batch, slip: _Slip) -> Invoice | None:
     return next(iter(found.values())) if len(found) == 1 else None
 
 
-def _payment_record(
-    statement: BankStatement, slip: _Slip, how: str, invoice: Invoice | None
-) -> Payment:
-    """The payment of one transaction, not yet saved (the batch saves its payments at once)."""
-    decided = how in (Payment.Match.REFERENCE, Payment.Match.INVOICE_NUMBER)
-    payment = Payment(
-        statement=statement,
-        entry_reference=slip.reference,
-        booking_date=slip.entry.booking_date,
-        amount_cents=slip.amount_cents,
-        match=how,
-        invoice=invoice if decided else None,
-        proposed_invoice=invoice if how == Payment.Match.PROPOSED else None,
-    )
-    # Only a decided match makes the payer that customer; until then the payment is a
-    # data subject of its own, so a wrong proposal never files it under someone else.
-    payment.subject = invoice.customer_id if decided and invoice is not None else payment.pk
-    part = slip.part
-    for name, value in (
-        ("iban", part.iban),
-        ("holder", part.holder),
-        ("remittance", " ".join(part.texts)),
-        ("reference", " ".join(part.references)),
-    ):
-        if value:
-            setattr(payment, name, value)
-    return payment
+# The columns of a payment row, in the order _Rows writes them.
+PAYMENT_COLUMNS = (
+    "id",
+    "statement",
+    "entry_reference",
+    "account",
+    "subject",
+    "booking_date",
+    "amount_cents",
+    "match",
+    "invoice",
+    "proposed_invoice",
+    "created_at",
+    # the sealed ones, last
+    "iban",
+    "holder",
+    "remittance",
+    "reference",
+)
+SEALED_COLUMNS = PAYMENT_COLUMNS[-4:]
 
 
-def _insert(model: type[Payment], rows: list[Payment]) -> None:
-    """INSERT new rows, sealing as save() does.
+class _Rows:
+    """The payment rows of one batch as plain tuples, sealed and written at once.
 
-    bulk_create builds its SQL value by value, which is most of the time of an import;
-    each field's pre_save (a SealedField's seals there) and database preparation are
-    the same as in bulk_create. PostgreSQL takes the rows in one COPY (an INSERT per
-    row costs it a parse and plan per row); SQLite runs one prepared INSERT per row.
+    A Django model instance per payment (its __init__, descriptors, pre_save and
+    get_db_prep_save per field) was most of an import's time. The rows here are the
+    same: every personal value sealed with AES-GCM under its subject's key for the
+    payment category and the fiscal year of the booking date, bound to the row, the
+    column and the key scope exactly as SealedField does (tests open them through the
+    model). The keys a batch needs are fetched, or created, in one go.
     """
-    if not rows:
-        return
-    using = router.db_for_write(model)
-    connection = connections[using]
-    fields = list(model._meta.concrete_fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [
-        [f.get_db_prep_save(f.pre_save(row, True), connection) for f in fields] for row in rows
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for value in values:
-                    copy.write_row(value)
-        else:
-            sql = (
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names, not input
-                f"VALUES ({', '.join(['%s'] * len(fields))})"
+
+    def __init__(self, statement: BankStatement, account: str) -> None:
+        self.statement = statement
+        self.account = account
+        self.now = timezone.now()
+        # (id, entry_reference, subject, booking_date, amount, match, invoice, proposed,
+        #  the four plain values)
+        self.pending: list[
+            tuple[uuid.UUID, str, uuid.UUID, Any, int, str, Any, Any, tuple[str, ...]]
+        ] = []
+
+    def add(
+        self,
+        slip: _Slip,
+        how: str,
+        amount_cents: int,
+        *,
+        invoice: Invoice | None = None,
+        proposed: Invoice | None = None,
+        reference: str = "",
+    ) -> uuid.UUID:
+        """A payment of `amount_cents` of this slip; its id. Only a decided match
+        (`invoice`) makes the payer that customer; until then the payment is a data
+        subject of its own, so a wrong proposal never files it under someone else."""
+        pk = uuid.uuid4()
+        part = slip.part
+        self.pending.append(
+            (
+                pk,
+                reference or slip.reference,
+                invoice.customer_id if invoice is not None else pk,
+                slip.entry.booking_date,
+                amount_cents,
+                how,
+                invoice.pk if invoice is not None else None,
+                proposed.pk if proposed is not None else None,
+                (part.iban, part.holder, " ".join(part.texts), " ".join(part.references)),
             )
-            cursor.executemany(sql, values)
-    for row in rows:
-        row._state.adding = False
-        row._state.db = using
+        )
+        return pk
+
+    def _scopes(self) -> list[keys.KeyScope]:
+        policy = current_policy()
+        by_name = {f.name: f for f in sealed_fields(Payment)}
+        classes = {by_name[name].retention_class() for name in SEALED_COLUMNS}
+        assert set(by_name) == set(SEALED_COLUMNS) and len(classes) == 1, by_name
+        retention_class = classes.pop()
+        yearly = policy.retention[retention_class].per_fiscal_year
+        # The period as Payment.vault_period gives it: the booking date's year.
+        return [
+            keys.KeyScope(subject, retention_class, str(day.year) if yearly else "")
+            for _pk, _ref, subject, day, *_rest in self.pending
+        ]
+
+    def write(self) -> None:
+        if not self.pending:
+            return
+        model = Payment
+        meta = model._meta
+        concrete = {f.name: f for f in meta.concrete_fields}
+        assert set(concrete) == set(PAYMENT_COLUMNS), sorted(concrete)
+        scopes = self._scopes()
+        keys.prefetch_or_create(set(scopes))
+        ciphers = keys.cached_ciphers()
+        using = router.db_for_write(model)
+        connection = connections[using]
+        native_uuid = connection.features.has_native_uuid_field
+        ops = connection.ops
+        days: dict[Any, Any] = {}
+        created = ops.adapt_datetimefield_value(self.now)
+        label = meta.label_lower
+        rows = []
+        for (pk, ref, subject, day, amount, how, invoice, proposed, plain), scope in zip(
+            self.pending, scopes, strict=True
+        ):
+            cipher = ciphers.get(scope)
+            if cipher is None:
+                cipher = keys.cipher_for(scope, create=True)  # raises if shredded
+            tokens: list[bytes | None] = []
+            for name, value in zip(SEALED_COLUMNS, plain, strict=True):
+                if not value:
+                    tokens.append(None)
+                    continue
+                nonce = os.urandom(NONCE_BYTES)
+                aad = aad_for(label, pk, name, scope)
+                tokens.append(TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad))
+            if day not in days:
+                days[day] = ops.adapt_datefield_value(day)
+            ids: tuple[Any, ...] = (pk, subject, invoice, proposed)
+            if not native_uuid:
+                ids = tuple(u.hex if u is not None else None for u in ids)
+            rows.append(
+                (
+                    ids[0],
+                    self.statement.pk,
+                    ref,
+                    self.account,
+                    ids[1],
+                    days[day],
+                    amount,
+                    how,
+                    ids[2],
+                    ids[3],
+                    created,
+                    *tokens,
+                )
+            )
+        table = ops.quote_name(meta.db_table)
+        columns = ", ".join(ops.quote_name(concrete[name].column) for name in PAYMENT_COLUMNS)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # One COPY: an INSERT per row costs PostgreSQL a parse and plan per row.
+                with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                sql = (
+                    f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names, not input
+                    f"VALUES ({', '.join(['%s'] * len(PAYMENT_COLUMNS))})"
+                )
+                cursor.executemany(sql, rows)
+        self.pending = []
 
 
 def _save_paid(invoices: list[Invoice]) -> None:
@@ -486,42 +660,57 @@ def _save_paid(invoices: list[Invoice]) -> None:
 def _import_batch(run: _Run, slips: list[_Slip]) -> None:
     if not slips:
         return
-    batch, named = _batch_lookups(slips)
-    payments: list[Payment] = []
+    batch, found = _batch_lookups(slips, run.header.iban)
+    rows: _Rows | None = None
     settled: list[Invoice] = []
     refunds: list[Refund] = []
-    for slip, names in zip(slips, named, strict=True):
+    now = timezone.now()
+    for slip, named in zip(slips, found, strict=True):
         if slip.reference in batch.known:
             run.result.already_imported += 1
             continue
         batch.known.add(slip.reference)
-        decided = _decided(batch, names)
-        if decided is None:
+        if rows is None:
+            rows = _Rows(run.statement_row(), run.header.iban)
+        allocation = _allocation(slip, named)
+        how: str
+        if slip.decide and settlement_reference(slip.part):
+            how = Payment.Match.SETTLEMENT
+            rows.add(slip, how, slip.amount_cents)
+        elif allocation is None:
             proposal = _proposal(batch, slip)
-            how: str = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
-            payments.append(_payment_record(run.statement_row(), slip, how, proposal))
+            how = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
+            rows.add(slip, how, slip.amount_cents, proposed=proposal)
+        elif not allocation[1]:
+            # Several invoices named, an amount that is not their open sum: finance.
+            how = Payment.Match.NONE
+            run.result.unallocated += 1
+            rows.add(slip, how, slip.amount_cents)
         else:
-            how, invoice = decided
-            payment = _payment_record(run.statement_row(), slip, how, invoice)
-            payments.append(payment)
-            batch.touch(invoice)
-            paid_now, excess = invoice.take_payment(payment.amount_cents, at=timezone.now())
-            if paid_now:
-                settled.append(invoice)
-            if excess > 0:
-                refunds.append(
-                    Refund(
-                        invoice=invoice,
-                        payment=payment,
-                        amount_cents=excess,
-                        proposed_by=run.imported_by,
+            how, shares = allocation
+            for n, (invoice, amount) in enumerate(shares, 1):
+                # The first share keeps the entry's reference (so a second import finds
+                # it); each further one adds "+n".
+                reference = slip.reference if n == 1 else f"{slip.reference}+{n}"
+                payment = rows.add(slip, how, amount, invoice=invoice, reference=reference)
+                batch.touch(invoice)
+                paid_now, excess = invoice.take_payment(amount, at=now)
+                if paid_now:
+                    settled.append(invoice)
+                if excess > 0:
+                    refunds.append(
+                        Refund(
+                            invoice=invoice,
+                            payment_id=payment,
+                            amount_cents=excess,
+                            proposed_by=run.imported_by,
+                        )
                     )
-                )
         run.new += 1
         run.result.new += 1
         run.result.matches[how] = run.result.matches.get(how, 0) + 1
-    seal_pending(payments, sealed_fields(Payment))
-    _insert(Payment, payments)
+    if rows is not None:
+        rows.write()
     _save_paid(list(batch.touched.values()))
     invoices_paid(settled)
     Refund.objects.bulk_create(refunds, batch_size=500)

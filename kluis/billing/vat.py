@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -99,8 +101,9 @@ def vat_decide(*, country: str, evidence: VatCheck | None, day: dt.date) -> VatD
     return VatDecision(Invoice.VatScheme.DUTCH, "NL", rate_on("NL", day))
 
 
-def consumer_vat_of(net_cents: int, country: str) -> int:
-    """The VAT a consumer of `country` pays on a net price today, for showing prices.
+def consumer_vat_for(country: str) -> Callable[[int], int]:
+    """The VAT a consumer of `country` pays on a net price today, for showing prices:
+    the rate is looked up once, here, and the function returned applies it.
 
     As vat_decide decides it for a consumer (no VIES evidence); a country without a
     rate in the table shows no VAT rather than a wrong one.
@@ -108,7 +111,11 @@ def consumer_vat_of(net_cents: int, country: str) -> int:
     from django.utils import timezone
 
     try:
-        decision = vat_decide(country=country, evidence=None, day=timezone.localdate())
+        rate_bp = vat_decide(country=country, evidence=None, day=timezone.localdate()).rate_bp
     except VatError:
-        return 0
-    return vat_amount(net_cents, decision.rate_bp)
+        rate_bp = 0
+    return functools.partial(_vat_at, rate_bp)
+
+
+def _vat_at(rate_bp: int, net_cents: int) -> int:
+    return vat_amount(net_cents, rate_bp)

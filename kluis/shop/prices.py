@@ -9,11 +9,13 @@ excl.); a visitor sees incl. until they switch. The switch is kept in the sessio
 
 The shop does not decide VAT: billing registers the function that gives the VAT on
 a net amount for a country (kluis/billing/apps.py), the way it registers its move
-handler. Without it (a shop alone), prices are shown without VAT and say so.
+handler; a page asks it once, so its prices cost one rate lookup together. Without
+it (a shop alone), prices are shown without VAT and say so.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,13 +29,14 @@ SESSION_KEY = "kluis_prices"
 INCL = "incl"
 EXCL = "excl"
 
-# (net cents, the buyer's country) -> the VAT on it in cents
-VatOf = Callable[[int, str], int]
-_vat_of: list[VatOf] = []
+# The buyer's country -> the VAT on a net amount in cents, at today's rate. Called once
+# per PriceDisplay (a page), so a page of many prices looks the rate up once.
+VatFor = Callable[[str], Callable[[int], int]]
+_vat_for: list[VatFor] = []
 
 
-def register_vat_of(function: VatOf) -> VatOf:
-    _vat_of[:] = [function]
+def register_vat_for(function: VatFor) -> VatFor:
+    _vat_for[:] = [function]
     return function
 
 
@@ -44,15 +47,22 @@ class PriceDisplay:
     # True when the visitor chose; False when it follows the customer's kind.
     chosen: bool = False
 
+    @functools.cached_property
+    def _vat(self) -> Callable[[int], int] | None:
+        """The VAT on a net amount for this country: the rate is read the first time a
+        price is shown and kept for the rest of the page."""
+        if not self.incl_vat or not _vat_for:
+            return None
+        return _vat_for[0](self.country)
+
     def amount(self, net_cents: int) -> int:
         """What to show for a net amount: with the VAT on it, or as it is."""
-        if not self.incl_vat or not _vat_of:
-            return net_cents
-        return net_cents + _vat_of[0](net_cents, self.country)
+        vat = self._vat
+        return net_cents if vat is None else net_cents + vat(net_cents)
 
     @property
     def label(self) -> str:
-        return _("incl. btw") if self.incl_vat and _vat_of else _("excl. btw")
+        return _("incl. btw") if self.incl_vat and _vat_for else _("excl. btw")
 
 
 def _customer(request: HttpRequest) -> Customer | None:

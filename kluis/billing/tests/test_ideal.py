@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+import urllib.request
 from unittest import mock
 
 import pytest
@@ -326,3 +327,73 @@ def test_a_payment_for_a_cancelled_and_credited_order_is_proposed_for_refund(
     assert set(refunds) == {transfer.pk, online_payment.pk}
     assert all(r.amount_cents == invoice.total_cents for r in refunds.values())
     assert all(r.status == Refund.Status.PROPOSED for r in refunds.values())
+
+
+def _api(provider, path: str) -> dict:
+    """GET from the local provider's API, as kluis's key."""
+    import json
+
+    request = urllib.request.Request(  # noqa: S310 - the local server, http
+        provider.url + path, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    with urllib.request.urlopen(request) as answer:  # noqa: S310
+        return dict(json.load(answer))
+
+
+def test_a_mollie_payout_on_the_statement_is_a_settlement_not_a_payment_or_refund(
+    client, personas, provider, tmp_path
+):
+    from kluis.billing.camt_write import Tx, write_statement
+    from kluis.billing.statements import statement_import
+
+    _order, invoice = _awaiting(personas)
+    started = _start(client, invoice)
+    provider.state.set_status(started.provider_id, "paid")
+    invoice.refresh_from_db()
+    assert invoice.is_paid
+    settlement = provider.state.settle()
+    assert settlement is not None and provider.state.settle() is None  # once per payment
+    # The stand-in describes the payout as Mollie's Settlements API does, by id or by
+    # the bank reference.
+    for key in (settlement["id"], settlement["reference"]):
+        assert _api(provider, f"/v2/settlements/{key}")["id"] == settlement["id"]
+    listed = _api(provider, f"/v2/settlements/{settlement['id']}/payments")
+    assert [p["id"] for p in listed["_embedded"]["payments"]] == [started.provider_id]
+    payout = settlement["amount"]["value"]
+    assert int(payout.replace(".", "")) == invoice.total_cents - provider.state.fee_cents
+    # Mollie's transfer arrives on our statement: one credit, its reference in the text.
+    path = write_statement(
+        tmp_path,
+        [
+            Tx(
+                "PAYOUT-1",
+                payout,
+                name="Stichting Mollie Payments",
+                iban="NL55DEUT0265186439",
+                text=f"{settlement['reference']} Mollie payout {invoice.number}",
+            )
+        ],
+    )
+    result = statement_import(path=path, imported_by=None)
+    assert (result.new, result.matches) == (1, {"settlement": 1})
+    row = Payment.objects.get(entry_reference="PAYOUT-1")
+    assert (row.match, row.invoice_id, row.proposed_invoice_id) == ("settlement", None, None)
+    # Not a second payment of the invoice it names, not a refund, not unknown money.
+    invoice.refresh_from_db()
+    assert invoice.paid_cents == invoice.total_cents
+    assert not Refund.objects.exists()
+    assert not Payment.objects.filter(match__in=["none", "proposed"]).exists()
+    again = statement_import(path=path, imported_by=None)
+    assert (again.new, again.already_imported) == (0, 1)
+
+
+def test_a_credit_from_mollie_without_a_settlement_reference_is_left_for_finance(
+    personas, tmp_path
+):
+    from kluis.billing.camt_write import Tx, write_statement
+    from kluis.billing.statements import statement_import
+
+    path = write_statement(
+        tmp_path, [Tx("M-1", "5.00", name="Mollie B.V.", text="correctie kosten")]
+    )
+    assert statement_import(path=path, imported_by=None).matches == {"none": 1}

@@ -245,21 +245,21 @@ def test_a_crash_at_a_random_entry_then_a_rerun_equals_one_clean_import(
         for n, inv in enumerate(invoices)
     ] + [Tx("E-none", "7.00", name="Nobody")]
     path = write_statement(tmp_path, txs)
-    original = statements._payment_record
+    original = statements._Rows.add
     crash_at = random.randrange(1, len(txs))
     calls = {"n": 0}
 
-    def crashing(*args):
+    def crashing(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == crash_at:
             raise KeyboardInterrupt("killed mid-import")
-        return original(*args)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(statements, "_payment_record", crashing)
+    monkeypatch.setattr(statements._Rows, "add", crashing)
     with pytest.raises(KeyboardInterrupt):
         _import(path)
     assert not Payment.objects.exists()
-    monkeypatch.setattr(statements, "_payment_record", original)
+    monkeypatch.setattr(statements._Rows, "add", original)
     _import(path)
     _import(path)
     after_rerun = _state()
@@ -380,3 +380,20 @@ def test_the_number_of_queries_does_not_grow_with_the_entries(tmp_path, invoices
     assert queries(60, "B") == queries(3, "A")
     invoice.refresh_from_db()
     assert invoice.paid_cents == 63
+
+
+def test_invoices_the_import_loads_read_their_other_fields_like_deferred_ones(invoices):
+    # The import makes its invoices without Model.__init__; a paid handler that reads
+    # a field the import did not load must still get it, as from a deferred instance.
+    invoice = invoices[0]
+    [loaded] = statements._loaded(
+        Invoice.objects.filter(pk=invoice.pk).values_list(*statements.INVOICE_FIELDS)
+    )
+    assert (loaded.pk, loaded.number, loaded.open_cents) == (
+        invoice.pk,
+        invoice.number,
+        invoice.total_cents,
+    )
+    assert loaded.get_deferred_fields() >= {"issue_date", "due_date"}
+    assert loaded.due_date == invoice.due_date and loaded.customer == invoice.customer
+    assert loaded.billing_name.reveal(purpose="invoicing", actor=services.BILLING)

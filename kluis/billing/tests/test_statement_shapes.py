@@ -203,6 +203,122 @@ def test_several_own_accounts_are_each_imported(tmp_path, two, settings):
     assert (result.statements, result.skipped_accounts, result.new) == (2, [], 2)
 
 
+def test_a_bank_reference_seen_on_one_account_of_ours_is_new_on_another(tmp_path, two, settings):
+    # Two banks number their entries each on their own: "1" at ING is not "1" at ABN.
+    other = "NL20INGB0001234567"
+    settings.KLUIS_IBANS = [OUR_IBAN, other]
+    a, b = two
+    first = _stmt(
+        _entry(_euro(a.total_cents), _tx(None, rmt=_kenmerk(a.payment_reference)), ref="1")
+    )
+    second = _stmt(
+        _entry(_euro(b.total_cents), _tx(None, rmt=_kenmerk(b.payment_reference)), ref="1"),
+        iban=other,
+        sid="S2",
+    )
+    assert _import(_write(tmp_path, _doc(first), name="a.xml")).new == 1
+    result = _import(_write(tmp_path, _doc(second), name="b.xml"))
+    assert (result.new, result.already_imported) == (1, 0)
+    b.refresh_from_db()
+    assert b.is_paid
+    assert sorted(Payment.objects.values_list("account", "entry_reference")) == sorted(
+        [(OUR_IBAN, "1"), (other, "1")]
+    )
+    # And each account's entry stays imported once.
+    again = _import(_write(tmp_path, _doc(first, second), name="c.xml"))
+    assert (again.new, again.already_imported) == (0, 2)
+
+
+def test_a_payment_imported_before_accounts_were_recorded_is_not_imported_again(
+    tmp_path, two, settings
+):
+    # Payments of earlier versions carry no account: their reference counts as seen on
+    # every account of ours, so an upgrade never imports a statement a second time.
+    a, _b = two
+    xml = _doc(
+        _stmt(_entry(_euro(a.total_cents), _tx(None, rmt=_kenmerk(a.payment_reference)), ref="R9"))
+    )
+    assert _import(_write(tmp_path, xml)).new == 1
+    Payment.objects.update(account="")
+    again = _import(_write(tmp_path, xml, name="again.xml"))
+    assert (again.new, again.already_imported) == (0, 1)
+    a.refresh_from_db()
+    assert a.paid_cents == a.total_cents
+
+
+def test_one_transaction_naming_two_invoices_with_their_sum_pays_both(tmp_path, two):
+    a, b = two
+    # Two CdtrRefInf in one TxDtls, their amounts together.
+    rmt = _kenmerk(a.payment_reference) + _kenmerk(b.payment_reference)
+    entry = _entry(_euro(a.total_cents + b.total_cents), _tx(None, rmt=rmt), ref="TWO-1")
+    result = _import(_write(tmp_path, _doc(_stmt(entry))))
+    assert (result.new, result.matches, result.unallocated) == (1, {"reference": 1}, 0)
+    for invoice in two:
+        invoice.refresh_from_db()
+        assert invoice.is_paid and invoice.paid_cents == invoice.total_cents
+    assert not Refund.objects.exists()
+    payments = {p.invoice_id: p for p in Payment.objects.all()}
+    assert payments[a.pk].amount_cents == a.total_cents
+    assert payments[b.pk].amount_cents == b.total_cents
+    # Each share is the payment of its own invoice's customer.
+    assert payments[a.pk].subject == a.customer_id and payments[b.pk].subject == b.customer_id
+    assert sorted(p.entry_reference for p in payments.values()) == ["TWO-1", "TWO-1+2"]
+    # The same file again adds nothing.
+    again = _import(_write(tmp_path, _doc(_stmt(entry)), name="again.xml"))
+    assert (again.new, again.already_imported) == (0, 1)
+
+
+def test_invoice_numbers_in_one_text_pay_each_when_the_amount_is_their_sum(tmp_path, two):
+    a, b = two
+    entry = _entry(
+        _euro(a.total_cents + b.total_cents),
+        _tx(None, rmt=f"<Ustrd>facturen {a.number} {b.number}</Ustrd>"),
+        ref="NUM-1",
+    )
+    result = _import(_write(tmp_path, _doc(_stmt(entry))))
+    assert (result.new, result.matches) == (1, {"invoice_number": 1})
+    for invoice in two:
+        invoice.refresh_from_db()
+        assert invoice.paid_cents == invoice.total_cents
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.parametrize("cents", [-1, 1, 250])
+def test_one_transaction_naming_two_invoices_with_another_amount_is_left_for_finance(
+    tmp_path, two, cents
+):
+    a, b = two
+    rmt = _kenmerk(a.payment_reference) + _kenmerk(b.payment_reference)
+    amount = a.total_cents + b.total_cents + cents
+    result = _import(_write(tmp_path, _doc(_stmt(_entry(_euro(amount), _tx(None, rmt=rmt))))))
+    assert (result.new, result.matches, result.unallocated) == (1, {"none": 1}, 1)
+    payment = Payment.objects.get()
+    assert (payment.amount_cents, payment.invoice_id, payment.proposed_invoice_id) == (
+        amount,
+        None,
+        None,
+    )
+    # Neither invoice is paid on a guess, and no refund goes to either customer.
+    assert not Invoice.objects.filter(paid_cents__gt=0).exists()
+    assert not Refund.objects.exists()
+
+
+def test_two_invoices_named_one_already_paid_pays_the_open_one_only(tmp_path, two):
+    a, b = two
+    first = _entry(_euro(a.total_cents), _tx(None, rmt=_kenmerk(a.payment_reference)), ref="P1")
+    both = _entry(
+        _euro(b.total_cents),
+        _tx(None, rmt=_kenmerk(a.payment_reference) + _kenmerk(b.payment_reference)),
+        ref="P2",
+    )
+    result = _import(_write(tmp_path, _doc(_stmt(first + both))))
+    assert (result.new, result.matches, result.unallocated) == (2, {"reference": 2}, 0)
+    for invoice in two:
+        invoice.refresh_from_db()
+        assert invoice.paid_cents == invoice.total_cents
+    assert not Refund.objects.exists()
+
+
 def test_an_account_given_as_othr_id_is_refused_by_name(tmp_path, two):
     account = "<Othr><Id>0417164300</Id></Othr>"
     xml = _doc(_stmt(_entry("1.00", _tx(None), ref="X1"), account=account))

@@ -108,3 +108,24 @@ def test_the_english_shop_says_incl_vat(client, catalogue):
     client.post(reverse("set_language"), {"language": "en", "next": "/winkel/"})
     page = _page(client, "shop:catalogue")
     assert "incl. VAT" in page and "Show prices" in page
+
+
+def test_a_page_of_prices_reads_the_vat_rate_once(client, catalogue):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def rate_queries(name: str) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as seen:
+            page = _page(client, name)
+        return sum("billing_vatrate" in q["sql"] for q in seen.captured_queries), page
+
+    count, page = rate_queries("shop:catalogue")
+    assert page.count("€ ") > 3 and "incl. btw" in page  # many prices, shown incl.
+    assert count == 1
+    fill_cart(client)
+    for name in ("shop:cart", "shop:checkout"):
+        count, page = rate_queries(name)
+        assert count == 1 and "€ 24,14" in page, name
+    # Business prices need no rate at all.
+    client.post(reverse("shop:prices"), {"show": "excl"})
+    assert rate_queries("shop:catalogue")[0] == 0

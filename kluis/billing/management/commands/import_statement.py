@@ -34,7 +34,8 @@ class Command(BaseCommand):
             f"{path.name}: {result.entries} entries, {result.new} new payments ({matches}), "
             f"{result.already_imported} already imported, {result.not_credits} not credits, "
             f"{result.foreign_currency} in another currency, "
-            f"{result.unsplit_batches} batch entries left to finance"
+            f"{result.unsplit_batches} batch entries and {result.unallocated} payments "
+            "naming several invoices left to finance"
         )
         if result.skipped_accounts:
             self.stdout.write(f"skipped, not our account: {', '.join(result.skipped_accounts)}")

@@ -1,0 +1,56 @@
+"""Queries over thousands of values at once, for the bulk paths (statement import).
+
+Django's `__in` prepares and checks each value one by one and costs a placeholder
+each; these pass values already in their database form: PostgreSQL gets one array
+parameter (`= ANY(%s)`), SQLite a plain IN list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import CharField, F, Field, IntegerField, Lookup, Model, Q
+
+
+class _AnyOf(Lookup):  # type: ignore[type-arg]
+    """`field = ANY(%s)`: PostgreSQL takes thousands of values as one array parameter
+    (an IN list costs a placeholder each, to build, quote and parse)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+class _InList(Lookup):  # type: ignore[type-arg]
+    """`field IN (%s, …)` of values already in their database form: Django's `__in`
+    prepares and checks each of thousands of values one by one."""
+
+    lookup_name = "in_list"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        values = list(self.rhs)
+        if not values:
+            return "1 = 0", []
+        return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+
+
+def among(model: type[Model], name: str, values: Collection[Any]) -> Q:
+    """The rows whose field `name` is one of `values` (a set or list)."""
+    connection = connections[router.db_for_read(model)]
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    if isinstance(field, (CharField, IntegerField)):
+        prepared = list(values)  # already what the database holds
+    else:
+        prepared = [field.get_db_prep_value(v, connection) for v in values]
+    if connection.vendor == "postgresql":
+        return Q(_AnyOf(F(name), prepared))
+    return Q(_InList(F(name), prepared))
