@@ -95,7 +95,8 @@ def _customers(n: int) -> list[object]:
     from kluis.domains.services import registrations_queue
     from kluis.shop import documents
     from kluis.shop.catalogue import catalogue_load
-    from kluis.shop.models import DomainExtension, Order, OrderLine
+    from kluis.shop.domains import domain_name_create
+    from kluis.shop.models import DOMAIN_MARK, DomainExtension, Order, OrderLine
     from kluis.vault.keys import key_scope
 
     catalogue_load()
@@ -126,8 +127,8 @@ def _customers(n: int) -> list[object]:
                 position=0,
                 kind=OrderLine.Kind.DOMAIN,
                 extension=nl,
-                domain=f"bench-{i:05d}.nl",
-                description="domein",
+                domain_name=domain_name_create(customer=customer, name=f"bench-{i:05d}.nl"),
+                description=DOMAIN_MARK,
                 price_cents=nl.price_cents,
                 period=nl.period,
             )

@@ -42,7 +42,7 @@ def portal_dashboard(customer: Customer, today: dt.date | None = None) -> Dashbo
     invoices = [
         invoice
         for invoice in Invoice.objects.for_customer(customer)
-        .select_related("credit_note")
+        .prefetch_related("credit_notes")
         .order_by("due_date", "number")
         if invoice.is_payable
     ]
