@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 
 from kluis.accounts import selectors
 from kluis.accounts.decorators import customer_required
@@ -21,7 +22,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accounts/portal/home.html",
-        {"customer": customer, "board": portal_dashboard(customer), "ideal": ideal_enabled()},
+        {
+            "customer": customer,
+            "board": portal_dashboard(customer, language=get_language() or "nl", as_customer=True),
+            "ideal": ideal_enabled(),
+        },
     )
 
 

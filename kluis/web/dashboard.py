@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.billing.models import Invoice
+from kluis.policy.enforce import Actor
+from kluis.shop.domains import masked_subscription_names, subscription_names
 from kluis.shop.models import Order, OrderLine, Subscription
 from kluis.web.models import Question
 
@@ -31,13 +33,31 @@ class Dashboard:
     questions: list[Question]
     today: dt.date
     orders: list[Order]
+    # Each service's name as it is shown: a domain revealed for the customer, masked
+    # for staff (support's page of a customer is no case of a domain).
+    names: dict[int, str]
+
+    @property
+    def named_services(self) -> list[tuple[Subscription, str]]:
+        return [(s, self.names[s.pk]) for s in self.services]
+
+    @property
+    def named_domains_ending(self) -> list[tuple[Subscription, str]]:
+        return [(s, self.names[s.pk]) for s in self.domains_ending]
 
     @property
     def is_empty(self) -> bool:
         return not (self.invoices or self.services or self.questions)
 
 
-def portal_dashboard(customer: Customer, today: dt.date | None = None) -> Dashboard:
+def portal_dashboard(
+    customer: Customer,
+    today: dt.date | None = None,
+    *,
+    language: str = "nl",
+    as_customer: bool = False,
+) -> Dashboard:
+    """The dashboard of `customer`; with `as_customer` their domains are revealed to them."""
     today = today or timezone.localdate()
     invoices = [
         invoice
@@ -65,4 +85,14 @@ def portal_dashboard(customer: Customer, today: dt.date | None = None) -> Dashbo
         else []
     )
     orders = list(Order.objects.for_customer(customer).order_by("-created_at")[:RECENT_ORDERS])
-    return Dashboard(invoices, running, domains_ending, questions, today, orders)
+    if as_customer:
+        named = subscription_names(
+            running,
+            language,
+            purpose="contract_administration",
+            actor=Actor.subject(customer.pk),
+        )
+    else:
+        named = masked_subscription_names(running, language)
+    names = {s.pk: name for s, name in named}
+    return Dashboard(invoices, running, domains_ending, questions, today, orders, names)
