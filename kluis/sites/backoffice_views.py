@@ -1,0 +1,151 @@
+"""The sites desk and the help desk of the back office."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.decorators import staff_required
+from kluis.accounts.http import current_user
+from kluis.policy.cases import Case
+from kluis.sites import services
+from kluis.sites.addresses import visitor_address
+from kluis.sites.forms import GrantForm
+from kluis.sites.models import FirewallExport, HelpRequest, Site, SupportGrant
+from kluis.sites.shop_link import site_set_status
+
+DESK_ROLES = ("support", "orders")
+
+
+@never_cache
+@staff_required(*DESK_ROLES)
+def desk(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    sites = Site.objects.annotate(
+        entries=Count(
+            "allow_entries",
+            filter=Q(allow_entries__expires_at__isnull=True) | Q(allow_entries__expires_at__gt=now),
+        )
+    ).order_by("status", "pk")
+    running = SupportGrant.objects.filter(
+        ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+    ).select_related("site")
+    return render(
+        request,
+        "sites/backoffice/desk.html",
+        {
+            "sites": sites,
+            "running": running,
+            "last_export": FirewallExport.objects.first(),
+            "statuses": Site.Status.choices,
+        },
+    )
+
+
+@require_POST
+@staff_required("orders")
+def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    status = request.POST.get("status", "")
+    allowed = {Site.Status.LIVE, Site.Status.SUSPENDED}
+    if status not in allowed or site.status == Site.Status.ENDED:
+        messages.error(request, _("Deze status kan hier niet worden gekozen."))
+    else:
+        site_set_status(site, status, actor=current_user(request).actor().ref)
+        from kluis.sites.firewall import export_after_commit
+
+        export_after_commit()
+        messages.success(request, _("De status van de site is bijgewerkt."))
+    return redirect("sites_backoffice:desk")
+
+
+@never_cache
+@staff_required("support")
+def help_desk(request: HttpRequest) -> HttpResponse:
+    waiting = HelpRequest.objects.exclude(status=HelpRequest.Status.CLOSED).order_by("created_at")
+    return render(request, "sites/backoffice/help_desk.html", {"requests": waiting})
+
+
+def _help_request(request_id: uuid.UUID) -> HelpRequest:
+    found = HelpRequest.objects.filter(pk=request_id).select_related("site").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+@never_cache
+@staff_required("support")
+def help_request(
+    request: HttpRequest, request_id: uuid.UUID, form: GrantForm | None = None
+) -> HttpResponse:
+    found = _help_request(request_id)
+    message = ""
+    if found.message and found.status != HelpRequest.Status.CLOSED:
+        message = found.message.reveal(
+            purpose="answer_questions",
+            actor=current_user(request).actor(),
+            case=Case("help_request", str(found.pk)),
+        )
+    return render(
+        request,
+        "sites/backoffice/help_request.html",
+        {
+            "help": found,
+            "message": message,
+            "form": form or GrantForm(),
+            "grants": found.grants.select_related("staff"),
+            "address": visitor_address(request),
+        },
+    )
+
+
+@require_POST
+@staff_required("support")
+def grant_open(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    form = GrantForm(request.POST)
+    if not form.is_valid():
+        return help_request(request, request_id, form=form)
+    address = visitor_address(request)
+    try:
+        services.grant_open(
+            help_request=found,
+            staff=current_user(request),
+            hours=form.cleaned_data["hours"],
+            staff_address=str(address or ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Toegang geopend; de klant ziet dit in het portaal."))
+    return redirect("sites_backoffice:help-request", request_id=found.pk)
+
+
+@require_POST
+@staff_required("support")
+def grant_end(request: HttpRequest, grant_id: int) -> HttpResponse:
+    grant = SupportGrant.objects.filter(pk=grant_id).select_related("site").first()
+    if grant is None:
+        raise Http404
+    try:
+        services.grant_end(grant=grant, by=current_user(request))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("De toegang is beëindigd."))
+    if grant.help_request_id:
+        return redirect("sites_backoffice:help-request", request_id=grant.help_request_id)
+    return redirect("sites_backoffice:desk")
