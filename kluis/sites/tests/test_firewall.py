@@ -186,7 +186,8 @@ def test_nginx_accepts_the_include(personas, firewall_dir, tmp_path):  # pragma:
     include = firewall_dir / "nginx" / f"site-{site.pk}.conf"
     conf.write_text(
         f"pid {tmp_path}/nginx.pid; error_log stderr; events {{}}\n"
-        f"http {{ server {{ listen 127.0.0.1:18080; location /beheer/ {{ include {include}; }} }} }}\n"
+        "http { server { listen 127.0.0.1:18080;\n"
+        f"location /beheer/ {{ include {include}; }} }} }}\n"
     )
     done = subprocess.run(["nginx", "-t", "-c", str(conf)], check=False)
     assert done.returncode == 0
