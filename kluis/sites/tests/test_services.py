@@ -207,4 +207,4 @@ def test_closing_the_help_request_ends_its_grants(personas):
     services.help_request_close(request=grant.help_request, by=personas.staff["support"])
     grant.refresh_from_db()
     assert grant.ended_at is not None
-    assert HelpRequest.objects.get(pk=grant.help_request_id).status == HelpRequest.Status.CLOSED
+    assert HelpRequest.objects.get(pk=grant.help_request.pk).status == HelpRequest.Status.CLOSED
