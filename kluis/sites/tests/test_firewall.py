@@ -191,3 +191,25 @@ def test_nginx_accepts_the_include(personas, firewall_dir, tmp_path):  # pragma:
     )
     done = subprocess.run(["nginx", "-t", "-c", str(conf)], check=False)
     assert done.returncode == 0
+
+
+def test_a_deleted_file_is_written_again_at_the_next_export(personas, firewall_dir):
+    site = make_site(personas.customer_a)
+    make_entry(site, personas.alice)
+    firewall_export()
+    include = firewall_dir / "nginx" / f"site-{site.pk}.conf"
+    before = include.read_bytes()
+    include.unlink()
+    assert firewall_export().written == 1
+    assert include.read_bytes() == before
+
+
+def test_a_no_change_export_opens_no_sealed_value(personas, firewall_dir):
+    site = make_site(personas.customer_a)
+    make_entry(site, personas.alice)
+    before = AuditEntry.objects.filter(action="vault.reveal").count()
+    firewall_export()
+    reveals = AuditEntry.objects.filter(action="vault.reveal").count()
+    assert reveals > before  # the first export opened the address
+    firewall_export()
+    assert AuditEntry.objects.filter(action="vault.reveal").count() == reveals
