@@ -83,7 +83,9 @@ def _make(sites: int, per_site: int) -> None:
     entries = []
     for n, site in enumerate(made):
         for k in range(per_site):
-            entry = AllowEntry(site=site, version=4, prefix=32, label="bench")
+            entry = AllowEntry(
+                site=site, customer_id=site.customer_id, version=4, prefix=32, label="bench"
+            )
             entry.network = f"145.{100 + k}.{n // 256 % 256}.{n % 256}"
             entries.append(entry)
     AllowEntry.objects.bulk_create(entries, batch_size=2000)

@@ -57,28 +57,41 @@ class Outcome:
     ok: bool
 
 
-def current_state(now: object | None = None) -> dict[int, list[Network]]:
-    """Site id -> its current allowlist (collapsed, sorted); every site is present."""
+def current_state(now: object | None = None) -> dict[int, list[str]]:
+    """Site id -> its current allowlist as nft/nginx elements; every site is present.
+
+    Per site IPv4 before IPv6; overlapping entries are merged (nft refuses overlaps
+    in an interval set), so only a site with a range needs `ipaddress`'s collapsing.
+    """
     moment = now or timezone.now()
-    state: dict[int, list[Network]] = {pk: [] for pk in Site.objects.values_list("pk", flat=True)}
+    state: dict[int, list[str]] = {pk: [] for pk in Site.objects.values_list("pk", flat=True)}
     rows = list(
         AllowEntry.objects.current(moment)
         .filter(site__status__in=[Site.Status.SETUP, Site.Status.LIVE])
-        .select_related("site")
-        .only("id", "network", "site__id", "site__customer_id")
+        .only("id", "network", "site_id", "customer_id")
     )
     plain = reveal_many(rows, ["network"], purpose="admin_access", actor=ACTOR)
-    found: dict[int, list[Network]] = defaultdict(list)
+    found: dict[int, set[str]] = defaultdict(set)
     for row, values in zip(rows, plain, strict=True):
         text = values["network"]
-        if text is None:  # shredded with its customer
-            continue
-        found[row.site_id].append(ipaddress.ip_network(text))
-    for site_id, networks in found.items():
-        v4 = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
-        v6 = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
-        state[site_id] = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+        if text is not None:  # None: shredded with its customer
+            found[row.site_id].add(text)
+    for site_id, texts in found.items():
+        state[site_id] = _elements(texts)
     return state
+
+
+def _elements(texts: set[str]) -> list[str]:
+    if not any("/" in t for t in texts):  # single addresses: duplicates are all overlap
+        v4 = sorted((t for t in texts if ":" not in t), key=ipaddress.IPv4Address)
+        v6 = sorted((t for t in texts if ":" in t), key=ipaddress.IPv6Address)
+        return v4 + v6
+    networks = [ipaddress.ip_network(t) for t in texts]
+    v4n = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
+    v6n = [n for n in networks if isinstance(n, ipaddress.IPv6Network)]
+    merged: list[Network] = list(ipaddress.collapse_addresses(v4n))
+    merged += ipaddress.collapse_addresses(v6n)
+    return [_element(n) for n in merged]
 
 
 def _element(network: Network) -> str:
@@ -87,12 +100,12 @@ def _element(network: Network) -> str:
     return str(network)
 
 
-def render_nft(state: dict[int, list[Network]]) -> bytes:
+def render_nft(state: dict[int, list[str]]) -> bytes:
     lines = [HEADER.rstrip("\n"), "table inet kluis_admin", "delete table inet kluis_admin", ""]
     lines.append("table inet kluis_admin {")
     for site_id in sorted(state):
         for family, kind in ((4, "ipv4_addr"), (6, "ipv6_addr")):
-            members = [_element(n) for n in state[site_id] if n.version == family]
+            members = [e for e in state[site_id] if (":" in e) == (family == 6)]
             lines.append(f"\tset site_{site_id}_v{family} {{")
             lines.append(f"\t\ttype {kind}")
             lines.append("\t\tflags interval")
@@ -103,9 +116,9 @@ def render_nft(state: dict[int, list[Network]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def render_nginx(site_id: int, networks: list[Network]) -> bytes:
+def render_nginx(site_id: int, elements: list[str]) -> bytes:
     lines = [HEADER.rstrip("\n") + f" Site {site_id}."]
-    lines += [f"allow {_element(n)};" for n in networks]
+    lines += [f"allow {e};" for e in elements]
     lines.append("deny all;")
     return ("\n".join(lines) + "\n").encode()
 

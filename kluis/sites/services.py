@@ -58,6 +58,7 @@ def entry_add(
             )
         entry = AllowEntry(
             site=locked,
+            customer_id=locked.customer_id,
             version=network.version,
             prefix=network.prefixlen,
             label=label.strip()[:80],
@@ -99,7 +100,7 @@ def expired_entries_remove(now: dt.datetime | None = None) -> int:
     """Delete entries past their expiry: the address is not kept once it is useless."""
     moment = now or timezone.now()
     expired = list(
-        AllowEntry.objects.filter(expires_at__lte=moment).values_list("pk", "site__customer_id")
+        AllowEntry.objects.filter(expires_at__lte=moment).values_list("pk", "customer_id")
     )
     with transaction.atomic():
         for pk, customer_id in expired:
@@ -198,6 +199,7 @@ def grant_open(
         )
         entry = AllowEntry(
             site=site,
+            customer_id=site.customer_id,
             version=network.version,
             prefix=network.prefixlen,
             label="support",
