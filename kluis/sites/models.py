@@ -138,8 +138,9 @@ class SupportGrant(models.Model):
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="grants")
     staff = models.ForeignKey(User, on_delete=models.PROTECT, related_name="support_grants")
     reason = models.CharField(max_length=12, choices=Reason.choices)
+    # SET_NULL: the retention sweep may delete the request before the grant's record.
     help_request = models.ForeignKey(
-        HelpRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="grants"
+        HelpRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="grants"
     )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
