@@ -184,6 +184,8 @@ def grant_open(
         raise SitesError(_("Deze hulpvraag is gesloten."))
     if site.customer_id != help_request.customer_id:
         raise SitesError(_("Deze site is niet van de klant van deze hulpvraag."))
+    if not site.reachable:
+        raise SitesError(_("Deze site is opgeschort of beëindigd; de toegangslijst staat stil."))
     length = dt.timedelta(hours=hours)
     if length <= dt.timedelta(0) or length > MAX_GRANT:
         raise SitesError(_("Toegang duurt minstens 1 en hoogstens 8 uur."))

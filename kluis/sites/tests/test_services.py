@@ -208,3 +208,18 @@ def test_closing_the_help_request_ends_its_grants(personas):
     grant.refresh_from_db()
     assert grant.ended_at is not None
     assert HelpRequest.objects.get(pk=grant.help_request.pk).status == HelpRequest.Status.CLOSED
+
+
+def test_no_grant_on_a_suspended_site(personas):
+    from kluis.sites.shop_link import site_set_status
+
+    site = make_site(personas.customer_a)
+    request = make_help_request(site)
+    site_set_status(site, Site.Status.SUSPENDED, actor="system:test")
+    with pytest.raises(services.SitesError):
+        services.grant_open(
+            help_request=request,
+            staff=personas.staff["support"],
+            hours=1,
+            staff_address="145.100.20.9",
+        )
