@@ -160,3 +160,16 @@ def test_bob_cannot_end_alices_grant(client, personas):
     assert client.post(url).status_code == 404
     grant.refresh_from_db()
     assert grant.ended_at is None
+
+
+def test_my_data_shows_every_grant(client, personas):
+    grant = make_grant(make_site(personas.customer_a), personas.staff["support"])
+    log_in(client, personas.alice)
+    page = client.get(reverse("portal:my-data")).content.decode()
+    assert grant.help_request is not None
+    assert grant.help_request.reference in page
+    assert f"medewerker {grant.staff_id}" in page
+    log_in(client, personas.bob)
+    assert (
+        grant.help_request.reference not in client.get(reverse("portal:my-data")).content.decode()
+    )
