@@ -604,6 +604,16 @@ ROUTES: dict[str, Route] = {
     "sites_backoffice:help-request": Route(
         "backoffice", roles=SUPPORT, kwargs=_sites("help_request_kwargs")
     ),
+    "sites_backoffice:help-answer": Route(
+        "backoffice",
+        roles=SUPPORT,
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"body": "Dat hebben we opgelost."},
+    ),
+    "sites_backoffice:help-close": Route(
+        "backoffice", roles=SUPPORT, method="post", kwargs=_sites("help_request_kwargs")
+    ),
     "sites_backoffice:grant-open": Route(
         "backoffice",
         roles=SUPPORT,

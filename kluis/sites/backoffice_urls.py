@@ -8,6 +8,8 @@ urlpatterns = [
     path("<int:site_id>/status/", backoffice_views.site_status, name="site-status"),
     path("hulp/", backoffice_views.help_desk, name="help-desk"),
     path("hulp/<uuid:request_id>/", backoffice_views.help_request, name="help-request"),
+    path("hulp/<uuid:request_id>/antwoord/", backoffice_views.help_answer, name="help-answer"),
+    path("hulp/<uuid:request_id>/sluiten/", backoffice_views.help_close, name="help-close"),
     path("hulp/<uuid:request_id>/toegang/", backoffice_views.grant_open, name="grant-open"),
     path("toegang/<int:grant_id>/beeindigen/", backoffice_views.grant_end, name="grant-end"),
 ]

@@ -19,9 +19,10 @@ from kluis.accounts.http import current_user
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
-from kluis.sites.forms import GrantForm
-from kluis.sites.models import FirewallExport, HelpRequest, Site, SupportGrant
+from kluis.sites.forms import GrantForm, HelpAnswerForm
+from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import site_set_status
+from kluis.vault.reveal import reveal_many
 
 DESK_ROLES = ("support", "orders")
 
@@ -91,18 +92,22 @@ def help_request(
 ) -> HttpResponse:
     found = _help_request(request_id)
     message = ""
+    thread: list[tuple[HelpMessage, str | None]] = []
     if found.message and found.status != HelpRequest.Status.CLOSED:
-        message = found.message.reveal(
-            purpose="answer_questions",
-            actor=current_user(request).actor(),
-            case=Case("help_request", str(found.pk)),
-        )
+        actor = current_user(request).actor()
+        case = Case("help_request", str(found.pk))
+        message = found.message.reveal(purpose="answer_questions", actor=actor, case=case)
+        rows = list(found.thread.select_related("help_request"))
+        plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
+        thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
     return render(
         request,
         "sites/backoffice/help_request.html",
         {
             "help": found,
             "message": message,
+            "thread": thread,
+            "answer_form": HelpAnswerForm(),
             "form": form or GrantForm(),
             "grants": found.grants.select_related("staff"),
             "address": visitor_address(request),
@@ -149,3 +154,31 @@ def grant_end(request: HttpRequest, grant_id: int) -> HttpResponse:
     if grant.help_request_id:
         return redirect("sites_backoffice:help-request", request_id=grant.help_request_id)
     return redirect("sites_backoffice:desk")
+
+
+@require_POST
+@staff_required("support")
+def help_answer(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    try:
+        services.help_reply(
+            request=found, body=request.POST.get("body", "")[:5000], by=current_user(request)
+        )
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Je antwoord gaat per e-mail naar de klant."))
+    return redirect("sites_backoffice:help-request", request_id=found.pk)
+
+
+@require_POST
+@staff_required("support")
+def help_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    try:
+        services.help_request_close(request=found, by=current_user(request))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("De hulpvraag is gesloten."))
+    return redirect("sites_backoffice:help-desk")

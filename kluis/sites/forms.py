@@ -68,3 +68,17 @@ class GrantForm(forms.Form):
         initial=2,
         help_text=_("Hoogstens 8 uur; de klant kan de toegang eerder beëindigen."),
     )
+
+
+class HelpReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Je reactie"), max_length=5000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
+class HelpAnswerForm(forms.Form):
+    body = forms.CharField(
+        label=_("Antwoord (gaat per e-mail naar de klant)"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )

@@ -8,6 +8,7 @@ revealed only for `admin_access` (the firewall export, the customer themself).
 
 from __future__ import annotations
 
+import uuid
 from typing import ClassVar
 
 from django.db import models
@@ -126,6 +127,39 @@ class HelpRequest(SealedModel):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class HelpMessage(SealedModel):
+    """A later message in a help request's thread: the customer's or support's answer."""
+
+    class Author(models.TextChoices):
+        CUSTOMER = "customer", _("jij")
+        STAFF = "staff", _("support")
+
+    help_request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="thread")
+    number = models.PositiveIntegerField()
+    author = models.CharField(max_length=8, choices=Author.choices)
+    staff = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    body = SealedField(_("bericht"), category="kluis.contact_message")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["help_request", "number"], name="sites_message_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.number} of {self.help_request_id}"
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.help_request.customer_id
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(help_request__customer_id=subject)
 
 
 class SupportGrant(models.Model):

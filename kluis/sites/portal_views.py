@@ -20,7 +20,7 @@ from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
 from kluis.sites import services
 from kluis.sites.addresses import canonical, parse_network, visitor_address
-from kluis.sites.forms import AllowEntryForm, HelpRequestForm
+from kluis.sites.forms import AllowEntryForm, HelpReplyForm, HelpRequestForm
 from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import package_name, sites_sync
 from kluis.vault.reveal import reveal_many
@@ -215,13 +215,28 @@ def help_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     found = HelpRequest.objects.filter(pk=request_id, customer=_customer(request)).first()
     if found is None:
         raise Http404
-    message = (
-        found.message.reveal(purpose="answer_questions", actor=Actor.subject(found.customer_id))
-        if found.message
-        else ""
-    )
+    if request.method == "POST":
+        try:
+            services.help_reply(
+                request=found, body=request.POST.get("body", "")[:5000], by=current_user(request)
+            )
+        except services.SitesError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            messages.success(request, _("Je bericht is verstuurd."))
+        return redirect("sites_portal:help-request", request_id=found.pk)
+    me = Actor.subject(found.customer_id)
+    message = found.message.reveal(purpose="answer_questions", actor=me) if found.message else ""
+    thread = list(found.thread.select_related("help_request"))
+    plain = reveal_many(thread, ["body"], purpose="answer_questions", actor=me)
     return render(
         request,
         "sites/portal/help_request.html",
-        {"help": found, "message": message, "grants": found.grants.select_related("staff")},
+        {
+            "help": found,
+            "message": message,
+            "thread": [(m, p["body"]) for m, p in zip(thread, plain, strict=True)],
+            "grants": found.grants.select_related("staff"),
+            "reply_form": HelpReplyForm(),
+        },
     )

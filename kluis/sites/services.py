@@ -12,6 +12,7 @@ import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,7 +20,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.sites.addresses import MAX_ENTRIES_PER_SITE, canonical, parse_network
 from kluis.sites.firewall import export_after_commit
-from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
+from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site, SupportGrant
 
 MAX_GRANT = dt.timedelta(hours=8)
 
@@ -138,6 +139,49 @@ def help_request_open(
             data={"help_request": str(request.pk), "about": about},
         )
     return request
+
+
+def help_reply(*, request: HelpRequest, body: str, by: User) -> HelpMessage:
+    """A message in the thread: support's answer (mailed; the request waits for the
+    customer) or the customer's reply (the request is open again)."""
+    if by.is_staff_member:
+        if "support" not in by.roles:
+            raise SitesError(_("Alleen support beantwoordt hulpvragen."))
+        author = HelpMessage.Author.STAFF
+    elif by.customer_id == request.customer_id:
+        author = HelpMessage.Author.CUSTOMER
+    else:
+        raise SitesError(_("Deze hulpvraag is niet van jou."))
+    if not body.strip():
+        raise SitesError(_("Schrijf een bericht."))
+    with transaction.atomic():
+        locked = HelpRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status == HelpRequest.Status.CLOSED:
+            raise SitesError(_("Deze hulpvraag is gesloten."))
+        number = (locked.thread.aggregate(n=Max("number"))["n"] or 0) + 1
+        message = HelpMessage(
+            help_request=locked,
+            number=number,
+            author=author,
+            staff=by if by.is_staff_member else None,
+        )
+        message.body = body.strip()
+        message.save(force_insert=True)
+        locked.status = (
+            HelpRequest.Status.WAITING if by.is_staff_member else HelpRequest.Status.OPEN
+        )
+        locked.save(update_fields=["status"])
+        audit_append(
+            action="sites.help_reply",
+            actor=by.actor().ref,
+            subject=locked.customer_id,
+            data={"help_request": str(locked.pk), "number": number, "author": author},
+        )
+        if by.is_staff_member:
+            from kluis.sites.emails import mail_help_answer
+
+            mail_help_answer(request=locked, message=message)
+    return message
 
 
 def help_request_close(*, request: HelpRequest, by: User) -> None:

@@ -173,3 +173,42 @@ def test_my_data_shows_every_grant(client, personas):
     assert (
         grant.help_request.reference not in client.get(reverse("portal:my-data")).content.decode()
     )
+
+
+def test_a_thread_support_answers_by_mail_and_the_customer_replies(client, personas):
+    from kluis.mail.models import OutboxMessage
+
+    request = make_help_request(make_site(personas.customer_a))
+    staff = client.__class__()
+    log_in(staff, personas.staff["support"])
+    kwargs = {"request_id": request.pk}
+    staff.post(reverse("sites_backoffice:help-answer", kwargs=kwargs), {"body": "Opgelost!"})
+    request.refresh_from_db()
+    assert request.status == HelpRequest.Status.WAITING
+    mail = OutboxMessage.objects.get(dedupe_key=f"help:{request.pk}:answer:1")
+    assert mail.template == "sites/email/help_answer"
+
+    log_in(client, personas.alice)
+    page = client.get(reverse("sites_portal:help-request", kwargs=kwargs)).content.decode()
+    assert "Opgelost!" in page
+    client.post(reverse("sites_portal:help-request", kwargs=kwargs), {"body": "Dank je!"})
+    request.refresh_from_db()
+    assert request.status == HelpRequest.Status.OPEN
+    assert (
+        "Dank je!"
+        in staff.get(reverse("sites_backoffice:help-request", kwargs=kwargs)).content.decode()
+    )
+
+    staff.post(reverse("sites_backoffice:help-close", kwargs=kwargs))
+    request.refresh_from_db()
+    assert request.status == HelpRequest.Status.CLOSED
+    client.post(reverse("sites_portal:help-request", kwargs=kwargs), {"body": "Nog iets"})
+    assert request.thread.count() == 2
+
+
+def test_bob_cannot_reply_to_alices_help_request(client, personas):
+    request = make_help_request(make_site(personas.customer_a))
+    log_in(client, personas.bob)
+    url = reverse("sites_portal:help-request", kwargs={"request_id": request.pk})
+    assert client.post(url, {"body": "Hallo"}).status_code == 404
+    assert request.thread.count() == 0

@@ -223,3 +223,20 @@ def test_no_grant_on_a_suspended_site(personas):
             hours=1,
             staff_address="145.100.20.9",
         )
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_supports_answer_is_delivered_by_the_mail_worker(personas):
+    from django.core import mail
+
+    from kluis.mail.delivery import deliver_due
+
+    request = make_help_request(make_site(personas.customer_a))
+    services.help_reply(request=request, body="Het is opgelost.", by=personas.staff["support"])
+    mail.outbox.clear()
+    report = deliver_due(worker="test")
+    assert report.sent == 1
+    [sent] = mail.outbox
+    assert sent.to == ["alice@example.nl"]
+    assert request.reference in sent.subject
+    assert "Het is opgelost." in sent.body

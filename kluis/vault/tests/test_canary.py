@@ -150,7 +150,7 @@ def _make_one_of_each() -> set[str]:
 
 def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     from kluis.shop.models import OrderLine, Subscription
-    from kluis.sites.models import AllowEntry, HelpRequest, Site
+    from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site
 
     line = OrderLine.objects.create(
         order=order, position=90, kind="product", description="x", price_cents=1, period="month"
@@ -166,7 +166,10 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     )
     site = Site.objects.create(customer=customer, subscription=subscription, kind="webshop")
     _fill(AllowEntry(site=site, customer=customer, version=4, prefix=32))
-    _fill(HelpRequest(customer=customer, reference=f"H-{uuid.uuid4().hex[:8]}", about="site"))
+    request = _fill(
+        HelpRequest(customer=customer, reference=f"H-{uuid.uuid4().hex[:8]}", about="site")
+    )
+    _fill(HelpMessage(help_request=request, number=1, author="staff"))
 
 
 def _sqlite_bytes(alias: str) -> bytes:
