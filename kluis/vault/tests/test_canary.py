@@ -169,6 +169,7 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     request = _fill(
         HelpRequest(customer=customer, reference=f"H-{uuid.uuid4().hex[:8]}", about="site")
     )
+    assert isinstance(request, HelpRequest)
     _fill(HelpMessage(help_request=request, number=1, author="staff"))
 
 
