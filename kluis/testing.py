@@ -593,6 +593,9 @@ ROUTES: dict[str, Route] = {
     "sites_portal:help-request-new": Route("portal"),
     "sites_portal:help-request": Route("portal", kwargs=_sites("help_request_kwargs")),
     "sites_backoffice:desk": Route("backoffice", roles=SITES_DESK),
+    "sites_backoffice:site": Route(
+        "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")
+    ),
     "sites_backoffice:site-status": Route(
         "backoffice",
         roles=frozenset({"orders"}),

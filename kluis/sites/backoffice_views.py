@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
+from kluis.audit.chain import audit_append
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
-from kluis.sites.forms import GrantForm, HelpAnswerForm
+from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm
 from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import site_set_status
 from kluis.vault.reveal import reveal_many
@@ -182,3 +183,25 @@ def help_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, _("De hulpvraag is gesloten."))
     return redirect("sites_backoffice:help-desk")
+
+
+@staff_required("orders")
+def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    initial = {"host_names": site.host_names, "admin_url": site.admin_url}
+    form = SiteForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        site.host_names = form.cleaned_data["host_names"]
+        site.admin_url = form.cleaned_data["admin_url"]
+        site.save(update_fields=["host_names", "admin_url"])
+        audit_append(
+            action="sites.site_edited",
+            actor=current_user(request).actor().ref,
+            subject=site.customer_id,
+            data={"site": site.pk},
+        )
+        messages.success(request, _("De site is bijgewerkt."))
+        return redirect("sites_backoffice:desk")
+    return render(request, "sites/backoffice/site.html", {"site": site, "form": form})

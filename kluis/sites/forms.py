@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -82,3 +84,47 @@ class HelpAnswerForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 6}),
     )
+
+
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host(name: str) -> str:
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise forms.ValidationError(
+            _("%(name)s is geen geldige hostnaam."), params={"name": name}
+        ) from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or len(labels) < 2 or not all(HOST_LABEL.match(p) for p in labels):
+        raise forms.ValidationError(_("%(name)s is geen geldige hostnaam."), params={"name": name})
+    return ascii_name
+
+
+class SiteForm(forms.Form):
+    host_names = forms.CharField(
+        label=_("Hostnamen"),
+        max_length=1000,
+        required=False,
+        help_text=_("Gescheiden door spaties, bijvoorbeeld: winkel.nl www.winkel.nl"),
+    )
+    admin_url = forms.URLField(
+        label=_("Adres van de beheeromgeving"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("Een https-adres op een van de hostnamen."),
+    )
+
+    def clean_host_names(self) -> str:
+        names = [_host(n) for n in self.cleaned_data["host_names"].replace(",", " ").split()]
+        return " ".join(dict.fromkeys(names))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        url = data.get("admin_url")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme != "https" or parts.hostname not in data.get("host_names", "").split():
+                self.add_error("admin_url", _("Een https-adres op een van de hostnamen."))
+        return data

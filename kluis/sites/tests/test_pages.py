@@ -212,3 +212,26 @@ def test_bob_cannot_reply_to_alices_help_request(client, personas):
     url = reverse("sites_portal:help-request", kwargs={"request_id": request.pk})
     assert client.post(url, {"body": "Hallo"}).status_code == 404
     assert request.thread.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("hosts", "url", "ok"),
+    [
+        ("winkel.nl www.winkel.nl", "https://winkel.nl/beheer/", True),
+        ("bücher.de", "https://xn--bcher-kva.de/admin/", True),
+        ("winkel", "", False),
+        ("-bad-.nl", "", False),
+        ("winkel.nl", "https://elders.nl/beheer/", False),
+        ("winkel.nl", "http://winkel.nl/beheer/", False),
+    ],
+)
+def test_orders_staff_set_host_names_and_admin_url(client, personas, hosts, url, ok):
+    site = make_site(personas.customer_a)
+    log_in(client, personas.staff["orders"])
+    response = client.post(
+        reverse("sites_backoffice:site", kwargs={"site_id": site.pk}),
+        {"host_names": hosts, "admin_url": url},
+    )
+    site.refresh_from_db()
+    assert (response.status_code == 302) is ok
+    assert bool(site.host_names) is ok
