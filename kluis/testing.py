@@ -596,6 +596,9 @@ ROUTES: dict[str, Route] = {
     "sites_backoffice:site": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")
     ),
+    "sites_backoffice:update-grant": Route(
+        "backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")
+    ),
     "sites_backoffice:site-status": Route(
         "backoffice",
         roles=frozenset({"orders"}),

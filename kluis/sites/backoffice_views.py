@@ -20,7 +20,7 @@ from kluis.audit.chain import audit_append
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
-from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm
+from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
 from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import site_set_status
 from kluis.vault.reveal import reveal_many
@@ -205,3 +205,34 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
         messages.success(request, _("De site is bijgewerkt."))
         return redirect("sites_backoffice:desk")
     return render(request, "sites/backoffice/site.html", {"site": site, "form": form})
+
+
+@staff_required("support")
+def update_grant(request: HttpRequest, site_id: int) -> HttpResponse:
+    """Schedule support's access for an update, announced to the customer by mail."""
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    form = UpdateGrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_grant_schedule(
+                site=site,
+                staff=current_user(request),
+                starts_at=form.cleaned_data["starts_at"],
+                hours=form.cleaned_data["hours"],
+                note=form.cleaned_data["note"],
+                staff_address=str(visitor_address(request) or ""),
+            )
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        except services.SitesError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("De update is aangekondigd; de klant krijgt een e-mail."))
+            return redirect("sites_backoffice:desk")
+    return render(
+        request,
+        "sites/backoffice/update_grant.html",
+        {"site": site, "form": form, "address": visitor_address(request)},
+    )

@@ -9,10 +9,11 @@ from kluis.mail.kinds import mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import mail_queue
 from kluis.policy.enforce import Actor
-from kluis.sites.models import HelpMessage, HelpRequest
+from kluis.sites.models import HelpMessage, HelpRequest, SupportGrant
 
 PURPOSE = "answer_questions"
 HELP_ANSWER = "sites/email/help_answer"
+UPDATE_ANNOUNCED = "sites/email/update_announced"
 MAILER = Actor.system("sites.mail")
 
 
@@ -44,4 +45,35 @@ def mail_help_answer(*, request: HelpRequest, message: HelpMessage) -> OutboxMes
         language=customer.language,
         context={"help_request_id": str(request.pk), "number": message.number},
         dedupe_key=f"help:{request.pk}:answer:{message.number}",
+    )
+
+
+@mail_kind(
+    template=UPDATE_ANNOUNCED,
+    purpose="account_management",
+    references={"grant_id"},
+    retention="customer_record",
+)
+def _update_announced(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    grant = SupportGrant.objects.get(pk=context["grant_id"])
+    return {
+        "site": grant.site_id,
+        "note": grant.note,
+        "starts_at": grant.starts_at,
+        "ends_at": grant.ends_at,
+        "ended": grant.ended_at is not None,
+    }
+
+
+def mail_update_announced(*, grant: SupportGrant) -> OutboxMessage:
+    customer = grant.site.customer
+    email = customer.email
+    assert email is not None
+    return mail_queue(
+        template=UPDATE_ANNOUNCED,
+        to_subject=customer.pk,
+        recipient_email=str(email.reveal(purpose="account_management", actor=MAILER)),
+        language=customer.language,
+        context={"grant_id": grant.pk},
+        dedupe_key=f"grant:{grant.pk}:announced",
     )

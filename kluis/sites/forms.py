@@ -128,3 +128,18 @@ class SiteForm(forms.Form):
             if parts.scheme != "https" or parts.hostname not in data.get("host_names", "").split():
                 self.add_error("admin_url", _("Een https-adres op een van de hostnamen."))
         return data
+
+
+class UpdateGrantForm(forms.Form):
+    note = forms.CharField(
+        label=_("Welke update"),
+        max_length=200,
+        help_text=_("Dit leest de klant in de aankondiging en in het portaal."),
+    )
+    starts_at = forms.DateTimeField(
+        label=_("Begint op"),
+        help_text=_("Minstens 24 uur vanaf nu: de klant krijgt nu een e-mail."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M"],
+    )
+    hours = forms.IntegerField(label=_("Hoe lang (uren)"), min_value=1, max_value=8, initial=2)

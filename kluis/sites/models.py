@@ -59,7 +59,10 @@ class Site(models.Model):
 class AllowEntryQuerySet(models.QuerySet["AllowEntry"]):
     def current(self, now: object | None = None) -> AllowEntryQuerySet:
         moment = now or timezone.now()
-        return self.filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment))
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment),
+            models.Q(valid_from__isnull=True) | models.Q(valid_from__lte=moment),
+        )
 
 
 class AllowEntry(SealedModel):
@@ -74,6 +77,8 @@ class AllowEntry(SealedModel):
     prefix = models.PositiveSmallIntegerField()
     label = models.CharField(max_length=80, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Only a scheduled update's grant starts later than it is made.
+    valid_from = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     # Set for the entry a support grant adds; it leaves with the grant.
     grant = models.OneToOneField(
@@ -176,6 +181,8 @@ class SupportGrant(models.Model):
     help_request = models.ForeignKey(
         HelpRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="grants"
     )
+    # For an update: what is updated, as announced to the customer (no personal data).
+    note = models.CharField(max_length=200, blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -269,6 +269,73 @@ def grant_open(
     return grant
 
 
+UPDATE_NOTICE = dt.timedelta(hours=24)
+
+
+def update_grant_schedule(
+    *,
+    site: Site,
+    staff: User,
+    starts_at: dt.datetime,
+    hours: int,
+    note: str,
+    staff_address: str,
+    now: dt.datetime | None = None,
+) -> SupportGrant:
+    """Support's access for an update named in advance: the customer is mailed now,
+    at least UPDATE_NOTICE before it starts, and can end it before or while it runs."""
+    moment = now or timezone.now()
+    if not staff.is_staff_member or "support" not in staff.roles:
+        raise SitesError(_("Alleen support kan toegang openen."))
+    if not site.reachable:
+        raise SitesError(_("Deze site is opgeschort of beëindigd; de toegangslijst staat stil."))
+    if starts_at < moment + UPDATE_NOTICE:
+        raise SitesError(_("Een update kondigen we minstens 24 uur van tevoren aan."))
+    length = dt.timedelta(hours=hours)
+    if length <= dt.timedelta(0) or length > MAX_GRANT:
+        raise SitesError(_("Toegang duurt minstens 1 en hoogstens 8 uur."))
+    if not note.strip():
+        raise SitesError(_("Zeg welke update het is."))
+    network = parse_network(staff_address)
+    with transaction.atomic():
+        grant = SupportGrant.objects.create(
+            site=site,
+            staff=staff,
+            reason=SupportGrant.Reason.UPDATE,
+            note=note.strip()[:200],
+            starts_at=starts_at,
+            ends_at=starts_at + length,
+        )
+        entry = AllowEntry(
+            site=site,
+            customer_id=site.customer_id,
+            version=network.version,
+            prefix=network.prefixlen,
+            label="support",
+            valid_from=grant.starts_at,
+            expires_at=grant.ends_at,
+            grant=grant,
+        )
+        entry.network = canonical(network)
+        entry.save(force_insert=True)
+        audit_append(
+            action="sites.grant_scheduled",
+            actor=staff.actor().ref,
+            subject=site.customer_id,
+            data={
+                "site": site.pk,
+                "grant": grant.pk,
+                "from": grant.starts_at.isoformat(),
+                "until": grant.ends_at.isoformat(),
+            },
+        )
+        from kluis.sites.emails import mail_update_announced
+
+        mail_update_announced(grant=grant)
+        export_after_commit()
+    return grant
+
+
 def grant_end(*, grant: SupportGrant, by: User, now: dt.datetime | None = None) -> None:
     """End a running grant at once: the customer's or the staff member's choice."""
     if by.is_staff_member:
@@ -281,7 +348,7 @@ def grant_end(*, grant: SupportGrant, by: User, now: dt.datetime | None = None) 
         ended_by = "customer"
     else:
         raise SitesError(_("Deze toegang is niet tot jouw site."))
-    if not grant.is_running(now):
+    if grant.ended_at is not None or (now or timezone.now()) >= grant.ends_at:
         raise SitesError(_("Deze toegang is al afgelopen."))
     with transaction.atomic():
         _grant_close(grant, ended_by=ended_by, by=by, now=now)

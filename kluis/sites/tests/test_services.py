@@ -240,3 +240,67 @@ def test_supports_answer_is_delivered_by_the_mail_worker(personas):
     assert sent.to == ["alice@example.nl"]
     assert request.reference in sent.subject
     assert "Het is opgelost." in sent.body
+
+
+def _schedule(site, staff, **changes):
+    values = {
+        "site": site,
+        "staff": staff,
+        "starts_at": timezone.now() + dt.timedelta(days=2),
+        "hours": 2,
+        "note": "WooCommerce 9.1",
+        "staff_address": "145.100.20.9",
+    }
+    return services.update_grant_schedule(**{**values, **changes})
+
+
+def test_an_update_is_announced_by_mail_and_opens_only_in_its_window(personas, firewall_dir):
+    from kluis.mail.models import OutboxMessage
+    from kluis.sites.firewall import current_state
+
+    site = make_site(personas.customer_a)
+    grant = _schedule(site, personas.staff["support"])
+    assert OutboxMessage.objects.filter(dedupe_key=f"grant:{grant.pk}:announced").exists()
+    assert current_state()[site.pk] == []
+    assert current_state(grant.starts_at)[site.pk] == ["145.100.20.9"]
+    assert current_state(grant.ends_at)[site.pk] == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"starts_at": "soon"},
+        {"hours": 9},
+        {"note": "  "},
+        {"staff_address": "10.0.0.0/8"},
+    ],
+)
+def test_an_update_without_notice_too_long_unnamed_or_bad_is_refused(personas, changes):
+    site = make_site(personas.customer_a)
+    if changes.get("starts_at") == "soon":
+        changes = {"starts_at": timezone.now() + dt.timedelta(hours=2)}
+    with pytest.raises((services.SitesError, ValidationError)):
+        _schedule(site, personas.staff["support"], **changes)
+    assert not SupportGrant.objects.exists()
+
+
+def test_the_customer_ends_an_announced_update_before_it_starts(personas):
+    site = make_site(personas.customer_a)
+    grant = _schedule(site, personas.staff["support"])
+    services.grant_end(grant=grant, by=personas.alice)
+    assert not AllowEntry.objects.filter(site=site).exists()
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_the_announcement_is_delivered(personas):
+    from django.core import mail
+
+    from kluis.mail.delivery import deliver_due
+
+    site = make_site(personas.customer_a)
+    _schedule(site, personas.staff["support"])
+    mail.outbox.clear()
+    assert deliver_due(worker="test").sent == 1
+    [sent] = mail.outbox
+    assert "WooCommerce 9.1" in sent.body
+    assert f"site {site.pk}" in sent.subject
