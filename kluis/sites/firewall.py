@@ -23,6 +23,7 @@ import ipaddress
 import json
 import os
 import shlex
+import socket
 import subprocess
 import tempfile
 from collections import defaultdict
@@ -83,8 +84,8 @@ def current_state(now: object | None = None) -> dict[int, list[str]]:
 
 def _elements(texts: set[str]) -> list[str]:
     if not any("/" in t for t in texts):  # single addresses: duplicates are all overlap
-        v4 = sorted((t for t in texts if ":" not in t), key=ipaddress.IPv4Address)
-        v6 = sorted((t for t in texts if ":" in t), key=ipaddress.IPv6Address)
+        v4 = sorted((t for t in texts if ":" not in t), key=_v4_key)
+        v6 = sorted((t for t in texts if ":" in t), key=_v6_key)
         return v4 + v6
     networks = [ipaddress.ip_network(t) for t in texts]
     v4n = [n for n in networks if isinstance(n, ipaddress.IPv4Network)]
@@ -92,6 +93,14 @@ def _elements(texts: set[str]) -> list[str]:
     merged: list[Network] = list(ipaddress.collapse_addresses(v4n))
     merged += ipaddress.collapse_addresses(v6n)
     return [_element(n) for n in merged]
+
+
+def _v4_key(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET, text)
+
+
+def _v6_key(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6, text)
 
 
 def _element(network: Network) -> str:
