@@ -187,12 +187,16 @@ def write_files(files: dict[Path, bytes], *, known: dict[str, str]) -> list[Path
             Path(tmp).unlink(missing_ok=True)
         raise
     for directory in {path.parent for path in changed}:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(directory)
     return list(changed)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def inputs_digest(now: object | None = None) -> str:
@@ -259,6 +263,11 @@ def firewall_export(*, directory: Path | None = None, now: object | None = None)
         files = {nft_path: render_nft(state)}
         for site_id, networks in state.items():
             files[root / NGINX_DIR / f"site-{site_id}.conf"] = render_nginx(site_id, networks)
+        # The manifest goes first: an export killed between its renames must not
+        # leave a manifest vouching for files it already replaced.
+        if (root / MANIFEST).exists():
+            (root / MANIFEST).unlink()
+            _fsync_dir(root)
         written = write_files(files, known=known)
         sites, entries = len(state), sum(len(n) for n in state.values())
         digests = {str(p): hashlib.sha256(c).hexdigest() for p, c in files.items()}

@@ -10,11 +10,14 @@ from kluis.jobs.registry import job
 @job("sites_firewall_export", every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=5))
 def sites_firewall_export() -> str:
     from kluis.sites.firewall import firewall_export
+    from kluis.sites.services import expired_entries_remove
     from kluis.sites.shop_link import sites_sync
 
     synced = sites_sync()
     outcome = firewall_export()
+    expired = expired_entries_remove()  # after the export: they are out of it already
     return (
-        f"sites: {synced} changed; firewall: {outcome.sites} sites, {outcome.entries} "
+        f"sites: {synced} changed, {expired} expired entries deleted; "
+        f"firewall: {outcome.sites} sites, {outcome.entries} "
         f"networks, {outcome.written} files written {outcome.reload}".strip()
     )

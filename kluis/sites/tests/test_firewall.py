@@ -213,3 +213,80 @@ def test_a_no_change_export_opens_no_sealed_value(personas, firewall_dir):
     assert reveals > before  # the first export opened the address
     firewall_export()
     assert AuditEntry.objects.filter(action="vault.reveal").count() == reveals
+
+
+def test_an_export_killed_between_renames_leaves_whole_files_and_is_repaired(
+    personas, firewall_dir, monkeypatch
+):
+    import os
+
+    first = make_site(personas.customer_a)
+    second = make_site(personas.customer_b)
+    make_entry(first, personas.alice, "145.100.10.7")
+    firewall_export()
+    make_entry(first, personas.alice, "145.100.10.8")
+    make_entry(second, personas.bob, "145.100.30.1")
+    real_replace = os.replace
+    calls = []
+
+    def dying_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        firewall_export()
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not list(firewall_dir.rglob(".*.tmp"))
+    # Each file is its old or its new self, never a part of one.
+    parse_nft((firewall_dir / NFT_FILE).read_text())
+    for include in (firewall_dir / "nginx").glob("*.conf"):
+        parse_nginx(include.read_text())
+    firewall_export()
+    assert _files(firewall_dir, first)[0] == [_net("145.100.10.7/32"), _net("145.100.10.8/32")]
+    assert _files(firewall_dir, second)[0] == [_net("145.100.30.1/32")]
+
+
+def test_the_job_exports_and_deletes_what_expired(personas, firewall_dir):
+    from kluis.sites.jobs import sites_firewall_export
+    from kluis.sites.models import AllowEntry
+
+    site = make_site(personas.customer_a)
+    entry = make_entry(site, personas.alice)
+    AllowEntry.objects.filter(pk=entry.pk).update(expires_at=timezone.now())
+    outcome = sites_firewall_export()
+    assert "1 expired entries deleted" in outcome
+    assert not AllowEntry.objects.exists()
+    assert _files(firewall_dir, site) == ([], [])
+
+
+def test_after_a_killed_export_a_return_to_the_old_state_is_written(
+    personas, firewall_dir, monkeypatch
+):
+    import os
+
+    from kluis.sites.services import entry_remove
+
+    site = make_site(personas.customer_a)
+    make_entry(site, personas.alice, "145.100.10.7")
+    firewall_export()
+    before = _files(firewall_dir, site)
+    added = make_entry(site, personas.alice, "145.100.10.8")
+    real_replace = os.replace
+    calls = []
+
+    def dying_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the ruleset is replaced, the include not yet
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        firewall_export()
+    monkeypatch.setattr(os, "replace", real_replace)
+    entry_remove(entry=added, by=personas.alice)
+    firewall_export()
+    assert _files(firewall_dir, site) == before
