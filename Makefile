@@ -34,7 +34,7 @@ run: install messages static
 	$(MANAGE) mollie_local & provider=$$!; \
 	$(MANAGE) epp_local & registry=$$!; \
 	trap 'kill $$worker $$provider $$registry 2>/dev/null' EXIT INT TERM; \
-	$(MANAGE) runserver 127.0.0.1:8000
+	KLUIS_ALLOWLIST_LOCAL=1 $(MANAGE) runserver 127.0.0.1:8000
 
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.
 SHOTS_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/screenshots

@@ -289,6 +289,7 @@ def main() -> int:
     from bench.billing import bench_invoice_pdfs, bench_statement_import
     from bench.domains import bench_domains
     from bench.rights import bench_blind_index_rotation, bench_rights_export, bench_rights_sweep
+    from bench.sites import bench_sites_export
 
     console = Console(width=150)
     console.print(f"kluis benchmarks on {connection.vendor}, {os.cpu_count()} cores")
@@ -303,6 +304,7 @@ def main() -> int:
         ("statement import", bench_statement_import),
         ("invoice PDFs", bench_invoice_pdfs),
         ("domains", bench_domains),
+        ("sites firewall export", bench_sites_export),
     ]
     # `python -m bench "statement import"`: only the benchmarks whose name contains one
     # of the arguments (the machine is shared: run what you need).

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "kluis.billing",
     "kluis.domains",
     "kluis.web",
+    "kluis.sites",
 ]
 
 if env_bool("KLUIS_BENCH", False):
@@ -143,6 +144,16 @@ KLUIS_AUDIT_WITNESS_DIR = Path(
     env_str("KLUIS_AUDIT_WITNESS_DIR", str(VAR_DIR / "audit-witness"))
 ).resolve()
 KLUIS_PRIVACY_OFFICER_EMAIL = env_str("KLUIS_PRIVACY_OFFICER_EMAIL", "")
+
+# --- sites: the admin allowlists exported to the firewall (kluis/sites) ----------------
+# Where the nftables ruleset and the nginx includes are written for the hosting nodes.
+KLUIS_FIREWALL_DIR = Path(env_str("KLUIS_FIREWALL_DIR", str(VAR_DIR / "firewall"))).resolve()
+# Run after a changed export (e.g. "nft -f /etc/kluis/kluis-allowlist.nft"); empty: none.
+KLUIS_FIREWALL_RELOAD = env_str("KLUIS_FIREWALL_RELOAD", "")
+# The proxies whose X-Forwarded-For kluis believes (CIDR list); empty: REMOTE_ADDR only.
+KLUIS_TRUSTED_PROXIES = env_list("KLUIS_TRUSTED_PROXIES", [])
+# Allow private and loopback addresses on an allowlist: only for a demo on one machine.
+KLUIS_ALLOWLIST_LOCAL = env_bool("KLUIS_ALLOWLIST_LOCAL", False)
 
 # --- auth --------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -343,6 +343,23 @@ def _billing(name: str) -> KwargsBuilder:
     return build
 
 
+# --- sites (builders in kluis/sites/testing.py) ------------------------------------------
+
+
+def _sites(name: str) -> KwargsBuilder:
+    def build(p: Personas) -> dict[str, Any]:
+        from kluis.sites import testing
+
+        builder: KwargsBuilder = getattr(testing, name)
+        return builder(p)
+
+    return build
+
+
+SITES_DESK = frozenset({"support", "orders"})
+SUPPORT = frozenset({"support"})
+
+
 ROUTES: dict[str, Route] = {
     # public pages of other apps
     "web:home": Route("public"),
@@ -650,6 +667,59 @@ ROUTES: dict[str, Route] = {
     "domains_backoffice:desk": Route("backoffice", roles=frozenset({"orders"})),
     "domains_backoffice:retry": Route(
         "backoffice", roles=frozenset({"orders"}), method="post", kwargs=_failed_registration
+    ),
+    # sites (kluis/sites)
+    "sites_portal:sites": Route("portal"),
+    "sites_portal:site": Route("portal", kwargs=_sites("site_kwargs")),
+    "sites_portal:entry-add": Route(
+        "portal",
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"network": "145.100.30.0/24", "label": "kantoor"},
+    ),
+    "sites_portal:entry-add-current": Route("portal", method="post", kwargs=_sites("site_kwargs")),
+    "sites_portal:entry-remove": Route("portal", method="post", kwargs=_sites("entry_kwargs")),
+    "sites_portal:grant-end": Route("portal", method="post", kwargs=_sites("grant_kwargs")),
+    "sites_portal:help-requests": Route("portal"),
+    "sites_portal:help-request-new": Route("portal"),
+    "sites_portal:help-request": Route("portal", kwargs=_sites("help_request_kwargs")),
+    "sites_backoffice:desk": Route("backoffice", roles=SITES_DESK),
+    "sites_backoffice:site": Route(
+        "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")
+    ),
+    "sites_backoffice:update-grant": Route(
+        "backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")
+    ),
+    "sites_backoffice:site-status": Route(
+        "backoffice",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"status": "live"},
+    ),
+    "sites_backoffice:help-desk": Route("backoffice", roles=SUPPORT),
+    "sites_backoffice:help-request": Route(
+        "backoffice", roles=SUPPORT, kwargs=_sites("help_request_kwargs")
+    ),
+    "sites_backoffice:help-answer": Route(
+        "backoffice",
+        roles=SUPPORT,
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"body": "Dat hebben we opgelost."},
+    ),
+    "sites_backoffice:help-close": Route(
+        "backoffice", roles=SUPPORT, method="post", kwargs=_sites("help_request_kwargs")
+    ),
+    "sites_backoffice:grant-open": Route(
+        "backoffice",
+        roles=SUPPORT,
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"hours": "2"},
+    ),
+    "sites_backoffice:grant-end": Route(
+        "backoffice", roles=SUPPORT, method="post", kwargs=_sites("grant_kwargs")
     ),
 }
 

@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.apps import apps
@@ -165,7 +166,33 @@ def _make_one_of_each() -> set[str]:
             message_id=f"<canary{n}@example.nl>",
         )
     )
+    _sites_rows(customer, order, today)
     return {m._meta.label for m in sealed_models() if m._default_manager.exists()}
+
+
+def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
+    from kluis.shop.models import OrderLine, Subscription
+    from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site
+
+    line = OrderLine.objects.create(
+        order=order, position=90, kind="product", description="x", price_cents=1, period="month"
+    )
+    subscription = Subscription.objects.create(
+        customer=customer,
+        line=line,
+        kind="product",
+        period="month",
+        started_on=today,
+        period_start=today,
+        period_end=today,
+    )
+    site = Site.objects.create(customer=customer, subscription=subscription, kind="webshop")
+    _fill(AllowEntry(site=site, customer=customer, version=4, prefix=32))
+    request = _fill(
+        HelpRequest(customer=customer, reference=f"H-{uuid.uuid4().hex[:8]}", about="site")
+    )
+    assert isinstance(request, HelpRequest)
+    _fill(HelpMessage(help_request=request, number=1, author="staff"))
 
 
 def _sqlite_bytes(alias: str) -> bytes:

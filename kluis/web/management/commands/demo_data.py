@@ -177,6 +177,14 @@ class Command(BaseCommand):
             f"  {police.authority}, {police.order_reference}: answered for K000004 "
             "(jonas@…); nothing of it shows on his pages, in his export or his mail",
         ]
+        from kluis.sites.demo import sites_demo_load
+
+        site = sites_demo_load(Customer.objects.get(number="K000001"))
+        lines += [
+            "",
+            f"A live webshop (site {site.pk}) of K000001: Sites in the portal; the firewall",
+            f"files are in {settings.KLUIS_FIREWALL_DIR}",
+        ]
         audit_append(
             action="demo.loaded",
             actor="system:demo_data",

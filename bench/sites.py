@@ -1,0 +1,128 @@
+"""Benchmark of kluis/sites: the firewall export of 10,000 sites with 5 entries each.
+
+The floor writes the same bytes (one nftables file, 10,000 nginx includes) with plain
+`write_bytes`: no database, no vault, no comparison, no fsync or rename.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.__main__ import Figure
+
+CUSTOMERS = 100
+
+
+def _make(sites: int, per_site: int) -> None:
+    from kluis.accounts.models import Customer
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.models import Order, OrderLine, Product, Subscription
+    from kluis.sites.models import AllowEntry, Site
+
+    catalogue_load()
+    product = Product.objects.get(code="webwinkel-start")
+    customers = []
+    for i in range(CUSTOMERS):
+        customer = Customer(number=f"S{i:07d}", name=f"Bench {i}", email=f"s{i}@example.nl")
+        customer.save()
+        customers.append(customer)
+    today = dt.date.today()
+    orders = [
+        Order(
+            number=f"SB{i:08d}",
+            customer=customers[i % CUSTOMERS],
+            status=Order.Status.DELIVERED,
+            idempotency_key=secrets.token_urlsafe(24),
+            language="nl",
+            total_cents=product.price_cents,
+            agreement_version="1",
+            processor_agreement_version="1",
+        )
+        for i in range(sites)
+    ]
+    Order.objects.bulk_create(orders, batch_size=2000)
+    lines = [
+        OrderLine(
+            order=o,
+            position=0,
+            kind=OrderLine.Kind.PRODUCT,
+            product=product,
+            description="x",
+            price_cents=product.price_cents,
+            period=product.period,
+        )
+        for o in orders
+    ]
+    OrderLine.objects.bulk_create(lines, batch_size=2000)
+    subscriptions = [
+        Subscription(
+            customer_id=o.customer_id,
+            line=line,
+            kind=line.kind,
+            product=product,
+            period=line.period,
+            started_on=today,
+            period_start=today,
+            period_end=today + dt.timedelta(days=30),
+        )
+        for o, line in zip(orders, lines, strict=True)
+    ]
+    Subscription.objects.bulk_create(subscriptions, batch_size=2000)
+    made = Site.objects.bulk_create(
+        [
+            Site(customer_id=s.customer_id, subscription=s, kind="webshop", status="live")
+            for s in subscriptions
+        ],
+        batch_size=2000,
+    )
+    entries = []
+    for n, site in enumerate(made):
+        for k in range(per_site):
+            entry = AllowEntry(
+                site=site, customer_id=site.customer_id, version=4, prefix=32, label="bench"
+            )
+            entry.network = f"145.{100 + k}.{n // 256 % 256}.{n % 256}"
+            entries.append(entry)
+    AllowEntry.objects.bulk_create(entries, batch_size=2000)
+
+
+def bench_sites_export(sites: int = 10_000, per_site: int = 5) -> list[Figure]:
+    from kluis.sites.firewall import NFT_FILE, firewall_export, render_nft, render_nginx
+
+    _make(sites, per_site)
+    root = Path(tempfile.mkdtemp(prefix="kluis-firewall-"))
+    try:
+        start = time.perf_counter()
+        first = firewall_export(directory=root)
+        full = time.perf_counter() - start
+        assert first.sites == sites and first.entries == sites * per_site, first
+        start = time.perf_counter()
+        again = firewall_export(directory=root)
+        unchanged = time.perf_counter() - start
+        assert again.written == 0, again
+
+        # The floor: the same bytes, written bare.
+        from kluis.sites.firewall import current_state
+
+        state = current_state()
+        bare = root / "bare"
+        (bare / "nginx").mkdir(parents=True)
+        start = time.perf_counter()
+        (bare / NFT_FILE).write_bytes(render_nft(state))
+        for site_id, networks in state.items():
+            (bare / "nginx" / f"site-{site_id}.conf").write_bytes(render_nginx(site_id, networks))
+        floor = time.perf_counter() - start
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    label = f"firewall export, {sites:,} sites x {per_site} entries"
+    return [
+        Figure(label, full * 1000, "ms", floor * 1000, "< 2 s", full < 2.0),
+        Figure(
+            f"{label}, nothing changed", unchanged * 1000, "ms", None, "< 0.5 s", unchanged < 0.5
+        ),
+    ]

@@ -1,0 +1,238 @@
+"""The sites desk and the help desk of the back office."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from kluis.accounts.decorators import staff_required
+from kluis.accounts.http import current_user
+from kluis.audit.chain import audit_append
+from kluis.policy.cases import Case
+from kluis.sites import services
+from kluis.sites.addresses import visitor_address
+from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
+from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
+from kluis.sites.shop_link import site_set_status
+from kluis.vault.reveal import reveal_many
+
+DESK_ROLES = ("support", "orders")
+
+
+@never_cache
+@staff_required(*DESK_ROLES)
+def desk(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    sites = Site.objects.annotate(
+        entries=Count(
+            "allow_entries",
+            filter=Q(allow_entries__expires_at__isnull=True) | Q(allow_entries__expires_at__gt=now),
+        )
+    ).order_by("status", "pk")
+    running = SupportGrant.objects.filter(
+        ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now
+    ).select_related("site")
+    return render(
+        request,
+        "sites/backoffice/desk.html",
+        {
+            "sites": sites,
+            "running": running,
+            "last_export": FirewallExport.objects.first(),
+            "statuses": Site.Status.choices,
+        },
+    )
+
+
+@require_POST
+@staff_required("orders")
+def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    status = request.POST.get("status", "")
+    allowed = {Site.Status.LIVE, Site.Status.SUSPENDED}
+    if status not in allowed or site.status == Site.Status.ENDED:
+        messages.error(request, _("Deze status kan hier niet worden gekozen."))
+    else:
+        site_set_status(site, status, actor=current_user(request).actor().ref)
+        from kluis.sites.firewall import export_after_commit
+
+        export_after_commit()
+        messages.success(request, _("De status van de site is bijgewerkt."))
+    return redirect("sites_backoffice:desk")
+
+
+@never_cache
+@staff_required("support")
+def help_desk(request: HttpRequest) -> HttpResponse:
+    waiting = HelpRequest.objects.exclude(status=HelpRequest.Status.CLOSED).order_by("created_at")
+    return render(request, "sites/backoffice/help_desk.html", {"requests": waiting})
+
+
+def _help_request(request_id: uuid.UUID) -> HelpRequest:
+    found = HelpRequest.objects.filter(pk=request_id).select_related("site").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+@never_cache
+@staff_required("support")
+def help_request(
+    request: HttpRequest, request_id: uuid.UUID, form: GrantForm | None = None
+) -> HttpResponse:
+    found = _help_request(request_id)
+    message = ""
+    thread: list[tuple[HelpMessage, str | None]] = []
+    if found.message and found.status != HelpRequest.Status.CLOSED:
+        actor = current_user(request).actor()
+        case = Case("help_request", str(found.pk))
+        message = found.message.reveal(purpose="answer_questions", actor=actor, case=case)
+        rows = list(found.thread.select_related("help_request"))
+        plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
+        thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
+    return render(
+        request,
+        "sites/backoffice/help_request.html",
+        {
+            "help": found,
+            "message": message,
+            "thread": thread,
+            "answer_form": HelpAnswerForm(),
+            "form": form or GrantForm(),
+            "grants": found.grants.select_related("staff"),
+            "address": visitor_address(request),
+        },
+    )
+
+
+@require_POST
+@staff_required("support")
+def grant_open(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    form = GrantForm(request.POST)
+    if not form.is_valid():
+        return help_request(request, request_id, form=form)
+    address = visitor_address(request)
+    try:
+        services.grant_open(
+            help_request=found,
+            staff=current_user(request),
+            hours=form.cleaned_data["hours"],
+            staff_address=str(address or ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Toegang geopend; de klant ziet dit in het portaal."))
+    return redirect("sites_backoffice:help-request", request_id=found.pk)
+
+
+@require_POST
+@staff_required("support")
+def grant_end(request: HttpRequest, grant_id: int) -> HttpResponse:
+    grant = SupportGrant.objects.filter(pk=grant_id).select_related("site").first()
+    if grant is None:
+        raise Http404
+    try:
+        services.grant_end(grant=grant, by=current_user(request))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("De toegang is beëindigd."))
+    if grant.help_request_id:
+        return redirect("sites_backoffice:help-request", request_id=grant.help_request_id)
+    return redirect("sites_backoffice:desk")
+
+
+@require_POST
+@staff_required("support")
+def help_answer(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    try:
+        services.help_reply(
+            request=found, body=request.POST.get("body", "")[:5000], by=current_user(request)
+        )
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Je antwoord gaat per e-mail naar de klant."))
+    return redirect("sites_backoffice:help-request", request_id=found.pk)
+
+
+@require_POST
+@staff_required("support")
+def help_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _help_request(request_id)
+    try:
+        services.help_request_close(request=found, by=current_user(request))
+    except services.SitesError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("De hulpvraag is gesloten."))
+    return redirect("sites_backoffice:help-desk")
+
+
+@staff_required("orders")
+def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    initial = {"host_names": site.host_names, "admin_url": site.admin_url}
+    form = SiteForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        site.host_names = form.cleaned_data["host_names"]
+        site.admin_url = form.cleaned_data["admin_url"]
+        site.save(update_fields=["host_names", "admin_url"])
+        audit_append(
+            action="sites.site_edited",
+            actor=current_user(request).actor().ref,
+            subject=site.customer_id,
+            data={"site": site.pk},
+        )
+        messages.success(request, _("De site is bijgewerkt."))
+        return redirect("sites_backoffice:desk")
+    return render(request, "sites/backoffice/site.html", {"site": site, "form": form})
+
+
+@staff_required("support")
+def update_grant(request: HttpRequest, site_id: int) -> HttpResponse:
+    """Schedule support's access for an update, announced to the customer by mail."""
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    form = UpdateGrantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_grant_schedule(
+                site=site,
+                staff=current_user(request),
+                starts_at=form.cleaned_data["starts_at"],
+                hours=form.cleaned_data["hours"],
+                note=form.cleaned_data["note"],
+                staff_address=str(visitor_address(request) or ""),
+            )
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        except services.SitesError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            messages.success(request, _("De update is aangekondigd; de klant krijgt een e-mail."))
+            return redirect("sites_backoffice:desk")
+    return render(
+        request,
+        "sites/backoffice/update_grant.html",
+        {"site": site, "form": form, "address": visitor_address(request)},
+    )

@@ -1,0 +1,20 @@
+"""The sites in the demo: one live webshop of the first demo customer."""
+
+from __future__ import annotations
+
+from kluis.accounts.models import Customer
+from kluis.shop.testing import make_subscription
+from kluis.sites.models import Site
+from kluis.sites.shop_link import site_set_status, sites_sync
+
+
+def sites_demo_load(customer: Customer) -> Site:
+    """A delivered webshop package of `customer`, its site live, its allowlist empty."""
+    subscription = make_subscription(customer)[0]
+    sites_sync()
+    site = Site.objects.get(subscription=subscription)
+    site.host_names = "demo-winkel.nl www.demo-winkel.nl"
+    site.admin_url = "https://demo-winkel.nl/beheer/"
+    site.save(update_fields=["host_names", "admin_url"])
+    site_set_status(site, Site.Status.LIVE, actor="system:demo_data")
+    return site

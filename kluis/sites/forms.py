@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kluis.sites.addresses import MAX_TEXT, parse_network
+from kluis.sites.models import HelpRequest, Site
+
+
+class AllowEntryForm(forms.Form):
+    network = forms.CharField(
+        label=_("IP-adres of reeks"),
+        max_length=MAX_TEXT,
+        help_text=_(
+            "Bijvoorbeeld 203.0.113.7, 2001:db8:1234::/48 of 203.0.113.0/24. Een reeks is "
+            "hoogstens /24 (IPv4) of /48 (IPv6)."
+        ),
+    )
+    label = forms.CharField(
+        label=_("Omschrijving"),
+        max_length=80,
+        required=False,
+        help_text=_("Zodat je later weet welk adres dit is, bijvoorbeeld 'kantoor'."),
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Geldig tot"),
+        required=False,
+        help_text=_("Laat leeg om het adres te laten staan tot je het weghaalt."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M"],
+    )
+
+    def clean_network(self) -> str:
+        parse_network(self.cleaned_data["network"])
+        return str(self.cleaned_data["network"])
+
+
+class HelpRequestForm(forms.Form):
+    about = forms.ChoiceField(label=_("Waarover gaat je vraag?"), choices=HelpRequest.About.choices)
+    site = forms.ModelChoiceField(
+        label=_("Welke site?"), queryset=Site.objects.none(), required=False
+    )
+    message = forms.CharField(
+        label=_("Je vraag"), max_length=5000, widget=forms.Textarea(attrs={"rows": 6})
+    )
+
+    def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["site"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = sites
+        field.label_from_instance = lambda s: _("site %(number)s") % {"number": s.pk}  # type: ignore[method-assign,assignment]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("about") == HelpRequest.About.SITE and not data.get("site"):
+            self.add_error("site", _("Kies de site waarover je vraag gaat."))
+        return data
+
+
+class GrantForm(forms.Form):
+    hours = forms.IntegerField(
+        label=_("Hoe lang (uren)"),
+        min_value=1,
+        max_value=8,
+        initial=2,
+        help_text=_("Hoogstens 8 uur; de klant kan de toegang eerder beëindigen."),
+    )
+
+
+class HelpReplyForm(forms.Form):
+    body = forms.CharField(
+        label=_("Je reactie"), max_length=5000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+
+
+class HelpAnswerForm(forms.Form):
+    body = forms.CharField(
+        label=_("Antwoord (gaat per e-mail naar de klant)"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def _host(name: str) -> str:
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise forms.ValidationError(
+            _("%(name)s is geen geldige hostnaam."), params={"name": name}
+        ) from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or len(labels) < 2 or not all(HOST_LABEL.match(p) for p in labels):
+        raise forms.ValidationError(_("%(name)s is geen geldige hostnaam."), params={"name": name})
+    return ascii_name
+
+
+class SiteForm(forms.Form):
+    host_names = forms.CharField(
+        label=_("Hostnamen"),
+        max_length=1000,
+        required=False,
+        help_text=_("Gescheiden door spaties, bijvoorbeeld: winkel.nl www.winkel.nl"),
+    )
+    admin_url = forms.URLField(
+        label=_("Adres van de beheeromgeving"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("Een https-adres op een van de hostnamen."),
+    )
+
+    def clean_host_names(self) -> str:
+        names = [_host(n) for n in self.cleaned_data["host_names"].replace(",", " ").split()]
+        return " ".join(dict.fromkeys(names))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        url = data.get("admin_url")
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme != "https" or parts.hostname not in data.get("host_names", "").split():
+                self.add_error("admin_url", _("Een https-adres op een van de hostnamen."))
+        return data
+
+
+class UpdateGrantForm(forms.Form):
+    note = forms.CharField(
+        label=_("Welke update"),
+        max_length=200,
+        help_text=_("Dit leest de klant in de aankondiging en in het portaal."),
+    )
+    starts_at = forms.DateTimeField(
+        label=_("Begint op"),
+        help_text=_("Minstens 24 uur vanaf nu: de klant krijgt nu een e-mail."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y %H:%M"],
+    )
+    hours = forms.IntegerField(label=_("Hoe lang (uren)"), min_value=1, max_value=8, initial=2)

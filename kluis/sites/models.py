@@ -1,0 +1,227 @@
+"""Hosted webshops and websites, their admin allowlists, support access, help requests.
+
+A site is a delivered webshop or website package (kluis/sites/shop_link.py makes one
+per such subscription). The addresses on its admin allowlist are the customer's
+personal data: sealed under the policy's `user.device.ip_address` category and
+revealed only for `admin_access` (the firewall export, the customer themself).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kluis.accounts.models import Customer, User
+from kluis.shop.models import Subscription
+from kluis.vault.fields import SealedField, SealedModel
+
+
+class Site(models.Model):
+    class Status(models.TextChoices):
+        SETUP = "setup", _("wordt ingericht")
+        LIVE = "live", _("live")
+        SUSPENDED = "suspended", _("opgeschort")
+        ENDED = "ended", _("beëindigd")
+
+    class Kind(models.TextChoices):
+        WEBSHOP = "webshop", _("webwinkel")
+        WEBSITE = "website", _("website")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sites")
+    subscription = models.OneToOneField(Subscription, on_delete=models.PROTECT, related_name="site")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    # Filled in when the site is set up; see README "Sites" (not sealed yet).
+    host_names = models.CharField(max_length=1000, blank=True)
+    admin_url = models.URLField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SETUP)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"site {self.pk} of {self.customer_id}"
+
+    @property
+    def reachable(self) -> bool:
+        """Whether its admin allowlist is exported at all (otherwise: deny all)."""
+        return self.status in (self.Status.SETUP, self.Status.LIVE)
+
+    def hosts(self) -> list[str]:
+        return self.host_names.split()
+
+
+class AllowEntryQuerySet(models.QuerySet["AllowEntry"]):
+    def current(self, now: object | None = None) -> AllowEntryQuerySet:
+        moment = now or timezone.now()
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=moment),
+            models.Q(valid_from__isnull=True) | models.Q(valid_from__lte=moment),
+        )
+
+
+class AllowEntry(SealedModel):
+    """One address or range on a site's admin allowlist."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="allow_entries")
+    # The site's customer, kept on the row: the vault subject without a join.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    network = SealedField(_("IP-adres of reeks"), category="user.device.ip_address")
+    # 4 or 6 and the prefix length: the size of the list without the addresses.
+    version = models.PositiveSmallIntegerField()
+    prefix = models.PositiveSmallIntegerField()
+    label = models.CharField(max_length=80, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Only a scheduled update's grant starts later than it is made.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set for the entry a support grant adds; it leaves with the grant.
+    grant = models.OneToOneField(
+        "SupportGrant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="allow_entry",
+    )
+
+    objects = AllowEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    def __str__(self) -> str:
+        return f"allow entry {self.pk} of site {self.site_id}"
+
+
+class HelpRequest(SealedModel):
+    """A customer's request for help, from the portal; the reason staff may log in."""
+
+    class About(models.TextChoices):
+        SITE = "site", _("een webwinkel of website")
+        DOMAIN = "domain", _("een domeinnaam")
+        INVOICE = "invoice", _("een factuur")
+        ACCOUNT = "account", _("je account")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        WAITING = "waiting", _("wacht op jou")
+        CLOSED = "closed", _("gesloten")
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="help_requests")
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.PROTECT, related_name="help_requests"
+    )
+    reference = models.CharField(max_length=20, unique=True)
+    about = models.CharField(max_length=8, choices=About.choices)
+    message = SealedField(_("je vraag"), category="kluis.contact_message")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class HelpMessage(SealedModel):
+    """A later message in a help request's thread: the customer's or support's answer."""
+
+    class Author(models.TextChoices):
+        CUSTOMER = "customer", _("jij")
+        STAFF = "staff", _("support")
+
+    help_request = models.ForeignKey(HelpRequest, on_delete=models.CASCADE, related_name="thread")
+    number = models.PositiveIntegerField()
+    author = models.CharField(max_length=8, choices=Author.choices)
+    staff = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    body = SealedField(_("bericht"), category="kluis.contact_message")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["help_request", "number"], name="sites_message_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.number} of {self.help_request_id}"
+
+    def vault_subject(self) -> uuid.UUID:
+        return self.help_request.customer_id
+
+    @classmethod
+    def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
+        return models.Q(help_request__customer_id=subject)
+
+
+class SupportGrant(models.Model):
+    """Time-boxed access of one named staff member to one site's admin environment."""
+
+    class Reason(models.TextChoices):
+        HELP_REQUEST = "help_request", _("je hulpvraag")
+        UPDATE = "update", _("een aangekondigde update")
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="grants")
+    staff = models.ForeignKey(User, on_delete=models.PROTECT, related_name="support_grants")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    # SET_NULL: the retention sweep may delete the request before the grant's record.
+    help_request = models.ForeignKey(
+        HelpRequest, null=True, blank=True, on_delete=models.SET_NULL, related_name="grants"
+    )
+    # For an update: what is updated, as announced to the customer (no personal data).
+    note = models.CharField(max_length=200, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=10, blank=True)  # "customer" or "staff"
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="sites_grant_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} on site {self.site_id}"
+
+    def is_running(self, now: object | None = None) -> bool:
+        moment = now or timezone.now()
+        return self.ended_at is None and self.starts_at <= moment < self.ends_at  # type: ignore[operator]
+
+    @property
+    def until(self) -> object:
+        return self.ended_at or self.ends_at
+
+
+class FirewallExport(models.Model):
+    """The outcome of one firewall export: what the sites desk shows as the last result."""
+
+    at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    sites = models.PositiveIntegerField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+    files_written = models.PositiveIntegerField(default=0)
+    reload_outcome = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"firewall export {self.at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'failed'}"

@@ -1,0 +1,73 @@
+"""The one place sites meet the shop: a site per webshop or website subscription.
+
+A delivered webshop or website package starts a subscription (kluis/shop); this
+module makes a site for each such subscription and lets the site's life follow it:
+once the subscription has run past its last day, the site is ended (its admin
+allowlist leaves the firewall). Nothing else in kluis/sites reads shop rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from kluis.audit.chain import audit_append
+from kluis.shop.models import OrderLine, Product, Subscription
+from kluis.sites.models import Site
+
+ACTOR = "system:sites_sync"
+SITE_KINDS = {Product.Kind.WEBSHOP: Site.Kind.WEBSHOP, Product.Kind.WEBSITE: Site.Kind.WEBSITE}
+
+
+def package_name(site: Site, language: str) -> str:
+    return site.subscription.name(language)
+
+
+def sites_sync(today: dt.date | None = None) -> int:
+    """Make the missing sites and end those whose subscription ended; how many changed."""
+    day = today or timezone.localdate()
+    changed = 0
+    missing = Subscription.objects.filter(
+        kind=OrderLine.Kind.PRODUCT,
+        product__kind__in=list(SITE_KINDS),
+        site__isnull=True,
+    ).select_related("product")
+    for subscription in missing:
+        if subscription.has_ended(day):
+            continue
+        assert subscription.product is not None
+        with transaction.atomic():
+            site = Site.objects.create(
+                customer_id=subscription.customer_id,
+                subscription=subscription,
+                kind=SITE_KINDS[Product.Kind(subscription.product.kind)],
+            )
+            audit_append(
+                action="sites.site_created",
+                actor=ACTOR,
+                subject=subscription.customer_id,
+                data={"site": site.pk, "subscription": subscription.pk},
+            )
+        changed += 1
+    running = Site.objects.exclude(status=Site.Status.ENDED).select_related("subscription")
+    for site in running:
+        if site.subscription.has_ended(day):
+            site_set_status(site, Site.Status.ENDED, actor=ACTOR)
+            changed += 1
+    return changed
+
+
+def site_set_status(site: Site, status: str, *, actor: str) -> None:
+    with transaction.atomic():
+        before = site.status
+        site.status = status
+        site.status_changed_at = timezone.now()
+        site.save(update_fields=["status", "status_changed_at"])
+        audit_append(
+            action="sites.site_status",
+            actor=actor,
+            subject=site.customer_id,
+            data={"site": site.pk, "from": before, "to": status},
+        )

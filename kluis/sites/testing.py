@@ -1,0 +1,57 @@
+"""Test helpers of the sites: a site of a persona, an entry, a help request, a grant."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kluis.accounts.models import Customer, User
+from kluis.shop.testing import make_subscription
+from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
+from kluis.sites.shop_link import sites_sync
+
+if TYPE_CHECKING:
+    from kluis.testing import Personas
+
+
+def make_site(customer: Customer) -> Site:
+    subscription = make_subscription(customer)[0]
+    sites_sync()
+    return Site.objects.get(subscription=subscription)
+
+
+def make_entry(site: Site, user: User, text: str = "145.100.10.7") -> AllowEntry:
+    from kluis.sites.services import entry_add
+
+    return entry_add(site=site, text=text, label="kantoor", expires_at=None, by=user)
+
+
+def make_help_request(site: Site) -> HelpRequest:
+    from kluis.sites.services import help_request_open
+
+    return help_request_open(
+        customer=site.customer, about="site", site=site, message="Mijn winkel is traag."
+    )
+
+
+def make_grant(site: Site, staff: User, address: str = "145.100.20.9") -> SupportGrant:
+    from kluis.sites.services import grant_open
+
+    return grant_open(
+        help_request=make_help_request(site), staff=staff, hours=2, staff_address=address
+    )
+
+
+def site_kwargs(p: Personas) -> dict[str, Any]:
+    return {"site_id": make_site(p.customer_a).pk}
+
+
+def entry_kwargs(p: Personas) -> dict[str, Any]:
+    return {"entry_id": make_entry(make_site(p.customer_a), p.alice).pk}
+
+
+def help_request_kwargs(p: Personas) -> dict[str, Any]:
+    return {"request_id": make_help_request(make_site(p.customer_a)).pk}
+
+
+def grant_kwargs(p: Personas) -> dict[str, Any]:
+    return {"grant_id": make_grant(make_site(p.customer_a), p.staff["support"]).pk}
