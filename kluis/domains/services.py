@@ -480,7 +480,8 @@ def domain_register(
         locked.status = DomainRegistration.Status.REGISTERED
         locked.contact = contact
         locked.roid = roid
-        locked.expires_on = expires.date() if expires else None
+        # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
+        locked.expires_on = _local_date(expires) if expires else None
         locked.registered_at = timezone.now()
         locked.leased_until = None
         locked.last_error = ""
@@ -600,3 +601,10 @@ def poll_messages_run(*, session_for: SessionFor = _session) -> str:
 def session_from(client: EppClient) -> Iterator[EppClient]:
     """A SessionFor over one open client (tests and benchmarks)."""
     yield client
+
+
+def _local_date(moment: dt.datetime) -> dt.date:
+    """The Amsterdam calendar date of a registry's timestamp (a naive one counts as UTC)."""
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=dt.UTC)
+    return timezone.localdate(moment)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.fixtures import SettingsWrapper
 
 from kluis.accounts.models import Customer
@@ -78,7 +78,8 @@ def test_a_nl_domain_is_registered_with_its_expiry_and_both_sends_are_ledgered(
     registration = queued(customer, "alice-de-vries.nl")
     done = domain_register(registration=registration)
     assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
-    assert done.expires_on == dt.date.today().replace(year=dt.date.today().year + 1)
+    today = timezone.localdate()
+    assert done.expires_on == today.replace(year=today.year + 1)
     at_registry = registries_local.registry.domains["alice-de-vries.nl"]
     assert at_registry.registrant == f"KLS-{customer.number}"
     assert at_registry.nameservers == ["ns1.winkeltjes.net", "ns2.winkeltjes.net"]
