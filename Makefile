@@ -35,6 +35,11 @@ run: install messages static
 	trap 'kill $$worker $$provider 2>/dev/null' EXIT INT TERM; \
 	$(MANAGE) runserver 127.0.0.1:8000
 
+# kluis the production way on http://127.0.0.1:8001: KLUIS_DEBUG=0, gunicorn and the worker,
+# with local secrets generated into var/serve (scripts/serve says which values it sets).
+serve: install messages
+	sh scripts/serve
+
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.
 SHOTS_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/screenshots
 screenshots: install messages static browser
