@@ -1,8 +1,10 @@
 """Reconcile a load run (bench/locustfile.py): nothing lost, nothing doubled.
 
-Every order locust reported as placed (var/load/orders.txt) must exist exactly once,
-for an account of that address, with exactly one confirmation mail in the outbox; and
-the audit chain must verify. Exits 1 naming what is wrong.
+Every order locust reported as placed (var/load/orders.txt: address and cart token)
+must exist exactly once, for the account of that address, with exactly one
+confirmation mail in the outbox; every order refused by the per-address sign-up limit
+(refused.txt) must have left no order and no account; and the audit chain must
+verify. Exits 1 naming what is wrong.
 
     . scripts/serve-env && .venv/bin/python -m bench.load_check
 """
@@ -27,29 +29,41 @@ def main() -> int:
     from kluis.shop.models import Order
 
     path = Path(os.environ.get("KLUIS_LOAD_DIR", Path(settings.VAR_DIR).parent / "load"))
-    emails = (path / "orders.txt").read_text().split() if (path / "orders.txt").exists() else []
+
+    def lines(name: str) -> list[tuple[str, str]]:
+        file = path / name
+        rows = file.read_text().splitlines() if file.exists() else []
+        return [(row.split()[0], row.split()[1]) for row in rows if row.strip()]
+
+    placed, refused = lines("orders.txt"), lines("refused.txt")
     problems = []
-    for email in emails:
-        user = User.objects.get_by_email(email)
-        if user is None or user.customer is None:
-            problems.append(f"{email}: no account")
-            continue
-        orders = list(Order.objects.filter(customer=user.customer))
+    for email, token in placed:
+        orders = list(Order.objects.filter(idempotency_key=token))
         if len(orders) != 1:
-            problems.append(f"{email}: {len(orders)} orders")
+            problems.append(f"cart {token[:8]} of {email}: {len(orders)} orders")
             continue
+        user = User.objects.get_by_email(email)
+        if user is None or user.customer_id != orders[0].customer_id:
+            problems.append(f"cart {token[:8]}: the order is not {email}'s")
         mails = OutboxMessage.objects.filter(
             dedupe_key=f"order:{orders[0].pk}:status:received"
         ).count()
         if mails != 1:
-            problems.append(f"{email}: {mails} confirmation mails")
+            problems.append(f"cart {token[:8]}: {mails} confirmation mails")
+    for email, token in refused:
+        # Refused by the sign-up limit: nothing may have been made, not even half.
+        if Order.objects.filter(idempotency_key=token).exists():
+            problems.append(f"cart {token[:8]}: refused, yet an order exists")
+        if User.objects.get_by_email(email) is not None:
+            problems.append(f"{email}: refused, yet an account exists")
     verdict = audit_verify()
     if not verdict.ok:
         problems.append(f"audit chain: {verdict.problem} at #{verdict.first_bad_seq}")
     for problem in problems:
         print("LOST OR DOUBLED:", problem)
     print(
-        f"{len(emails)} orders placed by the load run; {len(problems)} problems; "
+        f"{len(placed)} orders placed by the load run, {len(refused)} refused by the sign-up "
+        f"limit; {len(problems)} problems; "
         f"audit chain {'verifies' if verdict.ok else 'BROKEN'} ({verdict.count} entries)"
     )
     return 1 if problems else 0
