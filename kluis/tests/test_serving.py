@@ -7,6 +7,7 @@ is fetched went through gunicorn, WhiteNoise and every middleware as in producti
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -191,9 +192,8 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
-@pytest.mark.skipif(NGINX is None, reason="no nginx here (Debian: apt-get install nginx-light)")
-def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
-    """The site file, with certificates and paths of this tree, passes `nginx -t`."""
+def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Path, int, int]:
+    """The site file with a fresh certificate, this tree's paths and free ports."""
     import datetime
 
     from cryptography import x509
@@ -228,6 +228,9 @@ def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
         "server { listen 8443; server_name site.example.nl;\n"
         "  location /admin/ { allow 192.0.2.10; deny all; return 204; } }\n"
     )
+    http_port, https_port = _free_port(), _free_port()
+    while https_port == http_port:
+        https_port = _free_port()
     site = (
         (ROOT / "deploy" / "nginx-kluis.conf")
         .read_text()
@@ -235,13 +238,25 @@ def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
         .replace("/opt/kluis", str(ROOT))
         .replace("/var/lib/kluis", str(tmp_path))
         .replace("/var/log/nginx", str(tmp_path))
+        .replace("127.0.0.1:8001", upstream)
+        .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+        .replace("listen [::]:80;", "")
+        .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
+        .replace("listen [::]:443 ssl http2;", "")
     )
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\n"
+        "daemon off;\nevents {}\n"
         f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
     )
+    return tmp_path / "nginx.conf", http_port, https_port
+
+
+@pytest.mark.skipif(NGINX is None, reason="no nginx here (Debian: apt-get install nginx-light)")
+def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
+    """The site file, with certificates and paths of this tree, passes `nginx -t`."""
+    _nginx_config(tmp_path)
     result = subprocess.run(
         [str(NGINX), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
         capture_output=True,
@@ -250,3 +265,53 @@ def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+@pytest.mark.skipif(NGINX is None, reason="no nginx here (Debian: apt-get install nginx-light)")
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_nginx_in_front_of_gunicorn_serves_kluis_over_tls(served: str, tmp_path: Path) -> None:
+    """As production runs it: TLS at nginx, static files from nginx, the rest proxied."""
+    import ssl
+
+    config, http_port, https_port = _nginx_config(tmp_path, upstream=served.split("//")[1])
+    proc = subprocess.Popen(
+        [str(NGINX), "-p", str(tmp_path), "-c", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    context = ssl.create_default_context(cafile=str(tmp_path / "fullchain.pem"))
+    context.check_hostname = False
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", https_port), timeout=0.5):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "nginx did not listen"
+                time.sleep(0.1)
+        base = f"https://127.0.0.1:{https_port}"
+        with opener.open(f"{base}/", timeout=30) as response:
+            assert response.status == 200
+            # Django saw https (X-Forwarded-Proto from nginx): HSTS and Secure cookies.
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=3600")
+            assert "Secure" in response.headers["Set-Cookie"]
+        manifest = json.loads((Path(settings.STATIC_ROOT) / "staticfiles.json").read_text())
+        hashed = manifest["paths"]["web/kluis.css"]
+        with opener.open(f"{base}/static/{hashed}", timeout=30) as response:
+            assert response.status == 200
+            assert response.headers["Server"].startswith("nginx")
+            # One Cache-Control header, a year and immutable (not two that disagree).
+            assert response.headers.get_all("Cache-Control") == [
+                "public, max-age=31536000, immutable"
+            ]
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/winkel/")
+        redirect = plain.getresponse()
+        assert redirect.status == 301
+        assert redirect.headers["Location"] == "https://127.0.0.1/winkel/"
+        plain.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
