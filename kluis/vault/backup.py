@@ -130,11 +130,13 @@ def backup(directory: Path) -> dict[str, Any]:
         name = _file_name(alias)
         if alias == "default":
             live = journal_path()
+            if not live.exists():
+                # No shred yet: start the journal, so that its absence at a restore
+                # always means it was lost.
+                live.parent.mkdir(parents=True, exist_ok=True)
+                live.touch(mode=0o600)
             copy = directory / JOURNAL_COPY
-            if live.exists():
-                shutil.copyfile(live, copy)
-            else:
-                copy.touch()
+            shutil.copyfile(live, copy)
             _fsync(copy)
             files[JOURNAL_COPY] = {"sha256": _sha256(copy), "bytes": copy.stat().st_size}
         _dump(alias, directory / name)
@@ -220,11 +222,21 @@ def _journal_scopes(directory: Path) -> Iterator[Any]:
     yield from journal_read(journal_path())
 
 
-def restore(directory: Path) -> Restored:
-    """Restore a backup into empty databases and re-apply every journalled shred."""
+def restore(directory: Path, *, live_journal_lost: bool = False) -> Restored:
+    """Restore a backup into empty databases and re-apply every journalled shred.
+
+    Without the live journal, shreds made after the backup cannot be re-applied; that
+    must be said out loud (`live_journal_lost`), not found out later.
+    """
     from kluis.vault.keys import shred
 
     manifest = read_manifest(directory)
+    if not journal_path().exists() and not live_journal_lost:
+        raise BackupError(
+            f"the live shred journal {journal_path()} is missing: keys shredded after this "
+            "backup would come back. Restore it from its own storage first, or, if it is "
+            "truly lost, run restore with --live-journal-lost"
+        )
     by_alias = {meta["database"]: name for name, meta in manifest["files"].items()
                 if "database" in meta}  # fmt: skip
     for alias in (KEYSTORE, "default"):

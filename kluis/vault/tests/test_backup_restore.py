@@ -146,7 +146,10 @@ def test_without_the_journal_the_old_keystore_brings_the_key_back(personas, tmp_
     call_command("backup", str(tmp_path / "backup"))
     services.erasure_request_from_portal(user=personas.alice)
     env = _env(tmp_path / "restored", tmp_path / "lost-journal.jsonl")
-    result = _manage(env, "restore", str(tmp_path / "backup"))
+    refused = _manage(env, "restore", str(tmp_path / "backup"))
+    assert refused.returncode != 0
+    assert "the live shred journal" in refused.stderr and "is missing" in refused.stderr
+    result = _manage(env, "restore", str(tmp_path / "backup"), "--live-journal-lost")
     assert result.returncode == 0, result.stderr
     assert _read(env, str(alice.pk))[str(alice.pk)] == "Alice de Vries"
 

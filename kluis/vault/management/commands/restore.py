@@ -16,6 +16,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("directory", type=Path)
         parser.add_argument(
+            "--live-journal-lost",
+            action="store_true",
+            help="restore although the live shred journal is gone (shreds after the "
+            "backup are then not re-applied)",
+        )
+        parser.add_argument(
             "--no-witness",
             action="store_true",
             help="verify the chain on its own (the witness checkpoints are not at hand)",
@@ -23,7 +29,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = restore(options["directory"])
+            result = restore(options["directory"], live_journal_lost=options["live_journal_lost"])
         except (BackupError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
