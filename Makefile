@@ -7,7 +7,7 @@ MANAGE := $(PY) manage.py
 TEST_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/test
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install run serve demo test lint typecheck pytest bench browser messages static screenshots clean
+.PHONY: install run serve load demo test lint typecheck pytest bench browser messages static screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("kluis needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -35,6 +35,15 @@ run: install messages static
 	$(MANAGE) epp_local & registry=$$!; \
 	trap 'kill $$worker $$provider $$registry 2>/dev/null' EXIT INT TERM; \
 	KLUIS_ALLOWLIST_LOCAL=1 $(MANAGE) runserver 127.0.0.1:8000
+
+# kluis the production way on http://127.0.0.1:8001: KLUIS_DEBUG=0, gunicorn and the worker,
+# with local secrets generated into var/serve (scripts/serve says which values it sets).
+serve: install messages
+	sh scripts/serve
+
+# Load: make serve under locust (bench/locustfile.py), then reconciled; slow, not in `make test`.
+load: install messages
+	sh scripts/load
 
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.
 SHOTS_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/screenshots

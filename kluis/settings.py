@@ -144,6 +144,11 @@ KLUIS_AUDIT_WITNESS_DIR = Path(
     env_str("KLUIS_AUDIT_WITNESS_DIR", str(VAR_DIR / "audit-witness"))
 ).resolve()
 KLUIS_PRIVACY_OFFICER_EMAIL = env_str("KLUIS_PRIVACY_OFFICER_EMAIL", "")
+# Every shredded key is appended here before it is shredded; `manage.py restore`
+# shreds them again in a restored keystore. Keep it beside the witness, not the keystore.
+KLUIS_SHRED_JOURNAL = Path(
+    env_str("KLUIS_SHRED_JOURNAL", str(VAR_DIR / "shred-journal.jsonl"))
+).resolve()
 
 # --- sites: the admin allowlists exported to the firewall (kluis/sites) ----------------
 # Where the nftables ruleset and the nginx includes are written for the hosting nodes.

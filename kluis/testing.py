@@ -434,6 +434,7 @@ ROUTES: dict[str, Route] = {
     # the public site (kluis.web) and its back-office pages
     "web:contact": Route("public"),
     "web:contact-sent": Route("public"),
+    "web:healthz": Route("public"),
     "web:cookies": Route("public"),
     "web_backoffice:questions": Route("backoffice", roles=frozenset({"support"})),
     "web_backoffice:question": Route(

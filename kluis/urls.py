@@ -21,3 +21,5 @@ urlpatterns = [
     path("backoffice/", include("kluis.web.backoffice_urls")),
     path("", include("kluis.web.urls")),
 ]
+
+handler500 = "kluis.web.errors.server_error"

@@ -24,7 +24,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 BACKENDS = {
     "smtp": "django.core.mail.backends.smtp.EmailBackend",
-    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "file": "kluis.mail.backends.AtomicFileBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
     "locmem": "django.core.mail.backends.locmem.EmailBackend",
 }

@@ -22,6 +22,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from kluis.vault.errors import KeyShredded, VaultError
+from kluis.vault.journal import journal_append
 from kluis.vault.master import master_ring
 from kluis.vault.models import DataKey, Secret
 from kluis.vault.routers import KEYSTORE
@@ -197,9 +198,16 @@ def _key_rows(
         return [(by_param[s], kid, wrapped) for s, kid, wrapped in cursor.fetchall()]
 
 
-def shred(scopes: Iterable[KeyScope]) -> int:
-    """Destroy data keys. Values sealed under them can never be opened again."""
+def shred(scopes: Iterable[KeyScope], *, journal: bool = True) -> int:
+    """Destroy data keys. Values sealed under them can never be opened again.
+
+    Each scope is first written to the shred journal (journal.py), so that a restored
+    keystore backup older than this shred loses the key again. If the journal cannot
+    be written (a full disk), nothing is shredded and the OSError goes to the caller.
+    """
     scopes = list(scopes)
+    if journal:
+        journal_append(scopes)
     by_class: dict[tuple[str, str], list[uuid.UUID]] = {}
     for scope in scopes:
         by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from kluis.web import views
+from kluis.web import health, views
 
 app_name = "web"
 urlpatterns = [
@@ -8,4 +8,5 @@ urlpatterns = [
     path("contact/", views.contact, name="contact"),
     path("contact/verstuurd/", views.contact_sent, name="contact-sent"),
     path("cookies/", views.cookies, name="cookies"),
+    path("healthz", health.healthz, name="healthz"),
 ]

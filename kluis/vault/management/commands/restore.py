@@ -1,0 +1,46 @@
+from pathlib import Path
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from kluis.vault.backup import BackupError, restore
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a backup into empty databases, shred again every key in the shred "
+        "journal, then verify the audit chain against the newest witness checkpoint."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("directory", type=Path)
+        parser.add_argument(
+            "--live-journal-lost",
+            action="store_true",
+            help="restore although the live shred journal is gone (shreds after the "
+            "backup are then not re-applied)",
+        )
+        parser.add_argument(
+            "--no-witness",
+            action="store_true",
+            help="verify the chain on its own (the witness checkpoints are not at hand)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            result = restore(options["directory"], live_journal_lost=options["live_journal_lost"])
+        except (BackupError, OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"restored the backup of {result.manifest['taken_at']}; "
+            f"{result.journal_entries} keys in the shred journal, "
+            f"{result.reshredded} of them live in the restored keystore and shredded again"
+        )
+        try:
+            call_command("audit_verify", no_witness=options["no_witness"], stdout=self.stdout)
+        except CommandError as exc:
+            raise CommandError(
+                f"restored, but the audit chain does not verify: {exc}. A chain shorter "
+                "than the newest witness checkpoint means entries after the backup are lost."
+            ) from None

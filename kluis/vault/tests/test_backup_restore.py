@@ -1,0 +1,208 @@
+"""The backup drill (issue 17): back up, erase one customer and let the sweep shred
+another, restore both backups into an empty location, and neither person's data opens
+while everything else does and the audit chain verifies.
+
+Restore and the reading afterwards run in processes of their own against new database
+files, as an operator would run them; the shred journal is the only thing that knows
+about the shreds after the backup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from kluis.rights import services, sweep
+from kluis.testing import make_customer
+from kluis.vault.journal import journal_read
+
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
+
+READER = """
+import json, sys
+import django
+django.setup()
+from kluis.accounts.models import Customer
+from kluis.audit.chain import audit_verify
+from kluis.vault.errors import KeyShredded
+out = {}
+for pk in sys.argv[1:]:
+    try:
+        out[pk] = Customer.objects.get(pk=pk).name.open()
+    except KeyShredded:
+        out[pk] = "SHREDDED"
+out["audit_ok"] = audit_verify().ok
+print(json.dumps(out))
+"""
+
+
+def _env(target: Path, journal: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KLUIS_", "DJANGO_")) and k not in ("DATABASE_URL", "EMAIL_URL")
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="kluis.settings",
+        KLUIS_VAR_DIR=str(target),
+        KLUIS_MASTER_KEY_FILE=str(settings.KLUIS_MASTER_KEY_FILE),
+        KLUIS_POLICY_DIR=str(settings.KLUIS_POLICY_DIR),
+        KLUIS_AUDIT_WITNESS_DIR=str(target / "witness"),
+        KLUIS_SHRED_JOURNAL=str(journal),
+        EMAIL_URL="locmem://",
+    )
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        env["DATABASE_URL"] = f"sqlite:///{target}/kluis.sqlite3"
+        env["KLUIS_KEYSTORE_URL"] = f"sqlite:///{target}/keystore.sqlite3"
+    else:  # PostgreSQL: restore needs empty databases of its own
+        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _read(env: dict[str, str], *pks: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-c", READER, *pks],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    data: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+def test_the_backup_drill_shreds_survive_a_restore(personas, tmp_path: Path) -> None:
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
+    alice, bob = personas.customer_a, personas.customer_b
+    carol = make_customer(name="Carol Smit", email="carol@example.nl").customer
+    assert carol is not None
+    ids = [str(alice.pk), str(bob.pk), str(carol.pk)]
+
+    # 1. back up
+    call_command("backup", str(tmp_path / "backup"))
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"keystore.sqlite3", "main.sqlite3", "shred-journal.jsonl"}
+    assert not list((tmp_path / "backup").glob("*.key"))  # the master key stays out
+
+    # 2. erase Alice; Bob's contract ended over a year ago, so the sweep shreds his record
+    services.erasure_request_from_portal(user=personas.alice)
+    bob.contract_ended_at = timezone.now() - dt.timedelta(days=400)
+    bob.save(update_fields=["contract_ended_at"])
+    assert sweep.retention_sweep_run().per_class.get("customer_record") == 1
+    journalled = {(s.subject, s.retention_class) for s in journal_read()}
+    assert (alice.pk, "customer_record") in journalled
+    assert (bob.pk, "customer_record") in journalled
+
+    # 3. restore both backups into an empty location, with the live shred journal
+    target = tmp_path / "restored"
+    env = _env(target, Path(settings.KLUIS_SHRED_JOURNAL))
+    result = _manage(env, "restore", str(tmp_path / "backup"))
+    assert result.returncode == 0, result.stderr
+    assert "shredded again" in result.stdout
+    assert "OK:" in result.stdout  # audit_verify ran
+
+    # 4. neither person's data opens, everything else does, and the chain verifies
+    after = _read(env, *ids)
+    assert after[ids[0]] == "SHREDDED"
+    assert after[ids[1]] == "SHREDDED"
+    assert after[ids[2]] == "Carol Smit"
+    assert after["audit_ok"] is True
+
+    # A second restore into the same place is refused: restore goes into an empty location.
+    again = _manage(env, "restore", str(tmp_path / "backup"))
+    assert again.returncode != 0
+    assert "not empty" in again.stderr
+
+
+def test_without_the_journal_the_old_keystore_brings_the_key_back(personas, tmp_path: Path) -> None:
+    """What the journal is for: the same restore with a lost journal revives Alice."""
+    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
+    alice = personas.customer_a
+    call_command("backup", str(tmp_path / "backup"))
+    services.erasure_request_from_portal(user=personas.alice)
+    env = _env(tmp_path / "restored", tmp_path / "lost-journal.jsonl")
+    refused = _manage(env, "restore", str(tmp_path / "backup"))
+    assert refused.returncode != 0
+    assert "the live shred journal" in refused.stderr and "is missing" in refused.stderr
+    result = _manage(env, "restore", str(tmp_path / "backup"), "--live-journal-lost")
+    assert result.returncode == 0, result.stderr
+    assert _read(env, str(alice.pk))[str(alice.pk)] == "Alice de Vries"
+
+
+def test_a_damaged_backup_is_refused(personas, tmp_path: Path) -> None:
+    call_command("backup", str(tmp_path / "backup"))
+    with (tmp_path / "backup" / "keystore.sqlite3").open("r+b") as handle:
+        handle.seek(200)
+        handle.write(b"\x00damaged\x00")
+    with pytest.raises(CommandError, match="does not match its hash"):
+        call_command("restore", str(tmp_path / "backup"))
+    with pytest.raises(CommandError, match="not empty"):
+        call_command("backup", str(tmp_path / "backup"))
+
+
+def test_a_journal_that_cannot_be_written_stops_the_shred(personas, settings, monkeypatch):
+    """A full disk under the journal: the shred fails whole, the key stays live, and
+    the caller sees the error; no key is ever gone without its journal line."""
+    import errno
+
+    from kluis.vault import keys
+    from kluis.vault.models import DataKey
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("kluis.vault.journal.os.write", full)
+    alice = personas.customer_a
+    with pytest.raises(OSError, match="No space left"):
+        keys.shred([keys.KeyScope(alice.pk, "customer_record")])
+    assert DataKey.objects.get(subject=alice.pk, retention_class="customer_record").wrapped
+
+
+def test_start_up_check_finds_a_journalled_key_live_again_and_replay_shreds_it(
+    personas, tmp_path: Path, settings
+) -> None:
+    from io import StringIO
+
+    from kluis.vault import keys
+    from kluis.vault.models import DataKey
+
+    settings.KLUIS_SHRED_JOURNAL = tmp_path / "journal.jsonl"
+    alice = personas.customer_a
+    row = DataKey.objects.get(subject=alice.pk, retention_class="customer_record")
+    old_wrapped = bytes(row.wrapped)
+    keys.shred([keys.KeyScope(alice.pk, "customer_record")])
+    call_command("shred_journal", stdout=StringIO())  # all shredded: OK
+    # An older keystore comes back (as a restore by hand, without `restore`, would do).
+    DataKey.objects.filter(pk=row.pk).update(wrapped=old_wrapped, shredded_at=None)
+    with pytest.raises(CommandError, match="1 of the 1 keys in the shred journal"):
+        call_command("shred_journal", stdout=StringIO())
+    out = StringIO()
+    call_command("shred_journal", "--replay", stdout=out)
+    assert "shredded 1 journalled keys again" in out.getvalue()
+    assert DataKey.objects.get(pk=row.pk).wrapped is None
+    call_command("shred_journal", stdout=StringIO())
