@@ -23,6 +23,7 @@ from kluis.sites.addresses import visitor_address
 from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
 from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import site_set_status
+from kluis.vault.errors import KeyShredded
 from kluis.vault.reveal import reveal_many
 
 DESK_ROLES = ("support", "orders")
@@ -94,19 +95,26 @@ def help_request(
     found = _help_request(request_id)
     message = ""
     thread: list[tuple[HelpMessage, str | None]] = []
+    erased = False
     if found.message and found.status != HelpRequest.Status.CLOSED:
         actor = current_user(request).actor()
         case = Case("help_request", str(found.pk))
-        message = found.message.reveal(purpose="answer_questions", actor=actor, case=case)
-        rows = list(found.thread.select_related("help_request"))
-        plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
-        thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
+        try:
+            message = found.message.reveal(purpose="answer_questions", actor=actor, case=case)
+        except KeyShredded:
+            # The customer was erased: the thread's key is gone with them.
+            erased = True
+        else:
+            rows = list(found.thread.select_related("help_request"))
+            plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
+            thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
     return render(
         request,
         "sites/backoffice/help_request.html",
         {
             "help": found,
             "message": message,
+            "erased": erased,
             "thread": thread,
             "answer_form": HelpAnswerForm(),
             "form": form or GrantForm(),

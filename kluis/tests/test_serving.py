@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +25,7 @@ import pytest
 from django.conf import settings
 
 from kluis.mail.tests.conftest import database_url
+from kluis.policy.filled import policy_dir_filled
 
 ROOT = Path(settings.BASE_DIR)
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -54,7 +56,9 @@ def production_env(**extra: str) -> dict[str, str]:
         KLUIS_VAR_DIR=str(settings.VAR_DIR),
         KLUIS_STATIC_ROOT=str(settings.STATIC_ROOT),
         KLUIS_MASTER_KEY_FILE=str(settings.KLUIS_MASTER_KEY_FILE),
-        KLUIS_POLICY_DIR=str(settings.KLUIS_POLICY_DIR),
+        # The shipped policy names the server supplier by a placeholder, which production
+        # start-up refuses; a copy with an example name stands in (kluis/policy/filled.py).
+        KLUIS_POLICY_DIR=str(policy_dir_filled(Path(tempfile.mkdtemp()) / "policy")),
         KLUIS_AUDIT_WITNESS_DIR=str(settings.KLUIS_AUDIT_WITNESS_DIR),
         DATABASE_URL=database_url("default"),
         KLUIS_KEYSTORE_URL=database_url("keystore"),

@@ -31,7 +31,7 @@ from kluis.web.models import Question
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 CASE_BOUND = {
-    "answer_questions": ["question"],
+    "answer_questions": ["question", "help_request"],
     "contract_administration": ["order", "question"],
     "collections": ["collection_handover"],
     "legal_requests": ["police_request"],
