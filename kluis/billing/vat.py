@@ -20,39 +20,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from kluis.billing.models import Invoice, VatRate
+from kluis.countries import EU_COUNTRIES
 from kluis.shop.models import VatCheck
-
-EU_COUNTRIES = frozenset(
-    {
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-    }
-)
 
 
 class VatError(Exception):

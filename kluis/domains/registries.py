@@ -18,45 +18,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+from kluis.countries import EU_EEA
 from kluis.domains.epp.client import Endpoint, EppClient, EppError, connect_and_login
 from kluis.domains.epp.pool import SessionPool
 from kluis.domains.epp.xml import CONTACT, DOMAIN, HOST, SIDN
 
 # The EU and EEA states, for registries that register only residents of them (.eu).
-EU_EEA = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-        "IS",
-        "LI",
-        "NO",
-    ]
-)
 _BASE_FIELDS = frozenset({"name", "street", "city", "postcode", "country", "email", "voice"})
 
 
