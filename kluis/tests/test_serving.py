@@ -239,6 +239,8 @@ def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Pat
         (ROOT / "deploy" / "nginx-kluis.conf")
         .read_text()
         .replace("/etc/ssl/kluis", str(tmp_path))
+        # The tests' collected static files, not a checkout's staticfiles/ (conftest.py).
+        .replace("/opt/kluis/staticfiles/", f"{settings.STATIC_ROOT}/")
         .replace("/opt/kluis", str(ROOT))
         .replace("/var/lib/kluis", str(tmp_path))
         .replace("/var/log/nginx", str(tmp_path))
@@ -250,7 +252,10 @@ def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Pat
     )
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        # As root, nginx's workers would drop to "nobody", who cannot read the tests'
+        # private temporary directories (the static files, the certificate).
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
         "daemon off;\nevents {}\n"
         f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
     )
