@@ -156,7 +156,9 @@ def test_without_the_journal_the_old_keystore_brings_the_key_back(personas, tmp_
 
 def test_a_damaged_backup_is_refused(personas, tmp_path: Path) -> None:
     call_command("backup", str(tmp_path / "backup"))
-    with (tmp_path / "backup" / "keystore.sqlite3").open("r+b") as handle:
+    # keystore.sqlite3 on SQLite, keystore.pgdump on PostgreSQL.
+    (keystore,) = (tmp_path / "backup").glob("keystore.*")
+    with keystore.open("r+b") as handle:
         handle.seek(200)
         handle.write(b"\x00damaged\x00")
     with pytest.raises(CommandError, match="does not match its hash"):
