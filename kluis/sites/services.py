@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
-from kluis.sites.addresses import MAX_ENTRIES_PER_SITE, canonical, parse_network
+from kluis.sites.addresses import MAX_ENTRIES_PER_SITE, Network, canonical, parse_network
 from kluis.sites.firewall import export_after_commit
 from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site, SupportGrant
 
@@ -204,6 +205,49 @@ def help_request_close(*, request: HelpRequest, by: User) -> None:
 # --- support grants --------------------------------------------------------------------
 
 
+def _may_open_grant(staff: User) -> None:
+    if not staff.is_staff_member or "support" not in staff.roles:
+        raise SitesError(_("Alleen support kan toegang openen."))
+
+
+def _site_reachable(site: Site) -> None:
+    if not site.reachable:
+        raise SitesError(_("Deze site is opgeschort of beëindigd; de toegangslijst staat stil."))
+
+
+def _grant_length(hours: int) -> dt.timedelta:
+    length = dt.timedelta(hours=hours)
+    if length <= dt.timedelta(0) or length > MAX_GRANT:
+        raise SitesError(_("Toegang duurt minstens 1 en hoogstens 8 uur."))
+    return length
+
+
+def _grant_with_entry(
+    *,
+    site: Site,
+    staff: User,
+    network: Network,
+    valid_from: dt.datetime | None = None,
+    **fields: Any,
+) -> SupportGrant:
+    """The grant and the staff member's address on the site's allowlist until it ends,
+    from `valid_from` when it starts later (call inside the caller's transaction)."""
+    grant = SupportGrant.objects.create(site=site, staff=staff, **fields)
+    entry = AllowEntry(
+        site=site,
+        customer_id=site.customer_id,
+        version=network.version,
+        prefix=network.prefixlen,
+        label="support",
+        valid_from=valid_from,
+        expires_at=grant.ends_at,
+        grant=grant,
+    )
+    entry.network = canonical(network)
+    entry.save(force_insert=True)
+    return grant
+
+
 def grant_open(
     *,
     help_request: HelpRequest,
@@ -219,8 +263,7 @@ def grant_open(
     for exactly that time. The customer sees it in the portal and can end it.
     """
     moment = now or timezone.now()
-    if not staff.is_staff_member or "support" not in staff.roles:
-        raise SitesError(_("Alleen support kan toegang openen."))
+    _may_open_grant(staff)
     site = help_request.site
     if site is None:
         raise SitesError(_("Deze hulpvraag gaat niet over een site."))
@@ -228,32 +271,19 @@ def grant_open(
         raise SitesError(_("Deze hulpvraag is gesloten."))
     if site.customer_id != help_request.customer_id:
         raise SitesError(_("Deze site is niet van de klant van deze hulpvraag."))
-    if not site.reachable:
-        raise SitesError(_("Deze site is opgeschort of beëindigd; de toegangslijst staat stil."))
-    length = dt.timedelta(hours=hours)
-    if length <= dt.timedelta(0) or length > MAX_GRANT:
-        raise SitesError(_("Toegang duurt minstens 1 en hoogstens 8 uur."))
+    _site_reachable(site)
+    length = _grant_length(hours)
     network = parse_network(staff_address)
     with transaction.atomic():
-        grant = SupportGrant.objects.create(
+        grant = _grant_with_entry(
             site=site,
             staff=staff,
+            network=network,
             reason=SupportGrant.Reason.HELP_REQUEST,
             help_request=help_request,
             starts_at=moment,
             ends_at=moment + length,
         )
-        entry = AllowEntry(
-            site=site,
-            customer_id=site.customer_id,
-            version=network.version,
-            prefix=network.prefixlen,
-            label="support",
-            expires_at=grant.ends_at,
-            grant=grant,
-        )
-        entry.network = canonical(network)
-        entry.save(force_insert=True)
         audit_append(
             action="sites.grant_opened",
             actor=staff.actor().ref,
@@ -285,39 +315,25 @@ def update_grant_schedule(
     """Support's access for an update named in advance: the customer is mailed now,
     at least UPDATE_NOTICE before it starts, and can end it before or while it runs."""
     moment = now or timezone.now()
-    if not staff.is_staff_member or "support" not in staff.roles:
-        raise SitesError(_("Alleen support kan toegang openen."))
-    if not site.reachable:
-        raise SitesError(_("Deze site is opgeschort of beëindigd; de toegangslijst staat stil."))
+    _may_open_grant(staff)
+    _site_reachable(site)
     if starts_at < moment + UPDATE_NOTICE:
         raise SitesError(_("Een update kondigen we minstens 24 uur van tevoren aan."))
-    length = dt.timedelta(hours=hours)
-    if length <= dt.timedelta(0) or length > MAX_GRANT:
-        raise SitesError(_("Toegang duurt minstens 1 en hoogstens 8 uur."))
+    length = _grant_length(hours)
     if not note.strip():
         raise SitesError(_("Zeg welke update het is."))
     network = parse_network(staff_address)
     with transaction.atomic():
-        grant = SupportGrant.objects.create(
+        grant = _grant_with_entry(
             site=site,
             staff=staff,
+            network=network,
+            valid_from=starts_at,
             reason=SupportGrant.Reason.UPDATE,
             note=note.strip()[:200],
             starts_at=starts_at,
             ends_at=starts_at + length,
         )
-        entry = AllowEntry(
-            site=site,
-            customer_id=site.customer_id,
-            version=network.version,
-            prefix=network.prefixlen,
-            label="support",
-            valid_from=grant.starts_at,
-            expires_at=grant.ends_at,
-            grant=grant,
-        )
-        entry.network = canonical(network)
-        entry.save(force_insert=True)
         audit_append(
             action="sites.grant_scheduled",
             actor=staff.actor().ref,
