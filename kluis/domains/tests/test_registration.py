@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -318,3 +319,17 @@ def test_a_registry_without_reusable_contacts_gets_a_contact_per_domain(
     handles = {registries_local.registry.domains[n].registrant for n in ("een.nl", "twee.nl")}
     assert len(handles) == 2
     assert first.contact != second.contact
+
+
+def test_a_registrys_expiry_instant_is_recorded_as_our_calendar_date() -> None:
+    """exDate is an instant (UTC, with or without fraction, or naive): 23:30Z on
+    31 December is 1 January in Amsterdam, so the expiry lands in the right year."""
+    from kluis.domains.epp.responses import _datetime
+    from kluis.domains.services import _local_date
+
+    for text in ("2027-12-31T23:30:00.0Z", "2027-12-31T23:30:00Z", "2027-12-31T23:30:00"):
+        moment = _datetime(text)
+        assert moment is not None, text
+        assert _local_date(moment) == dt.date(2028, 1, 1), text
+    summer = _datetime("2027-06-30T21:59:59Z")
+    assert summer is not None and _local_date(summer) == dt.date(2027, 6, 30)
