@@ -32,6 +32,8 @@ def register_address_finder(finder: AddressFinder) -> AddressFinder:
 
 def person_emails(subject: uuid.UUID) -> list[str]:
     """Every address the person is known by: the customer record, accounts, contacts."""
+    from django.db.models import Q
+
     from kluis.accounts.models import Contact, Customer, User
 
     sealed: list[object] = []
@@ -39,7 +41,8 @@ def person_emails(subject: uuid.UUID) -> list[str]:
     if customer is not None:
         sealed.append(customer.email)
     sealed += [u.email for u in User.objects.filter(customer_id=subject)]
-    sealed += [c.email for c in Contact.objects.filter(customer_id=subject)]
+    # An organisation's contacts, or the contact person themself (subject = their record).
+    sealed += [c.email for c in Contact.objects.filter(Q(customer_id=subject) | Q(pk=subject))]
     found: list[str] = []
     for value in sealed:
         if not isinstance(value, SealedValue):

@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kluis import uploads
@@ -451,11 +452,18 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
         _send_answer(request, to, with_export=False, stage="held")
         return dict(request.outcome)
     items = category_outcome(subject)
-    contacts = list(Contact.objects.filter(customer_id=subject).values_list("pk", flat=True))
     request_ids = list(RightsRequest.objects.filter(subject=subject).values_list("pk", flat=True))
     # Questions and other records held under the person's address go too.
     linked = linked_subjects(subject)
-    plans = key_plan([subject, *contacts, *linked])
+    # Contact-person rows: an organisation's own contacts, and the person's own record
+    # at any organisation (the person is that contact, or it carries their address).
+    # The rows go; the organisation and its other contacts stay as they are.
+    contacts = list(
+        Contact.objects.filter(Q(customer_id=subject) | Q(pk__in=[subject, *linked])).values_list(
+            "pk", flat=True
+        )
+    )
+    plans = key_plan(list(dict.fromkeys([subject, *contacts, *linked])))
     erase = [keys.KeyScope(p.subject, p.retention_class, p.period) for p in plans if p.erase]
     # What the requester typed with their requests goes too: its class has no legal duty.
     erase += [keys.KeyScope(r, "rights_request") for r in request_ids]

@@ -357,12 +357,60 @@ def test_erasing_a_person_takes_their_contact_person_record_at_an_organisation(p
     org = make_customer(name="Bakkerij Brood B.V.", email="info@brood.example").customer
     record = Contact(customer=org, name="Erik Contact", email="erik@brood.example")
     record.save(force_insert=True)
+    other = Contact(customer=org, name="Olga Overig", email="olga@brood.example")
+    other.save(force_insert=True)
     erik = make_customer(name="Erik E.", email="erik@brood.example")
     services.erasure_request_from_portal(user=erik)
-    gone = Contact.objects.get(pk=record.pk)
-    assert gone.email_index is None
+    # Erik's record at the bakery is gone, row and key; nothing of him opens.
+    assert not Contact.objects.filter(pk=record.pk).exists()
     with pytest.raises(KeyShredded):
-        gone.name.open()
-    # The organisation itself is untouched.
-    assert Contact.objects.filter(customer=org).count() == 1
-    assert "Bakkerij" in export_json(_export(org)).decode()
+        record.name.open()
+    # The organisation itself and its other contact are untouched.
+    assert list(Contact.objects.filter(customer=org)) == [other]
+    assert Contact.objects.get(pk=other.pk).name.open() == "Olga Overig"
+    text = export_json(_export(org)).decode()
+    assert "Bakkerij" in text and "Olga Overig" in text and "Erik" not in text
+
+
+def test_a_contact_person_without_an_account_is_erased_and_the_organisation_stays(
+    personas,
+):
+    from kluis.vault.errors import KeyShredded
+    from kluis.web import services as web_services
+    from kluis.web.models import Question
+
+    org = make_customer(name="Bakkerij Brood B.V.", email="info@brood.example").customer
+    dirk = Contact(customer=org, name="Dirk Contact", email="dirk@brood.example", phone="+3120")
+    dirk.save(force_insert=True)
+    question = web_services.question_submit(
+        name="Dirk Contact",
+        email="Dirk@Brood.example",
+        message="Wie is onze contactpersoon?",
+        language="nl",
+        client_address="192.0.2.10",
+    )
+    request = services.request_from_public(
+        name="Dirk Contact",
+        email="dirk@brood.example",
+        kind="erasure",
+        language="nl",
+        client_address="192.0.2.1",
+    )
+    assert request is not None
+    request = services.request_confirm(request=request)
+    assert request.subject == dirk.pk
+    services.erasure_execute(request=request, by=personas.staff["privacy_officer"].actor())
+    # His record at the organisation is gone, and so is what he asked from his address.
+    assert not Contact.objects.filter(pk=dirk.pk).exists()
+    for value in (dirk.name, dirk.email, dirk.phone):
+        with pytest.raises(KeyShredded):
+            value.open()
+    asked = Question.objects.get(pk=question.pk)
+    assert asked.email_index is None
+    with pytest.raises(KeyShredded):
+        asked.message.open()
+    # The organisation is intact: its record opens, its number and contract stand.
+    org.refresh_from_db()
+    assert org.name.open() == "Bakkerij Brood B.V."
+    assert org.email.open() == "info@brood.example"
+    assert not Contact.objects.filter(customer=org).exists()
