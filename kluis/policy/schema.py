@@ -293,6 +293,8 @@ class Right(Strict):
     description: Text
     article: str
     seed: list[str] = Field(default_factory=list)
+    # Restriction (art. 18(3)): how many days before a restriction ends the person is told.
+    notice_days: int | None = Field(default=None, ge=1, le=90)
 
 
 class Art32(StrEnum):

@@ -105,6 +105,14 @@ EVENTS: dict[str, tuple[str, str]] = {
     "rights.erasure_done": ("je gegevens zijn gewist", "your data was erased"),
     "rights.rectified": ("je gegevens zijn verbeterd", "your data was corrected"),
     "rights.restriction_started": ("de verwerking is beperkt", "processing was restricted"),
+    "rights.restriction_end_announced": (
+        "het einde van de beperking is vastgesteld",
+        "the end of the restriction was set",
+    ),
+    "rights.restriction_end_noticed": (
+        "je hebt bericht gekregen dat de beperking eindigt",
+        "you were told that the restriction ends",
+    ),
     "rights.restriction_ended": ("de beperking is beëindigd", "the restriction ended"),
     "rights.objection_upheld": ("je bezwaar is toegewezen", "your objection was upheld"),
     "rights.objection_ended": ("het toegewezen bezwaar is beëindigd", "the upheld objection ended"),

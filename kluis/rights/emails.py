@@ -78,13 +78,17 @@ def _answer(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
     return {**_base(request), "request": request, "lines": lines}
 
 
-@mail_kind(template=RESTRICTION_END, purpose="data_subject_rights", references={"request_id"})
+@mail_kind(
+    template=RESTRICTION_END, purpose="data_subject_rights", references={"request_id", "limit_id"}
+)
 def _restriction_end(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    from kluis.rights.models import ProcessingLimit
     from kluis.rights.selectors import remedies
 
     request = _request(context)
+    limit = ProcessingLimit.objects.get(pk=context["limit_id"])
     with translation.override(request.language):
-        return {**_base(request), "remedies": remedies()}
+        return {**_base(request), "ends_on": limit.ends_on, "remedies": remedies()}
 
 
 @attachment_generator(EXPORT_JSON)
@@ -116,10 +120,13 @@ def _queue(
     attachments: list[AttachmentRef],
     stage: str | None = None,
     last: bool = False,
+    limit_id: int | None = None,
 ) -> OutboxMessage:
-    context: dict[str, str] = {"request_id": str(request.pk)}
+    context: dict[str, str | int] = {"request_id": str(request.pk)}
     if stage is not None:
         context["stage"] = stage
+    if limit_id is not None:
+        context["limit_id"] = limit_id
     return mail_queue(
         template=template,
         # The last mail to an erased person: sealed under a key of its own, which the
@@ -173,5 +180,8 @@ def mail_answer(
 
 
 def mail_restriction_end(*, request: RightsRequest, to: str, limit_id: int) -> OutboxMessage:
-    """Art. 18(3) GDPR: the person is told that their restriction is lifted, once per limit."""
-    return _queue(request, RESTRICTION_END, to, f"restriction_end:{limit_id}", [])
+    """Art. 18(3) GDPR: the person is told before their restriction is lifted, and on
+    which day; once per limit."""
+    return _queue(
+        request, RESTRICTION_END, to, f"restriction_end:{limit_id}", [], limit_id=limit_id
+    )

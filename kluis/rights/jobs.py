@@ -1,5 +1,6 @@
-"""The rights app's scheduled work: the daily retention sweep (R41), and the rotation
-of the blind-index key after an erasure (issue 10 item 7, kluis/vault/blind.py)."""
+"""The rights app's scheduled work: the daily retention sweep (R41), the rotation
+of the blind-index key after an erasure (kluis/vault/blind.py), and the notice and
+end of a restriction (art. 18(3) GDPR)."""
 
 import datetime as dt
 
@@ -44,3 +45,12 @@ def blind_index_rotation() -> str:
         f"generation {done.generation}: {done.reindexed} index values moved, "
         f"{done.cleared} cleared, {done.keys_deleted} old keys deleted"
     )
+
+
+@job("restriction_ends", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=30))
+def restriction_ends() -> str:
+    """Art. 18(3) GDPR: the notice days before a restriction ends, then the end itself."""
+    from kluis.rights import limits, services
+
+    done = limits.restriction_ends_run(notify=services.restriction_end_notify)
+    return f"{done.noticed} notices queued, {done.lifted} restrictions lifted"

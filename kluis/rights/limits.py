@@ -15,8 +15,10 @@ objection. Refusals are audited like every other refusal.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -149,3 +151,104 @@ def limit_end(*, limit: ProcessingLimit, by: str) -> None:
         subject=limit.subject,
         data={"limit": limit.pk},
     )
+
+
+# --- the end of a restriction, told in advance (art. 18(3) GDPR) ---------------------------
+
+
+def restriction_notice_days() -> int:
+    """How many days before a restriction ends the person is told (the policy's rights)."""
+    days = current_policy().rights["restriction"].notice_days
+    if days is None:
+        raise LimitError("no_notice_days")
+    return days
+
+
+@transaction.atomic
+def restriction_end_announce(
+    *, limit: ProcessingLimit, by: str, ends_on: dt.date | None = None
+) -> dt.date:
+    """Set the day a restriction ends: at least the notice days ahead, so the person is
+    told before it is lifted. The worker sends that notice and lifts it on the day."""
+    locked = ProcessingLimit.objects.select_for_update().get(pk=limit.pk)
+    if locked.kind != ProcessingLimit.Kind.RESTRICTION:
+        raise LimitError("not_a_restriction")
+    if locked.ended_at is not None:
+        raise LimitError("limit_ended")
+    if locked.ends_on is not None:
+        raise LimitError("end_announced")
+    earliest = timezone.localdate() + dt.timedelta(days=restriction_notice_days())
+    ends_on = ends_on or earliest
+    if ends_on < earliest:
+        raise LimitError("end_too_soon")
+    locked.ends_on = ends_on
+    locked.save(update_fields=["ends_on"])
+    limit.ends_on = ends_on
+    audit_append(
+        action="rights.restriction_end_announced",
+        actor=by,
+        subject=locked.subject,
+        data={"limit": locked.pk, "ends_on": ends_on.isoformat()},
+    )
+    return ends_on
+
+
+@dataclass(frozen=True)
+class RestrictionEnds:
+    noticed: int
+    lifted: int
+
+
+NoticeSender = Callable[[ProcessingLimit], bool]
+
+
+def restriction_ends_run(*, notify: NoticeSender, today: dt.date | None = None) -> RestrictionEnds:
+    """The worker's part: mail each notice once when its day has come (the end minus the
+    notice days), then lift each restriction whose day has come and whose notice went.
+
+    Each limit is handled in a transaction of its own under its row lock, with the
+    notice's time written in the same transaction as the queued mail: a second run, or
+    two workers at once, find it sent and queue nothing (the mail's dedupe key agrees).
+    """
+    today = today or timezone.localdate()
+    notice_from = today + dt.timedelta(days=restriction_notice_days())
+    open_ = ProcessingLimit.objects.filter(
+        kind=ProcessingLimit.Kind.RESTRICTION, ended_at__isnull=True, ends_on__isnull=False
+    )
+    noticed = lifted = 0
+    for pk in open_.filter(end_noticed_at__isnull=True, ends_on__lte=notice_from).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            limit = (
+                ProcessingLimit.objects.select_for_update()
+                .filter(pk=pk, ended_at__isnull=True, end_noticed_at__isnull=True)
+                .first()
+            )
+            if limit is None:
+                continue
+            mailed = notify(limit)
+            limit.end_noticed_at = timezone.now()
+            limit.save(update_fields=["end_noticed_at"])
+            audit_append(
+                action="rights.restriction_end_noticed",
+                actor="system:rights",
+                subject=limit.subject,
+                data={"limit": limit.pk, "ends_on": str(limit.ends_on), "mailed": mailed},
+            )
+            noticed += 1
+    # Never lifted untold: only a restriction whose notice went out is lifted.
+    for pk in open_.filter(end_noticed_at__isnull=False, ends_on__lte=today).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            limit = (
+                ProcessingLimit.objects.select_for_update()
+                .filter(pk=pk, ended_at__isnull=True)
+                .first()
+            )
+            if limit is None:
+                continue
+            limit_end(limit=limit, by="system:rights")
+            lifted += 1
+    return RestrictionEnds(noticed, lifted)

@@ -232,6 +232,10 @@ class ProcessingLimit(models.Model):
     started_by = models.CharField(max_length=80)
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.CharField(max_length=80, blank=True)
+    # A restriction ends on an announced day (art. 18(3) GDPR): the person is mailed
+    # the policy's notice days before it, then the worker lifts it on that day.
+    ends_on = models.DateField(null=True, blank=True)
+    end_noticed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["started_at"]

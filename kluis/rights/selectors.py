@@ -13,7 +13,7 @@ from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.erasure import category_outcome, describe_outcome, erasure_blockers
-from kluis.rights.limits import restricted_purposes
+from kluis.rights.limits import restricted_purposes, restriction_notice_days
 from kluis.rights.models import Erasure, FollowUp, PoliceRequest, ProcessingLimit, RightsRequest
 from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedValue
@@ -145,10 +145,13 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
         text.append(
             _(
                 "We hebben de verwerking van je gegevens beperkt. We bewaren ze, en gebruiken "
-                "ze alleen nog voor: %(purposes)s. Voordat de beperking eindigt, laten we het "
-                "je weten."
+                "ze alleen nog voor: %(purposes)s. Eindigt de beperking, dan laten we je "
+                "dat %(days)s dagen van tevoren weten."
             )
-            % {"purposes": ", ".join(_purpose_labels(restricted_purposes(), language))}
+            % {
+                "purposes": ", ".join(_purpose_labels(restricted_purposes(), language)),
+                "days": restriction_notice_days(),
+            }
         )
     elif outcome.get("objection_upheld"):
         text.append(

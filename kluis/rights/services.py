@@ -584,14 +584,30 @@ def follow_up_done(*, follow_up: FollowUp, by: User) -> None:
 
 
 @transaction.atomic
-def processing_limit_end(*, limit: ProcessingLimit, by: User) -> None:
-    """End a restriction or an upheld objection; a lifted restriction is told by mail
-    (art. 18(3) GDPR), in the same transaction, so it is never lifted untold."""
+def processing_limit_end(
+    *, limit: ProcessingLimit, by: User, ends_on: dt.date | None = None
+) -> dt.date | None:
+    """End an upheld objection now; announce the end of a restriction.
+
+    A restriction is lifted only after the person was told (art. 18(3) GDPR): this
+    sets its last day, at least the policy's notice days ahead; the worker mails the
+    notice that many days before it and lifts it on the day. Returns that day.
+    """
     try:
+        if limit.kind == ProcessingLimit.Kind.RESTRICTION:
+            return limits.restriction_end_announce(limit=limit, by=by.actor().ref, ends_on=ends_on)
         limits.limit_end(limit=limit, by=by.actor().ref)
     except limits.LimitError as exc:
         raise RightsError(exc.code) from None
-    if limit.kind == ProcessingLimit.Kind.RESTRICTION and limit.request is not None:
-        to = _answer_address(limit.request)
-        if to:
-            emails.mail_restriction_end(request=limit.request, to=to, limit_id=limit.pk)
+    return None
+
+
+def restriction_end_notify(limit: ProcessingLimit) -> bool:
+    """Queue the notice that a restriction ends (the worker, kluis.rights.jobs)."""
+    if limit.request is None:
+        return False
+    to = _answer_address(limit.request)
+    if not to:
+        return False
+    emails.mail_restriction_end(request=limit.request, to=to, limit_id=limit.pk)
+    return True

@@ -19,7 +19,7 @@ from kluis.accounts.decorators import customer_required, staff_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
 from kluis.policy.cases import Case
-from kluis.rights import forms, legal_requests, links, selectors, services
+from kluis.rights import forms, legal_requests, limits, links, selectors, services
 from kluis.rights.export import build_export, export_json
 from kluis.rights.models import PoliceRequest, RightsRequest
 from kluis.rights.pdf import export_pdf
@@ -46,6 +46,10 @@ ERRORS = {
     "not_confidential": _l("Deze vordering is niet (meer) geheim."),
     "objection_purposes": _l("Kies alleen doelen die op een gerechtvaardigd belang rusten."),
     "limit_ended": _l("Deze beperking of dit bezwaar geldt al niet meer."),
+    "end_announced": _l("Het einde van deze beperking is al aangekondigd."),
+    "end_too_soon": _l("Zo snel kan de beperking niet eindigen: de persoon hoort het eerst."),
+    "not_a_restriction": _l("Dit is geen beperking."),
+    "no_notice_days": _l("Het privacybeleid noemt geen termijn om het einde aan te kondigen."),
     "confidential_until": _l(
         "Een geheimhoudingsdatum past alleen bij een vordering die geheim is."
     ),
@@ -272,11 +276,24 @@ def limit_end(request: HttpRequest, limit_id: int) -> HttpResponse:
     if found is None:
         raise Http404
     try:
-        services.processing_limit_end(limit=found, by=current_user(request))
+        ends_on = services.processing_limit_end(limit=found, by=current_user(request))
     except services.RightsError as exc:
         _refused(request, exc)
     else:
-        messages.success(request, _("De beperking of het bezwaar geldt niet meer."))
+        if ends_on is None:
+            messages.success(request, _("Het bezwaar geldt niet meer."))
+        else:
+            messages.success(
+                request,
+                _(
+                    "De beperking eindigt op %(date)s. De persoon krijgt %(days)s dagen "
+                    "vooraf bericht; daarna heft kluis de beperking zelf op."
+                )
+                % {
+                    "date": ends_on.strftime("%d-%m-%Y"),
+                    "days": limits.restriction_notice_days(),
+                },
+            )
     if found.request_id is None:
         return redirect("rights_backoffice:queue")
     return redirect("rights_backoffice:request", request_id=found.request_id)

@@ -302,23 +302,72 @@ def test_a_contact_person_without_an_account_is_found_by_their_request(personas)
     assert "Dirk Contact" in export_json(export).decode()
 
 
-def test_ending_a_restriction_mails_the_person_once_in_their_language(personas):
-    from kluis.mail.delivery import build_email
+def test_a_restriction_ends_only_after_the_person_was_told_the_notice_days_before(personas):
+    import datetime as dt
 
+    from django.utils import timezone
+
+    from kluis.audit.models import AuditEntry
+    from kluis.mail.delivery import build_email
+    from kluis.rights import jobs
+
+    days = current_policy().rights["restriction"].notice_days
+    assert days == limits.restriction_notice_days() == 14
     request = alice_request(personas, "restriction")
     services.request_respond(request=request, by=personas.staff["privacy_officer"])
     (limit,) = limits.holding(personas.customer_a.pk)
     assert limit.kind == ProcessingLimit.Kind.RESTRICTION
     officer = make_staff(roles=["privacy_officer"])
-    services.processing_limit_end(limit=limit, by=officer)
-    (mail,) = OutboxMessage.objects.filter(template="rights/email/restriction_end")
+    today = timezone.localdate()
+    # Not sooner than the notice allows; then announced for a day 30 days ahead.
+    with pytest.raises(services.RightsError, match="end_too_soon"):
+        services.processing_limit_end(
+            limit=limit, by=officer, ends_on=today + dt.timedelta(days=days - 1)
+        )
+    ends_on = today + dt.timedelta(days=30)
+    assert services.processing_limit_end(limit=limit, by=officer, ends_on=ends_on) == ends_on
+    with pytest.raises(services.RightsError, match="end_announced"):
+        services.processing_limit_end(limit=limit, by=officer)
+    mails = OutboxMessage.objects.filter(template="rights/email/restriction_end")
+
+    def run(day: int) -> tuple[int, int]:
+        done = limits.restriction_ends_run(
+            notify=services.restriction_end_notify, today=today + dt.timedelta(days=day)
+        )
+        return done.noticed, done.lifted
+
+    # Announcing mails nothing and lifts nothing; neither does the worker until the
+    # notice day (the end minus the notice days).
+    assert run(0) == run(30 - days - 1) == (0, 0) and not mails.exists()
+    assert limits.holding(personas.customer_a.pk) == [limit]
+    # On the notice day: one mail, however often the worker runs.
+    assert run(30 - days) == (1, 0)
+    assert run(30 - days) == run(29) == (0, 0)
+    (mail,) = mails
     assert mail.dedupe_key == f"rights:{request.pk}:restriction_end:{limit.pk}"
     built = build_email(mail)
-    assert "beperking" in built.subject and "heffen we nu op" in built.body
+    assert "beperking" in built.subject
+    assert f"heffen we op op {ends_on:%d-%m-%Y}" in built.body
     assert "Autoriteit Persoonsgegevens" in built.body
-    with pytest.raises(services.RightsError):
-        services.processing_limit_end(limit=limit, by=officer)
-    assert OutboxMessage.objects.filter(template="rights/email/restriction_end").count() == 1
+    # Still restricted until the day itself, then lifted once, by the worker.
+    assert limits.holding(personas.customer_a.pk) == [limit]
+    assert run(30) == (0, 1)
+    assert limits.holding(personas.customer_a.pk) == [] and run(31) == (0, 0)
+    assert mails.count() == 1
+    limit.refresh_from_db()
+    assert limit.ended_by == "system:rights"
+    assert limit.end_noticed_at and limit.ended_at and limit.end_noticed_at < limit.ended_at
+    actions = list(
+        AuditEntry.objects.filter(action__startswith="rights.restriction_end").values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == [
+        "rights.restriction_end_announced",
+        "rights.restriction_end_noticed",
+        "rights.restriction_ended",
+    ]
+    assert jobs.restriction_ends() == "0 notices queued, 0 restrictions lifted"
 
 
 def test_the_police_pages_name_categories_in_dutch_not_by_key(client, personas):
