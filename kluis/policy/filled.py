@@ -1,9 +1,10 @@
 """A copy of the policy directory with its placeholders filled in, for production-like runs.
 
-The shipped policy still names the server supplier by a placeholder, so kluis refuses
-to start with KLUIS_DEBUG=0 (kluis/policy/loader.py, refuse_placeholders). Tests of
-the production start and the benchmarks, which run with KLUIS_DEBUG=0, point
-KLUIS_POLICY_DIR at such a copy. Plain file work: usable before Django is set up.
+The shipped policy still names the server supplier, the registrar and the debt
+collector by placeholders, so kluis refuses to start with KLUIS_DEBUG=0
+(kluis/policy/loader.py, refuse_placeholders). Tests of the production start and the
+benchmarks, which run with KLUIS_DEBUG=0, point KLUIS_POLICY_DIR at such a copy. Plain
+file work: usable before Django is set up.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ def policy_dir_filled(target: Path) -> Path:
     text = re.sub(
         r"legal_name: [^\n]*\n(\s*)placeholder: true\n",
         lambda m: f"legal_name: {EXAMPLE_NAME}\n",
+        text,
+    )
+    # Recipients named by a placeholder (the registrar, the debt collector).
+    count = iter(range(1, 100))
+    text = re.sub(
+        r"(\n\s*)name: [^\n]*\n\s*placeholder: true\n",
+        lambda m: f"{m[1]}name: Voorbeeld Partij {next(count)} B.V.\n",
         text,
     )
     current.write_text(text, encoding="utf-8")

@@ -55,22 +55,24 @@ def placeholders(policy: Policy) -> list[str]:
         f"recipients.{key}.subprocessor.legal_name"
         for key, _recipient, sub in policy.subprocessors()
         if sub.placeholder
-    ]
+    ] + [f"recipients.{key}.name" for key, r in policy.recipients.items() if r.placeholder]
 
 
 def refuse_placeholders(policy: Policy) -> None:
     """Stop start-up in production while the policy names a placeholder.
 
-    The processor agreement names every sub-processor (art. 28(2) and (4) GDPR); a
-    made-up name there would be a false statement to every customer, so kluis does
-    not run in production until the real one is filled in.
+    The processor agreement names every sub-processor (art. 28(2) and (4) GDPR), and
+    a person's copy names every recipient (art. 15(1)(c), CJEU C-154/21); a made-up
+    name there would be a false statement to every customer, so kluis does not run in
+    production until the real ones are filled in.
     """
     missing = placeholders(policy)
     if missing:
         raise PolicyFileError(
-            f"{settings.KLUIS_POLICY_DIR}/{CURRENT_FILE}: {', '.join(missing)} is a "
-            "placeholder. Fill in the legal name from the processor agreement and remove "
-            "`placeholder: true`; kluis does not start with KLUIS_DEBUG=0 before that."
+            f"{settings.KLUIS_POLICY_DIR}/{CURRENT_FILE}: {', '.join(missing)} "
+            f"{'is a placeholder' if len(missing) == 1 else 'are placeholders'}. Fill in "
+            "the legal name from the contract with that party (and its KvK number) and "
+            "remove `placeholder: true`; kluis does not start with KLUIS_DEBUG=0 before that."
         )
 
 

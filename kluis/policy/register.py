@@ -22,10 +22,11 @@ from kluis.policy.render import (
     duties_sentences,
     language_of,
     legal_basis_text,
+    recipient_named,
     retention_basis,
     retention_term,
 )
-from kluis.policy.schema import Held, Location, Policy, RecipientRole
+from kluis.policy.schema import Held, Location, Policy, Recipient, RecipientRole
 
 HELD: dict[Held, Promise] = {
     Held.SEALED: gettext_lazy("versleuteld in kluis"),
@@ -95,6 +96,16 @@ def build_register(policy: Policy, language: str) -> Register:
         )
 
 
+def _recipient_label(recipient: Recipient, lang: str) -> str:
+    """ "onze registrar, Registrar B.V. (KvK 12345678)": the category and who it is."""
+    label = recipient.label.get(lang)
+    named = recipient_named(recipient)
+    if named is None:
+        return label
+    name, kvk = named
+    return f"{label}, {name}" + (f" (KvK {kvk})" if kvk else "")
+
+
 def _row(policy: Policy, lang: str, key: str) -> RegisterRow:
     purpose = policy.purposes[key]
     categories = [policy.categories[k] for k in purpose.categories]
@@ -137,7 +148,7 @@ def _row(policy: Policy, lang: str, key: str) -> RegisterRow:
             tuple(category.label.get(lang) for category in categories),
             tuple(held),
             tuple(
-                f"{r.label.get(lang)} ({ROLE_SHORT[r.role]}, {country_name(r.country)}): "
+                f"{_recipient_label(r, lang)} ({ROLE_SHORT[r.role]}, {country_name(r.country)}): "
                 + ", ".join(policy.categories[k].label.get(lang) for k in r.categories)
                 for r in recipients
             )

@@ -32,6 +32,7 @@ from kluis.policy.schema import (
     Measure,
     Policy,
     Provision,
+    Recipient,
     RecipientRole,
     RetentionClass,
     Text,
@@ -199,6 +200,22 @@ COUNTRY: dict[str, Promise] = {
     "US": gettext_lazy("de Verenigde Staten"),
     "GB": gettext_lazy("het Verenigd Koninkrijk"),
 }
+
+
+def recipient_named(recipient: Recipient) -> tuple[str, str | None] | None:
+    """The recipient's own legal name and KvK number, or its sub-processor's name."""
+    if recipient.name:
+        return recipient.name, recipient.kvk_number
+    if recipient.subprocessor is not None:
+        return recipient.subprocessor.legal_name, None
+    return None
+
+
+def named_sentence(name: str, kvk_number: str | None) -> str:
+    if kvk_number:
+        return _("Dat is %(name)s (KvK-nummer %(kvk)s).") % {"name": name, "kvk": kvk_number}
+    return _("Dat is %(name)s.") % {"name": name}
+
 
 ROLE_SENTENCE: dict[RecipientRole, Promise] = {
     RecipientRole.PROCESSOR: gettext_lazy(
@@ -626,8 +643,11 @@ class _Builder:
                 )
                 % {"purposes": self.labels(p.purposes, recipient.purposes)}
             )
-            blocks: list[Block] = [
-                para(self.t(recipient.description)),
+            blocks: list[Block] = [para(self.t(recipient.description))]
+            named = recipient_named(recipient)
+            if named and named[0] not in self.t(recipient.description):
+                blocks.append(para(named_sentence(*named)))
+            blocks += [
                 para(str(ROLE_SENTENCE[recipient.role]) % {"where": where}),
                 para(receives),
             ]

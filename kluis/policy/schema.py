@@ -184,6 +184,11 @@ class Recipient(Strict):
     # it was (the authority of a legal order, the registry of an extension), the copy
     # names that instead.
     name: str | None = None
+    # The party's number in the Dutch trade register, shown beside its name.
+    kvk_number: Annotated[str, StringConstraints(pattern=r"^\d{8}$")] | None = None
+    # True while `name` is not yet the real party's legal name (no contract names it
+    # yet): kluis then refuses to start in production, as for a sub-processor.
+    placeholder: bool = False
     role: RecipientRole
     location: Location
     country: str
@@ -196,6 +201,12 @@ class Recipient(Strict):
     safeguards: Text | None = None
     requirements: list[RequirementId] = Field(default_factory=list)
     seed: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _placeholder_has_a_name(self) -> Recipient:
+        if self.placeholder and not self.name:
+            raise ValueError("placeholder: true needs the placeholder's `name`")
+        return self
 
 
 class Trigger(StrEnum):

@@ -35,9 +35,10 @@ def blind_index_rotation_due(now: dt.datetime | None = None) -> bool:
     )
 
 
-@job("blind_index_rotation", every=dt.timedelta(days=1), lease=dt.timedelta(hours=2))
+@job("blind_index_rotation", every=dt.timedelta(hours=1), lease=dt.timedelta(hours=2))
 def blind_index_rotation() -> str:
-    """An old backup's blind indexes stop matching the night after an erasure."""
+    """An old backup's blind indexes stop matching within the hour after an erasure
+    (checked hourly; a rotation runs only when one is due)."""
     if not blind_index_rotation_due():
         return "not due"
     done = blind_index_rotate()

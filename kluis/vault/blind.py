@@ -16,13 +16,14 @@ shredded data key.
 
 What this buys: a database backup made before a rotation holds digests under a key
 that the keystore no longer has. With today's keystore (or any keystore backup made
-after that rotation) nothing in the old backup can be tested. `rights` rotates the
-night after an erasure and at least every 30 days (kluis/rights/jobs.py).
+after that rotation) nothing in the old backup can be tested. `rights` rotates
+within the hour after an erasure and at least every 30 days (kluis/rights/jobs.py),
+and `restore` rotates before kluis serves the restored rows.
 
 What it does not buy: a keystore backup made before the rotation still holds the old
 key, exactly as it still holds a shredded data key; the two backups must be kept
-apart and expire. Between an erasure and the next rotation (at most a day) an old
-backup plus the current key still match.
+apart and expire. Between an erasure and the next rotation (at most an hour, while
+the worker runs) an old backup plus the current key still match.
 """
 
 from __future__ import annotations

@@ -163,6 +163,12 @@ def test_production_refuses_to_start_while_the_policy_names_a_placeholder(tmp_pa
     shipped = Path(__file__).resolve().parents[2] / "policy" / "data"
     result = _start(tmp_path, KLUIS_POLICY_DIR=str(shipped))
     assert result.returncode != 0
-    assert "recipients.server_supplier.subprocessor.legal_name is a placeholder" in result.stderr
+    for placeholder in (
+        "recipients.server_supplier.subprocessor.legal_name",
+        "recipients.registrar.name",
+        "recipients.debt_collector.name",
+    ):
+        assert placeholder in result.stderr
+    assert "are placeholders" in result.stderr
     # Development starts with it, and says nothing.
     assert _start(tmp_path, KLUIS_POLICY_DIR=str(shipped), KLUIS_DEBUG="1").returncode == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connections
+from django.db import connections, transaction
 
 from kluis.accounts.models import Customer
 from kluis.vault.errors import KeyShredded
@@ -182,3 +182,39 @@ def _heap_pages() -> bytes:
             cursor.execute("SELECT get_raw_page(%s, %s)", [table, block])
             pages.append(bytes(cursor.fetchone()[0]))
     return b"".join(pages)
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_the_wal_job_switches_the_keystores_segment_after_a_shred_or_names_the_grant():
+    """PostgreSQL's write-ahead log keeps a shredded key's bytes until its segment is
+    recycled: the hourly job switches segment and checkpoints when a key was shredded,
+    and a role without the privileges gets the grants it lacks, not an error."""
+    from kluis.vault import jobs
+
+    connection = connections["keystore"]
+    if connection.vendor != "postgresql":
+        assert jobs.keystore_wal_close_job().startswith("not PostgreSQL")
+        return
+    assert jobs.keystore_wal_close_job() == "no shred since the last run"
+    customer = make_customer(name="Walter Wal")
+    shred([KeyScope(customer.pk, "customer_record")])
+
+    def segment() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_walfile_name(pg_current_wal_lsn())")
+            return str(cursor.fetchone()[0])
+
+    before = segment()
+    assert jobs.keystore_wal_close_job() == "WAL segment switched and checkpointed"
+    assert segment() != before
+    # A plain application role: both refused, the job says which grants to give.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kluis_plain')"
+            " THEN CREATE ROLE kluis_plain NOLOGIN; END IF; END $$"
+        )
+    with transaction.atomic(using="keystore"):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL ROLE kluis_plain")
+        missing = jobs.keystore_wal_close()
+    assert missing == list(jobs.GRANTS.values())
