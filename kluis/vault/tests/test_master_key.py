@@ -9,8 +9,10 @@ from django.core.management import call_command
 
 from kluis.accounts.models import Customer
 from kluis.vault import master
-from kluis.vault.errors import MasterKeyError
-from kluis.vault.models import DataKey
+from kluis.vault.errors import KeyShredded, MasterKeyError
+from kluis.vault.keys import KeyScope, shred, system_secret
+from kluis.vault.models import DataKey, Secret
+from kluis.vault.rotation import rewrap_all
 from kluis.vault.tests.helpers import make_customer
 
 
@@ -68,15 +70,44 @@ def test_the_master_key_can_come_from_the_environment(monkeypatch):
 
 @pytest.mark.django_db(databases="__all__")
 def test_rotation_rewraps_every_key_and_values_still_open(key_file):
+    """On SQLite and PostgreSQL alike (the keystore's row locks and bulk update are
+    what differ): every live key and system secret moves, batch after batch; a
+    shredded key stays shredded; and no wrapped byte string of before is left."""
     master.generate_key_file(key_file)
     master.reset_master_ring()
     customers = [make_customer(name=f"Roteer {i}") for i in range(3)]
+    gone = make_customer(name="Weg")
+    shred([KeyScope(gone.pk, "customer_record")])
+    system_secret("rotation-test")
+    before = {
+        bytes(w) for w in DataKey.objects.exclude(wrapped=None).values_list("wrapped", flat=True)
+    }
+    before |= {bytes(w) for w in Secret.objects.values_list("wrapped", flat=True)}
     old = master.master_ring().current
+    # Batches of two over more keys than that: the loop must come back for the rest.
+    middle = os.urandom(32)
+    both = master.MasterKeyRing(
+        current=master.key_id(middle),
+        keys={**master.master_ring().keys, master.key_id(middle): middle},
+    )
+    assert rewrap_all(both, batch=2) == len(before)
+    assert rewrap_all(both, batch=2) == 0  # a second run has nothing left to do
+    master.write_key_file(key_file, both)
+    master.reset_master_ring()
     call_command("vault_rotate_master", stdout=io.StringIO())
     master.reset_master_ring()
     new = master.master_ring()
-    assert new.current != old
-    assert old not in new.keys
-    assert set(DataKey.objects.values_list("master_kid", flat=True)) == {new.current}
+    assert new.current not in (old, both.current)
+    assert old not in new.keys and both.current not in new.keys
+    live = DataKey.objects.exclude(wrapped=None)
+    assert set(live.values_list("master_kid", flat=True)) == {new.current}
+    assert set(Secret.objects.values_list("master_kid", flat=True)) == {new.current}
+    after = {
+        bytes(w) for w in DataKey.objects.exclude(wrapped=None).values_list("wrapped", flat=True)
+    }
+    assert not before & after
+    assert DataKey.objects.get(subject=gone.pk, retention_class="customer_record").wrapped is None
+    with pytest.raises(KeyShredded):
+        Customer.objects.get(pk=gone.pk).name.open()
     for i, customer in enumerate(customers):
         assert Customer.objects.get(pk=customer.pk).name.open() == f"Roteer {i}"
