@@ -757,10 +757,16 @@ class _Builder:
             article = right.article if not right.article[:1].isdigit() else f"art. {right.article}"
             article = english_article(article, self.lang)
             gdpr = _("AVG")
+            notice = ""
+            if right.notice_days:
+                notice = " " + _(
+                    "Heffen we een beperking op, dan laten we je dat %(days)s dagen van "
+                    "tevoren weten."
+                ) % {"days": right.notice_days}
             items.append(
                 para(
                     Span(capital(self.t(right.label)), strong=True),
-                    f" ({article} {gdpr}). {self.t(right.description)}",
+                    f" ({article} {gdpr}). {self.t(right.description)}{notice}",
                     key=key,
                 )
             )

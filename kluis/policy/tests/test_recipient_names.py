@@ -1,4 +1,5 @@
-"""Recipients by their own name: the registrar and the debt collector are named parties.
+"""Recipients by their own name: the registrar and the debt collector are named parties;
+and the notice before a restriction is lifted, as the policy states it.
 
 The policy names each by its legal name (and KvK number); while the shipped file holds
 a placeholder there, production refuses to start, as it does for the server supplier's
@@ -12,13 +13,13 @@ from pathlib import Path
 from kluis.policy.filled import policy_dir_filled
 from kluis.policy.loader import CURRENT_FILE, current_policy, load_policy_file, placeholders
 from kluis.policy.register import build_register
-from kluis.policy.render import Para, Section, build_statement
+from kluis.policy.render import Items, Para, Section, build_statement
 
 
 def _section_text(section: Section) -> str:
-    return " ".join(
-        span.text for block in section.blocks if isinstance(block, Para) for span in block.spans
-    )
+    paras = [b for b in section.blocks if isinstance(b, Para)]
+    paras += [p for b in section.blocks if isinstance(b, Items) for p in b.items]
+    return " ".join(span.text for para in paras for span in para.spans)
 
 
 def test_the_shipped_policy_holds_placeholders_that_production_refuses():
@@ -60,3 +61,13 @@ def test_a_filled_policy_names_registrar_and_collector_in_statement_and_register
             "Voorbeeld Partij 2 B.V. (KvK 87654321)" in line
             for line in rows["collections"].cells[5]
         )
+
+
+def test_the_statement_promises_the_notice_before_a_restriction_is_lifted():
+    policy = current_policy()
+    for language, said in (
+        ("nl", "dan laten we je dat 14 dagen van tevoren weten"),
+        ("en", "we tell you 14 days in advance"),
+    ):
+        (rights,) = [s for s in build_statement(policy, language).sections if s.id == "rechten"]
+        assert said in _section_text(rights)
