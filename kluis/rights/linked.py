@@ -30,8 +30,12 @@ def register_address_finder(finder: AddressFinder) -> AddressFinder:
     return finder
 
 
-def person_emails(subject: uuid.UUID) -> list[str]:
-    """Every address the person is known by: the customer record, accounts, contacts."""
+def person_emails(subject: uuid.UUID, *, contacts: bool = True) -> list[str]:
+    """Every address the person is known by: the customer record, accounts, contacts.
+
+    `contacts=False` leaves out an organisation's contact people: their addresses are
+    theirs, so the organisation's erasure must not take what they hold elsewhere.
+    """
     from django.db.models import Q
 
     from kluis.accounts.models import Contact, Customer, User
@@ -42,7 +46,8 @@ def person_emails(subject: uuid.UUID) -> list[str]:
         sealed.append(customer.email)
     sealed += [u.email for u in User.objects.filter(customer_id=subject)]
     # An organisation's contacts, or the contact person themself (subject = their record).
-    sealed += [c.email for c in Contact.objects.filter(Q(customer_id=subject) | Q(pk=subject))]
+    of_person = Q(pk=subject) | Q(customer_id=subject) if contacts else Q(pk=subject)
+    sealed += [c.email for c in Contact.objects.filter(of_person)]
     found: list[str] = []
     for value in sealed:
         if not isinstance(value, SealedValue):
@@ -56,8 +61,8 @@ def person_emails(subject: uuid.UUID) -> list[str]:
     return found
 
 
-def linked_subjects(subject: uuid.UUID) -> list[uuid.UUID]:
-    emails = person_emails(subject)
+def linked_subjects(subject: uuid.UUID, *, contacts: bool = True) -> list[uuid.UUID]:
+    emails = person_emails(subject, contacts=contacts)
     if not emails:
         return []
     found: list[uuid.UUID] = []

@@ -453,8 +453,10 @@ def erasure_execute(*, request: RightsRequest, by: Actor) -> dict[str, Any]:
         return dict(request.outcome)
     items = category_outcome(subject)
     request_ids = list(RightsRequest.objects.filter(subject=subject).values_list("pk", flat=True))
-    # Questions and other records held under the person's address go too.
-    linked = linked_subjects(subject)
+    # Questions and other records held under the person's address go too; not those
+    # under the addresses of an organisation's contact people, who are persons of
+    # their own (their records at this organisation go with it, below).
+    linked = linked_subjects(subject, contacts=False)
     # Contact-person rows: an organisation's own contacts, and the person's own record
     # at any organisation (the person is that contact, or it carries their address).
     # The rows go; the organisation and its other contacts stay as they are.

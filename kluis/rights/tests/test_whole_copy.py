@@ -420,6 +420,18 @@ def test_erasing_a_person_takes_their_contact_person_record_at_an_organisation(p
     text = export_json(_export(org)).decode()
     assert "Bakkerij" in text and "Olga Overig" in text and "Erik" not in text
 
+    # Erasing the organisation takes its contact records, not what Olga, a person of
+    # her own, is at another organisation.
+    elsewhere = make_customer(name="Molen B.V.", email="info@molen.example").customer
+    olga = Contact(customer=elsewhere, name="Olga bij de Molen", email="olga@brood.example")
+    olga.save(force_insert=True)
+    (bakery,) = org.users.all()
+    services.erasure_request_from_portal(user=bakery)
+    assert not Contact.objects.filter(customer=org).exists()
+    with pytest.raises(KeyShredded):
+        other.name.open()
+    assert Contact.objects.get(pk=olga.pk).name.open() == "Olga bij de Molen"
+
 
 def test_a_contact_person_without_an_account_is_erased_and_the_organisation_stays(
     personas,
