@@ -203,3 +203,34 @@ def test_a_credit_that_covers_what_is_left_settles_and_a_full_credit_makes_nothi
     full.refresh_from_db()
     assert full.paid_cents == 0
     assert [r.amount_cents for r in Refund.objects.filter(invoice=full)] == [full.total_cents]
+
+
+def test_the_migration_writes_what_earlier_credit_notes_took_off(personas):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("kluis.billing.migrations.0017_invoice_credited_cents")
+    parts, full, none = (
+        services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+        for _ in range(3)
+    )
+    notes = [
+        services.credit_note_issue(
+            invoice=parts, issued_by=None, lines=[LineInput("Korting", -CREDIT_NET)]
+        )
+        for _ in range(2)
+    ]
+    services.credit_note_issue(invoice=full, issued_by=None)
+    # As before the column existed: nothing recorded on the invoices.
+    Invoice.objects.filter(pk__in=[parts.pk, full.pk]).update(credited_cents=0)
+    migration.credited_from_notes(apps, None)
+    assert dict(
+        Invoice.objects.filter(pk__in=[parts.pk, full.pk, none.pk]).values_list(
+            "pk", "credited_cents"
+        )
+    ) == {
+        parts.pk: -sum(n.total_cents for n in notes),
+        full.pk: full.total_cents,
+        none.pk: 0,
+    }
