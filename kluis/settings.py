@@ -305,6 +305,9 @@ if KLUIS_MOLLIE_API_KEY and not (
     KLUIS_MOLLIE_API_KEY.startswith(("test_", "live_")) and KLUIS_MOLLIE_API_KEY[5:].isalnum()
 ):
     raise ImproperlyConfigured("KLUIS_MOLLIE_API_KEY must start with test_ or live_.")
+# Mollie's Settlements API (checking a payout against its payments) wants an
+# organisation access token (access_…); without one the API key is tried.
+KLUIS_MOLLIE_ORGANISATION_TOKEN = env_str("KLUIS_MOLLIE_ORGANISATION_TOKEN", "")
 # Where the provider's hosted checkout lives: the pay page's form may send the payer
 # there (CSP form-action). Mollie's is www.mollie.com; the local provider's is itself.
 KLUIS_MOLLIE_CHECKOUT_ORIGIN = env_str(

@@ -164,11 +164,12 @@ def stages_for(customer: Customer) -> list[str]:
 
 
 def _in_dunning() -> QuerySet[Invoice]:
-    """Invoices that reminders may concern: unpaid and not cancelled by a credit note."""
+    """Invoices that reminders may concern: something left to pay after credit notes
+    and payments (one credited in full has nothing left)."""
     return Invoice.objects.filter(
         kind=Invoice.Kind.INVOICE,
-        paid_cents__lt=F("total_cents"),
-        credit_notes__isnull=True,
+        credited_at__isnull=True,
+        paid_cents__lt=F("total_cents") - F("credited_cents"),
     )
 
 
@@ -283,7 +284,6 @@ def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder |
     """Record and mail one stage; None when it was already sent or is no longer due."""
     try:
         with transaction.atomic():
-            # Only the invoice row is locked: the credit-note test is an outer join.
             locked = (
                 _in_dunning()
                 .select_for_update(of=("self",))
@@ -381,7 +381,7 @@ def collections_propose(
         raise BillingError("not_an_invoice")
     if locked.is_paid:
         raise BillingError("paid")
-    if Invoice.objects.filter(corrects=locked).exists():
+    if locked.open_cents <= 0:
         raise BillingError("credited")
     if _active_handover(locked) is not None:
         raise BillingError("already_proposed")
@@ -415,7 +415,7 @@ def collections_decide(
     invoice = Invoice.objects.select_related("customer").get(pk=locked.invoice_id)
     if invoice.is_paid:
         raise BillingError("paid")
-    if Invoice.objects.filter(corrects=invoice).exists():
+    if invoice.open_cents <= 0:
         raise BillingError("credited")
     locked.decided_by = by
     locked.decided_at = timezone.now()

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import F
-
-from kluis.billing.models import Invoice
+from kluis.billing import selectors
 from kluis.rights.erasure import Blocker
 
 
 def open_invoices(subject: uuid.UUID) -> list[Blocker]:
-    unpaid = Invoice.objects.filter(
-        customer_id=subject,
-        kind=Invoice.Kind.INVOICE,
-        credit_notes__isnull=True,
-        paid_cents__lt=F("total_cents"),
-    ).count()
+    # Something left to pay after credit notes and payments.
+    unpaid = selectors.open_invoices().filter(customer_id=subject).count()
     if not unpaid:
         return []
     return [

@@ -1,5 +1,6 @@
 """Billing's scheduled work: renewal invoices for the subscriptions that run on, and
-the reminders and statutory letters of unpaid invoices."""
+the reminders and statutory letters of unpaid invoices, refunds through the payment
+provider, and the check of its payouts."""
 
 from __future__ import annotations
 
@@ -29,3 +30,13 @@ def billing_provider_refunds() -> str:
     from kluis.billing.online import provider_refunds_send
 
     return f"refunds sent through the payment provider: {provider_refunds_send()}"
+
+
+@job("billing_payout_checks", every=dt.timedelta(minutes=30))
+def billing_payout_checks() -> str:
+    from kluis.billing.payouts import payout_checks_run
+
+    outcome = payout_checks_run()
+    return "payouts checked: " + (
+        ", ".join(f"{count} {status}" for status, count in sorted(outcome.items())) or "none"
+    )

@@ -57,7 +57,7 @@ class InvoiceCounter(models.Model):
         return f"{self.series}: {self.last}"
 
 
-MUTABLE_FIELDS = frozenset({"paid_cents", "paid_at", "credited_at"})
+MUTABLE_FIELDS = frozenset({"paid_cents", "paid_at", "credited_at", "credited_cents"})
 
 
 class InvoiceQuerySet(models.QuerySet["Invoice"]):
@@ -138,6 +138,10 @@ class Invoice(SealedModel):
     paid_at = models.DateTimeField(null=True, blank=True)
     # When a credit note cancelled this invoice: money for it from then on is paid back.
     credited_at = models.DateTimeField(null=True, blank=True)
+    # What its credit notes took off it together (positive; their totals are negative),
+    # kept under the invoice's row lock by services.credit_note_issue: what is still
+    # owed is total - credited, and what is still to pay total - credited - paid.
+    credited_cents = models.IntegerField(default=0)
 
     vault_subject_field: ClassVar[str] = "customer_id"
 
@@ -177,23 +181,47 @@ class Invoice(SealedModel):
         return self.vat_scheme == self.VatScheme.REVERSE_CHARGE
 
     @property
+    def service_period(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last day of what it invoices: its supply period, else the
+        periods its lines cover (an order's first period, known from its delivery)."""
+        if self.supply_until is not None:
+            return self.supply_date, self.supply_until
+        periods = [
+            (line.period_start, line.period_end)
+            for line in self.lines.all()
+            if line.period_start is not None and line.period_end is not None
+        ]
+        if not periods:
+            return None
+        return min(start for start, _end in periods), max(end for _start, end in periods)
+
+    @property
+    def due_cents(self) -> int:
+        """What is owed on it after its credit notes (0 once credited in full)."""
+        if self.credited_at is not None:
+            return 0
+        return max(self.total_cents - self.credited_cents, 0)
+
+    @property
     def open_cents(self) -> int:
-        return self.total_cents - self.paid_cents
+        """What is still to pay: owed minus paid (negative when paid over it)."""
+        return self.due_cents - self.paid_cents
 
     @property
     def is_paid(self) -> bool:
-        return self.paid_cents >= self.total_cents
+        """Paid all that is owed. One credited in full is not paid but credited, also
+        when something was paid on it before (that is proposed for refund)."""
+        due = self.due_cents
+        return due > 0 and self.paid_cents >= due
 
     @property
     def is_payable(self) -> bool:
-        """An invoice that is still open and that no credit note cancelled."""
-        if self.kind != self.Kind.INVOICE or self.is_paid:
-            return False
-        # Through all(): the portal prefetches the credit notes of its list.
-        return not self.credit_notes.all()
+        """An invoice with something still to pay: its total less what credit notes took
+        off it and what was paid."""
+        return self.kind == self.Kind.INVOICE and self.open_cents > 0
 
     def is_overdue(self, today: dt.date | None = None) -> bool:
-        return not self.is_paid and (today or timezone.localdate()) > self.due_date
+        return self.open_cents > 0 and (today or timezone.localdate()) > self.due_date
 
     def take_payment(self, amount_cents: int, *, at: dt.datetime) -> tuple[bool, int]:
         """Add a payment to this row, unsaved; the caller holds the row's lock.
@@ -201,16 +229,18 @@ class Invoice(SealedModel):
         Returns whether the invoice became paid just now (so that is announced once)
         and how much of the payment is over the total, for a refund proposal.
         """
-        if self.credited_at is not None:
-            # Cancelled and credited (an order cancelled or withdrawn): nothing is owed,
-            # so the whole payment is proposed for refund and nothing settles.
+        due = self.due_cents
+        if due == 0:
+            # Cancelled or credited in full (an order cancelled or withdrawn): nothing
+            # is owed, so the whole payment is proposed for refund and nothing settles.
             return False, amount_cents
-        before = max(self.paid_cents - self.total_cents, 0)
+        # Owed is what credit notes left of the total: a payment of exactly that settles.
+        before = max(self.paid_cents - due, 0)
         self.paid_cents += amount_cents
-        settled = self.paid_cents >= self.total_cents and self.paid_at is None
+        settled = self.paid_cents >= due and self.paid_at is None
         if settled:
             self.paid_at = at
-        return settled, max(self.paid_cents - self.total_cents, 0) - before
+        return settled, max(self.paid_cents - due, 0) - before
 
 
 class OssEvidence(SealedModel):
@@ -584,3 +614,66 @@ class CollectionHandover(models.Model):
 
     def __str__(self) -> str:
         return f"hand-over of {self.invoice_id} ({self.status})"
+
+
+class PayoutCheck(models.Model):
+    """A payout of the payment service provider on a statement, checked against the
+    online payments it settles (kluis/billing/payouts.py).
+
+    The payout (a Payment of match SETTLEMENT) pays nothing: its payments were recorded
+    when the provider said they were paid. What it should hold is the sum of those of
+    kluis's online payments the provider lists in the settlement, less the provider's
+    costs when the settlement states them. Anything else is flagged for finance. No
+    personal data: amounts, the provider's ids and a technical reason.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("nog te controleren")
+        MATCHES = "matches", _("klopt")
+        DIFFERS = "differs", _("wijkt af")
+        FAILED = "failed", _("kon niet worden gecontroleerd")
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="payout_check")
+    reference = models.CharField(max_length=40)  # the settlement's bank reference
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    settlement_id = models.CharField(max_length=64, blank=True)
+    paid_out_cents = models.BigIntegerField()  # what the statement shows
+    provider_cents = models.BigIntegerField(null=True, blank=True)  # what the provider says
+    online_cents = models.BigIntegerField(null=True, blank=True)  # kluis's payments in it
+    fees_cents = models.BigIntegerField(null=True, blank=True)  # None: not stated
+    difference_cents = models.BigIntegerField(null=True, blank=True)
+    payments = models.PositiveIntegerField(default=0)
+    # Payments the settlement lists that kluis has not recorded as paid online.
+    unknown_payments = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Why it differs or failed: codes of PAYOUT_REASONS, separated by commas.
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"payout {self.reference} ({self.status})"
+
+    @property
+    def reasons(self) -> list[str]:
+        """The reasons, as finance reads them."""
+        return [str(PAYOUT_REASONS.get(code, code)) for code in self.reason.split(",") if code]
+
+
+PAYOUT_REASONS = {
+    "currency": _("De uitbetaling is niet in euro."),
+    "unknown_payments": _("Er zitten betalingen in die hier niet als online betaald bekend zijn."),
+    "no_costs": _("De betaaldienst noemt geen kosten; die zijn niet afgetrokken."),
+    "provider_amount": _("De betaaldienst noemt een ander bedrag dan het afschrift."),
+    "amount": _("Het bedrag op het afschrift is niet de online betalingen min de kosten."),
+    "unknown_settlement": _("De betaaldienst kent deze uitbetaling niet."),
+    "not_configured": _("Er is geen betaaldienst ingesteld."),
+    "provider_error": _(
+        "De betaaldienst gaf geen antwoord of weigerde. Mollie geeft uitbetalingen alleen "
+        "met een organisatietoken (KLUIS_MOLLIE_ORGANISATION_TOKEN); we proberen het later "
+        "opnieuw."
+    ),
+}

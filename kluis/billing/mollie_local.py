@@ -137,6 +137,40 @@ class State:
                 "settledAt": stamp.replace(microsecond=0).isoformat(),
                 "status": "paidout",
                 "amount": {"currency": "EUR", "value": _value(gross - fees)},
+                # What was paid in and what it cost, per month, as Mollie lists it.
+                "periods": {
+                    f"{stamp:%Y}": {
+                        f"{stamp:%m}": {
+                            "revenue": [
+                                {
+                                    "description": "iDEAL",
+                                    "method": "ideal",
+                                    "count": len(paid),
+                                    "amountNet": {"currency": "EUR", "value": _value(gross)},
+                                    "amountVat": None,
+                                    "amountGross": {"currency": "EUR", "value": _value(gross)},
+                                }
+                            ],
+                            "costs": [
+                                {
+                                    "description": "iDEAL",
+                                    "method": "ideal",
+                                    "count": len(paid),
+                                    "rate": {
+                                        "fixed": {
+                                            "currency": "EUR",
+                                            "value": _value(self.fee_cents),
+                                        },
+                                        "percentage": None,
+                                    },
+                                    "amountNet": {"currency": "EUR", "value": _value(fees)},
+                                    "amountVat": None,
+                                    "amountGross": {"currency": "EUR", "value": _value(fees)},
+                                }
+                            ],
+                        }
+                    }
+                },
                 "_links": {
                     "self": {"href": link, "type": "application/hal+json"},
                     "payments": {"href": f"{link}/payments", "type": "application/hal+json"},

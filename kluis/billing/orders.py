@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from kluis.accounts.models import User
 from kluis.billing import services, withdrawals
-from kluis.billing.models import Invoice
+from kluis.billing.models import Invoice, InvoiceLine
 from kluis.billing.vat import VatError
 from kluis.shop import services as shop_services
-from kluis.shop.models import Order
+from kluis.shop.models import Order, Subscription
 
 
 def order_moved(order: Order, before: str, by: User | None) -> bool:
@@ -35,7 +35,36 @@ def order_moved(order: Order, before: str, by: User | None) -> bool:
         _credit_unpaid(order, by)
     if order.status == Order.Status.WITHDRAWN:
         withdrawals.order_withdrawn(order, by)
+    if order.status == Order.Status.DELIVERED:
+        _first_periods_record(order)
     return False
+
+
+def _first_periods_record(order: Order) -> None:
+    """Write on the order's invoice lines the first period each subscription runs.
+
+    An order is invoiced before it is delivered, and its subscriptions start on the
+    day of delivery, so the invoice says "first period (1 year) from delivery". Once
+    delivered, that period is known: each line gets its first and last day, once (a
+    line that has a period keeps it), and the PDF and the portal name it.
+    """
+    invoice = Invoice.objects.filter(order=order, kind=Invoice.Kind.INVOICE).first()
+    if invoice is None:
+        return
+    order_lines = list(order.lines.order_by("position"))
+    invoice_lines = list(invoice.lines.order_by("position"))
+    if len(order_lines) != len(invoice_lines):
+        return  # not invoiced line for line: nothing to pair
+    first = {
+        s.line_id: (s.started_on, s.period_end)
+        for s in Subscription.objects.filter(line__order=order)
+    }
+    for invoiced, line in zip(invoice_lines, order_lines, strict=True):
+        period = first.get(line.pk)
+        if period is not None:
+            InvoiceLine.objects.filter(pk=invoiced.pk, period_start__isnull=True).update(
+                period_start=period[0], period_end=period[1]
+            )
 
 
 def _credit_unpaid(order: Order, by: User | None) -> None:

@@ -22,7 +22,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from kluis.billing.domains import line_texts
-from kluis.billing.models import Invoice
+from kluis.billing.models import Invoice, InvoiceLine
 from kluis.billing.payee import payee
 from kluis.formats import euro as format_euro
 from kluis.policy.enforce import Actor
@@ -74,10 +74,24 @@ class InvoiceFacts:
     payment_reference: str
     # How to pay (empty on a credit note): what, by when, to whom.
     open_amount: str = ""
+    # What credit notes took off it and what was paid, when anything (else "").
+    credited_amount: str = ""
+    paid_amount: str = ""
     payee_holder: str = ""
     payee_iban: str = ""
     payee_bic: str = ""
     supply_until: str = ""
+
+
+def _with_period(text: str, line: InvoiceLine) -> str:
+    """A line's text with the period it covers, unless the text names it already (a
+    renewal's does; an order's line says "from delivery" and gets it once delivered)."""
+    if line.period_start is None or line.period_end is None:
+        return text
+    start, end = line.period_start.strftime("%d-%m-%Y"), line.period_end.strftime("%d-%m-%Y")
+    if start in text and end in text:
+        return text
+    return text + "\n" + _("Periode: %(start)s t/m %(end)s") % {"start": start, "end": end}
 
 
 def _open(value: SealedValue | None, actor: Actor) -> str:
@@ -96,12 +110,16 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
         }
         title = _("Factuur") if invoice.kind == Invoice.Kind.INVOICE else _("Creditnota")
         to = payee()
-        payable = invoice.kind == Invoice.Kind.INVOICE
+        # How to pay is for an invoice that credit notes left something of; what is to
+        # pay is what is left after them and after what was paid.
+        payable = invoice.kind == Invoice.Kind.INVOICE and invoice.due_cents > 0
+        # An order's lines get their period when it is delivered (billing/orders.py).
+        period = invoice.service_period
         return InvoiceFacts(
             title=str(title),
             number=invoice.number,
             issue_date=invoice.issue_date.strftime("%d-%m-%Y"),
-            supply_date=invoice.supply_date.strftime("%d-%m-%Y"),
+            supply_date=(period[0] if period else invoice.supply_date).strftime("%d-%m-%Y"),
             due_date=invoice.due_date.strftime("%d-%m-%Y"),
             corrects=invoice.corrects.number if invoice.corrects else "",
             name=_open(invoice.billing_name, actor),
@@ -113,7 +131,12 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             customer_number=invoice.customer.number,
             customer_vat=_open(invoice.billing_vat_number, actor),
             lines=[
-                (text, str(line.quantity), euro(line.unit_cents), euro(line.net_cents))
+                (
+                    _with_period(text, line),
+                    str(line.quantity),
+                    euro(line.unit_cents),
+                    euro(line.net_cents),
+                )
                 for line, text in line_texts(
                     list(invoice.lines.all()), purpose="invoicing", actor=actor
                 )
@@ -124,11 +147,15 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             total=euro(invoice.total_cents),
             vat_note=notes.get(invoice.vat_scheme, ""),
             payment_reference=invoice.payment_reference,
-            open_amount=euro(invoice.total_cents) if payable else "",
+            open_amount=euro(max(invoice.open_cents, 0)) if payable else "",
+            credited_amount=euro(invoice.credited_cents)
+            if payable and invoice.credited_cents
+            else "",
+            paid_amount=euro(invoice.paid_cents) if payable and invoice.paid_cents else "",
             payee_holder=to.holder if payable else "",
             payee_iban=to.iban if payable else "",
             payee_bic=to.bic if payable else "",
-            supply_until=invoice.supply_until.strftime("%d-%m-%Y") if invoice.supply_until else "",
+            supply_until=period[1].strftime("%d-%m-%Y") if period else "",
         )
 
 
@@ -215,6 +242,8 @@ def render_invoice(facts: InvoiceFacts, language: str) -> bytes:
             story.append(_p(facts.vat_note, H3))
         if facts.payee_iban:
             how = [
+                (_("Gecrediteerd"), facts.credited_amount),
+                (_("Al betaald"), facts.paid_amount),
                 (_("Te betalen"), facts.open_amount),
                 (_("Uiterlijk op"), facts.due_date),
                 (_("Ten name van"), facts.payee_holder),

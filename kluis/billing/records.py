@@ -45,6 +45,11 @@ def billing_records(subject: uuid.UUID) -> Found:
                     (_("waarvan btw"), euro(invoice.vat_cents)),
                     (_("btw"), str(invoice.get_vat_scheme_display())),
                     (_("betalen vóór"), _day(invoice.due_date)),
+                    *(
+                        [(_("gecrediteerd"), euro(invoice.credited_cents))]
+                        if invoice.credited_cents
+                        else []
+                    ),
                     (_("betaald"), euro(invoice.paid_cents)),
                     (_("stand"), _invoice_state(invoice)),
                 ],

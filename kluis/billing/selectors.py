@@ -1,11 +1,12 @@
 """Reads of billing's pages: the finance overview with its months, and the portal's invoices.
 
 The months are rebuilt from the ledger's history, not from the invoices' current
-state: an invoice's open amount at a day is its total minus the payments booked up to
-that day, and nothing once a credit note cancelled it (a credit note cancels what is
-still open at the end of its issue date). What a month "paid" is what payments booked
-in that month took off open invoices; a payment beyond the open amount (an
-overpayment, or money for an invoice already credited) is a refund case, not income.
+state: an invoice's open amount at a day is its total minus the credit notes issued
+up to that day and the payments booked up to it (a credit note takes its amount off
+what is still open at the end of its issue date; one in full leaves nothing). What a
+month "paid" is what payments booked in that month took off open invoices; a payment
+beyond the open amount (an overpayment, or money for an invoice already credited) is a
+refund case, not income.
 """
 
 from __future__ import annotations
@@ -15,13 +16,25 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kluis.accounts.models import Customer
-from kluis.billing.models import Invoice, InvoiceQuerySet, Payment, Refund
+from kluis.billing.models import Invoice, InvoiceQuerySet, Payment, PayoutCheck, Refund
+from kluis.billing.payouts import payouts_to_review
 from kluis.policy.enforce import Actor
 from kluis.vault.reveal import reveal_many
 
@@ -59,22 +72,35 @@ def _month_end(first: dt.date) -> dt.date:
     return first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
 
-def _paid_before(day: dt.date) -> Subquery:
-    return Subquery(
-        Payment.objects.filter(invoice=OuterRef("pk"), booking_date__lt=day)
-        .order_by()
-        .values("invoice")
-        .annotate(total=Sum("amount_cents"))
-        .values("total"),
-        output_field=IntegerField(),
+def _sum_per_invoice(rows: QuerySet[Any], link: str, amount: str) -> Coalesce:
+    """The sum of `amount` over `rows` that `link` to the outer invoice, else 0."""
+    return Coalesce(
+        Subquery(
+            rows.filter(**{link: OuterRef("pk")})
+            .order_by()
+            .values(link)
+            .annotate(total=Sum(amount))
+            .values("total"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
     )
+
+
+def _owed(total: int, notes: list[tuple[dt.date, int]], day: dt.date, *, through: bool) -> int:
+    """The total less the credit notes issued before `day` (`through`: or on it).
+
+    A credit note counts from the end of its issue date: a payment booked that day is
+    taken off what was owed before it."""
+    return total - sum(cents for on, cents in notes if on < day or (through and on == day))
 
 
 def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[MonthFigures]:
     """Open, overdue and paid for each of the last `months` months, oldest first.
 
-    Two queries whatever the number of invoices: the invoices that were still open
-    at the start of the first month or were issued since, and all their payments.
+    Three queries whatever the number of invoices: the invoices that still had
+    something open at the start of the first month or were issued since, their credit
+    notes, and their payments.
     """
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
@@ -84,24 +110,29 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
 
     relevant = (
         Invoice.objects.filter(kind=Invoice.Kind.INVOICE, issue_date__lte=today)
-        .exclude(credit_notes__issue_date__lt=start)
         .annotate(
-            paid_before=Coalesce(_paid_before(start), Value(0)),
-            # The day it was first credited: from then on it is no longer open.
-            first_credit=Subquery(
-                Invoice.objects.filter(corrects=OuterRef("pk"))
-                .order_by("issue_date")
-                .values("issue_date")[:1]
+            paid_before=_sum_per_invoice(
+                Payment.objects.filter(booking_date__lt=start), "invoice", "amount_cents"
+            ),
+            # What credit notes issued before the first month took off (negative).
+            credited_before=_sum_per_invoice(
+                Invoice.objects.filter(issue_date__lt=start), "corrects", "total_cents"
             ),
         )
-        .filter(total_cents__gt=F("paid_before"))
+        .filter(total_cents__gt=F("paid_before") - F("credited_before"))
         .order_by()
     )
-    invoices = list(
-        relevant.values_list("pk", "issue_date", "due_date", "total_cents", "first_credit")
-    )
+    invoices = list(relevant.values_list("pk", "issue_date", "due_date", "total_cents"))
     payments: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
+    credits: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
     if invoices:
+        for invoice_id, issued, cents in (
+            Invoice.objects.filter(corrects__in=relevant.values("pk"), issue_date__lte=today)
+            .order_by("issue_date", "number")
+            .values_list("corrects_id", "issue_date", "total_cents")
+        ):
+            if invoice_id in credits:
+                credits[invoice_id].append((issued, -cents))
         for invoice_id, booked, cents in (
             Payment.objects.filter(invoice__in=relevant.values("pk"), booking_date__lte=today)
             .order_by("booking_date", "entry_reference")
@@ -122,19 +153,19 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
         index = (day.year - start.year) * 12 + day.month - start.month
         return index if 0 <= index < months else None
 
-    for pk, issued, due, total, credited in invoices:
+    for pk, issued, due, total in invoices:
         received = payments[pk]
+        notes = credits[pk]
         # What each payment took off the invoice, in booking order.
-        remaining = total
+        paid = 0
         for booked, cents in received:
-            if credited is not None and booked > credited:
-                break
-            applied = min(cents, max(remaining, 0))
-            remaining -= cents
+            left = _owed(total, notes, booked, through=False) - paid
+            applied = min(cents, max(left, 0))
+            paid += cents
             index = month_of(booked)
             if index is not None and applied > 0:
                 paid_cents[index] += applied
-                if remaining <= 0:
+                if applied == left:
                     paid_count[index] += 1
         # What was still open at each cutoff.
         position, paid = 0, 0
@@ -142,9 +173,9 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
             while position < len(received) and received[position][0] <= cutoff:
                 paid += received[position][1]
                 position += 1
-            if issued > cutoff or (credited is not None and credited <= cutoff):
+            if issued > cutoff:
                 continue
-            outstanding = total - paid
+            outstanding = _owed(total, notes, cutoff, through=True) - paid
             if outstanding <= 0:
                 continue
             open_count[index] += 1
@@ -191,6 +222,9 @@ class FinanceOverview:
     unmatched_payments: int
     refunds_to_decide: int
     refunds_to_export: int
+    # Payouts of the payment provider that differ from their payments, or could not
+    # be checked (kluis/billing/payouts.py).
+    payouts_to_review: list[PayoutCheck]
 
     @property
     def this_month(self) -> MonthFigures:
@@ -202,11 +236,12 @@ class FinanceOverview:
 
 
 def open_invoices() -> InvoiceQuerySet:
-    """Invoices with money still to come in, now: not paid in full and not credited."""
+    """Invoices with money still to come in, now: something left of the total after
+    credit notes and payments."""
     return Invoice.objects.filter(
         kind=Invoice.Kind.INVOICE,
-        credit_notes__isnull=True,
-        paid_cents__lt=F("total_cents"),
+        credited_at__isnull=True,
+        paid_cents__lt=F("total_cents") - F("credited_cents"),
     )
 
 
@@ -214,7 +249,7 @@ def finance_overview(*, today: dt.date | None = None) -> FinanceOverview:
     """Everything on finance's landing page, in a fixed number of queries."""
     today = today or timezone.localdate()
     invoices = open_invoices()
-    outstanding = F("total_cents") - F("paid_cents")
+    outstanding = F("total_cents") - F("credited_cents") - F("paid_cents")
     overdue = Q(due_date__lt=today)
     totals = invoices.aggregate(
         open_count=Count("pk"),
@@ -252,6 +287,7 @@ def finance_overview(*, today: dt.date | None = None) -> FinanceOverview:
         unmatched_payments=unlinked["unmatched"],
         refunds_to_decide=refunds["to_decide"],
         refunds_to_export=refunds["to_export"],
+        payouts_to_review=payouts_to_review(),
     )
 
 
@@ -263,11 +299,12 @@ def invoice_for_staff(invoice_id: uuid.UUID) -> Invoice | None:
 
 
 def portal_invoices(customer: Customer) -> list[Invoice]:
-    """The customer's invoices, newest first, each with its payments and refunds."""
+    """The customer's invoices, newest first, each with its payments, refunds and lines
+    (for the period it covers)."""
     return list(
         Invoice.objects.for_customer(customer)
         .order_by("-issued_at")
-        .prefetch_related("payments", "refunds", "credit_notes")
+        .prefetch_related("payments", "refunds", "credit_notes", "lines")
     )
 
 

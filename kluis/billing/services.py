@@ -334,7 +334,7 @@ def credit_note_issue(
         ]
     elif not lines or any(line.unit_cents >= 0 for line in lines):
         raise BillingError("no_lines")
-    return _issue(
+    note = _issue(
         kind=Invoice.Kind.CREDIT_NOTE,
         series=CREDIT_SERIES,
         customer=locked.customer,
@@ -346,6 +346,22 @@ def credit_note_issue(
         issue_date=issue_date or timezone.localdate(),
         corrects=locked,
     )
+    # What is owed from now on: the total less every credit note (kept on the row so
+    # payability, matching, reminders and the overview read one column).
+    locked.credited_cents = -(earlier["total"] + note.total_cents)
+    fields = ["credited_cents"]
+    if locked.credited_at is None and locked.paid_cents and locked.open_cents <= 0:
+        # What was paid already covers what is left: settled by this credit note, so
+        # reminders close and a hand-over ends (the order is not moved by a credit).
+        locked.paid_at = timezone.now()
+        fields.append("paid_at")
+    locked.save(update_fields=fields)
+    if "paid_at" in fields:
+        from kluis.billing.dunning import dunning_invoices_paid
+
+        dunning_invoices_paid([locked])
+    invoice.credited_cents = locked.credited_cents
+    return note
 
 
 @transaction.atomic

@@ -59,7 +59,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing.bulk import among
 from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
-from kluis.billing.models import BankStatement, Invoice, Payment, Refund
+from kluis.billing.models import BankStatement, Invoice, Payment, PayoutCheck, Refund
 from kluis.billing.reference import is_valid
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
@@ -100,6 +100,7 @@ INVOICE_FIELDS = (
     "paid_cents",
     "paid_at",
     "credited_at",
+    "credited_cents",
 )
 
 
@@ -385,7 +386,7 @@ def _batch_lookups(
                 kind=Invoice.Kind.INVOICE,
                 customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
             )
-            .alias(open=F("total_cents") - F("paid_cents"))
+            .alias(open=F("total_cents") - F("credited_cents") - F("paid_cents"))
             .filter(open__in={s.amount_cents for s in undecided})
             .order_by()
             .values_list(*INVOICE_FIELDS)
@@ -664,6 +665,7 @@ def _import_batch(run: _Run, slips: list[_Slip]) -> None:
     rows: _Rows | None = None
     settled: list[Invoice] = []
     refunds: list[Refund] = []
+    payouts: list[PayoutCheck] = []
     now = timezone.now()
     for slip, named in zip(slips, found, strict=True):
         if slip.reference in batch.known:
@@ -674,9 +676,16 @@ def _import_batch(run: _Run, slips: list[_Slip]) -> None:
             rows = _Rows(run.statement_row(), run.header.iban)
         allocation = _allocation(slip, named)
         how: str
-        if slip.decide and settlement_reference(slip.part):
+        if slip.decide and (payout := settlement_reference(slip.part)):
             how = Payment.Match.SETTLEMENT
-            rows.add(slip, how, slip.amount_cents)
+            # Checked against the provider's settlement after the import (payouts.py).
+            payouts.append(
+                PayoutCheck(
+                    payment_id=rows.add(slip, how, slip.amount_cents),
+                    reference=payout,
+                    paid_out_cents=slip.amount_cents,
+                )
+            )
         elif allocation is None:
             proposal = _proposal(batch, slip)
             how = Payment.Match.PROPOSED if proposal is not None else Payment.Match.NONE
@@ -711,6 +720,7 @@ def _import_batch(run: _Run, slips: list[_Slip]) -> None:
         run.result.matches[how] = run.result.matches.get(how, 0) + 1
     if rows is not None:
         rows.write()
+    PayoutCheck.objects.bulk_create(payouts)
     _save_paid(list(batch.touched.values()))
     invoices_paid(settled)
     Refund.objects.bulk_create(refunds, batch_size=500)

@@ -18,8 +18,6 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext, override
 
@@ -114,13 +112,12 @@ def _credit(invoice: Invoice, lines: list[services.LineInput], by: User | None) 
 def _refund_over_owed(invoice: Invoice) -> list[Refund]:
     """Propose paying back what was paid on `invoice` over what is owed after its credits."""
     locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    credited = locked.credit_notes.aggregate(total=Coalesce(Sum("total_cents"), 0))["total"]
-    owed = locked.total_cents + credited  # credit notes' totals are negative
+    owed = locked.due_cents  # the total less every credit note on it
     proposed = sum(
         r.amount_cents
         for r in Refund.objects.filter(invoice=locked).exclude(status=Refund.Status.REJECTED)
     )
-    left = locked.paid_cents - max(owed, 0) - proposed
+    left = locked.paid_cents - owed - proposed
     made = []
     for payment in locked.payments.order_by("-pk"):
         if left <= 0:

@@ -61,9 +61,7 @@ def portal_dashboard(
     today = today or timezone.localdate()
     invoices = [
         invoice
-        for invoice in Invoice.objects.for_customer(customer)
-        .prefetch_related("credit_notes")
-        .order_by("due_date", "number")
+        for invoice in Invoice.objects.for_customer(customer).order_by("due_date", "number")
         if invoice.is_payable
     ]
     running = [

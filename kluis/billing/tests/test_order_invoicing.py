@@ -147,3 +147,34 @@ def test_cancelling_a_paid_order_leaves_its_invoice_to_finance(tmp_path, persona
     statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
     shop_services.order_move(order=order, to=Order.Status.CANCELLED, by=personas.staff["orders"])
     assert not Invoice.objects.filter(corrects=invoice).exists()
+
+
+def test_a_delivered_order_names_the_period_its_invoice_paid_for(client, tmp_path, personas):
+    from kluis.billing.pdf import invoice_facts
+    from kluis.policy.enforce import Actor
+    from kluis.shop.models import Subscription
+
+    order, invoice = _await_payment(personas, kind="organisation")
+    facts = invoice_facts(invoice, Actor.subject(invoice.customer_id))
+    # Invoiced before delivery: the first period starts on a day not known yet.
+    assert facts.supply_until == "" and "Periode" not in facts.lines[0][0]
+    assert invoice.service_period is None
+    tx = Tx(reference="E-1", amount=_amount(invoice.total_cents), kenmerk=invoice.payment_reference)
+    statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+    for status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED):
+        order = shop_services.order_move(order=order, to=status, by=personas.staff["orders"])
+    subscriptions = list(Subscription.objects.filter(line__order=order).order_by("line__position"))
+    lines = list(invoice.lines.all())
+    assert len(lines) == len(subscriptions) > 1
+    periods = [(s.started_on, s.period_end) for s in subscriptions]
+    assert [(line.period_start, line.period_end) for line in lines] == periods
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    first, last = min(p[0] for p in periods), max(p[1] for p in periods)
+    assert invoice.service_period == (first, last)
+    facts = invoice_facts(invoice, Actor.subject(invoice.customer_id))
+    assert (facts.supply_date, facts.supply_until) == (f"{first:%d-%m-%Y}", f"{last:%d-%m-%Y}")
+    for (text, *_rest), (start, end) in zip(facts.lines, periods, strict=True):
+        assert text.endswith(f"\nPeriode: {start:%d-%m-%Y} t/m {end:%d-%m-%Y}")
+    log_in(client, personas.alice)
+    page = client.get(reverse("billing_portal:invoices")).content.decode()
+    assert f"Periode {first:%d-%m-%Y} t/m {last:%d-%m-%Y}" in page
