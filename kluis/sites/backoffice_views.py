@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -65,10 +66,11 @@ def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
     if status not in allowed or site.status == Site.Status.ENDED:
         messages.error(request, _("Deze status kan hier niet worden gekozen."))
     else:
-        site_set_status(site, status, actor=current_user(request).actor().ref)
-        from kluis.sites.firewall import export_after_commit
+        from kluis.sites.firewall import export_request
 
-        export_after_commit()
+        with transaction.atomic():
+            site_set_status(site, status, actor=current_user(request).actor().ref)
+            export_request()
         messages.success(request, _("De status van de site is bijgewerkt."))
     return redirect("sites_backoffice:desk")
 

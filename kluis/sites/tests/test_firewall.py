@@ -293,3 +293,41 @@ def test_after_a_killed_export_a_return_to_the_old_state_is_written(
     entry_remove(entry=added, by=personas.alice)
     firewall_export()
     assert _files(firewall_dir, site) == before
+
+
+def test_a_change_asks_the_worker_which_writes_the_files_once(
+    personas, firewall_dir, client, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The portal's change writes no file; the worker's queue does, and a write that
+    fails leaves the request waiting for the next pass."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from kluis.jobs.registry import queues_run
+    from kluis.sites.models import FirewallExportRequest
+    from kluis.testing import log_in
+
+    site = make_site(personas.customer_a)
+    log_in(client, personas.alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("sites_portal:entry-add", args=[site.pk]),
+            {"network": "145.100.10.7", "label": "thuis"},
+        )
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert not (firewall_dir / NFT_FILE).exists()  # nothing written in the request
+    assert FirewallExportRequest.objects.count() == 1
+
+    blocked = firewall_dir.parent / "not-a-directory"
+    blocked.write_text("x")
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_DIR", blocked / "firewall")
+    assert queues_run() == 0
+    [waiting] = FirewallExportRequest.objects.all()
+    assert waiting.claimed_at is None and waiting.claim == ""  # let go, for the next pass
+    assert not FirewallExport.objects.latest("at", "id").ok
+
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_DIR", firewall_dir)
+    assert queues_run() == 1
+    assert _files(firewall_dir, site)[0] == [_net("145.100.10.7/32")]
+    assert not FirewallExportRequest.objects.exists()
+    assert queues_run() == 0  # handled once
