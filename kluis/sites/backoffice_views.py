@@ -70,7 +70,7 @@ def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
 
         with transaction.atomic():
             site_set_status(site, status, actor=current_user(request).actor().ref)
-            export_request()
+            export_request(site.pk)
         messages.success(request, _("De status van de site is bijgewerkt."))
     return redirect("sites_backoffice:desk")
 

@@ -24,11 +24,13 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import socket
 import subprocess
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,19 +64,24 @@ class Outcome:
     ok: bool
 
 
-def current_state(now: object | None = None) -> dict[int, list[str]]:
-    """Site id -> its current allowlist as nft/nginx elements; every site is present.
+def current_state(
+    now: object | None = None, site_ids: Collection[int] | None = None
+) -> dict[int, list[str]]:
+    """Site id -> its current allowlist as nft/nginx elements; every site is present
+    (or every one of `site_ids` that exists).
 
     Per site IPv4 before IPv6; overlapping entries are merged (nft refuses overlaps
     in an interval set), so only a site with a range needs `ipaddress`'s collapsing.
     """
     moment = now or timezone.now()
-    state: dict[int, list[str]] = {pk: [] for pk in Site.objects.values_list("pk", flat=True)}
-    rows = _entry_rows(
-        AllowEntry.objects.current(moment).filter(
-            site__status__in=[Site.Status.SETUP, Site.Status.LIVE]
-        )
+    sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
+    state: dict[int, list[str]] = {pk: [] for pk in sites.values_list("pk", flat=True)}
+    entries = AllowEntry.objects.current(moment).filter(
+        site__status__in=[Site.Status.SETUP, Site.Status.LIVE]
     )
+    if site_ids is not None:
+        entries = entries.filter(site_id__in=site_ids)
+    rows = _entry_rows(entries)
     plain = reveal_many(rows, ["network"], purpose="admin_access", actor=ACTOR)
     found: dict[int, set[str]] = defaultdict(set)
     for row, values in zip(rows, plain, strict=True):
@@ -280,8 +287,10 @@ def firewall_export(*, directory: Path | None = None, now: object | None = None)
         return _export_locked(root, now)
 
 
-def _export_locked(root: Path, now: object | None) -> Outcome:
-    manifest = _manifest(root)
+def _export_locked(root: Path, now: object | None, *, distrust: bool = False) -> Outcome:
+    """The whole export; `distrust`: the manifest does not vouch for the files, so every
+    entry is opened and every file compared by its bytes."""
+    manifest = {} if distrust else _manifest(root)
     inputs = inputs_digest(now)
     known: dict[str, str] = manifest.get("files", {})
     nft_path = root / NFT_FILE
@@ -308,6 +317,11 @@ def _export_locked(root: Path, now: object | None) -> Outcome:
         nft_sha = digests[str(nft_path)]
         record = {"inputs": inputs, "sites": sites, "networks": entries, "files": digests}
         write_files({root / MANIFEST: json.dumps(record, sort_keys=True).encode()}, known={})
+    return _record(sites=sites, entries=entries, written=written, nft_sha=nft_sha)
+
+
+def _record(*, sites: int, entries: int, written: list[Path], nft_sha: str) -> Outcome:
+    """Reload if anything was written; record the outcome for the desk and the audit."""
     reload = _reload() if written else ""
     ok = not reload.startswith("reload failed")
     with transaction.atomic():
@@ -328,13 +342,75 @@ def _export_locked(root: Path, now: object | None) -> Outcome:
     return Outcome(sites=sites, entries=entries, written=len(written), reload=reload, ok=ok)
 
 
-def export_request() -> None:
-    """Ask the worker for an export, in the current change's transaction.
+# One set of the ruleset as render_nft writes it (and nothing else: see _ruleset_state).
+SET = re.compile(
+    r"\tset site_(\d+)_v[46] \{\n\t\ttype ipv[46]_addr\n\t\tflags interval\n"
+    r"(?:\t\telements = \{ ([^}\n]*) \}\n)?\t\}\n"
+)
+
+
+def _ruleset_state(text: str) -> dict[int, list[str]] | None:
+    """The state a ruleset of ours holds; None unless it is exactly what render_nft
+    would write for that state (so anything else falls back to a whole export)."""
+    state: dict[int, list[str]] = {}
+    for match in SET.finditer(text):
+        members = match.group(2)
+        state.setdefault(int(match.group(1)), []).extend(members.split(", ") if members else [])
+    return state if render_nft(state).decode() == text else None
+
+
+def firewall_export_sites(
+    site_ids: Collection[int], *, directory: Path | None = None, now: object | None = None
+) -> Outcome:
+    """Export only the allowlists of `site_ids`: their includes and their sets in the
+    ruleset, the other sets as the last ruleset holds them (no other entry is opened).
+
+    Falls back to `firewall_export` when the last export's files cannot be vouched for
+    (no manifest, or a ruleset that is not the one it recorded). It leaves the
+    manifest without an inputs digest, so the next scheduled export checks every site
+    (entries that expired meanwhile on other sites leave the files there).
+    """
+    root = directory or settings.KLUIS_FIREWALL_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = _manifest(root)
+        known: dict[str, str] = manifest.get("files", {})
+        nft_path = root / NFT_FILE
+        try:
+            text = nft_path.read_bytes()
+        except FileNotFoundError:
+            text = b""
+        if not text or known.get(str(nft_path)) != hashlib.sha256(text).hexdigest():
+            return _export_locked(root, now, distrust=True)
+        state = _ruleset_state(text.decode())
+        if state is None:
+            return _export_locked(root, now, distrust=True)
+        changed = current_state(now, site_ids)
+        state.update(changed)
+        files = {nft_path: render_nft(state)}
+        for site_id, networks in changed.items():
+            files[root / NGINX_DIR / f"site-{site_id}.conf"] = render_nginx(site_id, networks)
+        (root / MANIFEST).unlink(missing_ok=True)  # as in a whole export: never vouching for a half
+        _fsync_dir(root)
+        written = write_files(files, known=known)
+        digests = {**known, **{str(p): hashlib.sha256(c).hexdigest() for p, c in files.items()}}
+        sites, entries = len(state), sum(len(n) for n in state.values())
+        record = {"inputs": "", "sites": sites, "networks": entries, "files": digests}
+        write_files({root / MANIFEST: json.dumps(record, sort_keys=True).encode()}, known={})
+        return _record(
+            sites=sites, entries=entries, written=written, nft_sha=digests[str(nft_path)]
+        )
+
+
+def export_request(site_id: int | None = None) -> None:
+    """Ask the worker for an export of `site_id` (None: of every site), in the current
+    change's transaction.
 
     The request itself writes no file: the row commits (or rolls back) with the change,
     and the worker's queue (`export_requests_handle`) takes it up within seconds.
     """
-    FirewallExportRequest.objects.create()
+    FirewallExportRequest.objects.create(site_id=site_id)
 
 
 # A claim older than this belongs to a worker that died: another may take it.
@@ -345,8 +421,8 @@ def export_requests_handle() -> int:
     """Export once for every waiting request; how many requests were handled.
 
     The requests are claimed first (a worker's random token), so two workers never
-    take the same ones; the export reads the state after the claim, so every change
-    committed before it is in the files. On a write failure the claim is let go and
+    take the same ones; the export reads the state of their sites after the claim, so
+    every change committed before it is in the files. On a write failure the claim is let go and
     the requests wait for the next pass; a crash leaves them to the claim's lease.
     """
     now = timezone.now()
@@ -359,8 +435,12 @@ def export_requests_handle() -> int:
     mine = FirewallExportRequest.objects.filter(claim=token)
     if not mine.exists():  # another worker claimed them first
         return 0
+    site_ids = set(mine.values_list("site_id", flat=True))
     try:
-        firewall_export()
+        if None in site_ids:
+            firewall_export()
+        else:
+            firewall_export_sites({pk for pk in site_ids if pk is not None})
     except OSError as exc:
         mine.update(claimed_at=None, claim="")
         FirewallExport.objects.create(

@@ -232,6 +232,10 @@ class FirewallExportRequest(models.Model):
     so none is lost; the worker claims the waiting ones, exports and deletes them."""
 
     at = models.DateTimeField(default=timezone.now)
+    # The site whose allowlist changed; empty: every site (a whole export).
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim = models.CharField(max_length=32, blank=True)
 

@@ -81,7 +81,7 @@ def entry_add(
                 "expires": expires_at.isoformat() if expires_at else None,
             },
         )
-        export_request()
+        export_request(site.pk)
     return entry
 
 
@@ -96,7 +96,7 @@ def entry_remove(*, entry: AllowEntry, by: User) -> None:
             data={"site": entry.site_id, "entry": str(entry.pk)},
         )
         entry.delete()
-        export_request()
+        export_request(entry.site_id)
 
 
 def expired_entries_remove(now: dt.datetime | None = None) -> int:
@@ -296,7 +296,7 @@ def grant_open(
                 "until": grant.ends_at.isoformat(),
             },
         )
-        export_request()
+        export_request(grant.site_id)
     return grant
 
 
@@ -349,7 +349,7 @@ def update_grant_schedule(
         from kluis.sites.emails import mail_update_announced
 
         mail_update_announced(grant=grant)
-        export_request()
+        export_request(grant.site_id)
     return grant
 
 
@@ -384,4 +384,4 @@ def _grant_close(
         subject=grant.site.customer_id,
         data={"site": grant.site_id, "grant": grant.pk, "by": ended_by},
     )
-    export_request()
+    export_request(grant.site_id)

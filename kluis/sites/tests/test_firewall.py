@@ -331,3 +331,39 @@ def test_a_change_asks_the_worker_which_writes_the_files_once(
     assert _files(firewall_dir, site)[0] == [_net("145.100.10.7/32")]
     assert not FirewallExportRequest.objects.exists()
     assert queues_run() == 0  # handled once
+
+
+def test_a_change_to_one_site_opens_and_writes_only_that_site(personas, firewall_dir, monkeypatch):
+    """The queue exports the changed site alone (the other sets come from the last
+    ruleset), with the very bytes a whole export then writes; a ruleset it cannot
+    vouch for makes it export everything."""
+    import kluis.sites.firewall as firewall
+    from kluis.sites.firewall import export_requests_handle, firewall_export_sites
+
+    first, second = make_site(personas.customer_a), make_site(personas.customer_b)
+    make_entry(first, personas.alice, "145.100.10.7")
+    make_entry(second, personas.bob, "2a00:1450:4000::/48")
+    assert export_requests_handle() == 2  # no files yet: a whole export
+    make_entry(first, personas.alice, "145.100.10.0/24")  # overlaps: merged
+    opened: list[int] = []
+    from kluis.vault.reveal import reveal_many as real_reveal
+
+    def counting_reveal(rows, *args, **kwargs):
+        opened.extend(row.site_id for row in rows)
+        return real_reveal(rows, *args, **kwargs)
+
+    monkeypatch.setattr(firewall, "reveal_many", counting_reveal)
+    assert export_requests_handle() == 1
+    assert set(opened) == {first.pk}
+    assert _files(firewall_dir, first)[0] == [_net("145.100.10.0/24")]
+    assert _files(firewall_dir, second)[0] == [_net("2a00:1450:4000::/48")]
+    before = {p: p.read_bytes() for p in firewall_dir.rglob("*.conf")}
+    before[firewall_dir / NFT_FILE] = (firewall_dir / NFT_FILE).read_bytes()
+    assert firewall_export().written == 0  # the whole export agrees to the byte
+    assert all(p.read_bytes() == b for p, b in before.items())
+
+    (firewall_dir / NFT_FILE).write_text("# changed by hand\n")
+    opened.clear()
+    firewall_export_sites({first.pk})
+    assert set(opened) == {first.pk, second.pk}  # could not vouch: everything
+    assert (firewall_dir / NFT_FILE).read_bytes() == before[firewall_dir / NFT_FILE]
