@@ -427,7 +427,7 @@ def export_requests_handle() -> int:
     """
     now = timezone.now()
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
-    waiting = list(FirewallExportRequest.objects.filter(free).values_list("pk", flat=True)[:1000])
+    waiting = list(FirewallExportRequest.objects.filter(free).values_list("pk", flat=True)[:500])
     if not waiting:
         return 0
     token = secrets.token_hex(16)
