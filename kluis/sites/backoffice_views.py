@@ -27,7 +27,8 @@ from kluis.sites.shop_link import site_set_status
 from kluis.vault.errors import KeyShredded
 from kluis.vault.reveal import reveal_many
 
-DESK_ROLES = ("support", "orders")
+# Finance suspends a site for non-payment (the customer is mailed) and sets it live again.
+DESK_ROLES = ("support", "orders", "finance")
 
 
 @never_cache
@@ -56,7 +57,7 @@ def desk(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required("orders")
+@staff_required("orders", "finance")
 def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
