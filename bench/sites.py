@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.test import override_settings
+
 from bench.__main__ import Figure
 
 CUSTOMERS = 100
@@ -106,6 +108,27 @@ def bench_sites_export(sites: int = 10_000, per_site: int = 5) -> list[Figure]:
         unchanged = time.perf_counter() - start
         assert again.written == 0, again
 
+        # One change as a request makes it: the request only asks (a row); the worker's
+        # queue exports, writing the ruleset and that one site's include.
+        from kluis.sites.firewall import export_request, export_requests_handle
+        from kluis.sites.models import AllowEntry, Site
+
+        site = Site.objects.order_by("pk").first()
+        assert site is not None
+        entry = AllowEntry(site=site, customer_id=site.customer_id, version=4, prefix=32)
+        entry.network = "145.99.0.1"
+        start = time.perf_counter()
+        entry.save()
+        export_request(site.pk)
+        asked = time.perf_counter() - start
+        with override_settings(KLUIS_FIREWALL_DIR=root):
+            start = time.perf_counter()
+            handled = export_requests_handle()
+            queued = time.perf_counter() - start
+        assert handled == 1, handled
+        AllowEntry.objects.filter(pk=entry.pk).delete()
+        firewall_export(directory=root)
+
         # The floor: the same bytes, written bare.
         from kluis.sites.firewall import current_state
 
@@ -124,5 +147,21 @@ def bench_sites_export(sites: int = 10_000, per_site: int = 5) -> list[Figure]:
         Figure(label, full * 1000, "ms", floor * 1000, "< 2 s", full < 2.0),
         Figure(
             f"{label}, nothing changed", unchanged * 1000, "ms", None, "< 0.5 s", unchanged < 0.5
+        ),
+        Figure(
+            "firewall: a change in the request (entry saved, export asked)",
+            asked * 1000,
+            "ms",
+            None,
+            "(reported)",
+            None,
+        ),
+        Figure(
+            "firewall: the worker takes one change up (its site alone)",
+            queued * 1000,
+            "ms",
+            None,
+            "(reported)",
+            None,
         ),
     ]

@@ -356,7 +356,7 @@ def _sites(name: str) -> KwargsBuilder:
     return build
 
 
-SITES_DESK = frozenset({"support", "orders"})
+SITES_DESK = frozenset({"support", "orders", "finance"})
 SUPPORT = frozenset({"support"})
 
 
@@ -693,7 +693,7 @@ ROUTES: dict[str, Route] = {
     ),
     "sites_backoffice:site-status": Route(
         "backoffice",
-        roles=frozenset({"orders"}),
+        roles=frozenset({"orders", "finance"}),
         method="post",
         kwargs=_sites("site_kwargs"),
         data=lambda p: {"status": "live"},

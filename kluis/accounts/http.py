@@ -19,6 +19,7 @@ from django_otp.models import Device
 
 from kluis.accounts import services
 from kluis.accounts.models import User
+from kluis.proxies import client_ip
 
 BACKEND = "kluis.accounts.backends.BlindIndexEmailBackend"
 DEVICE_COOKIE = "kluis_device"
@@ -37,9 +38,13 @@ def wait_message(seconds: int) -> str:
 
 
 def client_address(request: HttpRequest) -> str:
-    # Behind a proxy, the proxy sets REMOTE_ADDR from X-Forwarded-For (e.g. nginx
-    # real_ip); kluis does not trust a header a client can write itself.
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """The client's address for rate limits and the audit: `REMOTE_ADDR`, or behind a
+    trusted proxy the address it forwarded (kluis/proxies.py). A malformed forwarded
+    hop counts as the proxy's own address, so it still falls under a limit."""
+    address = client_ip(request)
+    if address is None:
+        return str(request.META.get("REMOTE_ADDR") or "unknown")
+    return str(address)
 
 
 def current_user(request: HttpRequest) -> User:

@@ -9,15 +9,15 @@ space), unless `KLUIS_ALLOWLIST_LOCAL` is set for a demo on one machine.
 from __future__ import annotations
 
 import ipaddress
-from typing import TypeAlias
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+from kluis.proxies import Address as Address
+from kluis.proxies import Network as Network
+from kluis.proxies import client_ip
 
 WIDEST = {4: 24, 6: 48}
 MAX_ENTRIES_PER_SITE = 50
@@ -100,38 +100,6 @@ def canonical(network: Network) -> str:
 # --- the visitor's own address ----------------------------------------------------------
 
 
-def _trusted_proxies() -> list[Network]:
-    return [ipaddress.ip_network(n, strict=False) for n in settings.KLUIS_TRUSTED_PROXIES]
-
-
-def _address(text: str) -> Address | None:
-    try:
-        address = ipaddress.ip_address(text.strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
-
-
 def visitor_address(request: HttpRequest) -> Address | None:
-    """The address the visitor reaches us from.
-
-    `REMOTE_ADDR`, unless it is one of the trusted proxies (`KLUIS_TRUSTED_PROXIES`):
-    then the right-most address in `X-Forwarded-For` that is not itself a trusted
-    proxy. A header from anyone else is ignored, so a visitor cannot name an address.
-    """
-    remote = _address(str(request.META.get("REMOTE_ADDR") or ""))
-    if remote is None:
-        return None
-    trusted = _trusted_proxies()
-    if not any(remote in net for net in trusted):
-        return remote
-    hops = [h for h in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if h.strip()]
-    for hop in reversed(hops):
-        address = _address(hop)
-        if address is None:
-            return None
-        if not any(address in net for net in trusted):
-            return address
-    return remote
+    """The address the visitor reaches us from (kluis/proxies.py)."""
+    return client_ip(request)

@@ -6,6 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,7 +27,8 @@ from kluis.sites.shop_link import site_set_status
 from kluis.vault.errors import KeyShredded
 from kluis.vault.reveal import reveal_many
 
-DESK_ROLES = ("support", "orders")
+# Finance suspends a site for non-payment (the customer is mailed) and sets it live again.
+DESK_ROLES = ("support", "orders", "finance")
 
 
 @never_cache
@@ -55,7 +57,7 @@ def desk(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required("orders")
+@staff_required("orders", "finance")
 def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
@@ -65,10 +67,11 @@ def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
     if status not in allowed or site.status == Site.Status.ENDED:
         messages.error(request, _("Deze status kan hier niet worden gekozen."))
     else:
-        site_set_status(site, status, actor=current_user(request).actor().ref)
-        from kluis.sites.firewall import export_after_commit
+        from kluis.sites.firewall import export_request
 
-        export_after_commit()
+        with transaction.atomic():
+            site_set_status(site, status, actor=current_user(request).actor().ref)
+            export_request(site.pk)
         messages.success(request, _("De status van de site is bijgewerkt."))
     return redirect("sites_backoffice:desk")
 

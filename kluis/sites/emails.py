@@ -1,4 +1,5 @@
-"""The sites' mail: support answered your help request (through the outbox)."""
+"""The sites' mail, through the outbox: support answered your help request, an update is
+announced, your site is suspended."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from kluis.mail.kinds import mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import mail_queue
 from kluis.policy.enforce import Actor
-from kluis.sites.models import HelpMessage, HelpRequest, SupportGrant
+from kluis.sites.models import HelpMessage, HelpRequest, Site, SupportGrant
 
 PURPOSE = "answer_questions"
 HELP_ANSWER = "sites/email/help_answer"
@@ -65,15 +66,52 @@ def _update_announced(context: Mapping[str, Any], actor: Actor) -> dict[str, Any
     }
 
 
-def mail_update_announced(*, grant: SupportGrant) -> OutboxMessage:
-    customer = grant.site.customer
+def _mail_about_site(
+    site: Site, *, template: str, context: dict[str, Any], dedupe_key: str
+) -> OutboxMessage:
+    """A mail about one site to its customer, for account management."""
+    customer = site.customer
     email = customer.email
     assert email is not None
     return mail_queue(
-        template=UPDATE_ANNOUNCED,
+        template=template,
         to_subject=customer.pk,
         recipient_email=str(email.reveal(purpose="account_management", actor=MAILER)),
         language=customer.language,
+        context=context,
+        dedupe_key=dedupe_key,
+    )
+
+
+def mail_update_announced(*, grant: SupportGrant) -> OutboxMessage:
+    return _mail_about_site(
+        grant.site,
+        template=UPDATE_ANNOUNCED,
         context={"grant_id": grant.pk},
         dedupe_key=f"grant:{grant.pk}:announced",
+    )
+
+
+SITE_SUSPENDED = "sites/email/site_suspended"
+
+
+@mail_kind(
+    template=SITE_SUSPENDED,
+    purpose="account_management",
+    references={"site_id"},
+    retention="customer_record",
+)
+def _site_suspended(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    site = Site.objects.get(pk=context["site_id"])
+    return {"site": site.pk, "suspended_at": site.status_changed_at}
+
+
+def mail_site_suspended(*, site: Site) -> OutboxMessage:
+    """The customer's notice, queued in the transaction that suspends the site: one
+    mail per suspension (the dedupe key carries the moment of this suspension)."""
+    return _mail_about_site(
+        site,
+        template=SITE_SUSPENDED,
+        context={"site_id": site.pk},
+        dedupe_key=f"site:{site.pk}:suspended:{site.status_changed_at.isoformat()}",
     )

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from kluis.jobs.registry import job
+from kluis.jobs.registry import job, queue
 
 
 # Every minute, so an entry or grant that expires leaves the files within a minute;
@@ -21,3 +21,11 @@ def sites_firewall_export() -> str:
         f"firewall: {outcome.sites} sites, {outcome.entries} "
         f"networks, {outcome.written} files written {outcome.reload}".strip()
     )
+
+
+# The changes made in requests: each asks for an export, which the worker writes.
+@queue("sites_firewall_export_requests")
+def sites_firewall_export_requests() -> int:
+    from kluis.sites.firewall import export_requests_handle
+
+    return export_requests_handle()

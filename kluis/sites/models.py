@@ -225,3 +225,22 @@ class FirewallExport(models.Model):
 
     def __str__(self) -> str:
         return f"firewall export {self.at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'failed'}"
+
+
+class FirewallExportRequest(models.Model):
+    """A change the firewall files must take up: written in the change's own transaction,
+    so none is lost; the worker claims the waiting ones, exports and deletes them."""
+
+    at = models.DateTimeField(default=timezone.now)
+    # The site whose allowlist changed; empty: every site (a whole export).
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"firewall export request {self.pk}"

@@ -1,8 +1,9 @@
 """What changes a site's allowlist, its support grants and its help requests.
 
 Every change is audited with the customer as subject (no addresses in the audit log:
-the entry's id, family and prefix length only) and asks for a firewall export after
-commit; the scheduled job repeats the export every minute, so a missed one is repaired.
+the entry's id, family and prefix length only) and asks for a firewall export in the
+same transaction (a row the worker takes up; the request writes no file); the
+scheduled job repeats the export every minute, so expiries leave the files too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.sites.addresses import MAX_ENTRIES_PER_SITE, Network, canonical, parse_network
-from kluis.sites.firewall import export_after_commit
+from kluis.sites.firewall import export_request
 from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site, SupportGrant
 
 MAX_GRANT = dt.timedelta(hours=8)
@@ -80,7 +81,7 @@ def entry_add(
                 "expires": expires_at.isoformat() if expires_at else None,
             },
         )
-        export_after_commit()
+        export_request(site.pk)
     return entry
 
 
@@ -95,7 +96,7 @@ def entry_remove(*, entry: AllowEntry, by: User) -> None:
             data={"site": entry.site_id, "entry": str(entry.pk)},
         )
         entry.delete()
-        export_after_commit()
+        export_request(entry.site_id)
 
 
 def expired_entries_remove(now: dt.datetime | None = None) -> int:
@@ -295,7 +296,7 @@ def grant_open(
                 "until": grant.ends_at.isoformat(),
             },
         )
-        export_after_commit()
+        export_request(grant.site_id)
     return grant
 
 
@@ -348,7 +349,7 @@ def update_grant_schedule(
         from kluis.sites.emails import mail_update_announced
 
         mail_update_announced(grant=grant)
-        export_after_commit()
+        export_request(grant.site_id)
     return grant
 
 
@@ -383,4 +384,4 @@ def _grant_close(
         subject=grant.site.customer_id,
         data={"site": grant.site_id, "grant": grant.pk, "by": ended_by},
     )
-    export_after_commit()
+    export_request(grant.site_id)

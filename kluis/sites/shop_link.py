@@ -71,3 +71,7 @@ def site_set_status(site: Site, status: str, *, actor: str) -> None:
             subject=site.customer_id,
             data={"site": site.pk, "from": before, "to": status},
         )
+        if status == Site.Status.SUSPENDED and before != status:
+            from kluis.sites.emails import mail_site_suspended
+
+            mail_site_suspended(site=site)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import override_settings
 
 from kluis.mail.tests.conftest import database_url
 from kluis.policy.filled import policy_dir_filled
@@ -196,8 +197,14 @@ def test_systemd_units_verify(tmp_path: Path) -> None:
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 
 
-def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Path, int, int]:
-    """The site file with a fresh certificate, this tree's paths and free ports."""
+def _nginx_config(
+    tmp_path: Path, upstream: str = "127.0.0.1:8001", hosted: str = ""
+) -> tuple[Path, int, int]:
+    """The site file with a fresh certificate, this tree's paths and free ports.
+
+    `hosted`: server blocks of hosted sites (`_hosted_sites`), joined into the same
+    http block, as a hosting node's nginx would hold them.
+    """
     import datetime
 
     from cryptography import x509
@@ -226,12 +233,6 @@ def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Pat
             serialization.NoEncryption(),
         )
     )
-    allow = tmp_path / "allowlists" / "nginx"
-    allow.mkdir(parents=True)
-    (allow / "example.conf").write_text(
-        "server { listen 8443; server_name site.example.nl;\n"
-        "  location /admin/ { allow 192.0.2.10; deny all; return 204; } }\n"
-    )
     http_port, https_port = _free_port(), _free_port()
     while https_port == http_port:
         https_port = _free_port()
@@ -257,15 +258,57 @@ def _nginx_config(tmp_path: Path, upstream: str = "127.0.0.1:8001") -> tuple[Pat
         ("user root;\n" if os.geteuid() == 0 else "")
         + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
         "daemon off;\nevents {}\n"
-        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
+        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf;\n"
+        f"{hosted}}}\n"
     )
     return tmp_path / "nginx.conf", http_port, https_port
 
 
+def _hosted_sites(tmp_path: Path, upstream: str) -> tuple[str, int, dict[str, int]]:
+    """deploy/nginx-hosted-site.conf for two sites, with the firewall export's includes.
+
+    Site "localhost" has 127.0.0.1 on its allowlist, site "127.0.0.1" has no entry;
+    both proxy to `upstream` and have `/healthz` as their admin path. The includes are
+    what `firewall_export` wrote into `tmp_path/allowlists` (KLUIS_FIREWALL_DIR in
+    production), so nginx checks the files kluis writes, where the template includes
+    them. Returns the server blocks, their port and site id by host name.
+    """
+    from kluis.sites.firewall import firewall_export
+    from kluis.sites.testing import make_entry, make_site
+    from kluis.testing import make_personas
+
+    personas = make_personas()
+    open_site, closed_site = make_site(personas.customer_a), make_site(personas.customer_b)
+    with override_settings(KLUIS_ALLOWLIST_LOCAL=True):
+        make_entry(open_site, personas.alice, "127.0.0.1")
+    firewall_export(directory=tmp_path / "allowlists")
+    port = _free_port()
+    template = (ROOT / "deploy" / "nginx-hosted-site.conf").read_text()
+    blocks = ""
+    for site, host in ((open_site, "localhost"), (closed_site, "127.0.0.1")):
+        blocks += (
+            template.replace("/etc/ssl/sites/site-SITE_ID", str(tmp_path))
+            .replace("/var/lib/kluis", str(tmp_path))
+            .replace("SITE_ID", str(site.pk))
+            .replace("HOST_NAMES", host)
+            .replace("ADMIN_PATH", "/healthz")
+            .replace("BACKEND", upstream)
+            .replace("listen 443 ssl http2;", f"listen 127.0.0.1:{port} ssl http2;")
+            .replace("listen [::]:443 ssl http2;", "")
+        )
+    return blocks, port, {"localhost": open_site.pk, "127.0.0.1": closed_site.pk}
+
+
 @pytest.mark.skipif(NGINX is None, reason="no nginx here (Debian: apt-get install nginx-light)")
+@pytest.mark.django_db(databases="__all__")
 def test_nginx_site_passes_nginx_t(tmp_path: Path) -> None:
-    """The site file, with certificates and paths of this tree, passes `nginx -t`."""
-    _nginx_config(tmp_path)
+    """The site file and a hosted site's server block including the allowlist that the
+    firewall export wrote, with certificates and paths of this tree, pass `nginx -t`."""
+    hosted, _port, sites = _hosted_sites(tmp_path, "127.0.0.1:8001")
+    _nginx_config(tmp_path, hosted=hosted)
+    for site_id in sites.values():  # the include is the export's file, at location level
+        assert f"include {tmp_path}/allowlists/nginx/site-{site_id}.conf;" in hosted
+        assert (tmp_path / "allowlists" / "nginx" / f"site-{site_id}.conf").exists()
     result = subprocess.run(
         [str(NGINX), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
         capture_output=True,
@@ -282,7 +325,9 @@ def test_nginx_in_front_of_gunicorn_serves_kluis_over_tls(served: str, tmp_path:
     """As production runs it: TLS at nginx, static files from nginx, the rest proxied."""
     import ssl
 
-    config, http_port, https_port = _nginx_config(tmp_path, upstream=served.split("//")[1])
+    upstream = served.split("//")[1]
+    hosted, hosted_port, _sites = _hosted_sites(tmp_path, upstream)
+    config, http_port, https_port = _nginx_config(tmp_path, upstream=upstream, hosted=hosted)
     proc = subprocess.Popen(
         [str(NGINX), "-p", str(tmp_path), "-c", str(config)],
         stdout=subprocess.PIPE,
@@ -321,6 +366,18 @@ def test_nginx_in_front_of_gunicorn_serves_kluis_over_tls(served: str, tmp_path:
         assert redirect.status == 301
         assert redirect.headers["Location"] == "https://127.0.0.1/winkel/"
         plain.close()
+        # A hosted site's admin location: open to the address on its allowlist (the
+        # request reaches the backend), closed (403 from nginx) where it is not.
+        hosted_base = f"https://127.0.0.1:{hosted_port}/healthz"
+        allowed = urllib.request.Request(hosted_base, headers={"Host": "localhost"})  # noqa: S310
+        with opener.open(allowed, timeout=30) as response:
+            assert response.status == 200 and response.read().strip() == b"ok"
+        with pytest.raises(urllib.error.HTTPError) as denied:
+            opener.open(
+                urllib.request.Request(hosted_base, headers={"Host": "127.0.0.1"}),  # noqa: S310
+                timeout=30,
+            )
+        assert denied.value.code == 403
     finally:
         proc.terminate()
         proc.wait(timeout=20)

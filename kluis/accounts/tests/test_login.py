@@ -193,3 +193,35 @@ def test_password_reset_requests_are_throttled_and_still_answer_the_same(client,
         assert response["Location"] == reverse("accounts:password-reset-sent")
     password_reset_requests_handle()  # the worker's part
     assert len(mail.outbox) == throttle.RESET_ACCOUNT.limit
+
+
+def test_behind_the_trusted_proxy_limits_and_audit_use_the_forwarded_client(
+    client, personas, settings
+):
+    """nginx (127.0.0.1, trusted) forwards each client's address: one client's flood
+    blocks that client only, and the audit names the client, not the proxy. Without
+    a trusted proxy a client's own X-Forwarded-For changes nothing."""
+    settings.KLUIS_TRUSTED_PROXIES = ["127.0.0.1/32"]
+    proxy = {"REMOTE_ADDR": "127.0.0.1"}
+    for n in range(throttle.LOGIN_ADDRESS.limit):
+        _login(client, f"iemand{n}@example.nl", "x", HTTP_X_FORWARDED_FOR="203.0.113.50", **proxy)
+    # A client putting another address in front of its own is still itself (right-most).
+    spoofed = _login(
+        client, "alice@example.nl", HTTP_X_FORWARDED_FOR="198.51.100.7, 203.0.113.50", **proxy
+    )
+    assert "Te veel pogingen" in spoofed.content.decode()
+    other = client.__class__()
+    response = _login(other, "alice@example.nl", HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy)
+    assert response.status_code == 302  # the proxy's address is not one shared bucket
+    login = json.loads(AuditEntry.objects.filter(action="accounts.login").latest("seq").payload)
+    assert login["data"]["client"] == throttle.client_ref("198.51.100.7")
+    assert login["data"]["client"] != throttle.client_ref("127.0.0.1")
+
+    settings.KLUIS_TRUSTED_PROXIES = []
+    direct = client.__class__()
+    response = _login(
+        direct, "alice@example.nl", REMOTE_ADDR="192.0.2.77", HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+    assert response.status_code == 302
+    login = json.loads(AuditEntry.objects.filter(action="accounts.login").latest("seq").payload)
+    assert login["data"]["client"] == throttle.client_ref("192.0.2.77")

@@ -177,7 +177,10 @@ def test_nft_checks_the_ruleset(personas, firewall_dir):  # pragma: no cover - n
     assert done.returncode == 0
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed here")
+NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed here")
 def test_nginx_accepts_the_include(personas, firewall_dir, tmp_path):  # pragma: no cover
     site = make_site(personas.customer_a)
     make_entry(site, personas.alice)
@@ -189,7 +192,7 @@ def test_nginx_accepts_the_include(personas, firewall_dir, tmp_path):  # pragma:
         "http { server { listen 127.0.0.1:18080;\n"
         f"location /beheer/ {{ include {include}; }} }} }}\n"
     )
-    done = subprocess.run(["nginx", "-t", "-c", str(conf)], check=False)
+    done = subprocess.run([str(NGINX), "-t", "-c", str(conf)], check=False)
     assert done.returncode == 0
 
 
@@ -290,3 +293,77 @@ def test_after_a_killed_export_a_return_to_the_old_state_is_written(
     entry_remove(entry=added, by=personas.alice)
     firewall_export()
     assert _files(firewall_dir, site) == before
+
+
+def test_a_change_asks_the_worker_which_writes_the_files_once(
+    personas, firewall_dir, client, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The portal's change writes no file; the worker's queue does, and a write that
+    fails leaves the request waiting for the next pass."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from kluis.jobs.registry import queues_run
+    from kluis.sites.models import FirewallExportRequest
+    from kluis.testing import log_in
+
+    site = make_site(personas.customer_a)
+    log_in(client, personas.alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("sites_portal:entry-add", args=[site.pk]),
+            {"network": "145.100.10.7", "label": "thuis"},
+        )
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert not (firewall_dir / NFT_FILE).exists()  # nothing written in the request
+    assert FirewallExportRequest.objects.count() == 1
+
+    blocked = firewall_dir.parent / "not-a-directory"
+    blocked.write_text("x")
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_DIR", blocked / "firewall")
+    assert queues_run() == 0
+    [waiting] = FirewallExportRequest.objects.all()
+    assert waiting.claimed_at is None and waiting.claim == ""  # let go, for the next pass
+    assert not FirewallExport.objects.latest("at", "id").ok
+
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_DIR", firewall_dir)
+    assert queues_run() == 1
+    assert _files(firewall_dir, site)[0] == [_net("145.100.10.7/32")]
+    assert not FirewallExportRequest.objects.exists()
+    assert queues_run() == 0  # handled once
+
+
+def test_a_change_to_one_site_opens_and_writes_only_that_site(personas, firewall_dir, monkeypatch):
+    """The queue exports the changed site alone (the other sets come from the last
+    ruleset), with the very bytes a whole export then writes; a ruleset it cannot
+    vouch for makes it export everything."""
+    import kluis.sites.firewall as firewall
+    from kluis.sites.firewall import export_requests_handle, firewall_export_sites
+
+    first, second = make_site(personas.customer_a), make_site(personas.customer_b)
+    make_entry(first, personas.alice, "145.100.10.7")
+    make_entry(second, personas.bob, "2a00:1450:4000::/48")
+    assert export_requests_handle() == 2  # no files yet: a whole export
+    make_entry(first, personas.alice, "145.100.10.0/24")  # overlaps: merged
+    opened: list[int] = []
+    from kluis.vault.reveal import reveal_many as real_reveal
+
+    def counting_reveal(rows, *args, **kwargs):
+        opened.extend(row.site_id for row in rows)
+        return real_reveal(rows, *args, **kwargs)
+
+    monkeypatch.setattr(firewall, "reveal_many", counting_reveal)
+    assert export_requests_handle() == 1
+    assert set(opened) == {first.pk}
+    assert _files(firewall_dir, first)[0] == [_net("145.100.10.0/24")]
+    assert _files(firewall_dir, second)[0] == [_net("2a00:1450:4000::/48")]
+    before = {p: p.read_bytes() for p in firewall_dir.rglob("*.conf")}
+    before[firewall_dir / NFT_FILE] = (firewall_dir / NFT_FILE).read_bytes()
+    assert firewall_export().written == 0  # the whole export agrees to the byte
+    assert all(p.read_bytes() == b for p, b in before.items())
+
+    (firewall_dir / NFT_FILE).write_text("# changed by hand\n")
+    opened.clear()
+    firewall_export_sites({first.pk})
+    assert set(opened) == {first.pk, second.pk}  # could not vouch: everything
+    assert (firewall_dir / NFT_FILE).read_bytes() == before[firewall_dir / NFT_FILE]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from kluis.sites.models import AllowEntry, HelpRequest, SupportGrant
+from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
 from kluis.sites.testing import make_grant, make_help_request, make_site
 from kluis.testing import log_in
 
@@ -235,3 +235,25 @@ def test_orders_staff_set_host_names_and_admin_url(client, personas, hosts, url,
     site.refresh_from_db()
     assert (response.status_code == 302) is ok
     assert bool(site.host_names) is ok
+
+
+def test_finance_suspends_a_site_from_the_desk_and_the_customer_is_told(client, personas):
+    from kluis.mail.models import OutboxMessage
+    from kluis.sites.models import FirewallExportRequest
+
+    site = make_site(personas.customer_a)
+    log_in(client, personas.staff["finance"])
+    desk = client.get(reverse("sites_backoffice:desk")).content.decode()
+    assert reverse("sites_backoffice:site-status", kwargs={"site_id": site.pk}) in desk
+    response = client.post(
+        reverse("sites_backoffice:site-status", kwargs={"site_id": site.pk}),
+        {"status": "suspended"},
+    )
+    assert response.status_code == 302
+    site.refresh_from_db()
+    assert site.status == Site.Status.SUSPENDED
+    assert (
+        OutboxMessage.objects.filter(dedupe_key__startswith=f"site:{site.pk}:suspended:").count()
+        == 1
+    )
+    assert FirewallExportRequest.objects.filter(site=site).exists()

@@ -304,3 +304,54 @@ def test_the_announcement_is_delivered(personas):
     [sent] = mail.outbox
     assert "WooCommerce 9.1" in sent.body
     assert f"site {site.pk}" in sent.subject
+
+
+def test_the_access_export_holds_the_sites_and_every_support_grant(personas):
+    """The customer's copy (art. 15 GDPR) lists each site and each time support had
+    access, as readable facts; another customer's grant is not in it."""
+    from kluis.policy.enforce import Actor
+    from kluis.rights.export import build_export
+
+    site = make_site(personas.customer_a)
+    Site.objects.filter(pk=site.pk).update(
+        host_names="winkel.example.nl", admin_url="https://winkel.example.nl/beheer/"
+    )
+    grant = make_grant(site, personas.staff["support"])
+    services.grant_end(grant=grant, by=personas.alice)
+    make_grant(make_site(personas.customer_b), personas.staff["support"])
+    subject = personas.customer_a.pk
+    export = build_export(subject=subject, actor=Actor.subject(subject), language="en")
+    by_kind: dict[str, list[dict]] = {}
+    for record in export["records"]:
+        by_kind.setdefault(record["kind"], []).append(record)
+    [shown] = by_kind["support access"]
+    facts = {f["label"]: f["value"] for f in shown["facts"]}
+    assert facts["site"] == str(site.pk)
+    assert facts["why"] == f"your help request {grant.help_request.reference}"
+    assert facts["ended"] == "by you"
+    assert facts["who"] == f"staff member {personas.staff['support'].pk}"
+    [site_record] = by_kind["site"]
+    site_facts = {f["label"]: f["value"] for f in site_record["facts"]}
+    assert site_facts["host names"] == "winkel.example.nl"
+    assert site_facts["admin environment"] == "https://winkel.example.nl/beheer/"
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_suspension_is_mailed_to_the_customer_once(personas):
+    from django.core import mail
+
+    from kluis.mail.delivery import deliver_due
+    from kluis.sites.shop_link import site_set_status
+
+    site = make_site(personas.customer_a)
+    site_set_status(site, Site.Status.SUSPENDED, actor="test")
+    site_set_status(site, Site.Status.SUSPENDED, actor="test")  # no second notice
+    mail.outbox.clear()
+    assert deliver_due(worker="test").sent == 1
+    [sent] = mail.outbox
+    assert sent.subject.endswith(f"Je site {site.pk} is opgeschort")
+    assert "beheeromgeving voor niemand bereikbaar" in sent.body
+    assert sent.to == ["alice@example.nl"]
+    site_set_status(site, Site.Status.LIVE, actor="test")
+    site_set_status(site, Site.Status.SUSPENDED, actor="test")  # a new suspension: a notice
+    assert deliver_due(worker="test").sent == 1
