@@ -25,6 +25,7 @@ from kluis.billing.domains import line_texts
 from kluis.billing.models import Invoice
 from kluis.billing.payee import payee
 from kluis.formats import euro as format_euro
+from kluis.formats import long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.pdf import BODY, H3, LINE, SMALL, TITLE
@@ -100,9 +101,9 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
         return InvoiceFacts(
             title=str(title),
             number=invoice.number,
-            issue_date=invoice.issue_date.strftime("%d-%m-%Y"),
-            supply_date=invoice.supply_date.strftime("%d-%m-%Y"),
-            due_date=invoice.due_date.strftime("%d-%m-%Y"),
+            issue_date=long_date(invoice.issue_date),
+            supply_date=long_date(invoice.supply_date),
+            due_date=long_date(invoice.due_date),
             corrects=invoice.corrects.number if invoice.corrects else "",
             name=_open(invoice.billing_name, actor),
             company=_open(invoice.billing_company, actor),
@@ -128,7 +129,7 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             payee_holder=to.holder if payable else "",
             payee_iban=to.iban if payable else "",
             payee_bic=to.bic if payable else "",
-            supply_until=invoice.supply_until.strftime("%d-%m-%Y") if invoice.supply_until else "",
+            supply_until=long_date(invoice.supply_until) if invoice.supply_until else "",
         )
 
 

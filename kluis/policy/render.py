@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
 from django.urls import reverse
-from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, override
 
+from kluis.formats import long_date
 from kluis.policy.dataflow import FlowMap, flow_map
 from kluis.policy.schema import (
     CookieKind,
@@ -244,8 +244,7 @@ def country_name(code: str) -> str:
 
 def format_date(date: dt.date, language: str) -> str:
     """A date as a reader writes it: "4 december 2026", "4 December 2026"."""
-    with override("en" if language == "en" else "nl"):
-        return formats.date_format(date, "j F Y")
+    return long_date(date, language)
 
 
 def capital(text: str) -> str:

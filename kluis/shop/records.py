@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kluis.formats import euro
+from kluis.formats import euro, long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.records import Found, NamedRecipient, Record
@@ -29,7 +29,7 @@ ENDED_UNUSED = (Order.Status.CANCELLED, Order.Status.WITHDRAWN)
 
 
 def _day(value: object) -> str:
-    return value.strftime("%d-%m-%Y") if hasattr(value, "strftime") else ""
+    return long_date(value) if hasattr(value, "strftime") else ""
 
 
 def shop_records(subject: uuid.UUID) -> Found:
