@@ -92,7 +92,9 @@ def test_no_portal_page_or_export_pdf_shows_a_numeric_or_iso_date(client, person
         pdf = PdfReader(io.BytesIO(export_pdf(export)))
         text = " ".join(page.extract_text() for page in pdf.pages)
         text = " ".join(text.split())
-        assert not ISO.search(text), [text[max(0, m.start() - 60) : m.end()] for m in ISO.finditer(text)][:4]
+        assert not ISO.search(text), [
+            text[max(0, m.start() - 60) : m.end()] for m in ISO.finditer(text)
+        ][:4]
         assert not NUMERIC.search(text), NUMERIC.findall(text)
         # "Opgesteld op 5 december 2026, 01:40": the export's own moment, in words.
         assert long_date(today, language) in text
