@@ -552,6 +552,9 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"iban": "NL91ABNA0417164300", "name": "A. de Vries"},
     ),
     "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
+    "billing_backoffice:refunds-export-again": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("refund_export_kwargs")
+    ),
     "billing_backoffice:collections": Route("backoffice", roles=FINANCE),
     "billing_backoffice:collections-propose": Route(
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("eligible_invoice_kwargs")
