@@ -7,6 +7,7 @@ Runs inside the copy's language; every text is readable, never a code.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.utils import timezone
@@ -18,7 +19,7 @@ from kluis.rights.records import Found, Record
 
 
 def _day(value: object) -> str:
-    return long_date(value) if hasattr(value, "strftime") else ""
+    return long_date(value) if isinstance(value, dt.date) else ""
 
 
 def _invoice_state(invoice: Invoice) -> str:

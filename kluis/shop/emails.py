@@ -17,7 +17,7 @@ from django.utils.translation import override
 
 from kluis.accounts.models import Customer
 from kluis.formats import euro as format_euro
-from kluis.formats import long_date
+from kluis.formats import long_date, long_datetime
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
@@ -325,4 +325,29 @@ def _price_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
         "increase": notice.is_increase,
         "applies_from": long_date(notice.applies_from),
         "last_day": long_date(notice.applies_from - dt.timedelta(days=1)),
+    }
+
+
+WITHDRAWAL_LINK = "shop/email/withdrawal_link"
+
+
+@mail_kind(
+    template=WITHDRAWAL_LINK, purpose="order_documents", references={"order_id", "requested_at"}
+)
+def _withdrawal_link_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """The link that finishes a withdrawal made on the public page (kluis/shop/withdrawal.py).
+
+    The token is made here, when the mail is rendered: the outbox keeps only the order
+    and the moment, never a link that withdraws."""
+    from django.urls import reverse
+
+    from kluis.shop.withdrawal import link_token
+
+    order = Order.objects.select_related("customer").get(pk=context["order_id"])
+    requested_at = dt.datetime.fromisoformat(str(context["requested_at"]))
+    return {
+        "name": _name(order.customer, actor),
+        "number": order.number,
+        "requested": long_datetime(requested_at),
+        "path": reverse("shop:withdraw-link", kwargs={"token": link_token(order, requested_at)}),
     }

@@ -510,6 +510,28 @@ class WithdrawForm(forms.Form):
     )
 
 
+class PublicWithdrawForm(forms.Form):
+    """The withdrawal function without a log-in (art. 6:230oa BW): which order, and the
+    address it was placed with, so that only that address can finish it."""
+
+    order_number = forms.CharField(
+        label=_("Bestelnummer"),
+        max_length=20,
+        help_text=_("Staat in de bevestiging van je bestelling, bijvoorbeeld B2026-000123."),
+    )
+    email = forms.EmailField(
+        label=_("E-mailadres waarmee je bestelde"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("Ik herroep deze bestelling. De diensten ervan stoppen."), required=True
+    )
+
+    def clean_order_number(self) -> str:
+        return "".join(str(self.cleaned_data["order_number"]).split()).upper()
+
+
 class SubscriptionEndForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Ik begrijp dat de dienst stopt na de laatste periode die al is gefactureerd."),

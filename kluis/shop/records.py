@@ -7,6 +7,7 @@ Runs inside the copy's language; every text is readable (status labels, amounts 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db.models import Prefetch
@@ -29,7 +30,7 @@ ENDED_UNUSED = (Order.Status.CANCELLED, Order.Status.WITHDRAWN)
 
 
 def _day(value: object) -> str:
-    return long_date(value) if hasattr(value, "strftime") else ""
+    return long_date(value) if isinstance(value, dt.date) else ""
 
 
 def shop_records(subject: uuid.UUID) -> Found:
