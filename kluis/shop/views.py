@@ -311,7 +311,7 @@ def withdraw_link(request: HttpRequest, token: str) -> HttpResponse:
     """The link mailed to the order's address: GET shows, only the button's POST withdraws."""
     found = withdrawal.link_read(token)
     if found is None:
-        return render(request, "shop/withdraw_link.html", {"state": "invalid"}, status=404)
+        return render(request, "shop/withdraw_link.html", {"state": "invalid"}, status=400)
     order, requested_at = found
     day = timezone.localdate(requested_at)
     if not consumer.can_withdraw(order, day):

@@ -81,7 +81,7 @@ def test_a_consumer_withdraws_with_order_number_and_address_and_nothing_tells_a_
     assert OutboxMessage.objects.filter(template=emails.STATUS, to_subject=order.customer_id)
     assert "is herroepen" in visitor.get(link).content.decode()
     bad = visitor.get(link[:-3] + "xx/")
-    assert bad.status_code == 404 and "niet (meer) geldig" in bad.content.decode()
+    assert bad.status_code == 400 and "niet (meer) geldig" in bad.content.decode()
 
     # Rate limited per order number: the third request for it counts, a fourth not,
     # and the answer stays the same.
