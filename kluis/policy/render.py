@@ -572,7 +572,7 @@ class _Builder:
             " onze klant. Voor het volgende gebruik van die gegevens bepalen we zelf doel en"
             " middelen, en zijn we dus zelf verwerkingsverantwoordelijke:"
         )
-        items = Items(tuple(para(use.sentence(), key=use.key) for use in uses))
+        items = Items(tuple(para(use.prose(), key=use.key) for use in uses))
         return [
             Section(
                 id="gehoste-gegevens",
