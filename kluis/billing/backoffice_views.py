@@ -199,6 +199,8 @@ def refunds(request: HttpRequest) -> HttpResponse:
                     # No account from the bank, or one the last file could not pay to.
                     "needs_payee": refund.payment.iban is None or bool(refund.held_reason),
                     "held": HELD_REASONS.get(refund.held_reason, ""),
+                    # One form per row, its own ids, so each label names its own field.
+                    "payee_form": forms.RefundPayeeForm(auto_id=f"payee-{refund.pk}-%s"),
                 }
                 for refund in Refund.objects.filter(
                     status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
@@ -206,7 +208,6 @@ def refunds(request: HttpRequest) -> HttpResponse:
             ],
             "exports": RefundExport.objects.select_related("created_by")[:20],
             "form": forms.RefundDecisionForm(auto_id=False),
-            "payee_form": forms.RefundPayeeForm(auto_id=False),
         },
     )
 

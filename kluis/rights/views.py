@@ -122,11 +122,12 @@ def portal_export(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> Http
 @customer_required
 def portal_erase(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
-    if request.method != "POST" or request.POST.get("confirm") != "yes":
+    form = forms.EraseConfirmForm(request.POST if request.method == "POST" else None)
+    if not form.is_valid():
         return render(
             request,
             "rights/portal/erase.html",
-            {"preview": selectors.erasure_preview(customer), "asked": request.method == "POST"},
+            {"preview": selectors.erasure_preview(customer), "form": form},
         )
     done = services.erasure_request_from_portal(user=current_user(request))
     if done.status == RightsRequest.Status.DONE:

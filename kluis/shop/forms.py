@@ -539,6 +539,20 @@ class SubscriptionEndForm(forms.Form):
     )
 
 
+class OrderFilterForm(forms.Form):
+    """The orders desk lists the orders of one status, or all."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kluis.shop.models import Order
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["status"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("alle")), *Order.Status.choices]
+
+
 class DomainSearchForm(forms.Form):
     """The back office finds a subscription by its exact domain name (blind index)."""
 
@@ -548,6 +562,7 @@ class DomainSearchForm(forms.Form):
         required=False,
         help_text=_("De hele naam met extensie, zoals voorbeeld.nl."),
     )
+    running = forms.BooleanField(label=_("alleen wat wordt verlengd"), required=False)
 
     def clean_domein(self) -> str:
         value = str(self.cleaned_data["domein"]).strip().lower().rstrip(".")
