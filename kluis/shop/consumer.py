@@ -49,7 +49,8 @@ party that read the primary site.
   required: besides the portal's button, the public page /winkel/herroepen/ takes the
   order number and the order's address, without a log-in (kluis/shop/withdrawal.py);
   a link to the order's own address finishes it, and it counts from the form's moment.
-  Not yet done: withdrawal_info 1.1 names only the portal's button.
+  withdrawal_info 1.2 names both ways (the link "Bestelling herroepen" is in every
+  page's footer).
 - START AT ONCE — art. 6:230p sub d BW. 2nd: checked against the verbatim copy: no right
   of withdrawal for "een overeenkomst tot het verrichten van diensten, na nakoming van
   de overeenkomst, en voor zover de overeenkomst voor de consument een
