@@ -186,7 +186,6 @@ HAND_LAID = {
     "accounts/backoffice/customer.html": "the reveal's purpose and case, per sealed field",
     "accounts/backoffice/staff.html": "roles as a row of checkboxes per staff member",
     "billing/backoffice/statements.html": "an invoice number in each unmatched payment's row",
-    "shop/backoffice/order.html": "the status move beside the order's facts",
     "shop/catalogue.html": "the domain search: one row, a hidden label for the extension",
     "shop/checkout.html": "the start-now request inside the withdrawal information",
 }
