@@ -236,6 +236,13 @@ def _alice_order(p: Personas) -> dict[str, Any]:
     return {"order_id": make_order(p.customer_a).pk}
 
 
+def _withdrawal_link(p: Personas) -> dict[str, Any]:
+    from kluis.shop.testing import make_order
+    from kluis.shop.withdrawal import link_token
+
+    return {"token": link_token(make_order(p.customer_a), timezone.now())}
+
+
 def _alice_subscription(p: Personas) -> dict[str, Any]:
     from kluis.shop.testing import make_subscription
 
@@ -468,6 +475,9 @@ ROUTES: dict[str, Route] = {
     "shop:checkout": Route("public"),
     "shop:confirmation": Route("public"),
     "shop:document": Route("public", kwargs=_shop_document),
+    "shop:withdraw": Route("public"),
+    "shop:withdraw-sent": Route("public"),
+    "shop:withdraw-link": Route("token", kwargs=_withdrawal_link),
     "shop_portal:orders": Route("portal"),
     "shop_portal:order": Route("portal", kwargs=_alice_order, expect=_order_number),
     "shop_portal:order-pdf": Route("portal", kwargs=_alice_order_pdf),
@@ -552,6 +562,9 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"iban": "NL91ABNA0417164300", "name": "A. de Vries"},
     ),
     "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
+    "billing_backoffice:refunds-export-again": Route(
+        "backoffice", roles=FINANCE, method="post", kwargs=_billing("refund_export_kwargs")
+    ),
     "billing_backoffice:collections": Route("backoffice", roles=FINANCE),
     "billing_backoffice:collections-propose": Route(
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("eligible_invoice_kwargs")

@@ -19,6 +19,7 @@ from kluis.accounts.models import Customer, RoleGrant, User
 from kluis.audit.models import Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
 from kluis.audit.withholding import visible_to_subject
+from kluis.formats import long_date
 from kluis.policy.cases import Case, case_describe, open_cases
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
@@ -128,7 +129,7 @@ def retention_text(policy: Policy, subject: uuid.UUID, scopes: list[tuple[str, s
         if until is None:
             text = retention_rule_text(policy.retention[cls])
         else:
-            text = _("tot %(date)s") % {"date": until.strftime("%d-%m-%Y")}
+            text = _("tot %(date)s") % {"date": long_date(until)}
         if period:
             text = _("%(text)s (boekjaar %(year)s)") % {"text": text, "year": period}
         if text not in parts:

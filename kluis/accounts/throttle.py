@@ -47,6 +47,9 @@ REAUTH_ACCOUNT = Rule("reauth-account", 5, _15_MIN, _15_MIN)
 RESET_ACCOUNT = Rule("reset-account", 3, _HOUR, _HOUR)
 RESET_ADDRESS = Rule("reset-address", 10, _HOUR, _HOUR)
 SIGNUP_ADDRESS = Rule("signup-address", 10, _HOUR, _HOUR)
+# The public withdrawal form (kluis/shop/withdrawal.py): per order number and per address.
+WITHDRAW_ORDER = Rule("withdraw-order", 3, _HOUR, _HOUR)
+WITHDRAW_ADDRESS = Rule("withdraw-address", 10, _HOUR, _HOUR)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ urlpatterns = [
         name="refund-payee",
     ),
     path("terugbetalingen/betaalbestand/", backoffice_views.refunds_export, name="refunds-export"),
+    path(
+        "terugbetalingen/betaalbestand/<int:export_id>/",
+        backoffice_views.refunds_export_again,
+        name="refunds-export-again",
+    ),
     # reminders and collections (kluis/billing/dunning.py)
     path("herinneringen/", dunning_views.collections, name="collections"),
     path(

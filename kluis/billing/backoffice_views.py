@@ -171,6 +171,11 @@ REFUND_ERRORS = {
     "iban_invalid": _lazy("Dit IBAN klopt niet: controleer het controlegetal en de lengte."),
     "name_missing": _lazy("Vul ook de naam van de rekeninghouder in."),
     "file_invalid": _lazy("Het betaalbestand kon niet worden gemaakt; er is niets uitbetaald."),
+    "not_rebuildable": _lazy(
+        "Dit betaalbestand kan niet opnieuw worden gemaakt: het is van vóór het bewaren van "
+        "de kopgegevens, of een rekening of naam erin is sindsdien gewist. Er is niets "
+        "gedownload."
+    ),
 }
 
 # Shown next to an approved refund that the last payment file held back.
@@ -194,14 +199,15 @@ def refunds(request: HttpRequest) -> HttpResponse:
                     # No account from the bank, or one the last file could not pay to.
                     "needs_payee": refund.payment.iban is None or bool(refund.held_reason),
                     "held": HELD_REASONS.get(refund.held_reason, ""),
+                    # One form per row, its own ids, so each label names its own field.
+                    "payee_form": forms.RefundPayeeForm(auto_id=f"payee-{refund.pk}-%s"),
                 }
                 for refund in Refund.objects.filter(
                     status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
                 ).select_related("invoice", "payment")
             ],
-            "exports": RefundExport.objects.all()[:20],
+            "exports": RefundExport.objects.select_related("created_by")[:20],
             "form": forms.RefundDecisionForm(auto_id=False),
-            "payee_form": forms.RefundPayeeForm(auto_id=False),
         },
     )
 
@@ -267,6 +273,21 @@ def refunds_export(request: HttpRequest) -> HttpResponse:
             _("%(count)s terugbetalingen zijn tegengehouden; de reden staat erbij.")
             % {"count": held},
         )
+    response = HttpResponse(xml, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{export.message_id}.xml"'
+    return response
+
+
+@require_POST
+@staff_required(*FINANCE)
+def refunds_export_again(request: HttpRequest, export_id: int) -> HttpResponse:
+    """The same payment file again, byte for byte (finance lost or must resend it)."""
+    export = get_object_or_404(RefundExport, pk=export_id)
+    try:
+        xml = services.refunds_export_again(export=export, by=current_user(request))
+    except services.BillingError as exc:
+        messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+        return redirect("billing_backoffice:refunds")
     response = HttpResponse(xml, content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{export.message_id}.xml"'
     return response

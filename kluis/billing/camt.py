@@ -28,6 +28,8 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from lxml import etree  # type: ignore[import-untyped]
 
+from kluis.formats import long_date
+
 VERSIONS = ("02", "03", "04", "08")
 NAMESPACES = {f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{v}": v for v in VERSIONS}
 # Banks in the Netherlands book in Dutch time: a DtTm is read as the calendar date there.
@@ -87,7 +89,7 @@ class Entry:
     def label(self) -> str:
         """How a message names this entry to finance."""
         return (
-            self.bank_reference or f"{self.booking_date:%d-%m-%Y} € {self.amount_cents / 100:.2f}"
+            self.bank_reference or f"{long_date(self.booking_date)} € {self.amount_cents / 100:.2f}"
         )
 
 

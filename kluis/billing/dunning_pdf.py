@@ -21,6 +21,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from kluis.billing.dunning import PURPOSE, HandoverRow, handover_columns, handover_row
 from kluis.billing.models import CollectionHandover, Reminder
 from kluis.billing.pdf import euro, kvk_number
+from kluis.formats import long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.pdf import BODY, H3, LINE, SMALL, TITLE
@@ -32,7 +33,7 @@ def _p(text: str, style: object = BODY) -> Paragraph:
 
 
 def _date(day: dt.date) -> str:
-    return day.strftime("%d-%m-%Y")
+    return long_date(day)
 
 
 def _document(out: io.BytesIO, title: str) -> SimpleDocTemplate:

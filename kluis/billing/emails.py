@@ -13,6 +13,7 @@ from typing import Any
 from kluis.billing.models import Invoice, Refund, Reminder
 from kluis.billing.payee import payee
 from kluis.billing.pdf import euro, invoice_pdf
+from kluis.formats import long_date
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
@@ -70,7 +71,7 @@ def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         "number": invoice.number,
         "credit_note": invoice.kind == Invoice.Kind.CREDIT_NOTE,
         "total": euro(invoice.total_cents),
-        "due_date": invoice.due_date.strftime("%d-%m-%Y"),
+        "due_date": long_date(invoice.due_date),
         "payment_reference": invoice.payment_reference,
         "reverse_charged": invoice.reverse_charged,
         "payee": payee(),
@@ -138,8 +139,8 @@ def _reminder_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any
         "reminder": reminder.stage.rpartition("_")[2],
         "open": euro(reminder.open_cents),
         "costs": euro(reminder.costs_cents),
-        "due_date": invoice.due_date.strftime("%d-%m-%Y"),
-        "pay_by": reminder.pay_by.strftime("%d-%m-%Y"),
+        "due_date": long_date(invoice.due_date),
+        "pay_by": long_date(reminder.pay_by),
         "payment_reference": invoice.payment_reference,
     }
 

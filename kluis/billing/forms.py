@@ -40,8 +40,17 @@ class PaymentAssignForm(forms.Form):
 class RefundPayeeForm(forms.Form):
     """The account to pay a refund back to, entered by finance (checked with schwifty)."""
 
-    iban = forms.CharField(label=_("IBAN"), max_length=42)
-    name = forms.CharField(label=_("Naam rekeninghouder"), max_length=70, required=False)
+    iban = forms.CharField(
+        label=_("IBAN"),
+        max_length=42,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    name = forms.CharField(
+        label=_("Naam rekeninghouder"),
+        max_length=70,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
     def clean_iban(self) -> str:
         try:

@@ -422,7 +422,12 @@ class Payment(SealedModel):
 
 
 class RefundExport(models.Model):
-    """One pain.001 credit-transfer file made of approved refunds (its hash, not its data)."""
+    """One pain.001 credit-transfer file made of approved refunds (its hash, not its data).
+
+    The file's personal data (accounts and holders) stay sealed on the payments; what
+    else the file says is kept here (its moment, execution day, our account and name),
+    so that `refunds_export_again` rebuilds it byte for byte and checks the hash.
+    """
 
     message_id = models.CharField(max_length=35, unique=True)
     sha256 = models.CharField(max_length=64)
@@ -430,6 +435,10 @@ class RefundExport(models.Model):
     total_cents = models.PositiveBigIntegerField()
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    # Empty for files made before these were kept: those cannot be rebuilt.
+    execution_date = models.DateField(null=True, blank=True)
+    debtor_iban = models.CharField(max_length=34, blank=True, default="")
+    debtor_name = models.CharField(max_length=70, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

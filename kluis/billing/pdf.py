@@ -25,6 +25,7 @@ from kluis.billing.domains import line_texts
 from kluis.billing.models import Invoice, InvoiceLine
 from kluis.billing.payee import payee
 from kluis.formats import euro as format_euro
+from kluis.formats import long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.pdf import BODY, H3, LINE, SMALL, TITLE
@@ -88,7 +89,7 @@ def _with_period(text: str, line: InvoiceLine) -> str:
     renewal's does; an order's line says "from delivery" and gets it once delivered)."""
     if line.period_start is None or line.period_end is None:
         return text
-    start, end = line.period_start.strftime("%d-%m-%Y"), line.period_end.strftime("%d-%m-%Y")
+    start, end = long_date(line.period_start), long_date(line.period_end)
     if start in text and end in text:
         return text
     return text + "\n" + _("Periode: %(start)s t/m %(end)s") % {"start": start, "end": end}
@@ -118,9 +119,9 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
         return InvoiceFacts(
             title=str(title),
             number=invoice.number,
-            issue_date=invoice.issue_date.strftime("%d-%m-%Y"),
-            supply_date=(period[0] if period else invoice.supply_date).strftime("%d-%m-%Y"),
-            due_date=invoice.due_date.strftime("%d-%m-%Y"),
+            issue_date=long_date(invoice.issue_date),
+            supply_date=long_date(period[0] if period else invoice.supply_date),
+            due_date=long_date(invoice.due_date),
             corrects=invoice.corrects.number if invoice.corrects else "",
             name=_open(invoice.billing_name, actor),
             company=_open(invoice.billing_company, actor),
@@ -155,7 +156,7 @@ def invoice_facts(invoice: Invoice, actor: Actor) -> InvoiceFacts:
             payee_holder=to.holder if payable else "",
             payee_iban=to.iban if payable else "",
             payee_bic=to.bic if payable else "",
-            supply_until=period[1].strftime("%d-%m-%Y") if period else "",
+            supply_until=long_date(period[1]) if period else "",
         )
 
 

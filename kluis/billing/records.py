@@ -7,18 +7,19 @@ Runs inside the copy's language; every text is readable, never a code.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from kluis.billing.models import CollectionHandover, Invoice, Payment, Refund, Reminder
-from kluis.formats import euro
+from kluis.formats import euro, long_date
 from kluis.rights.records import Found, Record
 
 
 def _day(value: object) -> str:
-    return value.strftime("%d-%m-%Y") if hasattr(value, "strftime") else ""
+    return long_date(value) if isinstance(value, dt.date) else ""
 
 
 def _invoice_state(invoice: Invoice) -> str:

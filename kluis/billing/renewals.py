@@ -25,6 +25,7 @@ from kluis.accounts.models import Customer
 from kluis.billing import services
 from kluis.billing.models import Invoice
 from kluis.billing.vat import VatError
+from kluis.formats import long_date
 from kluis.shop import services as shop_services
 from kluis.shop.domains import domains_reveal
 from kluis.shop.models import Subscription, VatCheck
@@ -52,8 +53,8 @@ def _line_description(
         name = gettext("Domeinnaam %(domain)s") % {"domain": name}
     return gettext("%(name)s, verlenging %(start)s t/m %(end)s") % {
         "name": name[:200],
-        "start": start.strftime("%d-%m-%Y"),
-        "end": end.strftime("%d-%m-%Y"),
+        "start": long_date(start, language),
+        "end": long_date(end, language),
     }
 
 

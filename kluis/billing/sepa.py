@@ -58,20 +58,38 @@ def _clip(text: str, length: int) -> str:
     return " ".join(text.split())[:length] or "-"
 
 
-def pain001(
-    *, message_id: str, transfers: list[Transfer], execution: dt.date | None = None
-) -> bytes:
-    controller = current_policy().controller
-    execution = execution or timezone.localdate()
+@dataclass(frozen=True)
+class Header:
+    """What a file says besides its transfers; kept, so the same file can be made again."""
+
+    message_id: str
+    created: dt.datetime
+    execution: dt.date
+    debtor_iban: str
+    debtor_name: str
+
+
+def header_now(message_id: str, created: dt.datetime) -> Header:
+    return Header(
+        message_id=message_id,
+        created=created,
+        execution=timezone.localdate(created),
+        debtor_iban=settings.KLUIS_IBANS[0],
+        debtor_name=_clip(current_policy().controller.name, 70),
+    )
+
+
+def pain001(*, header: Header, transfers: list[Transfer]) -> bytes:
+    message_id, execution = header.message_id, header.execution
     total = sum(t.amount_cents for t in transfers)
     root = etree.Element(f"{{{NS}}}Document", nsmap={None: NS})
     initiation = _sub(root, "CstmrCdtTrfInitn")
-    header = _sub(initiation, "GrpHdr")
-    _sub(header, "MsgId", message_id[:35])
-    _sub(header, "CreDtTm", timezone.now().strftime("%Y-%m-%dT%H:%M:%S"))
-    _sub(header, "NbOfTxs", str(len(transfers)))
-    _sub(header, "CtrlSum", _amount(total))
-    _sub(_sub(header, "InitgPty"), "Nm", _clip(controller.name, 70))
+    group = _sub(initiation, "GrpHdr")
+    _sub(group, "MsgId", message_id[:35])
+    _sub(group, "CreDtTm", timezone.localtime(header.created).strftime("%Y-%m-%dT%H:%M:%S"))
+    _sub(group, "NbOfTxs", str(len(transfers)))
+    _sub(group, "CtrlSum", _amount(total))
+    _sub(_sub(group, "InitgPty"), "Nm", header.debtor_name)
     info = _sub(initiation, "PmtInf")
     _sub(info, "PmtInfId", message_id[:35])
     _sub(info, "PmtMtd", "TRF")
@@ -79,8 +97,8 @@ def pain001(
     _sub(info, "CtrlSum", _amount(total))
     _sub(_sub(_sub(info, "PmtTpInf"), "SvcLvl"), "Cd", "SEPA")
     _sub(info, "ReqdExctnDt", execution.isoformat())
-    _sub(_sub(info, "Dbtr"), "Nm", _clip(controller.name, 70))
-    _sub(_sub(_sub(info, "DbtrAcct"), "Id"), "IBAN", settings.KLUIS_IBANS[0])
+    _sub(_sub(info, "Dbtr"), "Nm", header.debtor_name)
+    _sub(_sub(_sub(info, "DbtrAcct"), "Id"), "IBAN", header.debtor_iban)
     _sub(_sub(_sub(_sub(info, "DbtrAgt"), "FinInstnId"), "Othr"), "Id", "NOTPROVIDED")
     _sub(info, "ChrgBr", "SLEV")
     for transfer in transfers:

@@ -42,6 +42,7 @@ from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.domains import domains_reveal
 from kluis.shop.models import DOMAIN_MARK, Order, OrderLine, Period, VatCheck
+from kluis.vault.errors import KeyShredded
 from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
@@ -639,27 +640,31 @@ def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
                 continue
             refund.held_reason = ""
             ready.append(refund)
-            transfers.append(
-                sepa.Transfer(
-                    end_to_end_id=f"R{refund.pk}",
-                    amount_cents=refund.amount_cents,
-                    iban=iban,
-                    name=name,
-                    remittance=f"Terugbetaling {refund.invoice.number}",
-                )
-            )
+            transfers.append(_transfer(refund, iban, name))
         Refund.objects.bulk_update(held, ["held_reason"])
         if ready:
             return _export(by, ready, transfers)
     raise BillingError("all_held" if held else "nothing_to_export")
 
 
+def _transfer(refund: Refund, iban: str, name: str) -> sepa.Transfer:
+    return sepa.Transfer(
+        end_to_end_id=f"R{refund.pk}",
+        amount_cents=refund.amount_cents,
+        iban=iban,
+        name=name,
+        remittance=f"Terugbetaling {refund.invoice.number}",
+    )
+
+
 def _export(
     by: User, refunds: list[Refund], transfers: list[sepa.Transfer]
 ) -> tuple[RefundExport, bytes]:
-    message_id = f"KLUIS-REFUND-{timezone.now():%Y%m%d%H%M%S}-{RefundExport.objects.count() + 1}"
+    now = timezone.now()
+    message_id = f"KLUIS-REFUND-{now:%Y%m%d%H%M%S}-{RefundExport.objects.count() + 1}"
+    header = sepa.header_now(message_id, now)
     try:
-        xml = sepa.pain001(message_id=message_id, transfers=transfers)
+        xml = sepa.pain001(header=header, transfers=transfers)
     except sepa.SepaError:
         raise BillingError("file_invalid") from None
     export = RefundExport.objects.create(
@@ -667,7 +672,11 @@ def _export(
         sha256=hashlib.sha256(xml).hexdigest(),
         count=len(refunds),
         total_cents=sum(r.amount_cents for r in refunds),
+        created_at=now,
         created_by=by,
+        execution_date=header.execution,
+        debtor_iban=header.debtor_iban,
+        debtor_name=header.debtor_name,
     )
     Refund.objects.filter(pk__in=[r.pk for r in refunds]).update(
         status=Refund.Status.EXPORTED, export=export, held_reason=""
@@ -678,3 +687,44 @@ def _export(
         data={"export": message_id, "count": export.count, "total_cents": export.total_cents},
     )
     return export, xml
+
+
+def refunds_export_again(*, export: RefundExport, by: User) -> bytes:
+    """The same pain.001 file again, byte for byte, for finance (audited).
+
+    Rebuilt from what the export kept and the refunds' sealed accounts, read again for
+    the refunds purpose; the result must have the hash the first file had. A file
+    whose account or holder was erased since, or made before its header was kept,
+    cannot be made again (`not_rebuildable`): nothing half is handed out.
+    """
+    if export.execution_date is None or not export.debtor_iban:
+        raise BillingError("not_rebuildable")
+    actor = by.actor()
+    transfers = []
+    for refund in export.refunds.select_related("payment", "invoice").order_by("pk"):
+        try:
+            iban, name, reason = _payee(refund, actor)
+        except KeyShredded:
+            reason = "erased"
+        if reason:
+            raise BillingError("not_rebuildable")
+        transfers.append(_transfer(refund, iban, name))
+    header = sepa.Header(
+        message_id=export.message_id,
+        created=export.created_at,
+        execution=export.execution_date,
+        debtor_iban=export.debtor_iban,
+        debtor_name=export.debtor_name,
+    )
+    try:
+        xml = sepa.pain001(header=header, transfers=transfers)
+    except sepa.SepaError:
+        raise BillingError("not_rebuildable") from None
+    if hashlib.sha256(xml).hexdigest() != export.sha256:
+        raise BillingError("not_rebuildable")
+    audit_append(
+        action="billing.refunds_export_downloaded",
+        actor=actor.ref,
+        data={"export": export.message_id, "sha256": export.sha256},
+    )
+    return xml

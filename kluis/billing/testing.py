@@ -101,6 +101,14 @@ def refund_kwargs(p: Personas) -> dict[str, Any]:
     return {"refund_id": refund.pk}
 
 
+def refund_export_kwargs(p: Personas) -> dict[str, Any]:
+    """A payment file made of Alice's approved refund, by a second finance user."""
+    refund = Refund.objects.get(pk=refund_kwargs(p)["refund_id"])
+    services.refund_decide(refund=refund, by=p.staff["finance"], approve=True)
+    export, _xml = services.refunds_export(by=p.staff["finance"])
+    return {"export_id": export.pk}
+
+
 # --- reminders and collections --------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from django.utils.translation import gettext, override
 from kluis.accounts.models import User
 from kluis.billing import services
 from kluis.billing.models import Invoice, Refund
+from kluis.formats import long_date
 from kluis.shop import consumer
 from kluis.shop import services as shop_services
 from kluis.shop.domains import domains_reveal
@@ -78,12 +79,10 @@ def subscriptions_shortened(items: list[tuple[Subscription, dt.date]], by: User 
                 services.LineInput(
                     gettext("Beëindigd per %(day)s: %(name)s, %(start)s t/m %(end)s")
                     % {
-                        "day": max(renewal.period_start, _first_free(items, renewal)).strftime(
-                            "%d-%m-%Y"
-                        ),
+                        "day": long_date(max(renewal.period_start, _first_free(items, renewal))),
                         "name": renewal.subscription.name(invoice.language)[:200],
-                        "start": renewal.period_start.strftime("%d-%m-%Y"),
-                        "end": renewal.period_end.strftime("%d-%m-%Y"),
+                        "start": long_date(renewal.period_start),
+                        "end": long_date(renewal.period_end),
                     },
                     -cents,
                     domain=domain,

@@ -13,9 +13,13 @@ Legal notes (written here, where the text is made):
   02016R0679-20160504 in several public copies; EUR-Lex's own page was not in the
   corpus. Result: the role we state (controller for our own use of hosted data) holds,
   but 28(10) is the rule for a processor that oversteps; that we are controller for a
-  purpose of our own follows from art. 4(7) GDPR. Processor agreement 2.0, art. 4,
-  cites only 28(10): its next version should cite art. 4(7) as well. Not changed now,
-  since a new version asks every customer to accept again for a citation.
+  purpose of our own follows from art. 4(7) GDPR ("'controller' means the natural or
+  legal person ... which, alone or jointly with others, determines the purposes and
+  means of the processing of personal data", same copies). Processor agreement 2.0,
+  art. 4, cited only 28(10); 2.1 cites art. 4(7) where it sets out the roles (art. 1
+  and 4), and states each use as prose (`HostedUse.prose`), the same sentences as the
+  statement. 2.0 keeps its own words (`HostedUse.sentence`): a published version's text
+  does not change under the customers who accepted it.
 - Art. 32(1)(a)-(d) GDPR: encryption; confidentiality, integrity, availability and
   resilience; restoring availability and access in time; regular testing. Reference
   knowledge, not checked against the primary text.
@@ -28,7 +32,13 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
-from kluis.policy.render import legal_basis_text, retention_term
+from kluis.policy.render import (
+    LEGAL_BASIS,
+    LEGAL_BASIS_ARTICLE,
+    legal_basis_text,
+    lower_first,
+    retention_term,
+)
 from kluis.policy.schema import Art32, Policy
 
 ART32_TITLES = {
@@ -58,6 +68,33 @@ class HostedUse:
     purpose: str
     basis: str
     retention: str
+    basis_name: str = ""  # "gerechtvaardigd belang"
+    basis_article: str = ""  # "art. 6 lid 1 sub f AVG"
+    interest: str = ""  # "om het e-mailverkeer te beveiligen ..."
+
+    def prose(self) -> str:
+        """The use as a lawyer writes it, in whole sentences (statement, agreement 2.1)."""
+        said = [
+            _("Voor %(use)s gebruiken we %(data)s.")
+            % {"use": lower_first(self.label), "data": self.data},
+            _("Doel en middelen bepalen we hier zelf.")
+            + " "
+            + _(
+                "Daarom zijn we hiervoor verwerkingsverantwoordelijke (art. 4 onder 7 AVG), "
+                "niet de verwerker van de klant."
+            ),
+        ]
+        grounds = {"basis": self.basis_name, "article": self.basis_article}
+        if self.interest:
+            said.append(
+                _("Onze grondslag is %(basis)s (%(article)s).") % grounds
+                + " "
+                + _("We doen dit %(interest)s.") % {"interest": self.interest}
+            )
+        else:
+            said.append(_("Onze grondslag is %(basis)s (%(article)s).") % grounds)
+        said.append(_("We bewaren ze %(term)s.") % {"term": self.retention})
+        return " ".join(said)
 
     def sentence(self) -> str:
         return _(
@@ -88,6 +125,9 @@ def hosted_uses(policy: Policy, language: str) -> list[HostedUse]:
                         purpose.legal_basis, purpose.legal_basis_detail.get(language)
                     ),
                     retention=retention_term(policy.retention[use.retention], language),
+                    basis_name=str(LEGAL_BASIS[purpose.legal_basis]).lower(),
+                    basis_article=str(LEGAL_BASIS_ARTICLE[purpose.legal_basis]),
+                    interest=use.interest.get(language) if use.interest else "",
                 )
             )
     return uses

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from typing import ClassVar, Protocol
 
 from django.urls import reverse
-from django.utils import formats
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, override
 
+from kluis.formats import long_date
 from kluis.policy.dataflow import FlowMap, flow_map
 from kluis.policy.schema import (
     CookieKind,
@@ -261,8 +261,7 @@ def country_name(code: str) -> str:
 
 def format_date(date: dt.date, language: str) -> str:
     """A date as a reader writes it: "4 december 2026", "4 December 2026"."""
-    with override("en" if language == "en" else "nl"):
-        return formats.date_format(date, "j F Y")
+    return long_date(date, language)
 
 
 def capital(text: str) -> str:
@@ -590,7 +589,7 @@ class _Builder:
             " onze klant. Voor het volgende gebruik van die gegevens bepalen we zelf doel en"
             " middelen, en zijn we dus zelf verwerkingsverantwoordelijke:"
         )
-        items = Items(tuple(para(use.sentence(), key=use.key) for use in uses))
+        items = Items(tuple(para(use.prose(), key=use.key) for use in uses))
         return [
             Section(
                 id="gehoste-gegevens",

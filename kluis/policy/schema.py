@@ -348,6 +348,9 @@ class HostedDataUse(Strict):
     data: Text
     role: Literal["controller"]
     retention: Key
+    # Our interest in this use, as a clause: "om ...". The purpose's own detail speaks
+    # of our site (its cookie), not of the sites we host.
+    interest: Text | None = None
 
 
 class IncompatibleRoles(Strict):

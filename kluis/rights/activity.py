@@ -156,6 +156,14 @@ EVENTS: dict[str, tuple[str, str]] = {
     "shop.order_placed": ("je plaatste een bestelling", "you placed an order"),
     "shop.subscription_ended": ("een abonnement is opgezegd", "a subscription was ended"),
     "shop.subscriptions_started": ("abonnementen zijn gestart", "subscriptions started"),
+    "shop.withdrawal_requested": (
+        "iemand herroepte een bestelling op de website, zonder in te loggen",
+        "someone withdrew an order on the website, without logging in",
+    ),
+    "shop.withdrawal_request_handled": (
+        "we mailden je een link om je herroeping af te ronden",
+        "we mailed you a link to finish your withdrawal",
+    ),
     "shop.vies_checked": (
         "je btw-nummer is gecontroleerd in VIES",
         "your VAT number was checked in VIES",

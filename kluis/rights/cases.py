@@ -7,6 +7,7 @@ import uuid
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from kluis.formats import long_date
 from kluis.policy.cases import case_kind
 from kluis.rights.models import PoliceRequest, RightsRequest
 
@@ -36,7 +37,7 @@ def _describe_request(case_id: str) -> str:
         return _("verzoek over je privacyrechten")
     return _("verzoek om %(kind)s van %(date)s") % {
         "kind": request.get_kind_display(),
-        "date": f"{request.received_at:%d-%m-%Y}",
+        "date": long_date(request.received_at),
     }
 
 

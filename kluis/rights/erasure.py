@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kluis.formats import long_date
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
 from kluis.rights import retention
@@ -129,9 +130,7 @@ def describe_outcome(outcome: dict[str, Any], language: str) -> list[dict[str, s
         if item["status"] == "erased":
             text = "erased" if en else "gewist"
         else:
-            until = (
-                dt.date.fromisoformat(item["until"]).strftime("%d-%m-%Y") if item["until"] else "?"
-            )
+            until = long_date(item["until"], language) if item["until"] else "?"
             basis = rule.basis.get(language) if rule else item["class"]
             text = (
                 f"kept until {until} because of: {basis}"

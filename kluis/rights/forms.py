@@ -216,3 +216,12 @@ class PoliceDecideForm(forms.Form):
     def __init__(self, *args: Any, requested: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["categories"].choices = _labelled(requested)  # type: ignore[attr-defined]
+
+
+class EraseConfirmForm(forms.Form):
+    """The customer's own "yes" before their account and data are erased."""
+
+    confirm = forms.BooleanField(
+        label=_("Ik begrijp dat mijn account en mijn gegevens worden verwijderd."),
+        error_messages={"required": _("Vink aan dat je dit begrijpt.")},
+    )

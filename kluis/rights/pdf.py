@@ -19,6 +19,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from kluis.formats import long_date, long_datetime
 from kluis.rights.export import activity_summary
 
 INK = colors.HexColor("#1d2433")
@@ -86,7 +87,7 @@ def _story(export: dict[str, Any]) -> list[Any]:
         _p(
             _("Opgesteld op %(at)s door %(name)s, %(address)s, %(email)s.")
             % {
-                "at": export["generated_at"],
+                "at": long_datetime(export["generated_at"]),
                 "name": c["name"],
                 "address": c["address"],
                 "email": c["email"],
@@ -129,7 +130,7 @@ def _story(export: dict[str, Any]) -> list[Any]:
                 )
             )
         for r in cat["retention"]:
-            until = r["until"] or _("nog geen datum: %(rule)s") % {"rule": r["rule"]}
+            until = long_date(r["until"]) or _("nog geen datum: %(rule)s") % {"rule": r["rule"]}
             story.append(
                 _p(
                     _("Bewaard tot %(until)s: %(basis)s") % {"until": until, "basis": r["basis"]},
@@ -139,14 +140,15 @@ def _story(export: dict[str, Any]) -> list[Any]:
         for d in cat["recipients"]:
             story.append(
                 _p(
-                    _("Gegeven aan %(who)s op %(at)s") % {"who": d["recipient"], "at": d["at"]},
+                    _("Gegeven aan %(who)s op %(at)s")
+                    % {"who": d["recipient"], "at": long_date(d["at"])},
                     SMALL,
                 )
             )
     story.append(_p(_("Je bestellingen, facturen en betalingen"), H2))
     records = [
         [
-            r["date"] or "",
+            long_date(r["date"]),
             f"{r['kind']} {r['reference']}".strip(),
             "; ".join(f"{f['label']}: {f['value']}" for f in r["facts"]),
         ]
@@ -173,7 +175,7 @@ def _story(export: dict[str, Any]) -> list[Any]:
         story.append(_p(_("Waarborg: %(safeguards)s") % {"safeguards": r["safeguards"]}, SMALL))
     story.append(_p(_("Geautomatiseerde besluiten"), H2))
     story.append(_p(export["automated_decisions"]))
-    story.append(_p(_("Wat we buiten kluis bewaren"), H2))
+    story.append(_p(_("Wat we buiten onze klantadministratie bewaren"), H2))
     for h in export["held_outside_kluis"]:
         story.append(_p(h["label"], H3))
         story.append(_p(h["description"], SMALL))
@@ -181,7 +183,13 @@ def _story(export: dict[str, Any]) -> list[Any]:
         story.append(_p(_("Hoe lang: %(how_long)s") % {"how_long": h["how_long"]}, SMALL))
     story.append(_p(_("Aan wie we gegevens gaven"), H2))
     rows = [
-        [d["at"][:10], d["recipient"], d["purpose"], ", ".join(d["categories"]), d["legal_basis"]]
+        [
+            long_date(d["at"]),
+            d["recipient"],
+            d["purpose"],
+            ", ".join(d["categories"]),
+            d["legal_basis"],
+        ]
         for d in export["recipients"]
     ]
     story.append(
@@ -195,7 +203,7 @@ def _story(export: dict[str, Any]) -> list[Any]:
     )
     story.append(_p(_("Wanneer medewerkers je gegevens inzagen"), H2))
     reveals = [
-        [r["at"][:16], r["purpose"], r.get("case") or "—", ", ".join(r["categories"])]
+        [long_datetime(r["at"]), r["purpose"], r.get("case") or "—", ", ".join(r["categories"])]
         for r in export["staff_reveals"]
     ]
     story.append(
@@ -206,7 +214,7 @@ def _story(export: dict[str, Any]) -> list[Any]:
         else _p(_("Geen medewerker heeft je gegevens ingezien."))
     )
     story.append(_p(_("Wat er in ons logboek over je staat"), H2))
-    summary = [[a, str(n), f, la] for a, n, f, la in activity_summary(export)]
+    summary = [[a, str(n), long_date(f), long_date(la)] for a, n, f, la in activity_summary(export)]
     story.append(
         _plain_table(
             [_("Gebeurtenis"), _("Aantal"), _("Eerste"), _("Laatste")], summary, [80, 24, 35, 35]

@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer
+from kluis.formats import long_date
 from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
@@ -125,7 +126,7 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
                 "Je gegevens zijn al eerder gewist, op %(date)s. Er is niets meer te wissen; "
                 "wat we nog bewaren en waarom staat hieronder."
             )
-            % {"date": outcome["already_erased"]}
+            % {"date": long_date(outcome["already_erased"])}
         )
     elif outcome.get("blockers"):
         text.append(
@@ -270,7 +271,7 @@ def limits_shown(subject: uuid.UUID) -> list[str]:
     language = translation.get_language() or "nl"
     shown = []
     for held in ProcessingLimit.objects.filter(subject=subject, ended_at__isnull=True):
-        since = timezone.localtime(held.started_at).strftime("%d-%m-%Y")
+        since = long_date(held.started_at)
         if held.kind == ProcessingLimit.Kind.RESTRICTION:
             shown.append(
                 _(

@@ -18,6 +18,7 @@ from kluis import uploads
 from kluis.accounts.decorators import customer_required, staff_required
 from kluis.accounts.http import client_address, current_user
 from kluis.accounts.models import Customer
+from kluis.formats import long_date
 from kluis.policy.cases import Case
 from kluis.rights import forms, legal_requests, limits, links, selectors, services
 from kluis.rights.export import build_export, export_json
@@ -126,11 +127,12 @@ def portal_export(request: HttpRequest, request_id: uuid.UUID, fmt: str) -> Http
 @customer_required
 def portal_erase(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
-    if request.method != "POST" or request.POST.get("confirm") != "yes":
+    form = forms.EraseConfirmForm(request.POST if request.method == "POST" else None)
+    if not form.is_valid():
         return render(
             request,
             "rights/portal/erase.html",
-            {"preview": selectors.erasure_preview(customer), "asked": request.method == "POST"},
+            {"preview": selectors.erasure_preview(customer), "form": form},
         )
     done = services.erasure_request_from_portal(user=current_user(request))
     if done.status == RightsRequest.Status.DONE:
@@ -290,7 +292,7 @@ def limit_end(request: HttpRequest, limit_id: int) -> HttpResponse:
                     "vooraf bericht; daarna heft kluis de beperking zelf op."
                 )
                 % {
-                    "date": ends_on.strftime("%d-%m-%Y"),
+                    "date": long_date(ends_on),
                     "days": limits.restriction_notice_days(),
                 },
             )

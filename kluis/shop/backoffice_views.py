@@ -60,15 +60,12 @@ def _order(order_id: uuid.UUID) -> Order:
 @never_cache
 @staff_required(*ORDER_ROLES)
 def orders(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
+    form = forms.OrderFilterForm(request.GET or None, auto_id="status-filter-%s")
+    status = form.cleaned_data["status"] if form.is_valid() else ""
     found = Order.objects.select_related("customer")
     if status in Order.Status.values:
         found = found.filter(status=status)
-    return render(
-        request,
-        "shop/backoffice/orders.html",
-        {"orders": found[:200], "statuses": Order.Status.choices, "status": status},
-    )
+    return render(request, "shop/backoffice/orders.html", {"orders": found[:200], "form": form})
 
 
 def _order_page(

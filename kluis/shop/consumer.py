@@ -45,8 +45,12 @@ party that read the primary site.
   durable medium, without delay, with the content and the date and time; available all
   through the period. Fixed: the confirm button reads "Herroeping bevestigen", and the
   status mail of a withdrawn order is that acknowledgement (what was withdrawn, date,
-  time). NOT done: the function is in the portal, behind the log-in; ACM's guidance
-  (quoted there) says an account may be offered but not required.
+  time). ACM's guidance (quoted there) says an account may be offered but not
+  required: besides the portal's button, the public page /winkel/herroepen/ takes the
+  order number and the order's address, without a log-in (kluis/shop/withdrawal.py);
+  a link to the order's own address finishes it, and it counts from the form's moment.
+  withdrawal_info 1.2 names both ways (the link "Bestelling herroepen" is in every
+  page's footer).
 - START AT ONCE — art. 6:230p sub d BW. 2nd: checked against the verbatim copy: no right
   of withdrawal for "een overeenkomst tot het verrichten van diensten, na nakoming van
   de overeenkomst, en voor zover de overeenkomst voor de consument een

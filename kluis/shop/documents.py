@@ -47,7 +47,7 @@ KINDS = (
     "start_request",
     "withdrawal_form",
 )
-MARKERS = ("[[art32]]", "[[subprocessors]]", "[[hosted_data]]")
+MARKERS = ("[[art32]]", "[[subprocessors]]", "[[hosted_data]]", "[[hosted_data_prose]]")
 LANGUAGES = ("nl", "en")
 
 
@@ -145,8 +145,12 @@ def _fill(text: str, language: str) -> str:
             "[[subprocessors]]": "\n".join(
                 f"- {line}" for line in subprocessor_lines(policy, language)
             ),
+            # 2.0 keeps the words it was accepted with; 2.1 on: prose, as the statement.
             "[[hosted_data]]": "\n".join(
                 f"- {use.sentence()}" for use in hosted_uses(policy, language)
+            ),
+            "[[hosted_data_prose]]": "\n".join(
+                f"- {use.prose()}" for use in hosted_uses(policy, language)
             ),
         }
     for marker, value in filled.items():

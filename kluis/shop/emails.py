@@ -17,6 +17,7 @@ from django.utils.translation import override
 
 from kluis.accounts.models import Customer
 from kluis.formats import euro as format_euro
+from kluis.formats import long_date, long_datetime
 from kluis.mail.kinds import attachment_generator, mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.mail.services import AttachmentRef, mail_queue
@@ -95,7 +96,7 @@ def _facts(order: Order, actor: Actor) -> OrderFacts:
         label = total_label(rate)
     return OrderFacts(
         number=order.number,
-        date=timezone.localtime(order.created_at).strftime("%d-%m-%Y"),
+        date=long_date(order.created_at),
         customer_number=customer.number,
         name=name,
         notes=notes,
@@ -173,7 +174,7 @@ def _confirmation_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
     values["processor_agreement_version"] = order.processor_agreement_version
     values["consumer"] = order.consumer
     values["start_now"] = order.start_now_requested
-    values["withdrawal_deadline"] = withdrawal_deadline(order).strftime("%d-%m-%Y")
+    values["withdrawal_deadline"] = long_date(withdrawal_deadline(order))
     values["non_eu_consent_at"] = _consent_moment(order)
     return values
 
@@ -189,7 +190,7 @@ def _status_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         # The acknowledgement art. 6:230oa lid 4 BW asks for: on a durable medium, with
         # what was withdrawn and the date and time (kluis/shop/consumer.py).
         at = timezone.localtime(order.withdrawn_at)
-        values["withdrawn_on"] = at.strftime("%d-%m-%Y")
+        values["withdrawn_on"] = long_date(at)
         values["withdrawn_time"] = at.strftime("%H:%M")
         values["items"] = "; ".join(line.description for line in order.lines.all())
     return values
@@ -259,7 +260,7 @@ def _subprocessors_context(context: Mapping[str, Any], actor: Actor) -> dict[str
         "name": _name(customer, actor),
         "names": notice.names.splitlines(),
         "before": before.names.splitlines() if before else [],
-        "takes_effect_on": notice.takes_effect_on.strftime("%d-%m-%Y"),
+        "takes_effect_on": long_date(notice.takes_effect_on),
     }
 
 
@@ -281,9 +282,9 @@ def _renewal_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[st
         "service": subscription_names(
             [subscription], language, purpose="order_documents", actor=actor
         )[0][1],
-        "ends": subscription.period_end.strftime("%d-%m-%Y"),
-        "start": start.strftime("%d-%m-%Y"),
-        "end": end.strftime("%d-%m-%Y"),
+        "ends": long_date(subscription.period_end),
+        "start": long_date(start),
+        "end": long_date(end),
         "price": euro(_with_vat(subscription_price_cents(subscription, start), rate)),
         "incl_vat": rate is not None,
     }
@@ -322,6 +323,31 @@ def _price_notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str,
         "per": Period(subscription.period).label,
         "incl_vat": rate is not None,
         "increase": notice.is_increase,
-        "applies_from": notice.applies_from.strftime("%d-%m-%Y"),
-        "last_day": (notice.applies_from - dt.timedelta(days=1)).strftime("%d-%m-%Y"),
+        "applies_from": long_date(notice.applies_from),
+        "last_day": long_date(notice.applies_from - dt.timedelta(days=1)),
+    }
+
+
+WITHDRAWAL_LINK = "shop/email/withdrawal_link"
+
+
+@mail_kind(
+    template=WITHDRAWAL_LINK, purpose="order_documents", references={"order_id", "requested_at"}
+)
+def _withdrawal_link_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """The link that finishes a withdrawal made on the public page (kluis/shop/withdrawal.py).
+
+    The token is made here, when the mail is rendered: the outbox keeps only the order
+    and the moment, never a link that withdraws."""
+    from django.urls import reverse
+
+    from kluis.shop.withdrawal import link_token
+
+    order = Order.objects.select_related("customer").get(pk=context["order_id"])
+    requested_at = dt.datetime.fromisoformat(str(context["requested_at"]))
+    return {
+        "name": _name(order.customer, actor),
+        "number": order.number,
+        "requested": long_datetime(requested_at),
+        "path": reverse("shop:withdraw-link", kwargs={"token": link_token(order, requested_at)}),
     }

@@ -510,11 +510,47 @@ class WithdrawForm(forms.Form):
     )
 
 
+class PublicWithdrawForm(forms.Form):
+    """The withdrawal function without a log-in (art. 6:230oa BW): which order, and the
+    address it was placed with, so that only that address can finish it."""
+
+    order_number = forms.CharField(
+        label=_("Bestelnummer"),
+        max_length=20,
+        help_text=_("Staat in de bevestiging van je bestelling, bijvoorbeeld B2026-000123."),
+    )
+    email = forms.EmailField(
+        label=_("E-mailadres waarmee je bestelde"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    confirm = forms.BooleanField(
+        label=_("Ik herroep deze bestelling. De diensten ervan stoppen."), required=True
+    )
+
+    def clean_order_number(self) -> str:
+        return "".join(str(self.cleaned_data["order_number"]).split()).upper()
+
+
 class SubscriptionEndForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Ik begrijp dat de dienst stopt na de laatste periode die al is gefactureerd."),
         required=True,
     )
+
+
+class OrderFilterForm(forms.Form):
+    """The orders desk lists the orders of one status, or all."""
+
+    status = forms.ChoiceField(label=_("Status"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from kluis.shop.models import Order
+
+        super().__init__(*args, **kwargs)
+        field = self.fields["status"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", _("alle")), *Order.Status.choices]
 
 
 class DomainSearchForm(forms.Form):
@@ -526,6 +562,7 @@ class DomainSearchForm(forms.Form):
         required=False,
         help_text=_("De hele naam met extensie, zoals voorbeeld.nl."),
     )
+    running = forms.BooleanField(label=_("alleen wat wordt verlengd"), required=False)
 
     def clean_domein(self) -> str:
         value = str(self.cleaned_data["domein"]).strip().lower().rstrip(".")

@@ -1,10 +1,12 @@
-"""The shop's scheduled work: ask VIES again for orders that wait for it."""
+"""The shop's scheduled work: ask VIES again for orders that wait for it; the public
+withdrawals for the worker."""
 
 import datetime as dt
 
-from kluis.jobs.registry import job
+from kluis.jobs.registry import job, queue
 from kluis.shop.models import Order
 from kluis.shop.services import order_vies_recheck
+from kluis.shop.withdrawal import withdrawal_requests_handle
 
 
 @job("vies_retry", every=dt.timedelta(minutes=30), lease=dt.timedelta(minutes=20))
@@ -45,3 +47,9 @@ def price_notices_job() -> str:
     from kluis.shop.pricing import price_notices_send
 
     return f"price changes: {price_notices_send()} subscribers told (each once)"
+
+
+@queue("withdrawal_requests")
+def withdrawal_requests() -> int:
+    """The withdrawals made on the public page, without a log-in."""
+    return withdrawal_requests_handle()

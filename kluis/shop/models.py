@@ -643,3 +643,30 @@ class PriceNotice(models.Model):
     @property
     def is_increase(self) -> bool:
         return self.new_price_cents > self.old_price_cents
+
+
+class WithdrawalRequest(SealedModel):
+    """A withdrawal made on the public page, without a log-in, waiting for the worker.
+
+    Art. 6:230oa BW asks for a withdrawal function; an account may be offered, not
+    required (kluis/shop/consumer.py). The page does the same work whatever was typed:
+    it seals the address under a subject of this request alone, keeps the order number
+    and the moment, and writes one audit entry. The worker looks the pair up and mails
+    the order's own address a link to finish the withdrawal, which counts from
+    `created_at`; then it deletes the row and shreds its key.
+    """
+
+    order_number = models.CharField(max_length=32)
+    email = SealedField(
+        _("getypt e-mailadres"), category="user.contact.email", retention="contact_request"
+    )
+    language = models.CharField(max_length=2)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set by the worker that took it; another may take it over after a lease.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"withdrawal request {self.pk}"

@@ -7,13 +7,14 @@ Runs inside the copy's language; every text is readable (status labels, amounts 
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db.models import Prefetch
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from kluis.formats import euro
+from kluis.formats import euro, long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights.records import Found, NamedRecipient, Record
@@ -29,7 +30,7 @@ ENDED_UNUSED = (Order.Status.CANCELLED, Order.Status.WITHDRAWN)
 
 
 def _day(value: object) -> str:
-    return value.strftime("%d-%m-%Y") if hasattr(value, "strftime") else ""
+    return long_date(value) if isinstance(value, dt.date) else ""
 
 
 def shop_records(subject: uuid.UUID) -> Found:

@@ -47,6 +47,7 @@ from kluis.vault.fields import BlindIndexField
 SHOP = Actor.system("shop")
 PAYMENTS = Actor.system("shop.payments")
 HELD_ORDERS = Actor.system("shop.held_orders")
+WITHDRAWALS = Actor.system("shop.withdrawals")
 # An order placed with the address of an account waits this long for its owner.
 HELD_ORDER_DAYS = 14
 ORDER_DOCUMENTS = ("agreement", "processor_agreement")
@@ -624,7 +625,18 @@ def order_withdraw(*, order: Order, by: User) -> Order:
     """
     if by.is_staff_member or by.customer_id != order.customer_id:
         raise ShopError("not_yours")
-    now = timezone.now()
+    return _withdraw(order, at=timezone.now(), actor=by.actor().ref, by=by)
+
+
+def order_withdraw_by_link(*, order: Order, requested_at: dt.datetime) -> Order:
+    """The withdrawal finished from the link mailed to the order's own address, after
+    the public form (kluis/shop/withdrawal.py). It counts from the moment the form was
+    sent: the period is judged on that day, and services stop on it."""
+    return _withdraw(order, at=requested_at, actor=WITHDRAWALS.ref, by=None)
+
+
+def _withdraw(order: Order, *, at: dt.datetime, actor: str, by: User | None) -> Order:
+    now = at
     day = timezone.localdate(now)
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
@@ -639,7 +651,7 @@ def order_withdraw(*, order: Order, by: User) -> Order:
             # Renewals are owed for the days supplied only when the first period is.
             first_free = day + dt.timedelta(days=1) if owes else subscription.started_on
             shortened.append((subscription, first_free))
-        _move(locked, Order.Status.WITHDRAWN, actor=by.actor().ref, by=by)
+        _move(locked, Order.Status.WITHDRAWN, actor=actor, by=by)
         if shortened:
             moves.subscriptions_shortened(shortened, by)
             _contract_end_update(locked.customer_id)

@@ -9,6 +9,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from kluis.accounts.http import current_user
+from kluis.formats import long_date
 from kluis.policy.enforce import Actor
 from kluis.shop import domains, forms, services
 from kluis.shop.models import Subscription
@@ -52,7 +53,7 @@ def subscription_end_page(
                 messages.info(request, _("Dit abonnement is al opgezegd."))
             return redirect(back)
         assert ended.ends_on is not None
-        messages.success(request, ended_message % {"date": ended.ends_on.strftime("%d-%m-%Y")})
+        messages.success(request, ended_message % {"date": long_date(ended.ends_on)})
         return redirect(back)
     language = get_language() or "nl"
     if area == "portal":

@@ -12,5 +12,8 @@ urlpatterns = [
     path("mandje/verwijderen/", views.cart_remove, name="cart-remove"),
     path("bestellen/", views.checkout, name="checkout"),
     path("bestellen/ontvangen/", views.confirmation, name="confirmation"),
+    path("herroepen/", views.withdraw, name="withdraw"),
+    path("herroepen/verstuurd/", views.withdraw_sent, name="withdraw-sent"),
+    path("herroepen/afronden/<str:token>/", views.withdraw_link, name="withdraw-link"),
     path("documenten/<slug:kind>/<str:version>/<str:lang>/", views.document, name="document"),
 ]

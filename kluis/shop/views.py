@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -19,7 +19,7 @@ from kluis.accounts.http import client_address
 from kluis.accounts.models import Customer, User
 from kluis.policy.enforce import Actor
 from kluis.shop import cart as carts
-from kluis.shop import consumer, documents, forms, services
+from kluis.shop import consumer, documents, forms, services, withdrawal
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.prices import price_display, price_display_choose
 from kluis.shop.pricing import with_prices_of_day
@@ -277,3 +277,70 @@ def document(request: HttpRequest, kind: str, version: str, lang: str) -> HttpRe
     except documents.UnknownDocument:
         raise Http404 from None
     return render(request, "shop/document.html", {"doc": doc})
+
+
+# --- withdrawing without a log-in (kluis/shop/withdrawal.py) ----------------------------
+
+
+@never_cache
+def withdraw(request: HttpRequest) -> HttpResponse:
+    """The public withdrawal form: the same answer whatever was typed."""
+    form = forms.PublicWithdrawForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        withdrawal.withdrawal_request(
+            order_number=form.cleaned_data["order_number"],
+            email=form.cleaned_data["email"],
+            client_address=client_address(request),
+            language=(translation.get_language() or "nl")[:2],
+        )
+        return redirect("shop:withdraw-sent")
+    return render(
+        request,
+        "shop/withdraw.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def withdraw_sent(request: HttpRequest) -> HttpResponse:
+    return render(request, "shop/withdraw_sent.html")
+
+
+@never_cache
+def withdraw_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to the order's address: GET shows, only the button's POST withdraws."""
+    found = withdrawal.link_read(token)
+    if found is None:
+        return render(request, "shop/withdraw_link.html", {"state": "invalid"}, status=400)
+    order, requested_at = found
+    day = timezone.localdate(requested_at)
+    if not consumer.can_withdraw(order, day):
+        state = "withdrawn" if order.status == Order.Status.WITHDRAWN else "closed"
+        return render(request, "shop/withdraw_link.html", {"state": state, "order": order})
+    if request.method == "POST":
+        try:
+            services.order_withdraw_by_link(order=order, requested_at=requested_at)
+        except services.ShopError:
+            messages.error(
+                request,
+                _(
+                    "We konden je herroeping nu niet verwerken. Neem contact met ons op, dan "
+                    "regelen we het voor je. Je herroeping telt vanaf het moment van je bericht."
+                ),
+            )
+        else:
+            messages.success(
+                request,
+                _(
+                    "Je hebt bestelling %(number)s herroepen. Je krijgt een bevestiging per "
+                    "e-mail en een creditnota; wat je te veel betaalde, betalen we binnen 14 "
+                    "dagen terug."
+                )
+                % {"number": order.number},
+            )
+        return redirect("shop:withdraw-link", token=token)
+    return render(
+        request,
+        "shop/withdraw_link.html",
+        {"state": "open", "order": order, "requested_at": requested_at},
+    )

@@ -64,7 +64,7 @@ def test_each_category_says_why_on_what_ground_and_until_when(client, personas):
     customer.contract_ended_at = timezone.make_aware(dt.datetime(2025, 3, 31, 12))
     customer.save(update_fields=["contract_ended_at"])
     email = next(c for c in my_data(customer).categories if c.key == "user.contact.email")
-    assert email.retention == "tot 31-03-2026"
+    assert email.retention == "tot 31 maart 2026"
 
 
 def test_disclosures_to_recipients_are_listed(client, personas):

@@ -16,6 +16,7 @@ from kluis.billing import dunning, emails, services, statements
 from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import CollectionHandover, Invoice, Reminder
 from kluis.billing.tests.helpers import order_for
+from kluis.formats import long_date
 from kluis.mail.delivery import render_mail
 from kluis.mail.kinds import get_generator
 from kluis.mail.models import OutboxMessage
@@ -247,7 +248,7 @@ def test_the_statutory_letter_mail_states_term_costs_and_reference(
     letter = invoice.reminders.get(stage=Reminder.STATUTORY_LETTER)
     assert mail.subject.startswith(subject)
     assert invoice.payment_reference in mail.text
-    assert letter.pay_by.strftime("%d-%m-%Y") in mail.text
+    assert long_date(letter.pay_by, language) in mail.text
     assert costs_line in mail.text
     attachment = message.attachments.get()
     pdf = get_generator(attachment.generator)(attachment.ref, emails.MAILER)

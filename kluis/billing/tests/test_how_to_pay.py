@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from kluis.billing import emails, renewals, services
 from kluis.billing.pdf import euro, invoice_pdf
 from kluis.billing.tests.helpers import order_for
+from kluis.formats import long_date
 from kluis.mail.delivery import render_mail
 from kluis.policy.filled import policy_dir_filled
 from kluis.shop.testing import make_subscription
@@ -39,7 +40,7 @@ def test_the_invoice_pdf_says_what_to_pay_by_when_to_which_account(personas):
         "Te betalen",
         euro(invoice.total_cents),
         "Uiterlijk op",
-        invoice.due_date.strftime("%d-%m-%Y"),
+        long_date(invoice.due_date),
         "Ten name van",
         *PAY_FACTS,
         invoice.payment_reference,
@@ -95,10 +96,10 @@ def test_a_renewal_line_states_its_period_and_the_supply_date_follows_it(persona
     assert invoice is not None
     [line] = invoice.lines.all()
     assert (line.period_start, line.period_end) == (dt.date(2027, 1, 1), dt.date(2027, 1, 31))
-    assert "01-01-2027 t/m 31-01-2027" in line.description
+    assert "1 januari 2027 t/m 31 januari 2027" in line.description
     assert (invoice.supply_date, invoice.supply_until) == (line.period_start, line.period_end)
     text = _text(invoice_pdf(invoice, services.BILLING))
-    assert "Leverperiode: 01-01-2027 t/m 31-01-2027" in text
+    assert "Leverperiode: 1 januari 2027 t/m 31 januari 2027" in text
     credit = services.credit_note_issue(invoice=invoice, issued_by=None)
     assert (credit.supply_date, credit.supply_until) == (invoice.supply_date, invoice.supply_until)
 

@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from kluis.billing import services
 from kluis.billing.pdf import invoice_pdf
 from kluis.billing.tests.helpers import order_for
+from kluis.formats import long_date
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -26,7 +27,7 @@ def test_a_dutch_invoice_shows_every_required_field(personas, settings):
     for expected in [
         "Factuur",
         invoice.number,
-        invoice.issue_date.strftime("%d-%m-%Y"),
+        long_date(invoice.issue_date),
         "Leverdatum",
         "KvK-nummer: 12345678",
         "Btw-nummer: NL000099998B57",

@@ -58,8 +58,8 @@ def test_a_customer_sees_payments_with_the_last_four_and_refunds_with_status(cli
 
     page = client.get(reverse("billing_portal:invoices")).content.decode()
 
-    assert "02-11-2026: " + euro(first.amount_cents) in page
-    assert "09-11-2026: " + euro(second.amount_cents) in page
+    assert "2 november 2026: " + euro(first.amount_cents) in page
+    assert "9 november 2026: " + euro(second.amount_cents) in page
     assert "van rekening eindigend op 6789" in page
     # Only the last four: neither her IBAN nor its bank part (our own account, shown
     # under "how to pay", is ABN AMRO too, so her bank code alone says nothing).
@@ -111,7 +111,7 @@ def test_a_payment_finance_linked_by_hand_is_the_customers_with_its_account(clie
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "03-11-2026: " + euro(1500) in page
+    assert "3 november 2026: " + euro(1500) in page
     assert f"eindigend op {ALICE_IBAN[-4:]}" in page
 
 

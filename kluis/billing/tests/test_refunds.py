@@ -156,3 +156,49 @@ def test_finance_approves_and_downloads_the_payment_file_in_the_back_office(
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
     assert b"pain.001.001.03" in response.content
+
+
+def test_finance_downloads_the_same_payment_file_again_byte_for_byte_and_it_is_audited(
+    client, overpaid, personas, settings
+):
+    """The file is rebuilt from what was kept (moment, message id, execution day, our
+    account and name) and the sealed accounts; our IBAN or the clock changing later
+    changes nothing, an erased holder refuses it, and a wrong rebuild is never handed out."""
+    import datetime as dt
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from kluis.audit.models import AuditEntry
+    from kluis.testing import log_in, make_staff
+
+    second = make_staff(roles=["finance"])
+    services.refund_decide(refund=Refund.objects.get(), by=second, approve=True)
+    export, first = services.refunds_export(by=second)
+    assert b"<CreDtTm>" in first and export.execution_date == timezone.localdate()
+    settings.KLUIS_IBANS = ["NL91ABNA0417164300", *settings.KLUIS_IBANS]  # our account moved
+    log_in(client, personas.staff["finance"])
+    page = client.get(reverse("billing_backoffice:refunds")).content.decode()
+    assert export.message_id in page and "Opnieuw downloaden" in page
+    url = reverse("billing_backoffice:refunds-export-again", kwargs={"export_id": export.pk})
+    again = client.post(url)
+    assert again.status_code == 200
+    assert again["Content-Disposition"] == f'attachment; filename="{export.message_id}.xml"'
+    assert again.content == first
+    entry = AuditEntry.objects.filter(action="billing.refunds_export_downloaded").get()
+    assert export.message_id in entry.payload and entry.actor.endswith(
+        str(personas.staff["finance"].pk)
+    )
+
+    # A kept field that no longer matches the file: the hash check refuses, nothing out.
+    RefundExport.objects.filter(pk=export.pk).update(
+        created_at=export.created_at + dt.timedelta(seconds=1)
+    )
+    refused = client.post(url, follow=True)
+    assert refused["Content-Type"].startswith("text/html")
+    assert "kan niet opnieuw worden gemaakt" in refused.content.decode()
+    # A file from before the header was kept.
+    RefundExport.objects.filter(pk=export.pk).update(execution_date=None)
+    with pytest.raises(services.BillingError, match="not_rebuildable"):
+        services.refunds_export_again(export=RefundExport.objects.get(), by=second)
+    assert AuditEntry.objects.filter(action="billing.refunds_export_downloaded").count() == 1

@@ -41,7 +41,9 @@ def test_a_monthly_subscription_is_invoiced_once_per_period_ahead_of_its_end(per
     run = renewals.renewals_run(today=D(2026, 1, 26))
     assert (run.invoices, run.periods, run.failed) == (1, 1, 0)
     [invoice] = renewal_invoices()
-    assert lines(invoice) == [("Webwinkel Start, verlenging 10-02-2026 t/m 09-03-2026", 1995)]
+    assert lines(invoice) == [
+        ("Webwinkel Start, verlenging 10 februari 2026 t/m 9 maart 2026", 1995)
+    ]
     assert invoice.issue_date == D(2026, 1, 26)
     assert (invoice.vat_rate_bp, invoice.vat_cents, invoice.total_cents) == (2100, 419, 2414)
     monthly.refresh_from_db()
@@ -71,7 +73,7 @@ def test_a_yearly_domain_renews_at_its_own_price_not_at_an_unannounced_catalogue
     assert renewals.renewals_run(today=D(2027, 2, 14)).invoices == 1
     [invoice] = renewal_invoices()
     assert lines(invoice) == [
-        ("Domeinnaam voorbeeld.nl, verlenging 01-03-2027 t/m 29-02-2028", 995)
+        ("Domeinnaam voorbeeld.nl, verlenging 1 maart 2027 t/m 29 februari 2028", 995)
     ]
     domain.refresh_from_db()
     assert domain.period_end == D(2028, 2, 29)
@@ -87,12 +89,12 @@ def test_due_renewals_are_grouped_on_one_invoice_per_customer(personas):
     assert (run.invoices, run.periods) == (2, 3)
     alice = Invoice.objects.get(customer=personas.customer_a)
     assert lines(alice) == [
-        ("Webwinkel Start, verlenging 05-02-2026 t/m 04-03-2026", 1995),
-        ("Webwinkel Start, verlenging 08-02-2026 t/m 07-03-2026", 1995),
+        ("Webwinkel Start, verlenging 5 februari 2026 t/m 4 maart 2026", 1995),
+        ("Webwinkel Start, verlenging 8 februari 2026 t/m 7 maart 2026", 1995),
     ]
     bob = Invoice.objects.get(customer=personas.customer_b)
     assert bob.language == "en"
-    assert lines(bob) == [("Webshop Start, renewal 06-02-2026 to 05-03-2026", 1995)]
+    assert lines(bob) == [("Webshop Start, renewal 6 February 2026 to 5 March 2026", 1995)]
     assert OutboxMessage.objects.filter(template=emails.INVOICE).count() == 2
 
 

@@ -51,11 +51,11 @@ def test_a_customer_gets_their_data_then_is_erased_except_the_fiscal_records(cli
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
 
     preview = client.get(reverse("rights_portal:erase"))
-    assert "bewaard tot 31-12-2032" in preview.content.decode()
+    assert "bewaard tot 31 december 2032" in preview.content.decode()
     answer = client.post(reverse("rights_portal:erase"), {"confirm": "yes"})
     page = answer.content.decode()
     fiscal_basis = current_policy().retention["fiscal"].basis.nl
-    assert "bewaard tot 31-12-2032 vanwege" in page
+    assert "bewaard tot 31 december 2032 vanwege" in page
     assert fiscal_basis.split(":")[0] in page
     assert "gewist" in page and "Je account is verwijderd." in page
     assert not User.objects.filter(customer_id=alice.pk).exists()

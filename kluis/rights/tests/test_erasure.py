@@ -51,7 +51,7 @@ def test_the_answer_names_each_category_and_the_legal_reason(personas, later_mod
     mail = rendered(queued(emails.ANSWER)[0])
     assert mail.to == ["alice@example.nl"]
     assert "E-mailadres: gewist" in mail.body
-    assert "Naam (boekjaar 2023): bewaard tot 31-12-2030 vanwege: art. 52 lid 4" in mail.body
+    assert "Naam (boekjaar 2023): bewaard tot 31 december 2030 vanwege: art. 52 lid 4" in mail.body
     assert "Autoriteit Persoonsgegevens" in mail.body
 
 
@@ -120,7 +120,7 @@ def test_an_english_speaking_customer_gets_the_answer_in_english(personas, later
     services.erasure_request_from_portal(user=personas.alice)
     mail = rendered(queued(emails.ANSWER)[0])
     assert "Email address: erased" in mail.body
-    assert "Name (financial year 2023): kept until 31-12-2030 because of: Article 52(4)" in (
+    assert "Name (financial year 2023): kept until 31 December 2030 because of: Article 52(4)" in (
         mail.body
     )
     assert "Dutch Data Protection Authority" in mail.body

@@ -132,14 +132,14 @@ def test_customers_who_accepted_1_0_are_asked_to_accept_2_0_with_its_change_note
     order.acceptances.update(version="1.0")
     log_in(client, personas.alice)
     page = client.get(reverse("shop_portal:documents")).content.decode()
-    assert page.count("(versie 2.0)") == 2
+    assert "(versie 2.0)" in page and "(versie 2.1)" in page
     assert "Wat is er veranderd:" in page
     assert "op elk moment opzeggen met een opzegtermijn van één maand" in page
     assert "volledig aansprakelijk voor zijn subverwerkers" in page
     client.post(reverse("shop_portal:documents-accept"), {"accept": "on"})
     assert set(Acceptance.objects.filter(order=None).values_list("document", "version")) == {
         ("agreement", "2.0"),
-        ("processor_agreement", "2.0"),
+        ("processor_agreement", "2.1"),
     }
 
 
@@ -193,14 +193,31 @@ def test_the_statement_and_the_processor_agreement_say_the_same_about_our_own_us
     assert policy.hosted_data, "the policy declares our own use of hosted data"
     for lang in documents.LANGUAGES:
         statement = _statement_hosted_items(lang)
-        agreement = documents.document("processor_agreement", "2.0", lang).text
+        agreement = documents.document("processor_agreement", "2.1", lang).text
         (article,) = [b for b in agreement.split("\n\n") if b.startswith("4. ")]
         bullets = [line[2:] for line in article.splitlines() if line.startswith("- ")]
         assert sorted(bullets) == sorted(statement.values()), lang
         for key, use in policy.hosted_data.items():
-            purpose = policy.purposes[use.purpose]
             for text in (statement[key], next(b for b in bullets if use.data.get(lang) in b)):
                 assert use.role == "controller"
                 assert "verwerkingsverantwoordelijke" in text or "controller" in text
-                assert purpose.legal_basis_detail.get(lang) in text
+                assert "4 onder 7" in text or "4(7)" in text
+                assert use.interest is not None and use.interest.get(lang) in text
+                assert "6 lid 1 sub f" in text or "6(1)(f)" in text
                 assert retention_term(policy.retention[use.retention], lang) in text
+                # Prose, not a form: no "Doel:", "Grondslag:" or "Bewaartermijn:" labels.
+                for label in ("Doel:", "Grondslag:", "Bewaartermijn:", "Purpose:", "Basis:"):
+                    assert label not in text, (lang, label)
+
+
+def test_the_2_1_processor_agreement_cites_art_4_7_where_it_sets_out_the_roles():
+    for lang, cite in (("nl", "artikel 4 onder 7 AVG"), ("en", "Article 4(7) GDPR")):
+        text = documents.document("processor_agreement", "2.1", lang).text
+        roles, own_use = (
+            next(b for b in text.split("\n\n") if b.startswith(f"{n}. ")) for n in (1, 4)
+        )
+        assert cite in roles, lang
+        assert "4 onder 7" in own_use.splitlines()[0] or "4(7)" in own_use.splitlines()[0]
+        assert documents.changes("processor_agreement", "2.1", lang)
+    # The published 2.0 keeps the words its customers accepted.
+    assert "Grondslag:" in documents.document("processor_agreement", "2.0", "nl").text

@@ -60,7 +60,7 @@ def test_a_changed_list_is_announced_30_days_ahead_to_each_customer_with_a_proce
     assert mail.to_subject == personas.customer_a.id
     email = build_email(mail)
     assert email.to == ["alice@example.nl"]
-    assert "05-01-2027" in email.subject
+    assert "5 januari 2027" in email.subject
     assert name in email.body and "bezwaar" in email.body
     # The list before the change is in the mail too.
     before = SubprocessorNotice.objects.order_by("created_at").first()
@@ -97,8 +97,8 @@ def test_a_consumer_is_told_before_a_yearly_renewal_how_to_end_it(personas):
     notices.renewal_notices_send(today=dt.date(2026, 12, 16))  # again: same mail
     [mail] = OutboxMessage.objects.filter(template="shop/email/renewal_notice")
     email = build_email(mail)
-    assert "15-01-2027" in email.subject
-    assert "14-01-2027" in email.body and "14-01-2028" in email.body
+    assert "15 januari 2027" in email.subject
+    assert "14 januari 2027" in email.body and "14 januari 2028" in email.body
     assert "/portaal/winkel/abonnementen/" in email.body
     assert "opzegtermijn van één maand" in email.body
     assert "(inclusief btw)" in email.body

@@ -167,7 +167,7 @@ def test_each_subscriber_gets_one_mail_however_often_the_job_runs(personas: Pers
     text = str(consumer_mail.body)
     # € 19,95 and € 24,95 with 21 % btw, the day, and how to end it before.
     assert "€ 24,14" in text and "€ 30,19" in text and "inclusief btw" in text
-    assert "06-03-2027" in text and "05-03-2027" in text
+    assert "6 maart 2027" in text and "5 maart 2027" in text
     assert "/portaal/winkel/abonnementen/" in text and "zonder kosten" in text
     first = mails.filter(to_subject=personas.customer_a.id).order_by("pk").first()
     assert first is not None
@@ -271,7 +271,7 @@ def test_an_english_subscriber_is_told_in_english(personas: Personas) -> None:
         today=D(2027, 1, 10),
     )
     mail = build_email(OutboxMessage.objects.get(template=NOTICE))
-    assert str(mail.subject) == "New price for Webshop Start from 05-03-2027"
+    assert str(mail.subject) == "New price for Webshop Start from 5 March 2027"
     body = str(mail.body)
     assert "you pay €24.95 per month instead of €19.95 (excluding VAT)" in body
     assert "without costs" in body

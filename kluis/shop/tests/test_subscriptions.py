@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry
+from kluis.formats import long_date
 from kluis.policy.schema import Trigger
 from kluis.rights import retention
 from kluis.rights.erasure import erasure_blockers
@@ -121,7 +122,7 @@ def test_the_portal_shows_a_customer_only_their_own_subscriptions(client, person
 
 def test_the_customer_ends_a_subscription_after_a_clear_confirmation(client, personas):
     [hosting] = make_subscription(personas.customer_a, started_on=timezone.localdate())
-    until = hosting.period_end.strftime("%d-%m-%Y")
+    until = long_date(hosting.period_end)
     url = reverse("shop_portal:subscription-end", kwargs={"subscription_id": hosting.pk})
     log_in(client, personas.alice)
     page = client.get(url).content.decode()

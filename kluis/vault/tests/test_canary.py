@@ -68,7 +68,14 @@ def _make_one_of_each() -> set[str]:
     )
     from kluis.mail.models import OutboxMessage
     from kluis.rights.models import IdCopy, RightsRequest
-    from kluis.shop.models import Acceptance, DomainName, KvkExtract, Order, VatCheck
+    from kluis.shop.models import (
+        Acceptance,
+        DomainName,
+        KvkExtract,
+        Order,
+        VatCheck,
+        WithdrawalRequest,
+    )
     from kluis.web.models import Answer, Question
 
     n = next(_numbers)
@@ -79,6 +86,7 @@ def _make_one_of_each() -> set[str]:
     _fill(Contact(customer=customer))
     _fill(EmailChange(user=user, token_hash="0" * 64))
     _fill(PasswordResetRequest(language="nl"))
+    _fill(WithdrawalRequest(order_number=f"T{n:09d}", language="nl"))
     credential = uuid.uuid4().bytes
     _fill(
         Passkey(

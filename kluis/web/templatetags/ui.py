@@ -7,6 +7,8 @@ from typing import Any
 from django import template
 from django.http import HttpRequest
 
+from kluis import formats
+
 register = template.Library()
 
 CART_SESSION_KEY = "kluis_cart"  # kluis.shop.cart.SESSION_KEY; web does not import shop
@@ -41,3 +43,15 @@ def empty_state(text: object, url: str = "", action: object = "") -> dict[str, o
 def in_section(request: object, prefix: str) -> bool:
     """Whether the page is in a menu link's section: `aria-current` on that link."""
     return str(getattr(request, "path", "")).startswith(prefix)
+
+
+@register.filter(name="long_date")
+def long_date_filter(value: object) -> str:
+    """ "4 december 2026" / "4 December 2026": `{{ invoice.due_date|long_date }}`."""
+    return formats.long_date(value)  # type: ignore[arg-type]
+
+
+@register.filter(name="long_datetime")
+def long_datetime_filter(value: object, seconds: str = "") -> str:
+    """ "4 december 2026, 14:05" (Amsterdam time); `|long_datetime:"s"` adds the seconds."""
+    return formats.long_datetime(value, seconds=bool(seconds))  # type: ignore[arg-type]

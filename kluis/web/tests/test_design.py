@@ -177,3 +177,30 @@ def test_the_english_shop_writes_english_amounts():
     html = client.get(reverse("shop:catalogue")).content.decode()
     # A visitor is shown consumer prices: 19.95 + 21 % VAT.
     assert "€24.14" in html and "€ 24,14" not in html
+
+
+# Templates that still lay out a visible field by hand instead of `{{ form }}` or
+# `{{ form.x.as_field_group }}` (README "Design"). The list only shrinks: a new
+# template with its own <label>, <select>, <textarea> or visible <input> fails here.
+HAND_LAID = {
+    "accounts/backoffice/customer.html": "the reveal's purpose and case, per sealed field",
+    "accounts/backoffice/staff.html": "roles as a row of checkboxes per staff member",
+    "billing/backoffice/statements.html": "an invoice number in each unmatched payment's row",
+    "shop/catalogue.html": "the domain search: one row, a hidden label for the extension",
+    "shop/checkout.html": "the start-now request inside the withdrawal information",
+}
+_FIELD = re.compile(r"<(label|select|textarea)\b|<input\b(?![^>]*type=\"hidden\")")
+
+
+def test_forms_are_rendered_by_the_design_system_not_laid_out_by_hand():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = set()
+    for path in root.glob("*/templates/**/*.html"):
+        name = path.as_posix().split("/templates/", 1)[1]
+        if name.startswith(("web/forms/", "web/components/")):
+            continue
+        if _FIELD.search(path.read_text(encoding="utf-8")):
+            found.add(name)
+    assert found == set(HAND_LAID), sorted(found ^ set(HAND_LAID))
