@@ -8,19 +8,19 @@ the copy shows them from the vault with the other sealed values.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from kluis.formats import long_datetime
 from kluis.rights.records import Found, Record
 from kluis.sites.models import Site, SupportGrant
 
 
-def _moment(value: object) -> str:
-    if not hasattr(value, "strftime"):
-        return ""
-    return timezone.localtime(value).strftime("%d-%m-%Y %H:%M")  # type: ignore[arg-type]
+def _moment(value: dt.datetime | None) -> str:
+    return long_datetime(value) if value is not None else ""
 
 
 def sites_records(subject: uuid.UUID) -> Found:
