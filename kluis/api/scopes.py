@@ -1,0 +1,46 @@
+"""The scopes a token may carry, and who may hold each.
+
+Only scopes with endpoints behind them are listed: a token's scope is a promise of
+what it can do, never of what it might one day do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+Holder = Literal["customer", "staff", "service"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    key: str
+    label: Promise
+    holders: frozenset[Holder]
+
+
+_CUSTOMER: frozenset[Holder] = frozenset({"customer"})
+_STAFF: frozenset[Holder] = frozenset({"staff"})
+_SERVICE: frozenset[Holder] = frozenset({"service"})
+
+SCOPES: dict[str, Scope] = {
+    s.key: s
+    for s in (
+        Scope("account:read", _("je account en contactgegevens lezen"), _CUSTOMER),
+        Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
+        Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
+        Scope("sites:read", _("sites en hun toegangslijsten lezen"), _CUSTOMER),
+        Scope("sites:allowlist", _("adressen op de toegangslijst van een site zetten"), _CUSTOMER),
+        Scope("finance:read", _("financieel overzicht en openstaande facturen lezen"), _STAFF),
+        Scope(
+            "firewall:read", _("de toegangslijsten van alle sites ophalen (hostingnodes)"), _SERVICE
+        ),
+    )
+}
+
+
+def scopes_for(holder: Holder) -> list[Scope]:
+    return [s for s in SCOPES.values() if holder in s.holders]
