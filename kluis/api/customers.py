@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from pydantic import Field
@@ -31,6 +32,7 @@ from kluis.api.schemas import (
     CurrentAddressIn,
     InvoiceOut,
     InvoicePage,
+    OrderOut,
     PageQuery,
     PayLinkOut,
     PaymentOut,
@@ -41,6 +43,8 @@ from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice
 from kluis.policy.enforce import Actor
+from kluis.rights.export import build_export
+from kluis.shop.models import Order
 from kluis.sites import services as sites_services
 from kluis.sites.addresses import visitor_address
 from kluis.sites.models import AllowEntry, Site
@@ -341,3 +345,52 @@ def site_allowlist_remove(request: HttpRequest, site_id: int, entry_id: uuid.UUI
     except sites_services.SitesError as exc:
         raise Problem("refused", exc.message) from None
     return Status(204, None)
+
+
+# --- orders and "my data" ----------------------------------------------------------------
+
+
+@router.get(
+    "/orders",
+    response={200: list[OrderOut], **ERRORS},
+    **guard("orders:read"),
+    url_name="orders",
+    summary="Your orders, newest first",
+)
+def orders(request: HttpRequest) -> list[dict[str, Any]]:
+    rows = (
+        Order.objects.for_customer(_customer(request))
+        .order_by("-created_at", "-number")
+        .prefetch_related("lines")
+    )
+    return [
+        {
+            "id": o.pk,
+            "number": o.number,
+            "status": o.status,
+            "total_cents": o.total_cents,
+            "created_at": o.created_at,
+            "lines": [
+                {"kind": line.kind, "description": line.description}
+                for line in sorted(o.lines.all(), key=lambda line: line.position)
+            ],
+        }
+        for o in rows
+    ]
+
+
+@router.get(
+    "/my-data",
+    response={200: dict[str, Any], **ERRORS},
+    **guard("account:read"),
+    url_name="my-data",
+    summary="Everything kluis holds about you, as the access export (art. 15 and 20 GDPR)",
+)
+def my_data(request: HttpRequest) -> dict[str, Any]:
+    """The same parts as "Mijn gegevens" and the access export, read by yourself."""
+    customer = _customer(request)
+    return build_export(
+        subject=customer.pk,
+        actor=caller_of(request).actor,
+        language=get_language() or customer.language,
+    )

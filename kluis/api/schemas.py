@@ -127,3 +127,19 @@ class OpenInvoiceOut(Schema):
 class OpenInvoicePage(Schema):
     items: list[OpenInvoiceOut]
     next_cursor: str | None = None
+
+
+class OrderLineOut(Schema):
+    kind: str
+    description: str
+
+
+class OrderOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: Literal[
+        "received", "awaiting_payment", "paid", "in_progress", "delivered", "cancelled", "withdrawn"
+    ]
+    total_cents: int
+    created_at: dt.datetime
+    lines: list[OrderLineOut]

@@ -29,7 +29,7 @@ _SERVICE: frozenset[Holder] = frozenset({"service"})
 SCOPES: dict[str, Scope] = {
     s.key: s
     for s in (
-        Scope("account:read", _("je account en contactgegevens lezen"), _CUSTOMER),
+        Scope("account:read", _("al je gegevens lezen, zoals op Mijn gegevens"), _CUSTOMER),
         Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
         Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
         Scope("sites:read", _("sites en hun toegangslijsten lezen"), _CUSTOMER),
