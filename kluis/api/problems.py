@@ -88,7 +88,7 @@ _FIELD_MESSAGES: dict[str, Promise] = {
 
 
 def field_errors(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Pydantic's errors as `{"in": "body", "field": "network", "message": ...}`."""
+    """Pydantic's errors as `{"location": "body", "field": "network", "message": ...}`."""
     errors = []
     for error in raw:
         loc = [str(part) for part in error.get("loc", ())]
@@ -102,5 +102,5 @@ def field_errors(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 message = _("Verkeerd type of formaat voor dit veld.")
             else:
                 message = _("Deze waarde is niet toegestaan.")
-        errors.append({"in": where, "field": ".".join(path), "code": kind, "message": str(message)})
+        errors.append({"location": where, "field": ".".join(path), "code": kind, "message": str(message)})
     return errors

@@ -20,7 +20,7 @@ class PageQuery(Schema):
 
 
 class FieldError(Schema):
-    in_: str = Field(alias="in", description="body, query, path or header")
+    location: str = Field(description="body, query, path or header")
     field: str
     code: str
     message: str
