@@ -102,5 +102,6 @@ def field_errors(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 message = _("Verkeerd type of formaat voor dit veld.")
             else:
                 message = _("Deze waarde is niet toegestaan.")
-        errors.append({"location": where, "field": ".".join(path), "code": kind, "message": str(message)})
+        field = ".".join(path)
+        errors.append({"location": where, "field": field, "code": kind, "message": str(message)})
     return errors
