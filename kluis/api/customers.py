@@ -131,7 +131,7 @@ def invoices(request: HttpRequest, filters: Query[InvoiceFilter]) -> dict[str, A
     if filters.issued_until:
         queryset = queryset.filter(issue_date__lte=filters.issued_until)
     rows, cursor = page(
-        queryset.distinct().prefetch_related("credit_notes"),
+        queryset.prefetch_related("credit_notes"),
         first="issued_at",
         second="number",
         descending=True,

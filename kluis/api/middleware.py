@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
@@ -33,7 +34,15 @@ class ApiMiddleware:
                     _("Een verzoek is hoogstens %(n)d bytes.") % {"n": settings.KLUIS_API_MAX_BODY},
                 )
             )
-        response = self.get_response(request)
+        # One transaction per request: the rate limit's count, the work and the audit of
+        # the use commit together (one commit, not three), or not at all.
+        with transaction.atomic():
+            response = self.get_response(request)
+            self._audit(request, response)
+        return response
+
+    @staticmethod
+    def _audit(request: HttpRequest, response: HttpResponse) -> None:
         caller = getattr(request, "api_caller", None)
         if caller is not None:
             match = request.resolver_match
@@ -48,4 +57,3 @@ class ApiMiddleware:
                     "status": response.status_code,
                 },
             )
-        return response

@@ -16,8 +16,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -170,19 +169,24 @@ def rate_limit(token: ApiToken, *, now: float | None = None) -> int:
     """Count one request; 0 if allowed, else the seconds until the next window.
 
     A fixed window of a minute per token, in the token's row, so every web process
-    counts together. The same write records the token's last use.
+    counts together: one UPDATE … RETURNING (SQLite and PostgreSQL both have it)
+    counts, starts a new window when the minute changed, and records the last use.
     """
     moment = time.time() if now is None else now
     window = int(moment // 60)
-    limit = settings.KLUIS_API_RATE_PER_MINUTE
-    stamp = timezone.now()
-    rows = ApiToken.objects.filter(pk=token.pk, window=window)
-    if rows.update(window_count=F("window_count") + 1, last_used_at=stamp) == 0:
-        ApiToken.objects.filter(pk=token.pk).update(
-            window=window, window_count=1, last_used_at=stamp
-        )
-        return 0
-    count = ApiToken.objects.filter(pk=token.pk).values_list("window_count", flat=True).first()
-    if count is not None and count > limit:
+    meta = ApiToken._meta
+    q = connection.ops.quote_name  # "window" is an SQL keyword
+    count, start = q("window_count"), q("window")
+    sql = (
+        f"UPDATE {q(meta.db_table)} SET "  # noqa: S608 (names are ours)
+        f"{count} = CASE WHEN {start} = %s THEN {count} + 1 ELSE 1 END, "
+        f"{start} = %s, {q('last_used_at')} = %s WHERE {q('id')} = %s RETURNING {count}"
+    )
+    used = meta.get_field("last_used_at").get_db_prep_value(timezone.now(), connection)
+    key = meta.get_field("id").get_db_prep_value(token.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [window, window, used, key])
+        row = cursor.fetchone()
+    if row is not None and row[0] > settings.KLUIS_API_RATE_PER_MINUTE:
         return max(1, int((window + 1) * 60 - moment) + 1)
     return 0
