@@ -55,9 +55,11 @@ def page(
             raise Problem(
                 "invalid", _("Deze cursor is ongeldig; gebruik next_cursor van de vorige pagina.")
             ) from None
-        queryset = queryset.filter(
-            models.Q(**{f"{first}__{after}": value})
-            | models.Q(**{first: value, f"{second}__{after}": b})
+        # (first, second) beyond the cursor, said as a range on `first` minus the rows
+        # of its last value already sent: a form an index on (…, first, second) serves.
+        before = "gte" if descending else "lte"
+        queryset = queryset.filter(**{f"{first}__{after}e": value}).exclude(
+            **{first: value, f"{second}__{before}": b}
         )
     rows = list(queryset[: limit + 1])
     if len(rows) <= limit:
