@@ -771,6 +771,10 @@ ROUTES: dict[str, Route] = {
     "api:site-allowlist-remove": Route(
         "api", scope="sites:allowlist", method="delete", kwargs=_api("allow_entry_kwargs")
     ),
+    "api:support-grants": Route("api", scope="sites:read"),
+    "api:support-grant-end": Route(
+        "api", scope="sites:allowlist", method="post", kwargs=_sites("grant_kwargs")
+    ),
     "api:node-firewall": Route("api", scope="firewall:read"),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
 }

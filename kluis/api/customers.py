@@ -30,6 +30,7 @@ from kluis.api.schemas import (
     AllowEntryIn,
     AllowEntryOut,
     CurrentAddressIn,
+    GrantOut,
     InvoiceOut,
     InvoicePage,
     OrderOut,
@@ -47,7 +48,7 @@ from kluis.rights.export import build_export
 from kluis.shop.models import Order
 from kluis.sites import services as sites_services
 from kluis.sites.addresses import visitor_address
-from kluis.sites.models import AllowEntry, Site
+from kluis.sites.models import AllowEntry, Site, SupportGrant
 from kluis.vault.reveal import reveal_many
 
 router = Router(tags=["customer"])
@@ -394,3 +395,56 @@ def my_data(request: HttpRequest) -> dict[str, Any]:
         actor=caller_of(request).actor,
         language=get_language() or customer.language,
     )
+
+
+# --- support's access to your sites ------------------------------------------------------
+
+
+def _grant_out(grant: SupportGrant, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": grant.pk,
+        "site": grant.site_id,
+        "staff": grant.staff.staff_label,
+        "reason": grant.reason,
+        "note": grant.note,
+        "starts_at": grant.starts_at,
+        "ends_at": grant.ends_at,
+        "ended_at": grant.ended_at,
+        "ended_by": grant.ended_by,
+        "running": grant.is_running(now),
+    }
+
+
+@router.get(
+    "/support-grants",
+    response={200: list[GrantOut], **ERRORS},
+    **SITES_READ,
+    url_name="support-grants",
+    summary="Every time-boxed access support had or has to your sites",
+)
+def support_grants(request: HttpRequest) -> list[dict[str, Any]]:
+    now = timezone.now()
+    rows = SupportGrant.objects.filter(site__customer=_customer(request)).select_related("staff")
+    return [_grant_out(g, now) for g in rows]
+
+
+@router.post(
+    "/support-grants/{grant_id}/end",
+    response={200: GrantOut, **ERRORS},
+    **ALLOWLIST,
+    url_name="support-grant-end",
+    summary="End support's running access at once (its address leaves the allowlist)",
+)
+def support_grant_end(request: HttpRequest, grant_id: int) -> dict[str, Any]:
+    grant = (
+        SupportGrant.objects.filter(pk=grant_id, site__customer=_customer(request))
+        .select_related("site", "staff")
+        .first()
+    )
+    if grant is None:
+        raise _not_found()
+    try:
+        sites_services.grant_end(grant=grant, by=caller_of(request).user)
+    except sites_services.SitesError as exc:
+        raise Problem("refused", exc.message) from None
+    return _grant_out(grant, timezone.now())

@@ -143,3 +143,16 @@ class OrderOut(Schema):
     total_cents: int
     created_at: dt.datetime
     lines: list[OrderLineOut]
+
+
+class GrantOut(Schema):
+    id: int
+    site: int
+    staff: str = Field(description="the staff member's working name and roles")
+    reason: Literal["help_request", "update"]
+    note: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    ended_at: dt.datetime | None
+    ended_by: str
+    running: bool

@@ -32,8 +32,14 @@ SCOPES: dict[str, Scope] = {
         Scope("account:read", _("al je gegevens lezen, zoals op Mijn gegevens"), _CUSTOMER),
         Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
         Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
-        Scope("sites:read", _("sites en hun toegangslijsten lezen"), _CUSTOMER),
-        Scope("sites:allowlist", _("adressen op de toegangslijst van een site zetten"), _CUSTOMER),
+        Scope(
+            "sites:read", _("sites, hun toegangslijsten en de toegang van support lezen"), _CUSTOMER
+        ),
+        Scope(
+            "sites:allowlist",
+            _("adressen op de toegangslijst zetten en weghalen, toegang van support beëindigen"),
+            _CUSTOMER,
+        ),
         Scope("finance:read", _("financieel overzicht en openstaande facturen lezen"), _STAFF),
         Scope(
             "firewall:read", _("de toegangslijsten van alle sites ophalen (hostingnodes)"), _SERVICE
