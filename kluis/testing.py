@@ -154,7 +154,7 @@ class Route:
 
     audience: Audience
     roles: frozenset[str] = frozenset()
-    method: Literal["get", "post", "delete"] = "get"
+    method: Literal["get", "post", "patch", "delete"] = "get"
     kwargs: KwargsBuilder | None = None
     data: KwargsBuilder | None = field(default=None)
     shows: frozenset[str] = frozenset()
@@ -774,6 +774,17 @@ ROUTES: dict[str, Route] = {
     "api:support-grants": Route("api", scope="sites:read"),
     "api:support-grant-end": Route(
         "api", scope="sites:allowlist", method="post", kwargs=_sites("grant_kwargs")
+    ),
+    "api:account": Route("api", scope="account:read"),
+    "api:account-rectify": Route(
+        "api", scope="account:write", method="patch", data=lambda p: {"address_city": "Utrecht"}
+    ),
+    "api:privacy-requests": Route("api", scope="account:read"),
+    "api:privacy-request-new": Route(
+        "api", scope="privacy:requests", method="post", data=lambda p: {"kind": "access"}
+    ),
+    "api:privacy-erasure": Route(
+        "api", scope="privacy:erasure", method="post", data=lambda p: {"confirm": True}
     ),
     "api:node-firewall": Route("api", scope="firewall:read"),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),

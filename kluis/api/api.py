@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from kluis.api import customers, nodes, staff
+from kluis.api import customers, nodes, privacy, staff
 from kluis.api.problems import CONTENT_TYPE, Problem, field_errors, problem_response
 
 DESCRIPTION = """\
@@ -49,6 +49,7 @@ api = KluisApi(
 
 
 api.add_router("/", customers.router)
+api.add_router("/", privacy.router)
 api.add_router("/nodes", nodes.router)
 api.add_router("/staff", staff.router)
 

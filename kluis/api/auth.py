@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja.security import HttpBearer
 
+from kluis.accounts.models import Customer
 from kluis.api.problems import Problem
 from kluis.api.scopes import SCOPES
 from kluis.api.tokens import Caller, authenticate, rate_limit
@@ -54,6 +55,13 @@ def caller_of(request: HttpRequest) -> Caller:
     auth: Any = getattr(request, "auth", None)
     assert isinstance(auth, Caller)
     return auth
+
+
+def customer_of(request: HttpRequest) -> Customer:
+    """The customer a customer's token acts for."""
+    customer = caller_of(request).user.customer
+    assert customer is not None
+    return customer
 
 
 def guard(

@@ -20,8 +20,7 @@ from django.utils.translation import gettext as _
 from ninja import Query, Router, Status
 from pydantic import Field
 
-from kluis.accounts.models import Customer
-from kluis.api.auth import caller_of, guard
+from kluis.api.auth import caller_of, customer_of, guard
 from kluis.api.idempotency import idempotent
 from kluis.api.paging import page
 from kluis.api.problems import Problem
@@ -56,12 +55,6 @@ router = Router(tags=["customer"])
 INVOICES = guard("invoices:read")
 SITES_READ = guard("sites:read")
 ALLOWLIST = guard("sites:allowlist")
-
-
-def _customer(request: HttpRequest) -> Customer:
-    customer = caller_of(request).user.customer
-    assert customer is not None
-    return customer
 
 
 def _not_found() -> Problem:
@@ -115,7 +108,7 @@ class InvoiceFilter(PageQuery):
 )
 def invoices(request: HttpRequest, filters: Query[InvoiceFilter]) -> dict[str, Any]:
     """Newest first by issue moment, then number: a stable order for the cursor."""
-    queryset = Invoice.objects.for_customer(_customer(request)).select_related("corrects")
+    queryset = Invoice.objects.for_customer(customer_of(request)).select_related("corrects")
     not_credited = Q(credit_notes__isnull=True)  # as billing.selectors.open_invoices
     if filters.status == "open":
         queryset = queryset.filter(not_credited, kind="invoice", paid_cents__lt=F("total_cents"))
@@ -145,7 +138,7 @@ def invoices(request: HttpRequest, filters: Query[InvoiceFilter]) -> dict[str, A
 
 
 def _invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice:
-    invoice = customer_invoice(_customer(request), invoice_id)
+    invoice = customer_invoice(customer_of(request), invoice_id)
     if invoice is None:
         raise _not_found()
     return invoice
@@ -229,7 +222,7 @@ def invoice_pay_link(request: HttpRequest, invoice_id: uuid.UUID) -> dict[str, A
 
 
 def _site(request: HttpRequest, site_id: int) -> Site:
-    site = Site.objects.filter(pk=site_id, customer=_customer(request)).first()
+    site = Site.objects.filter(pk=site_id, customer=customer_of(request)).first()
     if site is None:
         raise _not_found()
     return site
@@ -239,7 +232,7 @@ def _site(request: HttpRequest, site_id: int) -> Site:
 def sites(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {"id": s.pk, "kind": s.kind, "status": s.status, "host_names": s.hosts()}
-        for s in Site.objects.filter(customer=_customer(request)).order_by("pk")
+        for s in Site.objects.filter(customer=customer_of(request)).order_by("pk")
     ]
 
 
@@ -360,7 +353,7 @@ def site_allowlist_remove(request: HttpRequest, site_id: int, entry_id: uuid.UUI
 )
 def orders(request: HttpRequest) -> list[dict[str, Any]]:
     rows = (
-        Order.objects.for_customer(_customer(request))
+        Order.objects.for_customer(customer_of(request))
         .order_by("-created_at", "-number")
         .prefetch_related("lines")
     )
@@ -389,7 +382,7 @@ def orders(request: HttpRequest) -> list[dict[str, Any]]:
 )
 def my_data(request: HttpRequest) -> dict[str, Any]:
     """The same parts as "Mijn gegevens" and the access export, read by yourself."""
-    customer = _customer(request)
+    customer = customer_of(request)
     return build_export(
         subject=customer.pk,
         actor=caller_of(request).actor,
@@ -424,7 +417,7 @@ def _grant_out(grant: SupportGrant, now: dt.datetime) -> dict[str, Any]:
 )
 def support_grants(request: HttpRequest) -> list[dict[str, Any]]:
     now = timezone.now()
-    rows = SupportGrant.objects.filter(site__customer=_customer(request)).select_related("staff")
+    rows = SupportGrant.objects.filter(site__customer=customer_of(request)).select_related("staff")
     return [_grant_out(g, now) for g in rows]
 
 
@@ -437,7 +430,7 @@ def support_grants(request: HttpRequest) -> list[dict[str, Any]]:
 )
 def support_grant_end(request: HttpRequest, grant_id: int) -> dict[str, Any]:
     grant = (
-        SupportGrant.objects.filter(pk=grant_id, site__customer=_customer(request))
+        SupportGrant.objects.filter(pk=grant_id, site__customer=customer_of(request))
         .select_related("site", "staff")
         .first()
     )

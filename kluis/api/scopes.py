@@ -30,6 +30,13 @@ SCOPES: dict[str, Scope] = {
     s.key: s
     for s in (
         Scope("account:read", _("al je gegevens lezen, zoals op Mijn gegevens"), _CUSTOMER),
+        Scope("account:write", _("je gegevens corrigeren"), _CUSTOMER),
+        Scope(
+            "privacy:requests",
+            _("een verzoek om inzage, overdracht, beperking of bezwaar doen"),
+            _CUSTOMER,
+        ),
+        Scope("privacy:erasure", _("je account en gegevens laten wissen"), _CUSTOMER),
         Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
         Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
         Scope(
