@@ -105,6 +105,7 @@ def test_pages_of_invoices_the_rate_limit_and_the_firewall_etag(client, personas
 def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
     log_in(client, personas.alice)
     page = reverse("api-tokens")
+    assert page in client.get(reverse("accounts:settings")).content.decode()
     answer = client.post(page, {"name": "boekhouding", "scopes": ["invoices:read"], "days": "30"})
     text = answer.context["created"]
     assert text.startswith("kluis_pat_") and text in answer.content.decode()
@@ -125,6 +126,8 @@ def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
     _problem(client.get("/api/v1/invoices", **bearer(text)), 401, "unauthorized")
 
     log_in(client, personas.staff["admin"])
+    settings_page = client.get(reverse("accounts:settings")).content.decode()
+    assert reverse("api-service-tokens") in settings_page
     made = client.post(
         reverse("api-service-tokens"), {"name": "node-7", "scopes": ["firewall:read"], "days": "90"}
     )
