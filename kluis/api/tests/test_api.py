@@ -11,7 +11,9 @@ from kluis.api.models import ApiToken
 from kluis.api.testing import bearer, service_token, token_for
 from kluis.api.tokens import digest
 from kluis.audit.models import AuditEntry
+from kluis.billing.services import invoice_issue
 from kluis.billing.testing import invoice_kwargs
+from kluis.shop.testing import make_order
 from kluis.sites.models import AllowEntry
 from kluis.sites.testing import make_site
 from kluis.testing import log_in
@@ -78,6 +80,7 @@ def test_bad_input_is_a_problem_and_changes_nothing(client, personas, settings):
 def test_pages_of_invoices_the_rate_limit_and_the_firewall_etag(client, personas, settings):
     for _ in range(3):
         invoice_kwargs(personas)
+    bobs = invoice_issue(order=make_order(personas.customer_b), issued_by=None)
     token = token_for(personas.alice, ["invoices:read"])
     first = json.loads(client.get("/api/v1/invoices?limit=2", **bearer(token)).content)
     assert len(first["items"]) == 2 and first["next_cursor"]
@@ -86,6 +89,7 @@ def test_pages_of_invoices_the_rate_limit_and_the_firewall_etag(client, personas
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     numbers = [i["number"] for i in first["items"] + rest["items"]]
     assert len(set(numbers)) == 3 and numbers == sorted(numbers, reverse=True)
+    assert bobs.number not in numbers  # another customer's invoices are never listed
     opened = json.loads(client.get("/api/v1/invoices?status=paid", **bearer(token)).content)
     assert opened["items"] == []
     _problem(client.get("/api/v1/invoices?cursor=nonsense", **bearer(token)), 422, "invalid")
