@@ -295,6 +295,7 @@ def main() -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from bench.api import bench_api
     from bench.billing import bench_invoice_pdfs, bench_statement_import
     from bench.domains import bench_domains
     from bench.rights import bench_blind_index_rotation, bench_rights_export, bench_rights_sweep
@@ -314,6 +315,7 @@ def main() -> int:
         ("invoice PDFs", bench_invoice_pdfs),
         ("domains", bench_domains),
         ("sites firewall export", bench_sites_export),
+        ("REST API", bench_api),
     ]
     # `python -m bench "statement import"`: only the benchmarks whose name contains one
     # of the arguments (the machine is shared: run what you need).

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kluis.domains",
     "kluis.web",
     "kluis.sites",
+    "kluis.api",
 ]
 
 if env_bool("KLUIS_BENCH", False):
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "kluis.api.middleware.ApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -357,3 +359,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("KLUIS_LOG_LEVEL", "INFO")},
 }
+
+# --- REST API (kluis/api) ----------------------------------------------------------------
+# Requests per token per minute; a body larger than this is refused unread (413).
+KLUIS_API_RATE_PER_MINUTE = env_int("KLUIS_API_RATE_PER_MINUTE", 600, minimum=1)
+KLUIS_API_MAX_BODY = env_int("KLUIS_API_MAX_BODY", 1024 * 1024, minimum=1024)

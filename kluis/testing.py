@@ -129,7 +129,7 @@ def make_personas() -> Personas:
 
 # --- the route registry -------------------------------------------------------------
 
-Audience = Literal["public", "token", "account", "portal", "backoffice"]
+Audience = Literal["public", "token", "account", "portal", "backoffice", "api"]
 KwargsBuilder = Callable[[Personas], dict[str, Any]]
 
 
@@ -140,6 +140,8 @@ class Route:
     public: anyone. token: anyone holding the link (activation, reset, confirm).
     account: any logged-in user. portal: the customer whose object it is.
     backoffice: staff with one of `roles` (empty: every staff member).
+    api: a REST API operation, opened with a token holding `scope` (and for staff one
+    of `roles`), never with a session; kluis/api/tests/test_access.py walks these.
     `kwargs` builds the URL arguments for an object that belongs to Alice; `data`
     the body of a POST that a permitted user may send.
 
@@ -152,11 +154,12 @@ class Route:
 
     audience: Audience
     roles: frozenset[str] = frozenset()
-    method: Literal["get", "post"] = "get"
+    method: Literal["get", "post", "patch", "delete"] = "get"
     kwargs: KwargsBuilder | None = None
     data: KwargsBuilder | None = field(default=None)
     shows: frozenset[str] = frozenset()
     expect: Callable[[dict[str, Any]], str] | None = None
+    scope: str = ""
 
 
 CUSTOMER_ROLES = frozenset({"orders", "finance", "support", "privacy_officer"})
@@ -351,6 +354,16 @@ def _billing(name: str) -> KwargsBuilder:
 
 
 # --- sites (builders in kluis/sites/testing.py) ------------------------------------------
+
+
+def _api(name: str) -> KwargsBuilder:
+    def build(p: Personas) -> dict[str, Any]:
+        from kluis.api import testing
+
+        builder: KwargsBuilder = getattr(testing, name)
+        return builder(p)
+
+    return build
 
 
 def _sites(name: str) -> KwargsBuilder:
@@ -735,6 +748,59 @@ ROUTES: dict[str, Route] = {
     "sites_backoffice:grant-end": Route(
         "backoffice", roles=SUPPORT, method="post", kwargs=_sites("grant_kwargs")
     ),
+    # the REST API (kluis/api): its pages, then its operations
+    "api-reference": Route("public"),
+    "api-tokens": Route("account"),
+    "api-token-revoke": Route("account", method="post", kwargs=_api("token_kwargs")),
+    "api-service-tokens": Route("backoffice", roles=frozenset({"admin"})),
+    "api-service-token-revoke": Route(
+        "backoffice", roles=frozenset({"admin"}), method="post", kwargs=_api("service_token_kwargs")
+    ),
+    "api:api-root": Route("public"),
+    "api:openapi-json": Route("public"),
+    "api:invoices": Route("api", scope="invoices:read"),
+    "api:invoice": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
+    "api:invoice-pdf": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
+    "api:invoice-payments": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
+    "api:invoice-pay-link": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
+    "api:sites": Route("api", scope="sites:read"),
+    "api:orders": Route("api", scope="orders:read"),
+    "api:my-data": Route("api", scope="account:read"),
+    "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
+    "api:site-allowlist-add": Route(
+        "api",
+        scope="sites:allowlist",
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"network": "145.100.10.9", "label": "kantoor"},
+    ),
+    "api:site-allowlist-add-current": Route(
+        "api",
+        scope="sites:allowlist",
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"label": "hier"},
+    ),
+    "api:site-allowlist-remove": Route(
+        "api", scope="sites:allowlist", method="delete", kwargs=_api("allow_entry_kwargs")
+    ),
+    "api:support-grants": Route("api", scope="sites:read"),
+    "api:support-grant-end": Route(
+        "api", scope="sites:allowlist", method="post", kwargs=_sites("grant_kwargs")
+    ),
+    "api:account": Route("api", scope="account:read"),
+    "api:account-rectify": Route(
+        "api", scope="account:write", method="patch", data=lambda p: {"address_city": "Utrecht"}
+    ),
+    "api:privacy-requests": Route("api", scope="account:read"),
+    "api:privacy-request-new": Route(
+        "api", scope="privacy:requests", method="post", data=lambda p: {"kind": "access"}
+    ),
+    "api:privacy-erasure": Route(
+        "api", scope="privacy:erasure", method="post", data=lambda p: {"confirm": True}
+    ),
+    "api:node-firewall": Route("api", scope="firewall:read"),
+    "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
 }
 
 

@@ -2,8 +2,10 @@ from django.urls import include, path
 
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("kluis.api.urls")),
     path("privacy/verzoek/", include("kluis.rights.urls")),
     path("privacy/", include("kluis.policy.urls")),
+    path("account/api-tokens/", include("kluis.api.account_urls")),
     path("account/", include("kluis.accounts.urls")),
     path("winkel/", include("kluis.shop.urls")),
     path("portaal/winkel/", include("kluis.shop.portal_urls")),
@@ -17,6 +19,7 @@ urlpatterns = [
     path("backoffice/facturen/", include("kluis.billing.backoffice_urls")),
     path("backoffice/domeinen/", include("kluis.domains.backoffice_urls")),
     path("backoffice/sites/", include("kluis.sites.backoffice_urls")),
+    path("backoffice/api-tokens/", include("kluis.api.backoffice_urls")),
     path("backoffice/", include("kluis.accounts.backoffice_urls")),
     path("backoffice/", include("kluis.web.backoffice_urls")),
     path("", include("kluis.web.urls")),

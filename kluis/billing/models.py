@@ -151,6 +151,12 @@ class Invoice(SealedModel):
         verbose_name = _("factuur")
         verbose_name_plural = _("facturen")
         ordering = ["series", "sequence"]
+        # A customer's invoices newest first, in the API's stable order (kluis/api).
+        indexes = [
+            models.Index(
+                fields=["customer", "-issued_at", "-number"], name="billing_customer_issued"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["series", "sequence"], name="billing_number_once"),
             models.CheckConstraint(

@@ -26,12 +26,7 @@ def _customer(request: HttpRequest) -> Customer:
 
 
 def _invoice(request: HttpRequest, invoice_id: uuid.UUID) -> Invoice:
-    invoice = (
-        Invoice.objects.for_customer(_customer(request))
-        .select_related("customer", "corrects")
-        .filter(pk=invoice_id)
-        .first()
-    )
+    invoice = selectors.customer_invoice(_customer(request), invoice_id)
     if invoice is None:
         raise Http404
     return invoice
@@ -60,7 +55,11 @@ def invoices(request: HttpRequest) -> HttpResponse:
 @never_cache
 @customer_required
 def invoice_pdf_download(request: HttpRequest, invoice_id: uuid.UUID) -> HttpResponse:
-    invoice = _invoice(request, invoice_id)
+    return invoice_pdf_response(_invoice(request, invoice_id))
+
+
+def invoice_pdf_response(invoice: Invoice) -> HttpResponse:
+    """The invoice as a PDF download, read by its customer (the portal and the API)."""
     response = HttpResponse(
         invoice_pdf(invoice, Actor.subject(invoice.customer_id)), content_type="application/pdf"
     )

@@ -298,6 +298,16 @@ def invoice_for_staff(invoice_id: uuid.UUID) -> Invoice | None:
 # --- the customer's invoices in the portal ---------------------------------------------
 
 
+def customer_invoice(customer: Customer, invoice_id: uuid.UUID) -> Invoice | None:
+    """One invoice of the customer's (None for another's: the portal and the API 404)."""
+    return (
+        Invoice.objects.for_customer(customer)
+        .select_related("customer", "corrects")
+        .filter(pk=invoice_id)
+        .first()
+    )
+
+
 def portal_invoices(customer: Customer) -> list[Invoice]:
     """The customer's invoices, newest first, each with its payments, refunds and lines
     (for the period it covers)."""

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from kluis.api.scopes import Holder, scopes_for
+from kluis.api.tokens import MAX_DAYS, NAME_MAX
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        label=_("Naam"),
+        max_length=NAME_MAX,
+        help_text=_("Waarvoor je het token gebruikt, bijvoorbeeld 'boekhouding'."),
+    )
+    scopes = forms.MultipleChoiceField(label=_("Bevoegdheden"), widget=forms.CheckboxSelectMultiple)
+    days = forms.IntegerField(
+        label=_("Geldig (dagen)"), min_value=1, max_value=MAX_DAYS, initial=90
+    )
+
+    def __init__(self, *args: Any, holder: Holder, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = [  # type: ignore[attr-defined]
+            (s.key, f"{s.key}: {s.label}") for s in scopes_for(holder)
+        ]

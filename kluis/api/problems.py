@@ -1,0 +1,107 @@
+"""Errors as `application/problem+json` (RFC 9457), in the request's language.
+
+Every refusal of the API is a `Problem`: a status, a stable `code` (the type URI
+ends in it; the reference page explains each), a title and a detail in Dutch or
+English (LocaleMiddleware picks from Accept-Language), and for invalid input the
+fields at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+CONTENT_TYPE = "application/problem+json"
+
+# code -> (status, title): the problem types the reference page lists.
+TYPES: dict[str, tuple[int, Promise]] = {
+    "malformed": (400, _("Geen geldige JSON")),
+    "unauthorized": (401, _("Geen geldig token")),
+    "forbidden": (403, _("Niet toegestaan")),
+    "not-found": (404, _("Niet gevonden")),
+    "too-large": (413, _("Verzoek te groot")),
+    "invalid": (422, _("Ongeldige invoer")),
+    "refused": (422, _("Geweigerd")),
+    "idempotency-mismatch": (422, _("Idempotency-Key al gebruikt")),
+    "rate-limited": (429, _("Te veel verzoeken")),
+}
+
+
+def type_uri(code: str) -> str:
+    return f"{settings.KLUIS_BASE_URL}/api/v1/docs/#problem-{code}"
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        code: str,
+        detail: object = "",
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = TYPES[code][0]
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem_response(problem: Problem, *, instance: str = "") -> HttpResponse:
+    body: dict[str, Any] = {
+        "type": type_uri(problem.code),
+        "title": str(TYPES[problem.code][1]),
+        "status": problem.status,
+        "detail": str(problem.detail) if problem.detail else str(TYPES[problem.code][1]),
+    }
+    if instance:
+        body["instance"] = instance
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=problem.status, content_type=CONTENT_TYPE
+    )
+    for name, value in problem.headers.items():
+        response[name] = value
+    response["Content-Language"] = _language()
+    return response
+
+
+def _language() -> str:
+    from django.utils.translation import get_language
+
+    return get_language() or "nl"
+
+
+# Pydantic's error types, said in our words (its own messages are English only).
+_FIELD_MESSAGES: dict[str, Promise] = {
+    "extra_forbidden": _("Onbekend veld; dit veld bestaat niet."),
+    "missing": _("Dit veld is verplicht."),
+    "json_invalid": _("Geen geldige JSON."),
+}
+
+
+def field_errors(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's errors as `{"location": "body", "field": "network", "message": ...}`."""
+    errors = []
+    for error in raw:
+        loc = [str(part) for part in error.get("loc", ())]
+        where = loc[0] if loc else ""
+        # ninja's body errors name the operation's parameter too: ("body", "body", "x").
+        path = loc[2:] if where == "body" and len(loc) > 2 else loc[1:]
+        kind = str(error.get("type", ""))
+        message = _FIELD_MESSAGES.get(kind)
+        if message is None:
+            if kind.endswith("_type") or kind.endswith("_parsing"):
+                message = _("Verkeerd type of formaat voor dit veld.")
+            else:
+                message = _("Deze waarde is niet toegestaan.")
+        field = ".".join(path)
+        errors.append({"location": where, "field": field, "code": kind, "message": str(message)})
+    return errors

@@ -1,0 +1,158 @@
+"""What the API reads and answers. Every input refuses unknown fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from ninja import Schema
+from pydantic import AwareDatetime, ConfigDict, Field
+
+
+class Input(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageQuery(Schema):
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the page before")
+    limit: int = Field(50, ge=1, le=100)
+
+
+class FieldError(Schema):
+    location: str = Field(description="body, query, path or header")
+    field: str
+    code: str
+    message: str
+
+
+class ProblemOut(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+# The problems any operation may answer with (application/problem+json).
+ERRORS: dict[int, type[ProblemOut]] = {
+    code: ProblemOut for code in (400, 401, 403, 404, 413, 422, 429)
+}
+
+
+class InvoiceOut(Schema):
+    id: uuid.UUID
+    number: str
+    kind: Literal["invoice", "credit_note"]
+    status: Literal["open", "paid", "credited"]
+    overdue: bool
+    issue_date: dt.date
+    due_date: dt.date
+    currency: Literal["EUR"] = "EUR"
+    net_cents: int
+    vat_cents: int
+    total_cents: int
+    paid_cents: int
+    open_cents: int
+    payment_reference: str
+    corrects: str | None = Field(None, description="the invoice a credit note corrects")
+
+
+class InvoicePage(Schema):
+    items: list[InvoiceOut]
+    next_cursor: str | None = Field(
+        None, description="pass as `cursor` for the next page; absent on the last page"
+    )
+
+
+class PaymentOut(Schema):
+    date: dt.date
+    amount_cents: int
+    kind: Literal["payment", "refund"]
+    status: str = Field(description="`received` for a payment; a refund's status")
+
+
+class PayLinkOut(Schema):
+    url: str
+    valid_days: int
+
+
+class SiteOut(Schema):
+    id: int
+    kind: Literal["webshop", "website"]
+    status: Literal["setup", "live", "suspended", "ended"]
+    host_names: list[str]
+
+
+class AllowEntryOut(Schema):
+    id: uuid.UUID
+    network: str | None = Field(description="address or range; null once erased")
+    label: str
+    expires_at: dt.datetime | None
+    support_grant: bool = Field(description="added by a support grant; ends with it")
+
+
+class AllowEntryIn(Input):
+    network: str = Field(max_length=64, description="IPv4/IPv6 address or range")
+    label: str = Field("", max_length=80)
+    expires_at: AwareDatetime | None = None
+
+
+class CurrentAddressIn(Input):
+    label: str = Field("", max_length=80)
+    expires_at: AwareDatetime | None = None
+
+
+class FirewallSite(Schema):
+    site: int
+    elements: list[str] = Field(description="addresses and merged ranges, IPv4 first")
+
+
+class FirewallOut(Schema):
+    version: str = Field(description="the same value as the ETag header, unquoted")
+    sites: list[FirewallSite]
+
+
+class OpenInvoiceOut(Schema):
+    id: uuid.UUID
+    number: str
+    customer_number: str
+    due_date: dt.date
+    total_cents: int
+    open_cents: int
+    overdue: bool
+
+
+class OpenInvoicePage(Schema):
+    items: list[OpenInvoiceOut]
+    next_cursor: str | None = None
+
+
+class OrderLineOut(Schema):
+    kind: str
+    description: str
+
+
+class OrderOut(Schema):
+    id: uuid.UUID
+    number: str
+    status: Literal[
+        "received", "awaiting_payment", "paid", "in_progress", "delivered", "cancelled", "withdrawn"
+    ]
+    total_cents: int
+    created_at: dt.datetime
+    lines: list[OrderLineOut]
+
+
+class GrantOut(Schema):
+    id: int
+    site: int
+    staff: str = Field(description="the staff member's working name and roles")
+    reason: Literal["help_request", "update"]
+    note: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    ended_at: dt.datetime | None
+    ended_by: str
+    running: bool

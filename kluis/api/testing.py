@@ -1,0 +1,59 @@
+"""Test helpers of the API: tokens of personas, and a client that sends them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.test import Client
+
+from kluis.accounts.models import User
+from kluis.api.models import ApiToken
+from kluis.api.scopes import Holder, scopes_for
+from kluis.api.tokens import holder_of, personal_token_create, service_token_create
+
+if TYPE_CHECKING:
+    from kluis.testing import Personas
+
+
+def token_for(user: User, scopes: list[str] | None = None, *, days: int = 30) -> str:
+    """A personal token of `user`; by default with every scope its holder may have."""
+    holder: Holder = "staff" if user.is_staff_member else "customer"
+    chosen = scopes if scopes is not None else [s.key for s in scopes_for(holder)]
+    return personal_token_create(user=user, name="test", scopes=chosen, days=days)[1]
+
+
+def service_token(admin: User, scopes: list[str] | None = None) -> str:
+    chosen = scopes if scopes is not None else [s.key for s in scopes_for("service")]
+    return service_token_create(name="node-1", scopes=chosen, days=30, by=admin)[1]
+
+
+def bearer(token: str, **extra: Any) -> dict[str, Any]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}", **extra}
+
+
+def api_client() -> Client:
+    return Client(HTTP_ACCEPT_LANGUAGE="nl")
+
+
+__all__ = ["ApiToken", "api_client", "bearer", "holder_of", "service_token", "token_for"]
+
+
+# --- builders for kluis.testing.ROUTES: objects of Alice ------------------------------
+
+
+def token_kwargs(p: Personas) -> dict[str, Any]:
+    row = personal_token_create(user=p.alice, name="script", scopes=["invoices:read"], days=7)[0]
+    return {"token_id": row.pk}
+
+
+def service_token_kwargs(p: Personas) -> dict[str, Any]:
+    admin = p.staff["admin"]
+    row = service_token_create(name="node", scopes=["firewall:read"], days=7, by=admin)[0]
+    return {"token_id": row.pk}
+
+
+def allow_entry_kwargs(p: Personas) -> dict[str, Any]:
+    from kluis.sites.testing import make_entry, make_site
+
+    entry = make_entry(make_site(p.customer_a), p.alice)
+    return {"site_id": entry.site_id, "entry_id": entry.pk}

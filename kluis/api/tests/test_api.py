@@ -1,0 +1,139 @@
+"""Bad input, idempotency, paging, the rate limit, ETags and the token pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from kluis.api.models import ApiToken
+from kluis.api.testing import bearer, service_token, token_for
+from kluis.api.tokens import digest
+from kluis.audit.models import AuditEntry
+from kluis.billing.services import invoice_issue
+from kluis.billing.testing import invoice_kwargs
+from kluis.shop.testing import make_order
+from kluis.sites.models import AllowEntry
+from kluis.sites.testing import make_site
+from kluis.testing import log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _post(client, url, body, token, **extra):
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(url, data, content_type="application/json", **bearer(token, **extra))
+
+
+def _problem(response, status, code):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = json.loads(response.content)
+    assert body["status"] == status and body["type"].endswith(f"#problem-{code}")
+    return body
+
+
+def test_bad_input_is_a_problem_and_changes_nothing(client, personas, settings):
+    settings.KLUIS_API_RATE_PER_MINUTE = 1000
+    site = make_site(personas.customer_a)
+    token = token_for(personas.alice, ["sites:allowlist", "sites:read"])
+    url = f"/api/v1/sites/{site.pk}/allowlist"
+
+    _problem(_post(client, url, "{bad json", token), 400, "malformed")
+    big = b'{"network": "' + b"1" * (10 * 1024 * 1024) + b'"}'
+    _problem(_post(client, url, big, token), 413, "too-large")
+    body = _problem(_post(client, url, {"network": 123}, token), 422, "invalid")
+    assert body["errors"][0]["field"] == "network"
+    unknown = {"network": "145.100.1.2", "extra": 1}
+    body = _problem(_post(client, url, unknown, token), 422, "invalid")
+    assert body["errors"][0]["code"] == "extra_forbidden"
+    assert body["title"] == "Ongeldige invoer"
+    english = _post(client, url, unknown, token, HTTP_ACCEPT_LANGUAGE="en")
+    assert _problem(english, 422, "invalid")["title"] == "Invalid input"
+    body = _problem(_post(client, url, {"network": "0.0.0.0/0"}, token), 422, "refused")
+    assert "/24" in body["detail"]  # the service's own reason
+    past = {"network": "145.100.1.2", "expires_at": "2020-01-01T00:00:00+01:00"}
+    _problem(_post(client, url, past, token), 422, "refused")
+    naive = {"network": "145.100.1.2", "expires_at": "2030-01-01T00:00:00"}
+    _problem(_post(client, url, naive, token), 422, "invalid")
+    assert not AllowEntry.objects.filter(site=site).exists()
+
+    # Idempotency: the same key and body once; another body with that key is refused.
+    first = _post(client, url, {"network": "145.100.1.2"}, token, HTTP_IDEMPOTENCY_KEY="k-1")
+    again = _post(client, url, {"network": "145.100.1.2"}, token, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert json.loads(first.content) == json.loads(again.content)
+    other = _post(client, url, {"network": "145.100.1.3"}, token, HTTP_IDEMPOTENCY_KEY="k-1")
+    _problem(other, 422, "idempotency-mismatch")
+    bad_key = _post(client, url, {"network": "145.100.1.3"}, token, HTTP_IDEMPOTENCY_KEY="ä" * 3)
+    _problem(bad_key, 422, "invalid")
+    assert AllowEntry.objects.filter(site=site).count() == 1
+
+    # Every use is audited, with the token and the status, never the address.
+    row = ApiToken.objects.get(secret_hash=digest(token))
+    used = AuditEntry.objects.filter(action="api.used", payload__contains=str(row.pk))
+    assert used.count() == 11  # all but the 413, refused before the token was read
+    assert "145.100" not in "".join(used.values_list("payload", flat=True))
+
+
+def test_pages_of_invoices_the_rate_limit_and_the_firewall_etag(client, personas, settings):
+    for _ in range(3):
+        invoice_kwargs(personas)
+    bobs = invoice_issue(order=make_order(personas.customer_b), issued_by=None)
+    token = token_for(personas.alice, ["invoices:read"])
+    first = json.loads(client.get("/api/v1/invoices?limit=2", **bearer(token)).content)
+    assert len(first["items"]) == 2 and first["next_cursor"]
+    second = client.get(f"/api/v1/invoices?limit=2&cursor={first['next_cursor']}", **bearer(token))
+    rest = json.loads(second.content)
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    numbers = [i["number"] for i in first["items"] + rest["items"]]
+    assert len(set(numbers)) == 3 and numbers == sorted(numbers, reverse=True)
+    assert bobs.number not in numbers  # another customer's invoices are never listed
+    opened = json.loads(client.get("/api/v1/invoices?status=paid", **bearer(token)).content)
+    assert opened["items"] == []
+    _problem(client.get("/api/v1/invoices?cursor=nonsense", **bearer(token)), 422, "invalid")
+    _problem(client.get("/api/v1/invoices?limit=1000", **bearer(token)), 422, "invalid")
+
+    settings.KLUIS_API_RATE_PER_MINUTE = 2
+    node = service_token(personas.staff["admin"])
+    fetched = client.get("/api/v1/nodes/firewall", **bearer(node))
+    assert fetched.status_code == 200
+    same = client.get("/api/v1/nodes/firewall", **bearer(node, HTTP_IF_NONE_MATCH=fetched["ETag"]))
+    assert same.status_code == 304 and same.content == b""
+    limited = client.get("/api/v1/nodes/firewall", **bearer(node))
+    _problem(limited, 429, "rate-limited")
+    assert 1 <= int(limited["Retry-After"]) <= 61
+
+
+def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
+    log_in(client, personas.alice)
+    page = reverse("api-tokens")
+    assert page in client.get(reverse("accounts:settings")).content.decode()
+    answer = client.post(page, {"name": "boekhouding", "scopes": ["invoices:read"], "days": "30"})
+    text = answer.context["created"]
+    assert text.startswith("kluis_pat_") and text in answer.content.decode()
+    row = ApiToken.objects.get(user=personas.alice)
+    assert row.secret_hash == digest(text) and text not in json.dumps(row.scopes) + row.prefix
+    listed = client.get(page).content.decode()
+    assert row.prefix in listed and text not in listed
+    refused = client.post(page, {"name": "node", "scopes": ["firewall:read"], "days": "30"})
+    assert refused.context["form"].errors and not refused.context["created"]
+
+    log_in(client, personas.bob)
+    revoke = reverse("api-token-revoke", kwargs={"token_id": row.pk})
+    assert client.post(revoke).status_code == 404
+    log_in(client, personas.alice)
+    assert client.post(revoke).status_code == 302
+    row.refresh_from_db()
+    assert row.revoked_at is not None
+    _problem(client.get("/api/v1/invoices", **bearer(text)), 401, "unauthorized")
+
+    log_in(client, personas.staff["admin"])
+    settings_page = client.get(reverse("accounts:settings")).content.decode()
+    assert reverse("api-service-tokens") in settings_page
+    made = client.post(
+        reverse("api-service-tokens"), {"name": "node-7", "scopes": ["firewall:read"], "days": "90"}
+    )
+    assert made.context["created"].startswith("kluis_svc_")
+    assert ApiToken.objects.get(name="node-7").user is None
