@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0006_staff_display_name'),
-        ('billing', '0016_invoice_fillfactor'),
+        ('billing', '0019_refundexport_header'),
         ('shop', '0011_vat_check_by_hand'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
