@@ -62,6 +62,8 @@ S = ElementMaker(namespace=SIDN, nsmap={"sidn-ext-epp": SIDN})
 
 TLDS = ("nl", "eu", "be", "de", "com", "net", "org")
 COMMAND_LIMIT = 64 * 1024
+# Names a registry keeps for itself: check answers avail=0 "Reserved", create 2306.
+RESERVED = frozenset({"nic", "whois", "rdap", "registry"})
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MESSAGES = {
     1000: "Command completed successfully",
@@ -417,9 +419,10 @@ class Session:
                     rows.append(D.cd(D.name(raw, avail="0"), D.reason(exc.reason)))
                     continue
                 taken = name in self.registry.domains
-                cd = D.cd(D.name(name, avail="0" if taken else "1"))
-                if taken:
-                    cd.append(D.reason("In use"))
+                reserved = name.split(".")[0] in RESERVED
+                cd = D.cd(D.name(name, avail="0" if taken or reserved else "1"))
+                if taken or reserved:
+                    cd.append(D.reason("In use" if taken else "Reserved by the registry"))
                 rows.append(cd)
         return self.answer(1000, cltrid, res_data=D.chkData(*rows))
 
@@ -474,6 +477,8 @@ class Session:
         with reg.lock:
             if name in reg.domains:
                 raise Refusal(2302, name)
+            if name.split(".")[0] in RESERVED:
+                raise Refusal(2306, f"{name} is reserved by the registry")
             if not registrant:
                 raise Refusal(2306, "a registrant is required")
             for _type, handle in [("registrant", registrant), *contacts]:

@@ -1,7 +1,8 @@
 """Everything the domains app knows about the shop's models, in one place.
 
-Domain names are read through `domain_of`, consent through `non_eu_consent`, and the
-order's move to "in behandeling" arrives through the shop's move handlers. When the
+Domain names are read through `domain_of`, consent through `non_eu_consent`, the
+order's move to "in behandeling" arrives through the shop's move handlers, and the
+shop asks availability through the checker registered here. When the
 shop changes how it keeps a domain name (sealed or not), only this module changes.
 """
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kluis.accounts.models import Customer, User
+    from kluis.shop.availability import Answer
     from kluis.shop.models import Order, OrderLine
 
 
@@ -96,7 +98,15 @@ def _on_order_moved(order: Order, before: str, by: User | None) -> bool:
     return False  # the shop's own status mail tells the customer
 
 
+def _check(domain: str, client_address: str) -> Answer:
+    from kluis.domains.availability import domain_available
+
+    return domain_available(domain, client_address)
+
+
 def connect() -> None:
+    from kluis.shop.availability import register_checker
     from kluis.shop.moves import register_move_handler
 
     register_move_handler(_on_order_moved)
+    register_checker(_check)
