@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kluis.domains import shop_link
+from kluis.domains.emails import dedupe_key
 from kluis.domains.models import DomainRegistration, PollMessage
 from kluis.domains.registries import REGISTRIES
+from kluis.mail.models import OutboxMessage
 
 # What the domains desk shows first: what needs a person, then what waits.
 _ORDER = [
@@ -23,10 +25,22 @@ class DeskRow:
     domain: str
     registry: str
     can_retry: bool
+    # The customer's failure mail: None (none queued), "queued", "sent" or "failed".
+    mail: str | None = None
+    # Pending, but the registry could not be reached on several runs in a row.
+    stuck: bool = False
+
+
+STUCK_AFTER = 3  # attempts
 
 
 def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
     rows: list[DeskRow] = []
+    mails = dict(
+        OutboxMessage.objects.filter(dedupe_key__startswith="domains:registration:").values_list(
+            "dedupe_key", "status"
+        )
+    )
     for status in _ORDER:
         found = DomainRegistration.objects.filter(status=status).select_related(
             "order", "line", "line__extension"
@@ -41,6 +55,9 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
                     domain=shop_link.domain_masked(registration.line),
                     registry=registry.name if registry else "—",
                     can_retry=registration.can_retry,
+                    mail=mails.get(dedupe_key(registration)),
+                    stuck=status == DomainRegistration.Status.PENDING
+                    and registration.attempts >= STUCK_AFTER,
                 )
             )
     return rows

@@ -37,6 +37,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.domains import shop_link
+from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.epp.commands import ContactData, PostalInfo
@@ -58,6 +59,8 @@ ACTOR = Actor.system("domains")
 PURPOSE = "domain_registration"
 LEASE = dt.timedelta(minutes=10)
 POLL_BATCH = 100  # messages read from one registry per run
+# A registry's refusal under its own rules (policy, syntax, parameters).
+_RULES_REFUSED = {2003, 2004, 2005, 2306}
 
 # A session with one registry, for one registration (the pool's by default).
 SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
@@ -354,12 +357,22 @@ def _finish_refused(registration: DomainRegistration, message: str) -> None:
     registration.last_error = message[:500]
 
 
+def _cause(exc: EppCommandFailed) -> str:
+    if exc.code == codes.OBJECT_EXISTS:
+        return Cause.TAKEN
+    if exc.code in _RULES_REFUSED:
+        return Cause.REJECTED
+    return Cause.OTHER
+
+
 def _finish_failed(
     registration: DomainRegistration,
     message: str,
     *,
+    cause: str,
     contact_sent: tuple[Registry, str, list[str], str] | None = None,
 ) -> None:
+    """Mark it failed with the registry's words, and mail the customer (once ever)."""
     with transaction.atomic():
         if contact_sent is not None:
             _record_contact_sent(registration, *contact_sent)
@@ -368,6 +381,7 @@ def _finish_failed(
             last_error=message[:500],
             leased_until=None,
         )
+        mail_registration_failed(registration, cause)
     registration.status = DomainRegistration.Status.FAILED
     registration.last_error = message[:500]
 
@@ -400,7 +414,9 @@ def domain_register(
     consent = _consent_or_refuse(registration, registry)
     customer = shop_link.customer_of(registration.order)
     if not registry.period_allowed(1):
-        _finish_failed(registration, f"{registry.name}: 1 jaar is niet toegestaan")
+        _finish_failed(
+            registration, f"{registry.name}: 1 jaar is niet toegestaan", cause=Cause.OTHER
+        )
         raise RegistrationRefused("period")
     try:
         name = shop_link.domain_of(registration.line)
@@ -428,6 +444,7 @@ def domain_register(
                 registration,
                 _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
                 % {"registry": registry.name, "what": exc},
+                cause=Cause.DATA,
             )
             raise
     sent: tuple[Registry, str, list[str], str] | None = None
@@ -460,7 +477,10 @@ def domain_register(
                 expires, roid = info.expires, info.roid
         except EppCommandFailed as exc:
             _finish_failed(
-                registration, f"{registry.name}: {exc.response.explain()}", contact_sent=sent
+                registration,
+                f"{registry.name}: {exc.response.explain()}",
+                cause=_cause(exc),
+                contact_sent=sent,
             )
             log.info("registration %s failed: %s", registration.pk, exc.code)
             return registration

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kluis.accounts.models import Customer, User
+    from kluis.policy.enforce import Actor
     from kluis.shop.availability import Answer
     from kluis.shop.models import Order, OrderLine
 
@@ -32,6 +33,15 @@ def domain_of(line: OrderLine) -> str:
     if not name:
         raise DomainGone(line.pk)
     return name.strip().lower()
+
+
+def domain_shown(line: OrderLine, *, purpose: str, actor: Actor) -> str:
+    """The line's domain name as the customer wrote it (é, not xn--), for `purpose`."""
+    from kluis.shop.domains import domains_reveal
+    from kluis.shop.forms import domain_shown as unicode_name
+
+    (name,) = domains_reveal([line], purpose=purpose, actor=actor)
+    return unicode_name(name) if name else domain_masked(line)
 
 
 def tld_of(line: OrderLine) -> str:

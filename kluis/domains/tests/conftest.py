@@ -42,6 +42,21 @@ def endpoint_for(
     )
 
 
+def taken_elsewhere(running: epp_local.Running, name: str) -> None:
+    """`name` registered at the local registry by another registrar."""
+    from kluis.domains.epp import commands as cmd
+    from kluis.domains.tests.test_client import contact
+
+    other = connect_and_login(endpoint_for(running, "other-registrar", sidn=False))
+    other.contact_create(contact("OT-1"))
+    other.request(
+        cmd.domain_create(
+            name=name, years=1, registrant="OT-1", auth_pw="Token12345", admin="OT-1", tech="OT-1"
+        )
+    )
+    other.logout()
+
+
 @pytest.fixture
 def epp_client(registry_server: epp_local.Running) -> Iterator[EppClient]:
     c = connect_and_login(endpoint_for(registry_server))

@@ -15,7 +15,7 @@ from kluis.domains import epp_local, registries, services
 from kluis.domains.epp.client import connect_and_login
 from kluis.domains.models import DomainRegistration
 from kluis.domains.services import RegistrationRefused, domain_register, registrations_queue
-from kluis.domains.tests.conftest import endpoint_for
+from kluis.domains.tests.conftest import endpoint_for, taken_elsewhere
 from kluis.shop import documents
 from kluis.shop.models import Acceptance, Order
 from kluis.shop.testing import make_order
@@ -169,21 +169,7 @@ def test_a_dropped_connection_mid_create_leaves_it_pending_and_the_next_run_comp
 def test_a_domain_taken_by_another_registrar_fails_with_the_registrys_own_words(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
-    other = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
-    from kluis.domains.tests.test_client import contact
-
-    other.contact_create(contact("OT-1"))
-    other.request(
-        __import__("kluis.domains.epp.commands", fromlist=["x"]).domain_create(
-            name="bezet.nl",
-            years=1,
-            registrant="OT-1",
-            auth_pw="Token12345",
-            admin="OT-1",
-            tech="OT-1",
-        )
-    )
-    other.logout()
+    taken_elsewhere(registries_local, "bezet.nl")
     customer = with_address(personas.customer_a)
     done = domain_register(registration=queued(customer, "bezet.nl"))
     assert done.status == DomainRegistration.Status.FAILED
