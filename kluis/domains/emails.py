@@ -20,7 +20,7 @@ from kluis.domains.models import DomainRegistration
 from kluis.domains.registries import REGISTRIES
 from kluis.mail.kinds import mail_kind
 from kluis.mail.models import OutboxMessage
-from kluis.mail.services import mail_queue
+from kluis.mail.services import Reference, mail_queue
 from kluis.policy.enforce import Actor
 
 REGISTRATION_FAILED = "domains/email/registration_failed"
@@ -70,14 +70,62 @@ def _failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
 
 def mail_registration_failed(registration: DomainRegistration, cause: str) -> OutboxMessage:
     """Queue the one failure mail of `registration` (in the caller's transaction)."""
+    return _to_customer(
+        registration,
+        REGISTRATION_FAILED,
+        PURPOSE,
+        {"registration": registration.pk, "cause": cause},
+        dedupe_key(registration),
+    )
+
+
+def _to_customer(
+    registration: DomainRegistration,
+    template: str,
+    purpose: str,
+    context: dict[str, Reference],
+    key: str,
+) -> OutboxMessage:
+    """A mail to the account's own address, never to one a request names."""
     order = registration.order
     customer = order.customer
     assert customer.email is not None
     return mail_queue(
-        template=REGISTRATION_FAILED,
+        template=template,
         to_subject=customer.id,
-        recipient_email=str(customer.email.reveal(purpose=PURPOSE, actor=MAILER)),
+        recipient_email=str(customer.email.reveal(purpose=purpose, actor=MAILER)),
         language=order.language,
-        context={"registration": registration.pk, "cause": cause},
-        dedupe_key=dedupe_key(registration),
+        context=context,
+        dedupe_key=key,
+    )
+
+
+AUTH_CODE = "domains/email/auth_code"
+AUTH_PURPOSE = "domain_registration"
+
+
+@mail_kind(template=AUTH_CODE, purpose=AUTH_PURPOSE, references={"registration"})
+def _auth_code_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """The code is read from the registry now: the outbox keeps no copy of it."""
+    from kluis.domains.registries import pool
+
+    registration = DomainRegistration.objects.select_related(
+        "order__customer", "line", "line__extension"
+    ).get(pk=context["registration"])
+    customer = registration.order.customer
+    registry = REGISTRIES[registration.registry]
+    name = shop_link.domain_of(registration.line)
+    with pool(registry.key).session() as epp:
+        code = epp.domain_info(name).auth_pw
+    return {
+        "name": customer.name.reveal(purpose=AUTH_PURPOSE, actor=actor) if customer.name else "",
+        "domain": shop_link.domain_shown(registration.line, purpose=AUTH_PURPOSE, actor=actor),
+        "registry": registry.name,
+        "code": code,
+    }
+
+
+def mail_auth_code(registration: DomainRegistration, *, dedupe_key: str) -> OutboxMessage:
+    return _to_customer(
+        registration, AUTH_CODE, AUTH_PURPOSE, {"registration": registration.pk}, dedupe_key
     )

@@ -59,6 +59,8 @@ class DomainRegistration(models.Model):
     )
     roid = models.CharField(max_length=89, blank=True)
     expires_on = models.DateField(null=True, blank=True)
+    # The nameservers the registry holds for the domain, as we last set them.
+    nameservers = models.JSONField(default=list, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # A worker holds a registration while it talks to the registry (conditional UPDATE).

@@ -500,6 +500,7 @@ def domain_register(
         locked.status = DomainRegistration.Status.REGISTERED
         locked.contact = contact
         locked.roid = roid
+        locked.nameservers = nameservers
         # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
         locked.expires_on = _local_date(expires) if expires else None
         locked.registered_at = timezone.now()
