@@ -7,6 +7,7 @@ class DomainsConfig(AppConfig):
     verbose_name = "Domeinnamen"
 
     def ready(self) -> None:
-        from kluis.domains.shop_link import connect
+        from kluis.domains import renewals, shop_link
 
-        connect()
+        shop_link.connect()
+        renewals.connect()

@@ -19,3 +19,10 @@ def domains_poll() -> str:
     from kluis.domains.services import poll_messages_run
 
     return poll_messages_run()
+
+
+@job("domains_renew", every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=15))
+def domains_renew() -> str:
+    from kluis.domains.renewals import renewals_run
+
+    return renewals_run()

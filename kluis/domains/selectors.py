@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kluis.domains import shop_link
 from kluis.domains.emails import dedupe_key
-from kluis.domains.models import DomainRegistration, PollMessage
+from kluis.domains.models import DomainRegistration, DomainRenewal, PollMessage
 from kluis.domains.registries import REGISTRIES
 from kluis.mail.models import OutboxMessage
 
@@ -65,3 +65,32 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
 
 def recent_poll_messages(limit: int = 50) -> list[PollMessage]:
     return list(PollMessage.objects.all()[:limit])
+
+
+@dataclass(frozen=True)
+class RenewalRow:
+    renewal: DomainRenewal
+    domain: str
+    registry: str
+
+
+def renewal_rows(limit: int = 50) -> list[RenewalRow]:
+    """Failed renewals first, then those waiting, then the latest done."""
+    found = DomainRenewal.objects.select_related(
+        "registration__order", "registration__line__extension"
+    )
+    ordered = [
+        *found.filter(status=DomainRenewal.Status.FAILED),
+        *found.filter(status=DomainRenewal.Status.PENDING),
+        *found.filter(status=DomainRenewal.Status.RENEWED).order_by("-renewed_at")[:limit],
+    ]
+    return [
+        RenewalRow(
+            renewal=r,
+            domain=shop_link.domain_masked(r.registration.line),
+            registry=REGISTRIES[r.registration.registry].name
+            if r.registration.registry in REGISTRIES
+            else "—",
+        )
+        for r in ordered
+    ]
