@@ -8,6 +8,9 @@ class DomainsConfig(AppConfig):
 
     def ready(self) -> None:
         from kluis.domains import renewals, shop_link
+        from kluis.domains.follow import running_domains
+        from kluis.rights.erasure import register_erasure_blocker
 
         shop_link.connect()
         renewals.connect()
+        register_erasure_blocker(running_domains)

@@ -26,3 +26,10 @@ def domains_renew() -> str:
     from kluis.domains.renewals import renewals_run
 
     return renewals_run()
+
+
+@job("domains_contact_updates", every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=15))
+def domains_contact_updates() -> str:
+    from kluis.domains.follow import contact_updates_run
+
+    return contact_updates_run()

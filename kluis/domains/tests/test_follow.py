@@ -1,0 +1,55 @@
+"""A correction reaches the registry that holds the contact; a running domain holds
+back an erasure."""
+
+from __future__ import annotations
+
+import pytest
+
+from kluis.audit.models import Disclosure
+from kluis.domains import epp_local, services
+from kluis.domains.follow import contact_updates_run
+from kluis.domains.models import RegistryContact
+from kluis.domains.tests.test_registration import queued, with_address
+from kluis.policy.enforce import Actor
+from kluis.rights.erasure import erasure_blockers
+from kluis.rights.models import FollowUp
+from kluis.rights.services import rectify
+from kluis.testing import Personas
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def test_a_corrected_address_is_sent_to_the_registry_ledgered_and_closed(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    customer = with_address(personas.customer_a)
+    queued(customer, "verhuisd.nl")
+    assert services.registrations_run() == "1 registered, 0 failed or refused, 0 waiting"
+    handle = RegistryContact.objects.get(customer=customer, registry="sidn").handle
+    ledgered = Disclosure.objects.filter(subject=customer.pk, recipient="sidn").count()
+
+    # While the domain runs, the customer cannot be erased, and is told why.
+    (blocker,) = [b for b in erasure_blockers(customer.pk) if b.key.startswith("domains.")]
+    assert "verhuiscode" in blocker.next_nl
+
+    rectify(
+        customer=customer,
+        changes={"address_street": "Prinsengracht 263"},
+        by=Actor.subject(customer.pk),
+    )
+    follow_up = FollowUp.objects.get(subject=customer.pk, recipient="sidn")
+    # The registry cannot be reached: the follow-up stays open, nothing is ledgered.
+    registries_local.registry.faults.drop_before = "contact:update"
+    assert contact_updates_run() == "0 contacts updated at registries, 1 follow-ups waiting"
+    assert Disclosure.objects.filter(subject=customer.pk, recipient="sidn").count() == ledgered
+    registries_local.registry.faults.drop_before = ""
+
+    assert contact_updates_run() == "1 contacts updated at registries, 0 follow-ups waiting"
+    contact = registries_local.registry.contacts[handle]
+    assert "Prinsengracht 263" in repr(contact)
+    follow_up.refresh_from_db()
+    assert follow_up.done_at is not None
+    latest = Disclosure.objects.filter(subject=customer.pk, recipient="sidn").latest("pk")
+    assert latest.reference.startswith(f"follow-up:{follow_up.pk}")
+    assert "user.contact.address" in latest.categories
+    assert contact_updates_run() == "0 contacts updated at registries, 0 follow-ups waiting"
