@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.audit.chain import audit_append
-from kluis.audit.disclosures import disclosure_record
 from kluis.domains.epp.client import EppError
 from kluis.domains.models import DomainRegistration, RegistryContact
 from kluis.domains.registries import REGISTRIES
@@ -34,6 +33,7 @@ from kluis.domains.services import (
     _categories,
     _contact_for,
     _session,
+    ledger_send,
     reveal_contacts,
 )
 from kluis.policy.enforce import check_disclosure
@@ -72,13 +72,11 @@ def contact_updates_run(*, session_for: SessionFor = _session) -> str:
             if FollowUp.objects.filter(pk=follow_up.pk, done_at__isnull=True).update(
                 done_at=timezone.now()
             ):
-                disclosure_record(
-                    subject=customer.id,
-                    recipient=registry.recipient,
-                    purpose=PURPOSE,
-                    categories=categories,
-                    actor=ACTOR,
-                    reference=f"follow-up:{follow_up.pk} contact:{contact.handle}",
+                ledger_send(
+                    customer.id,
+                    registry,
+                    categories,
+                    f"follow-up:{follow_up.pk} contact:{contact.handle}",
                 )
                 audit_append(
                     action="rights.follow_up_done",

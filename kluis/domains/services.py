@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -284,15 +285,22 @@ def _record_contact_sent(
     contact, _created = RegistryContact.objects.get_or_create(
         registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
     )
+    ledger_send(customer_id, registry, categories, reference)
+    return contact
+
+
+def ledger_send(
+    subject: uuid.UUID, registry: Registry, categories: list[str], reference: str
+) -> None:
+    """One send of a person's data to a registry, in the disclosure ledger."""
     disclosure_record(
-        subject=customer_id,
+        subject=subject,
         recipient=registry.recipient,
         purpose=PURPOSE,
         categories=categories,
         actor=ACTOR,
         reference=reference,
     )
-    return contact
 
 
 def _ensure_hosts(epp: EppClient, nameservers: list[str]) -> None:
@@ -507,14 +515,7 @@ def domain_register(
         locked.leased_until = None
         locked.last_error = ""
         locked.save()
-        disclosure_record(
-            subject=customer.id,
-            recipient=registry.recipient,
-            purpose=PURPOSE,
-            categories=categories,
-            actor=ACTOR,
-            reference=f"{reference} domain:{name}",
-        )
+        ledger_send(customer.id, registry, categories, f"{reference} domain:{name}")
     return locked
 
 
