@@ -14,9 +14,6 @@
 
 from __future__ import annotations
 
-import secrets
-import string
-
 import idna
 from django.db import transaction
 from django.utils import timezone
@@ -27,7 +24,7 @@ from kluis.audit.chain import audit_append
 from kluis.domains import shop_link
 from kluis.domains.epp.client import EppCommandFailed, EppError
 from kluis.domains.models import DomainRegistration
-from kluis.domains.registries import REGISTRIES, Registry
+from kluis.domains.registries import REGISTRIES, Registry, auth_code_new
 from kluis.domains.services import SessionFor, _ensure_hosts, _session
 
 MIN_NAMESERVERS, MAX_NAMESERVERS = 2, 13
@@ -129,20 +126,6 @@ def nameservers_change(
         )
     registration.nameservers = nameservers
     return registration
-
-
-def auth_code_new(registry: Registry) -> str:
-    """A fresh auth code in the format `registry` demands."""
-    alnum = string.ascii_letters + string.digits
-    upper = string.ascii_uppercase + string.digits
-    candidates = (
-        "".join(secrets.choice(alnum) for _ in range(16)),
-        "-".join("".join(secrets.choice(upper) for _ in range(4)) for _ in range(4)),
-    )
-    for code in candidates:
-        if registry.auth_code.fullmatch(code):
-            return code
-    raise ValueError(f"no auth-code shape fits {registry.name}'s format")
 
 
 def auth_code_request(

@@ -47,6 +47,7 @@ from kluis.domains.registries import (
     REGISTRIES,
     Registry,
     UnknownTld,
+    auth_code_new,
     pool,
     registry_for,
 )
@@ -469,7 +470,7 @@ def domain_register(
                     name=name,
                     years=1,
                     registrant=handle,
-                    auth_pw=secrets.token_urlsafe(12)[:16],
+                    auth_pw=auth_code_new(registry),
                     nameservers=nameservers,
                     admin=helper,
                     tech=helper,

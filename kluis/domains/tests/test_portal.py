@@ -9,8 +9,7 @@ from django.urls import reverse
 
 from kluis.audit.models import AuditEntry
 from kluis.domains import epp_local, services
-from kluis.domains.lifecycle import auth_code_new
-from kluis.domains.registries import REGISTRIES
+from kluis.domains.registries import REGISTRIES, auth_code_new
 from kluis.domains.tests.test_registration import queued, with_address
 from kluis.mail.delivery import deliver_due
 from kluis.mail.models import OutboxMessage
@@ -61,6 +60,7 @@ def test_the_customer_sees_changes_nameservers_and_gets_the_auth_code(
     record.statuses.remove("clientUpdateProhibited")
 
     old_code = record.auth_pw
+    assert REGISTRIES["sidn"].auth_code.fullmatch(old_code)  # set at create, in its format
     code_url = reverse("domains_portal:auth-code", kwargs={"registration_id": registration.pk})
     assert client.post(code_url).status_code == 302
     assert client.post(code_url).status_code == 302  # within the hour: one mail
