@@ -14,12 +14,10 @@ from django.views.decorators.http import require_POST
 from kluis.accounts.decorators import customer_required
 from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer
-from kluis.domains import lifecycle
+from kluis.domains import lifecycle, shop_link
 from kluis.domains.models import DomainRegistration
 from kluis.domains.registries import REGISTRIES
 from kluis.policy.enforce import Actor
-from kluis.shop.domains import domains_reveal
-from kluis.shop.forms import domain_shown
 
 PURPOSE = "contract_administration"
 
@@ -47,8 +45,7 @@ def _customer(request: HttpRequest) -> Customer:
 
 def _names(customer: Customer, registrations: list[DomainRegistration]) -> list[str]:
     lines = [r.line for r in registrations]
-    plain = domains_reveal(lines, purpose=PURPOSE, actor=Actor.subject(customer.id))
-    return [domain_shown(name) if name else "—" for name in plain]
+    return shop_link.domains_shown(lines, purpose=PURPOSE, actor=Actor.subject(customer.id))
 
 
 @never_cache

@@ -41,23 +41,23 @@ YEARS = 1
 
 def renewals_queue_for(invoices: Sequence[Invoice]) -> int:
     """Queue a renewal for each registered domain's period on `invoices` (paid)."""
-    from kluis.shop.models import SubscriptionRenewal
-
-    numbers = [i.number for i in invoices]
-    periods = SubscriptionRenewal.objects.filter(
-        invoice_number__in=numbers,
-        subscription__line__registration__status=DomainRegistration.Status.REGISTERED,
-    ).select_related("subscription__line__registration")
+    periods = shop_link.paid_periods([i.number for i in invoices])
+    registrations = {
+        r.line_id: r
+        for r in DomainRegistration.objects.filter(
+            line_id__in=[line for line, _start, _number in periods],
+            status=DomainRegistration.Status.REGISTERED,
+        )
+    }
     queued = 0
-    for period in periods:
-        registration = period.subscription.line.registration
+    for line, period_start, number in periods:
+        registration = registrations.get(line)
+        if registration is None:
+            continue  # not a domain, or not registered
         _, created = DomainRenewal.objects.get_or_create(
             registration=registration,
-            period_start=period.period_start,
-            defaults={
-                "invoice_number": period.invoice_number,
-                "expires_before": registration.expires_on,
-            },
+            period_start=period_start,
+            defaults={"invoice_number": number, "expires_before": registration.expires_on},
         )
         queued += created
     return queued

@@ -8,6 +8,7 @@ shop changes how it keeps a domain name (sealed or not), only this module change
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,11 +38,31 @@ def domain_of(line: OrderLine) -> str:
 
 def domain_shown(line: OrderLine, *, purpose: str, actor: Actor) -> str:
     """The line's domain name as the customer wrote it (é, not xn--), for `purpose`."""
+    (name,) = domains_shown([line], purpose=purpose, actor=actor)
+    return name
+
+
+def domains_shown(lines: list[OrderLine], *, purpose: str, actor: Actor) -> list[str]:
+    """Each line's domain name as the customer wrote it, revealed at once for `purpose`."""
     from kluis.shop.domains import domains_reveal
     from kluis.shop.forms import domain_shown as unicode_name
 
-    (name,) = domains_reveal([line], purpose=purpose, actor=actor)
-    return unicode_name(name) if name else domain_masked(line)
+    plain = domains_reveal(lines, purpose=purpose, actor=actor)
+    return [
+        unicode_name(name) if name else domain_masked(line)
+        for line, name in zip(lines, plain, strict=True)
+    ]
+
+
+def paid_periods(invoice_numbers: list[str]) -> list[tuple[int, dt.date, str]]:
+    """(order line, period start, invoice) of each subscription period on the invoices."""
+    from kluis.shop.models import SubscriptionRenewal
+
+    return list(
+        SubscriptionRenewal.objects.filter(invoice_number__in=invoice_numbers).values_list(
+            "subscription__line_id", "period_start", "invoice_number"
+        )
+    )
 
 
 def tld_of(line: OrderLine) -> str:
