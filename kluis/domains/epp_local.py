@@ -830,6 +830,22 @@ class Session:
 
     # poll
 
+    def _poll_data(self, message: PollMessage) -> etree._Element | None:
+        """A transfer message carries its <domain:trnData>, as registries send it."""
+        record = self.registry.domains.get(message.domain) if message.domain else None
+        if record is None or not message.text.startswith("Transfer "):
+            return None
+        status = message.text.split()[1]
+        return D.trnData(
+            D.name(record.name),
+            D.trStatus(status),
+            D.reID(record.transfer_to or record.sponsor),
+            D.reDate(message.at),
+            D.acID(self.client_id),
+            D.acDate(message.at),
+            D.exDate(record.expires),
+        )
+
     def poll(self, el: etree._Element, cltrid: str) -> etree._Element:
         reg = self.registry
         with reg.lock:
@@ -839,7 +855,7 @@ class Session:
                     return self.answer(1300, cltrid)
                 head = queue[0]
                 msgq = E.msgQ(E.qDate(head.at), E.msg(head.text), count=str(len(queue)), id=head.id)
-                return self.answer(1301, cltrid, msgq=msgq)
+                return self.answer(1301, cltrid, msgq=msgq, res_data=self._poll_data(head))
             wanted = el.get("msgID", "")
             if not queue or queue[0].id != wanted:
                 raise Refusal(2303, f"no message {wanted}")

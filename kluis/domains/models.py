@@ -45,6 +45,8 @@ class DomainRegistration(models.Model):
         REGISTERED = "registered", _("geregistreerd")
         FAILED = "failed", _("mislukt")
         REFUSED = "refused", _("geweigerd")
+        # Moved to another registrar (a registry's poll message said so).
+        TRANSFERRED = "transferred", _("verhuisd naar een andere provider")
 
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="domain_registrations"

@@ -42,6 +42,7 @@ from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.epp.commands import ContactData, PostalInfo
+from kluis.domains.epp.xml import DOMAIN
 from kluis.domains.models import DomainRegistration, PollMessage, RegistryContact
 from kluis.domains.registries import (
     REGISTRIES,
@@ -583,6 +584,36 @@ def registration_retry(*, registration: DomainRegistration, by: User) -> DomainR
     return locked
 
 
+_TRANSFERRED = {"serverApproved", "clientApproved"}
+
+
+def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) -> None:
+    """A transfer away that the registry approved marks the domain as moved (idempotent)."""
+    if message.res_data is None or message.res_data.find(f"{{{DOMAIN}}}trnData") is None:
+        return
+    transfer = codes.read_domain_transfer(message)
+    if transfer.status not in _TRANSFERRED or transfer.requested_by == client_id:
+        return
+    with transaction.atomic():
+        moved = list(
+            DomainRegistration.objects.select_for_update().filter(
+                registry=registry.key,
+                line_id__in=shop_link.lines_of_domain(transfer.name),
+                status=DomainRegistration.Status.REGISTERED,
+            )
+        )
+        for registration in moved:
+            DomainRegistration.objects.filter(pk=registration.pk).update(
+                status=DomainRegistration.Status.TRANSFERRED
+            )
+            audit_append(
+                action="domains.transferred_away",
+                actor=ACTOR.ref,
+                subject=registration.order.customer_id,
+                data={"registration": registration.pk, "registry": registry.key},
+            )
+
+
 def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
     """Read a registry's poll queue into PollMessage rows, acknowledging each one.
 
@@ -600,6 +631,7 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
                 message_id=message.queue_id,
                 defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
             )
+            _act_on_poll(registry, message, epp.endpoint.client_id)
             epp.poll_ack(message.queue_id)
             fetched += 1
     return fetched

@@ -65,6 +65,19 @@ def paid_periods(invoice_numbers: list[str]) -> list[tuple[int, dt.date, str]]:
     )
 
 
+def lines_of_domain(name: str) -> list[int]:
+    """The order lines of a domain name, found through its blind index (no reveal)."""
+    from kluis.shop.models import DomainName, OrderLine
+    from kluis.vault.fields import BlindIndexField
+
+    field = DomainName._meta.get_field("name_index")
+    assert isinstance(field, BlindIndexField)
+    value = field.lookup_value(name.strip().lower())
+    return list(
+        OrderLine.objects.filter(domain_name__name_index=value).values_list("pk", flat=True)
+    )
+
+
 def tld_of(line: OrderLine) -> str:
     """The extension the line was ordered under, without revealing the name."""
     return line.extension.tld if line.extension is not None else ""
