@@ -8,6 +8,11 @@
   after a crash changes nothing the second time. A registry that cannot be reached,
   or data the registry's rules refuse, leave the follow-up open for the next run and
   for staff.
+- **Contacts no domain needs.** The worker's `domains_contacts_cleanup` job deletes at
+  the registry a contact of ours that no pending or registered domain of the customer
+  there needs any more (after a failed registration, a transfer away, an end); the
+  registry refuses while the contact is still linked (2305), and the job tries again
+  later. A contact needed again later is created anew under the same handle.
 - **Erasure.** A domain registered in the customer's name holds back an erasure
   until its term ends: the registry keeps the holder's data as long as the domain
   runs, and a domain cannot run without a holder.
@@ -18,11 +23,13 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.audit.chain import audit_append
-from kluis.domains.epp.client import EppError
+from kluis.domains.epp import responses as codes
+from kluis.domains.epp.client import EppCommandFailed, EppError
 from kluis.domains.models import DomainRegistration, RegistryContact
 from kluis.domains.registries import REGISTRIES
 from kluis.domains.services import (
@@ -89,6 +96,49 @@ def contact_updates_run(*, session_for: SessionFor = _session) -> str:
                 )
                 sent += 1
     return f"{sent} contacts updated at registries, {waiting} follow-ups waiting"
+
+
+_ACTIVE = (DomainRegistration.Status.PENDING, DomainRegistration.Status.REGISTERED)
+
+
+def contacts_cleanup_run(*, session_for: SessionFor = _session) -> str:
+    """Delete at each registry the contacts that no running domain there needs any more.
+
+    The registry refuses a contact still linked to a domain (2305, for instance after a
+    transfer away, until the new registrar replaces the holder): it stays for a later
+    run. One already gone (2303) counts as deleted.
+    """
+    needed = DomainRegistration.objects.filter(
+        order__customer_id=OuterRef("customer_id"),
+        registry=OuterRef("registry"),
+        status__in=_ACTIVE,
+    )
+    unneeded = RegistryContact.objects.filter(deleted_at=None).exclude(Exists(needed))
+    deleted = waiting = 0
+    for contact in unneeded:
+        registry = REGISTRIES.get(contact.registry)
+        if registry is None:
+            continue
+        try:
+            with session_for(registry) as epp:
+                epp.contact_delete(contact.handle)
+        except EppCommandFailed as exc:
+            if exc.code != codes.OBJECT_DOES_NOT_EXIST:
+                waiting += 1
+                continue
+        except EppError:
+            waiting += 1
+            continue
+        with transaction.atomic():
+            RegistryContact.objects.filter(pk=contact.pk).update(deleted_at=timezone.now())
+            audit_append(
+                action="domains.contact_deleted",
+                actor=ACTOR.ref,
+                subject=contact.customer_id,
+                data={"registry": registry.key},
+            )
+        deleted += 1
+    return f"{deleted} contacts deleted at registries, {waiting} still linked or unreachable"
 
 
 def running_domains(subject: uuid.UUID) -> list[Blocker]:

@@ -33,3 +33,10 @@ def domains_contact_updates() -> str:
     from kluis.domains.follow import contact_updates_run
 
     return contact_updates_run()
+
+
+@job("domains_contacts_cleanup", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=15))
+def domains_contacts_cleanup() -> str:
+    from kluis.domains.follow import contacts_cleanup_run
+
+    return contacts_cleanup_run()

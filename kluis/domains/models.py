@@ -18,6 +18,8 @@ class RegistryContact(models.Model):
     registry = models.CharField(max_length=20)
     handle = models.CharField(max_length=16)
     created_at = models.DateTimeField(default=timezone.now)
+    # Deleted at the registry once no domain of the customer there needed it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -259,7 +259,7 @@ def _known_contact(registration: DomainRegistration, registry: Registry) -> Regi
     if not registry.contact_reusable:
         return None
     return RegistryContact.objects.filter(
-        customer_id=registration.order.customer_id, registry=registry.key
+        customer_id=registration.order.customer_id, registry=registry.key, deleted_at=None
     ).first()
 
 
@@ -287,6 +287,9 @@ def _record_contact_sent(
     contact, _created = RegistryContact.objects.get_or_create(
         registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
     )
+    if contact.deleted_at is not None:  # created anew after it was deleted there
+        RegistryContact.objects.filter(pk=contact.pk).update(deleted_at=None)
+        contact.deleted_at = None
     ledger_send(customer_id, registry, categories, reference)
     return contact
 
