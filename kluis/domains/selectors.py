@@ -15,6 +15,7 @@ _ORDER = [
     DomainRegistration.Status.FAILED,
     DomainRegistration.Status.REFUSED,
     DomainRegistration.Status.PENDING,
+    DomainRegistration.Status.TRANSFERRED,
     DomainRegistration.Status.REGISTERED,
 ]
 
@@ -45,7 +46,10 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
         found = DomainRegistration.objects.filter(status=status).select_related(
             "order", "line", "line__extension"
         )
-        if status == DomainRegistration.Status.REGISTERED:
+        if status in (
+            DomainRegistration.Status.REGISTERED,
+            DomainRegistration.Status.TRANSFERRED,
+        ):
             found = found.order_by("-registered_at")[:registered_limit]
         for registration in found:
             registry = REGISTRIES.get(registration.registry)

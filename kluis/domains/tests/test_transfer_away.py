@@ -39,6 +39,11 @@ def test_a_transfer_away_is_read_from_the_poll_queue_once_and_shown(
     assert PollMessage.objects.get().text == "Transfer serverApproved for gaat-weg.nl"
     assert AuditEntry.objects.filter(action="domains.transferred_away").count() == 1
 
+    staff = Client()
+    log_in(staff, personas.staff["orders"])
+    desk = staff.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "verhuisd naar een andere provider" in desk
+
     log_in(client, personas.alice)
     page = client.get(reverse("domains_portal:domains")).content.decode()
     assert "verhuisd naar een andere provider" in page
