@@ -62,6 +62,17 @@ def _translations() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _no_registries() -> None:
+    """No test reaches a registry it did not start (the demo's port 8700 may be in use).
+
+    Tests of the domains app point the settings at their own local EPP server.
+    """
+    from django.test import override_settings
+
+    override_settings(KLUIS_EPP_ENDPOINTS=dict.fromkeys(settings.KLUIS_EPP_ENDPOINTS, "")).enable()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _static_files(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Collect the static files as production does: hashed names and their manifest.
 

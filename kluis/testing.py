@@ -258,6 +258,12 @@ def _failed_registration(p: Personas) -> dict[str, Any]:
     return failed_registration_kwargs(p)
 
 
+def _registered_domain(p: Personas) -> dict[str, Any]:
+    from kluis.domains.testing import registered_domain_kwargs
+
+    return registered_domain_kwargs(p)
+
+
 def _order_number(kwargs: dict[str, Any]) -> str:
     from kluis.shop.models import Order
 
@@ -695,6 +701,15 @@ ROUTES: dict[str, Route] = {
     "domains_backoffice:retry": Route(
         "backoffice", roles=frozenset({"orders"}), method="post", kwargs=_failed_registration
     ),
+    "domains_portal:domains": Route("portal"),
+    "domains_portal:domain": Route("portal", kwargs=_registered_domain),
+    "domains_portal:nameservers": Route(
+        "portal",
+        method="post",
+        kwargs=_registered_domain,
+        data=lambda p: {"nameservers": "ns1.voorbeeld.nl\nns2.voorbeeld.nl"},
+    ),
+    "domains_portal:auth-code": Route("portal", method="post", kwargs=_registered_domain),
     # sites (kluis/sites)
     "sites_portal:sites": Route("portal"),
     "sites_portal:site": Route("portal", kwargs=_sites("site_kwargs")),

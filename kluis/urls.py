@@ -14,6 +14,7 @@ urlpatterns = [
     path("portaal/facturen/", include("kluis.billing.portal_urls")),
     path("betalen/", include("kluis.billing.pay_urls")),
     path("portaal/sites/", include("kluis.sites.portal_urls")),
+    path("portaal/domeinen/", include("kluis.domains.portal_urls")),
     path("portaal/", include("kluis.accounts.portal_urls")),
     path("backoffice/privacy/", include("kluis.rights.backoffice_urls")),
     path("backoffice/facturen/", include("kluis.billing.backoffice_urls")),

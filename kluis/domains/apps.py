@@ -7,6 +7,10 @@ class DomainsConfig(AppConfig):
     verbose_name = "Domeinnamen"
 
     def ready(self) -> None:
-        from kluis.domains.shop_link import connect
+        from kluis.domains import renewals, shop_link
+        from kluis.domains.follow import running_domains
+        from kluis.rights.erasure import register_erasure_blocker
 
-        connect()
+        shop_link.connect()
+        renewals.connect()
+        register_erasure_blocker(running_domains)

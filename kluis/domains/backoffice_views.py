@@ -21,7 +21,11 @@ def desk(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "domains/backoffice/desk.html",
-        {"rows": selectors.desk_rows(), "messages_in": selectors.recent_poll_messages()},
+        {
+            "rows": selectors.desk_rows(),
+            "renewals": selectors.renewal_rows(),
+            "messages_in": selectors.recent_poll_messages(),
+        },
     )
 
 

@@ -62,6 +62,8 @@ S = ElementMaker(namespace=SIDN, nsmap={"sidn-ext-epp": SIDN})
 
 TLDS = ("nl", "eu", "be", "de", "com", "net", "org")
 COMMAND_LIMIT = 64 * 1024
+# Names a registry keeps for itself: check answers avail=0 "Reserved", create 2306.
+RESERVED = frozenset({"nic", "whois", "rdap", "registry"})
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 MESSAGES = {
     1000: "Command completed successfully",
@@ -417,9 +419,10 @@ class Session:
                     rows.append(D.cd(D.name(raw, avail="0"), D.reason(exc.reason)))
                     continue
                 taken = name in self.registry.domains
-                cd = D.cd(D.name(name, avail="0" if taken else "1"))
-                if taken:
-                    cd.append(D.reason("In use"))
+                reserved = name.split(".")[0] in RESERVED
+                cd = D.cd(D.name(name, avail="0" if taken or reserved else "1"))
+                if taken or reserved:
+                    cd.append(D.reason("In use" if taken else "Reserved by the registry"))
                 rows.append(cd)
         return self.answer(1000, cltrid, res_data=D.chkData(*rows))
 
@@ -474,6 +477,8 @@ class Session:
         with reg.lock:
             if name in reg.domains:
                 raise Refusal(2302, name)
+            if name.split(".")[0] in RESERVED:
+                raise Refusal(2306, f"{name} is reserved by the registry")
             if not registrant:
                 raise Refusal(2306, "a registrant is required")
             for _type, handle in [("registrant", registrant), *contacts]:
@@ -825,6 +830,22 @@ class Session:
 
     # poll
 
+    def _poll_data(self, message: PollMessage) -> etree._Element | None:
+        """A transfer message carries its <domain:trnData>, as registries send it."""
+        record = self.registry.domains.get(message.domain) if message.domain else None
+        if record is None or not message.text.startswith("Transfer "):
+            return None
+        status = message.text.split()[1]
+        return D.trnData(
+            D.name(record.name),
+            D.trStatus(status),
+            D.reID(record.transfer_to or record.sponsor),
+            D.reDate(message.at),
+            D.acID(self.client_id),
+            D.acDate(message.at),
+            D.exDate(record.expires),
+        )
+
     def poll(self, el: etree._Element, cltrid: str) -> etree._Element:
         reg = self.registry
         with reg.lock:
@@ -834,7 +855,7 @@ class Session:
                     return self.answer(1300, cltrid)
                 head = queue[0]
                 msgq = E.msgQ(E.qDate(head.at), E.msg(head.text), count=str(len(queue)), id=head.id)
-                return self.answer(1301, cltrid, msgq=msgq)
+                return self.answer(1301, cltrid, msgq=msgq, res_data=self._poll_data(head))
             wanted = el.get("msgID", "")
             if not queue or queue[0].id != wanted:
                 raise Refusal(2303, f"no message {wanted}")

@@ -19,3 +19,24 @@ def domains_poll() -> str:
     from kluis.domains.services import poll_messages_run
 
     return poll_messages_run()
+
+
+@job("domains_renew", every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=15))
+def domains_renew() -> str:
+    from kluis.domains.renewals import renewals_run
+
+    return renewals_run()
+
+
+@job("domains_contact_updates", every=dt.timedelta(minutes=5), lease=dt.timedelta(minutes=15))
+def domains_contact_updates() -> str:
+    from kluis.domains.follow import contact_updates_run
+
+    return contact_updates_run()
+
+
+@job("domains_contacts_cleanup", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=15))
+def domains_contacts_cleanup() -> str:
+    from kluis.domains.follow import contacts_cleanup_run
+
+    return contacts_cleanup_run()

@@ -18,6 +18,8 @@ class RegistryContact(models.Model):
     registry = models.CharField(max_length=20)
     handle = models.CharField(max_length=16)
     created_at = models.DateTimeField(default=timezone.now)
+    # Deleted at the registry once no domain of the customer there needed it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -45,6 +47,8 @@ class DomainRegistration(models.Model):
         REGISTERED = "registered", _("geregistreerd")
         FAILED = "failed", _("mislukt")
         REFUSED = "refused", _("geweigerd")
+        # Moved to another registrar (a registry's poll message said so).
+        TRANSFERRED = "transferred", _("verhuisd naar een andere provider")
 
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="domain_registrations"
@@ -59,6 +63,8 @@ class DomainRegistration(models.Model):
     )
     roid = models.CharField(max_length=89, blank=True)
     expires_on = models.DateField(null=True, blank=True)
+    # The nameservers the registry holds for the domain, as we last set them.
+    nameservers = models.JSONField(default=list, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # A worker holds a registration while it talks to the registry (conditional UPDATE).
@@ -104,3 +110,42 @@ class PollMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registry} message {self.message_id}"
+
+
+class DomainRenewal(models.Model):
+    """One paid year of a registered domain, on its way to the registry as <renew>.
+
+    Queued when the renewal invoice of the domain's subscription is paid; unique per
+    registration and period, so a payment heard twice renews once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("wacht op verlenging")
+        RENEWED = "renewed", _("verlengd")
+        FAILED = "failed", _("verlenging mislukt")
+
+    registration = models.ForeignKey(
+        DomainRegistration, on_delete=models.PROTECT, related_name="renewals"
+    )
+    period_start = models.DateField()
+    invoice_number = models.CharField(max_length=24, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    # Our expiry date when the renewal was queued: a registry date past it means a run
+    # that crashed after the registry's yes already renewed.
+    expires_before = models.DateField(null=True, blank=True)
+    expires_after = models.DateField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "period_start"], name="domains_renewal_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"renewal {self.pk} ({self.status})"

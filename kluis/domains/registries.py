@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import re
+import secrets
 import ssl
+import string
 import urllib.parse
 from dataclasses import dataclass
 
@@ -175,6 +177,20 @@ REGISTRIES: dict[str, Registry] = {
     )
 }
 BY_TLD: dict[str, Registry] = {tld: reg for reg in REGISTRIES.values() for tld in reg.tlds}
+
+
+def auth_code_new(registry: Registry) -> str:
+    """A fresh auth code in the format `registry` demands (its `auth_code` rule)."""
+    alnum = string.ascii_letters + string.digits
+    upper = string.ascii_uppercase + string.digits
+    candidates = (
+        "".join(secrets.choice(alnum) for _ in range(16)),
+        "-".join("".join(secrets.choice(upper) for _ in range(4)) for _ in range(4)),
+    )
+    for code in candidates:
+        if registry.auth_code.fullmatch(code):
+            return code
+    raise ValueError(f"no auth-code shape fits {registry.name}'s format")
 
 
 def registry_for(domain: str) -> Registry:

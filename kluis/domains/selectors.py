@@ -5,14 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kluis.domains import shop_link
-from kluis.domains.models import DomainRegistration, PollMessage
+from kluis.domains.emails import dedupe_key
+from kluis.domains.models import DomainRegistration, DomainRenewal, PollMessage
 from kluis.domains.registries import REGISTRIES
+from kluis.mail.models import OutboxMessage
 
 # What the domains desk shows first: what needs a person, then what waits.
 _ORDER = [
     DomainRegistration.Status.FAILED,
     DomainRegistration.Status.REFUSED,
     DomainRegistration.Status.PENDING,
+    DomainRegistration.Status.TRANSFERRED,
     DomainRegistration.Status.REGISTERED,
 ]
 
@@ -23,15 +26,30 @@ class DeskRow:
     domain: str
     registry: str
     can_retry: bool
+    # The customer's failure mail: None (none queued), "queued", "sent" or "failed".
+    mail: str | None = None
+    # Pending, but the registry could not be reached on several runs in a row.
+    stuck: bool = False
+
+
+STUCK_AFTER = 3  # attempts
 
 
 def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
     rows: list[DeskRow] = []
+    mails = dict(
+        OutboxMessage.objects.filter(dedupe_key__startswith="domains:registration:").values_list(
+            "dedupe_key", "status"
+        )
+    )
     for status in _ORDER:
         found = DomainRegistration.objects.filter(status=status).select_related(
             "order", "line", "line__extension"
         )
-        if status == DomainRegistration.Status.REGISTERED:
+        if status in (
+            DomainRegistration.Status.REGISTERED,
+            DomainRegistration.Status.TRANSFERRED,
+        ):
             found = found.order_by("-registered_at")[:registered_limit]
         for registration in found:
             registry = REGISTRIES.get(registration.registry)
@@ -41,6 +59,9 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
                     domain=shop_link.domain_masked(registration.line),
                     registry=registry.name if registry else "—",
                     can_retry=registration.can_retry,
+                    mail=mails.get(dedupe_key(registration)),
+                    stuck=status == DomainRegistration.Status.PENDING
+                    and registration.attempts >= STUCK_AFTER,
                 )
             )
     return rows
@@ -48,3 +69,32 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
 
 def recent_poll_messages(limit: int = 50) -> list[PollMessage]:
     return list(PollMessage.objects.all()[:limit])
+
+
+@dataclass(frozen=True)
+class RenewalRow:
+    renewal: DomainRenewal
+    domain: str
+    registry: str
+
+
+def renewal_rows(limit: int = 50) -> list[RenewalRow]:
+    """Failed renewals first, then those waiting, then the latest done."""
+    found = DomainRenewal.objects.select_related(
+        "registration__order", "registration__line__extension"
+    )
+    ordered = [
+        *found.filter(status=DomainRenewal.Status.FAILED),
+        *found.filter(status=DomainRenewal.Status.PENDING),
+        *found.filter(status=DomainRenewal.Status.RENEWED).order_by("-renewed_at")[:limit],
+    ]
+    return [
+        RenewalRow(
+            renewal=r,
+            domain=shop_link.domain_masked(r.registration.line),
+            registry=REGISTRIES[r.registration.registry].name
+            if r.registration.registry in REGISTRIES
+            else "—",
+        )
+        for r in ordered
+    ]

@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 
@@ -37,14 +38,17 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.domains import shop_link
+from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.epp.commands import ContactData, PostalInfo
+from kluis.domains.epp.xml import DOMAIN
 from kluis.domains.models import DomainRegistration, PollMessage, RegistryContact
 from kluis.domains.registries import (
     REGISTRIES,
     Registry,
     UnknownTld,
+    auth_code_new,
     pool,
     registry_for,
 )
@@ -58,6 +62,8 @@ ACTOR = Actor.system("domains")
 PURPOSE = "domain_registration"
 LEASE = dt.timedelta(minutes=10)
 POLL_BATCH = 100  # messages read from one registry per run
+# A registry's refusal under its own rules (policy, syntax, parameters).
+_RULES_REFUSED = {2003, 2004, 2005, 2306}
 
 # A session with one registry, for one registration (the pool's by default).
 SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
@@ -253,7 +259,7 @@ def _known_contact(registration: DomainRegistration, registry: Registry) -> Regi
     if not registry.contact_reusable:
         return None
     return RegistryContact.objects.filter(
-        customer_id=registration.order.customer_id, registry=registry.key
+        customer_id=registration.order.customer_id, registry=registry.key, deleted_at=None
     ).first()
 
 
@@ -281,15 +287,25 @@ def _record_contact_sent(
     contact, _created = RegistryContact.objects.get_or_create(
         registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
     )
+    if contact.deleted_at is not None:  # created anew after it was deleted there
+        RegistryContact.objects.filter(pk=contact.pk).update(deleted_at=None)
+        contact.deleted_at = None
+    ledger_send(customer_id, registry, categories, reference)
+    return contact
+
+
+def ledger_send(
+    subject: uuid.UUID, registry: Registry, categories: list[str], reference: str
+) -> None:
+    """One send of a person's data to a registry, in the disclosure ledger."""
     disclosure_record(
-        subject=customer_id,
+        subject=subject,
         recipient=registry.recipient,
         purpose=PURPOSE,
         categories=categories,
         actor=ACTOR,
         reference=reference,
     )
-    return contact
 
 
 def _ensure_hosts(epp: EppClient, nameservers: list[str]) -> None:
@@ -354,12 +370,22 @@ def _finish_refused(registration: DomainRegistration, message: str) -> None:
     registration.last_error = message[:500]
 
 
+def _cause(exc: EppCommandFailed) -> str:
+    if exc.code == codes.OBJECT_EXISTS:
+        return Cause.TAKEN
+    if exc.code in _RULES_REFUSED:
+        return Cause.REJECTED
+    return Cause.OTHER
+
+
 def _finish_failed(
     registration: DomainRegistration,
     message: str,
     *,
+    cause: str,
     contact_sent: tuple[Registry, str, list[str], str] | None = None,
 ) -> None:
+    """Mark it failed with the registry's words, and mail the customer (once ever)."""
     with transaction.atomic():
         if contact_sent is not None:
             _record_contact_sent(registration, *contact_sent)
@@ -368,6 +394,7 @@ def _finish_failed(
             last_error=message[:500],
             leased_until=None,
         )
+        mail_registration_failed(registration, cause)
     registration.status = DomainRegistration.Status.FAILED
     registration.last_error = message[:500]
 
@@ -400,7 +427,9 @@ def domain_register(
     consent = _consent_or_refuse(registration, registry)
     customer = shop_link.customer_of(registration.order)
     if not registry.period_allowed(1):
-        _finish_failed(registration, f"{registry.name}: 1 jaar is niet toegestaan")
+        _finish_failed(
+            registration, f"{registry.name}: 1 jaar is niet toegestaan", cause=Cause.OTHER
+        )
         raise RegistrationRefused("period")
     try:
         name = shop_link.domain_of(registration.line)
@@ -428,6 +457,7 @@ def domain_register(
                 registration,
                 _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
                 % {"registry": registry.name, "what": exc},
+                cause=Cause.DATA,
             )
             raise
     sent: tuple[Registry, str, list[str], str] | None = None
@@ -444,7 +474,7 @@ def domain_register(
                     name=name,
                     years=1,
                     registrant=handle,
-                    auth_pw=secrets.token_urlsafe(12)[:16],
+                    auth_pw=auth_code_new(registry),
                     nameservers=nameservers,
                     admin=helper,
                     tech=helper,
@@ -460,7 +490,10 @@ def domain_register(
                 expires, roid = info.expires, info.roid
         except EppCommandFailed as exc:
             _finish_failed(
-                registration, f"{registry.name}: {exc.response.explain()}", contact_sent=sent
+                registration,
+                f"{registry.name}: {exc.response.explain()}",
+                cause=_cause(exc),
+                contact_sent=sent,
             )
             log.info("registration %s failed: %s", registration.pk, exc.code)
             return registration
@@ -480,20 +513,14 @@ def domain_register(
         locked.status = DomainRegistration.Status.REGISTERED
         locked.contact = contact
         locked.roid = roid
+        locked.nameservers = nameservers
         # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
         locked.expires_on = _local_date(expires) if expires else None
         locked.registered_at = timezone.now()
         locked.leased_until = None
         locked.last_error = ""
         locked.save()
-        disclosure_record(
-            subject=customer.id,
-            recipient=registry.recipient,
-            purpose=PURPOSE,
-            categories=categories,
-            actor=ACTOR,
-            reference=f"{reference} domain:{name}",
-        )
+        ledger_send(customer.id, registry, categories, f"{reference} domain:{name}")
     return locked
 
 
@@ -560,6 +587,36 @@ def registration_retry(*, registration: DomainRegistration, by: User) -> DomainR
     return locked
 
 
+_TRANSFERRED = {"serverApproved", "clientApproved"}
+
+
+def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) -> None:
+    """A transfer away that the registry approved marks the domain as moved (idempotent)."""
+    if message.res_data is None or message.res_data.find(f"{{{DOMAIN}}}trnData") is None:
+        return
+    transfer = codes.read_domain_transfer(message)
+    if transfer.status not in _TRANSFERRED or transfer.requested_by == client_id:
+        return
+    with transaction.atomic():
+        moved = list(
+            DomainRegistration.objects.select_for_update().filter(
+                registry=registry.key,
+                line_id__in=shop_link.lines_of_domain(transfer.name),
+                status=DomainRegistration.Status.REGISTERED,
+            )
+        )
+        for registration in moved:
+            DomainRegistration.objects.filter(pk=registration.pk).update(
+                status=DomainRegistration.Status.TRANSFERRED
+            )
+            audit_append(
+                action="domains.transferred_away",
+                actor=ACTOR.ref,
+                subject=registration.order.customer_id,
+                data={"registration": registration.pk, "registry": registry.key},
+            )
+
+
 def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
     """Read a registry's poll queue into PollMessage rows, acknowledging each one.
 
@@ -577,6 +634,7 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
                 message_id=message.queue_id,
                 defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
             )
+            _act_on_poll(registry, message, epp.endpoint.client_id)
             epp.poll_ack(message.queue_id)
             fetched += 1
     return fetched

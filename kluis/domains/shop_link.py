@@ -1,16 +1,20 @@
 """Everything the domains app knows about the shop's models, in one place.
 
-Domain names are read through `domain_of`, consent through `non_eu_consent`, and the
-order's move to "in behandeling" arrives through the shop's move handlers. When the
+Domain names are read through `domain_of`, consent through `non_eu_consent`, the
+order's move to "in behandeling" arrives through the shop's move handlers, and the
+shop asks availability through the checker registered here. When the
 shop changes how it keeps a domain name (sealed or not), only this module changes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from kluis.accounts.models import Customer, User
+    from kluis.policy.enforce import Actor
+    from kluis.shop.availability import Answer
     from kluis.shop.models import Order, OrderLine
 
 
@@ -30,6 +34,48 @@ def domain_of(line: OrderLine) -> str:
     if not name:
         raise DomainGone(line.pk)
     return name.strip().lower()
+
+
+def domain_shown(line: OrderLine, *, purpose: str, actor: Actor) -> str:
+    """The line's domain name as the customer wrote it (é, not xn--), for `purpose`."""
+    (name,) = domains_shown([line], purpose=purpose, actor=actor)
+    return name
+
+
+def domains_shown(lines: list[OrderLine], *, purpose: str, actor: Actor) -> list[str]:
+    """Each line's domain name as the customer wrote it, revealed at once for `purpose`."""
+    from kluis.shop.domains import domains_reveal
+    from kluis.shop.forms import domain_shown as unicode_name
+
+    plain = domains_reveal(lines, purpose=purpose, actor=actor)
+    return [
+        unicode_name(name) if name else domain_masked(line)
+        for line, name in zip(lines, plain, strict=True)
+    ]
+
+
+def paid_periods(invoice_numbers: list[str]) -> list[tuple[int, dt.date, str]]:
+    """(order line, period start, invoice) of each subscription period on the invoices."""
+    from kluis.shop.models import SubscriptionRenewal
+
+    return list(
+        SubscriptionRenewal.objects.filter(invoice_number__in=invoice_numbers).values_list(
+            "subscription__line_id", "period_start", "invoice_number"
+        )
+    )
+
+
+def lines_of_domain(name: str) -> list[int]:
+    """The order lines of a domain name, found through its blind index (no reveal)."""
+    from kluis.shop.models import DomainName, OrderLine
+    from kluis.vault.fields import BlindIndexField
+
+    field = DomainName._meta.get_field("name_index")
+    assert isinstance(field, BlindIndexField)
+    value = field.lookup_value(name.strip().lower())
+    return list(
+        OrderLine.objects.filter(domain_name__name_index=value).values_list("pk", flat=True)
+    )
 
 
 def tld_of(line: OrderLine) -> str:
@@ -96,7 +142,15 @@ def _on_order_moved(order: Order, before: str, by: User | None) -> bool:
     return False  # the shop's own status mail tells the customer
 
 
+def _check(domain: str, client_address: str) -> Answer:
+    from kluis.domains.availability import domain_available
+
+    return domain_available(domain, client_address)
+
+
 def connect() -> None:
+    from kluis.shop.availability import register_checker
     from kluis.shop.moves import register_move_handler
 
     register_move_handler(_on_order_moved)
+    register_checker(_check)

@@ -18,3 +18,17 @@ def failed_registration_kwargs(p: Personas) -> dict[str, Any]:
         status=DomainRegistration.Status.FAILED, last_error="SIDN: 2400 Command failed"
     )
     return {"registration_id": registration.pk}
+
+
+def registered_domain_kwargs(p: Personas) -> dict[str, Any]:
+    """A domain of Alice's, registered at SIDN, for the portal's pages."""
+    import datetime as dt
+
+    order = make_order(p.customer_a, status=Order.Status.IN_PROGRESS, domain="alice-portaal.nl")
+    (registration,) = registrations_queue(order=order)
+    DomainRegistration.objects.filter(pk=registration.pk).update(
+        status=DomainRegistration.Status.REGISTERED,
+        expires_on=dt.date(2027, 12, 5),
+        nameservers=["ns1.winkeltjes.net", "ns2.winkeltjes.net"],
+    )
+    return {"registration_id": registration.pk}

@@ -111,6 +111,14 @@ class AddProductForm(forms.Form):
         return code
 
 
+def domain_shown(domain: str) -> str:
+    """A name as a visitor typed it: é for xn--, where it decodes."""
+    try:
+        return idna.decode(domain)
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return domain
+
+
 class AddDomainForm(forms.Form):
     label = forms.CharField(label=_("Domeinnaam"), max_length=63)
     tld = forms.ChoiceField(label=_("Extensie"), initial="nl")  # most customers are Dutch

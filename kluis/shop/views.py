@@ -11,15 +11,15 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from kluis.accounts.http import client_address
 from kluis.accounts.models import Customer, User
 from kluis.policy.enforce import Actor
+from kluis.shop import availability, consumer, documents, forms, services, withdrawal
 from kluis.shop import cart as carts
-from kluis.shop import consumer, documents, forms, services, withdrawal
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.prices import price_display, price_display_choose
 from kluis.shop.pricing import with_prices_of_day
@@ -68,6 +68,10 @@ def _customer(request: HttpRequest) -> Customer | None:
 
 
 def catalogue(request: HttpRequest) -> HttpResponse:
+    return _catalogue_page(request, forms.AddDomainForm())
+
+
+def _catalogue_page(request: HttpRequest, domain_form: forms.AddDomainForm) -> HttpResponse:
     return render(
         request,
         "shop/catalogue.html",
@@ -79,7 +83,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
                 list(Product.objects.filter(active=True, kind=Product.Kind.WEBSITE))
             ),
             "extensions": with_prices_of_day(list(DomainExtension.objects.filter(active=True))),
-            "domain_form": forms.AddDomainForm(),
+            "domain_form": domain_form,
             "language": translation.get_language() or "nl",
             "prices": price_display(request),
         },
@@ -98,14 +102,59 @@ def cart_add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def cart_add_domain(request: HttpRequest) -> HttpResponse:
+    """A name goes into the cart once its registry said it is free (or was not asked).
+
+    A name that is taken or not possible is answered on the catalogue page itself,
+    and nothing goes into the cart.
+    """
     form = forms.AddDomainForm(request.POST)
     if form.is_valid():
-        carts.cart_add_domain(request.session, form.domain)
-        return redirect("shop:cart")
+        domain = form.domain
+        answer = availability.domain_check(domain, client_address(request))
+        if answer.verdict in availability.INTO_CART:
+            carts.cart_add_domain(request.session, domain)
+            if answer.verdict == availability.Verdict.UNCHECKED:
+                messages.warning(request, _(DOMAIN_UNCHECKED))
+            return redirect("shop:cart")
+        form.add_error("label", _domain_refusal(answer, forms.domain_shown(domain)))
+        return _catalogue_page(request, form)
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, str(error))
     return redirect("shop:catalogue")
+
+
+DOMAIN_UNCHECKED = gettext_noop(
+    "We konden de registry nu niet vragen of je domeinnaam vrij is. De naam staat in je "
+    "winkelmandje; we controleren het bij de registratie en mailen je als hij toch bezet is."
+)
+
+
+def _domain_refusal(answer: availability.Answer, domain: str) -> str:
+    shown = {"domain": domain}
+    if answer.verdict == availability.Verdict.THROTTLED:
+        minutes = max(1, -(-answer.seconds // 60))
+        return ngettext(
+            "Je hebt in korte tijd veel namen laten controleren. Probeer het over %(n)s minuut "
+            "opnieuw.",
+            "Je hebt in korte tijd veel namen laten controleren. Probeer het over %(n)s minuten "
+            "opnieuw.",
+            minutes,
+        ) % {"n": minutes}
+    if answer.verdict == availability.Verdict.TAKEN:
+        return (
+            _(
+                "%(domain)s is al geregistreerd. Kies een andere naam of extensie. Is de naam van "
+                "jou en wil je hem naar ons verhuizen? Vraag het ons via het contactformulier."
+            )
+            % shown
+        )
+    if answer.reason:
+        return _("%(domain)s kan niet worden geregistreerd. De registry zegt: %(reason)s") % {
+            **shown,
+            "reason": answer.reason,
+        }
+    return _("%(domain)s kan niet worden geregistreerd.") % shown
 
 
 @require_POST

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.fixtures import SettingsWrapper
 
 from kluis.accounts.models import Customer
 from kluis.audit.models import AuditEntry, Disclosure
@@ -17,31 +15,13 @@ from kluis.domains import epp_local, registries, services
 from kluis.domains.epp.client import connect_and_login
 from kluis.domains.models import DomainRegistration
 from kluis.domains.services import RegistrationRefused, domain_register, registrations_queue
-from kluis.domains.tests.conftest import PASSWORD, endpoint_for
+from kluis.domains.tests.conftest import endpoint_for, taken_elsewhere
 from kluis.shop import documents
 from kluis.shop.models import Acceptance, Order
 from kluis.shop.testing import make_order
 from kluis.testing import Personas, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
-
-
-@pytest.fixture
-def registries_local(
-    registry_server: epp_local.Running, settings: SettingsWrapper
-) -> Iterator[epp_local.Running]:
-    """Every registry is the test's local server, through the real settings path."""
-    port = registry_server.server.port
-    settings.KLUIS_EPP_ENDPOINTS = {
-        key: f"epp://kluis-{key}:{PASSWORD}@127.0.0.1:{port}" for key in registries.REGISTRIES
-    }
-    settings.KLUIS_EPP_CAFILE = str(registry_server.cert)
-    registries.pool.cache_clear()
-    yield registry_server
-    for key in registries.REGISTRIES:
-        if settings.KLUIS_EPP_ENDPOINTS.get(key):
-            registries.pool(key).close()
-    registries.pool.cache_clear()
 
 
 def with_address(customer: Customer) -> Customer:
@@ -189,21 +169,7 @@ def test_a_dropped_connection_mid_create_leaves_it_pending_and_the_next_run_comp
 def test_a_domain_taken_by_another_registrar_fails_with_the_registrys_own_words(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
-    other = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
-    from kluis.domains.tests.test_client import contact
-
-    other.contact_create(contact("OT-1"))
-    other.request(
-        __import__("kluis.domains.epp.commands", fromlist=["x"]).domain_create(
-            name="bezet.nl",
-            years=1,
-            registrant="OT-1",
-            auth_pw="Token12345",
-            admin="OT-1",
-            tech="OT-1",
-        )
-    )
-    other.logout()
+    taken_elsewhere(registries_local, "bezet.nl")
     customer = with_address(personas.customer_a)
     done = domain_register(registration=queued(customer, "bezet.nl"))
     assert done.status == DomainRegistration.Status.FAILED

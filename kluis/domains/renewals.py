@@ -1,0 +1,162 @@
+"""Renewing a domain at its registry once its renewal invoice is paid.
+
+- **Queue.** Billing tells the domains app of every paid invoice (its paid handler,
+  inside the payment's transaction). Each subscription period on that invoice whose
+  line is a registered domain becomes one DomainRenewal (unique per registration and
+  period), so a payment heard twice renews once. An unpaid renewal invoice queues
+  nothing: the domain is not renewed.
+- **Renew.** The job reads the registry's own expiry with <info> and sends <renew>
+  with that date as curExpDate (RFC 5731 §3.2.3), one year (the registry's period
+  rules allow it, or the renewal fails with that reason).
+- **Crashes.** A run killed after the registry's yes but before our commit finds, on
+  its next run, a registry expiry past the one we had: it completes instead of
+  renewing twice.
+- **Ledger.** A renewal sends the registry no personal data but the domain name it
+  already holds; it is audited (`domains.renewed`), not a new disclosure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from kluis.audit.chain import audit_append
+from kluis.domains import shop_link
+from kluis.domains.epp.client import EppCommandFailed, EppError
+from kluis.domains.models import DomainRegistration, DomainRenewal
+from kluis.domains.registries import REGISTRIES
+from kluis.domains.services import ACTOR, SessionFor, _local_date, _session
+
+if TYPE_CHECKING:
+    from kluis.billing.models import Invoice
+
+log = logging.getLogger(__name__)
+YEARS = 1
+
+
+def renewals_queue_for(invoices: Sequence[Invoice]) -> int:
+    """Queue a renewal for each registered domain's period on `invoices` (paid)."""
+    periods = shop_link.paid_periods([i.number for i in invoices])
+    registrations = {
+        r.line_id: r
+        for r in DomainRegistration.objects.filter(
+            line_id__in=[line for line, _start, _number in periods],
+            status=DomainRegistration.Status.REGISTERED,
+        )
+    }
+    queued = 0
+    for line, period_start, number in periods:
+        registration = registrations.get(line)
+        if registration is None:
+            continue  # not a domain, or not registered
+        _, created = DomainRenewal.objects.get_or_create(
+            registration=registration,
+            period_start=period_start,
+            defaults={"invoice_number": number, "expires_before": registration.expires_on},
+        )
+        queued += created
+    return queued
+
+
+def _on_paid(invoice: Invoice) -> None:
+    renewals_queue_for([invoice])
+
+
+def _on_paid_many(invoices: Sequence[Invoice]) -> None:
+    renewals_queue_for(invoices)
+
+
+def connect() -> None:
+    from kluis.billing.settlement import register_paid_handler
+
+    register_paid_handler(_on_paid, many=_on_paid_many)
+
+
+def _fail(renewal: DomainRenewal, message: str) -> None:
+    DomainRenewal.objects.filter(pk=renewal.pk).update(
+        status=DomainRenewal.Status.FAILED, last_error=message[:500]
+    )
+
+
+def _after_renew(renewal: DomainRenewal) -> None:
+    """The moment between the registry's yes and our commit (tests crash here)."""
+
+
+def domain_renew(*, renewal: DomainRenewal, session_for: SessionFor = _session) -> DomainRenewal:
+    """Renew one paid period; EppError (unreachable) leaves it pending."""
+    registration = renewal.registration
+    registry = REGISTRIES[registration.registry]
+    if not registry.period_allowed(YEARS):
+        _fail(renewal, f"{registry.name}: {YEARS} jaar is niet toegestaan")
+        return renewal
+    name = shop_link.domain_of(registration.line)
+    with session_for(registry) as epp:
+        try:
+            info = epp.domain_info(name)
+            if info.expires is None:
+                raise EppError(f"{registry.name} gave no expiry date for the domain")
+            at_registry = _local_date(info.expires)
+            if renewal.expires_before is not None and at_registry > renewal.expires_before:
+                new_expiry: dt.date = at_registry  # renewed by a run that crashed after
+            else:
+                utc_date = (
+                    info.expires.astimezone(dt.UTC).date()
+                    if info.expires.tzinfo
+                    else (info.expires.date())
+                )
+                renewed = epp.domain_renew(name=name, current_expiry=utc_date, years=YEARS)
+                if renewed is None:
+                    raise EppError(f"{registry.name} gave no new expiry date")
+                new_expiry = _local_date(renewed)
+        except EppCommandFailed as exc:
+            _fail(renewal, f"{registry.name}: {exc.response.explain()}")
+            log.info("renewal %s failed: %s", renewal.pk, exc.code)
+            renewal.refresh_from_db()
+            return renewal
+    _after_renew(renewal)
+    with transaction.atomic():
+        locked = DomainRenewal.objects.select_for_update().get(pk=renewal.pk)
+        if locked.status == DomainRenewal.Status.RENEWED:
+            return locked
+        locked.status = DomainRenewal.Status.RENEWED
+        locked.expires_after = new_expiry
+        locked.renewed_at = timezone.now()
+        locked.last_error = ""
+        locked.save()
+        DomainRegistration.objects.filter(pk=registration.pk).update(expires_on=new_expiry)
+        audit_append(
+            action="domains.renewed",
+            actor=ACTOR.ref,
+            subject=registration.order.customer_id,
+            data={"registration": registration.pk, "registry": registry.key, "years": YEARS},
+        )
+    return locked
+
+
+def renewals_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
+    """Renew what was paid (the worker's job); a one-line outcome without names."""
+    done = failed = waiting = 0
+    pending = (
+        DomainRenewal.objects.filter(status=DomainRenewal.Status.PENDING)
+        .select_related("registration__order", "registration__line")
+        .order_by("pk")[:limit]
+    )
+    for renewal in pending:
+        try:
+            result = domain_renew(renewal=renewal, session_for=session_for)
+        except EppError as exc:
+            DomainRenewal.objects.filter(pk=renewal.pk).update(
+                attempts=renewal.attempts + 1, last_error=str(exc)[:500]
+            )
+            waiting += 1
+            continue
+        if result.status == DomainRenewal.Status.RENEWED:
+            done += 1
+        else:
+            failed += 1
+    return f"{done} renewed, {failed} failed, {waiting} waiting"

@@ -1,0 +1,104 @@
+"""A paid renewal invoice renews the domain at its registry, once, crash or not."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from kluis.billing.renewals import renewal_invoice_issue
+from kluis.billing.settlement import invoice_paid
+from kluis.domains import epp_local, renewals, services
+from kluis.domains.models import DomainRegistration, DomainRenewal
+from kluis.domains.tests.test_registration import queued, with_address
+from kluis.shop.models import Order
+from kluis.shop.services import subscriptions_start
+from kluis.testing import Personas, log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _registered_with_subscription(personas: Personas, name: str) -> DomainRegistration:
+    customer = with_address(personas.customer_a)
+    registration = queued(customer, name)
+    assert services.registrations_run() == "1 registered, 0 failed or refused, 0 waiting"
+    Order.objects.filter(pk=registration.order_id).update(status=Order.Status.DELIVERED)
+    registration.order.refresh_from_db()
+    subscriptions_start(order=registration.order, started_on=dt.date.today())
+    registration.refresh_from_db()
+    return registration
+
+
+def _renewal_paid(personas: Personas, registration: DomainRegistration) -> dt.date:
+    """Issue the next period's renewal invoice and pay it; our expiry before it."""
+    before = registration.expires_on
+    assert before is not None
+    invoice = renewal_invoice_issue(
+        customer=personas.customer_a, today=before - dt.timedelta(days=10)
+    )
+    assert invoice is not None
+    invoice_paid(invoice)
+    return before
+
+
+def test_a_paid_renewal_invoice_renews_once_and_an_unpaid_one_not(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "verleng-mij.nl")
+    registry = registries_local.registry
+    before = registration.expires_on
+    assert before is not None
+    # The period's renewal invoice, issued ahead of the period; not paid: nothing.
+    invoice = renewal_invoice_issue(
+        customer=personas.customer_a, today=before - dt.timedelta(days=10)
+    )
+    assert invoice is not None
+    assert renewals.renewals_run() == "0 renewed, 0 failed, 0 waiting"
+
+    invoice_paid(invoice)
+    invoice_paid(invoice)  # a payment heard twice queues one renewal
+    assert DomainRenewal.objects.filter(registration=registration).count() == 1
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.expires_on == before.replace(year=before.year + 1)
+    assert registry.domains["verleng-mij.nl"].expires[:4] == str(before.year + 1)
+    assert registry.received.count("domain:renew") == 1
+    assert renewals.renewals_run() == "0 renewed, 0 failed, 0 waiting"
+
+
+def test_a_crash_after_the_registrys_yes_completes_without_renewing_twice(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registration = _registered_with_subscription(personas, "crash-verleng.nl")
+    before = _renewal_paid(personas, registration)
+
+    def crash(_: DomainRenewal) -> None:
+        raise SystemExit("killed between the registry's yes and our commit")
+
+    monkeypatch.setattr(renewals, "_after_renew", crash)
+    with pytest.raises(SystemExit):
+        renewals.renewals_run()
+    assert DomainRenewal.objects.get().status == DomainRenewal.Status.PENDING
+    monkeypatch.undo()
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    assert registries_local.registry.received.count("domain:renew") == 1
+    registration.refresh_from_db()
+    assert registration.expires_on == before.replace(year=before.year + 1)
+
+
+def test_the_registry_refusing_a_renewal_fails_it_with_its_words_on_the_desk(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    registration = _registered_with_subscription(personas, "op-slot.nl")
+    before = _renewal_paid(personas, registration)
+    registries_local.registry.domains["op-slot.nl"].statuses.append("clientRenewProhibited")
+    assert renewals.renewals_run() == "0 renewed, 1 failed, 0 waiting"
+    failed = DomainRenewal.objects.get()
+    assert "2304" in failed.last_error and failed.last_error.startswith("SIDN:")
+    registration.refresh_from_db()
+    assert registration.expires_on == before
+    log_in(client, personas.staff["orders"])
+    page = client.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "SIDN: 2304 Object status prohibits operation" in page and "verlenging mislukt" in page
