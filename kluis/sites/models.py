@@ -8,6 +8,7 @@ revealed only for `admin_access` (the firewall export, the customer themself).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import ClassVar
 
@@ -200,12 +201,12 @@ class SupportGrant(models.Model):
     def __str__(self) -> str:
         return f"grant {self.pk} on site {self.site_id}"
 
-    def is_running(self, now: object | None = None) -> bool:
+    def is_running(self, now: dt.datetime | None = None) -> bool:
         moment = now or timezone.now()
-        return self.ended_at is None and self.starts_at <= moment < self.ends_at  # type: ignore[operator]
+        return self.ended_at is None and self.starts_at <= moment < self.ends_at
 
     @property
-    def until(self) -> object:
+    def until(self) -> dt.datetime:
         return self.ended_at or self.ends_at
 
 
