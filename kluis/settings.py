@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "kluis.domains",
     "kluis.web",
     "kluis.sites",
+    "kluis.usage",
 ]
 
 if env_bool("KLUIS_BENCH", False):
@@ -354,3 +355,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("KLUIS_LOG_LEVEL", "INFO")},
 }
+
+# Usage statistics (README "Usage statistics"): the logs the worker reads, as
+# "nginx@host:/var/log/nginx/shop.log* postfix:/var/log/mail.log*", and this node's name.
+KLUIS_USAGE_LOGS = env_str("KLUIS_USAGE_LOGS", "")
+KLUIS_USAGE_NODE = env_str("KLUIS_USAGE_NODE", "local")

@@ -1,0 +1,35 @@
+"""The usage tables expire by their day through the retention sweep.
+
+Each table stands for a category of the policy and so takes that category's
+retention class (README "Usage statistics"); the sweep deletes the rows dated on or
+before the last expired day of that class.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+
+from kluis.rights.retention import register_dated
+
+WEB_CATEGORY = "user.behavior.browsing_history"
+MAIL_CATEGORY = "kluis.mail_traffic"
+
+
+def _purge(model_name: str) -> object:
+    def purge(until: dt.date, dry_run: bool) -> int:
+        from django.apps import apps
+
+        model: type[models.Model] = apps.get_model("usage", model_name)
+        rows = model._default_manager.filter(day__lte=until)
+        if dry_run:
+            return rows.count()
+        return rows.delete()[0]
+
+    return purge
+
+
+register_dated(WEB_CATEGORY, "usage.SiteDay", _purge("SiteDay"))  # type: ignore[arg-type]
+register_dated(WEB_CATEGORY, "usage.PageDay", _purge("PageDay"))  # type: ignore[arg-type]
+register_dated(MAIL_CATEGORY, "usage.MailDay", _purge("MailDay"))  # type: ignore[arg-type]

@@ -1,0 +1,205 @@
+"""Writing a chunk's tallies to the database, salts, and closing days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import defaultdict
+
+from django.db import transaction
+from django.utils import timezone
+
+from kluis.usage import hll
+from kluis.usage.models import DaySalt, MailDay, PageDay, PendingMessage, SiteDay
+from kluis.usage.nginx import MAX_PAGES, PAGE_VISITORS, WebTally
+from kluis.usage.postfix import MailTally, Pending
+
+# A day stays open until the end of the next day, for late lines and slow shippers.
+CLOSE_AFTER = dt.timedelta(days=1)
+MARK = 8  # bytes per visitor hash in PageDay.marks
+
+
+def last_closed_day(today: dt.date | None = None) -> dt.date:
+    return (today or timezone.localdate()) - CLOSE_AFTER - dt.timedelta(days=1)
+
+
+def salt_for(day: dt.date, today: dt.date | None = None) -> bytes | None:
+    """The day's salt, made on first use; None once the day is closed (never remade)."""
+    if day <= last_closed_day(today):
+        return None
+    row = DaySalt.objects.filter(day=day).first()
+    if row is None:
+        DaySalt.objects.get_or_create(day=day, defaults={"salt": os.urandom(32)})
+        row = DaySalt.objects.get(day=day)
+    return bytes(row.salt)
+
+
+def _marks(raw: bytes | memoryview | None) -> set[bytes]:
+    data = bytes(raw or b"")
+    return {data[i : i + MARK] for i in range(0, len(data), MARK)}
+
+
+def write_web(tally: WebTally) -> None:
+    """Add a chunk's web tallies; call inside the transaction that moves the offset."""
+    if not tally.days:
+        return
+    keys = list(tally.days)
+    existing = {
+        (row.site_id, row.day): row
+        for row in SiteDay.objects.filter(
+            site_id__in={s for s, _ in keys}, day__in={d for _, d in keys}
+        )
+    }
+    new, changed = [], []
+    for key, c in tally.days.items():
+        row = existing.get(key)
+        if row is None:
+            row = SiteDay(site_id=key[0], day=key[1])
+            new.append(row)
+        else:
+            changed.append(row)
+        row.requests += c[0]
+        row.bytes += c[1]
+        row.status_1xx += c[2]
+        row.status_2xx += c[3]
+        row.status_3xx += c[4]
+        row.status_4xx += c[5]
+        row.status_5xx += c[6]
+        sketch = tally.sketches.get(key)
+        if sketch is not None and not row.closed:
+            merged = hll.merge(bytes(row.sketch), sketch) if row.sketch else sketch
+            row.sketch = bytes(merged)
+            row.visitors = hll.estimate(merged)
+    SiteDay.objects.bulk_create(new)
+    SiteDay.objects.bulk_update(
+        changed,
+        [
+            "requests",
+            "bytes",
+            "status_1xx",
+            "status_2xx",
+            "status_3xx",
+            "status_4xx",
+            "status_5xx",
+            "sketch",
+            "visitors",
+        ],
+    )
+    _write_pages(tally)
+
+
+def _write_pages(tally: WebTally) -> None:
+    by_day: dict[tuple[int, dt.date], dict[str, list[object]]] = defaultdict(dict)
+    for (site, day, raw), page in tally.pages.items():
+        by_day[(site, day)][raw.decode("utf-8", "replace")] = page
+    for (site, day), pages in by_day.items():
+        rows = {
+            r.path: r
+            for r in PageDay.objects.filter(site_id=site, day=day).only(
+                "id", "path", "requests", "marks", "qualified"
+            )
+        }
+        room = MAX_PAGES - len(rows)
+        new, changed = [], []
+        for path, (requests, marks) in pages.items():
+            row = rows.get(path)
+            if row is None:
+                if room <= 0:
+                    continue
+                room -= 1
+                row = PageDay(site_id=site, day=day, path=path)
+                new.append(row)
+            else:
+                changed.append(row)
+            row.requests += requests  # type: ignore[operator]
+            if not row.qualified:
+                known = _marks(row.marks)
+                for h in marks:  # type: ignore[attr-defined]
+                    if len(known) >= PAGE_VISITORS:
+                        break
+                    known.add(h.to_bytes(MARK))
+                if len(known) >= PAGE_VISITORS:
+                    row.qualified, row.marks = True, None
+                else:
+                    row.marks = b"".join(sorted(known))
+        PageDay.objects.bulk_create(new)
+        PageDay.objects.bulk_update(changed, ["requests", "marks", "qualified"])
+
+
+def write_mail(tally: MailTally, node: str, pending: dict[bytes, Pending]) -> None:
+    """Add a chunk's mail tallies and save the queue state it changed."""
+    if tally.days:
+        keys = list(tally.days)
+        existing = {
+            (row.mailbox_id, row.day): row
+            for row in MailDay.objects.filter(
+                mailbox_id__in={b for b, _ in keys}, day__in={d for _, d in keys}
+            )
+        }
+        new, changed = [], []
+        for key, c in tally.days.items():
+            row = existing.get(key)
+            if row is None:
+                row = MailDay(mailbox_id=key[0], day=key[1])
+                new.append(row)
+            else:
+                changed.append(row)
+            row.received += c[0]
+            row.received_bytes += c[1]
+            row.sent += c[2]
+            row.sent_bytes += c[3]
+            row.recipients += c[4]
+            row.deferred += c[5]
+            row.bounced += c[6]
+        MailDay.objects.bulk_create(new)
+        fields = ["received", "received_bytes", "sent", "sent_bytes", "recipients"]
+        MailDay.objects.bulk_update(changed, [*fields, "deferred", "bounced"])
+    removed = [q.decode() for q in tally.removed]
+    for i in range(0, len(removed), 500):
+        PendingMessage.objects.filter(node=node, queue_id__in=removed[i : i + 500]).delete()
+    rows = [
+        PendingMessage(
+            node=node,
+            queue_id=q.decode(),
+            sender_id=pending[q].sender,
+            size=pending[q].size,
+            counted=pending[q].counted,
+            seen=pending[q].seen,
+        )
+        for q in tally.changed
+        if q in pending
+    ]
+    PendingMessage.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["node", "queue_id"],
+        update_fields=["sender", "size", "counted", "seen"],
+    )
+    tally.changed.clear()
+    tally.removed.clear()
+
+
+def load_pending(node: str) -> dict[bytes, Pending]:
+    rows = PendingMessage.objects.filter(node=node).order_by("seen", "id")
+    return {
+        r.queue_id.encode(): Pending(r.sender_id, r.size, r.counted, r.seen)
+        for r in rows.iterator()
+    }
+
+
+def days_close(today: dt.date | None = None) -> int:
+    """Close every open day up to the last closed one: final visitor figures, pages
+    below 5 visitors dropped, sketches, marks and the day's salt destroyed."""
+    limit = last_closed_day(today)
+    closed = 0
+    with transaction.atomic():
+        for row in SiteDay.objects.filter(closed=False, day__lte=limit):
+            if row.sketch:
+                row.visitors = hll.estimate(bytes(row.sketch))
+            row.sketch, row.closed = None, True
+            row.save(update_fields=["visitors", "sketch", "closed"])
+            closed += 1
+        PageDay.objects.filter(day__lte=limit, qualified=False).delete()
+        DaySalt.objects.filter(day__lte=limit).delete()
+    return closed
