@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from kluis.usage import hll
 from kluis.usage.models import DaySalt, MailDay, PageDay, PendingMessage, SiteDay
 from kluis.usage.nginx import MAX_PAGES, PAGE_VISITORS, WebTally
 from kluis.usage.postfix import MailTally, Pending
+
+M = TypeVar("M", bound=models.Model)
 
 # A day stays open until the end of the next day, for late lines and slow shippers.
 CLOSE_AFTER = dt.timedelta(days=1)
@@ -39,52 +43,63 @@ def _marks(raw: bytes | memoryview | None) -> set[bytes]:
     return {data[i : i + MARK] for i in range(0, len(data), MARK)}
 
 
+WEB_FIELDS = [
+    "requests",
+    "bytes",
+    "status_1xx",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+]
+MAIL_FIELDS = [
+    "received",
+    "received_bytes",
+    "sent",
+    "sent_bytes",
+    "recipients",
+    "deferred",
+    "bounced",
+]
+
+
+def _add(
+    model: type[M], owner: str, fields: list[str], days: Mapping[tuple[Any, dt.date], list[int]]
+) -> tuple[dict[tuple[Any, dt.date], M], list[M], list[M]]:
+    """Add counters to the rows of (owner, day), made where missing: rows, new, changed."""
+    existing = {
+        (getattr(row, owner), row.day): row  # type: ignore[attr-defined]
+        for row in model._default_manager.filter(
+            **{f"{owner}__in": {k[0] for k in days}, "day__in": {k[1] for k in days}}
+        )
+    }
+    rows, new, changed = {}, [], []
+    for key, counts in days.items():
+        row = existing.get(key)
+        if row is None:
+            row = model(**{owner: key[0], "day": key[1]})
+            new.append(row)
+        else:
+            changed.append(row)
+        for name, value in zip(fields, counts, strict=True):
+            setattr(row, name, getattr(row, name) + value)
+        rows[key] = row
+    return rows, new, changed
+
+
 def write_web(tally: WebTally) -> None:
     """Add a chunk's web tallies; call inside the transaction that moves the offset."""
     if not tally.days:
         return
-    keys = list(tally.days)
-    existing = {
-        (row.site_id, row.day): row
-        for row in SiteDay.objects.filter(
-            site_id__in={s for s, _ in keys}, day__in={d for _, d in keys}
-        )
-    }
-    new, changed = [], []
-    for key, c in tally.days.items():
-        row = existing.get(key)
-        if row is None:
-            row = SiteDay(site_id=key[0], day=key[1])
-            new.append(row)
-        else:
-            changed.append(row)
-        row.requests += c[0]
-        row.bytes += c[1]
-        row.status_1xx += c[2]
-        row.status_2xx += c[3]
-        row.status_3xx += c[4]
-        row.status_4xx += c[5]
-        row.status_5xx += c[6]
-        sketch = tally.sketches.get(key)
-        if sketch is not None and not row.closed:
+    rows, new, changed = _add(SiteDay, "site_id", WEB_FIELDS, tally.days)
+    for key, sketch in tally.sketches.items():
+        row = rows[key]
+        if not row.closed:
             merged = hll.merge(bytes(row.sketch), sketch) if row.sketch else sketch
             row.sketch = bytes(merged)
             row.visitors = hll.estimate(merged)
     SiteDay.objects.bulk_create(new)
-    SiteDay.objects.bulk_update(
-        changed,
-        [
-            "requests",
-            "bytes",
-            "status_1xx",
-            "status_2xx",
-            "status_3xx",
-            "status_4xx",
-            "status_5xx",
-            "sketch",
-            "visitors",
-        ],
-    )
+    SiteDay.objects.bulk_update(changed, [*WEB_FIELDS, "sketch", "visitors"])
     _write_pages(tally)
 
 
@@ -129,31 +144,9 @@ def _write_pages(tally: WebTally) -> None:
 def write_mail(tally: MailTally, node: str, pending: dict[bytes, Pending]) -> None:
     """Add a chunk's mail tallies and save the queue state it changed."""
     if tally.days:
-        keys = list(tally.days)
-        existing = {
-            (row.mailbox_id, row.day): row
-            for row in MailDay.objects.filter(
-                mailbox_id__in={b for b, _ in keys}, day__in={d for _, d in keys}
-            )
-        }
-        new, changed = [], []
-        for key, c in tally.days.items():
-            row = existing.get(key)
-            if row is None:
-                row = MailDay(mailbox_id=key[0], day=key[1])
-                new.append(row)
-            else:
-                changed.append(row)
-            row.received += c[0]
-            row.received_bytes += c[1]
-            row.sent += c[2]
-            row.sent_bytes += c[3]
-            row.recipients += c[4]
-            row.deferred += c[5]
-            row.bounced += c[6]
+        _rows, new, changed = _add(MailDay, "mailbox_id", MAIL_FIELDS, tally.days)
         MailDay.objects.bulk_create(new)
-        fields = ["received", "received_bytes", "sent", "sent_bytes", "recipients"]
-        MailDay.objects.bulk_update(changed, [*fields, "deferred", "bounced"])
+        MailDay.objects.bulk_update(changed, MAIL_FIELDS)
     removed = [q.decode() for q in tally.removed]
     for i in range(0, len(removed), 500):
         PendingMessage.objects.filter(node=node, queue_id__in=removed[i : i + 500]).delete()
