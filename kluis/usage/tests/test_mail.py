@@ -46,8 +46,7 @@ def test_messages_are_followed_by_queue_id_across_files(box, today, tmp_path):
         syslog(
             d,
             "submission/smtpd",
-            "3F1A2B4C5D: client=unknown[198.51.100.7], sasl_method=PLAIN, "
-            f"sasl_username={SHOP}",
+            f"3F1A2B4C5D: client=unknown[198.51.100.7], sasl_method=PLAIN, sasl_username={SHOP}",
         ),
         syslog(d, "cleanup", "3F1A2B4C5D: message-id=<geheim-id@shop.example.nl>"),
         syslog(d, "qmgr", f"3F1A2B4C5D: from=<{SHOP}>, size=20480, nrcpt=3 (queue active)"),
