@@ -286,7 +286,7 @@ def _feed(parser: WebParser | MailParser, chunk: list[bytes]) -> WebTally | Mail
 
 def _write(tally: WebTally | MailTally, ingester: Ingester, parser: object) -> None:
     if isinstance(tally, WebTally):
-        store.write_web(tally)
+        store.write_web(tally, ingester.salt)
     else:
         assert isinstance(parser, MailParser)
         store.write_mail(tally, ingester.node, parser.pending)

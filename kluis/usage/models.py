@@ -124,7 +124,11 @@ class PageDay(models.Model):
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="usage_pages")
     day = models.DateField()
-    path = models.CharField(max_length=300)
+    # The path under the day's salt: rows are found by it while the path itself is not
+    # yet kept.
+    key = models.CharField(max_length=32)
+    # Empty until 5 distinct visitors asked for it (then `qualified`).
+    path = models.CharField(max_length=300, blank=True)
     requests = models.BigIntegerField(default=0)
     # Up to 5 distinct salted visitor hashes (8 bytes each) while the day is open.
     marks = models.BinaryField(null=True, blank=True)
@@ -132,7 +136,7 @@ class PageDay(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["site", "day", "path"], name="usage_pageday_once")
+            models.UniqueConstraint(fields=["site", "day", "key"], name="usage_pageday_once")
         ]
 
     def __str__(self) -> str:

@@ -59,4 +59,4 @@ KEPT: dict[str, dict[str, list[str]]] = {
     },
 }
 # Fields that say which row it is, or hold open-day state cleared when the day closes.
-STRUCTURE = {"id", "site", "mailbox", "day", "closed", "sketch", "marks", "qualified"}
+STRUCTURE = {"id", "site", "mailbox", "day", "closed", "sketch", "marks", "qualified", "key"}

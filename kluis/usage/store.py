@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from django.db import models, transaction
@@ -87,7 +88,7 @@ def _add(
     return rows, new, changed
 
 
-def write_web(tally: WebTally) -> None:
+def write_web(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
     """Add a chunk's web tallies; call inside the transaction that moves the offset."""
     if not tally.days:
         return
@@ -100,29 +101,35 @@ def write_web(tally: WebTally) -> None:
             row.visitors = hll.estimate(merged)
     SiteDay.objects.bulk_create(new)
     SiteDay.objects.bulk_update(changed, [*WEB_FIELDS, "sketch", "visitors"])
-    _write_pages(tally)
+    _write_pages(tally, salt)
 
 
-def _write_pages(tally: WebTally) -> None:
-    by_day: dict[tuple[int, dt.date], dict[str, list[object]]] = defaultdict(dict)
+def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
+    """Pages by their salted key; the path itself is written only once it qualifies,
+    from the line that made it qualify, so an open day holds no rare path."""
+    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[object]]]] = defaultdict(dict)
     for (site, day, raw), page in tally.pages.items():
-        by_day[(site, day)][raw.decode("utf-8", "replace")] = page
+        secret = salt(day)
+        if secret is None:
+            continue
+        key = hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest()
+        by_day[(site, day)][key] = (raw, page)
     for (site, day), pages in by_day.items():
         rows = {
-            r.path: r
+            r.key: r
             for r in PageDay.objects.filter(site_id=site, day=day).only(
-                "id", "path", "requests", "marks", "qualified"
+                "id", "key", "path", "requests", "marks", "qualified"
             )
         }
         room = MAX_PAGES - len(rows)
         new, changed = [], []
-        for path, (requests, marks) in pages.items():
-            row = rows.get(path)
+        for key, (raw, (requests, marks)) in pages.items():
+            row = rows.get(key)
             if row is None:
                 if room <= 0:
                     continue
                 room -= 1
-                row = PageDay(site_id=site, day=day, path=path)
+                row = PageDay(site_id=site, day=day, key=key)
                 new.append(row)
             else:
                 changed.append(row)
@@ -135,10 +142,11 @@ def _write_pages(tally: WebTally) -> None:
                     known.add(h.to_bytes(MARK))
                 if len(known) >= PAGE_VISITORS:
                     row.qualified, row.marks = True, None
+                    row.path = raw.decode("utf-8", "replace")
                 else:
                     row.marks = b"".join(sorted(known))
         PageDay.objects.bulk_create(new)
-        PageDay.objects.bulk_update(changed, ["requests", "marks", "qualified"])
+        PageDay.objects.bulk_update(changed, ["requests", "marks", "qualified", "path"])
 
 
 def write_mail(tally: MailTally, node: str, pending: dict[bytes, Pending]) -> None:
