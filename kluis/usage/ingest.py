@@ -116,6 +116,7 @@ class MailboxLookup:
             Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")
         )
         self._cache: dict[bytes, uuid.UUID | None] = {}
+        self._key: bytes | None = None
 
     def __call__(self, address: bytes) -> uuid.UUID | None:
         if not address or not self.by_index:
@@ -128,7 +129,14 @@ class MailboxLookup:
             text = NORMALIZERS["email"](address.decode())
         except UnicodeDecodeError:
             text = None
-        box = self.by_index.get(keys.blind_index("email", text)) if text else None
+        if self._key is None:
+            # The generation in force and its key, read once per run, not per address.
+            generation = keys.blind_index_generation()
+            self._key = keys.system_secret(
+                keys.blind_index_secret_name(generation), create=generation == 0
+            )
+        digest = keys.blind_index_digest(self._key, "email", text) if text else None
+        box = self.by_index.get(digest) if digest else None
         self._cache[address] = box
         return box
 
@@ -289,7 +297,7 @@ def _write(tally: WebTally | MailTally, ingester: Ingester, parser: object) -> N
         store.write_web(tally, ingester.salt)
     else:
         assert isinstance(parser, MailParser)
-        store.write_mail(tally, ingester.node, parser.pending)
+        store.write_mail(tally, ingester.node, parser.pending, parser.stored)
 
 
 def _advance(record: LogFile, consumed: int, tally: WebTally | MailTally) -> None:
@@ -343,7 +351,7 @@ def ingest_sources(
         tally = MailTally()
         ingester._mail.expire(ingester.today, tally)
         with transaction.atomic():
-            store.write_mail(tally, node, ingester._mail.pending)
+            store.write_mail(tally, node, ingester._mail.pending, ingester._mail.stored)
     report.closed_days = store.days_close(ingester.today)
     return report
 

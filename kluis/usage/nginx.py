@@ -108,7 +108,7 @@ class WebParser:
         salt: Callable[[dt.date], bytes | None],
         default_host: bytes | None = None,
     ) -> None:
-        self.sites = sites
+        self.sites = dict(sites)  # grows by host names as written ("Shop.Example.NL")
         self.salt = salt
         self.default_host = default_host
         self._days: dict[bytes, dt.date | None] = {}
@@ -132,21 +132,23 @@ class WebParser:
         n = bad = unmatched = 0
         for line in lines:
             n += 1
-            if len(line) > MAX_LINE or b"\0" in line:
+            if len(line) > MAX_LINE or b"\0" in line or not line:
                 bad += 1
                 continue
-            if line[:1] == b"{":
+            if line[0] == 123:  # "{"
                 m = json(line)
+                if m is None:
+                    bad += 1
+                    continue
+                daykey, host, addr, path, status, size, ua = m.groups()
                 parse_day = _day_iso
             else:
                 m = combined(line)
+                if m is None:
+                    bad += 1
+                    continue
+                addr, daykey, path, status, size, ua, host = m.groups()
                 parse_day = _day_combined
-            if m is None:
-                bad += 1
-                continue
-            addr, daykey, path, status, size, ua, host = m.group(
-                "addr", "day", "path", "status", "bytes", "ua", "host"
-            )
             # Truncate first: from here on only the network is known.
             if b":" in addr:
                 net = v6.get(addr)
@@ -166,10 +168,17 @@ class WebParser:
                 if day is None:
                     bad += 1
                     continue
-            site = sites.get((host or default_host or b"").lower())
+            written = host or default_host or b""
+            site = sites.get(written)
             if site is None:
-                unmatched += 1
-                continue
+                name = written.lower()
+                site = sites.get(name)
+                if site is None:
+                    unmatched += 1
+                    continue
+                if len(sites) < 100_000:
+                    sites[written] = site  # as written, for the next line
+
             key = (site, day)
             row = counters.get(key)
             if row is None:
@@ -188,14 +197,14 @@ class WebParser:
             h = seen.get(vkey)
             if h is None:
                 h = seen[vkey] = int.from_bytes(
-                    blake(b"%d|%s|%s" % (site, net, ua), digest_size=8, key=salt).digest()
+                    blake(b"%d|%s|%s" % (site, net, ua), digest_size=8, key=salt).digest(), "big"
                 )
                 sketch = sketches.get(key)
                 if sketch is None:
                     sketch = sketches[key] = hll.new()
                 add(sketch, h)
             if path is not None and cls == 3:
-                pkey = (site, day, path[:MAX_PATH])
+                pkey = (site, day, path if len(path) <= MAX_PATH else path[:MAX_PATH])
                 page = pages.get(pkey)
                 if page is None:
                     page = pages[pkey] = [0, set()]

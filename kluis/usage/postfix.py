@@ -100,6 +100,8 @@ class MailParser:
         self.pending = pending
         self.today = today
         self._days: dict[bytes, dt.date | None] = {}
+        # The queue ids whose state is in the database: only they need deleting.
+        self.stored: set[bytes] = set(pending)
 
     def _day(self, key: bytes, bsd: bool) -> dt.date | None:
         day = self._days.get(key)
@@ -150,8 +152,9 @@ class MailParser:
             if daemon == b"qmgr":
                 if rest == b"removed":
                     if pending.pop(qid, None) is not None:
-                        tally.removed.add(qid)
                         tally.changed.discard(qid)
+                        if qid in self.stored:
+                            tally.removed.add(qid)
                     continue
                 f = QMGR_FROM.match(rest)
                 if f is None:
@@ -164,7 +167,8 @@ class MailParser:
                         oldest = next(iter(pending))
                         del pending[oldest]
                         tally.changed.discard(oldest)
-                        tally.removed.add(oldest)
+                        if oldest in self.stored:
+                            tally.removed.add(oldest)
                     sender = mailbox(f.group(1)) if f.group(1) else None
                     state = pending[qid] = Pending(sender, int(f.group(2)), False, day)
                     tally.removed.discard(qid)
@@ -226,4 +230,5 @@ class MailParser:
         for qid in [q for q, s in self.pending.items() if s.seen < limit]:
             del self.pending[qid]
             tally.changed.discard(qid)
-            tally.removed.add(qid)
+            if qid in self.stored:
+                tally.removed.add(qid)
