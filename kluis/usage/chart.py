@@ -1,6 +1,6 @@
 """A day-by-day bar chart of one figure, as inline SVG, drawn like finance's chart.
 
-It takes finance's measures and its round axis (`kluis.billing.chart.axis_top`):
+It takes finance's measures, its value axis (`grid`) and round axis top (`axis_top`):
 presentation attributes only, no script and no style attribute, every text escaped.
 The page shows the same numbers in a table; the chart is a picture of it.
 """
@@ -13,15 +13,22 @@ from django.utils.formats import date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from kluis.billing.chart import BOTTOM, FONT_SIZE, HEIGHT, LEFT, PLOT_HEIGHT, RIGHT, TOP, WIDTH
+from kluis.billing.chart import (
+    BOTTOM,
+    FONT_SIZE,
+    HEIGHT,
+    LEFT,
+    PLOT_HEIGHT,
+    RIGHT,
+    TOP,
+    WIDTH,
+    _n,
+    grid,
+)
 from kluis.billing.chart import axis_top as _axis_top
 from kluis.usage.selectors import Day
 
 BAR_GAP = 1
-
-
-def _n(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def axis_top(largest: int) -> int:
@@ -51,14 +58,7 @@ def days_chart(
         f'<title id="{ident}-title">{escape(title)}</title>',
         f'<text x="{LEFT}" y="18" fill="#1d2433">{escape(title)}</text>',
     ]
-    for quarter in range(5):
-        y = baseline - PLOT_HEIGHT * quarter / 4
-        out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}" '
-            f'stroke="{"#5b6577" if quarter == 0 else "#d8dde6"}" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{_n(y + 4)}" text-anchor="end" fill="#5b6577">'
-            f"{escape(label(top * quarter // 4))}</text>"
-        )
+    out += grid(top, label)
     for index, (day, value) in enumerate(zip(days, values, strict=True)):
         x = LEFT + index * slot + BAR_GAP
         height = PLOT_HEIGHT * value / top

@@ -12,6 +12,7 @@ import datetime as dt
 from django.db import models
 
 from kluis.rights.retention import register_dated
+from kluis.usage.store import MAIL_FIELDS
 
 WEB_CATEGORY = "user.behavior.browsing_history"
 MAIL_CATEGORY = "kluis.mail_traffic"
@@ -45,18 +46,7 @@ KEPT: dict[str, dict[str, list[str]]] = {
         "visitors": ["SiteDay.visitors"],
         "pages": ["PageDay.path", "PageDay.requests"],
     },
-    MAIL_CATEGORY: {
-        name: [f"MailDay.{name}"]
-        for name in (
-            "received",
-            "received_bytes",
-            "sent",
-            "sent_bytes",
-            "recipients",
-            "deferred",
-            "bounced",
-        )
-    },
+    MAIL_CATEGORY: {name: [f"MailDay.{name}"] for name in MAIL_FIELDS},
 }
 # Fields that say which row it is, or hold open-day state cleared when the day closes.
 STRUCTURE = {"id", "site", "mailbox", "day", "closed", "sketch", "marks", "qualified", "key"}

@@ -22,6 +22,7 @@ from kluis.sites.models import Site
 from kluis.usage import selectors
 from kluis.usage.chart import days_chart
 from kluis.usage.models import Mailbox
+from kluis.usage.store import MAIL_FIELDS
 from kluis.vault.reveal import reveal_many
 
 STAFF_ROLES = ("support",)
@@ -118,19 +119,7 @@ def mail_csv(request: HttpRequest) -> HttpResponse:
     )
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "mailbox",
-            "date",
-            "received",
-            "received_bytes",
-            "sent",
-            "sent_bytes",
-            "recipients",
-            "deferred",
-            "bounced",
-        ]
-    )
+    writer.writerow(["mailbox", "date", *MAIL_FIELDS])
     for box, p in zip(boxes, plain, strict=True):
         for d in reversed(selectors.mailbox_days(box.pk)):
             writer.writerow(
