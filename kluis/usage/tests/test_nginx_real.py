@@ -18,7 +18,7 @@ from kluis.usage.models import LogFile, SiteDay
 
 from .privacy import found_anywhere
 
-pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+pytestmark = pytest.mark.django_db(databases="__all__")
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 IN_CI = os.environ.get("CI", "") in {"true", "1"}
