@@ -63,6 +63,7 @@ typecheck: install
 
 browser:
 	@sh scripts/ensure-chromium
+	@sh scripts/ensure-nginx
 
 pytest: install messages browser
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)

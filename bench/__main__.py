@@ -300,6 +300,7 @@ def main() -> int:
     from bench.domains import bench_domains
     from bench.rights import bench_blind_index_rotation, bench_rights_export, bench_rights_sweep
     from bench.sites import bench_sites_export
+    from bench.usage import bench_usage
 
     console = Console(width=150)
     console.print(f"kluis benchmarks on {connection.vendor}, {os.cpu_count()} cores")
@@ -316,6 +317,7 @@ def main() -> int:
         ("domains", bench_domains),
         ("sites firewall export", bench_sites_export),
         ("REST API", bench_api),
+        ("usage logs ingest", bench_usage),
     ]
     # `python -m bench "statement import"`: only the benchmarks whose name contains one
     # of the arguments (the machine is shared: run what you need).

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "kluis.web",
     "kluis.sites",
     "kluis.api",
+
+    "kluis.usage",
 ]
 
 if env_bool("KLUIS_BENCH", False):
@@ -364,3 +366,8 @@ LOGGING = {
 # Requests per token per minute; a body larger than this is refused unread (413).
 KLUIS_API_RATE_PER_MINUTE = env_int("KLUIS_API_RATE_PER_MINUTE", 600, minimum=1)
 KLUIS_API_MAX_BODY = env_int("KLUIS_API_MAX_BODY", 1024 * 1024, minimum=1024)
+
+# Usage statistics (README "Usage statistics"): the logs the worker reads, as
+# "nginx@host:/var/log/nginx/shop.log* postfix:/var/log/mail.log*", and this node's name.
+KLUIS_USAGE_LOGS = env_str("KLUIS_USAGE_LOGS", "")
+KLUIS_USAGE_NODE = env_str("KLUIS_USAGE_NODE", "local")

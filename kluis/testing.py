@@ -725,6 +725,11 @@ ROUTES: dict[str, Route] = {
     "sites_portal:help-requests": Route("portal"),
     "sites_portal:help-request-new": Route("portal"),
     "sites_portal:help-request": Route("portal", kwargs=_sites("help_request_kwargs")),
+    "usage_portal:site": Route("portal", kwargs=_sites("site_kwargs")),
+    "usage_portal:site-csv": Route("portal", kwargs=_sites("site_kwargs")),
+    "usage_portal:mail": Route("portal"),
+    "usage_portal:mail-csv": Route("portal"),
+    "usage_backoffice:site": Route("backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")),
     "sites_backoffice:desk": Route("backoffice", roles=SITES_DESK),
     "sites_backoffice:site": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")

@@ -8,7 +8,7 @@ shows the same numbers in a table; the chart is a picture of that table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from django.utils.formats import date_format
@@ -72,6 +72,21 @@ def _tick(cents: int) -> str:
     return f"€ {cents // 100:,}".replace(",", ".")
 
 
+def grid(top: int, tick: Callable[[int], str]) -> list[str]:
+    """The value axis: five lines from 0 to `top`, each labelled by `tick` (escaped)."""
+    baseline = TOP + PLOT_HEIGHT
+    out = []
+    for quarter in range(5):
+        y = baseline - PLOT_HEIGHT * quarter / 4
+        out.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}" '
+            f'stroke="{"#5b6577" if quarter == 0 else "#d8dde6"}" stroke-width="1"/>'
+            f'<text x="{LEFT - 6}" y="{_n(y + 4)}" text-anchor="end" fill="#5b6577">'
+            f"{escape(tick(top * quarter // 4))}</text>"
+        )
+    return out
+
+
 def months_chart(months: Sequence[MonthFigures]) -> SafeString:
     """The chart as an <svg> element to put inline in a page; every text is escaped."""
     series = _series()
@@ -90,14 +105,7 @@ def months_chart(months: Sequence[MonthFigures]) -> SafeString:
         f'<title id="finance-chart-title">{escape(title)}</title>',
         f'<desc id="finance-chart-desc">{escape(description)}</desc>',
     ]
-    for quarter in range(5):
-        y = baseline - PLOT_HEIGHT * quarter / 4
-        out.append(
-            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}" '
-            f'stroke="{"#5b6577" if quarter == 0 else "#d8dde6"}" stroke-width="1"/>'
-            f'<text x="{LEFT - 6}" y="{_n(y + 4)}" text-anchor="end" fill="#5b6577">'
-            f"{escape(_tick(top * quarter // 4))}</text>"
-        )
+    out += grid(top, _tick)
     for number, one in enumerate(series):
         x = LEFT + number * 170
         out.append(

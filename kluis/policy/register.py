@@ -32,6 +32,7 @@ HELD: dict[Held, Promise] = {
     Held.SEALED: gettext_lazy("versleuteld in kluis"),
     Held.HASHED: gettext_lazy("alleen als onomkeerbare hash in kluis"),
     Held.OUTSIDE: gettext_lazy("niet in kluis"),
+    Held.AGGREGATED: gettext_lazy("alleen als tellingen per dag in kluis"),
 }
 ROLE_SHORT: dict[RecipientRole, Promise] = {
     RecipientRole.PROCESSOR: gettext_lazy("verwerker"),

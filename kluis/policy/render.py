@@ -488,6 +488,15 @@ class _Builder:
             ]
             if category.held_where:
                 parts.append(f" {sentence(self.t(category.held_where))}")
+            if category.aggregates:
+                kept = category.aggregates
+                parts.append(
+                    " "
+                    + _("Daarvan bewaren we alleen tellingen %(per)s.") % {"per": self.t(kept.per)}
+                    + " "
+                    + _("Dat zijn: %(figures)s.")
+                    % {"figures": joined(self.t(f) for f in kept.figures.values())}
+                )
             source = self.t(category.source).rstrip(":.")
             groups.setdefault(source, []).append(para(*parts, key=key))
         blocks: list[Block] = []

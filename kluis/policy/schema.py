@@ -78,6 +78,7 @@ class Held(StrEnum):
     SEALED = "sealed"  # in a sealed field of a kluis model
     HASHED = "hashed"  # only as a one-way hash (passwords)
     OUTSIDE = "outside"  # not held by kluis itself (e.g. at the server supplier)
+    AGGREGATED = "aggregated"  # only as counts per day, declared in `aggregates`
 
 
 class Provision(StrEnum):
@@ -87,6 +88,17 @@ class Provision(StrEnum):
     CONTRACT = "contract"  # needed to make or perform the agreement
     VOLUNTARY = "voluntary"  # given only if the person wants to
     AUTOMATIC = "automatic"  # not given by the person: it arises from using the service
+
+
+class Aggregates(Strict):
+    """What kluis keeps of a category held as counts: the unit counted and the figures.
+
+    The tables that hold them are checked against this list by a test, so the
+    statement, which is written from it, says what is actually kept.
+    """
+
+    per: Text  # "per site per dag"
+    figures: dict[Key, Text] = Field(min_length=1)
 
 
 class Category(Strict):
@@ -101,6 +113,7 @@ class Category(Strict):
     other_retention: list[Key] = Field(default_factory=list)
     held: Held = Held.SEALED
     held_where: Text | None = None
+    aggregates: Aggregates | None = None
     # Whether giving it is a statutory or contractual requirement, and what happens when
     # it is not given (art. 13(2)(e)). Versions before 2.1 did not say.
     provision: Provision | None = None
@@ -113,6 +126,8 @@ class Category(Strict):
     def _outside_says_where(self) -> Category:
         if self.held is not Held.SEALED and self.held_where is None:
             raise ValueError("a category not held sealed must say where it is held (held_where)")
+        if (self.held is Held.AGGREGATED) != (self.aggregates is not None):
+            raise ValueError("a category held aggregated lists its figures (aggregates), no other")
         return self
 
 

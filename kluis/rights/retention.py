@@ -84,6 +84,39 @@ def kept_until(
     return retention_until(rule, period=period, created_at=created_at, started=started)
 
 
+# --- dated holdings -------------------------------------------------------------------
+# Aggregated rows (counts per site or mailbox per day) hold no sealed value and no key:
+# they expire by their own day under the retention class of the policy category they
+# stand for. An app registers how to delete those dated on or before a day.
+
+DatedPurge = Callable[[dt.date, bool], int]  # (last expired day, dry run) -> rows
+_dated: list[tuple[str, str, DatedPurge]] = []
+
+
+def register_dated(category: str, name: str, purge: DatedPurge) -> DatedPurge:
+    if not any(n == name for _c, n, _p in _dated):
+        _dated.append((category, name, purge))
+    return purge
+
+
+def dated_holdings(policy: Policy, retention_class: str) -> list[tuple[str, DatedPurge]]:
+    return [
+        (name, purge)
+        for category, name, purge in _dated
+        if policy.categories[category].retention == retention_class
+    ]
+
+
+def last_expired_day(rule: RetentionClass, today: dt.date) -> dt.date:
+    """The latest day whose data is past its rule on `today` (kept through `after(day)`)."""
+    day = today - dt.timedelta(
+        days=rule.duration.years * 366 + rule.duration.months * 31 + rule.duration.days + 1
+    )
+    while rule.duration.after(day + dt.timedelta(days=1)) < today:
+        day += dt.timedelta(days=1)
+    return day
+
+
 def legal_duty_classes(policy: Policy) -> set[str]:
     return {key for key, rule in policy.retention.items() if rule.legal_duty}
 

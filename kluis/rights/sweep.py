@@ -259,6 +259,7 @@ def retention_sweep_run(
     with bar:
         for retention_class, rule in policy.retention.items():
             bar.start(retention_class)
+            _sweep_dated(policy, retention_class, rule, today, dry_run, report)
             for batch in _live_keys(retention_class, batch_size):
                 bar.advance(len(batch))
                 expired = _expired(rule, batch, today)
@@ -306,6 +307,42 @@ def retention_sweep_run(
                 report.rows_deleted += deleted
                 report.rows_tombstoned += tomb
     return report
+
+
+def _sweep_dated(
+    policy: Policy,
+    retention_class: str,
+    rule: RetentionClass,
+    today: dt.date,
+    dry_run: bool,
+    report: SweepReport,
+) -> None:
+    """Delete the aggregated rows of this class dated past its rule (no keys involved)."""
+    holdings = retention.dated_holdings(policy, retention_class)
+    if not holdings:
+        return
+    until = retention.last_expired_day(rule, today)
+    for name, purge in holdings:
+        with transaction.atomic():
+            deleted = purge(until, dry_run)
+            if deleted and not dry_run:
+                audit_append(
+                    action="rights.retention_sweep",
+                    actor=ACTOR,
+                    data={
+                        "class": retention_class,
+                        "dated": name,
+                        "until": until.isoformat(),
+                        "rows_deleted": deleted,
+                    },
+                )
+        report.rows_deleted += deleted
+        if deleted:
+            report.per_class[retention_class] = report.per_class.get(retention_class, 0)
+            line = (
+                f"{retention_class}\t{name}\tdated on or before {until.isoformat()}\t{deleted} rows"
+            )
+            report.lines.append(line)
 
 
 class _Bar:

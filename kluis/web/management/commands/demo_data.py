@@ -180,10 +180,15 @@ class Command(BaseCommand):
         from kluis.sites.demo import sites_demo_load
 
         site = sites_demo_load(Customer.objects.get(number="K000001"))
+        from kluis.usage.demo import usage_demo_load
+
+        usage_demo_load(site)
         lines += [
             "",
             f"A live webshop (site {site.pk}) of K000001: Sites in the portal; the firewall",
             f"files are in {settings.KLUIS_FIREWALL_DIR}",
+            "A week of its nginx and Postfix logs is read into its statistics",
+            f"(portal: Sites > site {site.pk} > Statistieken; mailbox info@demo-winkel.nl)",
         ]
         audit_append(
             action="demo.loaded",

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class UsageConfig(AppConfig):
+    name = "kluis.usage"
+    label = "usage"
+    verbose_name = "Usage statistics"
+
+    def ready(self) -> None:
+        from kluis.usage import jobs, retention  # noqa: F401  (registers the job and the sweep)

@@ -1,0 +1,402 @@
+"""Ingesting log files like a log shipper, and batches of lines sent by a node.
+
+A file is known by its identity, the SHA-256 of its first line, and read from the
+offset where the last run stopped, counted in bytes of its uncompressed stream. So
+`access.log`, renamed to `access.log.1` and compressed to `access.log.2.gz`, is one
+file read once: rotation moves it, the identity and offset follow it. (Compressing
+makes a new inode; the inode is recorded, not part of the identity.) Files of a
+source are read oldest first, so a Postfix queue id is followed across them.
+
+Each chunk of lines is written in one transaction together with the file's new
+offset: an interrupted run leaves the last chunk undone and the next run does it,
+and a file read again counts nothing twice. A live file's last line without its
+newline is left for the next run (nginx is still writing it); in a rotated file it
+is final and counted as bad. A `.gz` that ends early keeps what was read, counts one
+bad line and is finished.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import gzip
+import hashlib
+import os
+import re
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from kluis.sites.models import Site
+from kluis.usage import store
+from kluis.usage.models import IngestBatch, LogFile, Mailbox
+from kluis.usage.nginx import WebParser, WebTally
+from kluis.usage.postfix import MailParser, MailTally
+from kluis.vault import keys
+from kluis.vault.fields import NORMALIZERS
+
+CHUNK_LINES = 200_000
+KINDS = ("nginx", "postfix")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one batch did: lines counted, lines skipped, and whether it was a replay."""
+
+    accepted: int
+    skipped: int
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Source:
+    """A configured log: its kind, a glob of the live file and its rotations, and for
+    `combined` nginx logs without a `$host` field the host the file belongs to."""
+
+    kind: str
+    pattern: str
+    host: str = ""
+
+
+@dataclass
+class RunReport:
+    files: int = 0
+    lines: int = 0
+    bad: int = 0
+    unmatched: int = 0
+    closed_days: int = 0
+    bad_per_file: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"usage: {self.files} files, {self.lines} lines, {self.bad} bad, "
+            f"{self.unmatched} of no known site or mailbox, {self.closed_days} days closed"
+        )
+
+
+_SOURCE = re.compile(r"(?P<kind>nginx|postfix)(?:@(?P<host>[^:\s]+))?:(?P<pattern>\S+)")
+
+
+def parse_sources(text: str) -> list[Source]:
+    """`nginx@shop.example:/var/log/nginx/shop.log* postfix:/var/log/mail.log*`."""
+    sources = []
+    for part in text.split():
+        m = _SOURCE.fullmatch(part)
+        if m is None:
+            raise ValueError(f"not a log source: {part!r} (kind[@host]:glob)")
+        sources.append(Source(m["kind"], m["pattern"], m["host"] or ""))
+    return sources
+
+
+# --- what lines are matched against -------------------------------------------------
+
+
+def site_hosts() -> dict[bytes, int]:
+    hosts: dict[bytes, int] = {}
+    for site in Site.objects.exclude(host_names=""):
+        for host in site.hosts():
+            hosts[host.lower().encode()] = site.pk
+    return hosts
+
+
+class MailboxLookup:
+    """A customer mailbox id by address, through the mailboxes' blind index.
+
+    Correspondents' addresses pass through this cache in memory only; it is emptied
+    when full and dropped with the run.
+    """
+
+    def __init__(self) -> None:
+        self.by_index = dict(
+            Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")
+        )
+        self._cache: dict[bytes, uuid.UUID | None] = {}
+        self._key: bytes | None = None
+
+    def __call__(self, address: bytes) -> uuid.UUID | None:
+        if not address or not self.by_index:
+            return None
+        if address in self._cache:
+            return self._cache[address]
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        try:
+            text = NORMALIZERS["email"](address.decode())
+        except UnicodeDecodeError:
+            text = None
+        if self._key is None:
+            # The generation in force and its key, read once per run, not per address.
+            generation = keys.blind_index_generation()
+            self._key = keys.system_secret(
+                keys.blind_index_secret_name(generation), create=generation == 0
+            )
+        digest = keys.blind_index_digest(self._key, "email", text) if text else None
+        box = self.by_index.get(digest) if digest else None
+        self._cache[address] = box
+        return box
+
+
+class Ingester:
+    """One run's parsers and state, shared by its files and batches."""
+
+    def __init__(self, node: str, today: dt.date | None = None) -> None:
+        self.node = node
+        self.today = today or timezone.localdate()
+        self.hosts = site_hosts()
+        self._salts: dict[dt.date, bytes | None] = {}
+        self._mail: MailParser | None = None
+
+    def salt(self, day: dt.date) -> bytes | None:
+        if day not in self._salts:
+            self._salts[day] = store.salt_for(day, self.today)
+        return self._salts[day]
+
+    def web(self, host: str = "") -> WebParser:
+        return WebParser(self.hosts, self.salt, host.lower().encode() or None)
+
+    def mail(self) -> MailParser:
+        if self._mail is None:
+            self._mail = MailParser(MailboxLookup(), store.load_pending(self.node), self.today)
+        return self._mail
+
+
+# --- files ------------------------------------------------------------------------------
+
+
+def _rotation_order(path: str) -> tuple[int, str]:
+    """Oldest first: access.log.3.gz, access.log.2.gz, access.log.1, access.log."""
+    m = re.search(r"\.(\d+)(?:\.gz)?$", path)
+    return (-int(m.group(1)) if m else 0, path)
+
+
+def _open(path: str) -> IO[bytes]:
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _head(path: str) -> bytes | None:
+    """The file's first complete line, or None while it has none."""
+    try:
+        with _open(path) as f:
+            line = f.readline(64 * 1024)
+    except (OSError, EOFError, zlib.error):
+        return None
+    return line if line.endswith(b"\n") else None
+
+
+def _lines(f: IO[bytes], live: bool, state: dict[str, int]) -> Iterator[bytes]:
+    """Complete lines from the current position; `state` gets the bytes consumed,
+    the trailing partial line (bad in a finished file) and whether the stream broke."""
+    try:
+        for line in f:
+            if not line.endswith(b"\n"):
+                if not live:
+                    state["consumed"] += len(line)
+                    state["partial"] = 1
+                return
+            state["consumed"] += len(line)
+            yield line
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        state["broken"] = 1
+
+
+def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def ingest_file(
+    ingester: Ingester,
+    source: Source,
+    path: str,
+    *,
+    live: bool,
+    report: RunReport,
+    advance: Callable[[int], None] | None = None,
+    chunk_lines: int = CHUNK_LINES,
+) -> None:
+    head = _head(path)
+    if head is None:
+        return
+    identity = hashlib.sha256(head).hexdigest()
+    record, _ = LogFile.objects.get_or_create(
+        node=ingester.node, kind=source.kind, head=identity, defaults={"path": path}
+    )
+    if record.finished:
+        return
+    report.files += 1
+    compressed = path.endswith(".gz")
+    with _open(path) as f:
+        if compressed:
+            remaining = record.offset
+            while remaining > 0:
+                got = len(f.read(min(remaining, 1 << 20)))
+                if not got:
+                    break
+                remaining -= got
+        else:
+            f.seek(record.offset)
+        state = {"consumed": 0, "partial": 0, "broken": 0}
+        parser = ingester.web(source.host) if source.kind == "nginx" else ingester.mail()
+        before = 0
+        for chunk in _chunks(_lines(f, live, state), chunk_lines):
+            tally = _feed(parser, chunk)
+            with transaction.atomic():
+                _write(tally, ingester, parser)
+                _advance(record, state["consumed"] - before, tally)
+                record.path, record.inode = path, _inode(path)
+                record.save()
+            before = state["consumed"]
+            _count(report, record, tally)
+            if advance is not None:
+                advance(len(chunk))
+        tail_bad = state["partial"] + state["broken"]
+        if tail_bad or compressed or state["consumed"] != before:
+            with transaction.atomic():
+                record.offset += state["consumed"] - before
+                record.bad += tail_bad
+                record.finished = compressed or bool(state["broken"])
+                record.updated_at = timezone.now()
+                record.save()
+            report.bad += tail_bad
+            if tail_bad:
+                report.bad_per_file[path] = report.bad_per_file.get(path, 0) + tail_bad
+
+
+def _inode(path: str) -> int:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return 0
+
+
+def _feed(parser: WebParser | MailParser, chunk: list[bytes]) -> WebTally | MailTally:
+    if isinstance(parser, WebParser):
+        web = WebTally()
+        parser.feed(chunk, web)
+        return web
+    mail = MailTally()
+    parser.feed(chunk, mail)
+    return mail
+
+
+def _write(tally: WebTally | MailTally, ingester: Ingester, parser: object) -> None:
+    if isinstance(tally, WebTally):
+        store.write_web(tally, ingester.salt)
+    else:
+        assert isinstance(parser, MailParser)
+        store.write_mail(tally, ingester.node, parser.pending, parser.stored)
+
+
+def _advance(record: LogFile, consumed: int, tally: WebTally | MailTally) -> None:
+    record.offset += consumed
+    record.lines += tally.lines
+    record.bad += tally.bad
+    record.unmatched += tally.unmatched
+    record.updated_at = timezone.now()
+
+
+def _count(report: RunReport, record: LogFile, tally: WebTally | MailTally) -> None:
+    report.lines += tally.lines
+    report.bad += tally.bad
+    report.unmatched += tally.unmatched
+    if tally.bad:
+        report.bad_per_file[record.path] = report.bad_per_file.get(record.path, 0) + tally.bad
+
+
+def source_files(source: Source) -> list[str]:
+    return sorted(glob.glob(source.pattern), key=_rotation_order)
+
+
+def ingest_sources(
+    sources: list[Source],
+    *,
+    node: str,
+    today: dt.date | None = None,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    chunk_lines: int = CHUNK_LINES,
+) -> RunReport:
+    """Read every configured file from where it stopped, then close the days due.
+
+    `progress(path, size)` may return a callback that is told how many lines were done.
+    """
+    ingester = Ingester(node, today)
+    report = RunReport()
+    for source in sources:
+        files = source_files(source)
+        for path in files:
+            advance = progress(path, os.path.getsize(path)) if progress else None
+            ingest_file(
+                ingester,
+                source,
+                path,
+                live=path == files[-1] and not path.endswith(".gz"),
+                report=report,
+                advance=advance,
+                chunk_lines=chunk_lines,
+            )
+    if ingester._mail is not None:
+        tally = MailTally()
+        ingester._mail.expire(ingester.today, tally)
+        with transaction.atomic():
+            store.write_mail(tally, node, ingester._mail.pending, ingester._mail.stored)
+    report.closed_days = store.days_close(ingester.today)
+    return report
+
+
+# --- batches from the REST API -----------------------------------------------------------
+
+
+def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> IngestResult:
+    """Ingest one batch of log lines shipped by a hosting node; safe to replay.
+
+    - `node`: the sending node's name (its queue state and batches are its own).
+    - `kind`: "nginx" (lines in the JSON `log_format kluis`, or `combined` with a
+      trailing `"$host"` field: a batch carries no file to take a host from) or
+      "postfix" (syslog lines of the Postfix daemons).
+    - `batch_id`: the node's id for this batch. Idempotent by `(node, batch_id)`: the
+      batch is recorded in the same transaction as its counts, so a replay of a batch
+      already taken counts nothing and returns `replayed=True` with zero counts.
+    - `lines`: the lines, with or without their newline. A line that does not parse
+      is skipped and counted; so is a line of no known site or mailbox.
+
+    Returns `IngestResult(accepted, skipped, replayed)`. Raises ValueError for an
+    unknown kind or an empty node or batch id. Days due are closed afterwards.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown log kind {kind!r}: nginx or postfix")
+    if not node or not batch_id:
+        raise ValueError("node and batch_id are required")
+    if IngestBatch.objects.filter(node=node, batch_id=batch_id).exists():
+        return IngestResult(accepted=0, skipped=0, replayed=True)
+    ingester = Ingester(node)
+    raw = [line.encode("utf-8", "surrogateescape") for line in lines]
+    parser = ingester.web() if kind == "nginx" else ingester.mail()
+    tally = _feed(parser, raw)
+    skipped = tally.bad + tally.unmatched
+    try:
+        with transaction.atomic():
+            IngestBatch.objects.create(
+                node=node,
+                batch_id=batch_id,
+                kind=kind,
+                accepted=tally.lines - skipped,
+                skipped=skipped,
+            )
+            _write(tally, ingester, parser)
+    except IntegrityError:
+        return IngestResult(accepted=0, skipped=0, replayed=True)
+    store.days_close(ingester.today)
+    return IngestResult(accepted=tally.lines - skipped, skipped=skipped, replayed=False)

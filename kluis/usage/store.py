@@ -1,0 +1,232 @@
+"""Writing a chunk's tallies to the database, salts, and closing days."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from django.db import connections, models, router, transaction
+from django.utils import timezone
+
+from kluis.usage import hll
+from kluis.usage.models import DaySalt, MailDay, PageDay, PendingMessage, SiteDay
+from kluis.usage.nginx import MAX_PAGES, PAGE_VISITORS, WebTally
+from kluis.usage.postfix import MailTally, Pending
+
+M = TypeVar("M", bound=models.Model)
+
+# A day stays open until the end of the next day, for late lines and slow shippers.
+CLOSE_AFTER = dt.timedelta(days=1)
+MARK = 8  # bytes per visitor hash in PageDay.marks
+
+
+def last_closed_day(today: dt.date | None = None) -> dt.date:
+    return (today or timezone.localdate()) - CLOSE_AFTER - dt.timedelta(days=1)
+
+
+def salt_for(day: dt.date, today: dt.date | None = None) -> bytes | None:
+    """The day's salt, made on first use; None once the day is closed (never remade)."""
+    if day <= last_closed_day(today):
+        return None
+    row = DaySalt.objects.filter(day=day).first()
+    if row is None:
+        DaySalt.objects.get_or_create(day=day, defaults={"salt": os.urandom(32)})
+        row = DaySalt.objects.get(day=day)
+    return bytes(row.salt)
+
+
+def _marks(raw: bytes | memoryview | None) -> set[bytes]:
+    data = bytes(raw or b"")
+    return {data[i : i + MARK] for i in range(0, len(data), MARK)}
+
+
+WEB_FIELDS = [
+    "requests",
+    "bytes",
+    "status_1xx",
+    "status_2xx",
+    "status_3xx",
+    "status_4xx",
+    "status_5xx",
+]
+MAIL_FIELDS = [
+    "received",
+    "received_bytes",
+    "sent",
+    "sent_bytes",
+    "recipients",
+    "deferred",
+    "bounced",
+]
+
+
+def _update(model: type[models.Model], fields: list[str], rows: list[Any]) -> None:
+    """One prepared UPDATE by primary key run for every row (executemany): what
+    `bulk_update` does with a CASE per field, without building thousands of
+    expressions."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    columns: list[models.Field[Any, Any]] = [
+        model._meta.get_field(f)  # type: ignore[misc]
+        for f in fields
+    ]
+    sets = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"  # noqa: S608
+    params = [
+        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def _add(
+    model: type[M], owner: str, fields: list[str], days: Mapping[tuple[Any, dt.date], list[int]]
+) -> tuple[dict[tuple[Any, dt.date], M], list[M], list[M]]:
+    """Add counters to the rows of (owner, day), made where missing: rows, new, changed."""
+    existing = {
+        (getattr(row, owner), row.day): row  # type: ignore[attr-defined]
+        for row in model._default_manager.filter(
+            **{f"{owner}__in": {k[0] for k in days}, "day__in": {k[1] for k in days}}
+        )
+    }
+    rows, new, changed = {}, [], []
+    for key, counts in days.items():
+        row = existing.get(key)
+        if row is None:
+            row = model(**{owner: key[0], "day": key[1]})
+            new.append(row)
+        else:
+            changed.append(row)
+        for name, value in zip(fields, counts, strict=True):
+            setattr(row, name, getattr(row, name) + value)
+        rows[key] = row
+    return rows, new, changed
+
+
+def write_web(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
+    """Add a chunk's web tallies; call inside the transaction that moves the offset."""
+    if not tally.days:
+        return
+    rows, new, changed = _add(SiteDay, "site_id", WEB_FIELDS, tally.days)
+    for key, sketch in tally.sketches.items():
+        row = rows[key]
+        if not row.closed:
+            merged = hll.merge(bytes(row.sketch), sketch) if row.sketch else sketch
+            row.sketch = bytes(merged)
+            row.visitors = hll.estimate(merged)
+    SiteDay.objects.bulk_create(new)
+    _update(SiteDay, [*WEB_FIELDS, "sketch", "visitors"], changed)
+    _write_pages(tally, salt)
+
+
+def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
+    """Pages by their salted key; the path itself is written only once it qualifies,
+    from the line that made it qualify, so an open day holds no rare path."""
+    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[object]]]] = defaultdict(dict)
+    for (site, day, raw), page in tally.pages.items():
+        secret = salt(day)
+        if secret is None:
+            continue
+        key = hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest()
+        by_day[(site, day)][key] = (raw, page)
+    for (site, day), pages in by_day.items():
+        rows = {
+            r.key: r
+            for r in PageDay.objects.filter(site_id=site, day=day).only(
+                "id", "key", "path", "requests", "marks", "qualified"
+            )
+        }
+        room = MAX_PAGES - len(rows)
+        new, changed = [], []
+        for key, (raw, (requests, marks)) in pages.items():
+            row = rows.get(key)
+            if row is None:
+                if room <= 0:
+                    continue
+                room -= 1
+                row = PageDay(site_id=site, day=day, key=key)
+                new.append(row)
+            else:
+                changed.append(row)
+            row.requests += requests  # type: ignore[operator]
+            if not row.qualified:
+                known = _marks(row.marks)
+                for h in marks:  # type: ignore[attr-defined]
+                    if len(known) >= PAGE_VISITORS:
+                        break
+                    known.add(h.to_bytes(MARK))
+                if len(known) >= PAGE_VISITORS:
+                    row.qualified, row.marks = True, None
+                    row.path = raw.decode("utf-8", "replace")
+                else:
+                    row.marks = b"".join(sorted(known))
+        PageDay.objects.bulk_create(new)
+        _update(PageDay, ["requests", "marks", "qualified", "path"], changed)
+
+
+def write_mail(
+    tally: MailTally, node: str, pending: dict[bytes, Pending], stored: set[bytes]
+) -> None:
+    """Add a chunk's mail tallies and save the queue state it changed."""
+    if tally.days:
+        _rows, new, changed = _add(MailDay, "mailbox_id", MAIL_FIELDS, tally.days)
+        MailDay.objects.bulk_create(new)
+        _update(MailDay, MAIL_FIELDS, changed)
+    removed = [q.decode() for q in tally.removed]
+    for i in range(0, len(removed), 500):
+        PendingMessage.objects.filter(node=node, queue_id__in=removed[i : i + 500]).delete()
+    rows = [
+        PendingMessage(
+            node=node,
+            queue_id=q.decode(),
+            sender_id=pending[q].sender,
+            size=pending[q].size,
+            counted=pending[q].counted,
+            seen=pending[q].seen,
+        )
+        for q in tally.changed
+        if q in pending
+    ]
+    PendingMessage.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["node", "queue_id"],
+        update_fields=["sender", "size", "counted", "seen"],
+    )
+    stored.difference_update(tally.removed)
+    stored.update(q for q in tally.changed if q in pending)
+    tally.changed.clear()
+    tally.removed.clear()
+
+
+def load_pending(node: str) -> dict[bytes, Pending]:
+    rows = PendingMessage.objects.filter(node=node).order_by("seen", "id")
+    return {
+        r.queue_id.encode(): Pending(r.sender_id, r.size, r.counted, r.seen)
+        for r in rows.iterator()
+    }
+
+
+def days_close(today: dt.date | None = None) -> int:
+    """Close every open day up to the last closed one: final visitor figures, pages
+    below 5 visitors dropped, sketches, marks and the day's salt destroyed."""
+    limit = last_closed_day(today)
+    closed = 0
+    with transaction.atomic():
+        for row in SiteDay.objects.filter(closed=False, day__lte=limit):
+            if row.sketch:
+                row.visitors = hll.estimate(bytes(row.sketch))
+            row.sketch, row.closed = None, True
+            row.save(update_fields=["visitors", "sketch", "closed"])
+            closed += 1
+        PageDay.objects.filter(day__lte=limit, qualified=False).delete()
+        DaySalt.objects.filter(day__lte=limit).delete()
+    return closed
