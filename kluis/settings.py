@@ -76,7 +76,6 @@ INSTALLED_APPS = [
     "kluis.web",
     "kluis.sites",
     "kluis.api",
-
     "kluis.usage",
 ]
 

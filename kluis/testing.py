@@ -820,6 +820,12 @@ ROUTES: dict[str, Route] = {
         "api", scope="privacy:erasure", method="post", data=lambda p: {"confirm": True}
     ),
     "api:node-firewall": Route("api", scope="firewall:read"),
+    "api:node-logs": Route(
+        "api",
+        scope="logs:write",
+        method="post",
+        data=lambda p: {"batch_id": "b-1", "kind": "postfix", "lines": ["no log line"]},
+    ),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
 }
 

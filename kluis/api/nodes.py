@@ -1,4 +1,5 @@
-"""The hosting nodes' API: the firewall allowlists, as the file export writes them.
+"""The hosting nodes' API: the firewall allowlists, as the file export writes them, and
+their logs for the usage statistics (kluis/usage), batch by batch.
 
 The ETag is the export's own digest of its inputs (sites' statuses and the ids of
 current entries, plain columns): a node that already holds the current lists gets a
@@ -11,11 +12,14 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Router, Status
 
-from kluis.api.auth import guard
-from kluis.api.schemas import ERRORS, FirewallOut
+from kluis.api.auth import caller_of, guard
+from kluis.api.problems import Problem
+from kluis.api.schemas import ERRORS, FirewallOut, LogBatchIn, LogBatchOut
 from kluis.sites.firewall import current_state, inputs_digest
+from kluis.usage.ingest import BatchConflict, ingest_batch
 
 router = Router(tags=["node"])
 
@@ -41,3 +45,24 @@ def firewall(request: HttpRequest, response: HttpResponse) -> Any:
         "version": version,
         "sites": [{"site": pk, "elements": state[pk]} for pk in sorted(state)],
     }
+
+
+@router.post(
+    "/logs",
+    response={201: LogBatchOut, 200: LogBatchOut, **ERRORS},
+    **guard("logs:write"),
+    url_name="node-logs",
+    summary="Deliver a batch of web or mail log lines; the same batch again counts nothing",
+)
+def logs(request: HttpRequest, body: LogBatchIn) -> Status[Any]:
+    # The node is the service token: its batches and its Postfix queue state are its own.
+    node = f"token-{caller_of(request).token.pk}"
+    try:
+        result = ingest_batch(node=node, kind=body.kind, batch_id=body.batch_id, lines=body.lines)
+    except BatchConflict:
+        raise Problem(
+            "conflict",
+            _("Deze batch-id is al gebruikt voor andere regels; er is niets geteld."),
+        ) from None
+    out = {"accepted": result.accepted, "skipped": result.skipped, "replayed": result.replayed}
+    return Status(200 if result.replayed else 201, out)

@@ -24,6 +24,7 @@ TYPES: dict[str, tuple[int, Promise]] = {
     "unauthorized": (401, _("Geen geldig token")),
     "forbidden": (403, _("Niet toegestaan")),
     "not-found": (404, _("Niet gevonden")),
+    "conflict": (409, _("In strijd met een eerder verzoek")),
     "too-large": (413, _("Verzoek te groot")),
     "invalid": (422, _("Ongeldige invoer")),
     "refused": (422, _("Geweigerd")),

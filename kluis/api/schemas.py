@@ -37,7 +37,7 @@ class ProblemOut(Schema):
 
 # The problems any operation may answer with (application/problem+json).
 ERRORS: dict[int, type[ProblemOut]] = {
-    code: ProblemOut for code in (400, 401, 403, 404, 413, 422, 429)
+    code: ProblemOut for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
 
 
@@ -112,6 +112,26 @@ class FirewallSite(Schema):
 class FirewallOut(Schema):
     version: str = Field(description="the same value as the ETag header, unquoted")
     sites: list[FirewallSite]
+
+
+class LogBatchIn(Input):
+    batch_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="the node's own id of this batch; a replay counts nothing twice",
+    )
+    kind: Literal["nginx", "postfix"] = Field(
+        description="nginx: `log_format kluis` (JSON) or combined with a trailing host; "
+        "postfix: syslog lines of the Postfix daemons"
+    )
+    lines: list[str] = Field(max_length=10_000, description="the log lines, in order")
+
+
+class LogBatchOut(Schema):
+    accepted: int = Field(description="lines counted")
+    skipped: int = Field(description="lines that did not parse or name no known site or mailbox")
+    replayed: bool = Field(description="true when this batch was taken before: nothing counted")
 
 
 class OpenInvoiceOut(Schema):

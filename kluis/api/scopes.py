@@ -51,6 +51,7 @@ SCOPES: dict[str, Scope] = {
         Scope(
             "firewall:read", _("de toegangslijsten van alle sites ophalen (hostingnodes)"), _SERVICE
         ),
+        Scope("logs:write", _("webserver- en maillogs aanleveren (hostingnodes)"), _SERVICE),
     )
 }
 

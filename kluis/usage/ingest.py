@@ -44,6 +44,10 @@ CHUNK_LINES = 200_000
 KINDS = ("nginx", "postfix")
 
 
+class BatchConflict(ValueError):
+    """A batch id the node used before, now with other lines: nothing is counted."""
+
+
 @dataclass(frozen=True)
 class IngestResult:
     """What one batch did: lines counted, lines skipped, and whether it was a replay."""
@@ -359,6 +363,25 @@ def ingest_sources(
 # --- batches from the REST API -----------------------------------------------------------
 
 
+def _batch_digest(kind: str, lines: list[str]) -> str:
+    digest = hashlib.sha256(kind.encode())
+    for line in lines:
+        digest.update(b"\n" + line.rstrip("\n").encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _seen(node: str, batch_id: str, digest: str) -> bool:
+    """Whether the node sent this batch before; BatchConflict if with other lines."""
+    known = IngestBatch.objects.filter(node=node, batch_id=batch_id).values_list(
+        "digest", flat=True
+    )
+    for earlier in known:
+        if earlier and earlier != digest:
+            raise BatchConflict(batch_id)
+        return True
+    return False
+
+
 def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> IngestResult:
     """Ingest one batch of log lines shipped by a hosting node; safe to replay.
 
@@ -368,7 +391,8 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
       "postfix" (syslog lines of the Postfix daemons).
     - `batch_id`: the node's id for this batch. Idempotent by `(node, batch_id)`: the
       batch is recorded in the same transaction as its counts, so a replay of a batch
-      already taken counts nothing and returns `replayed=True` with zero counts.
+      already taken counts nothing and returns `replayed=True` with zero counts. The
+      same id with other lines raises `BatchConflict` and counts nothing either.
     - `lines`: the lines, with or without their newline. A line that does not parse
       is skipped and counted; so is a line of no known site or mailbox.
 
@@ -379,7 +403,8 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
         raise ValueError(f"unknown log kind {kind!r}: nginx or postfix")
     if not node or not batch_id:
         raise ValueError("node and batch_id are required")
-    if IngestBatch.objects.filter(node=node, batch_id=batch_id).exists():
+    digest = _batch_digest(kind, lines)
+    if _seen(node, batch_id, digest):
         return IngestResult(accepted=0, skipped=0, replayed=True)
     ingester = Ingester(node)
     raw = [line.encode("utf-8", "surrogateescape") for line in lines]
@@ -392,11 +417,14 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
                 node=node,
                 batch_id=batch_id,
                 kind=kind,
+                digest=digest,
                 accepted=tally.lines - skipped,
                 skipped=skipped,
             )
             _write(tally, ingester, parser)
     except IntegrityError:
+        # The same batch at the same moment from elsewhere: that one counted.
+        _seen(node, batch_id, digest)
         return IngestResult(accepted=0, skipped=0, replayed=True)
     store.days_close(ingester.today)
     return IngestResult(accepted=tally.lines - skipped, skipped=skipped, replayed=False)

@@ -73,6 +73,8 @@ class IngestBatch(models.Model):
     node = models.CharField(max_length=100)
     batch_id = models.CharField(max_length=100)
     kind = models.CharField(max_length=8)
+    # SHA-256 of the batch's kind and lines: the same id with other lines is refused.
+    digest = models.CharField(max_length=64, blank=True)
     accepted = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     at = models.DateTimeField(default=timezone.now)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from kluis.api.models import ApiToken
 from kluis.api.testing import bearer, service_token, token_for
@@ -137,3 +138,31 @@ def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
     )
     assert made.context["created"].startswith("kluis_svc_")
     assert ApiToken.objects.get(name="node-7").user is None
+
+
+def test_a_node_delivers_log_batches_once(client, personas):
+    from kluis.usage.models import IngestBatch, SiteDay
+
+    site = make_site(personas.customer_a)
+    site.host_names = "shop.example.nl"
+    site.save()
+    now = timezone.localtime()
+    stamp = now.strftime("%d/%b/%Y:%H:%M:%S %z")
+    lines = [
+        f'145.100.3.{n} - - [{stamp}] "GET /p?q=1 HTTP/1.1" 200 512 "-" "curl/8" "shop.example.nl"'
+        for n in range(3)
+    ] + ["geen logregel"]
+    node = service_token(personas.staff["admin"], ["logs:write"])
+    body = {"batch_id": "web1-0001", "kind": "nginx", "lines": lines}
+    first = _post(client, "/api/v1/nodes/logs", body, node)
+    assert first.status_code == 201, first.content
+    assert json.loads(first.content) == {"accepted": 3, "skipped": 1, "replayed": False}
+    again = _post(client, "/api/v1/nodes/logs", body, node)
+    assert again.status_code == 200 and json.loads(again.content)["replayed"] is True
+    other = _post(client, "/api/v1/nodes/logs", {**body, "lines": lines[:1]}, node)
+    _problem(other, 409, "conflict")
+    assert SiteDay.objects.get(site=site, day=now.date()).requests == 3
+    assert IngestBatch.objects.count() == 1
+    _problem(_post(client, "/api/v1/nodes/logs", {**body, "kind": "iis"}, node), 422, "invalid")
+    reader = service_token(personas.staff["admin"], ["firewall:read"])
+    _problem(_post(client, "/api/v1/nodes/logs", body, reader), 403, "forbidden")
