@@ -41,7 +41,7 @@ from kluis.api.schemas import (
 from kluis.billing.models import Invoice
 from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
-from kluis.billing.selectors import customer_invoice
+from kluis.billing.selectors import customer_invoice, open_invoices
 from kluis.policy.enforce import Actor
 from kluis.rights.export import build_export
 from kluis.shop.models import Order
@@ -65,8 +65,9 @@ def _not_found() -> Problem:
 
 
 def invoice_out(invoice: Invoice, today: dt.date) -> dict[str, Any]:
-    credited = bool(invoice.credit_notes.all())  # as Invoice.is_payable
-    if invoice.kind == Invoice.Kind.INVOICE and credited:
+    # The invoice's own figures (billing/models.py): credited when credit notes took all
+    # of it off, paid when all that is owed is paid, open while something is left.
+    if invoice.kind == Invoice.Kind.INVOICE and invoice.credited_at is not None:
         status = "credited"
     elif invoice.is_paid or invoice.kind == Invoice.Kind.CREDIT_NOTE:
         status = "paid"
@@ -83,8 +84,9 @@ def invoice_out(invoice: Invoice, today: dt.date) -> dict[str, Any]:
         "net_cents": invoice.net_cents,
         "vat_cents": invoice.vat_cents,
         "total_cents": invoice.total_cents,
+        "credited_cents": invoice.credited_cents,
         "paid_cents": invoice.paid_cents,
-        "open_cents": invoice.open_cents if status == "open" else 0,
+        "open_cents": max(invoice.open_cents, 0) if status == "open" else 0,
         "payment_reference": invoice.payment_reference,
         "corrects": invoice.corrects.number if invoice.corrects else None,
     }
@@ -109,15 +111,16 @@ class InvoiceFilter(PageQuery):
 def invoices(request: HttpRequest, filters: Query[InvoiceFilter]) -> dict[str, Any]:
     """Newest first by issue moment, then number: a stable order for the cursor."""
     queryset = Invoice.objects.for_customer(customer_of(request)).select_related("corrects")
-    not_credited = Q(credit_notes__isnull=True)  # as billing.selectors.open_invoices
+    owed = F("total_cents") - F("credited_cents")
     if filters.status == "open":
-        queryset = queryset.filter(not_credited, kind="invoice", paid_cents__lt=F("total_cents"))
+        queryset = queryset & open_invoices()
     elif filters.status == "paid":
         queryset = queryset.filter(
-            Q(kind="credit_note") | Q(not_credited, paid_cents__gte=F("total_cents"))
+            Q(kind="credit_note")
+            | Q(credited_at__isnull=True, total_cents__gt=F("credited_cents"), paid_cents__gte=owed)
         )
     elif filters.status == "credited":
-        queryset = queryset.filter(kind="invoice").exclude(not_credited)
+        queryset = queryset.filter(kind="invoice", credited_at__isnull=False)
     if filters.kind:
         queryset = queryset.filter(kind=filters.kind)
     if filters.issued_from:
@@ -125,7 +128,7 @@ def invoices(request: HttpRequest, filters: Query[InvoiceFilter]) -> dict[str, A
     if filters.issued_until:
         queryset = queryset.filter(issue_date__lte=filters.issued_until)
     rows, cursor = page(
-        queryset.prefetch_related("credit_notes"),
+        queryset,
         first="issued_at",
         second="number",
         descending=True,

@@ -53,6 +53,7 @@ class InvoiceOut(Schema):
     net_cents: int
     vat_cents: int
     total_cents: int
+    credited_cents: int = Field(description="what credit notes took off it")
     paid_cents: int
     open_cents: int
     payment_reference: str

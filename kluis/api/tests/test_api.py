@@ -166,3 +166,26 @@ def test_a_node_delivers_log_batches_once(client, personas):
     _problem(_post(client, "/api/v1/nodes/logs", {**body, "kind": "iis"}, node), 422, "invalid")
     reader = service_token(personas.staff["admin"], ["firewall:read"])
     _problem(_post(client, "/api/v1/nodes/logs", body, reader), 403, "forbidden")
+
+
+def test_an_invoice_with_a_partial_credit_note_is_listed_open_for_what_is_left(client, personas):
+    from kluis.billing.services import LineInput, credit_note_issue
+
+    invoice = invoice_issue(order=make_order(personas.customer_a), issued_by=None)
+    note = credit_note_issue(
+        invoice=invoice, issued_by=None, lines=[LineInput("Korting", -invoice.net_cents // 2)]
+    )
+    token = token_for(personas.alice, ["invoices:read"])
+    listed = json.loads(client.get("/api/v1/invoices?status=open", **bearer(token)).content)
+    (item,) = listed["items"]
+    assert item["number"] == invoice.number and item["status"] == "open"
+    assert item["credited_cents"] == -note.total_cents > 0
+    assert item["open_cents"] == invoice.total_cents + note.total_cents
+    credited = json.loads(client.get("/api/v1/invoices?status=credited", **bearer(token)).content)
+    assert credited["items"] == []
+    cancelled = invoice_issue(order=make_order(personas.customer_a), issued_by=None)
+    credit_note_issue(invoice=cancelled, issued_by=None)
+    credited = json.loads(client.get("/api/v1/invoices?status=credited", **bearer(token)).content)
+    assert [i["number"] for i in credited["items"]] == [cancelled.number]
+    still_open = json.loads(client.get("/api/v1/invoices?status=open", **bearer(token)).content)
+    assert [i["number"] for i in still_open["items"]] == [invoice.number]
