@@ -159,6 +159,10 @@ REFUND_ERRORS = {
         "Een terugbetaling keurt een andere medewerker goed dan wie haar voorstelde."
     ),
     "no_proposer": _lazy("Neem deze terugbetaling eerst als voorstel over."),
+    "restricted": _lazy(
+        "De klant heeft de verwerking van zijn gegevens laten beperken (art. 18 AVG): "
+        "deze terugbetaling kan pas na afloop van de beperking worden goedgekeurd."
+    ),
     "not_proposed": _lazy("Over deze terugbetaling is al beslist."),
     "nothing_to_export": _lazy("Er zijn geen goedgekeurde terugbetalingen."),
     "all_held": _lazy(

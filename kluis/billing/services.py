@@ -42,7 +42,7 @@ from kluis.billing.vat import VatDecision, vat_amount, vat_decide
 from kluis.policy.enforce import Actor
 from kluis.shop.domains import domains_reveal
 from kluis.shop.models import DOMAIN_MARK, Order, OrderLine, Period, VatCheck
-from kluis.vault.errors import KeyShredded
+from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedValue, sealed_fields
 from kluis.vault.keys import shred
 
@@ -526,7 +526,12 @@ def refund_decide(*, refund: Refund, by: User, approve: bool) -> Refund:
         data={"refund": locked.pk, "invoice": locked.invoice.number, "cents": locked.amount_cents},
     )
     if approve:
-        emails.mail_refund_approved(locked)
+        try:
+            emails.mail_refund_approved(locked)
+        except RevealRefused:
+            # The customer restricted processing (art. 18 GDPR) and refunds are no purpose
+            # that goes on during it: the decision rolls back with this transaction.
+            raise BillingError("restricted") from None
         if OnlinePayment.objects.filter(payment_id=locked.payment_id).exists():
             # An online payment is refunded through the provider's refund API, once
             # this approval is committed; the worker sends any the provider refused.

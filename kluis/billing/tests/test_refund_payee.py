@@ -141,3 +141,23 @@ def test_a_refund_without_iban_cannot_be_taken_up_without_one(tmp_path, personas
     with pytest.raises(services.BillingError) as refused:
         services.refund_propose(refund=refund, by=first)
     assert refused.value.code == "iban_missing"
+
+
+def test_a_refund_for_a_customer_who_restricted_processing_waits_and_changes_nothing(
+    tmp_path, personas, finance, client
+):
+    from kluis.rights.services import request_respond
+    from kluis.rights.testing import alice_request
+
+    first, second = finance
+    refund = _overpay(tmp_path, personas.customer_a, first, reference="E-LIMIT")
+    request_respond(
+        request=alice_request(personas, "restriction"), by=personas.staff["privacy_officer"]
+    )
+
+    log_in(client, second)
+    url = reverse("billing_backoffice:refund-decide", kwargs={"refund_id": refund.pk})
+    page = client.post(url, {"approve": "yes"}, follow=True).content.decode()
+    assert "art. 18 AVG" in page
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PROPOSED and refund.approved_by is None
