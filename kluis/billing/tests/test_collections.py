@@ -217,13 +217,18 @@ def test_only_the_categories_that_are_held_are_recorded(personas):
 
 
 def test_the_my_data_page_shows_the_handover(client, approved, personas):
+    from kluis.policy.loader import current_policy
+
+    # The recipient by its own name (art. 15(1)(c) GDPR), as the policy file names it.
+    collector = current_policy().recipients["debt_collector"].name
+    assert collector
     log_in(client, personas.alice)
     page = client.get(reverse("portal:my-data")).content.decode()
-    assert "het incassobureau of de gerechtsdeurwaarder" in page
+    assert collector in page.split("Aan wie we gegevens")[1]
     assert "incasso van onbetaalde facturen" in page
     log_in(client, personas.bob)
     page = client.get(reverse("portal:my-data")).content.decode()
-    assert "het incassobureau of de gerechtsdeurwaarder" not in page.split("Aan wie we gegevens")[1]
+    assert collector not in page.split("Aan wie we gegevens")[1]
 
 
 # --- mails and the statutory letter ---------------------------------------------------------
