@@ -43,6 +43,17 @@ browser_test = [
 ]
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The keystore's test database gets its tables straight from the vault's models.
+
+    Its migrations are schema only (no data, no SQL of their own); replaying them would
+    render every app's migration state once more for the data migrations of the main
+    database, which make up most of the cost of setting up a test database.
+    """
+    settings.DATABASES["keystore"].setdefault("TEST", {})["MIGRATE"] = False
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _master_key_file() -> None:
     from kluis.vault.master import generate_key_file, reset_master_ring
