@@ -55,6 +55,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """Argon2id at its smallest cost in tests; the production parameters are checked in
+    kluis/accounts/tests/test_passwords.py."""
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["kluis.accounts.hashers.TestArgon2idHasher"]).enable()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _master_key_file() -> None:
     from kluis.vault.master import generate_key_file, reset_master_ring
 
