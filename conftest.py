@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,9 @@ from django.core import mail
 from django.db import connections
 
 from kluis.testing import Personas, make_personas
+
+if TYPE_CHECKING:
+    from kluis.policy.schema import Policy
 
 CHROMIUM = Path(os.environ.get("KLUIS_CHROMIUM", "/usr/bin/chromium"))
 # Under CI a missing browser fails the browser tests instead of skipping them.
@@ -37,6 +41,26 @@ browser_test = [
     ),
     pytest.mark.django_db(transaction=True, databases="__all__"),
 ]
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """The keystore's test database gets its tables straight from the vault's models.
+
+    Its migrations are schema only (no data, no SQL of their own); replaying them would
+    render every app's migration state once more for the data migrations of the main
+    database, which make up most of the cost of setting up a test database.
+    """
+    settings.DATABASES["keystore"].setdefault("TEST", {})["MIGRATE"] = False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    """Argon2id at its smallest cost in tests; the production parameters are checked in
+    kluis/accounts/tests/test_passwords.py."""
+    from django.test import override_settings
+
+    override_settings(PASSWORD_HASHERS=["kluis.accounts.hashers.TestArgon2idHasher"]).enable()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -95,11 +119,39 @@ class _WhiteNoiseServesStatic(handlers.StaticFilesHandler):
         return False
 
 
-@pytest.fixture(autouse=True)
-def _fresh_policy_cache() -> None:
-    from kluis.policy.loader import clear_cache
+ShippedPolicies = tuple[Path, list[tuple[str, int, int]], "tuple[Policy, dict[str, Policy]]"]
 
-    clear_cache()
+
+def _policy_files_state(directory: Path) -> list[tuple[str, int, int]]:
+    return [
+        (str(path), path.stat().st_mtime_ns, path.stat().st_size)
+        for path in sorted(directory.glob("**/*.yaml"))
+    ]
+
+
+@pytest.fixture(scope="session")
+def _shipped_policies() -> ShippedPolicies:
+    """The shipped policy files, parsed once per process (~0.2 s of YAML each time)."""
+    from kluis.policy import loader
+
+    directory = Path(settings.KLUIS_POLICY_DIR)
+    loader.clear_cache()
+    return directory, _policy_files_state(directory), loader._load_all(directory)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_cache(
+    _shipped_policies: ShippedPolicies,
+) -> None:
+    """Each test starts from a cleared policy cache, primed with the shipped policy as
+    long as its files are unchanged; a test that points KLUIS_POLICY_DIR elsewhere (or
+    calls clear_cache) reads its own files."""
+    from kluis.policy import loader
+
+    loader.clear_cache()
+    directory, state, policies = _shipped_policies
+    if directory == settings.KLUIS_POLICY_DIR and _policy_files_state(directory) == state:
+        loader._loaded = (directory, policies)
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,9 @@ from pydantic import ValidationError
 from kluis.policy.schema import Policy
 
 CURRENT_FILE = "privacy-policy.yaml"
+# libyaml's safe loader where PyYAML was built with it: the same documents, a tenth of
+# the time of the pure-Python one (the policy is read at every start of kluis).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ARCHIVE_DIR = "archive"
 
 
@@ -36,7 +39,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
 
 def load_policy_file(path: Path) -> Policy:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506
     except FileNotFoundError:
         raise PolicyFileError(f"{path}: the privacy policy file does not exist.") from None
     except yaml.YAMLError as exc:

@@ -94,7 +94,7 @@ def start_gunicorn(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return proc, f"http://127.0.0.1:{port}"
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.05)
     proc.kill()
     raise AssertionError("gunicorn did not listen within 60 s")
 
@@ -344,7 +344,7 @@ def test_nginx_in_front_of_gunicorn_serves_kluis_over_tls(served: str, tmp_path:
                     break
             except OSError:
                 assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.1)
+                time.sleep(0.05)
         base = f"https://127.0.0.1:{https_port}"
         with opener.open(f"{base}/", timeout=30) as response:
             assert response.status == 200
