@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "kluis.web.statistics.StatisticsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "kluis.vault.middleware.VaultScopeMiddleware",
+    "kluis.web.errors.RevealRefusedMiddleware",
 ]
 
 ROOT_URLCONF = "kluis.urls"

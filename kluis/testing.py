@@ -770,6 +770,7 @@ ROUTES: dict[str, Route] = {
     ),
     # the REST API (kluis/api): its pages, then its operations
     "api-reference": Route("public"),
+    "api-home": Route("public"),
     "api-tokens": Route("account"),
     "api-token-revoke": Route("account", method="post", kwargs=_api("token_kwargs")),
     "api-service-tokens": Route("backoffice", roles=frozenset({"admin"})),

@@ -5,5 +5,7 @@ from kluis.api.api import api
 
 urlpatterns = [
     path("docs/", views.reference, name="api-reference"),
+    # Before ninja's own root (`api:api-root`), which answers 404 without its docs page.
+    path("", views.home, name="api-home"),
     path("", api.urls),
 ]

@@ -21,6 +21,11 @@ from kluis.api.problems import TYPES
 from kluis.api.scopes import SCOPES, Holder
 
 
+def home(request: HttpRequest) -> HttpResponse:
+    """/api/v1/ itself: the reference page, for a person who opens it in a browser."""
+    return redirect("api-reference")
+
+
 def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for path, operations in schema["paths"].items():

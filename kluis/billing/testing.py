@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
 from kluis.accounts.models import Customer
@@ -16,7 +17,7 @@ from kluis.billing.models import (
     Reminder,
 )
 from kluis.billing.rates import vat_rates_load
-from kluis.testing import Personas, make_staff
+from kluis.testing import Personas, make_customer, make_staff
 
 
 def invoice_kwargs(p: Personas) -> dict[str, Any]:
@@ -72,18 +73,19 @@ def unmatched_payment_kwargs(p: Personas) -> dict[str, Any]:
     return {"payment_id": payment.pk}
 
 
-def refund_kwargs(p: Personas) -> dict[str, Any]:
+def refund_kwargs(p: Personas, customer: Customer | None = None) -> dict[str, Any]:
     from kluis.shop.testing import make_order
 
+    customer = customer or p.customer_a
     vat_rates_load()
-    invoice = services.invoice_issue(order=make_order(p.customer_a), issued_by=None)
+    invoice = services.invoice_issue(order=make_order(customer), issued_by=None)
     statement = BankStatement.objects.create(
         version="02", message_id="T", statement_id="T", sha256="0" * 64
     )
     payment = Payment(
         statement=statement,
         entry_reference=f"T-{invoice.number}",
-        subject=p.customer_a.id,
+        subject=customer.id,
         booking_date=invoice.issue_date,
         amount_cents=invoice.total_cents + 500,
         match=Payment.Match.REFERENCE,
@@ -102,8 +104,12 @@ def refund_kwargs(p: Personas) -> dict[str, Any]:
 
 
 def refund_export_kwargs(p: Personas) -> dict[str, Any]:
-    """A payment file made of Alice's approved refund, by a second finance user."""
-    refund = Refund.objects.get(pk=refund_kwargs(p)["refund_id"])
+    """A payment file made of an approved refund, by a second finance user. The refund is
+    a customer's of its own: a walk over every route may have left Alice's processing
+    restricted, and then no refund of hers is approved (billing.services.refund_decide)."""
+    own = make_customer(name="Rita Refund", email=f"rita.{uuid.uuid4().hex[:8]}@example.nl")
+    assert own.customer is not None
+    refund = Refund.objects.get(pk=refund_kwargs(p, own.customer)["refund_id"])
     services.refund_decide(refund=refund, by=p.staff["finance"], approve=True)
     export, _xml = services.refunds_export(by=p.staff["finance"])
     return {"export_id": export.pk}

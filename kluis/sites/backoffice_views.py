@@ -24,7 +24,7 @@ from kluis.sites.addresses import visitor_address
 from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
 from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import site_set_status
-from kluis.vault.errors import KeyShredded
+from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.reveal import reveal_many
 
 # Finance suspends a site for non-payment (the customer is mailed) and sets it live again.
@@ -98,7 +98,7 @@ def help_request(
     found = _help_request(request_id)
     message = ""
     thread: list[tuple[HelpMessage, str | None]] = []
-    erased = False
+    erased = restricted = False
     if found.message and found.status != HelpRequest.Status.CLOSED:
         actor = current_user(request).actor()
         case = Case("help_request", str(found.pk))
@@ -107,6 +107,9 @@ def help_request(
         except KeyShredded:
             # The customer was erased: the thread's key is gone with them.
             erased = True
+        except RevealRefused:
+            # The customer restricted processing (art. 18 GDPR): the page says so.
+            restricted = True
         else:
             rows = list(found.thread.select_related("help_request"))
             plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
@@ -118,6 +121,7 @@ def help_request(
             "help": found,
             "message": message,
             "erased": erased,
+            "restricted": restricted,
             "thread": thread,
             "answer_form": HelpAnswerForm(),
             "form": form or GrantForm(),

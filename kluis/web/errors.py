@@ -5,16 +5,24 @@ Django renders them itself. A failed CSRF check gets its own page that says what
 An unhandled error is a 500, except when the database is gone (a restart, a killed
 connection, a full disk): then the visitor gets a 503 that says to try again shortly,
 and whatever the request was writing rolled back with its transaction.
+
+A reveal the policy refuses (kluis.vault.errors.RevealRefused) that a view did not
+handle itself, such as one for a person who restricted processing, is a 403 page that
+says so instead of a 500; the services that write run in a transaction, so what the
+request was doing rolled back before the exception reached here.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, HttpResponseServerError
 from django.template import loader
+
+from kluis.vault.errors import RevealRefused
 
 logger = logging.getLogger("kluis.errors")
 RETRY_AFTER_SECONDS = 30
@@ -39,3 +47,19 @@ def server_error(request: HttpRequest) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     # `reason` is for developers (which check failed); a visitor only needs the way out.
     return HttpResponseForbidden(loader.render_to_string("403_csrf.html", request=request))
+
+
+class RevealRefusedMiddleware:
+    """A RevealRefused out of a view: the 403 page that says why, logged without data."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, RevealRefused):
+            return None
+        logger.warning("reveal refused in a view: %s", request.path)
+        return HttpResponseForbidden(loader.render_to_string("403_refused.html", request=request))

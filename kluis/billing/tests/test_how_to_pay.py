@@ -40,7 +40,7 @@ def test_the_invoice_pdf_says_what_to_pay_by_when_to_which_account(personas):
         "Te betalen",
         euro(invoice.total_cents),
         "Uiterlijk op",
-        long_date(invoice.due_date),
+        long_date(invoice.due_date, "nl"),
         "Ten name van",
         *PAY_FACTS,
         invoice.payment_reference,

@@ -14,6 +14,7 @@ from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import Invoice, Refund, VatRate
 from kluis.billing.statements import statement_import
 from kluis.billing.tests.helpers import order_for
+from kluis.formats import long_date
 from kluis.mail.delivery import render_mail
 from kluis.mail.models import OutboxMessage
 from kluis.shop import services as shop_services
@@ -172,9 +173,12 @@ def test_a_delivered_order_names_the_period_its_invoice_paid_for(client, tmp_pat
     first, last = min(p[0] for p in periods), max(p[1] for p in periods)
     assert invoice.service_period == (first, last)
     facts = invoice_facts(invoice, Actor.subject(invoice.customer_id))
-    assert (facts.supply_date, facts.supply_until) == (f"{first:%d-%m-%Y}", f"{last:%d-%m-%Y}")
+    assert (facts.supply_date, facts.supply_until) == (
+        long_date(first, "nl"),
+        long_date(last, "nl"),
+    )
     for (text, *_rest), (start, end) in zip(facts.lines, periods, strict=True):
-        assert text.endswith(f"\nPeriode: {start:%d-%m-%Y} t/m {end:%d-%m-%Y}")
+        assert text.endswith(f"\nPeriode: {long_date(start, 'nl')} t/m {long_date(end, 'nl')}")
     log_in(client, personas.alice)
     page = client.get(reverse("billing_portal:invoices")).content.decode()
-    assert f"Periode {first:%d-%m-%Y} t/m {last:%d-%m-%Y}" in page
+    assert f"Periode {long_date(first, 'nl')} t/m {long_date(last, 'nl')}" in page

@@ -27,7 +27,7 @@ def test_a_dutch_invoice_shows_every_required_field(personas, settings):
     for expected in [
         "Factuur",
         invoice.number,
-        long_date(invoice.issue_date),
+        long_date(invoice.issue_date, "nl"),
         "Leverdatum",
         "KvK-nummer: 12345678",
         "Btw-nummer: NL000099998B57",

@@ -11,6 +11,7 @@ from kluis.audit.models import AuditEntry
 from kluis.domains import epp_local, services
 from kluis.domains.registries import REGISTRIES, auth_code_new
 from kluis.domains.tests.test_registration import queued, with_address
+from kluis.formats import long_date
 from kluis.mail.delivery import deliver_due
 from kluis.mail.models import OutboxMessage
 from kluis.testing import Personas, log_in
@@ -31,7 +32,7 @@ def test_the_customer_sees_changes_nameservers_and_gets_the_auth_code(
     page = client.get(reverse("domains_portal:domains")).content.decode()
     assert "mijn-winkel.nl" in page and "SIDN" in page
     assert registration.expires_on is not None
-    assert registration.expires_on.strftime("%d-%m-%Y") in page
+    assert long_date(registration.expires_on, "nl") in page
     assert "ns1.winkeltjes.net, ns2.winkeltjes.net" in page
 
     url = reverse("domains_portal:nameservers", kwargs={"registration_id": registration.pk})

@@ -14,6 +14,7 @@ import pytest
 from django.utils import timezone, translation
 
 from kluis.accounts.selectors import my_data
+from kluis.formats import long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.rights import sweep
@@ -55,7 +56,7 @@ def test_my_data_the_export_and_the_sweep_give_the_same_dates(personas, later_mo
             until = kept_until(policy, alice.pk, cls, period)
             assert until is not None, (category, cls)
             # "Mijn gegevens" shows this date for this category.
-            assert until.strftime("%d-%m-%Y") in page[category], (category, page[category])
+            assert long_date(until, "nl") in page[category], (category, page[category])
             # The export says the same.
             assert (period, until.isoformat()) in exported[label_of[category]], category
             # The sweep keeps it through that day and expires it the day after.

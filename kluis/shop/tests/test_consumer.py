@@ -156,7 +156,7 @@ def test_the_confirmation_carries_the_model_form_and_prices_incl_vat(client, cat
     text = message.body
     incl = order.total_cents + vat_amount(order.total_cents, 2100)
     assert f"Totaal (incl. btw): € {incl // 100},{incl % 100:02d}" in text
-    deadline = long_date(consumer.withdrawal_deadline(order))
+    deadline = long_date(consumer.withdrawal_deadline(order), "nl")
     assert f"tot en met {deadline} herroepen" in text
     assert "we leveren pas als de herroepingstermijn voorbij is" in text
 
@@ -203,7 +203,7 @@ def test_withdrawing_within_the_period_credits_the_invoice_pro_rata(client, cata
     [ack] = OutboxMessage.objects.filter(dedupe_key=f"order:{order.pk}:status:withdrawn")
     body = str(build_email(ack).body)
     at = timezone.localtime(order.withdrawn_at)
-    assert f"herroeping ontvangen op {long_date(at)} om {at:%H:%M}" in body
+    assert f"herroeping ontvangen op {long_date(at, 'nl')} om {at:%H:%M}" in body
     assert order.number in body and "Webwinkel Start" in body
     # Once withdrawn, never again.
     assert client.post(url, {"confirm": "on"}).status_code == 400
@@ -270,7 +270,7 @@ def test_a_renewed_yearly_consumer_package_ends_with_a_months_notice_and_is_cred
     expected = consumer.consumer_end_date(subscription, today)
     assert expected < subscription.period_end
     page = client.get(url).content.decode()
-    assert "opzegtermijn van één maand" in page and long_date(expected) in page
+    assert "opzegtermijn van één maand" in page and long_date(expected, "nl") in page
     assert client.post(url, {"confirm": "on"}).status_code == 302
     subscription.refresh_from_db()
     assert subscription.ends_on == expected

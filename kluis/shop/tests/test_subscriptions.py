@@ -122,7 +122,7 @@ def test_the_portal_shows_a_customer_only_their_own_subscriptions(client, person
 
 def test_the_customer_ends_a_subscription_after_a_clear_confirmation(client, personas):
     [hosting] = make_subscription(personas.customer_a, started_on=timezone.localdate())
-    until = long_date(hosting.period_end)
+    until = long_date(hosting.period_end, "nl")
     url = reverse("shop_portal:subscription-end", kwargs={"subscription_id": hosting.pk})
     log_in(client, personas.alice)
     page = client.get(url).content.decode()

@@ -202,6 +202,10 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     assert isinstance(request, HelpRequest)
     _fill(HelpMessage(help_request=request, number=1, author="staff"))
 
+    from kluis.usage.models import Mailbox
+
+    _fill(Mailbox(customer=customer, site=site))
+
 
 def _sqlite_bytes(alias: str) -> bytes:
     name = Path(connections[alias].settings_dict["NAME"])
