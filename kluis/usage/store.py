@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -129,13 +128,15 @@ def write_web(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
 def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
     """Pages by their salted key; the path itself is written only once it qualifies,
     from the line that made it qualify, so an open day holds no rare path."""
-    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[object]]]] = defaultdict(dict)
-    for (site, day, raw), page in tally.pages.items():
+    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[Any]]]] = {}
+    for (site, day), paths in tally.pages.items():
         secret = salt(day)
-        if secret is None:
+        if secret is None or not paths:
             continue
-        key = hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest()
-        by_day[(site, day)][key] = (raw, page)
+        by_day[(site, day)] = {
+            hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest(): (raw, page)
+            for raw, page in paths.items()
+        }
     for (site, day), pages in by_day.items():
         rows = {
             r.key: r
@@ -155,10 +156,10 @@ def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> No
                 new.append(row)
             else:
                 changed.append(row)
-            row.requests += requests  # type: ignore[operator]
+            row.requests += requests
             if not row.qualified:
                 known = _marks(row.marks)
-                for h in marks:  # type: ignore[attr-defined]
+                for h in marks:
                     if len(known) >= PAGE_VISITORS:
                         break
                     known.add(h.to_bytes(MARK))
