@@ -23,12 +23,12 @@ from kluis.usage import hll
 MAX_LINE = 16 * 1024  # longer lines are counted as bad, not parsed
 PAGE_VISITORS = 5  # a path is kept once this many distinct visitors asked for it
 MAX_PAGES = 2000  # paths followed per site per day (scanners make endless new ones)
-MAX_PATH = 300
+MAX_PATH = 300  # a longer path is cut: the regexes' path groups take {0,299} after /
 
 COMBINED = re.compile(
     rb"(?P<addr>[0-9.]{7,15}|[0-9A-Fa-f:.]{2,45}) \S+ \S+ "
     rb"\[(?P<day>\d\d/[A-Z][a-z]{2}/\d{4}):[^\]]*\] "
-    rb'"(?:[A-Z]{1,16} (?P<path>/[^ ?"]*)[^ "]*(?: HTTP/[0-9.]+)?|[^"]*)" '
+    rb'"(?:[A-Z]{1,16} (?P<path>/[^ ?"]{0,299})[^ "]*(?: HTTP/[0-9.]+)?|[^"]*)" '
     rb'(?P<status>[1-5]\d\d) (?P<bytes>\d+|-) "[^"]*" "(?P<ua>[^"]*)"'
     rb'(?: "(?P<host>[^" ]*)")?\r?\n?\Z'
 )
@@ -38,14 +38,16 @@ JSON = re.compile(
     rb'\{"time":"(?P<day>\d{4}-\d\d-\d\d)T[^"]*",'
     rb'"host":"(?P<host>[^"\\]*)",'
     rb'"addr":"(?P<addr>[0-9A-Fa-f:.]{2,45})",'
-    rb'"request":"(?:[A-Z]{1,16} (?P<path>/[^ ?"\\]*)(?:[^ "\\]|\\.)*(?: HTTP/[0-9.]+)?'
+    rb'"request":"(?:[A-Z]{1,16} (?P<path>/[^ ?"\\]{0,299})(?:[^ "\\]|\\.)*(?: HTTP/[0-9.]+)?'
     rb'|(?:[^"\\]|\\.)*)",'
     rb'"status":(?P<status>[1-5]\d\d),'
     rb'"bytes":(?P<bytes>\d+),'
     rb'"ua":"(?P<ua>(?:[^"\\]|\\.)*)"\}\r?\n?\Z'
 )
 
-BAD_DAY, NO_SITE = 1, 2  # what a (host, date text) leads to when not to a site's day
+# What a (host, date text) leads to when not to a site's day.
+BAD_DAY: list[int] = []
+NO_SITE: list[int] = []
 
 MONTHS = {
     m.encode(): i
@@ -131,9 +133,9 @@ class WebParser:
         combined = COMBINED.match
         json = JSON.match
         v6 = self._v6
-        # (written host, date text) -> the chunk's record of that site and day, or
-        # BAD_DAY / NO_SITE; records: [counters, salt, seen, sketch key, pages]
-        places: dict[tuple[bytes | None, bytes], list[Any] | int] = {}
+        # (written host, date text) -> [its lines' counters, salt, seen, sketch,
+        # pages, site, the site's day's counters or BAD_DAY / NO_SITE]
+        places: dict[tuple[bytes | None, bytes], list[Any]] = {}
         seens: dict[tuple[int, dt.date], dict[tuple[bytes, bytes], int]] = {}
         blake = hashlib.blake2b
         from_bytes = int.from_bytes
@@ -175,20 +177,13 @@ class WebParser:
             place = places.get((host, daykey))
             if place is None:
                 place = places[(host, daykey)] = self._place(host, daykey, tally, seens)
-            if place.__class__ is int:
-                if place == BAD_DAY:
-                    bad += 1
-                else:
-                    unmatched += 1
-                continue
-            row, salt, seen, sketch, pages, site = place  # type: ignore[misc]
-            row[0] += 1
+            row, salt, seen, sketch, pages, site, _ = place
             if size != b"-":
                 row[1] += int(size)
             cls = status[0] - 47  # b"1" -> 2
             row[cls] += 1
             if salt is None:
-                continue
+                continue  # a closed day, a bad day or an unknown host: no visitors
             vkey = (net, ua)
             h = seen.get(vkey)
             if h is None:
@@ -198,8 +193,6 @@ class WebParser:
                 )
                 add(sketch, h)
             if path is not None and cls == 3:
-                if len(path) > MAX_PATH:
-                    path = path[:MAX_PATH]
                 page = pages.get(path)
                 if page is None:
                     page = pages[path] = [0, set()]
@@ -207,6 +200,17 @@ class WebParser:
                 marks = page[1]
                 if len(marks) < PAGE_VISITORS:
                     marks.add(h)
+        for place in places.values():
+            counts, into = place[0], place[6]
+            lines_of = sum(counts[2:])
+            if into is BAD_DAY:
+                bad += lines_of
+            elif into is NO_SITE:
+                unmatched += lines_of
+            else:
+                into[0] += lines_of
+                for i in range(1, 7):
+                    into[i] += counts[i]
         tally.lines += n
         tally.bad += bad
         tally.unmatched += unmatched
@@ -217,20 +221,20 @@ class WebParser:
         daykey: bytes,
         tally: WebTally,
         seens: dict[tuple[int, dt.date], dict[tuple[bytes, bytes], int]],
-    ) -> list[Any] | int:
+    ) -> list[Any]:
         """The record of a (host, date text) for this chunk, made on its first line."""
         day = self._days.get(daykey, False)
         if day is False:
             parse = _day_iso if daykey[:1].isdigit() and daykey[4:5] == b"-" else _day_combined
             day = self._days[daykey] = parse(daykey)
         if day is None:
-            return BAD_DAY
+            return [[0] * 7, None, None, None, None, None, BAD_DAY]
         written = host or self.default_host or b""
         site = self.sites.get(written)
         if site is None:
             site = self.sites.get(written.lower())
             if site is None:
-                return NO_SITE
+                return [[0] * 7, None, None, None, None, None, NO_SITE]
             if len(self.sites) < 100_000:
                 self.sites[written] = site  # as written, for the next chunk
         assert isinstance(day, dt.date)
@@ -242,10 +246,10 @@ class WebParser:
             self._salts[day] = self.salt(day)
         salt = self._salts[day]
         if salt is None:
-            return [row, None, None, None, None, site]
+            return [[0] * 7, None, None, None, None, site, row]
         sketch = tally.sketches.get(key)
         if sketch is None:
             sketch = tally.sketches[key] = hll.new()
         seen = seens.setdefault(key, {})
         pages = tally.pages.setdefault(key, {})
-        return [row, salt, seen, sketch, pages, site]
+        return [[0] * 7, salt, seen, sketch, pages, site, row]
