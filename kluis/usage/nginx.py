@@ -133,10 +133,10 @@ class WebParser:
         combined = COMBINED.match
         json = JSON.match
         v6 = self._v6
-        # (written host, date text) -> [its lines' counters, salt, seen, sketch,
+        # written host -> date text -> [its lines' counters, salt, seen, sketch,
         # pages, site, the site's day's counters or BAD_DAY / NO_SITE]
-        places: dict[tuple[bytes | None, bytes], list[Any]] = {}
-        seens: dict[tuple[int, dt.date], dict[tuple[bytes, bytes], int]] = {}
+        places: dict[bytes | None, dict[bytes, list[Any]]] = {}
+        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]] = {}
         blake = hashlib.blake2b
         from_bytes = int.from_bytes
         add = hll.add
@@ -174,9 +174,12 @@ class WebParser:
             else:
                 net = addr[: addr.rfind(b".")]
             del addr
-            place = places.get((host, daykey))
+            by_day = places.get(host)
+            if by_day is None:
+                by_day = places[host] = {}
+            place = by_day.get(daykey)
             if place is None:
-                place = places[(host, daykey)] = self._place(host, daykey, tally, seens)
+                place = by_day[daykey] = self._place(host, daykey, tally, seens)
             row, salt, seen, sketch, pages, site, _ = place
             if size != b"-":
                 row[1] += int(size)
@@ -184,10 +187,14 @@ class WebParser:
             row[cls] += 1
             if salt is None:
                 continue  # a closed day, a bad day or an unknown host: no visitors
-            vkey = (net, ua)
-            h = seen.get(vkey)
+            # A dict per user agent, then by network: no (network, agent) tuple to
+            # build and hash per line.
+            by_net = seen.get(ua)
+            if by_net is None:
+                by_net = seen[ua] = {}
+            h = by_net.get(net)
             if h is None:
-                h = seen[vkey] = from_bytes(
+                h = by_net[net] = from_bytes(
                     blake(b"%d|%s|%s" % (site, net, ua), digest_size=8, key=salt).digest(),
                     "big",
                 )
@@ -200,7 +207,7 @@ class WebParser:
                 marks = page[1]
                 if len(marks) < PAGE_VISITORS:
                     marks.add(h)
-        for place in places.values():
+        for place in (place for by_day in places.values() for place in by_day.values()):
             counts, into = place[0], place[6]
             lines_of = sum(counts[2:])
             if into is BAD_DAY:
@@ -220,7 +227,7 @@ class WebParser:
         host: bytes | None,
         daykey: bytes,
         tally: WebTally,
-        seens: dict[tuple[int, dt.date], dict[tuple[bytes, bytes], int]],
+        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]],
     ) -> list[Any]:
         """The record of a (host, date text) for this chunk, made on its first line."""
         day = self._days.get(daykey, False)
