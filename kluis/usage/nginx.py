@@ -16,6 +16,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from kluis.usage import hll
@@ -143,7 +144,9 @@ class WebParser:
         n = len(lines)
         bad = unmatched = 0
         if lines and (
-            max(map(len, lines)) > MAX_LINE or not min(map(len, lines)) or b"\0" in b"".join(lines)
+            max(map(len, lines)) > MAX_LINE
+            or not min(map(len, lines))
+            or any(map(bytes.__contains__, lines, repeat(b"\0")))
         ):
             # Set aside what is bad for its size or a NUL byte: the loop needn't ask.
             lines = [line for line in lines if line and len(line) <= MAX_LINE and b"\0" not in line]
