@@ -14,20 +14,22 @@ import datetime as dt
 import hashlib
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any
 
 from kluis.usage import hll
 
 MAX_LINE = 16 * 1024  # longer lines are counted as bad, not parsed
 PAGE_VISITORS = 5  # a path is kept once this many distinct visitors asked for it
 MAX_PAGES = 2000  # paths followed per site per day (scanners make endless new ones)
-MAX_PATH = 300
+MAX_PATH = 300  # a longer path is cut: the regexes' path groups take {0,299} after /
 
 COMBINED = re.compile(
     rb"(?P<addr>[0-9.]{7,15}|[0-9A-Fa-f:.]{2,45}) \S+ \S+ "
     rb"\[(?P<day>\d\d/[A-Z][a-z]{2}/\d{4}):[^\]]*\] "
-    rb'"(?:[A-Z]{1,16} (?P<path>/[^ ?"]*)[^ "]*(?: HTTP/[0-9.]+)?|[^"]*)" '
+    rb'"(?:[A-Z]{1,16} (?P<path>/[^ ?"]{0,299})[^ "]*(?: HTTP/[0-9.]+)?|[^"]*)" '
     rb'(?P<status>[1-5]\d\d) (?P<bytes>\d+|-) "[^"]*" "(?P<ua>[^"]*)"'
     rb'(?: "(?P<host>[^" ]*)")?\r?\n?\Z'
 )
@@ -37,12 +39,16 @@ JSON = re.compile(
     rb'\{"time":"(?P<day>\d{4}-\d\d-\d\d)T[^"]*",'
     rb'"host":"(?P<host>[^"\\]*)",'
     rb'"addr":"(?P<addr>[0-9A-Fa-f:.]{2,45})",'
-    rb'"request":"(?:[A-Z]{1,16} (?P<path>/[^ ?"\\]*)(?:[^ "\\]|\\.)*(?: HTTP/[0-9.]+)?'
+    rb'"request":"(?:[A-Z]{1,16} (?P<path>/[^ ?"\\]{0,299})(?:[^ "\\]|\\.)*(?: HTTP/[0-9.]+)?'
     rb'|(?:[^"\\]|\\.)*)",'
     rb'"status":(?P<status>[1-5]\d\d),'
     rb'"bytes":(?P<bytes>\d+),'
     rb'"ua":"(?P<ua>(?:[^"\\]|\\.)*)"\}\r?\n?\Z'
 )
+
+# What a (host, date text) leads to when not to a site's day.
+BAD_DAY: list[int] = []
+NO_SITE: list[int] = []
 
 MONTHS = {
     m.encode(): i
@@ -88,8 +94,8 @@ class WebTally:
     # (site, day) -> [requests, bytes, 1xx, 2xx, 3xx, 4xx, 5xx]
     days: dict[tuple[int, dt.date], list[int]] = field(default_factory=dict)
     sketches: dict[tuple[int, dt.date], bytearray] = field(default_factory=dict)
-    # (site, day, path) -> [requests, set of visitor hashes (at most PAGE_VISITORS)]
-    pages: dict[tuple[int, dt.date, bytes], list[object]] = field(default_factory=dict)
+    # (site, day) -> path -> [requests, set of visitor hashes (at most PAGE_VISITORS)]
+    pages: dict[tuple[int, dt.date], dict[bytes, list[Any]]] = field(default_factory=dict)
     lines: int = 0
     bad: int = 0
     unmatched: int = 0
@@ -115,40 +121,49 @@ class WebParser:
         self._v6: dict[bytes, bytes | None] = {}
         self._salts: dict[dt.date, bytes | None] = {}
 
-    def feed(self, lines: Iterable[bytes], tally: WebTally) -> None:
+    def feed(self, lines: Sequence[bytes], tally: WebTally) -> None:
+        """Count `lines` into `tally`.
+
+        Per line the work is the match, the truncation and a few dict look-ups: what is
+        the same for many lines is done once per distinct value. The (host, day) of a
+        line leads to one record of the chunk's counters, sketch, visitor hashes and
+        pages for that site and day; the visitor hash is made once per distinct
+        (network, user agent) of a site and day in the chunk, the day parsed once per
+        distinct date text, the host looked up once per distinct spelling.
+        """
         combined = COMBINED.match
         json = JSON.match
-        days = self._days
         v6 = self._v6
-        sites = self.sites
-        default_host = self.default_host
-        counters = tally.days
-        sketches = tally.sketches
-        pages = tally.pages
-        seen: dict[tuple[int, dt.date, bytes, bytes], int] = {}
-        salts = self._salts
+        # written host -> date text -> [its lines' counters, salt, seen, sketch,
+        # pages, site, the site's day's counters or BAD_DAY / NO_SITE]
+        places: dict[bytes | None, dict[bytes, list[Any]]] = {}
+        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]] = {}
         blake = hashlib.blake2b
+        from_bytes = int.from_bytes
         add = hll.add
-        n = bad = unmatched = 0
+        n = len(lines)
+        bad = unmatched = 0
+        if lines and (
+            max(map(len, lines)) > MAX_LINE
+            or not min(map(len, lines))
+            or any(map(bytes.__contains__, lines, repeat(b"\0")))
+        ):
+            # Set aside what is bad for its size or a NUL byte: the loop needn't ask.
+            lines = [line for line in lines if line and len(line) <= MAX_LINE and b"\0" not in line]
+            bad = n - len(lines)
         for line in lines:
-            n += 1
-            if len(line) > MAX_LINE or b"\0" in line or not line:
-                bad += 1
-                continue
             if line[0] == 123:  # "{"
                 m = json(line)
                 if m is None:
                     bad += 1
                     continue
                 daykey, host, addr, path, status, size, ua = m.groups()
-                parse_day = _day_iso
             else:
                 m = combined(line)
                 if m is None:
                     bad += 1
                     continue
                 addr, daykey, path, status, size, ua, host = m.groups()
-                parse_day = _day_combined
             # Truncate first: from here on only the network is known.
             if b":" in addr:
                 net = v6.get(addr)
@@ -162,56 +177,89 @@ class WebParser:
             else:
                 net = addr[: addr.rfind(b".")]
             del addr
-            day = days.get(daykey)
-            if day is None:
-                day = days[daykey] = parse_day(daykey)
-                if day is None:
-                    bad += 1
-                    continue
-            written = host or default_host or b""
-            site = sites.get(written)
-            if site is None:
-                name = written.lower()
-                site = sites.get(name)
-                if site is None:
-                    unmatched += 1
-                    continue
-                if len(sites) < 100_000:
-                    sites[written] = site  # as written, for the next line
-
-            key = (site, day)
-            row = counters.get(key)
-            if row is None:
-                row = counters[key] = [0, 0, 0, 0, 0, 0, 0]
-            row[0] += 1
+            by_day = places.get(host)
+            if by_day is None:
+                by_day = places[host] = {}
+            place = by_day.get(daykey)
+            if place is None:
+                place = by_day[daykey] = self._place(host, daykey, tally, seens)
+            row, salt, seen, sketch, pages, site, _ = place
             if size != b"-":
                 row[1] += int(size)
             cls = status[0] - 47  # b"1" -> 2
             row[cls] += 1
-            if day not in salts:
-                salts[day] = self.salt(day)
-            salt = salts[day]
             if salt is None:
-                continue
-            vkey = (site, day, net, ua)
-            h = seen.get(vkey)
+                continue  # a closed day, a bad day or an unknown host: no visitors
+            # A dict per user agent, then by network: no (network, agent) tuple to
+            # build and hash per line.
+            by_net = seen.get(ua)
+            if by_net is None:
+                by_net = seen[ua] = {}
+            h = by_net.get(net)
             if h is None:
-                h = seen[vkey] = int.from_bytes(
-                    blake(b"%d|%s|%s" % (site, net, ua), digest_size=8, key=salt).digest(), "big"
+                h = by_net[net] = from_bytes(
+                    blake(b"%d|%s|%s" % (site, net, ua), digest_size=8, key=salt).digest(),
+                    "big",
                 )
-                sketch = sketches.get(key)
-                if sketch is None:
-                    sketch = sketches[key] = hll.new()
                 add(sketch, h)
             if path is not None and cls == 3:
-                pkey = (site, day, path if len(path) <= MAX_PATH else path[:MAX_PATH])
-                page = pages.get(pkey)
+                page = pages.get(path)
                 if page is None:
-                    page = pages[pkey] = [0, set()]
-                page[0] += 1  # type: ignore[operator]
+                    page = pages[path] = [0, set()]
+                page[0] += 1
                 marks = page[1]
-                if len(marks) < PAGE_VISITORS:  # type: ignore[arg-type]
-                    marks.add(h)  # type: ignore[attr-defined]
+                if len(marks) < PAGE_VISITORS:
+                    marks.add(h)
+        for place in (place for by_day in places.values() for place in by_day.values()):
+            counts, into = place[0], place[6]
+            lines_of = sum(counts[2:])
+            if into is BAD_DAY:
+                bad += lines_of
+            elif into is NO_SITE:
+                unmatched += lines_of
+            else:
+                into[0] += lines_of
+                for i in range(1, 7):
+                    into[i] += counts[i]
         tally.lines += n
         tally.bad += bad
         tally.unmatched += unmatched
+
+    def _place(
+        self,
+        host: bytes | None,
+        daykey: bytes,
+        tally: WebTally,
+        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]],
+    ) -> list[Any]:
+        """The record of a (host, date text) for this chunk, made on its first line."""
+        day = self._days.get(daykey, False)
+        if day is False:
+            parse = _day_iso if daykey[:1].isdigit() and daykey[4:5] == b"-" else _day_combined
+            day = self._days[daykey] = parse(daykey)
+        if day is None:
+            return [[0] * 7, None, None, None, None, None, BAD_DAY]
+        written = host or self.default_host or b""
+        site = self.sites.get(written)
+        if site is None:
+            site = self.sites.get(written.lower())
+            if site is None:
+                return [[0] * 7, None, None, None, None, None, NO_SITE]
+            if len(self.sites) < 100_000:
+                self.sites[written] = site  # as written, for the next chunk
+        assert isinstance(day, dt.date)
+        key = (site, day)
+        row = tally.days.get(key)
+        if row is None:
+            row = tally.days[key] = [0, 0, 0, 0, 0, 0, 0]
+        if day not in self._salts:
+            self._salts[day] = self.salt(day)
+        salt = self._salts[day]
+        if salt is None:
+            return [[0] * 7, None, None, None, None, site, row]
+        sketch = tally.sketches.get(key)
+        if sketch is None:
+            sketch = tally.sketches[key] = hll.new()
+        seen = seens.setdefault(key, {})
+        pages = tally.pages.setdefault(key, {})
+        return [[0] * 7, salt, seen, sketch, pages, site, row]

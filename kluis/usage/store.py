@@ -65,10 +65,18 @@ MAIL_FIELDS = [
 
 
 def _update(model: type[models.Model], fields: list[str], rows: list[Any]) -> None:
-    """One prepared UPDATE by primary key run for every row (executemany): what
-    `bulk_update` does with a CASE per field, without building thousands of
-    expressions."""
-    if not rows:
+    """Write `fields` of model instances by primary key."""
+    _execute_many(model, "UPDATE", fields, [[getattr(r, f) for f in fields] + [r.pk] for r in rows])
+
+
+def _execute_many(
+    model: type[models.Model], verb: str, fields: list[str], values: list[list[Any]]
+) -> None:
+    """One prepared INSERT of `fields`, or UPDATE of `fields` by primary key (each
+    row's last value), run for every row (executemany): what `bulk_create` and
+    `bulk_update` (a CASE per field) do, without a model instance or an expression per
+    value."""
+    if not values:
         return
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
@@ -76,11 +84,18 @@ def _update(model: type[models.Model], fields: list[str], rows: list[Any]) -> No
         model._meta.get_field(f)  # type: ignore[misc]
         for f in fields
     ]
-    sets = ", ".join(f"{quote(c.column)} = %s" for c in columns)
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"  # noqa: S608
+    table = quote(model._meta.db_table)
+    if verb == "INSERT":
+        names = ", ".join(quote(c.column) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+    else:
+        sets = ", ".join(f"{quote(c.column)} = %s" for c in columns)
+        sql = f"UPDATE {table} SET {sets} WHERE {quote('id')} = %s"  # noqa: S608
     params = [
-        [c.get_db_prep_save(getattr(row, c.attname), connection) for c in columns] + [row.pk]
-        for row in rows
+        [c.get_db_prep_save(v, connection) for c, v in zip(columns, row, strict=False)]
+        + row[len(columns) :]
+        for row in values
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
@@ -129,46 +144,58 @@ def write_web(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
 def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> None:
     """Pages by their salted key; the path itself is written only once it qualifies,
     from the line that made it qualify, so an open day holds no rare path."""
-    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[object]]]] = defaultdict(dict)
-    for (site, day, raw), page in tally.pages.items():
+    by_day: dict[tuple[int, dt.date], dict[str, tuple[bytes, list[Any]]]] = {}
+    for (site, day), paths in tally.pages.items():
         secret = salt(day)
-        if secret is None:
+        if secret is None or not paths:
             continue
-        key = hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest()
-        by_day[(site, day)][key] = (raw, page)
-    for (site, day), pages in by_day.items():
-        rows = {
-            r.key: r
-            for r in PageDay.objects.filter(site_id=site, day=day).only(
-                "id", "key", "path", "requests", "marks", "qualified"
-            )
+        by_day[(site, day)] = {
+            hashlib.blake2b(raw, digest_size=16, key=secret).hexdigest(): (raw, page)
+            for raw, page in paths.items()
         }
+    if not by_day:
+        return
+    # The chunk's pages already in the table, as plain values (no model instances):
+    # (site, day) -> key -> [id, requests, marks, qualified, path].
+    known_rows: dict[tuple[int, dt.date], dict[str, list[Any]]] = defaultdict(dict)
+    for pk, site_id, day_, key_, requests_, marks_, qualified_, path_ in PageDay.objects.filter(
+        site_id__in={k[0] for k in by_day}, day__in={k[1] for k in by_day}
+    ).values_list("id", "site_id", "day", "key", "requests", "marks", "qualified", "path"):
+        known_rows[(site_id, day_)][key_] = [pk, requests_, marks_, qualified_, path_]
+    new: list[list[Any]] = []
+    changed: list[list[Any]] = []
+    for (site, day), pages in by_day.items():
+        rows = known_rows.get((site, day), {})
         room = MAX_PAGES - len(rows)
-        new, changed = [], []
         for key, (raw, (requests, marks)) in pages.items():
             row = rows.get(key)
             if row is None:
                 if room <= 0:
                     continue
                 room -= 1
-                row = PageDay(site_id=site, day=day, key=key)
-                new.append(row)
+                row = [None, 0, None, False, ""]
+                new.append([site, day, key, row])
             else:
                 changed.append(row)
-            row.requests += requests  # type: ignore[operator]
-            if not row.qualified:
-                known = _marks(row.marks)
-                for h in marks:  # type: ignore[attr-defined]
+            row[1] += requests
+            if not row[3]:
+                known = _marks(row[2])
+                for h in marks:
                     if len(known) >= PAGE_VISITORS:
                         break
                     known.add(h.to_bytes(MARK))
                 if len(known) >= PAGE_VISITORS:
-                    row.qualified, row.marks = True, None
-                    row.path = raw.decode("utf-8", "replace")
+                    row[2], row[3], row[4] = None, True, raw.decode("utf-8", "replace")
                 else:
-                    row.marks = b"".join(sorted(known))
-        PageDay.objects.bulk_create(new)
-        _update(PageDay, ["requests", "marks", "qualified", "path"], changed)
+                    row[2] = b"".join(sorted(known))
+    fields = ["requests", "marks", "qualified", "path"]
+    _execute_many(
+        PageDay,
+        "INSERT",
+        ["site_id", "day", "key", *fields],
+        [[site, day, key, *row[1:]] for site, day, key, row in new],
+    )
+    _execute_many(PageDay, "UPDATE", fields, [[*row[1:], row[0]] for row in changed])
 
 
 def write_mail(
