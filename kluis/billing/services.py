@@ -131,7 +131,10 @@ def _issue(
     issue_date: dt.date,
     order: Order | None = None,
     corrects: Invoice | None = None,
+    vat_cents: int | None = None,
 ) -> Invoice:
+    """`vat_cents` overrides the VAT worked out from the net: for the credit note that
+    completes an invoice's credit (credit_note_issue)."""
     sequence = _allocate(series)
     net = sum(line.unit_cents * line.quantity for line in lines)
     # The supply date follows the periods the lines cover: from the first day of the
@@ -139,7 +142,7 @@ def _issue(
     periods = [line.period for line in lines if line.period is not None]
     supply_date = min(p[0] for p in periods) if periods else issue_date
     supply_until = max(p[1] for p in periods) if periods else None
-    vat = vat_amount(net, decision.rate_bp)
+    vat = vat_amount(net, decision.rate_bp) if vat_cents is None else vat_cents
     invoice = Invoice(
         kind=kind,
         series=series,
@@ -295,9 +298,15 @@ def credit_note_issue(
     )
     if locked.credited_at is not None or (lines is None and earlier["total"] != 0):
         raise BillingError("already_credited")
+    last_part_vat: int | None = None
     if lines is not None and lines and all(line.unit_cents < 0 for line in lines):
         net = sum(line.unit_cents * line.quantity for line in lines)
-        total = net + vat_amount(net, locked.vat_rate_bp)
+        vat = vat_amount(net, locked.vat_rate_bp)
+        if earlier["net"] + net == -locked.net_cents:
+            # The part that completes the credit takes off the VAT that is left: each
+            # part's VAT rounded on its own could pass the invoice's by a cent.
+            vat = last_part_vat = -locked.vat_cents - (earlier["total"] - earlier["net"])
+        total = net + vat
         # Both negative: what is credited now and before may not pass the invoice's own.
         if (
             earlier["net"] + net < -locked.net_cents
@@ -346,6 +355,7 @@ def credit_note_issue(
         issued_by=issued_by,
         issue_date=issue_date or timezone.localdate(),
         corrects=locked,
+        vat_cents=last_part_vat,
     )
     # What is owed from now on: the total less every credit note (kept on the row so
     # payability, matching, reminders and the overview read one column).

@@ -13,6 +13,7 @@ from kluis.billing import dunning, mollie, online, selectors, services, statemen
 from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import Invoice, Refund, Reminder
 from kluis.billing.pdf import euro, invoice_facts
+from kluis.billing.rates import vat_rates_load
 from kluis.billing.services import LineInput
 from kluis.billing.tests.helpers import order_for
 from kluis.billing.tests.test_ideal import _awaiting, _start, provider  # noqa: F401
@@ -234,3 +235,31 @@ def test_the_migration_writes_what_earlier_credit_notes_took_off(personas):
         full.pk: full.total_cents,
         none.pk: 0,
     }
+
+
+@pytest.mark.parametrize(
+    ("net", "parts"),
+    [
+        (6, (-3, -3)),  # 21 % of 3 rounds up twice: 1 + 1 > 1, refused before
+        (1003, (-501, -502)),  # rounds down twice: 105 + 105 < 211, a cent left before
+    ],
+)
+def test_credit_notes_in_parts_take_off_exactly_the_invoice(personas, net, parts):
+    vat_rates_load()
+    invoice = services.invoice_issue_for_lines(
+        customer=personas.customer_a,
+        lines=[LineInput("Maatwerk", net)],
+        evidence=None,
+        issued_by=None,
+    )
+    notes = [
+        services.credit_note_issue(invoice=invoice, issued_by=None, lines=[LineInput("Deel", part)])
+        for part in parts
+    ]
+    invoice.refresh_from_db()
+    assert sum(n.total_cents for n in notes) == -invoice.total_cents
+    assert sum(n.vat_cents for n in notes) == -invoice.vat_cents
+    assert invoice.credited_cents == invoice.total_cents
+    assert invoice.open_cents == 0 and not invoice.is_payable
+    with pytest.raises(services.BillingError):
+        services.credit_note_issue(invoice=invoice, issued_by=None, lines=[LineInput("Meer", -1)])
