@@ -786,6 +786,8 @@ ROUTES: dict[str, Route] = {
     "api:invoice-pay-link": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
     "api:sites": Route("api", scope="sites:read"),
     "api:orders": Route("api", scope="orders:read"),
+    "api:domains": Route("api", scope="domains:read"),
+    "api:domain": Route("api", scope="domains:read", kwargs=_registered_domain),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(

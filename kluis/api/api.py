@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from kluis.api import customers, nodes, privacy, staff
+from kluis.api import customers, domains, nodes, privacy, staff
 from kluis.api.problems import CONTENT_TYPE, Problem, field_errors, problem_response
 
 DESCRIPTION = """\
@@ -50,6 +50,7 @@ api = KluisApi(
 
 api.add_router("/", customers.router)
 api.add_router("/", privacy.router)
+api.add_router("/", domains.router)
 api.add_router("/nodes", nodes.router)
 api.add_router("/staff", staff.router)
 

@@ -40,6 +40,11 @@ SCOPES: dict[str, Scope] = {
         Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
         Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
         Scope(
+            "domains:read",
+            _("je domeinnamen lezen, met status, verloopdatum en naamservers"),
+            _CUSTOMER,
+        ),
+        Scope(
             "sites:read", _("sites, hun toegangslijsten en de toegang van support lezen"), _CUSTOMER
         ),
         Scope(

@@ -189,3 +189,19 @@ def test_an_invoice_with_a_partial_credit_note_is_listed_open_for_what_is_left(c
     assert [i["number"] for i in credited["items"]] == [cancelled.number]
     still_open = json.loads(client.get("/api/v1/invoices?status=open", **bearer(token)).content)
     assert [i["number"] for i in still_open["items"]] == [invoice.number]
+
+
+def test_a_customer_lists_their_domains_through_the_portals_reveal(client, personas):
+    from kluis.domains.testing import registered_domain_kwargs
+
+    registration_id = registered_domain_kwargs(personas)["registration_id"]
+    alice = token_for(personas.alice, ["domains:read"])
+    (listed,) = json.loads(client.get("/api/v1/domains", **bearer(alice)).content)
+    assert listed["id"] == registration_id and listed["domain"] == "alice-portaal.nl"
+    assert listed["status"] == "registered" and listed["expires_on"] == "2027-12-05"
+    assert listed["nameservers"] == ["ns1.winkeltjes.net", "ns2.winkeltjes.net"]
+    one = json.loads(client.get(f"/api/v1/domains/{registration_id}", **bearer(alice)).content)
+    assert one == listed
+    bob = token_for(personas.bob, ["domains:read"])
+    assert json.loads(client.get("/api/v1/domains", **bearer(bob)).content) == []
+    _problem(client.get(f"/api/v1/domains/{registration_id}", **bearer(bob)), 404, "not-found")

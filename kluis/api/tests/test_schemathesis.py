@@ -30,6 +30,7 @@ from schemathesis.specs.openapi.checks import (
 from kluis.api.scopes import scopes_for
 from kluis.api.testing import bearer, service_token, token_for
 from kluis.billing.testing import invoice_kwargs
+from kluis.domains.testing import registered_domain_kwargs
 from kluis.sites.testing import make_entry, make_site
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -91,6 +92,7 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
         "invoice_id": str(invoice_kwargs(personas)["invoice_id"]),
         "site_id": entry.site_id,
         "entry_id": str(entry.pk),
+        "registration_id": registered_domain_kwargs(personas)["registration_id"],
     }
     headers = {
         # Every scope but erasure, which would end the customer half-way.
@@ -119,6 +121,7 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
     assert {
         "GET /api/v1/invoices",
         "GET /api/v1/invoices/{invoice_id}/pdf",
+        "GET /api/v1/domains/{registration_id}",
         "POST /api/v1/sites/{site_id}/allowlist/current",
         "GET /api/v1/nodes/firewall",
         "GET /api/v1/staff/finance/open-invoices",
