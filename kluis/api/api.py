@@ -13,6 +13,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from kluis.api import customers, domains, nodes, privacy, staff
 from kluis.api.problems import CONTENT_TYPE, Problem, field_errors, problem_response
+from kluis.vault.errors import RevealRefused
 
 DESCRIPTION = """\
 kluis's API for customers' automation, hosting nodes and staff. It goes through the
@@ -87,6 +88,21 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
             Problem("malformed", _("De inhoud van het verzoek is geen geldige JSON."))
         )
     raise exc
+
+
+@api.exception_handler(RevealRefused)
+def _refused(request: HttpRequest, exc: RevealRefused) -> HttpResponse:
+    # As the pages' 403 (kluis.web.errors): the services write in a transaction, so
+    # what the request was doing rolled back before this.
+    return problem_response(
+        Problem(
+            "forbidden",
+            _(
+                "Deze gegevens mogen nu niet worden geopend, bijvoorbeeld omdat de verwerking "
+                "is beperkt (art. 18 AVG). Er is niets opgeslagen en niets verstuurd."
+            ),
+        )
+    )
 
 
 @api.exception_handler(Http404)
