@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -125,3 +126,30 @@ def test_a_queue_id_that_never_completes_cannot_grow_memory(monkeypatch, today):
     )
     parser.feed(lines, postfix.MailTally())
     assert len(pending) == 100
+
+
+def test_the_copy_holds_the_day_counts_of_the_customers_site_and_mailbox(box, shop, today):
+    from kluis.policy.enforce import Actor
+    from kluis.rights.export import build_export
+
+    from .lines import combined
+
+    web = [combined(today, f"145.100.3.{n}", "/", host="shop.example.nl") for n in range(3)]
+    ingest_batch(node="web1", kind="nginx", batch_id="w1", lines=web)
+    mail = [
+        syslog(today, "qmgr", f"1A1A1A1A1A: from=<{SHOP}>, size=300, nrcpt=1 (queue active)"),
+        _delivery(today, "smtp", "1A1A1A1A1A", "jan@elders.example", "sent"),
+    ]
+    ingest_batch(node="mx1", kind="postfix", batch_id="m1", lines=mail)
+    subject = box.customer_id
+    export = build_export(subject=subject, actor=Actor.system("rights"), language="nl")
+    records = {r["kind"]: r for r in export["records"]}
+    site = records["gebruik van je site"]
+    assert site["reference"] == str(shop.pk) and site["date"] == today.isoformat()
+    assert {"label": "verzoeken", "value": "3"} in site["facts"]
+    sent = records["mailverkeer van je mailbox"]
+    assert sent["reference"] == str(box.pk)
+    assert {"label": "verstuurd", "value": "1 (300\xa0bytes)"} in sent["facts"]
+    assert "jan@elders.example" not in str(export)
+    other = build_export(subject=uuid.uuid4(), actor=Actor.system("rights"), language="nl")
+    assert not [r for r in other["records"] if r["kind"].startswith(("gebruik", "mailverkeer"))]
