@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from kluis import uploads
 from kluis.accounts import validators
 from kluis.accounts.forms import EmailField, NameField
 from kluis.accounts.models import Customer
+from kluis.formats import long_date
 from kluis.policy.loader import current_policy
 from kluis.rights.models import RightsRequest
 
@@ -50,6 +52,28 @@ class RegisterForm(PublicRequestForm):
         if customer is None:
             raise forms.ValidationError(_("Geen klant met dit nummer."))
         return customer
+
+
+class RestrictionEndForm(forms.Form):
+    """The day a restriction ends: at least the policy's notice days ahead (the service
+    checks it again), so the person is told before it is lifted."""
+
+    ends_on = forms.DateField(
+        label=_("Laatste dag van de beperking"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from kluis.rights.limits import restriction_notice_days
+
+        earliest = timezone.localdate() + dt.timedelta(days=restriction_notice_days())
+        field = self.fields["ends_on"]
+        field.initial = earliest
+        field.widget.attrs["min"] = earliest.isoformat()
+        field.help_text = _(
+            "Op zijn vroegst %(date)s: de persoon krijgt %(days)s dagen vooraf bericht."
+        ) % {"date": long_date(earliest), "days": restriction_notice_days()}
 
 
 class ExtendForm(forms.Form):

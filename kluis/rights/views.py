@@ -22,7 +22,7 @@ from kluis.formats import long_date
 from kluis.policy.cases import Case
 from kluis.rights import forms, legal_requests, limits, links, selectors, services
 from kluis.rights.export import build_export, export_json
-from kluis.rights.models import PoliceRequest, RightsRequest
+from kluis.rights.models import PoliceRequest, ProcessingLimit, RightsRequest
 from kluis.rights.pdf import export_pdf
 from kluis.vault.errors import RevealRefused
 
@@ -248,6 +248,7 @@ def request_detail(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
             "respond_form": forms.RespondForm(kind=rights_request.kind),
             "decide_form": forms.DecideForm(),
             "limits": selectors.limits_of_request(rights_request),
+            "end_form": forms.RestrictionEndForm(),
         },
     )
 
@@ -277,8 +278,17 @@ def limit_end(request: HttpRequest, limit_id: int) -> HttpResponse:
     found = selectors.limit(limit_id)
     if found is None:
         raise Http404
+    chosen = None
+    if found.kind == found.Kind.RESTRICTION:
+        form = forms.RestrictionEndForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _("Geef een geldige laatste dag van de beperking."))
+            return _back_to_request(found)
+        chosen = form.cleaned_data["ends_on"]
     try:
-        ends_on = services.processing_limit_end(limit=found, by=current_user(request))
+        ends_on = services.processing_limit_end(
+            limit=found, by=current_user(request), ends_on=chosen
+        )
     except services.RightsError as exc:
         _refused(request, exc)
     else:
@@ -296,6 +306,10 @@ def limit_end(request: HttpRequest, limit_id: int) -> HttpResponse:
                     "days": limits.restriction_notice_days(),
                 },
             )
+    return _back_to_request(found)
+
+
+def _back_to_request(found: ProcessingLimit) -> HttpResponse:
     if found.request_id is None:
         return redirect("rights_backoffice:queue")
     return redirect("rights_backoffice:request", request_id=found.request_id)

@@ -156,3 +156,26 @@ def test_an_upheld_objection_ends_the_purposes_it_names(client, personas):
             by=personas.staff["privacy_officer"],
             purposes=["invoicing"],  # a legal duty: art. 21 does not reach it
         )
+
+
+def test_the_officer_chooses_the_restrictions_last_day_no_sooner_than_the_notice(client, personas):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    request = alice_request(personas, "restriction")
+    services.request_respond(request=request, by=personas.staff["privacy_officer"])
+    (limit,) = limits.holding(personas.customer_a.pk)
+    log_in(client, personas.staff["privacy_officer"])
+    page = client.get(reverse("rights_backoffice:request", args=[request.pk])).content.decode()
+    assert 'type="date"' in page and 'name="ends_on"' in page
+    url = reverse("rights_backoffice:limit-end", kwargs={"limit_id": limit.pk})
+    too_soon = timezone.localdate() + dt.timedelta(days=limits.restriction_notice_days() - 1)
+    answer = client.post(url, {"ends_on": too_soon.isoformat()}, follow=True)
+    assert "de persoon hoort het eerst" in answer.content.decode()
+    limit.refresh_from_db()
+    assert limit.ends_on is None
+    chosen = timezone.localdate() + dt.timedelta(days=40)
+    client.post(url, {"ends_on": chosen.isoformat()})
+    limit.refresh_from_db()
+    assert limit.ends_on == chosen and limit.ended_at is None
