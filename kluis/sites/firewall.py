@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import ipaddress
 import json
+import logging
 import os
 import re
 import secrets
@@ -46,6 +47,8 @@ from kluis.policy.enforce import Actor
 from kluis.sites.addresses import Network
 from kluis.sites.models import AllowEntry, FirewallExport, FirewallExportRequest, Site
 from kluis.vault.reveal import reveal_many
+
+logger = logging.getLogger(__name__)
 
 ACTOR = Actor.system("sites_firewall")
 NFT_FILE = "kluis-allowlist.nft"
@@ -423,7 +426,8 @@ def export_requests_handle() -> int:
     The requests are claimed first (a worker's random token), so two workers never
     take the same ones; the export reads the state of their sites after the claim, so
     every change committed before it is in the files. On a write failure the claim is let go and
-    the requests wait for the next pass; a crash leaves them to the claim's lease.
+    the requests wait for the next pass (any other error too, logged); a crash of the
+    process leaves them to the claim's lease.
     """
     now = timezone.now()
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
@@ -441,10 +445,15 @@ def export_requests_handle() -> int:
             firewall_export()
         else:
             firewall_export_sites({pk for pk in site_ids if pk is not None})
-    except OSError as exc:
+    except Exception as exc:
+        # Whatever failed, the claim is let go at once, so the next pass retries instead
+        # of waiting out the lease, and the desk shows the failure; the worker goes on
+        # with its other queues. What is not a write failure is logged with its trace.
+        if not isinstance(exc, OSError):
+            logger.exception("firewall export failed; the requests wait for the next pass")
         mine.update(claimed_at=None, claim="")
         FirewallExport.objects.create(
-            ok=False, message=f"write failed ({type(exc).__name__}); the worker retries"
+            ok=False, message=f"export failed ({type(exc).__name__}); the worker retries"
         )
         return 0
     handled, _ = mine.delete()

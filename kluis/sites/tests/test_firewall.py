@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry
+from kluis.sites import firewall
 from kluis.sites.firewall import NFT_FILE, firewall_export
 from kluis.sites.models import FirewallExport, Site
 from kluis.sites.services import entry_add
@@ -327,10 +328,21 @@ def test_a_change_asks_the_worker_which_writes_the_files_once(
     assert not FirewallExport.objects.latest("at", "id").ok
 
     monkeypatch.setattr(settings, "KLUIS_FIREWALL_DIR", firewall_dir)
+    with monkeypatch.context() as broken:  # not a write failure: let go all the same
+        broken.setattr(firewall, "firewall_export", _raise_runtime_error)
+        broken.setattr(firewall, "firewall_export_sites", _raise_runtime_error)
+        assert firewall.export_requests_handle() == 0
+    [waiting] = FirewallExportRequest.objects.all()
+    assert waiting.claimed_at is None and waiting.claim == ""
+    assert "RuntimeError" in FirewallExport.objects.latest("at", "id").message
     assert queues_run() == 1
     assert _files(firewall_dir, site)[0] == [_net("145.100.10.7/32")]
     assert not FirewallExportRequest.objects.exists()
     assert queues_run() == 0  # handled once
+
+
+def _raise_runtime_error(*args: object, **kwargs: object) -> None:
+    raise RuntimeError("database gone")
 
 
 def test_a_change_to_one_site_opens_and_writes_only_that_site(personas, firewall_dir, monkeypatch):
