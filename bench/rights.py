@@ -95,7 +95,7 @@ def _history_customer(audit: int, reveals: int, disclosures: int) -> Any:
             Disclosure(
                 subject=customer.pk,
                 at=now - dt.timedelta(days=30 * i),
-                recipient="registrar",
+                recipient="sidn",
                 purpose="domain_registration",
                 categories=["user.name", "user.contact.email"],
                 legal_basis="contract",

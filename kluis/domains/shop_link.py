@@ -149,8 +149,11 @@ def _check(domain: str, client_address: str) -> Answer:
 
 
 def connect() -> None:
+    from kluis.domains.registries import BY_TLD
     from kluis.shop.availability import register_checker
+    from kluis.shop.domains import register_registry_recipients
     from kluis.shop.moves import register_move_handler
 
     register_move_handler(_on_order_moved)
     register_checker(_check)
+    register_registry_recipients({tld: registry.recipient for tld, registry in BY_TLD.items()})

@@ -1,6 +1,6 @@
 """A copy of the policy directory with its placeholders filled in, for production-like runs.
 
-The shipped policy still names the server supplier, the registrar and the debt
+The shipped policy still names the server supplier and the debt
 collector by placeholders, so kluis refuses to start with KLUIS_DEBUG=0
 (kluis/policy/loader.py, refuse_placeholders). Tests of the production start and the
 benchmarks, which run with KLUIS_DEBUG=0, point KLUIS_POLICY_DIR at such a copy. Plain
@@ -27,7 +27,7 @@ def policy_dir_filled(target: Path) -> Path:
         lambda m: f"legal_name: {EXAMPLE_NAME}\n",
         text,
     )
-    # Recipients named by a placeholder (the registrar, the debt collector).
+    # Recipients named by a placeholder (the debt collector).
     count = iter(range(1, 100))
     text = re.sub(
         r"(\n\s*)name: [^\n]*\n\s*placeholder: true\n",

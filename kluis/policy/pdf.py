@@ -161,7 +161,7 @@ def flow_drawing(flow: dataflow.FlowMap, width: float) -> Drawing:
 def _section(section: Section, width: float) -> list[Flowable]:
     story: list[Flowable] = []
     if section.title:
-        # Policy labels are lower case ("onze registrar"); a heading starts with a capital.
+        # Policy labels are lower case ("onze serverleverancier"); a heading starts with a capital.
         title = section.title[:1].upper() + section.title[1:]
         heading = Paragraph(escape(title), H2 if section.level <= 2 else H3)
         heading.keepWithNext = True

@@ -98,7 +98,7 @@ def build_register(policy: Policy, language: str) -> Register:
 
 
 def _recipient_label(recipient: Recipient, lang: str) -> str:
-    """ "onze registrar, Registrar B.V. (KvK 12345678)": the category and who it is."""
+    """ "ons incassobureau, Incasso B.V. (KvK 12345678)": the category and who it is."""
     label = recipient.label.get(lang)
     named = recipient_named(recipient)
     if named is None:

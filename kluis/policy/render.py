@@ -265,7 +265,7 @@ def format_date(date: dt.date, language: str) -> str:
 
 
 def capital(text: str) -> str:
-    """Policy labels are lower case ("onze registrar"); a heading starts with a capital."""
+    """Policy labels are lower case ("onze serverleverancier"); a heading starts with a capital."""
     return text[:1].upper() + text[1:]
 
 

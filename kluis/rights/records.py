@@ -41,7 +41,7 @@ class NamedRecipient:
     """An actual recipient the person's rows imply, by its own name."""
 
     recipient: str  # the policy's recipient key (not shown to the person)
-    name: str  # "Verisign (US)", "Stichting Internet Domeinregistratie Nederland (SIDN)"
+    name: str  # "VeriSign, Inc.", "Stichting Internet Domeinregistratie Nederland (SIDN)"
     reason: str  # "registry van example.com", readable
     country: str = ""  # ISO code of where the actual recipient is, when known
     outside_eu: bool | None = None  # when known from the row (a registry's location)

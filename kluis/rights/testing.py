@@ -76,7 +76,7 @@ def follow_up_kwargs(p: Personas) -> dict[str, Any]:
     from kluis.rights.models import FollowUp
 
     made = FollowUp.objects.create(
-        subject=p.customer_a.pk, recipient="registrar", categories=["user.name"]
+        subject=p.customer_a.pk, recipient="sidn", categories=["user.name"]
     )
     return {"follow_up_id": made.pk}
 

@@ -8,7 +8,9 @@ kind is the one the next order gets; a new file is a new version.
 A text may hold markers that are filled from the privacy policy, so that what the
 processor agreement says about security, sub-processors and our own use of hosted
 data is what the policy declares (kluis/policy/hosted.py): `[[art32]]`,
-`[[subprocessors]]`, `[[hosted_data]]`. A version's change note is the file
+`[[subprocessors]]`, `[[hosted_data]]`; and the WHOIS/RDAP notice names the registries
+outside the EU the policy declares, with their country and extensions:
+`[[non_eu_registries]]`. A version's change note is the file
 `<version>.<language>.changes.txt` beside it.
 
 Legal notes on what the 2.0 texts say (checked 2026-12-04 in the search corpus):
@@ -47,7 +49,13 @@ KINDS = (
     "start_request",
     "withdrawal_form",
 )
-MARKERS = ("[[art32]]", "[[subprocessors]]", "[[hosted_data]]", "[[hosted_data_prose]]")
+MARKERS = (
+    "[[art32]]",
+    "[[subprocessors]]",
+    "[[hosted_data]]",
+    "[[hosted_data_prose]]",
+    "[[non_eu_registries]]",
+)
 LANGUAGES = ("nl", "en")
 
 
@@ -133,6 +141,7 @@ def _text(kind: str, version: str, language: str, root: Path) -> str:
 def _fill(text: str, language: str) -> str:
     from kluis.policy.hosted import art32_lines, hosted_uses, subprocessor_lines
     from kluis.policy.loader import current_policy
+    from kluis.shop.domains import non_eu_registry_lines
 
     policy = current_policy()
     gaps = policy.art32_gaps()
@@ -152,6 +161,7 @@ def _fill(text: str, language: str) -> str:
             "[[hosted_data_prose]]": "\n".join(
                 f"- {use.prose()}" for use in hosted_uses(policy, language)
             ),
+            "[[non_eu_registries]]": "\n".join(f"- {line}" for line in non_eu_registry_lines()),
         }
     for marker, value in filled.items():
         text = text.replace(marker, value)

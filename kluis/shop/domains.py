@@ -9,13 +9,17 @@ the mark. A name whose key was shredded (the customer was erased) shows masked.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer
 from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
-from kluis.shop.models import DomainName, OrderLine, Subscription, with_domain
+from kluis.policy.schema import Recipient
+from kluis.shop.models import DomainExtension, DomainName, OrderLine, Subscription, with_domain
 from kluis.vault.reveal import reveal_many
 
 
@@ -95,3 +99,70 @@ def _masked(subscription: Subscription, language: str) -> str:
     if subscription.extension is not None:
         return f"{name} (.{subscription.extension.tld})"
     return name
+
+
+# --- who registers an extension -------------------------------------------------------
+#
+# The shop does not speak to registries: the domains app registers, when it starts, which
+# policy recipient (the registry itself) registers each TLD (kluis/domains/shop_link.py).
+# The checkout's consent, the confirmation mail and the person's copy name that registry.
+
+_registry_recipients: dict[str, str] = {}
+
+
+def register_registry_recipients(by_tld: Mapping[str, str]) -> None:
+    """TLD -> the policy's recipient key of the registry that registers it."""
+    _registry_recipients.clear()
+    _registry_recipients.update(by_tld)
+
+
+def registry_recipient(tld: str) -> str | None:
+    return _registry_recipients.get(tld.lower())
+
+
+def registry_declared(tld: str) -> tuple[str, Recipient] | None:
+    """The registry of `tld` as the policy declares it: (recipient key, recipient)."""
+    from kluis.policy.loader import current_policy
+
+    key = registry_recipient(tld)
+    declared = current_policy().recipients.get(key) if key else None
+    return (key, declared) if key and declared is not None else None
+
+
+def registry_named(tld: str, fallback: str) -> str:
+    """ "VeriSign, Inc. in de Verenigde Staten": the registry of `tld` by name and country."""
+    found = registry_declared(tld)
+    if found is None:
+        return fallback
+    return _named(found[1])
+
+
+def _named(declared: Recipient) -> str:
+    from kluis.policy.render import country_name
+
+    name = declared.name or declared.label.get(get_language() or "nl")
+    return _("%(name)s in %(country)s") % {"name": name, "country": country_name(declared.country)}
+
+
+def registries_named(extensions: Iterable[DomainExtension]) -> str:
+    """The registries of `extensions`, each once, by name and country: "A (X) en B (Y)"."""
+    from kluis.policy.render import joined
+
+    return joined(dict.fromkeys(registry_named(e.tld, e.registry) for e in extensions))
+
+
+def non_eu_registry_lines() -> list[str]:
+    """Each registry outside the EU the policy declares, with its country and extensions.
+
+    "VeriSign, Inc. in de Verenigde Staten: .com en .net", in the active language.
+    """
+    from kluis.policy.loader import current_policy
+    from kluis.policy.render import joined
+    from kluis.policy.schema import Location
+
+    lines = []
+    for key, declared in current_policy().recipients.items():
+        tlds = sorted(t for t, k in _registry_recipients.items() if k == key)
+        if declared.location is Location.NON_EU and tlds:
+            lines.append(f"{_named(declared)}: {joined(f'.{t}' for t in tlds)}")
+    return lines

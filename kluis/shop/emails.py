@@ -24,7 +24,7 @@ from kluis.mail.services import AttachmentRef, mail_queue
 from kluis.policy.enforce import Actor
 from kluis.shop import documents
 from kluis.shop.consumer import withdrawal_deadline
-from kluis.shop.domains import line_texts, subscription_names
+from kluis.shop.domains import line_texts, registries_named, subscription_names
 from kluis.shop.models import Order, Period, PriceNotice, SubprocessorNotice, Subscription
 from kluis.shop.pdf import OrderFacts, render_order_document
 
@@ -151,6 +151,10 @@ def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
             for line, text in texts
         ]
         label = total_label(rate)
+        # The registries outside the EU the consent is for, by name and country.
+        registries = registries_named(
+            line.extension for line, _text in texts if line.extension and not line.extension.eu
+        )
     return {
         "name": customer.name.reveal(purpose=purpose, actor=actor) if customer.name else "",
         "number": order.number,
@@ -159,6 +163,7 @@ def _order_context(order: Order, actor: Actor, purpose: str) -> dict[str, Any]:
         "total_label": label,
         "waits_for_vies": order.waits_for_vies,
         "non_eu_consent": order.non_eu_consent,
+        "non_eu_registries": registries,
     }
 
 

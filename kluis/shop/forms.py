@@ -274,6 +274,7 @@ class CheckoutForm(forms.Form):
         customer: Customer | None,
         has_domains: bool,
         has_non_eu: bool,
+        non_eu_registries: str = "",
         asks_kvk_extract: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -312,6 +313,13 @@ class CheckoutForm(forms.Form):
             del self.fields["kvk_extract"]
         if not has_non_eu:
             del self.fields["non_eu_consent"]
+        elif non_eu_registries:
+            # The consent names the registries it is for, with their country.
+            self.fields["non_eu_consent"].label = _(
+                "Ik geef uitdrukkelijk toestemming om mijn gegevens voor de registratie door te "
+                "geven aan %(registries)s, buiten de EU, en ik heb de melding over WHOIS/RDAP "
+                "gelezen."
+            ) % {"registries": non_eu_registries}
 
     def clean_phone(self) -> str:
         # A number without a country code is read as one of the customer's country,

@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from kluis.formats import euro, long_date
 from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
+from kluis.policy.schema import Location
 from kluis.rights.records import Found, NamedRecipient, Record
-from kluis.shop.domains import domains_reveal
+from kluis.shop.domains import domains_reveal, registry_declared
 from kluis.shop.models import Acceptance, Order, OrderLine, Subscription, with_domain
 
 # The copy is made for the person by the rights app; their domain names are theirs.
@@ -109,26 +110,21 @@ def _recipients(
     for line in lines:
         if line.kind == OrderLine.Kind.DOMAIN and line.extension is not None:
             ext = line.extension
-            registrar = policy.recipients.get("registrar")
-            if registrar is not None:
-                named.append(
-                    NamedRecipient(
-                        recipient="registrar",
-                        name=registrar.name or registrar.label.get(language),
-                        reason=_("de registrar die je domeinnamen registreert"),
-                        country=registrar.country,
-                        outside_eu=False,
-                    )
-                )
-            key = "sidn" if ext.tld == "nl" else ("" if ext.eu else "non_eu_registry")
+            # The registry itself, as the policy declares it: kluis sends to it directly.
+            found = registry_declared(ext.tld)
+            key, declared = found if found is not None else ("", None)
             named.append(
                 NamedRecipient(
                     recipient=key,
-                    name=ext.registry,
+                    name=(declared.name or declared.label.get(language))
+                    if declared is not None
+                    else ext.registry,
                     reason=_("de registry van .%(tld)s, voor %(domain)s")
                     % {"tld": ext.tld, "domain": names.get(line.pk) or "\u2022" * 8},
-                    country=ext.registry_country,
-                    outside_eu=not ext.eu,
+                    country=declared.country if declared is not None else ext.registry_country,
+                    outside_eu=declared.location is Location.NON_EU
+                    if declared is not None
+                    else not ext.eu,
                 )
             )
         elif line.kind == OrderLine.Kind.PRODUCT:

@@ -20,6 +20,7 @@ from kluis.accounts.models import Customer, User
 from kluis.policy.enforce import Actor
 from kluis.shop import availability, consumer, documents, forms, services, withdrawal
 from kluis.shop import cart as carts
+from kluis.shop.domains import registries_named, registry_named
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.prices import price_display, price_display_choose
 from kluis.shop.pricing import with_prices_of_day
@@ -200,6 +201,9 @@ def _checkout_form(
         customer=customer,
         has_domains=bool(cart.domains),
         has_non_eu=bool(cart.non_eu_domains),
+        non_eu_registries=registries_named(
+            line.extension for line in cart.non_eu_domains if line.extension is not None
+        ),
         asks_kvk_extract=asks_extract,
         initial={"token": cart.token},
     )
@@ -244,6 +248,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "customer": customer,
             "documents": docs,
             "notice": notice,
+            # Each domain outside the EU with the registry that would receive the data.
+            "non_eu_lines": [
+                (line.domain, registry_named(line.extension.tld, line.extension.registry))
+                for line in cart.non_eu_domains
+                if line.extension is not None
+            ],
             "language": language,
             "consumer_parts": consumer_parts,
             "withdrawal_info": documents.current("withdrawal_info", language),

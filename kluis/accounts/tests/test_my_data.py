@@ -70,7 +70,7 @@ def test_each_category_says_why_on_what_ground_and_until_when(client, personas):
 def test_disclosures_to_recipients_are_listed(client, personas):
     disclosure_record(
         subject=personas.customer_a.id,
-        recipient="registrar",
+        recipient="sidn",
         purpose="domain_registration",
         categories=["user.name", "user.contact.email"],
         actor=Actor.system("test"),

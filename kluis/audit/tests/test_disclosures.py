@@ -63,8 +63,8 @@ def test_a_flow_that_needs_consent_must_name_it():
     with pytest.raises(ValueError, match="consent"):
         disclosure_record(
             subject=SUBJECT,
-            recipient="non_eu_registry",
+            recipient="verisign",
             purpose="domain_registration",
             categories=["user.name"],
-            actor=Actor.system("registrar"),
+            actor=Actor.system("domains"),
         )

@@ -166,7 +166,6 @@ def test_production_refuses_to_start_while_the_policy_names_a_placeholder(tmp_pa
     assert result.returncode != 0
     for placeholder in (
         "recipients.server_supplier.subprocessor.legal_name",
-        "recipients.registrar.name",
         "recipients.debt_collector.name",
     ):
         assert placeholder in result.stderr

@@ -37,7 +37,7 @@ def test_every_category_carries_values_purposes_recipients_retention_and_source(
     alice.save(update_fields=["contract_ended_at"])
     disclosure_record(
         subject=alice.pk,
-        recipient="registrar",
+        recipient="sidn",
         purpose="domain_registration",
         categories=["user.name", "user.contact.email"],
         actor=Actor.system("test"),

@@ -19,7 +19,7 @@ def test_a_customer_corrects_their_record_and_a_recipient_is_noted(client, perso
     alice = personas.customer_a
     disclosure_record(
         subject=alice.pk,
-        recipient="registrar",
+        recipient="sidn",
         purpose="domain_registration",
         categories=["user.name", "user.contact.email"],
         actor=Actor.system("test"),
@@ -36,7 +36,7 @@ def test_a_customer_corrects_their_record_and_a_recipient_is_noted(client, perso
     entry = AuditEntry.objects.filter(action="rights.rectified").get()
     assert "Jansen" not in entry.payload and '"name"' in entry.payload
     follow_up = FollowUp.objects.get()
-    assert follow_up.recipient == "registrar" and follow_up.categories == ["user.name"]
+    assert follow_up.recipient == "sidn" and follow_up.categories == ["user.name"]
 
 
 def test_a_change_to_data_no_recipient_had_needs_no_follow_up(client, personas):
@@ -53,7 +53,7 @@ def test_the_privacy_officer_corrects_on_a_request_and_marks_the_follow_up_done(
     alice = personas.customer_a
     disclosure_record(
         subject=alice.pk,
-        recipient="registrar",
+        recipient="sidn",
         purpose="domain_registration",
         categories=["user.contact.phone_number"],
         actor=Actor.system("test"),

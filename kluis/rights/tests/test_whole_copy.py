@@ -136,19 +136,19 @@ def test_recipients_are_named_by_their_own_name_with_the_transfer_safeguard(clie
     export = _export(alice)
     named = {r["name"]: r for r in export["recipients_by_name"]}
     # The registry of the .com extension, outside the EU, by its own name.
-    assert named["Verisign (US)"]["outside_eu"]
-    assert named["Verisign (US)"]["safeguards"] == policy.recipients[
-        "non_eu_registry"
-    ].safeguards.get("nl")
+    assert named["VeriSign, Inc."]["outside_eu"]
+    assert named["VeriSign, Inc."]["safeguards"] == policy.recipients["verisign"].safeguards.get(
+        "nl"
+    )
     assert "Mollie B.V." in named
     supplier = policy.recipients["server_supplier"].subprocessor
     assert supplier is not None and supplier.legal_name in named
     (transfer,) = export["transfers_outside_eu"]["transfers"]
-    assert transfer["name"] == "Verisign (US)" and not export["transfers_outside_eu"]["none"]
+    assert transfer["name"] == "VeriSign, Inc." and not export["transfers_outside_eu"]["none"]
     assert "art. 49 lid 1 sub a AVG" in pdf_text(export_pdf(export))
     log_in(client, personas.alice)
     page = visible(client.get(reverse("portal:my-data")).content.decode())
-    assert "Verisign (US)" in page and "Mollie B.V." in page
+    assert "VeriSign, Inc." in page and "Mollie B.V." in page
 
 
 def test_without_a_transfer_the_copy_says_so_and_names_no_registry(personas):

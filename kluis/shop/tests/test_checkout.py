@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 
 import pytest
@@ -9,10 +10,11 @@ from django.core import mail
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from kluis.accounts.models import Customer, User
 from kluis.mail.models import OutboxMessage
-from kluis.shop import services
+from kluis.shop import documents, services
 from kluis.shop.cart import cart_get
 from kluis.shop.models import Acceptance, Order
 from kluis.shop.tests.helpers import checkout, fill_cart
@@ -86,8 +88,27 @@ def test_a_non_eu_extension_shows_the_whois_notice_and_asks_consent(client, cata
     fill_cart(client, domains=("visser.com",))
     response = client.get(reverse("shop:checkout"))
     assert "non_eu_consent" in _fields(response)
-    page = response.content.decode()
-    assert "WHOIS/RDAP" in page and "Verisign (US)" in page
+    page = html.unescape(response.content.decode())
+    assert "WHOIS/RDAP" in page and "visser.com: VeriSign, Inc. in de Verenigde Staten" in page
+    label = response.context["form"].fields["non_eu_consent"].label
+    assert "aan VeriSign, Inc. in de Verenigde Staten, buiten de EU" in label
+
+
+def test_the_consent_names_each_registry_outside_the_eu_of_the_cart(client, catalogue):
+    translation.activate("nl")
+    fill_cart(client, domains=("visser.com", "visser.net", "visser.org", "visser.nl"))
+    response = client.get(reverse("shop:checkout"))
+    label = str(response.context["form"].fields["non_eu_consent"].label)
+    # VeriSign once for .com and .net, PIR for .org, each with its country; SIDN not.
+    assert (
+        "aan VeriSign, Inc. in de Verenigde Staten en Public Interest Registry in de Verenigde"
+        " Staten," in label
+    )
+    assert "SIDN" not in label and "registrar" not in label.casefold()
+    notice = html.unescape(response.content.decode())
+    assert "visser.org: Public Interest Registry in de Verenigde Staten" in notice
+    # The notice the customer accepts names them too, by the policy's names.
+    assert "VeriSign, Inc." in notice and "registratieplatform" not in notice
 
 
 def test_a_non_eu_extension_without_consent_is_refused_and_makes_no_order(client, catalogue):
@@ -102,8 +123,12 @@ def test_with_consent_the_non_eu_extension_is_ordered_and_the_consent_kept(clien
     token = fill_cart(client, domains=("visser.com",))
     assert checkout(client, token, non_eu_consent="on").status_code == 302
     order = Order.objects.get()
-    assert order.non_eu_consent and order.whois_notice_version == "1.0"
-    assert Acceptance.objects.filter(order=order, document="whois_notice", version="1.0").exists()
+    assert order.non_eu_consent and order.whois_notice_version == "1.1"
+    accepted = Acceptance.objects.get(order=order, document="whois_notice", version="1.1")
+    # The evidence is the hash of a text that names the registry the consent is for.
+    shown = documents.document("whois_notice", "1.1", accepted.language)
+    assert accepted.text_sha256 == shown.sha256
+    assert "VeriSign, Inc. in de Verenigde Staten: .com en .net" in shown.text
 
 
 def test_the_confirmation_repeats_the_non_eu_consent_and_when_it_was_given(client, catalogue):
@@ -119,7 +144,8 @@ def test_the_confirmation_repeats_the_non_eu_consent_and_when_it_was_given(clien
     text = " ".join(build_email(confirmation).body.split())
     when = formats.date_format(timezone.localtime(given), "j F Y, H:i")
     assert f"Op {when} gaf je uitdrukkelijk toestemming" in text
-    assert "registry buiten de EU" in text and "WHOIS of RDAP" in text
+    assert "aan VeriSign, Inc. in de Verenigde Staten, buiten de EU" in text
+    assert "WHOIS of RDAP" in text
     assert "intrekken" in text
 
 

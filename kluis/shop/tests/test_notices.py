@@ -20,21 +20,21 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 
 @pytest.fixture
 def new_subprocessor(monkeypatch):
-    """The policy declares one more sub-processor (the registrar) from now on."""
+    """The policy declares one more sub-processor (a backup supplier) from now on."""
 
     def declare() -> str:
         policy = current_policy()
-        registrar = policy.recipients["registrar"]
+        supplier = policy.recipients["server_supplier"]
         sub = Subprocessor(
-            legal_name="Registratieplatform B.V.",
+            legal_name="Back-up Opslag B.V.",
             city="Utrecht",
-            activities=Text(nl="registreren van domeinnamen", en="registering domain names"),
+            activities=Text(nl="bewaren van back-ups", en="keeping backups"),
         )
         changed = policy.model_copy(
             update={
                 "recipients": {
                     **policy.recipients,
-                    "registrar": registrar.model_copy(update={"subprocessor": sub}),
+                    "backup_supplier": supplier.model_copy(update={"subprocessor": sub}),
                 }
             }
         )

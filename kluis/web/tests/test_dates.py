@@ -62,7 +62,7 @@ def test_no_portal_page_or_export_pdf_shows_a_numeric_or_iso_date(client, person
     ]
     disclosure_record(
         subject=personas.customer_a.pk,
-        recipient="registrar",
+        recipient="sidn",
         purpose="domain_registration",
         categories=["user.name", "user.contact.email"],
         actor=Actor.system("test"),
