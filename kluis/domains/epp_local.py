@@ -53,6 +53,7 @@ from kluis.domains.epp.xml import (
     serialize,
     validate,
 )
+from kluis.domains.registries import SIDN_LEGAL_FORMS
 
 E = ElementMaker(namespace=EPP, nsmap={None: EPP})
 D = ElementMaker(namespace=DOMAIN, nsmap={"domain": DOMAIN})
@@ -699,6 +700,8 @@ class Session:
         if self.sidn:
             if not legal_form:
                 raise self._sidn_refusal(2306, "SIDN needs the contact's legal form", "C0002")
+            if legal_form not in SIDN_LEGAL_FORMS:
+                raise self._sidn_refusal(2005, f"unknown legal form {legal_form}", "C0004")
             if legal_form != "PERSOON" and not reg_no:
                 raise self._sidn_refusal(
                     2306, f"legal form {legal_form} needs a registration number (KvK)", "C0003"
@@ -763,6 +766,9 @@ class Session:
     def contact_update(
         self, obj: etree._Element, cltrid: str, command: etree._Element
     ) -> etree._Element:
+        legal_form, reg_no = self._sidn_contact(command)
+        if self.sidn and legal_form and legal_form not in SIDN_LEGAL_FORMS:
+            raise self._sidn_refusal(2005, f"unknown legal form {legal_form}", "C0004")
         reg = self.registry
         with reg.lock:
             c = self._own_contact(_text(obj, _q(CONTACT, "id")))
@@ -780,7 +786,6 @@ class Session:
                         c.country = _text(addr, _q(CONTACT, "cc"))
                 c.email = _text(chg, _q(CONTACT, "email")) or c.email
                 c.voice = _text(chg, _q(CONTACT, "voice")) or c.voice
-            legal_form, reg_no = self._sidn_contact(command)
             if legal_form:
                 c.legal_form, c.legal_form_reg_no = legal_form, reg_no
             reg.save()

@@ -15,6 +15,7 @@ import re
 import secrets
 import ssl
 import string
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
@@ -177,6 +178,99 @@ REGISTRIES: dict[str, Registry] = {
     )
 }
 BY_TLD: dict[str, Registry] = {tld: reg for reg in REGISTRIES.values() for tld in reg.tlds}
+
+# --- SIDN's legal forms (sidn-ext-epp `legalForm`) ------------------------------------
+#
+# The vendored schema types `legalForm` as a plain string; the values are SIDN's list as
+# registrar modules send it (WHMCS, HostFact, TransIP; ../shared/LEGAL.md).
+SIDN_LEGAL_FORMS = frozenset(
+    {
+        "ANDERS",  # other
+        "BGG",  # buitenlandse EG-vennootschap
+        "BRO",  # buitenlandse rechtsvorm, onderneming of nevenvestiging
+        "BV",
+        "BVI/O",  # bv in oprichting
+        "COOP",
+        "CV",
+        "EENMANSZAAK",
+        "EESV",  # Europees economisch samenwerkingsverband
+        "KERK",
+        "MAATSCHAP",
+        "NV",
+        "OWM",  # onderlinge waarborgmaatschappij
+        "PERSOON",
+        "REDR",  # rederij
+        "STICHTING",
+        "VERENIGING",
+        "VOF",
+    }
+)
+
+# kluis keeps no legal form of its own: it reads it from the company's legal name, which
+# for most forms must say it (Burgerlijk Wetboek: "B.V." at the start or end, art. 2:177;
+# "N.V." likewise, art. 2:66; "stichting" art. 2:286; "coöperatief"/"U.A." art. 2:63) and
+# by custom does for VOF and CV. A designation marked "end" counts only as the last
+# words of the name (a name may start with "CV" for other reasons); the rest count
+# anywhere. Most specific first.
+_DESIGNATIONS: tuple[tuple[str, str, str], ...] = (
+    ("bv io", "BVI/O", "end"),
+    ("bv in oprichting", "BVI/O", "end"),
+    ("bv", "BV", "end"),
+    ("nv", "NV", "end"),
+    ("vof", "VOF", "end"),
+    ("cv", "CV", "end"),
+    ("ua", "COOP", "end"),
+    ("wa", "COOP", "end"),
+    ("ba", "COOP", "end"),
+    ("owm", "OWM", "end"),
+    ("eesv", "EESV", "end"),
+    ("besloten vennootschap", "BV", "any"),
+    ("naamloze vennootschap", "NV", "any"),
+    ("vennootschap onder firma", "VOF", "any"),
+    ("commanditaire vennootschap", "CV", "any"),
+    ("onderlinge waarborgmaatschappij", "OWM", "any"),
+    ("stichting", "STICHTING", "any"),
+    ("cooperatie", "COOP", "any"),
+    ("cooperatief", "COOP", "any"),
+    ("vereniging", "VERENIGING", "any"),
+    ("maatschap", "MAATSCHAP", "any"),
+    ("kerkgenootschap", "KERK", "any"),
+    ("rederij", "REDR", "any"),
+    ("eenmanszaak", "EENMANSZAAK", "any"),
+)
+
+
+def _words(name: str) -> list[str]:
+    """ "Coöperatie De Eendracht U.A." -> ["cooperatie", "de", "eendracht", "ua"]."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c)).replace(".", "")
+    return re.findall(r"[a-z0-9]+", plain)
+
+
+def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
+    n = len(phrase)
+    return any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
+
+
+def sidn_legal_form(*, company: str, country: str) -> str:
+    """SIDN's legal form for a registrant: PERSOON for a person; for a Dutch company the
+    form its legal name states, ANDERS when the name does not say it; BRO (a foreign
+    legal form) for a company established outside the Netherlands."""
+    if not company.strip():
+        return "PERSOON"
+    if country.upper() != "NL":
+        return "BRO"
+    words = _words(company)
+    if len(words) > 1 and words[0] in ("bv", "nv"):  # "B.V. Visser" (art. 2:177, 2:66)
+        return words[0].upper()
+    for designation, form, where in _DESIGNATIONS:
+        phrase = tuple(designation.split())
+        if where == "end":
+            if len(words) > len(phrase) and tuple(words[-len(phrase) :]) == phrase:
+                return form
+        elif _contains(words, phrase):
+            return form
+    return "ANDERS"
 
 
 def auth_code_new(registry: Registry) -> str:

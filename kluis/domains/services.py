@@ -51,6 +51,7 @@ from kluis.domains.registries import (
     auth_code_new,
     pool,
     registry_for,
+    sidn_legal_form,
 )
 from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
@@ -229,9 +230,9 @@ def _contact_for(
         raise RegistrationRefused(f"country {customer.country}")
     legal_form = kvk = ""
     if registry.legal_form:
-        # SIDN's legal forms; kluis does not ask for the exact form yet, so a company
-        # is registered as ANDERS with its KvK number.
-        legal_form = "ANDERS" if company else "PERSOON"
+        # SIDN's legal form, read from the company's legal name (ANDERS where it does not
+        # say), with its KvK number; PERSOON for a person.
+        legal_form = sidn_legal_form(company=company, country=customer.country)
         kvk = plain.get("kvk_number", "") if company else ""
     return ContactData(
         handle=handle,
@@ -344,7 +345,9 @@ def _own_contact(epp: EppClient, registry: Registry) -> str:
             ),
             email=controller.email,
             voice=_phone(controller.phone, controller.address.country),
-            legal_form="BV" if registry.legal_form else "",
+            legal_form=sidn_legal_form(company=controller.name, country=controller.address.country)
+            if registry.legal_form
+            else "",
             legal_form_reg_no=kvk if registry.legal_form else "",
             auth_pw=secrets.token_hex(8),
         )
