@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from django.db import transaction
 
-from kluis.audit.chain import audit_append
+from kluis.audit.chain import Event, audit_append_many
 from kluis.audit.models import Disclosure
 from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One disclosure to record: `categories` of `subject` went to `recipient`."""
+
+    subject: uuid.UUID
+    recipient: str
+    purpose: str
+    categories: list[str]
+    actor: Actor
+    reference: str = ""
 
 
 @transaction.atomic
@@ -27,34 +40,51 @@ def disclosure_record(
     Raises PolicyViolation when the policy does not declare this flow; call it in the
     same transaction as the send is queued, so a refused flow sends nothing.
     """
-    check_disclosure(recipient=recipient, purpose=purpose, categories=categories)
-    declared = current_policy().recipients[recipient]
-    if declared.requires in ("consent", "legal_order") and not reference:
-        raise ValueError(f"a disclosure to {recipient} must name its {declared.requires}")
-    legal_basis = current_policy().purposes[purpose].legal_basis.value
-    entry = audit_append(
-        action="disclosure",
-        actor=actor.ref,
-        subject=subject,
-        data={
-            "recipient": recipient,
-            "purpose": purpose,
-            "categories": sorted(categories),
-            "legal_basis": legal_basis,
-            "reference": reference,
-        },
+    (made,) = disclosures_record([Sent(subject, recipient, purpose, categories, actor, reference)])
+    return made
+
+
+@transaction.atomic
+def disclosures_record(sends: list[Sent]) -> list[Disclosure]:
+    """Record several disclosures at once: each checked as disclosure_record checks it,
+    then one append to the audit chain and one insert (a batch job's many sends)."""
+    policy = current_policy()
+    bases = []
+    for sent in sends:
+        check_disclosure(recipient=sent.recipient, purpose=sent.purpose, categories=sent.categories)
+        declared = policy.recipients[sent.recipient]
+        if declared.requires in ("consent", "legal_order") and not sent.reference:
+            raise ValueError(f"a disclosure to {sent.recipient} must name its {declared.requires}")
+        bases.append(policy.purposes[sent.purpose].legal_basis.value)
+    entries = audit_append_many(
+        Event(
+            action="disclosure",
+            actor=sent.actor.ref,
+            subject=sent.subject,
+            data={
+                "recipient": sent.recipient,
+                "purpose": sent.purpose,
+                "categories": sorted(sent.categories),
+                "legal_basis": legal_basis,
+                "reference": sent.reference,
+            },
+        )
+        for sent, legal_basis in zip(sends, bases, strict=True)
     )
-    return Disclosure.objects.create(
-        subject=subject,
-        at=entry.at,
-        recipient=recipient,
-        purpose=purpose,
-        categories=sorted(categories),
-        legal_basis=legal_basis,
-        reference=reference,
-        actor=actor.ref,
-        audit_seq=entry.seq,
-        withholding_id=entry.withholding_id,
+    return Disclosure.objects.bulk_create(
+        Disclosure(
+            subject=sent.subject,
+            at=entry.at,
+            recipient=sent.recipient,
+            purpose=sent.purpose,
+            categories=sorted(sent.categories),
+            legal_basis=legal_basis,
+            reference=sent.reference,
+            actor=sent.actor.ref,
+            audit_seq=entry.seq,
+            withholding_id=entry.withholding_id,
+        )
+        for sent, legal_basis, entry in zip(sends, bases, entries, strict=True)
     )
 
 

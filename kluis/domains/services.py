@@ -23,9 +23,12 @@ import contextlib
 import datetime as dt
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.conf import settings
@@ -36,7 +39,7 @@ from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
-from kluis.audit.disclosures import disclosure_record
+from kluis.audit.disclosures import Sent, disclosures_record
 from kluis.domains import shop_link
 from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import responses as codes
@@ -57,17 +60,27 @@ from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
 from kluis.vault.reveal import reveal_many
 
+if TYPE_CHECKING:
+    from kluis.shop.models import OrderLine
+
 log = logging.getLogger(__name__)
 
 ACTOR = Actor.system("domains")
 PURPOSE = "domain_registration"
 LEASE = dt.timedelta(minutes=10)
+# A run writes the records of accepted registrations this many at a time, or once the
+# oldest has waited this many seconds: one commit for many domains instead of one each.
+# The records are written after the sends, so no transaction waits on a registry.
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 1.0
 POLL_BATCH = 100  # messages read from one registry per run
 # A registry's refusal under its own rules (policy, syntax, parameters).
 _RULES_REFUSED = {2003, 2004, 2005, 2306}
 
 # A session with one registry, for one registration (the pool's by default).
 SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
+# A registration's record, written at a batch's flush; adds its disclosures to the list.
+Record = Callable[[list[Sent]], DomainRegistration]
 
 
 class RegistrationRefused(Exception):
@@ -282,8 +295,13 @@ def _record_contact_sent(
     handle: str,
     categories: list[str],
     reference: str,
+    *,
+    sends: list[Sent] | None = None,
 ) -> RegistryContact:
-    """The contact's row and its disclosure; call inside the state change's transaction."""
+    """The contact's row and its disclosure; call inside the state change's transaction.
+
+    With `sends`, the disclosure is added there for the caller to record with the rest.
+    """
     customer_id = registration.order.customer_id
     contact, _created = RegistryContact.objects.get_or_create(
         registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
@@ -291,22 +309,25 @@ def _record_contact_sent(
     if contact.deleted_at is not None:  # created anew after it was deleted there
         RegistryContact.objects.filter(pk=contact.pk).update(deleted_at=None)
         contact.deleted_at = None
-    ledger_send(customer_id, registry, categories, reference)
+    send = _registry_send(customer_id, registry, categories, reference)
+    if sends is None:
+        disclosures_record([send])
+    else:
+        sends.append(send)
     return contact
+
+
+def _registry_send(
+    subject: uuid.UUID, registry: Registry, categories: list[str], reference: str
+) -> Sent:
+    return Sent(subject, registry.recipient, PURPOSE, categories, ACTOR, reference)
 
 
 def ledger_send(
     subject: uuid.UUID, registry: Registry, categories: list[str], reference: str
 ) -> None:
     """One send of a person's data to a registry, in the disclosure ledger."""
-    disclosure_record(
-        subject=subject,
-        recipient=registry.recipient,
-        purpose=PURPOSE,
-        categories=categories,
-        actor=ACTOR,
-        reference=reference,
-    )
+    disclosures_record([_registry_send(subject, registry, categories, reference)])
 
 
 def _ensure_hosts(epp: EppClient, nameservers: list[str]) -> None:
@@ -406,19 +427,68 @@ def _after_create(registration: DomainRegistration) -> None:
     """The moment between the registry's yes and our commit (tests crash here)."""
 
 
+@dataclass
+class Batch:
+    """What the registrations of one run share (registrations_run).
+
+    Contact fields and domain names are revealed once for the whole run. The records of
+    registrations the registry accepted wait in `pending` and are written together, a
+    few dozen per transaction (`flush`): each one's state change and ledger entries
+    still share one transaction, and a crash before the commit leaves them pending, to
+    be found at the registry by the next run (as for a single one).
+    """
+
+    revealed: dict[object, dict[str, str]] = field(default_factory=dict)
+    names: dict[int, str | None] = field(default_factory=dict)
+    # The customers' live contacts at the start of the run: (customer id, registry key).
+    known: dict[tuple[object, str], RegistryContact] = field(default_factory=dict)
+    pending: list[Record] = field(default_factory=list)
+    # Contacts this run sent to a registry: (customer id, registry key) -> handle. A
+    # later domain of theirs in the run reuses the handle and sends nothing again.
+    contacts: dict[tuple[object, str], str] = field(default_factory=dict)
+    since: float = 0.0
+
+    def add(self, record: Record) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending.append(record)
+
+    def due(self) -> bool:
+        return len(self.pending) >= FLUSH_EVERY or (
+            bool(self.pending) and time.monotonic() - self.since >= FLUSH_SECONDS
+        )
+
+    def flush(self) -> None:
+        """Write the waiting records, in one transaction."""
+        if not self.pending:
+            return
+        with transaction.atomic():
+            sends: list[Sent] = []
+            for record in self.pending:
+                record(sends)
+            if sends:
+                disclosures_record(sends)
+        self.pending.clear()
+
+
 def domain_register(
     *,
     registration: DomainRegistration,
     session_for: SessionFor = _session,
     revealed: dict[object, dict[str, str]] | None = None,
+    batch: Batch | None = None,
 ) -> DomainRegistration:
     """Register one pending domain; safe to run again after any crash.
 
     Raises RegistrationRefused when policy or the customer's data stop it (the
     registration is marked refused or failed, nothing is sent), EppError when the
     registry cannot be reached (the registration stays pending for the next run).
-    `revealed` holds contact fields a batch revealed at once (reveal_contacts).
+    `revealed` holds contact fields a batch revealed at once (reveal_contacts). With
+    a `batch`, a registration the registry accepted is returned marked registered and
+    its record waits in the batch until `batch.flush()`.
     """
+    if batch is not None:
+        revealed = batch.revealed
     registry = REGISTRIES[registration.registry]
     registration.order.refresh_from_db(fields=["status"])
     if not shop_link.still_wanted(registration.order):
@@ -435,7 +505,12 @@ def domain_register(
         )
         raise RegistrationRefused("period")
     try:
-        name = shop_link.domain_of(registration.line)
+        if batch is not None and registration.line_id in batch.names:
+            name = batch.names[registration.line_id] or ""
+            if not name:
+                raise shop_link.DomainGone(registration.line_id)
+        else:
+            name = shop_link.domain_of(registration.line)
     except shop_link.DomainGone:
         _finish_refused(
             registration,
@@ -445,12 +520,24 @@ def domain_register(
     categories = _categories(customer, registry)
     check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
     reference = _reference(registration, consent)
-    known = _known_contact(registration, registry)
+    if batch is None:
+        known = _known_contact(registration, registry)
+    elif registry.contact_reusable:
+        known = batch.known.get((customer.pk, registry.key))
+    else:
+        known = None
     handle = (
         known.handle if known is not None else _contact_handle(customer, registry, registration)
     )
+    # Created earlier in this run, its row not written yet: reused, not sent again.
+    in_batch = (
+        known is None
+        and batch is not None
+        and registry.contact_reusable
+        and batch.contacts.get((customer.pk, registry.key)) == handle
+    )
     data: ContactData | None = None
-    if known is None:
+    if known is None and not in_batch:
         # Revealed only when it is going to be sent.
         plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
         try:
@@ -498,6 +585,7 @@ def domain_register(
                 cause=_cause(exc),
                 contact_sent=sent,
             )
+            _remember_contact(batch, customer, registry, handle, sent)
             log.info("registration %s failed: %s", registration.pk, exc.code)
             return registration
         except EppError:
@@ -505,14 +593,20 @@ def domain_register(
                 # The contact reached the registry before the session broke.
                 with transaction.atomic():
                     _record_contact_sent(registration, *sent)
+                _remember_contact(batch, customer, registry, handle, sent)
             raise
     _after_create(registration)
-    with transaction.atomic():
+
+    def record(sends: list[Sent]) -> DomainRegistration:
         locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
         if locked.status == DomainRegistration.Status.REGISTERED:
             return locked
-        contact = _record_contact_sent(registration, *sent) if sent is not None else known
-        assert contact is not None
+        if sent is not None:
+            contact = _record_contact_sent(registration, *sent, sends=sends)
+        elif known is not None:
+            contact = known
+        else:  # sent by an earlier registration of this batch, recorded before this one
+            contact = RegistryContact.objects.get(registry=registry.key, handle=handle)
         locked.status = DomainRegistration.Status.REGISTERED
         locked.contact = contact
         locked.roid = roid
@@ -523,8 +617,30 @@ def domain_register(
         locked.leased_until = None
         locked.last_error = ""
         locked.save()
-        ledger_send(customer.id, registry, categories, f"{reference} domain:{name}")
-    return locked
+        sends.append(
+            _registry_send(customer.id, registry, categories, f"{reference} domain:{name}")
+        )
+        return locked
+
+    if batch is None:
+        with transaction.atomic():
+            sends: list[Sent] = []
+            done = record(sends)
+            if sends:
+                disclosures_record(sends)
+            return done
+    batch.add(record)
+    _remember_contact(batch, customer, registry, handle, sent)
+    registration.status = DomainRegistration.Status.REGISTERED
+    return registration
+
+
+def _remember_contact(
+    batch: Batch | None, customer: Customer, registry: Registry, handle: str, sent: object
+) -> None:
+    """A contact this run sent: later domains of the customer in the run reuse it."""
+    if batch is not None and sent is not None and registry.contact_reusable:
+        batch.contacts[(customer.pk, registry.key)] = handle
 
 
 def registrations_run(
@@ -533,43 +649,71 @@ def registrations_run(
     """Register what is pending (the worker's job); a one-line outcome without names."""
     done = failed = waiting = 0
     ids = registrations_claim(limit=limit, now=now)
-    batch = list(
+    batch_rows = list(
         DomainRegistration.objects.select_related("order__customer", "line")
         .filter(pk__in=ids)
         .order_by("pk")
     )
-    # Revealed together (one transaction), only for those whose contact will be sent.
-    to_send = []
-    for registration in batch:
+    # Revealed together (one transaction each), only for what will be sent.
+    to_send, lines = [], []
+    for registration in batch_rows:
         registry = REGISTRIES[registration.registry]
         if not shop_link.still_wanted(registration.order):
             continue
         if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
             continue
+        lines.append(registration.line)
         if _known_contact(registration, registry) is None:
             to_send.append(shop_link.customer_of(registration.order))
-    revealed = reveal_contacts(list({c.pk: c for c in to_send}.values()))
-    for registration in batch:
-        try:
-            result = domain_register(
-                registration=registration, session_for=session_for, revealed=revealed
-            )
-        except RegistrationRefused:
-            failed += 1
-            continue
-        except EppError as exc:
-            DomainRegistration.objects.filter(pk=registration.pk).update(
-                attempts=registration.attempts + 1,
-                last_error=str(exc)[:500],
-                leased_until=None,
-            )
-            waiting += 1
-            continue
-        if result.status == DomainRegistration.Status.REGISTERED:
-            done += 1
-        else:
-            failed += 1
+    batch = Batch(
+        revealed=reveal_contacts(list({c.pk: c for c in to_send}.values())),
+        names=_names_reveal(lines),
+        known=_contacts_known(batch_rows),
+    )
+    try:
+        for registration in batch_rows:
+            try:
+                result = domain_register(
+                    registration=registration, session_for=session_for, batch=batch
+                )
+            except RegistrationRefused:
+                failed += 1
+                continue
+            except EppError as exc:
+                DomainRegistration.objects.filter(pk=registration.pk).update(
+                    attempts=registration.attempts + 1,
+                    last_error=str(exc)[:500],
+                    leased_until=None,
+                )
+                waiting += 1
+                continue
+            finally:
+                if batch.due():
+                    batch.flush()
+            if result.status == DomainRegistration.Status.REGISTERED:
+                done += 1
+            else:
+                failed += 1
+    finally:
+        # What the registries accepted is written even when the run stops on an error.
+        batch.flush()
     return f"{done} registered, {failed} failed or refused, {waiting} waiting"
+
+
+def _contacts_known(rows: list[DomainRegistration]) -> dict[tuple[object, str], RegistryContact]:
+    """The live contacts of the run's customers, in one query."""
+    customers = {r.order.customer_id for r in rows}
+    return {
+        (c.customer_id, c.registry): c
+        for c in RegistryContact.objects.filter(customer_id__in=customers, deleted_at=None)
+    }
+
+
+def _names_reveal(lines: list[OrderLine]) -> dict[int, str | None]:
+    if not lines:
+        return {}
+    with transaction.atomic():
+        return shop_link.domains_of(lines)
 
 
 @transaction.atomic

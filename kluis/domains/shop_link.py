@@ -36,6 +36,21 @@ def domain_of(line: OrderLine) -> str:
     return name.strip().lower()
 
 
+def domains_of(lines: list[OrderLine]) -> dict[int, str | None]:
+    """The domain names of `lines` for a batch of registrations: one audited reveal.
+
+    None for a line whose name's key was shredded (domain_of raises DomainGone there).
+    """
+    from kluis.policy.enforce import Actor
+    from kluis.shop.domains import domains_reveal
+
+    names = domains_reveal(lines, purpose="domain_registration", actor=Actor.system("domains"))
+    return {
+        line.pk: name.strip().lower() if name else None
+        for line, name in zip(lines, names, strict=True)
+    }
+
+
 def domain_shown(line: OrderLine, *, purpose: str, actor: Actor) -> str:
     """The line's domain name as the customer wrote it (é, not xn--), for `purpose`."""
     (name,) = domains_shown([line], purpose=purpose, actor=actor)

@@ -305,3 +305,58 @@ def test_a_registrys_expiry_instant_is_recorded_as_our_calendar_date() -> None:
         assert _local_date(moment) == dt.date(2028, 1, 1), text
     summer = _datetime("2027-06-30T21:59:59Z")
     assert summer is not None and _local_date(summer) == dt.date(2027, 6, 30)
+
+
+@pytest.mark.parametrize("flush_every", [1, 50])
+def test_a_run_sends_a_customers_contact_once_and_writes_records_with_their_ledger(
+    personas: Personas,
+    registries_local: epp_local.Running,
+    monkeypatch: pytest.MonkeyPatch,
+    flush_every: int,
+) -> None:
+    monkeypatch.setattr(services, "FLUSH_EVERY", flush_every)
+    alice = with_address(personas.customer_a)
+    bob = personas.customer_b
+    bob.phone = "+31201234568"
+    bob = with_address(bob)
+    for customer, name in ((alice, "alice-een.nl"), (alice, "alice-twee.nl"), (bob, "bob.nl")):
+        queued(customer, name)
+    assert services.registrations_run() == "3 registered, 0 failed or refused, 0 waiting"
+    assert sorted(registries_local.registry.domains) == ["alice-een.nl", "alice-twee.nl", "bob.nl"]
+    # Alice's contact went once, and her second domain names the same handle.
+    assert registries_local.registry.received.count("contact:create") == 3  # 2 + our own
+    handles = {
+        registries_local.registry.domains[n].registrant for n in ("alice-een.nl", "alice-twee.nl")
+    }
+    assert handles == {f"KLS-{alice.number}"}
+    for customer, domains in ((alice, 2), (bob, 1)):
+        sent = list(Disclosure.objects.filter(subject=customer.id, recipient="sidn"))
+        assert sorted("domain:" in d.reference for d in sent) == [False] + [True] * domains
+    # Every record is complete, with its contact and expiry, and one reveal of the names.
+    for registration in DomainRegistration.objects.all():
+        assert registration.status == DomainRegistration.Status.REGISTERED
+        assert registration.contact is not None and registration.expires_on is not None
+    names_revealed = AuditEntry.objects.filter(action="vault.reveal").count()
+    assert names_revealed == 2  # the contacts once, the domain names once
+
+
+def test_a_run_stopped_by_an_error_still_writes_what_the_registry_accepted(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = with_address(personas.customer_a)
+    first, second = queued(alice, "eerst.nl"), queued(alice, "daarna.nl")
+    real = services.domain_register
+
+    def register(**kwargs: object) -> DomainRegistration:
+        if kwargs["registration"] == second:
+            raise RuntimeError("a bug in the second one")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "domain_register", register)
+    with pytest.raises(RuntimeError):
+        services.registrations_run()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == DomainRegistration.Status.REGISTERED
+    assert second.status == DomainRegistration.Status.PENDING
+    assert Disclosure.objects.filter(reference__endswith="domain:eerst.nl").count() == 1
