@@ -116,9 +116,20 @@ class SiteForm(forms.Form):
         help_text=_("Een https-adres op een van de hostnamen."),
     )
 
+    def __init__(self, *args: Any, site: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
     def clean_host_names(self) -> str:
+        from kluis.sites.hosts import hosts_taken
+
         names = [_host(n) for n in self.cleaned_data["host_names"].replace(",", " ").split()]
-        return " ".join(dict.fromkeys(names))
+        names = list(dict.fromkeys(names))
+        if len(names) > 50:
+            raise forms.ValidationError(_("Geef hoogstens 50 hostnamen."))
+        if hosts_taken(names, besides=self.site):
+            raise forms.ValidationError(_("Een van deze hostnamen hoort al bij een andere site."))
+        return " ".join(names)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -21,6 +21,7 @@ from kluis.policy.enforce import Actor
 from kluis.sites import services
 from kluis.sites.addresses import canonical, parse_network, visitor_address
 from kluis.sites.forms import AllowEntryForm, HelpReplyForm, HelpRequestForm
+from kluis.sites.hosts import names_of
 from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import package_name, sites_sync
 from kluis.vault.reveal import reveal_many
@@ -47,10 +48,11 @@ def sites(request: HttpRequest) -> HttpResponse:
         Site.objects.filter(customer=_customer(request)).select_related("subscription__product")
     )
     language = get_language() or "nl"
+    names = names_of(mine, actor=Actor.subject(_customer(request).pk))
     return render(
         request,
         "sites/portal/sites.html",
-        {"sites": [(s, package_name(s, language)) for s in mine]},
+        {"sites": [(s, package_name(s, language), names[s.pk]) for s in mine]},
     )
 
 
@@ -77,6 +79,7 @@ def _site_page(
         "sites/portal/site.html",
         {
             "site": site,
+            "names": names_of([site], actor=actor)[site.pk],
             "package": package_name(site, get_language() or "nl"),
             "entries": rows,
             "address": address,

@@ -13,10 +13,16 @@ if TYPE_CHECKING:
     from kluis.testing import Personas
 
 
-def make_site(customer: Customer) -> Site:
+def make_site(customer: Customer, hosts: str = "", admin_url: str = "") -> Site:
+    """A delivered webshop of `customer`; `hosts` (space-separated) sealed on it."""
     subscription = make_subscription(customer)[0]
     sites_sync()
-    return Site.objects.get(subscription=subscription)
+    site = Site.objects.get(subscription=subscription)
+    if hosts or admin_url:
+        from kluis.sites.hosts import names_set
+
+        names_set(site, hosts.split(), admin_url)
+    return site
 
 
 def make_entry(site: Site, user: User, text: str = "145.100.10.7") -> AllowEntry:
