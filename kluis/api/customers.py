@@ -43,7 +43,7 @@ from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice, open_invoices
 from kluis.policy.enforce import Actor
-from kluis.rights.export import build_export
+from kluis.rights.export import build_export, export_shown
 from kluis.shop.models import Order
 from kluis.sites import services as sites_services
 from kluis.sites.addresses import visitor_address
@@ -390,10 +390,13 @@ def orders(request: HttpRequest) -> list[dict[str, Any]]:
 def my_data(request: HttpRequest) -> dict[str, Any]:
     """The same parts as "Mijn gegevens" and the access export, read by yourself."""
     customer = customer_of(request)
-    return build_export(
-        subject=customer.pk,
-        actor=caller_of(request).actor,
-        language=get_language() or customer.language,
+    # The files the customer gave are named by path, their bytes are in the portal's zip.
+    return export_shown(
+        build_export(
+            subject=customer.pk,
+            actor=caller_of(request).actor,
+            language=get_language() or customer.language,
+        )
     )
 
 

@@ -15,16 +15,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from kluis import uploads
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.audit.chain import audit_append
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
+from kluis.sites.attachments import AttachmentError, attachment_file, attachment_names
 from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
 from kluis.sites.hosts import host_count, names_set
 from kluis.sites.models import (
     FirewallExport,
+    HelpAttachment,
     HelpMessage,
     HelpRequest,
     Site,
@@ -106,6 +109,7 @@ def help_request(
     found = _help_request(request_id)
     message = ""
     thread: list[tuple[HelpMessage, str | None]] = []
+    files: list[tuple[HelpAttachment, str]] = []
     erased = restricted = False
     if found.message and found.status != HelpRequest.Status.CLOSED:
         actor = current_user(request).actor()
@@ -122,6 +126,7 @@ def help_request(
             rows = list(found.thread.select_related("help_request"))
             plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
             thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
+            files = attachment_names(list(found.attachments.all()), actor=actor, case=case)
     return render(
         request,
         "sites/backoffice/help_request.html",
@@ -131,6 +136,7 @@ def help_request(
             "erased": erased,
             "restricted": restricted,
             "thread": thread,
+            "attachments": files,
             "answer_form": HelpAnswerForm(),
             "form": form or GrantForm(),
             "grants": found.grants.select_related("staff"),
@@ -206,6 +212,32 @@ def help_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     else:
         messages.success(request, _("De hulpvraag is gesloten."))
     return redirect("sites_backoffice:help-desk")
+
+
+@never_cache
+@staff_required("support")
+def help_attachment(request: HttpRequest, attachment_id: uuid.UUID) -> HttpResponse:
+    """One attachment, opened within the case of its help request (audited)."""
+    row = HelpAttachment.objects.filter(pk=attachment_id).first()
+    if row is None:
+        raise Http404
+    case = Case("help_request", str(row.help_request_id))
+    try:
+        name, content = attachment_file(row, actor=current_user(request).actor(), case=case)
+    except (AttachmentError, KeyShredded):
+        raise Http404 from None
+    except RevealRefused:
+        messages.error(
+            request,
+            _(
+                "Deze bijlage is nu niet in te zien: de hulpvraag is gesloten of de klant "
+                "heeft de verwerking laten beperken."
+            ),
+        )
+        return redirect("sites_backoffice:help-request", request_id=row.help_request_id)
+    return uploads.attachment_response(
+        content, mimetype=row.mimetype, filename=name.rsplit(".", 1)[0]
+    )
 
 
 @staff_required("orders")

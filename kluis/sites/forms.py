@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kluis.sites.addresses import MAX_TEXT, parse_network
+from kluis.sites.attachments import AttachmentsField
 from kluis.sites.models import HelpRequest, Site
 
 
@@ -47,6 +48,7 @@ class HelpRequestForm(forms.Form):
     message = forms.CharField(
         label=_("Je vraag"), max_length=5000, widget=forms.Textarea(attrs={"rows": 6})
     )
+    attachments = AttachmentsField(required=False)
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

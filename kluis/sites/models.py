@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
 from kluis.shop.models import Subscription
-from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
+from kluis.vault.fields import BlindIndexField, SealedField, SealedFileField, SealedModel
 
 
 class Site(models.Model):
@@ -202,6 +202,41 @@ class HelpMessage(SealedModel):
     @classmethod
     def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
         return models.Q(help_request__customer_id=subject)
+
+
+class HelpAttachment(SealedModel):
+    """A file the customer attached to a help request (a screenshot, a log, a scan).
+
+    Checked by its content and cleaned (kluis/uploads.py), sealed under the customer's
+    key with the request's messages (`kluis.contact_message`), so it is kept, swept and
+    erased with them; deleted with its request.
+    """
+
+    help_request = models.ForeignKey(
+        HelpRequest, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # The customer, kept on the row: the vault subject without a join.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()
+    # The name the file had on the customer's computer can say who they are: sealed.
+    name = SealedField(_("naam van de bijlage"), category="kluis.contact_message")
+    content = SealedFileField(_("bijlage bij je hulpvraag"), category="kluis.contact_message")
+    mimetype = models.CharField(max_length=30)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["help_request", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["help_request", "number"], name="sites_attachment_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"attachment {self.number} of {self.help_request_id}"
 
 
 class SupportGrant(models.Model):

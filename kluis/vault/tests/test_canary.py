@@ -182,6 +182,7 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     from kluis.shop.models import OrderLine, Subscription
     from kluis.sites.models import (
         AllowEntry,
+        HelpAttachment,
         HelpMessage,
         HelpRequest,
         Site,
@@ -210,6 +211,11 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     )
     assert isinstance(request, HelpRequest)
     _fill(HelpMessage(help_request=request, number=1, author="staff"))
+    _fill(
+        HelpAttachment(
+            help_request=request, customer=customer, number=1, mimetype="text/plain", size=1
+        )
+    )
 
     from kluis.usage.models import Mailbox
 
