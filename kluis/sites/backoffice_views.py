@@ -24,7 +24,7 @@ from kluis.sites import services
 from kluis.sites.addresses import visitor_address
 from kluis.sites.attachments import AttachmentError, attachment_file, attachment_names
 from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
-from kluis.sites.hosts import host_count, names_set
+from kluis.sites.hosts import host_count, host_digest, names_set
 from kluis.sites.models import (
     FirewallExport,
     HelpAttachment,
@@ -52,6 +52,10 @@ def desk(request: HttpRequest) -> HttpResponse:
             filter=Q(allow_entries__expires_at__isnull=True) | Q(allow_entries__expires_at__gt=now),
         )
     ).order_by("status", "pk")
+    # Exact look-up by host name, through its blind index: no host name is shown.
+    host = request.GET.get("hostnaam", "").strip()[:253]
+    if host:
+        sites = sites.filter(host_rows__name_index=host_digest(host.rstrip(".")))
     running = SupportGrant.objects.filter(
         ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now
     ).select_related("site")
@@ -60,6 +64,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         "sites/backoffice/desk.html",
         {
             "sites": sites,
+            "host": host,
             "running": running,
             "last_export": FirewallExport.objects.first(),
             "statuses": Site.Status.choices,

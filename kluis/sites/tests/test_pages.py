@@ -294,3 +294,14 @@ def test_finance_suspends_a_site_from_the_desk_and_the_customer_is_told(client, 
         == 1
     )
     assert FirewallExportRequest.objects.filter(site=site).exists()
+
+
+def test_the_desk_finds_a_site_by_host_name_through_its_blind_index(client, personas):
+    mine = make_site(personas.customer_a, hosts="janjansen.nl www.janjansen.nl")
+    other = make_site(personas.customer_b, hosts="anders.nl")
+    log_in(client, personas.staff["orders"])
+    desk = reverse("sites_backoffice:desk")
+    found = client.get(desk, {"hostnaam": "WWW.JanJansen.nl"}).context["sites"]
+    assert [s.pk for s in found] == [mine.pk]
+    assert list(client.get(desk, {"hostnaam": "nergens.nl"}).context["sites"]) == []
+    assert {s.pk for s in client.get(desk).context["sites"]} >= {mine.pk, other.pk}
