@@ -149,7 +149,6 @@ def bench_usage(
     big: int = 5_000_000, small: int = 1_000_000, mail: int = 1_000_000
 ) -> list[Figure]:
     from kluis.accounts.models import Customer
-    from kluis.sites.models import Site
     from kluis.sites.testing import make_site
     from kluis.usage.models import Mailbox, SiteDay
 
@@ -158,8 +157,7 @@ def bench_usage(
     owner = Customer(number="U0000001", name="Bench", email="usage@example.nl")
     owner.save()
     for n in range(SITES):
-        site = make_site(owner)
-        Site.objects.filter(pk=site.pk).update(host_names=f"s{n}.example.nl")
+        make_site(owner, hosts=f"s{n}.example.nl")
     boxes = [f"box{n}@bench.example" for n in range(40)]
     for address in boxes:
         Mailbox(customer=owner, address=address).save()

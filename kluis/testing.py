@@ -372,6 +372,12 @@ def _api(name: str) -> KwargsBuilder:
     return build
 
 
+def _text_file(name: str, content: bytes) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, content, content_type="text/plain")
+
+
 def _sites(name: str) -> KwargsBuilder:
     def build(p: Personas) -> dict[str, Any]:
         from kluis.sites import testing
@@ -725,6 +731,13 @@ ROUTES: dict[str, Route] = {
     "sites_portal:help-requests": Route("portal"),
     "sites_portal:help-request-new": Route("portal"),
     "sites_portal:help-request": Route("portal", kwargs=_sites("help_request_kwargs")),
+    "sites_portal:help-attach": Route(
+        "portal",
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"attachments": _text_file("fout.log", b"PHP Warning: regel 3\n")},
+    ),
+    "sites_portal:help-attachment": Route("portal", kwargs=_sites("attachment_kwargs")),
     "usage_portal:site": Route("portal", kwargs=_sites("site_kwargs")),
     "usage_portal:site-csv": Route("portal", kwargs=_sites("site_kwargs")),
     "usage_portal:mail": Route("portal"),
@@ -767,6 +780,9 @@ ROUTES: dict[str, Route] = {
     ),
     "sites_backoffice:grant-end": Route(
         "backoffice", roles=SUPPORT, method="post", kwargs=_sites("grant_kwargs")
+    ),
+    "sites_backoffice:help-attachment": Route(
+        "backoffice", roles=SUPPORT, kwargs=_sites("attachment_kwargs")
     ),
     # the REST API (kluis/api): its pages, then its operations
     "api-reference": Route("public"),

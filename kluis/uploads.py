@@ -25,6 +25,7 @@ its pixels, and that is what the privacy officer sees.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +42,16 @@ PNG = "image/png"
 JPEG = "image/jpeg"
 XML = "application/xml"
 ZIP = "application/zip"
+TEXT = "text/plain"
 
 DOCUMENTS = frozenset({PDF, PNG, JPEG})
 STATEMENTS = frozenset({XML, ZIP})
+# What a customer may attach to a help request: a screenshot, a scan, a log file.
+ATTACHMENTS = frozenset({PDF, PNG, JPEG, TEXT})
+
+# The first bytes of archives and compressed files: refused with their own reason where
+# no archive is taken (a zip bomb is then never opened at all).
+ARCHIVE_HEADS = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"BZh")
 
 # Names that make a PDF act rather than show, compared after pypdf decoded them.
 ACTIVE_NAMES = frozenset(
@@ -76,6 +84,10 @@ REASONS = {
     ),
     "too_many_pages": _("Deze PDF heeft meer dan 50 pagina's."),
     "type": _("Dit type bestand nemen we niet aan, wat de naam ook zegt."),
+    "archive": _(
+        "Een archief of gecomprimeerd bestand (zoals zip of gz) nemen we niet aan. Voeg de "
+        "bestanden zelf toe."
+    ),
     "broken": _("Dit bestand is beschadigd of onvolledig; we kunnen het niet lezen."),
     "pdf_active": _(
         "Deze PDF bevat scripts, acties, formulieren of ingesloten bestanden. Upload een "
@@ -93,6 +105,7 @@ _ACCEPTED_WORDS = {
     JPEG: "JPEG",
     XML: "XML",
     ZIP: "ZIP",
+    TEXT: "tekst (UTF-8)",
 }
 
 
@@ -142,6 +155,8 @@ def check_head(head: bytes, *, accept: frozenset[str]) -> str:
         raise UploadRefused("empty")
     kind = sniff(head)
     if kind is None or kind not in accept:
+        if ZIP not in accept and head.startswith(ARCHIVE_HEADS):
+            raise UploadRefused("archive")
         raise UploadRefused("type")
     return kind
 
@@ -156,6 +171,8 @@ def clean_upload(
     """The file cleaned, or UploadRefused. `pdf_needs_image`: a PDF must hold a scan."""
     if len(data) > max_bytes:
         raise UploadRefused("too_large")
+    if TEXT in accept and data and sniff(data[:64]) is None and not data.startswith(ARCHIVE_HEADS):
+        return CleanFile(_clean_text(data), TEXT)
     kind = check_head(data[:64], accept=accept)
     if kind == PDF:
         content = _clean_pdf(data)
@@ -165,6 +182,25 @@ def clean_upload(
     if kind in (PNG, JPEG):
         return CleanFile(_clean_image(data, kind), kind)
     return CleanFile(data, kind)  # XML and ZIP: their own readers check the structure
+
+
+# --- text -----------------------------------------------------------------------------
+
+# Control characters no log or text holds (tab, line feed, form feed and carriage
+# return are fine).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _clean_text(data: bytes) -> bytes:
+    """UTF-8 text without other control characters (a binary file is not text,
+    whatever its name); stored as UTF-8 without a byte order mark."""
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError:
+        raise UploadRefused("type") from None
+    if _NOT_TEXT.search(text):
+        raise UploadRefused("type")
+    return text.encode("utf-8")
 
 
 # --- images ---------------------------------------------------------------------------
@@ -423,14 +459,20 @@ def render_preview(content: bytes, mimetype: str, *, caption: str = "") -> bytes
         raise UploadRefused("broken") from None
 
 
-_EXTENSIONS = {PDF: "pdf", PNG: "png", JPEG: "jpg", XML: "xml", ZIP: "zip"}
+_EXTENSIONS = {PDF: "pdf", PNG: "png", JPEG: "jpg", XML: "xml", ZIP: "zip", TEXT: "txt"}
+
+
+def extension(mimetype: str) -> str:
+    """The file name extension kluis gives a stored file of this kind."""
+    return _EXTENSIONS.get(mimetype, "bin")
 
 
 def attachment_response(content: bytes, *, mimetype: str, filename: str) -> HttpResponse:
     """A stored file as a download that no browser runs or sniffs as something else."""
     stem = "".join(c for c in filename if c.isalnum() or c in "-_") or "bestand"
-    name = f"{stem}.{_EXTENSIONS.get(mimetype, 'bin')}"
-    response = HttpResponse(content, content_type=mimetype)
+    name = f"{stem}.{extension(mimetype)}"
+    content_type = f"{mimetype}; charset=utf-8" if mimetype == TEXT else mimetype
+    response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["X-Content-Type-Options"] = "nosniff"

@@ -25,8 +25,15 @@ from kluis.policy.enforce import Actor
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import LegalBasis, Policy, RetentionClass, Trigger
 from kluis.vault.errors import KeyShredded
-from kluis.vault.fields import SealedField, SealedModel, SealedValue, authorize, sealed_fields
-from kluis.vault.holdings import sealed_holdings
+from kluis.vault.fields import (
+    SealedField,
+    SealedFileField,
+    SealedModel,
+    SealedValue,
+    authorize,
+    sealed_fields,
+)
+from kluis.vault.holdings import Holding, sealed_holdings
 
 # The right of access is what a person exercises when they look at their own data.
 ACCESS_PURPOSE = "data_subject_rights"
@@ -192,6 +199,23 @@ def _add_hashed_password(
     )
 
 
+def _file_words(holding: Holding) -> str:
+    from django.template.defaultfilters import filesizeformat
+
+    from kluis import uploads
+
+    field = holding.field
+    assert isinstance(field, SealedFileField)
+    kind = uploads.extension(field.mimetype_of(holding.row)).upper()
+    size = getattr(holding.row, "size", None)
+    if size is None:
+        return _("bestand (%(kind)s), in de kopie van je gegevens") % {"kind": kind}
+    return _("bestand (%(kind)s, %(size)s), in de kopie van je gegevens") % {
+        "kind": kind,
+        "size": filesizeformat(size),
+    }
+
+
 def my_data(customer: Customer) -> MyData:
     """What kluis holds about this customer, why, until when, and who saw or got it."""
     from kluis.rights.copy import copy_parts, disclosure_recipient
@@ -240,7 +264,10 @@ def my_data(customer: Customer) -> MyData:
                 )
         purpose = _access_purpose(policy, key)
         value: str | None = None
-        if purpose is not None:
+        if isinstance(holding.field, SealedFileField):
+            # A file is not shown as text: what it is; the copy holds the file itself.
+            value = _file_words(holding)
+        elif purpose is not None:
             try:
                 value = holding.value.reveal(purpose=purpose, actor=me)
             except KeyShredded:

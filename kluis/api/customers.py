@@ -43,10 +43,11 @@ from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice, open_invoices
 from kluis.policy.enforce import Actor
-from kluis.rights.export import build_export
+from kluis.rights.export import build_export, export_shown
 from kluis.shop.models import Order
 from kluis.sites import services as sites_services
 from kluis.sites.addresses import visitor_address
+from kluis.sites.hosts import names_of
 from kluis.sites.models import AllowEntry, Site, SupportGrant
 from kluis.vault.reveal import reveal_many
 
@@ -233,9 +234,12 @@ def _site(request: HttpRequest, site_id: int) -> Site:
 
 @router.get("/sites", response={200: list[SiteOut], **ERRORS}, **SITES_READ, url_name="sites")
 def sites(request: HttpRequest) -> list[dict[str, Any]]:
+    customer = customer_of(request)
+    mine = list(Site.objects.filter(customer=customer).order_by("pk"))
+    names = names_of(mine, actor=Actor.subject(customer.pk))
     return [
-        {"id": s.pk, "kind": s.kind, "status": s.status, "host_names": s.hosts()}
-        for s in Site.objects.filter(customer=customer_of(request)).order_by("pk")
+        {"id": s.pk, "kind": s.kind, "status": s.status, "host_names": names[s.pk].hosts}
+        for s in mine
     ]
 
 
@@ -386,10 +390,13 @@ def orders(request: HttpRequest) -> list[dict[str, Any]]:
 def my_data(request: HttpRequest) -> dict[str, Any]:
     """The same parts as "Mijn gegevens" and the access export, read by yourself."""
     customer = customer_of(request)
-    return build_export(
-        subject=customer.pk,
-        actor=caller_of(request).actor,
-        language=get_language() or customer.language,
+    # The files the customer gave are named by path, their bytes are in the portal's zip.
+    return export_shown(
+        build_export(
+            subject=customer.pk,
+            actor=caller_of(request).actor,
+            language=get_language() or customer.language,
+        )
     )
 
 

@@ -15,8 +15,10 @@ complain to the Autoriteit Persoonsgegevens. No internal key or code is in the t
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kluis import uploads
 from kluis.accounts.selectors import legal_basis_label, retention_rule_text
 from kluis.audit.models import AuditEntry, Disclosure, RevealRecord
 from kluis.audit.usage import purposes_shown, purposes_used
@@ -37,12 +40,14 @@ from kluis.rights import retention
 from kluis.rights.activity import event_label
 from kluis.rights.copy import ShownRecipient, copy_parts, disclosure_recipient
 from kluis.rights.linked import linked_subjects
-from kluis.vault.fields import SealedField, SealedModel
+from kluis.vault.fields import SealedField, SealedFileField, SealedModel, file_bytes
 from kluis.vault.holdings import Holding, sealed_holdings
 from kluis.vault.models import DataKey
 from kluis.vault.reveal import reveal_many
 
 PURPOSE = "data_subject_rights"
+ARCHIVE_NAME = "mijn-gegevens"
+FILES_FOLDER = "bestanden"
 LINKED_ACTOR = Actor.system("rights")
 FORMAT = "kluis.access-export/1"
 
@@ -122,6 +127,8 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
         if r.row is not None
     }
     used = purposes_used(subject)
+    files: list[dict[str, Any]] = []
+    contents: dict[str, bytes] = {}
     categories: dict[str, dict[str, Any]] = {}
     kept_by_scope: dict[tuple[uuid.UUID, str, str], dict[str, Any]] = {}
     for h in holdings:
@@ -132,13 +139,12 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
                 policy, key, language, disclosures, purposes_shown(subject, key, used)
             )
         cls, period = _scope_of(h, policy)
-        entry["values"].append(
-            {
-                "where": row_names.get((type(h.row), h.row.pk)) or str(h.row._meta.verbose_name),
-                "field": str(h.field.verbose_name),
-                "value": values.get((type(h.row), h.row.pk, h.field.name)),
-            }
-        )
+        where = row_names.get((type(h.row), h.row.pk)) or str(h.row._meta.verbose_name)
+        value = values.get((type(h.row), h.row.pk, h.field.name))
+        if isinstance(h.field, SealedFileField) and value is not None:
+            # A file is a file of its own in the archive; the text names where it is.
+            value = _file_entry(h, value, where, files, contents)
+        entry["values"].append({"where": where, "field": str(h.field.verbose_name), "value": value})
         owner = h.row.vault_subject()
         kept = kept_by_scope.get((owner, cls, period))
         if kept is None:
@@ -153,6 +159,10 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
         "controller": _controller(policy),
         "subject": str(subject),
         "categories": list(categories.values()),
+        "files": files,
+        # Not part of the JSON (export_json leaves out "_" keys): the files' bytes,
+        # by their path in the archive (export_archive).
+        "_file_contents": contents,
         "records": [
             {
                 "kind": r.kind,
@@ -210,6 +220,28 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
             "url": policy.controller.supervisory_authority.url,
         },
     }
+
+
+def _file_entry(
+    h: Holding, value: str, where: str, files: list[dict[str, Any]], contents: dict[str, bytes]
+) -> str:
+    """Put a sealed file's bytes in `contents` under a path of its own; its entry in
+    `files` says what it is. Returns the path, which the copy shows as the value."""
+    assert isinstance(h.field, SealedFileField)
+    mimetype = h.field.mimetype_of(h.row)
+    content = file_bytes(value)
+    path = f"{FILES_FOLDER}/{len(files) + 1:03d}.{uploads.extension(mimetype)}"
+    contents[path] = content
+    files.append(
+        {
+            "path": path,
+            "where": where,
+            "field": str(h.field.verbose_name),
+            "mimetype": mimetype,
+            "size": len(content),
+        }
+    )
+    return path
 
 
 def _no_transfer() -> str:
@@ -306,8 +338,28 @@ def _kept(
     }
 
 
+def export_shown(export: dict[str, Any]) -> dict[str, Any]:
+    """The export as JSON shows it: without the files' bytes (those go in the archive)."""
+    return {k: v for k, v in export.items() if not k.startswith("_")}
+
+
 def export_json(export: dict[str, Any]) -> bytes:
-    return json.dumps(export, ensure_ascii=False, indent=2).encode()
+    return json.dumps(export_shown(export), ensure_ascii=False, indent=2).encode()
+
+
+def export_archive(export: dict[str, Any]) -> bytes:
+    """The copy as one zip: the JSON, the readable PDF, and every file the person gave
+    us (an attachment, an upload) as a file of its own under `FILES_FOLDER`/, which
+    the JSON's values and its "files" list name by path."""
+    from kluis.rights.pdf import export_pdf
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{ARCHIVE_NAME}.json", export_json(export))
+        archive.writestr(f"{ARCHIVE_NAME}.pdf", export_pdf(export))
+        for path, content in export.get("_file_contents", {}).items():
+            archive.writestr(path, content)
+    return buffer.getvalue()
 
 
 def activity_summary(export: dict[str, Any]) -> list[tuple[str, int, str, str]]:

@@ -21,7 +21,7 @@ from kluis.accounts.models import Customer
 from kluis.formats import long_date
 from kluis.policy.cases import Case
 from kluis.rights import forms, legal_requests, limits, links, selectors, services
-from kluis.rights.export import build_export, export_json
+from kluis.rights.export import build_export, export_archive, export_json
 from kluis.rights.models import PoliceRequest, ProcessingLimit, RightsRequest
 from kluis.rights.pdf import export_pdf
 from kluis.vault.errors import RevealRefused
@@ -64,10 +64,12 @@ def _customer(request: HttpRequest) -> Customer:
 
 
 def _download(export: dict[str, object], fmt: str) -> HttpResponse:
-    if fmt not in ("json", "pdf"):
+    if fmt not in ("json", "pdf", "zip"):
         raise Http404
     if fmt == "json":
         body, kind, name = export_json(export), "application/json", "mijn-gegevens.json"
+    elif fmt == "zip":
+        body, kind, name = export_archive(export), "application/zip", "mijn-gegevens.zip"
     else:
         body, kind, name = export_pdf(export), "application/pdf", "mijn-gegevens.pdf"
     response = HttpResponse(body, content_type=kind)

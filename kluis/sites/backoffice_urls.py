@@ -13,5 +13,10 @@ urlpatterns = [
     path("hulp/<uuid:request_id>/antwoord/", backoffice_views.help_answer, name="help-answer"),
     path("hulp/<uuid:request_id>/sluiten/", backoffice_views.help_close, name="help-close"),
     path("hulp/<uuid:request_id>/toegang/", backoffice_views.grant_open, name="grant-open"),
+    path(
+        "hulp/bijlage/<uuid:attachment_id>/",
+        backoffice_views.help_attachment,
+        name="help-attachment",
+    ),
     path("toegang/<int:grant_id>/beeindigen/", backoffice_views.grant_end, name="grant-end"),
 ]

@@ -15,14 +15,25 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from kluis import uploads
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.audit.chain import audit_append
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
+from kluis.sites.attachments import AttachmentError, attachment_file, attachment_names
 from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
-from kluis.sites.models import FirewallExport, HelpMessage, HelpRequest, Site, SupportGrant
+from kluis.sites.hosts import host_count, host_digest, names_set
+from kluis.sites.models import (
+    FirewallExport,
+    HelpAttachment,
+    HelpMessage,
+    HelpRequest,
+    Site,
+    SiteAdminUrl,
+    SupportGrant,
+)
 from kluis.sites.shop_link import site_set_status
 from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.reveal import reveal_many
@@ -41,6 +52,10 @@ def desk(request: HttpRequest) -> HttpResponse:
             filter=Q(allow_entries__expires_at__isnull=True) | Q(allow_entries__expires_at__gt=now),
         )
     ).order_by("status", "pk")
+    # Exact look-up by host name, through its blind index: no host name is shown.
+    host = request.GET.get("hostnaam", "").strip()[:253]
+    if host:
+        sites = sites.filter(host_rows__name_index=host_digest(host.rstrip(".")))
     running = SupportGrant.objects.filter(
         ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now
     ).select_related("site")
@@ -49,6 +64,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         "sites/backoffice/desk.html",
         {
             "sites": sites,
+            "host": host,
             "running": running,
             "last_export": FirewallExport.objects.first(),
             "statuses": Site.Status.choices,
@@ -98,6 +114,7 @@ def help_request(
     found = _help_request(request_id)
     message = ""
     thread: list[tuple[HelpMessage, str | None]] = []
+    files: list[tuple[HelpAttachment, str]] = []
     erased = restricted = False
     if found.message and found.status != HelpRequest.Status.CLOSED:
         actor = current_user(request).actor()
@@ -114,6 +131,7 @@ def help_request(
             rows = list(found.thread.select_related("help_request"))
             plain = reveal_many(rows, ["body"], purpose="answer_questions", actor=actor, case=case)
             thread = [(m, p["body"]) for m, p in zip(rows, plain, strict=True)]
+            files = attachment_names(list(found.attachments.all()), actor=actor, case=case)
     return render(
         request,
         "sites/backoffice/help_request.html",
@@ -123,6 +141,7 @@ def help_request(
             "erased": erased,
             "restricted": restricted,
             "thread": thread,
+            "attachments": files,
             "answer_form": HelpAnswerForm(),
             "form": form or GrantForm(),
             "grants": found.grants.select_related("staff"),
@@ -200,17 +219,41 @@ def help_close(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     return redirect("sites_backoffice:help-desk")
 
 
+@never_cache
+@staff_required("support")
+def help_attachment(request: HttpRequest, attachment_id: uuid.UUID) -> HttpResponse:
+    """One attachment, opened within the case of its help request (audited)."""
+    row = HelpAttachment.objects.filter(pk=attachment_id).first()
+    if row is None:
+        raise Http404
+    case = Case("help_request", str(row.help_request_id))
+    try:
+        name, content = attachment_file(row, actor=current_user(request).actor(), case=case)
+    except (AttachmentError, KeyShredded):
+        raise Http404 from None
+    except RevealRefused:
+        messages.error(
+            request,
+            _(
+                "Deze bijlage is nu niet in te zien: de hulpvraag is gesloten of de klant "
+                "heeft de verwerking laten beperken."
+            ),
+        )
+        return redirect("sites_backoffice:help-request", request_id=row.help_request_id)
+    return uploads.attachment_response(
+        content, mimetype=row.mimetype, filename=name.rsplit(".", 1)[0]
+    )
+
+
 @staff_required("orders")
 def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
         raise Http404
-    initial = {"host_names": site.host_names, "admin_url": site.admin_url}
-    form = SiteForm(request.POST or None, initial=initial)
+    # Sealed (kluis/sites/hosts.py): written here, never shown back to staff.
+    form = SiteForm(request.POST or None, site=site)
     if request.method == "POST" and form.is_valid():
-        site.host_names = form.cleaned_data["host_names"]
-        site.admin_url = form.cleaned_data["admin_url"]
-        site.save(update_fields=["host_names", "admin_url"])
+        names_set(site, form.cleaned_data["host_names"].split(), form.cleaned_data["admin_url"])
         audit_append(
             action="sites.site_edited",
             actor=current_user(request).actor().ref,
@@ -219,7 +262,16 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
         )
         messages.success(request, _("De site is bijgewerkt."))
         return redirect("sites_backoffice:desk")
-    return render(request, "sites/backoffice/site.html", {"site": site, "form": form})
+    return render(
+        request,
+        "sites/backoffice/site.html",
+        {
+            "site": site,
+            "form": form,
+            "hosts": host_count(site),
+            "has_admin_url": SiteAdminUrl.objects.filter(site=site).exists(),
+        },
+    )
 
 
 @staff_required("support")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from kluis.accounts.models import Customer
 from kluis.shop.testing import make_subscription
+from kluis.sites.hosts import names_set
 from kluis.sites.models import Site
 from kluis.sites.shop_link import site_set_status, sites_sync
+
+DEMO_HOSTS = ["demo-winkel.nl", "www.demo-winkel.nl"]
 
 
 def sites_demo_load(customer: Customer) -> Site:
@@ -13,8 +16,6 @@ def sites_demo_load(customer: Customer) -> Site:
     subscription = make_subscription(customer)[0]
     sites_sync()
     site = Site.objects.get(subscription=subscription)
-    site.host_names = "demo-winkel.nl www.demo-winkel.nl"
-    site.admin_url = "https://demo-winkel.nl/beheer/"
-    site.save(update_fields=["host_names", "admin_url"])
+    names_set(site, DEMO_HOSTS, "https://demo-winkel.nl/beheer/")
     site_set_status(site, Site.Status.LIVE, actor="system:demo_data")
     return site

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from kluis.sites.addresses import MAX_TEXT, parse_network
+from kluis.sites.attachments import AttachmentsField
 from kluis.sites.models import HelpRequest, Site
 
 
@@ -47,6 +48,7 @@ class HelpRequestForm(forms.Form):
     message = forms.CharField(
         label=_("Je vraag"), max_length=5000, widget=forms.Textarea(attrs={"rows": 6})
     )
+    attachments = AttachmentsField(required=False)
 
     def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -116,9 +118,20 @@ class SiteForm(forms.Form):
         help_text=_("Een https-adres op een van de hostnamen."),
     )
 
+    def __init__(self, *args: Any, site: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
     def clean_host_names(self) -> str:
+        from kluis.sites.hosts import hosts_taken
+
         names = [_host(n) for n in self.cleaned_data["host_names"].replace(",", " ").split()]
-        return " ".join(dict.fromkeys(names))
+        names = list(dict.fromkeys(names))
+        if len(names) > 50:
+            raise forms.ValidationError(_("Geef hoogstens 50 hostnamen."))
+        if hosts_taken(names, besides=self.site):
+            raise forms.ValidationError(_("Een van deze hostnamen hoort al bij een andere site."))
+        return " ".join(names)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -4,6 +4,12 @@ A site is a delivered webshop or website package (kluis/sites/shop_link.py makes
 per such subscription). The addresses on its admin allowlist are the customer's
 personal data: sealed under the policy's `user.device.ip_address` category and
 revealed only for `admin_access` (the firewall export, the customer themself).
+
+A site's host names and admin address name the customer's own website (janjansen.nl):
+they are sealed under `kluis.domain_name`, like the domain names of orders, on rows of
+their own (SiteHost, SiteAdminUrl), revealed for `contract_administration`. Each host
+name has a keyed blind index, so the usage ingest finds a site by the host name of a
+log line without any host name in plain text.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
 from kluis.shop.models import Subscription
-from kluis.vault.fields import SealedField, SealedModel
+from kluis.vault.fields import BlindIndexField, SealedField, SealedFileField, SealedModel
 
 
 class Site(models.Model):
@@ -35,9 +41,7 @@ class Site(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="sites")
     subscription = models.OneToOneField(Subscription, on_delete=models.PROTECT, related_name="site")
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    # Filled in when the site is set up; see README "Sites" (not sealed yet).
-    host_names = models.CharField(max_length=1000, blank=True)
-    admin_url = models.URLField(blank=True)
+    # Host names and the admin address are sealed: SiteHost and SiteAdminUrl.
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SETUP)
     status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -53,8 +57,40 @@ class Site(models.Model):
         """Whether its admin allowlist is exported at all (otherwise: deny all)."""
         return self.status in (self.Status.SETUP, self.Status.LIVE)
 
-    def hosts(self) -> list[str]:
-        return self.host_names.split()
+
+class SiteHost(SealedModel):
+    """One host name of a site (shop.example.nl), sealed, with its blind index."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="host_rows")
+    # The site's customer, kept on the row: the vault subject without a join.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    name = SealedField(_("hostnaam van een site"), category="kluis.domain_name")
+    name_index = BlindIndexField(source="name")
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["site", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "position"], name="sites_host_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"host {self.position} of site {self.site_id}"
+
+
+class SiteAdminUrl(SealedModel):
+    """The address of a site's admin environment (https on one of its host names), sealed."""
+
+    site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="admin_url_row")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    url = SealedField(_("adres van de beheeromgeving"), category="kluis.domain_name")
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    def __str__(self) -> str:
+        return f"admin address of site {self.site_id}"
 
 
 class AllowEntryQuerySet(models.QuerySet["AllowEntry"]):
@@ -166,6 +202,41 @@ class HelpMessage(SealedModel):
     @classmethod
     def vault_subject_q(cls, subject: uuid.UUID) -> models.Q:
         return models.Q(help_request__customer_id=subject)
+
+
+class HelpAttachment(SealedModel):
+    """A file the customer attached to a help request (a screenshot, a log, a scan).
+
+    Checked by its content and cleaned (kluis/uploads.py), sealed under the customer's
+    key with the request's messages (`kluis.contact_message`), so it is kept, swept and
+    erased with them; deleted with its request.
+    """
+
+    help_request = models.ForeignKey(
+        HelpRequest, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # The customer, kept on the row: the vault subject without a join.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    number = models.PositiveIntegerField()
+    # The name the file had on the customer's computer can say who they are: sealed.
+    name = SealedField(_("naam van de bijlage"), category="kluis.contact_message")
+    content = SealedFileField(_("bijlage bij je hulpvraag"), category="kluis.contact_message")
+    mimetype = models.CharField(max_length=30)
+    size = models.PositiveIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    vault_subject_field: ClassVar[str] = "customer_id"
+
+    class Meta:
+        ordering = ["help_request", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["help_request", "number"], name="sites_attachment_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"attachment {self.number} of {self.help_request_id}"
 
 
 class SupportGrant(models.Model):

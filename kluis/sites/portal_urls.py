@@ -13,4 +13,10 @@ urlpatterns = [
     path("hulp/", portal_views.help_requests, name="help-requests"),
     path("hulp/nieuw/", portal_views.help_request_new, name="help-request-new"),
     path("hulp/<uuid:request_id>/", portal_views.help_request, name="help-request"),
+    path("hulp/<uuid:request_id>/bijlagen/", portal_views.help_attach, name="help-attach"),
+    path(
+        "hulp/bijlage/<uuid:attachment_id>/",
+        portal_views.help_attachment,
+        name="help-attachment",
+    ),
 ]

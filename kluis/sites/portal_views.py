@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import uuid
+from typing import TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from kluis import uploads
 from kluis.accounts.decorators import customer_required
 from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
-from kluis.sites import services
+from kluis.sites import attachments, services
 from kluis.sites.addresses import canonical, parse_network, visitor_address
+from kluis.sites.attachments import AttachForm
 from kluis.sites.forms import AllowEntryForm, HelpReplyForm, HelpRequestForm
-from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
+from kluis.sites.hosts import names_of
+from kluis.sites.models import AllowEntry, HelpAttachment, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import package_name, sites_sync
 from kluis.vault.reveal import reveal_many
 
@@ -32,11 +38,19 @@ def _customer(request: HttpRequest) -> Customer:
     return customer
 
 
-def _site(request: HttpRequest, site_id: int) -> Site:
-    site = Site.objects.filter(pk=site_id, customer=_customer(request)).first()
-    if site is None:
+M = TypeVar("M", bound=Model)
+
+
+def _own(request: HttpRequest, model: type[M], pk: object) -> M:
+    """The visitor's own row of `model` (each has a `customer`), or 404."""
+    found = model._default_manager.filter(pk=pk, customer=_customer(request)).first()
+    if found is None:
         raise Http404
-    return site
+    return found
+
+
+def _site(request: HttpRequest, site_id: int) -> Site:
+    return _own(request, Site, site_id)
 
 
 @never_cache
@@ -47,10 +61,11 @@ def sites(request: HttpRequest) -> HttpResponse:
         Site.objects.filter(customer=_customer(request)).select_related("subscription__product")
     )
     language = get_language() or "nl"
+    names = names_of(mine, actor=Actor.subject(_customer(request).pk))
     return render(
         request,
         "sites/portal/sites.html",
-        {"sites": [(s, package_name(s, language)) for s in mine]},
+        {"sites": [(s, package_name(s, language), names[s.pk]) for s in mine]},
     )
 
 
@@ -77,6 +92,7 @@ def _site_page(
         "sites/portal/site.html",
         {
             "site": site,
+            "names": names_of([site], actor=actor)[site.pk],
             "package": package_name(site, get_language() or "nl"),
             "entries": rows,
             "address": address,
@@ -195,15 +211,23 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
     customer = _customer(request)
     mine = Site.objects.filter(customer=customer)
     form = HelpRequestForm(
-        request.POST or None, sites=mine, initial={"site": request.GET.get("site")}
+        request.POST or None,
+        request.FILES or None,
+        sites=mine,
+        initial={"site": request.GET.get("site")},
     )
     if request.method == "POST" and form.is_valid():
-        made = services.help_request_open(
-            customer=customer,
-            about=form.cleaned_data["about"],
-            site=form.cleaned_data["site"],
-            message=form.cleaned_data["message"],
-        )
+        # The request and its files together, or neither.
+        with transaction.atomic():
+            made = services.help_request_open(
+                customer=customer,
+                about=form.cleaned_data["about"],
+                site=form.cleaned_data["site"],
+                message=form.cleaned_data["message"],
+            )
+            attachments.attachments_add(
+                request=made, files=form.cleaned_data["attachments"], by=current_user(request)
+            )
         messages.success(request, _("We hebben je hulpvraag ontvangen."))
         return redirect("sites_portal:help-request", request_id=made.pk)
     return render(request, "sites/portal/help_request_new.html", {"form": form})
@@ -212,9 +236,7 @@ def help_request_new(request: HttpRequest) -> HttpResponse:
 @never_cache
 @customer_required
 def help_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
-    found = HelpRequest.objects.filter(pk=request_id, customer=_customer(request)).first()
-    if found is None:
-        raise Http404
+    found = _own_help_request(request, request_id)
     if request.method == "POST":
         try:
             services.help_reply(
@@ -225,6 +247,12 @@ def help_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
         else:
             messages.success(request, _("Je bericht is verstuurd."))
         return redirect("sites_portal:help-request", request_id=found.pk)
+    return _help_request_page(request, found)
+
+
+def _help_request_page(
+    request: HttpRequest, found: HelpRequest, attach_form: AttachForm | None = None
+) -> HttpResponse:
     me = Actor.subject(found.customer_id)
     message = found.message.reveal(purpose="answer_questions", actor=me) if found.message else ""
     thread = list(found.thread.select_related("help_request"))
@@ -236,7 +264,53 @@ def help_request(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
             "help": found,
             "message": message,
             "thread": [(m, p["body"]) for m, p in zip(thread, plain, strict=True)],
+            "attachments": attachments.attachment_names(list(found.attachments.all()), actor=me),
+            "attach_form": attach_form or AttachForm(),
             "grants": found.grants.select_related("staff"),
             "reply_form": HelpReplyForm(),
         },
+        status=400 if attach_form is not None else 200,
+    )
+
+
+def _own_help_request(request: HttpRequest, request_id: uuid.UUID) -> HelpRequest:
+    return _own(request, HelpRequest, request_id)
+
+
+@require_POST
+@customer_required
+def help_attach(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
+    found = _own_help_request(request, request_id)
+    form = AttachForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _help_request_page(request, found, form)
+    try:
+        made = attachments.attachments_add(
+            request=found, files=form.cleaned_data["attachments"], by=current_user(request)
+        )
+    except attachments.AttachmentError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "We hebben %(n)s bijlage toegevoegd.",
+                "We hebben %(n)s bijlagen toegevoegd.",
+                len(made),
+            )
+            % {"n": len(made)},
+        )
+    return redirect("sites_portal:help-request", request_id=found.pk)
+
+
+@never_cache
+@customer_required
+def help_attachment(request: HttpRequest, attachment_id: uuid.UUID) -> HttpResponse:
+    row = _own(request, HelpAttachment, attachment_id)
+    try:
+        name, content = attachments.attachment_file(row, actor=Actor.subject(row.customer_id))
+    except attachments.AttachmentError:
+        raise Http404 from None
+    return uploads.attachment_response(
+        content, mimetype=row.mimetype, filename=name.rsplit(".", 1)[0]
     )

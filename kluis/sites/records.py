@@ -1,5 +1,6 @@
-"""The sites' rows of a customer for their copy (kluis.rights.records): each site with
-its host names and admin address, and every time support had access to its admin.
+"""The sites' rows of a customer for their copy (kluis.rights.records): each site, and
+every time support had access to its admin. A site's host names and admin address are
+sealed (kluis/sites/hosts.py): the copy shows them with the other sealed values.
 
 Runs inside the copy's language; every text is readable, never a code. The addresses
 on an allowlist, a help request's messages and a grant's staff address are sealed, so
@@ -30,10 +31,6 @@ def sites_records(subject: uuid.UUID) -> Found:
             (_("soort"), str(site.get_kind_display())),
             (_("status"), str(site.get_status_display())),
         ]
-        if site.host_names:
-            facts.append((_("hostnamen"), ", ".join(site.hosts())))
-        if site.admin_url:
-            facts.append((_("beheeromgeving"), site.admin_url))
         found.records.append(
             Record(
                 kind=_("site"),

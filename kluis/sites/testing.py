@@ -6,17 +6,23 @@ from typing import TYPE_CHECKING, Any
 
 from kluis.accounts.models import Customer, User
 from kluis.shop.testing import make_subscription
-from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
+from kluis.sites.models import AllowEntry, HelpAttachment, HelpRequest, Site, SupportGrant
 from kluis.sites.shop_link import sites_sync
 
 if TYPE_CHECKING:
     from kluis.testing import Personas
 
 
-def make_site(customer: Customer) -> Site:
+def make_site(customer: Customer, hosts: str = "", admin_url: str = "") -> Site:
+    """A delivered webshop of `customer`; `hosts` (space-separated) sealed on it."""
     subscription = make_subscription(customer)[0]
     sites_sync()
-    return Site.objects.get(subscription=subscription)
+    site = Site.objects.get(subscription=subscription)
+    if hosts or admin_url:
+        from kluis.sites.hosts import names_set
+
+        names_set(site, hosts.split(), admin_url)
+    return site
 
 
 def make_entry(site: Site, user: User, text: str = "145.100.10.7") -> AllowEntry:
@@ -31,6 +37,19 @@ def make_help_request(site: Site) -> HelpRequest:
     return help_request_open(
         customer=site.customer, about="site", site=site, message="Mijn winkel is traag."
     )
+
+
+def make_attachment(
+    site: Site, user: User, content: bytes = b"PHP Fatal error: regel 12\n", name: str = "fout.log"
+) -> HelpAttachment:
+    """A help request of `site` with one text attachment, added by `user` (its customer)."""
+    from kluis import uploads
+    from kluis.sites.attachments import Attached, attachments_add
+
+    help_request = make_help_request(site)
+    clean = uploads.CleanFile(content, uploads.TEXT)
+    [made] = attachments_add(request=help_request, files=[Attached(name, clean)], by=user)
+    return made
 
 
 def make_grant(site: Site, staff: User, address: str = "145.100.20.9") -> SupportGrant:
@@ -55,3 +74,7 @@ def help_request_kwargs(p: Personas) -> dict[str, Any]:
 
 def grant_kwargs(p: Personas) -> dict[str, Any]:
     return {"grant_id": make_grant(make_site(p.customer_a), p.staff["support"]).pk}
+
+
+def attachment_kwargs(p: Personas) -> dict[str, Any]:
+    return {"attachment_id": make_attachment(make_site(p.customer_a), p.alice).pk}

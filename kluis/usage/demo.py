@@ -75,7 +75,9 @@ def usage_demo_load(site: Site, days: int = 7) -> Mailbox:
     folder = Path(settings.VAR_DIR) / "demo-logs"
     folder.mkdir(parents=True, exist_ok=True)
     today = timezone.localdate()
-    host = site.hosts()[0]
+    from kluis.sites.demo import DEMO_HOSTS
+
+    host = DEMO_HOSTS[0]
     for back in range(days - 1, -1, -1):
         day = today - dt.timedelta(days=back)
         web = folder / f"access-{day.isoformat()}.log"

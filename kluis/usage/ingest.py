@@ -32,13 +32,12 @@ from typing import IO
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from kluis.sites.models import Site
+from kluis.sites.hosts import HostLookup
 from kluis.usage import store
 from kluis.usage.models import IngestBatch, LogFile, Mailbox
 from kluis.usage.nginx import WebParser, WebTally
 from kluis.usage.postfix import MailParser, MailTally
-from kluis.vault import keys
-from kluis.vault.fields import NORMALIZERS
+from kluis.vault.blind import BlindLookup
 
 CHUNK_LINES = 200_000
 READ_BYTES = 4 << 20  # a plain file is read this much at a time, in whole lines
@@ -101,15 +100,7 @@ def parse_sources(text: str) -> list[Source]:
 # --- what lines are matched against -------------------------------------------------
 
 
-def site_hosts() -> dict[bytes, int]:
-    hosts: dict[bytes, int] = {}
-    for site in Site.objects.exclude(host_names=""):
-        for host in site.hosts():
-            hosts[host.lower().encode()] = site.pk
-    return hosts
-
-
-class MailboxLookup:
+class MailboxLookup(BlindLookup[uuid.UUID]):
     """A customer mailbox id by address, through the mailboxes' blind index.
 
     Correspondents' addresses pass through this cache in memory only; it is emptied
@@ -117,33 +108,10 @@ class MailboxLookup:
     """
 
     def __init__(self) -> None:
-        self.by_index = dict(
-            Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")
+        super().__init__(
+            "email",
+            dict(Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")),
         )
-        self._cache: dict[bytes, uuid.UUID | None] = {}
-        self._key: bytes | None = None
-
-    def __call__(self, address: bytes) -> uuid.UUID | None:
-        if not address or not self.by_index:
-            return None
-        if address in self._cache:
-            return self._cache[address]
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        try:
-            text = NORMALIZERS["email"](address.decode())
-        except UnicodeDecodeError:
-            text = None
-        if self._key is None:
-            # The generation in force and its key, read once per run, not per address.
-            generation = keys.blind_index_generation()
-            self._key = keys.system_secret(
-                keys.blind_index_secret_name(generation), create=generation == 0
-            )
-        digest = keys.blind_index_digest(self._key, "email", text) if text else None
-        box = self.by_index.get(digest) if digest else None
-        self._cache[address] = box
-        return box
 
 
 class Ingester:
@@ -152,7 +120,8 @@ class Ingester:
     def __init__(self, node: str, today: dt.date | None = None) -> None:
         self.node = node
         self.today = today or timezone.localdate()
-        self.hosts = site_hosts()
+        # Host names are sealed: a line's host is found through their blind index.
+        self.hosts = HostLookup()
         self._salts: dict[dt.date, bytes | None] = {}
         self._mail: MailParser | None = None
 
@@ -162,7 +131,7 @@ class Ingester:
         return self._salts[day]
 
     def web(self, host: str = "") -> WebParser:
-        return WebParser(self.hosts, self.salt, host.lower().encode() or None)
+        return WebParser({}, self.salt, host.lower().encode() or None, lookup=self.hosts)
 
     def mail(self) -> MailParser:
         if self._mail is None:

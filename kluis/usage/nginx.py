@@ -104,8 +104,10 @@ class WebTally:
 class WebParser:
     """Turns lines into a WebTally; one instance per ingest run.
 
-    `sites` maps a lowercase host name to a site id; `salt` gives an open day's salt
-    (None for a closed day: its lines count but add no visitors or pages).
+    `sites` maps a lowercase host name to a site id; `lookup` (the ingest's: through
+    the sealed host names' blind index) finds a host that `sites` does not hold yet;
+    `salt` gives an open day's salt (None for a closed day: its lines count but add no
+    visitors or pages).
     """
 
     def __init__(
@@ -113,10 +115,12 @@ class WebParser:
         sites: dict[bytes, int],
         salt: Callable[[dt.date], bytes | None],
         default_host: bytes | None = None,
+        lookup: Callable[[bytes], int | None] | None = None,
     ) -> None:
         self.sites = dict(sites)  # grows by host names as written ("Shop.Example.NL")
         self.salt = salt
         self.default_host = default_host
+        self.lookup = lookup
         self._days: dict[bytes, dt.date | None] = {}
         self._v6: dict[bytes, bytes | None] = {}
         self._salts: dict[dt.date, bytes | None] = {}
@@ -243,6 +247,8 @@ class WebParser:
         site = self.sites.get(written)
         if site is None:
             site = self.sites.get(written.lower())
+            if site is None and self.lookup is not None:
+                site = self.lookup(written.lower())
             if site is None:
                 return [[0] * 7, None, None, None, None, None, NO_SITE]
             if len(self.sites) < 100_000:

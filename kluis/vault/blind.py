@@ -31,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.apps import apps
 from django.db import connections, models, router, transaction
@@ -192,3 +193,40 @@ def blind_index_rotate() -> Rotation:
 def blind_index_rotated_at() -> dt.datetime | None:
     row = BlindIndexGeneration.objects.filter(pk=1).first()
     return row.rotated_at if row is not None else None
+
+
+T = TypeVar("T")
+
+
+class BlindLookup(Generic[T]):
+    """Rows by the blind index of raw values, for a run that looks up many of them
+    (the usage ingest: a log line's mailbox address or host name).
+
+    The indexes are given once per run; the key of the generation in force is read on
+    the first look-up, not per value. The raw values pass through a cache in memory
+    only (hits and misses), emptied when full and dropped with the run.
+    """
+
+    def __init__(self, kind: str, by_index: dict[str, T]) -> None:
+        self.kind = kind
+        self.by_index = by_index
+        self._cache: dict[bytes, T | None] = {}
+        self._key: bytes | None = None
+
+    def __call__(self, raw: bytes) -> T | None:
+        if not raw or not self.by_index:
+            return None
+        if raw in self._cache:
+            return self._cache[raw]
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        try:
+            text = NORMALIZERS[self.kind](raw.decode())
+        except UnicodeDecodeError:
+            text = ""
+        if self._key is None:
+            self._key = keys.blind_index_key()
+        digest = keys.blind_index_digest(self._key, self.kind, text) if text else None
+        found = self.by_index.get(digest) if digest else None
+        self._cache[raw] = found
+        return found

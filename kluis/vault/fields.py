@@ -9,6 +9,7 @@ column does not open. Reading an attribute gives a SealedValue, never the plain 
 
 from __future__ import annotations
 
+import base64
 import os
 import unicodedata
 import uuid
@@ -333,6 +334,36 @@ class SealedField(models.BinaryField):  # type: ignore[type-arg]
                 self.blind_index.kind, NORMALIZERS[self.blind_index.kind](value)
             )
         instance.__dict__[self.blind_index.attname] = digest
+
+
+class SealedFileField(SealedField):
+    """A sealed file: its bytes as base64 text in a sealed field, so it is sealed, swept
+    and erased like any sealed value. Whatever shows a person's sealed values (the copy,
+    "my data") gives such a value as a file, never as its base64 text; the row's
+    `mimetype_field` says what kind of file it is."""
+
+    def __init__(self, *args: Any, mimetype_field: str = "mimetype", **kwargs: Any) -> None:
+        self.mimetype_field = mimetype_field
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        if self.mimetype_field != "mimetype":
+            kwargs["mimetype_field"] = self.mimetype_field
+        return name, path, args, kwargs
+
+    def mimetype_of(self, instance: models.Model) -> str:
+        return str(getattr(instance, self.mimetype_field))
+
+
+def file_text(content: bytes) -> str:
+    """What a SealedFileField holds for `content`."""
+    return base64.b64encode(content).decode("ascii")
+
+
+def file_bytes(text: str) -> bytes:
+    """The file a SealedFileField's revealed value stands for."""
+    return base64.b64decode(text.encode("ascii"), validate=True)
 
 
 class BlindIndexField(models.CharField):  # type: ignore[type-arg]

@@ -309,9 +309,14 @@ def blind_index(kind: str, normalized: str) -> str:
     here (only a rotation makes one), so a lost key fails loudly instead of silently
     indexing under a new one.
     """
+    return blind_index_digest(blind_index_key(), kind, normalized)
+
+
+def blind_index_key() -> bytes:
+    """The blind-index key of the generation in force: for a caller that digests many
+    values in one run (the usage ingest), read once instead of per value."""
     generation = blind_index_generation()
-    key = system_secret(blind_index_secret_name(generation), create=generation == 0)
-    return blind_index_digest(key, kind, normalized)
+    return system_secret(blind_index_secret_name(generation), create=generation == 0)
 
 
 def forget_blind_index_generation() -> None:

@@ -143,9 +143,7 @@ def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
 def test_a_node_delivers_log_batches_once(client, personas):
     from kluis.usage.models import IngestBatch, SiteDay
 
-    site = make_site(personas.customer_a)
-    site.host_names = "shop.example.nl"
-    site.save()
+    site = make_site(personas.customer_a, hosts="shop.example.nl")
     now = timezone.localtime()
     stamp = now.strftime("%d/%b/%Y:%H:%M:%S %z")
     lines = [

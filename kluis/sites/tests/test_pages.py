@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from kluis.sites.models import AllowEntry, HelpRequest, Site, SupportGrant
+from kluis.policy.enforce import Actor
+from kluis.sites.hosts import names_of
+from kluis.sites.models import AllowEntry, HelpRequest, Site, SiteHost, SupportGrant
 from kluis.sites.testing import make_grant, make_help_request, make_site
 from kluis.testing import log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 HOME = "145.100.10.7"
+ADMIN_URL = "https://janjansen.nl/beheer/"
 
 
 def _site_url(site):
@@ -232,9 +235,43 @@ def test_orders_staff_set_host_names_and_admin_url(client, personas, hosts, url,
         reverse("sites_backoffice:site", kwargs={"site_id": site.pk}),
         {"host_names": hosts, "admin_url": url},
     )
-    site.refresh_from_db()
     assert (response.status_code == 302) is ok
-    assert bool(site.host_names) is ok
+    assert SiteHost.objects.filter(site=site).exists() is ok
+    if ok:
+        names = names_of([site], actor=Actor.subject(site.customer_id))[site.pk]
+        assert names.hosts == hosts.replace("bücher", "xn--bcher-kva").split()
+        assert names.admin_url == url
+
+
+def test_host_names_are_shown_to_the_customer_and_never_back_to_staff(client, personas):
+    site = make_site(
+        personas.customer_a, hosts="janjansen.nl www.janjansen.nl", admin_url=ADMIN_URL
+    )
+    log_in(client, personas.alice)
+    mine = client.get(_site_url(site)).content.decode()
+    assert "janjansen.nl www.janjansen.nl" in mine
+    assert ADMIN_URL in mine
+    assert "www.janjansen.nl" in client.get(reverse("sites_portal:sites")).content.decode()
+    client.logout()
+    log_in(client, personas.staff["orders"])
+    desk = client.get(reverse("sites_backoffice:site", kwargs={"site_id": site.pk}))
+    assert desk.status_code == 200
+    assert "janjansen" not in desk.content.decode()
+    assert "Er staan 2 hostnamen op deze site." in desk.content.decode()
+
+
+def test_a_host_name_of_another_site_is_refused_in_dutch(client, personas):
+    make_site(personas.customer_b, hosts="bezet.nl")
+    site = make_site(personas.customer_a, hosts="eigen.nl")
+    log_in(client, personas.staff["orders"])
+    url = reverse("sites_backoffice:site", kwargs={"site_id": site.pk})
+    page = client.post(url, {"host_names": "eigen.nl BEZET.nl", "admin_url": ""})
+    assert page.status_code == 200
+    assert "Een van deze hostnamen hoort al bij een andere site." in page.content.decode()
+    names = names_of([site], actor=Actor.subject(site.customer_id))[site.pk]
+    assert names.hosts == ["eigen.nl"]  # nothing half-done
+    # The site's own names may be saved again.
+    assert client.post(url, {"host_names": "eigen.nl", "admin_url": ""}).status_code == 302
 
 
 def test_finance_suspends_a_site_from_the_desk_and_the_customer_is_told(client, personas):
@@ -257,3 +294,14 @@ def test_finance_suspends_a_site_from_the_desk_and_the_customer_is_told(client, 
         == 1
     )
     assert FirewallExportRequest.objects.filter(site=site).exists()
+
+
+def test_the_desk_finds_a_site_by_host_name_through_its_blind_index(client, personas):
+    mine = make_site(personas.customer_a, hosts="janjansen.nl www.janjansen.nl")
+    other = make_site(personas.customer_b, hosts="anders.nl")
+    log_in(client, personas.staff["orders"])
+    desk = reverse("sites_backoffice:desk")
+    found = client.get(desk, {"hostnaam": "WWW.JanJansen.nl"}).context["sites"]
+    assert [s.pk for s in found] == [mine.pk]
+    assert list(client.get(desk, {"hostnaam": "nergens.nl"}).context["sites"]) == []
+    assert {s.pk for s in client.get(desk).context["sites"]} >= {mine.pk, other.pk}

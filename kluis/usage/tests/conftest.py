@@ -12,10 +12,7 @@ from kluis.testing import Personas
 
 @pytest.fixture
 def shop(personas: Personas) -> Site:
-    site = make_site(personas.customer_a)
-    site.host_names = "shop.example.nl www.shop.example.nl"
-    site.save()
-    return site
+    return make_site(personas.customer_a, hosts="shop.example.nl www.shop.example.nl")
 
 
 @pytest.fixture

@@ -180,7 +180,15 @@ def _make_one_of_each() -> set[str]:
 
 def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     from kluis.shop.models import OrderLine, Subscription
-    from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site
+    from kluis.sites.models import (
+        AllowEntry,
+        HelpAttachment,
+        HelpMessage,
+        HelpRequest,
+        Site,
+        SiteAdminUrl,
+        SiteHost,
+    )
 
     line = OrderLine.objects.create(
         order=order, position=90, kind="product", description="x", price_cents=1, period="month"
@@ -196,11 +204,18 @@ def _sites_rows(customer: Any, order: Any, today: dt.date) -> None:
     )
     site = Site.objects.create(customer=customer, subscription=subscription, kind="webshop")
     _fill(AllowEntry(site=site, customer=customer, version=4, prefix=32))
+    _fill(SiteHost(site=site, customer=customer, position=0))
+    _fill(SiteAdminUrl(site=site, customer=customer))
     request = _fill(
         HelpRequest(customer=customer, reference=f"H-{uuid.uuid4().hex[:8]}", about="site")
     )
     assert isinstance(request, HelpRequest)
     _fill(HelpMessage(help_request=request, number=1, author="staff"))
+    _fill(
+        HelpAttachment(
+            help_request=request, customer=customer, number=1, mimetype="text/plain", size=1
+        )
+    )
 
     from kluis.usage.models import Mailbox
 
