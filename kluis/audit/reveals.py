@@ -82,13 +82,14 @@ def record_bulk_reveal(
     case: Case | None = None,
 ) -> None:
     batch = _batch.get()
-    reads = {subject: set(categories) for subject in subjects}
+    cats = set(categories)
     key = (actor, purpose, current_withholding_id(), str(case or ""))
     if batch is None:
-        _flush(_Batch(reads={key: reads}))
+        # One set shared by every person: _flush only reads it.
+        _flush(_Batch(reads={key: dict.fromkeys(subjects, cats)}))
         return
     target = batch.reads.setdefault(key, {})
-    for subject, cats in reads.items():
+    for subject in subjects:
         target.setdefault(subject, set()).update(cats)
 
 

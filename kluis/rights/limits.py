@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kluis.audit.chain import audit_append
+from kluis.billing.bulk import among
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import LegalBasis
 from kluis.rights.models import Erasure, ProcessingLimit, RightsRequest
@@ -51,7 +52,7 @@ def limits_guard(subjects: Collection[uuid.UUID], ask: RevealAsk) -> dict[uuid.U
     refused: dict[uuid.UUID, str] = {}
     if not_for_duty:
         for chunk in _chunks(subjects):
-            for subject in Erasure.objects.filter(subject__in=chunk).values_list(
+            for subject in Erasure.objects.filter(among(Erasure, "subject", chunk)).values_list(
                 "subject", flat=True
             ):
                 refused[subject] = (
@@ -62,7 +63,10 @@ def limits_guard(subjects: Collection[uuid.UUID], ask: RevealAsk) -> dict[uuid.U
         return refused
     declared = policy.purposes.get(purpose)
     for chunk in _chunks(subjects):
-        for limit in ProcessingLimit.objects.filter(subject__in=chunk, ended_at__isnull=True):
+        active = ProcessingLimit.objects.filter(
+            among(ProcessingLimit, "subject", chunk), ended_at__isnull=True
+        )
+        for limit in active:
             if limit.subject in refused:
                 continue
             if limit.kind == ProcessingLimit.Kind.RESTRICTION and (

@@ -1,9 +1,18 @@
 """Data keys: one per data subject and retention class (and fiscal year).
 
 A data key is created the first time something is sealed under its scope, wrapped by
-the master key and stored in the keystore. Unwrapped keys are cached only inside a
-key scope (one request, one command run), so a key shredded by another process is
-never used again by a later request.
+the master key and stored in the keystore. Which keys exist is cached only inside a
+key scope (one request, one command run): every scope reads its keys' rows from the
+keystore again, so a key shredded by another process is never used again by a later
+request.
+
+Unwrapping is what costs (an AES-GCM decryption under the master key per key), so the
+process keeps the unwrapped keys it saw for a short while (KEY_CACHE_SECONDS, at most
+KEY_CACHE_SIZE of them), but only as a companion to the row just read: a cached key
+is used only when the keystore row read in this scope still holds the very same
+wrapped bytes under the same master key. A shredded row (wrapped NULL) never matches,
+a re-wrapped row (master key rotation) is unwrapped afresh, and `shred` drops its keys
+from this process's cache at once.
 """
 
 from __future__ import annotations
@@ -13,6 +22,8 @@ import contextvars
 import hashlib
 import hmac
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -61,6 +72,33 @@ def key_scope() -> Iterator[None]:
         _cache.reset(token)
 
 
+# The process's unwrapped keys: scope -> (master key id, wrapped bytes, cipher, expiry).
+KEY_CACHE_SECONDS = 300.0
+KEY_CACHE_SIZE = 50_000
+_unwrapped: dict[KeyScope, tuple[str, bytes, AESGCM, float]] = {}
+_unwrapped_ring: list[object] = [None]
+_unwrapped_lock = threading.Lock()
+
+
+def forget_unwrapped(scopes: Iterable[KeyScope] | None = None) -> None:
+    """Drop unwrapped keys from this process's cache: those of `scopes`, or all."""
+    with _unwrapped_lock:
+        if scopes is None:
+            _unwrapped.clear()
+            return
+        for scope in scopes:
+            _unwrapped.pop(scope, None)
+
+
+def _check_ring() -> None:
+    """A new master key ring (reset_master_ring) empties the cache."""
+    ring = master_ring()
+    if _unwrapped_ring[0] is not ring:
+        with _unwrapped_lock:
+            _unwrapped.clear()
+            _unwrapped_ring[0] = ring
+
+
 def _unwrap(row: DataKey) -> AESGCM | None:
     scope = KeyScope(row.subject, row.retention_class, row.period)
     return _unwrap_scope(scope, row.master_kid, row.wrapped)
@@ -71,7 +109,22 @@ def _unwrap_scope(
 ) -> AESGCM | None:
     if wrapped is None:
         return None
-    return AESGCM(master_ring().unwrap(master_kid, bytes(wrapped), context=scope.context()))
+    wrapped = bytes(wrapped)
+    now = time.monotonic()
+    hit = _unwrapped.get(scope)
+    if hit is not None and hit[3] > now and hit[0] == master_kid and hit[1] == wrapped:
+        return hit[2]
+    cipher = AESGCM(master_ring().unwrap(master_kid, wrapped, context=scope.context()))
+    with _unwrapped_lock:
+        if len(_unwrapped) >= KEY_CACHE_SIZE:
+            # Drop the expired ones, or else the oldest half (insertion order).
+            stale = [s for s, v in _unwrapped.items() if v[3] <= now]
+            if len(stale) < KEY_CACHE_SIZE // 10:
+                stale = list(_unwrapped)[: KEY_CACHE_SIZE // 2]
+            for old in stale:
+                _unwrapped.pop(old, None)
+        _unwrapped[scope] = (master_kid, wrapped, cipher, now + KEY_CACHE_SECONDS)
+    return cipher
 
 
 def _create(scope: KeyScope) -> AESGCM:
@@ -119,6 +172,7 @@ def cipher_for(scope: KeyScope, *, create: bool) -> AESGCM:
                 raise KeyShredded(f"no key exists for {scope}")
             cipher = _create(scope)
         else:
+            _check_ring()
             cipher = _unwrap(row)
         if cache is not None:
             cache.ciphers[scope] = cipher
@@ -132,16 +186,21 @@ def prefetch(scopes: Iterable[KeyScope]) -> None:
     cache = _cache.get()
     if cache is None:
         return
-    wanted = {s for s in scopes if s not in cache.ciphers}
-    by_class: dict[tuple[str, str], list[uuid.UUID]] = {}
-    for scope in wanted:
-        by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)
-    for (retention_class, period), subjects in by_class.items():
+    ciphers = cache.ciphers
+    # (class, period) -> subject -> the scope asked for, reused as the cache's key.
+    by_class: dict[tuple[str, str], dict[uuid.UUID, KeyScope]] = {}
+    for scope in scopes:
+        if scope not in ciphers:
+            by_class.setdefault((scope.retention_class, scope.period), {})[scope.subject] = scope
+    if by_class:
+        _check_ring()
+    for (retention_class, period), wanted in by_class.items():
+        subjects = list(wanted)
         for start in range(0, len(subjects), 5000):
             chunk = subjects[start : start + 5000]
             for subject, master_kid, wrapped in _key_rows(retention_class, period, chunk):
-                scope = KeyScope(subject, retention_class, period)
-                cache.ciphers[scope] = _unwrap_scope(scope, master_kid, wrapped)
+                scope = wanted[subject]
+                ciphers[scope] = _unwrap_scope(scope, master_kid, wrapped)
 
 
 def prefetch_or_create(scopes: Iterable[KeyScope]) -> None:
@@ -222,6 +281,7 @@ def shred(scopes: Iterable[KeyScope], *, journal: bool = True) -> int:
                     subject__in=subjects[start : start + 5000],
                     wrapped__isnull=False,
                 ).update(wrapped=None, shredded_at=now)
+    forget_unwrapped(scopes)
     cache = _cache.get()
     if cache is not None:
         for scope in scopes:

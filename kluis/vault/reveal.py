@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import uuid
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, NoReturn
+
+from cryptography.exceptions import InvalidTag
 
 from kluis.policy.cases import Case, case_needed, check_case
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
 from kluis.policy.loader import current_policy
 from kluis.vault import keys
-from kluis.vault.errors import KeyShredded, RevealRefused
-from kluis.vault.fields import SealedField, SealedModel, decrypt
+from kluis.vault.errors import RevealRefused
+from kluis.vault.fields import NONCE_BYTES, TOKEN_VERSION, SealedField, SealedModel
 from kluis.vault.guards import RevealAsk, refusals
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_NONCE_END = 1 + NONCE_BYTES
+_VERSION = TOKEN_VERSION[0]
 
 
 def reveal_many(
@@ -67,48 +77,94 @@ def reveal_many(
             case=case,
         )
         raise RevealRefused(reason)
-    result: list[dict[str, str | None]] = []
     label = model._meta.label_lower
     # Fields of one retention class share a key: one scope per row and class.
     groups: dict[str, list[SealedField]] = {}
     for f in sealed:
         groups.setdefault(f.retention or policy.categories[f.category].retention, []).append(f)
-    plan_groups = [(c, policy.retention[c].per_fiscal_year, fs) for c, fs in groups.items()]
-    with keys.key_scope():
-        plans = [
-            [
-                (keys.KeyScope(subject, c, row.vault_period(c) if per_year else ""), fs)
-                for c, per_year, fs in plan_groups
-            ]
-            for row, subject in zip(rows, subjects, strict=True)
-        ]
-        keys.prefetch({scope for plan in plans for scope, _ in plan})
+    with keys.key_scope(), _cycle_collector_paused():
+        columns = []
+        for retention_class, group in groups.items():
+            if policy.retention[retention_class].per_fiscal_year:
+                scopes = [
+                    keys.KeyScope(subject, retention_class, row.vault_period(retention_class))
+                    for row, subject in zip(rows, subjects, strict=True)
+                ]
+            else:
+                by_subject = {s: keys.KeyScope(s, retention_class) for s in subjects}
+                scopes = [by_subject[s] for s in subjects]
+            names = [(f.attname, f.name, f"|{f.name}|{retention_class}|".encode()) for f in group]
+            columns.append((scopes, names))
+        keys.prefetch(scope for scopes, _ in columns for scope in scopes)
         ciphers = keys.cached_ciphers()
-        for row, plan in zip(rows, plans, strict=True):
-            values: dict[str, str | None] = {}
-            raw = row.__dict__
-            prefix = f"{label}|{row.pk}|"
-            for scope, group in plan:
-                cipher = ciphers.get(scope)
-                suffix = f"|{scope.retention_class}|{scope.period}"
-                for field in group:
-                    token = raw.get(field.attname)
-                    if token is None or cipher is None:
-                        values[field.name] = None
-                    elif isinstance(token, bytes | memoryview):
-                        # aad_for(), spelled out: this loop runs once per value.
-                        aad = f"{prefix}{field.name}{suffix}".encode()
-                        try:
-                            values[field.name] = decrypt(cipher, bytes(token), aad)
-                        except KeyShredded:
-                            values[field.name] = None
-                    else:
-                        values[field.name] = getattr(row, field.name).open(scope)
-            result.append(values)
+        result: list[dict[str, str | None]] = [{} for _ in rows]
+        for scopes, names in columns:
+            _open_column(rows, result, scopes, names, ciphers, label)
     reveals.record_bulk_reveal(
         actor=actor, purpose=purpose, categories=categories, subjects=subjects, case=case
     )
     return result
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while a bulk read opens its values.
+
+    Opening makes no reference cycles (every object it allocates is freed by reference
+    counting or returned), but the tens of thousands of containers it allocates
+    trigger the collector, and sooner or later a full pass over the whole process
+    heap: on the benchmark, 80-100 ms of a 300 ms read. As bulk loaders do, it is
+    paused for the duration and set back as it was, also on an error.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _open_column(
+    rows: Sequence[SealedModel],
+    result: list[dict[str, str | None]],
+    scopes: list[keys.KeyScope],
+    names: list[tuple[str, str, bytes]],
+    ciphers: dict[keys.KeyScope, AESGCM | None],
+    label: str,
+) -> None:
+    """Open one retention class's fields of every row into `result`.
+
+    The hot loop of a bulk read: it runs once per value, so decrypt() and aad_for()
+    are spelled out here, binding each value to its row, field and key scope alike.
+    """
+    for row, values, scope in zip(rows, result, scopes, strict=True):
+        cipher = ciphers.get(scope)
+        raw = row.__dict__
+        prefix = f"{label}|{row.pk}".encode()
+        period = scope.period.encode()
+        for attname, name, suffix in names:
+            token = raw.get(attname)
+            if token is None or cipher is None:
+                values[name] = None
+                continue
+            if type(token) is memoryview:
+                token = bytes(token)
+            elif type(token) is not bytes:
+                values[name] = getattr(row, name).open(scope)
+                continue
+            if not token or token[0] != _VERSION:
+                values[name] = None
+                continue
+            try:
+                plain = cipher.decrypt(
+                    token[1:_NONCE_END], token[_NONCE_END:], prefix + suffix + period
+                )
+            except InvalidTag:
+                values[name] = None
+            else:
+                values[name] = plain.decode()
 
 
 def _refuse(
