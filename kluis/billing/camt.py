@@ -232,58 +232,87 @@ def _amount_in(elem: etree._Element | None, currency: str) -> int | None:
     return _cents(elem.text or "")
 
 
+# What a Part keeps of a TxDtls, by the path of local names below it. A TxDtls has some
+# twenty elements; lxml hands over only those with these names (in C, in document
+# order), and the path of each is checked, so one under e.g. SplmtryData is ignored.
+_PART_PATHS = {
+    ("Amt",): "amount",
+    ("AmtDtls", "TxAmt", "Amt"): "tx_amount",
+    ("AmtDtls", "InstdAmt", "Amt"): "instructed_amount",
+    ("Refs", "EndToEndId"): "end_to_end",
+    ("RltdPties", "Dbtr", "Nm"): "holder",
+    ("RltdPties", "Dbtr", "Pty", "Nm"): "party_holder",
+    ("RltdPties", "DbtrAcct", "Id", "IBAN"): "iban",
+    ("RmtInf", "Ustrd"): "text",
+    ("RmtInf", "Strd", "CdtrRefInf", "Ref"): "reference",
+    ("RmtInf", "Strd", "RfrdDocInf", "Nb"): "text",
+    ("RmtInf", "Strd", "AddtlRmtInf"): "text",
+    ("AddtlTxInf",): "text",
+}
+_PART_DEPTH = max(len(path) for path in _PART_PATHS)
+
+
+@functools.cache
+def _part_paths(namespace: str) -> tuple[tuple[str, ...], dict[tuple[str, ...], str]]:
+    """The tags to hand over and the full-tag paths above, for one namespace."""
+    leaves = tuple(sorted({namespace + path[-1] for path in _PART_PATHS}))
+    paths = {tuple(namespace + n for n in path): what for path, what in _PART_PATHS.items()}
+    return leaves, paths
+
+
 def _part(tx: etree._Element, skip: int, currency: str) -> Part:
-    """One TxDtls, walked once: only the branches that hold what a Part keeps."""
+    """One TxDtls: its amount, payer, references and remittance texts, in document order."""
+    leaves, paths = _part_paths(str(tx.tag)[:skip])
     texts: list[str] = []
     references: list[str] = []
-    iban = holder = end_to_end = ""
+    found: dict[str, etree._Element] = {}
+    for node in tx.iterdescendants(*leaves):
+        path = [node.tag]
+        parent = node.getparent()
+        while parent is not tx and parent is not None and len(path) < _PART_DEPTH:
+            path.append(parent.tag)
+            parent = parent.getparent()
+        if parent is not tx:
+            continue
+        what = paths.get(tuple(reversed(path)))
+        if what == "text":
+            texts.append(_strip(node))
+        elif what == "reference":
+            reference = _strip(node)
+            if reference:
+                references.append(reference)
+        elif what is not None:
+            found.setdefault(what, node)
     amount: int | None = None
-    details: etree._Element | None = None
-    for name, child in _kids(tx, skip):
-        if name == "Amt":
-            amount = _amount_in(child, currency)
-        elif name == "AmtDtls":
-            details = child
-        elif name == "Refs":
-            end_to_end = _first_text(child, skip, "EndToEndId")
-        elif name == "RltdPties":
-            for role, party in _kids(child, skip):
-                if role == "Dbtr":
-                    holder = _first_text(party, skip, "Nm") or _first_text(party, skip, "Pty", "Nm")
-                elif role == "DbtrAcct":
-                    iban = _first_text(party, skip, "Id", "IBAN")
-        elif name == "RmtInf":
-            for kind, item in _kids(child, skip):
-                if kind == "Ustrd":
-                    texts.append(_strip(item))
-                elif kind == "Strd":
-                    for what, node in _kids(item, skip):
-                        if what == "CdtrRefInf":
-                            reference = _first_text(node, skip, "Ref")
-                            if reference:
-                                references.append(reference)
-                        elif what == "RfrdDocInf":
-                            texts.append(_first_text(node, skip, "Nb"))
-                        elif what == "AddtlRmtInf":
-                            texts.append(_strip(node))
-        elif name == "AddtlTxInf":
-            texts.append(_strip(child))
-    if amount is None and details is not None:
-        for kind in ("TxAmt", "InstdAmt"):
-            amount = _amount_in(_first(details, skip, kind, "Amt"), currency)
-            if amount is not None:
-                break
+    for what in ("amount", "tx_amount", "instructed_amount"):
+        amount = _amount_in(found.get(what), currency)
+        if amount is not None:
+            break
+    holder = _strip(found["holder"]) if "holder" in found else ""
+    if not holder and "party_holder" in found:
+        holder = _strip(found["party_holder"])
+    iban = _strip(found["iban"]) if "iban" in found else ""
     return Part(
         amount_cents=amount,
         iban=iban.replace(" ", "").upper(),
         holder=holder,
         references=tuple(references),
         texts=tuple(t for t in texts if t),
-        end_to_end=end_to_end,
+        end_to_end=_strip(found["end_to_end"]) if "end_to_end" in found else "",
     )
 
 
 _NO_PARTY = Part(None, "", "", (), (), "")
+
+
+def _date_text(elem: etree._Element, skip: int) -> str:
+    """A DateAndDateTimeChoice: its Dt, else its DtTm, as given."""
+    found = {"Dt": "", "DtTm": ""}
+    for child in elem:
+        tag = child.tag
+        if isinstance(tag, str) and tag[skip:] in found and not found[tag[skip:]]:
+            found[tag[skip:]] = _strip(child)
+    return found["Dt"] or found["DtTm"]
 
 
 def _entry(elem: etree._Element) -> Entry:
@@ -293,7 +322,11 @@ def _entry(elem: etree._Element) -> Entry:
     amount: etree._Element | None = None
     status = booking = value = account_ref = entry_ref = note = side = ""
     txs: list[etree._Element] = []
-    for name, child in _kids(elem, skip):
+    for child in elem:
+        name = child.tag
+        if not isinstance(name, str):
+            continue  # a comment or processing instruction
+        name = name[skip:]
         if name == "Amt":
             amount = child
         elif name == "CdtDbtInd":
@@ -301,15 +334,15 @@ def _entry(elem: etree._Element) -> Entry:
         elif name == "Sts":
             status = _strip(child) or _first_text(child, skip, "Cd")
         elif name == "BookgDt":
-            booking = _first_text(child, skip, "Dt") or _first_text(child, skip, "DtTm")
+            booking = _date_text(child, skip)
         elif name == "ValDt":
-            value = _first_text(child, skip, "Dt") or _first_text(child, skip, "DtTm")
+            value = _date_text(child, skip)
         elif name == "AcctSvcrRef":
             account_ref = _strip(child)
         elif name == "NtryRef":
             entry_ref = _strip(child)
         elif name == "NtryDtls":
-            txs += [tx for local, tx in _kids(child, skip) if local == "TxDtls"]
+            txs += child.iterchildren(tag[:skip] + "TxDtls")
         elif name == "AddtlNtryInf":
             note = _strip(child)
     assert amount is not None  # the schema requires it

@@ -357,13 +357,80 @@ def dunning_invoices_paid(invoices: Sequence[Invoice]) -> None:
             else CollectionHandover.Status.CANCELLED
         )
         handover.paid_at = now
-        handover.save(update_fields=["status", "paid_at"])
+        # Told of an amendment before is not told of the payment.
+        handover.collector_told_at = None
+        handover.save(update_fields=["status", "paid_at", "collector_told_at"])
         audit_append(
             action="billing.handover_paid" if after else "billing.handover_cancelled",
             actor=BILLING.ref,
             subject=invoice.customer_id,
             data={"handover": handover.pk, "invoice": invoice.number},
         )
+
+
+def dunning_invoice_credited(invoice: Invoice, by: User | None) -> None:
+    """A credit note lowered what `invoice` asks (its row locked, in its transaction):
+    an open hand-over follows.
+
+    A hand-over claims what the customer owes. After a credit note they owe less, and
+    a collector claiming the old amount, with collection costs worked out on it, would
+    claim what is not owed. Refusing the credit note instead would hold back a
+    correction the customer is entitled to (art. 35a Wet OB) for as long as the
+    collection runs. So a proposed hand-over simply takes the new amount; an approved
+    one was already sent: it takes the new amount and costs, is marked amended, and
+    stays on finance's page until finance has told the collector. Its file, made when
+    downloaded, shows the new amount; the hashes of the file as approved stay. With
+    nothing left to claim a proposed hand-over lapses and an approved one is withdrawn,
+    to be told likewise. (Settled by payments, dunning_invoices_paid ends it.)
+    """
+    now = timezone.now()
+    left = max(invoice.open_cents, 0)
+    actor = by.actor().ref if by is not None else BILLING.ref
+    for handover in CollectionHandover.objects.select_for_update().filter(
+        invoice=invoice,
+        status__in=[CollectionHandover.Status.PROPOSED, CollectionHandover.Status.APPROVED],
+    ):
+        before = {"open_cents": handover.open_cents, "costs_cents": handover.costs_cents}
+        approved = handover.status == CollectionHandover.Status.APPROVED
+        fields = ["open_cents", "costs_cents"]
+        handover.open_cents = left
+        handover.costs_cents = collection_costs(left)
+        if left == 0:
+            handover.status = (
+                CollectionHandover.Status.WITHDRAWN
+                if approved
+                else CollectionHandover.Status.CREDITED
+            )
+            fields.append("status")
+        if approved:
+            handover.amended_at = now
+            handover.collector_told_at = None
+            fields += ["amended_at", "collector_told_at"]
+        handover.save(update_fields=fields)
+        audit_append(
+            action="billing.handover_withdrawn" if left == 0 else "billing.handover_amended",
+            actor=actor,
+            subject=invoice.customer_id,
+            data={
+                "handover": handover.pk,
+                "invoice": invoice.number,
+                "before": before,
+                "open_cents": handover.open_cents,
+                "costs_cents": handover.costs_cents,
+                "approved": approved,
+            },
+        )
+
+
+def handover_to_tell(handover: CollectionHandover) -> bool:
+    """Whether finance still has to tell the collector something about this hand-over:
+    paid or withdrawn after it, or amended by a credit note."""
+    if handover.collector_told_at is not None:
+        return False
+    return handover.status in (
+        CollectionHandover.Status.PAID_AFTER_HANDOVER,
+        CollectionHandover.Status.WITHDRAWN,
+    ) or (handover.status == CollectionHandover.Status.APPROVED and handover.amended_at is not None)
 
 
 # --- the hand-over ------------------------------------------------------------------
@@ -480,10 +547,7 @@ def collections_decide(
 def collections_collector_told(*, handover: CollectionHandover, by: User) -> CollectionHandover:
     """Finance has told the collector that an invoice it holds has been paid."""
     locked = CollectionHandover.objects.select_for_update().get(pk=handover.pk)
-    if (
-        locked.status != CollectionHandover.Status.PAID_AFTER_HANDOVER
-        or locked.collector_told_at is not None
-    ):
+    if not handover_to_tell(locked):
         raise BillingError("nothing_to_tell")
     locked.collector_told_at = timezone.now()
     locked.save(update_fields=["collector_told_at"])
@@ -623,12 +687,16 @@ def handover_csv(
 
 
 def handovers_open() -> QuerySet[CollectionHandover]:
-    """Hand-overs finance still has to act on: to approve, to send, or paid to report."""
+    """Hand-overs finance still has to act on: to approve, to send, or paid, amended or
+    withdrawn to report."""
     return (
         CollectionHandover.objects.filter(
             Q(status__in=[CollectionHandover.Status.PROPOSED, CollectionHandover.Status.APPROVED])
             | Q(
-                status=CollectionHandover.Status.PAID_AFTER_HANDOVER,
+                status__in=[
+                    CollectionHandover.Status.PAID_AFTER_HANDOVER,
+                    CollectionHandover.Status.WITHDRAWN,
+                ],
                 collector_told_at__isnull=True,
             )
         )

@@ -594,6 +594,9 @@ class CollectionHandover(models.Model):
         REJECTED = "rejected", _("afgewezen")
         CANCELLED = "cancelled", _("vervallen: betaald vóór de overdracht")
         PAID_AFTER_HANDOVER = "paid_after_handover", _("betaald na de overdracht")
+        # A credit note left nothing to claim: before approval, after it.
+        CREDITED = "credited", _("vervallen: gecrediteerd vóór de overdracht")
+        WITHDRAWN = "withdrawn", _("ingetrokken: gecrediteerd na de overdracht")
 
     ACTIVE = (Status.PROPOSED, Status.APPROVED, Status.PAID_AFTER_HANDOVER)
 
@@ -611,6 +614,9 @@ class CollectionHandover(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     decided_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # A credit note after approval lowered the amount (dunning.dunning_invoice_credited):
+    # open_cents and costs_cents are the new ones; the collector is to be told.
+    amended_at = models.DateTimeField(null=True, blank=True)
     collector_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

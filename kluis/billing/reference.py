@@ -7,15 +7,22 @@ C = 11 - (A mod 11) where A is the weighted sum, with 10 written as 1 and 11 as 
 
 from __future__ import annotations
 
+import operator
 import secrets
 
 WEIGHTS = (2, 4, 8, 5, 10, 9, 7, 3, 6, 1)
+# The weights of a 15-digit body from its leftmost digit (a statement import checks
+# tens of thousands, so the common case is a single map in C).
+_BODY_WEIGHTS = tuple(WEIGHTS[i % len(WEIGHTS)] for i in range(15))[::-1]
 
 
 def check_digit(body: str) -> int:
     if not body.isascii() or not body.isdigit():
         raise ValueError("a betalingskenmerk has digits only")
-    total = sum(int(d) * WEIGHTS[i % len(WEIGHTS)] for i, d in enumerate(reversed(body)))
+    if len(body) == len(_BODY_WEIGHTS):
+        total: int = sum(map(operator.mul, map(int, body), _BODY_WEIGHTS))
+    else:
+        total = sum(int(d) * WEIGHTS[i % len(WEIGHTS)] for i, d in enumerate(reversed(body)))
     c = 11 - total % 11
     return {10: 1, 11: 0}.get(c, c)
 

@@ -367,10 +367,12 @@ def credit_note_issue(
         locked.paid_at = timezone.now()
         fields.append("paid_at")
     locked.save(update_fields=fields)
-    if "paid_at" in fields:
-        from kluis.billing.dunning import dunning_invoices_paid
+    from kluis.billing.dunning import dunning_invoice_credited, dunning_invoices_paid
 
+    if "paid_at" in fields:
         dunning_invoices_paid([locked])
+    else:
+        dunning_invoice_credited(locked, issued_by)
     invoice.credited_cents = locked.credited_cents
     return note
 

@@ -48,7 +48,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
-from django.db.models import F, signals
+from django.db.models import F, ForeignKey, QuerySet, UUIDField, signals
 from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -308,6 +308,51 @@ class _Batch:
             self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
+def _invoice_rows(queryset: QuerySet[Invoice]) -> list[tuple[Any, ...]]:
+    """The INVOICE_FIELDS of `queryset`'s invoices, as `values_list` gives them.
+
+    values_list runs each column's converters on each value through a generator per
+    row; here they run on the values that are not NULL only, and a UUID stored as hex
+    (SQLite) is made from its hex directly. PostgreSQL needs no converter for these.
+    """
+    query = queryset.values_list(*INVOICE_FIELDS).query
+    using = queryset.db
+    connection = connections[using]
+    compiler = query.get_compiler(using=using)
+    sql, params = compiler.as_sql()
+    converters = compiler.get_converters([column for column, _sql, _alias in compiler.select])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    if not converters:
+        return rows
+    uuids = {
+        i
+        for i, name in enumerate(INVOICE_FIELDS)
+        if isinstance(Invoice._meta.get_field(name), UUIDField | ForeignKey)
+        and not connection.features.has_native_uuid_field
+    }
+    steps = []
+    for i, (functions, expression) in converters.items():
+        if i in uuids:
+            steps.append((i, None, expression))
+        else:
+            steps.extend((i, function, expression) for function in functions)
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i, function, expression in steps:
+            value = values[i]
+            if value is not None:
+                values[i] = (
+                    uuid.UUID(hex=value)
+                    if function is None
+                    else function(value, expression, connection)
+                )
+        converted.append(tuple(values))
+    return converted
+
+
 def _loaded(rows: Iterable[tuple[Any, ...]]) -> list[Invoice]:
     """Invoices from `values_list(*INVOICE_FIELDS)` rows, as `only(*INVOICE_FIELDS)`
     would load them: the other fields deferred, read from the database on access.
@@ -344,13 +389,15 @@ def _batch_lookups(
     if references or numbers:
         # Locked in primary-key order, so two imports never wait on each other crosswise.
         locked = _loaded(
-            Invoice.objects.select_for_update(of=("self",))
-            .filter(kind=Invoice.Kind.INVOICE)
-            .filter(
-                among(Invoice, "payment_reference", references) | among(Invoice, "number", numbers)
+            _invoice_rows(
+                Invoice.objects.select_for_update(of=("self",))
+                .filter(kind=Invoice.Kind.INVOICE)
+                .filter(
+                    among(Invoice, "payment_reference", references)
+                    | among(Invoice, "number", numbers)
+                )
+                .order_by("pk")
             )
-            .order_by("pk")
-            .values_list(*INVOICE_FIELDS)
         )
     # Read after the locks: an import of the same file that held them has committed.
     # A reference counts as imported on this account, or on an unknown one (payments
@@ -382,14 +429,15 @@ def _batch_lookups(
     candidates: list[Invoice] = []
     if undecided:
         candidates = _loaded(
-            Invoice.objects.filter(
-                kind=Invoice.Kind.INVOICE,
-                customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
+            _invoice_rows(
+                Invoice.objects.filter(
+                    kind=Invoice.Kind.INVOICE,
+                    customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
+                )
+                .alias(open=F("total_cents") - F("credited_cents") - F("paid_cents"))
+                .filter(open__in={s.amount_cents for s in undecided})
+                .order_by()
             )
-            .alias(open=F("total_cents") - F("credited_cents") - F("paid_cents"))
-            .filter(open__in={s.amount_cents for s in undecided})
-            .order_by()
-            .values_list(*INVOICE_FIELDS)
         )
     customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
     if customers:
@@ -411,6 +459,8 @@ def _named_invoices(
     """The invoices of ours a payment names, by its strongest rule: the kenmerken when
     any names an invoice of ours, else the invoice numbers. None when it names none."""
     kenmerken, numbers = named
+    if len(kenmerken) == 1 and kenmerken[0] in batch.by_reference:
+        return Payment.Match.REFERENCE, [batch.by_reference[kenmerken[0]]]  # the usual case
     for how, found in (
         (Payment.Match.REFERENCE, [batch.by_reference.get(k) for k in kenmerken]),
         (Payment.Match.INVOICE_NUMBER, [batch.by_number.get(n) for n in numbers]),
@@ -576,12 +626,16 @@ class _Rows:
             if cipher is None:
                 cipher = keys.cipher_for(scope, create=True)  # raises if shredded
             tokens: list[bytes | None] = []
-            for name, value in zip(SEALED_COLUMNS, plain, strict=True):
+            # One read of the system's random source per row, a fresh nonce per value;
+            # the associated data as aad_for gives it, the row's part made once.
+            nonces = os.urandom(NONCE_BYTES * len(SEALED_COLUMNS))
+            row_aad = aad_for(label, pk, "\0", scope).split(b"\0")
+            for n, (name, value) in enumerate(zip(SEALED_COLUMNS, plain, strict=True)):
                 if not value:
                     tokens.append(None)
                     continue
-                nonce = os.urandom(NONCE_BYTES)
-                aad = aad_for(label, pk, name, scope)
+                nonce = nonces[n * NONCE_BYTES : (n + 1) * NONCE_BYTES]
+                aad = row_aad[0] + name.encode() + row_aad[1]
                 tokens.append(TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad))
             if day not in days:
                 days[day] = ops.adapt_datefield_value(day)
@@ -635,9 +689,17 @@ def _save_paid(invoices: list[Invoice]) -> None:
     by_name = {f.name: f for f in meta.concrete_fields}
     pk, paid_cents, paid_at = by_name["id"], by_name["paid_cents"], by_name["paid_at"]
     table = connection.ops.quote_name(meta.db_table)
-    ids = [pk.get_db_prep_value(i.pk, connection) for i in invoices]
+    # The values in their database form, as get_db_prep_value gives them, without its
+    # checks per value: the ids are UUIDs, and a batch settles at one moment or two.
+    native = connection.features.has_native_uuid_field
+    ids = [i.pk if native else i.pk.hex for i in invoices]
     amounts = [i.paid_cents for i in invoices]
-    dates = [paid_at.get_db_prep_value(i.paid_at, connection) for i in invoices]
+    prepared: dict[Any, Any] = {}
+    dates = []
+    for invoice in invoices:
+        if invoice.paid_at not in prepared:
+            prepared[invoice.paid_at] = paid_at.get_db_prep_value(invoice.paid_at, connection)
+        dates.append(prepared[invoice.paid_at])
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             name = connection.ops.quote_name

@@ -39,3 +39,15 @@ def test_new_references_are_valid_and_16_digits():
         reference = new_reference()
         assert len(reference) == 16
         assert is_valid(reference)
+
+
+def test_the_check_digit_follows_the_weights_from_the_right_for_any_body():
+    import random
+
+    from kluis.billing.reference import WEIGHTS
+
+    rng = random.Random(9)
+    for _ in range(2000):
+        body = f"{rng.randrange(10**15):015d}"
+        total = sum(int(d) * WEIGHTS[i % 10] for i, d in enumerate(reversed(body)))
+        assert check_digit(body) == {10: 1, 11: 0}.get(11 - total % 11, 11 - total % 11)
