@@ -45,6 +45,14 @@ SCOPES: dict[str, Scope] = {
             _CUSTOMER,
         ),
         Scope(
+            "domains:write",
+            _(
+                "beschikbaarheid van domeinnamen controleren, naamservers wijzigen en een "
+                "verhuiscode laten mailen"
+            ),
+            _CUSTOMER,
+        ),
+        Scope(
             "sites:read", _("sites, hun toegangslijsten en de toegang van support lezen"), _CUSTOMER
         ),
         Scope(
