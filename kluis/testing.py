@@ -861,6 +861,29 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"batch_id": "b-1", "kind": "postfix", "lines": ["no log line"]},
     ),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
+    "api:staff-order": Route(
+        "api", scope="orders:desk", roles=frozenset({"orders"}), kwargs=_alice_order
+    ),
+    "api:staff-order-move": Route(
+        "api",
+        scope="orders:desk",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_alice_order,
+        data=lambda p: {"status": "awaiting_payment"},
+    ),
+    "api:staff-customer-reveal": Route(
+        "api",
+        scope="customers:reveal",
+        roles=CUSTOMER_ROLES,
+        method="post",
+        kwargs=_alice_customer,
+        data=lambda p: {
+            "field": "email",
+            "purpose": "contract_administration",
+            "case": f"order:{_alice_order(p)['order_id']}",
+        },
+    ),
 }
 
 

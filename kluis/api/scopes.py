@@ -62,6 +62,16 @@ SCOPES: dict[str, Scope] = {
         ),
         Scope("finance:read", _("financieel overzicht en openstaande facturen lezen"), _STAFF),
         Scope(
+            "orders:desk",
+            _("bestellingen lezen en naar een volgende status zetten (rol orders)"),
+            _STAFF,
+        ),
+        Scope(
+            "customers:reveal",
+            _("een verzegeld gegeven van een klant openen, met doel en dossier"),
+            _STAFF,
+        ),
+        Scope(
             "firewall:read", _("de toegangslijsten van alle sites ophalen (hostingnodes)"), _SERVICE
         ),
         Scope("logs:write", _("webserver- en maillogs aanleveren (hostingnodes)"), _SERVICE),

@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from kluis.accounts import throttle
-from kluis.api.testing import bearer, token_for
+from kluis.api.testing import bearer, problem_of, token_for
 from kluis.audit.models import AuditEntry
 from kluis.domains import epp_local
 from kluis.domains.availability import CHECK_ADDRESS
@@ -28,14 +28,6 @@ def _send(client, method, url, body, token, **extra):
     return client.generic(
         method, url, data, content_type="application/json", **bearer(token, **extra)
     )
-
-
-def _problem(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    body = json.loads(response.content)
-    assert body["type"].endswith(f"#problem-{code}")
-    return body
 
 
 def test_the_check_asks_the_registry_and_is_limited_as_in_the_shop(
@@ -57,29 +49,29 @@ def test_the_check_asks_the_registry_and_is_limited_as_in_the_shop(
     # Bad input: wrong type, an unknown field, a label no registry takes, an extension
     # the shop does not sell; nothing is asked.
     asked = len(registries_local.registry.received)
-    _problem(_send(client, "POST", url, {"label": 12, "tld": "nl"}, token), 422, "invalid")
+    problem_of(_send(client, "POST", url, {"label": 12, "tld": "nl"}, token), 422, "invalid")
     body = {"label": "goed", "tld": "nl", "years": 2}
     assert (
-        _problem(_send(client, "POST", url, body, token), 422, "invalid")["errors"][0]["code"]
+        problem_of(_send(client, "POST", url, body, token), 422, "invalid")["errors"][0]["code"]
         == "extra_forbidden"
     )
-    bad = _problem(
+    bad = problem_of(
         _send(client, "POST", url, {"label": "-fout-", "tld": "nl"}, token), 422, "invalid"
     )
     assert bad["errors"][0]["field"] == "label"
-    _problem(_send(client, "POST", url, {"label": "goed", "tld": "xyz"}, token), 422, "invalid")
+    problem_of(_send(client, "POST", url, {"label": "goed", "tld": "xyz"}, token), 422, "invalid")
     assert len(registries_local.registry.received) == asked
 
     # The wrong scope: domains:read does not check.
     reader = token_for(personas.alice, ["domains:read"])
-    _problem(_send(client, "POST", url, {"label": "goed", "tld": "nl"}, reader), 403, "forbidden")
+    problem_of(_send(client, "POST", url, {"label": "goed", "tld": "nl"}, reader), 403, "forbidden")
 
     # The shop's limit per address: over it, 429 with Retry-After, and nothing asked.
     keys = [throttle.key_for(CHECK_ADDRESS, "127.0.0.1")]
     for _ in range(CHECK_ADDRESS.limit):
         throttle.throttle_fail(keys=keys)
     limited = _send(client, "POST", url, {"label": "nog-een", "tld": "nl"}, token)
-    _problem(limited, 429, "rate-limited")
+    problem_of(limited, 429, "rate-limited")
     assert int(limited["Retry-After"]) > 0
     assert len(registries_local.registry.received) == asked
 
@@ -94,23 +86,25 @@ def test_nameservers_change_at_the_registry_or_nothing_changes(
     new = ["ns1.voorbeeld.nl", "NS2.voorbeeld.nl."]
 
     sent = len(registries_local.registry.received)
-    one = _problem(
+    one = problem_of(
         _send(client, "PUT", url, {"nameservers": ["ns1.voorbeeld.nl"]}, token), 422, "invalid"
     )
     assert one["detail"] == "Geef minstens 2 en hoogstens 13 verschillende naamservers."
     assert one["errors"][0]["field"] == "nameservers"
-    _problem(_send(client, "PUT", url, {"nameservers": "ns1.voorbeeld.nl"}, token), 422, "invalid")
-    _problem(_send(client, "PUT", url, {"nameservers": new, "ttl": 60}, token), 422, "invalid")
-    _problem(
+    problem_of(
+        _send(client, "PUT", url, {"nameservers": "ns1.voorbeeld.nl"}, token), 422, "invalid"
+    )
+    problem_of(_send(client, "PUT", url, {"nameservers": new, "ttl": 60}, token), 422, "invalid")
+    problem_of(
         _send(client, "PUT", url, {"nameservers": ["-fout-", "ns2.a.nl"]}, token), 422, "invalid"
     )
     assert len(registries_local.registry.received) == sent
-    _problem(
+    problem_of(
         _send(client, "PUT", url, {"nameservers": new}, token_for(personas.bob, ["domains:write"])),
         404,
         "not-found",
     )
-    _problem(
+    problem_of(
         _send(
             client, "PUT", url, {"nameservers": new}, token_for(personas.alice, ["domains:read"])
         ),
@@ -127,10 +121,10 @@ def test_nameservers_change_at_the_registry_or_nothing_changes(
     # The registry refuses: its own words, in English when asked, and nothing stored.
     record.statuses.append("clientUpdateProhibited")
     other = {"nameservers": ["ns3.voorbeeld.nl", "ns4.voorbeeld.nl"]}
-    refused = _problem(_send(client, "PUT", url, other, token), 422, "refused")
+    refused = problem_of(_send(client, "PUT", url, other, token), 422, "refused")
     assert "SIDN weigerde de wijziging" in refused["detail"] and "2304" in refused["detail"]
     english = _send(client, "PUT", url, other, token, HTTP_ACCEPT_LANGUAGE="en")
-    assert "SIDN refused the change" in _problem(english, 422, "refused")["detail"]
+    assert "SIDN refused the change" in problem_of(english, 422, "refused")["detail"]
     stored = DomainRegistration.objects.get(pk=registration_id)
     assert stored.nameservers == ["ns1.voorbeeld.nl", "ns2.voorbeeld.nl"]
 
@@ -144,7 +138,7 @@ def test_the_auth_code_goes_to_the_accounts_own_address_only(
     token = token_for(personas.alice, ["domains:write"])
     url = f"/api/v1/domains/{registration_id}/auth-code"
 
-    _problem(_send(client, "POST", url, {"send_to": "x@example.org"}, token), 422, "invalid")
+    problem_of(_send(client, "POST", url, {"send_to": "x@example.org"}, token), 422, "invalid")
     assert record.auth_pw == old
     answer = _send(client, "POST", url, "", token, HTTP_IDEMPOTENCY_KEY="code-1")
     assert answer.status_code == 202, answer.content
