@@ -31,9 +31,18 @@ def etag_matches(request: HttpRequest, etag: str) -> bool:
     return etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*"
 
 
+def _etag(request: HttpRequest) -> str:
+    """The current ETag, once per request (the poll's auth asks first, then the view)."""
+    known: str | None = getattr(request, "firewall_etag", None)
+    if known is None:
+        known = f'"{inputs_etag()}"'
+        request.firewall_etag = known  # type: ignore[attr-defined]
+    return known
+
+
 def firewall_unchanged(request: HttpRequest) -> bool:
     """Whether this fetch will be answered 304 (for the quiet audit of polls)."""
-    return etag_matches(request, f'"{inputs_etag()}"')
+    return etag_matches(request, _etag(request))
 
 
 @router.get(
@@ -45,8 +54,8 @@ def firewall_unchanged(request: HttpRequest) -> bool:
 )
 def firewall(request: HttpRequest, response: HttpResponse) -> Any:
     now = timezone.now()
-    version = inputs_etag(now)
-    etag = f'"{version}"'
+    etag = _etag(request)
+    version = etag.strip('"')
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     if etag_matches(request, etag):
