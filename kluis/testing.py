@@ -819,6 +819,14 @@ ROUTES: dict[str, Route] = {
         method="post",
         kwargs=_domains("registered_at_registry_kwargs"),
     ),
+    "api:payments": Route("api", scope="invoices:read"),
+    "api:help-requests": Route("api", scope="help:requests"),
+    "api:help-request-new": Route(
+        "api",
+        scope="help:requests",
+        method="post",
+        data=lambda p: {"about": "account", "message": "Hoe zet ik tweestapsverificatie aan?"},
+    ),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(

@@ -26,6 +26,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from kluis.api.tokens import Caller
+
 
 @dataclass
 class _Poll:
@@ -35,6 +37,8 @@ class _Poll:
 
 
 _polls: dict[uuid.UUID, _Poll] = {}
+# Service tokens admitted in this process, by their hash (their scopes never change).
+_callers: dict[str, Caller] = {}
 
 
 def clock() -> float:
@@ -75,7 +79,18 @@ def recorded(token_id: uuid.UUID, minute: int, counted: int) -> None:
         _polls[token_id] = _Poll(minute, counted)
 
 
+def caller_keep(secret_hash: str, caller: Caller) -> None:
+    with _lock:
+        _callers[secret_hash] = caller
+
+
+def caller_kept(secret_hash: str) -> Caller | None:
+    with _lock:
+        return _callers.get(secret_hash)
+
+
 def forget() -> None:
-    """For tests: no poll recorded."""
+    """For tests: no poll recorded, no caller kept."""
     with _lock:
         _polls.clear()
+        _callers.clear()

@@ -60,6 +60,7 @@ SCOPES: dict[str, Scope] = {
             _("adressen op de toegangslijst zetten en weghalen, toegang van support beëindigen"),
             _CUSTOMER,
         ),
+        Scope("help:requests", _("je hulpvragen lezen en een nieuwe stellen"), _CUSTOMER),
         Scope("finance:read", _("financieel overzicht en openstaande facturen lezen"), _STAFF),
         Scope(
             "orders:desk",

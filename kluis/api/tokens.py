@@ -165,6 +165,21 @@ def authenticate(text: str) -> Caller | None:
     return Caller(token, holder_of(token), user.actor())
 
 
+def still_usable(secret_hash: str) -> bool:
+    """Whether the token with this hash is neither revoked nor expired: one plain read,
+    for a service token whose row this process already read (kluis/api/quiet.py)."""
+    meta = ApiToken._meta
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT 1 FROM {q(meta.db_table)} WHERE {q('secret_hash')} = %s "  # noqa: S608
+        f"AND {q('revoked_at')} IS NULL AND {q('expires_at')} > %s"
+    )
+    now = meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [secret_hash, now])
+        return cursor.fetchone() is not None
+
+
 def rate_limit(token: ApiToken, *, now: float | None = None) -> int:
     """Count one request; 0 if allowed, else the seconds until the next window."""
     return rate_count(token, now=now)[1]
