@@ -154,7 +154,7 @@ class Route:
 
     audience: Audience
     roles: frozenset[str] = frozenset()
-    method: Literal["get", "post", "patch", "delete"] = "get"
+    method: Literal["get", "post", "put", "patch", "delete"] = "get"
     kwargs: KwargsBuilder | None = None
     data: KwargsBuilder | None = field(default=None)
     shows: frozenset[str] = frozenset()
@@ -256,6 +256,16 @@ def _failed_registration(p: Personas) -> dict[str, Any]:
     from kluis.domains.testing import failed_registration_kwargs
 
     return failed_registration_kwargs(p)
+
+
+def _domains(name: str) -> KwargsBuilder:
+    def build(p: Personas) -> dict[str, Any]:
+        from kluis.domains import testing
+
+        builder: KwargsBuilder = getattr(testing, name)
+        return builder(p)
+
+    return build
 
 
 def _registered_domain(p: Personas) -> dict[str, Any]:
@@ -804,6 +814,35 @@ ROUTES: dict[str, Route] = {
     "api:orders": Route("api", scope="orders:read"),
     "api:domains": Route("api", scope="domains:read"),
     "api:domain": Route("api", scope="domains:read", kwargs=_registered_domain),
+    "api:domain-check": Route(
+        "api",
+        scope="domains:write",
+        method="post",
+        data=_domains("check_data"),
+    ),
+    # The two below reach the registry: kluis/api/tests/test_access.py starts the local
+    # EPP server for them, and the domain is registered there for real.
+    "api:domain-nameservers": Route(
+        "api",
+        scope="domains:write",
+        method="put",
+        kwargs=_domains("registered_at_registry_kwargs"),
+        data=lambda p: {"nameservers": ["ns1.voorbeeld.nl", "ns2.voorbeeld.nl"]},
+    ),
+    "api:domain-auth-code": Route(
+        "api",
+        scope="domains:write",
+        method="post",
+        kwargs=_domains("registered_at_registry_kwargs"),
+    ),
+    "api:payments": Route("api", scope="invoices:read"),
+    "api:help-requests": Route("api", scope="help:requests"),
+    "api:help-request-new": Route(
+        "api",
+        scope="help:requests",
+        method="post",
+        data=lambda p: {"about": "account", "message": "Hoe zet ik tweestapsverificatie aan?"},
+    ),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(
@@ -846,6 +885,29 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"batch_id": "b-1", "kind": "postfix", "lines": ["no log line"]},
     ),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
+    "api:staff-order": Route(
+        "api", scope="orders:desk", roles=frozenset({"orders"}), kwargs=_alice_order
+    ),
+    "api:staff-order-move": Route(
+        "api",
+        scope="orders:desk",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_alice_order,
+        data=lambda p: {"status": "awaiting_payment"},
+    ),
+    "api:staff-customer-reveal": Route(
+        "api",
+        scope="customers:reveal",
+        roles=CUSTOMER_ROLES,
+        method="post",
+        kwargs=_alice_customer,
+        data=lambda p: {
+            "field": "email",
+            "purpose": "contract_administration",
+            "case": f"order:{_alice_order(p)['order_id']}",
+        },
+    ),
 }
 
 

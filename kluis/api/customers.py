@@ -38,7 +38,7 @@ from kluis.api.schemas import (
     PaymentOut,
     SiteOut,
 )
-from kluis.billing.models import Invoice
+from kluis.billing.models import Invoice, Payment, Refund
 from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice, open_invoices
@@ -185,14 +185,21 @@ def invoice_pdf_download(request: HttpRequest, invoice_id: uuid.UUID) -> HttpRes
 )
 def invoice_payments(request: HttpRequest, invoice_id: uuid.UUID) -> list[dict[str, Any]]:
     found = _invoice(request, invoice_id)
+    return _money_rows(found.payments.all(), found.refunds.all())
+
+
+def _money_rows(payments: Any, refunds: Any) -> list[dict[str, Any]]:
+    """Payments received, then refunds, each oldest first; plain columns only (the
+    payer's IBAN and name stay sealed, as on the portal's invoice page)."""
     rows: list[dict[str, Any]] = [
         {
             "date": p.booking_date,
             "amount_cents": p.amount_cents,
             "kind": "payment",
             "status": "received",
+            "invoice": p.invoice.number,
         }
-        for p in found.payments.order_by("booking_date", "pk")
+        for p in payments.select_related("invoice").order_by("booking_date", "pk")
     ]
     rows += [
         {
@@ -200,10 +207,25 @@ def invoice_payments(request: HttpRequest, invoice_id: uuid.UUID) -> list[dict[s
             "amount_cents": r.amount_cents,
             "kind": "refund",
             "status": r.status,
+            "invoice": r.invoice.number,
         }
-        for r in found.refunds.order_by("created_at", "pk")
+        for r in refunds.select_related("invoice").order_by("created_at", "pk")
     ]
     return rows
+
+
+@router.get(
+    "/payments",
+    response={200: list[PaymentOut], **ERRORS},
+    **INVOICES,
+    url_name="payments",
+    summary="Every payment on your invoices and every refund, oldest first",
+)
+def payments(request: HttpRequest) -> list[dict[str, Any]]:
+    mine = Invoice.objects.for_customer(customer_of(request))
+    return _money_rows(
+        Payment.objects.filter(invoice__in=mine), Refund.objects.filter(invoice__in=mine)
+    )
 
 
 @router.get(

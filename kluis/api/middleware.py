@@ -9,6 +9,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 
+from kluis.api import quiet
 from kluis.api.problems import Problem, problem_response
 from kluis.audit.chain import audit_append
 
@@ -44,16 +45,28 @@ class ApiMiddleware:
     @staticmethod
     def _audit(request: HttpRequest, response: HttpResponse) -> None:
         caller = getattr(request, "api_caller", None)
-        if caller is not None:
-            match = request.resolver_match
-            audit_append(
-                action="api.used",
-                actor=caller.actor.ref,
-                subject=caller.actor.subject_id,
-                data={
-                    "token": str(caller.token.pk),
-                    "method": request.method,
-                    "route": match.route if match else "",
-                    "status": response.status_code,
-                },
-            )
+        if caller is None:
+            return
+        token_id = caller.token.pk
+        if getattr(request, "api_quiet", False):
+            if response.status_code == 304:
+                quiet.quiet_answered(token_id)  # on the chain with the token's next entry
+                return
+            repeats = quiet.repeats_take(token_id)  # changed after all: recorded now
+        else:
+            repeats = getattr(request, "api_repeats", 0)
+        match = request.resolver_match
+        data = {
+            "token": str(token_id),
+            "method": request.method,
+            "route": match.route if match else "",
+            "status": response.status_code,
+        }
+        if repeats:
+            data["repeats"] = repeats  # unchanged 304 fetches since this process's last entry
+        audit_append(
+            action="api.used", actor=caller.actor.ref, subject=caller.actor.subject_id, data=data
+        )
+        minute = getattr(request, "api_window", None)
+        if minute is not None and response.status_code == 304:
+            quiet.recorded(token_id, minute, getattr(request, "api_counted", 0))

@@ -88,6 +88,33 @@ _FIELD_MESSAGES: dict[str, Promise] = {
 }
 
 
+def no_body(body: bytes) -> None:
+    """An operation that takes no input refuses one (unknown fields are not ignored)."""
+    if body.strip() not in (b"", b"{}"):
+        error = {
+            "location": "body",
+            "field": "",
+            "code": "extra_forbidden",
+            "message": str(_FIELD_MESSAGES["extra_forbidden"]),
+        }
+        raise Problem("invalid", _("Deze bewerking neemt geen invoer."), errors=[error])
+
+
+def form_problem(form: Any) -> Problem:
+    """A Django form's errors (a service's own validation) as an `invalid` problem."""
+    errors = [
+        {
+            "location": "body",
+            "field": "" if name == "__all__" else name,
+            "code": "invalid",
+            "message": str(message),
+        }
+        for name, messages in form.errors.items()
+        for message in messages
+    ]
+    return Problem("invalid", _("Een of meer velden kloppen niet."), errors=errors)
+
+
 def field_errors(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pydantic's errors as `{"location": "body", "field": "network", "message": ...}`."""
     errors = []

@@ -72,6 +72,7 @@ class PaymentOut(Schema):
     amount_cents: int
     kind: Literal["payment", "refund"]
     status: str = Field(description="`received` for a payment; a refund's status")
+    invoice: str = Field(description="the invoice's number")
 
 
 class PayLinkOut(Schema):

@@ -45,6 +45,14 @@ SCOPES: dict[str, Scope] = {
             _CUSTOMER,
         ),
         Scope(
+            "domains:write",
+            _(
+                "beschikbaarheid van domeinnamen controleren, naamservers wijzigen en een "
+                "verhuiscode laten mailen"
+            ),
+            _CUSTOMER,
+        ),
+        Scope(
             "sites:read", _("sites, hun toegangslijsten en de toegang van support lezen"), _CUSTOMER
         ),
         Scope(
@@ -52,7 +60,18 @@ SCOPES: dict[str, Scope] = {
             _("adressen op de toegangslijst zetten en weghalen, toegang van support beëindigen"),
             _CUSTOMER,
         ),
+        Scope("help:requests", _("je hulpvragen lezen en een nieuwe stellen"), _CUSTOMER),
         Scope("finance:read", _("financieel overzicht en openstaande facturen lezen"), _STAFF),
+        Scope(
+            "orders:desk",
+            _("bestellingen lezen en naar een volgende status zetten (rol orders)"),
+            _STAFF,
+        ),
+        Scope(
+            "customers:reveal",
+            _("een verzegeld gegeven van een klant openen, met doel en dossier"),
+            _STAFF,
+        ),
         Scope(
             "firewall:read", _("de toegangslijsten van alle sites ophalen (hostingnodes)"), _SERVICE
         ),

@@ -31,11 +31,30 @@ def bearer(token: str, **extra: Any) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}", **extra}
 
 
+def problem_of(response: Any, status: int, code: str) -> dict[str, Any]:
+    """The problem+json body of `response`, checked to be `code` with `status`."""
+    import json
+
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = json.loads(response.content)
+    assert body["status"] == status and body["type"].endswith(f"#problem-{code}"), body
+    return body
+
+
 def api_client() -> Client:
     return Client(HTTP_ACCEPT_LANGUAGE="nl")
 
 
-__all__ = ["ApiToken", "api_client", "bearer", "holder_of", "service_token", "token_for"]
+__all__ = [
+    "ApiToken",
+    "api_client",
+    "bearer",
+    "holder_of",
+    "problem_of",
+    "service_token",
+    "token_for",
+]
 
 
 # --- builders for kluis.testing.ROUTES: objects of Alice ------------------------------

@@ -165,8 +165,29 @@ def authenticate(text: str) -> Caller | None:
     return Caller(token, holder_of(token), user.actor())
 
 
+def still_usable(secret_hash: str) -> bool:
+    """Whether the token with this hash is neither revoked nor expired: one plain read,
+    for a service token whose row this process already read (kluis/api/quiet.py)."""
+    meta = ApiToken._meta
+    q = connection.ops.quote_name
+    sql = (
+        f"SELECT 1 FROM {q(meta.db_table)} WHERE {q('secret_hash')} = %s "  # noqa: S608
+        f"AND {q('revoked_at')} IS NULL AND {q('expires_at')} > %s"
+    )
+    now = meta.get_field("expires_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [secret_hash, now])
+        return cursor.fetchone() is not None
+
+
 def rate_limit(token: ApiToken, *, now: float | None = None) -> int:
-    """Count one request; 0 if allowed, else the seconds until the next window.
+    """Count one request; 0 if allowed, else the seconds until the next window."""
+    return rate_count(token, now=now)[1]
+
+
+def rate_count(token: ApiToken, *, extra: int = 0, now: float | None = None) -> tuple[int, int]:
+    """Count one request (and `extra` quiet ones of this window, kluis/api/quiet.py);
+    (the window's count, 0 if allowed else the seconds until the next window).
 
     A fixed window of a minute per token, in the token's row, so every web process
     counts together: one UPDATE … RETURNING (SQLite and PostgreSQL both have it)
@@ -179,14 +200,15 @@ def rate_limit(token: ApiToken, *, now: float | None = None) -> int:
     count, start = q("window_count"), q("window")
     sql = (
         f"UPDATE {q(meta.db_table)} SET "  # noqa: S608 (names are ours)
-        f"{count} = CASE WHEN {start} = %s THEN {count} + 1 ELSE 1 END, "
+        f"{count} = CASE WHEN {start} = %s THEN {count} + 1 + %s ELSE 1 END, "
         f"{start} = %s, {q('last_used_at')} = %s WHERE {q('id')} = %s RETURNING {count}"
     )
     used = meta.get_field("last_used_at").get_db_prep_value(timezone.now(), connection)
     key = meta.get_field("id").get_db_prep_value(token.pk, connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [window, window, used, key])
+        cursor.execute(sql, [window, max(extra, 0), window, used, key])
         row = cursor.fetchone()
-    if row is not None and row[0] > settings.KLUIS_API_RATE_PER_MINUTE:
-        return max(1, int((window + 1) * 60 - moment) + 1)
-    return 0
+    counted = int(row[0]) if row is not None else 0
+    if counted > settings.KLUIS_API_RATE_PER_MINUTE:
+        return counted, max(1, int((window + 1) * 60 - moment) + 1)
+    return counted, 0

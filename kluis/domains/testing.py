@@ -32,3 +32,28 @@ def registered_domain_kwargs(p: Personas) -> dict[str, Any]:
         nameservers=["ns1.winkeltjes.net", "ns2.winkeltjes.net"],
     )
     return {"registration_id": registration.pk}
+
+
+def registered_at_registry_kwargs(p: Personas) -> dict[str, Any]:
+    """A domain of Alice's, registered for real at the configured registry (in tests the
+    local EPP server, kluis/domains/tests/conftest.py `registries_local`)."""
+    from kluis.domains.services import registrations_run
+
+    customer = p.customer_a
+    customer.address_street = "Keizersgracht 1"
+    customer.address_postcode = "1015CD"
+    customer.address_city = "Amsterdam"
+    customer.save()
+    order = make_order(customer, status=Order.Status.IN_PROGRESS, domain="alice-registry.nl")
+    (registration,) = registrations_queue(order=order)
+    outcome = registrations_run()
+    assert outcome.startswith("1 registered"), outcome
+    return {"registration_id": registration.pk}
+
+
+def check_data(p: Personas) -> dict[str, Any]:
+    """A name to check, in an extension the shop sells."""
+    from kluis.shop.catalogue import catalogue_load
+
+    catalogue_load()
+    return {"label": "alice-nieuw", "tld": "nl"}

@@ -11,3 +11,14 @@ class SitesConfig(AppConfig):
         from kluis.sites.records import sites_records
 
         register_record_finder(sites_records)
+
+        from django.db.models.signals import post_delete, post_save
+
+        from kluis.sites.firewall import firewall_changed
+        from kluis.sites.models import AllowEntry, Site
+
+        for model in (Site, AllowEntry):
+            post_save.connect(firewall_changed, sender=model, dispatch_uid=f"fw-{model.__name__}")
+            post_delete.connect(
+                firewall_changed, sender=model, dispatch_uid=f"fw-del-{model.__name__}"
+            )

@@ -30,6 +30,7 @@ import secrets
 import shlex
 import socket
 import subprocess
+import threading
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -38,14 +39,20 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.db.models.base import ModelState
 from django.utils import timezone
 
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
 from kluis.sites.addresses import Network
-from kluis.sites.models import AllowEntry, FirewallExport, FirewallExportRequest, Site
+from kluis.sites.models import (
+    AllowEntry,
+    FirewallExport,
+    FirewallExportRequest,
+    FirewallVersion,
+    Site,
+)
 from kluis.vault.reveal import reveal_many
 
 logger = logging.getLogger(__name__)
@@ -251,6 +258,72 @@ def inputs_digest(now: object | None = None) -> str:
                 digest.update(repr(rows).encode())
         digest.update(b"|")
     return digest.hexdigest()
+
+
+# --- the allowlists' version, for a cheap ETag ------------------------------------------
+
+
+def firewall_changed(**_: object) -> None:
+    """A new version token, in the change's own transaction: connected to every save and
+    delete of a site or an entry (SitesConfig.ready). A write that passes the models'
+    signals by (bulk_create, QuerySet.update) calls this itself."""
+    token = secrets.token_hex(16)
+    if not FirewallVersion.objects.filter(pk=1).update(version=token):
+        FirewallVersion.objects.update_or_create(pk=1, defaults={"version": token})
+
+
+def firewall_version() -> str:
+    # One indexed row, read on every poll: plain SQL spares the ORM's compiling of it.
+    table = connection.ops.quote_name(FirewallVersion._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {table} WHERE id = 1")  # noqa: S608 (our name)
+        row = cursor.fetchone()
+    return str(row[0]) if row else ""
+
+
+@dataclass(frozen=True)
+class _Known:
+    version: str
+    digest: str
+    since: dt.datetime
+    until: dt.datetime | None  # the next moment an entry starts or ends
+
+
+_known: list[_Known] = []
+_known_lock = threading.Lock()
+
+
+def _next_boundary(moment: dt.datetime) -> dt.datetime | None:
+    ends = AllowEntry.objects.filter(expires_at__gt=moment).aggregate(m=Min("expires_at"))["m"]
+    starts = AllowEntry.objects.filter(valid_from__gt=moment).aggregate(m=Min("valid_from"))["m"]
+    found = [m for m in (ends, starts) if m is not None]
+    return min(found) if found else None
+
+
+def inputs_etag(now: dt.datetime | None = None) -> str:
+    """`inputs_digest`, kept in the process for as long as the version token stays and no
+    entry starts or ends: an unchanged fetch reads one row instead of every entry's id.
+
+    The version is read before the digest: a change that commits in between makes the
+    kept pair older than the rows it was computed from, never newer, so the next fetch
+    computes again rather than keeping a digest of a state that no longer is.
+    """
+    moment = now or timezone.now()
+    version = firewall_version()
+    with _known_lock:
+        known = _known[0] if _known else None
+    if (
+        known is not None
+        and known.version == version
+        and known.since <= moment
+        and (known.until is None or moment < known.until)
+    ):
+        return known.digest
+    digest = inputs_digest(moment)
+    fresh = _Known(version, digest, moment, _next_boundary(moment))
+    with _known_lock:
+        _known[:] = [fresh]
+    return digest
 
 
 def _manifest(root: Path) -> dict[str, Any]:

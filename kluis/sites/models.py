@@ -316,3 +316,19 @@ class FirewallExportRequest(models.Model):
 
     def __str__(self) -> str:
         return f"firewall export request {self.pk}"
+
+
+class FirewallVersion(models.Model):
+    """One row: a random token that changes with every change of a site or an allowlist
+    entry (kluis/sites/firewall.py `firewall_changed`, in the change's own transaction).
+
+    The API's firewall fetch keeps its ETag for as long as this token stays and no entry
+    starts or ends, so an unchanged poll reads one row instead of every entry's id. A
+    token, not a counter: a rolled-back change can never bring back a value that was
+    already seen with other contents.
+    """
+
+    version = models.CharField(max_length=32, default="")
+
+    def __str__(self) -> str:
+        return f"firewall version {self.version}"

@@ -1,0 +1,115 @@
+"""Help requests and the payments list through the API, as on the portal's pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kluis.api.testing import bearer, problem_of, token_for
+from kluis.audit.models import AuditEntry
+from kluis.policy.enforce import Actor
+from kluis.sites.models import HelpRequest
+from kluis.sites.testing import make_site
+from kluis.testing import Personas
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _post(client, url, body, token, **extra):
+    data = body if isinstance(body, str) else json.dumps(body)
+    return client.post(url, data, content_type="application/json", **bearer(token, **extra))
+
+
+def test_a_help_request_is_asked_and_listed_through_the_sites_service(
+    client, personas: Personas
+) -> None:
+    site = make_site(personas.customer_a)
+    bobs = make_site(personas.customer_b)
+    token = token_for(personas.alice, ["help:requests"])
+    url = "/api/v1/help-requests"
+
+    # Bad input: nothing is made.
+    problem_of(_post(client, url, {"about": "site", "message": "Traag"}, token), 422, "invalid")
+    other = {"about": "site", "site": bobs.pk, "message": "Traag"}
+    assert problem_of(_post(client, url, other, token), 422, "invalid")["errors"][0]["field"] == (
+        "site"
+    )
+    problem_of(_post(client, url, {"about": "weer", "message": "x"}, token), 422, "invalid")
+    problem_of(_post(client, url, {"about": "account", "message": 5}, token), 422, "invalid")
+    extra = {"about": "account", "message": "x", "urgent": True}
+    problem_of(_post(client, url, extra, token), 422, "invalid")
+    problem_of(
+        _post(
+            client,
+            url,
+            {"about": "account", "message": "x"},
+            token_for(personas.alice, ["sites:read"]),
+        ),
+        403,
+        "forbidden",
+    )
+    assert not HelpRequest.objects.exists()
+
+    body = {"about": "site", "site": site.pk, "message": "Mijn winkel is traag."}
+    made = _post(client, url, body, token, HTTP_IDEMPOTENCY_KEY="vraag-1")
+    assert made.status_code == 201, made.content
+    answer = json.loads(made.content)
+    assert answer["site"] == site.pk and answer["status"] == "open"
+    assert _post(client, url, body, token, HTTP_IDEMPOTENCY_KEY="vraag-1").status_code == 200
+    (stored,) = HelpRequest.objects.all()
+    me = Actor.subject(personas.customer_a.pk)
+    assert stored.message.reveal(purpose="answer_questions", actor=me) == "Mijn winkel is traag."
+    assert AuditEntry.objects.filter(action="sites.help_request_opened").count() == 1
+
+    listed = json.loads(client.get(url, **bearer(token)).content)
+    assert [h["reference"] for h in listed] == [stored.reference]
+    assert "traag" not in json.dumps(listed)  # the question stays out of the list
+    bob = token_for(personas.bob, ["help:requests"])
+    assert json.loads(client.get(url, **bearer(bob)).content) == []
+
+
+def _paid(invoice, reference: str):
+    from kluis.billing.models import BankStatement, Payment
+
+    statement = BankStatement.objects.create(
+        version="02", message_id=reference, statement_id=reference, sha256="0" * 64
+    )
+    payment = Payment(
+        statement=statement,
+        entry_reference=reference,
+        booking_date=invoice.issue_date,
+        amount_cents=500,
+        match=Payment.Match.REFERENCE,
+        invoice=invoice,
+        holder="Betaler",
+        subject=invoice.customer_id,
+    )
+    payment.save(force_insert=True)
+    return payment
+
+
+def test_the_payments_list_holds_only_the_customers_own(client, personas: Personas) -> None:
+    from kluis.billing.models import Invoice
+    from kluis.billing.services import invoice_issue
+    from kluis.billing.testing import invoice_kwargs
+    from kluis.shop.testing import make_order
+
+    alices = Invoice.objects.get(pk=invoice_kwargs(personas)["invoice_id"])
+    bobs = invoice_issue(order=make_order(personas.customer_b), issued_by=None)
+    _paid(alices, "A-1")
+    _paid(bobs, "B-1")
+    token = token_for(personas.alice, ["invoices:read"])
+    rows = json.loads(client.get("/api/v1/payments", **bearer(token)).content)
+    assert rows == [
+        {
+            "date": alices.issue_date.isoformat(),
+            "amount_cents": 500,
+            "kind": "payment",
+            "status": "received",
+            "invoice": alices.number,
+        }
+    ]
+    assert "Betaler" not in json.dumps(rows)
+    orders_only = token_for(personas.alice, ["orders:read"])
+    problem_of(client.get("/api/v1/payments", **bearer(orders_only)), 403, "forbidden")
