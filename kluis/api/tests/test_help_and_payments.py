@@ -113,3 +113,29 @@ def test_the_payments_list_holds_only_the_customers_own(client, personas: Person
     assert "Betaler" not in json.dumps(rows)
     orders_only = token_for(personas.alice, ["orders:read"])
     problem_of(client.get("/api/v1/payments", **bearer(orders_only)), 403, "forbidden")
+
+
+def test_the_copy_holds_the_customers_tokens_with_their_last_use(client, personas) -> None:
+    from django.utils.translation import override
+
+    from kluis.api.models import ApiToken
+    from kluis.api.tokens import personal_token_create
+    from kluis.formats import long_datetime
+
+    row, text = personal_token_create(
+        user=personas.alice, name="boekhouding", scopes=["account:read"], days=30
+    )
+    copy = client.get("/api/v1/my-data", **bearer(text)).content.decode()
+    row.refresh_from_db()
+    assert row.last_used_at is not None
+    dumped = json.loads(copy)
+    found = json.dumps(dumped, ensure_ascii=False)
+    assert "boekhouding" in found and "API-token" in found
+    assert "al je gegevens lezen, zoals op Mijn gegevens" in found
+    assert text not in found and row.secret_hash not in found
+    with override("nl"):
+        assert long_datetime(row.expires_at) in found
+    # Bob's copy holds none of Alice's tokens.
+    bobs = token_for(personas.bob, ["account:read"])
+    assert "boekhouding" not in client.get("/api/v1/my-data", **bearer(bobs)).content.decode()
+    assert ApiToken.objects.filter(user=personas.alice).count() == 1
