@@ -869,6 +869,7 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"batch_id": "b-1", "kind": "postfix", "lines": ["no log line"]},
     ),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
+    "api:staff-orders": Route("api", scope="orders:desk", roles=frozenset({"orders"})),
     "api:staff-order": Route(
         "api", scope="orders:desk", roles=frozenset({"orders"}), kwargs=_alice_order
     ),
