@@ -827,6 +827,14 @@ ROUTES: dict[str, Route] = {
         method="post",
         data=lambda p: {"about": "account", "message": "Hoe zet ik tweestapsverificatie aan?"},
     ),
+    "api:help-request": Route("api", scope="help:requests", kwargs=_sites("help_request_kwargs")),
+    "api:help-request-reply": Route(
+        "api",
+        scope="help:requests",
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"body": "Het werkt weer, dank je."},
+    ),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(

@@ -68,6 +68,24 @@ def test_a_help_request_is_asked_and_listed_through_the_sites_service(
     bob = token_for(personas.bob, ["help:requests"])
     assert json.loads(client.get(url, **bearer(bob)).content) == []
 
+    # One request, with its question opened for Alice; her reply; Bob finds none of it.
+    one = f"{url}/{stored.pk}"
+    shown = json.loads(client.get(one, **bearer(token)).content)
+    assert shown["message"] == "Mijn winkel is traag." and shown["thread"] == []
+    problem_of(client.get(one, **bearer(bob)), 404, "not-found")
+    problem_of(_post(client, f"{one}/reply", {"body": "x"}, bob), 404, "not-found")
+    problem_of(_post(client, f"{one}/reply", {"body": ""}, token), 422, "invalid")
+    problem_of(_post(client, f"{one}/reply", {"body": "x", "cc": "y"}, token), 422, "invalid")
+    replied = _post(client, f"{one}/reply", {"body": "Nog steeds traag."}, token)
+    assert replied.status_code == 201, replied.content
+    thread = json.loads(replied.content)["thread"]
+    assert thread == [{**thread[0], "number": 1, "author": "customer", "body": "Nog steeds traag."}]
+    from kluis.sites.services import help_request_close
+
+    help_request_close(request=stored, by=personas.alice)
+    closed = problem_of(_post(client, f"{one}/reply", {"body": "Hallo?"}, token), 422, "refused")
+    assert closed["detail"] == "Deze hulpvraag is gesloten."
+
 
 def _paid(invoice, reference: str):
     from kluis.billing.models import BankStatement, Payment
