@@ -843,6 +843,14 @@ ROUTES: dict[str, Route] = {
         method="post",
         data=lambda p: {"about": "account", "message": "Hoe zet ik tweestapsverificatie aan?"},
     ),
+    "api:help-request": Route("api", scope="help:requests", kwargs=_sites("help_request_kwargs")),
+    "api:help-request-reply": Route(
+        "api",
+        scope="help:requests",
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {"body": "Het werkt weer, dank je."},
+    ),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(
@@ -885,6 +893,7 @@ ROUTES: dict[str, Route] = {
         data=lambda p: {"batch_id": "b-1", "kind": "postfix", "lines": ["no log line"]},
     ),
     "api:staff-open-invoices": Route("api", scope="finance:read", roles=FINANCE),
+    "api:staff-orders": Route("api", scope="orders:desk", roles=frozenset({"orders"})),
     "api:staff-order": Route(
         "api", scope="orders:desk", roles=frozenset({"orders"}), kwargs=_alice_order
     ),

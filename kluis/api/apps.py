@@ -5,3 +5,9 @@ class ApiConfig(AppConfig):
     name = "kluis.api"
     label = "api"
     verbose_name = "REST API"
+
+    def ready(self) -> None:
+        from kluis.api.records import api_records
+        from kluis.rights.records import register_record_finder
+
+        register_record_finder(api_records)

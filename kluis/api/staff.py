@@ -123,6 +123,39 @@ def _desk_out(order: Order) -> dict[str, Any]:
     }
 
 
+class DeskOrderPage(Schema):
+    items: list[DeskOrderOut]
+    next_cursor: str | None = None
+
+
+class DeskFilter(PageQuery):
+    status: OrderStatus | None = Field(None, description="only orders in this status")
+
+
+@router.get(
+    "/orders",
+    response={200: DeskOrderPage, **ERRORS},
+    **DESK,
+    url_name="staff-orders",
+    summary="The orders desk's list, newest first, by status (orders)",
+)
+def desk_orders(request: HttpRequest, filters: Query[DeskFilter]) -> dict[str, Any]:
+    """As the back office's order list: numbers and statuses, no personal data."""
+    queryset = Order.objects.select_related("customer")
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    rows, cursor = page(
+        queryset,
+        first="created_at",
+        second="number",
+        descending=True,
+        cursor=filters.cursor,
+        limit=filters.limit,
+        parse=dt.datetime.fromisoformat,
+    )
+    return {"items": [_desk_out(o) for o in rows], "next_cursor": cursor}
+
+
 @router.get(
     "/orders/{order_id}",
     response={200: DeskOrderOut, **ERRORS},

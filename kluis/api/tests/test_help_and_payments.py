@@ -68,6 +68,24 @@ def test_a_help_request_is_asked_and_listed_through_the_sites_service(
     bob = token_for(personas.bob, ["help:requests"])
     assert json.loads(client.get(url, **bearer(bob)).content) == []
 
+    # One request, with its question opened for Alice; her reply; Bob finds none of it.
+    one = f"{url}/{stored.pk}"
+    shown = json.loads(client.get(one, **bearer(token)).content)
+    assert shown["message"] == "Mijn winkel is traag." and shown["thread"] == []
+    problem_of(client.get(one, **bearer(bob)), 404, "not-found")
+    problem_of(_post(client, f"{one}/reply", {"body": "x"}, bob), 404, "not-found")
+    problem_of(_post(client, f"{one}/reply", {"body": ""}, token), 422, "invalid")
+    problem_of(_post(client, f"{one}/reply", {"body": "x", "cc": "y"}, token), 422, "invalid")
+    replied = _post(client, f"{one}/reply", {"body": "Nog steeds traag."}, token)
+    assert replied.status_code == 201, replied.content
+    thread = json.loads(replied.content)["thread"]
+    assert thread == [{**thread[0], "number": 1, "author": "customer", "body": "Nog steeds traag."}]
+    from kluis.sites.services import help_request_close
+
+    help_request_close(request=stored, by=personas.alice)
+    closed = problem_of(_post(client, f"{one}/reply", {"body": "Hallo?"}, token), 422, "refused")
+    assert closed["detail"] == "Deze hulpvraag is gesloten."
+
 
 def _paid(invoice, reference: str):
     from kluis.billing.models import BankStatement, Payment
@@ -113,3 +131,29 @@ def test_the_payments_list_holds_only_the_customers_own(client, personas: Person
     assert "Betaler" not in json.dumps(rows)
     orders_only = token_for(personas.alice, ["orders:read"])
     problem_of(client.get("/api/v1/payments", **bearer(orders_only)), 403, "forbidden")
+
+
+def test_the_copy_holds_the_customers_tokens_with_their_last_use(client, personas) -> None:
+    from django.utils.translation import override
+
+    from kluis.api.models import ApiToken
+    from kluis.api.tokens import personal_token_create
+    from kluis.formats import long_datetime
+
+    row, text = personal_token_create(
+        user=personas.alice, name="boekhouding", scopes=["account:read"], days=30
+    )
+    copy = client.get("/api/v1/my-data", **bearer(text)).content.decode()
+    row.refresh_from_db()
+    assert row.last_used_at is not None
+    dumped = json.loads(copy)
+    found = json.dumps(dumped, ensure_ascii=False)
+    assert "boekhouding" in found and "API-token" in found
+    assert "al je gegevens lezen, zoals op Mijn gegevens" in found
+    assert text not in found and row.secret_hash not in found
+    with override("nl"):
+        assert long_datetime(row.expires_at) in found
+    # Bob's copy holds none of Alice's tokens.
+    bobs = token_for(personas.bob, ["account:read"])
+    assert "boekhouding" not in client.get("/api/v1/my-data", **bearer(bobs)).content.decode()
+    assert ApiToken.objects.filter(user=personas.alice).count() == 1

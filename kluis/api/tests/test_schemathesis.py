@@ -100,6 +100,7 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
             token_for(personas.alice, [s for s in CUSTOMER if s != "privacy:erasure"])
         ),
         "staff": bearer(token_for(personas.staff["finance"])),
+        "orders": bearer(token_for(personas.staff["orders"])),
         "node": bearer(service_token(personas.staff["admin"])),
     }
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler())
@@ -108,6 +109,9 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
     for result in schema.get_all_operations():
         operation = result.ok()
         tag = operation.definition.raw.get("tags", ["customer"])[0]
+        roles = operation.definition.raw.get("x-roles", [])
+        if tag == "staff" and roles and "finance" not in roles:
+            tag = "orders"  # the desk's operations: a member of the orders role
         header = {"Authorization": headers[tag]["HTTP_AUTHORIZATION"]}
         names = {p.name for p in operation.path_parameters}
         ids = {k: v for k, v in known.items() if k in names}
@@ -125,4 +129,6 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
         "POST /api/v1/sites/{site_id}/allowlist/current",
         "GET /api/v1/nodes/firewall",
         "GET /api/v1/staff/finance/open-invoices",
+        "GET /api/v1/staff/orders",
+        "GET /api/v1/payments",
     } <= succeeded, succeeded

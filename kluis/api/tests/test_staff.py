@@ -88,6 +88,16 @@ def test_the_orders_desk_moves_an_order_as_the_page_does(client, personas: Perso
 
     shown = client.get(f"/api/v1/staff/orders/{order.pk}", **bearer(token))
     assert json.loads(shown.content)["next_statuses"] == ["awaiting_payment", "cancelled"]
+    newer = make_order(personas.customer_b)
+    listed = json.loads(client.get("/api/v1/staff/orders?limit=1", **bearer(token)).content)
+    assert [o["number"] for o in listed["items"]] == [newer.number] and listed["next_cursor"]
+    rest = client.get(
+        f"/api/v1/staff/orders?limit=5&cursor={listed['next_cursor']}", **bearer(token)
+    )
+    assert order.number in [o["number"] for o in json.loads(rest.content)["items"]]
+    received = client.get("/api/v1/staff/orders?status=paid", **bearer(token))
+    assert json.loads(received.content)["items"] == []
+    problem_of(client.get("/api/v1/staff/orders?status=weg", **bearer(token)), 422, "invalid")
 
     # Bad input and an illegal move: nothing moves, nothing is mailed.
     mail.outbox.clear()
