@@ -295,25 +295,25 @@ def _record_contact_sent(
     handle: str,
     categories: list[str],
     reference: str,
-    *,
-    sends: list[Sent] | None = None,
 ) -> RegistryContact:
-    """The contact's row and its disclosure; call inside the state change's transaction.
+    """The contact's row and its disclosure; call inside the state change's transaction."""
+    contact = _contact_row(registration, registry, handle)
+    ledger_send(registration.order.customer_id, registry, categories, reference)
+    return contact
 
-    With `sends`, the disclosure is added there for the caller to record with the rest.
-    """
-    customer_id = registration.order.customer_id
+
+def _contact_row(
+    registration: DomainRegistration, registry: Registry, handle: str
+) -> RegistryContact:
+    """The row of a contact we sent to `registry`, made live again if it was deleted."""
     contact, _created = RegistryContact.objects.get_or_create(
-        registry=registry.key, handle=handle, defaults={"customer_id": customer_id}
+        registry=registry.key,
+        handle=handle,
+        defaults={"customer_id": registration.order.customer_id},
     )
     if contact.deleted_at is not None:  # created anew after it was deleted there
         RegistryContact.objects.filter(pk=contact.pk).update(deleted_at=None)
         contact.deleted_at = None
-    send = _registry_send(customer_id, registry, categories, reference)
-    if sends is None:
-        disclosures_record([send])
-    else:
-        sends.append(send)
     return contact
 
 
@@ -598,29 +598,39 @@ def domain_register(
     _after_create(registration)
 
     def record(sends: list[Sent]) -> DomainRegistration:
-        locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
-        if locked.status == DomainRegistration.Status.REGISTERED:
-            return locked
         if sent is not None:
-            contact = _record_contact_sent(registration, *sent, sends=sends)
+            contact = _contact_row(registration, registry, handle)
         elif known is not None:
             contact = known
         else:  # sent by an earlier registration of this batch, recorded before this one
             contact = RegistryContact.objects.get(registry=registry.key, handle=handle)
-        locked.status = DomainRegistration.Status.REGISTERED
-        locked.contact = contact
-        locked.roid = roid
-        locked.nameservers = nameservers
-        # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
-        locked.expires_on = _local_date(expires) if expires else None
-        locked.registered_at = timezone.now()
-        locked.leased_until = None
-        locked.last_error = ""
-        locked.save()
+        values = {
+            "status": DomainRegistration.Status.REGISTERED,
+            "contact": contact,
+            "roid": roid,
+            "nameservers": nameservers,
+            # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
+            "expires_on": _local_date(expires) if expires else None,
+            "registered_at": timezone.now(),
+            "leased_until": None,
+            "last_error": "",
+        }
+        # One conditional UPDATE: a registration another run completed meanwhile is
+        # left alone, and nothing is ledgered twice.
+        if not (
+            DomainRegistration.objects.filter(pk=registration.pk)
+            .exclude(status=DomainRegistration.Status.REGISTERED)
+            .update(**values)
+        ):
+            return DomainRegistration.objects.get(pk=registration.pk)
+        for key, value in values.items():
+            setattr(registration, key, value)
+        if sent is not None:
+            sends.append(_registry_send(customer.id, registry, categories, reference))
         sends.append(
             _registry_send(customer.id, registry, categories, f"{reference} domain:{name}")
         )
-        return locked
+        return registration
 
     if batch is None:
         with transaction.atomic():
