@@ -163,6 +163,8 @@ class PollMessage:
     at: str
     text: str
     domain: str = ""
+    # The registrar that asked for the transfer the message is about.
+    gaining: str = ""
 
 
 @dataclass
@@ -197,11 +199,42 @@ class Registry:
     faults: Faults = field(default_factory=Faults)
     commands_seen: int = 0
     received: list[str] = field(default_factory=list)  # command names, for tests
+    # A pending transfer the losing registrar leaves unanswered is approved by the
+    # registry after this long (gTLD registries: five days), seen at the next command.
+    transfer_auto_approve: dt.timedelta = dt.timedelta(days=5)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}-KLUIS"
+
+    def tell(self, client_id: str, status: str, record: DomainRecord, gaining: str) -> None:
+        """A transfer poll message for `client_id` (call under the lock)."""
+        self.polls.setdefault(client_id, []).append(
+            PollMessage(
+                self.next_id("M"),
+                _iso(_now()),
+                f"Transfer {status} for {record.name}",
+                record.name,
+                gaining,
+            )
+        )
+
+    def transfers_due(self) -> None:
+        """Approve the pending transfers no one answered in time (call under the lock)."""
+        limit = _now() - self.transfer_auto_approve
+        for record in self.domains.values():
+            if not record.transfer_to or not record.transfer_at:
+                continue
+            at = dt.datetime.fromisoformat(record.transfer_at.replace("Z", "+00:00"))
+            if at > limit:
+                continue
+            losing, gaining = record.sponsor, record.transfer_to
+            record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
+            record.transfer_to = record.transfer_at = ""
+            self.tell(losing, "serverApproved", record, gaining)
+            self.tell(gaining, "serverApproved", record, gaining)
+            self.save()
 
     def save(self) -> None:
         if self.store is None:
@@ -430,6 +463,7 @@ class Session:
         name = self._domain_name(_text(obj, _q(DOMAIN, "name")))
         given_pw = _text(obj, f"{_q(DOMAIN, 'authInfo')}/{_q(DOMAIN, 'pw')}")
         with self.registry.lock:
+            self.registry.transfers_due()
             record = self.registry.domains.get(name)
             if record is None:
                 raise Refusal(2303, name)
@@ -593,6 +627,7 @@ class Session:
         given_pw = _text(obj, f"{_q(DOMAIN, 'authInfo')}/{_q(DOMAIN, 'pw')}")
         reg = self.registry
         with reg.lock:
+            reg.transfers_due()
             record = reg.domains.get(name)
             if record is None:
                 raise Refusal(2303, name)
@@ -613,9 +648,7 @@ class Session:
                 else:
                     record.transfer_to, record.transfer_at = self.client_id, now
                     code, status = 1001, "pending"
-                reg.polls.setdefault(losing, []).append(
-                    PollMessage(reg.next_id("M"), now, f"Transfer {status} for {name}", name)
-                )
+                reg.tell(losing, status, record, self.client_id)
                 reg.save()
                 return self.answer(code, cltrid, res_data=self._trn(record, status, now))
             if op == "query":
@@ -636,6 +669,7 @@ class Session:
                     raise Refusal(2201)
                 at = record.transfer_at
                 record.transfer_to = record.transfer_at = ""
+                reg.tell(record.sponsor, "clientCancelled", record, self.client_id)
                 reg.save()
                 return self.answer(
                     1000,
@@ -649,10 +683,11 @@ class Session:
                     raise Refusal(2301)
                 gaining, at = record.transfer_to, record.transfer_at
                 if op == "approve":
-                    record.sponsor = gaining
+                    record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
                 record.transfer_to = record.transfer_at = ""
-                reg.save()
                 status = "clientApproved" if op == "approve" else "clientRejected"
+                reg.tell(gaining, status, record, gaining)
+                reg.save()
                 return self.answer(
                     1000, cltrid, res_data=self._trn(record, status, at, gaining=gaining)
                 )
@@ -839,7 +874,7 @@ class Session:
         return D.trnData(
             D.name(record.name),
             D.trStatus(status),
-            D.reID(record.transfer_to or record.sponsor),
+            D.reID(message.gaining or record.transfer_to or record.sponsor),
             D.reDate(message.at),
             D.acID(self.client_id),
             D.acDate(message.at),
@@ -849,6 +884,7 @@ class Session:
     def poll(self, el: etree._Element, cltrid: str) -> etree._Element:
         reg = self.registry
         with reg.lock:
+            reg.transfers_due()
             queue = reg.polls.setdefault(self.client_id, [])
             if el.get("op") == "req":
                 if not queue:

@@ -15,7 +15,9 @@ _ORDER = [
     DomainRegistration.Status.FAILED,
     DomainRegistration.Status.REFUSED,
     DomainRegistration.Status.PENDING,
+    DomainRegistration.Status.TRANSFER_PENDING,
     DomainRegistration.Status.TRANSFERRED,
+    DomainRegistration.Status.DELETED,
     DomainRegistration.Status.REGISTERED,
 ]
 
@@ -38,7 +40,7 @@ STUCK_AFTER = 3  # attempts
 def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
     rows: list[DeskRow] = []
     mails = dict(
-        OutboxMessage.objects.filter(dedupe_key__startswith="domains:registration:").values_list(
+        OutboxMessage.objects.filter(dedupe_key__startswith="domains:").values_list(
             "dedupe_key", "status"
         )
     )
@@ -49,6 +51,7 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
         if status in (
             DomainRegistration.Status.REGISTERED,
             DomainRegistration.Status.TRANSFERRED,
+            DomainRegistration.Status.DELETED,
         ):
             found = found.order_by("-registered_at")[:registered_limit]
         for registration in found:

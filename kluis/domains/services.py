@@ -20,12 +20,15 @@ Three promises:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import secrets
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from typing import Protocol, TypeVar
 
 import phonenumbers
 from django.conf import settings
@@ -85,8 +88,15 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     from kluis.shop.models import Order
 
     assert isinstance(order, Order)
+    from kluis.domains.models import TransferCode
+
     made = []
     for line in shop_link.domain_lines(order):
+        kind = (
+            DomainRegistration.Kind.TRANSFER
+            if TransferCode.objects.filter(line=line).exists()
+            else DomainRegistration.Kind.REGISTER
+        )
         try:
             registry = registry_for(f".{shop_link.tld_of(line)}").key
             error = ""
@@ -96,6 +106,7 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
             line=line,
             defaults={
                 "order": order,
+                "kind": kind,
                 "registry": registry,
                 "status": DomainRegistration.Status.FAILED
                 if error
@@ -108,8 +119,10 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     return made
 
 
-def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
-    """Take up to `limit` pending registrations for LEASE, in one UPDATE.
+def registrations_claim(
+    *, limit: int, now: dt.datetime | None = None, kind: str = DomainRegistration.Kind.REGISTER
+) -> list[int]:
+    """Take up to `limit` pending registrations (or transfers) for LEASE, in one UPDATE.
 
     A worker sees only the rows it marked with its own token, so two workers never
     take the same registration; one that dies leaves them to the next after LEASE.
@@ -117,12 +130,9 @@ def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[i
     now = now or timezone.now()
     token = secrets.token_hex(8)
     free = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
-    ids = list(
-        DomainRegistration.objects.pending().filter(free).values_list("pk", flat=True)[:limit]
-    )
-    DomainRegistration.objects.pending().filter(free, pk__in=ids).update(
-        leased_until=now + LEASE, leased_by=token
-    )
+    waiting = DomainRegistration.objects.pending().filter(free, kind=kind)
+    ids = list(waiting.values_list("pk", flat=True)[:limit])
+    waiting.filter(pk__in=ids).update(leased_until=now + LEASE, leased_by=token)
     return list(
         DomainRegistration.objects.filter(leased_by=token, pk__in=ids).values_list("pk", flat=True)
     )
@@ -383,9 +393,14 @@ def _finish_failed(
     message: str,
     *,
     cause: str,
-    contact_sent: tuple[Registry, str, list[str], str] | None = None,
+    contact_sent: Sent | None = None,
 ) -> None:
-    """Mark it failed with the registry's words, and mail the customer (once ever)."""
+    """Mark it failed with the registry's words, and mail the customer (once ever).
+
+    A transfer's auth code is deleted with it: a new try needs a new code.
+    """
+    from kluis.domains.models import TransferCode
+
     with transaction.atomic():
         if contact_sent is not None:
             _record_contact_sent(registration, *contact_sent)
@@ -395,28 +410,20 @@ def _finish_failed(
             leased_until=None,
         )
         mail_registration_failed(registration, cause)
+        if registration.is_transfer:
+            TransferCode.objects.filter(line_id=registration.line_id).delete()
+            audit_append(
+                action="domains.transfer_failed",
+                actor=ACTOR.ref,
+                subject=registration.order.customer_id,
+                data={"registration": registration.pk, "registry": registration.registry},
+            )
     registration.status = DomainRegistration.Status.FAILED
     registration.last_error = message[:500]
 
 
-def _after_create(registration: DomainRegistration) -> None:
-    """The moment between the registry's yes and our commit (tests crash here)."""
-
-
-def domain_register(
-    *,
-    registration: DomainRegistration,
-    session_for: SessionFor = _session,
-    revealed: dict[object, dict[str, str]] | None = None,
-) -> DomainRegistration:
-    """Register one pending domain; safe to run again after any crash.
-
-    Raises RegistrationRefused when policy or the customer's data stop it (the
-    registration is marked refused or failed, nothing is sent), EppError when the
-    registry cannot be reached (the registration stays pending for the next run).
-    `revealed` holds contact fields a batch revealed at once (reveal_contacts).
-    """
-    registry = REGISTRIES[registration.registry]
+def _preflight(registration: DomainRegistration, registry: Registry) -> tuple[str, Customer, str]:
+    """(consent reference, customer, domain name), or RegistrationRefused (recorded)."""
     registration.order.refresh_from_db(fields=["status"])
     if not shop_link.still_wanted(registration.order):
         _finish_refused(
@@ -426,7 +433,7 @@ def domain_register(
         raise RegistrationRefused("the order was cancelled or withdrawn")
     consent = _consent_or_refuse(registration, registry)
     customer = shop_link.customer_of(registration.order)
-    if not registry.period_allowed(1):
+    if not registration.is_transfer and not registry.period_allowed(1):
         _finish_failed(
             registration, f"{registry.name}: 1 jaar is niet toegestaan", cause=Cause.OTHER
         )
@@ -439,6 +446,28 @@ def domain_register(
             _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
         )
         raise RegistrationRefused("the domain name cannot be read") from None
+    return consent, customer, name
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactPlan:
+    """The registrant contact of one registration: reused (known) or to be sent (data)."""
+
+    categories: list[str]
+    reference: str
+    known: RegistryContact | None
+    handle: str
+    data: ContactData | None
+
+
+def contact_plan(
+    registration: DomainRegistration,
+    registry: Registry,
+    customer: Customer,
+    consent: str,
+    revealed: dict[object, dict[str, str]] | None,
+) -> ContactPlan:
+    """Which contact the registry gets; RegistrationRefused (recorded) when data lack."""
     categories = _categories(customer, registry)
     check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
     reference = _reference(registration, consent)
@@ -460,49 +489,106 @@ def domain_register(
                 cause=Cause.DATA,
             )
             raise
-    sent: tuple[Registry, str, list[str], str] | None = None
-    nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
+    return ContactPlan(categories, reference, known, handle, data)
+
+
+Sent = tuple[Registry, str, list[str], str]
+T = TypeVar("T")
+
+
+def with_contact_sent(
+    registration: DomainRegistration,
+    registry: Registry,
+    plan: ContactPlan,
+    session_for: SessionFor,
+    act: Callable[[EppClient], T],
+    cause_of: Callable[[EppCommandFailed], str],
+) -> tuple[T, Sent | None] | None:
+    """In one session: the contact where it is new, then `act`.
+
+    None when the registry refused (the registration is failed with its words, the
+    contact's send ledgered if it got that far); EppError when the session broke.
+    """
+    sent: Sent | None = None
     with session_for(registry) as epp:
         try:
-            if data is not None:
-                _send_contact(epp, data)
-                sent = (registry, handle, categories, reference)
-            _ensure_hosts(epp, nameservers)
-            helper = _own_contact(epp, registry) if registry.admin_tech else ""
-            try:
-                created = epp.domain_create(
-                    name=name,
-                    years=1,
-                    registrant=handle,
-                    auth_pw=auth_code_new(registry),
-                    nameservers=nameservers,
-                    admin=helper,
-                    tech=helper,
-                )
-                expires, roid = created.expires, ""
-            except EppCommandFailed as exc:
-                if exc.code != codes.OBJECT_EXISTS:
-                    raise
-                info = epp.domain_info(name)
-                if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
-                    raise
-                # Created by a run that crashed before its commit: complete it.
-                expires, roid = info.expires, info.roid
+            if plan.data is not None:
+                _send_contact(epp, plan.data)
+                sent = (registry, plan.handle, plan.categories, plan.reference)
+            result = act(epp)
         except EppCommandFailed as exc:
             _finish_failed(
                 registration,
                 f"{registry.name}: {exc.response.explain()}",
-                cause=_cause(exc),
+                cause=cause_of(exc),
                 contact_sent=sent,
             )
             log.info("registration %s failed: %s", registration.pk, exc.code)
-            return registration
+            return None
         except EppError:
             if sent is not None:
                 # The contact reached the registry before the session broke.
                 with transaction.atomic():
                     _record_contact_sent(registration, *sent)
             raise
+    return result, sent
+
+
+def _after_create(registration: DomainRegistration) -> None:
+    """The moment between the registry's yes and our commit (tests crash here)."""
+
+
+def domain_register(
+    *,
+    registration: DomainRegistration,
+    session_for: SessionFor = _session,
+    revealed: dict[object, dict[str, str]] | None = None,
+) -> DomainRegistration:
+    """Register one pending domain; safe to run again after any crash.
+
+    Raises RegistrationRefused when policy or the customer's data stop it (the
+    registration is marked refused or failed, nothing is sent), EppError when the
+    registry cannot be reached (the registration stays pending for the next run).
+    `revealed` holds contact fields a batch revealed at once (reveal_contacts).
+    """
+    registry = REGISTRIES[registration.registry]
+    consent, customer, name = _preflight(registration, registry)
+    plan = contact_plan(registration, registry, customer, consent, revealed)
+    categories, reference, known, handle = (
+        plan.categories,
+        plan.reference,
+        plan.known,
+        plan.handle,
+    )
+    nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
+
+    def create(epp: EppClient) -> tuple[dt.datetime | None, str]:
+        _ensure_hosts(epp, nameservers)
+        helper = _own_contact(epp, registry) if registry.admin_tech else ""
+        try:
+            created = epp.domain_create(
+                name=name,
+                years=1,
+                registrant=handle,
+                auth_pw=auth_code_new(registry),
+                nameservers=nameservers,
+                admin=helper,
+                tech=helper,
+            )
+            return created.expires, ""
+        except EppCommandFailed as exc:
+            if exc.code != codes.OBJECT_EXISTS:
+                raise
+            info = epp.domain_info(name)
+            if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
+                raise
+            # Created by a run that crashed before its commit: complete it.
+            return info.expires, info.roid
+
+    answered = with_contact_sent(registration, registry, plan, session_for, create, _cause)
+    if answered is None:
+        return registration
+    (expires, roid), sent = answered
     _after_create(registration)
     with transaction.atomic():
         locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
@@ -524,18 +610,8 @@ def domain_register(
     return locked
 
 
-def registrations_run(
-    *, limit: int = 50, session_for: SessionFor = _session, now: dt.datetime | None = None
-) -> str:
-    """Register what is pending (the worker's job); a one-line outcome without names."""
-    done = failed = waiting = 0
-    ids = registrations_claim(limit=limit, now=now)
-    batch = list(
-        DomainRegistration.objects.select_related("order__customer", "line")
-        .filter(pk__in=ids)
-        .order_by("pk")
-    )
-    # Revealed together (one transaction), only for those whose contact will be sent.
+def reveal_for_batch(batch: list[DomainRegistration]) -> dict[object, dict[str, str]]:
+    """Contact fields revealed together (one transaction), only for those to be sent."""
     to_send = []
     for registration in batch:
         registry = REGISTRIES[registration.registry]
@@ -545,14 +621,45 @@ def registrations_run(
             continue
         if _known_contact(registration, registry) is None:
             to_send.append(shop_link.customer_of(registration.order))
-    revealed = reveal_contacts(list({c.pk: c for c in to_send}.values()))
+    return reveal_contacts(list({c.pk: c for c in to_send}.values()))
+
+
+class Step(Protocol):
+    def __call__(
+        self,
+        *,
+        registration: DomainRegistration,
+        session_for: SessionFor,
+        revealed: dict[object, dict[str, str]] | None,
+    ) -> DomainRegistration: ...
+
+
+REFUSED, WAITING = "refused", "waiting"
+
+
+def claimed_run(
+    *,
+    kind: str,
+    step: Step,
+    limit: int,
+    session_for: SessionFor,
+    now: dt.datetime | None,
+) -> Counter[str]:
+    """Claim the pending ones of `kind` and take `step` with each: a count per outcome
+    (the registration's status, REFUSED, or WAITING when the registry was unreachable)."""
+    counts: Counter[str] = Counter()
+    ids = registrations_claim(limit=limit, now=now, kind=kind)
+    batch = list(
+        DomainRegistration.objects.select_related("order__customer", "line")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    revealed = reveal_for_batch(batch)
     for registration in batch:
         try:
-            result = domain_register(
-                registration=registration, session_for=session_for, revealed=revealed
-            )
+            result = step(registration=registration, session_for=session_for, revealed=revealed)
         except RegistrationRefused:
-            failed += 1
+            counts[REFUSED] += 1
             continue
         except EppError as exc:
             DomainRegistration.objects.filter(pk=registration.pk).update(
@@ -560,12 +667,25 @@ def registrations_run(
                 last_error=str(exc)[:500],
                 leased_until=None,
             )
-            waiting += 1
+            counts[WAITING] += 1
             continue
-        if result.status == DomainRegistration.Status.REGISTERED:
-            done += 1
-        else:
-            failed += 1
+        counts[result.status] += 1
+    return counts
+
+
+def registrations_run(
+    *, limit: int = 50, session_for: SessionFor = _session, now: dt.datetime | None = None
+) -> str:
+    """Register what is pending (the worker's job); a one-line outcome without names."""
+    counts = claimed_run(
+        kind=DomainRegistration.Kind.REGISTER,
+        step=domain_register,
+        limit=limit,
+        session_for=session_for,
+        now=now,
+    )
+    done, waiting = counts[DomainRegistration.Status.REGISTERED], counts[WAITING]
+    failed = counts.total() - done - waiting
     return f"{done} registered, {failed} failed or refused, {waiting} waiting"
 
 
@@ -590,13 +710,21 @@ def registration_retry(*, registration: DomainRegistration, by: User) -> DomainR
 _TRANSFERRED = {"serverApproved", "clientApproved"}
 
 
-def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) -> None:
-    """A transfer away that the registry approved marks the domain as moved (idempotent)."""
+def _act_on_poll(
+    registry: Registry, message: codes.Response, client_id: str
+) -> tuple[str, str, str] | None:
+    """A transfer away that the registry approved marks the domain as moved (idempotent).
+
+    A message about a transfer we requested is returned (domain, status, text), for
+    kluis/domains/transfers.py to act on once the poll session is closed.
+    """
     if message.res_data is None or message.res_data.find(f"{{{DOMAIN}}}trnData") is None:
-        return
+        return None
     transfer = codes.read_domain_transfer(message)
-    if transfer.status not in _TRANSFERRED or transfer.requested_by == client_id:
-        return
+    if transfer.requested_by == client_id:
+        return (transfer.name.lower(), transfer.status, message.queue_message)
+    if transfer.status not in _TRANSFERRED:
+        return None
     with transaction.atomic():
         moved = list(
             DomainRegistration.objects.select_for_update().filter(
@@ -615,6 +743,7 @@ def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) ->
                 subject=registration.order.customer_id,
                 data={"registration": registration.pk, "registry": registry.key},
             )
+    return None
 
 
 def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
@@ -623,7 +752,10 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
     A message is stored before it is acknowledged; after a crash in between, the
     registry offers it again and the unique (registry, message id) keeps one row.
     """
+    from kluis.domains.transfers import transfers_settle_from_poll
+
     fetched = 0
+    ours: list[tuple[str, str, str]] = []
     with session_for(registry) as epp:
         for _ in range(POLL_BATCH):
             message = epp.poll()
@@ -634,9 +766,14 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
                 message_id=message.queue_id,
                 defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
             )
-            _act_on_poll(registry, message, epp.endpoint.client_id)
+            mine = _act_on_poll(registry, message, epp.endpoint.client_id)
+            if mine is not None:
+                ours.append(mine)
             epp.poll_ack(message.queue_id)
             fetched += 1
+    # A message lost here after its ack is not lost for good: the transfers job asks
+    # the registry itself every CHECK_EVERY.
+    transfers_settle_from_poll(registry, ours, session_for=session_for)
     return fetched
 
 
