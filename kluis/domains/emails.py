@@ -84,6 +84,14 @@ def _transfer_failed_context(context: Mapping[str, Any], actor: Actor) -> dict[s
 
 @mail_kind(template=REGISTRATION_FAILED, purpose=PURPOSE, references={"registration", "cause"})
 def _failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    return {
+        **domain_context(context, actor),
+        "cause": CAUSES.get(str(context["cause"]), CAUSES[Cause.OTHER]),
+    }
+
+
+def domain_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """What every mail about one registration names: the customer, domain, order, registry."""
     registration = DomainRegistration.objects.select_related(
         "order__customer", "line", "line__extension"
     ).get(pk=context["registration"])
@@ -94,13 +102,12 @@ def _failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         "domain": shop_link.domain_shown(registration.line, purpose=PURPOSE, actor=actor),
         "number": registration.order.number,
         "registry": registry.name if registry else registration.registry,
-        "cause": CAUSES.get(str(context["cause"]), CAUSES[Cause.OTHER]),
     }
 
 
 def mail_registration_failed(registration: DomainRegistration, cause: str) -> OutboxMessage:
     """Queue the one failure mail of `registration` (in the caller's transaction)."""
-    return _to_customer(
+    return mail_to_customer(
         registration,
         TRANSFER_FAILED if registration.is_transfer else REGISTRATION_FAILED,
         PURPOSE,
@@ -109,7 +116,7 @@ def mail_registration_failed(registration: DomainRegistration, cause: str) -> Ou
     )
 
 
-def _to_customer(
+def mail_to_customer(
     registration: DomainRegistration,
     template: str,
     purpose: str,
@@ -156,6 +163,6 @@ def _auth_code_context(context: Mapping[str, Any], actor: Actor) -> dict[str, An
 
 
 def mail_auth_code(registration: DomainRegistration, *, dedupe_key: str) -> OutboxMessage:
-    return _to_customer(
+    return mail_to_customer(
         registration, AUTH_CODE, AUTH_PURPOSE, {"registration": registration.pk}, dedupe_key
     )

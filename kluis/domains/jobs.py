@@ -47,3 +47,10 @@ def domains_transfer() -> str:
     from kluis.domains.transfers import transfers_run
 
     return transfers_run()
+
+
+@job("domains_expiry", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=15))
+def domains_expiry() -> str:
+    from kluis.domains.expiry import expiry_run
+
+    return expiry_run()

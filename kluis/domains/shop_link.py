@@ -154,3 +154,10 @@ def connect() -> None:
 
     register_move_handler(_on_order_moved)
     register_checker(_check)
+
+
+def subscription_of(line: OrderLine) -> int | None:
+    """The id of the subscription the line started, if it started one."""
+    from kluis.shop.models import Subscription
+
+    return Subscription.objects.filter(line=line).values_list("pk", flat=True).first()

@@ -580,24 +580,43 @@ def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
         )
         if locked.ends_on is not None:
             raise ShopError("already_ending")
-        invoiced_until = locked.period_end
-        last_day = subscription_end_date(locked)
-        _end_on(locked, last_day)
-        if last_day < invoiced_until:
-            moves.subscriptions_shortened([(locked, last_day + dt.timedelta(days=1))], by)
-        contract_end = _contract_end_update(locked.customer_id)
-        audit_append(
-            action="shop.subscription_ended",
-            actor=by.actor().ref,
-            subject=locked.customer_id,
-            data={
-                "subscription": locked.pk,
-                "ends_on": last_day.isoformat(),
-                "consumer": locked.line.order.consumer,
-                "contract_ends": contract_end.isoformat() if contract_end else None,
-            },
-        )
+        _stop(locked, subscription_end_date(locked), by=by, actor_ref=by.actor().ref)
     return locked
+
+
+def subscription_stop(*, subscription_id: int, last_day: dt.date, actor_ref: str) -> Subscription:
+    """End a subscription on the day its service itself ended (a domain the registry
+    deleted because its renewal was not paid): what was invoiced after `last_day` is
+    credited, as when a subscription is ended. Idempotent: one already ending by then
+    is left as it is."""
+    with transaction.atomic():
+        locked = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("line__order")
+            .get(pk=subscription_id)
+        )
+        if locked.ends_on is None or locked.ends_on > last_day:
+            _stop(locked, last_day, by=None, actor_ref=actor_ref)
+    return locked
+
+
+def _stop(locked: Subscription, last_day: dt.date, *, by: User | None, actor_ref: str) -> None:
+    invoiced_until = locked.period_end
+    _end_on(locked, last_day)
+    if last_day < invoiced_until:
+        moves.subscriptions_shortened([(locked, last_day + dt.timedelta(days=1))], by)
+    contract_end = _contract_end_update(locked.customer_id)
+    audit_append(
+        action="shop.subscription_ended",
+        actor=actor_ref,
+        subject=locked.customer_id,
+        data={
+            "subscription": locked.pk,
+            "ends_on": last_day.isoformat(),
+            "consumer": locked.line.order.consumer,
+            "contract_ends": contract_end.isoformat() if contract_end else None,
+        },
+    )
 
 
 def _end_on(subscription: Subscription, day: dt.date) -> None:
