@@ -148,12 +148,29 @@ def _check(domain: str, client_address: str) -> Answer:
     return domain_available(domain, client_address)
 
 
+def _transfer_clean(domain: str, code: str) -> str:
+    from kluis.domains.transfers import TransferCodeRefused, transfer_code_clean
+    from kluis.shop.availability import TransferRefused
+
+    try:
+        return transfer_code_clean(domain, code)
+    except TransferCodeRefused as exc:
+        raise TransferRefused(str(exc)) from None
+
+
+def _transfer_keep(line_id: int, code: str) -> None:
+    from kluis.domains.transfers import transfer_code_store
+
+    transfer_code_store(line_id=line_id, code=code)
+
+
 def connect() -> None:
-    from kluis.shop.availability import register_checker
+    from kluis.shop.availability import TransferDesk, register_checker, register_transfers
     from kluis.shop.moves import register_move_handler
 
     register_move_handler(_on_order_moved)
     register_checker(_check)
+    register_transfers(TransferDesk(clean=_transfer_clean, keep=_transfer_keep))
 
 
 def subscription_of(line: OrderLine) -> int | None:

@@ -25,7 +25,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.policy.enforce import Actor
-from kluis.shop import consumer, documents, emails, moves, pricing
+from kluis.shop import availability, consumer, documents, emails, moves, pricing
 from kluis.shop.cart import Cart
 from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
@@ -270,6 +270,7 @@ def _order_place(
         )
         for position, line in enumerate(cart.lines)
     )
+    _transfer_codes_keep(order, cart)
     if vat is not None:
         _vat_check_record(order=order, country=vat.country, number=vat.number, answer=vat.answer)
     if kvk is not None and kvk.extract is not None:
@@ -538,6 +539,17 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
         )
         _contract_end_update(order.customer_id)
     return made
+
+
+def _transfer_codes_keep(order: Order, cart: Cart) -> None:
+    """Hand each transfer line's auth code to the domains app, sealed with its line."""
+    transfers = [(p, line.auth_code) for p, line in enumerate(cart.lines) if line.is_transfer]
+    desk = availability.transfers()
+    if not transfers or desk is None:
+        return
+    ids = dict(order.lines.filter(kind=OrderLine.Kind.DOMAIN).values_list("position", "pk"))
+    for position, code in transfers:
+        desk.keep(ids[position], code)
 
 
 def subscription_end_date(subscription: Subscription, today: dt.date | None = None) -> dt.date:

@@ -299,3 +299,39 @@ def test_killed_after_the_registry_moved_it_the_rerun_completes_it_once(
     sent = Disclosure.objects.filter(subject=customer.id)
     assert sorted("domain:" in d.reference for d in sent) == [False, True]
     assert not TransferCode.objects.exists()
+
+
+def test_the_shop_takes_a_taken_name_with_its_code_and_delivery_transfers_it(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    from kluis.shop.cart import SESSION_KEY, cart_get
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.testing import order_of_cart
+
+    catalogue_load()
+    taken_elsewhere(registries_local, "van-mij.nl")
+    translation.activate("nl")
+    url = reverse("shop:cart-add-domain")
+
+    page = client.post(url, {"label": "van-mij", "tld": "nl"}).content.decode()
+    assert "Vul dan ook de verhuiscode van je huidige provider in." in page
+    wrong = client.post(url, {"label": "van-mij", "tld": "nl", "auth_code": "te kort"})
+    assert "Deze verhuiscode heeft niet de vorm die SIDN gebruikt." in wrong.content.decode()
+    assert cart_get(client.session).is_empty
+
+    response = client.post(url, {"label": "van-mij", "tld": "nl", "auth_code": CODE})
+    assert response.url == reverse("shop:cart")  # type: ignore[attr-defined]
+    (line,) = cart_get(client.session).lines
+    assert line.is_transfer and line.domain == "van-mij.nl"
+    assert CODE not in str(client.session[SESSION_KEY])  # sealed with the name
+    assert "verhuizing naar ons" in client.get(reverse("shop:cart")).content.decode()
+
+    customer = with_address(personas.customer_a)
+    order = order_of_cart(cart_get(client.session), customer)
+    assert CODE.encode() not in bytes(TransferCode.objects.get(line__order=order).sealed)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.IN_PROGRESS)
+    order.refresh_from_db()
+    (registration,) = services.registrations_queue(order=order)
+    assert registration.kind == DomainRegistration.Kind.TRANSFER
+    assert transfers.transfers_run().startswith("0 transfers requested, 1 completed")
+    assert registries_local.registry.domains["van-mij.nl"].sponsor == "kluis-sidn"
