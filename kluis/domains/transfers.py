@@ -168,8 +168,13 @@ def _request_once(epp: EppClient, name: str, code: str) -> str:
     Returns "approved" (the domain is ours now) or "pending".
     """
     me = epp.endpoint.client_id
-    info = epp.domain_info(name)
-    if info.sponsor == me:
+    try:
+        sponsor = epp.domain_info(name).sponsor
+    except EppCommandFailed as exc:
+        if exc.code != codes.AUTHORIZATION:  # some registries show others' domains to none
+            raise
+        sponsor = ""
+    if sponsor == me:
         return "approved"  # approved at once for a run that crashed before its commit
     try:
         _answer, earlier = epp.domain_transfer(op="query", name=name, auth_pw=code)
@@ -267,13 +272,22 @@ def transfer_complete(
         info = epp.domain_info(name)
         if info.sponsor != epp.endpoint.client_id:
             return registration  # not (yet) ours
-        if info.registrant != contact.handle:
-            epp.domain_update(name=name, registrant=contact.handle)
-        nameservers = list(info.nameservers)
-        if not nameservers:
-            _ensure_hosts(epp, ours)
-            epp.domain_update(name=name, add_ns=ours)
-            nameservers = ours
+        try:
+            if info.registrant != contact.handle:
+                epp.domain_update(name=name, registrant=contact.handle)
+            nameservers = list(info.nameservers)
+            if not nameservers:
+                _ensure_hosts(epp, ours)
+                epp.domain_update(name=name, add_ns=ours)
+                nameservers = ours
+        except EppCommandFailed as exc:
+            # Ours, but the registry refuses the take-over (a lock the old registrar
+            # left): for the desk; the hourly check tries again.
+            DomainRegistration.objects.filter(pk=registration.pk).update(
+                last_error=f"{registry.name}: {exc.response.explain()}"[:500]
+            )
+            registration.refresh_from_db()
+            return registration
     _after_approval(registration)
     with transaction.atomic():
         locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)

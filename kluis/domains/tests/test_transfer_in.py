@@ -335,3 +335,28 @@ def test_the_shop_takes_a_taken_name_with_its_code_and_delivery_transfers_it(
     assert registration.kind == DomainRegistration.Kind.TRANSFER
     assert transfers.transfers_run().startswith("0 transfers requested, 1 completed")
     assert registries_local.registry.domains["van-mij.nl"].sponsor == "kluis-sidn"
+
+
+def test_a_lock_left_by_the_old_registrar_waits_on_the_desk_until_it_is_lifted(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    customer = with_address(personas.customer_a)
+    taken_elsewhere(registries_local, "op-slot.com")
+    registration = transfer_queued(customer, "op-slot.com", consent=True)
+    transfers.transfers_run()
+    record = registries_local.registry.domains["op-slot.com"]
+    record.statuses.append("clientUpdateProhibited")
+    losing = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
+    losing.domain_transfer(op="approve", name="op-slot.com")
+    losing.logout()
+    services.poll_messages_run()
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.TRANSFER_PENDING
+    assert registration.last_error.startswith("Verisign: 2304"), registration.last_error
+
+    record.statuses.remove("clientUpdateProhibited")
+    later = timezone.now() + transfers.CHECK_EVERY + dt.timedelta(minutes=1)
+    assert transfers.transfers_run(now=later).startswith("0 transfers requested, 1 completed")
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    assert registration.last_error == ""
