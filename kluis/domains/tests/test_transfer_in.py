@@ -6,6 +6,7 @@ registry's refusals, the non-EU consent, and a worker killed after the registry'
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 import pytest
@@ -16,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from kluis.accounts.models import Customer
+from kluis.api.testing import bearer, token_for
 from kluis.audit.models import AuditEntry, Disclosure
 from kluis.domains import epp_local, registries, services, shop_link, transfers
 from kluis.domains.epp.client import connect_and_login
@@ -114,6 +116,9 @@ def test_a_com_transfer_waits_and_the_poll_message_of_the_approval_completes_it(
     log_in(staff, personas.staff["orders"])
     desk = staff.get(reverse("domains_backoffice:desk")).content.decode()
     assert "verhuizing loopt" in desk and "verhuizing naar ons" in desk
+    token = token_for(personas.alice, ["domains:read"])
+    (listed,) = json.loads(Client().get("/api/v1/domains", **bearer(token)).content)
+    assert listed["status"] == "transfer_pending" and listed["domain"] == "verhuist.com"
 
     losing = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
     losing.domain_transfer(op="approve", name="verhuist.com")
