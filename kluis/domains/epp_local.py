@@ -92,6 +92,9 @@ MESSAGES = {
 }
 
 
+OTHER_REGISTRAR = "other-registrar"  # the competitor every local registry knows
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -207,6 +210,44 @@ class Registry:
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}-KLUIS"
+
+    def held_elsewhere(self, name: str, auth_pw: str) -> DomainRecord:
+        """`name` registered by another registrar with `auth_pw`, for a transfer in the
+        demo; an existing record is left as it is."""
+        with self.lock:
+            if name in self.domains:
+                return self.domains[name]
+            handle = "OTHER-HOLDER"
+            if handle not in self.contacts:
+                self.contacts[handle] = ContactRecord(
+                    handle=handle,
+                    roid=self.next_id("C"),
+                    sponsor=OTHER_REGISTRAR,
+                    name="Demo Houder",
+                    org="",
+                    street=["Voorbeeldstraat 1"],
+                    city="Utrecht",
+                    postcode="3511AA",
+                    country="NL",
+                    email="houder@example.nl",
+                    voice="+31.301234567",
+                    auth_pw=secrets.token_hex(8),
+                    legal_form="PERSOON",
+                )
+            now = _now()
+            record = DomainRecord(
+                name=name,
+                roid=self.next_id("D"),
+                sponsor=OTHER_REGISTRAR,
+                registrant=handle,
+                auth_pw=auth_pw,
+                created=_iso(now),
+                expires=_iso(_add_years(now, 1)),
+                contacts=[("admin", handle), ("tech", handle)],
+            )
+            self.domains[name] = record
+            self.save()
+            return record
 
     def tell(self, client_id: str, status: str, record: DomainRecord, gaining: str) -> None:
         """A transfer poll message for `client_id` (call under the lock)."""
@@ -1036,7 +1077,7 @@ class EppServer(socketserver.ThreadingTCPServer):
 def local_passwords(password: str) -> dict[str, str]:
     keys = ("sidn", "eurid", "dnsbelgium", "denic", "verisign", "pir")
     accounts = {f"kluis-{k}": password for k in keys}
-    accounts["other-registrar"] = password  # a competitor, for transfers in tests
+    accounts[OTHER_REGISTRAR] = password  # a competitor, for transfers in tests
     return accounts
 
 

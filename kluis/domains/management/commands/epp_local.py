@@ -30,6 +30,13 @@ class Command(BaseCommand):
             help="seconds after which a transfer no registrar answered is approved",
         )
         parser.add_argument(
+            "--held-elsewhere",
+            action="append",
+            default=[],
+            metavar="NAME:CODE",
+            help="a domain another registrar holds with this auth code (a transfer to try)",
+        )
+        parser.add_argument(
             "--memory", action="store_true", help="keep the registry in memory only (benchmarks)"
         )
 
@@ -52,6 +59,11 @@ class Command(BaseCommand):
         server.registry.transfer_auto_approve = dt.timedelta(
             seconds=options["transfer_approve_after"]
         )
+        for pair in options["held_elsewhere"]:
+            name, _, code = pair.partition(":")
+            if not name or not code:
+                raise CommandError(f"--held-elsewhere wants NAME:CODE, not {pair!r}")
+            server.registry.held_elsewhere(name.lower(), code)
         self.stdout.write(f"local EPP registry on 127.0.0.1:{server.port} (certificate {cert_dir})")
         try:
             server.serve_forever()
