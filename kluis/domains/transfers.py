@@ -162,19 +162,23 @@ def _fail(registration: DomainRegistration, message: str, cause: str) -> None:
     _finish_failed(registration, message, cause=cause)
 
 
+def _sponsor(epp: EppClient, name: str) -> str:
+    """The registrar that holds `name` ("" where the registry shows it to none but it)."""
+    try:
+        return epp.domain_info(name).sponsor
+    except EppCommandFailed as exc:
+        if exc.code != codes.AUTHORIZATION:
+            raise
+        return ""
+
+
 def _request_once(epp: EppClient, name: str, code: str) -> str:
     """Send <transfer op="request"> unless the registry shows an earlier run did.
 
     Returns "approved" (the domain is ours now) or "pending".
     """
     me = epp.endpoint.client_id
-    try:
-        sponsor = epp.domain_info(name).sponsor
-    except EppCommandFailed as exc:
-        if exc.code != codes.AUTHORIZATION:  # some registries show others' domains to none
-            raise
-        sponsor = ""
-    if sponsor == me:
+    if _sponsor(epp, name) == me:
         return "approved"  # approved at once for a run that crashed before its commit
     try:
         _answer, earlier = epp.domain_transfer(op="query", name=name, auth_pw=code)
@@ -347,7 +351,7 @@ def transfer_check(
     registry = REGISTRIES[registration.registry]
     name = shop_link.domain_of(registration.line)
     with session_for(registry) as epp:
-        if epp.domain_info(name).sponsor == epp.endpoint.client_id:
+        if _sponsor(epp, name) == epp.endpoint.client_id:
             status = "serverApproved"
         else:
             try:
