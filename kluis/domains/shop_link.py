@@ -103,11 +103,16 @@ def customer_of(order: Order) -> Customer:
     return order.customer
 
 
-def still_wanted(order: Order) -> bool:
-    """False once the order was cancelled or withdrawn: then nothing is registered."""
+def wanted_statuses() -> tuple[str, ...]:
+    """The order statuses in which its domains are still wanted."""
     from kluis.shop.models import Order
 
-    return order.status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+    return (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+
+
+def still_wanted(order: Order) -> bool:
+    """False once the order was cancelled or withdrawn: then nothing is registered."""
+    return order.status in wanted_statuses()
 
 
 def non_eu_consent(order: Order) -> str:

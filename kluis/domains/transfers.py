@@ -36,6 +36,7 @@ import os
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -363,8 +364,33 @@ def transfer_check(
                 if exc.code not in (_NOT_PENDING, codes.AUTHORIZATION, codes.INVALID_AUTH_INFO):
                     raise
                 status = "clientCancelled"  # no longer pending, and not ours
+            registration.order.refresh_from_db(fields=["status"])
+            if status == "pending" and not shop_link.still_wanted(registration.order):
+                # The order was cancelled or withdrawn while the transfer waited.
+                epp.domain_transfer(op="cancel", name=name)
+                return _withdrawn(registration)
     DomainRegistration.objects.filter(pk=registration.pk).update(transfer_checked_at=timezone.now())
     return transfer_settle(registration=registration, status=status, session_for=session_for)
+
+
+def _withdrawn(registration: DomainRegistration) -> DomainRegistration:
+    """A pending transfer we cancelled at the registry: refused, the code deleted."""
+    with transaction.atomic():
+        DomainRegistration.objects.filter(pk=registration.pk).update(
+            status=DomainRegistration.Status.REFUSED,
+            last_error=_(
+                "De bestelling is geannuleerd of herroepen; de verhuizing is ingetrokken."
+            ),
+        )
+        _code_discard(registration)
+        audit_append(
+            action="domains.transfer_cancelled",
+            actor=ACTOR.ref,
+            subject=registration.order.customer_id,
+            data={"registration": registration.pk, "registry": registration.registry},
+        )
+    registration.refresh_from_db()
+    return registration
 
 
 def transfers_settle_from_poll(
@@ -405,10 +431,14 @@ def transfers_run(
     completed = counts[DomainRegistration.Status.REGISTERED]
     waiting = counts[WAITING]
     failed = counts.total() - requested - completed - waiting
-    due = DomainRegistration.objects.filter(
-        status=DomainRegistration.Status.TRANSFER_PENDING,
-        transfer_checked_at__lt=now - CHECK_EVERY,
-    ).select_related("order", "line")[:limit]
+    due = (
+        DomainRegistration.objects.filter(status=DomainRegistration.Status.TRANSFER_PENDING)
+        .filter(
+            Q(transfer_checked_at__lt=now - CHECK_EVERY)
+            | ~Q(order__status__in=shop_link.wanted_statuses())
+        )
+        .select_related("order", "line")[:limit]
+    )
     for registration in due:
         try:
             result = transfer_check(registration=registration, session_for=session_for)

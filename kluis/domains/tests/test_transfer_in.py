@@ -365,3 +365,21 @@ def test_a_lock_left_by_the_old_registrar_waits_on_the_desk_until_it_is_lifted(
     registration.refresh_from_db()
     assert registration.status == DomainRegistration.Status.REGISTERED
     assert registration.last_error == ""
+
+
+def test_an_order_cancelled_while_its_transfer_waits_withdraws_the_request(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    customer = with_address(personas.customer_a)
+    taken_elsewhere(registries_local, "bedacht.com")
+    registration = transfer_queued(customer, "bedacht.com", consent=True)
+    transfers.transfers_run()
+    Order.objects.filter(pk=registration.order_id).update(status=Order.Status.CANCELLED)
+    assert "0 completed" in transfers.transfers_run()  # at once, not after the hour
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REFUSED
+    assert "ingetrokken" in registration.last_error
+    record = registries_local.registry.domains["bedacht.com"]
+    assert record.transfer_to == "" and record.sponsor == "other-registrar"
+    assert not TransferCode.objects.exists()
+    assert _requests(registries_local)[-1] == "Transfer clientCancelled for bedacht.com"
