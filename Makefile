@@ -33,7 +33,7 @@ run: install messages static
 	$(MANAGE) demo_data
 	$(MANAGE) worker & worker=$$!; \
 	$(MANAGE) mollie_local & provider=$$!; \
-	$(MANAGE) epp_local & registry=$$!; \
+	$(MANAGE) epp_local --held-elsewhere verhuis-demo.nl:Verhuis2026 --held-elsewhere verhuis-demo.com:Verhuis2026 --transfer-approve-after 120 & registry=$$!; \
 	trap 'kill $$worker $$provider $$registry 2>/dev/null' EXIT INT TERM; \
 	KLUIS_ALLOWLIST_LOCAL=1 $(MANAGE) runserver 127.0.0.1:8000
 

@@ -39,7 +39,7 @@ PURPOSE = "contract_administration"
 class DomainOut(Schema):
     id: int
     domain: str = Field(description="the name as written, in Unicode")
-    status: Literal["pending", "registered", "failed", "transferred"]
+    status: Literal["pending", "transfer_pending", "registered", "failed", "transferred", "deleted"]
     registry: str = Field(description="the registry's name, or empty when not known")
     expires_on: dt.date | None = Field(None, description="the registry's expiry date")
     nameservers: list[str]

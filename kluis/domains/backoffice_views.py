@@ -24,6 +24,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         {
             "rows": selectors.desk_rows(),
             "renewals": selectors.renewal_rows(),
+            "ending": selectors.ending_rows(),
             "messages_in": selectors.recent_poll_messages(),
         },
     )

@@ -24,6 +24,7 @@ from kluis.mail.services import Reference, mail_queue
 from kluis.policy.enforce import Actor
 
 REGISTRATION_FAILED = "domains/email/registration_failed"
+TRANSFER_FAILED = "domains/email/transfer_failed"
 PURPOSE = "order_status"
 MAILER = Actor.system("domains.mail")
 
@@ -33,6 +34,11 @@ class Cause:
     REJECTED = "rejected"  # the registry's rules (2306, 2005, 2004, 2003)
     DATA = "data"  # our check: the customer's data do not fit the registry's rules
     OTHER = "other"
+    # A transfer in:
+    WRONG_CODE = "wrong_code"  # 2202: the auth code is not (or no longer) right
+    NOT_ALLOWED = "not_allowed"  # 2201, 2304, 2106, 2300: locked, or not transferable now
+    NOT_FOUND = "not_found"  # 2303: the registry has no such domain
+    DECLINED = "declined"  # the current registrar rejected, or the request was cancelled
 
 
 CAUSES = {
@@ -47,13 +53,45 @@ CAUSES = {
     Cause.OTHER: _("De registry kon de registratie niet uitvoeren."),
 }
 
+TRANSFER_CAUSES = {
+    Cause.WRONG_CODE: _(
+        "De verhuiscode (autorisatiecode) klopt niet of is verlopen. Vraag je huidige "
+        "provider om een nieuwe code."
+    ),
+    Cause.NOT_ALLOWED: _(
+        "De domeinnaam kan nu niet verhuizen: hij is bijvoorbeeld vergrendeld bij je huidige "
+        "provider, loopt al een verhuizing, of is kortgeleden nog verhuisd. Vraag je huidige "
+        "provider de vergrendeling op te heffen."
+    ),
+    Cause.NOT_FOUND: _("De registry kent deze domeinnaam niet; hij is niet geregistreerd."),
+    Cause.DECLINED: _("Je huidige provider heeft de verhuizing geweigerd of ingetrokken."),
+    Cause.DATA: CAUSES[Cause.DATA],
+    Cause.OTHER: _("De registry kon de verhuizing niet uitvoeren."),
+}
+
 
 def dedupe_key(registration: DomainRegistration) -> str:
-    return f"domains:registration:{registration.pk}:failed"
+    kind = "transfer" if registration.is_transfer else "registration"
+    return f"domains:{kind}:{registration.pk}:failed"
+
+
+@mail_kind(template=TRANSFER_FAILED, purpose=PURPOSE, references={"registration", "cause"})
+def _transfer_failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    loaded = _failed_context(context, actor)
+    loaded["cause"] = TRANSFER_CAUSES.get(str(context["cause"]), TRANSFER_CAUSES[Cause.OTHER])
+    return loaded
 
 
 @mail_kind(template=REGISTRATION_FAILED, purpose=PURPOSE, references={"registration", "cause"})
 def _failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    return {
+        **domain_context(context, actor),
+        "cause": CAUSES.get(str(context["cause"]), CAUSES[Cause.OTHER]),
+    }
+
+
+def domain_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """What every mail about one registration names: the customer, domain, order, registry."""
     registration = DomainRegistration.objects.select_related(
         "order__customer", "line", "line__extension"
     ).get(pk=context["registration"])
@@ -64,22 +102,21 @@ def _failed_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
         "domain": shop_link.domain_shown(registration.line, purpose=PURPOSE, actor=actor),
         "number": registration.order.number,
         "registry": registry.name if registry else registration.registry,
-        "cause": CAUSES.get(str(context["cause"]), CAUSES[Cause.OTHER]),
     }
 
 
 def mail_registration_failed(registration: DomainRegistration, cause: str) -> OutboxMessage:
     """Queue the one failure mail of `registration` (in the caller's transaction)."""
-    return _to_customer(
+    return mail_to_customer(
         registration,
-        REGISTRATION_FAILED,
+        TRANSFER_FAILED if registration.is_transfer else REGISTRATION_FAILED,
         PURPOSE,
         {"registration": registration.pk, "cause": cause},
         dedupe_key(registration),
     )
 
 
-def _to_customer(
+def mail_to_customer(
     registration: DomainRegistration,
     template: str,
     purpose: str,
@@ -126,6 +163,6 @@ def _auth_code_context(context: Mapping[str, Any], actor: Actor) -> dict[str, An
 
 
 def mail_auth_code(registration: DomainRegistration, *, dedupe_key: str) -> OutboxMessage:
-    return _to_customer(
+    return mail_to_customer(
         registration, AUTH_CODE, AUTH_PURPOSE, {"registration": registration.pk}, dedupe_key
     )

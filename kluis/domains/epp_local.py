@@ -93,6 +93,9 @@ MESSAGES = {
 }
 
 
+OTHER_REGISTRAR = "other-registrar"  # the competitor every local registry knows
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -164,6 +167,8 @@ class PollMessage:
     at: str
     text: str
     domain: str = ""
+    # The registrar that asked for the transfer the message is about.
+    gaining: str = ""
 
 
 @dataclass
@@ -198,11 +203,80 @@ class Registry:
     faults: Faults = field(default_factory=Faults)
     commands_seen: int = 0
     received: list[str] = field(default_factory=list)  # command names, for tests
+    # A pending transfer the losing registrar leaves unanswered is approved by the
+    # registry after this long (gTLD registries: five days), seen at the next command.
+    transfer_auto_approve: dt.timedelta = dt.timedelta(days=5)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids)}-KLUIS"
+
+    def held_elsewhere(self, name: str, auth_pw: str) -> DomainRecord:
+        """`name` registered by another registrar with `auth_pw`, for a transfer in the
+        demo; an existing record is left as it is."""
+        with self.lock:
+            if name in self.domains:
+                return self.domains[name]
+            handle = "OTHER-HOLDER"
+            if handle not in self.contacts:
+                self.contacts[handle] = ContactRecord(
+                    handle=handle,
+                    roid=self.next_id("C"),
+                    sponsor=OTHER_REGISTRAR,
+                    name="Demo Houder",
+                    org="",
+                    street=["Voorbeeldstraat 1"],
+                    city="Utrecht",
+                    postcode="3511AA",
+                    country="NL",
+                    email="houder@example.nl",
+                    voice="+31.301234567",
+                    auth_pw=secrets.token_hex(8),
+                    legal_form="PERSOON",
+                )
+            now = _now()
+            record = DomainRecord(
+                name=name,
+                roid=self.next_id("D"),
+                sponsor=OTHER_REGISTRAR,
+                registrant=handle,
+                auth_pw=auth_pw,
+                created=_iso(now),
+                expires=_iso(_add_years(now, 1)),
+                contacts=[("admin", handle), ("tech", handle)],
+            )
+            self.domains[name] = record
+            self.save()
+            return record
+
+    def tell(self, client_id: str, status: str, record: DomainRecord, gaining: str) -> None:
+        """A transfer poll message for `client_id` (call under the lock)."""
+        self.polls.setdefault(client_id, []).append(
+            PollMessage(
+                self.next_id("M"),
+                _iso(_now()),
+                f"Transfer {status} for {record.name}",
+                record.name,
+                gaining,
+            )
+        )
+
+    def transfers_due(self) -> None:
+        """Approve the pending transfers no one answered in time (call under the lock)."""
+        limit = _now() - self.transfer_auto_approve
+        for record in self.domains.values():
+            if not record.transfer_to or not record.transfer_at:
+                continue
+            at = dt.datetime.fromisoformat(record.transfer_at.replace("Z", "+00:00"))
+            if at > limit:
+                continue
+            losing, gaining = record.sponsor, record.transfer_to
+            record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
+            record.transfer_to = record.transfer_at = ""
+            self.tell(losing, "serverApproved", record, gaining)
+            self.tell(gaining, "serverApproved", record, gaining)
+            self.save()
 
     def save(self) -> None:
         if self.store is None:
@@ -431,6 +505,7 @@ class Session:
         name = self._domain_name(_text(obj, _q(DOMAIN, "name")))
         given_pw = _text(obj, f"{_q(DOMAIN, 'authInfo')}/{_q(DOMAIN, 'pw')}")
         with self.registry.lock:
+            self.registry.transfers_due()
             record = self.registry.domains.get(name)
             if record is None:
                 raise Refusal(2303, name)
@@ -594,6 +669,7 @@ class Session:
         given_pw = _text(obj, f"{_q(DOMAIN, 'authInfo')}/{_q(DOMAIN, 'pw')}")
         reg = self.registry
         with reg.lock:
+            reg.transfers_due()
             record = reg.domains.get(name)
             if record is None:
                 raise Refusal(2303, name)
@@ -614,9 +690,7 @@ class Session:
                 else:
                     record.transfer_to, record.transfer_at = self.client_id, now
                     code, status = 1001, "pending"
-                reg.polls.setdefault(losing, []).append(
-                    PollMessage(reg.next_id("M"), now, f"Transfer {status} for {name}", name)
-                )
+                reg.tell(losing, status, record, self.client_id)
                 reg.save()
                 return self.answer(code, cltrid, res_data=self._trn(record, status, now))
             if op == "query":
@@ -637,6 +711,7 @@ class Session:
                     raise Refusal(2201)
                 at = record.transfer_at
                 record.transfer_to = record.transfer_at = ""
+                reg.tell(record.sponsor, "clientCancelled", record, self.client_id)
                 reg.save()
                 return self.answer(
                     1000,
@@ -650,10 +725,11 @@ class Session:
                     raise Refusal(2301)
                 gaining, at = record.transfer_to, record.transfer_at
                 if op == "approve":
-                    record.sponsor = gaining
+                    record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
                 record.transfer_to = record.transfer_at = ""
-                reg.save()
                 status = "clientApproved" if op == "approve" else "clientRejected"
+                reg.tell(gaining, status, record, gaining)
+                reg.save()
                 return self.answer(
                     1000, cltrid, res_data=self._trn(record, status, at, gaining=gaining)
                 )
@@ -844,7 +920,7 @@ class Session:
         return D.trnData(
             D.name(record.name),
             D.trStatus(status),
-            D.reID(record.transfer_to or record.sponsor),
+            D.reID(message.gaining or record.transfer_to or record.sponsor),
             D.reDate(message.at),
             D.acID(self.client_id),
             D.acDate(message.at),
@@ -854,6 +930,7 @@ class Session:
     def poll(self, el: etree._Element, cltrid: str) -> etree._Element:
         reg = self.registry
         with reg.lock:
+            reg.transfers_due()
             queue = reg.polls.setdefault(self.client_id, [])
             if el.get("op") == "req":
                 if not queue:
@@ -1005,7 +1082,7 @@ class EppServer(socketserver.ThreadingTCPServer):
 def local_passwords(password: str) -> dict[str, str]:
     keys = ("sidn", "eurid", "dnsbelgium", "denic", "verisign", "pir")
     accounts = {f"kluis-{k}": password for k in keys}
-    accounts["other-registrar"] = password  # a competitor, for transfers in tests
+    accounts[OTHER_REGISTRAR] = password  # a competitor, for transfers in tests
     return accounts
 
 

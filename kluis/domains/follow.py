@@ -98,7 +98,11 @@ def contact_updates_run(*, session_for: SessionFor = _session) -> str:
     return f"{sent} contacts updated at registries, {waiting} follow-ups waiting"
 
 
-_ACTIVE = (DomainRegistration.Status.PENDING, DomainRegistration.Status.REGISTERED)
+_ACTIVE = (
+    DomainRegistration.Status.PENDING,
+    DomainRegistration.Status.TRANSFER_PENDING,
+    DomainRegistration.Status.REGISTERED,
+)
 
 
 def contacts_cleanup_run(*, session_for: SessionFor = _session) -> str:
@@ -145,7 +149,12 @@ def running_domains(subject: uuid.UUID) -> list[Blocker]:
     today = timezone.localdate()
     running = (
         DomainRegistration.objects.filter(order__customer_id=subject)
-        .filter(status=DomainRegistration.Status.PENDING)
+        .filter(
+            status__in=(
+                DomainRegistration.Status.PENDING,
+                DomainRegistration.Status.TRANSFER_PENDING,
+            )
+        )
         .count()
         + DomainRegistration.objects.filter(
             order__customer_id=subject,

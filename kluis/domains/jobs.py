@@ -40,3 +40,17 @@ def domains_contacts_cleanup() -> str:
     from kluis.domains.follow import contacts_cleanup_run
 
     return contacts_cleanup_run()
+
+
+@job("domains_transfer", every=dt.timedelta(minutes=1), lease=dt.timedelta(minutes=15))
+def domains_transfer() -> str:
+    from kluis.domains.transfers import transfers_run
+
+    return transfers_run()
+
+
+@job("domains_expiry", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=15))
+def domains_expiry() -> str:
+    from kluis.domains.expiry import expiry_run
+
+    return expiry_run()

@@ -34,21 +34,37 @@ class DomainRegistrationQuerySet(models.QuerySet["DomainRegistration"]):
     def pending(self) -> DomainRegistrationQuerySet:
         return self.filter(status=DomainRegistration.Status.PENDING)
 
+    def registrations(self) -> DomainRegistrationQuerySet:
+        return self.filter(kind=DomainRegistration.Kind.REGISTER)
+
+    def transfers(self) -> DomainRegistrationQuerySet:
+        return self.filter(kind=DomainRegistration.Kind.TRANSFER)
+
 
 class DomainRegistration(models.Model):
     """One domain of an order on its way to, and at, its registry.
 
     The domain name itself is read from the order line (kluis/domains/shop_link.py),
-    so it is kept in one place.
+    so it is kept in one place. A line the customer ordered as a transfer to us (with
+    the auth code of the current registrar) is of kind TRANSFER: it is not created at
+    the registry but asked for with <transfer op="request"> (kluis/domains/transfers.py).
     """
+
+    class Kind(models.TextChoices):
+        REGISTER = "register", _("registratie")
+        TRANSFER = "transfer", _("verhuizing naar ons")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("wacht op registratie")
+        # A transfer in that the registry accepted; the losing registrar may still say no.
+        TRANSFER_PENDING = "transfer_pending", _("verhuizing loopt")
         REGISTERED = "registered", _("geregistreerd")
         FAILED = "failed", _("mislukt")
         REFUSED = "refused", _("geweigerd")
         # Moved to another registrar (a registry's poll message said so).
         TRANSFERRED = "transferred", _("verhuisd naar een andere provider")
+        # Not renewed (unpaid or ended) and deleted at the registry at its expiry.
+        DELETED = "deleted", _("opgeheven")
 
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="domain_registrations"
@@ -57,7 +73,8 @@ class DomainRegistration(models.Model):
         "shop.OrderLine", on_delete=models.PROTECT, related_name="registration"
     )
     registry = models.CharField(max_length=20)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REGISTER)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     contact = models.ForeignKey(
         RegistryContact, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -73,6 +90,11 @@ class DomainRegistration(models.Model):
     # The registry's own words on the last failure, for the domains desk.
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # A transfer in: when the registry accepted the request, and when we last asked it.
+    transfer_requested_at = models.DateTimeField(null=True, blank=True)
+    transfer_checked_at = models.DateTimeField(null=True, blank=True)
+    # Deleted at the registry at the end of its term (not renewed).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = DomainRegistrationQuerySet.as_manager()
 
@@ -85,7 +107,34 @@ class DomainRegistration(models.Model):
     @property
     def can_retry(self) -> bool:
         # A refusal for want of consent stays: staff cannot give the customer's consent.
-        return self.status == self.Status.FAILED and bool(self.registry)
+        # A failed transfer needs a new auth code from the customer: it is ordered anew.
+        return (
+            self.status == self.Status.FAILED
+            and bool(self.registry)
+            and self.kind == self.Kind.REGISTER
+        )
+
+    @property
+    def is_transfer(self) -> bool:
+        return self.kind == self.Kind.TRANSFER
+
+
+class TransferCode(models.Model):
+    """The auth code a customer gave to move a domain to us, sealed until it is used up.
+
+    The code is a key to the customer's domain, not data about them: it is sealed
+    (AES-GCM) under a system secret of the keystore (kluis/domains/transfers.py), never
+    logged or shown, and the row is deleted once the transfer is done or has failed.
+    """
+
+    line = models.OneToOneField(
+        "shop.OrderLine", on_delete=models.CASCADE, related_name="transfer_code"
+    )
+    sealed = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"transfer code of line {self.line_id}"
 
 
 class PollMessage(models.Model):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+
+from django.utils import timezone
 
 from kluis.domains import shop_link
 from kluis.domains.emails import dedupe_key
@@ -15,7 +18,9 @@ _ORDER = [
     DomainRegistration.Status.FAILED,
     DomainRegistration.Status.REFUSED,
     DomainRegistration.Status.PENDING,
+    DomainRegistration.Status.TRANSFER_PENDING,
     DomainRegistration.Status.TRANSFERRED,
+    DomainRegistration.Status.DELETED,
     DomainRegistration.Status.REGISTERED,
 ]
 
@@ -38,7 +43,7 @@ STUCK_AFTER = 3  # attempts
 def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
     rows: list[DeskRow] = []
     mails = dict(
-        OutboxMessage.objects.filter(dedupe_key__startswith="domains:registration:").values_list(
+        OutboxMessage.objects.filter(dedupe_key__startswith="domains:").values_list(
             "dedupe_key", "status"
         )
     )
@@ -49,6 +54,7 @@ def desk_rows(*, registered_limit: int = 50) -> list[DeskRow]:
         if status in (
             DomainRegistration.Status.REGISTERED,
             DomainRegistration.Status.TRANSFERRED,
+            DomainRegistration.Status.DELETED,
         ):
             found = found.order_by("-registered_at")[:registered_limit]
         for registration in found:
@@ -97,4 +103,43 @@ def renewal_rows(limit: int = 50) -> list[RenewalRow]:
             else "—",
         )
         for r in ordered
+    ]
+
+
+@dataclass(frozen=True)
+class EndingRow:
+    registration: DomainRegistration
+    domain: str
+    registry: str
+    # The notices mailed for the current term, in days before the expiry.
+    notices: tuple[int, ...]
+
+
+def ending_rows(limit: int = 100) -> list[EndingRow]:
+    """Unpaid domains whose term ends within the notice window (or ended): deleted at
+    their expiry unless the renewal invoice is paid first."""
+    from kluis.domains.expiry import NOTICE_DAYS, notice_key, unpaid
+
+    soon = timezone.localdate() + dt.timedelta(days=max(NOTICE_DAYS))
+    found = list(
+        unpaid()
+        .filter(expires_on__lte=soon)
+        .select_related("order", "line", "line__extension")
+        .order_by("expires_on")[:limit]
+    )
+    keys = {notice_key(r, days): (r.pk, days) for r in found for days in NOTICE_DAYS}
+    mailed: dict[int, list[int]] = {}
+    for key in OutboxMessage.objects.filter(dedupe_key__in=list(keys)).values_list(
+        "dedupe_key", flat=True
+    ):
+        pk, days = keys[key]
+        mailed.setdefault(pk, []).append(days)
+    return [
+        EndingRow(
+            registration=r,
+            domain=shop_link.domain_masked(r.line),
+            registry=REGISTRIES[r.registry].name if r.registry in REGISTRIES else "—",
+            notices=tuple(sorted(mailed.get(r.pk, []), reverse=True)),
+        )
+        for r in found
     ]

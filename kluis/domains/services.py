@@ -20,15 +20,17 @@ Three promises:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import phonenumbers
 from django.conf import settings
@@ -99,8 +101,15 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     from kluis.shop.models import Order
 
     assert isinstance(order, Order)
+    from kluis.domains.models import TransferCode
+
     made = []
     for line in shop_link.domain_lines(order):
+        kind = (
+            DomainRegistration.Kind.TRANSFER
+            if TransferCode.objects.filter(line=line).exists()
+            else DomainRegistration.Kind.REGISTER
+        )
         try:
             registry = registry_for(f".{shop_link.tld_of(line)}").key
             error = ""
@@ -110,6 +119,7 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
             line=line,
             defaults={
                 "order": order,
+                "kind": kind,
                 "registry": registry,
                 "status": DomainRegistration.Status.FAILED
                 if error
@@ -122,8 +132,10 @@ def registrations_queue(*, order: object) -> list[DomainRegistration]:
     return made
 
 
-def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
-    """Take up to `limit` pending registrations for LEASE, in one UPDATE.
+def registrations_claim(
+    *, limit: int, now: dt.datetime | None = None, kind: str = DomainRegistration.Kind.REGISTER
+) -> list[int]:
+    """Take up to `limit` pending registrations (or transfers) for LEASE, in one UPDATE.
 
     A worker sees only the rows it marked with its own token, so two workers never
     take the same registration; one that dies leaves them to the next after LEASE.
@@ -131,12 +143,9 @@ def registrations_claim(*, limit: int, now: dt.datetime | None = None) -> list[i
     now = now or timezone.now()
     token = secrets.token_hex(8)
     free = Q(leased_until__isnull=True) | Q(leased_until__lt=now)
-    ids = list(
-        DomainRegistration.objects.pending().filter(free).values_list("pk", flat=True)[:limit]
-    )
-    DomainRegistration.objects.pending().filter(free, pk__in=ids).update(
-        leased_until=now + LEASE, leased_by=token
-    )
+    waiting = DomainRegistration.objects.pending().filter(free, kind=kind)
+    ids = list(waiting.values_list("pk", flat=True)[:limit])
+    waiting.filter(pk__in=ids).update(leased_until=now + LEASE, leased_by=token)
     return list(
         DomainRegistration.objects.filter(leased_by=token, pk__in=ids).values_list("pk", flat=True)
     )
@@ -407,9 +416,14 @@ def _finish_failed(
     message: str,
     *,
     cause: str,
-    contact_sent: tuple[Registry, str, list[str], str] | None = None,
+    contact_sent: ContactSent | None = None,
 ) -> None:
-    """Mark it failed with the registry's words, and mail the customer (once ever)."""
+    """Mark it failed with the registry's words, and mail the customer (once ever).
+
+    A transfer's auth code is deleted with it: a new try needs a new code.
+    """
+    from kluis.domains.models import TransferCode
+
     with transaction.atomic():
         if contact_sent is not None:
             _record_contact_sent(registration, *contact_sent)
@@ -419,8 +433,159 @@ def _finish_failed(
             leased_until=None,
         )
         mail_registration_failed(registration, cause)
+        if registration.is_transfer:
+            TransferCode.objects.filter(line_id=registration.line_id).delete()
+            audit_append(
+                action="domains.transfer_failed",
+                actor=ACTOR.ref,
+                subject=registration.order.customer_id,
+                data={"registration": registration.pk, "registry": registration.registry},
+            )
     registration.status = DomainRegistration.Status.FAILED
     registration.last_error = message[:500]
+
+
+def _preflight(
+    registration: DomainRegistration, registry: Registry, batch: Batch | None = None
+) -> tuple[str, Customer, str]:
+    """(consent reference, customer, domain name), or RegistrationRefused (recorded)."""
+    registration.order.refresh_from_db(fields=["status"])
+    if not shop_link.still_wanted(registration.order):
+        _finish_refused(
+            registration,
+            _("De bestelling is geannuleerd of herroepen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the order was cancelled or withdrawn")
+    consent = _consent_or_refuse(registration, registry)
+    customer = shop_link.customer_of(registration.order)
+    if not registration.is_transfer and not registry.period_allowed(1):
+        _finish_failed(
+            registration, f"{registry.name}: 1 jaar is niet toegestaan", cause=Cause.OTHER
+        )
+        raise RegistrationRefused("period")
+    try:
+        if batch is not None and registration.line_id in batch.names:
+            name = batch.names[registration.line_id] or ""
+            if not name:
+                raise shop_link.DomainGone(registration.line_id)
+        else:
+            name = shop_link.domain_of(registration.line)
+    except shop_link.DomainGone:
+        _finish_refused(
+            registration,
+            _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
+        )
+        raise RegistrationRefused("the domain name cannot be read") from None
+    return consent, customer, name
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactPlan:
+    """The registrant contact of one registration: reused (known) or to be sent (data)."""
+
+    categories: list[str]
+    reference: str
+    known: RegistryContact | None
+    handle: str
+    data: ContactData | None
+
+
+def contact_plan(
+    registration: DomainRegistration,
+    registry: Registry,
+    customer: Customer,
+    consent: str,
+    revealed: dict[object, dict[str, str]] | None,
+    batch: Batch | None = None,
+) -> ContactPlan:
+    """Which contact the registry gets; RegistrationRefused (recorded) when data lack.
+
+    With a `batch`, the run's contacts are looked up in what it read at its start, and a
+    contact an earlier registration of the run sent is reused without sending it again.
+    """
+    categories = _categories(customer, registry)
+    check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
+    reference = _reference(registration, consent)
+    if batch is None:
+        known = _known_contact(registration, registry)
+    elif registry.contact_reusable:
+        known = batch.known.get((customer.pk, registry.key))
+    else:
+        known = None
+    handle = (
+        known.handle if known is not None else _contact_handle(customer, registry, registration)
+    )
+    # Created earlier in this run, its row not written yet: reused, not sent again.
+    in_batch = (
+        known is None
+        and batch is not None
+        and registry.contact_reusable
+        and batch.contacts.get((customer.pk, registry.key)) == handle
+    )
+    data: ContactData | None = None
+    if known is None and not in_batch:
+        # Revealed only when it is going to be sent.
+        plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
+        try:
+            data = _contact_for(customer, registry, plain, handle)
+        except RegistrationRefused as exc:
+            _finish_failed(
+                registration,
+                _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
+                % {"registry": registry.name, "what": exc},
+                cause=Cause.DATA,
+            )
+            raise
+    return ContactPlan(categories, reference, known, handle, data)
+
+
+# A contact sent to a registry: (registry, handle, categories, reference).
+ContactSent = tuple[Registry, str, list[str], str]
+T = TypeVar("T")
+
+
+def with_contact_sent(
+    registration: DomainRegistration,
+    registry: Registry,
+    plan: ContactPlan,
+    session_for: SessionFor,
+    act: Callable[[EppClient], T],
+    cause_of: Callable[[EppCommandFailed], str],
+    on_sent: Callable[[ContactSent | None], None] | None = None,
+) -> tuple[T, ContactSent | None] | None:
+    """In one session: the contact where it is new, then `act`.
+
+    None when the registry refused (the registration is failed with its words, the
+    contact's send ledgered if it got that far); EppError when the session broke.
+    `on_sent` hears of the contact's send when the registry refused or the session broke.
+    """
+    sent: ContactSent | None = None
+    with session_for(registry) as epp:
+        try:
+            if plan.data is not None:
+                _send_contact(epp, plan.data)
+                sent = (registry, plan.handle, plan.categories, plan.reference)
+            result = act(epp)
+        except EppCommandFailed as exc:
+            _finish_failed(
+                registration,
+                f"{registry.name}: {exc.response.explain()}",
+                cause=cause_of(exc),
+                contact_sent=sent,
+            )
+            if on_sent is not None:
+                on_sent(sent)
+            log.info("registration %s failed: %s", registration.pk, exc.code)
+            return None
+        except EppError:
+            if sent is not None:
+                # The contact reached the registry before the session broke.
+                with transaction.atomic():
+                    _record_contact_sent(registration, *sent)
+            if on_sent is not None:
+                on_sent(sent)
+            raise
+    return result, sent
 
 
 def _after_create(registration: DomainRegistration) -> None:
@@ -490,111 +655,48 @@ def domain_register(
     if batch is not None:
         revealed = batch.revealed
     registry = REGISTRIES[registration.registry]
-    registration.order.refresh_from_db(fields=["status"])
-    if not shop_link.still_wanted(registration.order):
-        _finish_refused(
-            registration,
-            _("De bestelling is geannuleerd of herroepen; er is niets verstuurd."),
-        )
-        raise RegistrationRefused("the order was cancelled or withdrawn")
-    consent = _consent_or_refuse(registration, registry)
-    customer = shop_link.customer_of(registration.order)
-    if not registry.period_allowed(1):
-        _finish_failed(
-            registration, f"{registry.name}: 1 jaar is niet toegestaan", cause=Cause.OTHER
-        )
-        raise RegistrationRefused("period")
-    try:
-        if batch is not None and registration.line_id in batch.names:
-            name = batch.names[registration.line_id] or ""
-            if not name:
-                raise shop_link.DomainGone(registration.line_id)
-        else:
-            name = shop_link.domain_of(registration.line)
-    except shop_link.DomainGone:
-        _finish_refused(
-            registration,
-            _("De domeinnaam van deze bestelling is niet meer te lezen; er is niets verstuurd."),
-        )
-        raise RegistrationRefused("the domain name cannot be read") from None
-    categories = _categories(customer, registry)
-    check_disclosure(recipient=registry.recipient, purpose=PURPOSE, categories=categories)
-    reference = _reference(registration, consent)
-    if batch is None:
-        known = _known_contact(registration, registry)
-    elif registry.contact_reusable:
-        known = batch.known.get((customer.pk, registry.key))
-    else:
-        known = None
-    handle = (
-        known.handle if known is not None else _contact_handle(customer, registry, registration)
+    consent, customer, name = _preflight(registration, registry, batch)
+    plan = contact_plan(registration, registry, customer, consent, revealed, batch)
+    categories, reference, known, handle = (
+        plan.categories,
+        plan.reference,
+        plan.known,
+        plan.handle,
     )
-    # Created earlier in this run, its row not written yet: reused, not sent again.
-    in_batch = (
-        known is None
-        and batch is not None
-        and registry.contact_reusable
-        and batch.contacts.get((customer.pk, registry.key)) == handle
-    )
-    data: ContactData | None = None
-    if known is None and not in_batch:
-        # Revealed only when it is going to be sent.
-        plain = (revealed or {}).get(customer.pk) or reveal_contacts([customer])[customer.pk]
-        try:
-            data = _contact_for(customer, registry, plain, handle)
-        except RegistrationRefused as exc:
-            _finish_failed(
-                registration,
-                _("Gegevens ontbreken of passen niet bij %(registry)s: %(what)s")
-                % {"registry": registry.name, "what": exc},
-                cause=Cause.DATA,
-            )
-            raise
-    sent: tuple[Registry, str, list[str], str] | None = None
     nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
-    with session_for(registry) as epp:
+
+    def create(epp: EppClient) -> tuple[dt.datetime | None, str]:
+        _ensure_hosts(epp, nameservers)
+        helper = _own_contact(epp, registry) if registry.admin_tech else ""
         try:
-            if data is not None:
-                _send_contact(epp, data)
-                sent = (registry, handle, categories, reference)
-            _ensure_hosts(epp, nameservers)
-            helper = _own_contact(epp, registry) if registry.admin_tech else ""
-            try:
-                created = epp.domain_create(
-                    name=name,
-                    years=1,
-                    registrant=handle,
-                    auth_pw=auth_code_new(registry),
-                    nameservers=nameservers,
-                    admin=helper,
-                    tech=helper,
-                )
-                expires, roid = created.expires, ""
-            except EppCommandFailed as exc:
-                if exc.code != codes.OBJECT_EXISTS:
-                    raise
-                info = epp.domain_info(name)
-                if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
-                    raise
-                # Created by a run that crashed before its commit: complete it.
-                expires, roid = info.expires, info.roid
-        except EppCommandFailed as exc:
-            _finish_failed(
-                registration,
-                f"{registry.name}: {exc.response.explain()}",
-                cause=_cause(exc),
-                contact_sent=sent,
+            created = epp.domain_create(
+                name=name,
+                years=1,
+                registrant=handle,
+                auth_pw=auth_code_new(registry),
+                nameservers=nameservers,
+                admin=helper,
+                tech=helper,
             )
-            _remember_contact(batch, customer, registry, handle, sent)
-            log.info("registration %s failed: %s", registration.pk, exc.code)
-            return registration
-        except EppError:
-            if sent is not None:
-                # The contact reached the registry before the session broke.
-                with transaction.atomic():
-                    _record_contact_sent(registration, *sent)
-                _remember_contact(batch, customer, registry, handle, sent)
-            raise
+            return created.expires, ""
+        except EppCommandFailed as exc:
+            if exc.code != codes.OBJECT_EXISTS:
+                raise
+            info = epp.domain_info(name)
+            if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
+                raise
+            # Created by a run that crashed before its commit: complete it.
+            return info.expires, info.roid
+
+    def remember(sent: ContactSent | None) -> None:
+        _remember_contact(batch, customer, registry, handle, sent)
+
+    answered = with_contact_sent(
+        registration, registry, plan, session_for, create, _cause, on_sent=remember
+    )
+    if answered is None:
+        return registration
+    (expires, roid), sent = answered
     _after_create(registration)
 
     def record(sends: list[Sent]) -> DomainRegistration:
@@ -653,12 +755,75 @@ def _remember_contact(
         batch.contacts[(customer.pk, registry.key)] = handle
 
 
+def reveal_for_batch(batch: list[DomainRegistration]) -> dict[object, dict[str, str]]:
+    """Contact fields revealed together (one transaction), only for those to be sent."""
+    to_send = []
+    for registration in batch:
+        registry = REGISTRIES[registration.registry]
+        if not shop_link.still_wanted(registration.order):
+            continue
+        if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
+            continue
+        if _known_contact(registration, registry) is None:
+            to_send.append(shop_link.customer_of(registration.order))
+    return reveal_contacts(list({c.pk: c for c in to_send}.values()))
+
+
+class Step(Protocol):
+    def __call__(
+        self,
+        *,
+        registration: DomainRegistration,
+        session_for: SessionFor,
+        revealed: dict[object, dict[str, str]] | None,
+    ) -> DomainRegistration: ...
+
+
+REFUSED, WAITING = "refused", "waiting"
+
+
+def claimed_run(
+    *,
+    kind: str,
+    step: Step,
+    limit: int,
+    session_for: SessionFor,
+    now: dt.datetime | None,
+) -> Counter[str]:
+    """Claim the pending ones of `kind` and take `step` with each: a count per outcome
+    (the registration's status, REFUSED, or WAITING when the registry was unreachable)."""
+    counts: Counter[str] = Counter()
+    ids = registrations_claim(limit=limit, now=now, kind=kind)
+    batch = list(
+        DomainRegistration.objects.select_related("order__customer", "line")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    revealed = reveal_for_batch(batch)
+    for registration in batch:
+        try:
+            result = step(registration=registration, session_for=session_for, revealed=revealed)
+        except RegistrationRefused:
+            counts[REFUSED] += 1
+            continue
+        except EppError as exc:
+            DomainRegistration.objects.filter(pk=registration.pk).update(
+                attempts=registration.attempts + 1,
+                last_error=str(exc)[:500],
+                leased_until=None,
+            )
+            counts[WAITING] += 1
+            continue
+        counts[result.status] += 1
+    return counts
+
+
 def registrations_run(
     *, limit: int = 50, session_for: SessionFor = _session, now: dt.datetime | None = None
 ) -> str:
     """Register what is pending (the worker's job); a one-line outcome without names."""
     done = failed = waiting = 0
-    ids = registrations_claim(limit=limit, now=now)
+    ids = registrations_claim(limit=limit, now=now, kind=DomainRegistration.Kind.REGISTER)
     batch_rows = list(
         DomainRegistration.objects.select_related("order__customer", "line")
         .filter(pk__in=ids)
@@ -747,13 +912,21 @@ def registration_retry(*, registration: DomainRegistration, by: User) -> DomainR
 _TRANSFERRED = {"serverApproved", "clientApproved"}
 
 
-def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) -> None:
-    """A transfer away that the registry approved marks the domain as moved (idempotent)."""
+def _act_on_poll(
+    registry: Registry, message: codes.Response, client_id: str
+) -> tuple[str, str, str] | None:
+    """A transfer away that the registry approved marks the domain as moved (idempotent).
+
+    A message about a transfer we requested is returned (domain, status, text), for
+    kluis/domains/transfers.py to act on once the poll session is closed.
+    """
     if message.res_data is None or message.res_data.find(f"{{{DOMAIN}}}trnData") is None:
-        return
+        return None
     transfer = codes.read_domain_transfer(message)
-    if transfer.status not in _TRANSFERRED or transfer.requested_by == client_id:
-        return
+    if transfer.requested_by == client_id:
+        return (transfer.name.lower(), transfer.status, message.queue_message)
+    if transfer.status not in _TRANSFERRED:
+        return None
     with transaction.atomic():
         moved = list(
             DomainRegistration.objects.select_for_update().filter(
@@ -772,6 +945,7 @@ def _act_on_poll(registry: Registry, message: codes.Response, client_id: str) ->
                 subject=registration.order.customer_id,
                 data={"registration": registration.pk, "registry": registry.key},
             )
+    return None
 
 
 def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _session) -> int:
@@ -780,7 +954,10 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
     A message is stored before it is acknowledged; after a crash in between, the
     registry offers it again and the unique (registry, message id) keeps one row.
     """
+    from kluis.domains.transfers import transfers_settle_from_poll
+
     fetched = 0
+    ours: list[tuple[str, str, str]] = []
     with session_for(registry) as epp:
         for _ in range(POLL_BATCH):
             message = epp.poll()
@@ -791,9 +968,14 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
                 message_id=message.queue_id,
                 defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
             )
-            _act_on_poll(registry, message, epp.endpoint.client_id)
+            mine = _act_on_poll(registry, message, epp.endpoint.client_id)
+            if mine is not None:
+                ours.append(mine)
             epp.poll_ack(message.queue_id)
             fetched += 1
+    # A message lost here after its ack is not lost for good: the transfers job asks
+    # the registry itself every CHECK_EVERY.
+    transfers_settle_from_poll(registry, ours, session_for=session_for)
     return fetched
 
 

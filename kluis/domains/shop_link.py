@@ -118,11 +118,16 @@ def customer_of(order: Order) -> Customer:
     return order.customer
 
 
-def still_wanted(order: Order) -> bool:
-    """False once the order was cancelled or withdrawn: then nothing is registered."""
+def wanted_statuses() -> tuple[str, ...]:
+    """The order statuses in which its domains are still wanted."""
     from kluis.shop.models import Order
 
-    return order.status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+    return (Order.Status.IN_PROGRESS, Order.Status.DELIVERED)
+
+
+def still_wanted(order: Order) -> bool:
+    """False once the order was cancelled or withdrawn: then nothing is registered."""
+    return order.status in wanted_statuses()
 
 
 def non_eu_consent(order: Order) -> str:
@@ -163,12 +168,36 @@ def _check(domain: str, client_address: str) -> Answer:
     return domain_available(domain, client_address)
 
 
+def _transfer_clean(domain: str, code: str) -> str:
+    from kluis.domains.transfers import TransferCodeRefused, transfer_code_clean
+    from kluis.shop.availability import TransferRefused
+
+    try:
+        return transfer_code_clean(domain, code)
+    except TransferCodeRefused as exc:
+        raise TransferRefused(str(exc)) from None
+
+
+def _transfer_keep(line_id: int, code: str) -> None:
+    from kluis.domains.transfers import transfer_code_store
+
+    transfer_code_store(line_id=line_id, code=code)
+
+
 def connect() -> None:
     from kluis.domains.registries import BY_TLD
-    from kluis.shop.availability import register_checker
+    from kluis.shop.availability import TransferDesk, register_checker, register_transfers
     from kluis.shop.domains import register_registry_recipients
     from kluis.shop.moves import register_move_handler
 
     register_move_handler(_on_order_moved)
     register_checker(_check)
     register_registry_recipients({tld: registry.recipient for tld, registry in BY_TLD.items()})
+    register_transfers(TransferDesk(clean=_transfer_clean, keep=_transfer_keep))
+
+
+def subscription_of(line: OrderLine) -> int | None:
+    """The id of the subscription the line started, if it started one."""
+    from kluis.shop.models import Subscription
+
+    return Subscription.objects.filter(line=line).values_list("pk", flat=True).first()

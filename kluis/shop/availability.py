@@ -51,3 +51,30 @@ def domain_check(domain: str, client_address: str) -> Answer:
     if not _checker:
         return Answer(Verdict.NOT_ASKED)
     return _checker[0](domain, client_address)
+
+
+# A taken name the customer holds elsewhere can be transferred to us with the auth code
+# of its current registrar. The domains app registers how a code is checked (the
+# registry's format) and kept (sealed with the order line) when it starts.
+class TransferRefused(ValueError):
+    """The code does not fit; the message is for the customer."""
+
+
+@dataclass(frozen=True)
+class TransferDesk:
+    # (domain, code) -> the code as the registry takes it; TransferRefused when it does not fit
+    clean: Callable[[str, str], str]
+    # (order line id, code): seal the code with the line, in the checkout's transaction
+    keep: Callable[[int, str], None]
+
+
+_transfers: list[TransferDesk] = []
+
+
+def register_transfers(desk: TransferDesk) -> None:
+    _transfers[:] = [desk]
+
+
+def transfers() -> TransferDesk | None:
+    """None while no domains app takes transfers: then a taken name stays taken."""
+    return _transfers[0] if _transfers else None

@@ -12,7 +12,7 @@ import base64
 import binascii
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -35,6 +35,13 @@ class CartLine:
     domain: str
     price_cents: int
     period: str
+    # A taken name to be transferred to us: the auth code of its current registrar
+    # (sealed with the name in the session; here only while the cart is in use).
+    auth_code: str = field(default="", repr=False)
+
+    @property
+    def is_transfer(self) -> bool:
+        return bool(self.auth_code)
 
     def description(self, language: str) -> str:
         if self.product is not None:
@@ -109,16 +116,21 @@ def open_domain(token: str, sealed: object) -> str | None:
     return plain.decode()
 
 
-def _domains(raw: dict[str, Any]) -> list[str]:
+def _entries(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """(domain, auth code or "") of each domain entry; a transfer seals both together."""
     opened = (open_domain(raw["token"], d) for d in raw["domains"])
-    return [d for d in opened if d is not None]
+    return [(d.partition("\n")[0], d.partition("\n")[2]) for d in opened if d is not None]
+
+
+def _domains(raw: dict[str, Any]) -> list[str]:
+    return [domain for domain, _code in _entries(raw)]
 
 
 def cart_get(session: SessionBase) -> Cart:
     raw = _raw(session)
     products = {p.code: p for p in Product.objects.filter(code__in=raw["products"], active=True)}
-    domains = _domains(raw) if raw["domains"] else []
-    tlds = {d.split(".", 1)[1] for d in domains if "." in d}
+    entries = _entries(raw) if raw["domains"] else []
+    tlds = {d.split(".", 1)[1] for d, _code in entries if "." in d}
     extensions = {e.tld: e for e in DomainExtension.objects.filter(tld__in=tlds, active=True)}
     # The price of today: a scheduled change counts from its day (kluis/shop/pricing.py).
     items: list[Product | DomainExtension] = [*products.values(), *extensions.values()]
@@ -128,11 +140,19 @@ def cart_get(session: SessionBase) -> Cart:
         if code in products:
             p = products[code]
             lines.append(CartLine("product", p, None, "", p.price_cents, p.period))
-    for domain in domains:
+    for domain, code in entries:
         extension = extensions.get(domain.split(".", 1)[1]) if "." in domain else None
         if extension is not None:
             lines.append(
-                CartLine("domain", None, extension, domain, extension.price_cents, extension.period)
+                CartLine(
+                    "domain",
+                    None,
+                    extension,
+                    domain,
+                    extension.price_cents,
+                    extension.period,
+                    auth_code=code,
+                )
             )
     return Cart(raw["token"], lines)
 
@@ -152,18 +172,22 @@ def cart_add_product(session: SessionBase, code: str) -> bool:
     return True
 
 
-def cart_add_domain(session: SessionBase, domain: str) -> None:
-    """`domain` is validated by the form (label + an active extension)."""
+def cart_add_domain(session: SessionBase, domain: str, *, auth_code: str = "") -> None:
+    """`domain` is validated by the form (label + an active extension); with the
+    `auth_code` of its current registrar it is a transfer to us (code checked)."""
     raw = _raw(session)
     if domain not in _domains(raw) and len(raw["products"]) + len(raw["domains"]) < MAX_ITEMS:
-        raw["domains"].append(seal_domain(raw["token"], domain))
+        entry = f"{domain}\n{auth_code}" if auth_code else domain
+        raw["domains"].append(seal_domain(raw["token"], entry))
     _save(session, raw)
 
 
 def cart_remove(session: SessionBase, item: str) -> None:
     raw = _raw(session)
     raw["products"] = [c for c in raw["products"] if c != item]
-    raw["domains"] = [d for d in raw["domains"] if open_domain(raw["token"], d) != item]
+    raw["domains"] = [
+        d for d in raw["domains"] if (open_domain(raw["token"], d) or "").partition("\n")[0] != item
+    ]
     _save(session, raw)
 
 

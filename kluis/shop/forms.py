@@ -122,6 +122,17 @@ def domain_shown(domain: str) -> str:
 class AddDomainForm(forms.Form):
     label = forms.CharField(label=_("Domeinnaam"), max_length=63)
     tld = forms.ChoiceField(label=_("Extensie"), initial="nl")  # most customers are Dutch
+    # Only for a taken name the customer holds elsewhere: it is then transferred to us.
+    auth_code = forms.CharField(
+        label=_("Verhuiscode"),
+        help_text=_(
+            "Alleen als de naam al van jou is en je hem naar ons wilt verhuizen: de "
+            "verhuiscode (autorisatiecode) die je huidige provider je geeft."
+        ),
+        max_length=64,
+        required=False,
+        strip=True,
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

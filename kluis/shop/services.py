@@ -25,7 +25,7 @@ from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.policy.enforce import Actor
-from kluis.shop import consumer, documents, emails, moves, pricing
+from kluis.shop import availability, consumer, documents, emails, moves, pricing
 from kluis.shop.cart import Cart
 from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
@@ -270,6 +270,7 @@ def _order_place(
         )
         for position, line in enumerate(cart.lines)
     )
+    _transfer_codes_keep(order, cart)
     if vat is not None:
         _vat_check_record(order=order, country=vat.country, number=vat.number, answer=vat.answer)
     if kvk is not None and kvk.extract is not None:
@@ -540,6 +541,17 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
     return made
 
 
+def _transfer_codes_keep(order: Order, cart: Cart) -> None:
+    """Hand each transfer line's auth code to the domains app, sealed with its line."""
+    transfers = [(p, line.auth_code) for p, line in enumerate(cart.lines) if line.is_transfer]
+    desk = availability.transfers()
+    if not transfers or desk is None:
+        return
+    ids = dict(order.lines.filter(kind=OrderLine.Kind.DOMAIN).values_list("position", "pk"))
+    for position, code in transfers:
+        desk.keep(ids[position], code)
+
+
 def subscription_end_date(subscription: Subscription, today: dt.date | None = None) -> dt.date:
     """The last day a subscription ended today runs.
 
@@ -580,24 +592,43 @@ def subscription_end(*, subscription: Subscription, by: User) -> Subscription:
         )
         if locked.ends_on is not None:
             raise ShopError("already_ending")
-        invoiced_until = locked.period_end
-        last_day = subscription_end_date(locked)
-        _end_on(locked, last_day)
-        if last_day < invoiced_until:
-            moves.subscriptions_shortened([(locked, last_day + dt.timedelta(days=1))], by)
-        contract_end = _contract_end_update(locked.customer_id)
-        audit_append(
-            action="shop.subscription_ended",
-            actor=by.actor().ref,
-            subject=locked.customer_id,
-            data={
-                "subscription": locked.pk,
-                "ends_on": last_day.isoformat(),
-                "consumer": locked.line.order.consumer,
-                "contract_ends": contract_end.isoformat() if contract_end else None,
-            },
-        )
+        _stop(locked, subscription_end_date(locked), by=by, actor_ref=by.actor().ref)
     return locked
+
+
+def subscription_stop(*, subscription_id: int, last_day: dt.date, actor_ref: str) -> Subscription:
+    """End a subscription on the day its service itself ended (a domain the registry
+    deleted because its renewal was not paid): what was invoiced after `last_day` is
+    credited, as when a subscription is ended. Idempotent: one already ending by then
+    is left as it is."""
+    with transaction.atomic():
+        locked = (
+            Subscription.objects.select_for_update(of=("self",))
+            .select_related("line__order")
+            .get(pk=subscription_id)
+        )
+        if locked.ends_on is None or locked.ends_on > last_day:
+            _stop(locked, last_day, by=None, actor_ref=actor_ref)
+    return locked
+
+
+def _stop(locked: Subscription, last_day: dt.date, *, by: User | None, actor_ref: str) -> None:
+    invoiced_until = locked.period_end
+    _end_on(locked, last_day)
+    if last_day < invoiced_until:
+        moves.subscriptions_shortened([(locked, last_day + dt.timedelta(days=1))], by)
+    contract_end = _contract_end_update(locked.customer_id)
+    audit_append(
+        action="shop.subscription_ended",
+        actor=actor_ref,
+        subject=locked.customer_id,
+        data={
+            "subscription": locked.pk,
+            "ends_on": last_day.isoformat(),
+            "consumer": locked.line.order.consumer,
+            "contract_ends": contract_end.isoformat() if contract_end else None,
+        },
+    )
 
 
 def _end_on(subscription: Subscription, day: dt.date) -> None:

@@ -7,6 +7,7 @@ import secrets
 
 from kluis.accounts.models import Customer
 from kluis.shop import documents
+from kluis.shop.cart import Cart
 from kluis.shop.catalogue import catalogue_load
 from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
@@ -18,7 +19,7 @@ from kluis.shop.models import (
     Product,
     Subscription,
 )
-from kluis.shop.services import subscriptions_start
+from kluis.shop.services import order_place, subscriptions_start
 
 
 def make_order(
@@ -90,3 +91,19 @@ def make_subscription(
     """A delivered order's subscriptions, started on `started_on` (default today)."""
     order = make_order(customer, status=Order.Status.DELIVERED, domain=domain)
     return subscriptions_start(order=order, started_on=started_on)
+
+
+def order_of_cart(cart: Cart, customer: Customer, *, language: str = "nl") -> Order:
+    """A checkout of `cart` by an existing customer: accepted, no VAT or KvK details."""
+    return order_place(
+        cart=cart,
+        customer=customer,
+        new_customer=None,
+        language=language,
+        notes="",
+        accepted=True,
+        non_eu_consent=False,
+        vat=None,
+        kvk=None,
+        client_address="127.0.0.1",
+    )

@@ -112,6 +112,25 @@ def cart_add_domain(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         domain = form.domain
         answer = availability.domain_check(domain, client_address(request))
+        code = form.cleaned_data.get("auth_code") or ""
+        desk = availability.transfers()
+        if answer.verdict == availability.Verdict.TAKEN and code and desk is not None:
+            try:
+                code = desk.clean(domain, code)
+            except availability.TransferRefused as exc:
+                form.add_error("auth_code", str(exc))
+                return _catalogue_page(request, form)
+            carts.cart_add_domain(request.session, domain, auth_code=code)
+            messages.success(
+                request,
+                _(
+                    "%(domain)s staat als verhuizing in je winkelmandje. Na je bestelling vragen "
+                    "we de verhuizing aan met je verhuiscode; je huidige provider moet haar "
+                    "nog goedkeuren."
+                )
+                % {"domain": forms.domain_shown(domain)},
+            )
+            return redirect("shop:cart")
         if answer.verdict in availability.INTO_CART:
             carts.cart_add_domain(request.session, domain)
             if answer.verdict == availability.Verdict.UNCHECKED:
@@ -146,7 +165,8 @@ def _domain_refusal(answer: availability.Answer, domain: str) -> str:
         return (
             _(
                 "%(domain)s is al geregistreerd. Kies een andere naam of extensie. Is de naam van "
-                "jou en wil je hem naar ons verhuizen? Vraag het ons via het contactformulier."
+                "jou en wil je hem naar ons verhuizen? Vul dan ook de verhuiscode van je huidige "
+                "provider in."
             )
             % shown
         )

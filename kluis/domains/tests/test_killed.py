@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
@@ -63,7 +64,7 @@ print(f"statements={seen}")
 
 
 def _run(
-    running: epp_local.Running, mode: str, kill_at: int = 0
+    running: epp_local.Running, mode: str, kill_at: int = 0, *, driver: str = DRIVER
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KLUIS_", "DJANGO_"))}
     env.pop("DATABASE_URL", None)
@@ -83,7 +84,7 @@ def _run(
     if "KLUIS_MASTER_KEY" in os.environ:
         env["KLUIS_MASTER_KEY"] = os.environ["KLUIS_MASTER_KEY"]
     return subprocess.run(
-        [sys.executable, "-c", DRIVER],
+        [sys.executable, "-c", driver],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,
@@ -92,7 +93,9 @@ def _run(
     )
 
 
-def _rerun_after_the_lease(running: epp_local.Running) -> str:
+def _rerun_after_the_lease(
+    running: epp_local.Running, run: Callable[..., str] = registrations_run
+) -> str:
     settings.KLUIS_EPP_ENDPOINTS = {
         **settings.KLUIS_EPP_ENDPOINTS,
         "sidn": f"epp://kluis-sidn:{PASSWORD}@127.0.0.1:{running.server.port}",
@@ -100,7 +103,7 @@ def _rerun_after_the_lease(running: epp_local.Running) -> str:
     settings.KLUIS_EPP_CAFILE = str(running.cert)
     registries.pool.cache_clear()
     try:
-        return registrations_run(now=timezone.now() + dt.timedelta(hours=1))
+        return run(now=timezone.now() + dt.timedelta(hours=1))
     finally:
         registries.pool("sidn").close()
         registries.pool.cache_clear()

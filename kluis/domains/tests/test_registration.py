@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from django.test import Client
@@ -32,8 +33,16 @@ def with_address(customer: Customer) -> Customer:
     return customer
 
 
-def queued(customer: Customer, domain: str, *, consent: bool = False) -> DomainRegistration:
+def queued(
+    customer: Customer,
+    domain: str,
+    *,
+    consent: bool = False,
+    before_queue: Callable[[Order], object] | None = None,
+) -> DomainRegistration:
     order = make_order(customer, status=Order.Status.IN_PROGRESS, domain=domain)
+    if before_queue is not None:
+        before_queue(order)
     if consent:
         order.non_eu_consent = True
         order.whois_notice_version = documents.current_version("whois_notice")

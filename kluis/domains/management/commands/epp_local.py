@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,19 @@ class Command(BaseCommand):
         parser.add_argument("--error-on", type=int, default=0, help="answer 2400 to command N")
         parser.add_argument("--drop-after", default="", help="drop the connection after CMD")
         parser.add_argument(
+            "--transfer-approve-after",
+            type=float,
+            default=5 * 24 * 3600.0,
+            help="seconds after which a transfer no registrar answered is approved",
+        )
+        parser.add_argument(
+            "--held-elsewhere",
+            action="append",
+            default=[],
+            metavar="NAME:CODE",
+            help="a domain another registrar holds with this auth code (a transfer to try)",
+        )
+        parser.add_argument(
             "--memory", action="store_true", help="keep the registry in memory only (benchmarks)"
         )
 
@@ -42,6 +56,14 @@ class Command(BaseCommand):
             error_on_nth=options["error_on"],
             drop_after=options["drop_after"],
         )
+        server.registry.transfer_auto_approve = dt.timedelta(
+            seconds=options["transfer_approve_after"]
+        )
+        for pair in options["held_elsewhere"]:
+            name, _, code = pair.partition(":")
+            if not name or not code:
+                raise CommandError(f"--held-elsewhere wants NAME:CODE, not {pair!r}")
+            server.registry.held_elsewhere(name.lower(), code)
         self.stdout.write(f"local EPP registry on 127.0.0.1:{server.port} (certificate {cert_dir})")
         try:
             server.serve_forever()

@@ -1,0 +1,225 @@
+"""A domain whose next term is not paid ends at its registry expiry, with notice.
+
+- **Unpaid.** A registered domain's term is paid when its renewal invoice was paid:
+  that queued a DomainRenewal for the registration from its current expiry on
+  (kluis/domains/renewals.py). Without one the domain is not renewed, whether the
+  renewal invoice is open or the customer ended the subscription.
+- **Notice.** NOTICE_DAYS (14 and 3) days before the expiry, an unpaid domain's
+  customer gets a mail through the outbox, once per notice and term (the dedupe key
+  names the registration, its expiry and the notice). A job that did not run on the
+  14th day sends only the nearest notice, never two at once.
+- **End.** From the expiry day on, the worker's `domains_expiry` job sends
+  <domain:delete>. The registry's yes, or its 2303 (a run that crashed after the
+  yes), marks the registration deleted, ends its subscription on the day before the
+  expiry (billing credits the unpaid renewal period) and queues one mail, in one
+  transaction. The contact clean-up job then deletes the holder's contact at the
+  registry once no other domain there needs it (kluis/domains/follow.py).
+- **Paid in time.** A payment that arrives before the delete is sent queues the
+  renewal, and the domain is no longer unpaid: nothing is deleted. The unpaid check
+  is repeated just before the delete.
+- **Refused.** A registry that refuses the delete (2304, a lock; 2201, no longer
+  ours) leaves the domain registered with the registry's words on the domains desk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from kluis.audit.chain import audit_append
+from kluis.domains import shop_link
+from kluis.domains.emails import domain_context, mail_to_customer
+from kluis.domains.epp import responses as codes
+from kluis.domains.epp.client import EppCommandFailed, EppError
+from kluis.domains.models import DomainRegistration, DomainRenewal
+from kluis.domains.registries import REGISTRIES
+from kluis.domains.services import ACTOR, SessionFor, _session
+from kluis.formats import long_date
+from kluis.mail.kinds import mail_kind
+from kluis.mail.models import OutboxMessage
+from kluis.policy.enforce import Actor
+
+log = logging.getLogger(__name__)
+
+NOTICE_DAYS = (14, 3)
+NOTICE = "domains/email/expiry_notice"
+DELETED = "domains/email/deleted"
+PURPOSE = "order_status"
+
+
+def unpaid() -> Any:
+    """Registered domains with an expiry and no paid renewal from that expiry on."""
+    paid = DomainRenewal.objects.filter(
+        registration=OuterRef("pk"), expires_before__gte=OuterRef("expires_on")
+    )
+    return DomainRegistration.objects.filter(
+        status=DomainRegistration.Status.REGISTERED, expires_on__isnull=False
+    ).exclude(Exists(paid))
+
+
+# --- mails ----------------------------------------------------------------------------
+
+
+def _mail_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    return {**domain_context(context, actor), "expires": long_date(str(context["expires"]))}
+
+
+@mail_kind(template=NOTICE, purpose=PURPOSE, references={"registration", "expires", "days"})
+def _notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    return {**_mail_context(context, actor), "days": int(context["days"])}
+
+
+@mail_kind(template=DELETED, purpose=PURPOSE, references={"registration", "expires"})
+def _deleted_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    return _mail_context(context, actor)
+
+
+def notice_key(registration: DomainRegistration, days: int) -> str:
+    assert registration.expires_on is not None
+    return f"domains:expiry:{registration.pk}:{registration.expires_on.isoformat()}:{days}"
+
+
+def deleted_key(registration: DomainRegistration) -> str:
+    return f"domains:deleted:{registration.pk}"
+
+
+def _notice_due(expires_on: dt.date, today: dt.date) -> int | None:
+    """The notice (days before) that is due today, the nearest one only."""
+    left = (expires_on - today).days
+    if left <= 0:
+        return None  # the day itself: the deletion's mail tells it
+    due = [days for days in NOTICE_DAYS if left <= days]
+    return min(due) if due else None
+
+
+def notices_send(*, today: dt.date | None = None) -> int:
+    """Mail each unpaid domain's customer the notice due today (once per notice)."""
+    today = today or timezone.localdate()
+    soon = today + dt.timedelta(days=max(NOTICE_DAYS))
+    sent = 0
+    for registration in (
+        unpaid()
+        .filter(expires_on__gt=today, expires_on__lte=soon)
+        .select_related("order__customer")
+    ):
+        assert registration.expires_on is not None
+        days = _notice_due(registration.expires_on, today)
+        if days is None:
+            continue
+        key = notice_key(registration, days)
+        if OutboxMessage.objects.filter(dedupe_key=key).exists():
+            continue
+        with transaction.atomic():
+            mail_to_customer(
+                registration,
+                NOTICE,
+                PURPOSE,
+                {
+                    "registration": registration.pk,
+                    "expires": registration.expires_on.isoformat(),
+                    "days": days,
+                },
+                key,
+            )
+            audit_append(
+                action="domains.expiry_notice",
+                actor=ACTOR.ref,
+                subject=registration.order.customer_id,
+                data={"registration": registration.pk, "days": days},
+            )
+        sent += 1
+    return sent
+
+
+# --- the end --------------------------------------------------------------------------
+
+
+def _after_delete(registration: DomainRegistration) -> None:
+    """The moment between the registry's yes and our commit (tests crash here)."""
+
+
+def domain_end(
+    *, registration: DomainRegistration, session_for: SessionFor = _session
+) -> DomainRegistration:
+    """Delete an unpaid domain at its registry and end it here; safe to run again."""
+    from kluis.shop.services import ShopError, subscription_stop
+
+    if not unpaid().filter(pk=registration.pk).exists():
+        return registration  # paid in time, or no longer registered
+    registry = REGISTRIES[registration.registry]
+    name = shop_link.domain_of(registration.line)
+    with session_for(registry) as epp:
+        try:
+            epp.domain_delete(name)
+        except EppCommandFailed as exc:
+            if exc.code != codes.OBJECT_DOES_NOT_EXIST:
+                DomainRegistration.objects.filter(pk=registration.pk).update(
+                    last_error=f"{registry.name}: {exc.response.explain()}"[:500]
+                )
+                log.info("deletion of %s refused: %s", registration.pk, exc.code)
+                registration.refresh_from_db()
+                return registration
+            # 2303: deleted by a run that crashed before its commit.
+    _after_delete(registration)
+    assert registration.expires_on is not None
+    expires_on = registration.expires_on
+    with transaction.atomic():
+        locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
+        if locked.status != DomainRegistration.Status.REGISTERED:
+            return locked
+        locked.status = DomainRegistration.Status.DELETED
+        locked.deleted_at = timezone.now()
+        locked.last_error = ""
+        subscription_id = shop_link.subscription_of(locked.line)
+        if subscription_id is not None:
+            try:
+                with transaction.atomic():
+                    subscription_stop(
+                        subscription_id=subscription_id,
+                        last_day=expires_on - dt.timedelta(days=1),
+                        actor_ref=ACTOR.ref,
+                    )
+            except ShopError as exc:
+                # The registry deleted it: that stands; the subscription is for staff.
+                locked.last_error = f"Abonnement niet beëindigd: {exc}"[:500]
+        locked.save()
+        mail_to_customer(
+            locked,
+            DELETED,
+            PURPOSE,
+            {"registration": locked.pk, "expires": expires_on.isoformat()},
+            deleted_key(locked),
+        )
+        audit_append(
+            action="domains.deleted",
+            actor=ACTOR.ref,
+            subject=locked.order.customer_id,
+            data={"registration": locked.pk, "registry": registry.key, "reason": "unpaid"},
+        )
+    return locked
+
+
+def expiry_run(*, today: dt.date | None = None, session_for: SessionFor = _session) -> str:
+    """Notices for unpaid domains, and the end of those whose expiry came (the job)."""
+    today = today or timezone.localdate()
+    noticed = notices_send(today=today)
+    deleted = refused = waiting = 0
+    ending = unpaid().filter(expires_on__lte=today).select_related("order__customer", "line")
+    for registration in ending[:50]:
+        try:
+            result = domain_end(registration=registration, session_for=session_for)
+        except EppError as exc:
+            DomainRegistration.objects.filter(pk=registration.pk).update(last_error=str(exc)[:500])
+            waiting += 1
+            continue
+        if result.status == DomainRegistration.Status.DELETED:
+            deleted += 1
+        else:
+            refused += 1
+    return f"{noticed} notices, {deleted} deleted, {refused} refused, {waiting} waiting"

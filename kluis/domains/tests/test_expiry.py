@@ -1,0 +1,203 @@
+"""An unpaid domain is not renewed and is deleted at the end of its term, with notice;
+a payment in time cancels it. Against the local registry, with a crash and a refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from kluis.audit.models import AuditEntry
+from kluis.billing.models import Invoice
+from kluis.billing.renewals import renewal_invoice_issue
+from kluis.billing.settlement import invoice_paid
+from kluis.domains import epp_local, expiry, renewals
+from kluis.domains.follow import contacts_cleanup_run
+from kluis.domains.models import DomainRegistration
+from kluis.domains.tests.test_renewals import _registered_with_subscription
+from kluis.mail.delivery import deliver_due
+from kluis.mail.models import OutboxMessage
+from kluis.shop.models import Subscription
+from kluis.testing import Personas, log_in
+
+pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _unpaid_invoice(personas: Personas, registration: DomainRegistration) -> Invoice:
+    assert registration.expires_on is not None
+    invoice = renewal_invoice_issue(
+        customer=personas.customer_a, today=registration.expires_on - dt.timedelta(days=10)
+    )
+    assert invoice is not None
+    return invoice
+
+
+def _mails(template: str) -> list[OutboxMessage]:
+    return list(OutboxMessage.objects.filter(template=template).order_by("created_at"))
+
+
+def test_an_unpaid_domain_gets_two_notices_then_is_deleted_once_and_its_contact_follows(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "niet-betaald.nl")
+    expires = registration.expires_on
+    assert expires is not None
+    invoice = _unpaid_invoice(personas, registration)
+
+    days = dt.timedelta(days=1)
+    assert expiry.expiry_run(today=expires - 20 * days).startswith("0 notices")
+    assert expiry.expiry_run(today=expires - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=expires - 14 * days).startswith("0 notices")  # once
+    assert expiry.expiry_run(today=expires - 10 * days).startswith("0 notices")
+    assert expiry.expiry_run(today=expires - 3 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=expires - 1 * days) == (
+        "0 notices, 0 deleted, 0 refused, 0 waiting"
+    )
+    assert len(_mails(expiry.NOTICE)) == 2
+    assert "niet-betaald.nl" in registries_local.registry.domains  # not before its end
+
+    assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert "niet-betaald.nl" not in registries_local.registry.domains
+    assert registries_local.registry.received.count("domain:delete") == 1
+    subscription = Subscription.objects.get(line=registration.line)
+    assert subscription.ends_on == expires - days
+    invoice.refresh_from_db()
+    assert invoice.credit_notes.exists()  # the unpaid new term is credited
+    assert len(_mails(expiry.DELETED)) == 1
+    assert AuditEntry.objects.filter(action="domains.deleted").count() == 1
+
+    # Run again: nothing more is sent or mailed.
+    assert expiry.expiry_run(today=expires + days) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    assert registries_local.registry.received.count("domain:delete") == 1
+    assert len(_mails(expiry.DELETED)) == 1
+    # The holder's contact is deleted at the registry: no domain needs it any more.
+    assert registration.contact is not None
+    handle = registration.contact.handle
+    assert handle in registries_local.registry.contacts
+    assert contacts_cleanup_run().startswith("1 contacts deleted")
+    assert handle not in registries_local.registry.contacts
+
+
+def test_the_mails_say_the_date_in_dutch_and_english(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "bericht.nl")
+    expires = registration.expires_on
+    assert expires is not None
+    expiry.expiry_run(today=expires - dt.timedelta(days=3))
+    mail.outbox.clear()
+    assert deliver_due(worker="test").sent == 1
+    (notice,) = mail.outbox
+    translation.activate("nl")
+    from kluis.formats import long_date
+
+    day = long_date(expires, "nl")
+    assert notice.subject == (
+        f"Je domeinnaam bericht.nl wordt op {day} opgeheven als de verlenging niet betaald is"
+    )
+    assert "Betaal dan vóór" in str(notice.body)
+
+    registration.order.language = "en"
+    registration.order.save(update_fields=["language"])
+    expiry.expiry_run(today=expires)
+    mail.outbox.clear()
+    assert deliver_due(worker="test").sent == 1
+    (gone,) = mail.outbox
+    assert gone.subject == "Your domain name bericht.nl has been deleted"
+    assert long_date(expires, "en") in str(gone.body)
+
+
+def test_a_payment_before_the_end_cancels_the_deletion(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "net-op-tijd.nl")
+    expires = registration.expires_on
+    assert expires is not None
+    invoice = _unpaid_invoice(personas, registration)
+    expiry.expiry_run(today=expires - dt.timedelta(days=14))
+    assert len(_mails(expiry.NOTICE)) == 1
+
+    invoice_paid(invoice)
+    assert expiry.expiry_run(today=expires - dt.timedelta(days=3)).startswith("0 notices")
+    assert expiry.expiry_run(today=expires) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    assert "net-op-tijd.nl" in registries_local.registry.domains
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    assert registration.expires_on is not None and registration.expires_on > expires
+    assert len(_mails(expiry.NOTICE)) == 1
+
+
+def test_the_desk_lists_what_ends_unpaid_with_the_notices_sent(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    registration = _registered_with_subscription(personas, "bijna-weg.nl")
+    today = timezone.localdate()
+    DomainRegistration.objects.filter(pk=registration.pk).update(
+        expires_on=today + dt.timedelta(days=10)
+    )
+    assert expiry.expiry_run(today=today).startswith("1 notices")
+    translation.activate("nl")
+    log_in(client, personas.staff["orders"])
+    desk = client.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "Niet betaald: opheffen bij het verlopen" in desk
+    assert "14 dagen vooraf" in desk
+    assert "bijna-weg.nl" not in desk  # masked outside a case
+
+
+def test_a_job_that_starts_late_sends_only_the_nearest_notice(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "laat.nl")
+    assert registration.expires_on is not None
+    expiry.expiry_run(today=registration.expires_on - dt.timedelta(days=2))
+    (only,) = _mails(expiry.NOTICE)
+    assert only.dedupe_key.endswith(":3")
+
+
+def test_killed_after_the_registry_deleted_it_the_rerun_finishes_once(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registration = _registered_with_subscription(personas, "half-weg.nl")
+    expires = registration.expires_on
+    assert expires is not None
+
+    def crash(_registration: DomainRegistration) -> None:
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(expiry, "_after_delete", crash)
+    with pytest.raises(SystemExit):
+        expiry.expiry_run(today=expires)
+    monkeypatch.undo()
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED  # not committed
+    assert "half-weg.nl" not in registries_local.registry.domains  # the registry said yes
+
+    assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert len(_mails(expiry.DELETED)) == 1
+    assert registries_local.registry.received.count("domain:delete") == 2  # 2nd: 2303
+
+
+def test_a_registry_refusing_the_delete_leaves_it_on_the_desk(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    registration = _registered_with_subscription(personas, "op-slot.nl")
+    expires = registration.expires_on
+    assert expires is not None
+    registries_local.registry.domains["op-slot.nl"].statuses.append("clientDeleteProhibited")
+    assert expiry.expiry_run(today=expires) == "0 notices, 0 deleted, 1 refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    assert registration.last_error.startswith("SIDN: 2304")
+    assert not _mails(expiry.DELETED)
+    log_in(client, personas.staff["orders"])
+    desk = client.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "SIDN: 2304" in desk
