@@ -9,7 +9,7 @@ def _the_row(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("sites", "0002_firewallexportrequest"),
+        ("sites", "0006_help_attachments"),
     ]
 
     operations = [
