@@ -121,8 +121,11 @@ def statements(request: HttpRequest) -> HttpResponse:
             "proposals": Payment.objects.filter(match=Payment.Match.PROPOSED)
             .select_related("proposed_invoice")
             .order_by("booking_date")[:200],
-            "unmatched": selectors.unmatched_payments(current_user(request).actor()),
-            "assign_form": forms.PaymentAssignForm(),
+            # One small form per payment, its field's id unique on the page.
+            "unmatched": [
+                (u, forms.PaymentAssignForm(auto_id=f"assign-{u.payment.pk}-%s"))
+                for u in selectors.unmatched_payments(current_user(request).actor())
+            ],
         },
         status=400 if request.method == "POST" else 200,
     )

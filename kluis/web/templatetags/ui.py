@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import template
+from django import forms, template
 from django.http import HttpRequest
 
 from kluis import formats
+from kluis.web.design import compact_render
 
 register = template.Library()
 
@@ -37,6 +38,13 @@ def badge(text: object, tone: str = "neutral") -> dict[str, object]:
 def empty_state(text: object, url: str = "", action: object = "") -> dict[str, object]:
     """What a list says when there is nothing in it, with an optional way forward."""
     return {"text": text, "url": url, "action": action}
+
+
+@register.filter
+def compact(form: forms.BaseForm, visible: str = "") -> str:
+    """A small form on one row: `{{ form|compact }}`, or `{{ form|compact:"label" }}` to
+    show the label of field `label` (others are for screen readers only)."""
+    return compact_render(form, tuple(name for name in visible.split(",") if name))
 
 
 @register.filter
