@@ -57,3 +57,28 @@ def test_an_erasure_held_back_links_to_where_the_customer_ends_what_runs(client,
     assert f'href="{reverse("shop_portal:orders")}"' in order_line
     [subscription_line] = [v for k, v in held.items() if "abonnement" in k]
     assert f'href="{reverse("shop_portal:subscriptions")}"' in subscription_line
+
+
+@pytest.mark.parametrize(
+    ("unpaid", "reason"),
+    [
+        (1, "Er staat nog 1 onbetaalde factuur open."),
+        (2, "Er staan nog 2 onbetaalde facturen open."),
+    ],
+)
+def test_an_erasure_held_back_by_unpaid_invoices_counts_them_and_links_to_them(
+    client, personas, unpaid, reason
+):
+    from django.utils import translation
+
+    from kluis.billing import services
+    from kluis.billing.tests.helpers import order_for
+
+    for _ in range(unpaid):
+        services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    log_in(client, personas.alice)
+    with translation.override("nl"):
+        page = client.get(reverse("rights_portal:erase")).content.decode()
+    held = dict(re.findall(r"<li><strong>(.*?)</strong>(.*?)</li>", page, re.S))
+    assert reason in held, sorted(held)
+    assert f'href="{reverse("billing_portal:invoices")}"' in held[reason]
