@@ -257,10 +257,19 @@ def refund_decide(request: HttpRequest, refund_id: int) -> HttpResponse:
         try:
             if refund.proposed_by_id is None:
                 services.refund_propose(refund=refund, by=by)
+                done = _("De terugbetaling is voorgesteld; een tweede medewerker keurt haar goed.")
+            elif form.cleaned_data["approve"]:
+                services.refund_decide(refund=refund, by=by, approve=True)
+                done = _("De terugbetaling is goedgekeurd; de klant krijgt een e-mail.")
             else:
-                services.refund_decide(refund=refund, by=by, approve=form.cleaned_data["approve"])
+                services.refund_decide(refund=refund, by=by, approve=False)
+                done = _("De terugbetaling is afgewezen.")
         except services.BillingError as exc:
             messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+        else:
+            messages.success(request, done)
+    else:
+        messages.error(request, _("Kies goedkeuren of afwijzen."))
     return redirect("billing_backoffice:refunds")
 
 
