@@ -214,7 +214,6 @@ def refunds(request: HttpRequest) -> HttpResponse:
                 ).select_related("invoice", "payment")
             ],
             "exports": RefundExport.objects.select_related("created_by")[:20],
-            "form": forms.RefundDecisionForm(auto_id=False),
         },
     )
 

@@ -59,7 +59,6 @@ def collections(request: HttpRequest) -> HttpResponse:
             "today": today,
             "standings": dunning.overdue_standings(today),
             "handovers": dunning.handovers_open(),
-            "form": forms.HandoverDecisionForm(auto_id=False),
         },
     )
 

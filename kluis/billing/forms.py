@@ -67,15 +67,15 @@ class RefundPayeeForm(forms.Form):
 
 class RefundDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
+        # Two buttons on the page, name="approve" value="yes" or "no".
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
-        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )
 
 
 class HandoverDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
+        # Two buttons on the page, name="approve" value="yes" or "no".
         choices=[("yes", _("overdragen")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
-        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )

@@ -182,8 +182,13 @@ def test_the_english_shop_writes_english_amounts():
 # No template lays out a visible field by hand: every field goes through the design
 # system, `{{ form }}`, `{{ form.x.as_field_group }}` or, on one row, `{{ form|compact }}`
 # (README "Design"). A template with its own <label>, <select>, <textarea> or visible
-# <input> fails here.
-_FIELD = re.compile(r"<(label|select|textarea)\b|<input\b(?![^>]*type=\"hidden\")")
+# <input> fails here, and so does one that renders a field's bare widget or label
+# (`{{ form.x }}`, `{{ form.x.label_tag }}`) or Django's own layouts (`as_p`, …).
+_FIELD = re.compile(
+    r"<(label|select|textarea)\b|<input\b(?![^>]*type=\"hidden\")"
+    r"|\.(as_p|as_table|as_ul|as_div|label_tag)\b"
+    r"|{{ ?\w*form\.(?!token\b)\w+ ?}}"  # a bare widget; the checkout's hidden token aside
+)
 
 
 def test_forms_are_rendered_by_the_design_system_not_laid_out_by_hand():
