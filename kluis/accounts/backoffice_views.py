@@ -16,7 +16,6 @@ from kluis.accounts import forms, selectors, services
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer, User
-from kluis.policy.schema import ROLE_KEYS
 from kluis.vault.errors import RevealRefused
 
 CUSTOMER_ROLES = tuple(sorted(selectors.CUSTOMER_ROLES))
@@ -77,17 +76,21 @@ def _customer_page(
     staff = current_user(request)
     from kluis.web.dashboard import portal_dashboard
 
+    cases = selectors.customer_open_cases(customer)
+    rows = []
+    for f in selectors.customer_fields_for_staff(customer, staff):
+        # The row of the field just asked for keeps what was chosen and its errors.
+        asked = form.is_bound and form.data.get("field") == f.name
+        row_form = (form if asked else forms.RevealForm()).as_row(f.name, f.purposes, cases)
+        rows.append((f, revealed.get(f.name), row_form))
     context = {
         "customer": customer,
         "kept": kept or [],
         "board": portal_dashboard(customer),
-        "rows": [
-            (f, revealed.get(f.name)) for f in selectors.customer_fields_for_staff(customer, staff)
-        ],
+        "rows": rows,
         "accounts": customer.users.order_by("date_joined"),
         "form": form,
         "may_send_reset": bool(staff.role_set & set(RESET_ROLES)),
-        "cases": selectors.customer_open_cases(customer),
     }
     return render(request, "accounts/backoffice/customer.html", context)
 
@@ -180,8 +183,16 @@ def staff(request: HttpRequest) -> HttpResponse:
             return redirect("backoffice:staff")
     context = {
         "form": form,
-        "members": selectors.staff_members(),
-        "role_choices": selectors.role_labels(frozenset(ROLE_KEYS)),
+        # Each member's roles as a checkbox group of its own, ids unique on the page.
+        "members": [
+            (
+                m,
+                forms.StaffRolesForm(
+                    initial={"roles": sorted(m.role_set)}, auto_id=f"roles-{m.pk}-%s"
+                ),
+            )
+            for m in selectors.staff_members()
+        ],
         "grants": selectors.role_grants_open(),
     }
     return render(request, "accounts/backoffice/staff.html", context)

@@ -27,6 +27,7 @@ from kluis.policy.cases import Case
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import ROLE_KEYS
 from kluis.vault.fields import sealed_fields
+from kluis.web.design import CheckboxGroup
 
 MAX_PASSWORD_LENGTH = 1024
 
@@ -179,17 +180,31 @@ class RevealForm(forms.Form):
     member's roles allow it is the vault's decision, so a refusal is on record.
     """
 
-    field = forms.ChoiceField(label=_("Gegeven"))
+    field = forms.ChoiceField(label=_("Gegeven"), widget=forms.HiddenInput)
     purpose = forms.ChoiceField(label=_("Doel"))
     # The customer's open case the look serves, for purposes that need one. Any well-
     # formed case is accepted here: whether it is open and this customer's is the
     # vault's decision, so that a refusal is on record.
-    case = forms.CharField(label=_("Voor"), required=False, max_length=120)
+    case = forms.CharField(
+        label=_("Voor welke bestelling, vraag of welk verzoek"), required=False, max_length=120
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _choices(self, "field", [(f.name, f.name) for f in sealed_fields(Customer)])
         _choices(self, "purpose", [(k, k) for k in current_policy().purposes])
+
+    def as_row(
+        self, name: str, purposes: list[tuple[str, str]], cases: list[tuple[str, str]]
+    ) -> RevealForm:
+        """This form as one sealed field's row shows it: that field's purposes for this
+        member's roles and the customer's open cases to choose from, ids unique per row.
+        What it accepts stays the same."""
+        self.auto_id = f"reveal-{name}-%s"
+        self.initial = {**self.initial, "field": name}
+        self.fields["purpose"].widget.choices = purposes
+        self.fields["case"].widget = forms.Select(choices=[("", _("geen dossier")), *cases])
+        return self
 
     def clean_case(self) -> Case | None:
         text = str(self.cleaned_data.get("case") or "")
@@ -212,9 +227,7 @@ class RevealForm(forms.Form):
 
 
 class StaffRolesForm(forms.Form):
-    roles = forms.MultipleChoiceField(
-        label=_("Rollen"), required=False, widget=forms.CheckboxSelectMultiple
-    )
+    roles = forms.MultipleChoiceField(label=_("Rollen"), required=False, widget=CheckboxGroup)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -239,10 +252,9 @@ class AccountChoiceForm(forms.Form):
 
 
 class RoleGrantDecideForm(forms.Form):
+    # Two buttons on the page, name="approve" value="yes" or "no".
     approve = forms.TypedChoiceField(
-        choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
-        coerce=lambda v: v == "yes",
-        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
+        choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))], coerce=lambda v: v == "yes"
     )
 
 

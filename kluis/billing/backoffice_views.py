@@ -121,8 +121,11 @@ def statements(request: HttpRequest) -> HttpResponse:
             "proposals": Payment.objects.filter(match=Payment.Match.PROPOSED)
             .select_related("proposed_invoice")
             .order_by("booking_date")[:200],
-            "unmatched": selectors.unmatched_payments(current_user(request).actor()),
-            "assign_form": forms.PaymentAssignForm(),
+            # One small form per payment, its field's id unique on the page.
+            "unmatched": [
+                (u, forms.PaymentAssignForm(auto_id=f"assign-{u.payment.pk}-%s"))
+                for u in selectors.unmatched_payments(current_user(request).actor())
+            ],
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -211,7 +214,6 @@ def refunds(request: HttpRequest) -> HttpResponse:
                 ).select_related("invoice", "payment")
             ],
             "exports": RefundExport.objects.select_related("created_by")[:20],
-            "form": forms.RefundDecisionForm(auto_id=False),
         },
     )
 
@@ -254,10 +256,19 @@ def refund_decide(request: HttpRequest, refund_id: int) -> HttpResponse:
         try:
             if refund.proposed_by_id is None:
                 services.refund_propose(refund=refund, by=by)
+                done = _("De terugbetaling is voorgesteld; een tweede medewerker keurt haar goed.")
+            elif form.cleaned_data["approve"]:
+                services.refund_decide(refund=refund, by=by, approve=True)
+                done = _("De terugbetaling is goedgekeurd; de klant krijgt een e-mail.")
             else:
-                services.refund_decide(refund=refund, by=by, approve=form.cleaned_data["approve"])
+                services.refund_decide(refund=refund, by=by, approve=False)
+                done = _("De terugbetaling is afgewezen.")
         except services.BillingError as exc:
             messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+        else:
+            messages.success(request, done)
+    else:
+        messages.error(request, _("Kies goedkeuren of afwijzen."))
     return redirect("billing_backoffice:refunds")
 
 

@@ -59,7 +59,6 @@ def collections(request: HttpRequest) -> HttpResponse:
             "today": today,
             "standings": dunning.overdue_standings(today),
             "handovers": dunning.handovers_open(),
-            "form": forms.HandoverDecisionForm(auto_id=False),
         },
     )
 
@@ -89,15 +88,27 @@ def collections_decide(request: HttpRequest, handover_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Kies overdragen of afwijzen."))
         return redirect("billing_backoffice:collections")
+    approve = form.cleaned_data["approve"]
     try:
         dunning.collections_decide(
             handover=handover,
             by=current_user(request),
-            approve=form.cleaned_data["approve"],
+            approve=approve,
             language=translation.get_language() or "nl",
         )
     except BillingError as exc:
         _error(request, exc)
+    else:
+        number = handover.invoice.number
+        messages.success(
+            request,
+            (
+                _("%(number)s is overgedragen aan de incassopartner.")
+                if approve
+                else _("De overdracht van %(number)s is afgewezen.")
+            )
+            % {"number": number},
+        )
     return redirect("billing_backoffice:collections")
 
 
@@ -109,6 +120,12 @@ def collections_told(request: HttpRequest, handover_id: int) -> HttpResponse:
         dunning.collections_collector_told(handover=handover, by=current_user(request))
     except BillingError as exc:
         _error(request, exc)
+    else:
+        messages.success(
+            request,
+            _("Vastgelegd: de incassopartner weet dat %(number)s is betaald.")
+            % {"number": handover.invoice.number},
+        )
     return redirect("billing_backoffice:collections")
 
 

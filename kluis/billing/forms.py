@@ -31,7 +31,11 @@ class StatementUploadForm(forms.Form):
 
 
 class PaymentAssignForm(forms.Form):
-    invoice_number = forms.CharField(label=_("Factuurnummer"), max_length=24)
+    invoice_number = forms.CharField(
+        label=_("Factuurnummer"),
+        max_length=24,
+        widget=forms.TextInput(attrs={"placeholder": "F2026-000001", "autocomplete": "off"}),
+    )
 
     def clean_invoice_number(self) -> str:
         return str(self.cleaned_data["invoice_number"]).strip().upper()
@@ -63,15 +67,15 @@ class RefundPayeeForm(forms.Form):
 
 class RefundDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
+        # Two buttons on the page, name="approve" value="yes" or "no".
         choices=[("yes", _("goedkeuren")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
-        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )
 
 
 class HandoverDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
+        # Two buttons on the page, name="approve" value="yes" or "no".
         choices=[("yes", _("overdragen")), ("no", _("afwijzen"))],
         coerce=lambda v: v == "yes",
-        widget=forms.Select(attrs={"aria-label": _("Besluit")}),
     )

@@ -170,7 +170,8 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
                 "Per soort gegevens:"
             )
         )
-    elif outcome.get("note"):
+    # The officer's own words go with every answer, whatever else it says.
+    if outcome.get("note"):
         text.append(str(outcome["note"]))
     return {
         "text": text,

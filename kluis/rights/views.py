@@ -269,6 +269,10 @@ def respond(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
                 purposes=form.cleaned_data.get("purposes") or [],
             )
             messages.success(request, _("Het antwoord is gemaakt en verstuurd."))
+        else:
+            messages.error(
+                request, _("Er is niets verstuurd: het formulier is niet goed ingevuld.")
+            )
     except services.RightsError as exc:
         _refused(request, exc)
     return redirect("rights_backoffice:request", request_id=request_id)
@@ -331,6 +335,12 @@ def extend(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
         )
     except services.RightsError as exc:
         _refused(request, exc)
+    else:
+        messages.success(
+            request,
+            _("De termijn loopt nu tot en met %(date)s; de verzoeker krijgt een e-mail.")
+            % {"date": long_date(rights_request.extended_to)},
+        )
     return redirect("rights_backoffice:request", request_id=request_id)
 
 
@@ -343,6 +353,8 @@ def ask_id(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
         )
     except services.RightsError as exc:
         _refused(request, exc)
+    else:
+        messages.success(request, _("De verzoeker krijgt een e-mail met de vraag om een ID-kopie."))
     return redirect("rights_backoffice:request", request_id=request_id)
 
 
@@ -382,6 +394,9 @@ def decide(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
                 verified=form.cleaned_data["verified"],
                 customer=form.cleaned_data["customer_number"],
             )
+            messages.success(request, _("Je besluit over de identiteit is vastgelegd."))
+        else:
+            messages.error(request, _("Kies of de identiteit is vastgesteld."))
     except services.RightsError as exc:
         _refused(request, exc)
     return redirect("rights_backoffice:request", request_id=request_id)
@@ -434,6 +449,7 @@ def follow_up_done(request: HttpRequest, follow_up_id: int) -> HttpResponse:
     if found is None:
         raise Http404
     services.follow_up_done(follow_up=found, by=current_user(request))
+    messages.success(request, _("De opvolging staat als gedaan vastgelegd."))
     return redirect("rights_backoffice:queue")
 
 
@@ -510,6 +526,9 @@ def police_decide(request: HttpRequest, police_id: int) -> HttpResponse:
                 categories=form.cleaned_data["categories"],
                 by=current_user(request),
             )
+            messages.success(request, _("Je besluit over de vordering is vastgelegd."))
+        else:
+            messages.error(request, _("Kies goedkeuren of afwijzen, en welke gegevens."))
     except services.RightsError as exc:
         _refused(request, exc)
     return redirect("rights_backoffice:police-request", police_id=police_id)

@@ -434,7 +434,11 @@ class CheckoutForm(forms.Form):
 
 
 class DocumentsAcceptForm(forms.Form):
-    accept = forms.BooleanField(label=_("Ik accepteer de nieuwe versies."), required=True)
+    accept = forms.BooleanField(
+        label=_("Ik accepteer de nieuwe versies."),
+        required=True,
+        error_messages={"required": _("Vink aan dat je de nieuwe versies accepteert.")},
+    )
 
 
 class VatCheckByHandForm(forms.Form):
@@ -563,6 +567,7 @@ class SubscriptionEndForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Ik begrijp dat de dienst stopt na de laatste periode die al is gefactureerd."),
         required=True,
+        error_messages={"required": _("Vink aan dat je begrijpt dat de dienst stopt.")},
     )
 
 

@@ -9,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop, ngettext
@@ -259,6 +260,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
     # Consumers (and new customers, until they say they order for a business) see the
     # withdrawal information and the request to start at once before the button.
     consumer_parts = customer is None or consumer.is_consumer(customer)
+    start_request = documents.current("start_request", language)
+    if "start_now" in form.fields:
+        # The consumer ticks the very text of the document (kept with its hash).
+        form.fields["start_now"].label = format_html(
+            "<strong>{}:</strong> {}", start_request.title, start_request.body
+        )
     return render(
         request,
         "shop/checkout.html",
@@ -277,7 +284,6 @@ def checkout(request: HttpRequest) -> HttpResponse:
             "language": language,
             "consumer_parts": consumer_parts,
             "withdrawal_info": documents.current("withdrawal_info", language),
-            "start_request": documents.current("start_request", language),
             "order_button": consumer.ORDER_BUTTON,
             "prices": price_display(request),
         },

@@ -149,6 +149,12 @@ class Announcement:
     already: int
     skipped: int
 
+    def __str__(self) -> str:
+        return (
+            f"policy {self.version}: {self.queued} queued, {self.already} already told, "
+            f"{self.skipped} without a usable address"
+        )
+
 
 def active_customers() -> list[Customer]:
     """Customers whose contract has not ended and who have an active login."""

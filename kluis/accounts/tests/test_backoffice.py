@@ -76,9 +76,17 @@ def test_the_customer_page_masks_every_value(client, personas):
 def test_the_reveal_form_lists_only_purposes_the_role_allows(client, personas):
     log_in(client, personas.staff["orders"])
     url = reverse("backoffice:customer", kwargs={"customer_id": personas.customer_a.id})
-    rows = dict((f.name, f) for f, _ in client.get(url).context["rows"])
+    response = client.get(url)
+    rows = {f.name: f for f, _, _ in response.context["rows"]}
+    forms = {f.name: form for f, _, form in response.context["rows"]}
     offered = {key for key, _ in rows["email"].purposes}
     assert "contract_administration" in offered and "invoicing" not in offered
+    # the row's form offers just those, in the design system's one-row form
+    html = str(forms["email"]["purpose"])
+    assert 'value="contract_administration"' in html and 'value="invoicing"' not in html
+    assert '<label class="form-label visually-hidden" for="reveal-email-purpose">' in (
+        response.content.decode()
+    )
     assert rows["vat_number"].held and rows["address_street"].held is False
 
 

@@ -88,7 +88,7 @@ def test_rectification_refuses_what_sign_up_refuses(client, personas, field, val
     data = {"name": "Alice de Vries", field: value}
     response = client.post(reverse("rights_portal:rectify"), data)
     assert response.status_code == 200
-    assert 'class="errorlist' in response.content.decode()
+    assert 'class="error-summary"' in response.content.decode()
     personas.customer_a.refresh_from_db()
     assert personas.customer_a.name.open() == before
 
@@ -100,7 +100,7 @@ def test_the_public_request_form_refuses_a_bad_name(client, value):
         reverse("rights:request"),
         {"name": value, "email": "alice@example.nl", "kind": "access"},
     )
-    assert response.status_code == 200 and 'class="errorlist' in response.content.decode()
+    assert response.status_code == 200 and 'class="error-summary"' in response.content.decode()
     assert not RightsRequest.objects.exists()
 
 

@@ -80,15 +80,15 @@ def test_finance_imports_approves_a_refund_and_hands_an_invoice_to_collections(
     first.get_by_role("link", name="Terugbetalingen").click()
     row = first.locator("tr", has_text=overpaid.number)
     assert "€ 25,00" in row.inner_text()
-    row.locator("select").select_option("yes")
-    row.get_by_role("button", name="Opslaan").click()
-    assert "voorgesteld" in first.locator("tr", has_text=overpaid.number).inner_text()
+    # the import proposed it in this user's name: a second user decides (four eyes)
+    assert "voorgesteld" in row.inner_text()
+    assert "Een andere medewerker keurt dit goed." in row.inner_text()
+    assert row.get_by_role("button").count() == 0
 
     second = _staff_page(browser, live_server, "finance2@staff.winkeltjes.net", problems)
     second.get_by_role("link", name="Terugbetalingen").click()
     row = second.locator("tr", has_text=overpaid.number)
-    row.locator("select").select_option("yes")
-    row.get_by_role("button", name="Opslaan").click()
+    row.get_by_role("button", name="Goedkeuren").click()
     assert "goedgekeurd" in second.locator("tr", has_text=overpaid.number).inner_text()
     pain = _download(
         second, second.get_by_role("button", name="Betaalbestand (pain.001) maken").click
@@ -102,8 +102,7 @@ def test_finance_imports_approves_a_refund_and_hands_an_invoice_to_collections(
     row.get_by_role("button", name="Overdracht voorstellen").click()
     second.get_by_role("link", name="Herinneringen en incasso").click()
     row = second.locator("tr", has_text=unpaid.number).first
-    row.locator("select").select_option("yes")
-    row.get_by_role("button", name="Opslaan").click()
+    row.get_by_role("button", name="Overdragen").click()
     row = second.locator("tr", has_text=unpaid.number).first
     handover = _download(second, row.get_by_role("link", name="CSV").click)
     rows = list(csv.reader(io.StringIO(handover.decode("utf-8-sig"))))

@@ -39,9 +39,10 @@ def test_the_queue_shows_who_asked_and_sends_nothing_from_the_list(client, perso
     assert reverse("rights_backoffice:respond", kwargs={"request_id": mine.pk}) not in html
 
 
-def test_one_click_answers_an_emailed_access_request_with_both_files(client, personas):
+def _emailed_request(personas, kind: str) -> RightsRequest:
+    """A request by mail, its sender verified by the address."""
     request = RightsRequest(
-        kind="access",
+        kind=kind,
         channel="staff",
         subject=personas.customer_a.pk,
         verification="email",
@@ -49,6 +50,11 @@ def test_one_click_answers_an_emailed_access_request_with_both_files(client, per
     )
     request.requester_email = "alice@example.nl"
     request.save()
+    return request
+
+
+def test_one_click_answers_an_emailed_access_request_with_both_files(client, personas):
+    request = _emailed_request(personas, "access")
     log_in(client, personas.staff["privacy_officer"])
     client.post(reverse("rights_backoffice:respond", kwargs={"request_id": request.pk}))
     request.refresh_from_db()
@@ -59,6 +65,20 @@ def test_one_click_answers_an_emailed_access_request_with_both_files(client, per
     data = json.loads(mail.attachments[0][1])
     assert any(v["value"] == "alice@example.nl" for c in data["categories"] for v in c["values"])
     assert mail.attachments[1][1].startswith(b"%PDF-")
+
+
+@pytest.mark.parametrize("kind", ["access", "rectification"])
+def test_the_officers_note_goes_with_the_answer_beside_its_files(client, personas, kind):
+    request = _emailed_request(personas, kind)
+    log_in(client, personas.staff["privacy_officer"])
+    note = "Je oude bestellingen van vóór 2020 hebben we niet meer."
+    client.post(
+        reverse("rights_backoffice:respond", kwargs={"request_id": request.pk}), {"note": note}
+    )
+    mail = rendered(queued(emails.ANSWER)[0])
+    assert note in " ".join(mail.body.split())
+    names = [a[0] for a in mail.attachments]
+    assert names == (["mijn-gegevens.json", "mijn-gegevens.pdf"] if kind == "access" else [])
 
 
 def test_an_unverified_request_cannot_be_answered(personas):

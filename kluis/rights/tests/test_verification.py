@@ -133,7 +133,7 @@ def test_every_hostile_file_is_refused_on_the_upload_page_with_a_clear_error(
     response = client.post(path, {"document": upload, "bsn_masked": "on", "photo_masked": "on"})
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'class="errorlist' in body and "Traceback" not in body
+    assert 'class="error-summary"' in body and "Traceback" not in body
     assert not IdCopy.objects.exists()
     request.refresh_from_db()
     assert request.status == "awaiting_id" and request.link_nonce

@@ -131,7 +131,7 @@ def test_a_com_domain_is_refused_without_consent_and_accepted_with_it(browser, l
     assert "WHOIS/RDAP" in notice.inner_text() and "VeriSign, Inc." in notice.inner_text()
     _fill_details(page, name="Eva Visser", email="eva@example.nl")
     page.get_by_role("button", name="Bestelling met betalingsverplichting").click()
-    assert "Zonder je toestemming" in page.locator("#error-non_eu_consent").inner_text()
+    assert "Zonder je toestemming" in page.locator("#id_non_eu_consent_error").inner_text()
     assert Order.objects.count() == 0
 
     # The form keeps what was typed except the checkboxes; tick both and send again.

@@ -206,6 +206,20 @@ def test_the_vat_number_is_only_used_for_an_eu_business_outside_the_netherlands(
     assert vies.requests == []
 
 
+def test_a_person_sending_the_business_fields_anyway_keeps_none_of_them(client, catalogue, vies):
+    """Without JavaScript or CSS every field is on the page; what does not apply to the
+    chosen customer type is ignored by the server, not stored."""
+    token = fill_cart(client, domains=("visser.nl",))
+    response = checkout(
+        client, token, kind="person", company_name="Visser BV", kvk_number="12345678"
+    )
+    assert response.status_code == 302
+    customer = Order.objects.get().customer
+    assert customer.kind == "person"
+    assert customer.company_name is None and customer.kvk_number is None
+    assert vies.requests == []
+
+
 def test_two_checkouts_of_the_same_cart_make_one_order(client, catalogue):
     token = fill_cart(client)
     assert checkout(client, token).status_code == 302

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django import template
+from django import forms, template
 from django.http import HttpRequest
+from django.utils import timezone
 
 from kluis import formats
+from kluis.policy.loader import current_policy
+from kluis.web.design import compact_render
 
 register = template.Library()
 
 CART_SESSION_KEY = "kluis_cart"  # kluis.shop.cart.SESSION_KEY; web does not import shop
 TONES = ("neutral", "success", "warning", "danger", "info")
+# How long the public home and the portal's home say that the policy changed (R45).
+POLICY_NOTICE_DAYS = 30
 
 
 @register.simple_tag(takes_context=True)
@@ -37,6 +43,23 @@ def badge(text: object, tone: str = "neutral") -> dict[str, object]:
 def empty_state(text: object, url: str = "", action: object = "") -> dict[str, object]:
     """What a list says when there is nothing in it, with an optional way forward."""
     return {"text": text, "url": url, "action": action}
+
+
+@register.inclusion_tag("web/components/policy_notice.html")
+def policy_notice() -> dict[str, object]:
+    """For POLICY_NOTICE_DAYS after a policy version took effect: its date and a link to
+    what changed (the mail to every customer says the same, kluis/web/jobs.py)."""
+    policy = current_policy()
+    age = timezone.localdate() - policy.date
+    recent = dt.timedelta(0) <= age < dt.timedelta(days=POLICY_NOTICE_DAYS)
+    return {"policy": policy if recent else None}
+
+
+@register.filter
+def compact(form: forms.BaseForm, visible: str = "") -> str:
+    """A small form on one row: `{{ form|compact }}`, or `{{ form|compact:"label" }}` to
+    show the label of field `label` (others are for screen readers only)."""
+    return compact_render(form, tuple(name for name in visible.split(",") if name))
 
 
 @register.filter

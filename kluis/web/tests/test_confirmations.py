@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from kluis.testing import log_in
+from kluis.testing import ROUTES, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -57,3 +57,53 @@ def test_an_erasure_held_back_links_to_where_the_customer_ends_what_runs(client,
     assert f'href="{reverse("shop_portal:orders")}"' in order_line
     [subscription_line] = [v for k, v in held.items() if "abonnement" in k]
     assert f'href="{reverse("shop_portal:subscriptions")}"' in subscription_line
+
+
+@pytest.mark.parametrize(
+    ("unpaid", "reason"),
+    [
+        (1, "Er staat nog 1 onbetaalde factuur open."),
+        (2, "Er staan nog 2 onbetaalde facturen open."),
+    ],
+)
+def test_an_erasure_held_back_by_unpaid_invoices_counts_them_and_links_to_them(
+    client, personas, unpaid, reason
+):
+    from django.utils import translation
+
+    from kluis.billing import services
+    from kluis.billing.tests.helpers import order_for
+
+    for _ in range(unpaid):
+        services.invoice_issue(order=order_for(personas.customer_a), issued_by=None)
+    log_in(client, personas.alice)
+    with translation.override("nl"):
+        page = client.get(reverse("rights_portal:erase")).content.decode()
+    held = dict(re.findall(r"<li><strong>(.*?)</strong>(.*?)</li>", page, re.S))
+    assert reason in held, sorted(held)
+    assert f'href="{reverse("billing_portal:invoices")}"' in held[reason]
+
+
+# A reveal answers with the value itself; it decides nothing.
+BACK_OFFICE_POSTS = sorted(
+    name
+    for name, r in ROUTES.items()
+    if r.audience == "backoffice" and r.method == "post" and not name.endswith("-reveal")
+)
+
+
+@pytest.mark.parametrize("name", BACK_OFFICE_POSTS)
+def test_every_back_office_decision_says_what_happened(client, personas, name):
+    """Each POST of the back office (approve a refund, decide a role, link a payment, …)
+    lands on a page with a message saying what happened, or the form with its errors."""
+    route = ROUTES[name]
+    kwargs = route.kwargs(personas) if route.kwargs else None
+    role = sorted(route.roles)[0] if route.roles else "admin"
+    log_in(client, personas.staff[role])
+    data = route.data(personas) if route.data else {}
+    response = client.post(reverse(name, kwargs=kwargs), data, follow=True)
+    if "text/html" not in response.get("Content-Type", ""):
+        return  # a file: the download is the answer
+    html = response.content.decode()
+    said = _status_messages(response) or "error-summary" in html
+    assert said, (response.status_code, response.redirect_chain, data)

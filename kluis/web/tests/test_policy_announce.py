@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
@@ -56,3 +57,50 @@ def test_the_mail_carries_the_change_note_and_the_link(personas, smtp_settings):
     assert en.message["Subject"] == f"Our privacy policy has changed (version {policy.version})"
     assert policy.changes.en.split(".")[0] in " ".join(en.text.split())
     assert english.customer.language == "en"
+
+
+def test_the_worker_tells_each_customer_of_the_version_in_force_once_a_day(personas):
+    """R45: a new version reaches every customer without anyone running the command."""
+    from kluis.jobs.registry import JOBS
+
+    job = JOBS["policy_announce"]
+    assert job.every == dt.timedelta(days=1)
+    version = current_policy().version
+    assert job.run() == f"policy {version}: 2 queued, 0 already told, 0 without a usable address"
+    assert job.run().startswith(f"policy {version}: 0 queued, 2 already told")
+    # one mail each, through the outbox, with this version's key
+    keys = list(OutboxMessage.objects.values_list("dedupe_key", flat=True))
+    assert sorted(keys) == sorted(
+        f"policy:{version}:{c.id}" for c in (personas.customer_a, personas.customer_b)
+    )
+
+
+@pytest.mark.parametrize(("days_after", "shown"), [(0, True), (29, True), (30, False), (-1, False)])
+def test_the_home_pages_say_for_thirty_days_that_the_policy_changed(
+    personas, monkeypatch, days_after, shown
+):
+    from types import SimpleNamespace
+
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from kluis.formats import long_date
+    from kluis.testing import log_in
+    from kluis.web.templatetags import ui
+
+    policy = current_policy()
+    day = policy.date + dt.timedelta(days=days_after)
+    monkeypatch.setattr(ui, "timezone", SimpleNamespace(localdate=lambda: day))
+    notice = (
+        f"Op {long_date(policy.date, 'nl')} is versie {policy.version} van ons privacybeleid "
+        "ingegaan."
+    )
+    portal = Client()
+    log_in(portal, personas.alice)
+    with translation.override("nl"):
+        for client, url in ((Client(), reverse("web:home")), (portal, reverse("portal:home"))):
+            html = client.get(url, headers={"accept-language": "nl"}).content.decode()
+            assert (notice in html) is shown, url
+            link = f'<a href="{reverse("policy:versions")}">Lees wat er is veranderd</a>'
+            assert (link in html) is shown, url

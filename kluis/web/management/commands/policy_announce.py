@@ -13,8 +13,4 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        result = policy_announce()
-        self.stdout.write(
-            f"policy {result.version}: {result.queued} queued, {result.already} already "
-            f"told, {result.skipped} without a usable address"
-        )
+        self.stdout.write(str(policy_announce()))
