@@ -30,6 +30,7 @@ import secrets
 import shlex
 import socket
 import subprocess
+import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -98,16 +99,46 @@ def current_state(
 
 def _entry_rows(entries: QuerySet[AllowEntry]) -> list[AllowEntry]:
     """The entries as read-only rows for the vault: the four columns it reads, without
-    `Model.__init__` per row (a third of a full export of 50,000 entries)."""
+    `Model.__init__` per row (a third of a full export of 50,000 entries).
+
+    Read through the cursor, without Django's converters per value (two thirds of what
+    was left): a customer's UUID is made once per customer, and the primary key, which
+    the vault only formats into a ciphertext's associated data, is kept as its text.
+    """
     rows = []
     columns = entries.values_list("id", "site_id", "customer_id", "network")
-    for pk, site_id, customer_id, token in columns.iterator(chunk_size=10_000):
-        row = AllowEntry.__new__(AllowEntry)
-        row.__dict__.update(
-            _state=ModelState(), id=pk, site_id=site_id, customer_id=customer_id, network=token
-        )
-        rows.append(row)
+    sql, params = columns.query.sql_with_params()
+    customers: dict[object, uuid.UUID] = {}
+    new, state = AllowEntry.__new__, ModelState
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(10_000):
+            for pk, site_id, customer, token in chunk:
+                customer_id = customers.get(customer)
+                if customer_id is None:
+                    customer_id = customers[customer] = _uuid(customer)
+                row = new(AllowEntry)
+                row.__dict__.update(
+                    _state=state(),
+                    id=_uuid_text(pk),
+                    site_id=site_id,
+                    customer_id=customer_id,
+                    network=token,
+                )
+                rows.append(row)
     return rows
+
+
+def _uuid(value: object) -> uuid.UUID:
+    """A UUID column's value as the database driver gives it (SQLite: 32 hex digits)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _uuid_text(value: object) -> str:
+    """str(UUID) of a UUID column's value, without making a UUID from 32 hex digits."""
+    if isinstance(value, str) and len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(_uuid(value))
 
 
 def _elements(texts: set[str]) -> list[str]:
@@ -186,9 +217,17 @@ def write_files(files: dict[Path, bytes], *, known: dict[str, str]) -> list[Path
     new one, never a part, and a crash leaves the last good state.
     """
     changed: dict[Path, bytes] = {}
+    # Each directory listed once: a file that is not there is not opened to find out.
+    present: dict[Path, set[str]] = {}
     for path, content in files.items():
+        names = present.get(path.parent)
+        if names is None:
+            names = present[path.parent] = _names_in(path.parent)
+        if path.name not in names:
+            changed[path] = content
+            continue
         digest = hashlib.sha256(content).hexdigest()
-        if known.get(str(path)) == digest and path.exists():
+        if known.get(str(path)) == digest:
             continue
         try:
             if path.read_bytes() == content:
@@ -221,6 +260,26 @@ def write_files(files: dict[Path, bytes], *, known: dict[str, str]) -> list[Path
     for directory in {path.parent for path in changed}:
         _fsync_dir(directory)
     return list(changed)
+
+
+def _names_in(directory: Path) -> set[str]:
+    try:
+        return set(os.listdir(directory))
+    except FileNotFoundError:
+        return set()
+
+
+def _all_present(paths: Collection[str]) -> bool:
+    """Whether every one of `paths` exists: one listing per directory, not a stat each."""
+    present: dict[str, set[str]] = {}
+    for path in paths:
+        parent, _sep, name = path.rpartition("/")
+        names = present.get(parent)
+        if names is None:
+            names = present[parent] = _names_in(Path(parent))
+        if name not in names:
+            return False
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -298,7 +357,7 @@ def _export_locked(root: Path, now: object | None, *, distrust: bool = False) ->
     known: dict[str, str] = manifest.get("files", {})
     nft_path = root / NFT_FILE
     written: list[Path] = []
-    if manifest.get("inputs") == inputs and all(Path(p).exists() for p in known):
+    if manifest.get("inputs") == inputs and _all_present(known):
         sites, entries, nft_sha = (
             manifest.get("sites", 0),
             manifest.get("networks", 0),
@@ -307,8 +366,9 @@ def _export_locked(root: Path, now: object | None, *, distrust: bool = False) ->
     else:
         state = current_state(now)
         files = {nft_path: render_nft(state)}
+        nginx = root / NGINX_DIR
         for site_id, networks in state.items():
-            files[root / NGINX_DIR / f"site-{site_id}.conf"] = render_nginx(site_id, networks)
+            files[nginx / f"site-{site_id}.conf"] = render_nginx(site_id, networks)
         # The manifest goes first: an export killed between its renames must not
         # leave a manifest vouching for files it already replaced.
         if (root / MANIFEST).exists():

@@ -14,6 +14,8 @@ from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedField, SealedModel, decrypt
 from kluis.vault.guards import RevealAsk, refusals
 
+Plan = list[tuple[keys.KeyScope, list[SealedField]]]
+
 
 def reveal_many(
     rows: Sequence[SealedModel],
@@ -74,15 +76,27 @@ def reveal_many(
     for f in sealed:
         groups.setdefault(f.retention or policy.categories[f.category].retention, []).append(f)
     plan_groups = [(c, policy.retention[c].per_fiscal_year, fs) for c, fs in groups.items()]
+    per_row = any(per_year for _c, per_year, _fs in plan_groups)
     with keys.key_scope():
-        plans = [
-            [
-                (keys.KeyScope(subject, c, row.vault_period(c) if per_year else ""), fs)
-                for c, per_year, fs in plan_groups
+        if per_row:
+            plans = [
+                [
+                    (keys.KeyScope(subject, c, row.vault_period(c) if per_year else ""), fs)
+                    for c, per_year, fs in plan_groups
+                ]
+                for row, subject in zip(rows, subjects, strict=True)
             ]
-            for row, subject in zip(rows, subjects, strict=True)
-        ]
-        keys.prefetch({scope for plan in plans for scope, _ in plan})
+        else:
+            # No class kept per fiscal year: a row's scopes are its subject's, made once
+            # per subject (a bulk reveal of 50,000 rows often has a hundred subjects).
+            by_subject: dict[uuid.UUID, list[tuple[keys.KeyScope, list[SealedField]]]] = {}
+            for subject in subjects:
+                if subject not in by_subject:
+                    by_subject[subject] = [
+                        (keys.KeyScope(subject, c), fs) for c, _p, fs in plan_groups
+                    ]
+            plans = [by_subject[subject] for subject in subjects]
+        keys.prefetch({scope for plan in _distinct(plans) for scope, _ in plan})
         ciphers = keys.cached_ciphers()
         for row, plan in zip(rows, plans, strict=True):
             values: dict[str, str | None] = {}
@@ -109,6 +123,11 @@ def reveal_many(
         actor=actor, purpose=purpose, categories=categories, subjects=subjects, case=case
     )
     return result
+
+
+def _distinct(plans: list[Plan]) -> list[Plan]:
+    """Each plan once (rows of one subject share theirs when no class is per year)."""
+    return list({id(plan): plan for plan in plans}.values())
 
 
 def _refuse(
