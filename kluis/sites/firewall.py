@@ -216,50 +216,57 @@ def write_files(files: dict[Path, bytes], *, known: dict[str, str]) -> list[Path
     its target and the directories are synced, so a reader sees the old file or the
     new one, never a part, and a crash leaves the last good state.
     """
-    changed: dict[Path, bytes] = {}
+    # (path, its directory, its name, the bytes), as text: no Path work per file.
+    changed: list[tuple[Path, str, str, bytes]] = []
     # Each directory listed once: a file that is not there is not opened to find out.
-    present: dict[Path, set[str]] = {}
+    present: dict[str, set[str]] = {}
     for path, content in files.items():
-        names = present.get(path.parent)
+        text = os.fspath(path)
+        parent, sep, name = text.rpartition("/")
+        parent = parent or ("/" if sep else ".")
+        names = present.get(parent)
         if names is None:
-            names = present[path.parent] = _names_in(path.parent)
-        if path.name not in names:
-            changed[path] = content
-            continue
-        digest = hashlib.sha256(content).hexdigest()
-        if known.get(str(path)) == digest:
-            continue
-        try:
-            if path.read_bytes() == content:
+            names = present[parent] = _names_in(Path(parent))
+        if name in names:
+            if known.get(text) == hashlib.sha256(content).hexdigest():
                 continue
-        except FileNotFoundError:
-            pass
-        changed[path] = content
+            try:
+                if path.read_bytes() == content:
+                    continue
+            except FileNotFoundError:
+                pass
+        changed.append((path, parent, name, content))
     if not changed:
         return []
     staged: list[tuple[str, Path]] = []
     # One random part per export for the temporary names (O_EXCL: never another's).
     token = secrets.token_hex(6)
-    for directory in {path.parent for path in changed}:
-        directory.mkdir(parents=True, exist_ok=True)
+    directories = {parent for _path, parent, _name, _content in changed}
+    for directory in directories:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     try:
-        for path, content in changed.items():
-            tmp = f"{path.parent}/.{path.name}.{token}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        for path, parent, name, content in changed:
+            tmp = f"{parent}/.{name}.{token}.tmp"
+            fd = os.open(tmp, flags, 0o644)
             staged.append((tmp, path))
-            with os.fdopen(fd, "wb") as out:
+            try:
                 os.fchmod(fd, 0o644)  # whatever the umask: nginx and nft read it
-                out.write(content)
-        _syncfs(next(iter(changed)).parent)
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+        _syncfs(Path(changed[0][1]))
         for tmp, path in staged:
             os.replace(tmp, path)
     except BaseException:
         for tmp, _path in staged:
             Path(tmp).unlink(missing_ok=True)
         raise
-    for directory in {path.parent for path in changed}:
-        _fsync_dir(directory)
-    return list(changed)
+    for directory in directories:
+        _fsync_dir(Path(directory))
+    return [path for path, _parent, _name, _content in changed]
 
 
 def _names_in(directory: Path) -> set[str]:
