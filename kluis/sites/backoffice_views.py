@@ -23,7 +23,7 @@ from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
 from kluis.sites.attachments import AttachmentError, attachment_file, attachment_names
-from kluis.sites.forms import GrantForm, HelpAnswerForm, SiteForm, UpdateGrantForm
+from kluis.sites.forms import GrantForm, HelpAnswerForm, HostSearchForm, SiteForm, UpdateGrantForm
 from kluis.sites.hosts import host_count, host_digest, names_set
 from kluis.sites.models import (
     FirewallExport,
@@ -53,7 +53,8 @@ def desk(request: HttpRequest) -> HttpResponse:
         )
     ).order_by("status", "pk")
     # Exact look-up by host name, through its blind index: no host name is shown.
-    host = request.GET.get("hostnaam", "").strip()[:253]
+    search = HostSearchForm(request.GET or None)
+    host = search.cleaned_data["hostnaam"] if search.is_valid() else ""
     if host:
         sites = sites.filter(host_rows__name_index=host_digest(host.rstrip(".")))
     running = SupportGrant.objects.filter(
@@ -64,7 +65,7 @@ def desk(request: HttpRequest) -> HttpResponse:
         "sites/backoffice/desk.html",
         {
             "sites": sites,
-            "host": host,
+            "search": search if search.is_bound else HostSearchForm(),
             "running": running,
             "last_export": FirewallExport.objects.first(),
             "statuses": Site.Status.choices,

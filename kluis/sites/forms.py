@@ -12,6 +12,17 @@ from kluis.sites.attachments import AttachmentsField
 from kluis.sites.models import HelpRequest, Site
 
 
+class HostSearchForm(forms.Form):
+    """The desk's exact look-up of a site by one of its host names."""
+
+    hostnaam = forms.CharField(
+        label=_("Site met deze hostnaam"),
+        max_length=253,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
 class AllowEntryForm(forms.Form):
     network = forms.CharField(
         label=_("IP-adres of reeks"),
