@@ -8,7 +8,7 @@ TEST_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/test
 # worksteal: an idle worker takes tests queued for the other, so no long test ends the run alone.
 PYTEST_ARGS ?= -n 2 --dist worksteal
 
-.PHONY: install run serve load demo test lint typecheck pytest pytest-again bench browser messages static screenshots clean
+.PHONY: install run serve load drill-pg demo test lint typecheck pytest pytest-again bench browser messages static screenshots clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("kluis needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -45,6 +45,11 @@ serve: install messages
 # Load: make serve under locust (bench/locustfile.py), then reconciled; slow, not in `make test`.
 load: install messages
 	sh scripts/load
+
+# The PostgreSQL drills on a private cluster in a temporary directory (scripts/drill-pg):
+# connections killed, backup and restore with shreds replayed, a restart under a writer.
+drill-pg: install messages
+	sh scripts/drill-pg
 
 # The README's screenshots (docs/*.png), desktop and phone, from a fresh demo.
 SHOTS_ENV := KLUIS_VAR_DIR=$(CURDIR)/var/screenshots

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, override
 
 from kluis.policy.render import (
     REQUIRES,
+    backup_sentences,
     country_name,
     duties_sentences,
     language_of,
@@ -81,6 +82,7 @@ def build_register(policy: Policy, language: str) -> Register:
                     *policy.security.management,
                 )
             )
+            + tuple(backup_sentences(policy, lang))
             + tuple(duties_sentences(policy, lang)),
             columns=(
                 _("(b) Doel"),

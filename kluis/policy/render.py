@@ -27,6 +27,7 @@ from kluis.formats import long_date
 from kluis.policy.dataflow import FlowMap, flow_map
 from kluis.policy.schema import (
     CookieKind,
+    Duration,
     LegalBasis,
     Location,
     Measure,
@@ -321,6 +322,28 @@ def retention_term(rule: RetentionClass, language: str) -> str:
 
 
 # --- the statement -------------------------------------------------------------------
+
+
+def backup_sentences(policy: Policy, language: str) -> list[str]:
+    """How long backups are kept, and that a restore keeps shredded keys gone (in the
+    active language); empty when the policy does not say."""
+    kept = policy.security.backups
+    if kept is None:
+        return []
+    return [
+        _("Back-ups van de gegevens bewaren we ten hoogste %(duration)s.")
+        % {"duration": Duration(days=kept.database_days).describe(language)},
+        _(
+            "Back-ups van de sleutels per persoon bewaren we apart, ten hoogste %(duration)s. "
+            "Daarna zijn gewiste gegevens ook in de back-ups niet meer te lezen."
+        )
+        % {"duration": Duration(days=kept.keystore_days).describe(language)},
+        _(
+            "Zetten we een back-up van de sleutels terug, dan vernietigen we eerst opnieuw "
+            "elke sleutel die sinds die back-up is vernietigd. Zo blijven gewiste gegevens "
+            "gewist."
+        ),
+    ]
 
 
 def duties_sentences(policy: Policy, language: str) -> list[str]:
@@ -702,6 +725,10 @@ class _Builder:
             if measures:
                 blocks.append(para(Span(f"{title}:", strong=True)))
                 blocks.append(Items(tuple(para(self.t(m.label)) for m in measures)))
+        kept = backup_sentences(self.policy, self.lang)
+        if kept:
+            blocks.append(para(Span(f"{_('Back-ups')}:", strong=True)))
+            blocks.append(Items(tuple(para(line) for line in kept)))
         duties = duties_sentences(self.policy, self.lang)
         if duties:
             blocks.append(para(Span(f"{_('Scheiding van functies')}:", strong=True)))

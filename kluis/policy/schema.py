@@ -338,11 +338,26 @@ class Measure(Strict):
     seed: list[str] = Field(default_factory=list)
 
 
+class BackupRetention(Strict):
+    """How long backups are kept: said in the statement and the register, written into
+    each backup's manifest, and enforced by `manage.py restore` (kluis/vault/backup.py).
+
+    A keystore backup holds every data key that was live when it was taken, so how long
+    it is kept bounds how long an erased person's data could still be opened from the
+    backups; a restored keystore backup first shreds again every key in the shred
+    journal, so shredded keys stay gone.
+    """
+
+    database_days: int = Field(ge=1, le=3650)
+    keystore_days: int = Field(ge=1, le=3650)
+
+
 class Security(Strict):
     intro: Text
     organisational: list[Measure]
     technical: list[Measure]
     management: list[Measure]
+    backups: BackupRetention | None = None
 
 
 class Role(Strict):

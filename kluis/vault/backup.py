@@ -17,6 +17,7 @@ snapshot already holds changes nothing. Only then is the audit chain verified.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -146,10 +147,12 @@ def backup(directory: Path) -> dict[str, Any]:
             "database": alias,
             "vendor": _vendor(alias),
         }
+    taken_at = timezone.now()
     manifest = {
         "kluis": "0.1.0",
-        "taken_at": timezone.now().isoformat(),
+        "taken_at": taken_at.isoformat(),
         "keystore_taken_at": keystore_at.isoformat(),
+        **_keep_until(keystore_at, taken_at),
         "audit_head": _audit_head(),
         "files": files,
         "master_key": "not included: restore needs the master key kept elsewhere",
@@ -158,6 +161,29 @@ def backup(directory: Path) -> dict[str, Any]:
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     _fsync(path)
     return manifest
+
+
+def _keep_until(keystore_at: dt.datetime, taken_at: dt.datetime) -> dict[str, str]:
+    """The last moments the policy lets this backup's parts be kept (security.backups)."""
+    from kluis.policy.loader import current_policy
+
+    kept = current_policy().security.backups
+    if kept is None:
+        return {}
+    return {
+        "keystore_keep_until": (keystore_at + dt.timedelta(days=kept.keystore_days)).isoformat(),
+        "database_keep_until": (taken_at + dt.timedelta(days=kept.database_days)).isoformat(),
+    }
+
+
+def past_retention(manifest: dict[str, Any], now: dt.datetime) -> list[str]:
+    """The parts of a backup kept longer than the policy allowed when it was taken."""
+    late = []
+    for part in ("keystore", "database"):
+        until = manifest.get(f"{part}_keep_until")
+        if until and dt.datetime.fromisoformat(until) < now:
+            late.append(f"the {part} (kept until {until})")
+    return late
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -222,15 +248,26 @@ def _journal_scopes(directory: Path) -> Iterator[Any]:
     yield from journal_read(journal_path())
 
 
-def restore(directory: Path, *, live_journal_lost: bool = False) -> Restored:
+def restore(
+    directory: Path, *, live_journal_lost: bool = False, past_retention_ok: bool = False
+) -> Restored:
     """Restore a backup into empty databases and re-apply every journalled shred.
 
     Without the live journal, shreds made after the backup cannot be re-applied; that
-    must be said out loud (`live_journal_lost`), not found out later.
+    must be said out loud (`live_journal_lost`), not found out later. Likewise a backup
+    kept longer than the policy's `security.backups` should no longer exist: it is
+    refused unless that is said too (`past_retention_ok`).
     """
     from kluis.vault.keys import shred
 
     manifest = read_manifest(directory)
+    late = past_retention(manifest, timezone.now())
+    if late and not past_retention_ok:
+        raise BackupError(
+            f"this backup is older than the privacy policy lets us keep it: {', '.join(late)}. "
+            "It should have been destroyed; restore it only if there is no other, with "
+            "--past-retention"
+        )
     if not journal_path().exists() and not live_journal_lost:
         raise BackupError(
             f"the live shred journal {journal_path()} is missing: keys shredded after this "

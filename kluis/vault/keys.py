@@ -240,20 +240,24 @@ def _key_rows(
     """The wrapped keys of many subjects in one statement.
 
     Written in SQL because the ORM spends most of a bulk read building and converting
-    thousands of UUID parameters; the values are still passed as parameters.
+    thousands of UUID parameters; the values are still passed as parameters
+    (PostgreSQL gets them as one array).
     """
     connection = connections[KEYSTORE]
     field = DataKey._meta.get_field("subject")
     params = [field.get_db_prep_value(s, connection) for s in subjects]
     by_param = dict(zip(params, subjects, strict=True))
     table = DataKey._meta.db_table
-    placeholders = ", ".join(["%s"] * len(params))
+    if connection.vendor == "postgresql":
+        among, values = "= ANY(%s)", [params]
+    else:
+        among, values = f"IN ({', '.join(['%s'] * len(params))})", params
     sql = (
         f"SELECT subject, master_kid, wrapped FROM {table} "  # noqa: S608 - names, not input
-        f"WHERE retention_class = %s AND period = %s AND subject IN ({placeholders})"
+        f"WHERE retention_class = %s AND period = %s AND subject {among}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [retention_class, period, *params])
+        cursor.execute(sql, [retention_class, period, *values])
         return [(by_param[s], kid, wrapped) for s, kid, wrapped in cursor.fetchall()]
 
 

@@ -3,8 +3,9 @@ another, restore both backups into an empty location, and neither person's data 
 while everything else does and the audit chain verifies.
 
 Restore and the reading afterwards run in processes of their own against new database
-files, as an operator would run them; the shred journal is the only thing that knows
-about the shreds after the backup.
+files (on PostgreSQL: two freshly created databases on the test server, dropped
+afterwards), as an operator would run them; the shred journal is the only thing that
+knows about the shreds after the backup.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -50,7 +55,47 @@ print(json.dumps(out))
 """
 
 
-def _env(target: Path, journal: Path) -> dict[str, str]:
+def _on_sqlite() -> bool:
+    return str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3")
+
+
+def _pg_url(config: dict[str, Any], name: str) -> str:
+    user = str(config.get("USER") or "")
+    password = str(config.get("PASSWORD") or "")
+    auth = f"{quote(user)}:{quote(password)}@" if password else (f"{quote(user)}@" if user else "")
+    return (
+        f"postgres://{auth}{config.get('HOST') or '127.0.0.1'}:{config.get('PORT') or 5432}/{name}"
+    )
+
+
+@pytest.fixture
+def empty_databases() -> Iterator[Callable[[], tuple[str, str]]]:
+    """On PostgreSQL: makes two freshly created, empty databases on the test server for a
+    restore (main and keystore), and drops them afterwards. Returns their URLs."""
+    made: list[str] = []
+    config = settings.DATABASES["default"]
+
+    def admin() -> Any:
+        import psycopg
+
+        return psycopg.connect(_pg_url(config, "postgres"), autocommit=True)
+
+    def make() -> tuple[str, str]:
+        names = [f"{config['NAME']}_drill_{secrets.token_hex(4)}_{part}" for part in ("main", "ks")]
+        with admin() as connection:
+            for name in names:
+                connection.execute(f'CREATE DATABASE "{name}"')
+                made.append(name)
+        return _pg_url(config, names[0]), _pg_url(config, names[1])
+
+    yield make
+    if made:
+        with admin() as connection:
+            for name in made:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _env(target: Path, journal: Path, databases: Callable[[], tuple[str, str]]) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -65,11 +110,11 @@ def _env(target: Path, journal: Path) -> dict[str, str]:
         KLUIS_SHRED_JOURNAL=str(journal),
         EMAIL_URL="locmem://",
     )
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if _on_sqlite():
         env["DATABASE_URL"] = f"sqlite:///{target}/kluis.sqlite3"
         env["KLUIS_KEYSTORE_URL"] = f"sqlite:///{target}/keystore.sqlite3"
-    else:  # PostgreSQL: restore needs empty databases of its own
-        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
+    else:  # PostgreSQL: restore goes into freshly created, empty databases
+        env["DATABASE_URL"], env["KLUIS_KEYSTORE_URL"] = databases()
     return env
 
 
@@ -98,9 +143,9 @@ def _read(env: dict[str, str], *pks: str) -> dict[str, object]:
     return data
 
 
-def test_the_backup_drill_shreds_survive_a_restore(personas, tmp_path: Path) -> None:
-    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
+def test_the_backup_drill_shreds_survive_a_restore(
+    personas, tmp_path: Path, empty_databases
+) -> None:
     alice, bob = personas.customer_a, personas.customer_b
     carol = make_customer(name="Carol Smit", email="carol@example.nl").customer
     assert carol is not None
@@ -109,7 +154,8 @@ def test_the_backup_drill_shreds_survive_a_restore(personas, tmp_path: Path) -> 
     # 1. back up
     call_command("backup", str(tmp_path / "backup"))
     manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"keystore.sqlite3", "main.sqlite3", "shred-journal.jsonl"}
+    dump = ".sqlite3" if _on_sqlite() else ".pgdump"
+    assert set(manifest["files"]) == {f"keystore{dump}", f"main{dump}", "shred-journal.jsonl"}
     assert not list((tmp_path / "backup").glob("*.key"))  # the master key stays out
 
     # 2. erase Alice; Bob's contract ended over a year ago, so the sweep shreds his record
@@ -123,7 +169,7 @@ def test_the_backup_drill_shreds_survive_a_restore(personas, tmp_path: Path) -> 
 
     # 3. restore both backups into an empty location, with the live shred journal
     target = tmp_path / "restored"
-    env = _env(target, Path(settings.KLUIS_SHRED_JOURNAL))
+    env = _env(target, Path(settings.KLUIS_SHRED_JOURNAL), empty_databases)
     result = _manage(env, "restore", str(tmp_path / "backup"))
     assert result.returncode == 0, result.stderr
     assert "shredded again" in result.stdout
@@ -146,14 +192,14 @@ def test_the_backup_drill_shreds_survive_a_restore(personas, tmp_path: Path) -> 
     assert "not empty" in again.stderr
 
 
-def test_without_the_journal_the_old_keystore_brings_the_key_back(personas, tmp_path: Path) -> None:
+def test_without_the_journal_the_old_keystore_brings_the_key_back(
+    personas, tmp_path: Path, empty_databases
+) -> None:
     """What the journal is for: the same restore with a lost journal revives Alice."""
-    if not settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        pytest.skip("the drill restores into new SQLite files; PostgreSQL: see README")
     alice = personas.customer_a
     call_command("backup", str(tmp_path / "backup"))
     services.erasure_request_from_portal(user=personas.alice)
-    env = _env(tmp_path / "restored", tmp_path / "lost-journal.jsonl")
+    env = _env(tmp_path / "restored", tmp_path / "lost-journal.jsonl", empty_databases)
     refused = _manage(env, "restore", str(tmp_path / "backup"))
     assert refused.returncode != 0
     assert "the live shred journal" in refused.stderr and "is missing" in refused.stderr

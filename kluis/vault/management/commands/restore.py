@@ -24,6 +24,12 @@ class Command(BaseCommand):
             "backup are then not re-applied)",
         )
         parser.add_argument(
+            "--past-retention",
+            action="store_true",
+            help="restore although the backup is older than the privacy policy lets us "
+            "keep backups (security.backups); the shred journal is still replayed",
+        )
+        parser.add_argument(
             "--no-witness",
             action="store_true",
             help="verify the chain on its own (the witness checkpoints are not at hand)",
@@ -31,7 +37,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            result = restore(options["directory"], live_journal_lost=options["live_journal_lost"])
+            result = restore(
+                options["directory"],
+                live_journal_lost=options["live_journal_lost"],
+                past_retention_ok=options["past_retention"],
+            )
         except (BackupError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
