@@ -9,8 +9,9 @@ from kluis.sites.shop_link import site_set_status, sites_sync
 
 
 def sites_demo_load(customer: Customer) -> Site:
-    """A delivered webshop package of `customer`, its site live, its allowlist empty."""
-    subscription = make_subscription(customer)[0]
+    """A delivered webshop package of `customer`, ordered with its domain name, its
+    site live, its allowlist empty."""
+    subscription = make_subscription(customer, domain="demo-winkel.nl")[0]
     sites_sync()
     site = Site.objects.get(subscription=subscription)
     site.host_names = "demo-winkel.nl www.demo-winkel.nl"

@@ -110,7 +110,7 @@ def site_hosts() -> dict[bytes, int]:
 
 
 class MailboxLookup:
-    """A customer mailbox id by address, through the mailboxes' blind index.
+    """A running customer mailbox's id by address, through the mailboxes' blind index.
 
     Correspondents' addresses pass through this cache in memory only; it is emptied
     when full and dropped with the run.
@@ -118,7 +118,9 @@ class MailboxLookup:
 
     def __init__(self) -> None:
         self.by_index = dict(
-            Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")
+            Mailbox.objects.filter(ended_at__isnull=True)
+            .exclude(address_index=None)
+            .values_list("address_index", "pk")
         )
         self._cache: dict[bytes, uuid.UUID | None] = {}
         self._key: bytes | None = None

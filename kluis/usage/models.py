@@ -15,23 +15,41 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer
+from kluis.shop.models import Subscription
 from kluis.sites.models import Site
 from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
 
 
 class Mailbox(SealedModel):
-    """A customer's hosted mailbox; its address is the customer's own."""
+    """A customer's hosted mailbox; its address is the customer's own.
+
+    It belongs to the delivered package (subscription) that holds it, within that
+    package's number of mailboxes, and ends with it (kluis/usage/mailboxes.py). An
+    ended mailbox keeps its counts until they expire; the logs count only running ones.
+    """
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="mailboxes")
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="mailboxes"
+    )
     site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="mailboxes"
     )
     address = SealedField(_("e-mailadres"), category="user.contact.email")
     address_index = BlindIndexField(source="address", kind="email")
     created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # One running mailbox per address, across customers.
+            models.UniqueConstraint(
+                fields=["address_index"],
+                condition=models.Q(ended_at__isnull=True),
+                name="usage_mailbox_running_once",
+            )
+        ]
 
     vault_subject_field: ClassVar[str] = "customer_id"
 
