@@ -106,11 +106,17 @@ class IngestBatch(models.Model):
         return f"batch {self.batch_id} of {self.node}"
 
 
-class DaySalt(models.Model):
-    """The secret of one open day's visitor hashes; deleted when the day closes."""
+class DaySecret(models.Model):
+    """The salt of one open day's visitor hashes, wrapped by the master key.
+
+    It lives in the keystore database (kluis.vault.routers), never in the main one:
+    a backup of the main database holds the day's hashes but not what made them. It
+    is deleted, and the keystore flushed, when the day closes (store.days_close).
+    """
 
     day = models.DateField(unique=True)
-    salt = models.BinaryField()
+    wrapped = models.BinaryField()
+    master_kid = models.CharField(max_length=40)
 
     def __str__(self) -> str:
         return f"salt of {self.day}"

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from kluis.usage.ingest import Source, ingest_batch, ingest_sources
-from kluis.usage.models import DaySalt, IngestBatch, LogFile, PageDay, SiteDay
+from kluis.usage.models import DaySecret, IngestBatch, LogFile, PageDay, SiteDay
 from kluis.usage.nginx import truncate_v6
 
 from .lines import combined, kluis_json
@@ -96,7 +96,7 @@ def test_files_follow_rotation_count_once_and_skip_bad_lines(shop, today, tmp_pa
     assert set(PageDay.objects.filter(site=shop, day=today).values_list("path", flat=True)) == {
         "/popular"
     }
-    assert not DaySalt.objects.filter(day=today).exists()
+    assert not DaySecret.objects.filter(day=today).exists()
 
 
 def test_addresses_are_truncated_to_24_and_48():
