@@ -190,6 +190,19 @@ class MailDay(models.Model):
         return f"mailbox {self.mailbox_id} on {self.day}"
 
 
+class MailQueue(models.Model):
+    """One node's Postfix queue state as a whole: its row is locked (and its version
+    read) before the node's pending messages are read, and the version raised when
+    they are written, so two batches or runs of one node take turns instead of each
+    writing back what it read before the other wrote (store.queue_lock)."""
+
+    node = models.CharField(max_length=100, unique=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mail queue of {self.node}"
+
+
 class PendingMessage(models.Model):
     """A queue id seen but not yet removed: what later lines of it need, nothing more."""
 

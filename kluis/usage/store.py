@@ -13,7 +13,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from kluis.usage import hll
-from kluis.usage.models import DaySecret, MailDay, PageDay, PendingMessage, SiteDay
+from kluis.usage.models import DaySecret, MailDay, MailQueue, PageDay, PendingMessage, SiteDay
 from kluis.usage.nginx import MAX_PAGES, PAGE_VISITORS, WebTally
 from kluis.usage.postfix import MailTally, Pending
 from kluis.vault.master import master_ring
@@ -236,10 +236,24 @@ def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> No
     _execute_many(PageDay, "UPDATE", fields, [[*row[1:], row[0]] for row in changed])
 
 
+def queue_lock(node: str) -> int:
+    """Lock the node's queue state until the transaction ends; its version.
+
+    Call inside the transaction that reads the node's pending messages and writes
+    them back: a second batch or run of the node waits here (PostgreSQL: the row
+    lock; SQLite: its transactions take the write lock at BEGIN) and, once let in,
+    sees by the version whether the state it holds in memory is still current.
+    """
+    assert transaction.get_connection().in_atomic_block, "queue_lock outside a transaction"
+    MailQueue.objects.get_or_create(node=node)
+    return MailQueue.objects.select_for_update().values_list("version", flat=True).get(node=node)
+
+
 def write_mail(
     tally: MailTally, node: str, pending: dict[bytes, Pending], stored: set[bytes]
-) -> None:
-    """Add a chunk's mail tallies and save the queue state it changed."""
+) -> int:
+    """Add a chunk's mail tallies and save the queue state it changed; the queue's
+    new version. Call after `queue_lock(node)`, in the same transaction."""
     if tally.days:
         _rows, new, changed = _add(MailDay, "mailbox_id", MAIL_FIELDS, tally.days)
         MailDay.objects.bulk_create(new)
@@ -270,6 +284,8 @@ def write_mail(
     stored.update(q for q in tally.changed if q in pending)
     tally.changed.clear()
     tally.removed.clear()
+    MailQueue.objects.filter(node=node).update(version=models.F("version") + 1)
+    return int(MailQueue.objects.values_list("version", flat=True).get(node=node))
 
 
 def load_pending(node: str) -> dict[bytes, Pending]:
