@@ -31,7 +31,12 @@ class KeystoreRouter:
     def allow_relation(self, obj1: Model, obj2: Model, **hints: Any) -> bool | None:
         if (obj1._meta.app_label == "vault") != (obj2._meta.app_label == "vault"):
             return False
-        if (self._db(type(obj1)) == KEYSTORE) != (self._db(type(obj2)) == KEYSTORE):
+        # `_meta` of the instances (a lazy object, such as request.user, has no class
+        # of its own to ask).
+        keystore = [
+            (o._meta.app_label, o._meta.model_name) in KEYSTORE_MODELS for o in (obj1, obj2)
+        ]
+        if keystore[0] != keystore[1]:
             return False
         return None
 

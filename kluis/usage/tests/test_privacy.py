@@ -98,3 +98,17 @@ def test_the_days_salt_is_never_in_the_main_database_and_gone_once_closed(shop, 
     # And it is never made again for that day.
     assert store.salt_for(today, today + dt.timedelta(days=2)) is None
     assert not DaySecret.objects.exists()
+
+
+def test_the_router_keeps_the_salt_in_the_keystore_and_lazy_objects_relate(personas):
+    from django.db import router
+    from django.utils.functional import SimpleLazyObject
+
+    assert router.db_for_write(DaySecret) == KEYSTORE
+    assert router.db_for_read(Mailbox) == "default"
+    assert router.allow_migrate(KEYSTORE, "usage", model_name="daysecret")
+    assert not router.allow_migrate("default", "usage", model_name="daysecret")
+    assert not router.allow_migrate(KEYSTORE, "usage", model_name="siteday")
+    customer = SimpleLazyObject(lambda: personas.customer_a)
+    assert router.allow_relation(Mailbox(customer=personas.customer_a), customer) is not False
+    assert router.allow_relation(DaySecret(), customer) is False
