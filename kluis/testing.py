@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -388,14 +389,21 @@ def _text_file(name: str, content: bytes) -> Any:
     return SimpleUploadedFile(name, content, content_type="text/plain")
 
 
-def _sites(name: str) -> KwargsBuilder:
-    def build(p: Personas) -> dict[str, Any]:
-        from kluis.sites import testing
+def _builder_in(module: str) -> Callable[[str], KwargsBuilder]:
+    """`name` -> the builder of that name in `module`, imported when a test runs it."""
 
-        builder: KwargsBuilder = getattr(testing, name)
-        return builder(p)
+    def named(name: str) -> KwargsBuilder:
+        def build(p: Personas) -> dict[str, Any]:
+            builder: KwargsBuilder = getattr(importlib.import_module(module), name)
+            return builder(p)
 
-    return build
+        return build
+
+    return named
+
+
+_sites = _builder_in("kluis.sites.testing")
+_usage = _builder_in("kluis.usage.testing")
 
 
 SITES_DESK = frozenset({"support", "orders", "finance"})
@@ -752,6 +760,13 @@ ROUTES: dict[str, Route] = {
     "usage_portal:site-csv": Route("portal", kwargs=_sites("site_kwargs")),
     "usage_portal:mail": Route("portal"),
     "usage_portal:mail-csv": Route("portal"),
+    "usage_portal:mailbox-add": Route(
+        "portal",
+        method="post",
+        kwargs=_usage("package_kwargs"),
+        data=lambda p: {"address": "info@alice-mail.nl"},
+    ),
+    "usage_portal:mailbox-remove": Route("portal", method="post", kwargs=_usage("mailbox_kwargs")),
     "usage_backoffice:site": Route("backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")),
     "sites_backoffice:desk": Route("backoffice", roles=SITES_DESK),
     "sites_backoffice:site": Route(

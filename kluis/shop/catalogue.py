@@ -20,6 +20,7 @@ PRODUCTS: list[dict[str, object]] = [
         "description_en": "Up to 100 products, 5 GB storage.",
         "price_cents": 1995,
         "period": Period.MONTH,
+        "mailboxes": 1,
         "position": 1,
     },
     {
@@ -31,6 +32,7 @@ PRODUCTS: list[dict[str, object]] = [
         "description_en": "Unlimited products, 25 GB storage.",
         "price_cents": 3995,
         "period": Period.MONTH,
+        "mailboxes": 5,
         "position": 2,
     },
     {
@@ -42,6 +44,7 @@ PRODUCTS: list[dict[str, object]] = [
         "description_en": "A website with 2 GB storage and email.",
         "price_cents": 7500,
         "period": Period.YEAR,
+        "mailboxes": 2,
         "position": 1,
     },
     {
@@ -53,6 +56,7 @@ PRODUCTS: list[dict[str, object]] = [
         "description_en": "10 GB storage, 10 mailboxes.",
         "price_cents": 1495,
         "period": Period.MONTH,
+        "mailboxes": 10,
         "position": 2,
     },
 ]

@@ -472,6 +472,14 @@ class MoveForm(forms.Form):
 
 
 class ProductForm(forms.ModelForm):  # type: ignore[type-arg]
+    mailboxes = forms.IntegerField(
+        label=_("Mailboxen in het pakket"),
+        help_text=_("0 voor een pakket zonder e-mail."),
+        required=False,
+        min_value=0,
+        max_value=1000,
+    )
+
     class Meta:
         model = Product
         fields = [
@@ -483,9 +491,13 @@ class ProductForm(forms.ModelForm):  # type: ignore[type-arg]
             "description_en",
             "price_cents",
             "period",
+            "mailboxes",
             "active",
             "position",
         ]
+
+    def clean_mailboxes(self) -> int:
+        return int(self.cleaned_data.get("mailboxes") or 0)
 
     def clean_name_nl(self) -> str:
         value = str(self.cleaned_data["name_nl"])

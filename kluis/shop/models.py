@@ -58,6 +58,9 @@ class Product(models.Model):
     description_en = models.CharField(max_length=300, blank=True)
     price_cents = models.PositiveIntegerField(validators=[price_bound])
     period = models.CharField(max_length=5, choices=Period.choices, default=Period.MONTH)
+    # How many mailboxes the package holds; 0: a package without mail. The customer
+    # gives their addresses in the portal (kluis/usage/mailboxes.py).
+    mailboxes = models.PositiveSmallIntegerField(_("mailboxen in het pakket"), default=0)
     active = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
 

@@ -12,8 +12,9 @@ DEMO_HOSTS = ["demo-winkel.nl", "www.demo-winkel.nl"]
 
 
 def sites_demo_load(customer: Customer) -> Site:
-    """A delivered webshop package of `customer`, its site live, its allowlist empty."""
-    subscription = make_subscription(customer)[0]
+    """A delivered webshop package of `customer`, ordered with its domain name, its
+    site live, its allowlist empty."""
+    subscription = make_subscription(customer, domain="demo-winkel.nl")[0]
     sites_sync()
     site = Site.objects.get(subscription=subscription)
     names_set(site, DEMO_HOSTS, "https://demo-winkel.nl/beheer/")

@@ -12,6 +12,7 @@ from django.utils import timezone
 from kluis.sites.models import Site
 from kluis.usage import store
 from kluis.usage.ingest import Source, ingest_sources
+from kluis.usage.mailboxes import mailbox_add
 from kluis.usage.models import Mailbox
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -68,9 +69,10 @@ def _mail_day(rng: random.Random, day: dt.date, box: str, first_id: int) -> list
 
 
 def usage_demo_load(site: Site, days: int = 7) -> Mailbox:
-    """A mailbox for the site's owner and a week of its logs, ingested day by day."""
-    box = Mailbox(customer=site.customer, site=site, address="info@demo-winkel.nl")
-    box.save()
+    """A mailbox in the site's package and a week of its logs, ingested day by day."""
+    box = mailbox_add(
+        site.customer, site.subscription_id, "info@demo-winkel.nl", actor="system:demo_data"
+    )
     rng = random.Random(20261205)  # noqa: S311  (demo data, not a secret)
     folder = Path(settings.VAR_DIR) / "demo-logs"
     folder.mkdir(parents=True, exist_ok=True)

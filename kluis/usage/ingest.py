@@ -101,7 +101,7 @@ def parse_sources(text: str) -> list[Source]:
 
 
 class MailboxLookup(BlindLookup[uuid.UUID]):
-    """A customer mailbox id by address, through the mailboxes' blind index.
+    """A running customer mailbox's id by address, through the mailboxes' blind index.
 
     Correspondents' addresses pass through this cache in memory only; it is emptied
     when full and dropped with the run.
@@ -110,7 +110,11 @@ class MailboxLookup(BlindLookup[uuid.UUID]):
     def __init__(self) -> None:
         super().__init__(
             "email",
-            dict(Mailbox.objects.exclude(address_index=None).values_list("address_index", "pk")),
+            dict(
+                Mailbox.objects.filter(ended_at__isnull=True)
+                .exclude(address_index=None)
+                .values_list("address_index", "pk")
+            ),
         )
 
 
@@ -124,6 +128,7 @@ class Ingester:
         self.hosts = HostLookup()
         self._salts: dict[dt.date, bytes | None] = {}
         self._mail: MailParser | None = None
+        self._mail_version: int | None = None  # of the queue state the parser holds
 
     def salt(self, day: dt.date) -> bytes | None:
         if day not in self._salts:
@@ -134,9 +139,24 @@ class Ingester:
         return WebParser({}, self.salt, host.lower().encode() or None, lookup=self.hosts)
 
     def mail(self) -> MailParser:
+        """The mail parser with the node's current queue state, the state locked until
+        the transaction ends: call inside the transaction that writes what it parses
+        (`write_mail`). Another batch or run of the node that wrote meanwhile makes
+        it read the state again."""
+        version = store.queue_lock(self.node)
         if self._mail is None:
             self._mail = MailParser(MailboxLookup(), store.load_pending(self.node), self.today)
+        elif version != self._mail_version:
+            self._mail.pending = store.load_pending(self.node)
+            self._mail.stored = set(self._mail.pending)
+        # Until the write succeeds, the state in memory is no one's: read it again.
+        self._mail_version = None
+        transaction.on_commit(lambda: setattr(self, "_mail_version", version))
         return self._mail
+
+    def mail_written(self, tally: MailTally, parser: MailParser) -> None:
+        version = store.write_mail(tally, self.node, parser.pending, parser.stored)
+        transaction.on_commit(lambda: setattr(self, "_mail_version", version))
 
 
 # --- files ------------------------------------------------------------------------------
@@ -251,7 +271,7 @@ def ingest_file(
         else:
             f.seek(record.offset)
         state = {"consumed": 0, "partial": 0, "broken": 0}
-        parser = ingester.web(source.host) if source.kind == "nginx" else ingester.mail()
+        web = ingester.web(source.host) if source.kind == "nginx" else None
         before = 0
         chunks = (
             _chunks(_lines(f, live, state), chunk_lines)
@@ -259,8 +279,13 @@ def ingest_file(
             else _blocks(f, live, state, chunk_lines)
         )
         for chunk in chunks:
-            tally = _feed(parser, chunk)
+            # Web lines are parsed before the transaction; mail lines inside it, after
+            # the node's queue state is locked.
+            tally = _feed(web, chunk) if web is not None else None
             with transaction.atomic():
+                parser = web if web is not None else ingester.mail()
+                if tally is None:
+                    tally = _feed(parser, chunk)
                 _write(tally, ingester, parser)
                 _advance(record, state["consumed"] - before, tally)
                 record.path, record.inode = path, _inode(path)
@@ -304,7 +329,7 @@ def _write(tally: WebTally | MailTally, ingester: Ingester, parser: object) -> N
         store.write_web(tally, ingester.salt)
     else:
         assert isinstance(parser, MailParser)
-        store.write_mail(tally, ingester.node, parser.pending, parser.stored)
+        ingester.mail_written(tally, parser)
 
 
 def _advance(record: LogFile, consumed: int, tally: WebTally | MailTally) -> None:
@@ -354,11 +379,12 @@ def ingest_sources(
                 advance=advance,
                 chunk_lines=chunk_lines,
             )
-    if ingester._mail is not None:
+    if any(source.kind == "postfix" for source in sources):
         tally = MailTally()
-        ingester._mail.expire(ingester.today, tally)
         with transaction.atomic():
-            store.write_mail(tally, node, ingester._mail.pending, ingester._mail.stored)
+            parser = ingester.mail()
+            parser.expire(ingester.today, tally)
+            ingester.mail_written(tally, parser)
     report.closed_days = store.days_close(ingester.today)
     return report
 
@@ -411,11 +437,16 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
         return IngestResult(accepted=0, skipped=0, replayed=True)
     ingester = Ingester(node)
     raw = [line.encode("utf-8", "surrogateescape") for line in lines]
-    parser = ingester.web() if kind == "nginx" else ingester.mail()
-    tally = _feed(parser, raw)
-    skipped = tally.bad + tally.unmatched
+    web = ingester.web() if kind == "nginx" else None
+    # Web lines are parsed before the transaction; mail lines inside it, after the
+    # node's queue state is locked, so two batches of a node take turns.
+    tally = _feed(web, raw) if web is not None else None
     try:
         with transaction.atomic():
+            parser = web if web is not None else ingester.mail()
+            if tally is None:
+                tally = _feed(parser, raw)
+            skipped = tally.bad + tally.unmatched
             IngestBatch.objects.create(
                 node=node,
                 batch_id=batch_id,

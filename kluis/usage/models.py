@@ -15,23 +15,41 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer
+from kluis.shop.models import Subscription
 from kluis.sites.models import Site
 from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
 
 
 class Mailbox(SealedModel):
-    """A customer's hosted mailbox; its address is the customer's own."""
+    """A customer's hosted mailbox; its address is the customer's own.
+
+    It belongs to the delivered package (subscription) that holds it, within that
+    package's number of mailboxes, and ends with it (kluis/usage/mailboxes.py). An
+    ended mailbox keeps its counts until they expire; the logs count only running ones.
+    """
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="mailboxes")
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="mailboxes"
+    )
     site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.SET_NULL, related_name="mailboxes"
     )
     address = SealedField(_("e-mailadres"), category="user.contact.email")
     address_index = BlindIndexField(source="address", kind="email")
     created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # One running mailbox per address, across customers.
+            models.UniqueConstraint(
+                fields=["address_index"],
+                condition=models.Q(ended_at__isnull=True),
+                name="usage_mailbox_running_once",
+            )
+        ]
 
     vault_subject_field: ClassVar[str] = "customer_id"
 
@@ -88,11 +106,17 @@ class IngestBatch(models.Model):
         return f"batch {self.batch_id} of {self.node}"
 
 
-class DaySalt(models.Model):
-    """The secret of one open day's visitor hashes; deleted when the day closes."""
+class DaySecret(models.Model):
+    """The salt of one open day's visitor hashes, wrapped by the master key.
+
+    It lives in the keystore database (kluis.vault.routers), never in the main one:
+    a backup of the main database holds the day's hashes but not what made them. It
+    is deleted, and the keystore flushed, when the day closes (store.days_close).
+    """
 
     day = models.DateField(unique=True)
-    salt = models.BinaryField()
+    wrapped = models.BinaryField()
+    master_kid = models.CharField(max_length=40)
 
     def __str__(self) -> str:
         return f"salt of {self.day}"
@@ -164,6 +188,19 @@ class MailDay(models.Model):
 
     def __str__(self) -> str:
         return f"mailbox {self.mailbox_id} on {self.day}"
+
+
+class MailQueue(models.Model):
+    """One node's Postfix queue state as a whole: its row is locked (and its version
+    read) before the node's pending messages are read, and the version raised when
+    they are written, so two batches or runs of one node take turns instead of each
+    writing back what it read before the other wrote (store.queue_lock)."""
+
+    node = models.CharField(max_length=100, unique=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"mail queue of {self.node}"
 
 
 class PendingMessage(models.Model):

@@ -26,8 +26,11 @@ PAGE_VISITORS = 5  # a path is kept once this many distinct visitors asked for i
 MAX_PAGES = 2000  # paths followed per site per day (scanners make endless new ones)
 MAX_PATH = 300  # a longer path is cut: the regexes' path groups take {0,299} after /
 
+# An IPv4 address is matched whole, but only its /24 is captured (`net`): the regex
+# truncates it, and the full address never leaves the match. An IPv6 one is captured
+# (`addr`) and truncated to its /48 at once.
 COMBINED = re.compile(
-    rb"(?P<addr>[0-9.]{7,15}|[0-9A-Fa-f:.]{2,45}) \S+ \S+ "
+    rb"(?:(?P<net>[0-9.]{5,11})\.[0-9]{1,3}|(?P<addr>[0-9A-Fa-f:.]{2,45})) \S+ \S+ "
     rb"\[(?P<day>\d\d/[A-Z][a-z]{2}/\d{4}):[^\]]*\] "
     rb'"(?:[A-Z]{1,16} (?P<path>/[^ ?"]{0,299})[^ "]*(?: HTTP/[0-9.]+)?|[^"]*)" '
     rb'(?P<status>[1-5]\d\d) (?P<bytes>\d+|-) "[^"]*" "(?P<ua>[^"]*)"'
@@ -162,25 +165,28 @@ class WebParser:
                     bad += 1
                     continue
                 daykey, host, addr, path, status, size, ua = m.groups()
+                net = None
             else:
                 m = combined(line)
                 if m is None:
                     bad += 1
                     continue
-                addr, daykey, path, status, size, ua, host = m.groups()
-            # Truncate first: from here on only the network is known.
-            if b":" in addr:
-                net = v6.get(addr)
-                if net is None:
-                    if len(v6) > 100_000:
-                        v6.clear()
-                    net = v6[addr] = truncate_v6(addr)
+                net, addr, daykey, path, status, size, ua, host = m.groups()
+            # Truncate first: from here on only the network is known. (A combined
+            # line's IPv4 address comes truncated from the match.)
+            if addr is not None:
+                if b":" in addr:
+                    net = v6.get(addr)
                     if net is None:
-                        bad += 1
-                        continue
-            else:
-                net = addr[: addr.rfind(b".")]
-            del addr
+                        if len(v6) > 100_000:
+                            v6.clear()
+                        net = v6[addr] = truncate_v6(addr)
+                        if net is None:
+                            bad += 1
+                            continue
+                else:
+                    net = addr[: addr.rfind(b".")]
+                del addr
             by_day = places.get(host)
             if by_day is None:
                 by_day = places[host] = {}

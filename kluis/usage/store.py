@@ -9,13 +9,15 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 
 from kluis.usage import hll
-from kluis.usage.models import DaySalt, MailDay, PageDay, PendingMessage, SiteDay
+from kluis.usage.models import DaySecret, MailDay, MailQueue, PageDay, PendingMessage, SiteDay
 from kluis.usage.nginx import MAX_PAGES, PAGE_VISITORS, WebTally
 from kluis.usage.postfix import MailTally, Pending
+from kluis.vault.master import master_ring
+from kluis.vault.routers import KEYSTORE
 
 M = TypeVar("M", bound=models.Model)
 
@@ -28,15 +30,51 @@ def last_closed_day(today: dt.date | None = None) -> dt.date:
     return (today or timezone.localdate()) - CLOSE_AFTER - dt.timedelta(days=1)
 
 
+def _salt_context(day: dt.date) -> bytes:
+    return f"kluis-usage-salt|{day.isoformat()}".encode()
+
+
 def salt_for(day: dt.date, today: dt.date | None = None) -> bytes | None:
-    """The day's salt, made on first use; None once the day is closed (never remade)."""
+    """The day's salt, made on first use; None once the day is closed (never remade).
+
+    It is kept in the keystore database, wrapped by the master key (`DaySecret`), so
+    that every process that ingests (the worker, `logs_ingest`, the API's batches)
+    hashes a visitor alike, and a backup of the main database does not hold it.
+    """
     if day <= last_closed_day(today):
         return None
-    row = DaySalt.objects.filter(day=day).first()
+    ring = master_ring()
+    row = DaySecret.objects.filter(day=day).first()
     if row is None:
-        DaySalt.objects.get_or_create(day=day, defaults={"salt": os.urandom(32)})
-        row = DaySalt.objects.get(day=day)
-    return bytes(row.salt)
+        kid, wrapped = ring.wrap(os.urandom(32), context=_salt_context(day))
+        try:
+            with transaction.atomic(using=KEYSTORE):
+                DaySecret.objects.create(day=day, wrapped=wrapped, master_kid=kid)
+        except IntegrityError:
+            pass  # another process made it first: use theirs
+        row = DaySecret.objects.get(day=day)
+    return ring.unwrap(row.master_kid, bytes(row.wrapped), context=_salt_context(day))
+
+
+def salts_destroy(until: dt.date) -> int:
+    """Delete the salts of the days up to `until` and make that final on disk.
+
+    SQLite runs with secure_delete, and a truncating checkpoint empties the
+    keystore's write-ahead log; on PostgreSQL the table is vacuumed so no dead row
+    version keeps a salt. PostgreSQL's write-ahead log keeps the bytes until its
+    segment is recycled, as it does for a shredded key (README, "Sealed data"); they
+    are wrapped by the master key there.
+    """
+    deleted = DaySecret.objects.filter(day__lte=until).delete()[0]
+    connection = connections[KEYSTORE]
+    if deleted and not connection.in_atomic_block:
+        table = connection.ops.quote_name(DaySecret._meta.db_table)
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            elif connection.vendor == "postgresql":
+                cursor.execute(f"VACUUM {table}")
+    return deleted
 
 
 def _marks(raw: bytes | memoryview | None) -> set[bytes]:
@@ -198,10 +236,24 @@ def _write_pages(tally: WebTally, salt: Callable[[dt.date], bytes | None]) -> No
     _execute_many(PageDay, "UPDATE", fields, [[*row[1:], row[0]] for row in changed])
 
 
+def queue_lock(node: str) -> int:
+    """Lock the node's queue state until the transaction ends; its version.
+
+    Call inside the transaction that reads the node's pending messages and writes
+    them back: a second batch or run of the node waits here (PostgreSQL: the row
+    lock; SQLite: its transactions take the write lock at BEGIN) and, once let in,
+    sees by the version whether the state it holds in memory is still current.
+    """
+    assert transaction.get_connection().in_atomic_block, "queue_lock outside a transaction"
+    MailQueue.objects.get_or_create(node=node)
+    return MailQueue.objects.select_for_update().values_list("version", flat=True).get(node=node)
+
+
 def write_mail(
     tally: MailTally, node: str, pending: dict[bytes, Pending], stored: set[bytes]
-) -> None:
-    """Add a chunk's mail tallies and save the queue state it changed."""
+) -> int:
+    """Add a chunk's mail tallies and save the queue state it changed; the queue's
+    new version. Call after `queue_lock(node)`, in the same transaction."""
     if tally.days:
         _rows, new, changed = _add(MailDay, "mailbox_id", MAIL_FIELDS, tally.days)
         MailDay.objects.bulk_create(new)
@@ -232,6 +284,8 @@ def write_mail(
     stored.update(q for q in tally.changed if q in pending)
     tally.changed.clear()
     tally.removed.clear()
+    MailQueue.objects.filter(node=node).update(version=models.F("version") + 1)
+    return int(MailQueue.objects.values_list("version", flat=True).get(node=node))
 
 
 def load_pending(node: str) -> dict[bytes, Pending]:
@@ -244,7 +298,8 @@ def load_pending(node: str) -> dict[bytes, Pending]:
 
 def days_close(today: dt.date | None = None) -> int:
     """Close every open day up to the last closed one: final visitor figures, pages
-    below 5 visitors dropped, sketches, marks and the day's salt destroyed."""
+    below 5 visitors dropped, sketches and marks cleared, then the days' salts
+    destroyed (in the keystore, after the main database's transaction)."""
     limit = last_closed_day(today)
     closed = 0
     with transaction.atomic():
@@ -255,5 +310,6 @@ def days_close(today: dt.date | None = None) -> int:
             row.save(update_fields=["visitors", "sketch", "closed"])
             closed += 1
         PageDay.objects.filter(day__lte=limit, qualified=False).delete()
-        DaySalt.objects.filter(day__lte=limit).delete()
+    # Once the hashes of those days are gone, so is what made them.
+    salts_destroy(limit)
     return closed

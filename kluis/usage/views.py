@@ -7,19 +7,25 @@ import csv
 import io
 import uuid
 
+from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import customer_required, staff_required
 from kluis.accounts.http import current_user
 from kluis.accounts.models import Customer
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
+from kluis.shop.models import Subscription
 from kluis.sites.models import Site
-from kluis.usage import selectors
+from kluis.usage import mailboxes, selectors
 from kluis.usage.chart import days_chart
 from kluis.usage.models import Mailbox
 from kluis.usage.store import MAIL_FIELDS
@@ -91,10 +97,21 @@ def site_csv(request: HttpRequest, site_id: int) -> HttpResponse:
     return response
 
 
-@never_cache
-@customer_required
-def mail(request: HttpRequest) -> HttpResponse:
+class MailboxForm(forms.Form):
+    address = forms.CharField(
+        label=gettext_lazy("Nieuw e-mailadres"),
+        help_text=gettext_lazy(
+            "Onder een domeinnaam die je bij ons hebt, zoals info@jouwdomein.nl."
+        ),
+        max_length=254,
+    )
+
+
+def _mail_page(
+    request: HttpRequest, failed: tuple[int, MailboxForm] | None = None, status: int = 200
+) -> HttpResponse:
     customer = _customer(request)
+    mailboxes.mailboxes_sync()
     boxes = _mailboxes(customer.pk)
     plain = reveal_many(
         [b for b, _t in boxes],
@@ -106,7 +123,70 @@ def mail(request: HttpRequest) -> HttpResponse:
         (box, p["address"], totals, selectors.mailbox_days(box.pk)[:14])
         for (box, totals), p in zip(boxes, plain, strict=True)
     ]
-    return render(request, "usage/portal/mail.html", {"rows": rows})
+    language = translation.get_language() or "nl"
+    packages = [
+        {
+            "package": package,
+            "name": package.subscription.name(language),
+            "form": failed[1]
+            if failed and failed[0] == package.subscription.pk
+            else MailboxForm(auto_id=f"id_%s_{package.subscription.pk}"),
+        }
+        for package in mailboxes.packages_of(customer)
+    ]
+    # A form for a package not (or no longer) shown: its error goes at the top.
+    shown = {package.subscription.pk for package in mailboxes.packages_of(customer)}
+    lost = failed[1] if failed and failed[0] not in shown else None
+    return render(
+        request,
+        "usage/portal/mail.html",
+        {"rows": rows, "packages": packages, "lost": lost},
+        status=status,
+    )
+
+
+@never_cache
+@customer_required
+def mail(request: HttpRequest) -> HttpResponse:
+    return _mail_page(request)
+
+
+@require_POST
+@customer_required
+def mailbox_add(request: HttpRequest, subscription_id: int) -> HttpResponse:
+    customer = _customer(request)
+    if not Subscription.objects.filter(pk=subscription_id, customer=customer).exists():
+        raise Http404
+    form = MailboxForm(request.POST, auto_id=f"id_%s_{subscription_id}")
+    if form.is_valid():
+        try:
+            mailboxes.mailbox_add(
+                customer,
+                subscription_id,
+                form.cleaned_data["address"],
+                actor=current_user(request).actor().ref,
+            )
+        except mailboxes.MailboxError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("De mailbox is toegevoegd."))
+            return redirect("usage_portal:mail")
+    return _mail_page(request, (subscription_id, form), status=400)
+
+
+@require_POST
+@customer_required
+def mailbox_remove(request: HttpRequest, mailbox_id: uuid.UUID) -> HttpResponse:
+    customer = _customer(request)
+    if not Mailbox.objects.filter(pk=mailbox_id, customer=customer).exists():
+        raise Http404
+    try:
+        mailboxes.mailbox_remove(customer, mailbox_id, actor=current_user(request).actor().ref)
+    except mailboxes.MailboxError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("De mailbox is verwijderd."))
+    return redirect("usage_portal:mail")
 
 
 @never_cache

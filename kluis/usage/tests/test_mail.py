@@ -153,3 +153,60 @@ def test_the_copy_holds_the_day_counts_of_the_customers_site_and_mailbox(box, sh
     assert "jan@elders.example" not in str(export)
     other = build_export(subject=uuid.uuid4(), actor=Actor.system("rights"), language="nl")
     assert not [r for r in other["records"] if r["kind"].startswith(("gebruik", "mailverkeer"))]
+
+
+@pytest.mark.django_db(databases="__all__", transaction=True)
+def test_two_batches_of_a_node_at_once_take_turns_with_its_queue_state(box, today, monkeypatch):
+    """Batch "a" has written its queue state but not committed when batch "b" of the
+    same node starts. "b" must wait and then see "a"'s state: qmgr logs the message's
+    from= line again after the deferral, and a "b" that read the state before "a"
+    committed would count the message as sent a second time."""
+    import threading
+    import time
+
+    from django.db import connections
+
+    from kluis.usage import store
+
+    first = [
+        syslog(today, "qmgr", f"5E5E5E5E5E: from=<{SHOP}>, size=7000, nrcpt=1 (queue active)"),
+    ]
+    second = [
+        _delivery(today, "smtp", "5E5E5E5E5E", "jan@elders.example", "deferred", dsn="4.7.1"),
+        syslog(today, "qmgr", f"5E5E5E5E5E: from=<{SHOP}>, size=7000, nrcpt=1 (queue active)"),
+    ]
+    written, go = threading.Event(), threading.Event()
+    original = store.write_mail
+    errors: list[BaseException] = []
+
+    def write_then_wait(*args, **kwargs):
+        version = original(*args, **kwargs)
+        if threading.current_thread().name == "a":
+            written.set()
+            go.wait(20)  # still inside "a"'s transaction
+        return version
+
+    monkeypatch.setattr(store, "write_mail", write_then_wait)
+
+    def run(batch_id: str, lines: list[str]) -> None:
+        try:
+            ingest_batch(node="mx1", kind="postfix", batch_id=batch_id, lines=lines)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    a = threading.Thread(target=run, args=("a", first), name="a")
+    b = threading.Thread(target=run, args=("b", second), name="b")
+    a.start()
+    assert written.wait(20)
+    b.start()
+    time.sleep(1.0)  # "b" reads the queue state now, unless it waits for "a"
+    go.set()
+    a.join(30)
+    b.join(30)
+    assert errors == []
+    day = MailDay.objects.get(mailbox=box, day=today)
+    assert (day.sent, day.sent_bytes, day.deferred) == (1, 7000, 1)
+    state = PendingMessage.objects.get(node="mx1", queue_id="5E5E5E5E5E")
+    assert state.counted and state.sender_id == box.pk

@@ -9,8 +9,8 @@ import os
 import pytest
 
 from kluis.usage.ingest import Source, ingest_batch, ingest_sources
-from kluis.usage.models import DaySalt, IngestBatch, LogFile, PageDay, SiteDay
-from kluis.usage.nginx import truncate_v6
+from kluis.usage.models import DaySecret, IngestBatch, LogFile, PageDay, SiteDay
+from kluis.usage.nginx import COMBINED, truncate_v6
 
 from .lines import combined, kluis_json
 
@@ -96,7 +96,17 @@ def test_files_follow_rotation_count_once_and_skip_bad_lines(shop, today, tmp_pa
     assert set(PageDay.objects.filter(site=shop, day=today).values_list("path", flat=True)) == {
         "/popular"
     }
-    assert not DaySalt.objects.filter(day=today).exists()
+    assert not DaySecret.objects.filter(day=today).exists()
+
+
+def test_the_regex_captures_only_the_24_of_an_ipv4_address(today):
+    m = COMBINED.match(combined(today, "145.100.9.201", "/a").encode())
+    assert m is not None and m.group("net") == b"145.100.9" and m.group("addr") is None
+    assert not any(g and b"145.100.9.201" in g for g in m.groups())
+    v6 = COMBINED.match(combined(today, "2a02:a45:1:2::3", "/a").encode())
+    assert v6 is not None and v6.group("net") is None
+    assert v6.group("addr") == b"2a02:a45:1:2::3"  # truncated to its /48 next
+    assert COMBINED.match(combined(today, "12345678", "/a").encode()).group("net") is None
 
 
 def test_addresses_are_truncated_to_24_and_48():
