@@ -618,6 +618,7 @@ class _Rows:
         days: dict[Any, Any] = {}
         created = ops.adapt_datetimefield_value(self.now)
         label = meta.label_lower
+        names = [name.encode() for name in SEALED_COLUMNS]
         rows = []
         for (pk, ref, subject, day, amount, how, invoice, proposed, plain), scope in zip(
             self.pending, scopes, strict=True
@@ -630,18 +631,25 @@ class _Rows:
             # the associated data as aad_for gives it, the row's part made once.
             nonces = os.urandom(NONCE_BYTES * len(SEALED_COLUMNS))
             row_aad = aad_for(label, pk, "\0", scope).split(b"\0")
-            for n, (name, value) in enumerate(zip(SEALED_COLUMNS, plain, strict=True)):
+            for n, (name, value) in enumerate(zip(names, plain, strict=True)):
                 if not value:
                     tokens.append(None)
                     continue
                 nonce = nonces[n * NONCE_BYTES : (n + 1) * NONCE_BYTES]
-                aad = row_aad[0] + name.encode() + row_aad[1]
+                aad = row_aad[0] + name + row_aad[1]
                 tokens.append(TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad))
             if day not in days:
                 days[day] = ops.adapt_datefield_value(day)
-            ids: tuple[Any, ...] = (pk, subject, invoice, proposed)
-            if not native_uuid:
-                ids = tuple(u.hex if u is not None else None for u in ids)
+            ids: tuple[Any, ...] = (
+                (pk, subject, invoice, proposed)
+                if native_uuid
+                else (
+                    pk.hex,
+                    subject.hex,
+                    invoice.hex if invoice is not None else None,
+                    proposed.hex if proposed is not None else None,
+                )
+            )
             rows.append(
                 (
                     ids[0],
