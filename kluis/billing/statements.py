@@ -294,7 +294,8 @@ class _Batch:
     by_number: dict[str, Invoice]
     # Open invoices per customer name index whose open amount equals a payment's amount.
     by_holder: dict[str, list[Invoice]]
-    # The name index of each customer above, for invoices whose open amount moves.
+    # The name index of the customers whose name a payment to be proposed gives (the
+    # only names a proposal is looked up by), for invoices whose open amount moves.
     holder_of: dict[uuid.UUID, str | None]
     # Invoices this batch added a payment to, with their state as it is now; and the
     # same by customer name index.
@@ -304,8 +305,9 @@ class _Batch:
     def touch(self, invoice: Invoice) -> None:
         if invoice.pk not in self.touched:
             self.touched[invoice.pk] = invoice
-            holder = self.holder_of[invoice.customer_id]
-            self.touched_by_holder.setdefault(holder, []).append(invoice)
+            holder = self.holder_of.get(invoice.customer_id)
+            if holder is not None:
+                self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
 def _invoice_rows(queryset: QuerySet[Invoice]) -> list[tuple[Any, ...]]:
@@ -427,22 +429,23 @@ def _batch_lookups(
         if s.decide and s.part.holder and f is None and s.reference not in known
     ]
     candidates: list[Invoice] = []
-    if undecided:
+    lookups = {_holder_index(s.part.holder) for s in undecided}
+    if lookups:
         candidates = _loaded(
             _invoice_rows(
                 Invoice.objects.filter(
                     kind=Invoice.Kind.INVOICE,
-                    customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
+                    customer__name_index__in=lookups,
                 )
                 .alias(open=F("total_cents") - F("credited_cents") - F("paid_cents"))
                 .filter(open__in={s.amount_cents for s in undecided})
                 .order_by()
             )
         )
-    customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
-    if customers:
+    if lookups:
+        # Only the names a proposal may be made on: touched_by_holder is read for these.
         batch.holder_of = dict(
-            Customer.objects.filter(among(Customer, "id", customers))
+            Customer.objects.filter(name_index__in=lookups)
             .order_by()
             .values_list("pk", "name_index")
         )
