@@ -232,9 +232,9 @@ def _amount_in(elem: etree._Element | None, currency: str) -> int | None:
     return _cents(elem.text or "")
 
 
-# What a Part keeps of a TxDtls, by the path of local names below it. A TxDtls has some
-# twenty elements; lxml hands over only those with these names (in C, in document
-# order), and the path of each is checked, so one under e.g. SplmtryData is ignored.
+# What a Part keeps of a TxDtls, by the path of local names below it. One compiled
+# XPath (in C) hands over just these elements, in document order; the path ends tell
+# them apart. An element elsewhere (e.g. under SplmtryData) is not on any path.
 _PART_PATHS = {
     ("Amt",): "amount",
     ("AmtDtls", "TxAmt", "Amt"): "tx_amount",
@@ -249,39 +249,38 @@ _PART_PATHS = {
     ("RmtInf", "Strd", "AddtlRmtInf"): "text",
     ("AddtlTxInf",): "text",
 }
-_PART_DEPTH = max(len(path) for path in _PART_PATHS)
 
 
 @functools.cache
-def _part_paths(namespace: str) -> tuple[tuple[str, ...], dict[tuple[str, ...], str]]:
-    """The tags to hand over and the full-tag paths above, for one namespace."""
-    leaves = tuple(sorted({namespace + path[-1] for path in _PART_PATHS}))
-    paths = {tuple(namespace + n for n in path): what for path, what in _PART_PATHS.items()}
-    return leaves, paths
+def _part_paths(namespace: str) -> tuple[etree.XPath, dict[tuple[str, str], str]]:
+    """The XPath of the paths above and what each (parent tag, tag) is, for a namespace
+    ("{…}"); the pair tells the paths apart, as no two end alike."""
+    ends = {
+        (namespace + ("TxDtls", *path)[-2], namespace + path[-1]): what
+        for path, what in _PART_PATHS.items()
+    }
+    assert len(ends) == len(_PART_PATHS)
+    uri = namespace.strip("{}")
+    prefix = "n:" if uri else ""
+    union = " | ".join(prefix + ("/" + prefix).join(path) for path in _PART_PATHS)
+    return etree.XPath(union, namespaces={"n": uri} if uri else None), ends
 
 
 def _part(tx: etree._Element, skip: int, currency: str) -> Part:
     """One TxDtls: its amount, payer, references and remittance texts, in document order."""
-    leaves, paths = _part_paths(str(tx.tag)[:skip])
+    select, ends = _part_paths(str(tx.tag)[:skip])
     texts: list[str] = []
     references: list[str] = []
     found: dict[str, etree._Element] = {}
-    for node in tx.iterdescendants(*leaves):
-        path = [node.tag]
-        parent = node.getparent()
-        while parent is not tx and parent is not None and len(path) < _PART_DEPTH:
-            path.append(parent.tag)
-            parent = parent.getparent()
-        if parent is not tx:
-            continue
-        what = paths.get(tuple(reversed(path)))
+    for node in select(tx):
+        what = ends[node.getparent().tag, node.tag]
         if what == "text":
             texts.append(_strip(node))
         elif what == "reference":
             reference = _strip(node)
             if reference:
                 references.append(reference)
-        elif what is not None:
+        else:
             found.setdefault(what, node)
     amount: int | None = None
     for what in ("amount", "tx_amount", "instructed_amount"):
@@ -307,12 +306,15 @@ _NO_PARTY = Part(None, "", "", (), (), "")
 
 def _date_text(elem: etree._Element, skip: int) -> str:
     """A DateAndDateTimeChoice: its Dt, else its DtTm, as given."""
-    found = {"Dt": "", "DtTm": ""}
+    date = moment = ""
     for child in elem:
         tag = child.tag
-        if isinstance(tag, str) and tag[skip:] in found and not found[tag[skip:]]:
-            found[tag[skip:]] = _strip(child)
-    return found["Dt"] or found["DtTm"]
+        if isinstance(tag, str):
+            if tag[skip:] == "Dt":
+                date = date or _strip(child)
+            elif tag[skip:] == "DtTm":
+                moment = moment or _strip(child)
+    return date or moment
 
 
 def _entry(elem: etree._Element) -> Entry:

@@ -475,6 +475,8 @@ def collections_decide(
 ) -> CollectionHandover:
     """A second finance user approves (the data goes to the collector) or rejects."""
     locked = CollectionHandover.objects.select_for_update().get(pk=handover.pk)
+    if locked.status == CollectionHandover.Status.CREDITED:
+        raise BillingError("credited")  # lapsed by a credit note: say why
     if locked.status != CollectionHandover.Status.PROPOSED:
         raise BillingError("not_proposed")
     if locked.proposed_by_id == by.pk:

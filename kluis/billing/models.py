@@ -666,6 +666,13 @@ class PayoutCheck(models.Model):
     payments = models.PositiveIntegerField(default=0)
     # Payments the settlement lists that kluis has not recorded as paid online.
     unknown_payments = models.PositiveIntegerField(default=0)
+    # What the payout deducts: refunds kluis sent through the provider (their amounts
+    # as kluis recorded them) and chargebacks of online payments kluis recorded (as the
+    # provider states them); how many of each the settlement lists.
+    refunds_cents = models.BigIntegerField(null=True, blank=True)
+    chargebacks_cents = models.BigIntegerField(null=True, blank=True)
+    refunds = models.PositiveIntegerField(default=0)
+    chargebacks = models.PositiveIntegerField(default=0)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Why it differs or failed: codes of PAYOUT_REASONS, separated by commas.
     reason = models.CharField(max_length=200, blank=True)
@@ -688,8 +695,19 @@ PAYOUT_REASONS = {
     "currency": _("De uitbetaling is niet in euro."),
     "unknown_payments": _("Er zitten betalingen in die hier niet als online betaald bekend zijn."),
     "no_costs": _("De betaaldienst noemt geen kosten; die zijn niet afgetrokken."),
+    "unknown_refunds": _(
+        "Er zijn terugbetalingen afgetrokken die hier niet als via de betaaldienst "
+        "teruggestort bekend zijn."
+    ),
+    "unknown_chargebacks": _(
+        "Er zijn terugboekingen (chargebacks) afgetrokken van betalingen die hier niet als "
+        "online betaald bekend zijn."
+    ),
     "provider_amount": _("De betaaldienst noemt een ander bedrag dan het afschrift."),
-    "amount": _("Het bedrag op het afschrift is niet de online betalingen min de kosten."),
+    "amount": _(
+        "Het bedrag op het afschrift is niet de online betalingen min de terugbetalingen, "
+        "de terugboekingen en de kosten."
+    ),
     "unknown_settlement": _("De betaaldienst kent deze uitbetaling niet."),
     "not_configured": _("Er is geen betaaldienst ingesteld."),
     "provider_error": _(

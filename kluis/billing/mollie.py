@@ -14,7 +14,7 @@ its status. Refunds are a POST on the payment.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -66,15 +66,18 @@ def cents_to_value(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
-def value_to_cents(amount: Any) -> tuple[int, str]:
-    """Mollie's amount object, {"currency": "EUR", "value": "10.00"}, as cents."""
+def value_to_cents(amount: Any, *, signed: bool = False) -> tuple[int, str]:
+    """Mollie's amount object, {"currency": "EUR", "value": "10.00"}, as cents;
+    `signed`: a value below zero ("-10.00") is allowed, as in a settlement."""
     if not isinstance(amount, dict):
         raise ProviderError("the provider's answer has no amount")
     value = str(amount.get("value", ""))
-    whole, _, fraction = value.partition(".")
+    negative = signed and value.startswith("-")
+    whole, _, fraction = value.removeprefix("-" if negative else "").partition(".")
     if not whole.isdigit() or len(fraction) != 2 or not fraction.isdigit():
         raise ProviderError(f"the provider's amount {value!r} is not a decimal with 2 places")
-    return int(whole) * 100 + int(fraction), str(amount.get("currency", ""))
+    cents = int(whole) * 100 + int(fraction)
+    return -cents if negative else cents, str(amount.get("currency", ""))
 
 
 def _datetime(raw: Any) -> dt.datetime | None:
@@ -196,6 +199,10 @@ class ProviderSettlement:
     fees_cents: int | None
     # (payment id, amount in cents) of every payment the payout settles.
     payments: list[tuple[str, int]]
+    # The refunds and chargebacks the payout deducts (of payments of this payout or an
+    # earlier one): (refund or chargeback id, payment id, amount in cents, positive).
+    refunds: list[tuple[str, str, int]] = field(default_factory=list)
+    chargebacks: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def _settlement_client() -> Client:
@@ -220,28 +227,48 @@ def _costs(periods: Any) -> int | None:
     for months in periods.values():
         for period in _dict(months).values():
             for cost in _dict(period).get("costs") or []:
-                cents, currency = value_to_cents(_dict(cost).get("amountGross"))
+                cents, currency = value_to_cents(_dict(cost).get("amountGross"), signed=True)
                 if currency != "EUR":
                     raise ProviderError(f"the provider's costs are in {currency!r}")
                 total += cents
     return total
 
 
+def _listed(what: str, resource: Any) -> list[dict[str, Any]]:
+    """Every item of a settlement's list (payments, refunds or chargebacks), all pages."""
+    items: list[dict[str, Any]] = []
+    page = _call(f"listing the settlement's {what}", lambda: resource.list())
+    while page:
+        items += [dict(item) for item in page]
+        page = _call(f"listing the settlement's {what}", page.get_next) if page.has_next() else None
+    return items
+
+
+def _deductions(items: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(id, payment id, cents) of refunds or chargebacks: what each took from the
+    payout (its settlementAmount, negative), else its amount."""
+    found = []
+    for item in items:
+        cents, currency = value_to_cents(
+            item.get("settlementAmount") or item.get("amount"), signed=True
+        )
+        if currency != "EUR":
+            raise ProviderError(f"a deduction from the payout is in {currency!r}")
+        found.append((str(item.get("id", "")), str(item.get("paymentId", "")), abs(cents)))
+    return found
+
+
 def settlement_get(reference: str) -> ProviderSettlement:
-    """The settlement with this bank reference, and the payments it pays out."""
+    """The settlement with this bank reference, the payments it pays out and the
+    refunds and chargebacks it deducts."""
     client = _settlement_client()
     settlement = _call("fetching the settlement", lambda: client.settlements.get(reference))
     data = dict(settlement)
-    cents, currency = value_to_cents(data.get("amount"))
-    payments: list[tuple[str, int]] = []
-    page = _call("listing the settlement's payments", lambda: settlement.payments.list())
-    while page:
-        for payment in page:
-            amount, _currency = value_to_cents(dict(payment).get("amount"))
-            payments.append((str(dict(payment).get("id", "")), amount))
-        page = (
-            _call("listing the settlement's payments", page.get_next) if page.has_next() else None
-        )
+    cents, currency = value_to_cents(data.get("amount"), signed=True)
+    payments = []
+    for payment in _listed("payments", settlement.payments):
+        amount, _currency = value_to_cents(payment.get("amount"))
+        payments.append((str(payment.get("id", "")), amount))
     return ProviderSettlement(
         id=str(data.get("id", "")),
         reference=str(data.get("reference", "")),
@@ -249,4 +276,6 @@ def settlement_get(reference: str) -> ProviderSettlement:
         currency=currency,
         fees_cents=_costs(data.get("periods")),
         payments=payments,
+        refunds=_deductions(_listed("refunds", settlement.refunds)),
+        chargebacks=_deductions(_listed("chargebacks", settlement.chargebacks)),
     )

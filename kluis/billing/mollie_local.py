@@ -11,10 +11,15 @@ does on the wire:
   `consumerAccount` and `consumerBic` once paid by iDEAL;
 - `POST /v2/payments/{id}/refunds` and `GET /v2/payments/{id}/refunds/{id}`;
 - `GET /v2/settlements/{id}` (the id `stl_…`, or the bank reference in its place, as
-  Mollie allows) and `GET /v2/settlements/{id}/payments`: the payouts `settle()` made
-  of the paid payments not settled before, minus a fee per payment, as Mollie's
-  Settlements API describes them (Mollie wants an organisation access token there;
-  this stand-in takes the same API key);
+  Mollie allows) and `GET /v2/settlements/{id}/payments`, `/refunds` and
+  `/chargebacks`: the payouts `settle()` made of the paid payments not settled
+  before, less the refunds and chargebacks not settled before (a refund or chargeback
+  is taken from the next payout, whichever payout held its payment) and a fee per
+  payment, as Mollie's Settlements API describes them: the periods list the revenue
+  (refunds and chargebacks as negative lines) and the costs; each refund and
+  chargeback carries a negative `settlementAmount` (Mollie wants an organisation
+  access token there; this stand-in takes the same API key);
+- `chargeback()`: the payer's bank takes a paid payment back, as a test sets it up;
 - errors as Mollie sends them: `application/hal+json` with `status`, `title`,
   `detail` (and `field` for a 422);
 - the hosted checkout page, where the demo payer picks what their bank does (paid,
@@ -71,7 +76,8 @@ class State:
     payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     settlements: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Which settlement each paid payment was paid out in.
+    chargebacks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Which settlement each paid payment, refund and chargeback was paid out in.
     settled_in: dict[str, str] = field(default_factory=dict)
     # Mollie's fee per iDEAL payment, kept back from the payout (cents).
     fee_cents: int = 32
@@ -112,22 +118,64 @@ class State:
         if webhook:
             self.call_webhook(payment_id, webhook)
 
+    def chargeback(self, payment_id: str, cents: int | None = None) -> dict[str, Any]:
+        """The payer's bank takes back (part of) a paid payment: a chargeback that the
+        next settlement deducts."""
+        with self.lock:
+            payment = self.payments[payment_id]
+            assert payment["status"] == "paid", "only a paid payment is charged back"
+            amount = _value(cents if cents is not None else _cents(payment["amount"]["value"]))
+            chargeback_id = _new_id("chb_")
+            chargeback = {
+                "resource": "chargeback",
+                "id": chargeback_id,
+                "amount": {"currency": "EUR", "value": amount},
+                "settlementAmount": {"currency": "EUR", "value": f"-{amount}"},
+                "createdAt": _now(),
+                "reason": {"code": "MD06", "description": "Refund request by end customer"},
+                "reversedAt": None,
+                "paymentId": payment_id,
+                "_links": {
+                    "self": {
+                        "href": f"{self.base_url}/v2/payments/{payment_id}"
+                        f"/chargebacks/{chargeback_id}",
+                        "type": "application/hal+json",
+                    },
+                    "payment": {
+                        "href": f"{self.base_url}/v2/payments/{payment_id}",
+                        "type": "application/hal+json",
+                    },
+                },
+            }
+            self.chargebacks[chargeback_id] = chargeback
+            return dict(json.loads(json.dumps(chargeback)))
+
     def settle(self) -> dict[str, Any] | None:
-        """Pay out the paid payments not paid out before, minus the fees, as one
-        settlement with a bank reference (organisation.YYMM.sequence); None if none."""
+        """Pay out the paid payments not paid out before, less the refunds and
+        chargebacks not settled before and the fees, as one settlement with a bank
+        reference (organisation.YYMM.sequence); None if there is nothing to settle."""
         with self.lock:
             paid = [
                 p
                 for p in self.payments.values()
                 if p["status"] == "paid" and p["id"] not in self.settled_in
             ]
-            if not paid:
+            refunds = [r for r in self.refunds.values() if r["id"] not in self.settled_in]
+            chargebacks = [c for c in self.chargebacks.values() if c["id"] not in self.settled_in]
+            if not (paid or refunds or chargebacks):
                 return None
             settlement_id = _new_id("stl_")
             stamp = dt.datetime.now(dt.UTC)
             reference = f"{self.organisation}.{stamp:%y%m}.{len(self.settlements) + 1:02d}"
             gross = sum(_cents(p["amount"]["value"]) for p in paid)
+            refunded = sum(_cents(r["amount"]["value"]) for r in refunds)
+            charged_back = sum(_cents(c["amount"]["value"]) for c in chargebacks)
             fees = self.fee_cents * len(paid)
+            revenue = [
+                _revenue("iDEAL", len(paid), gross),
+                _revenue("Refunds iDEAL", len(refunds), -refunded),
+                _revenue("Chargebacks iDEAL", len(chargebacks), -charged_back),
+            ]
             link = f"{self.base_url}/v2/settlements/{settlement_id}"
             settlement = {
                 "resource": "settlement",
@@ -136,21 +184,15 @@ class State:
                 "createdAt": stamp.replace(microsecond=0).isoformat(),
                 "settledAt": stamp.replace(microsecond=0).isoformat(),
                 "status": "paidout",
-                "amount": {"currency": "EUR", "value": _value(gross - fees)},
+                "amount": {
+                    "currency": "EUR",
+                    "value": _value(gross - refunded - charged_back - fees),
+                },
                 # What was paid in and what it cost, per month, as Mollie lists it.
                 "periods": {
                     f"{stamp:%Y}": {
                         f"{stamp:%m}": {
-                            "revenue": [
-                                {
-                                    "description": "iDEAL",
-                                    "method": "ideal",
-                                    "count": len(paid),
-                                    "amountNet": {"currency": "EUR", "value": _value(gross)},
-                                    "amountVat": None,
-                                    "amountGross": {"currency": "EUR", "value": _value(gross)},
-                                }
-                            ],
+                            "revenue": [line for line in revenue if line["count"]],
                             "costs": [
                                 {
                                     "description": "iDEAL",
@@ -174,12 +216,23 @@ class State:
                 "_links": {
                     "self": {"href": link, "type": "application/hal+json"},
                     "payments": {"href": f"{link}/payments", "type": "application/hal+json"},
+                    "refunds": {"href": f"{link}/refunds", "type": "application/hal+json"},
+                    "chargebacks": {
+                        "href": f"{link}/chargebacks",
+                        "type": "application/hal+json",
+                    },
                 },
             }
             self.settlements[settlement_id] = settlement
-            for payment in paid:
-                self.settled_in[payment["id"]] = settlement_id
-                payment["settlementId"] = settlement_id
+            for item in (*paid, *refunds, *chargebacks):
+                self.settled_in[item["id"]] = settlement_id
+                item["settlementId"] = settlement_id
+            for refund in refunds:
+                refund["status"] = "refunded"
+                refund["settlementAmount"] = {
+                    "currency": "EUR",
+                    "value": f"-{refund['amount']['value']}",
+                }
             return dict(json.loads(json.dumps(settlement)))
 
     def call_webhook(self, payment_id: str, url: str) -> int:
@@ -225,7 +278,20 @@ def _cents(value: str) -> int:
 
 
 def _value(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+    sign, cents = ("-", -cents) if cents < 0 else ("", cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _revenue(description: str, count: int, cents: int) -> dict[str, Any]:
+    """A line of a settlement period's revenue (negative for refunds and chargebacks)."""
+    return {
+        "description": description,
+        "method": "ideal",
+        "count": count,
+        "amountNet": {"currency": "EUR", "value": _value(cents)},
+        "amountVat": None,
+        "amountGross": {"currency": "EUR", "value": _value(cents)},
+    }
 
 
 def create_payment(state: State, data: Any) -> tuple[int, dict[str, Any]]:
@@ -364,22 +430,28 @@ def get_settlement(state: State, key: str) -> tuple[int, dict[str, Any]]:
         return 200, json.loads(json.dumps(settlement))
 
 
-def list_settlement_payments(state: State, key: str) -> tuple[int, dict[str, Any]]:
+def list_settlement(state: State, key: str, what: str) -> tuple[int, dict[str, Any]]:
+    """A settlement's payments, refunds or chargebacks (`what`), as one page."""
+    source = {
+        "payments": state.payments,
+        "refunds": state.refunds,
+        "chargebacks": state.chargebacks,
+    }[what]
     with state.lock:
         settlement = _settlement(state, key)
         if settlement is None:
             return _error(404, f"No settlement exists with token {key}.")
-        payments = [
-            json.loads(json.dumps(state.payments[payment_id]))
-            for payment_id, settled in state.settled_in.items()
-            if settled == settlement["id"]
+        items = [
+            json.loads(json.dumps(source[item_id]))
+            for item_id, settled in state.settled_in.items()
+            if settled == settlement["id"] and item_id in source
         ]
         return 200, {
-            "count": len(payments),
-            "_embedded": {"payments": payments},
+            "count": len(items),
+            "_embedded": {what: items},
             "_links": {
                 "self": {
-                    "href": f"{state.base_url}/v2/settlements/{settlement['id']}/payments",
+                    "href": f"{state.base_url}/v2/settlements/{settlement['id']}/{what}",
                     "type": "application/hal+json",
                 },
                 "previous": None,
@@ -389,7 +461,9 @@ def list_settlement_payments(state: State, key: str) -> tuple[int, dict[str, Any
 
 
 SETTLEMENT_PATH = re.compile(r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)$")
-SETTLEMENT_PAYMENTS_PATH = re.compile(r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)/payments$")
+SETTLEMENT_LIST_PATH = re.compile(
+    r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)/(payments|refunds|chargebacks)$"
+)
 PAYMENT_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)$")
 REFUNDS_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds$")
 REFUND_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds/(re_[A-Za-z0-9]+)$")
@@ -448,8 +522,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(*get_refund(self.state, match.group(1), match.group(2)))
         elif match := SETTLEMENT_PATH.match(path):
             self._json(*get_settlement(self.state, match.group(1)))
-        elif match := SETTLEMENT_PAYMENTS_PATH.match(path):
-            self._json(*list_settlement_payments(self.state, match.group(1)))
+        elif match := SETTLEMENT_LIST_PATH.match(path):
+            self._json(*list_settlement(self.state, match.group(1), match.group(2)))
         else:
             self._json(*_error(404, "The resource does not exist."))
 

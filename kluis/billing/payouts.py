@@ -5,13 +5,21 @@ as a payment that pays nothing, and a PayoutCheck in status "pending". The worke
 (`billing_payout_checks`) then asks the provider for that settlement and the
 payments it settles, outside the import's transaction:
 
-- expected = the sum of kluis's own recorded online payments among them (the amount
-  each was paid for), less the provider's costs when the settlement states them;
-- it matches when the statement's amount is exactly that, every payment listed is one
-  kluis recorded as paid online, and the provider's own payout amount is the same;
-- anything else is "differs", with the difference, for finance: a refund or
-  chargeback the provider netted, costs it did not state, a payment kluis never
-  heard of, or money that went missing. Nothing is accepted silently.
+- expected = payments - refunds - chargebacks - costs: the sum of kluis's own
+  recorded online payments among them (the amount each was paid for); less the
+  refunds the settlement deducts that kluis sent through the provider (the amount
+  kluis recorded for each, matched on the provider's refund id), whichever payout held
+  the payment refunded; less the chargebacks it deducts of payments kluis recorded as
+  paid online (the amount the provider states: kluis has no record of its own of a
+  payer's bank taking money back); less the provider's costs when the settlement
+  states them;
+- it matches when the statement's amount is exactly that, every payment, refund and
+  chargeback listed is one kluis knows, and the provider's own payout amount is the
+  same;
+- anything else is "differs", with the difference, for finance: a refund kluis did not
+  send, a chargeback of a payment kluis never heard of, costs the provider did not
+  state, a payment kluis never heard of, or money that went missing. Nothing is
+  accepted silently.
 
 A provider that cannot be reached or refuses (Mollie serves settlements only to an
 organisation access token, KLUIS_MOLLIE_ORGANISATION_TOKEN) leaves the check
@@ -25,7 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kluis.billing import mollie
-from kluis.billing.models import OnlinePayment, PayoutCheck
+from kluis.billing.models import OnlinePayment, PayoutCheck, Refund
 
 MAX_ATTEMPTS = 5
 
@@ -52,14 +60,35 @@ def payout_check(check: PayoutCheck) -> PayoutCheck:
         )
     )
     online = sum(recorded.values())
+    sent = dict(
+        Refund.objects.filter(
+            provider_refund_id__in=[refund_id for refund_id, _p, _c in settlement.refunds],
+            status=Refund.Status.SENT,
+        ).values_list("provider_refund_id", "amount_cents")
+    )
+    refunds = sum(sent[refund_id] for refund_id, _p, _c in settlement.refunds if refund_id in sent)
+    charged = {payment for _c, payment, _a in settlement.chargebacks}
+    paid_online = set(
+        OnlinePayment.objects.filter(provider_id__in=charged, payment__isnull=False).values_list(
+            "provider_id", flat=True
+        )
+    )
+    chargebacks = sum(
+        cents for _c, payment, cents in settlement.chargebacks if payment in paid_online
+    )
     fees = settlement.fees_cents
-    expected = online - (fees or 0)
+    expected = online - refunds - chargebacks - (fees or 0)
     unknown = [i for i in ids if i not in recorded]
     reasons = [
         code
         for code, applies in (
             ("currency", settlement.currency != "EUR"),
             ("unknown_payments", bool(unknown)),
+            ("unknown_refunds", any(r not in sent for r, _p, _c in settlement.refunds)),
+            (
+                "unknown_chargebacks",
+                any(p not in paid_online for _c, p, _a in settlement.chargebacks),
+            ),
             ("no_costs", fees is None),
             ("provider_amount", settlement.amount_cents != check.paid_out_cents),
             ("amount", check.paid_out_cents != expected),
@@ -70,6 +99,10 @@ def payout_check(check: PayoutCheck) -> PayoutCheck:
     check.provider_cents = settlement.amount_cents
     check.online_cents = online
     check.fees_cents = fees
+    check.refunds_cents = refunds
+    check.chargebacks_cents = chargebacks
+    check.refunds = len(settlement.refunds)
+    check.chargebacks = len(settlement.chargebacks)
     check.difference_cents = check.paid_out_cents - expected
     check.payments = len(ids)
     check.unknown_payments = len(unknown)

@@ -294,7 +294,8 @@ class _Batch:
     by_number: dict[str, Invoice]
     # Open invoices per customer name index whose open amount equals a payment's amount.
     by_holder: dict[str, list[Invoice]]
-    # The name index of each customer above, for invoices whose open amount moves.
+    # The name index of the customers whose name a payment to be proposed gives (the
+    # only names a proposal is looked up by), for invoices whose open amount moves.
     holder_of: dict[uuid.UUID, str | None]
     # Invoices this batch added a payment to, with their state as it is now; and the
     # same by customer name index.
@@ -304,8 +305,9 @@ class _Batch:
     def touch(self, invoice: Invoice) -> None:
         if invoice.pk not in self.touched:
             self.touched[invoice.pk] = invoice
-            holder = self.holder_of[invoice.customer_id]
-            self.touched_by_holder.setdefault(holder, []).append(invoice)
+            holder = self.holder_of.get(invoice.customer_id)
+            if holder is not None:
+                self.touched_by_holder.setdefault(holder, []).append(invoice)
 
 
 def _invoice_rows(queryset: QuerySet[Invoice]) -> list[tuple[Any, ...]]:
@@ -427,22 +429,23 @@ def _batch_lookups(
         if s.decide and s.part.holder and f is None and s.reference not in known
     ]
     candidates: list[Invoice] = []
-    if undecided:
+    lookups = {_holder_index(s.part.holder) for s in undecided}
+    if lookups:
         candidates = _loaded(
             _invoice_rows(
                 Invoice.objects.filter(
                     kind=Invoice.Kind.INVOICE,
-                    customer__name_index__in={_holder_index(s.part.holder) for s in undecided},
+                    customer__name_index__in=lookups,
                 )
                 .alias(open=F("total_cents") - F("credited_cents") - F("paid_cents"))
                 .filter(open__in={s.amount_cents for s in undecided})
                 .order_by()
             )
         )
-    customers = {i.customer_id for i in locked} | {i.customer_id for i in candidates}
-    if customers:
+    if lookups:
+        # Only the names a proposal may be made on: touched_by_holder is read for these.
         batch.holder_of = dict(
-            Customer.objects.filter(among(Customer, "id", customers))
+            Customer.objects.filter(name_index__in=lookups)
             .order_by()
             .values_list("pk", "name_index")
         )
@@ -618,6 +621,7 @@ class _Rows:
         days: dict[Any, Any] = {}
         created = ops.adapt_datetimefield_value(self.now)
         label = meta.label_lower
+        names = [name.encode() for name in SEALED_COLUMNS]
         rows = []
         for (pk, ref, subject, day, amount, how, invoice, proposed, plain), scope in zip(
             self.pending, scopes, strict=True
@@ -630,18 +634,25 @@ class _Rows:
             # the associated data as aad_for gives it, the row's part made once.
             nonces = os.urandom(NONCE_BYTES * len(SEALED_COLUMNS))
             row_aad = aad_for(label, pk, "\0", scope).split(b"\0")
-            for n, (name, value) in enumerate(zip(SEALED_COLUMNS, plain, strict=True)):
+            for n, (name, value) in enumerate(zip(names, plain, strict=True)):
                 if not value:
                     tokens.append(None)
                     continue
                 nonce = nonces[n * NONCE_BYTES : (n + 1) * NONCE_BYTES]
-                aad = row_aad[0] + name.encode() + row_aad[1]
+                aad = row_aad[0] + name + row_aad[1]
                 tokens.append(TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad))
             if day not in days:
                 days[day] = ops.adapt_datefield_value(day)
-            ids: tuple[Any, ...] = (pk, subject, invoice, proposed)
-            if not native_uuid:
-                ids = tuple(u.hex if u is not None else None for u in ids)
+            ids: tuple[Any, ...] = (
+                (pk, subject, invoice, proposed)
+                if native_uuid
+                else (
+                    pk.hex,
+                    subject.hex,
+                    invoice.hex if invoice is not None else None,
+                    proposed.hex if proposed is not None else None,
+                )
+            )
             rows.append(
                 (
                     ids[0],

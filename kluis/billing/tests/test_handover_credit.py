@@ -143,5 +143,6 @@ def test_credited_in_full_an_approved_handover_is_withdrawn_and_a_proposed_one_l
     proposed.refresh_from_db()
     assert proposed.status == CollectionHandover.Status.CREDITED
     assert not dunning.handover_to_tell(proposed) and proposed not in dunning.handovers_open()
-    with pytest.raises(services.BillingError):
+    with pytest.raises(services.BillingError) as refused:
         _approve(proposed)
+    assert refused.value.code == "credited"

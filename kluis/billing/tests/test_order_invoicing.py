@@ -182,3 +182,71 @@ def test_a_delivered_order_names_the_period_its_invoice_paid_for(client, tmp_pat
     log_in(client, personas.alice)
     page = client.get(reverse("billing_portal:invoices")).content.decode()
     assert f"Periode {long_date(first, 'nl')} t/m {long_date(last, 'nl')}" in page
+
+
+def test_the_migration_fills_the_first_period_of_orders_delivered_before_periods(
+    tmp_path, personas
+):
+    import datetime as dt
+    import importlib
+
+    from django.apps import apps
+
+    from kluis.billing.models import InvoiceLine
+    from kluis.shop.models import Subscription, SubscriptionRenewal
+
+    migration = importlib.import_module(
+        "kluis.billing.migrations.0023_first_periods_of_delivered_orders"
+    )
+    delivered = []
+    for reference in ("E-1", "E-2"):
+        order, invoice = _await_payment(personas, kind="organisation")
+        tx = Tx(reference, amount=_amount(invoice.total_cents), kenmerk=invoice.payment_reference)
+        statement_import(path=write_statement(tmp_path, [tx]), imported_by=None)
+        for status in (Order.Status.IN_PROGRESS, Order.Status.DELIVERED):
+            order = shop_services.order_move(order=order, to=status, by=personas.staff["orders"])
+        delivered.append((order, invoice))
+    waiting, not_delivered = _await_payment(personas)
+    # As before lines had periods: none written on delivery.
+    InvoiceLine.objects.update(period_start=None, period_end=None)
+    subscriptions = list(
+        Subscription.objects.filter(line__order=delivered[0][0]).order_by("line__position")
+    )
+    first = [(s.started_on, s.period_end) for s in subscriptions]
+    # The second order's subscriptions have moved on: one renewed (its renewal invoiced),
+    # one whose period moved without a renewal on record (its end is computed).
+    renewed, moved = Subscription.objects.filter(line__order=delivered[1][0]).order_by(
+        "line__position"
+    )[:2]
+    expected_second = {
+        renewed.line.position: (renewed.started_on, renewed.period_end),
+        moved.line.position: (moved.started_on, moved.period_end),
+    }
+    for subscription in (renewed, moved):
+        start, end = subscription.next_period()
+        if subscription is renewed:
+            SubscriptionRenewal.objects.create(
+                subscription=subscription,
+                period_start=start,
+                period_end=end,
+                price_cents=subscription.line.price_cents,
+            )
+        Subscription.objects.filter(pk=subscription.pk).update(period_start=start, period_end=end)
+
+    migration.first_periods_fill(apps, None)
+
+    lines = list(delivered[0][1].lines.order_by("position"))
+    assert [(line.period_start, line.period_end) for line in lines] == first
+    second = {
+        line.position: (line.period_start, line.period_end) for line in delivered[1][1].lines.all()
+    }
+    for position, period in expected_second.items():
+        assert second[position] == period
+    assert all(isinstance(p[0], dt.date) for p in second.values())
+    # An order not delivered gets nothing; a second run changes nothing.
+    assert not not_delivered.lines.filter(period_start__isnull=False).exists()
+    migration.first_periods_fill(apps, None)
+    assert [
+        (line.period_start, line.period_end) for line in delivered[0][1].lines.order_by("position")
+    ] == first
+    assert waiting.status != Order.Status.DELIVERED
