@@ -182,7 +182,7 @@ BY_TLD: dict[str, Registry] = {tld: reg for reg in REGISTRIES.values() for tld i
 # --- SIDN's legal forms (sidn-ext-epp `legalForm`) ------------------------------------
 #
 # The vendored schema types `legalForm` as a plain string; the values are SIDN's list as
-# registrar modules send it (WHMCS, HostFact, TransIP; ../shared/LEGAL.md).
+# registrar modules send it (SIDN's registrar documentation for the .nl EPP extension).
 SIDN_LEGAL_FORMS = frozenset(
     {
         "ANDERS",  # other
