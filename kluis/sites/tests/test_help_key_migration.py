@@ -1,4 +1,4 @@
-"""sites 0008 seals existing help requests again, each under a key of its own.
+"""sites 0009 seals existing help requests again, each under a key of its own.
 
 The database is taken back to sites 0007, two requests of one customer are written as
 that version wrote them (sealed under the customer's single contact_request key, one

@@ -3,15 +3,15 @@
 Until now a help request, its messages and its attachments were sealed under the
 customer's single key of the `contact_message` category's class, which the retention
 sweep could never shred (later requests would have been unsealable). Each request now
-gets a `key_period` of its own, and its values are opened under the customer-wide key
+gets a `key_period` of its own (0008 added the column; 0010 makes it unique per
+customer; separate migrations, as PostgreSQL alters no table with rows changed in
+the same transaction), and its values are opened under the customer-wide key
 and sealed again under (customer, class, key_period). Back: sealed again under the
 customer-wide key. A value whose key is already gone (an erased customer) stays as it
 is: it opens under neither.
 """
 
-from django.db import migrations, models
-
-import kluis.sites.models
+from django.db import migrations
 
 # (model, label, the column naming the request, sealed columns)
 SEALED = [
@@ -79,24 +79,6 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [
-        ("accounts", "0006_staff_display_name"),
-        ("sites", "0007_firewall_version"),
-    ]
+    dependencies = [("sites", "0008_help_request_key_period")]
 
-    operations = [
-        migrations.AddField(
-            model_name="helprequest",
-            name="key_period",
-            field=models.CharField(
-                default=kluis.sites.models.new_help_key_period, editable=False, max_length=8
-            ),
-        ),
-        migrations.RunPython(forward, backward),
-        migrations.AddConstraint(
-            model_name="helprequest",
-            constraint=models.UniqueConstraint(
-                fields=("customer", "key_period"), name="sites_help_key_period"
-            ),
-        ),
-    ]
+    operations = [migrations.RunPython(forward, backward)]
