@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from django.db import models
 from django.utils import timezone
@@ -197,6 +197,17 @@ class HelpRequest(SealedModel):
         return self.key_period
 
 
+_InThread = TypeVar("_InThread", bound=models.Model)
+
+
+class WithHelpRequest(models.Manager[_InThread]):
+    """Rows that load their request along: their key period is the request's, and the
+    vault's generic walks (the sweep, a person's holdings) ask it of every row."""
+
+    def get_queryset(self) -> models.QuerySet[_InThread]:
+        return super().get_queryset().select_related("help_request")
+
+
 class HelpMessage(SealedModel):
     """A later message in a help request's thread: the customer's or support's answer."""
 
@@ -212,6 +223,8 @@ class HelpMessage(SealedModel):
     )
     body = SealedField(_("bericht"), category="kluis.contact_message")
     at = models.DateTimeField(default=timezone.now)
+
+    objects = WithHelpRequest["HelpMessage"]()
 
     class Meta:
         ordering = ["number"]
@@ -255,6 +268,8 @@ class HelpAttachment(SealedModel):
     mimetype = models.CharField(max_length=30)
     size = models.PositiveIntegerField()
     uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = WithHelpRequest["HelpAttachment"]()
 
     vault_subject_field: ClassVar[str] = "customer_id"
     vault_row_period: ClassVar[bool] = True

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from kluis.sites.testing import make_attachment, make_site
 from kluis.testing import log_in
 from kluis.vault import keys
 from kluis.vault.errors import KeyShredded
+from kluis.vault.holdings import sealed_holdings
 from kluis.vault.models import DataKey
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -117,3 +120,21 @@ def test_the_sweep_is_idempotent(personas):
     assert HelpRequest.objects.get(pk=kept.pk).message.open() == "Nog een vraag."
     with pytest.raises(KeyShredded):
         keys.cipher_for(keys.KeyScope(old.customer_id, CLASS, old.key_period), create=True)
+
+
+def _holding_queries(subject) -> int:
+    with CaptureQueriesContext(connections["default"]) as queries:
+        holdings = sealed_holdings(subject)
+        assert {h.value.scope.period for h in holdings if h.row._meta.model_name == "helpmessage"}
+    return len(queries)
+
+
+def test_a_threads_key_periods_cost_no_query_per_message(personas):
+    """The messages' key period is their request's: loaded along, not asked row by row."""
+    site = make_site(personas.customer_a)
+    request = _ask(site, "Mijn winkel is traag.")
+    help_reply(request=request, body="Eerste.", by=personas.alice)
+    few = _holding_queries(personas.customer_a.pk)
+    for n in range(10):
+        help_reply(request=request, body=f"Bericht {n}.", by=personas.alice)
+    assert _holding_queries(personas.customer_a.pk) == few
