@@ -31,6 +31,7 @@ from kluis.vault.fields import (
     SealedModel,
     SealedValue,
     authorize,
+    period_in,
     sealed_fields,
 )
 from kluis.vault.holdings import Holding, sealed_holdings
@@ -254,7 +255,7 @@ def my_data(customer: Customer) -> MyData:
                 retention_basis=retention.basis.get(language),
             )
         cls = holding.field.retention_class()
-        period = holding.row.vault_period(cls) if policy.retention[cls].per_fiscal_year else ""
+        period = period_in(holding.row, cls, policy)
         if (cls, period) not in scopes.setdefault(key, []):
             scopes[key].append((cls, period))
             basis = policy.retention[cls].basis.get(language)

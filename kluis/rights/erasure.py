@@ -24,6 +24,7 @@ from kluis.formats import long_date
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import Policy
 from kluis.rights import retention
+from kluis.vault.fields import period_in
 from kluis.vault.holdings import sealed_holdings
 from kluis.vault.models import DataKey
 
@@ -101,7 +102,7 @@ def category_outcome(subject: uuid.UUID, policy: Policy | None = None) -> list[d
     plans = {(p.retention_class, p.period): p for p in key_plan([subject], policy)}
     for holding in sealed_holdings(subject):
         cls = holding.field.retention_class()
-        period = holding.row.vault_period(cls) if policy.retention[cls].per_fiscal_year else ""
+        period = period_in(holding.row, cls, policy)
         key = (holding.field.category, cls, period)
         if key in seen:
             continue

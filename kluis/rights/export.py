@@ -40,7 +40,7 @@ from kluis.rights import retention
 from kluis.rights.activity import event_label
 from kluis.rights.copy import ShownRecipient, copy_parts, disclosure_recipient
 from kluis.rights.linked import linked_subjects
-from kluis.vault.fields import SealedField, SealedFileField, SealedModel, file_bytes
+from kluis.vault.fields import SealedField, SealedFileField, SealedModel, file_bytes, period_in
 from kluis.vault.holdings import Holding, sealed_holdings
 from kluis.vault.models import DataKey
 from kluis.vault.reveal import reveal_many
@@ -79,7 +79,7 @@ def _reveal(
 def _scope_of(h: Holding, policy: Policy) -> tuple[str, str]:
     field: SealedField = h.field
     cls = field.retention or policy.categories[field.category].retention
-    period = h.row.vault_period(cls) if policy.retention[cls].per_fiscal_year else ""
+    period = period_in(h.row, cls, policy)
     return cls, period
 
 

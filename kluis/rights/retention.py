@@ -20,6 +20,13 @@ TriggerResolver = Callable[[list[uuid.UUID]], dict[uuid.UUID, dt.datetime]]
 
 _resolvers: dict[Trigger, list[TriggerResolver]] = {}
 
+# Key scopes with a period of their own -> the moment each one's clock started: for
+# rows one subject keeps apart, each under its own key (a customer's help requests).
+Scope = tuple[uuid.UUID, str]
+ScopeResolver = Callable[[list[Scope]], dict[Scope, dt.datetime]]
+
+_scope_resolvers: dict[Trigger, list[ScopeResolver]] = {}
+
 
 def register_trigger(trigger: Trigger, resolver: TriggerResolver) -> TriggerResolver:
     _resolvers.setdefault(trigger, []).append(resolver)
@@ -34,6 +41,30 @@ def trigger_moments(
     for resolver in _resolvers.get(trigger, []):
         for subject, moment in resolver(wanted).items():
             found[subject] = max(moment, found.get(subject, moment))
+    return found
+
+
+def register_scope_trigger(trigger: Trigger, resolver: ScopeResolver) -> ScopeResolver:
+    _scope_resolvers.setdefault(trigger, []).append(resolver)
+    return resolver
+
+
+def own_period(period: str) -> bool:
+    """A period that names a row's own key (neither "" nor a fiscal year)."""
+    return bool(period) and not period.isdigit()
+
+
+def scope_moments(trigger: Trigger, scopes: Iterable[Scope]) -> dict[Scope, dt.datetime]:
+    """When each key scope's clock started: by its subject, or, for a scope with a
+    period of its own, by that period alone (never by the subject's own events)."""
+    wanted = list(dict.fromkeys(scopes))
+    own = [scope for scope in wanted if own_period(scope[1])]
+    plain = [scope for scope in wanted if not own_period(scope[1])]
+    by_subject = trigger_moments(trigger, {subject for subject, _p in plain}) if plain else {}
+    found = {scope: by_subject[scope[0]] for scope in plain if scope[0] in by_subject}
+    for resolver in _scope_resolvers.get(trigger, []) if own else []:
+        for scope, moment in resolver(own).items():
+            found[scope] = max(moment, found.get(scope, moment))
     return found
 
 
@@ -80,7 +111,7 @@ def kept_until(
             .values_list("created_at", flat=True)
             .first()
         )
-    started = trigger_moments(rule.trigger, [subject]).get(subject)
+    started = scope_moments(rule.trigger, [(subject, period)]).get((subject, period))
     return retention_until(rule, period=period, created_at=created_at, started=started)
 
 

@@ -33,7 +33,7 @@ from kluis.policy.loader import current_policy
 from kluis.policy.schema import Action, Policy, RetentionClass
 from kluis.rights import retention
 from kluis.vault import keys
-from kluis.vault.fields import SealedField, SealedModel, sealed_fields
+from kluis.vault.fields import SealedField, SealedModel, period_in, sealed_fields
 from kluis.vault.holdings import sealed_models
 from kluis.vault.models import DataKey
 
@@ -114,11 +114,11 @@ def _rows_of(model: type[SealedModel], subjects: list[uuid.UUID]) -> Iterator[Se
 def _expired(
     rule: RetentionClass, batch: list[tuple[int, uuid.UUID, str, dt.datetime]], today: dt.date
 ) -> list[_Key]:
-    moments = retention.trigger_moments(rule.trigger, [s for _pk, s, _p, _c in batch])
+    moments = retention.scope_moments(rule.trigger, [(s, p) for _pk, s, p, _c in batch])
     expired = []
     for pk, subject, period, created_at in batch:
         until = retention.retention_until(
-            rule, period=period, created_at=created_at, started=moments.get(subject)
+            rule, period=period, created_at=created_at, started=moments.get((subject, period))
         )
         if until is not None and until < today:
             expired.append(_Key(pk, subject, period, until))
@@ -182,7 +182,12 @@ def _clear_rows(
     per_year = policy.retention[retention_class].per_fiscal_year
     deleted = tombstoned = 0
     for model, fields in _class_fields(retention_class):
-        if action is Action.SHRED and not per_year and _plain_subject(model):
+        if (
+            action is Action.SHRED
+            and not per_year
+            and not model.vault_row_period
+            and _plain_subject(model)
+        ):
             # A tombstone keeps the row and its (now unreadable) ciphertext; only the
             # blind indexes, which would still link the row to an address, are cleared.
             # One statement per batch, no rows loaded.
@@ -206,7 +211,7 @@ def _clear_rows(
         others = [f for f in sealed_fields(model) if f not in fields]
         label = model._meta.label_lower
         for row in _rows_of(model, subjects):
-            period = row.vault_period(retention_class) if per_year else ""
+            period = period_in(row, retention_class, policy)
             if (row.vault_subject(), period) not in wanted:
                 continue
             gone: set[str] = set()

@@ -22,3 +22,6 @@ class SitesConfig(AppConfig):
             post_delete.connect(
                 firewall_changed, sender=model, dispatch_uid=f"fw-del-{model.__name__}"
             )
+
+        # Registers the help requests' retention trigger (each request's own key).
+        from kluis.sites import retention  # noqa: F401

@@ -15,8 +15,9 @@ log line without any host name in plain text.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import uuid
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from django.db import models
 from django.utils import timezone
@@ -137,8 +138,24 @@ class AllowEntry(SealedModel):
         return f"allow entry {self.pk} of site {self.site_id}"
 
 
+HELP_KEY_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+
+
+def new_help_key_period() -> str:
+    """A help request's own key period: "h" and 35 random bits, never all digits (so
+    never taken for a fiscal year) and short enough for the keystore's period column."""
+    return "h" + "".join(secrets.choice(HELP_KEY_ALPHABET) for _ in range(7))
+
+
 class HelpRequest(SealedModel):
-    """A customer's request for help, from the portal; the reason staff may log in."""
+    """A customer's request for help, from the portal; the reason staff may log in.
+
+    The request, its messages and its attachments are sealed under a key of their own:
+    the customer's, in the `contact_message` category's class, with the request's
+    `key_period` as the scope's period. The retention sweep shreds that key (and
+    deletes the rows) when the request has been closed for the class's period; the
+    customer's other requests keep their keys.
+    """
 
     class About(models.TextChoices):
         SITE = "site", _("een webwinkel of website")
@@ -161,14 +178,34 @@ class HelpRequest(SealedModel):
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The period of this request's key scope (unique per customer, never reused).
+    key_period = models.CharField(max_length=8, default=new_help_key_period, editable=False)
 
     vault_subject_field: ClassVar[str] = "customer_id"
+    vault_row_period: ClassVar[bool] = True
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key_period"], name="sites_help_key_period")
+        ]
 
     def __str__(self) -> str:
         return self.reference
+
+    def vault_period(self, retention_class: str) -> str:
+        return self.key_period
+
+
+_InThread = TypeVar("_InThread", bound=models.Model)
+
+
+class WithHelpRequest(models.Manager[_InThread]):
+    """Rows that load their request along: their key period is the request's, and the
+    vault's generic walks (the sweep, a person's holdings) ask it of every row."""
+
+    def get_queryset(self) -> models.QuerySet[_InThread]:
+        return super().get_queryset().select_related("help_request")
 
 
 class HelpMessage(SealedModel):
@@ -187,14 +224,21 @@ class HelpMessage(SealedModel):
     body = SealedField(_("bericht"), category="kluis.contact_message")
     at = models.DateTimeField(default=timezone.now)
 
+    objects = WithHelpRequest["HelpMessage"]()
+
     class Meta:
         ordering = ["number"]
         constraints = [
             models.UniqueConstraint(fields=["help_request", "number"], name="sites_message_number")
         ]
 
+    vault_row_period: ClassVar[bool] = True
+
     def __str__(self) -> str:
         return f"message {self.number} of {self.help_request_id}"
+
+    def vault_period(self, retention_class: str) -> str:
+        return self.help_request.key_period
 
     def vault_subject(self) -> uuid.UUID:
         return self.help_request.customer_id
@@ -207,8 +251,8 @@ class HelpMessage(SealedModel):
 class HelpAttachment(SealedModel):
     """A file the customer attached to a help request (a screenshot, a log, a scan).
 
-    Checked by its content and cleaned (kluis/uploads.py), sealed under the customer's
-    key with the request's messages (`kluis.contact_message`), so it is kept, swept and
+    Checked by its content and cleaned (kluis/uploads.py), sealed under the request's
+    own key with its messages (`kluis.contact_message`), so it is kept, swept and
     erased with them; deleted with its request.
     """
 
@@ -225,7 +269,10 @@ class HelpAttachment(SealedModel):
     size = models.PositiveIntegerField()
     uploaded_at = models.DateTimeField(default=timezone.now)
 
+    objects = WithHelpRequest["HelpAttachment"]()
+
     vault_subject_field: ClassVar[str] = "customer_id"
+    vault_row_period: ClassVar[bool] = True
 
     class Meta:
         ordering = ["help_request", "number"]
@@ -237,6 +284,9 @@ class HelpAttachment(SealedModel):
 
     def __str__(self) -> str:
         return f"attachment {self.number} of {self.help_request_id}"
+
+    def vault_period(self, retention_class: str) -> str:
+        return self.help_request.key_period
 
 
 class SupportGrant(models.Model):

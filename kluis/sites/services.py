@@ -23,6 +23,7 @@ from kluis.audit.chain import audit_append
 from kluis.sites.addresses import MAX_ENTRIES_PER_SITE, Network, canonical, parse_network
 from kluis.sites.firewall import export_request
 from kluis.sites.models import AllowEntry, HelpMessage, HelpRequest, Site, SupportGrant
+from kluis.sites.retention import free_key_period
 
 MAX_GRANT = dt.timedelta(hours=8)
 
@@ -131,6 +132,7 @@ def help_request_open(
             site=site,
             about=about,
             reference=f"H-{timezone.now():%Y}-{secrets.token_hex(3).upper()}",
+            key_period=free_key_period(customer.pk),
         )
         request.message = message
         request.save(force_insert=True)

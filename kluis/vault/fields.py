@@ -68,6 +68,10 @@ class SealedModel(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
 
     vault_subject_field: ClassVar[str] = "id"
+    # True: every key scope of a row carries the row's own period (`vault_period`),
+    # not only in the classes kept per fiscal year; so one subject's rows of one class
+    # can be kept, swept and shredded apart (a help request of a customer, say).
+    vault_row_period: ClassVar[bool] = False
 
     class Meta:
         abstract = True
@@ -83,11 +87,19 @@ class SealedModel(models.Model):
         return models.Q(**{cls.vault_subject_field: subject})
 
     def vault_period(self, retention_class: str) -> str:
-        """The fiscal year of this row, for classes kept per fiscal year."""
+        """The fiscal year of this row, for classes kept per fiscal year (or the row's
+        own period, for a model with `vault_row_period`)."""
         raise VaultError(
             f"{type(self).__name__} seals into per-year class {retention_class!r} "
             "but does not say which fiscal year a row belongs to"
         )
+
+
+def period_in(row: SealedModel, retention_class: str, policy: Policy) -> str:
+    """The period part of the key scope `row` seals into under `retention_class`."""
+    if policy.retention[retention_class].per_fiscal_year or row.vault_row_period:
+        return row.vault_period(retention_class)
+    return ""
 
 
 def _aad(instance: SealedModel, field: SealedField, scope: keys.KeyScope) -> bytes:
@@ -108,6 +120,14 @@ def seal_for_row(
     nonce = os.urandom(NONCE_BYTES)
     aad = aad_for(label, pk, field_name, scope)
     return TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad)
+
+
+def open_for_row(
+    label: str, pk: object, field_name: str, scope: keys.KeyScope, token: bytes
+) -> str:
+    """The value `seal_for_row` sealed: for data migrations that seal a value anew."""
+    cipher = keys.cipher_for(scope, create=False)
+    return decrypt(cipher, bytes(token), aad_for(label, pk, field_name, scope))
 
 
 class SealedValue:
@@ -400,9 +420,7 @@ class BlindIndexField(models.CharField):  # type: ignore[type-arg]
 
 
 def _scope(instance: SealedModel, retention_class: str, policy: Policy) -> keys.KeyScope:
-    period = ""
-    if policy.retention[retention_class].per_fiscal_year:
-        period = instance.vault_period(retention_class)
+    period = period_in(instance, retention_class, policy)
     return keys.KeyScope(instance.vault_subject(), retention_class, period)
 
 

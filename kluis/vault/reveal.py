@@ -85,7 +85,7 @@ def reveal_many(
     with keys.key_scope(), _cycle_collector_paused():
         columns = []
         for retention_class, group in groups.items():
-            if policy.retention[retention_class].per_fiscal_year:
+            if policy.retention[retention_class].per_fiscal_year or model.vault_row_period:
                 scopes = [
                     keys.KeyScope(subject, retention_class, row.vault_period(retention_class))
                     for row, subject in zip(rows, subjects, strict=True)
