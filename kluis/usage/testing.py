@@ -31,3 +31,8 @@ def package_kwargs(p: Personas) -> dict[str, Any]:
 
 def mailbox_kwargs(p: Personas) -> dict[str, Any]:
     return {"mailbox_id": make_mailbox(p.customer_a, "post@alice-box.nl").pk}
+
+
+def backoffice_mailbox_kwargs(p: Personas) -> dict[str, Any]:
+    box = make_mailbox(p.customer_a, "balie@alice-box.nl")
+    return {"customer_id": p.customer_a.pk, "mailbox_id": box.pk}
