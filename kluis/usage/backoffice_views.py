@@ -23,7 +23,7 @@ from kluis.accounts.models import Customer
 from kluis.accounts.selectors import customer_open_cases, staff_purposes
 from kluis.usage import mailboxes
 from kluis.usage.models import Mailbox
-from kluis.vault.errors import RevealRefused
+from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedField
 
 STAFF_ROLES = ("support",)
@@ -130,6 +130,10 @@ def mailbox_reveal(
         )
     except RevealRefused as refusal:
         form.add_error(None, _("Niet toegestaan: %(reason)s") % {"reason": refusal})
+        return _page(request, customer, asked=box.pk, form=form)
+    except KeyShredded:
+        # The customer was erased: the address went with their key.
+        form.add_error(None, _("Dit adres is gewist, met de gegevens van de klant."))
         return _page(request, customer, asked=box.pk, form=form)
     return _page(request, customer, asked=box.pk, form=form, plain=plain)
 

@@ -184,3 +184,27 @@ def test_the_customer_is_mailed_that_their_mailbox_ended(client, personas):
     assert sent.to == ["alice@example.nl"]
     assert "info@bakkerij-alice.nl" in sent.subject
     assert "Op je verzoek hebben we je mailbox info@bakkerij-alice.nl" in sent.body
+
+
+def test_an_erased_address_says_so_and_nothing_else_breaks(client, personas):
+    from kluis.vault.keys import KeyScope, shred
+    from kluis.vault.models import DataKey
+
+    translation.activate("nl")
+    box = make_mailbox(personas.customer_a, "info@bakkerij-alice.nl")
+    help_request = make_help_request(make_site(personas.customer_a))
+    subject = personas.customer_a.pk
+    keys = DataKey.objects.filter(subject=subject)
+    shred([KeyScope(k.subject, k.retention_class, k.period) for k in keys])
+    log_in(client, personas.staff["support"])
+    response = client.post(
+        _url("mailbox-reveal", box),
+        {
+            "field": "address",
+            "purpose": "answer_questions",
+            "case": f"help_request:{help_request.pk}",
+        },
+    )
+    assert response.status_code == 200
+    assert "Dit adres is gewist, met de gegevens van de klant." in response.content.decode()
+    assert "1 van 1 mailbox in gebruik." in _page(client, subject)
