@@ -769,7 +769,10 @@ ROUTES: dict[str, Route] = {
     "usage_portal:mailbox-remove": Route("portal", method="post", kwargs=_usage("mailbox_kwargs")),
     "usage_backoffice:site": Route("backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")),
     "usage_backoffice:mailboxes": Route(
-        "backoffice", roles=SUPPORT, kwargs=_alice_customer, expect=_customer_number
+        "backoffice",
+        roles=SUPPORT,
+        kwargs=_usage("customer_mailboxes_kwargs"),
+        expect=_customer_number,
     ),
     "usage_backoffice:mailbox-reveal": Route(
         "backoffice",
