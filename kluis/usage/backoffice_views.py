@@ -82,7 +82,8 @@ def _page(
     for number, box in enumerate(boxes, start=1):
         mine = box.pk == asked
         reveal = form if mine and isinstance(form, MailboxRevealForm) else MailboxRevealForm()
-        reveal.auto_id = f"reveal-{box.pk}-%s"
+        reveal.as_row("address", purposes, cases)
+        reveal.auto_id = f"reveal-{box.pk}-%s"  # ids unique per mailbox, not per field
         end = form if mine and isinstance(form, MailboxEndForm) else MailboxEndForm()
         end.auto_id = f"end-{box.pk}-%s"
         rows.append(
@@ -91,7 +92,7 @@ def _page(
                 "number": number,
                 "package": box.subscription.name(language) if box.subscription else "",
                 "plain": plain if mine else None,
-                "reveal_form": reveal.as_row("address", purposes, cases),
+                "reveal_form": reveal,
                 "end_form": end,
             }
         )

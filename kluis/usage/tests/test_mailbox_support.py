@@ -95,6 +95,9 @@ def test_support_sees_count_package_and_status_but_no_address(client, personas):
     assert "bakkerij-alice" not in page and "bob-winkel" not in page
     assert _url("mailbox-end", running) in page
     assert _url("mailbox-end", ended) not in page  # an ended mailbox has nothing to end
+    # Each row's fields have ids of their own.
+    assert f'id="reveal-{running.pk}-purpose"' in page
+    assert f'id="reveal-{ended.pk}-purpose"' in page
     assert not RevealRecord.objects.filter(subject=personas.customer_a.pk).exists()
     # Orders staff do not reach it; a customer who does not exist is not found.
     log_in(client, personas.staff["orders"])
