@@ -211,3 +211,20 @@ def test_an_erased_address_says_so_and_nothing_else_breaks(client, personas):
     assert response.status_code == 200
     assert "Dit adres is gewist, met de gegevens van de klant." in response.content.decode()
     assert "1 van 1 mailbox in gebruik." in _page(client, subject)
+
+
+def test_the_mail_reads_in_english_for_an_english_customer():
+    import datetime as dt
+
+    from kluis.mail.delivery import render_mail
+
+    moment = dt.datetime(2026, 12, 4, 13, 5, tzinfo=dt.UTC)
+    context = {"address": "info@bakkerij-alice.nl", "ended_at": moment}
+    english = render_mail(template="usage/email/mailbox_ended", language="en", context=context)
+    assert english.subject == "Your mailbox info@bakkerij-alice.nl has ended"
+    assert "At your request we ended your mailbox info@bakkerij-alice.nl on 4 December 2026" in (
+        english.text
+    )
+    dutch = render_mail(template="usage/email/mailbox_ended", language="nl", context=context)
+    assert dutch.subject == "Je mailbox info@bakkerij-alice.nl is beëindigd"
+    assert "op 4 december 2026, 14:05 beëindigd" in dutch.text
