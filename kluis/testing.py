@@ -768,6 +768,26 @@ ROUTES: dict[str, Route] = {
     ),
     "usage_portal:mailbox-remove": Route("portal", method="post", kwargs=_usage("mailbox_kwargs")),
     "usage_backoffice:site": Route("backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")),
+    "usage_backoffice:mailboxes": Route(
+        "backoffice",
+        roles=SUPPORT,
+        kwargs=_usage("customer_mailboxes_kwargs"),
+        expect=_customer_number,
+    ),
+    "usage_backoffice:mailbox-reveal": Route(
+        "backoffice",
+        roles=SUPPORT,
+        method="post",
+        kwargs=_usage("backoffice_mailbox_kwargs"),
+        data=lambda p: {"field": "address", "purpose": "answer_questions"},
+    ),
+    "usage_backoffice:mailbox-end": Route(
+        "backoffice",
+        roles=SUPPORT,
+        method="post",
+        kwargs=_usage("backoffice_mailbox_kwargs"),
+        data=lambda p: {"on_request": "on"},
+    ),
     "sites_backoffice:desk": Route("backoffice", roles=SITES_DESK),
     "sites_backoffice:site": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")

@@ -91,6 +91,7 @@ def _customer_page(
         "accounts": customer.users.order_by("date_joined"),
         "form": form,
         "may_send_reset": bool(staff.role_set & set(RESET_ROLES)),
+        "may_see_mailboxes": "support" in staff.role_set,
     }
     return render(request, "accounts/backoffice/customer.html", context)
 

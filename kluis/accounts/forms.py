@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, SetPasswordForm
@@ -26,7 +26,7 @@ from kluis.accounts.webauthn import MAX_RESPONSE_BYTES
 from kluis.policy.cases import Case
 from kluis.policy.loader import current_policy
 from kluis.policy.schema import ROLE_KEYS
-from kluis.vault.fields import sealed_fields
+from kluis.vault.fields import SealedModel, sealed_fields
 from kluis.web.design import CheckboxGroup
 
 MAX_PASSWORD_LENGTH = 1024
@@ -177,8 +177,11 @@ class RevealForm(forms.Form):
     """Which value, for which declared purpose.
 
     Any purpose that uses the value's category is accepted here; whether this staff
-    member's roles allow it is the vault's decision, so a refusal is on record.
+    member's roles allow it is the vault's decision, so a refusal is on record. The
+    values are the customer's own fields; a subclass names another sealed model.
     """
+
+    model: ClassVar[type[SealedModel]] = Customer
 
     field = forms.ChoiceField(label=_("Gegeven"), widget=forms.HiddenInput)
     purpose = forms.ChoiceField(label=_("Doel"))
@@ -191,7 +194,7 @@ class RevealForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _choices(self, "field", [(f.name, f.name) for f in sealed_fields(Customer)])
+        _choices(self, "field", [(f.name, f.name) for f in sealed_fields(self.model)])
         _choices(self, "purpose", [(k, k) for k in current_policy().purposes])
 
     def as_row(
@@ -219,7 +222,7 @@ class RevealForm(forms.Form):
         data = super().clean() or {}
         name, purpose = data.get("field"), data.get("purpose")
         if name and purpose:
-            field = Customer._meta.get_field(name)
+            field = self.model._meta.get_field(name)
             category = getattr(field, "category", "")
             if purpose not in purposes_using(category):
                 self.add_error("purpose", _("Dit doel gebruikt dit gegeven niet."))

@@ -356,18 +356,25 @@ class MaskedField:
     purposes: list[tuple[str, str]]  # (key, label) the staff member's roles allow
 
 
+def staff_purposes(staff: User, category: str) -> list[tuple[str, str]]:
+    """The purposes using `category` that this staff member's roles allow, as (key, label)."""
+    policy = current_policy()
+    language = translation.get_language() or "nl"
+    allowed = {p for role in staff.role_set for p in policy.purposes_for_actor(role)}
+    return [
+        (key, p.label.get(language))
+        for key, p in policy.purposes.items()
+        if key in allowed and category in p.categories
+    ]
+
+
 def customer_fields_for_staff(customer: Customer, staff: User) -> list[MaskedField]:
     """The customer's sealed fields, masked, with the purposes this staff member may use."""
     policy = current_policy()
     language = translation.get_language() or "nl"
-    allowed = {p for role in staff.role_set for p in policy.purposes_for_actor(role)}
     result = []
     for f in sealed_fields(Customer):
-        purposes = [
-            (key, p.label.get(language))
-            for key, p in policy.purposes.items()
-            if key in allowed and f.category in p.categories
-        ]
+        purposes = staff_purposes(staff, f.category)
         result.append(
             MaskedField(
                 name=f.name,

@@ -168,7 +168,8 @@ def mailbox_add(
     return box
 
 
-def mailbox_end(box: Mailbox, *, actor: str, action: str = "usage.mailbox_removed") -> None:
+def mailbox_end(box: Mailbox, *, actor: str, action: str = "usage.mailbox_removed") -> bool:
+    """End a running mailbox, audited; False if it had ended already."""
     with transaction.atomic():
         ended = Mailbox.objects.filter(pk=box.pk, ended_at__isnull=True).update(
             ended_at=timezone.now()
@@ -180,6 +181,20 @@ def mailbox_end(box: Mailbox, *, actor: str, action: str = "usage.mailbox_remove
                 subject=box.customer_id,
                 data={"mailbox": str(box.pk), "subscription": box.subscription_id},
             )
+    return bool(ended)
+
+
+def mailbox_end_on_request(customer: Customer, mailbox_id: uuid.UUID, *, actor: str) -> Mailbox:
+    """Support ends a running mailbox because the customer asked; the customer gets one
+    mail about it, queued with the change. MailboxError if it had ended already."""
+    from kluis.usage.emails import mail_mailbox_ended
+
+    with transaction.atomic():
+        box = Mailbox.objects.filter(pk=mailbox_id, customer=customer).first()
+        if box is None or not mailbox_end(box, actor=actor, action="usage.mailbox_ended_by_staff"):
+            raise MailboxError(_("Deze mailbox is al beëindigd."))
+        mail_mailbox_ended(box)
+    return box
 
 
 def mailbox_remove(customer: Customer, mailbox_id: uuid.UUID, *, actor: str) -> None:

@@ -31,3 +31,14 @@ def package_kwargs(p: Personas) -> dict[str, Any]:
 
 def mailbox_kwargs(p: Personas) -> dict[str, Any]:
     return {"mailbox_id": make_mailbox(p.customer_a, "post@alice-box.nl").pk}
+
+
+def backoffice_mailbox_kwargs(p: Personas) -> dict[str, Any]:
+    box = make_mailbox(p.customer_a, "balie@alice-box.nl")
+    return {"customer_id": p.customer_a.pk, "mailbox_id": box.pk}
+
+
+def customer_mailboxes_kwargs(p: Personas) -> dict[str, Any]:
+    """Alice, with a running mailbox to show (masked) on her mailboxes page."""
+    make_mailbox(p.customer_a, "winkel@alice-box.nl")
+    return {"customer_id": p.customer_a.pk}
