@@ -886,6 +886,13 @@ ROUTES: dict[str, Route] = {
         kwargs=_sites("help_request_kwargs"),
         data=lambda p: {"body": "Het werkt weer, dank je."},
     ),
+    "api:help-request-close": Route(
+        "api",
+        scope="help:requests",
+        method="post",
+        kwargs=_sites("help_request_kwargs"),
+        data=lambda p: {},
+    ),
     "api:my-data": Route("api", scope="account:read"),
     "api:site-allowlist": Route("api", scope="sites:read", kwargs=_sites("site_kwargs")),
     "api:site-allowlist-add": Route(

@@ -7,6 +7,7 @@ class ApiConfig(AppConfig):
     verbose_name = "REST API"
 
     def ready(self) -> None:
+        from kluis.api import retention  # noqa: F401  (registers the tokens' dated holding)
         from kluis.api.records import api_records
         from kluis.rights.records import register_record_finder
 

@@ -13,7 +13,10 @@ class TokenForm(forms.Form):
     name = forms.CharField(
         label=_("Naam"),
         max_length=NAME_MAX,
-        help_text=_("Waarvoor je het token gebruikt, bijvoorbeeld 'boekhouding'."),
+        help_text=_(
+            "Waarvoor je het token gebruikt, bijvoorbeeld 'boekhouding'. De naam staat niet "
+            "versleuteld opgeslagen: zet er niets persoonlijks in."
+        ),
     )
     scopes = forms.MultipleChoiceField(label=_("Bevoegdheden"), widget=forms.CheckboxSelectMultiple)
     days = forms.IntegerField(

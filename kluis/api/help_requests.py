@@ -6,7 +6,9 @@ site if it is about one of the customer's sites, the question) and
 The list shows what the portal's list shows: reference, subject, site and status,
 not the question itself; one request shows the question and its thread, opened for
 the customer themself (purpose `answer_questions`), as the portal's request page; a
-reply goes through `kluis.sites.services.help_reply`.
+reply goes through `kluis.sites.services.help_reply`, and closing it through
+`kluis.sites.services.help_request_close` (support's running access to the site ends
+with it).
 """
 
 from __future__ import annotations
@@ -178,3 +180,26 @@ def help_request_reply(request: HttpRequest, request_id: uuid.UUID, body: ReplyI
     _result, replayed = idempotent(request, caller_of(request), make)
     found.refresh_from_db()
     return Status(200 if replayed else 201, _thread_out(found))
+
+
+class CloseIn(Input):
+    """Nothing to say: the body is `{}`; any field is refused."""
+
+
+@router.post(
+    "/help-requests/{request_id}/close",
+    response={200: HelpRequestOut, **ERRORS},
+    **HELP,
+    url_name="help-request-close",
+    summary="Close your help request (support's running access to its site ends too)",
+)
+def help_request_close(
+    request: HttpRequest, request_id: uuid.UUID, body: CloseIn
+) -> dict[str, Any]:
+    found = _mine(request, request_id)
+    try:
+        services.help_request_close(request=found, by=caller_of(request).user)
+    except services.SitesError as exc:
+        raise Problem("refused", exc.message) from None
+    found.refresh_from_db()
+    return _out(found)

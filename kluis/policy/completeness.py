@@ -2,7 +2,8 @@
 
 Every sealed field in every model must be declared in the policy (its category, and
 its retention class among the category's classes); every declared category must be
-sealed by some field or say where else it is held.
+sealed by some field or say where else it is held; a category kept plain or hashed
+names columns that exist and are not sealed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,16 @@ def completeness_problems(
                     f"{where}: the policy says {field.category!r} is held {category.held.value}, "
                     "but this field seals it"
                 )
+    labels = {model._meta.label: model for model in models}
     for key, category in policy.categories.items():
+        for column in category.columns:
+            label, _sep, name = column.rpartition(".")
+            holder = labels.get(label)
+            if holder is None:
+                continue  # a model outside the set being checked
+            sealed = {field.name for field in sealed_fields(holder)}
+            if name not in {f.name for f in holder._meta.concrete_fields} or name in sealed:
+                problems.append(f"policy category {key!r}: {column} is no plain column")
         if category.held is Held.SEALED and key not in used:
             problems.append(
                 f"policy category {key!r} is declared as sealed but no model field seals it"

@@ -34,6 +34,7 @@ HELD: dict[Held, Promise] = {
     Held.HASHED: gettext_lazy("alleen als onomkeerbare hash in kluis"),
     Held.OUTSIDE: gettext_lazy("niet in kluis"),
     Held.AGGREGATED: gettext_lazy("alleen als tellingen per dag in kluis"),
+    Held.PLAIN: gettext_lazy("niet versleuteld in kluis"),
 }
 ROLE_SHORT: dict[RecipientRole, Promise] = {
     RecipientRole.PROCESSOR: gettext_lazy("verwerker"),

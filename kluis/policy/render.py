@@ -28,6 +28,7 @@ from kluis.policy.dataflow import FlowMap, flow_map
 from kluis.policy.schema import (
     CookieKind,
     Duration,
+    Held,
     LegalBasis,
     Location,
     Measure,
@@ -166,6 +167,7 @@ TRIGGER: dict[Trigger, Promise] = {
     Trigger.REQUEST_CLOSED: gettext_lazy("na de afhandeling van het verzoek"),
     Trigger.VERIFICATION_DECIDED: gettext_lazy("na de controle van je identiteit"),
     Trigger.ACCOUNT_CLOSED: gettext_lazy("na het opheffen van je account"),
+    Trigger.ENDED: gettext_lazy("nadat het is verlopen of ingetrokken"),
 }
 ROLE: dict[RecipientRole, Promise] = {
     RecipientRole.PROCESSOR: gettext_lazy(
@@ -416,7 +418,7 @@ class _Builder:
         """The categories a purpose or recipient uses; "all ... except" when that is shorter."""
         used = list(keys)
         others = [key for key in self.policy.categories if key not in used]
-        if len(used) >= 10 and len(others) <= 3:
+        if len(used) >= 10 and len(others) <= 5:
             return _("alle gegevens uit hoofdstuk 2, behalve %(except)s") % {
                 "except": self.labels(self.policy.categories, others)
             }
@@ -509,6 +511,14 @@ class _Builder:
                 Span(sentence(capital(self.t(category.label))), strong=True),
                 f" {sentence(self.t(category.description))}",
             ]
+            if category.held is Held.PLAIN:
+                parts.append(
+                    " "
+                    + _(
+                        "Deze gegevens bewaren we niet versleuteld: wie bij ons toegang heeft "
+                        "tot de database, kan ze lezen."
+                    )
+                )
             if category.held_where:
                 parts.append(f" {sentence(self.t(category.held_where))}")
             if category.aggregates:

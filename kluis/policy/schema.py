@@ -79,6 +79,10 @@ class Held(StrEnum):
     HASHED = "hashed"  # only as a one-way hash (passwords)
     OUTSIDE = "outside"  # not held by kluis itself (e.g. at the server supplier)
     AGGREGATED = "aggregated"  # only as counts per day, declared in `aggregates`
+    # In plain columns of kluis's own tables, not sealed: operational metadata the
+    # software must read on every request (an API token's name, scopes, last use).
+    # Such a category names its columns (`columns`), checked against the models.
+    PLAIN = "plain"
 
 
 class Provision(StrEnum):
@@ -114,6 +118,8 @@ class Category(Strict):
     held: Held = Held.SEALED
     held_where: Text | None = None
     aggregates: Aggregates | None = None
+    # The model columns that hold a category kept plain or hashed ("api.ApiToken.name").
+    columns: list[str] = Field(default_factory=list)
     # Whether giving it is a statutory or contractual requirement, and what happens when
     # it is not given (art. 13(2)(e)). Versions before 2.1 did not say.
     provision: Provision | None = None
@@ -128,6 +134,8 @@ class Category(Strict):
             raise ValueError("a category not held sealed must say where it is held (held_where)")
         if (self.held is Held.AGGREGATED) != (self.aggregates is not None):
             raise ValueError("a category held aggregated lists its figures (aggregates), no other")
+        if self.held is Held.PLAIN and not self.columns:
+            raise ValueError("a category held plain names its columns (columns)")
         return self
 
 
@@ -231,6 +239,7 @@ class Trigger(StrEnum):
     REQUEST_CLOSED = "request_closed"
     VERIFICATION_DECIDED = "verification_decided"
     ACCOUNT_CLOSED = "account_closed"
+    ENDED = "ended"  # counted from the end of the thing itself (a token expired or revoked)
 
 
 class Action(StrEnum):

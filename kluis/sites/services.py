@@ -192,6 +192,9 @@ def help_request_close(*, request: HelpRequest, by: User) -> None:
     if not (by.is_staff_member or by.customer_id == request.customer_id):
         raise SitesError(_("Deze hulpvraag is niet van jou."))
     with transaction.atomic():
+        locked = HelpRequest.objects.select_for_update().get(pk=request.pk)
+        if locked.status == HelpRequest.Status.CLOSED:
+            raise SitesError(_("Deze hulpvraag is al gesloten."))
         request.status = HelpRequest.Status.CLOSED
         request.closed_at = timezone.now()
         request.save(update_fields=["status", "closed_at"])

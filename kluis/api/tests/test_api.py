@@ -6,7 +6,7 @@ import json
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from kluis.api.models import ApiToken
 from kluis.api.testing import bearer, service_token, token_for
@@ -111,6 +111,9 @@ def test_tokens_are_made_shown_once_listed_and_revoked(client, personas):
     log_in(client, personas.alice)
     page = reverse("api-tokens")
     assert page in client.get(reverse("accounts:settings")).content.decode()
+    with translation.override("nl"):
+        form_page = client.get(page, HTTP_ACCEPT_LANGUAGE="nl").content.decode()
+    assert "niet versleuteld opgeslagen: zet er niets persoonlijks in" in form_page
     answer = client.post(page, {"name": "boekhouding", "scopes": ["invoices:read"], "days": "30"})
     text = answer.context["created"]
     assert text.startswith("kluis_pat_") and text in answer.content.decode()

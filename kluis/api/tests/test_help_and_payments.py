@@ -9,7 +9,7 @@ import pytest
 from kluis.api.testing import bearer, problem_of, token_for
 from kluis.audit.models import AuditEntry
 from kluis.policy.enforce import Actor
-from kluis.sites.models import HelpRequest
+from kluis.sites.models import HelpRequest, SupportGrant
 from kluis.sites.testing import make_site
 from kluis.testing import Personas
 
@@ -85,6 +85,46 @@ def test_a_help_request_is_asked_and_listed_through_the_sites_service(
     help_request_close(request=stored, by=personas.alice)
     closed = problem_of(_post(client, f"{one}/reply", {"body": "Hallo?"}, token), 422, "refused")
     assert closed["detail"] == "Deze hulpvraag is gesloten."
+
+
+def test_a_help_request_is_closed_through_the_sites_service(client, personas: Personas) -> None:
+    from kluis.sites.testing import make_grant
+
+    grant = make_grant(make_site(personas.customer_a), personas.staff["support"])
+    found = grant.help_request
+    token = token_for(personas.alice, ["help:requests"])
+    url = f"/api/v1/help-requests/{found.pk}/close"
+
+    # Refused, and nothing changes: an unknown field, the wrong scope, Bob's token.
+    body = problem_of(_post(client, url, {"reason": "klaar"}, token), 422, "invalid")
+    assert body["errors"][0]["code"] == "extra_forbidden"
+    problem_of(_post(client, url, {}, token_for(personas.alice, ["sites:read"])), 403, "forbidden")
+    problem_of(_post(client, url, {}, token_for(personas.bob, ["help:requests"])), 404, "not-found")
+    missing = "/api/v1/help-requests/00000000-0000-4000-8000-000000000000/close"
+    problem_of(_post(client, missing, {}, token), 404, "not-found")
+    found.refresh_from_db()
+    grant.refresh_from_db()
+    assert found.status == HelpRequest.Status.OPEN and grant.ended_at is None
+    assert not AuditEntry.objects.filter(action="sites.help_request_closed").exists()
+
+    problem_of(client.post(url, **bearer(token)), 400, "malformed")  # the body is {}
+    closed = _post(client, url, {}, token)
+    assert closed.status_code == 200, closed.content
+    answer = json.loads(closed.content)
+    assert answer["status"] == "closed" and answer["closed_at"]
+    now_closed = HelpRequest.objects.get(pk=found.pk)
+    assert now_closed.status == HelpRequest.Status.CLOSED
+    ended = SupportGrant.objects.get(pk=grant.pk)
+    assert ended.ended_at is not None and ended.ended_by == "customer"
+    (entry,) = AuditEntry.objects.filter(action="sites.help_request_closed")
+    assert entry.actor == personas.alice.actor().ref
+
+    # Closed twice: the service's refusal, and no second record.
+    again = problem_of(_post(client, url, {}, token), 422, "refused")
+    assert again["detail"] == "Deze hulpvraag is al gesloten."
+    english = _post(client, url, {}, token, HTTP_ACCEPT_LANGUAGE="en")
+    assert problem_of(english, 422, "refused")["detail"] == "This help request is already closed."
+    assert AuditEntry.objects.filter(action="sites.help_request_closed").count() == 1
 
 
 def _paid(invoice, reference: str):
