@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from kluis.accounts.models import Customer
@@ -12,6 +13,14 @@ from kluis.usage.models import Mailbox
 
 if TYPE_CHECKING:
     from kluis.testing import Personas
+
+
+# A new address per builder call: a walk of every route builds several in one database.
+_SERIAL = itertools.count(1)
+
+
+def _address(local: str) -> str:
+    return f"{local}{next(_SERIAL)}@alice-box.nl"
 
 
 def make_mail_package(customer: Customer, domain: str) -> Subscription:
@@ -30,15 +39,15 @@ def package_kwargs(p: Personas) -> dict[str, Any]:
 
 
 def mailbox_kwargs(p: Personas) -> dict[str, Any]:
-    return {"mailbox_id": make_mailbox(p.customer_a, "post@alice-box.nl").pk}
+    return {"mailbox_id": make_mailbox(p.customer_a, _address("post")).pk}
 
 
 def backoffice_mailbox_kwargs(p: Personas) -> dict[str, Any]:
-    box = make_mailbox(p.customer_a, "balie@alice-box.nl")
+    box = make_mailbox(p.customer_a, _address("balie"))
     return {"customer_id": p.customer_a.pk, "mailbox_id": box.pk}
 
 
 def customer_mailboxes_kwargs(p: Personas) -> dict[str, Any]:
     """Alice, with a running mailbox to show (masked) on her mailboxes page."""
-    make_mailbox(p.customer_a, "winkel@alice-box.nl")
+    make_mailbox(p.customer_a, _address("winkel"))
     return {"customer_id": p.customer_a.pk}
