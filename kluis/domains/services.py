@@ -755,18 +755,35 @@ def _remember_contact(
         batch.contacts[(customer.pk, registry.key)] = handle
 
 
+def _sendable(rows: list[DomainRegistration]) -> list[DomainRegistration]:
+    """The registrations of a run that may be sent: still wanted, with consent where the
+    registry is outside the EU (the others are refused by their step)."""
+    return [
+        r
+        for r in rows
+        if shop_link.still_wanted(r.order)
+        and (not REGISTRIES[r.registry].outside_eu or shop_link.non_eu_consent(r.order))
+    ]
+
+
 def reveal_for_batch(batch: list[DomainRegistration]) -> dict[object, dict[str, str]]:
     """Contact fields revealed together (one transaction), only for those to be sent."""
-    to_send = []
-    for registration in batch:
+    sendable = _sendable(batch)
+    return _contacts_reveal(sendable, _contacts_known(sendable))
+
+
+def _contacts_reveal(
+    sendable: list[DomainRegistration], known: dict[tuple[object, str], RegistryContact]
+) -> dict[object, dict[str, str]]:
+    """Revealed for the customers whose contact the registry does not hold yet (`known`:
+    the live contacts, read in one query)."""
+    to_send = {}
+    for registration in sendable:
         registry = REGISTRIES[registration.registry]
-        if not shop_link.still_wanted(registration.order):
-            continue
-        if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
-            continue
-        if _known_contact(registration, registry) is None:
-            to_send.append(shop_link.customer_of(registration.order))
-    return reveal_contacts(list({c.pk: c for c in to_send}.values()))
+        customer = shop_link.customer_of(registration.order)
+        if not registry.contact_reusable or (customer.pk, registry.key) not in known:
+            to_send[customer.pk] = customer
+    return reveal_contacts(list(to_send.values()))
 
 
 class Step(Protocol):
@@ -830,20 +847,12 @@ def registrations_run(
         .order_by("pk")
     )
     # Revealed together (one transaction each), only for what will be sent.
-    to_send, lines = [], []
-    for registration in batch_rows:
-        registry = REGISTRIES[registration.registry]
-        if not shop_link.still_wanted(registration.order):
-            continue
-        if registry.outside_eu and not shop_link.non_eu_consent(registration.order):
-            continue
-        lines.append(registration.line)
-        if _known_contact(registration, registry) is None:
-            to_send.append(shop_link.customer_of(registration.order))
+    known = _contacts_known(batch_rows)
+    sendable = _sendable(batch_rows)
     batch = Batch(
-        revealed=reveal_contacts(list({c.pk: c for c in to_send}.values())),
-        names=_names_reveal(lines),
-        known=_contacts_known(batch_rows),
+        revealed=_contacts_reveal(sendable, known),
+        names=_names_reveal([r.line for r in sendable]),
+        known=known,
     )
     try:
         for registration in batch_rows:
