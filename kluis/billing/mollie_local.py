@@ -81,6 +81,8 @@ class State:
     settled_in: dict[str, str] = field(default_factory=dict)
     # Mollie's fee per iDEAL payment, kept back from the payout (cents).
     fee_cents: int = 32
+    # Items per page of a list when the request names no `limit` (Mollie's default).
+    page_size: int = 50
     organisation: str = "1234567"
     replies: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     webhook_calls: list[WebhookCall] = field(default_factory=list)
@@ -430,34 +432,51 @@ def get_settlement(state: State, key: str) -> tuple[int, dict[str, Any]]:
         return 200, json.loads(json.dumps(settlement))
 
 
-def list_settlement(state: State, key: str, what: str) -> tuple[int, dict[str, Any]]:
-    """A settlement's payments, refunds or chargebacks (`what`), as one page."""
+def list_settlement(
+    state: State, key: str, what: str, query: dict[str, list[str]] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """A settlement's payments, refunds or chargebacks (`what`), a page at a time as
+    Mollie pages: `limit` items (at most 250) from the item `from`, and a `next` link
+    while more follow."""
+    query = query or {}
     source = {
         "payments": state.payments,
         "refunds": state.refunds,
         "chargebacks": state.chargebacks,
     }[what]
+    try:
+        limit = int((query.get("limit") or [str(state.page_size)])[0])
+    except ValueError:
+        return _error(400, "The limit is not a number.")
+    if not 1 <= limit <= 250:
+        return _error(400, "The limit must be between 1 and 250.")
+    start = (query.get("from") or [""])[0]
     with state.lock:
         settlement = _settlement(state, key)
         if settlement is None:
             return _error(404, f"No settlement exists with token {key}.")
-        items = [
-            json.loads(json.dumps(source[item_id]))
+        ids = [
+            item_id
             for item_id, settled in state.settled_in.items()
             if settled == settlement["id"] and item_id in source
         ]
-        return 200, {
-            "count": len(items),
-            "_embedded": {what: items},
-            "_links": {
-                "self": {
-                    "href": f"{state.base_url}/v2/settlements/{settlement['id']}/{what}",
-                    "type": "application/hal+json",
-                },
-                "previous": None,
-                "next": None,
-            },
-        }
+        first = ids.index(start) if start in ids else 0
+        shown, rest = ids[first : first + limit], ids[first + limit :]
+        items = [json.loads(json.dumps(source[item_id])) for item_id in shown]
+    url = f"{state.base_url}/v2/settlements/{settlement['id']}/{what}"
+
+    def link(q: str) -> dict[str, str]:
+        return {"href": f"{url}?{q}", "type": "application/hal+json"}
+
+    return 200, {
+        "count": len(items),
+        "_embedded": {what: items},
+        "_links": {
+            "self": link(f"limit={limit}" + (f"&from={start}" if start else "")),
+            "previous": None,
+            "next": link(f"from={rest[0]}&limit={limit}") if rest else None,
+        },
+    }
 
 
 SETTLEMENT_PATH = re.compile(r"^/v2/settlements/(stl_[A-Za-z0-9]+|[\d.]+)$")
@@ -523,7 +542,8 @@ class Handler(BaseHTTPRequestHandler):
         elif match := SETTLEMENT_PATH.match(path):
             self._json(*get_settlement(self.state, match.group(1)))
         elif match := SETTLEMENT_LIST_PATH.match(path):
-            self._json(*list_settlement(self.state, match.group(1), match.group(2)))
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self._json(*list_settlement(self.state, match.group(1), match.group(2), query))
         else:
             self._json(*_error(404, "The resource does not exist."))
 
