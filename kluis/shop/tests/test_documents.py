@@ -126,21 +126,51 @@ def test_a_customer_without_any_agreement_has_nothing_to_accept(client, personas
     assert "nieuwste versies" in client.get(reverse("shop_portal:documents")).content.decode()
 
 
-def test_customers_who_accepted_1_0_are_asked_to_accept_2_0_with_its_change_notes(client, personas):
-    """The published 2.0 versions reach every customer who accepted 1.0, change notes first."""
+def test_customers_who_accepted_1_0_are_asked_to_accept_the_current_versions_with_every_change_note(
+    client, personas
+):
+    """Customers who accepted 1.0 get the current versions, with what changed since 1.0."""
     order = make_order(personas.customer_a)
     order.acceptances.update(version="1.0")
     log_in(client, personas.alice)
     page = client.get(reverse("shop_portal:documents")).content.decode()
-    assert "(versie 2.0)" in page and "(versie 2.1)" in page
+    assert page.count("(versie 2.1)") == 2
     assert "Wat is er veranderd:" in page
-    assert "op elk moment opzeggen met een opzegtermijn van één maand" in page
+    assert "rechtstreeks bij de registry van de extensie" in page  # new in agreement 2.1
+    assert "op elk moment opzeggen met een opzegtermijn van één maand" in page  # from 2.0
     assert "volledig aansprakelijk voor zijn subverwerkers" in page
     client.post(reverse("shop_portal:documents-accept"), {"accept": "on"})
     assert set(Acceptance.objects.filter(order=None).values_list("document", "version")) == {
-        ("agreement", "2.0"),
+        ("agreement", "2.1"),
         ("processor_agreement", "2.1"),
     }
+
+
+def test_customers_who_accepted_agreement_2_0_are_asked_again_for_2_1(client, personas):
+    """Agreement 2.0 spoke of a registration platform; 2.1 says how we really register."""
+    order = make_order(personas.customer_a)
+    order.acceptances.filter(document="agreement").update(version="2.0")
+    log_in(client, personas.alice)
+    page = client.get(reverse("shop_portal:documents")).content.decode()
+    assert "(versie 2.1)" in page and "registratieplatform" in page  # the note says what went
+    client.post(reverse("shop_portal:documents-accept"), {"accept": "on"})
+    accepted = Acceptance.objects.get(order=None, document="agreement")
+    assert accepted.version == "2.1"
+    assert accepted.text_sha256 == documents.document("agreement", "2.1", "nl").sha256
+    after = client.get(reverse("shop_portal:documents")).content.decode()
+    assert "registratieplatform" not in after
+
+
+def test_agreement_2_1_names_no_registration_platform_and_keeps_2_0_otherwise():
+    for lang, platform in {"nl": "registratieplatform", "en": "registration platform"}.items():
+        old = documents.document("agreement", "2.0", lang).text
+        new = documents.document("agreement", "2.1", lang).text
+        assert platform in old and platform not in new
+        changed = [
+            (a, b) for a, b in zip(old.splitlines(), new.splitlines(), strict=True) if a != b
+        ]
+        assert len(changed) == 2, changed  # the version line and article 6's first paragraph
+        assert "privacy" in changed[1][1]
 
 
 def test_the_2_0_agreement_keeps_consumer_law_and_claims_no_consent():
