@@ -148,11 +148,13 @@ class Announcement:
     queued: int
     already: int
     skipped: int
+    joined_under: int = 0
 
     def __str__(self) -> str:
         return (
             f"policy {self.version}: {self.queued} queued, {self.already} already told, "
-            f"{self.skipped} without a usable address"
+            f"{self.skipped} without a usable address, "
+            f"{self.joined_under} joined under this version"
         )
 
 
@@ -174,19 +176,25 @@ def policy_announce(*, customers: list[Customer] | None = None) -> Announcement:
     half-way keeps what it queued, and the dedupe key makes a second run send none
     of those again.
     """
-    version = current_policy().version
-    queued = already = skipped = 0
+    policy = current_policy()
+    version = policy.version
+    # A customer who became one on or after the version's day was shown this version
+    # when signing up; a mail saying it changed would not be true for them.
+    in_force = timezone.make_aware(dt.datetime.combine(policy.date, dt.time.min))
+    queued = already = skipped = joined_under = 0
     # One key cache for the run, as a request has; each reveal is audited as it happens,
     # so a run that dies half-way leaves every queued mail's reveal on record.
     with keys.key_scope():
         for customer in active_customers() if customers is None else customers:
-            if _policy_announce_one(customer, version):
+            if customer.created_at >= in_force:
+                joined_under += 1
+            elif _policy_announce_one(customer, version):
                 queued += 1
             elif _announced(customer, version):
                 already += 1
             else:
                 skipped += 1
-    return Announcement(version, queued, already, skipped)
+    return Announcement(version, queued, already, skipped, joined_under)
 
 
 def _announced(customer: Customer, version: str) -> bool:

@@ -9,12 +9,19 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from kluis.accounts.models import Customer
 from kluis.mail.delivery import deliver_due
 from kluis.mail.models import OutboxMessage
 from kluis.policy.loader import current_policy
 from kluis.testing import make_customer
 
 pytestmark = pytest.mark.django_db(databases="__all__")
+
+
+def _joined_before_the_version() -> None:
+    """Make every customer so far one who signed up under the previous version."""
+    before = dt.datetime.combine(current_policy().date - dt.timedelta(days=30), dt.time(12))
+    Customer.objects.update(created_at=timezone.make_aware(before))
 
 
 def _announce() -> str:
@@ -31,6 +38,7 @@ def test_each_active_customer_is_told_once_per_version(personas):
     inactive.is_active = False
     inactive.save()
     version = current_policy().version
+    _joined_before_the_version()
 
     assert "2 queued, 0 already told" in _announce()
     keys = set(OutboxMessage.objects.values_list("dedupe_key", flat=True))
@@ -44,6 +52,7 @@ def test_each_active_customer_is_told_once_per_version(personas):
 
 def test_the_mail_carries_the_change_note_and_the_link(personas, smtp_settings):
     english = make_customer(name="Eve English", email="eve@example.nl", language="en")
+    _joined_before_the_version()
     _announce()
     deliver_due(worker="test")
     by_address = {r.rcpt_tos[0]: r for r in smtp_settings.received}
@@ -66,13 +75,41 @@ def test_the_worker_tells_each_customer_of_the_version_in_force_once_a_day(perso
     job = JOBS["policy_announce"]
     assert job.every == dt.timedelta(days=1)
     version = current_policy().version
-    assert job.run() == f"policy {version}: 2 queued, 0 already told, 0 without a usable address"
+    _joined_before_the_version()
+    assert job.run() == (
+        f"policy {version}: 2 queued, 0 already told, 0 without a usable address, "
+        "0 joined under this version"
+    )
     assert job.run().startswith(f"policy {version}: 0 queued, 2 already told")
     # one mail each, through the outbox, with this version's key
     keys = list(OutboxMessage.objects.values_list("dedupe_key", flat=True))
     assert sorted(keys) == sorted(
         f"policy:{version}:{c.id}" for c in (personas.customer_a, personas.customer_b)
     )
+
+
+def test_customers_who_signed_up_under_the_version_are_not_told_it_changed(personas):
+    """Whoever became a customer on or after the version's day was shown it at sign-up."""
+    policy = current_policy()
+    _joined_before_the_version()
+    on_the_day = make_customer(name="Dag Klant", email="dag@example.nl")
+    the_evening_before = make_customer(name="Avond Klant", email="avond@example.nl")
+    for person, moment in (
+        (on_the_day, dt.datetime.combine(policy.date, dt.time.min)),
+        (
+            the_evening_before,
+            dt.datetime.combine(policy.date, dt.time.min) - dt.timedelta(minutes=1),
+        ),
+    ):
+        Customer.objects.filter(pk=person.customer.pk).update(
+            created_at=timezone.make_aware(moment)
+        )
+
+    out = _announce()
+    assert "3 queued" in out and "1 joined under this version" in out
+    told = set(OutboxMessage.objects.values_list("dedupe_key", flat=True))
+    assert f"policy:{policy.version}:{the_evening_before.customer.id}" in told
+    assert f"policy:{policy.version}:{on_the_day.customer.id}" not in told
 
 
 @pytest.mark.parametrize(("days_after", "shown"), [(0, True), (29, True), (30, False), (-1, False)])
