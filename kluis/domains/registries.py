@@ -57,6 +57,10 @@ class Registry:
     # Domain create names an admin and a tech contact (ours) beside the registrant.
     admin_tech: bool
     registrant_countries: frozenset[str] | None = None
+    # Years a transfer adds to the domain's term at this registry (sent as the
+    # transfer's <domain:period>), or None where a transfer extends nothing and the
+    # registry takes no period (SIDN, EURid, DNS Belgium, DENIC).
+    transfer_years: int | None = None
     # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
     # meet, whatever a registry's namespace.
     handle_prefix: str = "KL-"
@@ -157,6 +161,7 @@ REGISTRIES: dict[str, Registry] = {
             max_years=10,
             max_sessions=4,
             admin_tech=True,
+            transfer_years=1,
         ),
         Registry(
             key="pir",
@@ -174,6 +179,7 @@ REGISTRIES: dict[str, Registry] = {
             max_years=10,
             max_sessions=4,
             admin_tech=True,
+            transfer_years=1,
         ),
     )
 }
