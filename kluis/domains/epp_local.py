@@ -184,6 +184,8 @@ class PollMessage:
     domain: str = ""
     # The registrar that asked for the transfer the message is about.
     gaining: str = ""
+    # A pending-action notice (RFC 5731 <domain:panData>): "1" done, "0" failed.
+    pa_result: str = ""
 
 
 @dataclass
@@ -276,6 +278,33 @@ class Registry:
                 gaining,
             )
         )
+
+    def notice(self, client_id: str, text: str, *, domain: str = "", pa_result: str = "") -> None:
+        """A poll message for `client_id` that is not about a transfer: a pending action's
+        result about `domain` (<domain:panData>), or plain text (call under the lock)."""
+        self.polls.setdefault(client_id, []).append(
+            PollMessage(self.next_id("M"), _iso(_now()), text, domain, pa_result=pa_result)
+        )
+
+    def registry_delete(self, name: str) -> None:
+        """The registry deletes `name` itself (a court order, abuse, a failed check) and
+        tells its registrar."""
+        with self.lock:
+            record = self.domains.pop(name)
+            self.notice(
+                record.sponsor, f"Domain {name} deleted by the registry", domain=name, pa_result="1"
+            )
+            self.save()
+
+    def registry_set_expiry(self, name: str, expires: dt.date) -> None:
+        """The registry moves the expiry date of `name` and tells its registrar."""
+        with self.lock:
+            record = self.domains[name]
+            record.expires = expires.strftime("%Y-%m-%dT%H:%M:%S.0Z")
+            self.notice(
+                record.sponsor, f"Expiry date of {name} changed", domain=name, pa_result="1"
+            )
+            self.save()
 
     def transfers_due(self) -> None:
         """Approve the pending transfers no one answered in time (call under the lock)."""
@@ -940,7 +969,14 @@ class Session:
     # poll
 
     def _poll_data(self, message: PollMessage) -> etree._Element | None:
-        """A transfer message carries its <domain:trnData>, as registries send it."""
+        """A transfer message carries its <domain:trnData>, as registries send it; a
+        pending action's result its <domain:panData>."""
+        if message.pa_result and message.domain:
+            return D.panData(
+                D.name(message.domain, paResult=message.pa_result),
+                D.paTRID(E.svTRID(f"{message.id}-PA")),
+                D.paDate(message.at),
+            )
         record = self.registry.domains.get(message.domain) if message.domain else None
         if record is None or not message.text.startswith("Transfer "):
             return None
