@@ -252,9 +252,12 @@ def _contact_for(
         raise RegistrationRefused(f"country {customer.country}")
     legal_form = kvk = ""
     if registry.legal_form:
-        # SIDN's legal form, read from the company's legal name (ANDERS where it does not
-        # say), with its KvK number; PERSOON for a person.
-        legal_form = sidn_legal_form(company=company, country=customer.country)
+        # SIDN's legal form, as the customer chose it in the account, else read from the
+        # company's legal name (ANDERS where it does not say), with its KvK number;
+        # PERSOON for a person.
+        legal_form = sidn_legal_form(
+            company=company, country=customer.country, chosen=customer.legal_form
+        )
         kvk = plain.get("kvk_number", "") if company else ""
     return ContactData(
         handle=handle,
