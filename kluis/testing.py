@@ -433,6 +433,7 @@ ROUTES: dict[str, Route] = {
     "accounts:settings": Route("account"),
     "accounts:password-change": Route("account"),
     "accounts:email-change": Route("account"),
+    "accounts:legal-form": Route("account"),
     "accounts:mfa": Route("account"),
     "accounts:mfa-totp": Route("account"),
     "accounts:mfa-recovery": Route("account", method="post"),

@@ -10,7 +10,7 @@ from django.core.validators import MaxLengthValidator
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from kluis.accounts.models import Customer, User
+from kluis.accounts.models import Customer, LegalForm, User
 from kluis.accounts.passkeys import MAX_NAME_LENGTH as MAX_PASSKEY_NAME_LENGTH
 from kluis.accounts.selectors import purposes_using
 from kluis.accounts.validators import (
@@ -161,6 +161,17 @@ class EmailChangeForm(forms.Form):
         if not self.user.check_password(password):
             raise forms.ValidationError(_("Dit wachtwoord klopt niet."), code="password")
         return password
+
+
+class LegalFormForm(forms.Form):
+    legal_form = forms.ChoiceField(
+        label=_("Rechtsvorm van je organisatie"),
+        choices=[("", _("(niet opgegeven)")), *LegalForm.choices],
+        required=False,
+        help_text=_(
+            "Zoals ingeschreven bij de KvK. Voor een .nl-domeinnaam geven we hem door aan SIDN."
+        ),
+    )
 
 
 class CustomerSearchForm(forms.Form):

@@ -20,6 +20,22 @@ from kluis.policy.schema import ROLE_KEYS
 from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
 
 
+class LegalForm(models.TextChoices):
+    EENMANSZAAK = "eenmanszaak", _("eenmanszaak")
+    VOF = "vof", _("vennootschap onder firma (vof)")
+    CV = "cv", _("commanditaire vennootschap (cv)")
+    MAATSCHAP = "maatschap", _("maatschap")
+    BV = "bv", _("besloten vennootschap (bv)")
+    NV = "nv", _("naamloze vennootschap (nv)")
+    STICHTING = "stichting", _("stichting")
+    VERENIGING = "vereniging", _("vereniging")
+    COOPERATIE = "cooperatie", _("coöperatie")
+    OWM = "owm", _("onderlinge waarborgmaatschappij")
+    KERK = "kerk", _("kerkgenootschap")
+    BUITENLANDS = "buitenlands", _("buitenlandse rechtsvorm")
+    ANDERS = "anders", _("een andere rechtsvorm")
+
+
 class Customer(SealedModel):
     class Kind(models.TextChoices):
         PERSON = "person", _("Particulier")
@@ -38,6 +54,11 @@ class Customer(SealedModel):
     email_index = BlindIndexField(source="email", kind="email")
     phone = SealedField(_("telefoonnummer"), category="user.contact.phone_number")
     kvk_number = SealedField(_("KvK-nummer"), category="kluis.kvk_number")
+    # The organisation's legal form, as the customer chose it in the account ("" = not
+    # given). The registries that want one (SIDN) get it instead of a guess from the name.
+    legal_form = models.CharField(
+        _("rechtsvorm"), max_length=16, choices=LegalForm.choices, blank=True
+    )
     vat_number = SealedField(_("btw-nummer"), category="kluis.vat_number")
     vat_index = BlindIndexField(source="vat_number", kind="vat")
     language = models.CharField(max_length=2, default="nl")

@@ -26,6 +26,7 @@ from kluis.accounts import emails, throttle, validators
 from kluis.accounts.models import (
     Customer,
     EmailChange,
+    LegalForm,
     Passkey,
     PasswordResetRequest,
     RoleGrant,
@@ -688,3 +689,25 @@ def customer_search(*, text: str, by: User) -> list[Customer]:
         action="backoffice.customer_search", actor=by.actor().ref, data={"found": len(found)}
     )
     return found
+
+
+@transaction.atomic
+def legal_form_set(*, customer: Customer, legal_form: str, by: User) -> bool:
+    """The organisation's legal form as its customer chose it; False when unchanged."""
+    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    if locked.kind != Customer.Kind.ORGANISATION:
+        raise AccountError("not_an_organisation")
+    if legal_form not in ("", *LegalForm.values):
+        raise AccountError("unknown_legal_form")
+    if locked.legal_form == legal_form:
+        return False
+    old = locked.legal_form
+    locked.legal_form = legal_form
+    locked.save(update_fields=["legal_form"])
+    audit_append(
+        action="accounts.legal_form_set",
+        actor=by.actor().ref,
+        subject=locked.pk,
+        data={"from": old, "to": legal_form},
+    )
+    return True

@@ -21,6 +21,7 @@ urlpatterns = [
     path("instellingen/", views.account_settings, name="settings"),
     path("wachtwoord-wijzigen/", views.password_change, name="password-change"),
     path("e-mailadres-wijzigen/", views.email_change, name="email-change"),
+    path("rechtsvorm/", views.legal_form, name="legal-form"),
     path("e-mailadres-bevestigen/<str:token>/", views.email_confirm, name="email-confirm"),
     path("tweestapsverificatie/", views.mfa_overview, name="mfa"),
     path("tweestapsverificatie/app/", views.mfa_totp, name="mfa-totp"),

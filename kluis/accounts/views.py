@@ -33,7 +33,7 @@ from kluis.accounts.http import (
     start_mfa,
 )
 from kluis.accounts.http import wait_message as _wait_message
-from kluis.accounts.models import User
+from kluis.accounts.models import Customer, User
 from kluis.accounts.tokens import (
     _AccountTokenGenerator,
     activation_tokens,
@@ -194,6 +194,31 @@ def password_change(request: HttpRequest) -> HttpResponse:
         )
         return redirect("accounts:settings")
     return render(request, "accounts/password_change.html", {"form": form})
+
+
+@login_required
+def legal_form(request: HttpRequest) -> HttpResponse:
+    """A business customer's legal form; other users are told it is not theirs to give."""
+    user = current_user(request)
+    customer = user.customer
+    if customer is None or customer.kind != Customer.Kind.ORGANISATION:
+        return render(request, "accounts/legal_form.html", {"form": None})
+    form = forms.LegalFormForm(request.POST or None, initial={"legal_form": customer.legal_form})
+    if request.method == "POST" and form.is_valid():
+        changed = services.legal_form_set(
+            customer=customer, legal_form=form.cleaned_data["legal_form"], by=user
+        )
+        messages.success(
+            request,
+            _("Je rechtsvorm is opgeslagen.") if changed else _("Je rechtsvorm was al zo."),
+        )
+        return redirect("accounts:settings")
+    return render(
+        request,
+        "accounts/legal_form.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @sensitive_post_parameters("password")

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
-from kluis.domains import selectors, services
+from kluis.domains import late_payments, selectors, services, shop_link
 from kluis.domains.models import DomainRegistration
 
 
@@ -26,6 +26,10 @@ def desk(request: HttpRequest) -> HttpResponse:
             "renewals": selectors.renewal_rows(),
             "ending": selectors.ending_rows(),
             "messages_in": selectors.recent_poll_messages(),
+            "late": [
+                (late, shop_link.domain_masked(late.registration.line))
+                for late in late_payments.late_payments()
+            ],
         },
     )
 

@@ -62,6 +62,10 @@ H = ElementMaker(namespace=HOST, nsmap={"host": HOST})
 S = ElementMaker(namespace=SIDN, nsmap={"sidn-ext-epp": SIDN})
 
 TLDS = ("nl", "eu", "be", "de", "com", "net", "org")
+# The TLDs where a transfer adds a period to the domain's term (one year when the
+# request names none), as the gTLD registries do; elsewhere a transfer extends nothing
+# and a request that names a period is refused (2306).
+TRANSFER_EXTENDS = ("com", "net", "org")
 COMMAND_LIMIT = 64 * 1024
 # Names a registry keeps for itself: check answers avail=0 "Reserved", create 2306.
 RESERVED = frozenset({"nic", "whois", "rdap", "registry"})
@@ -133,6 +137,17 @@ class DomainRecord:
     # A transfer waiting for the losing registrar: (gaining client id, requested at).
     transfer_to: str = ""
     transfer_at: str = ""
+    # The years the pending transfer adds once approved.
+    transfer_years: int = 0
+
+    def transfer_approved(self, gaining: str) -> None:
+        """The domain moves to `gaining`, its term extended by the transfer's period."""
+        if self.transfer_years:
+            expires = dt.datetime.fromisoformat(self.expires.replace("Z", "+00:00"))
+            self.expires = _iso(_add_years(expires, self.transfer_years))
+        self.sponsor, self.auth_pw = gaining, secrets.token_hex(8)
+        self.transfer_to = self.transfer_at = ""
+        self.transfer_years = 0
 
 
 @dataclass
@@ -169,6 +184,8 @@ class PollMessage:
     domain: str = ""
     # The registrar that asked for the transfer the message is about.
     gaining: str = ""
+    # A pending-action notice (RFC 5731 <domain:panData>): "1" done, "0" failed.
+    pa_result: str = ""
 
 
 @dataclass
@@ -262,6 +279,33 @@ class Registry:
             )
         )
 
+    def notice(self, client_id: str, text: str, *, domain: str = "", pa_result: str = "") -> None:
+        """A poll message for `client_id` that is not about a transfer: a pending action's
+        result about `domain` (<domain:panData>), or plain text (call under the lock)."""
+        self.polls.setdefault(client_id, []).append(
+            PollMessage(self.next_id("M"), _iso(_now()), text, domain, pa_result=pa_result)
+        )
+
+    def registry_delete(self, name: str) -> None:
+        """The registry deletes `name` itself (a court order, abuse, a failed check) and
+        tells its registrar."""
+        with self.lock:
+            record = self.domains.pop(name)
+            self.notice(
+                record.sponsor, f"Domain {name} deleted by the registry", domain=name, pa_result="1"
+            )
+            self.save()
+
+    def registry_set_expiry(self, name: str, expires: dt.date) -> None:
+        """The registry moves the expiry date of `name` and tells its registrar."""
+        with self.lock:
+            record = self.domains[name]
+            record.expires = expires.strftime("%Y-%m-%dT%H:%M:%S.0Z")
+            self.notice(
+                record.sponsor, f"Expiry date of {name} changed", domain=name, pa_result="1"
+            )
+            self.save()
+
     def transfers_due(self) -> None:
         """Approve the pending transfers no one answered in time (call under the lock)."""
         limit = _now() - self.transfer_auto_approve
@@ -272,8 +316,7 @@ class Registry:
             if at > limit:
                 continue
             losing, gaining = record.sponsor, record.transfer_to
-            record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
-            record.transfer_to = record.transfer_at = ""
+            record.transfer_approved(gaining)
             self.tell(losing, "serverApproved", record, gaining)
             self.tell(gaining, "serverApproved", record, gaining)
             self.save()
@@ -536,6 +579,17 @@ class Session:
             raise self._sidn_refusal(2306, f"period of {years} years (1 to {most})", "P0001")
         return years
 
+    def _transfer_years(self, obj: etree._Element, name: str) -> int:
+        """What a transfer request adds: its period (one year by default) where the TLD's
+        transfers extend the term; elsewhere none, and a period named is refused."""
+        if name.rsplit(".", 1)[-1] in TRANSFER_EXTENDS:
+            return self._years(obj, name)
+        if obj.find(_q(DOMAIN, "period")) is not None:
+            raise self._sidn_refusal(
+                2306, "a transfer does not extend the term here: no period", "P0002"
+            )
+        return 0
+
     def _hosts_exist(self, names: list[str]) -> None:
         for host in names:
             if host.lower() not in self.registry.hosts:
@@ -680,15 +734,16 @@ class Session:
                     raise Refusal(2300)
                 if given_pw != record.auth_pw:
                     raise self._sidn_refusal(2202, "wrong auth code", "T0002")
+                years = self._transfer_years(obj, name)
                 now = _iso(_now())
                 losing = record.sponsor
                 if name.endswith(".nl"):
                     # SIDN: the right token moves the domain at once.
-                    record.sponsor = self.client_id
-                    record.auth_pw = secrets.token_hex(8)
+                    record.transfer_approved(self.client_id)
                     code, status = 1000, "serverApproved"
                 else:
                     record.transfer_to, record.transfer_at = self.client_id, now
+                    record.transfer_years = years
                     code, status = 1001, "pending"
                 reg.tell(losing, status, record, self.client_id)
                 reg.save()
@@ -711,6 +766,7 @@ class Session:
                     raise Refusal(2201)
                 at = record.transfer_at
                 record.transfer_to = record.transfer_at = ""
+                record.transfer_years = 0
                 reg.tell(record.sponsor, "clientCancelled", record, self.client_id)
                 reg.save()
                 return self.answer(
@@ -725,8 +781,9 @@ class Session:
                     raise Refusal(2301)
                 gaining, at = record.transfer_to, record.transfer_at
                 if op == "approve":
-                    record.sponsor, record.auth_pw = gaining, secrets.token_hex(8)
+                    record.transfer_approved(gaining)
                 record.transfer_to = record.transfer_at = ""
+                record.transfer_years = 0
                 status = "clientApproved" if op == "approve" else "clientRejected"
                 reg.tell(gaining, status, record, gaining)
                 reg.save()
@@ -912,7 +969,14 @@ class Session:
     # poll
 
     def _poll_data(self, message: PollMessage) -> etree._Element | None:
-        """A transfer message carries its <domain:trnData>, as registries send it."""
+        """A transfer message carries its <domain:trnData>, as registries send it; a
+        pending action's result its <domain:panData>."""
+        if message.pa_result and message.domain:
+            return D.panData(
+                D.name(message.domain, paResult=message.pa_result),
+                D.paTRID(E.svTRID(f"{message.id}-PA")),
+                D.paDate(message.at),
+            )
         record = self.registry.domains.get(message.domain) if message.domain else None
         if record is None or not message.text.startswith("Transfer "):
             return None

@@ -31,6 +31,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kluis.audit.chain import audit_append
 from kluis.domains import shop_link
@@ -144,12 +145,29 @@ def _after_delete(registration: DomainRegistration) -> None:
     """The moment between the registry's yes and our commit (tests crash here)."""
 
 
+def subscription_end(registration: DomainRegistration, last_day: dt.date) -> str:
+    """Stop the subscription of a domain the registry no longer holds, after `last_day`
+    (call in the transaction that marks it deleted); "" or, when the shop refuses, why
+    (the registry's deletion stands; the subscription is then for staff)."""
+    from kluis.shop.services import ShopError, subscription_stop
+
+    subscription_id = shop_link.subscription_of(registration.line)
+    if subscription_id is None:
+        return ""
+    try:
+        with transaction.atomic():
+            subscription_stop(
+                subscription_id=subscription_id, last_day=last_day, actor_ref=ACTOR.ref
+            )
+    except ShopError as exc:
+        return (_("Abonnement niet beëindigd: %(error)s") % {"error": exc})[:500]
+    return ""
+
+
 def domain_end(
     *, registration: DomainRegistration, session_for: SessionFor = _session
 ) -> DomainRegistration:
     """Delete an unpaid domain at its registry and end it here; safe to run again."""
-    from kluis.shop.services import ShopError, subscription_stop
-
     if not unpaid().filter(pk=registration.pk).exists():
         return registration  # paid in time, or no longer registered
     registry = REGISTRIES[registration.registry]
@@ -175,19 +193,11 @@ def domain_end(
             return locked
         locked.status = DomainRegistration.Status.DELETED
         locked.deleted_at = timezone.now()
+        locked.end_reason = DomainRegistration.EndReason.UNPAID
         locked.last_error = ""
-        subscription_id = shop_link.subscription_of(locked.line)
-        if subscription_id is not None:
-            try:
-                with transaction.atomic():
-                    subscription_stop(
-                        subscription_id=subscription_id,
-                        last_day=expires_on - dt.timedelta(days=1),
-                        actor_ref=ACTOR.ref,
-                    )
-            except ShopError as exc:
-                # The registry deleted it: that stands; the subscription is for staff.
-                locked.last_error = f"Abonnement niet beëindigd: {exc}"[:500]
+        problem = subscription_end(locked, expires_on - dt.timedelta(days=1))
+        if problem:
+            locked.last_error = problem
         locked.save()
         mail_to_customer(
             locked,

@@ -52,5 +52,7 @@ def domains_transfer() -> str:
 @job("domains_expiry", every=dt.timedelta(hours=1), lease=dt.timedelta(minutes=15))
 def domains_expiry() -> str:
     from kluis.domains.expiry import expiry_run
+    from kluis.domains.late_payments import late_payments_run
 
-    return expiry_run()
+    ended = expiry_run()
+    return f"{ended}; {late_payments_run()} paid after the delete"

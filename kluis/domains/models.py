@@ -66,6 +66,10 @@ class DomainRegistration(models.Model):
         # Not renewed (unpaid or ended) and deleted at the registry at its expiry.
         DELETED = "deleted", _("opgeheven")
 
+    class EndReason(models.TextChoices):
+        UNPAID = "unpaid", _("niet betaald")
+        REGISTRY = "registry", _("door de registry opgeheven")
+
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="domain_registrations"
     )
@@ -93,8 +97,10 @@ class DomainRegistration(models.Model):
     # A transfer in: when the registry accepted the request, and when we last asked it.
     transfer_requested_at = models.DateTimeField(null=True, blank=True)
     transfer_checked_at = models.DateTimeField(null=True, blank=True)
-    # Deleted at the registry at the end of its term (not renewed).
+    # Deleted at the registry at the end of its term (not renewed), or by the registry
+    # itself (its poll message said so; kluis/domains/notices.py).
     deleted_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=10, choices=EndReason.choices, blank=True)
 
     objects = DomainRegistrationQuerySet.as_manager()
 
@@ -150,6 +156,8 @@ class PollMessage(models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     text = models.CharField(max_length=500, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
+    # What kluis did on it ("" = shown only): kluis/domains/notices.py.
+    outcome = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

@@ -57,6 +57,10 @@ class Registry:
     # Domain create names an admin and a tech contact (ours) beside the registrant.
     admin_tech: bool
     registrant_countries: frozenset[str] | None = None
+    # Years a transfer adds to the domain's term at this registry (sent as the
+    # transfer's <domain:period>), or None where a transfer extends nothing and the
+    # registry takes no period (SIDN, EURid, DNS Belgium, DENIC).
+    transfer_years: int | None = None
     # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
     # meet, whatever a registry's namespace.
     handle_prefix: str = "KL-"
@@ -157,6 +161,7 @@ REGISTRIES: dict[str, Registry] = {
             max_years=10,
             max_sessions=4,
             admin_tech=True,
+            transfer_years=1,
         ),
         Registry(
             key="pir",
@@ -174,6 +179,7 @@ REGISTRIES: dict[str, Registry] = {
             max_years=10,
             max_sessions=4,
             admin_tech=True,
+            transfer_years=1,
         ),
     )
 }
@@ -252,14 +258,35 @@ def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
     return any(tuple(words[i : i + n]) == phrase for i in range(len(words) - n + 1))
 
 
-def sidn_legal_form(*, company: str, country: str) -> str:
-    """SIDN's legal form for a registrant: PERSOON for a person; for a Dutch company the
-    form its legal name states, ANDERS when the name does not say it; BRO (a foreign
+# The legal form a business customer chose in the account (accounts.LegalForm) -> SIDN's.
+SIDN_BY_CHOICE = {
+    "eenmanszaak": "EENMANSZAAK",
+    "vof": "VOF",
+    "cv": "CV",
+    "maatschap": "MAATSCHAP",
+    "bv": "BV",
+    "nv": "NV",
+    "stichting": "STICHTING",
+    "vereniging": "VERENIGING",
+    "cooperatie": "COOP",
+    "owm": "OWM",
+    "kerk": "KERK",
+    "buitenlands": "BRO",
+    "anders": "ANDERS",
+}
+
+
+def sidn_legal_form(*, company: str, country: str, chosen: str = "") -> str:
+    """SIDN's legal form for a registrant: PERSOON for a person; for a company the form
+    its customer chose in the account (`chosen`), else for a Dutch company the form its
+    legal name states, ANDERS only when the name does not say it either; BRO (a foreign
     legal form) for a company established outside the Netherlands."""
     if not company.strip():
         return "PERSOON"
     if country.upper() != "NL":
         return "BRO"
+    if chosen in SIDN_BY_CHOICE:
+        return SIDN_BY_CHOICE[chosen]
     words = _words(company)
     if len(words) > 1 and words[0] in ("bv", "nv"):  # "B.V. Visser" (art. 2:177, 2:66)
         return words[0].upper()

@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import Sent, disclosures_record
-from kluis.domains import shop_link
+from kluis.domains import notices, shop_link
 from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
@@ -252,9 +252,12 @@ def _contact_for(
         raise RegistrationRefused(f"country {customer.country}")
     legal_form = kvk = ""
     if registry.legal_form:
-        # SIDN's legal form, read from the company's legal name (ANDERS where it does not
-        # say), with its KvK number; PERSOON for a person.
-        legal_form = sidn_legal_form(company=company, country=customer.country)
+        # SIDN's legal form, as the customer chose it in the account, else read from the
+        # company's legal name (ANDERS where it does not say), with its KvK number;
+        # PERSOON for a person.
+        legal_form = sidn_legal_form(
+            company=company, country=customer.country, chosen=customer.legal_form
+        )
         kvk = plain.get("kvk_number", "") if company else ""
     return ContactData(
         handle=handle,
@@ -972,7 +975,7 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
             message = epp.poll()
             if message is None:
                 break
-            PollMessage.objects.get_or_create(
+            row, _created = PollMessage.objects.get_or_create(
                 registry=registry.key,
                 message_id=message.queue_id,
                 defaults={"queued_at": message.queue_date, "text": message.queue_message[:500]},
@@ -980,6 +983,11 @@ def poll_messages_fetch(*, registry: Registry, session_for: SessionFor = _sessio
             mine = _act_on_poll(registry, message, epp.endpoint.client_id)
             if mine is not None:
                 ours.append(mine)
+            else:
+                # A deletion or new expiry by the registry: acted on before the ack.
+                outcome = notices.notice_act(registry, epp, message)
+                if outcome:
+                    PollMessage.objects.filter(pk=row.pk).update(outcome=outcome[:200])
             epp.poll_ack(message.queue_id)
             fetched += 1
     # A message lost here after its ack is not lost for good: the transfers job asks

@@ -173,10 +173,12 @@ def _sponsor(epp: EppClient, name: str) -> str:
         return ""
 
 
-def _request_once(epp: EppClient, name: str, code: str) -> str:
+def _request_once(epp: EppClient, name: str, code: str, years: int | None = None) -> str:
     """Send <transfer op="request"> unless the registry shows an earlier run did.
 
-    Returns "approved" (the domain is ours now) or "pending".
+    `years` is the period the registry adds to a transfer (its `transfer_years`; none
+    where a transfer extends nothing). Returns "approved" (the domain is ours now) or
+    "pending".
     """
     me = epp.endpoint.client_id
     if _sponsor(epp, name) == me:
@@ -189,7 +191,7 @@ def _request_once(epp: EppClient, name: str, code: str) -> str:
         earlier = None
     if earlier is not None and earlier.status == "pending" and earlier.requested_by == me:
         return "pending"  # requested by a run that crashed before its commit
-    _answer, trn = epp.domain_transfer(op="request", name=name, auth_pw=code)
+    _answer, trn = epp.domain_transfer(op="request", name=name, auth_pw=code, years=years)
     if trn is not None and trn.status in APPROVED:
         return "approved"
     return "pending"
@@ -225,7 +227,7 @@ def transfer_request(
         registry,
         plan,
         session_for,
-        lambda epp: _request_once(epp, name, code),
+        lambda epp: _request_once(epp, name, code, registry.transfer_years),
         lambda exc: _CAUSES.get(exc.code, Cause.OTHER),
     )
     if answered is None:

@@ -38,10 +38,16 @@ class CartLine:
     # A taken name to be transferred to us: the auth code of its current registrar
     # (sealed with the name in the session; here only while the cart is in use).
     auth_code: str = field(default="", repr=False)
+    # What each later period costs, when it differs from the first (a transfer).
+    renewal_cents: int | None = None
 
     @property
     def is_transfer(self) -> bool:
         return bool(self.auth_code)
+
+    @property
+    def recurring_cents(self) -> int:
+        return self.price_cents if self.renewal_cents is None else self.renewal_cents
 
     def description(self, language: str) -> str:
         if self.product is not None:
@@ -66,12 +72,12 @@ class Cart:
     @property
     def per_month_cents(self) -> int:
         """What recurs each month after the first period."""
-        return sum(line.price_cents for line in self.lines if line.period == Period.MONTH)
+        return sum(line.recurring_cents for line in self.lines if line.period == Period.MONTH)
 
     @property
     def per_year_cents(self) -> int:
         """What recurs each year after the first period."""
-        return sum(line.price_cents for line in self.lines if line.period == Period.YEAR)
+        return sum(line.recurring_cents for line in self.lines if line.period == Period.YEAR)
 
     @property
     def domains(self) -> list[CartLine]:
@@ -143,15 +149,17 @@ def cart_get(session: SessionBase) -> Cart:
     for domain, code in entries:
         extension = extensions.get(domain.split(".", 1)[1]) if "." in domain else None
         if extension is not None:
+            # A transfer pays the extension's transfer price for its first period.
             lines.append(
                 CartLine(
                     "domain",
                     None,
                     extension,
                     domain,
-                    extension.price_cents,
+                    extension.transfer_price_cents if code else extension.price_cents,
                     extension.period,
                     auth_code=code,
+                    renewal_cents=extension.price_cents if code else None,
                 )
             )
     return Cart(raw["token"], lines)

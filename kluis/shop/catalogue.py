@@ -93,6 +93,8 @@ def catalogue_load() -> tuple[int, int]:
                 "eu": eu,
                 "idn": tld in IDN_TLDS,
                 "price_cents": price,
+                # A transfer pays its first year as a registration does.
+                "transfer_price_cents": price,
             },
         )
         extensions += made

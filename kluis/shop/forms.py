@@ -512,12 +512,49 @@ class ProductEditForm(ProductForm):
         fields = [f for f in ProductForm.Meta.fields if f != "price_cents"]
 
 
+PRICE_ERRORS = {
+    "max_value": _("Een prijs is hoogstens € 10.000,00 per periode."),
+    "min_value": _("Een prijs kan niet negatief zijn."),
+    "max_decimal_places": _("Geef de prijs in hele centen."),
+}
+
+
 class ExtensionForm(forms.ModelForm):  # type: ignore[type-arg]
-    """An existing extension: its price changes only through a PriceChangeForm."""
+    """An existing extension: its price changes only through a PriceChangeForm.
+
+    The transfer price is set here and counts at once: it is paid once, by a new
+    order's transfer, and no running subscription ever pays it again.
+    """
+
+    transfer_price = forms.DecimalField(
+        label=_("Prijs van een verhuizing naar ons (euro, excl. btw)"),
+        help_text=_(
+            "Betaalt de eerste periode van een verhuisde domeinnaam; daarna verlengt die tegen"
+            " de gewone prijs. Geldt meteen, alleen voor nieuwe bestellingen."
+        ),
+        min_value=Decimal("0"),
+        max_value=Decimal(MAX_PRICE_CENTS) / 100,
+        decimal_places=2,
+        error_messages=PRICE_ERRORS,
+    )
 
     class Meta:
         model = DomainExtension
         fields = ["period", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial.setdefault(
+                "transfer_price", Decimal(self.instance.transfer_price_cents) / 100
+            )
+
+    def save(self, commit: bool = True) -> DomainExtension:
+        extension: DomainExtension = super().save(commit=False)
+        extension.transfer_price_cents = int(self.cleaned_data["transfer_price"] * 100)
+        if commit:
+            extension.save()
+        return extension
 
 
 class PriceChangeForm(forms.Form):
@@ -526,11 +563,7 @@ class PriceChangeForm(forms.Form):
         min_value=Decimal("0"),
         max_value=Decimal(MAX_PRICE_CENTS) / 100,
         decimal_places=2,
-        error_messages={
-            "max_value": _("Een prijs is hoogstens € 10.000,00 per periode."),
-            "min_value": _("Een prijs kan niet negatief zijn."),
-            "max_decimal_places": _("Geef de prijs in hele centen."),
-        },
+        error_messages=PRICE_ERRORS,
     )
     effective_on = forms.DateField(
         label=_("Gaat in op"),

@@ -96,6 +96,12 @@ class DomainExtension(models.Model):
     # Whether the registry registers internationalised names (xn--…) under this TLD.
     idn = models.BooleanField(default=False)
     price_cents = models.PositiveIntegerField(validators=[price_bound])
+    # What a transfer to us costs: it pays the first period, after which the domain
+    # renews at `price_cents`. Whether the registry adds a year to a transfer is its
+    # rule (kluis/domains/registries.py, `transfer_years`), not the shop's.
+    transfer_price_cents = models.PositiveIntegerField(
+        _("prijs van een verhuizing (centen, excl. btw)"), default=0, validators=[price_bound]
+    )
     period = models.CharField(max_length=5, choices=Period.choices, default=Period.YEAR)
     active = models.BooleanField(default=True)
 
@@ -105,7 +111,11 @@ class DomainExtension(models.Model):
             models.CheckConstraint(
                 condition=models.Q(price_cents__lte=MAX_PRICE_CENTS),
                 name="shop_extension_price_bound",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(transfer_price_cents__lte=MAX_PRICE_CENTS),
+                name="shop_extension_transfer_price_bound",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -242,8 +252,13 @@ class OrderLine(models.Model):
         DomainName, null=True, blank=True, on_delete=models.PROTECT, related_name="order_lines"
     )
     description = models.CharField(max_length=300)
+    # The first period's price (a transfer's: the extension's transfer price).
     price_cents = models.PositiveIntegerField()
     period = models.CharField(max_length=5, choices=Period.choices)
+    # A domain transferred to us (not registered anew), and what each later period
+    # costs when that differs from the first (None: price_cents).
+    transfer = models.BooleanField(default=False)
+    renewal_price_cents = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -253,6 +268,11 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return self.description
+
+    @property
+    def recurring_price_cents(self) -> int:
+        """What each period after the first costs, as ordered."""
+        return self.price_cents if self.renewal_price_cents is None else self.renewal_price_cents
 
 
 class VatCheck(SealedModel):

@@ -143,12 +143,13 @@ def subscription_price_cents(
 ) -> int:
     """What the period of `subscription` that starts on `period_start` costs (net).
 
-    The order line's price, changed by each later change in effect by `period_start`:
+    The order line's price for later periods (a transfer's first period has its own),
+    changed by each later change in effect by `period_start`:
     a decrease at once, a rise only once this subscriber's notice has run. `before`
     leaves out that change and every later one (the price a notice compares with).
     """
     ordered = timezone.localdate(subscription.line.order.created_at)
-    price = subscription.line.price_cents
+    price = subscription.line.recurring_price_cents
     notices = {n.change_id: n for n in subscription.price_notices.all()}
     changes = PriceChange.objects.filter(
         **_item_filter(subscription.item), effective_on__gt=ordered, effective_on__lte=period_start

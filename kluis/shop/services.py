@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext, override
 
 from kluis import uploads
 from kluis.accounts import services as account_services
@@ -26,7 +27,7 @@ from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.policy.enforce import Actor
 from kluis.shop import availability, consumer, documents, emails, moves, pricing
-from kluis.shop.cart import Cart
+from kluis.shop.cart import Cart, CartLine
 from kluis.shop.domains import domain_name_create
 from kluis.shop.models import (
     DOMAIN_MARK,
@@ -264,9 +265,11 @@ def _order_place(
             domain_name=domain_name_create(customer=customer, name=line.domain)
             if line.domain
             else None,
-            description=DOMAIN_MARK if line.domain else line.description(language),
+            description=_line_text(line, language),
             price_cents=line.price_cents,
             period=line.period,
+            transfer=line.is_transfer,
+            renewal_price_cents=line.renewal_cents,
         )
         for position, line in enumerate(cart.lines)
     )
@@ -539,6 +542,16 @@ def subscriptions_start(*, order: Order, started_on: dt.date | None = None) -> l
         )
         _contract_end_update(order.customer_id)
     return made
+
+
+def _line_text(line: CartLine, language: str) -> str:
+    """An order line's text; a domain's name stays sealed beside it (DOMAIN_MARK)."""
+    if not line.domain:
+        return line.description(language)
+    if not line.is_transfer:
+        return DOMAIN_MARK
+    with override(language if language in ("nl", "en") else "nl"):
+        return gettext("Verhuizing van %(domain)s") % {"domain": DOMAIN_MARK}
 
 
 def _transfer_codes_keep(order: Order, cart: Cart) -> None:

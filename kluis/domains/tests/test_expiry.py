@@ -201,3 +201,62 @@ def test_a_registry_refusing_the_delete_leaves_it_on_the_desk(
     log_in(client, personas.staff["orders"])
     desk = client.get(reverse("domains_backoffice:desk")).content.decode()
     assert "SIDN: 2304" in desk
+
+
+def test_a_renewal_paid_after_the_delete_is_proposed_for_refund_and_told_once(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.billing.models import Refund
+    from kluis.billing.services import apply_payment
+    from kluis.billing.tests.test_portal_payments import received
+    from kluis.domains import late_payments
+
+    registration = _registered_with_subscription(personas, "te-laat-betaald.nl")
+    expires = registration.expires_on
+    assert expires is not None
+    invoice = _unpaid_invoice(personas, registration)
+    assert late_payments.late_payments_run() == 0
+    assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    assert late_payments.late_payments_run() == 0  # nothing paid yet
+
+    # The customer pays the whole renewal invoice after all.
+    invoice.refresh_from_db()
+    payment = received(invoice, invoice.total_cents, iban="NL91ABNA0417164300", day=expires)
+    apply_payment(invoice, payment, None)
+    refund = Refund.objects.get(invoice=invoice)
+    assert refund.status == Refund.Status.PROPOSED  # proposed, nothing sent
+    # What goes back is the domain's credited part (the invoice renews more than it).
+    credited = sum(abs(c.total_cents) for c in invoice.credit_notes.all())
+    assert 0 < refund.amount_cents == credited < invoice.total_cents
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED  # not re-registered
+    assert not registration.renewals.exists()
+    assert "te-laat-betaald.nl" not in registries_local.registry.domains
+
+    assert late_payments.late_payments_run() == 1
+    assert late_payments.late_payments_run() == 0  # once
+    assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1
+    assert AuditEntry.objects.filter(action="domains.paid_after_delete").count() == 1
+    deliver_due(worker="test")
+    (told,) = [m for m in mail.outbox if "kwam na de opheffing" in m.subject]
+    assert "betalen we je terug" in str(told.body)
+
+    translation.activate("nl")
+    staff = Client()
+    log_in(staff, personas.staff["orders"])
+    desk = staff.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "Betaald na opheffing" in desk and "(voorgesteld)" in desk
+
+
+def test_a_domain_the_registry_deleted_is_not_a_late_payment(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.domains import late_payments
+
+    registration = _registered_with_subscription(personas, "niet-onze-schuld.nl")
+    DomainRegistration.objects.filter(pk=registration.pk).update(
+        status=DomainRegistration.Status.DELETED,
+        end_reason=DomainRegistration.EndReason.REGISTRY,
+        deleted_at=timezone.now(),
+    )
+    assert late_payments.late_payments() == []

@@ -73,3 +73,82 @@ def test_the_local_sidn_refuses_a_legal_form_that_is_not_sidns(epp_client: EppCl
         epp_client.contact_create(contact("KL-LF", legal_form="GMBH", reg_no="12345678"))
     assert refused.value.code == 2005
     assert "legal form" in refused.value.response.explain()
+
+
+def test_every_legal_form_a_customer_can_choose_is_one_of_sidns() -> None:
+    from kluis.accounts.models import LegalForm
+    from kluis.domains.registries import SIDN_BY_CHOICE
+
+    assert set(SIDN_BY_CHOICE) == set(LegalForm.values)
+    assert set(SIDN_BY_CHOICE.values()) <= SIDN_LEGAL_FORMS
+
+
+@pytest.mark.parametrize(
+    ("company", "chosen", "form"),
+    [
+        ("Visser Webdesign", "eenmanszaak", "EENMANSZAAK"),  # the name says nothing
+        ("Visser en Visser", "vof", "VOF"),
+        ("Bakkerij Visser", "cv", "CV"),
+        ("Visser Webdesign B.V.", "", "BV"),  # nothing chosen: read from the name
+        ("Visser Webdesign", "", "ANDERS"),  # nothing known at all
+        ("Visser BVBA", "bv", "BRO"),  # established abroad (country BE below)
+    ],
+)
+def test_the_legal_form_the_customer_chose_goes_before_the_name(
+    company: str, chosen: str, form: str
+) -> None:
+    country = "BE" if company.endswith("BVBA") else "NL"
+    assert sidn_legal_form(company=company, country=country, chosen=chosen) == form
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_business_customer_chooses_its_legal_form_in_the_account_and_sidn_gets_it(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from kluis.audit.models import AuditEntry
+    from kluis.testing import log_in
+
+    customer = as_company(with_address(personas.customer_a), "Visser Webdesign", "12345678")
+    translation.activate("nl")
+    client = Client()
+    log_in(client, personas.alice)
+    url = reverse("accounts:legal-form")
+    assert "Rechtsvorm van je organisatie" in client.get(url).content.decode()
+    refused = client.post(url, {"legal_form": "gmbh"})
+    assert refused.status_code == 400
+    done = client.post(url, {"legal_form": "eenmanszaak"}, follow=True)
+    assert "Je rechtsvorm is opgeslagen." in done.content.decode()
+    assert "eenmanszaak" in client.get(reverse("accounts:settings")).content.decode()
+    customer.refresh_from_db()
+    assert customer.legal_form == "eenmanszaak"
+    assert AuditEntry.objects.filter(action="accounts.legal_form_set").count() == 1
+
+    registration = domain_register(registration=queued(customer, "visser-eenmanszaak.nl"))
+    assert registration.status == DomainRegistration.Status.REGISTERED, registration.last_error
+    at_sidn = registries_local.registry.contacts[f"KLS-{customer.number}"]
+    assert (at_sidn.legal_form, at_sidn.legal_form_reg_no) == ("EENMANSZAAK", "12345678")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_person_has_no_legal_form_to_give(personas: Personas) -> None:
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import translation
+
+    from kluis.accounts.services import AccountError, legal_form_set
+    from kluis.testing import log_in
+
+    translation.activate("nl")
+    client = Client()
+    log_in(client, personas.alice)  # a person
+    page = client.get(reverse("accounts:legal-form")).content.decode()
+    assert "Een rechtsvorm geven alleen zakelijke klanten op" in page
+    assert client.post(reverse("accounts:legal-form"), {"legal_form": "bv"}).status_code == 200
+    with pytest.raises(AccountError):
+        legal_form_set(customer=personas.customer_a, legal_form="bv", by=personas.alice)
+    personas.customer_a.refresh_from_db()
+    assert personas.customer_a.legal_form == ""

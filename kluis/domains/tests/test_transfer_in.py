@@ -92,6 +92,14 @@ def test_a_nl_domain_moves_at_once_holder_nameservers_expiry_and_ledger(
     assert _requests(registries_local) == ["Transfer serverApproved for verhuist.nl"]
 
 
+def _losing_answers(running: epp_local.Running, op: str, name: str) -> None:
+    """The losing registrar approves or rejects the transfer; our poll job hears it."""
+    losing = connect_and_login(endpoint_for(running, "other-registrar", sidn=False))
+    losing.domain_transfer(op=op, name=name)
+    losing.logout()
+    services.poll_messages_run()
+
+
 def registries_local_recipient() -> str:
     return registries.REGISTRIES["sidn"].recipient
 
@@ -157,10 +165,7 @@ def test_a_rejection_fails_it_with_the_registry_words_and_one_mail(
     taken_elsewhere(registries_local, "blijftdaar.com")
     registration = transfer_queued(customer, "blijftdaar.com", consent=True)
     transfers.transfers_run()
-    losing = connect_and_login(endpoint_for(registries_local, "other-registrar", sidn=False))
-    losing.domain_transfer(op="reject", name="blijftdaar.com")
-    losing.logout()
-    services.poll_messages_run()
+    _losing_answers(registries_local, "reject", "blijftdaar.com")
     registration.refresh_from_db()
     assert registration.status == DomainRegistration.Status.FAILED
     assert "clientRejected" in registration.last_error
@@ -383,3 +388,134 @@ def test_an_order_cancelled_while_its_transfer_waits_withdraws_the_request(
     assert record.transfer_to == "" and record.sponsor == "other-registrar"
     assert not TransferCode.objects.exists()
     assert _requests(registries_local)[-1] == "Transfer clientCancelled for bedacht.com"
+
+
+# --- the transfer's price and period ----------------------------------------------------
+
+
+def _expiry(running: epp_local.Running, name: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(
+        running.registry.domains[name].expires.replace(".0Z", "+00:00")
+    )
+
+
+def test_a_transfer_is_sold_at_its_own_price_and_renews_at_the_registration_price(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    from kluis.billing.services import invoice_issue
+    from kluis.shop.cart import cart_get
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.models import DomainExtension
+    from kluis.shop.pricing import subscription_price_cents
+    from kluis.shop.services import subscriptions_start
+    from kluis.shop.testing import order_of_cart
+
+    catalogue_load()
+    DomainExtension.objects.filter(tld="nl").update(price_cents=995, transfer_price_cents=450)
+    registries_local.registry.held_elsewhere("prijs-verhuis.nl", CODE)
+    translation.activate("nl")
+    client.post(reverse("shop:catalogue"), {})  # a session
+    url = reverse("shop:cart-add-domain")
+    client.post(url, {"label": "prijs-verhuis", "tld": "nl", "auth_code": CODE})
+    client.post(url, {"label": "nieuw-naast-verhuis", "tld": "nl"})
+    cart = cart_get(client.session)
+    transfer, new = sorted(cart.lines, key=lambda line: not line.is_transfer)
+    assert (transfer.price_cents, transfer.recurring_cents) == (450, 995)
+    assert (new.price_cents, new.recurring_cents) == (995, 995)
+    assert (cart.total_cents, cart.per_year_cents) == (450 + 995, 995 + 995)
+    page = client.get(reverse("shop:cart")).content.decode()
+    assert "voor de verhuizing (de eerste periode), daarna" in page
+    catalogue = client.get(reverse("shop:catalogue")).content.decode()
+    assert "Verhuizing naar ons" in catalogue and "eenmalig, de eerste periode" in catalogue
+
+    customer = with_address(personas.customer_a)
+    order = order_of_cart(cart, customer)
+    moved = order.lines.get(transfer=True)
+    assert (moved.price_cents, moved.renewal_price_cents) == (450, 995)
+    assert moved.description == "Verhuizing van {domein}"
+    assert order.lines.get(transfer=False).renewal_price_cents is None
+    invoice = invoice_issue(order=order, issued_by=None)
+    texts = sorted(line.description for line in invoice.lines.all())
+    assert texts[0].startswith("Verhuizing van {domein}, eerste periode (1 jaar)")
+    assert texts[1].startswith("{domein}, eerste periode")
+    assert sorted(line.net_cents for line in invoice.lines.all()) == [450, 995]
+
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.DELIVERED)
+    (first, second) = sorted(subscriptions_start(order=order), key=lambda s: not s.line.transfer)
+    start, _end = first.next_period()
+    assert subscription_price_cents(first, start) == 995  # the transfer price was once
+    assert subscription_price_cents(second, start) == 995
+
+
+def test_staff_set_the_transfer_price_of_an_extension(personas: Personas) -> None:
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.models import DomainExtension
+
+    catalogue_load()
+    com = DomainExtension.objects.get(tld="com")
+    assert com.transfer_price_cents == com.price_cents  # a year, as a registration
+    staff = Client()
+    log_in(staff, personas.staff["admin"])
+    url = reverse("shop_backoffice:extension", kwargs={"extension_id": com.pk})
+    assert "Prijs van een verhuizing naar ons" in staff.get(url).content.decode()
+    refused = staff.post(url, {"period": "year", "active": "on", "transfer_price": "-1"})
+    assert refused.status_code == 400
+    assert "Een prijs kan niet negatief zijn." in refused.content.decode()
+    done = staff.post(
+        url, {"period": "year", "active": "on", "transfer_price": "12.50"}, follow=True
+    )
+    assert "De extensie is bijgewerkt." in done.content.decode()
+    com.refresh_from_db()
+    assert com.transfer_price_cents == 1250
+    listing = staff.get(reverse("shop_backoffice:catalogue")).content.decode()
+    assert "verhuizing € 12,50" in listing
+
+
+def test_a_gtld_transfer_adds_a_year_and_a_nl_transfer_keeps_its_term(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kluis.domains.epp import commands
+
+    sent: dict[str, int | None] = {}
+    build = commands.domain_transfer
+
+    def spy(*, op: str, name: str, auth_pw: str = "", years: int | None = None) -> object:
+        if op == "request":
+            sent[name] = years
+        return build(op=op, name=name, auth_pw=auth_pw, years=years)
+
+    monkeypatch.setattr(commands, "domain_transfer", spy)
+    customer = with_address(personas.customer_a)
+    registries_local.registry.held_elsewhere("jaar-erbij.com", CODE)
+    registries_local.registry.held_elsewhere("zelfde-termijn.nl", CODE)
+    com_before = _expiry(registries_local, "jaar-erbij.com")
+    nl_before = _expiry(registries_local, "zelfde-termijn.nl")
+    com = transfer_queued(customer, "jaar-erbij.com", consent=True)
+    nl = transfer_queued(customer, "zelfde-termijn.nl")
+    transfers.transfers_run()
+    _losing_answers(registries_local, "approve", "jaar-erbij.com")
+    com.refresh_from_db()
+    nl.refresh_from_db()
+    assert com.status == nl.status == DomainRegistration.Status.REGISTERED
+    com_after = _expiry(registries_local, "jaar-erbij.com")
+    assert com_after.year == com_before.year + 1
+    assert com.expires_on == timezone.localdate(com_after)
+    assert _expiry(registries_local, "zelfde-termijn.nl") == nl_before
+    assert nl.expires_on == timezone.localdate(nl_before)
+    assert sent == {"jaar-erbij.com": 1, "zelfde-termijn.nl": None}
+
+
+def test_the_registry_refuses_a_period_where_a_transfer_extends_nothing(
+    registries_local: epp_local.Running,
+) -> None:
+    from kluis.domains.epp.client import EppCommandFailed
+
+    assert registries.REGISTRIES["sidn"].transfer_years is None
+    assert registries.REGISTRIES["verisign"].transfer_years == 1
+    taken_elsewhere(registries_local, "geen-periode.nl")
+    ours = connect_and_login(endpoint_for(registries_local, "kluis-sidn", sidn=True))
+    with pytest.raises(EppCommandFailed) as refused:
+        ours.domain_transfer(op="request", name="geen-periode.nl", auth_pw=CODE, years=1)
+    ours.logout()
+    assert refused.value.code == 2306
+    assert registries_local.registry.domains["geen-periode.nl"].sponsor == "other-registrar"

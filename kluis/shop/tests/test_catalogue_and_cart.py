@@ -123,7 +123,7 @@ def test_staff_add_a_package_and_change_an_extension(client, personas, catalogue
     # The edit form changes no price: that is a price change, with its notices.
     response = client.post(
         reverse("shop_backoffice:extension", kwargs={"extension_id": nl.pk}),
-        {"price_cents": "5", "period": "year", "active": "on"},
+        {"price_cents": "5", "period": "year", "active": "on", "transfer_price": "9.95"},
     )
     assert response.status_code == 302
     nl.refresh_from_db()
