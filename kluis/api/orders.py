@@ -38,7 +38,6 @@ from kluis.api.auth import caller_of, customer_of, guard
 from kluis.api.idempotency import idempotent
 from kluis.api.problems import Problem, form_problem
 from kluis.api.schemas import ERRORS, DocumentOut, Input, OrderOut
-from kluis.domains import shop_link
 from kluis.shop import checkout, consumer, documents, services
 from kluis.shop.cart import Cart
 from kluis.shop.domains import registry_named
@@ -50,8 +49,6 @@ from kluis.shop.views import ERRORS as SHOP_ERRORS
 # from the first router that has it).
 router = customers.router
 WRITE = guard("orders:write")
-# As the portal's order pages.
-PURPOSE = "contract_administration"
 
 EXTRACT_MAX = 160_000
 Code = Annotated[str, Field(min_length=1, max_length=60)]
@@ -277,30 +274,6 @@ def _form(body: OrderIn, customer: Customer, cart: Cart) -> CheckoutForm:
     return form
 
 
-def _order_out(request: HttpRequest, order: Order) -> dict[str, Any]:
-    lines = list(order.lines.order_by("position"))
-    domains = [line for line in lines if line.domain_name_id is not None]
-    # The names as the customer wrote them, through the portal's own reveal.
-    names = dict(
-        zip(
-            (line.pk for line in domains),
-            shop_link.domains_shown(domains, purpose=PURPOSE, actor=caller_of(request).actor),
-            strict=True,
-        )
-    )
-    return {
-        "id": order.pk,
-        "number": order.number,
-        "status": order.status,
-        "total_cents": order.total_cents,
-        "created_at": order.created_at,
-        "lines": [
-            {"kind": line.kind, "description": names.get(line.pk, line.description)}
-            for line in lines
-        ],
-    }
-
-
 @router.post(
     "/orders",
     response={201: OrderOut, 200: OrderOut, **ERRORS},
@@ -356,8 +329,8 @@ def order_new(request: HttpRequest, body: OrderIn) -> Status[Any]:
         return {"order": str(order.pk)}
 
     result, replayed = idempotent(request, caller, make)
-    order = Order.objects.get(pk=result["order"], customer=customer)
-    return Status(200 if replayed else 201, _order_out(request, order))
+    order = Order.objects.prefetch_related("lines").get(pk=result["order"], customer=customer)
+    return Status(200 if replayed else 201, customers.orders_out(request, [order])[0])
 
 
 def _not_accepted(due: list[documents.DocumentText]) -> Problem:

@@ -106,6 +106,14 @@ def test_an_order_needs_exactly_the_current_documents(client, personas: Personas
         problem = problem_of(_post(client, body, token), 409, "conflict")
         assert [d["kind"] for d in problem["documents"]] == [d["kind"] for d in legal["documents"]]
         assert "agreement" in problem["detail"]
+    # In English, the refusal in English, and the English texts to accept.
+    english = problem_of(
+        _post(client, {"products": [PRODUCT], "accept": accept}, token, HTTP_ACCEPT_LANGUAGE="en"),
+        409,
+        "conflict",
+    )
+    assert english["detail"].startswith("Accept exactly these documents")
+    assert english["documents"][0]["sha256"] == documents.current("agreement", "en").sha256
     # A hash of another shape is invalid input.
     bad = {"products": [PRODUCT], "accept": {"agreement": {"version": "2", "sha256": "x"}}}
     problem_of(_post(client, bad, token), 422, "invalid")
@@ -210,3 +218,7 @@ def test_a_name_the_registry_refuses_orders_nothing(
     assert json.loads(created.content)["lines"] == [
         {"kind": "domain", "description": "vrij-nog.com"}
     ]
+    # The list of orders names it too (the line itself holds only a mark).
+    reader = token_for(personas.alice, ["orders:read"])
+    listed = json.loads(client.get("/api/v1/orders", **bearer(reader)).content)
+    assert listed[0]["lines"] == [{"kind": "domain", "description": "vrij-nog.com"}]
