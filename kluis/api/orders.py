@@ -127,7 +127,11 @@ class OrderIn(Input):
         description="a Dutch business's first name: a recent extract (PDF, PNG or JPEG) of "
         "at most 120 kB, base64; a larger one through the shop's checkout",
     )
-    accept: AcceptIn = Field(description="each document of GET /legal by version and sha256")
+    accept: AcceptIn = Field(
+        default_factory=AcceptIn,
+        description="each document of GET /legal by version and sha256; left out, the "
+        "answer is a 409 naming them",
+    )
 
 
 def _language() -> str:

@@ -101,8 +101,8 @@ def test_an_order_needs_exactly_the_current_documents(client, personas: Personas
     stale = {**accept, "agreement": {**accept["agreement"], "version": "1.0"}}
     too_many = {**accept, "start_request": accept["agreement"]}
     too_few = {k: v for k, v in accept.items() if k != "withdrawal_info"}
-    for given in ({}, wrong_hash, stale, too_many, too_few):
-        body = {"products": [PRODUCT], "accept": given}
+    for given in (None, {}, wrong_hash, stale, too_many, too_few):
+        body = {"products": [PRODUCT]} | ({"accept": given} if given is not None else {})
         problem = problem_of(_post(client, body, token), 409, "conflict")
         assert [d["kind"] for d in problem["documents"]] == [d["kind"] for d in legal["documents"]]
         assert "agreement" in problem["detail"]
