@@ -51,8 +51,10 @@ router = customers.router
 WRITE = guard("orders:write")
 
 EXTRACT_MAX = 160_000
-Code = Annotated[str, Field(min_length=1, max_length=60)]
-Name = Annotated[str, Field(min_length=3, max_length=90)]
+# A product's code is a slug; a name is checked by the shop's own form, but no control
+# character gets as far as a query.
+Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[-a-zA-Z0-9_]+$")]
+Name = Annotated[str, Field(min_length=3, max_length=90, pattern=r"^[^\x00-\x20\x7f]+$")]
 
 
 class LegalQuery(Schema):

@@ -11,6 +11,7 @@ goes in only when its registry said it is free or could not be asked (the shop's
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from kluis.shop.cart import MAX_ITEMS, Cart, CartLine
 from kluis.shop.models import DomainExtension, Product
 from kluis.shop.pricing import with_prices_of_day
 from kluis.shop.vies import vies_check
+
+SLUG = re.compile(r"[-a-zA-Z0-9_]{1,40}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ def cart_for(
                 _("Hoogstens %(n)d pakketten en namen per bestelling.") % {"n": MAX_ITEMS},
             )
         )
-    found = {p.code: p for p in Product.objects.filter(code__in=products, active=True)}
+    slugs = [c for c in products if SLUG.fullmatch(c)]  # a code is a slug, never more
+    found = {p.code: p for p in Product.objects.filter(code__in=slugs, active=True)}
     names: list[tuple[str, str]] = []  # (the name as the registry gets it, as asked)
     for field, values in (("products", products), ("domains", domains)):
         if len(set(values)) != len(values):
