@@ -848,6 +848,8 @@ ROUTES: dict[str, Route] = {
     "api:invoice-pay-link": Route("api", scope="invoices:read", kwargs=_billing("invoice_kwargs")),
     "api:sites": Route("api", scope="sites:read"),
     "api:orders": Route("api", scope="orders:read"),
+    "api:legal": Route("api", scope="orders:write"),
+    "api:order-new": Route("api", scope="orders:write", method="post", data=_api("order_data")),
     "api:domains": Route("api", scope="domains:read"),
     "api:domain": Route("api", scope="domains:read", kwargs=_registered_domain),
     "api:domain-check": Route(

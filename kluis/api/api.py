@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
 
-from kluis.api import customers, domains, help_requests, nodes, privacy, staff
+from kluis.api import customers, domains, help_requests, nodes, orders, privacy, staff
 from kluis.api.problems import CONTENT_TYPE, Problem, field_errors, problem_response
 from kluis.vault.errors import RevealRefused
 
@@ -52,6 +52,7 @@ api = KluisApi(
 api.add_router("/", customers.router)
 api.add_router("/", privacy.router)
 api.add_router("/", domains.router)
+assert orders.router is customers.router  # POST /orders and GET /legal live there
 api.add_router("/", help_requests.router)
 api.add_router("/nodes", nodes.router)
 api.add_router("/staff", staff.router)

@@ -42,6 +42,7 @@ from kluis.billing.models import Invoice, Payment, Refund
 from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice, open_invoices
+from kluis.domains import shop_link
 from kluis.policy.enforce import Actor
 from kluis.rights.export import build_export, export_shown
 from kluis.shop.models import Order
@@ -381,11 +382,23 @@ def site_allowlist_remove(request: HttpRequest, site_id: int, entry_id: uuid.UUI
     summary="Your orders, newest first",
 )
 def orders(request: HttpRequest) -> list[dict[str, Any]]:
-    rows = (
+    rows = list(
         Order.objects.for_customer(customer_of(request))
         .order_by("-created_at", "-number")
         .prefetch_related("lines")
     )
+    return orders_out(request, rows)
+
+
+def orders_out(request: HttpRequest, rows: list[Order]) -> list[dict[str, Any]]:
+    """Orders with their lines; a domain line by its name as the customer wrote it,
+    revealed as on the portal's order pages (the line itself holds only a mark)."""
+    lines = {o.pk: sorted(o.lines.all(), key=lambda line: line.position) for o in rows}
+    domains = [line for kept in lines.values() for line in kept if line.domain_name_id]
+    shown = shop_link.domains_shown(
+        domains, purpose="contract_administration", actor=caller_of(request).actor
+    )
+    names = {line.pk: name for line, name in zip(domains, shown, strict=True)}
     return [
         {
             "id": o.pk,
@@ -394,8 +407,8 @@ def orders(request: HttpRequest) -> list[dict[str, Any]]:
             "total_cents": o.total_cents,
             "created_at": o.created_at,
             "lines": [
-                {"kind": line.kind, "description": line.description}
-                for line in sorted(o.lines.all(), key=lambda line: line.position)
+                {"kind": line.kind, "description": names.get(line.pk, line.description)}
+                for line in lines[o.pk]
             ],
         }
         for o in rows

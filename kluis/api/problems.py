@@ -45,6 +45,7 @@ class Problem(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(code)
         self.code = code
@@ -52,6 +53,8 @@ class Problem(Exception):
         self.detail = detail
         self.errors = errors
         self.headers = headers or {}
+        # Members of its own (RFC 9457 §3.2), such as the documents an order must accept.
+        self.extra = extra or {}
 
 
 def problem_response(problem: Problem, *, instance: str = "") -> HttpResponse:
@@ -65,6 +68,7 @@ def problem_response(problem: Problem, *, instance: str = "") -> HttpResponse:
         body["instance"] = instance
     if problem.errors is not None:
         body["errors"] = problem.errors
+    body.update(problem.extra)
     response = HttpResponse(
         json.dumps(body, ensure_ascii=False), status=problem.status, content_type=CONTENT_TYPE
     )

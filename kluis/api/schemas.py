@@ -26,6 +26,18 @@ class FieldError(Schema):
     message: str
 
 
+class DocumentOut(Schema):
+    kind: Literal[
+        "agreement", "processor_agreement", "whois_notice", "withdrawal_info", "start_request"
+    ]
+    title: str
+    version: str
+    language: Literal["nl", "en"]
+    sha256: str = Field(description="SHA-256 of `text`, as UTF-8: name it in `accept`")
+    url: str = Field(description="the same text as a page")
+    text: str
+
+
 class ProblemOut(Schema):
     type: str
     title: str
@@ -33,6 +45,9 @@ class ProblemOut(Schema):
     detail: str
     instance: str | None = None
     errors: list[FieldError] | None = None
+    documents: list[DocumentOut] | None = Field(
+        None, description="POST /orders: the documents to accept, when it names others"
+    )
 
 
 # The problems any operation may answer with (application/problem+json).

@@ -40,6 +40,11 @@ SCOPES: dict[str, Scope] = {
         Scope("invoices:read", _("facturen en betalingen lezen, PDF en betaallink"), _CUSTOMER),
         Scope("orders:read", _("bestellingen lezen"), _CUSTOMER),
         Scope(
+            "orders:write",
+            _("pakketten en domeinnamen bestellen, met aanvaarding van de voorwaarden"),
+            _CUSTOMER,
+        ),
+        Scope(
             "domains:read",
             _("je domeinnamen lezen, met status, verloopdatum en naamservers"),
             _CUSTOMER,

@@ -76,3 +76,18 @@ def allow_entry_kwargs(p: Personas) -> dict[str, Any]:
 
     entry = make_entry(make_site(p.customer_a), p.alice)
     return {"site_id": entry.site_id, "entry_id": entry.pk}
+
+
+def order_data(p: Personas) -> dict[str, Any]:
+    """An order of a package by Alice, accepting what GET /legal names (in Dutch)."""
+    from kluis.shop.catalogue import catalogue_load
+    from kluis.shop.checkout import cart_for
+    from kluis.shop.services import documents_due
+
+    catalogue_load()
+    cart = cart_for(token="", products=["webwinkel-start"], domains=[])
+    due = documents_due(cart=cart, customer=p.customer_a, start_now=False, language="nl")
+    return {
+        "products": ["webwinkel-start"],
+        "accept": {d.kind: {"version": d.version, "sha256": d.sha256} for d in due},
+    }

@@ -405,6 +405,9 @@ class Acceptance(SealedModel):
     pdf_sha256 = models.CharField(max_length=64, blank=True)
     accepted_at = models.DateTimeField(default=timezone.now)
     ip_address = SealedField(_("IP-adres"), category="kluis.contract_evidence_ip")
+    # How it was accepted: empty for the shop's checkout and the portal's page;
+    # "api:<token id>" for an order through the REST API with that token.
+    channel = models.CharField(max_length=48, blank=True, default="")
 
     vault_subject_field: ClassVar[str] = "customer_id"
 

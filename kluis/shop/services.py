@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -61,6 +62,50 @@ class ShopError(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+class DocumentsNotAccepted(ShopError):
+    """An order by script named not exactly the documents it must accept (each by its
+    current version and the hash of its text): `due` are the ones it must accept."""
+
+    def __init__(self, due: list[documents.DocumentText]) -> None:
+        super().__init__("not_accepted")
+        self.due = due
+
+
+def order_documents(*, cart: Cart, customer: Customer, start_now: bool) -> list[str]:
+    """The kinds of document an order of `cart` by `customer` records as accepted.
+
+    The agreement and the processor agreement always; the WHOIS/RDAP notice with the
+    consent when a name goes to a registry outside the EU; for a consumer the
+    withdrawal information, and the request to start at once when they make it.
+    """
+    kinds = list(ORDER_DOCUMENTS) + (["whois_notice"] if cart.non_eu_domains else [])
+    if consumer.is_consumer(customer):
+        kinds.append("withdrawal_info")
+        if start_now:
+            kinds.append("start_request")
+    return kinds
+
+
+def documents_due(
+    *, cart: Cart, customer: Customer, start_now: bool, language: str
+) -> list[documents.DocumentText]:
+    """The current texts of `order_documents`, in the order's language."""
+    return [
+        documents.current(kind, language)
+        for kind in order_documents(cart=cart, customer=customer, start_now=start_now)
+    ]
+
+
+def acceptance_matches(
+    due: list[documents.DocumentText], evidence: Mapping[str, tuple[str, str]]
+) -> bool:
+    """Whether `evidence` (kind -> (version, SHA-256 of the text)) names exactly the
+    documents `due`, each by its current version and text."""
+    return set(evidence) == {d.kind for d in due} and all(
+        evidence[d.kind] == (d.version, d.sha256) for d in due
+    )
 
 
 @dataclass(frozen=True)
@@ -159,8 +204,15 @@ def order_place(
     kvk: KvkInput | None,
     client_address: str,
     start_now: bool = False,
+    evidence: Mapping[str, tuple[str, str]] | None = None,
+    channel: str = "",
 ) -> Order:
     """Turn the cart into an order, with its evidence and its confirmation mail.
+
+    An order by script (the REST API) names each document it accepts by version and
+    the hash of its text (`evidence`); anything but exactly the current texts due for
+    this order refuses it with DocumentsNotAccepted. `channel` is kept with each
+    acceptance and in the audit entry ("api:<token id>"); the checkout's is empty.
 
     A consumer's order records the withdrawal information shown before it and whether
     the consumer expressly asked to start at once (kluis/shop/consumer.py); a
@@ -175,6 +227,11 @@ def order_place(
         raise ShopError("not_accepted")
     if cart.non_eu_domains and not non_eu_consent:
         raise ShopError("no_consent")
+    if evidence is not None:
+        assert customer is not None, "an order by script is an existing customer's"
+        due = documents_due(cart=cart, customer=customer, start_now=start_now, language=language)
+        if not acceptance_matches(due, evidence):
+            raise DocumentsNotAccepted(due)
     if Order.objects.filter(idempotency_key=cart.token).exists():
         raise ShopError("already_ordered")
     if kvk is not None and kvk.extract is not None:
@@ -196,6 +253,7 @@ def order_place(
                 kvk=kvk,
                 client_address=client_address,
                 start_now=start_now,
+                channel=channel,
             )
     except IntegrityError:
         if Order.objects.filter(idempotency_key=cart.token).exists():
@@ -215,6 +273,7 @@ def _order_place(
     kvk: KvkInput | None,
     client_address: str,
     start_now: bool,
+    channel: str,
 ) -> Order:
     held = False
     if customer is None:
@@ -285,11 +344,7 @@ def _order_place(
             sha256=hashlib.sha256(kvk.extract.content).hexdigest(),
         )
         extract.save(force_insert=True)
-    kinds = list(ORDER_DOCUMENTS) + (["whois_notice"] if order.non_eu_consent else [])
-    if order.consumer:
-        kinds.append("withdrawal_info")
-        if order.start_now_requested:
-            kinds.append("start_request")
+    kinds = order_documents(cart=cart, customer=customer, start_now=order.start_now_requested)
     for kind in kinds:
         doc = documents.current(kind, language)
         pdf = emails.order_pdf(order, kind) if kind in ORDER_DOCUMENTS else b""
@@ -302,6 +357,7 @@ def _order_place(
             text_sha256=doc.sha256,
             pdf_sha256=hashlib.sha256(pdf).hexdigest() if pdf else "",
             ip_address=client_address,
+            channel=channel,
         ).save(force_insert=True)
     audit_append(
         action="shop.order_placed",
@@ -313,6 +369,7 @@ def _order_place(
             "documents": {k: documents.current_version(k) for k in kinds},
             "vat": order.vat_status,
             "awaiting_owner": held,
+            **({"channel": channel} if channel else {}),
         },
     )
     emails.mail_order_confirmation(order)

@@ -18,14 +18,13 @@ from django.views.decorators.http import require_POST
 
 from kluis.accounts.http import client_address
 from kluis.accounts.models import Customer, User
-from kluis.policy.enforce import Actor
 from kluis.shop import availability, consumer, documents, forms, services, withdrawal
 from kluis.shop import cart as carts
+from kluis.shop import checkout as checkout_input
 from kluis.shop.domains import registries_named, registry_named
 from kluis.shop.models import DomainExtension, KvkExtract, Order, Product
 from kluis.shop.prices import price_display, price_display_choose
 from kluis.shop.pricing import with_prices_of_day
-from kluis.shop.vies import vies_check
 
 LAST_ORDER = "kluis_shop_last_order"
 
@@ -295,56 +294,13 @@ def _order_input(
     request: HttpRequest, cart: carts.Cart, customer: Customer | None, data: dict[str, Any]
 ) -> dict[str, Any]:
     language = translation.get_language() or "nl"
-    language = language if language in documents.LANGUAGES else "nl"
-    new_customer = None
-    country = customer.country if customer else str(data["country"])
-    if customer is None:
-        new_customer = services.NewCustomer(
-            kind=str(data["kind"]),
-            name=str(data["name"]),
-            company_name=str(data["company_name"]),
-            street=str(data["street"]),
-            postcode=str(data["postcode"]),
-            city=str(data["city"]),
-            country=country,
-            email=str(data["email"]),
-            phone=str(data["phone"]),
-        )
-    vat = None
-    vat_number = str(data.get("vat_number") or "")
-    if vat_number:
-        prefix = forms.VAT_PREFIX.get(country, country)
-        vat = services.VatInput(prefix, vat_number, vies_check(country=prefix, number=vat_number))
-    elif (
-        customer is not None
-        and customer.vat_number is not None
-        and customer.kind == Customer.Kind.ORGANISATION
-        and customer.country in forms.EU_COUNTRIES
-        and customer.country != "NL"
-    ):
-        # On file: checked again in VIES for this order, not asked again.
-        on_file = customer.vat_number.reveal(
-            purpose="contract_administration", actor=Actor.subject(customer.id)
-        )
-        vat = services.VatInput(
-            on_file[:2], on_file[2:], vies_check(country=on_file[:2], number=on_file[2:])
-        )
-    kvk = None
-    if data.get("kvk_number") or data.get("kvk_extract"):
-        kvk = services.KvkInput(str(data.get("kvk_number") or ""), data.get("kvk_extract"))
-    return {
-        "cart": cart,
-        "customer": customer,
-        "new_customer": new_customer,
-        "language": language,
-        "notes": str(data.get("notes") or ""),
-        "accepted": bool(data.get("accept")),
-        "non_eu_consent": bool(data.get("non_eu_consent")),
-        "vat": vat,
-        "kvk": kvk,
-        "client_address": client_address(request),
-        "start_now": bool(data.get("start_now")),
-    }
+    return checkout_input.order_input(
+        cart=cart,
+        customer=customer,
+        data=data,
+        language=language if language in documents.LANGUAGES else "nl",
+        client_address=client_address(request),
+    )
 
 
 @never_cache

@@ -22,9 +22,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ensure_resource_availability,
     negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
+    use_after_free,
 )
 
 from kluis.api.scopes import scopes_for
@@ -131,4 +133,66 @@ def test_the_api_answers_every_generated_request_by_its_schema(personas, setting
         "GET /api/v1/staff/finance/open-invoices",
         "GET /api/v1/staff/orders",
         "GET /api/v1/payments",
+        "GET /api/v1/legal",
     } <= succeeded, succeeded
+
+
+# --- stateful: sequences that follow the links between operations ----------------------
+
+STEPS = 6
+SCENARIOS = 20
+# The customer's operations whose ids come from another's answer: sites, their
+# allowlists and entries; invoices and what hangs off them.
+LINKED = r"^/api/v1/(sites|invoices)"
+
+
+def test_sequences_following_links_keep_to_the_schema(personas, settings, in_process):
+    """Schemathesis's state machine over the customer's linked operations: it infers the
+    links from the schema (an id one answer gives and another operation's path takes:
+    GET /invoices gives the invoice for GET /invoices/{invoice_id}/pdf, GET /sites the
+    site for POST /sites/{site_id}/allowlist, whose entry id the DELETE takes) and runs
+    a bounded number of derandomized sequences, positive and negative steps mixed.
+    Every answer is checked as above, and also that a resource made is there
+    (ensure_resource_availability) and one removed stays gone (use_after_free)."""
+    settings.KLUIS_API_RATE_PER_MINUTE = 100_000
+    make_site(personas.customer_a)
+    invoice_kwargs(personas)
+    token = token_for(personas.alice, [s for s in CUSTOMER if s != ERASE])
+    header = {"Authorization": bearer(token)["HTTP_AUTHORIZATION"]}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", WSGIHandler())
+    machine = schema.include(path_regex=LINKED).as_state_machine()
+    calls: list[tuple[str, int]] = []
+
+    class Customer(machine):  # type: ignore[valid-type, misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": header, "environ_overrides": CLIENT}
+
+        def after_call(self, response: Any, case: schemathesis.Case) -> None:
+            super().after_call(response, case)
+            calls.append((case.operation.label, response.status_code))
+
+        def validate_response(
+            self, response: Any, case: schemathesis.Case, additional_checks: Any = None, **kw: Any
+        ) -> None:
+            case.validate_response(
+                response,
+                checks=[*CHECKS, use_after_free, ensure_resource_availability],
+                transport_kwargs=kw or None,
+                recorder=self.recorder,
+            )
+
+    Customer.run(
+        settings=examples(
+            max_examples=SCENARIOS,
+            stateful_step_count=STEPS,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    # An invoice's id is a random UUID that only GET /invoices answers: a success on an
+    # operation that takes one means a link was followed, not an id guessed.
+    linked = {label for label, status in calls if "{invoice_id}" in label and status < 300}
+    assert linked, calls
