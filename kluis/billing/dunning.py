@@ -57,7 +57,7 @@ from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.billing import emails
 from kluis.billing.bulk import among
-from kluis.billing.models import CollectionHandover, Invoice, Reminder
+from kluis.billing.models import Chargeback, CollectionHandover, Invoice, Reminder
 from kluis.billing.services import BILLING, BillingError
 from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
@@ -204,16 +204,15 @@ def standing(
     done = list(takewhile(lambda stage: stage in sent, stages))
     last = sent[done[-1]] if done else None
     next_stage = stages[len(done)] if len(done) < len(stages) else None
-    unpaid = not invoice.is_paid and today > invoice.due_date
+    due = reopened_due_date(invoice)
+    unpaid = not invoice.is_paid and today > due
     next_due = False
     if next_stage is not None and unpaid and handover is None:
         if next_stage == Reminder.STATUTORY_LETTER:
             next_due = last is not None and today > last.pay_by
         else:
             index = stages.index(next_stage)
-            on_schedule = today >= invoice.due_date + dt.timedelta(
-                days=settings.KLUIS_REMINDER_DAYS[index]
-            )
+            on_schedule = today >= due + dt.timedelta(days=settings.KLUIS_REMINDER_DAYS[index])
             next_due = on_schedule and (last is None or today > last.pay_by)
     # Collections only after every stage, and after the term of the last one has ended.
     eligible = (
@@ -226,13 +225,24 @@ def standing(
     return Standing(invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover)
 
 
+def reopened_due_date(invoice: Invoice) -> dt.date:
+    """The day the schedule counts from: the due date, or, when a chargeback reopened
+    the invoice, the later day its mail asked the customer to pay by
+    (kluis/billing/chargebacks.py), so no reminder overtakes that mail."""
+    due = invoice.due_date
+    for chargeback in invoice.chargebacks.all():
+        if chargeback.status == Chargeback.Status.RECEIVED and chargeback.pay_by > due:
+            due = chargeback.pay_by
+    return due
+
+
 def overdue_standings(today: dt.date) -> list[Standing]:
     """Every overdue unpaid invoice with its stage, for the back office and the job."""
     invoices = list(
         _in_dunning()
         .filter(due_date__lt=today)
         .select_related("customer")
-        .prefetch_related("reminders")
+        .prefetch_related("reminders", "chargebacks")
         .order_by("due_date", "number")
     )
     active = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kluis.billing.models import Invoice, Refund, Reminder
+from kluis.billing.models import Chargeback, Invoice, Refund, Reminder
 from kluis.billing.payee import payee
 from kluis.billing.pdf import euro, invoice_pdf
 from kluis.formats import long_date
@@ -110,6 +110,53 @@ def mail_invoice(invoice: Invoice) -> OutboxMessage:
                 {"invoice_id": str(invoice.pk)},
             )
         ],
+    )
+
+
+# --- a chargeback reopened the invoice (kluis/billing/chargebacks.py) -------------------
+
+CHARGEBACK = "billing/email/chargeback"
+
+
+@mail_kind(template=CHARGEBACK, purpose="invoicing", references={"chargeback_id"})
+def _chargeback_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    chargeback = Chargeback.objects.select_related("invoice__customer").get(
+        pk=context["chargeback_id"]
+    )
+    invoice = chargeback.invoice
+    name = (
+        invoice.billing_name.reveal(purpose="invoicing", actor=actor)
+        if invoice.billing_name
+        else ""
+    )
+    return {
+        "name": name,
+        "number": invoice.number,
+        "amount": euro(chargeback.amount_cents),
+        "received": long_date(chargeback.received_at),
+        # What the invoice had open when the chargeback was recorded; nothing when an
+        # overpayment still covers it.
+        "open": euro(chargeback.open_cents) if chargeback.open_cents > 0 else "",
+        "pay_by": long_date(chargeback.pay_by),
+        "payment_reference": invoice.payment_reference,
+        "payee": payee(),
+        "ideal_url": _ideal_url(invoice) if chargeback.open_cents > 0 else "",
+    }
+
+
+def mail_chargeback(chargeback: Chargeback) -> OutboxMessage:
+    """Queue the one mail of a chargeback, in the invoice's language."""
+    invoice = chargeback.invoice
+    customer = invoice.customer
+    email = customer.email
+    assert email is not None
+    return mail_queue(
+        template=CHARGEBACK,
+        to_subject=customer.id,
+        recipient_email=email.reveal(purpose="invoicing", actor=MAILER),
+        language=invoice.language,
+        context={"chargeback_id": chargeback.pk},
+        dedupe_key=f"chargeback:{chargeback.provider_id}",
     )
 
 

@@ -534,6 +534,48 @@ class OnlinePayment(models.Model):
         return self.provider_id
 
 
+class Chargeback(models.Model):
+    """The payer's bank took (part of) an online payment back: a chargeback the payment
+    service provider reported (kluis/billing/chargebacks.py).
+
+    Its own ledger entry beside the payment, which stays as it came in: the payment is
+    the money that arrived, this the money that left again. Recording it takes its
+    amount off what the invoice has been paid, so the invoice is open again. When the
+    payer's bank withdraws it (`reversed_at`), the amount counts as paid again. No
+    personal data: the provider's id, amounts and dates.
+    """
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("teruggeboekt")
+        REVERSED = "reversed", _("terugboeking ingetrokken door de bank")
+
+    provider_id = models.CharField(max_length=64, unique=True)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="chargebacks")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="chargebacks")
+    amount_cents = models.PositiveBigIntegerField()
+    # The bank's reason as the provider gives it (a SEPA code such as MD06), or "".
+    reason_code = models.CharField(max_length=16, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
+    # When the provider received it, and what the invoice then had open.
+    received_at = models.DateTimeField()
+    open_cents = models.IntegerField()
+    # The day the customer's mail asks them to pay by; reminders wait until after it.
+    pay_by = models.DateField()
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="billing_chargeback_takes_money"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"chargeback {self.provider_id} of {self.invoice_id}"
+
+
 # --- reminders and collections (the workflow is in kluis/billing/dunning.py) ------------
 
 

@@ -14,6 +14,7 @@ its status. Refunds are a POST on the payment.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from mollie.api.client import Client
 from mollie.api.error import Error as MollieError
 from mollie.api.error import NotFoundError
 from mollie.api.objects.payment import Payment as MolliePayment
+from mollie.api.resources.chargebacks import PaymentChargebacks
 from mollie.api.resources.refunds import PaymentRefunds
 
 PAID = "paid"
@@ -53,6 +55,8 @@ class ProviderPayment:
     # The payer's bank account, when the provider returns it (iDEAL does, once paid).
     consumer_name: str
     consumer_account: str
+    # What the payer's bank took back (`amountChargedBack`; 0 when Mollie shows none).
+    charged_back_cents: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,9 @@ def _payment(data: dict[str, Any]) -> ProviderPayment:
         metadata=metadata if isinstance(metadata, dict) else {},
         consumer_name=str(details.get("consumerName") or ""),
         consumer_account=str(details.get("consumerAccount") or ""),
+        charged_back_cents=(
+            value_to_cents(data["amountChargedBack"])[0] if data.get("amountChargedBack") else 0
+        ),
     )
 
 
@@ -188,6 +195,50 @@ def refund_create(
 
 
 @dataclass(frozen=True)
+class ProviderChargeback:
+    """A chargeback of a payment (Chargebacks API): the payer's bank took money back;
+    `reversed_at` once the bank withdrew it again."""
+
+    id: str
+    payment_id: str
+    amount_cents: int
+    reason_code: str
+    created_at: dt.datetime | None
+    reversed_at: dt.datetime | None
+
+
+CHARGEBACK_ID = re.compile(r"^chb_[A-Za-z0-9]{1,64}$")
+
+
+def payment_chargebacks(provider_id: str) -> list[ProviderChargeback]:
+    """Every chargeback of the payment (`GET /v2/payments/{id}/chargebacks`, all pages)."""
+    client = _client()
+    parent = MolliePayment({"id": provider_id}, client)  # type: ignore[no-untyped-call]
+    found = []
+    for item in _listed("the chargebacks of the payment", PaymentChargebacks(client, parent)):
+        chargeback_id = str(item.get("id", ""))
+        if not CHARGEBACK_ID.match(chargeback_id):
+            raise ProviderError(f"the provider's chargeback id {chargeback_id!r} is not one")
+        if str(item.get("paymentId", "")) != provider_id:
+            raise ProviderError("the provider listed a chargeback of another payment")
+        cents, currency = value_to_cents(item.get("amount"))
+        if currency != "EUR" or cents <= 0:
+            raise ProviderError(f"the chargeback's amount {cents} {currency!r} is not one")
+        reason = _dict(item.get("reason"))
+        found.append(
+            ProviderChargeback(
+                id=chargeback_id,
+                payment_id=provider_id,
+                amount_cents=cents,
+                reason_code=str(reason.get("code") or "")[:16],
+                created_at=_datetime(item.get("createdAt")),
+                reversed_at=_datetime(item.get("reversedAt")),
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
 class ProviderSettlement:
     """A payout as the provider describes it (Settlements API)."""
 
@@ -235,12 +286,13 @@ def _costs(periods: Any) -> int | None:
 
 
 def _listed(what: str, resource: Any) -> list[dict[str, Any]]:
-    """Every item of a settlement's list (payments, refunds or chargebacks), all pages."""
+    """Every item of a list (a settlement's payments, refunds or chargebacks, or a
+    payment's chargebacks), all pages."""
     items: list[dict[str, Any]] = []
-    page = _call(f"listing the settlement's {what}", lambda: resource.list())
+    page = _call(f"listing {what}", lambda: resource.list())
     while page:
         items += [dict(item) for item in page]
-        page = _call(f"listing the settlement's {what}", page.get_next) if page.has_next() else None
+        page = _call(f"listing {what}", page.get_next) if page.has_next() else None
     return items
 
 
@@ -266,7 +318,7 @@ def settlement_get(reference: str) -> ProviderSettlement:
     data = dict(settlement)
     cents, currency = value_to_cents(data.get("amount"), signed=True)
     payments = []
-    for payment in _listed("payments", settlement.payments):
+    for payment in _listed("the settlement's payments", settlement.payments):
         amount, _currency = value_to_cents(payment.get("amount"))
         payments.append((str(payment.get("id", "")), amount))
     return ProviderSettlement(
@@ -276,6 +328,6 @@ def settlement_get(reference: str) -> ProviderSettlement:
         currency=currency,
         fees_cents=_costs(data.get("periods")),
         payments=payments,
-        refunds=_deductions(_listed("refunds", settlement.refunds)),
-        chargebacks=_deductions(_listed("chargebacks", settlement.chargebacks)),
+        refunds=_deductions(_listed("the settlement's refunds", settlement.refunds)),
+        chargebacks=_deductions(_listed("the settlement's chargebacks", settlement.chargebacks)),
     )

@@ -19,7 +19,11 @@ does on the wire:
   (refunds and chargebacks as negative lines) and the costs; each refund and
   chargeback carries a negative `settlementAmount` (Mollie wants an organisation
   access token there; this stand-in takes the same API key);
-- `chargeback()`: the payer's bank takes a paid payment back, as a test sets it up;
+- `chargeback()`: the payer's bank takes a paid payment back, as a test sets it up:
+  the payment stays `paid`, gains `amountChargedBack` and `_links.chargebacks`, and
+  its webhook is called; `GET /v2/payments/{id}/chargebacks` lists them and
+  `GET /v2/payments/{id}/chargebacks/{chb_…}` shows one; `chargeback_reverse()` sets
+  a chargeback's `reversedAt` (the bank withdrew it) and calls the webhook again;
 - errors as Mollie sends them: `application/hal+json` with `status`, `title`,
   `detail` (and `field` for a 422);
 - the hosted checkout page, where the demo payer picks what their bank does (paid,
@@ -120,9 +124,13 @@ class State:
         if webhook:
             self.call_webhook(payment_id, webhook)
 
-    def chargeback(self, payment_id: str, cents: int | None = None) -> dict[str, Any]:
+    def chargeback(
+        self, payment_id: str, cents: int | None = None, *, notify: bool = True
+    ) -> dict[str, Any]:
         """The payer's bank takes back (part of) a paid payment: a chargeback that the
-        next settlement deducts."""
+        next settlement deducts. As at Mollie, the payment keeps its status `paid`, shows
+        the total in `amountChargedBack` and links its chargebacks, and its webhook is
+        called (`notify=False`: not, as when the merchant's webhook was down)."""
         with self.lock:
             payment = self.payments[payment_id]
             assert payment["status"] == "paid", "only a paid payment is charged back"
@@ -150,7 +158,36 @@ class State:
                 },
             }
             self.chargebacks[chargeback_id] = chargeback
-            return dict(json.loads(json.dumps(chargeback)))
+            charged = _cents(payment.get("amountChargedBack", {}).get("value", "0.00"))
+            payment["amountChargedBack"] = {
+                "currency": "EUR",
+                "value": _value(charged + _cents(amount)),
+            }
+            payment["_links"]["chargebacks"] = {
+                "href": f"{self.base_url}/v2/payments/{payment_id}/chargebacks",
+                "type": "application/hal+json",
+            }
+            webhook = payment.get("webhookUrl") or ""
+            answer = dict(json.loads(json.dumps(chargeback)))
+        if webhook and notify:
+            self.call_webhook(payment_id, webhook)
+        return answer
+
+    def chargeback_reverse(self, chargeback_id: str, *, notify: bool = True) -> None:
+        """The payer's bank withdraws its chargeback: the chargeback gets `reversedAt`,
+        the payment's `amountChargedBack` goes down again and its webhook is called."""
+        with self.lock:
+            chargeback = self.chargebacks[chargeback_id]
+            if chargeback["reversedAt"] is not None:
+                return
+            chargeback["reversedAt"] = _now()
+            payment = self.payments[chargeback["paymentId"]]
+            charged = _cents(payment["amountChargedBack"]["value"])
+            left = charged - _cents(chargeback["amount"]["value"])
+            payment["amountChargedBack"] = {"currency": "EUR", "value": _value(left)}
+            webhook = payment.get("webhookUrl") or ""
+        if webhook and notify:
+            self.call_webhook(chargeback["paymentId"], webhook)
 
     def settle(self) -> dict[str, Any] | None:
         """Pay out the paid payments not paid out before, less the refunds and
@@ -417,6 +454,37 @@ def get_refund(state: State, payment_id: str, refund_id: str) -> tuple[int, dict
         return 200, json.loads(json.dumps(refund))
 
 
+def list_chargebacks(state: State, payment_id: str) -> tuple[int, dict[str, Any]]:
+    """`GET /v2/payments/{id}/chargebacks`: every chargeback of the payment, oldest
+    first (Mollie's list object; one page: a payment has few)."""
+    with state.lock:
+        if payment_id not in state.payments:
+            return _error(404, f"No payment exists with token {payment_id}.")
+        items = [
+            json.loads(json.dumps(c))
+            for c in state.chargebacks.values()
+            if c["paymentId"] == payment_id
+        ]
+    url = f"{state.base_url}/v2/payments/{payment_id}/chargebacks"
+    return 200, {
+        "count": len(items),
+        "_embedded": {"chargebacks": items},
+        "_links": {
+            "self": {"href": url, "type": "application/hal+json"},
+            "previous": None,
+            "next": None,
+        },
+    }
+
+
+def get_chargeback(state: State, payment_id: str, chargeback_id: str) -> tuple[int, dict[str, Any]]:
+    with state.lock:
+        chargeback = state.chargebacks.get(chargeback_id)
+        if chargeback is None or chargeback["paymentId"] != payment_id:
+            return _error(404, f"No chargeback exists with token {chargeback_id}.")
+        return 200, json.loads(json.dumps(chargeback))
+
+
 def _settlement(state: State, key: str) -> dict[str, Any] | None:
     found = state.settlements.get(key)
     if found is None:  # Mollie takes the bank reference in place of the id
@@ -486,6 +554,8 @@ SETTLEMENT_LIST_PATH = re.compile(
 PAYMENT_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)$")
 REFUNDS_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds$")
 REFUND_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/refunds/(re_[A-Za-z0-9]+)$")
+CHARGEBACKS_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/chargebacks$")
+CHARGEBACK_PATH = re.compile(r"^/v2/payments/(tr_[A-Za-z0-9]+)/chargebacks/(chb_[A-Za-z0-9]+)$")
 CHECKOUT_PATH = re.compile(r"^/checkout/(tr_[A-Za-z0-9]+)$")
 
 
@@ -539,6 +609,10 @@ class Handler(BaseHTTPRequestHandler):
             self._json(*get_payment(self.state, match.group(1)))
         elif match := REFUND_PATH.match(path):
             self._json(*get_refund(self.state, match.group(1), match.group(2)))
+        elif match := CHARGEBACKS_PATH.match(path):
+            self._json(*list_chargebacks(self.state, match.group(1)))
+        elif match := CHARGEBACK_PATH.match(path):
+            self._json(*get_chargeback(self.state, match.group(1), match.group(2)))
         elif match := SETTLEMENT_PATH.match(path):
             self._json(*get_settlement(self.state, match.group(1)))
         elif match := SETTLEMENT_LIST_PATH.match(path):

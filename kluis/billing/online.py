@@ -32,6 +32,7 @@ from django.utils import timezone
 from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import disclosure_record
 from kluis.billing import mollie
+from kluis.billing.chargebacks import chargebacks_sync, chargebacks_wanted
 from kluis.billing.models import Invoice, OnlinePayment, Payment, Refund
 from kluis.billing.services import BILLING, BillingError, apply_payment
 
@@ -152,7 +153,12 @@ def ideal_sync(*, online: OnlinePayment) -> OnlinePayment:
     Raises mollie.ProviderError when the provider cannot be asked; nothing changes then.
     """
     answer = mollie.payment_get(online.provider_id)
-    return _record(online.pk, answer)
+    recorded = _record(online.pk, answer)
+    # A paid payment the payer's bank took back: Mollie keeps it `paid`, shows the money
+    # charged back and calls this webhook (kluis/billing/chargebacks.py).
+    if chargebacks_wanted(recorded, answer):
+        chargebacks_sync(recorded)
+    return recorded
 
 
 @transaction.atomic

@@ -28,12 +28,17 @@ organisation access token, KLUIS_MOLLIE_ORGANISATION_TOKEN) leaves the check
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from kluis.billing import mollie
-from kluis.billing.models import OnlinePayment, PayoutCheck, Refund
+from kluis.billing.chargebacks import chargebacks_sync
+from kluis.billing.models import Chargeback, OnlinePayment, PayoutCheck, Refund
+
+logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
@@ -109,7 +114,26 @@ def payout_check(check: PayoutCheck) -> PayoutCheck:
     check.status = PayoutCheck.Status.DIFFERS if reasons else PayoutCheck.Status.MATCHES
     check.reason = ",".join(reasons)
     check.save()
+    _chargebacks_of(settlement, paid_online)
     return check
+
+
+def _chargebacks_of(settlement: mollie.ProviderSettlement, paid_online: set[str]) -> None:
+    """A chargeback the payout deducts of a payment kluis recorded reopens its invoice
+    (kluis/billing/chargebacks.py), in case its webhook call never arrived: the
+    payment's chargebacks are listed and what is new is recorded. A provider that
+    cannot be asked leaves it to the webhook or the next check."""
+    known = set(
+        Chargeback.objects.filter(
+            provider_id__in=[c for c, _p, _a in settlement.chargebacks]
+        ).values_list("provider_id", flat=True)
+    )
+    todo = {p for c, p, _a in settlement.chargebacks if p in paid_online and c not in known}
+    for online in OnlinePayment.objects.filter(provider_id__in=todo):
+        try:
+            chargebacks_sync(online)
+        except mollie.ProviderError:
+            logger.warning("the chargebacks of %s could not be listed", online.provider_id)
 
 
 def payout_checks_run() -> dict[str, int]:

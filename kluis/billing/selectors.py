@@ -33,7 +33,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from kluis.accounts.models import Customer
-from kluis.billing.models import Invoice, InvoiceQuerySet, Payment, PayoutCheck, Refund
+from kluis.billing.chargebacks import recent_chargebacks
+from kluis.billing.models import (
+    Chargeback,
+    Invoice,
+    InvoiceQuerySet,
+    Payment,
+    PayoutCheck,
+    Refund,
+)
 from kluis.billing.payouts import payouts_to_review
 from kluis.policy.enforce import Actor
 from kluis.vault.reveal import reveal_many
@@ -225,6 +233,8 @@ class FinanceOverview:
     # Payouts of the payment provider that differ from their payments, or could not
     # be checked (kluis/billing/payouts.py).
     payouts_to_review: list[PayoutCheck]
+    # Online payments the payer's bank took back lately (kluis/billing/chargebacks.py).
+    chargebacks: list[Chargeback]
 
     @property
     def this_month(self) -> MonthFigures:
@@ -288,6 +298,7 @@ def finance_overview(*, today: dt.date | None = None) -> FinanceOverview:
         refunds_to_decide=refunds["to_decide"],
         refunds_to_export=refunds["to_export"],
         payouts_to_review=payouts_to_review(),
+        chargebacks=recent_chargebacks(),
     )
 
 

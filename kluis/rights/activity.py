@@ -74,6 +74,14 @@ EVENTS: dict[str, tuple[str, str]] = {
     ),
     "billing.invoice_issued": ("een factuur is gemaakt", "an invoice was issued"),
     "billing.credit_note_issued": ("een creditnota is gemaakt", "a credit note was issued"),
+    "billing.chargeback_received": (
+        "je bank heeft een online betaling teruggeboekt",
+        "your bank took an online payment back",
+    ),
+    "billing.chargeback_reversed": (
+        "je bank heeft een terugboeking ingetrokken",
+        "your bank withdrew a chargeback",
+    ),
     "billing.online_payment_paid": ("je betaalde online", "you paid online"),
     "billing.payment_linked": (
         "een betaling is aan een factuur gekoppeld",

@@ -216,22 +216,57 @@ def prefetch_or_create(scopes: Iterable[KeyScope]) -> None:
     missing = [s for s in wanted if s not in cache.ciphers]
     if not missing:
         return
+    _check_ring()
     ring = master_ring()
     rows = []
+    made = []
     for scope in missing:
-        kid, wrapped = ring.wrap(AESGCM.generate_key(bit_length=256), context=scope.context())
-        rows.append(
-            DataKey(
-                subject=scope.subject,
-                retention_class=scope.retention_class,
-                period=scope.period,
-                wrapped=wrapped,
-                master_kid=kid,
-            )
-        )
+        key = AESGCM.generate_key(bit_length=256)
+        kid, wrapped = ring.wrap(key, context=scope.context())
+        rows.append((scope, kid, wrapped))
+        made.append((scope, kid, wrapped, AESGCM(key)))
     with transaction.atomic(using=KEYSTORE):
-        DataKey.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        _insert_keys(rows)
+    # The keys just made are known unwrapped: as any cached key, one is used only when
+    # the row read back holds the very bytes it was wrapped to (another process's key,
+    # inserted first, has other bytes and is unwrapped from its row).
+    expiry = time.monotonic() + KEY_CACHE_SECONDS
+    with _unwrapped_lock:
+        room = KEY_CACHE_SIZE - len(_unwrapped)
+        for scope, kid, wrapped, cipher in made[: max(room, 0)]:
+            _unwrapped[scope] = (kid, wrapped, cipher, expiry)
     prefetch(missing)
+
+
+def _insert_keys(rows: list[tuple[KeyScope, str, bytes]]) -> None:
+    """Insert new key rows, leaving alone any scope that already has one (as
+    bulk_create's ignore_conflicts), in one prepared statement run per row: the ORM
+    spent most of a bulk key creation building model instances and their values."""
+    connection = connections[KEYSTORE]
+    meta = DataKey._meta
+    ops = connection.ops
+    created = ops.adapt_datetimefield_value(timezone.now())
+    names = ("subject", "retention_class", "period", "wrapped", "master_kid", "created_at")
+    concrete = {f.name: f for f in meta.concrete_fields}
+    columns = ", ".join(ops.quote_name(concrete[name].column) for name in names)
+    sql = (
+        f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names
+        f"VALUES ({', '.join(['%s'] * len(names))}) ON CONFLICT DO NOTHING"
+    )
+    values = [
+        (
+            concrete["subject"].get_db_prep_value(scope.subject, connection),
+            scope.retention_class,
+            scope.period,
+            wrapped,
+            kid,
+            created,
+        )
+        for scope, kid, wrapped in rows
+    ]
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), 5000):
+            cursor.executemany(sql, values[start : start + 5000])
 
 
 def _key_rows(

@@ -172,7 +172,7 @@ def test_a_refund_kluis_did_not_send_or_a_chargeback_it_cannot_place_is_flagged(
     )
     assert status == 201
     OnlinePayment.objects.filter(provider_id=second_id).update(payment=None)
-    provider.state.chargeback(second_id, 700)
+    provider.state.chargeback(second_id, 700, notify=False)
     for invoice in invoices[2:]:
         _paid_online(client, provider.state, invoice)
     second = provider.state.settle()

@@ -42,3 +42,32 @@ def test_a_shredded_key_is_not_created_again():
         with pytest.raises(KeyShredded):
             cipher_for(scope, create=True)
     assert DataKey.objects.filter(subject=scope.subject).count() == 1
+
+
+def test_a_key_another_process_stored_first_wins_over_the_one_made_here(monkeypatch):
+    """Between this process's look and its insert another one stores a key for the
+    same scope: the insert leaves that row alone, and everything here seals under the
+    stored key, not under the key it made (which it knew unwrapped)."""
+    raced = KeyScope(uuid.uuid4(), "fiscal", "2026")
+    alone = KeyScope(uuid.uuid4(), "fiscal", "2026")
+    theirs: list[bytes] = []
+    insert = keys._insert_keys
+
+    def other_process_first(rows):
+        with key_scope():
+            sealed = keys.cipher_for(raced, create=True).encrypt(b"\2" * 12, b"theirs", None)
+        theirs.append(sealed)
+        keys.forget_unwrapped([raced])
+        insert(rows)
+
+    monkeypatch.setattr(keys, "_insert_keys", other_process_first)
+    with key_scope():
+        prefetch_or_create([raced, alone])
+        ciphers = keys.cached_ciphers()
+        assert ciphers[raced].decrypt(b"\2" * 12, theirs[0], None) == b"theirs"
+        mine = ciphers[alone].encrypt(b"\3" * 12, b"mine", None)
+    assert DataKey.objects.filter(subject=raced.subject).count() == 1
+    # The key made here for the other scope is the stored one: a cold process opens it.
+    keys.forget_unwrapped()
+    with key_scope():
+        assert keys.cipher_for(alone, create=False).decrypt(b"\3" * 12, mine, None) == b"mine"

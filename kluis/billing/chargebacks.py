@@ -1,0 +1,209 @@
+"""A chargeback reopens its invoice.
+
+A payer's bank can take an iDEAL payment back (a chargeback, SEPA reason codes such as
+MD06). Mollie then leaves the payment's status `paid`, shows `amountChargedBack` on it,
+lists the chargeback under `GET /v2/payments/{id}/chargebacks` and calls the payment's
+webhook; the next settlement deducts it. kluis learns of it in two ways, which end in
+the same place (`chargeback_record`):
+
+- the webhook: `online.ideal_sync` fetches the payment; when it shows money charged
+  back, or kluis holds a chargeback of it not yet reversed, it lists the payment's
+  chargebacks;
+- the payout check (kluis/billing/payouts.py): a settlement that deducts a chargeback
+  of a payment kluis recorded lists that payment's chargebacks too, so one webhook
+  lost does not leave the invoice paid.
+
+Recording a chargeback:
+- it is a ledger entry of its own (`Chargeback`), beside the payment, which is never
+  changed or deleted; its provider id is unique, so the same chargeback twice records
+  nothing the second time (also when the webhook and the payout check race: the
+  invoice's row lock orders them, and the second finds the first's row);
+- under the invoice's row lock its amount comes off what the invoice has been paid:
+  the open amount goes back up and, paid no longer, the invoice is open again (its
+  `paid_at` cleared), so the portal, the iDEAL link and finance's open items show it;
+- the customer gets one mail (dedupe key per chargeback) saying the payment was
+  reversed and how to pay: the amount open, a date CHARGEBACK_TERM_DAYS ahead, our
+  account and the betalingskenmerk, and the iDEAL link;
+- reminders wait: the dunning schedule counts from that date instead of the old due
+  date (kluis/billing/dunning.py, `standing`);
+- it is audited (`billing.chargeback_received`) and listed on finance's overview.
+
+A reversed chargeback (the bank withdrew it; Mollie sets `reversedAt`): one kluis
+recorded counts as paid again, under the same lock, as the payment did: the invoice
+is paid again when that completes it (reminders sent meanwhile are closed; the
+order and domain renewals heard of the payment the first time, so they are not told
+again), and what is then paid over the invoice (the customer paid again after our
+mail) is proposed for refund, four-eyes as any other. A chargeback reversed before
+kluis heard of it took no money and is not recorded.
+
+A chargeback of a payment kluis has not recorded as paid online is left to the payout
+check, which flags it ("unknown_chargebacks"); one larger than what is left of its
+payment is logged and not recorded, for finance to look at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from kluis.audit.chain import audit_append
+from kluis.billing import mollie
+from kluis.billing.dunning import dunning_invoice_paid
+from kluis.billing.emails import mail_chargeback
+from kluis.billing.models import Chargeback, Invoice, OnlinePayment, Payment, Refund
+from kluis.billing.services import BILLING
+
+logger = logging.getLogger(__name__)
+
+# What the mail gives the customer to pay again, counted from the day it is recorded.
+CHARGEBACK_TERM_DAYS = 14
+
+
+def chargebacks_wanted(online: OnlinePayment, answer: mollie.ProviderPayment) -> bool:
+    """Whether the payment's chargebacks are to be listed: money charged back now, or a
+    chargeback kluis recorded that may since have been reversed."""
+    if online.payment_id is None:
+        return False
+    return (
+        answer.charged_back_cents > 0
+        or Chargeback.objects.filter(
+            payment_id=online.payment_id, status=Chargeback.Status.RECEIVED
+        ).exists()
+    )
+
+
+def chargebacks_sync(online: OnlinePayment) -> list[Chargeback]:
+    """List the payment's chargebacks at the provider and record what is new: new
+    chargebacks and reversals. Raises mollie.ProviderError when the provider cannot be
+    asked; nothing changes then."""
+    if online.payment_id is None:
+        return []
+    recorded = []
+    for item in mollie.payment_chargebacks(online.provider_id):
+        done = chargeback_record(online_pk=online.pk, item=item)
+        if done is not None:
+            recorded.append(done)
+    return recorded
+
+
+def chargeback_record(*, online_pk: int, item: mollie.ProviderChargeback) -> Chargeback | None:
+    """Record one chargeback, or its reversal; None when there was nothing to do."""
+    try:
+        with transaction.atomic():
+            return _record(online_pk, item)
+    except IntegrityError:
+        # Another process recorded the same chargeback between our look and our insert.
+        return None
+
+
+def _record(online_pk: int, item: mollie.ProviderChargeback) -> Chargeback | None:
+    online = OnlinePayment.objects.select_related("payment").get(pk=online_pk)
+    payment = online.payment
+    if payment is None or payment.invoice_id is None or item.payment_id != online.provider_id:
+        return None
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=payment.invoice_id)
+    )
+    existing = Chargeback.objects.filter(provider_id=item.id).first()
+    if existing is None:
+        if item.reversed_at is not None:
+            return None  # withdrawn before we heard of it: no money left us
+        return _received(invoice, payment, item)
+    if item.reversed_at is not None and existing.status == Chargeback.Status.RECEIVED:
+        return _reversed(invoice, existing, item.reversed_at)
+    return None
+
+
+def _received(
+    invoice: Invoice, payment: Payment, item: mollie.ProviderChargeback
+) -> Chargeback | None:
+    taken = (
+        Chargeback.objects.filter(payment=payment, status=Chargeback.Status.RECEIVED).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0
+    )
+    if item.amount_cents > payment.amount_cents - taken:
+        logger.error(
+            "chargeback %s of %s cents is more than is left of payment %s; not recorded",
+            item.id,
+            item.amount_cents,
+            payment.pk,
+        )
+        return None
+    now = timezone.now()
+    invoice.paid_cents -= item.amount_cents
+    if invoice.paid_cents < invoice.due_cents:
+        invoice.paid_at = None
+    invoice.save(update_fields=["paid_cents", "paid_at"])
+    chargeback = Chargeback.objects.create(
+        provider_id=item.id,
+        payment=payment,
+        invoice=invoice,
+        amount_cents=item.amount_cents,
+        reason_code=item.reason_code,
+        received_at=item.created_at or now,
+        open_cents=max(invoice.open_cents, 0),
+        pay_by=timezone.localdate(now) + dt.timedelta(days=CHARGEBACK_TERM_DAYS),
+    )
+    audit_append(
+        action="billing.chargeback_received",
+        actor=BILLING.ref,
+        subject=invoice.customer_id,
+        data={
+            "invoice": invoice.number,
+            "provider_id": item.id,
+            "payment": item.payment_id,
+            "cents": item.amount_cents,
+            "open_cents": chargeback.open_cents,
+            "reason": item.reason_code,
+        },
+    )
+    if invoice.customer.email is not None:
+        mail_chargeback(chargeback)
+    return chargeback
+
+
+def _reversed(invoice: Invoice, chargeback: Chargeback, at: dt.datetime) -> Chargeback:
+    chargeback.status = Chargeback.Status.REVERSED
+    chargeback.reversed_at = at
+    chargeback.save(update_fields=["status", "reversed_at"])
+    settled, excess = invoice.take_payment(chargeback.amount_cents, at=timezone.now())
+    invoice.save(update_fields=["paid_cents", "paid_at"])
+    if settled:
+        # The order and the domain renewals heard of this payment when it first came
+        # in; only the reminders sent since the chargeback are to be closed.
+        dunning_invoice_paid(invoice)
+    if excess > 0:
+        Refund.objects.create(
+            invoice=invoice, payment=chargeback.payment, amount_cents=excess, proposed_by=None
+        )
+    audit_append(
+        action="billing.chargeback_reversed",
+        actor=BILLING.ref,
+        subject=invoice.customer_id,
+        data={
+            "invoice": invoice.number,
+            "provider_id": chargeback.provider_id,
+            "cents": chargeback.amount_cents,
+            "paid_again": settled,
+            "refund_proposed_cents": excess,
+        },
+    )
+    return chargeback
+
+
+def recent_chargebacks(days: int = 90, limit: int = 50) -> list[Chargeback]:
+    """What finance's overview lists: the chargebacks of the last `days` days."""
+    since = timezone.now() - dt.timedelta(days=days)
+    return list(
+        Chargeback.objects.filter(created_at__gte=since)
+        .select_related("invoice__customer")
+        .order_by("-created_at")[:limit]
+    )
