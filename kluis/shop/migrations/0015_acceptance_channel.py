@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0013_product_mailboxes'),
+        ('shop', '0014_transfer_price'),
     ]
 
     operations = [
