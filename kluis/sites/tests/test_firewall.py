@@ -169,13 +169,7 @@ def test_the_parsers_are_strict():
         parse_nft(good.replace("flags interval", "flags constant"))
 
 
-@pytest.mark.skipif(shutil.which("nft") is None, reason="nft is not installed here")
-def test_nft_checks_the_ruleset(personas, firewall_dir):  # pragma: no cover - needs nftables
-    site = make_site(personas.customer_a)
-    make_entry(site, personas.alice)
-    firewall_export()
-    done = subprocess.run(["nft", "-c", "-f", str(firewall_dir / NFT_FILE)], check=False)
-    assert done.returncode == 0
+# nft -c -f, and the ruleset loaded in network namespaces: test_nftables.py.
 
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
