@@ -70,6 +70,7 @@ typecheck: install
 browser:
 	@sh scripts/ensure-chromium
 	@sh scripts/ensure-nginx
+	@sh scripts/ensure-nftables
 
 pytest: install messages browser
 	$(TEST_ENV) $(VENV)/bin/pytest $(PYTEST_ARGS)

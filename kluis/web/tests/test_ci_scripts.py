@@ -1,8 +1,8 @@
 """CI fails loudly when it cannot run a part of the suite; outside CI it skips politely.
 
-`.ci/run` and `scripts/ensure-chromium` run as CI runs them, with a stand-in `make`
-(the suite itself is not re-run here) and a stand-in `id` that says "not root", so
-nothing is installed.
+`.ci/run`, `scripts/ensure-chromium` and `scripts/ensure-nftables` run as CI runs them,
+with a stand-in `make` (the suite itself is not re-run here) and a stand-in `id` that
+says "not root", so nothing is installed.
 """
 
 from __future__ import annotations
@@ -93,3 +93,17 @@ def test_ensure_chromium_is_quiet_when_the_browser_is_there(tmp_path):
         tmp_path, ["sh", "scripts/ensure-chromium"], CI="true", KLUIS_CHROMIUM=str(browser)
     )
     assert result.returncode == 0 and result.stderr == ""
+
+
+def test_ensure_nftables_fails_without_nft_under_ci(tmp_path):
+    result = _run(
+        tmp_path, ["sh", "scripts/ensure-nftables"], CI="true", KLUIS_NFT=str(tmp_path / "none")
+    )
+    assert result.returncode == 1
+    assert "under CI the firewall tests must run" in result.stderr
+
+
+def test_ensure_nftables_skips_with_a_notice_outside_ci(tmp_path):
+    result = _run(tmp_path, ["sh", "scripts/ensure-nftables"], KLUIS_NFT=str(tmp_path / "none"))
+    assert result.returncode == 0
+    assert "the nftables tests will skip" in result.stderr
