@@ -624,19 +624,19 @@ class Accepted:
     name: str
 
 
-def _contact_rows(accepted: list[Accepted]) -> dict[tuple[str, str], RegistryContact]:
-    """The contact rows the records name, made where missing (one query and one insert);
-    a contact sent anew after it was deleted at the registry is live again."""
-    rows = {(a.registry.key, a.known.handle): a.known for a in accepted if a.known is not None}
+def _contact_rows(accepted: list[Accepted]) -> dict[tuple[str, str], int]:
+    """The ids of the contact rows the records name, made where missing (one query and
+    one insert); a contact sent anew after it was deleted at the registry is live again."""
+    rows = {(a.registry.key, a.known.handle): a.known.pk for a in accepted if a.known is not None}
     wanted = {(a.registry.key, a.handle): a.customer_id for a in accepted if a.known is None}
     if not wanted:
         return rows
 
-    def read() -> dict[tuple[str, str], RegistryContact]:
+    def read() -> dict[tuple[str, str], tuple[int, bool]]:
         found = RegistryContact.objects.filter(
             registry__in={k for k, _h in wanted}, handle__in={h for _k, h in wanted}
-        )
-        return {(c.registry, c.handle): c for c in found if (c.registry, c.handle) in wanted}
+        ).values_list("registry", "handle", "pk", "deleted_at")
+        return {(k, h): (pk, gone is not None) for k, h, pk, gone in found if (k, h) in wanted}
 
     have = read()
     missing = [k for k in wanted if k not in have]
@@ -647,16 +647,13 @@ def _contact_rows(accepted: list[Accepted]) -> dict[tuple[str, str], RegistryCon
         )
         have = read()
     revived = {
-        have[a.registry.key, a.handle].pk
+        have[a.registry.key, a.handle][0]
         for a in accepted
-        if a.known is None and a.sent and have[a.registry.key, a.handle].deleted_at is not None
+        if a.known is None and a.sent and have[a.registry.key, a.handle][1]
     }
     if revived:  # created anew after it was deleted there
         RegistryContact.objects.filter(pk__in=revived).update(deleted_at=None)
-        for contact in have.values():
-            if contact.pk in revived:
-                contact.deleted_at = None
-    return rows | have
+    return rows | {key: pk for key, (pk, _gone) in have.items()}
 
 
 def records_write(accepted: list[Accepted]) -> set[int]:
@@ -710,7 +707,7 @@ def records_write(accepted: list[Accepted]) -> set[int]:
         (
             "contact_id",
             "contact",
-            [contact.pk for contact in contact_of.values()],
+            list(contact_of.values()),
         ),
         ("roid", "roid", [a.roid for a in by_id.values()]),
         # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
@@ -739,7 +736,7 @@ def records_write(accepted: list[Accepted]) -> set[int]:
         a = by_id[pk]
         registration = a.registration
         registration.status = DomainRegistration.Status.REGISTERED
-        registration.contact = contact_of[pk]
+        registration.contact_id = contact_of[pk]
         registration.roid = a.roid
         registration.nameservers = a.nameservers
         registration.expires_on = _local_date(a.expires) if a.expires else None
