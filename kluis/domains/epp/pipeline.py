@@ -23,7 +23,7 @@ from kluis.domains.epp.client import (
     EppTransportError,
     Steps,
 )
-from kluis.domains.epp.pool import PoolExhausted, SessionPool
+from kluis.domains.epp.pool import SessionPool
 
 
 @dataclass
@@ -79,10 +79,12 @@ class Pipeline:
         try:
             # The first session is waited for as any caller waits; more only if free now.
             epp = pool.acquire(wait=0 if held else None)
-        except (PoolExhausted, EppCommandFailed):
+        except EppError:
             if not held:
                 raise
-            self._full.add(key)  # e.g. 2502: the registry allows no more just now
+            # None free, or the registry allows no more just now (2502), or a new one
+            # could not be opened: the run goes on with the sessions it holds.
+            self._full.add(key)
             return None
         held.append(epp)
         return epp

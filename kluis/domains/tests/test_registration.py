@@ -368,7 +368,7 @@ def test_a_run_stopped_by_an_error_still_writes_what_the_registry_accepted(
     def preflight(registration: DomainRegistration, *args: object) -> object:
         if registration == second:
             raise RuntimeError("a bug in the second one")
-        return real(registration, *args)  # type: ignore[arg-type]
+        return real(registration, *args)
 
     monkeypatch.setattr(services, "_preflight", preflight)
     with pytest.raises(RuntimeError):
@@ -379,3 +379,28 @@ def test_a_run_stopped_by_an_error_still_writes_what_the_registry_accepted(
     assert second.status == DomainRegistration.Status.PENDING
     assert "daarna.nl" not in registries_local.registry.domains
     assert Disclosure.objects.filter(reference__endswith="domain:eerst.nl").count() == 1
+
+
+def test_a_run_sends_over_several_sessions_within_the_registrys_limit(
+    registries_local: epp_local.Running,
+) -> None:
+    from kluis.testing import make_customer
+
+    # The local registry allows 3 sessions, the pool would take 4: the refused login
+    # (2502) leaves the run with the sessions it has.
+    customers = []
+    for i in range(6):
+        user = make_customer(
+            name=f"Klant {i}", email=f"klant-{i}@example.nl", phone=f"+3120123450{i}"
+        )
+        assert user.customer is not None
+        customers.append(with_address(user.customer))
+        queued(user.customer, f"klant-{i}.nl")
+    assert services.registrations_run() == "6 registered, 0 failed or refused, 0 waiting"
+    assert sorted(registries_local.registry.domains) == [f"klant-{i}.nl" for i in range(6)]
+    # Three sessions at once, and the fourth login refused (2502): not tried again.
+    assert registries_local.registry.received.count("other:login") == 4
+    assert registries_local.registry.received.count("domain:create") == 6
+    for customer in customers:
+        sent = list(Disclosure.objects.filter(subject=customer.id, recipient="sidn"))
+        assert sorted("domain:" in d.reference for d in sent) == [False, True]
