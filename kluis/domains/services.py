@@ -22,19 +22,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import secrets
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,9 +45,11 @@ from kluis.audit.chain import audit_append
 from kluis.audit.disclosures import Sent, disclosures_record
 from kluis.domains import notices, shop_link
 from kluis.domains.emails import Cause, mail_registration_failed
+from kluis.domains.epp import commands as cmd
 from kluis.domains.epp import responses as codes
-from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
+from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError, Steps, answer_data
 from kluis.domains.epp.commands import ContactData, PostalInfo
+from kluis.domains.epp.pipeline import Ended, Pipeline
 from kluis.domains.epp.xml import DOMAIN
 from kluis.domains.models import DomainRegistration, PollMessage, RegistryContact
 from kluis.domains.registries import (
@@ -81,8 +84,6 @@ _RULES_REFUSED = {2003, 2004, 2005, 2306}
 
 # A session with one registry, for one registration (the pool's by default).
 SessionFor = Callable[[Registry], AbstractContextManager[EppClient]]
-# A registration's record, written at a batch's flush; adds its disclosures to the list.
-Record = Callable[[list[Sent]], DomainRegistration]
 
 
 class RegistrationRefused(Exception):
@@ -291,14 +292,7 @@ def _known_contact(registration: DomainRegistration, registry: Registry) -> Regi
 
 def _send_contact(epp: EppClient, data: ContactData) -> None:
     """Create the contact; one of ours left by a crashed run counts as created."""
-    try:
-        epp.contact_create(data)
-    except EppCommandFailed as exc:
-        if exc.code != codes.OBJECT_EXISTS:
-            raise
-        info = epp.contact_info(data.handle)
-        if info.sponsor != epp.endpoint.client_id:
-            raise
+    epp.drive(_contact_steps(data, epp.endpoint.client_id, epp.speaks_sidn))
 
 
 def _record_contact_sent(
@@ -451,8 +445,13 @@ def _finish_failed(
 def _preflight(
     registration: DomainRegistration, registry: Registry, batch: Batch | None = None
 ) -> tuple[str, Customer, str]:
-    """(consent reference, customer, domain name), or RegistrationRefused (recorded)."""
-    registration.order.refresh_from_db(fields=["status"])
+    """(consent reference, customer, domain name), or RegistrationRefused (recorded).
+
+    The order's status is read anew here, or with a `batch` by the run just before the
+    group of registrations this one belongs to (orders_reread).
+    """
+    if batch is None:
+        registration.order.refresh_from_db(fields=["status"])
     if not shop_link.still_wanted(registration.order):
         _finish_refused(
             registration,
@@ -595,13 +594,178 @@ def _after_create(registration: DomainRegistration) -> None:
     """The moment between the registry's yes and our commit (tests crash here)."""
 
 
+def _registry_ready(
+    epp: EppClient, registry: Registry, nameservers: list[str], batch: Batch | None
+) -> str:
+    """Our nameservers' host objects and our admin/tech contact at the registry (its
+    handle, or ""): checked once per run and registry when there is a `batch`."""
+    if batch is not None and registry.key in batch.ready:
+        return batch.ready[registry.key]
+    _ensure_hosts(epp, nameservers)
+    helper = _own_contact(epp, registry) if registry.admin_tech else ""
+    if batch is not None:
+        batch.ready[registry.key] = helper
+    return helper
+
+
+@dataclass
+class Accepted:
+    """A registration the registry accepted, waiting for its record (records_write)."""
+
+    registration: DomainRegistration
+    registry: Registry
+    customer_id: uuid.UUID
+    handle: str
+    # The registrant contact went to the registry with this registration.
+    sent: bool
+    known: RegistryContact | None
+    roid: str
+    expires: dt.datetime | None
+    nameservers: list[str]
+    categories: list[str]
+    reference: str
+    name: str
+
+
+def _contact_rows(accepted: list[Accepted]) -> dict[tuple[str, str], int]:
+    """The ids of the contact rows the records name, made where missing (one query and
+    one insert); a contact sent anew after it was deleted at the registry is live again."""
+    rows = {(a.registry.key, a.known.handle): a.known.pk for a in accepted if a.known is not None}
+    wanted = {(a.registry.key, a.handle): a.customer_id for a in accepted if a.known is None}
+    if not wanted:
+        return rows
+
+    def read() -> dict[tuple[str, str], tuple[int, bool]]:
+        found = RegistryContact.objects.filter(
+            registry__in={k for k, _h in wanted}, handle__in={h for _k, h in wanted}
+        ).values_list("registry", "handle", "pk", "deleted_at")
+        return {(k, h): (pk, gone is not None) for k, h, pk, gone in found if (k, h) in wanted}
+
+    have = read()
+    missing = [k for k in wanted if k not in have]
+    if missing:
+        RegistryContact.objects.bulk_create(
+            [RegistryContact(registry=k, handle=h, customer_id=wanted[k, h]) for k, h in missing],
+            ignore_conflicts=True,  # a concurrent run made it: the row is the same
+        )
+        have = read()
+    revived = {
+        have[a.registry.key, a.handle][0]
+        for a in accepted
+        if a.known is None and a.sent and have[a.registry.key, a.handle][1]
+    }
+    if revived:  # created anew after it was deleted there
+        RegistryContact.objects.filter(pk__in=revived).update(deleted_at=None)
+    return rows | {key: pk for key, (pk, _gone) in have.items()}
+
+
+def records_write(accepted: list[Accepted]) -> set[int]:
+    """The records of accepted registrations and their ledger entries; call inside the
+    transaction they share. Returns the ids written.
+
+    One conditional UPDATE (a CASE per column) marks them registered: a registration
+    another run completed meanwhile is left alone, and nothing is ledgered twice. Then
+    one disclosures_record for all their sends (one audit-chain append, one insert).
+    """
+    if not accepted:
+        return set()
+    contacts = _contact_rows(accepted)
+    now = timezone.now()
+    by_id = {a.registration.pk: a for a in accepted}
+    contact_of = {
+        pk: contacts[a.registry.key, a.known.handle if a.known else a.handle]
+        for pk, a in by_id.items()
+    }
+    meta = DomainRegistration._meta
+    qn = connection.ops.quote_name
+
+    def model_field(name: str) -> models.Field[Any, Any]:
+        found = meta.get_field(name)
+        assert isinstance(found, models.Field)
+        return found
+
+    def case(column: str, field_name: str, values: list[Any]) -> tuple[str, list[Any]]:
+        sql = f"CASE {qn('id')} {' '.join('WHEN %s THEN %s' for _ in values)} END"
+        if connection.vendor == "postgresql":  # a CASE of NULLs alone would be text
+            sql = f"CAST({sql} AS {model_field(field_name).db_type(connection)})"
+        params: list[Any] = []
+        for pk, value in zip(by_id, values, strict=True):
+            params += [pk, value]
+        return f"{qn(column)} = {sql}", params
+
+    def prep(name: str, value: object) -> Any:
+        return model_field(name).get_db_prep_save(value, connection)
+
+    sets: list[str] = [
+        f"{qn('status')} = %s",
+        f"{qn('registered_at')} = %s",
+        f"{qn('leased_until')} = NULL",
+        f"{qn('last_error')} = ''",
+    ]
+    params: list[Any] = [
+        DomainRegistration.Status.REGISTERED,
+        prep("registered_at", now),
+    ]
+    for column, field_name, values in (
+        (
+            "contact_id",
+            "contact",
+            list(contact_of.values()),
+        ),
+        ("roid", "roid", [a.roid for a in by_id.values()]),
+        # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
+        (
+            "expires_on",
+            "expires_on",
+            [_local_date(a.expires) if a.expires else None for a in by_id.values()],
+        ),
+        ("nameservers", "nameservers", [a.nameservers for a in by_id.values()]),
+    ):
+        sql, more = case(column, field_name, [prep(field_name, v) for v in values])
+        sets.append(sql)
+        params += more
+    ids = list(by_id)
+    with connection.cursor() as cursor:
+        # The names come from the model's meta; every value is a parameter.
+        where = f"{qn('id')} IN ({', '.join(['%s'] * len(ids))}) AND {qn('status')} <> %s"
+        cursor.execute(
+            f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
+            f"WHERE {where} RETURNING {qn('id')}",
+            [*params, *ids, DomainRegistration.Status.REGISTERED],
+        )
+        written = {row[0] for row in cursor.fetchall()}
+    sends: list[Sent] = []
+    for pk in written:
+        a = by_id[pk]
+        registration = a.registration
+        registration.status = DomainRegistration.Status.REGISTERED
+        registration.contact_id = contact_of[pk]
+        registration.roid = a.roid
+        registration.nameservers = a.nameservers
+        registration.expires_on = _local_date(a.expires) if a.expires else None
+        registration.registered_at = now
+        registration.leased_until = None
+        registration.last_error = ""
+        if a.sent:
+            sends.append(_registry_send(a.customer_id, a.registry, a.categories, a.reference))
+        sends.append(
+            _registry_send(
+                a.customer_id, a.registry, a.categories, f"{a.reference} domain:{a.name}"
+            )
+        )
+    if sends:
+        disclosures_record(sends)
+    return written
+
+
 @dataclass
 class Batch:
     """What the registrations of one run share (registrations_run).
 
-    Contact fields and domain names are revealed once for the whole run. The records of
-    registrations the registry accepted wait in `pending` and are written together, a
-    few dozen per transaction (`flush`): each one's state change and ledger entries
+    Contact fields and domain names are revealed once for the whole run, and each
+    registry's hosts and our own contact there are checked once. The registrations the
+    registry accepted wait in `pending` and are written together, a few dozen per
+    transaction (`flush`, records_write): each one's state change and ledger entries
     still share one transaction, and a crash before the commit leaves them pending, to
     be found at the registry by the next run (as for a single one).
     """
@@ -610,16 +774,18 @@ class Batch:
     names: dict[int, str | None] = field(default_factory=dict)
     # The customers' live contacts at the start of the run: (customer id, registry key).
     known: dict[tuple[object, str], RegistryContact] = field(default_factory=dict)
-    pending: list[Record] = field(default_factory=list)
+    pending: list[Accepted] = field(default_factory=list)
     # Contacts this run sent to a registry: (customer id, registry key) -> handle. A
     # later domain of theirs in the run reuses the handle and sends nothing again.
     contacts: dict[tuple[object, str], str] = field(default_factory=dict)
+    # Registries whose hosts and admin/tech contact this run made sure of: key -> handle.
+    ready: dict[str, str] = field(default_factory=dict)
     since: float = 0.0
 
-    def add(self, record: Record) -> None:
+    def add(self, accepted: Accepted) -> None:
         if not self.pending:
             self.since = time.monotonic()
-        self.pending.append(record)
+        self.pending.append(accepted)
 
     def due(self) -> bool:
         return len(self.pending) >= FLUSH_EVERY or (
@@ -631,11 +797,7 @@ class Batch:
         if not self.pending:
             return
         with transaction.atomic():
-            sends: list[Sent] = []
-            for record in self.pending:
-                record(sends)
-            if sends:
-                disclosures_record(sends)
+            records_write(self.pending)
         self.pending.clear()
 
 
@@ -660,39 +822,23 @@ def domain_register(
     registry = REGISTRIES[registration.registry]
     consent, customer, name = _preflight(registration, registry, batch)
     plan = contact_plan(registration, registry, customer, consent, revealed, batch)
-    categories, reference, known, handle = (
-        plan.categories,
-        plan.reference,
-        plan.known,
-        plan.handle,
-    )
     nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
 
     def create(epp: EppClient) -> tuple[dt.datetime | None, str]:
-        _ensure_hosts(epp, nameservers)
-        helper = _own_contact(epp, registry) if registry.admin_tech else ""
-        try:
-            created = epp.domain_create(
+        helper = _registry_ready(epp, registry, nameservers, batch)
+        return epp.drive(
+            _create_steps(
                 name=name,
-                years=1,
-                registrant=handle,
-                auth_pw=auth_code_new(registry),
+                handle=plan.handle,
+                helper=helper,
+                registry=registry,
                 nameservers=nameservers,
-                admin=helper,
-                tech=helper,
+                client_id=epp.endpoint.client_id,
             )
-            return created.expires, ""
-        except EppCommandFailed as exc:
-            if exc.code != codes.OBJECT_EXISTS:
-                raise
-            info = epp.domain_info(name)
-            if info.sponsor != epp.endpoint.client_id or info.registrant != handle:
-                raise
-            # Created by a run that crashed before its commit: complete it.
-            return info.expires, info.roid
+        )
 
     def remember(sent: ContactSent | None) -> None:
-        _remember_contact(batch, customer, registry, handle, sent)
+        _remember_contact(batch, customer, registry, plan.handle, sent)
 
     answered = with_contact_sent(
         registration, registry, plan, session_for, create, _cause, on_sent=remember
@@ -701,53 +847,81 @@ def domain_register(
         return registration
     (expires, roid), sent = answered
     _after_create(registration)
+    return _accept(
+        Accepted(
+            registration=registration,
+            registry=registry,
+            customer_id=customer.id,
+            handle=plan.handle,
+            sent=sent is not None,
+            known=plan.known,
+            roid=roid,
+            expires=expires,
+            nameservers=nameservers,
+            categories=plan.categories,
+            reference=plan.reference,
+            name=name,
+        ),
+        batch,
+    )
 
-    def record(sends: list[Sent]) -> DomainRegistration:
-        if sent is not None:
-            contact = _contact_row(registration, registry, handle)
-        elif known is not None:
-            contact = known
-        else:  # sent by an earlier registration of this batch, recorded before this one
-            contact = RegistryContact.objects.get(registry=registry.key, handle=handle)
-        values = {
-            "status": DomainRegistration.Status.REGISTERED,
-            "contact": contact,
-            "roid": roid,
-            "nameservers": nameservers,
-            # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
-            "expires_on": _local_date(expires) if expires else None,
-            "registered_at": timezone.now(),
-            "leased_until": None,
-            "last_error": "",
-        }
-        # One conditional UPDATE: a registration another run completed meanwhile is
-        # left alone, and nothing is ledgered twice.
-        if not (
-            DomainRegistration.objects.filter(pk=registration.pk)
-            .exclude(status=DomainRegistration.Status.REGISTERED)
-            .update(**values)
-        ):
-            return DomainRegistration.objects.get(pk=registration.pk)
-        for key, value in values.items():
-            setattr(registration, key, value)
-        if sent is not None:
-            sends.append(_registry_send(customer.id, registry, categories, reference))
-        sends.append(
-            _registry_send(customer.id, registry, categories, f"{reference} domain:{name}")
-        )
-        return registration
 
+def _accept(accepted: Accepted, batch: Batch | None) -> DomainRegistration:
+    """Write the record now, or with a `batch` at its next flush."""
+    registration = accepted.registration
     if batch is None:
         with transaction.atomic():
-            sends: list[Sent] = []
-            done = record(sends)
-            if sends:
-                disclosures_record(sends)
-            return done
-    batch.add(record)
-    _remember_contact(batch, customer, registry, handle, sent)
+            if not records_write([accepted]):
+                return DomainRegistration.objects.get(pk=registration.pk)
+        return registration
+    batch.add(accepted)
+    if accepted.sent:
+        batch.contacts[(accepted.customer_id, accepted.registry.key)] = accepted.handle
     registration.status = DomainRegistration.Status.REGISTERED
     return registration
+
+
+def _contact_steps(data: ContactData, client_id: str, sidn: bool) -> Steps[None]:
+    """Create the contact; one of ours left by a crashed run counts as created."""
+    try:
+        yield cmd.contact_create(data, sidn=sidn)
+    except EppCommandFailed as exc:
+        if exc.code != codes.OBJECT_EXISTS:
+            raise
+        info = answer_data(codes.read_contact_info, (yield cmd.contact_info(data.handle)))
+        if info.sponsor != client_id:
+            raise exc from None
+
+
+def _create_steps(
+    *,
+    name: str,
+    handle: str,
+    helper: str,
+    registry: Registry,
+    nameservers: list[str],
+    client_id: str,
+) -> Steps[tuple[dt.datetime | None, str]]:
+    """Create the domain: (expiry, roid). One of ours with our registrant, left by a run
+    that crashed before its commit, is found with info and completed."""
+    try:
+        answer = yield cmd.domain_create(
+            name=name,
+            years=1,
+            registrant=handle,
+            auth_pw=auth_code_new(registry),
+            nameservers=nameservers,
+            admin=helper,
+            tech=helper,
+        )
+    except EppCommandFailed as exc:
+        if exc.code != codes.OBJECT_EXISTS:
+            raise
+        info = answer_data(codes.read_domain_info, (yield cmd.domain_info(name)))
+        if info.sponsor != client_id or info.registrant != handle:
+            raise exc from None
+        return info.expires, info.roid
+    return answer_data(codes.read_domain_created, answer).expires, ""
 
 
 def _remember_contact(
@@ -857,8 +1031,17 @@ def registrations_run(
         names=_names_reveal([r.line for r in sendable]),
         known=known,
     )
+    if session_for is _session:
+        counts = _run_pipelined(batch_rows, batch)
+        return (
+            f"{counts[DomainRegistration.Status.REGISTERED]} registered, "
+            f"{counts[REFUSED]} failed or refused, {counts[WAITING]} waiting"
+        )
     try:
-        for registration in batch_rows:
+        for i, registration in enumerate(batch_rows):
+            if i % FLUSH_EVERY == 0:
+                # Whether each order is still wanted, read again just before its sends.
+                orders_reread(batch_rows[i : i + FLUSH_EVERY])
             try:
                 result = domain_register(
                     registration=registration, session_for=session_for, batch=batch
@@ -885,6 +1068,204 @@ def registrations_run(
         # What the registries accepted is written even when the run stops on an error.
         batch.flush()
     return f"{done} registered, {failed} failed or refused, {waiting} waiting"
+
+
+@dataclass
+class _Flight:
+    """One registration's conversation in a pipelined run."""
+
+    registration: DomainRegistration
+    registry: Registry
+    customer: Customer
+    plan: ContactPlan
+    name: str
+    nameservers: list[str]
+    # The registrant contact reached the registry (its create was answered).
+    sent: bool = False
+
+    @property
+    def contact_sent(self) -> ContactSent | None:
+        plan = self.plan
+        return (self.registry, plan.handle, plan.categories, plan.reference) if self.sent else None
+
+    def steps(
+        self, helper: str, client_id: str, sidn: bool
+    ) -> Steps[tuple[dt.datetime | None, str]]:
+        if self.plan.data is not None:
+            yield from _contact_steps(self.plan.data, client_id, sidn)
+            self.sent = True
+        return (
+            yield from _create_steps(
+                name=self.name,
+                handle=self.plan.handle,
+                helper=helper,
+                registry=self.registry,
+                nameservers=self.nameservers,
+                client_id=client_id,
+            )
+        )
+
+
+# How far ahead in the queue a run looks for a registration it can send while the
+# earlier ones of the same customer and registry are still in flight.
+LOOKAHEAD = 64
+
+
+def _run_pipelined(rows: list[DomainRegistration], batch: Batch) -> Counter[str]:
+    """The registrations of a run over up to the pool's limit of sessions per registry,
+    one command in flight on each (epp/pipeline.py), the records written in batches.
+
+    Each registration is prepared just before its first command (its order re-read
+    with its group by orders_reread, the non-EU consent checked, its contact planned),
+    and only one registration per customer and registry is in flight at a time, so a
+    contact sent for one is reused by the next as in a run one by one.
+    """
+    counts: Counter[str] = Counter()
+    queue = deque(rows)
+    fresh: set[int] = set()
+    in_flight: set[tuple[object, str]] = set()
+    nameservers = list(settings.KLUIS_EPP_NAMESERVERS)
+
+    def wait_for(registration: DomainRegistration, exc: EppError) -> None:
+        DomainRegistration.objects.filter(pk=registration.pk).update(
+            attempts=registration.attempts + 1, last_error=str(exc)[:500], leased_until=None
+        )
+        counts[WAITING] += 1
+
+    def next_sendable() -> DomainRegistration | None:
+        for i, registration in enumerate(itertools.islice(queue, LOOKAHEAD)):
+            key = (registration.order.customer_id, registration.registry)
+            if key not in in_flight or not REGISTRIES[registration.registry].contact_reusable:
+                del queue[i]
+                return registration
+        return None
+
+    def ended(end: Ended) -> None:
+        flight: _Flight = end.tag
+        registration, registry = flight.registration, flight.registry
+        in_flight.discard((registration.order.customer_id, registry.key))
+        _remember_contact(batch, flight.customer, registry, flight.plan.handle, flight.contact_sent)
+        if end.error is None:
+            expires, roid = end.value
+            _after_create(registration)
+            _accept(
+                Accepted(
+                    registration=registration,
+                    registry=registry,
+                    customer_id=flight.customer.id,
+                    handle=flight.plan.handle,
+                    sent=flight.sent,
+                    known=flight.plan.known,
+                    roid=roid,
+                    expires=expires,
+                    nameservers=flight.nameservers,
+                    categories=flight.plan.categories,
+                    reference=flight.plan.reference,
+                    name=flight.name,
+                ),
+                batch,
+            )
+            counts[DomainRegistration.Status.REGISTERED] += 1
+        elif isinstance(end.error, EppCommandFailed):
+            exc = end.error
+            _finish_failed(
+                registration,
+                f"{registry.name}: {exc.response.explain()}",
+                cause=_cause(exc),
+                contact_sent=flight.contact_sent,
+            )
+            log.info("registration %s failed: %s", registration.pk, exc.code)
+            counts[REFUSED] += 1
+        else:
+            if flight.contact_sent is not None:
+                # The contact reached the registry before the session broke.
+                with transaction.atomic():
+                    _record_contact_sent(registration, *flight.contact_sent)
+            wait_for(registration, end.error)
+        if batch.due():
+            batch.flush()
+
+    def dispatch(pipe: Pipeline) -> bool:
+        """Start the next registration's conversation; False when none can start now."""
+        registration = next_sendable()
+        if registration is None:
+            return False
+        registry = REGISTRIES[registration.registry]
+        if not pipe.may_start(registry.key):
+            queue.appendleft(registration)
+            return False
+        if registration.pk not in fresh:
+            group = [registration, *itertools.islice(queue, FLUSH_EVERY - 1)]
+            orders_reread(group)  # just before their sends
+            fresh.update(r.pk for r in group)
+        try:
+            consent, customer, name = _preflight(registration, registry, batch)
+            plan = contact_plan(registration, registry, customer, consent, batch.revealed, batch)
+        except RegistrationRefused:
+            counts[REFUSED] += 1
+            return True
+        flight = _Flight(registration, registry, customer, plan, name, nameservers)
+        try:
+            epp = pipe.free_session(registry.key)
+        except EppError as exc:
+            wait_for(registration, exc)
+            return True
+        if epp is None:  # the registry gives no more sessions: prepared again later
+            queue.appendleft(registration)
+            return False
+        try:
+            helper = _registry_ready(epp, registry, nameservers, batch)
+        except RegistrationRefused:
+            counts[REFUSED] += 1
+            return True
+        except EppError as exc:
+            ended(Ended(flight, error=exc))
+            return True
+        in_flight.add((customer.pk, registry.key))
+        steps = flight.steps(helper, epp.endpoint.client_id, epp.speaks_sidn)
+        end = pipe.launch(registry.key, epp, steps, flight)
+        if end is not None:
+            ended(end)
+        return True
+
+    pipe = Pipeline(pool)
+    try:
+        while queue or pipe.busy:
+            while queue and dispatch(pipe):
+                pass
+            if not pipe.busy:
+                # With nothing in flight, every registration left can start.
+                assert not queue, "registrations wait on nothing in flight"
+                break
+            for end in pipe.wait():
+                ended(end)
+    finally:
+        # What the registries accepted is written even when the run stops on an error:
+        # the answers still in flight are read first.
+        try:
+            while pipe.busy:
+                for end in pipe.wait():
+                    ended(end)
+        finally:
+            pipe.close()
+            batch.flush()
+    return counts
+
+
+def orders_reread(rows: list[DomainRegistration]) -> None:
+    """The orders' status and consent as they are now, in one query (an order cancelled
+    or withdrawn since the run began is refused by _preflight, not sent)."""
+    from kluis.shop.models import Order
+
+    fresh = {
+        pk: (status, consent, version)
+        for pk, status, consent, version in Order.objects.filter(
+            pk__in={r.order_id for r in rows}
+        ).values_list("pk", "status", "non_eu_consent", "whois_notice_version")
+    }
+    for registration in rows:
+        order = registration.order
+        order.status, order.non_eu_consent, order.whois_notice_version = fresh[order.pk]
 
 
 def _contacts_known(rows: list[DomainRegistration]) -> dict[tuple[object, str], RegistryContact]:

@@ -13,7 +13,7 @@ import datetime as dt
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -69,9 +69,12 @@ _CLOSING = {1500, 2500, 2501, 2502}
 
 
 T = TypeVar("T")
+# A conversation with the registry: yields each command, is sent each answer (or thrown
+# the registry's refusal), returns its result.
+Steps = Generator[etree._Element, r.Response, T]
 
 
-def _data(reader: Callable[[r.Response], T], answer: r.Response) -> T:
+def answer_data(reader: Callable[[r.Response], T], answer: r.Response) -> T:
     """The typed content of a successful answer; EppError when it is not there."""
     try:
         return reader(answer)
@@ -87,6 +90,8 @@ class EppClient:
         self.logged_in = False
         self.last_used = time.monotonic()
         self.commands_sent = 0
+        # (clTRID, codes allowed) of the command whose answer is not read yet.
+        self._waiting: tuple[str, tuple[int, ...]] | None = None
 
     # --- transport -----------------------------------------------------------------
 
@@ -137,6 +142,7 @@ class EppClient:
     def close(self) -> None:
         sock, self._sock = self._sock, None
         self.logged_in = False
+        self._waiting = None
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -145,6 +151,17 @@ class EppClient:
 
     def request(self, root: etree._Element, *, allow: Sequence[int] = ()) -> r.Response:
         """Validate, send, read the answer; EppCommandFailed on 2xxx unless allowed."""
+        self.start(root, allow=allow)
+        return self.finish()
+
+    def start(self, root: etree._Element, *, allow: Sequence[int] = ()) -> None:
+        """Validate and send one command; its answer is read by `finish`.
+
+        EPP allows one command in flight per session: several are sent at once only
+        over several sessions (kluis/domains/epp/pipeline.py).
+        """
+        if self._waiting is not None:
+            raise EppError("a command is already waiting for its answer on this session")
         try:
             validate(root)
         except XmlRefused as exc:
@@ -152,6 +169,13 @@ class EppClient:
             raise EppError(f"refused to send an invalid command: {exc}") from exc
         sent_id = cmd.cltrid_of(root)
         self._send(root)
+        self._waiting = (sent_id, tuple(allow))
+
+    def finish(self) -> r.Response:
+        """The answer to the command `start` sent; EppCommandFailed on 2xxx unless allowed."""
+        if self._waiting is None:
+            raise EppError("no command is waiting for an answer on this session")
+        (sent_id, allow), self._waiting = self._waiting, None
         answer = self._expect(r.read_response, self._receive())
         if sent_id and answer.cltrid != sent_id:
             self.close()
@@ -161,6 +185,32 @@ class EppClient:
         if answer.code >= 2000 and answer.code not in allow:
             raise EppCommandFailed(answer)
         return answer
+
+    @property
+    def waiting(self) -> bool:
+        """A command was sent and its answer not read yet."""
+        return self._waiting is not None
+
+    def fileno(self) -> int:
+        if self._sock is None:
+            raise EppTransportError("the session is not connected")
+        return self._sock.fileno()
+
+    def drive(self, steps: Steps[T]) -> T:
+        """Run a conversation (a generator that yields commands and is sent each answer,
+        or thrown EppCommandFailed) to its end, one command at a time: its result."""
+        try:
+            command = next(steps)
+            while True:
+                try:
+                    answer = self.request(command)
+                except EppCommandFailed as exc:
+                    command = steps.throw(exc)
+                else:
+                    command = steps.send(answer)
+        except StopIteration as done:
+            result: T = done.value
+            return result
 
     def hello(self) -> r.Greeting:
         root = cmd.hello()
@@ -198,10 +248,10 @@ class EppClient:
         return SIDN in self.endpoint.extensions
 
     def domain_check(self, names: Sequence[str]) -> list[r.Availability]:
-        return _data(r.read_domain_check, self.request(cmd.domain_check(names)))
+        return answer_data(r.read_domain_check, self.request(cmd.domain_check(names)))
 
     def domain_info(self, name: str, *, auth_pw: str = "") -> r.DomainInfo:
-        return _data(r.read_domain_info, self.request(cmd.domain_info(name, auth_pw=auth_pw)))
+        return answer_data(r.read_domain_info, self.request(cmd.domain_info(name, auth_pw=auth_pw)))
 
     def domain_create(
         self,
@@ -223,11 +273,11 @@ class EppClient:
             admin=admin,
             tech=tech,
         )
-        return _data(r.read_domain_created, self.request(root))
+        return answer_data(r.read_domain_created, self.request(root))
 
     def domain_renew(self, *, name: str, current_expiry: dt.date, years: int) -> dt.datetime | None:
         root = cmd.domain_renew(name=name, current_expiry=current_expiry, years=years)
-        return _data(r.read_domain_renewed, self.request(root))
+        return answer_data(r.read_domain_renewed, self.request(root))
 
     def domain_update(
         self,
@@ -248,7 +298,7 @@ class EppClient:
     ) -> tuple[r.Response, r.Transfer | None]:
         answer = self.request(cmd.domain_transfer(op=op, name=name, auth_pw=auth_pw, years=years))
         has_data = answer.res_data is not None
-        return answer, (_data(r.read_domain_transfer, answer) if has_data else None)
+        return answer, (answer_data(r.read_domain_transfer, answer) if has_data else None)
 
     def domain_delete(self, name: str) -> r.Response:
         return self.request(cmd.domain_delete(name))
@@ -257,7 +307,7 @@ class EppClient:
         return self.request(cmd.contact_create(data, sidn=self.speaks_sidn))
 
     def contact_info(self, handle: str) -> r.ContactInfo:
-        return _data(r.read_contact_info, self.request(cmd.contact_info(handle)))
+        return answer_data(r.read_contact_info, self.request(cmd.contact_info(handle)))
 
     def contact_update(self, data: cmd.ContactData) -> r.Response:
         return self.request(cmd.contact_update(data, sidn=self.speaks_sidn))
@@ -266,7 +316,7 @@ class EppClient:
         return self.request(cmd.contact_delete(handle))
 
     def host_check(self, names: Sequence[str]) -> dict[str, bool]:
-        return _data(r.read_host_check, self.request(cmd.host_check(names)))
+        return answer_data(r.read_host_check, self.request(cmd.host_check(names)))
 
     def host_create(self, name: str, addresses: Sequence[tuple[str, str]] = ()) -> r.Response:
         return self.request(cmd.host_create(name, addresses))

@@ -46,9 +46,9 @@ class SessionPool:
         with self._cond:
             return self._open
 
-    def _take(self) -> EppClient | None:
+    def _take(self, wait: float | None = None) -> EppClient | None:
         """An idle session, or None after reserving room for a new one."""
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
         with self._cond:
             while True:
                 if self._idle:
@@ -98,6 +98,19 @@ class SessionPool:
             raise
         else:
             self._give_back(client)
+
+    def acquire(self, *, wait: float | None = None) -> EppClient:
+        """A session to hold across several commands, given back with `release`
+        (PoolExhausted when none is free within `wait` seconds, the pool's own by
+        default; EppError when a new one cannot be opened)."""
+        return self._fresh(self._take(wait))
+
+    def release(self, client: EppClient) -> None:
+        """Give back a session from `acquire`: one that is closed or still waits for an
+        answer (the caller stopped mid-command) is closed and counted out."""
+        if client.waiting:
+            client.close()
+        self._give_back(client)
 
     def _give_back(self, client: EppClient) -> None:
         if not client.is_open:

@@ -349,23 +349,58 @@ def test_a_run_sends_a_customers_contact_once_and_writes_records_with_their_ledg
     assert names_revealed == 2  # the contacts once, the domain names once
 
 
+@pytest.mark.parametrize("same_customer", [True, False], ids=["one-customer", "two-customers"])
 def test_a_run_stopped_by_an_error_still_writes_what_the_registry_accepted(
-    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+    personas: Personas,
+    registries_local: epp_local.Running,
+    monkeypatch: pytest.MonkeyPatch,
+    same_customer: bool,
 ) -> None:
     alice = with_address(personas.customer_a)
-    first, second = queued(alice, "eerst.nl"), queued(alice, "daarna.nl")
-    real = services.domain_register
+    bob = personas.customer_b
+    bob.phone = "+31201234568"
+    bob = with_address(bob)
+    # With two customers the first is still in flight on its session when the second
+    # is prepared: its answer is read before the run stops.
+    first, second = queued(alice, "eerst.nl"), queued(alice if same_customer else bob, "daarna.nl")
+    real = services._preflight
 
-    def register(**kwargs: object) -> DomainRegistration:
-        if kwargs["registration"] == second:
+    def preflight(registration: DomainRegistration, *args: object) -> object:
+        if registration == second:
             raise RuntimeError("a bug in the second one")
-        return real(**kwargs)
+        return real(registration, *args)
 
-    monkeypatch.setattr(services, "domain_register", register)
+    monkeypatch.setattr(services, "_preflight", preflight)
     with pytest.raises(RuntimeError):
         services.registrations_run()
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.status == DomainRegistration.Status.REGISTERED
     assert second.status == DomainRegistration.Status.PENDING
+    assert "daarna.nl" not in registries_local.registry.domains
     assert Disclosure.objects.filter(reference__endswith="domain:eerst.nl").count() == 1
+
+
+def test_a_run_sends_over_several_sessions_within_the_registrys_limit(
+    registries_local: epp_local.Running,
+) -> None:
+    from kluis.testing import make_customer
+
+    # The local registry allows 3 sessions, the pool would take 4: the refused login
+    # (2502) leaves the run with the sessions it has.
+    customers = []
+    for i in range(6):
+        user = make_customer(
+            name=f"Klant {i}", email=f"klant-{i}@example.nl", phone=f"+3120123450{i}"
+        )
+        assert user.customer is not None
+        customers.append(with_address(user.customer))
+        queued(user.customer, f"klant-{i}.nl")
+    assert services.registrations_run() == "6 registered, 0 failed or refused, 0 waiting"
+    assert sorted(registries_local.registry.domains) == [f"klant-{i}.nl" for i in range(6)]
+    # Three sessions at once, and the fourth login refused (2502): not tried again.
+    assert registries_local.registry.received.count("other:login") == 4
+    assert registries_local.registry.received.count("domain:create") == 6
+    for customer in customers:
+        sent = list(Disclosure.objects.filter(subject=customer.id, recipient="sidn"))
+        assert sorted("domain:" in d.reference for d in sent) == [False, True]
