@@ -27,7 +27,6 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import IO
 
 from django.db import IntegrityError, transaction
@@ -300,11 +299,11 @@ def ingest_file(
                 continue
             with transaction.atomic():
                 parser = web if web is not None else ingester.mail()
-                tally = (
-                    web_tally
-                    if web is not None
-                    else _feed(parser, list(chain.from_iterable(mail_lines)))
-                )
+                tally: WebTally | MailTally = web_tally
+                if isinstance(parser, MailParser):
+                    tally = MailTally()
+                    for lines in mail_lines:
+                        parser.feed(lines, tally)
                 _write(tally, ingester, parser)
                 _advance(record, state["consumed"] - before, tally)
                 record.path, record.inode = path, _inode(path)
