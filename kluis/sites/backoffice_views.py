@@ -87,9 +87,19 @@ def site_status(request: HttpRequest, site_id: int) -> HttpResponse:
         from kluis.sites.firewall import export_request
 
         with transaction.atomic():
-            site_set_status(site, status, actor=current_user(request).actor().ref)
+            mailed = site_set_status(site, status, actor=current_user(request).actor().ref)
             export_request(site.pk)
-        messages.success(request, _("De status van de site is bijgewerkt."))
+        if mailed:
+            messages.success(request, _("De status van de site is bijgewerkt."))
+        else:
+            messages.warning(
+                request,
+                _(
+                    "De site is opgeschort, maar de klant krijgt er geen e-mail over: de "
+                    "klant heeft de verwerking van zijn gegevens laten beperken (art. 18 "
+                    "AVG)."
+                ),
+            )
     return redirect("sites_backoffice:desk")
 
 

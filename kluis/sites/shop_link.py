@@ -16,6 +16,7 @@ from django.utils import timezone
 from kluis.audit.chain import audit_append
 from kluis.shop.models import OrderLine, Product, Subscription
 from kluis.sites.models import Site
+from kluis.vault.errors import RevealRefused
 
 ACTOR = "system:sites_sync"
 SITE_KINDS = {Product.Kind.WEBSHOP: Site.Kind.WEBSHOP, Product.Kind.WEBSITE: Site.Kind.WEBSITE}
@@ -59,7 +60,12 @@ def sites_sync(today: dt.date | None = None) -> int:
     return changed
 
 
-def site_set_status(site: Site, status: str, *, actor: str) -> None:
+def site_set_status(site: Site, status: str, *, actor: str) -> bool:
+    """Set the site's status, audited; a suspension mails the customer. Returns False
+    when that mail is held: the customer restricted processing (art. 18 GDPR), so the
+    policy lets kluis not open their address for account management. The suspension
+    still happens, the vault records the refused reveal and the audit a held mail
+    (`sites.site_suspended_mail_held`); the desk says the customer was not mailed."""
     with transaction.atomic():
         before = site.status
         site.status = status
@@ -74,4 +80,15 @@ def site_set_status(site: Site, status: str, *, actor: str) -> None:
         if status == Site.Status.SUSPENDED and before != status:
             from kluis.sites.emails import mail_site_suspended
 
-            mail_site_suspended(site=site)
+            try:
+                mail_site_suspended(site=site)
+            except RevealRefused as exc:
+                # Refused before anything was queued: nothing to undo.
+                audit_append(
+                    action="sites.site_suspended_mail_held",
+                    actor=actor,
+                    subject=site.customer_id,
+                    data={"site": site.pk, "reason": str(exc)},
+                )
+                return False
+    return True

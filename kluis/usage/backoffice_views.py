@@ -148,12 +148,23 @@ def mailbox_end(
     form = MailboxEndForm(request.POST)
     if form.is_valid():
         try:
-            mailboxes.mailbox_end_on_request(
+            _box, mailed = mailboxes.mailbox_end_on_request(
                 customer, box.pk, actor=current_user(request).actor().ref
             )
         except mailboxes.MailboxError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, _("De mailbox is beëindigd; de klant krijgt een e-mail."))
+            if mailed:
+                messages.success(request, _("De mailbox is beëindigd; de klant krijgt een e-mail."))
+            else:
+                messages.warning(
+                    request,
+                    _(
+                        "De mailbox is beëindigd, maar de klant krijgt er geen e-mail over: "
+                        "de klant heeft de verwerking van zijn gegevens laten beperken "
+                        "(art. 18 AVG). Bevestig het de klant via het kanaal waarop het "
+                        "verzoek kwam."
+                    ),
+                )
             return redirect("usage_backoffice:mailboxes", customer_id=customer.pk)
     return _page(request, customer, asked=box.pk, form=form, status=400)

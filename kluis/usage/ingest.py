@@ -200,11 +200,15 @@ def _lines(f: IO[bytes], live: bool, state: dict[str, int]) -> Iterator[bytes]:
         state["broken"] = 1
 
 
-def _blocks(f: IO[bytes], live: bool, state: dict[str, int], size: int) -> Iterator[list[bytes]]:
-    """`_chunks(_lines(...))` for a plain file, read by `readlines` a few MiB at a time
-    instead of a line at a time. (A `.gz` is read by `_lines`: its stream may break
-    midway, and every line before the break counts.)"""
-    pending: list[bytes] = []
+def _blocks(
+    f: IO[bytes], live: bool, state: dict[str, int], size: int
+) -> Iterator[tuple[list[bytes], bool]]:
+    """A plain file's complete lines in pieces as read, by `readlines` a few MiB at a
+    time, each with whether it ends a chunk of `size` lines. A piece is parsed as soon
+    as it is read and then let go, so the lines of a whole chunk are never held at once
+    (and stay in the processor's cache while they are parsed). (A `.gz` is read by
+    `_lines`: its stream may break midway, and every line before the break counts.)"""
+    left = size  # lines until the chunk ends
     last = b""
     while True:
         block = f.readlines(READ_BYTES)
@@ -212,17 +216,19 @@ def _blocks(f: IO[bytes], live: bool, state: dict[str, int], size: int) -> Itera
             break
         if not block[-1].endswith(b"\n"):
             last = block.pop()  # only the last line read can lack its newline
-        pending += block
-        while len(pending) >= size:
-            chunk = pending[:size]
-            del pending[:size]
-            state["consumed"] += sum(map(len, chunk))
-            yield chunk
+        while len(block) >= left:
+            piece, block = block[:left], block[left:]
+            state["consumed"] += sum(map(len, piece))
+            yield piece, True
+            left = size
+        if block:
+            state["consumed"] += sum(map(len, block))
+            left -= len(block)
+            yield block, False
         if last:
             break
-    if pending:
-        state["consumed"] += sum(map(len, pending))
-        yield pending
+    if left < size:
+        yield [], True  # the end of the last, shorter chunk
     if last and not live:
         state["consumed"] += len(last)
         state["partial"] = 1
@@ -273,19 +279,31 @@ def ingest_file(
         state = {"consumed": 0, "partial": 0, "broken": 0}
         web = ingester.web(source.host) if source.kind == "nginx" else None
         before = 0
-        chunks = (
-            _chunks(_lines(f, live, state), chunk_lines)
+        pieces = (
+            ((chunk, True) for chunk in _chunks(_lines(f, live, state), chunk_lines))
             if compressed
             else _blocks(f, live, state, chunk_lines)
         )
-        for chunk in chunks:
-            # Web lines are parsed before the transaction; mail lines inside it, after
-            # the node's queue state is locked.
-            tally = _feed(web, chunk) if web is not None else None
+        web_tally = WebTally()
+        mail_lines: list[list[bytes]] = []
+        read = 0
+        for piece, ends_chunk in pieces:
+            read += len(piece)
+            # Web lines are parsed as read, before the transaction; mail lines inside
+            # it, after the node's queue state is locked.
+            if web is not None:
+                web.feed(piece, web_tally)
+            else:
+                mail_lines.append(piece)
+            if not ends_chunk:
+                continue
             with transaction.atomic():
                 parser = web if web is not None else ingester.mail()
-                if tally is None:
-                    tally = _feed(parser, chunk)
+                tally: WebTally | MailTally = web_tally
+                if isinstance(parser, MailParser):
+                    tally = MailTally()
+                    for lines in mail_lines:
+                        parser.feed(lines, tally)
                 _write(tally, ingester, parser)
                 _advance(record, state["consumed"] - before, tally)
                 record.path, record.inode = path, _inode(path)
@@ -293,7 +311,8 @@ def ingest_file(
             before = state["consumed"]
             _count(report, record, tally)
             if advance is not None:
-                advance(len(chunk))
+                advance(read)
+            web_tally, mail_lines, read = WebTally(), [], 0
         tail_bad = state["partial"] + state["broken"]
         if tail_bad or compressed or state["consumed"] != before:
             with transaction.atomic():

@@ -30,6 +30,7 @@ from kluis.audit.chain import audit_append
 from kluis.shop.models import DomainName, OrderLine, Subscription
 from kluis.sites.models import Site
 from kluis.usage.models import Mailbox
+from kluis.vault.errors import RevealRefused
 from kluis.vault.fields import BlindIndexField
 
 SYNC_ACTOR = "system:mailboxes_sync"
@@ -184,17 +185,36 @@ def mailbox_end(box: Mailbox, *, actor: str, action: str = "usage.mailbox_remove
     return bool(ended)
 
 
-def mailbox_end_on_request(customer: Customer, mailbox_id: uuid.UUID, *, actor: str) -> Mailbox:
+def mailbox_end_on_request(
+    customer: Customer, mailbox_id: uuid.UUID, *, actor: str
+) -> tuple[Mailbox, bool]:
     """Support ends a running mailbox because the customer asked; the customer gets one
-    mail about it, queued with the change. MailboxError if it had ended already."""
+    mail about it, queued with the change. MailboxError if it had ended already.
+
+    Returns the mailbox and whether the mail was queued. While the customer has their
+    processing restricted (art. 18 GDPR) the policy does not let kluis open their
+    address for account management, so the mail is held: the mailbox still ends (the
+    customer asked for that), the vault records the refused reveal, the end's audit
+    entry says the mail was held, and the desk tells support to confirm it through
+    the channel the customer asked on (README "Usage statistics")."""
     from kluis.usage.emails import mail_mailbox_ended
 
     with transaction.atomic():
         box = Mailbox.objects.filter(pk=mailbox_id, customer=customer).first()
         if box is None or not mailbox_end(box, actor=actor, action="usage.mailbox_ended_by_staff"):
             raise MailboxError(_("Deze mailbox is al beëindigd."))
-        mail_mailbox_ended(box)
-    return box
+        try:
+            mail_mailbox_ended(box)
+        except RevealRefused as exc:
+            # Refused before anything was queued: nothing to undo.
+            audit_append(
+                action="usage.mailbox_end_mail_held",
+                actor=actor,
+                subject=customer.pk,
+                data={"mailbox": str(box.pk), "reason": str(exc)},
+            )
+            return box, False
+    return box, True
 
 
 def mailbox_remove(customer: Customer, mailbox_id: uuid.UUID, *, actor: str) -> None:

@@ -16,7 +16,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 from kluis.usage import hll
@@ -24,6 +23,7 @@ from kluis.usage import hll
 MAX_LINE = 16 * 1024  # longer lines are counted as bad, not parsed
 PAGE_VISITORS = 5  # a path is kept once this many distinct visitors asked for it
 MAX_PAGES = 2000  # paths followed per site per day (scanners make endless new ones)
+SEEN_LIMIT = 300_000  # visitors whose hash a run keeps in memory, at most (plus a chunk's)
 MAX_PATH = 300  # a longer path is cut: the regexes' path groups take {0,299} after /
 
 # An IPv4 address is matched whole, but only its /24 is captured (`net`): the regex
@@ -48,6 +48,17 @@ JSON = re.compile(
     rb'"bytes":(?P<bytes>\d+),'
     rb'"ua":"(?P<ua>(?:[^"\\]|\\.)*)"\}\r?\n?\Z'
 )
+
+# What the parse loop matches: either format, or else nothing (an empty match, every
+# group None: a bad line), so that a whole chunk is matched and its groups taken in C
+# (`map`) and no line needs a test of its first byte. The JSON format's groups are
+# renamed (`j…`) after the `combined` ones. A line starting with "{" can only match the
+# JSON branch and any other only the `combined` one, so a line is read as before.
+LINE = re.compile(
+    COMBINED.pattern + b"|" + re.sub(rb"\(\?P<(\w+)>", rb"(?P<j\1>", JSON.pattern) + b"|"
+)
+_MATCH: Callable[[bytes], re.Match[bytes]] = LINE.match  # type: ignore[assignment]  # never None
+_GROUPS: Callable[[re.Match[bytes]], tuple[Any, ...]] = re.Match.groups
 
 # What a (host, date text) leads to when not to a site's day.
 BAD_DAY: list[int] = []
@@ -127,51 +138,56 @@ class WebParser:
         self._days: dict[bytes, dt.date | None] = {}
         self._v6: dict[bytes, bytes | None] = {}
         self._salts: dict[dt.date, bytes | None] = {}
+        # (site, day) -> user agent -> network -> the visitor's hash, for the whole
+        # run: a visitor is hashed and added to a sketch once per run and day, not
+        # once per chunk. (A chunk's sketch then lacks the visitors of earlier chunks;
+        # those are in the day's stored sketch already, and merging is a maximum per
+        # register, so the stored sketch is the same.) Memory only; emptied past
+        # SEEN_LIMIT visitors, between chunks.
+        self._seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]] = {}
+        self._hashed = 0
 
     def feed(self, lines: Sequence[bytes], tally: WebTally) -> None:
         """Count `lines` into `tally`.
 
-        Per line the work is the match, the truncation and a few dict look-ups: what is
-        the same for many lines is done once per distinct value. The (host, day) of a
-        line leads to one record of the chunk's counters, sketch, visitor hashes and
-        pages for that site and day; the visitor hash is made once per distinct
-        (network, user agent) of a site and day in the chunk, the day parsed once per
-        distinct date text, the host looked up once per distinct spelling.
+        The chunk is matched and its groups taken in C (`map`); per line the work is
+        the truncation and a few dict look-ups: what is the same for many lines is
+        done once per distinct value. The (host, day) of a line leads to one record of
+        the chunk's counters, sketch and pages for that site and day; the visitor hash
+        is made once per distinct (network, user agent) of a site and day in the run,
+        the day parsed once per distinct date text, the host looked up once per
+        distinct spelling.
         """
-        combined = COMBINED.match
-        json = JSON.match
         v6 = self._v6
         # written host -> date text -> [its lines' counters, salt, seen, sketch,
         # pages, site, the site's day's counters or BAD_DAY / NO_SITE]
         places: dict[bytes | None, dict[bytes, list[Any]]] = {}
-        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]] = {}
+        if self._hashed > SEEN_LIMIT:
+            self._seens.clear()
+            self._hashed = 0
+        hashed = 0
         blake = hashlib.blake2b
         from_bytes = int.from_bytes
         add = hll.add
         n = len(lines)
         bad = unmatched = 0
-        if lines and (
-            max(map(len, lines)) > MAX_LINE
-            or not min(map(len, lines))
-            or any(map(bytes.__contains__, lines, repeat(b"\0")))
-        ):
-            # Set aside what is bad for its size or a NUL byte: the loop needn't ask.
-            lines = [line for line in lines if line and len(line) <= MAX_LINE and b"\0" not in line]
+        # A NUL byte is looked for once in the chunk, in C; only a chunk with one, or
+        # with an over-long line, is filtered line by line. (An empty line matches
+        # nothing and is bad in the loop.)
+        if lines and (b"\0" in b"".join(lines) or max(map(len, lines)) > MAX_LINE):
+            lines = [line for line in lines if len(line) <= MAX_LINE and b"\0" not in line]
             bad = n - len(lines)
-        for line in lines:
-            if line[0] == 123:  # "{"
-                m = json(line)
-                if m is None:
+        rows = map(_GROUPS, map(_MATCH, lines))
+        for (
+            net, addr, daykey, path, status, size, ua, host,
+            jday, jhost, jaddr, jpath, jstatus, jsize, jua,
+        ) in rows:  # fmt: skip
+            if status is None:
+                if jstatus is None:
                     bad += 1
                     continue
-                daykey, host, addr, path, status, size, ua = m.groups()
-                net = None
-            else:
-                m = combined(line)
-                if m is None:
-                    bad += 1
-                    continue
-                net, addr, daykey, path, status, size, ua, host = m.groups()
+                daykey, host, path, status, size, ua = jday, jhost, jpath, jstatus, jsize, jua
+                addr, jaddr = jaddr, None
             # Truncate first: from here on only the network is known. (A combined
             # line's IPv4 address comes truncated from the match.)
             if addr is not None:
@@ -192,12 +208,11 @@ class WebParser:
                 by_day = places[host] = {}
             place = by_day.get(daykey)
             if place is None:
-                place = by_day[daykey] = self._place(host, daykey, tally, seens)
+                place = by_day[daykey] = self._place(host, daykey, tally)
             row, salt, seen, sketch, pages, site, _ = place
             if size != b"-":
                 row[1] += int(size)
-            cls = status[0] - 47  # b"1" -> 2
-            row[cls] += 1
+            row[status[0] - 47] += 1  # b"1" -> 2
             if salt is None:
                 continue  # a closed day, a bad day or an unknown host: no visitors
             # A dict per user agent, then by network: no (network, agent) tuple to
@@ -212,7 +227,8 @@ class WebParser:
                     "big",
                 )
                 add(sketch, h)
-            if path is not None and cls == 3:
+                hashed += 1
+            if path is not None and status[0] == 50:  # 2xx
                 page = pages.get(path)
                 if page is None:
                     page = pages[path] = [0, set()]
@@ -231,6 +247,7 @@ class WebParser:
                 into[0] += lines_of
                 for i in range(1, 7):
                     into[i] += counts[i]
+        self._hashed += hashed
         tally.lines += n
         tally.bad += bad
         tally.unmatched += unmatched
@@ -240,7 +257,6 @@ class WebParser:
         host: bytes | None,
         daykey: bytes,
         tally: WebTally,
-        seens: dict[tuple[int, dt.date], dict[bytes, dict[bytes, int]]],
     ) -> list[Any]:
         """The record of a (host, date text) for this chunk, made on its first line."""
         day = self._days.get(daykey, False)
@@ -272,6 +288,6 @@ class WebParser:
         sketch = tally.sketches.get(key)
         if sketch is None:
             sketch = tally.sketches[key] = hll.new()
-        seen = seens.setdefault(key, {})
+        seen = self._seens.setdefault(key, {})
         pages = tally.pages.setdefault(key, {})
         return [[0] * 7, salt, seen, sketch, pages, site, row]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -358,3 +359,31 @@ def test_a_suspension_is_mailed_to_the_customer_once(personas):
     site_set_status(site, Site.Status.LIVE, actor="test")
     site_set_status(site, Site.Status.SUSPENDED, actor="test")  # a new suspension: a notice
     assert deliver_due(worker="test").sent == 1
+
+
+def test_a_restricted_customers_site_is_suspended_and_the_mail_held(client, personas):
+    from django.urls import reverse
+
+    from kluis.mail.models import OutboxMessage
+    from kluis.rights.models import ProcessingLimit
+    from kluis.testing import log_in
+
+    site = make_site(personas.customer_a)
+    ProcessingLimit.objects.create(
+        subject=personas.customer_a.pk,
+        kind=ProcessingLimit.Kind.RESTRICTION,
+        started_by="staff:test",
+    )
+    log_in(client, personas.staff["orders"])
+    response = client.post(
+        reverse("sites_backoffice:site-status", kwargs={"site_id": site.pk}),
+        {"status": Site.Status.SUSPENDED},
+        follow=True,
+    )
+    assert "de klant krijgt er geen e-mail over" in response.content.decode()
+    site.refresh_from_db()
+    assert site.status == Site.Status.SUSPENDED
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith=f"site:{site.pk}:").exists()
+    [held] = AuditEntry.objects.filter(action="sites.site_suspended_mail_held")
+    assert json.loads(held.payload)["data"]["site"] == site.pk
+    assert "art. 18" in held.payload

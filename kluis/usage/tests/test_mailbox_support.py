@@ -158,6 +158,37 @@ def test_support_ends_a_mailbox_on_request_once_with_one_mail(client, personas):
     assert "0 van 1 mailbox in gebruik." in _page(client, personas.customer_a.pk)
 
 
+def test_a_restricted_customers_mailbox_ends_and_its_mail_is_held(client, personas):
+    from kluis.rights.models import ProcessingLimit
+
+    translation.activate("nl")
+    box = make_mailbox(personas.customer_a, "info@bakkerij-alice.nl")
+    subject = personas.customer_a.pk
+    ProcessingLimit.objects.create(
+        subject=subject, kind=ProcessingLimit.Kind.RESTRICTION, started_by="staff:test"
+    )
+    log_in(client, personas.staff["support"])
+    response = client.post(_url("mailbox-end", box), {"on_request": "on"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "de klant krijgt er geen e-mail over" in page
+    assert "art. 18 AVG" in page
+    # The end happened and is on record; no mail was queued, and the held mail is too.
+    assert Mailbox.objects.get(pk=box.pk).ended_at is not None
+    assert AuditEntry.objects.filter(action="usage.mailbox_ended_by_staff").count() == 1
+    [held] = AuditEntry.objects.filter(action="usage.mailbox_end_mail_held")
+    assert str(box.pk) in held.payload and "art. 18" in held.payload
+    assert "bakkerij" not in held.payload
+    assert not OutboxMessage.objects.filter(dedupe_key__startswith="mailbox:").exists()
+    # The vault refused to open the address, and recorded it.
+    [refused] = AuditEntry.objects.filter(action="vault.reveal_refused", subject=subject)
+    assert "account_management" in refused.payload
+    # Once ended, asking again says so, and nothing more is written.
+    again = client.post(_url("mailbox-end", box), {"on_request": "on"})
+    assert again.status_code == 400
+    assert AuditEntry.objects.filter(action="usage.mailbox_end_mail_held").count() == 1
+
+
 def test_another_customers_mailbox_is_not_found(client, personas):
     bobs = make_mailbox(personas.customer_b, "post@bob-winkel.nl")
     log_in(client, personas.staff["support"])
