@@ -20,6 +20,7 @@ def only_test_jobs(monkeypatch):
     registry: dict[str, Job] = {}
     monkeypatch.setattr("kluis.jobs.registry.JOBS", registry)
     monkeypatch.setattr("kluis.jobs.services.JOBS", registry)
+    monkeypatch.setattr("kluis.jobs.services._unrecorded", {})
     return registry
 
 
@@ -148,4 +149,4 @@ def test_an_outcome_the_database_refused_is_recorded_on_the_next_pass(only_test_
     run = JobRun.objects.get(name="counting")
     assert (run.last_outcome, run.leased_by, run.leased_until) == ("counted", "", None)
     assert calls == [1]
-    assert not services._unrecorded
+    assert not services._unrecorded  # the fixture's own empty one
