@@ -20,6 +20,7 @@ def only_test_jobs(monkeypatch):
     registry: dict[str, Job] = {}
     monkeypatch.setattr("kluis.jobs.registry.JOBS", registry)
     monkeypatch.setattr("kluis.jobs.services.JOBS", registry)
+    monkeypatch.setattr("kluis.jobs.services._unrecorded", {})
     return registry
 
 
@@ -105,3 +106,47 @@ def test_the_worker_command_runs_due_jobs_in_one_pass(only_test_jobs, capsys):
     job("hello", every=dt.timedelta(days=1))(lambda: "said hello")
     call_command("worker", "--once")
     assert "job hello: done" in capsys.readouterr().out
+
+
+def test_a_run_whose_lease_ran_out_unfinished_is_due_again_within_its_interval(only_test_jobs):
+    daily = Job("daily", every=dt.timedelta(days=1), run=lambda: "", lease=dt.timedelta(hours=1))
+    assert job_claim(job=daily, worker="w1")
+    assert not job_claim(job=daily, worker="w2")  # held, and ran a moment ago
+    # w1 died before it recorded anything: once its lease runs out the run is taken
+    # up again, not a day later.
+    JobRun.objects.filter(name="daily").update(
+        leased_until=timezone.now() - dt.timedelta(seconds=1)
+    )
+    assert job_claim(job=daily, worker="w2")
+
+
+def test_an_outcome_the_database_refused_is_recorded_on_the_next_pass(only_test_jobs, monkeypatch):
+    from django.db import OperationalError
+
+    from kluis.jobs import services
+
+    calls = []
+
+    def counting() -> str:
+        calls.append(1)
+        return "counted"
+
+    job("counting", every=dt.timedelta(days=1))(counting)
+    real_finish = services.job_finish
+    refusals = [OperationalError("could not extend file: No space left on device")]
+
+    def finish(**kwargs):
+        if refusals:
+            raise refusals.pop()
+        real_finish(**kwargs)
+
+    monkeypatch.setattr(services, "job_finish", finish)
+    with pytest.raises(OperationalError):
+        jobs_run_due(worker="w1")
+    assert JobRun.objects.get(name="counting").leased_by == "w1"  # nothing recorded yet
+    # The next pass records the run first: done, so not run again.
+    assert jobs_run_due(worker="w1").ran == []
+    run = JobRun.objects.get(name="counting")
+    assert (run.last_outcome, run.leased_by, run.leased_until) == ("counted", "", None)
+    assert calls == [1]
+    assert not services._unrecorded  # the fixture's own empty one
