@@ -56,8 +56,14 @@ class Customer(SealedModel):
     kvk_number = SealedField(_("KvK-nummer"), category="kluis.kvk_number")
     # The organisation's legal form, as the customer chose it in the account ("" = not
     # given). The registries that want one (SIDN) get it instead of a guess from the name.
+    # The database default lets code that predates the column still insert customers.
     legal_form = models.CharField(
-        _("rechtsvorm"), max_length=16, choices=LegalForm.choices, blank=True
+        _("rechtsvorm"),
+        max_length=16,
+        choices=LegalForm.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     vat_number = SealedField(_("btw-nummer"), category="kluis.vat_number")
     vat_index = BlindIndexField(source="vat_number", kind="vat")

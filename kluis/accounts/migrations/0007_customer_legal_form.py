@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='legal_form',
-            field=models.CharField(blank=True, choices=[('eenmanszaak', 'eenmanszaak'), ('vof', 'vennootschap onder firma (vof)'), ('cv', 'commanditaire vennootschap (cv)'), ('maatschap', 'maatschap'), ('bv', 'besloten vennootschap (bv)'), ('nv', 'naamloze vennootschap (nv)'), ('stichting', 'stichting'), ('vereniging', 'vereniging'), ('cooperatie', 'coöperatie'), ('owm', 'onderlinge waarborgmaatschappij'), ('kerk', 'kerkgenootschap'), ('buitenlands', 'buitenlandse rechtsvorm'), ('anders', 'een andere rechtsvorm')], max_length=16, verbose_name='rechtsvorm'),
+            field=models.CharField(blank=True, default='', db_default='', choices=[('eenmanszaak', 'eenmanszaak'), ('vof', 'vennootschap onder firma (vof)'), ('cv', 'commanditaire vennootschap (cv)'), ('maatschap', 'maatschap'), ('bv', 'besloten vennootschap (bv)'), ('nv', 'naamloze vennootschap (nv)'), ('stichting', 'stichting'), ('vereniging', 'vereniging'), ('cooperatie', 'coöperatie'), ('owm', 'onderlinge waarborgmaatschappij'), ('kerk', 'kerkgenootschap'), ('buitenlands', 'buitenlandse rechtsvorm'), ('anders', 'een andere rechtsvorm')], max_length=16, verbose_name='rechtsvorm'),
         ),
     ]
