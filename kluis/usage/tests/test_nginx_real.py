@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import http.client
-import os
-import shutil
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from kluis.tests.nginx import free_port, nginx_or_skip, nginx_running, preamble
 from kluis.usage.ingest import Source, ingest_sources
 from kluis.usage.models import LogFile, SiteDay
 
@@ -20,20 +16,12 @@ from .privacy import found_anywhere
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-IN_CI = os.environ.get("CI", "") in {"true", "1"}
 LOG_FORMAT = Path(settings.BASE_DIR) / "deploy" / "nginx-usage-log.conf"
 ODD_AGENTS = [
     'Zebra "quoted" \\ backslash/1.0',
     "Zebra\x01control/2.0",
     "Zebra-ünïcode/3.0",
 ]
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(family: str, port: int, path: str, agent: str) -> int:
@@ -48,15 +36,10 @@ def _get(family: str, port: int, path: str, agent: str) -> int:
 
 
 def test_nginx_writes_what_kluis_reads(shop, today, tmp_path):
-    if NGINX is None:
-        if IN_CI:
-            pytest.fail("no nginx under CI: `make browser` installs Debian's nginx-light")
-        pytest.skip("no nginx here (Debian: apt-get install nginx-light)")
-    port = _port()
+    nginx_or_skip()
+    port = free_port()
     (tmp_path / "nginx.conf").write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")
-        + f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\n"
-        "events {}\nhttp {\n"
+        preamble(tmp_path) + "http {\n"
         f"  include {LOG_FORMAT};\n"
         f"  access_log {tmp_path}/sites.log kluis;\n"
         f"  access_log {tmp_path}/combined.log combined;\n"
@@ -65,21 +48,7 @@ def test_nginx_writes_what_kluis_reads(shop, today, tmp_path):
         "    location / { return 200 'ok'; }\n"
         "    location /weg { return 404; } }\n}\n"
     )
-    proc = subprocess.Popen(
-        [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-                assert time.monotonic() < deadline, "nginx did not listen"
-                time.sleep(0.05)
+    with nginx_running(tmp_path, port):
         long_query = "?q=" + "geheimezoekvraag" * 500
         statuses = [
             _get("127.0.0.1", port, "/", ODD_AGENTS[0]),
@@ -88,9 +57,6 @@ def test_nginx_writes_what_kluis_reads(shop, today, tmp_path):
             _get("::1", port, "/weg?x=1", ODD_AGENTS[2]),
         ]
         assert statuses == [200, 200, 200, 404]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
     report = ingest_sources(
         [Source("nginx", str(tmp_path / "sites.log"))], node="loopback", today=today
