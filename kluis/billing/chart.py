@@ -117,7 +117,9 @@ def months_chart(months: Sequence[MonthFigures]) -> SafeString:
         label = date_format(month.month, "M Y")
         out.append(f'<g data-month="{month.month:%Y-%m}">')
         for number, (one, cents) in enumerate(zip(series, _values(month).values(), strict=True)):
-            height = PLOT_HEIGHT * cents / top
+            # A month whose chargebacks outweigh its payments has no bar; its title
+            # and data-cents (and the table beside the chart) give the negative sum.
+            height = PLOT_HEIGHT * max(cents, 0) / top
             out.append(
                 f'<rect class="bar" data-series="{one.key}" data-cents="{cents}" '
                 f'x="{_n(x0 + number * bar)}" y="{_n(baseline - height)}" '

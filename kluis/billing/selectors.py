@@ -7,6 +7,15 @@ what is still open at the end of its issue date; one in full leaves nothing). Wh
 month "paid" is what payments booked in that month took off open invoices; a payment
 beyond the open amount (an overpayment, or money for an invoice already credited) is a
 refund case, not income.
+
+Chargebacks (kluis/billing/chargebacks.py) are counted on a cash basis: the money left
+us on the day the provider received the chargeback (`received_at`, in local time), so
+that month's "paid" goes down by what the chargeback took of the money that had been
+counted as income, and the invoice is open again from that day. A chargeback the
+bank later withdrew counts again on the day of its reversal (`reversed_at`), as a
+payment booked that day. The payment's own month keeps what it took in; a month's
+"paid" can therefore be negative. Not the day kluis heard of it, nor the payout that
+deducted it: the provider's date is the one a late webhook cannot move.
 """
 
 from __future__ import annotations
@@ -68,6 +77,8 @@ class MonthFigures:
     overdue_count: int
     overdue_cents: int
     paid_count: int  # invoices that a payment booked in this month settled in full
+    # What payments took off open invoices, less what chargebacks of this month took
+    # back (so it can be negative); a withdrawn chargeback counts as a payment.
     paid_cents: int
 
 
@@ -106,15 +117,22 @@ def _owed(total: int, notes: list[tuple[dt.date, int]], day: dt.date, *, through
 def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[MonthFigures]:
     """Open, overdue and paid for each of the last `months` months, oldest first.
 
-    Three queries whatever the number of invoices: the invoices that still had
+    Four queries whatever the number of invoices: the invoices that still had
     something open at the start of the first month or were issued since, their credit
-    notes, and their payments.
+    notes, their payments and their chargebacks.
     """
     today = today or timezone.localdate()
     this_month = today.replace(day=1)
     firsts = [_month_back(this_month, back) for back in range(months - 1, -1, -1)]
     cutoffs = [_month_end(first) for first in firsts[:-1]] + [today]
     start = firsts[0]
+    zone = timezone.get_current_timezone()
+    start_at = dt.datetime.combine(start, dt.time(), tzinfo=zone)
+    # Chargebacks standing at the start of the first month: received before it and
+    # not withdrawn before it.
+    charged_back_before = Chargeback.objects.filter(received_at__lt=start_at).exclude(
+        reversed_at__lt=start_at
+    )
 
     relevant = (
         Invoice.objects.filter(kind=Invoice.Kind.INVOICE, issue_date__lte=today)
@@ -126,11 +144,14 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
             credited_before=_sum_per_invoice(
                 Invoice.objects.filter(issue_date__lt=start), "corrects", "total_cents"
             ),
+            charged_back_before=_sum_per_invoice(charged_back_before, "invoice", "amount_cents"),
         )
-        .filter(total_cents__gt=F("paid_before") - F("credited_before"))
+        .filter(total_cents__gt=F("paid_before") - F("charged_back_before") - F("credited_before"))
         .order_by()
     )
     invoices = list(relevant.values_list("pk", "issue_date", "due_date", "total_cents"))
+    # Money in (payments, withdrawn chargebacks: positive) and out (chargebacks:
+    # negative) per invoice, by day; on one day money in comes before money out.
     payments: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
     credits: dict[uuid.UUID, list[tuple[dt.date, int]]] = {pk: [] for pk, *_ in invoices}
     if invoices:
@@ -149,6 +170,20 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
             # An invoice issued between the two queries has no list: next time.
             if invoice_id in payments:
                 payments[invoice_id].append((booked, cents))
+        end_at = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+        for invoice_id, received_at, reversed_at, cents in (
+            Chargeback.objects.filter(invoice__in=relevant.values("pk"), received_at__lt=end_at)
+            .order_by()
+            .values_list("invoice_id", "received_at", "reversed_at", "amount_cents")
+        ):
+            if invoice_id not in payments:
+                continue
+            payments[invoice_id].append((timezone.localdate(received_at, zone), -cents))
+            if reversed_at is not None and reversed_at < end_at:
+                payments[invoice_id].append((timezone.localdate(reversed_at, zone), cents))
+        for received in payments.values():
+            # Stable: payments keep their booking order; a day's money out comes last.
+            received.sort(key=lambda event: (event[0], event[1] < 0))
 
     open_count = [0] * months
     open_cents = [0] * months
@@ -164,13 +199,24 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
     for pk, issued, due, total in invoices:
         received = payments[pk]
         notes = credits[pk]
-        # What each payment took off the invoice, in booking order.
+        # What each payment took off the invoice, in booking order; what a chargeback
+        # took back of that (money beyond what the invoice asked, which was never
+        # counted, goes back first).
         paid = 0
+        counted = 0  # of `paid`, what was counted as paid in some month
         for booked, cents in received:
+            index = month_of(booked)
+            if cents < 0:
+                taken = min(max(-cents - (paid - counted), 0), counted)
+                paid += cents
+                counted -= taken
+                if index is not None:
+                    paid_cents[index] -= taken
+                continue
             left = _owed(total, notes, booked, through=False) - paid
             applied = min(cents, max(left, 0))
             paid += cents
-            index = month_of(booked)
+            counted += applied
             if index is not None and applied > 0:
                 paid_cents[index] += applied
                 if applied == left:
