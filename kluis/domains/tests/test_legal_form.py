@@ -223,3 +223,23 @@ def test_the_local_sidn_refuses_a_legal_form_update_without_kvk_number(
     with pytest.raises(EppCommandFailed) as refused:
         epp_client.contact_update(contact("KL-LF2", legal_form="BV"))
     assert refused.value.code == 2306
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_legal_form_without_kvk_number_waits_for_staff(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.accounts.services import legal_form_set
+    from kluis.domains.follow import contact_updates_run
+    from kluis.rights.models import FollowUp
+
+    customer = as_company(with_address(personas.customer_a), "Visser Webdesign", "12345678")
+    done = domain_register(registration=queued(customer, "visser-zonder.nl"))
+    assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
+    handle = f"KLS-{customer.number}"
+    customer.kvk_number = None
+    customer.save()
+    assert legal_form_set(customer=customer, legal_form="nv", by=personas.alice)
+    assert contact_updates_run() == "0 contacts updated at registries, 1 follow-ups waiting"
+    assert registries_local.registry.contacts[handle].legal_form == "ANDERS"
+    assert FollowUp.objects.get(subject=customer.pk, recipient="sidn").done_at is None
