@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate
@@ -691,6 +692,20 @@ def customer_search(*, text: str, by: User) -> list[Customer]:
     return found
 
 
+LegalFormFollower = Callable[[Customer, Actor], None]
+_legal_form_followers: list[LegalFormFollower] = []
+
+
+def register_legal_form_follower(follow: LegalFormFollower) -> LegalFormFollower:
+    """Add what must follow a changed legal form (domains: SIDN holds it in a contact).
+
+    It runs inside `legal_form_set`'s transaction: a follower that fails undoes the change.
+    """
+    if follow not in _legal_form_followers:
+        _legal_form_followers.append(follow)
+    return follow
+
+
 @transaction.atomic
 def legal_form_set(*, customer: Customer, legal_form: str, by: User) -> bool:
     """The organisation's legal form as its customer chose it; False when unchanged."""
@@ -710,4 +725,6 @@ def legal_form_set(*, customer: Customer, legal_form: str, by: User) -> bool:
         subject=locked.pk,
         data={"from": old, "to": legal_form},
     )
+    for follow in _legal_form_followers:
+        follow(locked, by.actor())
     return True

@@ -38,6 +38,15 @@ class AccountOut(Schema):
     address_postcode: str | None = None
     address_city: str | None = None
     phone: str | None = None
+    legal_form: str | None = Field(
+        None,
+        description=(
+            "An organisation's legal form as chosen on the portal's legal-form page "
+            "(eenmanszaak, vof, cv, maatschap, bv, nv, stichting, vereniging, cooperatie, "
+            "owm, kerk, buitenlands, anders); null when not given or for a person. "
+            "Read-only here: SIDN gets it with the contact of a .nl domain."
+        ),
+    )
 
 
 class AccountPatch(Input):
@@ -71,6 +80,7 @@ def _account(request: HttpRequest) -> dict[str, Any]:
         "number": customer.number,
         "country": customer.country,
         "language": customer.language,
+        "legal_form": customer.legal_form or None,
         **{k: v or None for k, v in values.items()},
     }
 

@@ -902,6 +902,10 @@ class Session:
         legal_form, reg_no = self._sidn_contact(command)
         if self.sidn and legal_form and legal_form not in SIDN_LEGAL_FORMS:
             raise self._sidn_refusal(2005, f"unknown legal form {legal_form}", "C0004")
+        if self.sidn and legal_form not in ("", "PERSOON") and not reg_no:
+            raise self._sidn_refusal(
+                2306, f"legal form {legal_form} needs a registration number (KvK)", "C0003"
+            )
         reg = self.registry
         with reg.lock:
             c = self._own_contact(_text(obj, _q(CONTACT, "id")))

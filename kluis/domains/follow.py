@@ -8,6 +8,12 @@
   after a crash changes nothing the second time. A registry that cannot be reached,
   or data the registry's rules refuse, leave the follow-up open for the next run and
   for staff.
+- **A changed legal form.** SIDN holds an organisation's legal form in its contact
+  (SIDN's contact extension). When the customer changes it in the account, a follow-up
+  is noted for each such registry where the customer has a live contact, in the same
+  transaction as the change, and the same job sends the contact with its new legal form.
+  A follow-up already open for that registry carries it along (the update sends the
+  whole contact).
 - **Contacts no domain needs.** The worker's `domains_contacts_cleanup` job deletes at
   the registry a contact of ours that no pending or registered domain of the customer
   there needs any more (after a failed registration, a transfer away, an end); the
@@ -43,7 +49,7 @@ from kluis.domains.services import (
     ledger_send,
     reveal_contacts,
 )
-from kluis.policy.enforce import check_disclosure
+from kluis.policy.enforce import Actor, check_disclosure
 from kluis.rights.erasure import Blocker
 from kluis.rights.models import FollowUp
 
@@ -96,6 +102,35 @@ def contact_updates_run(*, session_for: SessionFor = _session) -> str:
                 )
                 sent += 1
     return f"{sent} contacts updated at registries, {waiting} follow-ups waiting"
+
+
+# The legal form belongs to the organisation's details, beside its name.
+LEGAL_FORM_CATEGORY = "user.contact.organization"
+
+
+def legal_form_follow_ups(customer: Customer, by: Actor) -> None:
+    """Note a follow-up for each registry that holds this customer's legal form."""
+    live = set(
+        RegistryContact.objects.filter(customer=customer, deleted_at=None).values_list(
+            "registry", flat=True
+        )
+    )
+    for registry in REGISTRIES.values():
+        if not registry.legal_form or registry.key not in live:
+            continue
+        if FollowUp.objects.filter(
+            subject=customer.pk, recipient=registry.recipient, done_at__isnull=True
+        ).exists():
+            continue
+        FollowUp.objects.create(
+            subject=customer.pk, recipient=registry.recipient, categories=[LEGAL_FORM_CATEGORY]
+        )
+        audit_append(
+            action="rights.follow_up_noted",
+            actor=by.ref,
+            subject=customer.pk,
+            data={"recipient": registry.recipient, "categories": [LEGAL_FORM_CATEGORY]},
+        )
 
 
 _ACTIVE = (

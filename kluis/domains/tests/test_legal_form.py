@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from kluis.accounts.models import Customer
 from kluis.domains import epp_local
@@ -152,3 +153,93 @@ def test_a_person_has_no_legal_form_to_give(personas: Personas) -> None:
         legal_form_set(customer=personas.customer_a, legal_form="bv", by=personas.alice)
     personas.customer_a.refresh_from_db()
     assert personas.customer_a.legal_form == ""
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_changed_legal_form_is_sent_to_sidn_in_the_live_contact_and_ledgered(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.accounts.services import legal_form_set
+    from kluis.audit.models import Disclosure
+    from kluis.domains.follow import contact_updates_run
+    from kluis.rights.models import FollowUp
+
+    customer = as_company(with_address(personas.customer_a), "Visser Webdesign", "12345678")
+    # Nothing at SIDN yet: a choice has nothing to follow.
+    assert legal_form_set(customer=customer, legal_form="vof", by=personas.alice)
+    assert not FollowUp.objects.filter(subject=customer.pk).exists()
+
+    customer.refresh_from_db()
+    done = domain_register(registration=queued(customer, "visser-vof.nl"))
+    assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
+    at_sidn = registries_local.registry.contacts[f"KLS-{customer.number}"]
+    assert at_sidn.legal_form == "VOF"
+    ledgered = Disclosure.objects.filter(subject=customer.pk, recipient="sidn").count()
+
+    customer.refresh_from_db()
+    assert legal_form_set(customer=customer, legal_form="stichting", by=personas.alice)
+    # The same choice again notes nothing more.
+    assert not legal_form_set(customer=customer, legal_form="stichting", by=personas.alice)
+    follow_up = FollowUp.objects.get(subject=customer.pk, recipient="sidn", done_at=None)
+
+    # SIDN cannot be reached: the follow-up stays open, SIDN keeps VOF, nothing ledgered.
+    registries_local.registry.faults.drop_before = "contact:update"
+    assert contact_updates_run() == "0 contacts updated at registries, 1 follow-ups waiting"
+    assert registries_local.registry.contacts[at_sidn.handle].legal_form == "VOF"
+    assert Disclosure.objects.filter(subject=customer.pk, recipient="sidn").count() == ledgered
+    registries_local.registry.faults.drop_before = ""
+
+    assert contact_updates_run() == "1 contacts updated at registries, 0 follow-ups waiting"
+    updated = registries_local.registry.contacts[at_sidn.handle]
+    assert (updated.legal_form, updated.legal_form_reg_no) == ("STICHTING", "12345678")
+    follow_up.refresh_from_db()
+    assert follow_up.done_at is not None
+    latest = Disclosure.objects.filter(subject=customer.pk, recipient="sidn").latest("pk")
+    assert latest.reference == f"follow-up:{follow_up.pk} contact:{at_sidn.handle}"
+    assert "user.contact.organization" in latest.categories
+    assert contact_updates_run() == "0 contacts updated at registries, 0 follow-ups waiting"
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_contact_deleted_at_sidn_gets_no_legal_form_follow_up(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.accounts.services import legal_form_set
+    from kluis.domains.models import RegistryContact
+    from kluis.rights.models import FollowUp
+
+    customer = as_company(with_address(personas.customer_a), "Visser Webdesign", "12345678")
+    done = domain_register(registration=queued(customer, "visser-weg.nl"))
+    assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
+    RegistryContact.objects.filter(customer=customer).update(deleted_at=timezone.now())
+    assert legal_form_set(customer=customer, legal_form="bv", by=personas.alice)
+    assert not FollowUp.objects.filter(subject=customer.pk).exists()
+
+
+def test_the_local_sidn_refuses_a_legal_form_update_without_kvk_number(
+    epp_client: EppClient,
+) -> None:
+    epp_client.contact_create(contact("KL-LF2", legal_form="PERSOON"))
+    with pytest.raises(EppCommandFailed) as refused:
+        epp_client.contact_update(contact("KL-LF2", legal_form="BV"))
+    assert refused.value.code == 2306
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_legal_form_without_kvk_number_waits_for_staff(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    from kluis.accounts.services import legal_form_set
+    from kluis.domains.follow import contact_updates_run
+    from kluis.rights.models import FollowUp
+
+    customer = as_company(with_address(personas.customer_a), "Visser Webdesign", "12345678")
+    done = domain_register(registration=queued(customer, "visser-zonder.nl"))
+    assert done.status == DomainRegistration.Status.REGISTERED, done.last_error
+    handle = f"KLS-{customer.number}"
+    customer.kvk_number = None
+    customer.save()
+    assert legal_form_set(customer=customer, legal_form="nv", by=personas.alice)
+    assert contact_updates_run() == "0 contacts updated at registries, 1 follow-ups waiting"
+    assert registries_local.registry.contacts[handle].legal_form == "ANDERS"
+    assert FollowUp.objects.get(subject=customer.pk, recipient="sidn").done_at is None
