@@ -38,7 +38,7 @@ from kluis.api.schemas import (
     PaymentOut,
     SiteOut,
 )
-from kluis.billing.models import Invoice, Payment, Refund
+from kluis.billing.models import Chargeback, Invoice, Payment, Refund
 from kluis.billing.online import pay_url
 from kluis.billing.portal_views import invoice_pdf_response
 from kluis.billing.selectors import customer_invoice, open_invoices
@@ -190,18 +190,47 @@ def invoice_payments(request: HttpRequest, invoice_id: uuid.UUID) -> list[dict[s
 
 
 def _money_rows(payments: Any, refunds: Any) -> list[dict[str, Any]]:
-    """Payments received, then refunds, each oldest first; plain columns only (the
-    payer's IBAN and name stay sealed, as on the portal's invoice page)."""
-    rows: list[dict[str, Any]] = [
-        {
-            "date": p.booking_date,
-            "amount_cents": p.amount_cents,
-            "kind": "payment",
-            "status": "received",
-            "invoice": p.invoice.number,
-        }
-        for p in payments.select_related("invoice").order_by("booking_date", "pk")
-    ]
+    """Payments received, each followed by what the payer's bank took back of it (a
+    chargeback, negative) and a withdrawn chargeback (positive again), then refunds,
+    each oldest first; plain columns only (the payer's IBAN and name stay sealed, as on
+    the portal's invoice page)."""
+    received = list(payments.select_related("invoice").order_by("booking_date", "pk"))
+    taken_back: dict[uuid.UUID, list[Chargeback]] = {}
+    for chargeback in Chargeback.objects.filter(payment__in=[p.pk for p in received]).order_by(
+        "received_at", "pk"
+    ):
+        taken_back.setdefault(chargeback.payment_id, []).append(chargeback)
+    rows: list[dict[str, Any]] = []
+    for p in received:
+        rows.append(
+            {
+                "date": p.booking_date,
+                "amount_cents": p.amount_cents,
+                "kind": "payment",
+                "status": "received",
+                "invoice": p.invoice.number,
+            }
+        )
+        for c in taken_back.get(p.pk, []):
+            rows.append(
+                {
+                    "date": timezone.localdate(c.received_at),
+                    "amount_cents": -c.amount_cents,
+                    "kind": "chargeback",
+                    "status": c.status,
+                    "invoice": p.invoice.number,
+                }
+            )
+            if c.reversed_at is not None:
+                rows.append(
+                    {
+                        "date": timezone.localdate(c.reversed_at),
+                        "amount_cents": c.amount_cents,
+                        "kind": "chargeback_reversal",
+                        "status": "received",
+                        "invoice": p.invoice.number,
+                    }
+                )
     rows += [
         {
             "date": r.created_at.date(),
@@ -220,7 +249,7 @@ def _money_rows(payments: Any, refunds: Any) -> list[dict[str, Any]]:
     response={200: list[PaymentOut], **ERRORS},
     **INVOICES,
     url_name="payments",
-    summary="Every payment on your invoices and every refund, oldest first",
+    summary="Every payment on your invoices with its chargebacks, and every refund, oldest first",
 )
 def payments(request: HttpRequest) -> list[dict[str, Any]]:
     mine = Invoice.objects.for_customer(customer_of(request))

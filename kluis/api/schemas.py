@@ -85,8 +85,15 @@ class InvoicePage(Schema):
 class PaymentOut(Schema):
     date: dt.date
     amount_cents: int
-    kind: Literal["payment", "refund"]
-    status: str = Field(description="`received` for a payment; a refund's status")
+    kind: Literal["payment", "chargeback", "chargeback_reversal", "refund"] = Field(
+        description="a payment; what the payer's bank took back of the payment before it "
+        "(`chargeback`, a negative amount); that chargeback withdrawn by the bank "
+        "(`chargeback_reversal`, positive again); a refund"
+    )
+    status: str = Field(
+        description="`received` for a payment and a withdrawn chargeback; a chargeback's "
+        "status (`received`, or `reversed` once withdrawn); a refund's status"
+    )
     invoice: str = Field(description="the invoice's number")
 
 

@@ -190,6 +190,10 @@ HELD_REASONS = {
     "iban_missing": _lazy("geen IBAN: vul het in"),
     "iban_invalid": _lazy("IBAN ongeldig: vul het juiste in"),
     "name_missing": _lazy("naam rekeninghouder ontbreekt"),
+    Refund.CHARGEBACK: _lazy(
+        "de bank heeft de betaling teruggeboekt, het geld is er niet meer; vul het IBAN "
+        "opnieuw in om haar toch opnieuw voor te stellen"
+    ),
 }
 
 
@@ -214,6 +218,12 @@ def refunds(request: HttpRequest) -> HttpResponse:
                 ).select_related("invoice", "payment")
             ],
             "exports": RefundExport.objects.select_related("created_by")[:20],
+            # Cancelled (a proposal) or flagged (in a payment file or sent) because the
+            # payment was charged back; the held approved ones are in the rows above.
+            "after_chargeback": Refund.objects.filter(held_reason=Refund.CHARGEBACK)
+            .exclude(status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED])
+            .select_related("invoice")
+            .order_by("-created_at")[:50],
         },
     )
 

@@ -22,10 +22,19 @@ Recording a chargeback:
   the open amount goes back up and, paid no longer, the invoice is open again (its
   `paid_at` cleared), so the portal, the iDEAL link and finance's open items show it;
 - the customer gets one mail (dedupe key per chargeback) saying the payment was
-  reversed and how to pay: the amount open, a date CHARGEBACK_TERM_DAYS ahead, our
-  account and the betalingskenmerk, and the iDEAL link;
+  reversed and how to pay: the amount open, a date `chargeback_term_days()` ahead
+  (CHARGEBACK_TERM_DAYS, or the usual payment term when that is longer), our account
+  and the betalingskenmerk, and the iDEAL link. When that mail cannot go (a refused
+  reveal, an erased customer, no address) the chargeback is recorded all the same,
+  the mail is held (`mail_held`, audited as `billing.chargeback_mail_held`) and
+  finance's overview says so;
 - reminders wait: the dunning schedule counts from that date instead of the old due
-  date (kluis/billing/dunning.py, `standing`);
+  date (kluis/billing/dunning.py, `standing`), and then runs as for any unpaid
+  invoice (reminders, the statutory letter, collections). An order delivered on the
+  payment stays delivered; its page on the orders desk shows the chargeback;
+- refunds of the invoice that the money left no longer covers are cancelled (a
+  proposal), held out of the payment file (an approved one) or flagged (one in a
+  payment file or sent), each audited, for finance (`_refunds_hold`);
 - it is audited (`billing.chargeback_received`) and listed on finance's overview.
 
 A reversed chargeback (the bank withdrew it; Mollie sets `reversedAt`): one kluis
@@ -46,6 +55,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -56,11 +66,17 @@ from kluis.billing.dunning import dunning_invoice_paid
 from kluis.billing.emails import mail_chargeback
 from kluis.billing.models import Chargeback, Invoice, OnlinePayment, Payment, Refund
 from kluis.billing.services import BILLING
+from kluis.vault.errors import KeyShredded, RevealRefused
 
 logger = logging.getLogger(__name__)
 
-# What the mail gives the customer to pay again, counted from the day it is recorded.
+# What the mail gives the customer to pay again, counted from the day it is recorded:
+# at least this, and never less than the usual payment term (KLUIS_PAYMENT_TERM_DAYS).
 CHARGEBACK_TERM_DAYS = 14
+
+
+def chargeback_term_days() -> int:
+    return max(CHARGEBACK_TERM_DAYS, settings.KLUIS_PAYMENT_TERM_DAYS)
 
 
 def chargebacks_wanted(online: OnlinePayment, answer: mollie.ProviderPayment) -> bool:
@@ -138,9 +154,7 @@ def _received(
         )
         return None
     now = timezone.now()
-    invoice.paid_cents -= item.amount_cents
-    if invoice.paid_cents < invoice.due_cents:
-        invoice.paid_at = None
+    invoice.take_back(item.amount_cents)
     invoice.save(update_fields=["paid_cents", "paid_at"])
     chargeback = Chargeback.objects.create(
         provider_id=item.id,
@@ -150,7 +164,7 @@ def _received(
         reason_code=item.reason_code,
         received_at=item.created_at or now,
         open_cents=max(invoice.open_cents, 0),
-        pay_by=timezone.localdate(now) + dt.timedelta(days=CHARGEBACK_TERM_DAYS),
+        pay_by=timezone.localdate(now) + dt.timedelta(days=chargeback_term_days()),
     )
     audit_append(
         action="billing.chargeback_received",
@@ -165,9 +179,103 @@ def _received(
             "reason": item.reason_code,
         },
     )
-    if invoice.customer.email is not None:
-        mail_chargeback(chargeback)
+    _refunds_hold(invoice, chargeback)
+    held = _mail(chargeback)
+    if held:
+        chargeback.mail_held = held
+        chargeback.save(update_fields=["mail_held"])
     return chargeback
+
+
+def _mail(chargeback: Chargeback) -> str:
+    """Queue the customer's mail; the reason it is held ("" when it is queued).
+
+    The chargeback is recorded whatever happens to its mail: a refused reveal (the
+    customer restricted processing or objected, art. 18/21 GDPR, where the policy lets
+    the invoicing purpose not go on) or an erased customer's shredded key holds the
+    mail, audited (`billing.chargeback_mail_held`), and finance's overview says the
+    customer was not mailed. Both fail before anything is queued: nothing to undo."""
+    invoice = chargeback.invoice
+    if invoice.customer.email is None:
+        return Chargeback.MailHeld.NO_ADDRESS
+    try:
+        mail_chargeback(chargeback)
+    except RevealRefused as exc:
+        held, reason = Chargeback.MailHeld.REFUSED, str(exc)
+    except KeyShredded:
+        held, reason = Chargeback.MailHeld.ERASED, "the customer's address was erased"
+    else:
+        return ""
+    audit_append(
+        action="billing.chargeback_mail_held",
+        actor=BILLING.ref,
+        subject=invoice.customer_id,
+        data={
+            "invoice": invoice.number,
+            "provider_id": chargeback.provider_id,
+            "held": held,
+            "reason": reason,
+        },
+    )
+    return held
+
+
+def _refunds_hold(invoice: Invoice, chargeback: Chargeback) -> None:
+    """Refunds of the invoice that the money left after the chargeback no longer covers.
+
+    What may still go back is what the invoice is now paid over what it owes. Refunds
+    already on their way (in a payment file, sent through the provider) count first,
+    then approved ones, then proposals, oldest first; those that no longer fit:
+    - a proposal is cancelled (rejected, reason `chargeback`), for finance to see;
+    - an approved one is held out of the payment file and the provider (reason
+      `chargeback`): finance enters the account again to propose it anew, or leaves it;
+    - one in a payment file or sent is flagged (reason `chargeback`), not changed: the
+      money may have gone, finance looks at it.
+    Each is audited with the chargeback."""
+    budget = max(-invoice.open_cents, 0)
+    order = {
+        Refund.Status.EXPORTED: 0,
+        Refund.Status.SENT: 0,
+        Refund.Status.APPROVED: 1,
+        Refund.Status.PROPOSED: 2,
+    }
+    refunds = sorted(
+        Refund.objects.select_for_update()
+        .filter(invoice=invoice, status__in=list(order))
+        .exclude(held_reason=Refund.CHARGEBACK),
+        key=lambda r: (order[Refund.Status(r.status)], r.created_at, r.pk),
+    )
+    now = timezone.now()
+    for refund in refunds:
+        if refund.amount_cents <= budget:
+            budget -= refund.amount_cents
+            continue
+        budget = 0
+        before = refund.status
+        fields = ["held_reason"]
+        refund.held_reason = Refund.CHARGEBACK
+        if refund.status == Refund.Status.PROPOSED:
+            refund.status = Refund.Status.REJECTED
+            refund.decided_at = now
+            fields += ["status", "decided_at"]
+        refund.save(update_fields=fields)
+        audit_append(
+            action="billing.refund_cancelled"
+            if before == Refund.Status.PROPOSED
+            else "billing.refund_held"
+            if before == Refund.Status.APPROVED
+            else "billing.refund_flagged",
+            actor=BILLING.ref,
+            subject=invoice.customer_id,
+            data={
+                "refund": refund.pk,
+                "invoice": invoice.number,
+                "cents": refund.amount_cents,
+                "status": before,
+                "reason": "chargeback",
+                "chargeback": chargeback.provider_id,
+            },
+        )
 
 
 def _reversed(invoice: Invoice, chargeback: Chargeback, at: dt.datetime) -> Chargeback:
@@ -204,6 +312,6 @@ def recent_chargebacks(days: int = 90, limit: int = 50) -> list[Chargeback]:
     since = timezone.now() - dt.timedelta(days=days)
     return list(
         Chargeback.objects.filter(created_at__gte=since)
-        .select_related("invoice__customer")
+        .select_related("invoice__customer", "invoice__order")
         .order_by("-created_at")[:limit]
     )

@@ -248,6 +248,20 @@ class Invoice(SealedModel):
             self.paid_at = at
         return settled, max(self.paid_cents - due, 0) - before
 
+    def take_back(self, amount_cents: int) -> bool:
+        """Take money that left again (a chargeback) off this row, unsaved; the caller
+        holds the row's lock.
+
+        The payment itself stays as it came in; what the invoice has been paid goes
+        down, and once that is less than what is owed the invoice is open again (its
+        `paid_at` cleared). Returns whether it was paid before and is open now.
+        """
+        was_paid = self.paid_at is not None
+        self.paid_cents -= amount_cents
+        if self.paid_cents < self.due_cents:
+            self.paid_at = None
+        return was_paid and self.paid_at is None
+
 
 class OssEvidence(SealedModel):
     """The evidence of where an OSS customer lives: the billing address of the invoice.
@@ -489,8 +503,12 @@ class Refund(models.Model):
     payee_entered_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # Why the last payment file left this approved refund out (a code of HELD_REASONS).
+    # Why the last payment file left this approved refund out (a code of HELD_REASONS),
+    # or CHARGEBACK: the payment was charged back, so the money to refund is gone
+    # (kluis/billing/chargebacks.py cancels, holds or flags the refund).
     held_reason = models.CharField(max_length=16, blank=True, default="")
+
+    CHARGEBACK: ClassVar[str] = "chargeback"
 
     class Meta:
         ordering = ["created_at"]
@@ -563,6 +581,16 @@ class Chargeback(models.Model):
     pay_by = models.DateField()
     reversed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+
+    class MailHeld(models.TextChoices):
+        REFUSED = "refused", _("de kluis gaf het e-mailadres niet vrij (beperking of bezwaar)")
+        ERASED = "erased", _("de klant is gewist; er is geen e-mailadres meer")
+        NO_ADDRESS = "no_address", _("geen e-mailadres bekend")
+
+    # Why the customer was not mailed about it ("" when they were).
+    mail_held = models.CharField(
+        max_length=16, choices=MailHeld.choices, blank=True, default="", db_default=""
+    )
 
     class Meta:
         ordering = ["-created_at"]

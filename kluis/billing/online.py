@@ -219,7 +219,12 @@ def provider_refund_send(refund_id: int) -> Refund:
             .get(pk=refund_id)
         )
         online = getattr(refund.payment, "online", None)
-        if refund.status != Refund.Status.APPROVED or online is None or refund.provider_refund_id:
+        if (
+            refund.status != Refund.Status.APPROVED
+            or online is None
+            or refund.provider_refund_id
+            or refund.held_reason == Refund.CHARGEBACK  # the money was taken back
+        ):
             return refund
         answer = mollie.refund_create(
             provider_id=online.provider_id,
@@ -250,9 +255,11 @@ def provider_refund_send(refund_id: int) -> Refund:
 def provider_refunds_send() -> int:
     """Send every approved refund of an online payment (the worker retries refusals)."""
     sent = 0
-    for refund_id in Refund.objects.filter(
-        status=Refund.Status.APPROVED, payment__online__isnull=False
-    ).values_list("pk", flat=True):
+    for refund_id in (
+        Refund.objects.filter(status=Refund.Status.APPROVED, payment__online__isnull=False)
+        .exclude(held_reason=Refund.CHARGEBACK)
+        .values_list("pk", flat=True)
+    ):
         try:
             if provider_refund_send(refund_id).status == Refund.Status.SENT:
                 sent += 1

@@ -14,7 +14,11 @@ that month's "paid" goes down by what the chargeback took of the money that had 
 counted as income, and the invoice is open again from that day. A chargeback the
 bank later withdrew counts again on the day of its reversal (`reversed_at`), as a
 payment booked that day. The payment's own month keeps what it took in; a month's
-"paid" can therefore be negative. Not the day kluis heard of it, nor the payout that
+"paid" can therefore be negative. The count goes with the money: a chargeback that
+opens a settled invoice again counts one settled invoice fewer in its month, and a
+withdrawal that settles it again one more, so the months add up to the invoices
+settled now. An invoice paid before the first month and charged back in it is open
+again from that day, as any other. Not the day kluis heard of it, nor the payout that
 deducted it: the provider's date is the one a late webhook cannot move.
 """
 
@@ -32,6 +36,7 @@ from django.db.models import (
     F,
     IntegerField,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -76,7 +81,9 @@ class MonthFigures:
     open_cents: int
     overdue_count: int
     overdue_cents: int
-    paid_count: int  # invoices that a payment booked in this month settled in full
+    # Invoices that a payment booked in this month settled in full, less those a
+    # chargeback of this month opened again (so it can be negative, as `paid_cents`).
+    paid_count: int
     # What payments took off open invoices, less what chargebacks of this month took
     # back (so it can be negative); a withdrawn chargeback counts as a payment.
     paid_cents: int
@@ -146,7 +153,11 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
             ),
             charged_back_before=_sum_per_invoice(charged_back_before, "invoice", "amount_cents"),
         )
-        .filter(total_cents__gt=F("paid_before") - F("charged_back_before") - F("credited_before"))
+        .filter(
+            Q(total_cents__gt=F("paid_before") - F("charged_back_before") - F("credited_before"))
+            # Paid before the first month and charged back since: open again in it.
+            | Q(pk__in=Chargeback.objects.filter(received_at__gte=start_at).values("invoice_id"))
+        )
         .order_by()
     )
     invoices = list(relevant.values_list("pk", "issue_date", "due_date", "total_cents"))
@@ -208,10 +219,15 @@ def finance_months(*, today: dt.date | None = None, months: int = 12) -> list[Mo
             index = month_of(booked)
             if cents < 0:
                 taken = min(max(-cents - (paid - counted), 0), counted)
+                owed = _owed(total, notes, booked, through=False)
+                settled = owed > 0 and paid >= owed
                 paid += cents
                 counted -= taken
                 if index is not None:
                     paid_cents[index] -= taken
+                    if settled and paid < owed:
+                        # It reopens an invoice counted as settled: one settled fewer.
+                        paid_count[index] -= 1
                 continue
             left = _owed(total, notes, booked, through=False) - paid
             applied = min(cents, max(left, 0))
@@ -366,12 +382,21 @@ def customer_invoice(customer: Customer, invoice_id: uuid.UUID) -> Invoice | Non
 
 
 def portal_invoices(customer: Customer) -> list[Invoice]:
-    """The customer's invoices, newest first, each with its payments, refunds and lines
-    (for the period it covers)."""
+    """The customer's invoices, newest first, each with its payments (and what the
+    payer's bank took back of each), refunds and lines (for the period it covers)."""
     return list(
         Invoice.objects.for_customer(customer)
         .order_by("-issued_at")
-        .prefetch_related("payments", "refunds", "credit_notes", "lines")
+        .prefetch_related(
+            "payments",
+            Prefetch(
+                "payments__chargebacks",
+                queryset=Chargeback.objects.order_by("received_at", "pk"),
+            ),
+            "refunds",
+            "credit_notes",
+            "lines",
+        )
     )
 
 

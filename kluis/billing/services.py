@@ -639,6 +639,8 @@ def refunds_export(*, by: User) -> tuple[RefundExport, bytes]:
         refunds = list(
             Refund.objects.select_for_update(of=("self",))
             .filter(status=Refund.Status.APPROVED)
+            # Held after a chargeback took the money back (kluis/billing/chargebacks.py).
+            .exclude(held_reason=Refund.CHARGEBACK)
             # Refunds of online payments go back through the provider (a subquery, not an
             # outer join: PostgreSQL locks no nullable side of a join).
             .exclude(payment__in=OnlinePayment.objects.exclude(payment=None).values("payment_id"))

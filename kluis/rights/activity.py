@@ -82,6 +82,24 @@ EVENTS: dict[str, tuple[str, str]] = {
         "je bank heeft een terugboeking ingetrokken",
         "your bank withdrew a chargeback",
     ),
+    "billing.chargeback_mail_held": (
+        "we mailden je niet over een terugboeking: we mochten of konden je e-mailadres niet "
+        "gebruiken",
+        "we did not email you about a chargeback: we were not allowed or able to use your "
+        "email address",
+    ),
+    "billing.refund_cancelled": (
+        "een voorgestelde terugbetaling is vervallen door een terugboeking",
+        "a proposed refund lapsed because of a chargeback",
+    ),
+    "billing.refund_held": (
+        "een terugbetaling is tegengehouden door een terugboeking",
+        "a refund was held back because of a chargeback",
+    ),
+    "billing.refund_flagged": (
+        "een terugbetaling is na een terugboeking aan de financiële administratie gemeld",
+        "a refund was reported to finance after a chargeback",
+    ),
     "billing.online_payment_paid": ("je betaalde online", "you paid online"),
     "billing.payment_linked": (
         "een betaling is aan een factuur gekoppeld",

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef
 from django.forms import ModelForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -62,7 +62,16 @@ def _order(order_id: uuid.UUID) -> Order:
 def orders(request: HttpRequest) -> HttpResponse:
     form = forms.OrderFilterForm(request.GET or None, auto_id="status-filter-%s")
     status = form.cleaned_data["status"] if form.is_valid() else ""
-    found = Order.objects.select_related("customer")
+    from kluis.billing.models import Chargeback
+
+    found = Order.objects.select_related("customer").annotate(
+        # A payment of its invoice that the payer's bank took back (not withdrawn).
+        charged_back=Exists(
+            Chargeback.objects.filter(
+                invoice__order=OuterRef("pk"), status=Chargeback.Status.RECEIVED
+            )
+        )
+    )
     if status in Order.Status.values:
         found = found.filter(status=status)
     return render(request, "shop/backoffice/orders.html", {"orders": found[:200], "form": form})
@@ -110,8 +119,21 @@ def _order_page(
             "acceptances": order.acceptances.all(),
             "vat_checks": order.vat_checks.all(),
             "has_extract": hasattr(order, "kvk_extract"),
+            "chargebacks": _chargebacks(order),
         },
         status=status,
+    )
+
+
+def _chargebacks(order: Order) -> list[Any]:
+    """What the payer's bank took back of the order's invoice (kluis/billing/chargebacks.py):
+    the order stays as it is, its invoice is open again and in the reminders."""
+    from kluis.billing.models import Chargeback
+
+    return list(
+        Chargeback.objects.filter(invoice__order=order)
+        .select_related("invoice")
+        .order_by("received_at", "pk")
     )
 
 

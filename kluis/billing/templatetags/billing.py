@@ -16,6 +16,12 @@ def money(cents: int) -> str:
 
 
 @register.filter
+def minus(cents: int) -> int:
+    """The amount taken off (a chargeback), shown negative."""
+    return -int(cents)
+
+
+@register.filter
 def pay_token(invoice: Invoice) -> str:
     """The signed token of the invoice's "Betalen met iDEAL" link."""
     from kluis.billing.online import pay_token as token

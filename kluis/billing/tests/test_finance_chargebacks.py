@@ -77,12 +77,13 @@ def test_a_chargeback_comes_off_its_own_month_and_a_reversal_counts_in_its_month
     assert invoice.due_date < dt.date(2026, 2, 28)
 
     found = months()
-    # January keeps the payment; February loses it and has the invoice open (and
-    # late) again; March has it paid again.
+    # January keeps the payment; February loses it, and the settled invoice with it,
+    # and has the invoice open (and late) again; March has it paid again.
     assert figures(found[dt.date(2026, 1, 1)]) == (0, 0, 0, 0, 1, total)
-    assert figures(found[dt.date(2026, 2, 1)]) == (1, total, 1, total, 0, -total)
+    assert figures(found[dt.date(2026, 2, 1)]) == (1, total, 1, total, -1, -total)
     assert figures(found[dt.date(2026, 3, 1)]) == (0, 0, 0, 0, 1, total)
     assert sum(m.paid_cents for m in found.values()) == total
+    assert sum(m.paid_count for m in found.values()) == 1
 
 
 def test_the_running_month_agrees_with_the_invoices_after_a_chargeback(personas):
@@ -95,7 +96,9 @@ def test_the_running_month_agrees_with_the_invoices_after_a_chargeback(personas)
     overview = selectors.finance_overview(today=TODAY)
     assert_running_month_agrees(overview)
     assert (overview.open_count, overview.open_cents) == (1, 1500)
-    assert (overview.this_month.paid_count, overview.this_month.paid_cents) == (0, -1500)
+    # The invoice February settled is open again: March counts one settled fewer.
+    assert (overview.this_month.paid_count, overview.this_month.paid_cents) == (-1, -1500)
+    assert overview.months[-2].paid_count == 1
     assert overview.months[-2].paid_cents == invoice.total_cents
 
 
@@ -145,7 +148,7 @@ def test_a_chargeback_takes_back_what_was_paid_too_much_first(personas):
 
     found = months()
     assert found[dt.date(2026, 1, 1)].paid_cents == total
-    assert figures(found[dt.date(2026, 2, 1)]) == (1, 300, 1, 300, 0, -300)
+    assert figures(found[dt.date(2026, 2, 1)]) == (1, 300, 1, 300, -1, -300)
     invoice.refresh_from_db()
     assert invoice.open_cents == 300
 
@@ -162,3 +165,47 @@ def test_the_chart_draws_no_bar_below_zero_but_tells_the_sum(personas):
     bar = february.split('data-series="paid"')[1].split("</rect>")[0]
     assert f'data-cents="{-total}"' in bar
     assert 'height="0"' in bar
+
+
+def test_a_chargeback_that_leaves_the_invoice_settled_changes_no_count(personas):
+    # 5,00 paid over: a chargeback of 3,00 takes only that, the invoice stays paid.
+    invoice = issue(personas, dt.date(2026, 1, 5))
+    total = invoice.total_cents
+    paid = online(invoice, pay(personas, invoice, total + 500, dt.date(2026, 1, 10)))
+    charge_back(paid, 300, local(2026, 2, 12, 10))
+
+    found = months()
+    assert figures(found[dt.date(2026, 1, 1)]) == (0, 0, 0, 0, 1, total)
+    assert figures(found[dt.date(2026, 2, 1)]) == (0, 0, 0, 0, 0, 0)
+
+
+def test_a_payment_and_its_chargeback_in_one_month_count_nothing(personas):
+    invoice = issue(personas, dt.date(2026, 2, 2))
+    paid = online(invoice, pay(personas, invoice, invoice.total_cents, dt.date(2026, 2, 3)))
+    charge_back(paid, invoice.total_cents, local(2026, 2, 20, 10))
+
+    february = months()[dt.date(2026, 2, 1)]
+    assert (february.paid_count, february.paid_cents) == (0, 0)
+    assert february.open_count == 1
+
+
+def test_an_invoice_paid_before_the_window_and_charged_back_in_it_is_open_again(personas):
+    # Paid in full in January 2025, before the twelve months; the bank took it back
+    # on 12 May 2025: from May on it is open (and late), and May loses the money and
+    # the settled invoice.
+    invoice = issue(personas, dt.date(2025, 1, 10))
+    total = invoice.total_cents
+    paid = online(invoice, pay(personas, invoice, total, dt.date(2025, 1, 15)))
+    charge_back(paid, total, local(2025, 5, 12, 10))
+
+    found = months()
+    assert figures(found[dt.date(2025, 4, 1)]) == (0, 0, 0, 0, 0, 0)
+    assert figures(found[dt.date(2025, 5, 1)]) == (1, total, 1, total, -1, -total)
+    assert all(
+        figures(found[month]) == (1, total, 1, total, 0, 0)
+        for month in found
+        if month > dt.date(2025, 5, 1)
+    )
+    overview = selectors.finance_overview(today=TODAY)
+    assert_running_month_agrees(overview)
+    assert (overview.open_count, overview.open_cents) == (1, total)
