@@ -39,6 +39,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -61,7 +62,10 @@ from kluis.billing.models import Chargeback, CollectionHandover, Invoice, Remind
 from kluis.billing.services import BILLING, BillingError
 from kluis.policy.cases import Case
 from kluis.policy.enforce import Actor
+from kluis.vault.errors import KeyShredded, RevealRefused
 from kluis.vault.fields import SealedValue
+
+logger = logging.getLogger(__name__)
 
 PURPOSE = "collections"
 RECIPIENT = "debt_collector"
@@ -269,10 +273,17 @@ def overdue_standings(today: dt.date) -> list[Standing]:
 class DunningResult:
     sent: dict[str, int] = field(default_factory=dict)
     no_email: int = 0
+    # Not sent because the address could not be opened: the customer was erased (a
+    # chargeback reopened a paid invoice after that) or the vault refused the reveal.
+    # Nothing is recorded for those; the invoice stays on the overdue list for finance.
+    held: int = 0
 
     def __str__(self) -> str:
         parts = [f"{count} {stage}" for stage, count in sorted(self.sent.items())]
-        return f"sent: {', '.join(parts) or 'nothing'}; {self.no_email} without an email address"
+        return (
+            f"sent: {', '.join(parts) or 'nothing'}; {self.no_email} without an email "
+            f"address; {self.held} held (address not to be opened)"
+        )
 
 
 def dunning_run(*, today: dt.date | None = None) -> DunningResult:
@@ -285,7 +296,15 @@ def dunning_run(*, today: dt.date | None = None) -> DunningResult:
         if state.invoice.customer.email is None:
             result.no_email += 1
             continue
-        if reminder_send(invoice=state.invoice, stage=state.next_stage, today=day) is not None:
+        try:
+            sent = reminder_send(invoice=state.invoice, stage=state.next_stage, today=day)
+        except (KeyShredded, RevealRefused):
+            # The reminder rolled back with its transaction; one customer's address
+            # never stops the run for the others.
+            logger.warning("reminder of %s held: its address cannot be opened", state.invoice.pk)
+            result.held += 1
+            continue
+        if sent is not None:
             result.sent[state.next_stage] = result.sent.get(state.next_stage, 0) + 1
     return result
 

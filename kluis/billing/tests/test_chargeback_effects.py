@@ -15,6 +15,7 @@ from kluis.audit.models import AuditEntry
 from kluis.billing import chargebacks, dunning, mollie, online, services, statements
 from kluis.billing.camt_write import Tx, write_statement
 from kluis.billing.models import Chargeback, Invoice, OnlinePayment, Refund, Reminder
+from kluis.billing.tests.helpers import order_for
 from kluis.billing.tests.test_chargebacks import _mails, _paid_online
 from kluis.billing.tests.test_ideal import provider  # noqa: F401
 from kluis.formats import euro
@@ -84,6 +85,15 @@ def test_an_erased_customers_chargeback_is_recorded_and_its_mail_held(
     log_in(client, personas.staff["finance"])
     page = client.get(reverse("billing_backoffice:overview")).content.decode()
     assert "Niet gemaild" in page and "de klant is gewist" in page
+    # The daily reminders cannot mail them either: held, and the run goes on for the
+    # others (an ordinary overdue invoice of another customer gets its reminder).
+    other = services.invoice_issue(order=order_for(personas.customer_b), issued_by=None)
+    day = max(chargeback.pay_by, other.due_date) + dt.timedelta(days=7)
+    result = dunning.dunning_run(today=day)
+    assert (result.held, result.sent) == (1, {"reminder_1": 1})
+    assert list(Reminder.objects.values_list("invoice_id", flat=True)) == [other.pk]
+    [state] = [s for s in dunning.overdue_standings(day) if s.invoice == invoice]
+    assert state.next_due and state.next_stage == "reminder_1"
 
 
 def _charged_back_while_limited(
