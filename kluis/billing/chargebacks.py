@@ -154,7 +154,7 @@ def _received(
         )
         return None
     now = timezone.now()
-    invoice.take_back(item.amount_cents)
+    reopened = invoice.take_back(item.amount_cents)
     invoice.save(update_fields=["paid_cents", "paid_at"])
     chargeback = Chargeback.objects.create(
         provider_id=item.id,
@@ -177,6 +177,7 @@ def _received(
             "cents": item.amount_cents,
             "open_cents": chargeback.open_cents,
             "reason": item.reason_code,
+            "reopened": reopened,
         },
     )
     _refunds_hold(invoice, chargeback)
