@@ -17,6 +17,13 @@
 - **Paid in time.** A payment that arrives before the delete is sent queues the
   renewal, and the domain is no longer unpaid: nothing is deleted. The unpaid check
   is repeated just before the delete.
+- **Paid at transfer.** A transfer at a registry that adds no term to it (SIDN, EURid,
+  DNS Belgium, DENIC: `transfer_years` None) keeps the registry's expiry, which may come
+  well before the end of the first period the order paid for. Before any notice or
+  delete, such a domain's first period is queued as its renewal (first_period_cover),
+  so it is not unpaid at the registry's date and the renewal job renews it there
+  (curExpDate the registry's date). One whose registry expiry comes after the paid
+  period ends there, unpaid, as any other.
 - **Refused.** A registry that refuses the delete (2304, a lock; 2201, no longer
   ours) leaves the domain registered with the registry's words on the domains desk.
 """
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
@@ -52,6 +59,40 @@ NOTICE_DAYS = (14, 3)
 NOTICE = "domains/email/expiry_notice"
 DELETED = "domains/email/deleted"
 PURPOSE = "order_status"
+
+
+def first_period_cover(registrations: Iterable[DomainRegistration]) -> set[int]:
+    """Queue the order's paid first period as the renewal of each transferred domain
+    whose registry expiry comes within that period, at a registry where a transfer adds
+    no term; the ids of those covered (queued now or before).
+
+    The customer paid for the first period at the transfer; the registry's date alone
+    would make the domain unpaid before that period ends. A domain not delivered yet
+    (no subscription) has no paid period to go by and is left as it is.
+    """
+    candidates = [
+        r
+        for r in registrations
+        if r.kind == DomainRegistration.Kind.TRANSFER
+        and r.expires_on is not None
+        and REGISTRIES[r.registry].transfer_years is None
+    ]
+    periods = shop_link.first_periods([r.line_id for r in candidates])
+    covered = set()
+    for registration in candidates:
+        period = periods.get(registration.line_id)
+        assert registration.expires_on is not None
+        if period is None or registration.expires_on > period[1]:
+            continue
+        _renewal, created = DomainRenewal.objects.get_or_create(
+            registration=registration,
+            period_start=period[0],
+            defaults={"expires_before": registration.expires_on},
+        )
+        if created:
+            log.info("registration %s: the paid first period queued as renewal", registration.pk)
+        covered.add(registration.pk)
+    return covered
 
 
 def unpaid() -> Any:
@@ -103,6 +144,8 @@ def notices_send(*, today: dt.date | None = None) -> int:
     """Mail each unpaid domain's customer the notice due today (once per notice)."""
     today = today or timezone.localdate()
     soon = today + dt.timedelta(days=max(NOTICE_DAYS))
+    # A transfer's paid first period first, so no notice goes out for it.
+    first_period_cover(unpaid().filter(kind=DomainRegistration.Kind.TRANSFER, expires_on__lte=soon))
     sent = 0
     for registration in (
         unpaid()
@@ -168,6 +211,7 @@ def domain_end(
     *, registration: DomainRegistration, session_for: SessionFor = _session
 ) -> DomainRegistration:
     """Delete an unpaid domain at its registry and end it here; safe to run again."""
+    first_period_cover([registration])
     if not unpaid().filter(pk=registration.pk).exists():
         return registration  # paid in time, or no longer registered
     registry = REGISTRIES[registration.registry]

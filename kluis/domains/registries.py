@@ -300,15 +300,32 @@ def sidn_legal_form(*, company: str, country: str, chosen: str = "") -> str:
     return "ANDERS"
 
 
+def _drawn(alphabet: str, length: int) -> str:
+    """`length` characters drawn uniformly from `alphabet` (under 256 of them) with the
+    operating system's randomness: one read for the lot, a byte at or above the largest
+    multiple of the alphabet's size drawn again, so no character is favoured."""
+    size = len(alphabet)
+    limit = 256 - 256 % size
+    drawn: list[str] = []
+    while len(drawn) < length:
+        drawn += [alphabet[b % size] for b in secrets.token_bytes(length) if b < limit]
+    return "".join(drawn[:length])
+
+
 def auth_code_new(registry: Registry) -> str:
     """A fresh auth code in the format `registry` demands (its `auth_code` rule)."""
     alnum = string.ascii_letters + string.digits
     upper = string.ascii_uppercase + string.digits
-    candidates = (
-        "".join(secrets.choice(alnum) for _ in range(16)),
-        "-".join("".join(secrets.choice(upper) for _ in range(4)) for _ in range(4)),
-    )
-    for code in candidates:
+
+    def plain() -> str:
+        return _drawn(alnum, 16)
+
+    def grouped() -> str:
+        return "-".join(_drawn(upper, 4) for _ in range(4))
+
+    # Tried in turn; the second is drawn only where the first shape does not fit.
+    for shape in (plain, grouped):
+        code = shape()
         if registry.auth_code.fullmatch(code):
             return code
     raise ValueError(f"no auth-code shape fits {registry.name}'s format")

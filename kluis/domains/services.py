@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
-from kluis.audit.disclosures import Sent, disclosures_record
+from kluis.audit.disclosures import Sent, disclosures_insert, disclosures_record
 from kluis.domains import notices, shop_link
 from kluis.domains.emails import Cause, mail_registration_failed
 from kluis.domains.epp import commands as cmd
@@ -63,6 +63,7 @@ from kluis.domains.registries import (
 )
 from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
+from kluis.rows import rows_insert
 from kluis.vault.reveal import reveal_many
 
 if TYPE_CHECKING:
@@ -644,11 +645,18 @@ def _contact_rows(accepted: list[Accepted]) -> dict[tuple[str, str], int]:
     have = read()
     missing = [k for k in wanted if k not in have]
     if missing:
-        RegistryContact.objects.bulk_create(
-            [RegistryContact(registry=k, handle=h, customer_id=wanted[k, h]) for k, h in missing],
-            ignore_conflicts=True,  # a concurrent run made it: the row is the same
+        now = timezone.now()
+        made = rows_insert(
+            RegistryContact,
+            ("registry", "handle", "customer_id", "created_at"),
+            [(k, h, wanted[k, h], now) for k, h in missing],
+            # A concurrent run made it: the row is the same.
+            skip_conflicts=("registry", "handle"),
         )
-        have = read()
+        if len(made) == len(missing):
+            have |= {key: (pk, False) for key, pk in zip(missing, made, strict=True)}
+        else:
+            have = read()
     revived = {
         have[a.registry.key, a.handle][0]
         for a in accepted
@@ -665,7 +673,7 @@ def records_write(accepted: list[Accepted]) -> set[int]:
 
     One conditional UPDATE (a CASE per column) marks them registered: a registration
     another run completed meanwhile is left alone, and nothing is ledgered twice. Then
-    one disclosures_record for all their sends (one audit-chain append, one insert).
+    one disclosures_insert for all their sends (one audit-chain append, one insert).
     """
     if not accepted:
         return set()
@@ -754,7 +762,7 @@ def records_write(accepted: list[Accepted]) -> set[int]:
             )
         )
     if sends:
-        disclosures_record(sends)
+        disclosures_insert(sends)
     return written
 
 

@@ -80,6 +80,20 @@ def paid_periods(invoice_numbers: list[str]) -> list[tuple[int, dt.date, str]]:
     )
 
 
+def first_periods(line_ids: list[int]) -> dict[int, tuple[dt.date, dt.date]]:
+    """(first day, last day) of the first period of each delivered line's subscription:
+    the period the order itself paid for."""
+    from kluis.shop.models import Subscription, period_after
+
+    rows = Subscription.objects.filter(line_id__in=line_ids).values_list(
+        "line_id", "started_on", "period"
+    )
+    return {
+        line: (start, period_after(start, period, start.day) - dt.timedelta(days=1))
+        for line, start, period in rows
+    }
+
+
 def lines_of_domain(name: str) -> list[int]:
     """The order lines of a domain name, found through its blind index (no reveal)."""
     from kluis.shop.models import DomainName, OrderLine

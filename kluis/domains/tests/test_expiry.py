@@ -15,13 +15,17 @@ from kluis.audit.models import AuditEntry
 from kluis.billing.models import Invoice
 from kluis.billing.renewals import renewal_invoice_issue
 from kluis.billing.settlement import invoice_paid
-from kluis.domains import epp_local, expiry, renewals
+from kluis.domains import epp_local, expiry, renewals, transfers
 from kluis.domains.follow import contacts_cleanup_run
-from kluis.domains.models import DomainRegistration
+from kluis.domains.models import DomainRegistration, DomainRenewal
+from kluis.domains.tests.conftest import taken_elsewhere
+from kluis.domains.tests.test_registration import with_address
 from kluis.domains.tests.test_renewals import _registered_with_subscription
+from kluis.domains.tests.test_transfer_in import transfer_queued
 from kluis.mail.delivery import deliver_due
 from kluis.mail.models import OutboxMessage
-from kluis.shop.models import Subscription
+from kluis.shop.models import Order, Subscription
+from kluis.shop.services import subscriptions_start
 from kluis.testing import Personas, log_in
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -260,3 +264,66 @@ def test_a_domain_the_registry_deleted_is_not_a_late_payment(
         deleted_at=timezone.now(),
     )
     assert late_payments.late_payments() == []
+
+
+def _transferred_nl(
+    personas: Personas, running: epp_local.Running, name: str, registry_expiry: dt.date
+) -> DomainRegistration:
+    """A .nl moved to us, the registry's expiry kept (a .nl transfer adds no term), its
+    order delivered today: the first period paid runs a year from today."""
+    customer = with_address(personas.customer_a)
+    taken_elsewhere(running, name)
+    running.registry.registry_set_expiry(name, registry_expiry)
+    registration = transfer_queued(customer, name)
+    assert transfers.transfers_run().startswith("0 transfers requested, 1 completed")
+    Order.objects.filter(pk=registration.order_id).update(status=Order.Status.DELIVERED)
+    registration.order.refresh_from_db()
+    subscriptions_start(order=registration.order, started_on=timezone.localdate())
+    registration.refresh_from_db()
+    assert registration.expires_on == registry_expiry
+    return registration
+
+
+def test_a_transferred_nl_is_not_ended_at_a_registry_expiry_within_the_paid_period(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    days = dt.timedelta(days=1)
+    soon = timezone.localdate() + 90 * days  # the registry's date; paid for a year
+    registration = _transferred_nl(personas, registries_local, "verhuisd-betaald.nl", soon)
+
+    assert expiry.expiry_run(today=soon - 14 * days) == (
+        "0 notices, 0 deleted, 0 refused, 0 waiting"
+    )
+    assert expiry.expiry_run(today=soon) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    assert not _mails(expiry.NOTICE)
+    assert "verhuisd-betaald.nl" in registries_local.registry.domains
+    # The paid first period is renewed at the registry from its own date.
+    (renewal,) = DomainRenewal.objects.filter(registration=registration)
+    assert renewal.expires_before == soon
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.expires_on == soon.replace(year=soon.year + 1)
+    assert registries_local.registry.received.count("domain:renew") == 1
+
+    # The next term not paid: it ends at the registry's new date, as any unpaid domain.
+    later = registration.expires_on
+    assert expiry.expiry_run(today=later - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=later) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert DomainRenewal.objects.filter(registration=registration).count() == 1
+
+
+def test_a_transferred_nl_past_its_paid_period_unpaid_still_ends_at_the_registry_date(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    days = dt.timedelta(days=1)
+    late = timezone.localdate() + 400 * days  # after the paid year ends
+    registration = _transferred_nl(personas, registries_local, "verhuisd-laat.nl", late)
+
+    assert expiry.expiry_run(today=late - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=late) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert not DomainRenewal.objects.filter(registration=registration).exists()
+    assert "verhuisd-laat.nl" not in registries_local.registry.domains

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+import string
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -85,3 +88,14 @@ def test_the_customer_sees_changes_nameservers_and_gets_the_auth_code(
 def test_every_registrys_auth_code_format_gets_a_code_that_fits() -> None:
     for registry in REGISTRIES.values():
         assert registry.auth_code.fullmatch(auth_code_new(registry)), registry.key
+
+
+def test_an_auth_code_draws_again_for_a_byte_that_would_favour_some_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kluis.domains import registries
+
+    alnum = string.ascii_letters + string.digits  # 62: bytes from 248 on are drawn again
+    reads = iter([bytes([255, 248, 0, 61]), bytes([62, 247])])
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: next(reads))
+    assert registries._drawn(alnum, 4) == "a9a9"
