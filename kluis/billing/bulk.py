@@ -11,7 +11,9 @@ from collections.abc import Collection
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import CharField, F, Field, IntegerField, Lookup, Model, Q
+from django.db.models import CharField, F, Field, IntegerField, Lookup, Model, Q, UUIDField
+
+from kluis.vault.keys import uuid_array
 
 
 class _AnyOf(Lookup):  # type: ignore[type-arg]
@@ -25,6 +27,18 @@ class _AnyOf(Lookup):  # type: ignore[type-arg]
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+class _AnyOfUUIDs(Lookup):  # type: ignore[type-arg]
+    """`field = ANY(%s::uuid[])` with the array as one text parameter (uuid_array):
+    psycopg dumps a list of UUIDs item by item in Python."""
+
+    lookup_name = "any_of_uuids"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::uuid[])", [*lhs_params, self.rhs]
 
 
 class _InList(Lookup):  # type: ignore[type-arg]
@@ -47,6 +61,8 @@ def among(model: type[Model], name: str, values: Collection[Any]) -> Q:
     connection = connections[router.db_for_read(model)]
     field = model._meta.get_field(name)
     assert isinstance(field, Field)
+    if connection.vendor == "postgresql" and isinstance(field, UUIDField):
+        return Q(_AnyOfUUIDs(F(name), uuid_array(field.to_python(v) for v in values)))
     if isinstance(field, (CharField, IntegerField)):
         prepared = list(values)  # already what the database holds
     else:

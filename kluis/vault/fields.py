@@ -10,15 +10,17 @@ column does not open. Reading an attribute gives a SealedValue, never the plain 
 from __future__ import annotations
 
 import base64
+import operator
 import os
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from django.apps import apps
 from django.db import models
+from django.db.models.base import DEFERRED
 
 from kluis.policy.cases import Case, check_case
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
@@ -76,6 +78,31 @@ class SealedModel(models.Model):
     class Meta:
         abstract = True
 
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Collection[Any]) -> Any:
+        """A row as loaded: its sealed columns go into the instance as they came.
+
+        Model.__init__ assigns every column through setattr, and a sealed column's
+        setattr is SealedDescriptor.__set__, a Python call per value that, for a value
+        from the database, only stores it. The sealed values are stored directly
+        before __init__ runs (so a post_init receiver sees the whole row) and handed
+        to __init__ as deferred; a row loaded with deferred columns takes Django's
+        own path.
+        """
+        plan = _load_plans.get(cls) or _load_plan(cls)
+        positions, attnames, pick = plan
+        if len(values) != len(cls._meta.concrete_fields) or not positions:
+            return super().from_db(db, field_names, values)
+        new = cls.__new__(cls)
+        new.__dict__.update(zip(attnames, pick(values), strict=True))
+        args = list(values)
+        for i in positions:
+            args[i] = DEFERRED
+        cls.__init__(new, *args)
+        new._state.adding = False
+        new._state.db = db
+        return new
+
     def vault_subject(self) -> uuid.UUID:
         value = getattr(self, self.vault_subject_field)
         assert isinstance(value, uuid.UUID), f"{type(self).__name__} has no subject yet"
@@ -93,6 +120,26 @@ class SealedModel(models.Model):
             f"{type(self).__name__} seals into per-year class {retention_class!r} "
             "but does not say which fiscal year a row belongs to"
         )
+
+
+_LoadPlan = tuple[tuple[int, ...], tuple[str, ...], Callable[[Any], Any]]
+_load_plans: dict[type[SealedModel], _LoadPlan] = {}
+
+
+def _load_plan(
+    cls: type[SealedModel],
+) -> _LoadPlan:
+    """Where a full row of `cls` has its sealed columns (for SealedModel.from_db)."""
+    fields = cls._meta.concrete_fields
+    positions = tuple(i for i, f in enumerate(fields) if isinstance(f, SealedField))
+    attnames = tuple(fields[i].attname for i in positions)
+
+    def one(values: Any) -> tuple[Any, ...]:
+        return tuple(values[i] for i in positions)
+
+    pick: Callable[[Any], Any] = operator.itemgetter(*positions) if len(positions) > 1 else one
+    plan = _load_plans[cls] = (positions, attnames, pick)
+    return plan
 
 
 def period_in(row: SealedModel, retention_class: str, policy: Policy) -> str:

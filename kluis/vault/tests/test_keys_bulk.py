@@ -71,3 +71,26 @@ def test_a_key_another_process_stored_first_wins_over_the_one_made_here(monkeypa
     keys.forget_unwrapped()
     with key_scope():
         assert keys.cipher_for(alone, create=False).decrypt(b"\3" * 12, mine, None) == b"mine"
+
+
+def test_a_bulk_read_finds_each_subjects_own_key_among_many():
+    """The keys of many subjects come back in one statement each (PostgreSQL: one
+    uuid[] parameter), each under its own subject; an unknown subject has none and a
+    shredded one reads as None."""
+    scopes = [KeyScope(uuid.uuid4(), "fiscal", "2026") for _ in range(40)]
+    nonce = b"\3" * 12
+    with key_scope():
+        sealed = {
+            s: cipher_for(s, create=True).encrypt(nonce, str(s.subject).encode(), None)
+            for s in scopes
+        }
+    shred(scopes[:1])
+    unknown = KeyScope(uuid.uuid4(), "fiscal", "2026")
+    keys.forget_unwrapped()
+    with key_scope():
+        keys.prefetch([*scopes, unknown])
+        ciphers = keys.cached_ciphers()
+        assert ciphers[scopes[0]] is None
+        assert unknown not in ciphers
+        for scope in scopes[1:]:
+            assert ciphers[scope].decrypt(nonce, sealed[scope], None) == str(scope.subject).encode()

@@ -109,3 +109,42 @@ def test_refresh_from_db_takes_the_stored_value():
     fresh.save()
     fresh.refresh_from_db()
     assert fresh.name.reveal(purpose="order_status", actor=ORDERS) == "Gewijzigd"
+
+
+def test_a_loaded_row_keeps_its_sealed_columns_without_the_descriptors_setattr(monkeypatch):
+    """A row read from the database stores its sealed columns as they came: no Python
+    setattr per sealed value (the bulk read's cost), and a post_init receiver still
+    sees the whole row; a read with deferred columns takes Django's own path."""
+    from django.db.models.signals import post_init
+
+    from kluis.vault.fields import SealedDescriptor
+
+    customer = make_customer(name="Marieke de Vries", company_name="Tulp BV")
+    assigned: list[object] = []
+    setter = SealedDescriptor.__set__
+
+    def counting(self, instance, value):
+        assigned.append(value)
+        setter(self, instance, value)
+
+    monkeypatch.setattr(SealedDescriptor, "__set__", counting)
+    seen: list[object] = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.__dict__.get("name"))
+
+    post_init.connect(receiver, sender=Customer)
+    try:
+        loaded = Customer.objects.get(pk=customer.pk)
+    finally:
+        post_init.disconnect(receiver, sender=Customer)
+    assert assigned == []
+    assert isinstance(seen[0], bytes) and seen[0][:1] == b"\x01"
+    assert loaded.name.reveal(purpose="order_status", actor=ORDERS) == "Marieke de Vries"
+    assert loaded.kvk_number is None
+    assert not loaded._state.adding and loaded._state.db == "default"
+    # Only some columns: the others are deferred, and read when asked for.
+    partial = Customer.objects.only("number", "name").get(pk=customer.pk)
+    assert partial.name.reveal(purpose="order_status", actor=ORDERS) == "Marieke de Vries"
+    assert "company_name" in partial.get_deferred_fields()
+    assert partial.company_name.open() == "Tulp BV"
