@@ -22,6 +22,7 @@ class PlainCustomer(models.Model):
     email_index = models.CharField(max_length=64, null=True, db_index=True)
     phone = models.TextField(null=True)
     kvk_number = models.TextField(null=True)
+    legal_form = models.CharField(max_length=16, blank=True, default="")
     vat_number = models.TextField(null=True)
     vat_index = models.CharField(max_length=64, null=True, db_index=True)
     language = models.CharField(max_length=2, default="nl")
@@ -30,6 +31,7 @@ class PlainCustomer(models.Model):
 
     class Meta:
         app_label = "bench"
+        ordering = ["number"]  # as Customer's
 
 
 class PlainRow(models.Model):
