@@ -30,6 +30,9 @@ ANSWER = "rights/email/answer"
 RESTRICTION_END = "rights/email/restriction_end"
 EXPORT_JSON = "rights.export_json"
 EXPORT_PDF = "rights.export_pdf"
+EXPORT_FILES = "rights.export_files"
+# The files of the copy (uploads, attachments), by the names its JSON gives them.
+FILES_NAME = "mijn-gegevens-bestanden.zip"
 
 
 def _request(context: Mapping[str, Any]) -> RightsRequest:
@@ -91,25 +94,34 @@ def _restriction_end(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         return {**_base(request), "ends_on": limit.ends_on, "remedies": remedies()}
 
 
-@attachment_generator(EXPORT_JSON)
-def _export_json(ref: Mapping[str, Any], actor: Actor) -> bytes:
-    from kluis.rights.export import build_export, export_json
+def _export_of(ref: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """The copy an attachment of the answer is made from, built at delivery."""
+    from kluis.rights.export import build_export
 
     request = RightsRequest.objects.get(pk=ref["request_id"])
     assert request.subject is not None
-    return export_json(
-        build_export(subject=request.subject, actor=actor, language=request.language)
-    )
+    return build_export(subject=request.subject, actor=actor, language=request.language)
+
+
+@attachment_generator(EXPORT_JSON)
+def _export_json(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    from kluis.rights.export import export_json
+
+    return export_json(_export_of(ref, actor))
 
 
 @attachment_generator(EXPORT_PDF)
 def _export_pdf(ref: Mapping[str, Any], actor: Actor) -> bytes:
-    from kluis.rights.export import build_export
     from kluis.rights.pdf import export_pdf
 
-    request = RightsRequest.objects.get(pk=ref["request_id"])
-    assert request.subject is not None
-    return export_pdf(build_export(subject=request.subject, actor=actor, language=request.language))
+    return export_pdf(_export_of(ref, actor))
+
+
+@attachment_generator(EXPORT_FILES)
+def _export_files(ref: Mapping[str, Any], actor: Actor) -> bytes:
+    from kluis.rights.export import export_files_archive
+
+    return export_files_archive(_export_of(ref, actor))
 
 
 def _queue(
@@ -161,21 +173,19 @@ def mail_answer(
     `stage` names the answer ("held", "final"); `last` when the person is erased and
     this address is the last copy we have.
     """
-    attachments = (
-        [
-            AttachmentRef(
-                "mijn-gegevens.json",
-                "application/json",
-                EXPORT_JSON,
-                {"request_id": str(request.pk)},
-            ),
-            AttachmentRef(
-                "mijn-gegevens.pdf", "application/pdf", EXPORT_PDF, {"request_id": str(request.pk)}
-            ),
+    attachments = []
+    if with_export:
+        from kluis.rights.export import holds_files
+
+        ref = {"request_id": str(request.pk)}
+        attachments += [
+            AttachmentRef("mijn-gegevens.json", "application/json", EXPORT_JSON, ref),
+            AttachmentRef("mijn-gegevens.pdf", "application/pdf", EXPORT_PDF, ref),
         ]
-        if with_export
-        else []
-    )
+        # The JSON names a file (a KvK extract, an attachment) by its path: the files
+        # go with it, in a zip by those paths.
+        if request.subject is not None and holds_files(request.subject):
+            attachments.append(AttachmentRef(FILES_NAME, "application/zip", EXPORT_FILES, ref))
     return _queue(request, ANSWER, to, f"answer:{stage}", attachments, stage=stage, last=last)
 
 

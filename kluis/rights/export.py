@@ -40,8 +40,15 @@ from kluis.rights import retention
 from kluis.rights.activity import event_label
 from kluis.rights.copy import ShownRecipient, copy_parts, disclosure_recipient
 from kluis.rights.linked import linked_subjects
-from kluis.vault.fields import SealedField, SealedFileField, SealedModel, file_bytes, period_in
-from kluis.vault.holdings import Holding, sealed_holdings
+from kluis.vault.fields import (
+    SealedField,
+    SealedFileField,
+    SealedModel,
+    file_bytes,
+    period_in,
+    sealed_fields,
+)
+from kluis.vault.holdings import Holding, sealed_holdings, sealed_models
 from kluis.vault.models import DataKey
 from kluis.vault.reveal import reveal_many
 
@@ -226,11 +233,29 @@ def _file_entry(
     h: Holding, value: str, where: str, files: list[dict[str, Any]], contents: dict[str, bytes]
 ) -> str:
     """Put a sealed file's bytes in `contents` under a path of its own; its entry in
-    `files` says what it is. Returns the path, which the copy shows as the value."""
+    `files` says what it is. Returns the path, which the copy shows as the value.
+
+    A field with an `export_name` gives the path its name ("documenten/kvk-uittreksel.pdf",
+    a second one "documenten/kvk-uittreksel-2.pdf"); other files are numbered in
+    `FILES_FOLDER`. The extension comes from the stored content type, or from the
+    file's first bytes when the content type is not one kluis names.
+    """
     assert isinstance(h.field, SealedFileField)
-    mimetype = h.field.mimetype_of(h.row)
     content = file_bytes(value)
-    path = f"{FILES_FOLDER}/{len(files) + 1:03d}.{uploads.extension(mimetype)}"
+    mimetype = h.field.mimetype_of(h.row)
+    if uploads.extension(mimetype) == uploads.extension(""):
+        mimetype = uploads.sniff(content[:512]) or mimetype
+    ext = uploads.extension(mimetype)
+    stem = h.field.export_name
+    if stem:
+        taken = {name.rpartition(".")[0] for name in contents}
+        name, n = stem, 1
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}"
+        path = f"{name}.{ext}"
+    else:
+        path = f"{FILES_FOLDER}/{len(files) + 1:03d}.{ext}"
     contents[path] = content
     files.append(
         {
@@ -242,6 +267,29 @@ def _file_entry(
         }
     )
     return path
+
+
+def holds_files(subject: uuid.UUID) -> bool:
+    """Whether the person's copy has a file in it (an upload, an attachment): then the
+    mailed answer carries the files too. Asked without opening anything."""
+    for owner in (subject, *linked_subjects(subject)):
+        for model in sealed_models():
+            for field in sealed_fields(model):
+                if isinstance(field, SealedFileField):
+                    rows = model._default_manager.filter(model.vault_subject_q(owner))
+                    if rows.filter(**{f"{field.attname}__isnull": False}).exists():
+                        return True
+    return False
+
+
+def export_files_archive(export: dict[str, Any]) -> bytes:
+    """The copy's files alone, as one zip, by the paths its JSON names them with (the
+    mailed answer: the JSON and the PDF go as attachments of their own)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path, content in export.get("_file_contents", {}).items():
+            archive.writestr(path, content)
+    return buffer.getvalue()
 
 
 def _no_transfer() -> str:
@@ -349,8 +397,8 @@ def export_json(export: dict[str, Any]) -> bytes:
 
 def export_archive(export: dict[str, Any]) -> bytes:
     """The copy as one zip: the JSON, the readable PDF, and every file the person gave
-    us (an attachment, an upload) as a file of its own under `FILES_FOLDER`/, which
-    the JSON's values and its "files" list name by path."""
+    us (an attachment, an upload) as a file of its own (`_file_entry`), which the
+    JSON's values and its "files" list name by path."""
     from kluis.rights.pdf import export_pdf
 
     buffer = io.BytesIO()

@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from kluis.vault.fields import SealedField, SealedModel
+from kluis.vault.fields import SealedField, SealedFileField, SealedModel
 
 
 class RequestQuerySet(models.QuerySet["RightsRequest"]):
@@ -121,10 +121,15 @@ class RightsRequest(SealedModel):
 
 
 class IdCopy(SealedModel):
-    """A masked copy of an identity document, base64 in a sealed field; short-lived."""
+    """A masked copy of an identity document, base64 in a sealed field; short-lived.
+    Wherever it is shown as a person's data, it is a file, never its base64 text."""
 
     request = models.OneToOneField(RightsRequest, on_delete=models.CASCADE, related_name="id_copy")
-    content = SealedField(_("kopie identiteitsbewijs"), category="kluis.id_copy")
+    content = SealedFileField(
+        _("kopie identiteitsbewijs"),
+        category="kluis.id_copy",
+        export_name="documenten/kopie-identiteitsbewijs",
+    )
     mimetype = models.CharField(max_length=40)
     size = models.PositiveIntegerField()
     masked_confirmed = models.BooleanField(default=False)

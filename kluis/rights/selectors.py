@@ -163,6 +163,16 @@ def answer_lines(request: RightsRequest, stage: str | None = None) -> dict[str, 
         text.append(
             _("Je gegevens staan in de bijlagen (PDF en JSON) of zijn te downloaden in je account.")
         )
+        from kluis.rights.export import holds_files
+
+        if request.subject is not None and holds_files(request.subject):
+            text.append(
+                _(
+                    "De documenten die je ons gaf, zoals een uittreksel van de KvK, zitten als "
+                    "bestanden in de bijlage %(name)s. De JSON noemt ze bij hun naam."
+                )
+                % {"name": "mijn-gegevens-bestanden.zip"}
+            )
     elif request.kind == RightsRequest.Kind.ERASURE:
         text.append(
             _(

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kluis.accounts.models import Customer, User
-from kluis.vault.fields import BlindIndexField, SealedField, SealedModel
+from kluis.vault.fields import BlindIndexField, SealedField, SealedFileField, SealedModel
 
 # The highest catalogue price, per period: € 10.000,00. A price typed with a few zeros
 # too many is refused by the forms and by the database.
@@ -358,10 +358,13 @@ class VatCheck(SealedModel):
 
 
 class KvkExtract(SealedModel):
-    """An uploaded Chamber of Commerce extract: re-encoded, stripped, sealed (base64)."""
+    """An uploaded Chamber of Commerce extract: re-encoded, stripped, sealed (base64);
+    in the person's copy as a file of its own."""
 
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="kvk_extract")
-    content = SealedField(_("uittreksel KvK"), category="kluis.kvk_extract")
+    content = SealedFileField(
+        _("uittreksel KvK"), category="kluis.kvk_extract", export_name="documenten/kvk-uittreksel"
+    )
     mimetype = models.CharField(max_length=30)
     size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64)

@@ -407,16 +407,23 @@ class SealedFileField(SealedField):
     """A sealed file: its bytes as base64 text in a sealed field, so it is sealed, swept
     and erased like any sealed value. Whatever shows a person's sealed values (the copy,
     "my data") gives such a value as a file, never as its base64 text; the row's
-    `mimetype_field` says what kind of file it is."""
+    `mimetype_field` says what kind of file it is. `export_name`, when given, is the
+    file's name in the copy without its extension ("documenten/kvk-uittreksel"); else
+    the copy numbers it."""
 
-    def __init__(self, *args: Any, mimetype_field: str = "mimetype", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, mimetype_field: str = "mimetype", export_name: str = "", **kwargs: Any
+    ) -> None:
         self.mimetype_field = mimetype_field
+        self.export_name = export_name
         super().__init__(*args, **kwargs)
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
         if self.mimetype_field != "mimetype":
             kwargs["mimetype_field"] = self.mimetype_field
+        if self.export_name:
+            kwargs["export_name"] = self.export_name
         return name, path, args, kwargs
 
     def mimetype_of(self, instance: models.Model) -> str:

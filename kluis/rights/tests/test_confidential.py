@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import zipfile
 
 import pytest
 from django.test import Client
@@ -132,9 +133,24 @@ def _what_the_person_sees(client: Client, personas: Personas) -> dict[str, str]:
         parts = [email.subject, email.body, *(str(a[0]) for a in email.alternatives)]
         for filename, content, _mimetype in email.attachments:
             raw = content if isinstance(content, bytes) else str(content).encode()
-            parts.append(_pdf_text(raw) if filename.endswith(".pdf") else raw.decode())
+            parts.append(_attachment_text(filename, raw))
         seen[f"mail {message.template} {message.dedupe_key}"] = "\n".join(parts)
     return seen
+
+
+def _attachment_text(filename: str, raw: bytes) -> str:
+    """An attachment as the person reads it; a zip (the copy's files) member by member."""
+    if filename.endswith(".pdf"):
+        return _pdf_text(raw)
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            return "\n".join(
+                f"{name}\n{_attachment_text(name, archive.read(name))}"
+                for name in archive.namelist()
+            )
+    if filename.endswith((".png", ".jpg")):
+        return ""  # an image the person gave us: no text of ours in it
+    return raw.decode()
 
 
 def _found(seen: dict[str, str]) -> dict[str, list[str]]:

@@ -388,3 +388,68 @@ def test_the_files_are_readable_by_nginx_and_nft_whatever_the_umask(personas, fi
         os.umask(before)
     for path in (firewall_dir / NFT_FILE, firewall_dir / "nginx" / f"site-{site.pk}.conf"):
         assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_full_disk_while_the_writer_thread_writes_keeps_every_old_file_whole(
+    personas, firewall_dir, monkeypatch
+):
+    """The whole export writes its temporary files from a thread of its own, one part of
+    the sites after another; a write that fails there (the disk is full) reaches the
+    export's caller: no file is replaced, no temporary file is left, the request waits
+    and the next pass writes it all."""
+    import errno
+    import os
+
+    from kluis.sites.firewall import export_request, export_requests_handle
+    from kluis.sites.models import FirewallExportRequest
+
+    sites = [make_site(personas.customer_a) for _ in range(3)]
+    for n, site in enumerate(sites):
+        make_entry(site, personas.alice, f"145.100.10.{n + 1}")
+    firewall_export()
+    before = {p: p.read_bytes() for p in firewall_dir.rglob("*") if p.is_file()}
+    for n, site in enumerate(sites):
+        make_entry(site, personas.alice, f"145.100.20.{n + 1}")
+    monkeypatch.setattr(firewall, "PART_SITES", 1)  # three parts through the thread
+    real_write = os.write
+    writes = []
+
+    def full_disk(fd, data):
+        writes.append(fd)
+        if len(writes) == 2:  # the second part's include
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    export_request(None)
+    assert export_requests_handle() == 0
+    monkeypatch.setattr(os, "write", real_write)
+    waiting = FirewallExportRequest.objects.count()
+    assert waiting and not FirewallExportRequest.objects.exclude(claim="").exists()  # let go
+    assert "OSError" in FirewallExport.objects.latest("at", "id").message
+    assert not list(firewall_dir.rglob(".*.tmp"))
+    kept = {p: p.read_bytes() for p in before if p.exists()}
+    assert {p: b for p, b in kept.items() if p.name != firewall.MANIFEST} == {
+        p: b for p, b in before.items() if p.name != firewall.MANIFEST
+    }
+    assert export_requests_handle() == waiting
+    for n, site in enumerate(sites):
+        assert _files(firewall_dir, site)[0] == [
+            _net(f"145.100.10.{n + 1}/32"),
+            _net(f"145.100.20.{n + 1}/32"),
+        ]
+
+
+def test_the_whole_export_opens_the_entries_in_parts_and_audits_them_as_one(
+    personas, firewall_dir, monkeypatch
+):
+    sites = [make_site(personas.customer_a) for _ in range(3)]
+    for n, site in enumerate(sites):
+        make_entry(site, personas.alice, f"145.100.10.{n + 1}")
+    monkeypatch.setattr(firewall, "PART_SITES", 2)
+    before = AuditEntry.objects.filter(action="vault.reveal").count()
+    outcome = firewall_export()
+    assert outcome.written == 4 and outcome.entries == 3
+    assert AuditEntry.objects.filter(action="vault.reveal").count() == before + 1
+    for n, site in enumerate(sites):
+        assert _files(firewall_dir, site)[0] == [_net(f"145.100.10.{n + 1}/32")]
