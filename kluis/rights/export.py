@@ -150,7 +150,7 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
         value = values.get((type(h.row), h.row.pk, h.field.name))
         if isinstance(h.field, SealedFileField) and value is not None:
             # A file is a file of its own in the archive; the text names where it is.
-            value = _file_entry(h, value, where, files, contents)
+            value = file_entry(h, value, where, files, contents)
         entry["values"].append({"where": where, "field": str(h.field.verbose_name), "value": value})
         owner = h.row.vault_subject()
         kept = kept_by_scope.get((owner, cls, period))
@@ -229,7 +229,7 @@ def _build(*, subject: uuid.UUID, actor: Actor, language: str, case: Case | None
     }
 
 
-def _file_entry(
+def file_entry(
     h: Holding, value: str, where: str, files: list[dict[str, Any]], contents: dict[str, bytes]
 ) -> str:
     """Put a sealed file's bytes in `contents` under a path of its own; its entry in
@@ -397,15 +397,24 @@ def export_json(export: dict[str, Any]) -> bytes:
 
 def export_archive(export: dict[str, Any]) -> bytes:
     """The copy as one zip: the JSON, the readable PDF, and every file the person gave
-    us (an attachment, an upload) as a file of its own (`_file_entry`), which the
+    us (an attachment, an upload) as a file of its own (`file_entry`), which the
     JSON's values and its "files" list name by path."""
     from kluis.rights.pdf import export_pdf
 
+    return zip_of(
+        {
+            f"{ARCHIVE_NAME}.json": export_json(export),
+            f"{ARCHIVE_NAME}.pdf": export_pdf(export),
+            **export.get("_file_contents", {}),
+        }
+    )
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    """A zip of the members, by path, in their order."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{ARCHIVE_NAME}.json", export_json(export))
-        archive.writestr(f"{ARCHIVE_NAME}.pdf", export_pdf(export))
-        for path, content in export.get("_file_contents", {}).items():
+        for path, content in members.items():
             archive.writestr(path, content)
     return buffer.getvalue()
 

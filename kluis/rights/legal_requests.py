@@ -14,6 +14,7 @@ officer ends it. The officer's pages and the register's counts always show it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.db import transaction
@@ -25,9 +26,10 @@ from kluis.audit.disclosures import disclosure_record
 from kluis.audit.withholding import withheld, withholding_lift, withholding_start
 from kluis.policy.cases import Case
 from kluis.policy.loader import current_policy
+from kluis.rights.export import file_entry, zip_of
 from kluis.rights.models import PoliceRequest
 from kluis.rights.services import RightsError
-from kluis.vault.fields import SealedModel
+from kluis.vault.fields import SealedFileField, SealedModel
 from kluis.vault.holdings import Holding, sealed_holdings
 from kluis.vault.reveal import reveal_many
 
@@ -152,6 +154,8 @@ def _answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
     for h in holdings:
         by_model.setdefault(type(h.row), []).append(h)
     values: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    contents: dict[str, bytes] = {}
     for model, group in by_model.items():
         rows = list({id(h.row): h.row for h in group}.values())
         names = sorted({h.field.name for h in group})
@@ -165,12 +169,18 @@ def _answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
         for row, plain in zip(rows, opened, strict=True):
             for h in group:
                 if h.row is row and plain.get(h.field.name) is not None:
+                    where = str(model._meta.verbose_name)
+                    value = plain[h.field.name]
+                    if isinstance(h.field, SealedFileField) and isinstance(value, str):
+                        # A document is a file of its own in the answer's zip, as in
+                        # the person's own copy; the value names its path.
+                        value = file_entry(h, value, where, files, contents)
                     values.append(
                         {
                             "category": h.field.category,
-                            "where": str(model._meta.verbose_name),
+                            "where": where,
                             "field": str(h.field.verbose_name),
-                            "value": plain[h.field.name],
+                            "value": value,
                         }
                     )
     sent = sorted({v["category"] for v in values})
@@ -193,4 +203,20 @@ def _answer(*, police: PoliceRequest, by: User) -> dict[str, Any]:
         "answered_at": police.answered_at.isoformat() if police.answered_at else None,
         "categories": sorted(approved),
         "values": values,
+        "files": files,
+        # Not part of the JSON: the files' bytes by their path (police_answer_download).
+        "_file_contents": contents,
     }
+
+
+def police_answer_download(answer: dict[str, Any], police_id: int) -> tuple[bytes, str, str]:
+    """The answer as (content, content type, file name): the JSON alone, or, when the
+    approved categories hold documents (a KvK extract, an ID copy, a help request's
+    attachment), a zip of the JSON and each document as a file under its path."""
+    name = f"vordering-{police_id}"
+    shown = {key: value for key, value in answer.items() if not key.startswith("_")}
+    document = json.dumps(shown, ensure_ascii=False, indent=2).encode()
+    contents: dict[str, bytes] = answer.get("_file_contents", {})
+    if not contents:
+        return document, "application/json", f"{name}.json"
+    return zip_of({f"{name}.json": document, **contents}), "application/zip", f"{name}.zip"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from django.contrib import messages
@@ -542,10 +541,9 @@ def police_answer(request: HttpRequest, police_id: int) -> HttpResponse:
     except services.RightsError as exc:
         _refused(request, exc)
         return redirect("rights_backoffice:police-request", police_id=police_id)
-    response = HttpResponse(
-        json.dumps(answer, ensure_ascii=False, indent=2), content_type="application/json"
-    )
-    response["Content-Disposition"] = f'attachment; filename="vordering-{police_id}.json"'
+    content, content_type, name = legal_requests.police_answer_download(answer, police_id)
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "no-store"
     return response
 

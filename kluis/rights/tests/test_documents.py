@@ -17,14 +17,14 @@ from django.urls import reverse
 from kluis import uploads
 from kluis.accounts.models import Customer
 from kluis.policy.enforce import Actor
-from kluis.rights import emails
+from kluis.rights import emails, legal_requests
 from kluis.rights.export import build_export, export_archive, export_json
 from kluis.rights.models import IdCopy, RightsRequest
 from kluis.rights.pdf import export_pdf
 from kluis.rights.tests.conftest import queued, rendered
 from kluis.shop.models import KvkExtract
 from kluis.shop.testing import make_order
-from kluis.testing import log_in
+from kluis.testing import log_in, make_staff
 from kluis.tests import hostile
 from kluis.vault.fields import SealedFileField
 
@@ -145,3 +145,41 @@ def test_the_id_copy_is_a_sealed_file_too():
     field = IdCopy._meta.get_field("content")
     assert isinstance(field, SealedFileField)
     assert field.export_name == "documenten/kopie-identiteitsbewijs"
+
+
+def test_a_police_answer_gives_a_document_as_a_file_in_a_zip_not_as_base64(client, personas):
+    alice = personas.customer_a
+    stored = _extract(alice, hostile.pdf())
+    first, second = personas.staff["privacy_officer"], make_staff(roles=["privacy_officer"])
+    police = legal_requests.police_register(
+        customer=alice,
+        authority="Politie Eenheid Amsterdam",
+        legal_basis="art. 126nd Sv",
+        order_reference="PL1300-2026-7",
+        categories=["kluis.kvk_extract", "user.name"],
+        may_inform_subject=True,
+        by=first,
+    )
+    legal_requests.police_decide(
+        police=police, approve=True, categories=["kluis.kvk_extract", "user.name"], by=second
+    )
+    log_in(client, second)
+    response = client.post(
+        reverse("rights_backoffice:police-answer", kwargs={"police_id": police.pk})
+    )
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == f'attachment; filename="vordering-{police.pk}.zip"'
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == sorted(
+            [f"vordering-{police.pk}.json", "documenten/kvk-uittreksel.pdf"]
+        )
+        assert archive.read("documenten/kvk-uittreksel.pdf") == stored
+        text = archive.read(f"vordering-{police.pk}.json").decode()
+    assert not any(chunk in text for chunk in _chunks_of(stored))
+    answer = json.loads(text)
+    [document] = [v for v in answer["values"] if v["category"] == "kluis.kvk_extract"]
+    assert document["value"] == "documenten/kvk-uittreksel.pdf"
+    [entry] = answer["files"]
+    assert entry["path"] == document["value"] and entry["size"] == len(stored)
+    assert "_file_contents" not in answer
+    assert {v["category"] for v in answer["values"]} == {"kluis.kvk_extract", "user.name"}
