@@ -716,15 +716,22 @@ def legal_form_set(*, customer: Customer, legal_form: str, by: User) -> bool:
         raise AccountError("unknown_legal_form")
     if locked.legal_form == legal_form:
         return False
-    old = locked.legal_form
-    locked.legal_form = legal_form
-    locked.save(update_fields=["legal_form"])
+    legal_form_apply(customer=locked, legal_form=legal_form, actor=by.actor())
+    return True
+
+
+def legal_form_apply(*, customer: Customer, legal_form: str, actor: Actor) -> None:
+    """Store a changed legal form, audit it and run its followers; the caller holds the
+    customer's row (legal_form_set, or the checkout that creates or locks it) and has
+    checked the value."""
+    old = customer.legal_form
+    customer.legal_form = legal_form
+    customer.save(update_fields=["legal_form"])
     audit_append(
         action="accounts.legal_form_set",
-        actor=by.actor().ref,
-        subject=locked.pk,
+        actor=actor.ref,
+        subject=customer.pk,
         data={"from": old, "to": legal_form},
     )
     for follow in _legal_form_followers:
-        follow(locked, by.actor())
-    return True
+        follow(customer, actor)

@@ -32,7 +32,7 @@ from ninja import Query, Schema, Status
 from pydantic import Field
 
 from kluis.accounts.http import client_address
-from kluis.accounts.models import Customer
+from kluis.accounts.models import Customer, LegalForm
 from kluis.api import customers
 from kluis.api.auth import caller_of, customer_of, guard
 from kluis.api.idempotency import idempotent
@@ -120,6 +120,12 @@ class OrderIn(Input):
     )
     kvk_number: str | None = Field(
         None, max_length=8, description="a Dutch business registering a name, without one on file"
+    )
+    legal_form: str | None = Field(
+        None,
+        max_length=20,
+        description="a Dutch business registering a name, without one on file: its legal "
+        "form as in the Handelsregister, one of " + ", ".join(LegalForm.values),
     )
     kvk_extract_base64: str | None = Field(
         None,
@@ -222,6 +228,7 @@ def _not_asked(body: OrderIn, form: CheckoutForm) -> list[dict[str, Any]]:
     given = {
         "vat_number": body.vat_number is not None,
         "kvk_number": body.kvk_number is not None,
+        "legal_form": body.legal_form is not None,
         "kvk_extract": body.kvk_extract_base64 is not None,
         "start_now": body.start_now,
     }
@@ -263,6 +270,7 @@ def _form(body: OrderIn, customer: Customer, cart: Cart) -> CheckoutForm:
         "notes": body.notes,
         "vat_number": body.vat_number or "",
         "kvk_number": body.kvk_number or "",
+        "legal_form": body.legal_form or "",
     }
     form = CheckoutForm(
         data,

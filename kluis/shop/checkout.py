@@ -184,8 +184,12 @@ def order_input(
             on_file[:2], on_file[2:], vies_check(country=on_file[:2], number=on_file[2:])
         )
     kvk = None
-    if data.get("kvk_number") or data.get("kvk_extract"):
-        kvk = services.KvkInput(str(data.get("kvk_number") or ""), data.get("kvk_extract"))
+    if data.get("kvk_number") or data.get("kvk_extract") or data.get("legal_form"):
+        kvk = services.KvkInput(
+            str(data.get("kvk_number") or ""),
+            data.get("kvk_extract"),
+            str(data.get("legal_form") or ""),
+        )
     return {
         "cart": cart,
         "customer": customer,

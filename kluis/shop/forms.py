@@ -16,7 +16,7 @@ from stdnum.eu import vat as eu_vat
 
 from kluis import uploads
 from kluis.accounts.forms import EmailField, NameField
-from kluis.accounts.models import Customer
+from kluis.accounts.models import Customer, LegalForm
 from kluis.accounts.validators import (
     MAX_PHONE_LENGTH,
     normalize_phone,
@@ -244,6 +244,15 @@ class CheckoutForm(forms.Form):
             "Alleen voor een Nederlands bedrijf dat een domeinnaam registreert: 8 cijfers."
         ),
     )
+    legal_form = forms.ChoiceField(
+        label=_("Rechtsvorm"),
+        required=False,
+        choices=[("", _("Kies de rechtsvorm")), *LegalForm.choices],
+        help_text=_(
+            "Zoals in het Handelsregister. SIDN registreert een .nl-naam op je bedrijf met "
+            "deze rechtsvorm en je KvK-nummer."
+        ),
+    )
     kvk_extract = forms.FileField(
         label=_("Uittreksel KvK"), required=False, help_text=_("PDF, PNG of JPEG, hoogstens 10 MB.")
     )
@@ -315,12 +324,15 @@ class CheckoutForm(forms.Form):
             dutch_company = customer.kind == Customer.Kind.ORGANISATION and customer.country == "NL"
             if not (has_domains and dutch_company) or customer.kvk_number is not None:
                 del self.fields["kvk_number"]
+            if not (has_domains and dutch_company) or customer.legal_form:
+                del self.fields["legal_form"]
             if not (has_domains and dutch_company and asks_kvk_extract):
                 del self.fields["kvk_extract"]
             if customer.kind != Customer.Kind.PERSON:
                 del self.fields["start_now"]
         elif not has_domains:
             del self.fields["kvk_number"]
+            del self.fields["legal_form"]
             del self.fields["kvk_extract"]
         if not has_non_eu:
             del self.fields["non_eu_consent"]
@@ -414,6 +426,11 @@ class CheckoutForm(forms.Form):
                 self.add_error("kvk_number", _("Vul het KvK-nummer van je bedrijf in."))
             if not needs_kvk:
                 data["kvk_number"] = ""
+        if "legal_form" in self.fields:
+            if needs_kvk and not data.get("legal_form") and "legal_form" not in self.errors:
+                self.add_error("legal_form", _("Kies de rechtsvorm van je bedrijf."))
+            if not needs_kvk:
+                data["legal_form"] = ""
         if "kvk_extract" in self.fields:
             if needs_kvk and not data.get("kvk_extract") and "kvk_extract" not in self.errors:
                 self.add_error(

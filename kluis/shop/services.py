@@ -132,6 +132,7 @@ class VatInput:
 class KvkInput:
     number: str
     extract: CleanFile | None
+    legal_form: str = ""  # a LegalForm value; SIDN is sent it for a .nl name
 
 
 def _new_order_number() -> str:
@@ -237,7 +238,7 @@ def order_place(
     if kvk is not None and kvk.extract is not None:
         # Checked again here, so no caller stores a file the upload module did not clean.
         try:
-            kvk = KvkInput(kvk.number, uploads.clean_upload(kvk.extract.content))
+            kvk = KvkInput(kvk.number, uploads.clean_upload(kvk.extract.content), kvk.legal_form)
         except uploads.UploadRefused:
             raise ShopError("kvk_extract") from None
     try:
@@ -292,6 +293,15 @@ def _order_place(
         changed.append("kvk_number")
     if changed:
         customer.save(update_fields=changed)
+    if not held and kvk is not None and kvk.legal_form and not customer.legal_form:
+        # The form the checkout asked for (a Dutch company registering a name): as if
+        # chosen on the portal's legal-form page, so SIDN contacts already live follow.
+        locked = Customer.objects.select_for_update().get(pk=customer.pk)
+        if not locked.legal_form and locked.kind == Customer.Kind.ORGANISATION:
+            account_services.legal_form_apply(
+                customer=locked, legal_form=kvk.legal_form, actor=Actor.subject(customer.pk)
+            )
+            customer.legal_form = locked.legal_form
     order = Order(
         number=_new_order_number(),
         customer=customer,

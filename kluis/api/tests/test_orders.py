@@ -184,7 +184,7 @@ def test_what_the_account_lacks_or_does_not_take_is_said(client, personas: Perso
     assert business["consumer"] is False
     body = {"domains": ["jansen-winkel.nl"], "accept": _accept(business)}
     fields = {e["field"] for e in problem_of(_post(client, body, token), 422, "invalid")["errors"]}
-    assert fields == {"kvk_number", "kvk_extract"}
+    assert fields == {"kvk_number", "kvk_extract", "legal_form"}
     problem = problem_of(_post(client, {**body, "start_now": True}, token), 422, "invalid")
     assert problem["errors"][0]["field"] == "start_now"
     problem = problem_of(
@@ -193,6 +193,13 @@ def test_what_the_account_lacks_or_does_not_take_is_said(client, personas: Perso
         "invalid",
     )
     assert problem["errors"][0]["field"] == "kvk_extract_base64"
+    assert not Order.objects.filter(customer=personas.customer_a).exists()
+    problem = problem_of(
+        _post(client, {**body, "kvk_number": "12345678", "legal_form": "bvba"}, token),
+        422,
+        "invalid",
+    )
+    assert "legal_form" in {e["field"] for e in problem["errors"]}
     assert not Order.objects.filter(customer=personas.customer_a).exists()
 
 

@@ -51,11 +51,15 @@ def test_the_checkout_shows_the_fields_of_the_chosen_customer_type(browser, live
     company = page.locator('[data-field="company_name"]')
     kvk = page.locator('[data-field="kvk_number"]')
     vat = page.locator('[data-field="vat_number"]')
+    form = page.locator('[data-field="legal_form"]')
     assert not company.is_visible() and not kvk.is_visible() and not vat.is_visible()
+    assert not form.is_visible()
     page.locator('input[name="kind"][value="organisation"]').check()
     assert company.is_visible() and kvk.is_visible() and not vat.is_visible()
+    assert form.is_visible()
     page.locator("#id_country").select_option("BE")
     assert company.is_visible() and vat.is_visible() and not kvk.is_visible()
+    assert not form.is_visible()
 
 
 def _tab_to(page, selector: str, limit: int = 80) -> None:

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
+from kluis.audit.models import AuditEntry
 from kluis.shop.models import KvkExtract, Order
 from kluis.shop.tests.helpers import checkout, fill_cart
 from kluis.tests import hostile
@@ -18,6 +19,7 @@ COMPANY = {
     "kind": "organisation",
     "company_name": "Visser Webdesign B.V.",
     "kvk_number": "12345678",
+    "legal_form": "bv",
 }
 
 
@@ -158,3 +160,29 @@ def test_no_kvk_is_asked_or_kept_for_a_company_without_a_domain(client, catalogu
     assert checkout(client, token, kvk_extract=upload, **COMPANY).status_code == 302
     assert not KvkExtract.objects.exists()
     assert Order.objects.get().customer.kvk_number is None
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_dutch_company_with_a_domain_chooses_its_legal_form_and_it_is_kept(client, catalogue):
+    token = fill_cart(client, domains=("visser.nl",))
+    upload = SimpleUploadedFile("u.png", _png_with_metadata(), content_type="image/png")
+    without = {k: v for k, v in COMPANY.items() if k != "legal_form"}
+    refused = checkout(client, token, kvk_extract=upload, **without)
+    assert refused.status_code == 400
+    assert "Kies de rechtsvorm van je bedrijf." in refused.content.decode()
+    upload.seek(0)
+    unknown = checkout(client, token, kvk_extract=upload, **{**COMPANY, "legal_form": "bvba"})
+    assert unknown.status_code == 400 and not Order.objects.exists()
+    upload.seek(0)
+    response = checkout(client, token, kvk_extract=upload, **{**COMPANY, "legal_form": "stichting"})
+    assert response.status_code == 302, response.context["form"].errors
+    customer = Order.objects.get().customer
+    assert customer.legal_form == "stichting"  # chosen, not read from "B.V." in the name
+    assert AuditEntry.objects.filter(action="accounts.legal_form_set", subject=customer.pk).exists()
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_no_legal_form_is_asked_or_kept_without_a_dutch_company_domain(client, catalogue):
+    token = fill_cart(client)  # no domain
+    assert checkout(client, token, **{**COMPANY, "legal_form": "bv"}).status_code == 302
+    assert Order.objects.get().customer.legal_form == ""
