@@ -242,6 +242,7 @@ def bench_audit(n: int = 100_000) -> list[Figure]:
 
     total = AuditEntry.objects.count()
     verify_time = best_of(3, lambda: _assert_ok(audit_verify()))
+    alone_time = best_of(3, lambda: _assert_ok(audit_verify(processes=1)))
 
     def bare_walk() -> None:
         # The same rows through the same kind of cursor, read the same way (on
@@ -257,6 +258,9 @@ def bench_audit(n: int = 100_000) -> list[Figure]:
                 pass
 
     walk_time = best_of(3, bare_walk)
+    # PostgreSQL's walk runs in stretches, one process per core (kluis.audit.chain): the
+    # issue's 250,000/s is its target; SQLite walks in one process (100,000/s).
+    pg = connection.vendor == "postgresql"
     return [
         Figure(
             f"append {n:,} audit entries (batches of {batch:,})",
@@ -275,12 +279,27 @@ def bench_audit(n: int = 100_000) -> list[Figure]:
             per_append - per_insert < 0.001,
         ),
         Figure(
-            f"audit_verify over {total:,} entries",
+            f"audit_verify over {total:,} entries"
+            + (f" ({os.cpu_count()} stretches at once)" if pg else ""),
             total / verify_time,
             "entries/s",
             total / walk_time,
-            ">= 100,000/s",
-            total / verify_time >= 100_000,
+            ">= 250,000/s" if pg else ">= 100,000/s",
+            total / verify_time >= (250_000 if pg else 100_000),
+        ),
+        *(
+            [
+                Figure(
+                    "the same walk in one process",
+                    total / alone_time,
+                    "entries/s",
+                    total / walk_time,
+                    "(reported)",
+                    None,
+                )
+            ]
+            if pg
+            else []
         ),
     ]
 
