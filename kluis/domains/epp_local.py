@@ -80,6 +80,7 @@ MESSAGES = {
     2002: "Command use error",
     2005: "Parameter value syntax error",
     2101: "Unimplemented command",
+    2105: "Object is not eligible for renewal",
     2106: "Object is not eligible for transfer",
     2200: "Authentication error",
     2201: "Authorization error",
@@ -199,6 +200,8 @@ class Faults:
     oversized_on: str = ""  # answer with a length header of 100 MB
     doctype_on: str = ""  # answer with a document that has a DOCTYPE
     error_on_nth: int = 0  # the n-th command (over all sessions, login included) gets 2400
+    # (command, earlier): `command` gets 2400 once `earlier` came in the same session.
+    error_after: tuple[str, str] = ("", "")
 
     @staticmethod
     def matches(rule: str, name: str) -> bool:
@@ -223,6 +226,14 @@ class Registry:
     # A pending transfer the losing registrar leaves unanswered is approved by the
     # registry after this long (gTLD registries: five days), seen at the next command.
     transfer_auto_approve: dt.timedelta = dt.timedelta(days=5)
+    # How <renew> behaves (tests set these). `renew_refusal`: every renew gets this code
+    # (2105, or 2304 as a lock). `auto_renew`: the registry renews by itself (as SIDN and
+    # DENIC are understood to do): a refused renew finds the domain renewed by the
+    # registry, a year from its expiry. `renew_extra_days`: a registry that renews from
+    # a later date than the expiry (its new date is that many days past a plain year).
+    renew_refusal: int = 0
+    auto_renew: bool = False
+    renew_extra_days: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -370,6 +381,7 @@ class Session:
         self.registry = registry
         self.client_id = ""
         self.sidn = False
+        self.seen: list[str] = []  # command names this session received
 
     # answers
 
@@ -451,7 +463,11 @@ class Session:
             time.sleep(faults.slow_seconds)
         if Faults.matches(faults.drop_before, name):
             raise Dropped()
-        if faults.error_on_nth and nth == faults.error_on_nth:
+        after_earlier = Faults.matches(faults.error_after[0], name) and any(
+            Faults.matches(faults.error_after[1], seen) for seen in self.seen
+        )
+        self.seen.append(name)
+        if (faults.error_on_nth and nth == faults.error_on_nth) or after_earlier:
             return self.answer(2400, cltrid, reason="injected fault"), False
         try:
             if verb == "login":
@@ -656,7 +672,13 @@ class Session:
             if record.expires[:10] != current:
                 raise Refusal(2306, f"the current expiry date is {record.expires[:10]}")
             expires = dt.datetime.fromisoformat(record.expires.replace(".0Z", "+00:00"))
-            record.expires = _iso(_add_years(expires, years))
+            if reg.renew_refusal:
+                if reg.auto_renew:
+                    record.expires = _iso(_add_years(expires, 1))
+                    reg.save()
+                raise Refusal(reg.renew_refusal, "the registry renews this domain itself")
+            later = dt.timedelta(days=reg.renew_extra_days)
+            record.expires = _iso(_add_years(expires, years) + later)
             reg.save()
         return self.answer(1000, cltrid, res_data=D.renData(D.name(name), D.exDate(record.expires)))
 
