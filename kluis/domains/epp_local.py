@@ -47,6 +47,7 @@ from kluis.domains.epp.xml import (
     DOMAIN,
     EPP,
     HOST,
+    RGP,
     SIDN,
     XmlRefused,
     parse,
@@ -60,12 +61,17 @@ D = ElementMaker(namespace=DOMAIN, nsmap={"domain": DOMAIN})
 C = ElementMaker(namespace=CONTACT, nsmap={"contact": CONTACT})
 H = ElementMaker(namespace=HOST, nsmap={"host": HOST})
 S = ElementMaker(namespace=SIDN, nsmap={"sidn-ext-epp": SIDN})
+R = ElementMaker(namespace=RGP, nsmap={"rgp": RGP})
 
 TLDS = ("nl", "eu", "be", "de", "com", "net", "org")
 # The TLDs where a transfer adds a period to the domain's term (one year when the
 # request names none), as the gTLD registries do; elsewhere a transfer extends nothing
 # and a request that names a period is refused (2306).
 TRANSFER_EXTENDS = ("com", "net", "org")
+# The TLDs whose registry keeps a deleted domain restorable (RFC 3915): a delete puts it
+# in its redemption period, then pendingDelete, then it is purged. Elsewhere a delete
+# takes the domain away at once. Matches `rgp` in kluis/domains/registries.py.
+RGP_TLDS = ("com", "net", "org", "eu")
 COMMAND_LIMIT = 64 * 1024
 # Names a registry keeps for itself: check answers avail=0 "Reserved", create 2306.
 RESERVED = frozenset({"nic", "whois", "rdap", "registry"})
@@ -80,6 +86,9 @@ MESSAGES = {
     2002: "Command use error",
     2005: "Parameter value syntax error",
     2101: "Unimplemented command",
+    2102: "Unimplemented option",
+    2103: "Unimplemented extension",
+    2105: "Object is not eligible for renewal",
     2106: "Object is not eligible for transfer",
     2200: "Authentication error",
     2201: "Authorization error",
@@ -139,6 +148,9 @@ class DomainRecord:
     transfer_at: str = ""
     # The years the pending transfer adds once approved.
     transfer_years: int = 0
+    # Deleted by its registrar at a registry with grace periods (RGP_TLDS): when. The
+    # domain is then in its redemption period, then pendingDelete, then purged.
+    deleted_at: str = ""
 
     def transfer_approved(self, gaining: str) -> None:
         """The domain moves to `gaining`, its term extended by the transfer's period."""
@@ -199,6 +211,8 @@ class Faults:
     oversized_on: str = ""  # answer with a length header of 100 MB
     doctype_on: str = ""  # answer with a document that has a DOCTYPE
     error_on_nth: int = 0  # the n-th command (over all sessions, login included) gets 2400
+    # (command, earlier): `command` gets 2400 once `earlier` came in the same session.
+    error_after: tuple[str, str] = ("", "")
 
     @staticmethod
     def matches(rule: str, name: str) -> bool:
@@ -223,6 +237,20 @@ class Registry:
     # A pending transfer the losing registrar leaves unanswered is approved by the
     # registry after this long (gTLD registries: five days), seen at the next command.
     transfer_auto_approve: dt.timedelta = dt.timedelta(days=5)
+    # How <renew> behaves (tests set these). `renew_refusal`: every renew gets this code
+    # (2105, or 2304 as a lock). `auto_renew`: the registry renews by itself (as SIDN and
+    # DENIC are understood to do): a refused renew finds the domain renewed by the
+    # registry, a year from its expiry. `renew_extra_days`: a registry that renews from
+    # a later date than the expiry (its new date is that many days past a plain year).
+    renew_refusal: int = 0
+    auto_renew: bool = False
+    renew_extra_days: int = 0
+    # RFC 3915 at RGP_TLDS: a deleted domain can be restored for `redemption_period`,
+    # then waits `pending_delete_period` and is purged. `clock` is the registry's time
+    # for these periods (tests move it).
+    redemption_period: dt.timedelta = dt.timedelta(days=30)
+    pending_delete_period: dt.timedelta = dt.timedelta(days=5)
+    clock: Callable[[], dt.datetime] = field(default=_now)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -306,6 +334,34 @@ class Registry:
             )
             self.save()
 
+    def rgp_status(self, record: DomainRecord) -> str:
+        """ "redemptionPeriod", "pendingDelete", or "" for a domain not deleted."""
+        if not record.deleted_at:
+            return ""
+        deleted = dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
+        return (
+            "redemptionPeriod"
+            if self.clock() < deleted + self.redemption_period
+            else ("pendingDelete")
+        )
+
+    def purges_due(self) -> None:
+        """Purge the deleted domains whose grace periods are over (call under the lock)."""
+        now = self.clock()
+        gone = [
+            record.name
+            for record in self.domains.values()
+            if record.deleted_at
+            and dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
+            + self.redemption_period
+            + self.pending_delete_period
+            <= now
+        ]
+        for name in gone:
+            del self.domains[name]
+        if gone:
+            self.save()
+
     def transfers_due(self) -> None:
         """Approve the pending transfers no one answered in time (call under the lock)."""
         limit = _now() - self.transfer_auto_approve
@@ -370,6 +426,8 @@ class Session:
         self.registry = registry
         self.client_id = ""
         self.sidn = False
+        self.rgp = False
+        self.seen: list[str] = []  # command names this session received
 
     # answers
 
@@ -384,7 +442,7 @@ class Session:
                     E.objURI(DOMAIN),
                     E.objURI(CONTACT),
                     E.objURI(HOST),
-                    E.svcExtension(E.extURI(SIDN)),
+                    E.svcExtension(E.extURI(SIDN), E.extURI(RGP)),
                 ),
                 E.dcp(
                     E.access(E.all()),
@@ -406,6 +464,7 @@ class Session:
         res_data: etree._Element | None = None,
         sidn: tuple[str, str] | None = None,
         msgq: etree._Element | None = None,
+        extension: etree._Element | None = None,
     ) -> etree._Element:
         result = E.result(E.msg(MESSAGES.get(code, "Command failed")), code=str(code))
         if reason:
@@ -415,7 +474,9 @@ class Session:
             parts.append(msgq)
         if res_data is not None:
             parts.append(E.resData(res_data))
-        if sidn is not None and self.sidn:
+        if extension is not None:
+            parts.append(E.extension(extension))
+        elif sidn is not None and self.sidn:
             sidn_code, text = sidn
             parts.append(
                 E.extension(S.ext(S.response(S.msg(text, code=sidn_code, field="")))),
@@ -446,12 +507,17 @@ class Session:
             reg.commands_seen += 1
             nth = reg.commands_seen
             reg.received.append(name)
+            reg.purges_due()
         faults = reg.faults
         if faults.slow_seconds:
             time.sleep(faults.slow_seconds)
         if Faults.matches(faults.drop_before, name):
             raise Dropped()
-        if faults.error_on_nth and nth == faults.error_on_nth:
+        after_earlier = Faults.matches(faults.error_after[0], name) and any(
+            Faults.matches(faults.error_after[1], seen) for seen in self.seen
+        )
+        self.seen.append(name)
+        if (faults.error_on_nth and nth == faults.error_on_nth) or after_earlier:
             return self.answer(2400, cltrid, reason="injected fault"), False
         try:
             if verb == "login":
@@ -494,6 +560,7 @@ class Session:
             reg.sessions[client_id] = reg.sessions.get(client_id, 0) + 1
         self.client_id = client_id
         self.sidn = any((u.text or "").strip() == SIDN for u in el.iter(_q(EPP, "extURI")))
+        self.rgp = any((u.text or "").strip() == RGP for u in el.iter(_q(EPP, "extURI")))
         return self.answer(1000, cltrid), False
 
     def end(self) -> None:
@@ -518,12 +585,15 @@ class Session:
     def _sidn_refusal(self, code: int, reason: str, sidn_code: str) -> Refusal:
         return Refusal(code, reason, sidn=(sidn_code, reason))
 
-    def _own_domain(self, name: str) -> DomainRecord:
+    def _own_domain(self, name: str, *, deleted: bool = False) -> DomainRecord:
+        """The domain, ours; one deleted and in its grace periods only when `deleted`."""
         record = self.registry.domains.get(name)
         if record is None:
             raise Refusal(2303, name)
         if record.sponsor != self.client_id:
             raise Refusal(2201, "the domain is sponsored by another registrar")
+        if record.deleted_at and not deleted:
+            raise Refusal(2304, "the domain is pendingDelete")
         return record
 
     def domain_check(self, obj: etree._Element, cltrid: str, _: etree._Element) -> etree._Element:
@@ -567,7 +637,9 @@ class Session:
             if full:
                 parts.append(D.exDate(record.expires))
                 parts.append(D.authInfo(D.pw(record.auth_pw)))
-        return self.answer(1000, cltrid, res_data=D.infData(*parts))
+            grace = self.registry.rgp_status(record)
+        extension = R.infData(R.rgpStatus(s=grace)) if grace and self.rgp else None
+        return self.answer(1000, cltrid, res_data=D.infData(*parts), extension=extension)
 
     def _years(self, obj: etree._Element, name: str) -> int:
         period = obj.find(_q(DOMAIN, "period"))
@@ -656,12 +728,40 @@ class Session:
             if record.expires[:10] != current:
                 raise Refusal(2306, f"the current expiry date is {record.expires[:10]}")
             expires = dt.datetime.fromisoformat(record.expires.replace(".0Z", "+00:00"))
-            record.expires = _iso(_add_years(expires, years))
+            if reg.renew_refusal:
+                if reg.auto_renew:
+                    record.expires = _iso(_add_years(expires, 1))
+                    reg.save()
+                raise Refusal(reg.renew_refusal, "the registry renews this domain itself")
+            later = dt.timedelta(days=reg.renew_extra_days)
+            record.expires = _iso(_add_years(expires, years) + later)
             reg.save()
         return self.answer(1000, cltrid, res_data=D.renData(D.name(name), D.exDate(record.expires)))
 
-    def domain_update(self, obj: etree._Element, cltrid: str, _: etree._Element) -> etree._Element:
+    def domain_restore(self, name: str, command: etree._Element, cltrid: str) -> etree._Element:
+        """RFC 3915 restore request: a domain in its redemption period is active again at
+        once (a real registry holds it in pendingRestore until a restore report)."""
+        restore = command.find(f".//{_q(RGP, 'restore')}")
+        if restore is None or restore.get("op") != "request":
+            raise Refusal(2102, "only a restore request is implemented here")
+        reg = self.registry
+        if name.rsplit(".", 1)[-1] not in RGP_TLDS:
+            raise Refusal(2103, "no grace periods at this registry")
+        with reg.lock:
+            record = self._own_domain(name, deleted=True)
+            if reg.rgp_status(record) != "redemptionPeriod":
+                raise Refusal(2304, "the domain is not in its redemption period")
+            record.deleted_at = ""
+            record.statuses = []
+            reg.save()
+        return self.answer(1000, cltrid, extension=R.upData(R.rgpStatus(s="pendingRestore")))
+
+    def domain_update(
+        self, obj: etree._Element, cltrid: str, command: etree._Element
+    ) -> etree._Element:
         name = self._domain_name(_text(obj, _q(DOMAIN, "name")))
+        if command.find(f".//{_q(RGP, 'update')}") is not None:
+            return self.domain_restore(name, command, cltrid)
         reg = self.registry
         with reg.lock:
             record = self._own_domain(name)
@@ -709,7 +809,11 @@ class Session:
             record = self._own_domain(name)
             if "clientDeleteProhibited" in record.statuses or record.transfer_to:
                 raise Refusal(2304, "the domain's status prohibits deletion")
-            del reg.domains[name]
+            if name.rsplit(".", 1)[-1] in RGP_TLDS:
+                record.deleted_at = _iso(reg.clock())
+                record.statuses = ["pendingDelete"]
+            else:
+                del reg.domains[name]
             reg.save()
         return self.answer(1000, cltrid)
 
@@ -727,6 +831,8 @@ class Session:
             record = reg.domains.get(name)
             if record is None:
                 raise Refusal(2303, name)
+            if record.deleted_at:
+                raise Refusal(2304, "the domain is pendingDelete")
             if op == "request":
                 if record.sponsor == self.client_id:
                     raise Refusal(2106, "the domain is already yours")

@@ -12,7 +12,9 @@
   <domain:delete>. The registry's yes, or its 2303 (a run that crashed after the
   yes), marks the registration deleted, ends its subscription on the day before the
   expiry (billing credits the unpaid renewal period) and queues one mail, in one
-  transaction. The contact clean-up job then deletes the holder's contact at the
+  transaction (a registry with grace periods answers a second delete of a domain it
+  holds as pendingDelete with 2304; <info> tells that apart from a lock). The contact
+  clean-up job then deletes the holder's contact at the
   registry once no other domain there needs it (kluis/domains/follow.py).
 - **Paid in time.** A payment that arrives before the delete is sent queues the
   renewal, and the domain is no longer unpaid: nothing is deleted. The unpaid check
@@ -44,7 +46,7 @@ from kluis.audit.chain import audit_append
 from kluis.domains import shop_link
 from kluis.domains.emails import domain_context, mail_to_customer
 from kluis.domains.epp import responses as codes
-from kluis.domains.epp.client import EppCommandFailed, EppError
+from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.models import DomainRegistration, DomainRenewal
 from kluis.domains.registries import REGISTRIES
 from kluis.domains.services import ACTOR, SessionFor, _session
@@ -207,6 +209,16 @@ def subscription_end(registration: DomainRegistration, last_day: dt.date) -> str
     return ""
 
 
+def _pending_delete(epp: EppClient, name: str, refusal: EppCommandFailed) -> bool:
+    """A delete refused (2304) because the domain is already being deleted."""
+    if refusal.code != codes.STATUS_PROHIBITS:
+        return False
+    try:
+        return "pendingDelete" in epp.domain_info(name).statuses
+    except EppCommandFailed:
+        return False
+
+
 def domain_end(
     *, registration: DomainRegistration, session_for: SessionFor = _session
 ) -> DomainRegistration:
@@ -220,14 +232,16 @@ def domain_end(
         try:
             epp.domain_delete(name)
         except EppCommandFailed as exc:
-            if exc.code != codes.OBJECT_DOES_NOT_EXIST:
+            # 2303: deleted by a run that crashed before its commit; at a registry with
+            # grace periods (RFC 3915) that delete left it pendingDelete, and a second
+            # delete is refused (2304).
+            if exc.code != codes.OBJECT_DOES_NOT_EXIST and not _pending_delete(epp, name, exc):
                 DomainRegistration.objects.filter(pk=registration.pk).update(
                     last_error=f"{registry.name}: {exc.response.explain()}"[:500]
                 )
                 log.info("deletion of %s refused: %s", registration.pk, exc.code)
                 registration.refresh_from_db()
                 return registration
-            # 2303: deleted by a run that crashed before its commit.
     _after_delete(registration)
     assert registration.expires_on is not None
     expires_on = registration.expires_on

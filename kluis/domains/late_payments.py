@@ -17,8 +17,9 @@ and never sends money by itself:
   The domains desk lists them ("Betaald na opheffing") with the refund's state.
 
 Restoring the name instead (RFC 3915 `rgp` restore in the registry's redemption
-period) is not built: kluis does not speak the rgp extension, and the local registry
-deletes at once. See the README's "Still open".
+period) is not built here: the client can send the restore and the local registry keeps
+a redemption period, but undoing the credited renewal in billing is not there yet. See
+the README's "Still open".
 """
 
 from __future__ import annotations

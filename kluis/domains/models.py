@@ -180,6 +180,9 @@ class DomainRenewal(models.Model):
         PENDING = "pending", _("wacht op verlenging")
         RENEWED = "renewed", _("verlengd")
         FAILED = "failed", _("verlenging mislukt")
+        # The registry refused our <renew> and its <info> showed it had renewed the
+        # domain by itself (SIDN and DENIC are understood to): its date is recorded.
+        BY_REGISTRY = "by_registry", _("door de registry verlengd")
 
     registration = models.ForeignKey(
         DomainRegistration, on_delete=models.PROTECT, related_name="renewals"

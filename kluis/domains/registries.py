@@ -24,7 +24,7 @@ from django.conf import settings
 from kluis.countries import EU_EEA
 from kluis.domains.epp.client import Endpoint, EppClient, EppError, connect_and_login
 from kluis.domains.epp.pool import SessionPool
-from kluis.domains.epp.xml import CONTACT, DOMAIN, HOST, SIDN
+from kluis.domains.epp.xml import CONTACT, DOMAIN, HOST, RGP, SIDN
 
 # The EU and EEA states, for registries that register only residents of them (.eu).
 _BASE_FIELDS = frozenset({"name", "street", "city", "postcode", "country", "email", "voice"})
@@ -64,6 +64,15 @@ class Registry:
     # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
     # meet, whatever a registry's namespace.
     handle_prefix: str = "KL-"
+    # The registry keeps a domain deleted by its registrar restorable for a redemption
+    # period (RFC 3915 `rgp`, sent as <rgp:restore op="request">), this long. ◐ Per
+    # registry: Verisign (.com, .net) and PIR (.org) implement RFC 3915 with a 30-day
+    # redemption period as ICANN's gTLD rules ask; EURid (.eu) is taken to offer it
+    # too (its quarantine of a deleted name, 40 days) but whether it takes the RFC 3915
+    # command is not checked against its documentation. SIDN, DNS Belgium and DENIC
+    # have a quarantine with a restore of their own, not RFC 3915: not used.
+    rgp: bool = False
+    redemption_days: int = 30
 
     @property
     def outside_eu(self) -> bool:
@@ -100,7 +109,9 @@ REGISTRIES: dict[str, Registry] = {
             recipient="eurid",
             location="EU",
             tlds=("eu",),
-            extensions=(),
+            extensions=(RGP,),
+            rgp=True,
+            redemption_days=40,
             required_contact_fields=_BASE_FIELDS - {"voice"},
             legal_form=False,
             contact_reusable=True,
@@ -152,7 +163,8 @@ REGISTRIES: dict[str, Registry] = {
             recipient="verisign",
             location="non-EU",
             tlds=("com", "net"),
-            extensions=(),
+            extensions=(RGP,),
+            rgp=True,
             required_contact_fields=_BASE_FIELDS,
             legal_form=False,
             contact_reusable=True,
@@ -170,7 +182,8 @@ REGISTRIES: dict[str, Registry] = {
             recipient="pir",
             location="non-EU",
             tlds=("org",),
-            extensions=(),
+            extensions=(RGP,),
+            rgp=True,
             required_contact_fields=_BASE_FIELDS,
             legal_form=False,
             contact_reusable=True,

@@ -11,6 +11,12 @@
 - **Crashes.** A run killed after the registry's yes but before our commit finds, on
   its next run, a registry expiry past the one we had: it completes instead of
   renewing twice.
+- **Refused.** A registry that refuses the <renew> (some renew by themselves: SIDN and
+  DENIC are understood to) is asked for the domain with <info>: an expiry past ours
+  is the registry's own renewal, recorded as our expiry and the renewal closed as done
+  by the registry, audited, in one transaction, so the next unpaid term is judged from
+  the real date. Otherwise (or when <info> fails too) the renewal fails onto the desk
+  with the registry's words.
 - **Ledger.** A renewal sends the registry no personal data but the domain name it
   already holds; it is audited (`domains.renewed`), not a new disclosure.
 """
@@ -27,7 +33,7 @@ from django.utils import timezone
 
 from kluis.audit.chain import audit_append
 from kluis.domains import shop_link
-from kluis.domains.epp.client import EppCommandFailed, EppError
+from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.models import DomainRegistration, DomainRenewal
 from kluis.domains.registries import REGISTRIES
 from kluis.domains.services import ACTOR, SessionFor, _local_date, _session
@@ -87,6 +93,59 @@ def _after_renew(renewal: DomainRenewal) -> None:
     """The moment between the registry's yes and our commit (tests crash here)."""
 
 
+def _renewed_by_registry(
+    epp: EppClient, name: str, registration: DomainRegistration
+) -> dt.date | None:
+    """After a refused <renew>: the registry's expiry when it lies past ours (it renewed
+    the domain by itself), else None; an <info> that fails too is None."""
+    try:
+        info = epp.domain_info(name)
+    except EppError as exc:
+        log.info("info after a refused renewal of %s failed: %s", registration.pk, exc)
+        return None
+    if info.expires is None:
+        return None
+    at_registry = _local_date(info.expires)
+    current = (
+        DomainRegistration.objects.filter(pk=registration.pk)
+        .values_list("expires_on", flat=True)
+        .first()
+    )
+    if current is not None and at_registry <= current:
+        return None
+    return at_registry
+
+
+def _close_by_registry(renewal: DomainRenewal, expires: dt.date, refusal: str) -> DomainRenewal:
+    """Record the registry's own renewal: its date as ours, the renewal done by it."""
+    with transaction.atomic():
+        locked = DomainRenewal.objects.select_for_update().get(pk=renewal.pk)
+        if locked.status != DomainRenewal.Status.PENDING:
+            return locked
+        registration = DomainRegistration.objects.select_for_update().get(pk=locked.registration_id)
+        before = registration.expires_on
+        locked.status = DomainRenewal.Status.BY_REGISTRY
+        locked.expires_after = expires
+        locked.renewed_at = timezone.now()
+        locked.last_error = refusal[:500]
+        locked.save()
+        registration.expires_on = expires
+        registration.save(update_fields=["expires_on"])
+        audit_append(
+            action="domains.renewed_by_registry",
+            actor=ACTOR.ref,
+            subject=registration.order.customer_id,
+            data={
+                "registration": registration.pk,
+                "registry": registration.registry,
+                "expires_before": before.isoformat() if before else None,
+                "expires_after": expires.isoformat(),
+            },
+        )
+    log.info("renewal %s: refused, the registry renewed by itself", renewal.pk)
+    return locked
+
+
 def domain_renew(*, renewal: DomainRenewal, session_for: SessionFor = _session) -> DomainRenewal:
     """Renew one paid period; EppError (unreachable) leaves it pending."""
     registration = renewal.registration
@@ -114,14 +173,18 @@ def domain_renew(*, renewal: DomainRenewal, session_for: SessionFor = _session) 
                     raise EppError(f"{registry.name} gave no new expiry date")
                 new_expiry = _local_date(renewed)
         except EppCommandFailed as exc:
-            _fail(renewal, f"{registry.name}: {exc.response.explain()}")
-            log.info("renewal %s failed: %s", renewal.pk, exc.code)
-            renewal.refresh_from_db()
-            return renewal
+            refusal = f"{registry.name}: {exc.response.explain()}"
+            later = _renewed_by_registry(epp, name, registration)
+            if later is None:
+                _fail(renewal, refusal)
+                log.info("renewal %s failed: %s", renewal.pk, exc.code)
+                renewal.refresh_from_db()
+                return renewal
+            return _close_by_registry(renewal, later, refusal)
     _after_renew(renewal)
     with transaction.atomic():
         locked = DomainRenewal.objects.select_for_update().get(pk=renewal.pk)
-        if locked.status == DomainRenewal.Status.RENEWED:
+        if locked.status in (DomainRenewal.Status.RENEWED, DomainRenewal.Status.BY_REGISTRY):
             return locked
         locked.status = DomainRenewal.Status.RENEWED
         locked.expires_after = new_expiry
@@ -155,7 +218,7 @@ def renewals_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
             )
             waiting += 1
             continue
-        if result.status == DomainRenewal.Status.RENEWED:
+        if result.status in (DomainRenewal.Status.RENEWED, DomainRenewal.Status.BY_REGISTRY):
             done += 1
         else:
             failed += 1

@@ -92,7 +92,9 @@ def renewal_rows(limit: int = 50) -> list[RenewalRow]:
     ordered = [
         *found.filter(status=DomainRenewal.Status.FAILED),
         *found.filter(status=DomainRenewal.Status.PENDING),
-        *found.filter(status=DomainRenewal.Status.RENEWED).order_by("-renewed_at")[:limit],
+        *found.filter(
+            status__in=[DomainRenewal.Status.RENEWED, DomainRenewal.Status.BY_REGISTRY]
+        ).order_by("-renewed_at")[:limit],
     ]
     return [
         RenewalRow(

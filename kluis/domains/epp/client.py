@@ -293,6 +293,10 @@ class EppClient:
         )
         return self.request(root)
 
+    def domain_restore(self, name: str) -> r.Response:
+        """RFC 3915 restore request for a domain in its redemption period."""
+        return self.request(cmd.domain_restore(name))
+
     def domain_transfer(
         self, *, op: str, name: str, auth_pw: str = "", years: int | None = None
     ) -> tuple[r.Response, r.Transfer | None]:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from lxml import etree  # type: ignore[import-untyped]
 from lxml.builder import ElementMaker  # type: ignore[import-untyped]
 
-from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, SIDN
+from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, RGP, SIDN
 
 E = ElementMaker(namespace=EPP, nsmap={None: EPP})
 D = ElementMaker(namespace=DOMAIN, nsmap={"domain": DOMAIN})
 C = ElementMaker(namespace=CONTACT, nsmap={"contact": CONTACT})
 H = ElementMaker(namespace=HOST, nsmap={"host": HOST})
 S = ElementMaker(namespace=SIDN, nsmap={"sidn-ext-epp": SIDN})
+R = ElementMaker(namespace=RGP, nsmap={"rgp": RGP})
 
 
 def new_cltrid() -> str:
@@ -173,6 +174,15 @@ def domain_update(
             chg.append(D.authInfo(D.pw(auth_pw)))
         parts.append(D.chg(*chg))
     return _command(E.update(D.update(*parts)))
+
+
+def domain_restore(name: str) -> etree._Element:
+    """Ask the registry to restore `name`, deleted and in its redemption period (RFC 3915
+    §4.2.5: an <update> with an empty <chg> and <rgp:restore op="request">)."""
+    return _command(
+        E.update(D.update(D.name(name), D.chg())),
+        extension=R.update(R.restore(op="request")),
+    )
 
 
 def domain_transfer(

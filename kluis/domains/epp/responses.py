@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree  # type: ignore[import-untyped]
 
-from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, SIDN, XmlRefused
+from kluis.domains.epp.xml import CONTACT, DOMAIN, EPP, HOST, RGP, SIDN, XmlRefused
 
 # Result codes of RFC 5730 §3 that kluis acts on by name.
 OK = 1000
@@ -21,6 +21,7 @@ AUTHENTICATION = 2200
 AUTHORIZATION = 2201
 INVALID_AUTH_INFO = 2202
 OBJECT_EXISTS = 2302
+NOT_ELIGIBLE_FOR_RENEWAL = 2105
 OBJECT_DOES_NOT_EXIST = 2303
 STATUS_PROHIBITS = 2304
 ASSOCIATION_PROHIBITS = 2305
@@ -175,6 +176,15 @@ class DomainInfo:
     created: dt.datetime | None
     expires: dt.datetime | None
     auth_pw: str
+    # RFC 3915 grace period statuses (<rgp:infData>), e.g. "redemptionPeriod".
+    rgp_statuses: tuple[str, ...] = ()
+
+
+def rgp_statuses(resp: Response) -> tuple[str, ...]:
+    """The grace period statuses in an answer's extension (<rgp:infData>/<rgp:upData>)."""
+    if resp.extension is None:
+        return ()
+    return tuple(s.get("s", "") for s in resp.extension.iter(_q(RGP, "rgpStatus")))
 
 
 def read_domain_info(resp: Response) -> DomainInfo:
@@ -197,6 +207,7 @@ def read_domain_info(resp: Response) -> DomainInfo:
         created=_datetime(_text(data, _q(DOMAIN, "crDate"))),
         expires=_datetime(_text(data, _q(DOMAIN, "exDate"))),
         auth_pw=_text(data, f"{_q(DOMAIN, 'authInfo')}/{_q(DOMAIN, 'pw')}"),
+        rgp_statuses=rgp_statuses(resp),
     )
 
 

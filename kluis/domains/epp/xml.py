@@ -1,9 +1,10 @@
 """The vendored EPP schemas, validation before sending, and the hardened parser.
 
-Every command is checked against the schemas of RFC 5730 to 5733 and SIDN's extension
-(kluis/schemas/epp/) before it leaves, so a client bug is caught here and not by a
-registry. What comes back is parsed without a DTD, without entities, without the
-network, and a document with a DOCTYPE is refused outright.
+Every command is checked against the schemas of RFC 5730 to 5733, RFC 3915 (grace
+periods) and SIDN's extension (kluis/schemas/epp/) before it leaves, so a client bug
+is caught here and not by a registry. What comes back is parsed without a DTD,
+without entities, without the network, and a document with a DOCTYPE is refused
+outright.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ DOMAIN = "urn:ietf:params:xml:ns:domain-1.0"
 CONTACT = "urn:ietf:params:xml:ns:contact-1.0"
 HOST = "urn:ietf:params:xml:ns:host-1.0"
 SIDN = "http://rxsd.domain-registry.nl/sidn-ext-epp-1.0"
-NS = {"epp": EPP, "domain": DOMAIN, "contact": CONTACT, "host": HOST, "sidn": SIDN}
+# RFC 3915: the registry grace periods, and restoring a deleted domain.
+RGP = "urn:ietf:params:xml:ns:rgp-1.0"
+NS = {"epp": EPP, "domain": DOMAIN, "contact": CONTACT, "host": HOST, "sidn": SIDN, "rgp": RGP}
 
 SCHEMA_DIR = Path(kluis.schemas.__file__).parent / "epp"
 _SCHEMA_FILES = {
@@ -31,6 +34,7 @@ _SCHEMA_FILES = {
     CONTACT: "contact-1.0.xsd",
     HOST: "host-1.0.xsd",
     SIDN: "sidn-ext-epp-1.0.xsd",
+    RGP: "rgp-1.0.xsd",
 }
 
 
@@ -40,7 +44,7 @@ class XmlRefused(Exception):
 
 @functools.cache
 def schema() -> etree.XMLSchema:
-    # One schema that imports all five, so <any namespace="##other"/> in epp-1.0
+    # One schema that imports them all, so <any namespace="##other"/> in epp-1.0
     # finds the object mappings and validates them strictly.
     imports = "".join(
         f'<xs:import namespace="{ns}" schemaLocation="{name}"/>'

@@ -102,3 +102,78 @@ def test_the_registry_refusing_a_renewal_fails_it_with_its_words_on_the_desk(
     log_in(client, personas.staff["orders"])
     page = client.get(reverse("domains_backoffice:desk")).content.decode()
     assert "SIDN: 2304 Object status prohibits operation" in page and "verlenging mislukt" in page
+
+
+def _plus_year(day: dt.date) -> dt.date:
+    return day.replace(year=day.year + 1)
+
+
+def test_a_refused_renew_at_a_registry_that_renewed_by_itself_records_its_date(
+    personas: Personas, registries_local: epp_local.Running, client: Client
+) -> None:
+    from kluis.audit.models import AuditEntry
+    from kluis.domains.expiry import unpaid
+
+    registration = _registered_with_subscription(personas, "zelf-verlengd.nl")
+    before = _renewal_paid(personas, registration)
+    registry = registries_local.registry
+    registry.renew_refusal, registry.auto_renew = 2105, True
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    renewal = DomainRenewal.objects.get()
+    assert renewal.status == DomainRenewal.Status.BY_REGISTRY
+    assert renewal.expires_after == _plus_year(before)
+    assert "2105" in renewal.last_error
+    registration.refresh_from_db()
+    assert registration.expires_on == _plus_year(before)
+    assert registry.received.count("domain:renew") == 1
+    assert registry.received[-1] == "domain:info"
+    entry = AuditEntry.objects.filter(action="domains.renewed_by_registry").get()
+    assert _plus_year(before).isoformat() in entry.payload
+    # The next term is judged from the registry's date: unpaid from there on.
+    assert unpaid().filter(pk=registration.pk).exists()
+    assert renewals.renewals_run() == "0 renewed, 0 failed, 0 waiting"
+    log_in(client, personas.staff["orders"])
+    page = client.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "door de registry verlengd" in page
+
+
+def test_a_refused_renew_where_info_shows_no_later_date_stays_on_the_desk(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "niet-verlengd.nl")
+    before = _renewal_paid(personas, registration)
+    registries_local.registry.renew_refusal = 2105  # refused, and not renewed by itself
+    assert renewals.renewals_run() == "0 renewed, 1 failed, 0 waiting"
+    renewal = DomainRenewal.objects.get()
+    assert renewal.status == DomainRenewal.Status.FAILED and "2105" in renewal.last_error
+    assert registries_local.registry.received[-1] == "domain:info"
+    registration.refresh_from_db()
+    assert registration.expires_on == before
+
+
+def test_a_refused_renew_whose_info_fails_too_stays_on_the_desk(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "info-faalt.nl")
+    before = _renewal_paid(personas, registration)
+    registry = registries_local.registry
+    registry.renew_refusal, registry.auto_renew = 2105, True
+    registry.faults.error_after = ("domain:info", "domain:renew")
+    assert renewals.renewals_run() == "0 renewed, 1 failed, 0 waiting"
+    assert DomainRenewal.objects.get().status == DomainRenewal.Status.FAILED
+    registration.refresh_from_db()
+    assert registration.expires_on == before
+
+
+def test_the_stored_expiry_is_the_one_in_the_renew_answer(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "later-erbij.nl")
+    before = _renewal_paid(personas, registration)
+    registries_local.registry.renew_extra_days = 45
+    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    registration.refresh_from_db()
+    expected = _plus_year(before) + dt.timedelta(days=45)
+    assert registration.expires_on == expected
+    assert registries_local.registry.domains["later-erbij.nl"].expires[:10] == str(expected)
+    assert DomainRenewal.objects.get().expires_after == expected

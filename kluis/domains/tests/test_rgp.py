@@ -1,0 +1,125 @@
+"""RFC 3915 at the local registry and in the client: a deleted .com waits in its
+redemption period, can be restored there, and is purged after it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from lxml import etree  # type: ignore[import-untyped]
+
+from kluis.domains import epp_local
+from kluis.domains.epp import commands as cmd
+from kluis.domains.epp import responses as r
+from kluis.domains.epp.client import EppClient, connect_and_login
+from kluis.domains.epp.xml import RGP, XmlRefused, validate
+from kluis.domains.tests.conftest import endpoint_for
+from kluis.domains.tests.test_client import code_of, setup_domain
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, days: int) -> None:
+        self.now += dt.timedelta(days=days)
+
+
+@pytest.fixture
+def clock(registry_server: epp_local.Running) -> Clock:
+    clock = Clock()
+    registry_server.registry.clock = clock
+    return clock
+
+
+@pytest.fixture
+def rgp_client(registry_server: epp_local.Running) -> Iterator[EppClient]:
+    endpoint = dataclasses.replace(
+        endpoint_for(registry_server, "kluis-verisign", sidn=False), extensions=(RGP,)
+    )
+    c = connect_and_login(endpoint)
+    yield c
+    c.logout()
+
+
+def test_the_restore_command_is_rfc_3915s_and_checked_against_its_schema() -> None:
+    root = cmd.domain_restore("voorbeeld.com")
+    validate(root)
+    update = root.find(".//{urn:ietf:params:xml:ns:domain-1.0}update")
+    assert [etree.QName(e).localname for e in update] == ["name", "chg"]
+    assert len(update[1]) == 0  # an empty <domain:chg/>: nothing else changes
+    restore = root.find(f".//{{{RGP}}}update/{{{RGP}}}restore")
+    assert restore.get("op") == "request" and len(restore) == 0
+    restore.set("op", "undo")
+    with pytest.raises(XmlRefused):
+        validate(root)  # the vendored rgp schema is in force
+
+
+def test_a_deleted_com_is_in_redemption_restorable_once_and_active_again(
+    rgp_client: EppClient, registry_server: epp_local.Running, clock: Clock
+) -> None:
+    setup_domain(rgp_client, "herstel.com")
+    expires = rgp_client.domain_info("herstel.com").expires
+    rgp_client.domain_delete("herstel.com")
+    info = rgp_client.domain_info("herstel.com")
+    assert info.statuses == ("pendingDelete",) and info.rgp_statuses == ("redemptionPeriod",)
+    assert not rgp_client.domain_check(["herstel.com"])[0].available
+    assert (
+        code_of(
+            lambda: rgp_client.domain_renew(
+                name="herstel.com", current_expiry=expires.date(), years=1
+            )
+        )
+        == r.STATUS_PROHIBITS
+    )
+    clock.advance(29)
+    answer = rgp_client.domain_restore("herstel.com")
+    assert answer.code == r.OK and r.rgp_statuses(answer) == ("pendingRestore",)
+    info = rgp_client.domain_info("herstel.com")
+    assert info.statuses == ("ok",) and info.rgp_statuses == () and info.expires == expires
+    # An active domain is not restored again.
+    assert code_of(lambda: rgp_client.domain_restore("herstel.com")) == r.STATUS_PROHIBITS
+
+
+def test_after_the_redemption_period_no_restore_and_then_the_name_is_free(
+    rgp_client: EppClient, clock: Clock
+) -> None:
+    setup_domain(rgp_client, "te-laat.com")
+    rgp_client.domain_delete("te-laat.com")
+    clock.advance(31)
+    assert rgp_client.domain_info("te-laat.com").rgp_statuses == ("pendingDelete",)
+    assert code_of(lambda: rgp_client.domain_restore("te-laat.com")) == r.STATUS_PROHIBITS
+    clock.advance(5)
+    assert code_of(lambda: rgp_client.domain_info("te-laat.com")) == r.OBJECT_DOES_NOT_EXIST
+    assert rgp_client.domain_check(["te-laat.com"])[0].available
+    assert code_of(lambda: rgp_client.domain_restore("te-laat.com")) == r.OBJECT_DOES_NOT_EXIST
+
+
+def test_a_registry_without_grace_periods_deletes_at_once_and_restores_nothing(
+    epp_client: EppClient, clock: Clock
+) -> None:
+    setup_domain(epp_client, "weg.nl")
+    epp_client.domain_delete("weg.nl")
+    assert code_of(lambda: epp_client.domain_info("weg.nl")) == r.OBJECT_DOES_NOT_EXIST
+    assert code_of(lambda: epp_client.domain_restore("weg.nl")) == 2103
+
+
+def test_only_the_sponsor_restores(
+    rgp_client: EppClient, registry_server: epp_local.Running, clock: Clock
+) -> None:
+    setup_domain(rgp_client, "van-mij.com")
+    rgp_client.domain_delete("van-mij.com")
+    other = connect_and_login(
+        dataclasses.replace(
+            endpoint_for(registry_server, "other-registrar", sidn=False), extensions=(RGP,)
+        )
+    )
+    try:
+        assert code_of(lambda: other.domain_restore("van-mij.com")) == r.AUTHORIZATION
+    finally:
+        other.logout()
