@@ -793,6 +793,13 @@ ROUTES: dict[str, Route] = {
     "sites_backoffice:site": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_sites("site_kwargs")
     ),
+    "sites_backoffice:site-port": Route(
+        "backoffice",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"admin_port": "8443"},
+    ),
     "sites_backoffice:update-grant": Route(
         "backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")
     ),

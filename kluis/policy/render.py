@@ -33,6 +33,7 @@ from kluis.policy.schema import (
     Location,
     Measure,
     Policy,
+    PortalPage,
     Provision,
     Recipient,
     RecipientRole,
@@ -134,6 +135,30 @@ def para(*parts: str | Span, key: str = "") -> Para:
 def lead(label: str, *rest: str | Span, key: str = "") -> Para:
     """A paragraph that starts with a bold label ("Grondslag: ...")."""
     return para(Span(f"{label}: ", strong=True), *rest, key=key)
+
+
+# Where each page a policy text may link to is: a path of kluis itself, never a host.
+PORTAL_PAGES: dict[PortalPage, tuple[str, str]] = {
+    PortalPage.CURRENT_IP_ADDRESS: ("sites_portal:sites", "je-ip-adres"),
+}
+
+
+def portal_href(page: PortalPage) -> str:
+    name, anchor = PORTAL_PAGES[page]
+    return f"{reverse(name)}#{anchor}" if anchor else reverse(name)
+
+
+def linked(text: str, links: Iterable[tuple[str, str]]) -> list[str | Span]:
+    """`text` as spans, each of `links`' words (in the order they stand) a link."""
+    parts: list[str | Span] = []
+    rest = text
+    for words, href in sorted(links, key=lambda link: text.find(link[0])):
+        before, found, after = rest.partition(words)
+        if found:
+            parts += [before, Span(words, href=href)]
+            rest = after
+    parts.append(rest)
+    return parts
 
 
 def safe_href(url: str) -> str:
@@ -507,9 +532,11 @@ class _Builder:
         # ("Zodra je hebt betaald, beschikken wij over je ...").
         groups: dict[str, list[Para]] = {}
         for key, category in self.policy.categories.items():
+            links = [(self.t(link.text), portal_href(link.page)) for link in category.links]
             parts: list[str | Span] = [
                 Span(sentence(capital(self.t(category.label))), strong=True),
-                f" {sentence(self.t(category.description))}",
+                " ",
+                *linked(sentence(self.t(category.description)), links),
             ]
             if category.held is Held.PLAIN:
                 parts.append(

@@ -105,9 +105,25 @@ class Aggregates(Strict):
     figures: dict[Key, Text] = Field(min_length=1)
 
 
+class PortalPage(StrEnum):
+    """A page of kluis a description may link to: the statement names the page, the
+    renderer knows its address (kluis/policy/render.py PORTAL_PAGES)."""
+
+    CURRENT_IP_ADDRESS = "current_ip_address"  # the portal's "Je huidige IP-adres"
+
+
+class Link(Strict):
+    """Words of a description that carry a link to the page of kluis they speak of."""
+
+    text: Text  # exactly as they stand in the description, in each language
+    page: PortalPage
+
+
 class Category(Strict):
     label: Text
     description: Text
+    # Sentences of the description that promise what a page shows link to that page.
+    links: list[Link] = Field(default_factory=list)
     fides_key: str
     subjects: list[Key] = Field(min_length=1)
     source: Text
@@ -127,6 +143,17 @@ class Category(Strict):
     requirements: list[RequirementId] = Field(default_factory=list)
     # The words of the published seed statement this category stands for.
     seed: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _links_stand_in_the_description(self) -> Category:
+        for link in self.links:
+            for language in ("nl", "en"):
+                words, text = link.text.get(language), self.description.get(language)
+                if text.count(words) != 1:
+                    raise ValueError(
+                        f"links: {words!r} must stand once in the {language} description"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _outside_says_where(self) -> Category:

@@ -6,6 +6,7 @@ app_name = "sites_backoffice"
 urlpatterns = [
     path("", backoffice_views.desk, name="desk"),
     path("<int:site_id>/", backoffice_views.site_edit, name="site"),
+    path("<int:site_id>/poort/", backoffice_views.site_port, name="site-port"),
     path("<int:site_id>/update/", backoffice_views.update_grant, name="update-grant"),
     path("<int:site_id>/status/", backoffice_views.site_status, name="site-status"),
     path("hulp/", backoffice_views.help_desk, name="help-desk"),

@@ -6,7 +6,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,7 +23,14 @@ from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
 from kluis.sites.attachments import AttachmentError, attachment_file, attachment_names
-from kluis.sites.forms import GrantForm, HelpAnswerForm, HostSearchForm, SiteForm, UpdateGrantForm
+from kluis.sites.forms import (
+    GrantForm,
+    HelpAnswerForm,
+    HostSearchForm,
+    SiteForm,
+    SitePortForm,
+    UpdateGrantForm,
+)
 from kluis.sites.hosts import host_count, host_digest, names_set
 from kluis.sites.models import (
     FirewallExport,
@@ -273,16 +280,69 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
         )
         messages.success(request, _("De site is bijgewerkt."))
         return redirect("sites_backoffice:desk")
+    return _site_page(request, site, form=form)
+
+
+def _site_page(
+    request: HttpRequest,
+    site: Site,
+    *,
+    form: SiteForm | None = None,
+    port_form: SitePortForm | None = None,
+) -> HttpResponse:
     return render(
         request,
         "sites/backoffice/site.html",
         {
             "site": site,
-            "form": form,
+            "form": form or SiteForm(site=site),
+            "port_form": port_form
+            or SitePortForm(initial={"admin_port": site.admin_port}, site=site),
             "hosts": host_count(site),
             "has_admin_url": SiteAdminUrl.objects.filter(site=site).exists(),
         },
     )
+
+
+@require_POST
+@staff_required("orders")
+def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
+    """Set or clear the TCP port of the site's admin; the firewall export takes it up."""
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise Http404
+    form = SitePortForm(request.POST, site=site)
+    if not form.is_valid():
+        return _site_page(request, site, port_form=form)
+    port = form.cleaned_data["admin_port"]
+    if port == site.admin_port:
+        messages.info(request, _("De poort was al zo ingesteld."))
+        return redirect("sites_backoffice:site", site_id=site.pk)
+    from kluis.sites.firewall import export_request
+
+    before = site.admin_port
+    try:
+        with transaction.atomic():
+            site.admin_port = port
+            site.save(update_fields=["admin_port"])
+            audit_append(
+                action="sites.site_admin_port",
+                actor=current_user(request).actor().ref,
+                subject=site.customer_id,
+                data={"site": site.pk, "from": before, "to": port},
+            )
+            export_request(site.pk)
+    except IntegrityError:
+        # Another member of staff gave the port to another site a moment ago.
+        site.admin_port = before
+        form.add_error(
+            "admin_port",
+            _("Poort %(port)s is net aan een andere site gegeven; kies een andere.")
+            % {"port": port},
+        )
+        return _site_page(request, site, port_form=form)
+    messages.success(request, _("De poort van de beheeromgeving is bijgewerkt."))
+    return redirect("sites_backoffice:site", site_id=site.pk)
 
 
 @staff_required("support")

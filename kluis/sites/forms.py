@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kluis.sites.addresses import MAX_TEXT, parse_network
 from kluis.sites.attachments import AttachmentsField
-from kluis.sites.models import HelpRequest, Site
+from kluis.sites.models import MAX_PORT, SHARED_PORTS, HelpRequest, Site
 
 
 class HostSearchForm(forms.Form):
@@ -152,6 +152,57 @@ class SiteForm(forms.Form):
             if parts.scheme != "https" or parts.hostname not in data.get("host_names", "").split():
                 self.add_error("admin_url", _("Een https-adres op een van de hostnamen."))
         return data
+
+
+PORT_RANGE = _("Een poort is een getal van 1 tot en met 65535.")
+
+
+class SitePortForm(forms.Form):
+    """The TCP port of the site's admin, for the firewall (not personal data: shown)."""
+
+    admin_port = forms.IntegerField(
+        label=_("Poort van de beheeromgeving"),
+        required=False,
+        min_value=1,
+        max_value=MAX_PORT,
+        error_messages={"invalid": PORT_RANGE, "min_value": PORT_RANGE, "max_value": PORT_RANGE},
+        help_text=_(
+            "Alleen als de beheeromgeving op een eigen TCP-poort luistert: de firewall "
+            "laat die poort dan alleen open voor de adressen op de toegangslijst van deze "
+            "site. Laat leeg voor een beheeromgeving achter de gewone https-poort."
+        ),
+    )
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.site = site
+
+    def clean_admin_port(self) -> int | None:
+        port: int | None = self.cleaned_data["admin_port"]
+        if port is None:
+            return None
+        if port in SHARED_PORTS:
+            raise forms.ValidationError(
+                _(
+                    "Poort %(port)s delen alle sites voor hun website; een beheeromgeving "
+                    "daarachter sluit nginx per site af, niet de firewall. Laat het veld "
+                    "leeg, of geef de poort die alleen de beheeromgeving gebruikt."
+                ),
+                params={"port": port},
+            )
+        other = (
+            Site.objects.filter(admin_port=port)
+            .exclude(pk=self.site.pk)
+            .exclude(status=Site.Status.ENDED)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if other is not None:
+            raise forms.ValidationError(
+                _("Poort %(port)s is al de poort van de beheeromgeving van site %(site)s."),
+                params={"port": port, "site": other},
+            )
+        return port
 
 
 class UpdateGrantForm(forms.Form):

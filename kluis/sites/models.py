@@ -19,6 +19,7 @@ import secrets
 import uuid
 from typing import ClassVar, TypeVar
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,11 @@ from django.utils.translation import gettext_lazy as _
 from kluis.accounts.models import Customer, User
 from kluis.shop.models import Subscription
 from kluis.vault.fields import BlindIndexField, SealedField, SealedFileField, SealedModel
+
+MAX_PORT = 65535
+# The web ports every hosted site shares: an admin there is closed per site in nginx
+# (the firewall cannot tell the sites apart by port), so no site has one as its own.
+SHARED_PORTS = (80, 443)
 
 
 class Site(models.Model):
@@ -46,9 +52,35 @@ class Site(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SETUP)
     status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
+    # The TCP port the site's admin listens on, when it has one of its own: the firewall
+    # export closes that port to every address not on the site's allowlist. Empty: the
+    # admin is behind the shared 443 (closed per site in nginx) or not set up yet.
+    admin_port = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_PORT)],
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            # One port, one site: the rules of a port accept the sets of its sites, so
+            # two sites on a port would each open the other's admin. An ended site's
+            # port is free again (its rules accept nobody).
+            models.UniqueConstraint(
+                fields=["admin_port"],
+                condition=~models.Q(status="ended"),
+                name="sites_admin_port_once",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(admin_port__isnull=True)
+                | (
+                    models.Q(admin_port__gte=1, admin_port__lte=MAX_PORT)
+                    & ~models.Q(admin_port__in=SHARED_PORTS)
+                ),
+                name="sites_admin_port_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"site {self.pk} of {self.customer_id}"

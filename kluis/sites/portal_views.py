@@ -65,7 +65,11 @@ def sites(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "sites/portal/sites.html",
-        {"sites": [(s, package_name(s, language), names[s.pk]) for s in mine]},
+        {
+            "sites": [(s, package_name(s, language), names[s.pk]) for s in mine],
+            # The statement's "we show you your current IP address" links here.
+            "address": visitor_address(request),
+        },
     )
 
 

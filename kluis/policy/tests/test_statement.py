@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from django.conf import settings
+from django.urls import reverse
 
 from kluis.policy.loader import ARCHIVE_DIR, CURRENT_FILE, clear_cache, current_policy
 from kluis.policy.pdf import statement_pdf
@@ -352,3 +353,51 @@ def test_the_statement_says_whether_automated_decisions_are_made(client):
     for language in ("nl", "en"):
         text = page_text(client.get(f"/privacy/{language}/").content)
         assert words(policy.automated_decisions.text.get(language)) in text, language
+
+
+def test_a_link_of_a_description_must_stand_in_it_in_both_languages():
+    from pydantic import ValidationError
+
+    from kluis.policy.schema import Category
+
+    data = current_policy().categories["user.device.ip_address"].model_dump(mode="json")
+    assert data["links"], "the statement's promise of the current address has its link"
+    data["links"][0]["text"]["en"] = "words the description does not hold"
+    with pytest.raises(ValidationError, match="must stand once in the en description"):
+        Category.model_validate(data)
+    data["links"][0]["page"] = "somewhere_else"
+    with pytest.raises(ValidationError):
+        Category.model_validate(data)
+
+
+def test_every_page_a_description_may_link_to_is_a_path_of_kluis():
+    from kluis.policy.render import portal_href
+    from kluis.policy.schema import PortalPage
+
+    for page in PortalPage:
+        assert portal_href(page).startswith("/"), page
+
+
+def test_a_linked_sentence_reads_as_before_and_the_pdf_keeps_its_words():
+    from kluis.policy.render import build_statement
+
+    for language, words in (
+        ("nl", "In het klantportaal laten we je zien wat je huidige IP-adres is"),
+        ("en", "In the customer portal we show you your current IP address"),
+    ):
+        document = build_statement(current_policy(), language)
+        spans = [
+            span
+            for section in document.sections
+            for block in section.blocks
+            if isinstance(block, Items)
+            for item in block.items
+            if item.key == "user.device.ip_address"
+            for span in item.spans
+        ]
+        [link] = [s for s in spans if s.href]
+        assert link.text == words
+        assert link.href == reverse("sites_portal:sites") + "#je-ip-adres"
+        description = current_policy().categories["user.device.ip_address"].description
+        assert description.get(language) in "".join(s.text for s in spans)
+        assert statement_pdf(document)[:5] == b"%PDF-"

@@ -1,10 +1,9 @@
 """The generated ruleset in a real kernel: nft checks it, and in network namespaces
 joined by a veth pair it closes a site's admin port to every address not on its list.
 
-The export's file holds the sets alone; the hosting node's rules that use them come
-from `deploy/nftables-kluis-admin.nft`, which includes the file and adds its chain to
-the same table in one `nft -f`. The test loads that file, filled in for two sites,
-exactly as the node's `KLUIS_FIREWALL_RELOAD` does.
+The export's file holds the sets and the chain of the sites' admin ports
+(`Site.admin_port`) in one table: the test loads that file alone, exactly as the
+node's `KLUIS_FIREWALL_RELOAD="nft -f …/kluis-allowlist.nft"` does.
 
 Needs root, iproute2 and Debian's nftables (`make browser` installs it); elsewhere
 the tests skip and say why, except under CI (CI=true), where they must run.
@@ -26,8 +25,11 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from kluis.sites import firewall
 from kluis.sites.firewall import NFT_FILE, firewall_export
+from kluis.sites.models import Site
 from kluis.sites.services import entry_add, entry_remove
+from kluis.sites.shop_link import site_set_status
 from kluis.sites.testing import make_entry, make_site
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -35,7 +37,6 @@ pytestmark = pytest.mark.django_db(databases="__all__")
 NFT = shutil.which("nft") or ("/usr/sbin/nft" if Path("/usr/sbin/nft").exists() else None)
 IP = shutil.which("ip") or ("/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else None)
 IN_CI = os.environ.get("CI", "") in {"true", "1"}
-DEPLOY = Path(settings.BASE_DIR) / "deploy" / "nftables-kluis-admin.nft"
 
 # The server's side of the veth pair and the clients' addresses (public space, as the
 # allowlist takes no other; the namespaces reach nothing outside themselves).
@@ -174,22 +175,17 @@ def namespaces() -> Iterator[Namespaces]:
             subprocess.run([str(IP), "netns", "delete", ns], capture_output=True, check=False)
 
 
-def _node_ruleset(root: Path, sites: dict[int, int]) -> Path:
-    """deploy/nftables-kluis-admin.nft as a node fills it in: the export's directory,
-    and the block of rules once per (site id, admin port)."""
-    template = DEPLOY.read_text().replace("/var/lib/kluis/allowlists", str(root))
-    head, chain_start, rest = template.partition("\t\ttcp dport ADMIN_PORT ip saddr")
-    block, _, tail = (chain_start + rest).partition("\t}\n}\n")
-    rules = "".join(
-        block.replace("SITE_ID", str(site_id)).replace("ADMIN_PORT", str(port))
-        for site_id, port in sites.items()
-    )
-    path = root.parent / "kluis-admin.nft"
-    path.write_text(head + rules + "\t}\n}\n" + tail)
-    return path
+def _port(site: Site, port: int | None) -> None:
+    site.admin_port = port
+    site.save(update_fields=["admin_port"])
 
 
-def test_nft_checks_the_ruleset_with_the_node_rules(personas, firewall_dir):
+def _load(namespaces: Namespaces, ruleset: Path) -> str:
+    """The node's reload command: the export's file alone, in the server's namespace."""
+    return f"{IP} netns exec {namespaces.server} {NFT} -f {ruleset}"
+
+
+def test_nft_checks_the_ruleset_with_its_chain(personas, firewall_dir):
     if NFT is None:
         _needs("no nft here (Debian: apt-get install nftables)")
     if os.geteuid() != 0:
@@ -198,18 +194,31 @@ def test_nft_checks_the_ruleset_with_the_node_rules(personas, firewall_dir):
     make_entry(site, personas.alice, "145.100.10.0/24")
     make_entry(site, personas.alice, "145.100.10.7")  # merged into the /24
     make_entry(site, personas.alice, "2a00:1450:4000::/48")
-    make_site(personas.customer_b)  # empty sets
+    empty = make_site(personas.customer_b)  # empty sets
+    ruleset = firewall_dir / NFT_FILE
     firewall_export()
-    ruleset = str(firewall_dir / NFT_FILE)
-    alone = subprocess.run([str(NFT), "-c", "-f", ruleset], capture_output=True)
+    assert "chain" not in ruleset.read_text()  # no site has a port: sets only
+    alone = subprocess.run([str(NFT), "-c", "-f", str(ruleset)], capture_output=True)
     assert alone.returncode == 0, alone.stderr
-    node = _node_ruleset(firewall_dir, {site.pk: PORT_A})
-    rules = [line for line in node.read_text().splitlines() if not line.startswith("#")]
-    assert not [line for line in rules if "ADMIN_PORT" in line or "SITE_ID" in line]
-    both = subprocess.run([str(NFT), "-c", "-f", str(node)], capture_output=True)
-    assert both.returncode == 0, both.stderr
-    # A rule naming a site kluis does not export is refused: nft checks the references.
-    wrong = _node_ruleset(firewall_dir, {999_999: PORT_A})
+    _port(site, PORT_A)
+    _port(empty, PORT_B)
+    assert firewall_export().written == 1  # the port is an input: the ruleset is rewritten
+    text = ruleset.read_text()
+    assert f"\t\ttcp dport {PORT_A} ip saddr @site_{site.pk}_v4 accept\n" in text
+    assert f"\t\ttcp dport {PORT_B} drop\n" in text
+    checked = subprocess.run([str(NFT), "-c", "-f", str(ruleset)], capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+    # The node's boot file is the include alone, and loads the same.
+    deploy = Path(settings.BASE_DIR) / "deploy" / "nftables-kluis-admin.nft"
+    rules = [line for line in deploy.read_text().splitlines() if not line.startswith("#")]
+    assert rules == ['include "/var/lib/kluis/allowlists/kluis-allowlist.nft"']
+    node = firewall_dir.parent / "kluis-admin.nft"
+    node.write_text(deploy.read_text().replace("/var/lib/kluis/allowlists", str(firewall_dir)))
+    booted = subprocess.run([str(NFT), "-c", "-f", str(node)], capture_output=True)
+    assert booted.returncode == 0, booted.stderr
+    # nft checks what the chain names: a rule on a set that is not there is refused.
+    wrong = firewall_dir.parent / "wrong.nft"
+    wrong.write_text(text.replace(f"@site_{site.pk}_v4", "@site_999999_v4"))
     assert subprocess.run([str(NFT), "-c", "-f", str(wrong)], capture_output=True).returncode != 0
 
 
@@ -234,9 +243,15 @@ def test_only_allowlisted_addresses_reach_the_admin_port(
     # Without a ruleset every address reaches both ports: what follows is the firewall.
     assert all(namespaces.connects(attempts).values())
 
-    node = _node_ruleset(firewall_dir, {site_a.pk: PORT_A, site_b.pk: PORT_B})
-    reload = f"{IP} netns exec {namespaces.server} {NFT} -f {node}"
-    monkeypatch.setattr(settings, "KLUIS_FIREWALL_RELOAD", reload)
+    monkeypatch.setattr(
+        settings, "KLUIS_FIREWALL_RELOAD", _load(namespaces, firewall_dir / NFT_FILE)
+    )
+    # Sites without a port get no rule: the sets alone close nothing.
+    assert firewall_export().reload == "reload ok"
+    assert all(namespaces.connects(attempts).values())
+
+    _port(site_a, PORT_A)
+    _port(site_b, PORT_B)
     outcome = firewall_export()
     assert outcome.ok and outcome.reload == "reload ok"
     assert namespaces.connects(attempts) == {
@@ -263,18 +278,29 @@ def test_only_allowlisted_addresses_reach_the_admin_port(
         (OTHER_V4, PORT_B): True,
     }
 
+    # Suspended: its sets empty, its port keeps the drop, so nobody reaches it.
+    site_set_status(site_b, Site.Status.SUSPENDED, actor="test")
+    assert firewall_export(now=now + dt.timedelta(hours=2)).reload == "reload ok"
+    assert namespaces.connects([(OTHER_V4, PORT_B)]) == {(OTHER_V4, PORT_B): False}
+
 
 def test_a_ruleset_nft_refuses_keeps_the_last_one_in_force(
     personas, firewall_dir, namespaces, monkeypatch
 ):
     site = make_site(personas.customer_a)
+    _port(site, PORT_A)
     make_entry(site, personas.alice, ALLOWED_V4)
-    node = _node_ruleset(firewall_dir, {site.pk: PORT_A})
-    reload = f"{IP} netns exec {namespaces.server} {NFT} -f {node}"
-    monkeypatch.setattr(settings, "KLUIS_FIREWALL_RELOAD", reload)
+    monkeypatch.setattr(
+        settings, "KLUIS_FIREWALL_RELOAD", _load(namespaces, firewall_dir / NFT_FILE)
+    )
     assert firewall_export().reload == "reload ok"
-    # The node's rules name a site that is not exported: the whole load is refused.
-    node.write_text(node.read_text().replace(f"@site_{site.pk}_v4", "@site_999999_v4"))
+    # A ruleset whose chain names a set that is not there: the whole load is refused.
+    render = firewall.render_nft
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        return render(*args, **kwargs).replace(b"@site_", b"@site_9")
+
+    monkeypatch.setattr(firewall, "render_nft", broken)
     make_entry(site, personas.alice, OTHER_V4)
     outcome = firewall_export()
     assert not outcome.ok and outcome.reload.startswith("reload failed")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html  # type: ignore[import-untyped]
 import pytest
 from django.urls import reverse
 
@@ -21,11 +24,51 @@ def _site_url(site):
     return reverse("sites_portal:site", kwargs={"site_id": site.pk})
 
 
-def test_the_statement_promises_what_the_portal_shows(client, personas):
-    statement = client.get(reverse("policy:statement", kwargs={"lang": "nl"}))
-    assert (
-        "In het klantportaal laten we je zien wat je huidige IP-adres" in statement.content.decode()
-    )
+@pytest.mark.parametrize(
+    ("lang", "words", "shown"),
+    [
+        (
+            "nl",
+            "In het klantportaal laten we je zien wat je huidige IP-adres is",
+            "Je bezoekt deze pagina vanaf",
+        ),
+        (
+            "en",
+            "In the customer portal we show you your current IP address",
+            "You are visiting this page from",
+        ),
+    ],
+)
+def test_the_statements_promise_links_to_the_page_that_keeps_it(
+    client, personas, lang, words, shown
+):
+    """Follow the link in the public statement's sentence, as a visitor would: first
+    anonymous (to the login, and back), then as a customer from a known address."""
+    statement = client.get(reverse("policy:statement", kwargs={"lang": lang}))
+    assert statement.status_code == 200
+    [link] = [a for a in lxml.html.fromstring(statement.content).iter("a") if a.text == words]
+    target = urlsplit(link.get("href"))
+    assert not target.scheme and not target.netloc  # a path of kluis, never a host
+    assert target.fragment
+
+    anonymous = client.get(target.path, REMOTE_ADDR=HOME)
+    assert anonymous.status_code == 302
+    login = urlsplit(anonymous["Location"])
+    assert login.path == reverse("accounts:login")
+    assert parse_qs(login.query)["next"] == [target.path]
+
+    make_site(personas.customer_a)
+    log_in(client, personas.alice)
+    client.cookies["django_language"] = lang
+    page = client.get(target.path, REMOTE_ADDR=HOME)
+    assert page.status_code == 200
+    [panel] = lxml.html.fromstring(page.content).xpath(f'//*[@id="{target.fragment}"]')
+    said = " ".join(panel.text_content().split())
+    assert f"{shown} {HOME}." in said
+    assert [s.text for s in panel.iter("strong")] == [HOME]
+
+
+def test_a_site_page_shows_the_address_and_offers_to_add_it(client, personas):
     site = make_site(personas.customer_a)
     log_in(client, personas.alice)
     page = client.get(_site_url(site), REMOTE_ADDR=HOME)
