@@ -70,13 +70,18 @@ def domains_shown(lines: list[OrderLine], *, purpose: str, actor: Actor) -> list
 
 
 def paid_periods(invoice_numbers: list[str]) -> list[tuple[int, dt.date, str]]:
-    """(order line, period start, invoice) of each subscription period on the invoices."""
+    """(order line, period start, invoice) of each subscription period on the invoices.
+
+    A statement import asks this for thousands of invoices at once: `among` passes
+    their numbers as they are, where `__in` prepares and checks each one.
+    """
+    from kluis.billing.bulk import among
     from kluis.shop.models import SubscriptionRenewal
 
     return list(
-        SubscriptionRenewal.objects.filter(invoice_number__in=invoice_numbers).values_list(
-            "subscription__line_id", "period_start", "invoice_number"
-        )
+        SubscriptionRenewal.objects.filter(
+            among(SubscriptionRenewal, "invoice_number", invoice_numbers)
+        ).values_list("subscription__line_id", "period_start", "invoice_number")
     )
 
 
