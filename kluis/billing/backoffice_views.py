@@ -22,6 +22,7 @@ from kluis.billing.chart import months_chart
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund, RefundExport
 from kluis.billing.pdf import invoice_pdf
 from kluis.billing.statements import ImportResult, statement_import
+from kluis.formats import euro
 
 FINANCE = ("finance",)
 
@@ -197,6 +198,18 @@ HELD_REASONS = {
 }
 
 
+def _held(refund: Refund) -> str:
+    """Why an approved refund is held, as finance reads it; after a chargeback with the
+    part of it the money still covers."""
+    if refund.held_reason == Refund.CHARGEBACK and refund.held_fits_cents:
+        return _(
+            "de bank heeft de betaling teruggeboekt; van dit bedrag is nog %(fits)s gedekt, "
+            "de rest is er niet meer. Vul het IBAN opnieuw in om haar opnieuw voor te "
+            "stellen, of wijs haar af"
+        ) % {"fits": euro(refund.held_fits_cents)}
+    return str(HELD_REASONS.get(refund.held_reason, ""))
+
+
 @never_cache
 @staff_required(*FINANCE)
 def refunds(request: HttpRequest) -> HttpResponse:
@@ -209,7 +222,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
                     "refund": refund,
                     # No account from the bank, or one the last file could not pay to.
                     "needs_payee": refund.payment.iban is None or bool(refund.held_reason),
-                    "held": HELD_REASONS.get(refund.held_reason, ""),
+                    "held": _held(refund),
                     # One form per row, its own ids, so each label names its own field.
                     "payee_form": forms.RefundPayeeForm(auto_id=f"payee-{refund.pk}-%s"),
                 }
@@ -222,7 +235,7 @@ def refunds(request: HttpRequest) -> HttpResponse:
             # payment was charged back; the held approved ones are in the rows above.
             "after_chargeback": Refund.objects.filter(held_reason=Refund.CHARGEBACK)
             .exclude(status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED])
-            .select_related("invoice")
+            .select_related("invoice", "replaced_by")
             .order_by("-created_at")[:50],
         },
     )

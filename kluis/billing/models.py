@@ -507,6 +507,14 @@ class Refund(models.Model):
     # or CHARGEBACK: the payment was charged back, so the money to refund is gone
     # (kluis/billing/chargebacks.py cancels, holds or flags the refund).
     held_reason = models.CharField(max_length=16, blank=True, default="")
+    # Held after a chargeback (approved): how much of it the money left still covers, for
+    # finance to read (0: nothing). None when not held for a chargeback.
+    held_fits_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    # A proposal a chargeback cancelled because only part of it still fit is replaced by
+    # a proposal of that part, on the same payment: this is the cancelled one.
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
 
     CHARGEBACK: ClassVar[str] = "chargeback"
 

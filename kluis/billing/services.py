@@ -591,6 +591,7 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
     locked.decided_at = None
     locked.payee_entered_by = by
     locked.held_reason = ""
+    locked.held_fits_cents = None
     locked.save(
         update_fields=[
             "status",
@@ -599,6 +600,7 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
             "decided_at",
             "payee_entered_by",
             "held_reason",
+            "held_fits_cents",
         ]
     )
     audit_append(

@@ -92,6 +92,10 @@ EVENTS: dict[str, tuple[str, str]] = {
         "een voorgestelde terugbetaling is vervallen door een terugboeking",
         "a proposed refund lapsed because of a chargeback",
     ),
+    "billing.refund_reproposed": (
+        "na een terugboeking is een terugbetaling opnieuw voorgesteld voor wat nog gedekt is",
+        "after a chargeback a refund was proposed again for what is still covered",
+    ),
     "billing.refund_held": (
         "een terugbetaling is tegengehouden door een terugboeking",
         "a refund was held back because of a chargeback",
