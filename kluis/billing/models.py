@@ -516,6 +516,12 @@ class Refund(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
     )
 
+    # A held approved refund finance rejected (no second user needed), and why.
+    rejected_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+
     CHARGEBACK: ClassVar[str] = "chargeback"
 
     class Meta:

@@ -96,6 +96,10 @@ EVENTS: dict[str, tuple[str, str]] = {
         "na een terugboeking is een terugbetaling opnieuw voorgesteld voor wat nog gedekt is",
         "after a chargeback a refund was proposed again for what is still covered",
     ),
+    "billing.refund_rejected": (
+        "een terugbetaling is afgewezen",
+        "a refund was rejected",
+    ),
     "billing.refund_held": (
         "een terugbetaling is tegengehouden door een terugboeking",
         "a refund was held back because of a chargeback",

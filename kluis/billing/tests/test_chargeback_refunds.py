@@ -8,6 +8,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from kluis.accounts.models import User
 from kluis.audit.models import AuditEntry
 from kluis.billing import services
 from kluis.billing.models import Invoice, Refund
@@ -134,3 +135,91 @@ def test_a_second_chargeback_lowers_what_a_held_refund_keeps(
     approved.refresh_from_db()
     assert approved.held_fits_cents == 300
     assert AuditEntry.objects.filter(action="billing.refund_held").count() == 2
+
+
+# --- finance rejects a held approved refund --------------------------------------------
+
+
+def _held_after_chargeback(client, personas, running, tmp_path) -> tuple[Refund, User]:
+    """An approved refund of 10,00 that a chargeback of the whole online payment holds;
+    its approver is returned too."""
+    invoice, provider_id = _overpaid(client, personas, running, tmp_path, [1000])
+    [refund] = Refund.objects.all()
+    approver = make_staff(roles=["finance"])
+    services.refund_decide(refund=refund, by=approver, approve=True)
+    _charge_back(provider_id, invoice.total_cents)
+    refund.refresh_from_db()
+    assert (refund.status, refund.held_reason) == (Refund.Status.APPROVED, Refund.CHARGEBACK)
+    return refund, approver
+
+
+def test_finance_rejects_a_held_approved_refund_with_a_reason(
+    client,
+    personas,
+    provider,  # noqa: F811
+    tmp_path,
+):
+    refund, approver = _held_after_chargeback(client, personas, provider, tmp_path)
+    url = reverse("billing_backoffice:refund-reject", kwargs={"refund_id": refund.pk})
+    # The one who approved it may reject it: not paying needs no second user.
+    log_in(client, approver)
+    page = client.get(reverse("billing_backoffice:refunds")).content.decode()
+    assert url in page and "Reden van afwijzen" in page
+    response = client.post(url, {"reason": "  Klant heeft   zelf geboekt "}, follow=True)
+    assert "De tegengehouden terugbetaling is afgewezen." in response.content.decode()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.REJECTED and refund.decided_at is not None
+    assert (refund.rejected_by, refund.rejected_reason) == (approver, "Klant heeft zelf geboekt")
+    assert refund.held_reason == Refund.CHARGEBACK  # why it was held stays known
+    [audit] = AuditEntry.objects.filter(action="billing.refund_rejected")
+    assert _data(audit)["reason"] == "Klant heeft zelf geboekt"
+    assert (_data(audit)["held"], _data(audit)["refund"]) == ("chargeback", refund.pk)
+    assert audit.actor == approver.actor().ref
+    # Out of the held list, under "Na een terugboeking" with who and why.
+    page = client.get(reverse("billing_backoffice:refunds")).content.decode()
+    assert url not in page and "Geen open terugbetalingen." in page
+    assert f"afgewezen door {approver.staff_label}: Klant heeft zelf geboekt" in page
+    # A second rejection changes nothing.
+    response = client.post(url, {"reason": "nogmaals"}, follow=True)
+    assert "Alleen een goedgekeurde terugbetaling die is tegengehouden" in (
+        response.content.decode()
+    )
+    assert AuditEntry.objects.filter(action="billing.refund_rejected").count() == 1
+
+
+def test_a_rejection_needs_a_reason_a_held_refund_and_the_finance_role(
+    client,
+    personas,
+    provider,  # noqa: F811
+    tmp_path,
+):
+    refund, _approver = _held_after_chargeback(client, personas, provider, tmp_path)
+    url = reverse("billing_backoffice:refund-reject", kwargs={"refund_id": refund.pk})
+    log_in(client, personas.staff["finance"])
+    for reason in ("", "   "):
+        response = client.post(url, {"reason": reason}, follow=True)
+        assert response.status_code == 200
+        assert "Geef een reden om de terugbetaling af te wijzen." in response.content.decode()
+    response = client.post(url, {"reason": "x" * 301}, follow=True)
+    assert "De reden is te lang (hoogstens 300 tekens)." in response.content.decode()
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.APPROVED
+    # The same rules as the refunds page: only finance.
+    log_in(client, personas.staff["orders"])
+    assert client.post(url, {"reason": "weg"}).status_code == 403
+    assert client.get(reverse("billing_backoffice:refunds")).status_code == 403
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.APPROVED
+    assert not AuditEntry.objects.filter(action="billing.refund_rejected").exists()
+    # An approved refund that is not held goes into the next file: not rejected here.
+    other = Refund.objects.create(
+        invoice=refund.invoice,
+        payment=refund.payment,
+        amount_cents=100,
+        status=Refund.Status.APPROVED,
+        proposed_by=personas.staff["finance"],
+        approved_by=make_staff(roles=["finance"]),
+    )
+    with pytest.raises(services.BillingError) as refused:
+        services.refund_reject_held(refund=other, by=personas.staff["finance"], reason="weg")
+    assert refused.value.code == "not_held"
