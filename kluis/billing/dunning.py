@@ -11,6 +11,8 @@ The schedule
     A hand-over is proposed by one finance user and approved by another. Paying the
     invoice in full closes its reminders and cancels a proposed hand-over; a payment
     after an approved hand-over is marked for finance to tell the collector.
+    A chargeback that opens a paid invoice again starts a new round of the schedule,
+    from reminder 1, counted from the date its mail gave (`reminder_round`).
 
 The law this follows (to be checked against the primary texts before relying on it)
     - Art. 6:96 lid 6 BW (Wet normering buitengerechtelijke incassokosten, in force
@@ -187,6 +189,8 @@ class Standing:
     next_due: bool
     eligible: bool
     handover: CollectionHandover | None
+    # The round the reminders belong to: 1, one more after each reopening.
+    round: int = 1
 
     @property
     def last(self) -> Reminder | None:
@@ -200,9 +204,9 @@ def standing(
     reminders: list[Reminder] | None = None,
     handover: CollectionHandover | None = None,
 ) -> Standing:
-    sent = {
-        r.stage: r for r in (reminders if reminders is not None else list(invoice.reminders.all()))
-    }
+    every = reminders if reminders is not None else list(invoice.reminders.all())
+    this_round = reminder_round(every)
+    sent = {r.stage: r for r in every if r.round == this_round}
     stages = stages_for(invoice.customer)
     # The stages sent in order; a stage the schedule no longer has is left out.
     done = list(takewhile(lambda stage: stage in sent, stages))
@@ -226,7 +230,26 @@ def standing(
         and last is not None
         and today > last.pay_by
     )
-    return Standing(invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover)
+    return Standing(
+        invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover, this_round
+    )
+
+
+def reminder_round(reminders: Sequence[Reminder]) -> int:
+    """The round an unpaid invoice's schedule is in, from the reminders it had.
+
+    Paying an invoice in full closes its reminders, and only a chargeback makes a paid
+    invoice unpaid again. So reminders still open are the round that runs; when every
+    reminder is closed, the invoice was paid and opened again since: a new round starts
+    at reminder 1, counted from the chargeback's date, and a customer who had reminders
+    before paying gets the whole schedule again (the statutory letter of art. 6:96 BW
+    only after that, with its 14 days)."""
+    if not reminders:
+        return 1
+    last = max(r.round for r in reminders)
+    if any(r.closed_at is None for r in reminders if r.round == last):
+        return last
+    return last + 1
 
 
 def reopened_due_date(invoice: Invoice) -> dt.date:
@@ -328,6 +351,7 @@ def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder |
             reminder = Reminder.objects.create(
                 invoice=locked,
                 stage=stage,
+                round=state.round,
                 sent_on=today,
                 pay_by=statutory_pay_by(today)
                 if statutory
@@ -342,6 +366,7 @@ def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder |
                 data={
                     "invoice": locked.number,
                     "stage": stage,
+                    "round": state.round,
                     "open_cents": reminder.open_cents,
                     "costs_cents": reminder.costs_cents,
                     "pay_by": reminder.pay_by.isoformat(),

@@ -622,10 +622,12 @@ class Chargeback(models.Model):
 
 
 class Reminder(models.Model):
-    """One reminder of an unpaid invoice, sent once per stage (R29).
+    """One reminder of an unpaid invoice, sent once per stage of a round (R29).
 
     The amounts are those of the day it went out: the open amount and, in the
     statutory letter, the collection costs it announces. Paying the invoice closes it.
+    A chargeback that opens a paid invoice again starts a new round (`round` + 1): its
+    schedule runs again from reminder 1 (kluis/billing/dunning.py, `standing`).
     """
 
     STATUTORY_LETTER = "statutory_letter"
@@ -633,6 +635,8 @@ class Reminder(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
     # reminder_1, reminder_2, … in the order of KLUIS_REMINDER_DAYS, or statutory_letter
     stage = models.CharField(max_length=20)
+    # 1, and one more for each time a chargeback opened the paid invoice again.
+    round = models.PositiveSmallIntegerField(default=1, db_default=1)
     sent_on = models.DateField()
     pay_by = models.DateField()
     open_cents = models.IntegerField()
@@ -643,7 +647,9 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["sent_on", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["invoice", "stage"], name="billing_reminder_once"),
+            models.UniqueConstraint(
+                fields=["invoice", "round", "stage"], name="billing_reminder_once_per_round"
+            ),
             models.CheckConstraint(
                 condition=models.Q(pay_by__gte=models.F("sent_on")), name="billing_reminder_term"
             ),
