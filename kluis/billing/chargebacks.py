@@ -36,6 +36,8 @@ Recording a chargeback:
   proposal, proposed anew for the part that still fits), held out of the payment file
   (an approved one, with the part that still fits for finance to read) or flagged (one
   in a payment file or sent), each audited, for finance (`_refunds_hold`);
+- a hand-over to the debt collector that ended because the invoice was paid stands
+  again, for finance to tell the collector (`dunning.dunning_invoice_charged_back`);
 - it is audited (`billing.chargeback_received`) and listed on finance's overview.
 
 A reversed chargeback (the bank withdrew it; Mollie sets `reversedAt`): one kluis
@@ -63,7 +65,7 @@ from django.utils import timezone
 
 from kluis.audit.chain import audit_append
 from kluis.billing import mollie
-from kluis.billing.dunning import dunning_invoice_paid
+from kluis.billing.dunning import dunning_invoice_charged_back, dunning_invoice_paid
 from kluis.billing.emails import mail_chargeback
 from kluis.billing.models import Chargeback, Invoice, OnlinePayment, Payment, Refund
 from kluis.billing.services import BILLING
@@ -182,6 +184,7 @@ def _received(
         },
     )
     _refunds_hold(invoice, chargeback)
+    dunning_invoice_charged_back(invoice)
     held = _mail(chargeback)
     if held:
         chargeback.mail_held = held

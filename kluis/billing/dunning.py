@@ -461,30 +461,91 @@ def dunning_invoice_credited(invoice: Invoice, by: User | None) -> None:
             handover.collector_told_at = None
             fields += ["amended_at", "collector_told_at"]
         handover.save(update_fields=fields)
-        audit_append(
-            action="billing.handover_withdrawn" if left == 0 else "billing.handover_amended",
-            actor=actor,
-            subject=invoice.customer_id,
-            data={
-                "handover": handover.pk,
-                "invoice": invoice.number,
-                "before": before,
-                "open_cents": handover.open_cents,
-                "costs_cents": handover.costs_cents,
-                "approved": approved,
-            },
+        _handover_changed(
+            "billing.handover_withdrawn" if left == 0 else "billing.handover_amended",
+            actor,
+            invoice,
+            handover,
+            before,
+            approved=approved,
         )
+
+
+def _handover_changed(
+    action: str,
+    actor: str,
+    invoice: Invoice,
+    handover: CollectionHandover,
+    before: dict[str, int],
+    **more: object,
+) -> None:
+    """Audit a hand-over whose amount changed: what it was and what it is now."""
+    audit_append(
+        action=action,
+        actor=actor,
+        subject=invoice.customer_id,
+        data={
+            "handover": handover.pk,
+            "invoice": invoice.number,
+            "before": before,
+            "open_cents": handover.open_cents,
+            "costs_cents": handover.costs_cents,
+            **more,
+        },
+    )
+
+
+def dunning_invoice_charged_back(invoice: Invoice) -> None:
+    """A chargeback opened `invoice` again (its row locked, in the chargeback's
+    transaction): a hand-over that ended because it was paid stands again.
+
+    The collector was (or is about to be) told the invoice was paid, and the bank has
+    since taken that money back: the claim is open again and the collector is the one
+    holding it. Leaving the hand-over ended would say nothing to anyone, and sending
+    the customer our own reminders while the collector has the claim would be two
+    parties asking for one debt. So it is approved again with the amount now open and
+    its costs, marked charged back, and stays on finance's page as "betaling
+    teruggeboekt na overdracht" until finance records the collector was told (as for
+    an amendment by a credit note). Reminders wait while it is with the collector
+    (`standing`: an active hand-over sends none). A hand-over that lapsed before its
+    approval involved no collector: the invoice's schedule simply runs again."""
+    left = max(invoice.open_cents, 0)
+    if left == 0:
+        return
+    now = timezone.now()
+    for handover in CollectionHandover.objects.select_for_update().filter(
+        invoice=invoice, status=CollectionHandover.Status.PAID_AFTER_HANDOVER
+    ):
+        before = {"open_cents": handover.open_cents, "costs_cents": handover.costs_cents}
+        handover.status = CollectionHandover.Status.APPROVED
+        handover.open_cents = left
+        handover.costs_cents = collection_costs(left)
+        handover.charged_back_at = now
+        handover.collector_told_at = None
+        handover.save(
+            update_fields=[
+                "status",
+                "open_cents",
+                "costs_cents",
+                "charged_back_at",
+                "collector_told_at",
+            ]
+        )
+        _handover_changed("billing.handover_charged_back", BILLING.ref, invoice, handover, before)
 
 
 def handover_to_tell(handover: CollectionHandover) -> bool:
     """Whether finance still has to tell the collector something about this hand-over:
-    paid or withdrawn after it, or amended by a credit note."""
+    paid or withdrawn after it, amended by a credit note, or its payment charged back."""
     if handover.collector_told_at is not None:
         return False
     return handover.status in (
         CollectionHandover.Status.PAID_AFTER_HANDOVER,
         CollectionHandover.Status.WITHDRAWN,
-    ) or (handover.status == CollectionHandover.Status.APPROVED and handover.amended_at is not None)
+    ) or (
+        handover.status == CollectionHandover.Status.APPROVED
+        and (handover.amended_at is not None or handover.charged_back_at is not None)
+    )
 
 
 # --- the hand-over ------------------------------------------------------------------

@@ -707,6 +707,9 @@ class CollectionHandover(models.Model):
     # A credit note after approval lowered the amount (dunning.dunning_invoice_credited):
     # open_cents and costs_cents are the new ones; the collector is to be told.
     amended_at = models.DateTimeField(null=True, blank=True)
+    # Paid after approval and then charged back (dunning.dunning_invoice_charged_back):
+    # the claim stands again with the collector, who is to be told.
+    charged_back_at = models.DateTimeField(null=True, blank=True)
     collector_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -725,6 +728,25 @@ class CollectionHandover(models.Model):
 
     def __str__(self) -> str:
         return f"hand-over of {self.invoice_id} ({self.status})"
+
+    @property
+    def charged_back_untold(self) -> bool:
+        """With the collector again after the payment was charged back, and the collector
+        not yet told."""
+        return (
+            self.status == self.Status.APPROVED
+            and self.charged_back_at is not None
+            and self.collector_told_at is None
+        )
+
+    @property
+    def label(self) -> str:
+        """Its status as finance reads it."""
+        if self.charged_back_untold:
+            from django.utils.translation import gettext
+
+            return gettext("betaling teruggeboekt na overdracht")
+        return str(self.get_status_display())
 
 
 class PayoutCheck(models.Model):

@@ -64,6 +64,12 @@ EVENTS: dict[str, tuple[str, str]] = {
         "betaald na de overdracht aan het incassobureau",
         "paid after the hand-over to the debt collector",
     ),
+    "billing.handover_charged_back": (
+        "je betaling na de overdracht aan het incassobureau is teruggeboekt; de vordering "
+        "ligt weer bij het incassobureau",
+        "your payment after the hand-over to the debt collector was charged back; the "
+        "claim is with the debt collector again",
+    ),
     "billing.handover_proposed": (
         "een overdracht aan het incassobureau is voorgesteld",
         "a hand-over to the debt collector was proposed",

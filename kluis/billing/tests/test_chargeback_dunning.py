@@ -4,16 +4,20 @@ starts anew (a new round) and an invoice with the debt collector stays there."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry
 from kluis.billing import dunning, services
-from kluis.billing.models import Chargeback, Invoice, Reminder
+from kluis.billing.models import Chargeback, CollectionHandover, Invoice, Reminder
+from kluis.billing.testing import invoice_through_reminders
 from kluis.billing.tests.helpers import order_for
 from kluis.billing.tests.test_ideal import _start, provider  # noqa: F401
 from kluis.mail.models import OutboxMessage
+from kluis.testing import log_in, make_staff
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -119,3 +123,102 @@ def test_the_old_rounds_reminders_stay_as_they_were_and_paying_again_closes_the_
     provider.state.chargeback_reverse(remote["id"])
     assert not Reminder.objects.filter(invoice=invoice, closed_at__isnull=True).exists()
     assert dunning.reminder_round(list(Reminder.objects.filter(invoice=invoice))) == 3
+
+
+# --- an invoice with the debt collector -------------------------------------------------
+
+
+def _handed_over_paid_and_told(client, personas, state) -> tuple[CollectionHandover, str]:
+    """An invoice handed to the collector (four-eyes), then paid online in full; finance
+    told the collector of the payment."""
+    invoice = invoice_through_reminders(personas.customer_a)
+    handover = dunning.collections_propose(invoice=invoice, by=personas.staff["finance"])
+    dunning.collections_decide(handover=handover, by=make_staff(roles=["finance"]), approve=True)
+    started = _start(client, invoice)
+    state.set_status(started.provider_id, "paid")
+    handover.refresh_from_db()
+    assert handover.status == CollectionHandover.Status.PAID_AFTER_HANDOVER
+    dunning.collections_collector_told(handover=handover, by=personas.staff["finance"])
+    handover.refresh_from_db()
+    assert not dunning.handover_to_tell(handover)
+    return handover, started.provider_id
+
+
+def test_a_chargeback_after_the_collector_was_told_of_the_payment_puts_the_claim_back(
+    client,
+    personas,
+    provider,  # noqa: F811
+):
+    handover, provider_id = _handed_over_paid_and_told(client, personas, provider.state)
+    invoice = handover.invoice
+    collections = reverse("billing_backoffice:collections")
+    log_in(client, personas.staff["finance"])
+    page = client.get(collections).content.decode()
+    assert f'data-handover="{handover.pk}"' not in page  # ended: nothing to act on
+    reminders_before = Reminder.objects.filter(invoice=invoice).count()
+    remote = provider.state.chargeback(provider_id, 700)
+    handover.refresh_from_db()
+    # The claim stands again, with the collector, for the amount now open.
+    assert handover.status == CollectionHandover.Status.APPROVED
+    assert handover.charged_back_at is not None and handover.collector_told_at is None
+    assert handover.open_cents == 700
+    assert handover.costs_cents == dunning.collection_costs(700)
+    assert dunning.handover_to_tell(handover)
+    [audit] = AuditEntry.objects.filter(action="billing.handover_charged_back")
+    assert invoice.number in audit.payload
+    # Finance's page says so until the collector is told; the overview counts it.
+    page = client.get(collections).content.decode()
+    assert f'data-handover="{handover.pk}">betaling teruggeboekt na overdracht<' in page
+    assert "heeft de bank van de klant die betaling teruggeboekt" in page
+    told = reverse("billing_backoffice:collections-told", kwargs={"handover_id": handover.pk})
+    assert told in page
+    overview = client.get(reverse("billing_backoffice:overview")).content.decode()
+    counted = re.search(r'collections-charged-back">.*?<td>(\d+)</td>', overview, re.S)
+    assert counted is not None and counted.group(1) == "1"
+    # No reminders of our own while the collector has the claim: not in the new round,
+    # not the statutory letter, however long the daily job runs.
+    today = timezone.localdate()
+    for n in range(0, 90, 3):
+        result = dunning.dunning_run(today=today + dt.timedelta(days=n))
+        assert result.sent == {}
+    assert Reminder.objects.filter(invoice=invoice).count() == reminders_before
+    [state] = [
+        s for s in dunning.overdue_standings(today + dt.timedelta(days=60)) if s.invoice == invoice
+    ]
+    assert state.handover == handover and not state.next_due and not state.eligible
+    # Finance tells the collector (audited); the hand-over runs on as approved.
+    response = client.post(told, follow=True)
+    assert response.status_code == 200
+    handover = CollectionHandover.objects.get(pk=handover.pk)
+    assert handover.collector_told_at is not None and not dunning.handover_to_tell(handover)
+    page = client.get(collections).content.decode()
+    assert f'data-handover="{handover.pk}">overgedragen<' in page
+    overview = client.get(reverse("billing_backoffice:overview")).content.decode()
+    counted = re.search(r'collections-charged-back">.*?<td>(\d+)</td>', overview, re.S)
+    assert counted is not None and counted.group(1) == "0"
+    assert AuditEntry.objects.filter(action="billing.handover_collector_told").count() == 2
+    # The bank withdraws the chargeback: paid again, and the collector is to be told again.
+    provider.state.chargeback_reverse(remote["id"])
+    handover.refresh_from_db()
+    assert handover.status == CollectionHandover.Status.PAID_AFTER_HANDOVER
+    assert dunning.handover_to_tell(handover)
+
+
+def test_a_lapsed_proposal_is_not_revived_the_schedule_runs_again(
+    client,
+    personas,
+    provider,  # noqa: F811
+):
+    # Paid before a second user approved: no collector was involved. After the
+    # chargeback the proposal stays lapsed and the invoice is dunned as any other.
+    invoice = invoice_through_reminders(personas.customer_a)
+    handover = dunning.collections_propose(invoice=invoice, by=personas.staff["finance"])
+    started = _start(client, invoice)
+    provider.state.set_status(started.provider_id, "paid")
+    provider.state.chargeback(started.provider_id, 700)
+    handover.refresh_from_db()
+    assert handover.status == CollectionHandover.Status.CANCELLED
+    assert not AuditEntry.objects.filter(action="billing.handover_charged_back").exists()
+    day = Chargeback.objects.get().pay_by + dt.timedelta(days=7)
+    dunning.dunning_run(today=day)
+    assert Reminder.objects.filter(invoice=invoice, round=2, stage="reminder_1").exists()
