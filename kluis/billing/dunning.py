@@ -42,6 +42,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -801,6 +802,27 @@ def handover_csv(
         )
     )
     return buffer.getvalue().encode()
+
+
+def customers_in_arrears(today: dt.date) -> dict[uuid.UUID, str]:
+    """Customers far behind on an invoice, for the desks that decide on suspending a
+    site (nothing suspends by itself): "collector" when an invoice of theirs is with
+    the debt collector (an approved hand-over), else "letter" when the term of a
+    statutory letter of the running round has passed unpaid. Two queries."""
+    found: dict[uuid.UUID, str] = {
+        customer: "letter"
+        for customer in Reminder.objects.filter(
+            stage=Reminder.STATUTORY_LETTER,
+            closed_at__isnull=True,
+            pay_by__lt=today,
+            invoice__in=_in_dunning(),
+        ).values_list("invoice__customer_id", flat=True)
+    }
+    for customer in CollectionHandover.objects.filter(
+        status=CollectionHandover.Status.APPROVED, invoice__in=_in_dunning()
+    ).values_list("invoice__customer_id", flat=True):
+        found[customer] = "collector"
+    return found
 
 
 def handovers_open() -> QuerySet[CollectionHandover]:
