@@ -605,6 +605,13 @@ ROUTES: dict[str, Route] = {
         kwargs=_billing("refund_kwargs"),
         data=lambda p: {"iban": "NL91ABNA0417164300", "name": "A. de Vries"},
     ),
+    "billing_backoffice:refund-reject": Route(
+        "backoffice",
+        roles=FINANCE,
+        method="post",
+        kwargs=_billing("refund_kwargs"),
+        data=lambda p: {"reason": "Klant betaalt zelf terug"},
+    ),
     "billing_backoffice:refunds-export": Route("backoffice", roles=FINANCE, method="post"),
     "billing_backoffice:refunds-export-again": Route(
         "backoffice", roles=FINANCE, method="post", kwargs=_billing("refund_export_kwargs")

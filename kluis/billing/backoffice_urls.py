@@ -28,6 +28,11 @@ urlpatterns = [
         backoffice_views.refund_payee,
         name="refund-payee",
     ),
+    path(
+        "terugbetalingen/<int:refund_id>/afwijzen/",
+        backoffice_views.refund_reject,
+        name="refund-reject",
+    ),
     path("terugbetalingen/betaalbestand/", backoffice_views.refunds_export, name="refunds-export"),
     path(
         "terugbetalingen/betaalbestand/<int:export_id>/",

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 from django.contrib import messages
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -22,6 +23,7 @@ from kluis.billing.chart import months_chart
 from kluis.billing.models import BankStatement, Invoice, Payment, Refund, RefundExport
 from kluis.billing.pdf import invoice_pdf
 from kluis.billing.statements import ImportResult, statement_import
+from kluis.formats import euro
 
 FINANCE = ("finance",)
 
@@ -177,6 +179,10 @@ REFUND_ERRORS = {
     ),
     "iban_invalid": _lazy("Dit IBAN klopt niet: controleer het controlegetal en de lengte."),
     "name_missing": _lazy("Vul ook de naam van de rekeninghouder in."),
+    "not_held": _lazy(
+        "Alleen een goedgekeurde terugbetaling die is tegengehouden kan hier worden afgewezen."
+    ),
+    "reason_missing": _lazy("Geef een reden om de terugbetaling af te wijzen."),
     "file_invalid": _lazy("Het betaalbestand kon niet worden gemaakt; er is niets uitbetaald."),
     "not_rebuildable": _lazy(
         "Dit betaalbestand kan niet opnieuw worden gemaakt: het is van vóór het bewaren van "
@@ -192,9 +198,21 @@ HELD_REASONS = {
     "name_missing": _lazy("naam rekeninghouder ontbreekt"),
     Refund.CHARGEBACK: _lazy(
         "de bank heeft de betaling teruggeboekt, het geld is er niet meer; vul het IBAN "
-        "opnieuw in om haar toch opnieuw voor te stellen"
+        "opnieuw in om haar toch opnieuw voor te stellen, of wijs haar af"
     ),
 }
+
+
+def _held(refund: Refund) -> str:
+    """Why an approved refund is held, as finance reads it; after a chargeback with the
+    part of it the money still covers."""
+    if refund.held_reason == Refund.CHARGEBACK and refund.held_fits_cents:
+        return _(
+            "de bank heeft de betaling teruggeboekt; van dit bedrag is nog %(fits)s gedekt, "
+            "de rest is er niet meer. Vul het IBAN opnieuw in om haar opnieuw voor te "
+            "stellen, of wijs haar af"
+        ) % {"fits": euro(refund.held_fits_cents)}
+    return str(HELD_REASONS.get(refund.held_reason, ""))
 
 
 @never_cache
@@ -209,9 +227,10 @@ def refunds(request: HttpRequest) -> HttpResponse:
                     "refund": refund,
                     # No account from the bank, or one the last file could not pay to.
                     "needs_payee": refund.payment.iban is None or bool(refund.held_reason),
-                    "held": HELD_REASONS.get(refund.held_reason, ""),
+                    "held": _held(refund),
                     # One form per row, its own ids, so each label names its own field.
                     "payee_form": forms.RefundPayeeForm(auto_id=f"payee-{refund.pk}-%s"),
+                    "reject_form": forms.RefundRejectForm(auto_id=f"reject-{refund.pk}-%s"),
                 }
                 for refund in Refund.objects.filter(
                     status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED]
@@ -222,10 +241,18 @@ def refunds(request: HttpRequest) -> HttpResponse:
             # payment was charged back; the held approved ones are in the rows above.
             "after_chargeback": Refund.objects.filter(held_reason=Refund.CHARGEBACK)
             .exclude(status__in=[Refund.Status.PROPOSED, Refund.Status.APPROVED])
-            .select_related("invoice")
+            .select_related("invoice", "replaced_by", "rejected_by")
             .order_by("-created_at")[:50],
         },
     )
+
+
+def _form_refused(request: HttpRequest, form: Form) -> HttpResponse:
+    """Back to the refunds page with each of the form's errors as a message."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, str(error))
+    return redirect("billing_backoffice:refunds")
 
 
 @require_POST
@@ -235,10 +262,7 @@ def refund_payee(request: HttpRequest, refund_id: int) -> HttpResponse:
     refund = get_object_or_404(Refund, pk=refund_id)
     form = forms.RefundPayeeForm(request.POST)
     if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
-        return redirect("billing_backoffice:refunds")
+        return _form_refused(request, form)
     try:
         services.refund_payee_set(
             refund=refund,
@@ -253,6 +277,25 @@ def refund_payee(request: HttpRequest, refund_id: int) -> HttpResponse:
             request,
             _("Het IBAN is opgeslagen; een andere medewerker keurt de terugbetaling goed."),
         )
+    return redirect("billing_backoffice:refunds")
+
+
+@require_POST
+@staff_required(*FINANCE)
+def refund_reject(request: HttpRequest, refund_id: int) -> HttpResponse:
+    """Finance rejects a held approved refund, with a reason (no second user needed)."""
+    refund = get_object_or_404(Refund, pk=refund_id)
+    form = forms.RefundRejectForm(request.POST)
+    if not form.is_valid():
+        return _form_refused(request, form)
+    try:
+        services.refund_reject_held(
+            refund=refund, by=current_user(request), reason=form.cleaned_data["reason"]
+        )
+    except services.BillingError as exc:
+        messages.error(request, str(REFUND_ERRORS.get(exc.code, exc.code)))
+    else:
+        messages.success(request, _("De tegengehouden terugbetaling is afgewezen."))
     return redirect("billing_backoffice:refunds")
 
 

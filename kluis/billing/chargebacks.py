@@ -33,8 +33,11 @@ Recording a chargeback:
   invoice (reminders, the statutory letter, collections). An order delivered on the
   payment stays delivered; its page on the orders desk shows the chargeback;
 - refunds of the invoice that the money left no longer covers are cancelled (a
-  proposal), held out of the payment file (an approved one) or flagged (one in a
-  payment file or sent), each audited, for finance (`_refunds_hold`);
+  proposal, proposed anew for the part that still fits), held out of the payment file
+  (an approved one, with the part that still fits for finance to read) or flagged (one
+  in a payment file or sent), each audited, for finance (`_refunds_hold`);
+- a hand-over to the debt collector that ended because the invoice was paid stands
+  again, for finance to tell the collector (`dunning.dunning_invoice_charged_back`);
 - it is audited (`billing.chargeback_received`) and listed on finance's overview.
 
 A reversed chargeback (the bank withdrew it; Mollie sets `reversedAt`): one kluis
@@ -62,7 +65,7 @@ from django.utils import timezone
 
 from kluis.audit.chain import audit_append
 from kluis.billing import mollie
-from kluis.billing.dunning import dunning_invoice_paid
+from kluis.billing.dunning import dunning_invoice_charged_back, dunning_invoice_paid
 from kluis.billing.emails import mail_chargeback
 from kluis.billing.models import Chargeback, Invoice, OnlinePayment, Payment, Refund
 from kluis.billing.services import BILLING
@@ -181,6 +184,7 @@ def _received(
         },
     )
     _refunds_hold(invoice, chargeback)
+    dunning_invoice_charged_back(invoice)
     held = _mail(chargeback)
     if held:
         chargeback.mail_held = held
@@ -226,12 +230,19 @@ def _refunds_hold(invoice: Invoice, chargeback: Chargeback) -> None:
 
     What may still go back is what the invoice is now paid over what it owes. Refunds
     already on their way (in a payment file, sent through the provider) count first,
-    then approved ones, then proposals, oldest first; those that no longer fit:
-    - a proposal is cancelled (rejected, reason `chargeback`), for finance to see;
+    then approved ones, then proposals, oldest first; each takes what is left of that
+    budget, and those that no longer fit whole:
+    - a proposal is cancelled (rejected, reason `chargeback`), for finance to see; when
+      part of it still fits, a new proposal of that part is made on the same payment
+      (`replaces` the cancelled one; kluis proposes it, so finance takes it up and a
+      second user approves it, as any proposal of kluis), and later ones get the rest;
     - an approved one is held out of the payment file and the provider (reason
-      `chargeback`): finance enters the account again to propose it anew, or leaves it;
+      `chargeback`), with the part that still fits (`held_fits_cents`) reserved for it:
+      finance enters the account again to propose it anew, or rejects it;
     - one in a payment file or sent is flagged (reason `chargeback`), not changed: the
       money may have gone, finance looks at it.
+    Refunds an earlier chargeback held or flagged still count (a held one at most what
+    fitted then) and are not told again unless less of a held one fits now.
     Each is audited with the chargeback."""
     budget = max(-invoice.open_cents, 0)
     order = {
@@ -241,39 +252,82 @@ def _refunds_hold(invoice: Invoice, chargeback: Chargeback) -> None:
         Refund.Status.PROPOSED: 2,
     }
     refunds = sorted(
-        Refund.objects.select_for_update()
-        .filter(invoice=invoice, status__in=list(order))
-        .exclude(held_reason=Refund.CHARGEBACK),
+        Refund.objects.select_for_update().filter(invoice=invoice, status__in=list(order)),
         key=lambda r: (order[Refund.Status(r.status)], r.created_at, r.pk),
     )
     now = timezone.now()
     for refund in refunds:
-        if refund.amount_cents <= budget:
-            budget -= refund.amount_cents
+        fits = min(refund.amount_cents, budget)
+        held_before = refund.held_reason == Refund.CHARGEBACK
+        if held_before and refund.status == Refund.Status.APPROVED:
+            fits = min(fits, refund.held_fits_cents or 0)
+        budget -= fits
+        if held_before and (
+            refund.status != Refund.Status.APPROVED or fits == refund.held_fits_cents
+        ):
+            continue  # told of it at an earlier chargeback, and nothing changed for it
+        if fits == refund.amount_cents:
             continue
-        budget = 0
-        before = refund.status
-        fields = ["held_reason"]
-        refund.held_reason = Refund.CHARGEBACK
-        if refund.status == Refund.Status.PROPOSED:
-            refund.status = Refund.Status.REJECTED
-            refund.decided_at = now
-            fields += ["status", "decided_at"]
-        refund.save(update_fields=fields)
+        _refund_stop(refund, invoice, chargeback, fits=fits, at=now)
+
+
+def _refund_stop(
+    refund: Refund, invoice: Invoice, chargeback: Chargeback, *, fits: int, at: dt.datetime
+) -> None:
+    """Cancel, hold or flag one refund of which only `fits` cents are still covered."""
+    before = refund.status
+    fields = ["held_reason"]
+    refund.held_reason = Refund.CHARGEBACK
+    replacement = None
+    if before == Refund.Status.PROPOSED:
+        refund.status = Refund.Status.REJECTED
+        refund.decided_at = at
+        fields += ["status", "decided_at"]
+    elif before == Refund.Status.APPROVED:
+        refund.held_fits_cents = fits
+        fields.append("held_fits_cents")
+    refund.save(update_fields=fields)
+    if before == Refund.Status.PROPOSED and fits > 0:
+        replacement = Refund.objects.create(
+            invoice=invoice,
+            payment_id=refund.payment_id,
+            amount_cents=fits,
+            proposed_by=None,
+            payee_entered_by=refund.payee_entered_by,
+            replaces=refund,
+        )
+    data: dict[str, object] = {
+        "refund": refund.pk,
+        "invoice": invoice.number,
+        "cents": refund.amount_cents,
+        "status": before,
+        "reason": "chargeback",
+        "chargeback": chargeback.provider_id,
+    }
+    if before != Refund.Status.EXPORTED and before != Refund.Status.SENT:
+        data["fits_cents"] = fits
+    if replacement is not None:
+        data["replaced_by"] = replacement.pk
+    audit_append(
+        action="billing.refund_cancelled"
+        if before == Refund.Status.PROPOSED
+        else "billing.refund_held"
+        if before == Refund.Status.APPROVED
+        else "billing.refund_flagged",
+        actor=BILLING.ref,
+        subject=invoice.customer_id,
+        data=data,
+    )
+    if replacement is not None:
         audit_append(
-            action="billing.refund_cancelled"
-            if before == Refund.Status.PROPOSED
-            else "billing.refund_held"
-            if before == Refund.Status.APPROVED
-            else "billing.refund_flagged",
+            action="billing.refund_reproposed",
             actor=BILLING.ref,
             subject=invoice.customer_id,
             data={
-                "refund": refund.pk,
+                "refund": replacement.pk,
+                "replaces": refund.pk,
                 "invoice": invoice.number,
-                "cents": refund.amount_cents,
-                "status": before,
-                "reason": "chargeback",
+                "cents": replacement.amount_cents,
                 "chargeback": chargeback.provider_id,
             },
         )

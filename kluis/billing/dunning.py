@@ -11,6 +11,8 @@ The schedule
     A hand-over is proposed by one finance user and approved by another. Paying the
     invoice in full closes its reminders and cancels a proposed hand-over; a payment
     after an approved hand-over is marked for finance to tell the collector.
+    A chargeback that opens a paid invoice again starts a new round of the schedule,
+    from reminder 1, counted from the date its mail gave (`reminder_round`).
 
 The law this follows (to be checked against the primary texts before relying on it)
     - Art. 6:96 lid 6 BW (Wet normering buitengerechtelijke incassokosten, in force
@@ -40,6 +42,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -187,6 +190,8 @@ class Standing:
     next_due: bool
     eligible: bool
     handover: CollectionHandover | None
+    # The round the reminders belong to: 1, one more after each reopening.
+    round: int = 1
 
     @property
     def last(self) -> Reminder | None:
@@ -200,9 +205,9 @@ def standing(
     reminders: list[Reminder] | None = None,
     handover: CollectionHandover | None = None,
 ) -> Standing:
-    sent = {
-        r.stage: r for r in (reminders if reminders is not None else list(invoice.reminders.all()))
-    }
+    every = reminders if reminders is not None else list(invoice.reminders.all())
+    this_round = reminder_round(every)
+    sent = {r.stage: r for r in every if r.round == this_round}
     stages = stages_for(invoice.customer)
     # The stages sent in order; a stage the schedule no longer has is left out.
     done = list(takewhile(lambda stage: stage in sent, stages))
@@ -226,7 +231,26 @@ def standing(
         and last is not None
         and today > last.pay_by
     )
-    return Standing(invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover)
+    return Standing(
+        invoice, [sent[s] for s in done], next_stage, next_due, eligible, handover, this_round
+    )
+
+
+def reminder_round(reminders: Sequence[Reminder]) -> int:
+    """The round an unpaid invoice's schedule is in, from the reminders it had.
+
+    Paying an invoice in full closes its reminders, and only a chargeback makes a paid
+    invoice unpaid again. So reminders still open are the round that runs; when every
+    reminder is closed, the invoice was paid and opened again since: a new round starts
+    at reminder 1, counted from the chargeback's date, and a customer who had reminders
+    before paying gets the whole schedule again (the statutory letter of art. 6:96 BW
+    only after that, with its 14 days)."""
+    if not reminders:
+        return 1
+    last = max(r.round for r in reminders)
+    if any(r.closed_at is None for r in reminders if r.round == last):
+        return last
+    return last + 1
 
 
 def reopened_due_date(invoice: Invoice) -> dt.date:
@@ -328,6 +352,7 @@ def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder |
             reminder = Reminder.objects.create(
                 invoice=locked,
                 stage=stage,
+                round=state.round,
                 sent_on=today,
                 pay_by=statutory_pay_by(today)
                 if statutory
@@ -342,6 +367,7 @@ def reminder_send(*, invoice: Invoice, stage: str, today: dt.date) -> Reminder |
                 data={
                     "invoice": locked.number,
                     "stage": stage,
+                    "round": state.round,
                     "open_cents": reminder.open_cents,
                     "costs_cents": reminder.costs_cents,
                     "pay_by": reminder.pay_by.isoformat(),
@@ -436,30 +462,91 @@ def dunning_invoice_credited(invoice: Invoice, by: User | None) -> None:
             handover.collector_told_at = None
             fields += ["amended_at", "collector_told_at"]
         handover.save(update_fields=fields)
-        audit_append(
-            action="billing.handover_withdrawn" if left == 0 else "billing.handover_amended",
-            actor=actor,
-            subject=invoice.customer_id,
-            data={
-                "handover": handover.pk,
-                "invoice": invoice.number,
-                "before": before,
-                "open_cents": handover.open_cents,
-                "costs_cents": handover.costs_cents,
-                "approved": approved,
-            },
+        _handover_changed(
+            "billing.handover_withdrawn" if left == 0 else "billing.handover_amended",
+            actor,
+            invoice,
+            handover,
+            before,
+            approved=approved,
         )
+
+
+def _handover_changed(
+    action: str,
+    actor: str,
+    invoice: Invoice,
+    handover: CollectionHandover,
+    before: dict[str, int],
+    **more: object,
+) -> None:
+    """Audit a hand-over whose amount changed: what it was and what it is now."""
+    audit_append(
+        action=action,
+        actor=actor,
+        subject=invoice.customer_id,
+        data={
+            "handover": handover.pk,
+            "invoice": invoice.number,
+            "before": before,
+            "open_cents": handover.open_cents,
+            "costs_cents": handover.costs_cents,
+            **more,
+        },
+    )
+
+
+def dunning_invoice_charged_back(invoice: Invoice) -> None:
+    """A chargeback opened `invoice` again (its row locked, in the chargeback's
+    transaction): a hand-over that ended because it was paid stands again.
+
+    The collector was (or is about to be) told the invoice was paid, and the bank has
+    since taken that money back: the claim is open again and the collector is the one
+    holding it. Leaving the hand-over ended would say nothing to anyone, and sending
+    the customer our own reminders while the collector has the claim would be two
+    parties asking for one debt. So it is approved again with the amount now open and
+    its costs, marked charged back, and stays on finance's page as "betaling
+    teruggeboekt na overdracht" until finance records the collector was told (as for
+    an amendment by a credit note). Reminders wait while it is with the collector
+    (`standing`: an active hand-over sends none). A hand-over that lapsed before its
+    approval involved no collector: the invoice's schedule simply runs again."""
+    left = max(invoice.open_cents, 0)
+    if left == 0:
+        return
+    now = timezone.now()
+    for handover in CollectionHandover.objects.select_for_update().filter(
+        invoice=invoice, status=CollectionHandover.Status.PAID_AFTER_HANDOVER
+    ):
+        before = {"open_cents": handover.open_cents, "costs_cents": handover.costs_cents}
+        handover.status = CollectionHandover.Status.APPROVED
+        handover.open_cents = left
+        handover.costs_cents = collection_costs(left)
+        handover.charged_back_at = now
+        handover.collector_told_at = None
+        handover.save(
+            update_fields=[
+                "status",
+                "open_cents",
+                "costs_cents",
+                "charged_back_at",
+                "collector_told_at",
+            ]
+        )
+        _handover_changed("billing.handover_charged_back", BILLING.ref, invoice, handover, before)
 
 
 def handover_to_tell(handover: CollectionHandover) -> bool:
     """Whether finance still has to tell the collector something about this hand-over:
-    paid or withdrawn after it, or amended by a credit note."""
+    paid or withdrawn after it, amended by a credit note, or its payment charged back."""
     if handover.collector_told_at is not None:
         return False
     return handover.status in (
         CollectionHandover.Status.PAID_AFTER_HANDOVER,
         CollectionHandover.Status.WITHDRAWN,
-    ) or (handover.status == CollectionHandover.Status.APPROVED and handover.amended_at is not None)
+    ) or (
+        handover.status == CollectionHandover.Status.APPROVED
+        and (handover.amended_at is not None or handover.charged_back_at is not None)
+    )
 
 
 # --- the hand-over ------------------------------------------------------------------
@@ -715,6 +802,27 @@ def handover_csv(
         )
     )
     return buffer.getvalue().encode()
+
+
+def customers_in_arrears(today: dt.date) -> dict[uuid.UUID, str]:
+    """Customers far behind on an invoice, for the desks that decide on suspending a
+    site (nothing suspends by itself): "collector" when an invoice of theirs is with
+    the debt collector (an approved hand-over), else "letter" when the term of a
+    statutory letter of the running round has passed unpaid. Two queries."""
+    found: dict[uuid.UUID, str] = {
+        customer: "letter"
+        for customer in Reminder.objects.filter(
+            stage=Reminder.STATUTORY_LETTER,
+            closed_at__isnull=True,
+            pay_by__lt=today,
+            invoice__in=_in_dunning(),
+        ).values_list("invoice__customer_id", flat=True)
+    }
+    for customer in CollectionHandover.objects.filter(
+        status=CollectionHandover.Status.APPROVED, invoice__in=_in_dunning()
+    ).values_list("invoice__customer_id", flat=True):
+        found[customer] = "collector"
+    return found
 
 
 def handovers_open() -> QuerySet[CollectionHandover]:

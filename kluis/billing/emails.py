@@ -222,6 +222,10 @@ def mail_reminder(reminder: Reminder) -> OutboxMessage:
         recipient_email=email.reveal(purpose="collections", actor=MAILER),
         language=invoice.language,
         context={"reminder_id": reminder.pk},
-        dedupe_key=f"reminder:{invoice.pk}:{reminder.stage}",
+        # A chargeback's new round mails its stages again (the first round keeps the key
+        # it always had).
+        dedupe_key=f"reminder:{invoice.pk}:{reminder.stage}"
+        if reminder.round == 1
+        else f"reminder:{invoice.pk}:{reminder.round}:{reminder.stage}",
         attachments=attachments,
     )

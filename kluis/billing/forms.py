@@ -65,6 +65,20 @@ class RefundPayeeForm(forms.Form):
             ) from None
 
 
+class RefundRejectForm(forms.Form):
+    """Why finance rejects a held approved refund."""
+
+    reason = forms.CharField(
+        label=_("Reden van afwijzen"),
+        max_length=300,
+        error_messages={
+            "required": _("Geef een reden om de terugbetaling af te wijzen."),
+            "max_length": _("De reden is te lang (hoogstens %(limit_value)d tekens)."),
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
 class RefundDecisionForm(forms.Form):
     approve = forms.TypedChoiceField(
         # Two buttons on the page, name="approve" value="yes" or "no".

@@ -507,6 +507,20 @@ class Refund(models.Model):
     # or CHARGEBACK: the payment was charged back, so the money to refund is gone
     # (kluis/billing/chargebacks.py cancels, holds or flags the refund).
     held_reason = models.CharField(max_length=16, blank=True, default="")
+    # Held after a chargeback (approved): how much of it the money left still covers, for
+    # finance to read (0: nothing). None when not held for a chargeback.
+    held_fits_cents = models.PositiveBigIntegerField(null=True, blank=True)
+    # A proposal a chargeback cancelled because only part of it still fit is replaced by
+    # a proposal of that part, on the same payment: this is the cancelled one.
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by"
+    )
+
+    # A held approved refund finance rejected (no second user needed), and why.
+    rejected_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rejected_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     CHARGEBACK: ClassVar[str] = "chargeback"
 
@@ -608,10 +622,12 @@ class Chargeback(models.Model):
 
 
 class Reminder(models.Model):
-    """One reminder of an unpaid invoice, sent once per stage (R29).
+    """One reminder of an unpaid invoice, sent once per stage of a round (R29).
 
     The amounts are those of the day it went out: the open amount and, in the
     statutory letter, the collection costs it announces. Paying the invoice closes it.
+    A chargeback that opens a paid invoice again starts a new round (`round` + 1): its
+    schedule runs again from reminder 1 (kluis/billing/dunning.py, `standing`).
     """
 
     STATUTORY_LETTER = "statutory_letter"
@@ -619,6 +635,8 @@ class Reminder(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="reminders")
     # reminder_1, reminder_2, … in the order of KLUIS_REMINDER_DAYS, or statutory_letter
     stage = models.CharField(max_length=20)
+    # 1, and one more for each time a chargeback opened the paid invoice again.
+    round = models.PositiveSmallIntegerField(default=1, db_default=1)
     sent_on = models.DateField()
     pay_by = models.DateField()
     open_cents = models.IntegerField()
@@ -629,7 +647,9 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["sent_on", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["invoice", "stage"], name="billing_reminder_once"),
+            models.UniqueConstraint(
+                fields=["invoice", "round", "stage"], name="billing_reminder_once_per_round"
+            ),
             models.CheckConstraint(
                 condition=models.Q(pay_by__gte=models.F("sent_on")), name="billing_reminder_term"
             ),
@@ -687,6 +707,9 @@ class CollectionHandover(models.Model):
     # A credit note after approval lowered the amount (dunning.dunning_invoice_credited):
     # open_cents and costs_cents are the new ones; the collector is to be told.
     amended_at = models.DateTimeField(null=True, blank=True)
+    # Paid after approval and then charged back (dunning.dunning_invoice_charged_back):
+    # the claim stands again with the collector, who is to be told.
+    charged_back_at = models.DateTimeField(null=True, blank=True)
     collector_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -705,6 +728,25 @@ class CollectionHandover(models.Model):
 
     def __str__(self) -> str:
         return f"hand-over of {self.invoice_id} ({self.status})"
+
+    @property
+    def charged_back_untold(self) -> bool:
+        """With the collector again after the payment was charged back, and the collector
+        not yet told."""
+        return (
+            self.status == self.Status.APPROVED
+            and self.charged_back_at is not None
+            and self.collector_told_at is None
+        )
+
+    @property
+    def label(self) -> str:
+        """Its status as finance reads it."""
+        if self.charged_back_untold:
+            from django.utils.translation import gettext
+
+            return gettext("betaling teruggeboekt na overdracht")
+        return str(self.get_status_display())
 
 
 class PayoutCheck(models.Model):

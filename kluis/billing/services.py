@@ -591,6 +591,7 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
     locked.decided_at = None
     locked.payee_entered_by = by
     locked.held_reason = ""
+    locked.held_fits_cents = None
     locked.save(
         update_fields=[
             "status",
@@ -599,6 +600,7 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
             "decided_at",
             "payee_entered_by",
             "held_reason",
+            "held_fits_cents",
         ]
     )
     audit_append(
@@ -606,6 +608,40 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
         actor=by.actor().ref,
         subject=locked.invoice.customer_id,
         data={"refund": locked.pk, "invoice": locked.invoice.number},
+    )
+    return locked
+
+
+@transaction.atomic
+def refund_reject_held(*, refund: Refund, by: User, reason: str) -> Refund:
+    """Finance rejects an approved refund that is held (after a chargeback, or left out
+    of the payment file for its account): it leaves the held list and is never paid.
+
+    Not paying is what a hold already does, so no second user is needed; the reason is
+    required and kept, and it is audited (`billing.refund_rejected`)."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise BillingError("reason_missing")
+    locked = Refund.objects.select_for_update().select_related("invoice").get(pk=refund.pk)
+    if locked.status != Refund.Status.APPROVED or not locked.held_reason:
+        raise BillingError("not_held")
+    locked.status = Refund.Status.REJECTED
+    locked.decided_at = timezone.now()
+    locked.rejected_by = by
+    locked.rejected_reason = reason[:300]
+    locked.save(update_fields=["status", "decided_at", "rejected_by", "rejected_reason"])
+    audit_append(
+        action="billing.refund_rejected",
+        actor=by.actor().ref,
+        subject=locked.invoice.customer_id,
+        data={
+            "refund": locked.pk,
+            "invoice": locked.invoice.number,
+            "cents": locked.amount_cents,
+            "status": Refund.Status.APPROVED,
+            "held": locked.held_reason,
+            "reason": locked.rejected_reason,
+        },
     )
     return locked
 

@@ -64,6 +64,12 @@ EVENTS: dict[str, tuple[str, str]] = {
         "betaald na de overdracht aan het incassobureau",
         "paid after the hand-over to the debt collector",
     ),
+    "billing.handover_charged_back": (
+        "je betaling na de overdracht aan het incassobureau is teruggeboekt; de vordering "
+        "ligt weer bij het incassobureau",
+        "your payment after the hand-over to the debt collector was charged back; the "
+        "claim is with the debt collector again",
+    ),
     "billing.handover_proposed": (
         "een overdracht aan het incassobureau is voorgesteld",
         "a hand-over to the debt collector was proposed",
@@ -91,6 +97,14 @@ EVENTS: dict[str, tuple[str, str]] = {
     "billing.refund_cancelled": (
         "een voorgestelde terugbetaling is vervallen door een terugboeking",
         "a proposed refund lapsed because of a chargeback",
+    ),
+    "billing.refund_reproposed": (
+        "na een terugboeking is een terugbetaling opnieuw voorgesteld voor wat nog gedekt is",
+        "after a chargeback a refund was proposed again for what is still covered",
+    ),
+    "billing.refund_rejected": (
+        "een terugbetaling is afgewezen",
+        "a refund was rejected",
     ),
     "billing.refund_held": (
         "een terugbetaling is tegengehouden door een terugboeking",

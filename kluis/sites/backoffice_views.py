@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -19,6 +20,7 @@ from kluis import uploads
 from kluis.accounts.decorators import staff_required
 from kluis.accounts.http import current_user
 from kluis.audit.chain import audit_append
+from kluis.billing.dunning import customers_in_arrears
 from kluis.policy.cases import Case
 from kluis.sites import services
 from kluis.sites.addresses import visitor_address
@@ -49,6 +51,13 @@ from kluis.vault.reveal import reveal_many
 DESK_ROLES = ("support", "orders", "finance")
 
 
+# What the desk says of a live site whose customer is far behind on an invoice.
+ARREARS = {
+    "collector": _lazy("factuur bij het incassobureau"),
+    "letter": _lazy("onbetaald na de veertiendagenbrief"),
+}
+
+
 @never_cache
 @staff_required(*DESK_ROLES)
 def desk(request: HttpRequest) -> HttpResponse:
@@ -67,11 +76,20 @@ def desk(request: HttpRequest) -> HttpResponse:
     running = SupportGrant.objects.filter(
         ended_at__isnull=True, starts_at__lte=now, ends_at__gt=now
     ).select_related("site")
+    # Live sites of customers far behind on an invoice: staff decide on suspending.
+    arrears = customers_in_arrears(timezone.localdate())
+    rows = list(sites.select_related("customer"))
+    for site in rows:
+        site.arrears = (  # type: ignore[attr-defined]
+            ARREARS.get(arrears.get(site.customer_id, ""), "")
+            if site.status == Site.Status.LIVE
+            else ""
+        )
     return render(
         request,
         "sites/backoffice/desk.html",
         {
-            "sites": sites,
+            "sites": rows,
             "search": search if search.is_bound else HostSearchForm(),
             "running": running,
             "last_export": FirewallExport.objects.first(),

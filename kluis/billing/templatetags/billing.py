@@ -48,4 +48,9 @@ def collections_todo() -> dict[str, int]:
         "eligible": sum(s.eligible for s in overdue_standings(timezone.localdate())),
         "to_decide": open_handovers.count(CollectionHandover.Status.PROPOSED),
         "to_tell": open_handovers.count(CollectionHandover.Status.PAID_AFTER_HANDOVER),
+        "charged_back": CollectionHandover.objects.filter(
+            status=CollectionHandover.Status.APPROVED,
+            charged_back_at__isnull=False,
+            collector_told_at__isnull=True,
+        ).count(),
     }
