@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from kluis.audit.models import GENESIS, AuditEntry, AuditHead
 from kluis.audit.withholding import current_withholding_id
+from kluis.rows import bound_cursor, unnest
 
 
 def canonical(payload: dict[str, Any]) -> str:
@@ -133,6 +134,17 @@ def _write(entries: list[AuditEntry], seq: int, head_hash: str) -> None:
         for e in entries
     ]
     head = f"UPDATE {quote(AuditHead._meta.db_table)} SET seq = %s, hash = %s WHERE id = 1"  # noqa: S608
+    if connection.vendor == "postgresql":
+        # All rows as one array per column (kluis.rows.unnest), and the head moved in the
+        # same statement: a few parameters, however many entries.
+        fields = [meta.get_field(c) for c in (*_COLUMNS, "withholding_id")]
+        rows = f"SELECT * FROM {unnest(fields, connection)}"  # noqa: S608
+        with bound_cursor(connection) as cursor:
+            cursor.execute(
+                f"WITH new AS ({insert.removesuffix(' VALUES ')} {rows}) {head}",
+                [[row[i] for row in params] for i in range(len(fields))] + [seq, head_hash],
+            )
+        return
     with connection.cursor() as cursor:
         chunks = [params[i : i + _ROWS_PER_INSERT] for i in range(0, len(params), _ROWS_PER_INSERT)]
         for chunk in chunks[:-1]:

@@ -63,7 +63,7 @@ from kluis.domains.registries import (
 )
 from kluis.policy.enforce import Actor, check_disclosure
 from kluis.policy.loader import current_policy
-from kluis.rows import rows_insert
+from kluis.rows import bound_cursor, rows_insert, unnest
 from kluis.vault.reveal import reveal_many
 
 if TYPE_CHECKING:
@@ -671,8 +671,9 @@ def records_write(accepted: list[Accepted]) -> set[int]:
     """The records of accepted registrations and their ledger entries; call inside the
     transaction they share. Returns the ids written.
 
-    One conditional UPDATE (a CASE per column) marks them registered: a registration
-    another run completed meanwhile is left alone, and nothing is ledgered twice. Then
+    One conditional UPDATE (on PostgreSQL from one array per column, elsewhere a CASE
+    per column) marks them registered: a registration another run completed meanwhile
+    is left alone, and nothing is ledgered twice. Then
     one disclosures_insert for all their sends (one audit-chain append, one insert).
     """
     if not accepted:
@@ -694,8 +695,6 @@ def records_write(accepted: list[Accepted]) -> set[int]:
 
     def case(column: str, field_name: str, values: list[Any]) -> tuple[str, list[Any]]:
         sql = f"CASE {qn('id')} {' '.join('WHEN %s THEN %s' for _ in values)} END"
-        if connection.vendor == "postgresql":  # a CASE of NULLs alone would be text
-            sql = f"CAST({sql} AS {model_field(field_name).db_type(connection)})"
         params: list[Any] = []
         for pk, value in zip(by_id, values, strict=True):
             params += [pk, value]
@@ -714,12 +713,8 @@ def records_write(accepted: list[Accepted]) -> set[int]:
         DomainRegistration.Status.REGISTERED,
         prep("registered_at", now),
     ]
-    for column, field_name, values in (
-        (
-            "contact_id",
-            "contact",
-            list(contact_of.values()),
-        ),
+    per_row: list[tuple[str, str, list[Any]]] = [
+        ("contact_id", "contact", list(contact_of.values())),
         ("roid", "roid", [a.roid for a in by_id.values()]),
         # The registry's instant (UTC) as a date of our calendar (Europe/Amsterdam).
         (
@@ -728,19 +723,38 @@ def records_write(accepted: list[Accepted]) -> set[int]:
             [_local_date(a.expires) if a.expires else None for a in by_id.values()],
         ),
         ("nameservers", "nameservers", [a.nameservers for a in by_id.values()]),
-    ):
-        sql, more = case(column, field_name, [prep(field_name, v) for v in values])
-        sets.append(sql)
-        params += more
+    ]
     ids = list(by_id)
-    with connection.cursor() as cursor:
-        # The names come from the model's meta; every value is a parameter.
-        where = f"{qn('id')} IN ({', '.join(['%s'] * len(ids))}) AND {qn('status')} <> %s"
-        cursor.execute(
-            f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)} "  # noqa: S608
-            f"WHERE {where} RETURNING {qn('id')}",
-            [*params, *ids, DomainRegistration.Status.REGISTERED],
+    table = qn(meta.db_table)
+    arrays = connection.vendor == "postgresql"
+    if arrays:
+        # Each registration's values as one array per column (kluis.rows.unnest): a
+        # statement of a few parameters, however many registrations.
+        fields = [meta.pk, *(model_field(f) for _c, f, _v in per_row)]
+        names = ", ".join(qn(c) for c in ("id", *(c for c, _f, _v in per_row)))
+        sets += [f"{qn(c)} = v.{qn(c)}" for c, _f, _v in per_row]
+        params.append(ids)
+        params += [[prep(f, v) for v in values] for _c, f, values in per_row]
+        sql = (
+            f"UPDATE {table} SET {', '.join(sets)} "  # noqa: S608
+            f"FROM {unnest(fields, connection)} AS v({names}) "
+            f"WHERE {table}.{qn('id')} = v.{qn('id')} AND {table}.{qn('status')} <> %s "
+            f"RETURNING {table}.{qn('id')}"
         )
+    else:
+        for column, field_name, values in per_row:
+            sql, more = case(column, field_name, [prep(field_name, v) for v in values])
+            sets.append(sql)
+            params += more
+        where = f"{qn('id')} IN ({', '.join(['%s'] * len(ids))}) AND {qn('status')} <> %s"
+        sql = (
+            f"UPDATE {table} SET {', '.join(sets)} "  # noqa: S608
+            f"WHERE {where} RETURNING {qn('id')}"
+        )
+        params += ids
+    with bound_cursor(connection) if arrays else connection.cursor() as cursor:
+        # The names come from the model's meta; every value is a parameter.
+        cursor.execute(sql, [*params, DomainRegistration.Status.REGISTERED])
         written = {row[0] for row in cursor.fetchall()}
     sends: list[Sent] = []
     for pk in written:
