@@ -1,11 +1,12 @@
 """The hosting nodes' API: the firewall allowlists, as the file export writes them, and
 their logs for the usage statistics (kluis/usage), batch by batch.
 
-The ETag is the export's own digest of its inputs (sites' statuses and the ids of
-current entries, plain columns), kept in the process while the allowlists' version
-token stays (`kluis.sites.firewall.inputs_etag`): a node that already holds the
-current lists gets a 304 without a single sealed value being opened, after one read
-of the version row. Its audit: see kluis/api/quiet.py.
+Each site comes with its admin's own port, when it has one, as the exported ruleset's
+chain closes it. The ETag is the export's own digest of its inputs (sites' statuses,
+admin ports and the ids of current entries, plain columns), kept in the process while
+the allowlists' version token stays (`kluis.sites.firewall.inputs_etag`): a node that
+already holds the current lists gets a 304 without a single sealed value being opened,
+after one read of the version row. Its audit: see kluis/api/quiet.py.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ninja import Router, Status
 from kluis.api.auth import caller_of, guard, poll_guard
 from kluis.api.problems import Problem
 from kluis.api.schemas import ERRORS, FirewallOut, LogBatchIn, LogBatchOut
-from kluis.sites.firewall import current_state, inputs_etag
+from kluis.sites.firewall import admin_ports, current_state, inputs_etag
 from kluis.usage.ingest import BatchConflict, ingest_batch
 
 router = Router(tags=["node"])
@@ -61,9 +62,12 @@ def firewall(request: HttpRequest, response: HttpResponse) -> Any:
     if etag_matches(request, etag):
         return Status(304, None)
     state = current_state(now)
+    ports = admin_ports()
     return {
         "version": version,
-        "sites": [{"site": pk, "elements": state[pk]} for pk in sorted(state)],
+        "sites": [
+            {"site": pk, "elements": state[pk], "admin_port": ports.get(pk)} for pk in sorted(state)
+        ],
     }
 
 

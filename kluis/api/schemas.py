@@ -131,6 +131,12 @@ class CurrentAddressIn(Input):
 class FirewallSite(Schema):
     site: int
     elements: list[str] = Field(description="addresses and merged ranges, IPv4 first")
+    admin_port: int | None = Field(
+        None,
+        description="the TCP port of the site's admin, to be closed to every address not "
+        "in `elements` (the exported ruleset's chain does so); null for an admin behind "
+        "the shared port 443, closed per site in nginx",
+    )
 
 
 class FirewallOut(Schema):

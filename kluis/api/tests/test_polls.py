@@ -103,3 +103,29 @@ def test_unchanged_polls_are_audited_once_a_minute_and_counted(
     assert client.get(url, **fresh).status_code == 304
     ApiToken.objects.filter(pk=row.pk).update(revoked_at=timezone.now())
     problem_of(client.get(url, **fresh), 401, "unauthorized")
+
+
+def test_the_firewall_fetch_names_each_sites_admin_port_and_a_new_port_is_a_new_version(
+    client, personas: Personas
+) -> None:
+    with_port = make_site(personas.customer_a)
+    make_entry(with_port, personas.alice)
+    without = make_site(personas.customer_b)
+    with_port.admin_port = 8443
+    with_port.save(update_fields=["admin_port"])
+    node = service_token(personas.staff["admin"], ["firewall:read"])
+    url = "/api/v1/nodes/firewall"
+    first = client.get(url, **bearer(node))
+    sites = {s["site"]: s for s in json.loads(first.content)["sites"]}
+    assert sites[with_port.pk] == {
+        "site": with_port.pk,
+        "elements": ["145.100.10.7"],
+        "admin_port": 8443,
+    }
+    assert sites[without.pk]["admin_port"] is None
+    with_port.admin_port = 9443
+    with_port.save(update_fields=["admin_port"])
+    again = client.get(url, **bearer(node, HTTP_IF_NONE_MATCH=first["ETag"]))
+    assert again.status_code == 200 and again["ETag"] != first["ETag"]
+    sites = {s["site"]: s for s in json.loads(again.content)["sites"]}
+    assert sites[with_port.pk]["admin_port"] == 9443
