@@ -169,6 +169,9 @@ REFUND_ERRORS = {
         "deze terugbetaling kan pas na afloop van de beperking worden goedgekeurd."
     ),
     "not_proposed": _lazy("Over deze terugbetaling is al beslist."),
+    "nothing_fits": _lazy(
+        "Na de terugboeking is van deze terugbetaling niets meer gedekt: wijs hem af."
+    ),
     "nothing_to_export": _lazy("Er zijn geen goedgekeurde terugbetalingen."),
     "all_held": _lazy(
         "Geen betaalbestand: elke goedgekeurde terugbetaling is tegengehouden; "

@@ -576,6 +576,10 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
         account = str(IBAN(iban).compact)
     except SchwiftyException:
         raise BillingError("iban_invalid") from None
+    # Held after a chargeback: proposed anew for the part the money still covers.
+    fits = locked.held_fits_cents if locked.held_reason == Refund.CHARGEBACK else None
+    if fits is not None and fits <= 0:
+        raise BillingError("nothing_fits")
     payment = Payment.objects.select_for_update().get(pk=locked.payment_id)
     payment.iban = account
     fields = ["iban"]
@@ -592,6 +596,9 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
     locked.payee_entered_by = by
     locked.held_reason = ""
     locked.held_fits_cents = None
+    before = locked.amount_cents
+    if fits is not None and fits < before:
+        locked.amount_cents = fits
     locked.save(
         update_fields=[
             "status",
@@ -601,13 +608,17 @@ def refund_payee_set(*, refund: Refund, by: User, iban: str, name: str = "") -> 
             "payee_entered_by",
             "held_reason",
             "held_fits_cents",
+            "amount_cents",
         ]
     )
+    data: dict[str, object] = {"refund": locked.pk, "invoice": locked.invoice.number}
+    if locked.amount_cents != before:
+        data.update(from_cents=before, to_cents=locked.amount_cents)
     audit_append(
         action="billing.refund_payee_entered",
         actor=by.actor().ref,
         subject=locked.invoice.customer_id,
-        data={"refund": locked.pk, "invoice": locked.invoice.number},
+        data=data,
     )
     return locked
 

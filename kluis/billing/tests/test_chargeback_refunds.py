@@ -109,12 +109,16 @@ def test_an_approved_refund_that_fits_partly_is_held_with_what_still_fits(
     log_in(client, personas.staff["finance"])
     page = client.get(reverse("billing_backoffice:refunds")).content.decode()
     assert f"van dit bedrag is nog {euro(500)} gedekt" in page
-    # Entering the account again proposes it anew; the note of what fitted goes.
+    # Entering the account again proposes it anew for what still fits (four eyes again);
+    # the note of what fitted goes.
     services.refund_payee_set(
         refund=approved, by=personas.staff["finance"], iban="NL91ABNA0417164300", name="A"
     )
     again = Refund.objects.get(pk=approved.pk)
     assert (again.status, again.held_reason, again.held_fits_cents) == ("proposed", "", None)
+    assert again.amount_cents == 500
+    entered = AuditEntry.objects.filter(action="billing.refund_payee_entered").last()
+    assert _data(entered)["from_cents"] == 1000 and _data(entered)["to_cents"] == 500
 
 
 def test_a_second_chargeback_lowers_what_a_held_refund_keeps(
@@ -223,3 +227,24 @@ def test_a_rejection_needs_a_reason_a_held_refund_and_the_finance_role(
     with pytest.raises(services.BillingError) as refused:
         services.refund_reject_held(refund=other, by=personas.staff["finance"], reason="weg")
     assert refused.value.code == "not_held"
+
+
+def test_a_held_refund_nothing_covers_any_more_cannot_be_proposed_anew(
+    client,
+    personas,
+    provider,  # noqa: F811
+    tmp_path,
+):
+    _invoice, provider_id = _overpaid(client, personas, provider, tmp_path, [1000, 1000])
+    approved, _proposed = Refund.objects.order_by("created_at", "pk")
+    services.refund_decide(refund=approved, by=make_staff(roles=["finance"]), approve=True)
+    _charge_back(provider_id, 2000)  # all that was over is taken back
+    approved.refresh_from_db()
+    assert (approved.held_reason, approved.held_fits_cents) == (Refund.CHARGEBACK, 0)
+    with pytest.raises(services.BillingError) as refused:
+        services.refund_payee_set(
+            refund=approved, by=personas.staff["finance"], iban="NL91ABNA0417164300", name="A"
+        )
+    assert refused.value.code == "nothing_fits"
+    approved.refresh_from_db()
+    assert approved.status == Refund.Status.APPROVED and approved.amount_cents == 1000
