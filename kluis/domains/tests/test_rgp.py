@@ -14,7 +14,7 @@ from kluis.domains import epp_local
 from kluis.domains.epp import commands as cmd
 from kluis.domains.epp import responses as r
 from kluis.domains.epp.client import EppClient, connect_and_login
-from kluis.domains.epp.xml import RGP, XmlRefused, validate
+from kluis.domains.epp.xml import RGP, XmlRefused, parse, validate
 from kluis.domains.tests.conftest import endpoint_for
 from kluis.domains.tests.test_client import code_of, setup_domain
 
@@ -123,3 +123,44 @@ def test_only_the_sponsor_restores(
         assert code_of(lambda: other.domain_restore("van-mij.com")) == r.AUTHORIZATION
     finally:
         other.logout()
+
+
+# A domain info answer as a registry other than ours writes one: the grace period as
+# RFC 3915 section 4 describes it, with the optional parts our local registry leaves
+# out (a statement in the rgpStatus element, its lang attribute), a second status, a
+# domain status with text, and prefixed namespaces of the registry's own choosing.
+FOREIGN_INFO = b"""<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<e:epp xmlns:e="urn:ietf:params:xml:ns:epp-1.0">
+  <e:response>
+    <e:result code="1000"><e:msg lang="en">Command completed successfully</e:msg></e:result>
+    <e:resData>
+      <d:infData xmlns:d="urn:ietf:params:xml:ns:domain-1.0">
+        <d:name>voorbeeld-winkel.com</d:name>
+        <d:roid>EXAMPLE1-REP</d:roid>
+        <d:status s="pendingDelete">deleted by the registrar</d:status>
+        <d:registrant>jd1234</d:registrant>
+        <d:clID>kluis-verisign</d:clID>
+        <d:crDate>2019-04-03T22:00:00.0Z</d:crDate>
+        <d:exDate>2027-04-03T22:00:00.0Z</d:exDate>
+      </d:infData>
+    </e:resData>
+    <e:extension>
+      <g:infData xmlns:g="urn:ietf:params:xml:ns:rgp-1.0">
+        <g:rgpStatus s="redemptionPeriod" lang="en">restorable until 2027-01-05</g:rgpStatus>
+        <g:rgpStatus s="pendingRestore"/>
+      </g:infData>
+    </e:extension>
+    <e:trID><e:clTRID>ABC-12345</e:clTRID><e:svTRID>54322-XYZ</e:svTRID></e:trID>
+  </e:response>
+</e:epp>
+"""
+
+
+def test_a_foreign_registrys_info_answer_with_its_optional_rgp_parts_is_read() -> None:
+    root = parse(FOREIGN_INFO)
+    validate(root)  # the vendored schemas, rgp-1.0 among them, accept it
+    info = r.read_domain_info(r.read_response(root))
+    assert info.rgp_statuses == ("redemptionPeriod", "pendingRestore")
+    assert info.statuses == ("pendingDelete",)
+    assert info.expires == dt.datetime(2027, 4, 3, 22, 0, tzinfo=dt.UTC)
+    assert info.sponsor == "kluis-verisign"
