@@ -7,8 +7,10 @@ send. Every command it receives is validated against the same vendored schemas t
 client uses, so a client bug answers 2001 here instead of hiding.
 
 It serves every TLD kluis sells from one registry (one port); a registrar is a
-client id. Sessions that log in with SIDN's extension get SIDN's rules and answers
-for contacts (legal form) and its error messages.
+client id. At the TLDs whose registry renews by itself (SELF_RENEW_TLDS: .nl, .be,
+.de) it refuses <renew> and renews a domain a year at its expiry unless deleted.
+Sessions that log in with SIDN's extension get SIDN's rules and answers for contacts
+(legal form) and its error messages.
 
 Faults can be injected (`Faults`): a slow answer, a connection dropped before or
 after a command is carried out, a malformed or oversized answer frame, an answer with
@@ -54,7 +56,7 @@ from kluis.domains.epp.xml import (
     serialize,
     validate,
 )
-from kluis.domains.registries import SIDN_LEGAL_FORMS
+from kluis.domains.registries import REGISTRIES, SIDN_LEGAL_FORMS
 
 E = ElementMaker(namespace=EPP, nsmap={None: EPP})
 D = ElementMaker(namespace=DOMAIN, nsmap={"domain": DOMAIN})
@@ -72,6 +74,11 @@ TRANSFER_EXTENDS = ("com", "net", "org")
 # in its redemption period, then pendingDelete, then it is purged. Elsewhere a delete
 # takes the domain away at once. Matches `rgp` in kluis/domains/registries.py.
 RGP_TLDS = ("com", "net", "org", "eu")
+# The TLDs whose registry renews a domain by itself at its expiry unless it was deleted
+# before, and takes no <domain:renew> (answered 2101, Unimplemented command: ◐ the code
+# SIDN, DNS Belgium and DENIC really send is not confirmed). Matches `renews_itself` in
+# kluis/domains/registries.py.
+SELF_RENEW_TLDS = tuple(tld for r in REGISTRIES.values() if r.renews_itself for tld in r.tlds)
 COMMAND_LIMIT = 64 * 1024
 # Names a registry keeps for itself: check answers avail=0 "Reserved", create 2306.
 RESERVED = frozenset({"nic", "whois", "rdap", "registry"})
@@ -237,14 +244,18 @@ class Registry:
     # A pending transfer the losing registrar leaves unanswered is approved by the
     # registry after this long (gTLD registries: five days), seen at the next command.
     transfer_auto_approve: dt.timedelta = dt.timedelta(days=5)
-    # How <renew> behaves (tests set these). `renew_refusal`: every renew gets this code
-    # (2105, or 2304 as a lock). `auto_renew`: the registry renews by itself (as SIDN and
-    # DENIC are understood to do): a refused renew finds the domain renewed by the
-    # registry, a year from its expiry. `renew_extra_days`: a registry that renews from
-    # a later date than the expiry (its new date is that many days past a plain year).
+    # How <renew> behaves at the other TLDs (tests set these). `renew_refusal`: every
+    # renew gets this code (2105, or 2304 as a lock). `auto_renew`: a refused renew finds
+    # the domain renewed by the registry, a year from its expiry. `renew_extra_days`: a
+    # registry that renews from a later date than the expiry (its new date is that many
+    # days past a plain year).
     renew_refusal: int = 0
     auto_renew: bool = False
     renew_extra_days: int = 0
+    # The TLDs renewed by the registry itself at their expiry (by `clock`), a year at a
+    # time, unless deleted; <renew> there is unimplemented. Tests empty it to play a
+    # registry that did not renew.
+    self_renew_tlds: tuple[str, ...] = SELF_RENEW_TLDS
     # RFC 3915 at RGP_TLDS: a deleted domain can be restored for `redemption_period`,
     # then waits `pending_delete_period` and is purged. `clock` is the registry's time
     # for these periods (tests move it).
@@ -360,6 +371,21 @@ class Registry:
         for name in gone:
             del self.domains[name]
         if gone:
+            self.save()
+
+    def renewals_due(self) -> None:
+        """Renew by a year each domain at `self_renew_tlds` whose expiry has come, as
+        those registries do at the expiry of a domain not deleted (call under the lock)."""
+        now = self.clock()
+        changed = False
+        for record in self.domains.values():
+            if record.deleted_at or record.name.rsplit(".", 1)[-1] not in self.self_renew_tlds:
+                continue
+            expires = dt.datetime.fromisoformat(record.expires.replace("Z", "+00:00"))
+            while expires <= now:
+                expires = _add_years(expires, 1)
+                record.expires, changed = _iso(expires), True
+        if changed:
             self.save()
 
     def transfers_due(self) -> None:
@@ -508,6 +534,7 @@ class Session:
             nth = reg.commands_seen
             reg.received.append(name)
             reg.purges_due()
+            reg.renewals_due()
         faults = reg.faults
         if faults.slow_seconds:
             time.sleep(faults.slow_seconds)
@@ -720,6 +747,8 @@ class Session:
         name = self._domain_name(_text(obj, _q(DOMAIN, "name")))
         current = _text(obj, _q(DOMAIN, "curExpDate"))
         reg = self.registry
+        if name.rsplit(".", 1)[-1] in reg.self_renew_tlds:
+            raise Refusal(2101, "domain:renew is not implemented: the registry renews by itself")
         with reg.lock:
             record = self._own_domain(name)
             years = self._years(obj, name)

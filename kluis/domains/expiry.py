@@ -4,18 +4,24 @@
   that queued a DomainRenewal for the registration from its current expiry on
   (kluis/domains/renewals.py). Without one the domain is not renewed, whether the
   renewal invoice is open or the customer ended the subscription.
-- **Notice.** NOTICE_DAYS (14 and 3) days before the expiry, an unpaid domain's
+- **Notice.** NOTICE_DAYS (14 and 3) days before the end day, an unpaid domain's
   customer gets a mail through the outbox, once per notice and term (the dedupe key
   names the registration, its expiry and the notice). A job that did not run on the
   14th day sends only the nearest notice, never two at once.
-- **End.** From the expiry day on, the worker's `domains_expiry` job sends
-  <domain:delete>. The registry's yes, or its 2303 (a run that crashed after the
-  yes), marks the registration deleted, ends its subscription on the day before the
-  expiry (billing credits the unpaid renewal period) and queues one mail, in one
-  transaction (a registry with grace periods answers a second delete of a domain it
-  holds as pendingDelete with 2304; <info> tells that apart from a lock). The contact
-  clean-up job then deletes the holder's contact at the
-  registry once no other domain there needs it (kluis/domains/follow.py).
+- **Ahead of a registry that renews by itself.** SIDN, DNS Belgium and DENIC renew a
+  domain at its expiry, billed to us, unless it was deleted before
+  (`Registry.renews_itself`). There an unpaid domain's end day is
+  `delete_before_expiry_days` before its expiry (end_day), and the notices count down
+  to that day: they name it as the day the domain is cancelled.
+- **End.** From the end day on (the expiry day, or the days before it above), the
+  worker's `domains_expiry` job sends <domain:delete>. The registry's yes, or its
+  2303 (a run that crashed after the yes), marks the registration deleted, ends its
+  subscription on the day before the expiry (billing credits the unpaid renewal
+  period) and queues one mail, in one transaction (a registry with grace periods
+  answers a second delete of a domain it holds as pendingDelete with 2304; <info>
+  tells that apart from a lock). The contact clean-up job then deletes the holder's
+  contact at the registry once no other domain there needs it
+  (kluis/domains/follow.py).
 - **Paid in time.** A payment that arrives before the delete is sent queues the
   renewal, and the domain is no longer unpaid: nothing is deleted. The unpaid check
   is repeated just before the delete.
@@ -24,7 +30,8 @@
   well before the end of the first period the order paid for. Before any notice or
   delete, such a domain's first period is queued as its renewal (first_period_cover),
   so it is not unpaid at the registry's date and the renewal job renews it there
-  (curExpDate the registry's date). One whose registry expiry comes after the paid
+  (curExpDate the registry's date), or, at a registry that renews by itself, reads
+  the registry's new date after it. One whose registry expiry comes after the paid
   period ends there, unpaid, as any other.
 - **Refused.** A registry that refuses the delete (2304, a lock; 2201, no longer
   ours) leaves the domain registered with the registry's words on the domains desk.
@@ -38,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -107,6 +114,24 @@ def unpaid() -> Any:
     ).exclude(Exists(paid))
 
 
+def end_day(registration: DomainRegistration) -> dt.date:
+    """The day an unpaid domain is deleted: its expiry, or at a registry that renews by
+    itself the configured days before it."""
+    assert registration.expires_on is not None
+    registry = REGISTRIES.get(registration.registry)
+    ahead = registry.delete_before_expiry_days if registry and registry.renews_itself else 0
+    return registration.expires_on - dt.timedelta(days=ahead)
+
+
+def ending_by(day: dt.date) -> Q:
+    """Registrations whose end day (end_day) is `day` or earlier."""
+    ahead = {r.key: r.delete_before_expiry_days for r in REGISTRIES.values() if r.renews_itself}
+    others = Q(expires_on__lte=day) & ~Q(registry__in=list(ahead))
+    for key, days in ahead.items():
+        others |= Q(registry=key, expires_on__lte=day + dt.timedelta(days=days))
+    return others
+
+
 # --- mails ----------------------------------------------------------------------------
 
 
@@ -133,9 +158,9 @@ def deleted_key(registration: DomainRegistration) -> str:
     return f"domains:deleted:{registration.pk}"
 
 
-def _notice_due(expires_on: dt.date, today: dt.date) -> int | None:
-    """The notice (days before) that is due today, the nearest one only."""
-    left = (expires_on - today).days
+def _notice_due(ends_on: dt.date, today: dt.date) -> int | None:
+    """The notice (days before the end day) that is due today, the nearest one only."""
+    left = (ends_on - today).days
     if left <= 0:
         return None  # the day itself: the deletion's mail tells it
     due = [days for days in NOTICE_DAYS if left <= days]
@@ -143,19 +168,19 @@ def _notice_due(expires_on: dt.date, today: dt.date) -> int | None:
 
 
 def notices_send(*, today: dt.date | None = None) -> int:
-    """Mail each unpaid domain's customer the notice due today (once per notice)."""
+    """Mail each unpaid domain's customer the notice due today (once per notice): the
+    mail names the end day (end_day) as the day the domain is cancelled."""
     today = today or timezone.localdate()
-    soon = today + dt.timedelta(days=max(NOTICE_DAYS))
+    soon = ending_by(today + dt.timedelta(days=max(NOTICE_DAYS)))
     # A transfer's paid first period first, so no notice goes out for it.
-    first_period_cover(unpaid().filter(kind=DomainRegistration.Kind.TRANSFER, expires_on__lte=soon))
+    first_period_cover(unpaid().filter(soon, kind=DomainRegistration.Kind.TRANSFER))
     sent = 0
     for registration in (
-        unpaid()
-        .filter(expires_on__gt=today, expires_on__lte=soon)
-        .select_related("order__customer")
+        unpaid().filter(soon).exclude(ending_by(today)).select_related("order__customer")
     ):
         assert registration.expires_on is not None
-        days = _notice_due(registration.expires_on, today)
+        ends_on = end_day(registration)
+        days = _notice_due(ends_on, today)
         if days is None:
             continue
         key = notice_key(registration, days)
@@ -166,11 +191,7 @@ def notices_send(*, today: dt.date | None = None) -> int:
                 registration,
                 NOTICE,
                 PURPOSE,
-                {
-                    "registration": registration.pk,
-                    "expires": registration.expires_on.isoformat(),
-                    "days": days,
-                },
+                {"registration": registration.pk, "expires": ends_on.isoformat(), "days": days},
                 key,
             )
             audit_append(
@@ -245,6 +266,7 @@ def domain_end(
     _after_delete(registration)
     assert registration.expires_on is not None
     expires_on = registration.expires_on
+    ended_on = end_day(registration)
     with transaction.atomic():
         locked = DomainRegistration.objects.select_for_update().get(pk=registration.pk)
         if locked.status != DomainRegistration.Status.REGISTERED:
@@ -261,7 +283,7 @@ def domain_end(
             locked,
             DELETED,
             PURPOSE,
-            {"registration": locked.pk, "expires": expires_on.isoformat()},
+            {"registration": locked.pk, "expires": ended_on.isoformat()},
             deleted_key(locked),
         )
         audit_append(
@@ -274,11 +296,11 @@ def domain_end(
 
 
 def expiry_run(*, today: dt.date | None = None, session_for: SessionFor = _session) -> str:
-    """Notices for unpaid domains, and the end of those whose expiry came (the job)."""
+    """Notices for unpaid domains, and the end of those whose end day came (the job)."""
     today = today or timezone.localdate()
     noticed = notices_send(today=today)
     deleted = refused = waiting = 0
-    ending = unpaid().filter(expires_on__lte=today).select_related("order__customer", "line")
+    ending = unpaid().filter(ending_by(today)).select_related("order__customer", "line")
     for registration in ending[:50]:
         try:
             result = domain_end(registration=registration, session_for=session_for)

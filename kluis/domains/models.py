@@ -170,7 +170,8 @@ class PollMessage(models.Model):
 
 
 class DomainRenewal(models.Model):
-    """One paid year of a registered domain, on its way to the registry as <renew>.
+    """One paid year of a registered domain, on its way to the registry as <renew> (or,
+    at a registry that renews by itself, waiting for it to do so).
 
     Queued when the renewal invoice of the domain's subscription is paid; unique per
     registration and period, so a payment heard twice renews once.
@@ -181,8 +182,12 @@ class DomainRenewal(models.Model):
         RENEWED = "renewed", _("verlengd")
         FAILED = "failed", _("verlenging mislukt")
         # The registry refused our <renew> and its <info> showed it had renewed the
-        # domain by itself (SIDN and DENIC are understood to): its date is recorded.
+        # domain by itself, or a registry that renews by itself showed its new date after
+        # the expiry: its date is recorded.
         BY_REGISTRY = "by_registry", _("door de registry verlengd")
+        # Paid, at a registry that renews by itself (`Registry.renews_itself`): no
+        # <renew> is sent; once its expiry has passed, <info> reads the new date.
+        AWAITING = "awaiting", _("betaald, de registry verlengt zelf")
 
     registration = models.ForeignKey(
         DomainRegistration, on_delete=models.PROTECT, related_name="renewals"

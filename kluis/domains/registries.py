@@ -73,6 +73,27 @@ class Registry:
     # have a quarantine with a restore of their own, not RFC 3915: not used.
     rgp: bool = False
     redemption_days: int = 30
+    # The registry renews a domain by itself at its expiry, for another year billed to
+    # the registrar, unless the registrar deleted (cancelled) it before; it takes no
+    # <domain:renew>. kluis then sends no renew for a paid term: it reads the new expiry
+    # with <info> once the old one has passed (kluis/domains/renewals.py), and deletes
+    # an unpaid domain `delete_before_expiry_days` days before its expiry rather than on
+    # the day (kluis/domains/expiry.py). Sources, read 2026-12-06 (◐ none is the
+    # registry's own current documentation):
+    # - SIDN (.nl): CentralNic Reseller's knowledge base (kb.centralnicreseller.com,
+    #   domains/tlds/nl) and the RRPproxy wiki: ".nl domains cannot be renewed
+    #   explicitly"; Net::DRI's SIDN driver lists domain_renew as unavailable. Deletion
+    #   deadline: RRPproxy "2 days prior to expiration", Enom's auto-renew-only list 3
+    #   days, another platform 1 day; 2 taken. ◐ The code SIDN answers a <renew> with is
+    #   not confirmed (the local registry answers 2101, Unimplemented command).
+    # - DNS Belgium (.be): its own registrant page ("if the renewal date is exceeded,
+    #   your registrar will be invoiced automatically for a new period") and Net::DRI's
+    #   .be driver (domain_renew unavailable). ◐ Deadline: Enom's list, 3 days.
+    # - DENIC (.de): Enom's auto-renew-only list only (delete by 1 day before expiry). ◐
+    #   Not in DENIC's own documentation as read here.
+    # EURid (.eu) and the gTLD registries take <domain:renew>: not set.
+    renews_itself: bool = False
+    delete_before_expiry_days: int = 0
 
     @property
     def outside_eu(self) -> bool:
@@ -101,6 +122,8 @@ REGISTRIES: dict[str, Registry] = {
             max_years=1,
             max_sessions=4,
             admin_tech=True,
+            renews_itself=True,
+            delete_before_expiry_days=2,
         ),
         Registry(
             key="eurid",
@@ -138,6 +161,8 @@ REGISTRIES: dict[str, Registry] = {
             max_years=1,
             max_sessions=4,
             admin_tech=False,
+            renews_itself=True,
+            delete_before_expiry_days=3,
         ),
         Registry(
             key="denic",
@@ -155,6 +180,8 @@ REGISTRIES: dict[str, Registry] = {
             max_years=1,
             max_sessions=4,
             admin_tech=False,
+            renews_itself=True,
+            delete_before_expiry_days=1,
         ),
         Registry(
             key="verisign",

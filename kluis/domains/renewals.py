@@ -11,12 +11,20 @@
 - **Crashes.** A run killed after the registry's yes but before our commit finds, on
   its next run, a registry expiry past the one we had: it completes instead of
   renewing twice.
-- **Refused.** A registry that refuses the <renew> (some renew by themselves: SIDN and
-  DENIC are understood to) is asked for the domain with <info>: an expiry past ours
+- **Refused.** A registry that refuses the <renew> (one not known to renew by itself)
+  is asked for the domain with <info>: an expiry past ours
   is the registry's own renewal, recorded as our expiry and the renewal closed as done
   by the registry, audited, in one transaction, so the next unpaid term is judged from
   the real date. Otherwise (or when <info> fails too) the renewal fails onto the desk
   with the registry's words.
+- **Registries that renew by themselves** (`Registry.renews_itself`: SIDN, DNS
+  Belgium, DENIC) take no <renew>: the registry renews a domain at its expiry unless
+  the registrar deleted it before. A paid term there sends nothing: the renewal is
+  closed as paid ("betaald, de registry verlengt zelf"). Once the registry's expiry
+  has passed, the job reads the domain with <info>: a later date is the registry's
+  renewal, recorded as above (`domains.renewed_by_registry`). An <info> that still
+  shows the old date BY_REGISTRY_WAIT_DAYS after the expiry, or that is refused, fails
+  the renewal onto the desk with the registry's words.
 - **Ledger.** A renewal sends the registry no personal data but the domain name it
   already holds; it is audited (`domains.renewed`), not a new disclosure.
 """
@@ -30,12 +38,13 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kluis.audit.chain import audit_append
 from kluis.domains import shop_link
 from kluis.domains.epp.client import EppClient, EppCommandFailed, EppError
 from kluis.domains.models import DomainRegistration, DomainRenewal
-from kluis.domains.registries import REGISTRIES
+from kluis.domains.registries import REGISTRIES, Registry
 from kluis.domains.services import ACTOR, SessionFor, _local_date, _session
 
 if TYPE_CHECKING:
@@ -43,6 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 YEARS = 1
+# At a registry that renews by itself: an <info> that still shows the old expiry this
+# many days after it goes to the desk (before, the registry may not have booked it yet).
+BY_REGISTRY_WAIT_DAYS = 3
 
 
 def renewals_queue_for(invoices: Sequence[Invoice]) -> int:
@@ -120,7 +132,7 @@ def _close_by_registry(renewal: DomainRenewal, expires: dt.date, refusal: str) -
     """Record the registry's own renewal: its date as ours, the renewal done by it."""
     with transaction.atomic():
         locked = DomainRenewal.objects.select_for_update().get(pk=renewal.pk)
-        if locked.status != DomainRenewal.Status.PENDING:
+        if locked.status not in (DomainRenewal.Status.PENDING, DomainRenewal.Status.AWAITING):
             return locked
         registration = DomainRegistration.objects.select_for_update().get(pk=locked.registration_id)
         before = registration.expires_on
@@ -142,14 +154,66 @@ def _close_by_registry(renewal: DomainRenewal, expires: dt.date, refusal: str) -
                 "expires_after": expires.isoformat(),
             },
         )
-    log.info("renewal %s: refused, the registry renewed by itself", renewal.pk)
+    log.info("renewal %s: the registry renewed by itself", renewal.pk)
     return locked
 
 
-def domain_renew(*, renewal: DomainRenewal, session_for: SessionFor = _session) -> DomainRenewal:
+def _left_to_registry(
+    renewal: DomainRenewal, registry: Registry, session_for: SessionFor, today: dt.date
+) -> DomainRenewal:
+    """A paid period at a registry that renews by itself: no <renew>. Up to its expiry
+    the renewal waits, paid; after it, <info> reads the registry's new date."""
+    registration = renewal.registration
+    expiry = renewal.expires_before or registration.expires_on
+    awaiting = DomainRenewal.objects.filter(pk=renewal.pk, status=DomainRenewal.Status.PENDING)
+    if expiry is None or today <= expiry:
+        awaiting.update(status=DomainRenewal.Status.AWAITING)
+        renewal.refresh_from_db()
+        return renewal
+    name = shop_link.domain_of(registration.line)
+    with session_for(registry) as epp:
+        try:
+            info = epp.domain_info(name)
+        except EppCommandFailed as exc:
+            _fail(renewal, f"{registry.name}: {exc.response.explain()}")
+            renewal.refresh_from_db()
+            return renewal
+    at_registry = _local_date(info.expires) if info.expires is not None else None
+    if at_registry is not None and at_registry > expiry:
+        return _close_by_registry(renewal, at_registry, "")
+    if today < expiry + dt.timedelta(days=BY_REGISTRY_WAIT_DAYS):
+        awaiting.update(status=DomainRenewal.Status.AWAITING)
+        renewal.refresh_from_db()
+        return renewal
+    _fail(
+        renewal,
+        _(
+            "%(registry)s heeft de naam niet zelf verlengd: %(days)s dagen na de "
+            "verloopdatum toont <info> als verloopdatum %(expires)s (status: %(statuses)s)."
+        )
+        % {
+            "registry": registry.name,
+            "days": (today - expiry).days,
+            "expires": at_registry.isoformat() if at_registry else "—",
+            "statuses": ", ".join(info.statuses) or "—",
+        },
+    )
+    log.info("renewal %s: the registry shows no renewal after its expiry", renewal.pk)
+    renewal.refresh_from_db()
+    return renewal
+
+
+def domain_renew(
+    *,
+    renewal: DomainRenewal,
+    session_for: SessionFor = _session,
+    today: dt.date | None = None,
+) -> DomainRenewal:
     """Renew one paid period; EppError (unreachable) leaves it pending."""
     registration = renewal.registration
     registry = REGISTRIES[registration.registry]
+    if registry.renews_itself:
+        return _left_to_registry(renewal, registry, session_for, today or timezone.localdate())
     if not registry.period_allowed(YEARS):
         _fail(renewal, f"{registry.name}: {YEARS} jaar is niet toegestaan")
         return renewal
@@ -201,17 +265,24 @@ def domain_renew(*, renewal: DomainRenewal, session_for: SessionFor = _session) 
     return locked
 
 
-def renewals_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
-    """Renew what was paid (the worker's job); a one-line outcome without names."""
-    done = failed = waiting = 0
-    pending = (
-        DomainRenewal.objects.filter(status=DomainRenewal.Status.PENDING)
-        .select_related("registration__order", "registration__line")
-        .order_by("pk")[:limit]
-    )
-    for renewal in pending:
+def renewals_run(
+    *, limit: int = 50, session_for: SessionFor = _session, today: dt.date | None = None
+) -> str:
+    """Renew what was paid, and read the registry's own renewal of what it renews by
+    itself once its expiry has passed (the worker's job); a one-line outcome without
+    names."""
+    today = today or timezone.localdate()
+    done = failed = waiting = left = 0
+    found = DomainRenewal.objects.select_related("registration__order", "registration__line")
+    due = [
+        *found.filter(status=DomainRenewal.Status.PENDING).order_by("pk")[:limit],
+        *found.filter(status=DomainRenewal.Status.AWAITING, expires_before__lt=today).order_by(
+            "pk"
+        )[:limit],
+    ]
+    for renewal in due:
         try:
-            result = domain_renew(renewal=renewal, session_for=session_for)
+            result = domain_renew(renewal=renewal, session_for=session_for, today=today)
         except EppError as exc:
             DomainRenewal.objects.filter(pk=renewal.pk).update(
                 attempts=renewal.attempts + 1, last_error=str(exc)[:500]
@@ -220,6 +291,9 @@ def renewals_run(*, limit: int = 50, session_for: SessionFor = _session) -> str:
             continue
         if result.status in (DomainRenewal.Status.RENEWED, DomainRenewal.Status.BY_REGISTRY):
             done += 1
+        elif result.status == DomainRenewal.Status.AWAITING:
+            left += 1
         else:
             failed += 1
-    return f"{done} renewed, {failed} failed, {waiting} waiting"
+    outcome = f"{done} renewed, {failed} failed, {waiting} waiting"
+    return f"{outcome}, {left} left to the registry" if left else outcome

@@ -85,13 +85,15 @@ class RenewalRow:
 
 
 def renewal_rows(limit: int = 50) -> list[RenewalRow]:
-    """Failed renewals first, then those waiting, then the latest done."""
+    """Failed renewals first, then those waiting (for us or for a registry that renews by
+    itself), then the latest done."""
     found = DomainRenewal.objects.select_related(
         "registration__order", "registration__line__extension"
     )
     ordered = [
         *found.filter(status=DomainRenewal.Status.FAILED),
         *found.filter(status=DomainRenewal.Status.PENDING),
+        *found.filter(status=DomainRenewal.Status.AWAITING),
         *found.filter(
             status__in=[DomainRenewal.Status.RENEWED, DomainRenewal.Status.BY_REGISTRY]
         ).order_by("-renewed_at")[:limit],
@@ -113,19 +115,22 @@ class EndingRow:
     registration: DomainRegistration
     domain: str
     registry: str
-    # The notices mailed for the current term, in days before the expiry.
+    # The day it is deleted unless paid (kluis.domains.expiry.end_day).
+    ends_on: dt.date
+    # The notices mailed for the current term, in days before the end day.
     notices: tuple[int, ...]
 
 
 def ending_rows(limit: int = 100) -> list[EndingRow]:
-    """Unpaid domains whose term ends within the notice window (or ended): deleted at
-    their expiry unless the renewal invoice is paid first."""
-    from kluis.domains.expiry import NOTICE_DAYS, notice_key, unpaid
+    """Unpaid domains whose end day lies within the notice window (or passed): deleted
+    on it (their expiry, or before it at a registry that renews by itself) unless the
+    renewal invoice is paid first."""
+    from kluis.domains.expiry import NOTICE_DAYS, end_day, ending_by, notice_key, unpaid
 
     soon = timezone.localdate() + dt.timedelta(days=max(NOTICE_DAYS))
     found = list(
         unpaid()
-        .filter(expires_on__lte=soon)
+        .filter(ending_by(soon))
         .select_related("order", "line", "line__extension")
         .order_by("expires_on")[:limit]
     )
@@ -141,6 +146,7 @@ def ending_rows(limit: int = 100) -> list[EndingRow]:
             registration=r,
             domain=shop_link.domain_masked(r.line),
             registry=REGISTRIES[r.registry].name if r.registry in REGISTRIES else "—",
+            ends_on=end_day(r),
             notices=tuple(sorted(mailed.get(r.pk, []), reverse=True)),
         )
         for r in found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import socket
 import ssl
 import threading
@@ -152,7 +153,10 @@ def test_the_server_answers_2001_to_a_command_that_is_not_valid_epp(
 # --- domains ---------------------------------------------------------------------------
 
 
-def test_check_create_info_renew_update_delete(epp_client: EppClient) -> None:
+def test_check_create_info_renew_update_delete(
+    epp_client: EppClient, registry_server: epp_local.Running
+) -> None:
+    registry_server.registry.self_renew_tlds = ()  # a registry that takes <renew> at .nl
     assert epp_client.domain_check(["voorbeeld.nl"])[0].available
     setup_domain(epp_client)
     assert not epp_client.domain_check(["voorbeeld.nl"])[0].available
@@ -174,6 +178,35 @@ def test_check_create_info_renew_update_delete(epp_client: EppClient) -> None:
     )
     epp_client.domain_delete("voorbeeld.nl")
     assert code_of(lambda: epp_client.domain_info("voorbeeld.nl")) == 2303
+
+
+def test_a_registry_that_renews_by_itself_refuses_renew_and_renews_at_the_expiry(
+    epp_client: EppClient, registry_server: epp_local.Running
+) -> None:
+    def create(name: str) -> None:
+        contacts = {"registrant": "KL-1", "admin": "KL-ADM", "tech": "KL-ADM"}
+        epp_client.domain_create(name=name, years=1, auth_pw="Token12345", **contacts)
+
+    setup_domain(epp_client, "zelf.nl")
+    expires = epp_client.domain_info("zelf.nl").expires
+    assert expires is not None
+    refused = code_of(
+        lambda: epp_client.domain_renew(name="zelf.nl", current_expiry=expires.date(), years=1)
+    )
+    assert refused == 2101
+    assert epp_client.domain_info("zelf.nl").expires == expires  # not before its expiry
+    registry_server.registry.clock = lambda: expires + dt.timedelta(hours=1)
+    assert epp_client.domain_info("zelf.nl").expires == expires.replace(year=expires.year + 1)
+    # A domain deleted before its expiry is not renewed.
+    create("weg.nl")
+    epp_client.domain_delete("weg.nl")
+    assert code_of(lambda: epp_client.domain_info("weg.nl")) == 2303
+    # .com takes <renew> as before.
+    create("expliciet.com")
+    com = epp_client.domain_info("expliciet.com").expires
+    assert com is not None
+    renewed = epp_client.domain_renew(name="expliciet.com", current_expiry=com.date(), years=1)
+    assert renewed is not None and renewed.year == com.year + 1
 
 
 def test_the_result_codes_of_refusals(epp_client: EppClient, registry_server: Running) -> None:

@@ -51,20 +51,19 @@ def test_an_unpaid_domain_gets_two_notices_then_is_deleted_once_and_its_contact_
     expires = registration.expires_on
     assert expires is not None
     invoice = _unpaid_invoice(personas, registration)
+    end = expiry.end_day(registration)  # .nl: before the expiry, as SIDN renews by itself
 
     days = dt.timedelta(days=1)
-    assert expiry.expiry_run(today=expires - 20 * days).startswith("0 notices")
-    assert expiry.expiry_run(today=expires - 14 * days).startswith("1 notices")
-    assert expiry.expiry_run(today=expires - 14 * days).startswith("0 notices")  # once
-    assert expiry.expiry_run(today=expires - 10 * days).startswith("0 notices")
-    assert expiry.expiry_run(today=expires - 3 * days).startswith("1 notices")
-    assert expiry.expiry_run(today=expires - 1 * days) == (
-        "0 notices, 0 deleted, 0 refused, 0 waiting"
-    )
+    assert expiry.expiry_run(today=end - 20 * days).startswith("0 notices")
+    assert expiry.expiry_run(today=end - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=end - 14 * days).startswith("0 notices")  # once
+    assert expiry.expiry_run(today=end - 10 * days).startswith("0 notices")
+    assert expiry.expiry_run(today=end - 3 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=end - 1 * days) == ("0 notices, 0 deleted, 0 refused, 0 waiting")
     assert len(_mails(expiry.NOTICE)) == 2
     assert "niet-betaald.nl" in registries_local.registry.domains  # not before its end
 
-    assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    assert expiry.expiry_run(today=end) == "0 notices, 1 deleted, 0 refused, 0 waiting"
     registration.refresh_from_db()
     assert registration.status == DomainRegistration.Status.DELETED
     assert "niet-betaald.nl" not in registries_local.registry.domains
@@ -77,7 +76,7 @@ def test_an_unpaid_domain_gets_two_notices_then_is_deleted_once_and_its_contact_
     assert AuditEntry.objects.filter(action="domains.deleted").count() == 1
 
     # Run again: nothing more is sent or mailed.
-    assert expiry.expiry_run(today=expires + days) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    assert expiry.expiry_run(today=end + days) == "0 notices, 0 deleted, 0 refused, 0 waiting"
     assert registries_local.registry.received.count("domain:delete") == 1
     assert len(_mails(expiry.DELETED)) == 1
     # The holder's contact is deleted at the registry: no domain needs it any more.
@@ -92,16 +91,15 @@ def test_the_mails_say_the_date_in_dutch_and_english(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
     registration = _registered_with_subscription(personas, "bericht.nl")
-    expires = registration.expires_on
-    assert expires is not None
-    expiry.expiry_run(today=expires - dt.timedelta(days=3))
+    end = expiry.end_day(registration)  # .nl: cancelled before its expiry
+    expiry.expiry_run(today=end - dt.timedelta(days=3))
     mail.outbox.clear()
     assert deliver_due(worker="test").sent == 1
     (notice,) = mail.outbox
     translation.activate("nl")
     from kluis.formats import long_date
 
-    day = long_date(expires, "nl")
+    day = long_date(end, "nl")
     assert notice.subject == (
         f"Je domeinnaam bericht.nl wordt op {day} opgeheven als de verlenging niet betaald is"
     )
@@ -109,18 +107,18 @@ def test_the_mails_say_the_date_in_dutch_and_english(
 
     registration.order.language = "en"
     registration.order.save(update_fields=["language"])
-    expiry.expiry_run(today=expires)
+    expiry.expiry_run(today=end)
     mail.outbox.clear()
     assert deliver_due(worker="test").sent == 1
     (gone,) = mail.outbox
     assert gone.subject == "Your domain name bericht.nl has been deleted"
-    assert long_date(expires, "en") in str(gone.body)
+    assert long_date(end, "en") in str(gone.body)
 
 
 def test_a_payment_before_the_end_cancels_the_deletion(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
-    registration = _registered_with_subscription(personas, "net-op-tijd.nl")
+    registration = _registered_with_subscription(personas, "net-op-tijd.eu")
     expires = registration.expires_on
     assert expires is not None
     invoice = _unpaid_invoice(personas, registration)
@@ -130,7 +128,7 @@ def test_a_payment_before_the_end_cancels_the_deletion(
     invoice_paid(invoice)
     assert expiry.expiry_run(today=expires - dt.timedelta(days=3)).startswith("0 notices")
     assert expiry.expiry_run(today=expires) == "0 notices, 0 deleted, 0 refused, 0 waiting"
-    assert "net-op-tijd.nl" in registries_local.registry.domains
+    assert "net-op-tijd.eu" in registries_local.registry.domains
     assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
     registration.refresh_from_db()
     assert registration.status == DomainRegistration.Status.REGISTERED
@@ -152,6 +150,13 @@ def test_the_desk_lists_what_ends_unpaid_with_the_notices_sent(
     desk = client.get(reverse("domains_backoffice:desk")).content.decode()
     assert "Niet betaald: opheffen bij het verlopen" in desk
     assert "14 dagen vooraf" in desk
+    # Its end day, before the expiry: SIDN renews a .nl by itself unless cancelled.
+    from kluis.formats import long_date
+
+    registration.refresh_from_db()
+    assert expiry.end_day(registration) < today + dt.timedelta(days=10)
+    assert "Opheffen op" in desk
+    assert long_date(expiry.end_day(registration), "nl") in desk
     assert "bijna-weg.nl" not in desk  # masked outside a case
 
 
@@ -159,8 +164,7 @@ def test_a_job_that_starts_late_sends_only_the_nearest_notice(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
     registration = _registered_with_subscription(personas, "laat.nl")
-    assert registration.expires_on is not None
-    expiry.expiry_run(today=registration.expires_on - dt.timedelta(days=2))
+    expiry.expiry_run(today=expiry.end_day(registration) - dt.timedelta(days=2))
     (only,) = _mails(expiry.NOTICE)
     assert only.dedupe_key.endswith(":3")
 
@@ -307,13 +311,16 @@ def test_a_transferred_nl_is_not_ended_at_a_registry_expiry_within_the_paid_peri
     assert expiry.expiry_run(today=soon) == "0 notices, 0 deleted, 0 refused, 0 waiting"
     assert not _mails(expiry.NOTICE)
     assert "verhuisd-betaald.nl" in registries_local.registry.domains
-    # The paid first period is renewed at the registry from its own date.
+    # The paid first period: SIDN renews the domain by itself at its date, and kluis
+    # reads the new date after it.
     (renewal,) = DomainRenewal.objects.filter(registration=registration)
     assert renewal.expires_before == soon
-    assert renewals.renewals_run() == "1 renewed, 0 failed, 0 waiting"
+    assert renewals.renewals_run() == "0 renewed, 0 failed, 0 waiting, 1 left to the registry"
+    registries_local.registry.clock = lambda: dt.datetime.combine(soon + days, dt.time(), dt.UTC)
+    assert renewals.renewals_run(today=soon + days) == "1 renewed, 0 failed, 0 waiting"
     registration.refresh_from_db()
     assert registration.expires_on == soon.replace(year=soon.year + 1)
-    assert registries_local.registry.received.count("domain:renew") == 1
+    assert registries_local.registry.received.count("domain:renew") == 0
 
     # The next term not paid: it ends at the registry's new date, as any unpaid domain.
     later = registration.expires_on
@@ -337,3 +344,43 @@ def test_a_transferred_nl_past_its_paid_period_unpaid_still_ends_at_the_registry
     assert registration.status == DomainRegistration.Status.DELETED
     assert not DomainRenewal.objects.filter(registration=registration).exists()
     assert "verhuisd-laat.nl" not in registries_local.registry.domains
+
+
+def test_an_unpaid_nl_is_deleted_days_before_its_expiry_with_the_notices_ahead_of_it(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    """SIDN renews a .nl by itself at its expiry unless it was cancelled before: the
+    unpaid one is deleted `delete_before_expiry_days` ahead, and the notices count down
+    to that day; an unpaid .eu (EURid takes <renew>) still ends on its expiry."""
+    from kluis.domains.registries import REGISTRIES
+
+    nl = _registered_with_subscription(personas, "opzeggen-vooraf.nl")
+    eu = _registered_with_subscription(personas, "opheffen-op-de-dag.eu")
+    expires = nl.expires_on
+    assert expires is not None and eu.expires_on == expires
+    ahead = REGISTRIES["sidn"].delete_before_expiry_days
+    assert ahead > 0
+    days = dt.timedelta(days=1)
+    end = expires - ahead * days
+
+    # The notices: 14 and 3 days before the .nl's end day, and before the .eu's expiry.
+    assert expiry.expiry_run(today=end - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=expires - 14 * days).startswith("1 notices")
+    assert expiry.expiry_run(today=end - 3 * days).startswith("1 notices")
+    (first, second) = [m for m in _mails(expiry.NOTICE) if m.context["registration"] == nl.pk]
+    assert first.context["expires"] == second.context["expires"] == end.isoformat()
+    assert [first.context["days"], second.context["days"]] == [14, 3]
+
+    # Deleted on its end day, before the expiry; the .eu is left to its own date.
+    # (the .eu's 3-day notice on the day before)
+    assert expiry.expiry_run(today=end - days) == "1 notices, 0 deleted, 0 refused, 0 waiting"
+    assert "opzeggen-vooraf.nl" in registries_local.registry.domains
+    assert expiry.expiry_run(today=end) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    nl.refresh_from_db()
+    assert nl.status == DomainRegistration.Status.DELETED
+    assert "opzeggen-vooraf.nl" not in registries_local.registry.domains
+    (gone,) = _mails(expiry.DELETED)
+    assert gone.context["expires"] == end.isoformat()
+    eu.refresh_from_db()
+    assert eu.status == DomainRegistration.Status.REGISTERED
+    assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
