@@ -217,6 +217,9 @@ def test_a_paid_nl_sends_no_renew_and_its_new_date_is_read_after_the_expiry(
     seen = len(registry.received)
     assert renewals.renewals_run(today=before) == "0 renewed, 0 failed, 0 waiting"
     assert len(registry.received) == seen  # nothing asked before the expiry passed
+    log_in(client, personas.staff["orders"])
+    page = client.get(reverse("domains_backoffice:desk")).content.decode()
+    assert "betaald, de registry verlengt zelf" in page
 
     # SIDN renews it at its expiry; the next run reads the new date with <info>.
     registry.clock = lambda: _past(before + days)
@@ -231,7 +234,6 @@ def test_a_paid_nl_sends_no_renew_and_its_new_date_is_read_after_the_expiry(
     entry = AuditEntry.objects.filter(action="domains.renewed_by_registry").get()
     assert _plus_year(before).isoformat() in entry.payload
     assert renewals.renewals_run(today=before + 2 * days) == "0 renewed, 0 failed, 0 waiting"
-    log_in(client, personas.staff["orders"])
     page = client.get(reverse("domains_backoffice:desk")).content.decode()
     assert "door de registry verlengd" in page
 
