@@ -201,6 +201,9 @@ class DomainRenewal(models.Model):
     expires_after = models.DateField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # A renewal left to a registry that renews by itself: the day its <info> was last
+    # read after the expiry (once a day, not on every run of the job).
+    checked_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     renewed_at = models.DateTimeField(null=True, blank=True)
 

@@ -182,7 +182,7 @@ def _left_to_registry(
     if at_registry is not None and at_registry > expiry:
         return _close_by_registry(renewal, at_registry, "")
     if today < expiry + dt.timedelta(days=BY_REGISTRY_WAIT_DAYS):
-        awaiting.update(status=DomainRenewal.Status.AWAITING)
+        DomainRenewal.objects.filter(pk=renewal.pk).update(checked_on=today)
         renewal.refresh_from_db()
         return renewal
     _fail(
@@ -276,9 +276,9 @@ def renewals_run(
     found = DomainRenewal.objects.select_related("registration__order", "registration__line")
     due = [
         *found.filter(status=DomainRenewal.Status.PENDING).order_by("pk")[:limit],
-        *found.filter(status=DomainRenewal.Status.AWAITING, expires_before__lt=today).order_by(
-            "pk"
-        )[:limit],
+        *found.filter(status=DomainRenewal.Status.AWAITING, expires_before__lt=today)
+        .exclude(checked_on__gte=today)
+        .order_by("pk")[:limit],
     ]
     for renewal in due:
         try:

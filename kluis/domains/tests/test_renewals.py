@@ -270,3 +270,27 @@ def test_a_registry_that_shows_the_old_date_days_after_the_expiry_goes_to_the_de
     log_in(client, personas.staff["orders"])
     page = client.get(reverse("domains_backoffice:desk")).content.decode()
     assert "SIDN heeft de naam niet zelf verlengd" in page and "verlenging mislukt" in page
+
+
+def test_a_name_left_to_the_registry_is_read_once_a_day_after_its_expiry(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registration = _registered_with_subscription(personas, "eens-per-dag.nl")
+    before = _renewal_paid(personas, registration)
+    registry = registries_local.registry
+    registry.self_renew_tlds = ()  # the registry has not booked its renewal yet
+    registry.clock = lambda: _past(before + dt.timedelta(days=1))
+    day_after = before + dt.timedelta(days=1)
+    assert renewals.renewals_run(today=before) == (
+        "0 renewed, 0 failed, 0 waiting, 1 left to the registry"
+    )
+
+    infos = registry.received.count("domain:info")
+    # The worker runs the job many times a day: <info> is asked once that day.
+    for _ in range(3):
+        renewals.renewals_run(today=day_after)
+    assert registry.received.count("domain:info") == infos + 1
+    assert DomainRenewal.objects.get().checked_on == day_after
+    # The next day it is asked again.
+    renewals.renewals_run(today=day_after + dt.timedelta(days=1))
+    assert registry.received.count("domain:info") == infos + 2
