@@ -73,6 +73,13 @@ class Registry:
     # have a quarantine with a restore of their own, not RFC 3915: not used.
     rgp: bool = False
     redemption_days: int = 30
+    # A renewal paid after kluis deleted the domain for non-payment restores it while
+    # the registry still holds it in redemption (kluis/domains/restore.py), when
+    # `restore` (and `rgp`). `restore_fee_cents` (net, excl. VAT) is charged to the
+    # customer as a line of the restored term's invoice; 0 charges nothing (kluis bears
+    # the registry's fee). ◐ A fee belongs in the price list before it is set here.
+    restore: bool = True
+    restore_fee_cents: int = 0
 
     @property
     def outside_eu(self) -> bool:
