@@ -526,6 +526,9 @@ class Refund(models.Model):
     rejected_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     CHARGEBACK: ClassVar[str] = "chargeback"
+    # Statuses of a proposal whose money is not paid back from its invoice: rejected, or
+    # withdrawn because it was set off against another invoice (its SetOff says how much).
+    NOT_PAID_BACK: ClassVar[tuple[str, str]] = ("rejected", "withdrawn")
 
     class Meta:
         ordering = ["created_at"]

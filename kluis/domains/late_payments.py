@@ -104,7 +104,7 @@ def late_payments(*, now: dt.datetime | None = None) -> list[LatePayment]:
         refunds = list(
             Refund.objects.filter(
                 invoice__number__in=numbers, created_at__gte=registration.deleted_at
-            ).exclude(status=Refund.Status.REJECTED)
+            ).exclude(status__in=Refund.NOT_PAID_BACK)
         )
         if refunds:
             found.append(LatePayment(registration, refunds))
