@@ -266,3 +266,31 @@ def test_a_registry_that_does_not_restore_keeps_the_refund_path(
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PROPOSED
     assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1
+
+
+def test_a_later_credit_on_the_old_invoice_refunds_only_what_was_not_set_off(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    """The old invoice also renewed another subscription; ending that one after the
+    restore credits its part, and exactly that part is proposed for refund: the money
+    set off against the restored term is not counted twice."""
+    from kluis.shop.services import subscription_stop
+
+    registration, credited, _refund = _deleted_then_paid(personas, "samen.eu")
+    assert late_payments.late_payments_run() == 1
+    other = (
+        Subscription.objects.filter(customer=registration.order.customer_id)
+        .exclude(line=registration.line)
+        .filter(renewals__invoice_number=credited.number)
+        .first()
+    )
+    assert other is not None
+    subscription_stop(
+        subscription_id=other.pk,
+        last_day=other.period_start - dt.timedelta(days=1),
+        actor_ref="test",
+    )
+    note = Invoice.objects.filter(corrects=credited).order_by("-sequence").first()
+    assert note is not None and note.total_cents < 0
+    (again,) = Refund.objects.filter(invoice=credited, status=Refund.Status.PROPOSED)
+    assert again.amount_cents == -note.total_cents
