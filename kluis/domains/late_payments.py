@@ -129,6 +129,8 @@ def late_payments_run(*, now: dt.datetime | None = None, session_for: SessionFor
         if outcome == restore.Outcome.RESTORED:
             told += 1
             continue
+        if outcome == restore.Outcome.WAITING:
+            continue
         with transaction.atomic():
             mail_to_customer(
                 registration, PAID_AFTER_DELETE, PURPOSE, {"registration": registration.pk}, key

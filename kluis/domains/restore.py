@@ -27,7 +27,9 @@ restores the domain instead of proposing the money back:
   only a credit note can. The one step that can fail after the registry's yes is the
   books refusing (a finance user approved the refund proposal in between): then the
   domain is deleted at the registry again (the compensating step, audited
-  `domains.restore_undone`) and the refund goes its way.
+  `domains.restore_undone`) and the refund goes its way. VIES not answering (the
+  VAT check of a business customer's new invoice) is no refusal: the next run
+  finishes the books.
 - **Not offered:** a registry without `rgp`, one with `restore` off, after
   `redemption_days`, or when the refund proposal was decided already (approved, in a
   payment file): then the refund path as before. A registry that cannot be reached
@@ -83,6 +85,8 @@ class Outcome(enum.Enum):
     RESTORED = "restored"
     # Not restored: the refund proposal stands (the mail of late_payments tells it).
     REFUND = "refund"
+    # Restored at the registry, the books wait for VIES to answer: the next run.
+    WAITING = "waiting"
 
 
 @mail_kind(
@@ -280,6 +284,9 @@ def _undo(
     domain goes back to where it was (deleted, in redemption again)."""
     with epp_for(registry) as epp:
         epp.domain_delete(name)
+    DomainRegistration.objects.filter(pk=registration.pk).update(
+        last_error=f"{registry.name}: restored, then deleted again ({why})"[:500]
+    )
     audit_append(
         action="domains.restore_undone",
         actor=ACTOR.ref,
@@ -293,6 +300,7 @@ def restore_late(late: LatePayment, *, session_for: SessionFor, now: dt.datetime
     safe to run again (see the module's text)."""
     from kluis.billing.models import Refund
     from kluis.billing.services import BillingError
+    from kluis.billing.vat import VatError
 
     registration = late.registration
     if not offered(registration, now) or any(
@@ -313,6 +321,11 @@ def restore_late(late: LatePayment, *, session_for: SessionFor, now: dt.datetime
     try:
         _books(registration, late, info, registry)
     except BillingError as exc:
+        if exc.code == "vies_unavailable":
+            return Outcome.WAITING  # a VAT check that did not answer is no refusal
         _undo(session_for, registry, name, registration, exc.code)
+        return Outcome.REFUND
+    except VatError as exc:
+        _undo(session_for, registry, name, registration, str(exc)[:100])
         return Outcome.REFUND
     return Outcome.RESTORED

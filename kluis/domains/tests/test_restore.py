@@ -221,6 +221,7 @@ def test_books_that_refuse_after_the_registrys_yes_delete_it_again(
     assert _invoices() == invoices
     assert Subscription.objects.get(line=registration.line).ends_on is not None
     assert AuditEntry.objects.filter(action="domains.restore_undone").count() == 1
+    assert "refund_decided" in registration.last_error
     assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1
     assert not _mails(restore.RESTORED)
 
@@ -294,3 +295,30 @@ def test_a_later_credit_on_the_old_invoice_refunds_only_what_was_not_set_off(
     assert note is not None and note.total_cents < 0
     (again,) = Refund.objects.filter(invoice=credited, status=Refund.Status.PROPOSED)
     assert again.amount_cents == -note.total_cents
+
+
+def test_vies_not_answering_leaves_the_books_for_the_next_run_not_the_refund(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kluis.billing import reinstate
+    from kluis.billing.services import BillingError
+
+    registration, _credited, refund = _deleted_then_paid(personas, "vies-stil.eu")
+
+    def unavailable(*_args: object) -> None:
+        raise BillingError("vies_unavailable")
+
+    monkeypatch.setattr(reinstate, "_vies_evidence", unavailable)
+    assert late_payments.late_payments_run() == 0
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert registries_local.registry.domains["vies-stil.eu"].statuses == []  # restored there
+    assert not _mails(late_payments.PAID_AFTER_DELETE) and not _mails(restore.RESTORED)
+    assert not AuditEntry.objects.filter(action="domains.restore_undone").exists()
+    monkeypatch.undo()
+    assert late_payments.late_payments_run() == 1
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.WITHDRAWN
+    assert len(_mails(restore.RESTORED)) == 1
