@@ -480,6 +480,9 @@ class Refund(models.Model):
         EXPORTED = "exported", _("in betaalbestand")
         SENT = "sent", _("teruggestort via de betaaldienst")
         REJECTED = "rejected", _("afgewezen")
+        # Not paid back because the money went to what the customer paid it for after
+        # all (a restored domain's term): see SetOff.
+        WITHDRAWN = "withdrawn", _("ingetrokken: verrekend")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
@@ -523,6 +526,9 @@ class Refund(models.Model):
     rejected_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     CHARGEBACK: ClassVar[str] = "chargeback"
+    # Statuses of a proposal whose money is not paid back from its invoice: rejected, or
+    # withdrawn because it was set off against another invoice (its SetOff says how much).
+    NOT_PAID_BACK: ClassVar[tuple[str, str]] = ("rejected", "withdrawn")
 
     class Meta:
         ordering = ["created_at"]
@@ -538,6 +544,38 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.amount_cents} on {self.invoice_id}"
+
+
+class SetOff(models.Model):
+    """Money paid on one invoice over what it owes, set off against another invoice of
+    the same customer (verrekening, art. 6:127 BW) instead of paid back.
+
+    Made when a domain deleted for non-payment is restored because its renewal was paid
+    late (kluis/billing/reinstate.py): the renewal invoice stays credited (a credit note
+    is never taken back), the refund proposal the payment made is withdrawn, and the
+    money goes to the new invoice for the restored term. The payment itself stays on the
+    invoice it was paid for; `from_invoice.paid_cents` goes down and
+    `to_invoice.paid_cents` up by `amount_cents`, in one transaction with this row. One
+    set-off per refund proposal: a rerun sets nothing off twice.
+    """
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="set_offs")
+    refund = models.OneToOneField(Refund, on_delete=models.PROTECT, related_name="set_off")
+    from_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="set_offs_out")
+    to_invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="set_offs_in")
+    amount_cents = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="billing_set_off_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"set-off {self.amount_cents} {self.from_invoice_id} -> {self.to_invoice_id}"
 
 
 class OnlinePayment(models.Model):

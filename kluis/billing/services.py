@@ -419,9 +419,7 @@ def credit_refunds_propose(*, invoice: Invoice) -> list[Refund]:
         raise BillingError("not_credited")
     made = []
     for payment in locked.payments.all():
-        proposed = sum(
-            r.amount_cents for r in payment.refunds.exclude(status=Refund.Status.REJECTED)
-        )
+        proposed = taken_from(payment)
         if payment.amount_cents > proposed:
             made.append(
                 Refund.objects.create(
@@ -429,6 +427,14 @@ def credit_refunds_propose(*, invoice: Invoice) -> list[Refund]:
                 )
             )
     return made
+
+
+def taken_from(payment: Payment) -> int:
+    """What of `payment` is proposed or paid back, or set off against another invoice."""
+    refunds = payment.refunds.exclude(status__in=Refund.NOT_PAID_BACK)
+    return sum(r.amount_cents for r in refunds) + sum(
+        s.amount_cents for s in payment.set_offs.all()
+    )
 
 
 # --- bank statements ------------------------------------------------------------------

@@ -114,14 +114,14 @@ def _refund_over_owed(invoice: Invoice) -> list[Refund]:
     owed = locked.due_cents  # the total less every credit note on it
     proposed = sum(
         r.amount_cents
-        for r in Refund.objects.filter(invoice=locked).exclude(status=Refund.Status.REJECTED)
+        for r in Refund.objects.filter(invoice=locked).exclude(status__in=Refund.NOT_PAID_BACK)
     )
     left = locked.paid_cents - owed - proposed
     made = []
     for payment in locked.payments.order_by("-pk"):
         if left <= 0:
             break
-        taken = sum(r.amount_cents for r in payment.refunds.exclude(status=Refund.Status.REJECTED))
+        taken = services.taken_from(payment)
         amount = min(payment.amount_cents - taken, left)
         if amount > 0:
             made.append(Refund.objects.create(invoice=locked, payment=payment, amount_cents=amount))

@@ -158,6 +158,9 @@ class DomainRecord:
     # Deleted by its registrar at a registry with grace periods (RGP_TLDS): when. The
     # domain is then in its redemption period, then pendingDelete, then purged.
     deleted_at: str = ""
+    # A restore requested in the redemption period (RFC 3915 §3.2): when. The domain
+    # waits in pendingRestore for the registrar's restore report.
+    restore_requested_at: str = ""
 
     def transfer_approved(self, gaining: str) -> None:
         """The domain moves to `gaining`, its term extended by the transfer's period."""
@@ -261,6 +264,9 @@ class Registry:
     # for these periods (tests move it).
     redemption_period: dt.timedelta = dt.timedelta(days=30)
     pending_delete_period: dt.timedelta = dt.timedelta(days=5)
+    # How long a requested restore waits for its report before it falls back to the
+    # redemption period (RFC 3915 §3.2: pendingRestore, 7 days at the gTLD registries).
+    pending_restore_period: dt.timedelta = dt.timedelta(days=7)
     clock: Callable[[], dt.datetime] = field(default=_now)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -346,9 +352,15 @@ class Registry:
             self.save()
 
     def rgp_status(self, record: DomainRecord) -> str:
-        """ "redemptionPeriod", "pendingDelete", or "" for a domain not deleted."""
+        """ "redemptionPeriod", "pendingRestore", "pendingDelete", or "" for a domain not
+        deleted. A restore request without its report within pending_restore_period falls
+        back to where the domain would be without it."""
         if not record.deleted_at:
             return ""
+        if record.restore_requested_at:
+            asked = dt.datetime.fromisoformat(record.restore_requested_at.replace("Z", "+00:00"))
+            if self.clock() < asked + self.pending_restore_period:
+                return "pendingRestore"
         deleted = dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
         return (
             "redemptionPeriod"
@@ -363,6 +375,7 @@ class Registry:
             record.name
             for record in self.domains.values()
             if record.deleted_at
+            and self.rgp_status(record) != "pendingRestore"
             and dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
             + self.redemption_period
             + self.pending_delete_period
@@ -768,22 +781,40 @@ class Session:
         return self.answer(1000, cltrid, res_data=D.renData(D.name(name), D.exDate(record.expires)))
 
     def domain_restore(self, name: str, command: etree._Element, cltrid: str) -> etree._Element:
-        """RFC 3915 restore request: a domain in its redemption period is active again at
-        once (a real registry holds it in pendingRestore until a restore report)."""
+        """RFC 3915 restore, in its two steps (§3.2, §4.2.5). A request for a domain in its
+        redemption period puts it in pendingRestore (still pendingDelete); the report that
+        follows (two statements, a reason) makes it active again. A report for a domain
+        not in pendingRestore is refused; a request without report falls back after
+        pending_restore_period."""
         restore = command.find(f".//{_q(RGP, 'restore')}")
-        if restore is None or restore.get("op") != "request":
-            raise Refusal(2102, "only a restore request is implemented here")
+        assert restore is not None  # the schema requires it in <rgp:update>
+        op = restore.get("op")
         reg = self.registry
         if name.rsplit(".", 1)[-1] not in RGP_TLDS:
             raise Refusal(2103, "no grace periods at this registry")
         with reg.lock:
             record = self._own_domain(name, deleted=True)
-            if reg.rgp_status(record) != "redemptionPeriod":
-                raise Refusal(2304, "the domain is not in its redemption period")
-            record.deleted_at = ""
+            state = reg.rgp_status(record)
+            if op == "request":
+                if state != "redemptionPeriod":
+                    raise Refusal(2304, "the domain is not in its redemption period")
+                record.restore_requested_at = _iso(reg.clock())
+                reg.save()
+                return self.answer(
+                    1000, cltrid, extension=R.upData(R.rgpStatus(s="pendingRestore"))
+                )
+            if state != "pendingRestore":
+                raise Refusal(2304, "no restore request waits for a report")
+            report = restore.find(_q(RGP, "report"))
+            if report is None:
+                raise Refusal(2306, "a restore report without <rgp:report>")
+            statements = [s for s in report.iter(_q(RGP, "statement")) if (s.text or "").strip()]
+            if len(statements) != 2 or not _text(report, _q(RGP, "resReason")):
+                raise Refusal(2306, "a restore report needs a reason and both statements")
+            record.deleted_at = record.restore_requested_at = ""
             record.statuses = []
             reg.save()
-        return self.answer(1000, cltrid, extension=R.upData(R.rgpStatus(s="pendingRestore")))
+        return self.answer(1000, cltrid)
 
     def domain_update(
         self, obj: etree._Element, cltrid: str, command: etree._Element

@@ -16,15 +16,16 @@ and never sends money by itself:
   checked it, and that the name can be ordered anew if it is still free) and audits it.
   The domains desk lists them ("Betaald na opheffing") with the refund's state.
 
-Restoring the name instead (RFC 3915 `rgp` restore in the registry's redemption
-period) is not built here: the client can send the restore and the local registry keeps
-a redemption period, but undoing the credited renewal in billing is not there yet. See
-the README's "Still open".
+- **Restored instead,** where the registry still holds the domain in its redemption
+  period (RFC 3915) and restores it: kluis/domains/restore.py tries that first, and
+  only a restore that is not offered or that the registry refuses leads to the mail
+  above. A customer once told of the refund is not restored afterwards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,14 +36,17 @@ from django.utils import timezone
 
 from kluis.audit.chain import audit_append
 from kluis.billing.models import Refund
-from kluis.domains import shop_link
+from kluis.domains import restore, shop_link
 from kluis.domains.emails import domain_context, mail_to_customer
+from kluis.domains.epp.client import EppError
 from kluis.domains.models import DomainRegistration
+from kluis.domains.services import SessionFor, _session
 from kluis.mail.kinds import mail_kind
 from kluis.mail.models import OutboxMessage
 from kluis.policy.enforce import Actor
 from kluis.shop.models import SubscriptionRenewal
 
+log = logging.getLogger(__name__)
 ACTOR = Actor.system("domains")
 PAID_AFTER_DELETE = "domains/email/paid_after_delete"
 PURPOSE = "order_status"
@@ -100,20 +104,32 @@ def late_payments(*, now: dt.datetime | None = None) -> list[LatePayment]:
         refunds = list(
             Refund.objects.filter(
                 invoice__number__in=numbers, created_at__gte=registration.deleted_at
-            ).exclude(status=Refund.Status.REJECTED)
+            ).exclude(status__in=Refund.NOT_PAID_BACK)
         )
         if refunds:
             found.append(LatePayment(registration, refunds))
     return found
 
 
-def late_payments_run(*, now: dt.datetime | None = None) -> int:
-    """Tell each customer once of a renewal paid after the delete; how many told."""
+def late_payments_run(*, now: dt.datetime | None = None, session_for: SessionFor = _session) -> int:
+    """Restore each domain paid after the delete where its registry still can, else
+    tell the customer once that the money goes back; how many restored or told."""
+    now = now or timezone.now()
     told = 0
     for late in late_payments(now=now):
         registration = late.registration
         key = paid_after_delete_key(registration)
         if OutboxMessage.objects.filter(dedupe_key=key).exists():
+            continue
+        try:
+            outcome = restore.restore_late(late, session_for=session_for, now=now)
+        except EppError as exc:
+            log.info("restore of %s waits: %s", registration.pk, exc)
+            continue  # the registry is not reachable: the next run tries again
+        if outcome == restore.Outcome.RESTORED:
+            told += 1
+            continue
+        if outcome == restore.Outcome.WAITING:
             continue
         with transaction.atomic():
             mail_to_customer(

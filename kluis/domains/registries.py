@@ -94,6 +94,13 @@ class Registry:
     # EURid (.eu) and the gTLD registries take <domain:renew>: not set.
     renews_itself: bool = False
     delete_before_expiry_days: int = 0
+    # A renewal paid after kluis deleted the domain for non-payment restores it while
+    # the registry still holds it in redemption (kluis/domains/restore.py), when
+    # `restore` (and `rgp`). `restore_fee_cents` (net, excl. VAT) is charged to the
+    # customer as a line of the restored term's invoice; 0 charges nothing (kluis bears
+    # the registry's fee). ◐ A fee belongs in the price list before it is set here.
+    restore: bool = True
+    restore_fee_cents: int = 0
 
     @property
     def outside_eu(self) -> bool:

@@ -692,6 +692,46 @@ def subscription_stop(*, subscription_id: int, last_day: dt.date, actor_ref: str
     return locked
 
 
+def subscription_resume(
+    *, subscription_id: int, invoice_number: str, actor_ref: str
+) -> list[SubscriptionRenewal]:
+    """Start again a subscription that subscription_stop ended because its service was
+    gone (a domain deleted for non-payment) now that the service is back (the domain
+    restored at its registry): it renews again, its current period is the last one
+    invoiced, and the periods it had past its end are now on `invoice_number` (billing's
+    invoice for the restored term). Call inside billing's transaction; the periods
+    moved, none when it was not ended."""
+    assert transaction.get_connection().in_atomic_block, "resume inside billing's transaction"
+    locked = Subscription.objects.select_for_update(of=("self",)).get(pk=subscription_id)
+    if locked.ends_on is None:
+        return []
+    periods = list(locked.renewals.filter(period_end__gt=locked.ends_on).order_by("period_start"))
+    if periods:
+        locked.period_start, locked.period_end = periods[-1].period_start, periods[-1].period_end
+        SubscriptionRenewal.objects.filter(pk__in=[p.pk for p in periods]).update(
+            invoice_number=invoice_number
+        )
+    ended = locked.ends_on
+    locked.ends_on = None
+    locked.end_requested_at = None
+    locked.save(update_fields=["ends_on", "end_requested_at", "period_start", "period_end"])
+    _contract_end_update(locked.customer_id)
+    audit_append(
+        action="shop.subscription_resumed",
+        actor=actor_ref,
+        subject=locked.customer_id,
+        data={
+            "subscription": locked.pk,
+            "ended_on": ended.isoformat(),
+            "periods": [p.period_start.isoformat() for p in periods],
+            "invoice": invoice_number,
+        },
+    )
+    for period in periods:
+        period.invoice_number = invoice_number
+    return periods
+
+
 def _stop(locked: Subscription, last_day: dt.date, *, by: User | None, actor_ref: str) -> None:
     invoiced_until = locked.period_end
     _end_on(locked, last_day)

@@ -297,6 +297,10 @@ class EppClient:
         """RFC 3915 restore request for a domain in its redemption period."""
         return self.request(cmd.domain_restore(name))
 
+    def domain_restore_report(self, name: str, report: cmd.RestoreReport) -> r.Response:
+        """RFC 3915 restore report, completing a restore the registry holds pendingRestore."""
+        return self.request(cmd.domain_restore_report(name, report))
+
     def domain_transfer(
         self, *, op: str, name: str, auth_pw: str = "", years: int | None = None
     ) -> tuple[r.Response, r.Transfer | None]:

@@ -185,6 +185,45 @@ def domain_restore(name: str) -> etree._Element:
     )
 
 
+@dataclass(frozen=True)
+class RestoreReport:
+    """What RFC 3915 §4.2.5 asks of the registrar after a restore request: the domain's
+    data before the delete and after the restore, when it was deleted and restored, why,
+    and the registrar's two statements (§3.3: not restored to take the name for itself
+    or a third party; the report is true to its knowledge)."""
+
+    pre_data: str
+    post_data: str
+    deleted_at: dt.datetime
+    restored_at: dt.datetime
+    reason: str
+    statements: tuple[str, str]
+    other: str = ""
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.0Z")
+
+
+def domain_restore_report(name: str, report: RestoreReport) -> etree._Element:
+    """The restore report (RFC 3915 §4.2.5, op="report") that completes a restore the
+    registry holds in pendingRestore."""
+    parts = [
+        R.preData(report.pre_data),
+        R.postData(report.post_data),
+        R.delTime(_utc(report.deleted_at)),
+        R.resTime(_utc(report.restored_at)),
+        R.resReason(report.reason),
+        *[R.statement(text) for text in report.statements],
+    ]
+    if report.other:
+        parts.append(R.other(report.other))
+    return _command(
+        E.update(D.update(D.name(name), D.chg())),
+        extension=R.update(R.restore(R.report(*parts), op="report")),
+    )
+
+
 def domain_transfer(
     *, op: str, name: str, auth_pw: str = "", years: int | None = None
 ) -> etree._Element:

@@ -18,6 +18,15 @@ from kluis.domains.epp.xml import RGP, XmlRefused, parse, validate
 from kluis.domains.tests.conftest import endpoint_for
 from kluis.domains.tests.test_client import code_of, setup_domain
 
+REPORT = cmd.RestoreReport(
+    pre_data="Domain Name: herstel.com",
+    post_data="Domain Name: herstel.com",
+    deleted_at=dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC),
+    restored_at=dt.datetime(2026, 12, 6, 12, 0, tzinfo=dt.UTC),
+    reason="Renewal paid late by the registrant.",
+    statements=("Not restored for the registrar itself.", "True to our knowledge."),
+)
+
 
 class Clock:
     def __init__(self) -> None:
@@ -78,12 +87,55 @@ def test_a_deleted_com_is_in_redemption_restorable_once_and_active_again(
         == r.STATUS_PROHIBITS
     )
     clock.advance(29)
+    # A report before any request is refused (RFC 3915 §3.2: only pendingRestore).
+    assert code_of(lambda: rgp_client.domain_restore_report("herstel.com", REPORT)) == (
+        r.STATUS_PROHIBITS
+    )
     answer = rgp_client.domain_restore("herstel.com")
     assert answer.code == r.OK and r.rgp_statuses(answer) == ("pendingRestore",)
+    # Requested, not restored: it waits for the report, still pendingDelete.
+    info = rgp_client.domain_info("herstel.com")
+    assert info.statuses == ("pendingDelete",) and info.rgp_statuses == ("pendingRestore",)
+    assert code_of(lambda: rgp_client.domain_restore("herstel.com")) == r.STATUS_PROHIBITS
+    one_statement = dataclasses.replace(REPORT, statements=(REPORT.statements[0], " "))
+    assert (
+        code_of(lambda: rgp_client.domain_restore_report("herstel.com", one_statement))
+        == r.PARAMETER_POLICY
+    )
+    assert rgp_client.domain_restore_report("herstel.com", REPORT).code == r.OK
     info = rgp_client.domain_info("herstel.com")
     assert info.statuses == ("ok",) and info.rgp_statuses == () and info.expires == expires
     # An active domain is not restored again.
     assert code_of(lambda: rgp_client.domain_restore("herstel.com")) == r.STATUS_PROHIBITS
+    assert code_of(lambda: rgp_client.domain_restore_report("herstel.com", REPORT)) == (
+        r.STATUS_PROHIBITS
+    )
+
+
+def test_a_restore_request_without_its_report_falls_back_to_redemption(
+    rgp_client: EppClient, clock: Clock
+) -> None:
+    setup_domain(rgp_client, "geen-rapport.com")
+    rgp_client.domain_delete("geen-rapport.com")
+    rgp_client.domain_restore("geen-rapport.com")
+    clock.advance(8)
+    info = rgp_client.domain_info("geen-rapport.com")
+    assert info.statuses == ("pendingDelete",) and info.rgp_statuses == ("redemptionPeriod",)
+    assert code_of(lambda: rgp_client.domain_restore_report("geen-rapport.com", REPORT)) == (
+        r.STATUS_PROHIBITS
+    )
+
+
+def test_the_report_is_rfc_3915s_and_checked_against_its_schema() -> None:
+    root = cmd.domain_restore_report("voorbeeld.com", REPORT)
+    validate(root)
+    restore = root.find(f".//{{{RGP}}}update/{{{RGP}}}restore")
+    assert restore.get("op") == "report"
+    report = restore.find(f"{{{RGP}}}report")
+    assert [etree.QName(e).localname for e in report] == [
+        "preData", "postData", "delTime", "resTime", "resReason", "statement", "statement"
+    ]  # fmt: skip
+    assert report.find(f"{{{RGP}}}delTime").text == "2026-12-01T10:00:00.0Z"
 
 
 def test_after_the_redemption_period_no_restore_and_then_the_name_is_free(
