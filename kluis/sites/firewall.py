@@ -94,6 +94,12 @@ def _placed(queryset: QuerySet[Any], node: Placement, field: str = "node_id") ->
     return queryset.filter(**{field: node})
 
 
+def _placement(node: HostingNode | None, alone: bool) -> Placement:
+    if node is not None:
+        return int(node.pk)
+    return "all" if alone else None
+
+
 def node_directory(root: Path, node: HostingNode | None) -> Path:
     """The directory of a node's ruleset and includes; the top one for unplaced sites."""
     return root if node is None else root / NODES_DIR / node.name
@@ -538,18 +544,27 @@ class _Done:
 def _export_locked(root: Path, now: object | None) -> Outcome:
     """The whole export: the top directory, then every node's."""
     done = _Done()
-    for node in [None, *HostingNode.objects.order_by("name")]:
+    nodes = list(HostingNode.objects.order_by("name"))
+    _export_group(root, None, now, done, alone=not nodes)
+    for node in nodes:
         _export_group(root, node, now, done)
     return _record(done)
 
 
 def _export_group(
-    root: Path, node: HostingNode | None, now: object | None, done: _Done, *, distrust: bool = False
+    root: Path,
+    node: HostingNode | None,
+    now: object | None,
+    done: _Done,
+    *,
+    distrust: bool = False,
+    alone: bool = False,
 ) -> None:
     """The whole export of one directory (the unplaced sites, or one node's); `distrust`:
     the manifest does not vouch for the files, so every entry is opened and every file
-    compared by its bytes."""
-    place: Placement = None if node is None else node.pk
+    compared by its bytes; `alone`: kluis knows no node, so the unplaced sites are all
+    sites (read without the join to the sites that a node filter needs)."""
+    place = _placement(node, alone)
     directory = node_directory(root, node)
     manifest = {} if distrust else _manifest(directory)
     inputs = inputs_digest(now, place)
@@ -679,16 +694,23 @@ def firewall_export_sites(
     done = _Done()
     with open(root / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        alone = not HostingNode.objects.exists()
         for node_id in sorted(by_node, key=lambda pk: -1 if pk is None else pk):
             node = None if node_id is None else nodes[node_id]
-            _export_group_sites(root, node, by_node[node_id], now, done)
+            _export_group_sites(root, node, by_node[node_id], now, done, alone=alone)
         return _record(done)
 
 
 def _export_group_sites(
-    root: Path, node: HostingNode | None, site_ids: set[int], now: object | None, done: _Done
+    root: Path,
+    node: HostingNode | None,
+    site_ids: set[int],
+    now: object | None,
+    done: _Done,
+    *,
+    alone: bool = False,
 ) -> None:
-    place: Placement = None if node is None else node.pk
+    place = _placement(node, alone)
     directory = node_directory(root, node)
     manifest = _manifest(directory)
     known: dict[str, str] = manifest.get("files", {})
@@ -698,10 +720,10 @@ def _export_group_sites(
     except FileNotFoundError:
         text = b""
     if not text or known.get(str(nft_path)) != hashlib.sha256(text).hexdigest():
-        return _export_group(root, node, now, done, distrust=True)
+        return _export_group(root, node, now, done, distrust=True, alone=alone)
     state = _ruleset_state(text.decode())
     if state is None:
-        return _export_group(root, node, now, done, distrust=True)
+        return _export_group(root, node, now, done, distrust=True, alone=alone)
     changed = current_state(now, site_ids, node=place)
     state.update(changed)
     files: dict[PathLike, bytes] = {nft_path: render_nft(state, admin_ports(node=place))}
