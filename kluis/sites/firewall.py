@@ -129,7 +129,7 @@ def current_state(
     sites = Site.objects.all() if site_ids is None else Site.objects.filter(pk__in=site_ids)
     sites = _placed(sites, node)
     state: dict[int, list[str]] = {pk: [] for pk in sites.values_list("pk", flat=True)}
-    entries = AllowEntry.objects.current(moment).filter(
+    entries: QuerySet[AllowEntry] = AllowEntry.objects.current(moment).filter(
         site__status__in=[Site.Status.SETUP, Site.Status.LIVE]
     )
     entries = _placed(entries, node, "site__node_id")
@@ -688,16 +688,16 @@ def firewall_export_sites(
     root = directory or settings.KLUIS_FIREWALL_DIR
     root.mkdir(parents=True, exist_ok=True)
     by_node: dict[int | None, set[int]] = defaultdict(set)
-    for pk, node_id in Site.objects.filter(pk__in=site_ids).values_list("pk", "node_id"):
-        by_node[node_id].add(pk)
+    for pk, on in Site.objects.filter(pk__in=site_ids).values_list("pk", "node_id"):
+        by_node[on].add(pk)
     nodes = HostingNode.objects.in_bulk([pk for pk in by_node if pk is not None])
     done = _Done()
     with open(root / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         alone = not HostingNode.objects.exists()
         for node_id in sorted(by_node, key=lambda pk: -1 if pk is None else pk):
-            node = None if node_id is None else nodes[node_id]
-            _export_group_sites(root, node, by_node[node_id], now, done, alone=alone)
+            place = None if node_id is None else nodes[node_id]
+            _export_group_sites(root, place, by_node[node_id], now, done, alone=alone)
         return _record(done)
 
 

@@ -262,7 +262,7 @@ class SiteNodeForm(forms.Form):
 _PORT_ERRORS = {"invalid": PORT_RANGE, "min_value": PORT_RANGE, "max_value": PORT_RANGE}
 
 
-class HostingNodeForm(forms.ModelForm):
+class HostingNodeForm(forms.ModelForm[HostingNode]):
     """A hosting node on the sites desk: its name (fixed once made) and its port range."""
 
     port_first = forms.IntegerField(
@@ -299,7 +299,7 @@ class HostingNodeForm(forms.ModelForm):
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
         if self.instance.pk:
-            return self.instance.name
+            return str(self.instance.name)
         if not re.match(NODE_NAME, name):
             raise forms.ValidationError(
                 _(
