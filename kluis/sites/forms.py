@@ -262,7 +262,7 @@ class SiteNodeForm(forms.Form):
 _PORT_ERRORS = {"invalid": PORT_RANGE, "min_value": PORT_RANGE, "max_value": PORT_RANGE}
 
 
-class HostingNodeForm(forms.ModelForm[HostingNode]):
+class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
     """A hosting node on the sites desk: its name (fixed once made) and its port range."""
 
     port_first = forms.IntegerField(
