@@ -807,6 +807,17 @@ ROUTES: dict[str, Route] = {
         kwargs=_sites("site_kwargs"),
         data=lambda p: {"admin_port": "8443"},
     ),
+    "sites_backoffice:site-node": Route(
+        "backoffice",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_sites("site_kwargs"),
+        data=lambda p: {"node": ""},
+    ),
+    "sites_backoffice:nodes": Route("backoffice", roles=frozenset({"orders"})),
+    "sites_backoffice:node": Route(
+        "backoffice", roles=frozenset({"orders"}), kwargs=_sites("node_kwargs")
+    ),
     "sites_backoffice:update-grant": Route(
         "backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")
     ),

@@ -65,7 +65,7 @@ class PollAuth(TokenAuth):
     """TokenAuth for a node's poll: an unchanged fetch after one already recorded in
     this minute is answered without a write (kluis/api/quiet.py)."""
 
-    def __init__(self, scope: str, *, unchanged: Callable[[HttpRequest], bool]) -> None:
+    def __init__(self, scope: str, *, unchanged: Callable[[HttpRequest, Caller], bool]) -> None:
         super().__init__(scope)
         self.unchanged = unchanged
 
@@ -79,7 +79,7 @@ class PollAuth(TokenAuth):
             kept is not None
             and quiet.quiet_allowed(kept.token.pk, minute, settings.KLUIS_API_RATE_PER_MINUTE)
             and still_usable(secret)
-            and self.unchanged(request)
+            and self.unchanged(request, kept)
         ):
             request.api_caller = kept  # type: ignore[attr-defined]
             request.api_quiet = True  # type: ignore[attr-defined]
@@ -118,7 +118,7 @@ def guard(
     return {"auth": TokenAuth(scope, roles=roles), "openapi_extra": openapi}
 
 
-def poll_guard(scope: str, *, unchanged: Callable[[HttpRequest], bool]) -> dict[str, Any]:
+def poll_guard(scope: str, *, unchanged: Callable[[HttpRequest, Caller], bool]) -> dict[str, Any]:
     """`guard` for a node's poll whose unchanged answers are audited quietly."""
     return {
         "auth": PollAuth(scope, unchanged=unchanged),

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kluis.api.scopes import Holder, scopes_for
 from kluis.api.tokens import MAX_DAYS, NAME_MAX
+from kluis.sites.models import HostingNode
 
 
 class TokenForm(forms.Form):
@@ -28,3 +29,16 @@ class TokenForm(forms.Form):
         self.fields["scopes"].choices = [  # type: ignore[attr-defined]
             (s.key, f"{s.key}: {s.label}") for s in scopes_for(holder)
         ]
+        if holder == "service":
+            # A hosting node's token reads that node's sites only.
+            self.fields["node"] = forms.ModelChoiceField(
+                label=_("Hostingnode"),
+                queryset=HostingNode.objects.all(),
+                required=False,
+                empty_label=_("geen: de sites die op geen node staan"),
+                error_messages={"invalid_choice": _("Kies een bestaande hostingnode.")},
+                help_text=_(
+                    "Het token van een hostingnode haalt alleen de toegangslijsten van de "
+                    "sites op die node op."
+                ),
+            )

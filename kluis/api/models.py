@@ -34,6 +34,16 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=20)
     secret_hash = models.CharField(max_length=64, unique=True)
     scopes = models.JSONField(default=list)
+    # A hosting node's service token is bound to its node: the firewall fetch answers
+    # with that node's sites only. Empty: the sites placed on no node (as before nodes).
+    node = models.ForeignKey(
+        "sites.HostingNode",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_tokens",
+        verbose_name=_("hostingnode"),
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # SET_NULL: an erased customer's or a removed administrator's account leaves;
     # the audit log keeps who made and revoked which token.
@@ -57,6 +67,10 @@ class ApiToken(models.Model):
                 condition=models.Q(kind="personal", user__isnull=False)
                 | models.Q(kind="service", user__isnull=True),
                 name="api_personal_tokens_have_a_user",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(node__isnull=True) | models.Q(kind="service"),
+                name="api_only_service_tokens_have_a_node",
             ),
         ]
 

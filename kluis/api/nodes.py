@@ -1,6 +1,11 @@
 """The hosting nodes' API: the firewall allowlists, as the file export writes them, and
 their logs for the usage statistics (kluis/usage), batch by batch.
 
+A node's service token is bound to its HostingNode (`ApiToken.node`): the firewall
+fetch answers with that node's sites only, as `nodes/<name>/` of the file export, and
+its ETag is that node's. A token bound to no node gets the sites placed on no node
+(the export's top directory), which is every site while kluis knows no nodes.
+
 Each site comes with its admin's own port, when it has one, as the exported ruleset's
 chain closes it. The ETag is the export's own digest of its inputs (sites' statuses,
 admin ports and the ids of current entries, plain columns), kept in the process while
@@ -21,6 +26,7 @@ from ninja import Router, Status
 from kluis.api.auth import caller_of, guard, poll_guard
 from kluis.api.problems import Problem
 from kluis.api.schemas import ERRORS, FirewallOut, LogBatchIn, LogBatchOut
+from kluis.api.tokens import Caller
 from kluis.sites.firewall import admin_ports, current_state, inputs_etag
 from kluis.usage.ingest import BatchConflict, ingest_batch
 
@@ -32,18 +38,19 @@ def etag_matches(request: HttpRequest, etag: str) -> bool:
     return etag in [t.strip() for t in wanted.split(",")] or wanted.strip() == "*"
 
 
-def _etag(request: HttpRequest) -> str:
-    """The current ETag, once per request (the poll's auth asks first, then the view)."""
+def _etag(request: HttpRequest, caller: Caller) -> str:
+    """The current ETag of the caller's node, once per request (the poll's auth asks
+    first, then the view)."""
     known: str | None = getattr(request, "firewall_etag", None)
     if known is None:
-        known = f'"{inputs_etag()}"'
+        known = f'"{inputs_etag(node=caller.token.node_id)}"'
         request.firewall_etag = known  # type: ignore[attr-defined]
     return known
 
 
-def firewall_unchanged(request: HttpRequest) -> bool:
+def firewall_unchanged(request: HttpRequest, caller: Caller) -> bool:
     """Whether this fetch will be answered 304 (for the quiet audit of polls)."""
-    return etag_matches(request, _etag(request))
+    return etag_matches(request, _etag(request, caller))
 
 
 @router.get(
@@ -51,20 +58,28 @@ def firewall_unchanged(request: HttpRequest) -> bool:
     response={200: FirewallOut, 304: None, **ERRORS},
     **poll_guard("firewall:read", unchanged=firewall_unchanged),
     url_name="node-firewall",
-    summary="Every site's admin allowlist; send If-None-Match to get 304 when unchanged",
+    summary=(
+        "The admin allowlists of the token's hosting node's sites; send If-None-Match to "
+        "get 304 when unchanged"
+    ),
 )
 def firewall(request: HttpRequest, response: HttpResponse) -> Any:
+    """A token bound to a node gets that node's sites; one bound to none, the sites
+    placed on no node."""
     now = timezone.now()
-    etag = _etag(request)
+    token = caller_of(request).token
+    node = token.node_id
+    etag = _etag(request, caller_of(request))
     version = etag.strip('"')
     response["ETag"] = etag
     response["Cache-Control"] = "no-cache"
     if etag_matches(request, etag):
         return Status(304, None)
-    state = current_state(now)
-    ports = admin_ports()
+    state = current_state(now, node=node)
+    ports = admin_ports(node=node)
     return {
         "version": version,
+        "node": token.node.name if token.node is not None else None,
         "sites": [
             {"site": pk, "elements": state[pk], "admin_port": ports.get(pk)} for pk in sorted(state)
         ],

@@ -41,5 +41,6 @@ def purge_ended_tokens(until: dt.date, dry_run: bool) -> int:
 register_dated(CATEGORY, "api.ApiToken", purge_ended_tokens)
 
 # The fields that only say which row it is and whose; every other field of ApiToken
-# is a column of one of the two categories above (a test holds them in step).
-STRUCTURE = {"id", "user"}
+# is a column of one of the two categories above (a test holds them in step). `node`:
+# the hosting node a service token reads for (no person's data).
+STRUCTURE = {"id", "user", "node"}

@@ -141,6 +141,11 @@ class FirewallSite(Schema):
 
 class FirewallOut(Schema):
     version: str = Field(description="the same value as the ETag header, unquoted")
+    node: str | None = Field(
+        None,
+        description="the hosting node the token is bound to, whose sites these are; null: "
+        "a token bound to no node, answered with the sites placed on no node",
+    )
     sites: list[FirewallSite]
 
 

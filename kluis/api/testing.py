@@ -22,9 +22,10 @@ def token_for(user: User, scopes: list[str] | None = None, *, days: int = 30) ->
     return personal_token_create(user=user, name="test", scopes=chosen, days=days)[1]
 
 
-def service_token(admin: User, scopes: list[str] | None = None) -> str:
+def service_token(admin: User, scopes: list[str] | None = None, node: Any = None) -> str:
+    """A service token; `node`: the HostingNode it is bound to."""
     chosen = scopes if scopes is not None else [s.key for s in scopes_for("service")]
-    return service_token_create(name="node-1", scopes=chosen, days=30, by=admin)[1]
+    return service_token_create(name="node-1", scopes=chosen, days=30, by=admin, node=node)[1]
 
 
 def bearer(token: str, **extra: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from kluis.api.models import ApiToken
 from kluis.api.scopes import SCOPES, Holder
 from kluis.audit.chain import audit_append
 from kluis.policy.enforce import Actor
+from kluis.sites.models import HostingNode
 
 PREFIXES: dict[str, str] = {
     ApiToken.Kind.PERSONAL: "kluis_pat_",
@@ -67,7 +68,14 @@ def _check(*, name: str, scopes: list[str], days: int, holder: Holder) -> str:
 
 
 def _create(
-    *, kind: str, user: User | None, name: str, scopes: list[str], days: int, by: User
+    *,
+    kind: str,
+    user: User | None,
+    name: str,
+    scopes: list[str],
+    days: int,
+    by: User,
+    node: HostingNode | None = None,
 ) -> tuple[ApiToken, str]:
     text = PREFIXES[kind] + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -77,6 +85,7 @@ def _create(
         prefix=text[:14],
         secret_hash=digest(text),
         scopes=sorted(set(scopes)),
+        node=node,
         created_by=by,
         expires_at=timezone.now() + dt.timedelta(days=days),
     )
@@ -86,7 +95,13 @@ def _create(
             action="api.token_created",
             actor=by.actor().ref,
             subject=user.vault_subject() if user else None,
-            data={"token": str(token.pk), "kind": kind, "scopes": token.scopes, "days": days},
+            data={
+                "token": str(token.pk),
+                "kind": kind,
+                "scopes": token.scopes,
+                "days": days,
+                **({"node": node.pk} if node is not None else {}),
+            },
         )
     return token, text
 
@@ -103,14 +118,21 @@ def personal_token_create(
 
 
 def service_token_create(
-    *, name: str, scopes: list[str], days: int, by: User
+    *, name: str, scopes: list[str], days: int, by: User, node: HostingNode | None = None
 ) -> tuple[ApiToken, str]:
-    """A hosting node's or integration's token; only administrators make them."""
+    """A hosting node's or integration's token; only administrators make them. A
+    hosting node's token is bound to its `node`: it reads that node's sites only."""
     if "admin" not in by.role_set:
         raise TokenError(_("Alleen beheerders maken diensttokens."))
     name = _check(name=name, scopes=scopes, days=days, holder="service")
     return _create(
-        kind=ApiToken.Kind.SERVICE, user=None, name=name, scopes=scopes, days=days, by=by
+        kind=ApiToken.Kind.SERVICE,
+        user=None,
+        name=name,
+        scopes=scopes,
+        days=days,
+        by=by,
+        node=node,
     )
 
 

@@ -144,6 +144,7 @@ def service_tokens(request: HttpRequest) -> HttpResponse:
                     scopes=form.cleaned_data["scopes"],
                     days=form.cleaned_data["days"],
                     by=current_user(request),
+                    node=form.cleaned_data.get("node"),
                 )
             except tokens.TokenError as exc:
                 form.add_error(None, str(exc.message))
@@ -151,7 +152,7 @@ def service_tokens(request: HttpRequest) -> HttpResponse:
                 form = TokenForm(holder="service")
     else:
         form = TokenForm(holder="service")
-    rows = ApiToken.objects.filter(kind=ApiToken.Kind.SERVICE).select_related("created_by")
+    rows = ApiToken.objects.filter(kind=ApiToken.Kind.SERVICE).select_related("created_by", "node")
     return _token_page(
         request, form=form, created=created, template="api/service_tokens.html", rows=rows
     )

@@ -28,8 +28,10 @@ from kluis.sites.attachments import AttachmentError, attachment_file, attachment
 from kluis.sites.forms import (
     GrantForm,
     HelpAnswerForm,
+    HostingNodeForm,
     HostSearchForm,
     SiteForm,
+    SiteNodeForm,
     SitePortForm,
     UpdateGrantForm,
 )
@@ -39,6 +41,7 @@ from kluis.sites.models import (
     HelpAttachment,
     HelpMessage,
     HelpRequest,
+    HostingNode,
     Site,
     SiteAdminUrl,
     SupportGrant,
@@ -78,7 +81,7 @@ def desk(request: HttpRequest) -> HttpResponse:
     ).select_related("site")
     # Live sites of customers far behind on an invoice: staff decide on suspending.
     arrears = customers_in_arrears(timezone.localdate())
-    rows = list(sites.select_related("customer"))
+    rows = list(sites.select_related("customer", "node"))
     for site in rows:
         site.arrears = (  # type: ignore[attr-defined]
             ARREARS.get(arrears.get(site.customer_id, ""), "")
@@ -307,6 +310,7 @@ def _site_page(
     *,
     form: SiteForm | None = None,
     port_form: SitePortForm | None = None,
+    node_form: SiteNodeForm | None = None,
 ) -> HttpResponse:
     return render(
         request,
@@ -316,6 +320,8 @@ def _site_page(
             "form": form or SiteForm(site=site),
             "port_form": port_form
             or SitePortForm(initial={"admin_port": site.admin_port}, site=site),
+            "node_form": node_form or SiteNodeForm(initial={"node": site.node_id}, site=site),
+            "has_nodes": HostingNode.objects.exists(),
             "hosts": host_count(site),
             "has_admin_url": SiteAdminUrl.objects.filter(site=site).exists(),
         },
@@ -351,7 +357,7 @@ def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
             )
             export_request(site.pk)
     except IntegrityError:
-        # Another member of staff gave the port to another site a moment ago.
+        # Another member of staff gave the port to another site of the node a moment ago.
         site.admin_port = before
         form.add_error(
             "admin_port",
@@ -361,6 +367,105 @@ def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
         return _site_page(request, site, port_form=form)
     messages.success(request, _("De poort van de beheeromgeving is bijgewerkt."))
     return redirect("sites_backoffice:site", site_id=site.pk)
+
+
+@require_POST
+@staff_required("orders")
+def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
+    """Place the site on a hosting node; its admin port follows the node's range."""
+    from kluis.sites.nodes import site_node_set
+
+    site = Site.objects.filter(pk=site_id).select_related("node").first()
+    if site is None:
+        raise Http404
+    form = SiteNodeForm(request.POST, site=site)
+    if not form.is_valid():
+        return _site_page(request, site, node_form=form)
+    node = form.cleaned_data["node"]
+    if node.pk == site.node_id:
+        messages.info(request, _("De site stond al op deze node."))
+        return redirect("sites_backoffice:site", site_id=site.pk)
+    before = (site.node_id, site.admin_port)
+    try:
+        port_from, port_to = site_node_set(site, node, actor=current_user(request).actor().ref)
+    except IntegrityError:
+        # Another member of staff gave that port on the node away a moment ago.
+        site.node_id, site.admin_port = before
+        form.add_error(
+            None, _("Een andere site kreeg net die poort op deze node; probeer opnieuw.")
+        )
+        return _site_page(request, site, node_form=form)
+    if port_from is not None and port_to is None:
+        messages.warning(
+            request,
+            _(
+                "De site staat nu op %(node)s, maar de poortreeks van die node is vol: de "
+                "site heeft geen eigen beheerpoort meer."
+            )
+            % {"node": node.name},
+        )
+    elif port_from != port_to:
+        messages.success(
+            request,
+            _("De site staat nu op %(node)s, met beheerpoort %(port)s.")
+            % {"node": node.name, "port": port_to},
+        )
+    else:
+        messages.success(request, _("De site staat nu op %(node)s.") % {"node": node.name})
+    return redirect("sites_backoffice:site", site_id=site.pk)
+
+
+@never_cache
+@staff_required("orders")
+def nodes(request: HttpRequest) -> HttpResponse:
+    """The hosting nodes and their admin port ranges; a new node."""
+    form = HostingNodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        node = _node_save(request, form, action="sites.node_created")
+        messages.success(request, _("Node %(name)s is toegevoegd.") % {"name": node.name})
+        return redirect("sites_backoffice:nodes")
+    rows = HostingNode.objects.annotate(
+        placed=Count("sites", filter=~Q(sites__status=Site.Status.ENDED))
+    )
+    return render(
+        request,
+        "sites/backoffice/nodes.html",
+        {"nodes": rows, "form": form, "unplaced": Site.objects.filter(node=None).count()},
+    )
+
+
+@never_cache
+@staff_required("orders")
+def node_edit(request: HttpRequest, node_id: int) -> HttpResponse:
+    node = HostingNode.objects.filter(pk=node_id).first()
+    if node is None:
+        raise Http404
+    form = HostingNodeForm(request.POST or None, instance=node)
+    if request.method == "POST" and form.is_valid():
+        _node_save(request, form, action="sites.node_edited")
+        messages.success(request, _("Node %(name)s is bijgewerkt.") % {"name": node.name})
+        return redirect("sites_backoffice:nodes")
+    return render(request, "sites/backoffice/node.html", {"node": node, "form": form})
+
+
+def _node_save(request: HttpRequest, form: HostingNodeForm, *, action: str) -> HostingNode:
+    from kluis.sites.firewall import export_request
+
+    with transaction.atomic():
+        node: HostingNode = form.save()
+        audit_append(
+            action=action,
+            actor=current_user(request).actor().ref,
+            data={
+                "node": node.pk,
+                "name": node.name,
+                "ports": [node.port_first, node.port_last],
+                "active": node.active,
+            },
+        )
+        if action == "sites.node_created":
+            export_request(None)  # its directory, with no site in it yet
+    return node
 
 
 @staff_required("support")

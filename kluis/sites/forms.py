@@ -5,11 +5,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from kluis.sites.addresses import MAX_TEXT, parse_network
 from kluis.sites.attachments import AttachmentsField
-from kluis.sites.models import MAX_PORT, SHARED_PORTS, HelpRequest, Site
+from kluis.sites.models import MAX_PORT, NODE_NAME, SHARED_PORTS, HelpRequest, HostingNode, Site
 
 
 class HostSearchForm(forms.Form):
@@ -176,11 +177,40 @@ class SitePortForm(forms.Form):
     def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.site = site
+        node = site.node
+        if node is not None:
+            from kluis.sites.nodes import next_free_port
+
+            self.fields["admin_port"].help_text = _(
+                "Een poort uit de reeks van node %(node)s: %(first)s tot en met %(last)s. "
+                "De firewall van die node laat de poort alleen open voor de adressen op de "
+                "toegangslijst van deze site. Laat leeg voor een beheeromgeving achter de "
+                "gewone https-poort."
+            ) % {"node": node.name, "first": node.port_first, "last": node.port_last}
+            if not self.is_bound and site.admin_port is None:
+                # The node's next free port, offered: orders staff need not look it up.
+                self.initial["admin_port"] = next_free_port(node, besides=site)
 
     def clean_admin_port(self) -> int | None:
+        from kluis.sites.nodes import port_owner
+
         port: int | None = self.cleaned_data["admin_port"]
         if port is None:
             return None
+        node = self.site.node
+        if node is not None and not node.holds(port):
+            raise forms.ValidationError(
+                _(
+                    "Poort %(port)s ligt buiten de reeks van node %(node)s: kies een poort "
+                    "van %(first)s tot en met %(last)s."
+                ),
+                params={
+                    "port": port,
+                    "node": node.name,
+                    "first": node.port_first,
+                    "last": node.port_last,
+                },
+            )
         if port in SHARED_PORTS:
             raise forms.ValidationError(
                 _(
@@ -190,19 +220,117 @@ class SitePortForm(forms.Form):
                 ),
                 params={"port": port},
             )
-        other = (
-            Site.objects.filter(admin_port=port)
-            .exclude(pk=self.site.pk)
-            .exclude(status=Site.Status.ENDED)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        other = port_owner(node, port, besides=self.site)
         if other is not None:
             raise forms.ValidationError(
                 _("Poort %(port)s is al de poort van de beheeromgeving van site %(site)s."),
                 params={"port": port, "site": other},
             )
         return port
+
+
+class SiteNodeForm(forms.Form):
+    """The hosting node a site lives on (orders staff, on the site's page)."""
+
+    node = forms.ModelChoiceField(
+        label=_("Hostingnode"),
+        queryset=HostingNode.objects.none(),
+        empty_label=None,
+        error_messages={
+            "required": _("Kies de node waarop de site staat."),
+            "invalid_choice": _("Kies een node die in gebruik is."),
+        },
+        help_text=_(
+            "Op een andere node krijgt de site een poort uit de reeks van die node: dezelfde "
+            "als die daar vrij is, anders de eerste vrije."
+        ),
+    )
+
+    def __init__(self, *args: Any, site: Site, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["node"]
+        assert isinstance(field, forms.ModelChoiceField)
+        # Active nodes, and the site's own even if it is no longer offered.
+        field.queryset = HostingNode.objects.filter(
+            models.Q(active=True) | models.Q(pk=site.node_id)
+        )
+        field.label_from_instance = lambda n: _(  # type: ignore[method-assign,assignment]
+            "%(name)s (poorten %(first)s tot en met %(last)s)"
+        ) % {"name": n.name, "first": n.port_first, "last": n.port_last}
+
+
+_PORT_ERRORS = {"invalid": PORT_RANGE, "min_value": PORT_RANGE, "max_value": PORT_RANGE}
+
+
+class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A hosting node on the sites desk: its name (fixed once made) and its port range."""
+
+    port_first = forms.IntegerField(
+        label=_("Eerste beheerpoort"),
+        min_value=1,
+        max_value=MAX_PORT,
+        error_messages=_PORT_ERRORS,
+        help_text=_("De beheerpoorten van de sites op deze node komen uit deze reeks."),
+    )
+    port_last = forms.IntegerField(
+        label=_("Laatste beheerpoort"),
+        min_value=1,
+        max_value=MAX_PORT,
+        error_messages=_PORT_ERRORS,
+    )
+
+    class Meta:
+        model = HostingNode
+        fields = ["name", "port_first", "port_last", "active"]
+        help_texts = {
+            "name": _(
+                "Zoals web01: kleine letters, cijfers en streepjes. De firewall-export "
+                "schrijft de bestanden van deze node in nodes/<naam>/; de naam blijft."
+            ),
+            "active": _("Alleen een node die in gebruik is, kun je aan een site geven."),
+        }
+        error_messages = {"name": {"unique": _("Er is al een node met deze naam.")}}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["name"].disabled = True
+
+    def clean_name(self) -> str:
+        name = str(self.cleaned_data["name"]).strip()
+        if self.instance.pk:
+            return str(self.instance.name)
+        if not re.match(NODE_NAME, name):
+            raise forms.ValidationError(
+                _(
+                    "Een nodenaam is 1 tot 32 kleine letters, cijfers en streepjes, zonder "
+                    "streepje aan het begin of eind, zoals web01."
+                )
+            )
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("port_first"), data.get("port_last")
+        if first is None or last is None:
+            return data
+        if first > last:
+            self.add_error("port_last", _("De laatste poort mag niet lager zijn dan de eerste."))
+            return data
+        if self.instance.pk:
+            from kluis.sites.nodes import ports_taken
+
+            outside = sorted(p for p in ports_taken(self.instance) if not first <= p <= last)
+            if outside:
+                self.add_error(
+                    None,
+                    _(
+                        "Sites op deze node hebben poorten buiten die reeks (%(ports)s): geef "
+                        "hen eerst een andere poort."
+                    )
+                    % {"ports": ", ".join(str(p) for p in outside[:10])},
+                )
+        return data
 
 
 class UpdateGrantForm(forms.Form):

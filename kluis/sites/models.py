@@ -32,6 +32,44 @@ MAX_PORT = 65535
 # The web ports every hosted site shares: an admin there is closed per site in nginx
 # (the firewall cannot tell the sites apart by port), so no site has one as its own.
 SHARED_PORTS = (80, 443)
+# A node's name is its directory in the firewall export (nodes/<name>/): lower-case
+# letters, digits and hyphens, as in a host name's first label ("web01").
+NODE_NAME = r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$"
+
+
+class HostingNode(models.Model):
+    """A server that hosts sites: its name, and the range its sites' admin ports come from.
+
+    Each node loads only its own ruleset and includes (`nodes/<name>/` of the firewall
+    export, or `GET /api/v1/nodes/firewall` with a token bound to it), so a port is
+    unique per node, not across nodes. An inactive node keeps its sites and its export
+    but is not offered for new placements.
+    """
+
+    name = models.CharField(_("naam"), max_length=32, unique=True)
+    port_first = models.PositiveIntegerField(_("eerste beheerpoort"))
+    port_last = models.PositiveIntegerField(_("laatste beheerpoort"))
+    active = models.BooleanField(_("in gebruik"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    port_first__gte=1,
+                    port_last__lte=MAX_PORT,
+                    port_first__lte=models.F("port_last"),
+                ),
+                name="sites_node_port_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def holds(self, port: int) -> bool:
+        return self.port_first <= port <= self.port_last
 
 
 class Site(models.Model):
@@ -60,17 +98,33 @@ class Site(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_PORT)],
     )
+    # The hosting node the site lives on; empty: not placed yet (the export's top
+    # directory and a token bound to no node, as before nodes were known).
+    node = models.ForeignKey(
+        HostingNode, null=True, blank=True, on_delete=models.PROTECT, related_name="sites"
+    )
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            # One port, one site: the rules of a port accept the sets of its sites, so
-            # two sites on a port would each open the other's admin. An ended site's
-            # port is free again (its rules accept nobody).
+            # One port, one site, per node: the rules of a port accept the sets of its
+            # sites, so two sites on a port of one node would each open the other's
+            # admin. Sites on different nodes may share a port (each node loads its own
+            # ruleset); sites not placed on a node share one ruleset, so one range.
+            models.UniqueConstraint(
+                fields=["node", "admin_port"],
+                condition=models.Q(node__isnull=False) & ~models.Q(status="ended"),
+                name="sites_admin_port_per_node",
+            ),
             models.UniqueConstraint(
                 fields=["admin_port"],
-                condition=~models.Q(status="ended"),
+                condition=models.Q(node__isnull=True) & ~models.Q(status="ended"),
                 name="sites_admin_port_once",
+            ),
+            # An ended site's port is freed when it ends (kluis/sites/shop_link.py).
+            models.CheckConstraint(
+                condition=~models.Q(status="ended") | models.Q(admin_port__isnull=True),
+                name="sites_ended_no_port",
             ),
             models.CheckConstraint(
                 condition=models.Q(admin_port__isnull=True)

@@ -65,18 +65,37 @@ def site_set_status(site: Site, status: str, *, actor: str) -> bool:
     when that mail is held: the customer restricted processing (art. 18 GDPR), so the
     policy lets kluis not open their address for account management. The suspension
     still happens, the vault records the refused reveal and the audit a held mail
-    (`sites.site_suspended_mail_held`); the desk says the customer was not mailed."""
+    (`sites.site_suspended_mail_held`); the desk says the customer was not mailed.
+
+    An ended site gives up its admin port in the same transaction (audited as
+    `sites.site_admin_port` with the reason "ended"): its drop leaves the ruleset at
+    the export this asks for, and the port is free for another site of its node."""
     with transaction.atomic():
         before = site.status
+        port = site.admin_port
         site.status = status
         site.status_changed_at = timezone.now()
-        site.save(update_fields=["status", "status_changed_at"])
+        fields = ["status", "status_changed_at"]
+        if status == Site.Status.ENDED and port is not None:
+            site.admin_port = None
+            fields.append("admin_port")
+        site.save(update_fields=fields)
         audit_append(
             action="sites.site_status",
             actor=actor,
             subject=site.customer_id,
             data={"site": site.pk, "from": before, "to": status},
         )
+        if "admin_port" in fields:
+            from kluis.sites.firewall import export_request
+
+            audit_append(
+                action="sites.site_admin_port",
+                actor=actor,
+                subject=site.customer_id,
+                data={"site": site.pk, "from": port, "to": None, "reason": "ended"},
+            )
+            export_request(site.pk)
         if status == Site.Status.SUSPENDED and before != status:
             from kluis.sites.emails import mail_site_suspended
 

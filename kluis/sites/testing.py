@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from kluis.accounts.models import Customer, User
 from kluis.shop.testing import make_subscription
-from kluis.sites.models import AllowEntry, HelpAttachment, HelpRequest, Site, SupportGrant
+from kluis.sites.models import (
+    AllowEntry,
+    HelpAttachment,
+    HelpRequest,
+    HostingNode,
+    Site,
+    SupportGrant,
+)
 from kluis.sites.shop_link import sites_sync
 
 if TYPE_CHECKING:
@@ -23,6 +30,11 @@ def make_site(customer: Customer, hosts: str = "", admin_url: str = "") -> Site:
 
         names_set(site, hosts.split(), admin_url)
     return site
+
+
+def make_node(name: str = "web01", first: int = 8000, last: int = 8099) -> HostingNode:
+    """A hosting node with the admin port range first..last."""
+    return HostingNode.objects.create(name=name, port_first=first, port_last=last)
 
 
 def make_entry(site: Site, user: User, text: str = "145.100.10.7") -> AllowEntry:
@@ -78,3 +90,7 @@ def grant_kwargs(p: Personas) -> dict[str, Any]:
 
 def attachment_kwargs(p: Personas) -> dict[str, Any]:
     return {"attachment_id": make_attachment(make_site(p.customer_a), p.alice).pk}
+
+
+def node_kwargs(p: Personas) -> dict[str, Any]:
+    return {"node_id": make_node(f"web{HostingNode.objects.count() + 1:02d}").pk}

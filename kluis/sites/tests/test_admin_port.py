@@ -89,7 +89,7 @@ def test_a_port_change_rewrites_the_ruleset_and_nothing_else_does(personas, fire
     assert (firewall_dir / NFT_FILE).read_bytes() == before
 
 
-def test_a_suspended_or_ended_site_keeps_its_drop(personas, firewall_dir):
+def test_a_suspended_site_keeps_its_drop_and_an_ended_one_frees_its_port(personas, firewall_dir):
     site = make_site(personas.customer_a)
     make_entry(site, personas.alice)
     _port(site, 8443)
@@ -98,23 +98,35 @@ def test_a_suspended_or_ended_site_keeps_its_drop(personas, firewall_dir):
     sets, ports = _ruleset(firewall_dir)
     assert ports == {8443: [site.pk]}
     assert sets[f"site_{site.pk}_v4"] == [] and sets[f"site_{site.pk}_v6"] == []
+    FirewallExportRequest.objects.all().delete()
     site_set_status(site, Site.Status.ENDED, actor="test")
-    firewall_export()
-    assert _ruleset(firewall_dir)[1] == {8443: [site.pk]}
+    site.refresh_from_db()
+    assert site.admin_port is None
+    # The ending asks for the site's export itself: its port's drop leaves the ruleset.
+    assert list(FirewallExportRequest.objects.values_list("site_id", flat=True)) == [site.pk]
+    assert export_requests_handle() == 1
+    assert _ruleset(firewall_dir)[1] == {}
+    assert "chain" not in (firewall_dir / NFT_FILE).read_text()
+    [audit] = AuditEntry.objects.filter(action="sites.site_admin_port")
+    assert json.loads(audit.payload)["data"] == {
+        "site": site.pk,
+        "from": 8443,
+        "to": None,
+        "reason": "ended",
+    }
 
 
-def test_an_ended_sites_port_can_go_to_a_new_site_whose_accept_comes_first(personas, firewall_dir):
+def test_an_ended_sites_port_goes_to_a_new_site_alone(personas, firewall_dir):
     old = make_site(personas.customer_a)
     _port(old, 8443)
     site_set_status(old, Site.Status.ENDED, actor="test")
     new = make_site(personas.customer_b)
     make_entry(new, personas.bob, "145.100.10.9")
-    _port(new, 8443)  # free again: the old site has ended
+    _port(new, 8443)  # free again: the old site gave it up when it ended
     firewall_export()
     text = (firewall_dir / NFT_FILE).read_text()
-    assert _ruleset(firewall_dir)[1] == {8443: sorted([old.pk, new.pk])}
-    # Both sites' accepts precede the port's one drop: the old drop shadows nobody.
-    assert text.index(f"@site_{new.pk}_v6 accept") < text.index("tcp dport 8443 drop")
+    assert _ruleset(firewall_dir)[1] == {8443: [new.pk]}
+    assert f"@site_{old.pk}_v4 accept" not in text
     assert text.count("tcp dport 8443 drop") == 1
 
 
@@ -168,7 +180,10 @@ def test_the_database_refuses_a_shared_or_taken_port(personas):
         _port(second, 8443)
     site_set_status(first, Site.Status.ENDED, actor="test")
     _port(second, 8443)  # an ended site's port is free
-    assert Site.objects.filter(admin_port=8443).count() == 2
+    assert list(Site.objects.filter(admin_port=8443)) == [second]
+    # An ended site holds no port at all.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _port(first, 8444)
 
 
 # --- the sites desk ----------------------------------------------------------------------

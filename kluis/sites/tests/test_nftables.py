@@ -30,7 +30,7 @@ from kluis.sites.firewall import NFT_FILE, firewall_export
 from kluis.sites.models import Site
 from kluis.sites.services import entry_add, entry_remove
 from kluis.sites.shop_link import site_set_status
-from kluis.sites.testing import make_entry, make_site
+from kluis.sites.testing import make_entry, make_node, make_site
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -308,3 +308,34 @@ def test_a_ruleset_nft_refuses_keeps_the_last_one_in_force(
         (ALLOWED_V4, PORT_A): True,
         (OTHER_V4, PORT_A): False,
     }
+
+
+def test_each_node_loads_its_own_ruleset_and_two_nodes_share_a_port(
+    personas, firewall_dir, namespaces
+):
+    """Site A on web01 and site B on web02 both have PORT_A: each node's ruleset (nft -c
+    checked) closes the port to everyone but its own site's list; B's list never opens
+    A's admin, and PORT_B, which no site of either node has, stays open."""
+    web01, web02 = make_node("web01", 8000, 9000), make_node("web02", 8000, 9000)
+    site_a, site_b = make_site(personas.customer_a), make_site(personas.customer_b)
+    for site, node in ((site_a, web01), (site_b, web02)):
+        site.node, site.admin_port = node, PORT_A
+        site.save(update_fields=["node", "admin_port"])
+    make_entry(site_a, personas.alice, ALLOWED_V4)
+    make_entry(site_b, personas.bob, OTHER_V4)
+    firewall_export()
+    attempts = [(a, p) for a in (ALLOWED_V4, OTHER_V4) for p in (PORT_A, PORT_B)]
+    for name, allowed, refused in (
+        ("web01", ALLOWED_V4, OTHER_V4),
+        ("web02", OTHER_V4, ALLOWED_V4),
+    ):
+        ruleset = firewall_dir / "nodes" / name / NFT_FILE
+        checked = subprocess.run([str(NFT), "-c", "-f", str(ruleset)], capture_output=True)
+        assert checked.returncode == 0, checked.stderr
+        _run(*_load(namespaces, ruleset).split())
+        assert namespaces.connects(attempts) == {
+            (allowed, PORT_A): True,
+            (refused, PORT_A): False,
+            (allowed, PORT_B): True,
+            (refused, PORT_B): True,
+        }
