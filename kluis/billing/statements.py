@@ -61,7 +61,7 @@ from kluis.audit.chain import audit_append
 from kluis.billing.bulk import among
 from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
 from kluis.billing.models import BankStatement, Invoice, Payment, PayoutCheck, Refund
-from kluis.billing.reference import is_valid
+from kluis.billing.reference import check_digit, is_valid
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
 from kluis.billing.zipped import statement_files
@@ -227,6 +227,9 @@ def _slips(entry: Entry, reference: str) -> list[_Slip]:
 
 def _kenmerk(reference: str) -> str:
     """The betalingskenmerk a structured reference carries, or ""."""
+    if len(reference) == 16 and reference.isascii() and reference.isdigit():
+        # As most banks pass it on: 16 digits, nothing to take out or unwrap.
+        return reference if check_digit(reference[1:]) == ord(reference[0]) - 48 else ""
     compact = "".join(reference.split())
     if compact[:2].upper() == "RF" and iso11649.is_valid(compact):
         compact = compact[4:]  # an RF creditor reference wrapping the kenmerk
