@@ -7,11 +7,22 @@ parameter (`= ANY(%s)`), SQLite a plain IN list.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import CharField, F, Field, IntegerField, Lookup, Model, Q, UUIDField
+from django.db.models import (
+    CharField,
+    F,
+    Field,
+    ForeignKey,
+    IntegerField,
+    Lookup,
+    Model,
+    Q,
+    UUIDField,
+)
 
 from kluis.vault.keys import uuid_array
 
@@ -61,8 +72,19 @@ def among(model: type[Model], name: str, values: Collection[Any]) -> Q:
     connection = connections[router.db_for_read(model)]
     field = model._meta.get_field(name)
     assert isinstance(field, Field)
-    if connection.vendor == "postgresql" and isinstance(field, UUIDField):
-        return Q(_AnyOfUUIDs(F(name), uuid_array(field.to_python(v) for v in values)))
+    # A foreign key to a UUID (Reminder.invoice) is held as that UUID.
+    target = field.target_field if isinstance(field, ForeignKey) else field
+    if isinstance(target, UUIDField):
+        if connection.vendor == "postgresql":
+            return Q(_AnyOfUUIDs(F(name), uuid_array(target.to_python(v) for v in values)))
+        if not connection.features.has_native_uuid_field:
+            # As get_db_prep_value gives a UUID here (32 hex digits), without its
+            # checks per value; anything else still goes through them.
+            prepared = [
+                v.hex if type(v) is uuid.UUID else field.get_db_prep_value(v, connection)
+                for v in values
+            ]
+            return Q(_InList(F(name), prepared))
     if isinstance(field, (CharField, IntegerField)):
         prepared = list(values)  # already what the database holds
     else:

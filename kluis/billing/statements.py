@@ -34,6 +34,7 @@ refunds. The whole upload is still one transaction: all of it or none of it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -60,7 +61,7 @@ from kluis.audit.chain import audit_append
 from kluis.billing.bulk import among
 from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
 from kluis.billing.models import BankStatement, Invoice, Payment, PayoutCheck, Refund
-from kluis.billing.reference import is_valid
+from kluis.billing.reference import check_digit, is_valid
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
 from kluis.billing.zipped import statement_files
@@ -86,6 +87,12 @@ PROVIDER_PAYERS = ("mollie",)
 # Payments per batch: large enough that queries per payment vanish, small enough that
 # a batch's invoices and payments stay a few megabytes.
 BATCH_SIZE = 2000
+# SQLite's page cache while an import runs, in KiB (its default is 2 MiB). A payment
+# row goes into four B-trees at places its random id, its reference and its invoice
+# decide; with 2 MiB of a 100,000-invoice ledger in memory most of those inserts
+# read their page back from the file, and write it out again before the commit.
+# The cache only grows as pages are used, and is set back when the import ends.
+IMPORT_PAGE_CACHE_KIB = 128 * 1024
 # What an import reads of the invoices named by reference or number: what matching
 # and take_payment use, and what the paid handlers of kluis itself read (order,
 # number, customer). A handler that reads another field loads it per invoice.
@@ -220,6 +227,9 @@ def _slips(entry: Entry, reference: str) -> list[_Slip]:
 
 def _kenmerk(reference: str) -> str:
     """The betalingskenmerk a structured reference carries, or ""."""
+    if len(reference) == 16 and reference.isascii() and reference.isdigit():
+        # As most banks pass it on: 16 digits, nothing to take out or unwrap.
+        return reference if check_digit(reference[1:]) == ord(reference[0]) - 48 else ""
     compact = "".join(reference.split())
     if compact[:2].upper() == "RF" and iso11649.is_valid(compact):
         compact = compact[4:]  # an RF creditor reference wrapping the kenmerk
@@ -319,6 +329,10 @@ class _Batch:
 
 _new_object = object.__new__
 _set_slot = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown  # an enum member: looked up once, not per id
+# A random (version 4) UUID's int: these bits cleared, then the version and variant set.
+_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_V4_SET = (4 << 76) | (0x8000 << 48)
 
 
 def _uuid_from_hex(value: str) -> uuid.UUID:
@@ -330,7 +344,21 @@ def _uuid_from_hex(value: str) -> uuid.UUID:
     """
     made = _new_object(uuid.UUID)
     _set_slot(made, "int", int(value, 16))
-    _set_slot(made, "is_safe", uuid.SafeUUID.unknown)
+    _set_slot(made, "is_safe", _UNKNOWN)
+    return made
+
+
+def _random_ids(n: int) -> list[uuid.UUID]:
+    """`n` new ids as uuid.uuid4() makes them (16 bytes of os.urandom each, with the
+    version and variant bits set), from one read of the random source."""
+    raw = os.urandom(16 * n)
+    made = []
+    for start in range(0, 16 * n, 16):
+        value = _new_object(uuid.UUID)
+        number = int.from_bytes(raw[start : start + 16], "big")
+        _set_slot(value, "int", (number & _V4_CLEAR) | _V4_SET)
+        _set_slot(value, "is_safe", _UNKNOWN)
+        made.append(value)
     return made
 
 
@@ -587,6 +615,8 @@ class _Rows:
         self.pending: list[
             tuple[uuid.UUID, str, uuid.UUID, Any, int, str, Any, Any, tuple[str, ...]]
         ] = []
+        # Ids made ahead, 256 at a time (one read of the random source each time).
+        self.ids: list[uuid.UUID] = []
 
     def add(
         self,
@@ -601,7 +631,9 @@ class _Rows:
         """A payment of `amount_cents` of this slip; its id. Only a decided match
         (`invoice`) makes the payer that customer; until then the payment is a data
         subject of its own, so a wrong proposal never files it under someone else."""
-        pk = uuid.uuid4()
+        if not self.ids:
+            self.ids = _random_ids(256)
+        pk = self.ids.pop()
         part = slip.part
         self.pending.append(
             (
@@ -618,18 +650,28 @@ class _Rows:
         )
         return pk
 
-    def _scopes(self) -> list[keys.KeyScope]:
+    def _scopes(self) -> tuple[list[keys.KeyScope], list[int]]:
+        """The key scopes of the pending rows, each once, and each row's place in them."""
         policy = current_policy()
         by_name = {f.name: f for f in sealed_fields(Payment)}
         classes = {by_name[name].retention_class() for name in SEALED_COLUMNS}
         assert set(by_name) == set(SEALED_COLUMNS) and len(classes) == 1, by_name
         retention_class = classes.pop()
         yearly = policy.retention[retention_class].per_fiscal_year
-        # The period as Payment.vault_period gives it: the booking date's year.
-        return [
-            keys.KeyScope(subject, retention_class, str(day.year) if yearly else "")
-            for _pk, _ref, subject, day, *_rest in self.pending
-        ]
+        # The period as Payment.vault_period gives it: the booking date's year. One
+        # KeyScope per scope, shared by its rows (found by the subject's int and the
+        # year, which hash in C; a KeyScope's and a UUID's hash are Python code).
+        places: dict[tuple[int, int], int] = {}
+        scopes: list[keys.KeyScope] = []
+        of_row = []
+        for _pk, _ref, subject, day, *_rest in self.pending:
+            year = day.year if yearly else 0
+            place = places.get((subject.int, year))
+            if place is None:
+                place = places[subject.int, year] = len(scopes)
+                scopes.append(keys.KeyScope(subject, retention_class, str(year) if yearly else ""))
+            of_row.append(place)
+        return scopes, of_row
 
     def write(self) -> None:
         if not self.pending:
@@ -638,9 +680,10 @@ class _Rows:
         meta = model._meta
         concrete = {f.name: f for f in meta.concrete_fields}
         assert set(concrete) == set(PAYMENT_COLUMNS), sorted(concrete)
-        scopes = self._scopes()
-        keys.prefetch_or_create(set(scopes))
-        ciphers = keys.cached_ciphers()
+        scopes, of_row = self._scopes()
+        keys.prefetch_or_create(scopes)
+        cached = keys.cached_ciphers()
+        ciphers = [cached.get(scope) for scope in scopes]
         using = router.db_for_write(model)
         connection = connections[using]
         native_uuid = connection.features.has_native_uuid_field
@@ -650,22 +693,25 @@ class _Rows:
         label = meta.label_lower
         names = [name.encode() for name in SEALED_COLUMNS]
         rows = []
-        for (pk, ref, subject, day, amount, how, invoice, proposed, plain), scope in zip(
-            self.pending, scopes, strict=True
+        nonces = os.urandom(NONCE_BYTES * len(SEALED_COLUMNS) * len(self.pending))
+        at = 0
+        for (pk, ref, subject, day, amount, how, invoice, proposed, plain), place in zip(
+            self.pending, of_row, strict=True
         ):
-            cipher = ciphers.get(scope)
+            scope = scopes[place]
+            cipher = ciphers[place]
             if cipher is None:
                 cipher = keys.cipher_for(scope, create=True)  # raises if shredded
             tokens: list[bytes | None] = []
-            # One read of the system's random source per row, a fresh nonce per value;
+            # A fresh nonce per value, from one read of the random source per batch;
             # the associated data as aad_for gives it, the row's part made once.
-            nonces = os.urandom(NONCE_BYTES * len(SEALED_COLUMNS))
             row_aad = aad_for(label, pk, "\0", scope).split(b"\0")
-            for n, (name, value) in enumerate(zip(names, plain, strict=True)):
+            for name, value in zip(names, plain, strict=True):
                 if not value:
                     tokens.append(None)
                     continue
-                nonce = nonces[n * NONCE_BYTES : (n + 1) * NONCE_BYTES]
+                nonce = nonces[at : at + NONCE_BYTES]
+                at += NONCE_BYTES
                 aad = row_aad[0] + name + row_aad[1]
                 tokens.append(TOKEN_VERSION + nonce + cipher.encrypt(nonce, value.encode(), aad))
             if day not in days:
@@ -931,6 +977,25 @@ def _close(run: _Run) -> None:
     )
 
 
+@contextlib.contextmanager
+def _page_cache(using: str) -> Iterator[None]:
+    """SQLite: IMPORT_PAGE_CACHE_KIB of page cache on `using`'s connection for the
+    duration (a setting of this connection only, not of the file)."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = -{int(IMPORT_PAGE_CACHE_KIB)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 def statement_import(*, path: Path, imported_by: User | None) -> ImportResult:
     """Import a CAMT.053 file, or a zip of them, all or nothing; again, it adds nothing.
 
@@ -942,7 +1007,11 @@ def statement_import(*, path: Path, imported_by: User | None) -> ImportResult:
     result = ImportResult()
     with tempfile.TemporaryDirectory(prefix="kluis-statement-") as unpacked:
         files = statement_files(path, Path(unpacked))
-        with transaction.atomic(), keys.key_scope():
+        with (
+            _page_cache(router.db_for_write(Payment)),
+            transaction.atomic(),
+            keys.key_scope(),
+        ):
             for file in files:
                 _import_file(file, ours, result, imported_by)
             if result.statements == 0:
