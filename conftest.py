@@ -6,7 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -41,6 +41,38 @@ browser_test = [
     ),
     pytest.mark.django_db(transaction=True, databases="__all__"),
 ]
+
+
+# Modules whose tests take longest (a walk in Chromium of every page, generated API
+# requests, processes killed and restarted, migrations run back and forth), longest
+# first. They are run before the rest: pytest-xdist then ends the run on short tests
+# that balance across the workers, instead of one worker finishing a long test alone.
+LONG_FIRST = (
+    "kluis/web/tests/test_walk_browser.py",
+    "kluis/api/tests/test_schemathesis.py",
+    "kluis/accounts/tests/test_no_impersonation.py",
+    "kluis/mail/tests/test_crash.py",
+    "kluis/vault/tests/test_backup_restore.py",
+    "kluis/shop/tests/test_domain_migration.py",
+    "kluis/billing/tests/test_statement_killed.py",
+    "kluis/web/tests/test_consent.py",
+    "kluis/accounts/tests/test_access_control.py",
+    "kluis/tests/test_serving.py",
+    "kluis/domains/tests/test_killed.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of LONG_FIRST first, then the browser tests, then the rest; each in
+    its collected order (a stable sort, the same on every xdist worker)."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if path in LONG_FIRST:
+            return LONG_FIRST.index(path)
+        return len(LONG_FIRST) if item.get_closest_marker("browser") else len(LONG_FIRST) + 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -170,20 +202,73 @@ def personas(db: None) -> Personas:
     return people
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+class _SharedBrowser:
+    """One Chromium for a run of consecutive browser tests.
 
-    # Playwright's sync API runs an event loop; Django's ORM in the test thread is safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
+    A launch costs about a second of CPU; tests that follow each other share the
+    browser, each in contexts of its own (closed when it ends, so no cookie, storage or
+    cache passes from one test to the next). Playwright's sync API keeps an event loop
+    running while it is started, which would make every later test an "async context"
+    for Django: the browser is stopped as soon as the next test is not a browser test.
+    """
+
+    def __init__(self) -> None:
+        self.playwright: Any = None
+        self.browser: Any = None
+
+    def get(self) -> Any:
+        if self.browser is not None and not self.browser.is_connected():
+            self.stop()  # a crashed browser is not handed to the next test
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            # Playwright's sync API runs an event loop; Django's ORM in the test thread
+            # is safe.
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+    def close_contexts(self) -> None:
+        if self.browser is not None:
+            for context in list(self.browser.contexts):
+                context.close()
+
+    def stop(self) -> None:
+        if self.playwright is None:
+            return
+        try:
+            if self.browser is not None:
+                self.browser.close()
+            self.playwright.stop()
             # ORM calls made while Playwright's loop runs get connections of their own
             # (its greenlet has its own context); close them, or the test database
             # cannot be dropped on PostgreSQL.
             connections.close_all()
+        finally:
+            self.browser = self.playwright = None
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+_shared_browser = _SharedBrowser()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)
     finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        if nextitem is None or "browser" not in getattr(nextitem, "fixturenames", ()):
+            _shared_browser.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Chromium through Playwright; the test's contexts are closed when it ends."""
+    browser = _shared_browser.get()
+    try:
+        yield browser
+    finally:
+        _shared_browser.close_contexts()
