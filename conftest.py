@@ -45,8 +45,9 @@ browser_test = [
 
 # Modules whose tests take longest (a walk in Chromium of every page, generated API
 # requests, processes killed and restarted, migrations run back and forth), longest
-# first. They are run before the rest: pytest-xdist then ends the run on short tests
-# that balance across the workers, instead of one worker finishing a long test alone.
+# first. They are run before the rest of their group (see below): pytest-xdist then
+# ends the run on short tests that balance across the workers, instead of one worker
+# finishing a long test alone.
 LONG_FIRST = (
     "kluis/web/tests/test_walk_browser.py",
     "kluis/api/tests/test_schemathesis.py",
@@ -62,9 +63,16 @@ LONG_FIRST = (
 )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The modules of LONG_FIRST first, then the browser tests, then the rest; each in
-    its collected order (a stable sort, the same on every xdist worker)."""
+    its collected order (a stable sort, the same on every xdist worker).
+
+    This runs before pytest-django's own sort, which keeps its groups: tests in a
+    transaction first, then transactional tests (whose flush removes the rows the
+    migrations seeded), then tests without a database; the order above holds within
+    each group.
+    """
 
     def rank(item: pytest.Item) -> int:
         path = item.nodeid.split("::", 1)[0]
@@ -215,6 +223,8 @@ class _SharedBrowser:
     def __init__(self) -> None:
         self.playwright: Any = None
         self.browser: Any = None
+        # Whether the running test is the last of its run of browser tests.
+        self.last = True
 
     def get(self) -> Any:
         if self.browser is not None and not self.browser.is_connected():
@@ -240,12 +250,13 @@ class _SharedBrowser:
         if self.playwright is None:
             return
         try:
+            # While Playwright's loop runs, Django keeps the connections of this thread
+            # apart (asgiref's Local in an event loop): close those now and the others
+            # once it has stopped, or the test database cannot be dropped on PostgreSQL.
+            connections.close_all()
             if self.browser is not None:
                 self.browser.close()
             self.playwright.stop()
-            # ORM calls made while Playwright's loop runs get connections of their own
-            # (its greenlet has its own context); close them, or the test database
-            # cannot be dropped on PostgreSQL.
             connections.close_all()
         finally:
             self.browser = self.playwright = None
@@ -257,18 +268,27 @@ _shared_browser = _SharedBrowser()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _shared_browser.last = nextitem is None or "browser" not in getattr(
+        nextitem, "fixturenames", ()
+    )
     try:
         return (yield)
     finally:
-        if nextitem is None or "browser" not in getattr(nextitem, "fixturenames", ()):
-            _shared_browser.stop()
+        if _shared_browser.last:
+            _shared_browser.stop()  # already stopped by the fixture, unless it failed
 
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    """Chromium through Playwright; the test's contexts are closed when it ends."""
+    """Chromium through Playwright; the test's contexts are closed when it ends, and
+    the browser too when the next test is no browser test (before the test's database
+    and, after the last test, the test databases are taken down)."""
     browser = _shared_browser.get()
     try:
         yield browser
     finally:
-        _shared_browser.close_contexts()
+        try:
+            _shared_browser.close_contexts()
+        finally:
+            if _shared_browser.last:
+                _shared_browser.stop()
