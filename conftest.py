@@ -6,7 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.conf import settings
@@ -41,6 +41,46 @@ browser_test = [
     ),
     pytest.mark.django_db(transaction=True, databases="__all__"),
 ]
+
+
+# Modules whose tests take longest (a walk in Chromium of every page, generated API
+# requests, processes killed and restarted, migrations run back and forth), longest
+# first. They are run before the rest of their group (see below): pytest-xdist then
+# ends the run on short tests that balance across the workers, instead of one worker
+# finishing a long test alone.
+LONG_FIRST = (
+    "kluis/web/tests/test_walk_browser.py",
+    "kluis/api/tests/test_schemathesis.py",
+    "kluis/accounts/tests/test_no_impersonation.py",
+    "kluis/mail/tests/test_crash.py",
+    "kluis/vault/tests/test_backup_restore.py",
+    "kluis/shop/tests/test_domain_migration.py",
+    "kluis/billing/tests/test_statement_killed.py",
+    "kluis/web/tests/test_consent.py",
+    "kluis/accounts/tests/test_access_control.py",
+    "kluis/tests/test_serving.py",
+    "kluis/domains/tests/test_killed.py",
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The modules of LONG_FIRST first, then the browser tests, then the rest; each in
+    its collected order (a stable sort, the same on every xdist worker).
+
+    This runs before pytest-django's own sort, which keeps its groups: tests in a
+    transaction first, then transactional tests (whose flush removes the rows the
+    migrations seeded), then tests without a database; the order above holds within
+    each group.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if path in LONG_FIRST:
+            return LONG_FIRST.index(path)
+        return len(LONG_FIRST) if item.get_closest_marker("browser") else len(LONG_FIRST) + 1
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
@@ -170,20 +210,85 @@ def personas(db: None) -> Personas:
     return people
 
 
+class _SharedBrowser:
+    """One Chromium for a run of consecutive browser tests.
+
+    A launch costs about a second of CPU; tests that follow each other share the
+    browser, each in contexts of its own (closed when it ends, so no cookie, storage or
+    cache passes from one test to the next). Playwright's sync API keeps an event loop
+    running while it is started, which would make every later test an "async context"
+    for Django: the browser is stopped as soon as the next test is not a browser test.
+    """
+
+    def __init__(self) -> None:
+        self.playwright: Any = None
+        self.browser: Any = None
+        # Whether the running test is the last of its run of browser tests.
+        self.last = True
+
+    def get(self) -> Any:
+        if self.browser is not None and not self.browser.is_connected():
+            self.stop()  # a crashed browser is not handed to the next test
+        if self.browser is None:
+            from playwright.sync_api import sync_playwright
+
+            # Playwright's sync API runs an event loop; Django's ORM in the test thread
+            # is safe.
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+        return self.browser
+
+    def close_contexts(self) -> None:
+        if self.browser is not None:
+            for context in list(self.browser.contexts):
+                context.close()
+
+    def stop(self) -> None:
+        if self.playwright is None:
+            return
+        try:
+            # While Playwright's loop runs, Django keeps the connections of this thread
+            # apart (asgiref's Local in an event loop): close those now and the others
+            # once it has stopped, or the test database cannot be dropped on PostgreSQL.
+            connections.close_all()
+            if self.browser is not None:
+                self.browser.close()
+            self.playwright.stop()
+            connections.close_all()
+        finally:
+            self.browser = self.playwright = None
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+_shared_browser = _SharedBrowser()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _shared_browser.last = nextitem is None or "browser" not in getattr(
+        nextitem, "fixturenames", ()
+    )
+    try:
+        return (yield)
+    finally:
+        if _shared_browser.last:
+            _shared_browser.stop()  # already stopped by the fixture, unless it failed
+
+
 @pytest.fixture
 def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop; Django's ORM in the test thread is safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    """Chromium through Playwright; the test's contexts are closed when it ends, and
+    the browser too when the next test is no browser test (before the test's database
+    and, after the last test, the test databases are taken down)."""
+    browser = _shared_browser.get()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-            # ORM calls made while Playwright's loop runs get connections of their own
-            # (its greenlet has its own context); close them, or the test database
-            # cannot be dropped on PostgreSQL.
-            connections.close_all()
+        yield browser
     finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        try:
+            _shared_browser.close_contexts()
+        finally:
+            if _shared_browser.last:
+                _shared_browser.stop()
