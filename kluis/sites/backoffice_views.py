@@ -380,6 +380,12 @@ def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
         raise Http404
     form = SiteNodeForm(request.POST, site=site)
     if not form.is_valid():
+        if not HostingNode.objects.filter(active=True).exists():
+            # The site's page shows no node form then: say it where it can be done.
+            messages.error(
+                request, _("Er is nog geen hostingnode in gebruik: voeg er eerst een toe.")
+            )
+            return redirect("sites_backoffice:nodes")
         return _site_page(request, site, node_form=form)
     node = form.cleaned_data["node"]
     if node.pk == site.node_id:
