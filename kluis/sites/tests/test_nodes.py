@@ -25,7 +25,13 @@ from kluis.sites.firewall import (
     firewall_export,
 )
 from kluis.sites.models import FirewallExportRequest, HostingNode, Site
-from kluis.sites.nodes import next_free_port, site_node_set
+from kluis.sites.nodes import (
+    PortOutsideRange,
+    next_free_port,
+    node_save,
+    site_node_set,
+    site_port_set,
+)
 from kluis.sites.shop_link import site_set_status
 from kluis.sites.testing import make_entry, make_node, make_site
 from kluis.sites.tests.parsers import parse_nft_ruleset
@@ -262,6 +268,71 @@ def test_a_range_that_leaves_out_a_sites_port_is_refused(client, personas):
     assert "Sites op deze node hebben poorten buiten die reeks (8050)" in response.content.decode()
     node.refresh_from_db()
     assert node.port_last == 8099
+
+
+def test_the_service_refuses_a_range_that_leaves_out_a_sites_port(personas):
+    # Not only the form: a range narrowed after the form looked (a port given in the
+    # same second) is refused where the range is saved, with the node's row locked.
+    node = make_node("web01", 8000, 8099)
+    _place(make_site(personas.customer_a), node, 8050)
+    _place(make_site(personas.customer_b), node, 8060)
+    node.port_last = 8010
+    with pytest.raises(PortOutsideRange) as refused:
+        node_save(node)
+    assert refused.value.ports == [8050, 8060]
+    node.refresh_from_db()
+    assert node.port_last == 8099
+    node.port_last = 8060
+    node_save(node)  # both ports still inside: saved
+    assert HostingNode.objects.get(pk=node.pk).port_last == 8060
+
+
+def test_the_service_refuses_a_port_outside_the_range_of_the_node_as_it_is_now(personas):
+    node = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), node, 8010)
+    stale = Site.objects.get(pk=site.pk)
+    HostingNode.objects.filter(pk=node.pk).update(port_last=8020)  # narrowed meanwhile
+    with pytest.raises(PortOutsideRange):
+        site_port_set(stale, 8050, actor="test")
+    site.refresh_from_db()
+    assert site.admin_port == 8010
+    assert not AuditEntry.objects.filter(action="sites.site_admin_port").exists()
+    site_port_set(stale, 8015, actor="test")
+    site.refresh_from_db()
+    assert site.admin_port == 8015
+
+
+def test_a_node_edit_after_a_port_was_given_outside_is_refused_in_dutch(
+    client, personas, monkeypatch
+):
+    # The form saw no port outside the new range; a port was given before the save.
+    from kluis.sites import forms
+
+    node = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), node, 8005)
+    monkeypatch.setattr("kluis.sites.nodes.ports_taken", _given_meanwhile(site, 8050))
+    log_in(client, personas.staff["orders"])
+    edit = reverse("sites_backoffice:node", kwargs={"node_id": node.pk})
+    response = client.post(edit, {"port_first": "8000", "port_last": "8010", "active": "on"})
+    assert response.status_code == 200
+    assert forms.range_outside_message([8050]) in response.content.decode()
+    node.refresh_from_db()
+    assert node.port_last == 8099
+    assert not AuditEntry.objects.filter(action="sites.node_edited").exists()
+
+
+def _given_meanwhile(site: Site, port: int):
+    from kluis.sites import nodes
+
+    real, calls = nodes.ports_taken, []
+
+    def ports_taken(node, *, besides=None):
+        calls.append(node)
+        if len(calls) == 2:  # after the form's look, before the save's
+            Site.objects.filter(pk=site.pk).update(admin_port=port)
+        return real(node, besides=besides)
+
+    return ports_taken
 
 
 def test_only_orders_staff_manage_nodes(client, personas):
