@@ -370,7 +370,7 @@ def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_POST
 @staff_required("orders")
 def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
-    """Place the site on a hosting node; its admin port follows the node's range."""
+    """Place the site on a hosting node, or back on none; its admin port follows."""
     from kluis.sites.nodes import site_node_set
 
     site = Site.objects.filter(pk=site_id).select_related("node").first()
@@ -385,8 +385,8 @@ def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
             )
             return redirect("sites_backoffice:nodes")
         return _site_page(request, site, node_form=form)
-    node = form.cleaned_data["node"]
-    if node.pk == site.node_id:
+    node: HostingNode | None = form.cleaned_data["node"]
+    if (node.pk if node is not None else None) == site.node_id:
         messages.info(request, _("De site stond al op deze node."))
         return redirect("sites_backoffice:site", site_id=site.pk)
     before = (site.node_id, site.admin_port)
@@ -399,7 +399,19 @@ def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
             None, _("Een andere site kreeg net die poort op deze node; probeer opnieuw.")
         )
         return _site_page(request, site, node_form=form)
-    if port_from is not None and port_to is None:
+    if node is None:
+        if port_from is not None and port_to is None:
+            messages.warning(
+                request,
+                _(
+                    "De site staat nu op geen node. Een andere site zonder node heeft "
+                    "beheerpoort %(port)s al: deze site heeft geen eigen beheerpoort meer."
+                )
+                % {"port": port_from},
+            )
+        else:
+            messages.success(request, _("De site staat nu op geen node."))
+    elif port_from is not None and port_to is None:
         messages.warning(
             request,
             _(

@@ -238,14 +238,13 @@ class SiteNodeForm(forms.Form):
     node = forms.ModelChoiceField(
         label=_("Hostingnode"),
         queryset=HostingNode.objects.none(),
-        empty_label=None,
-        error_messages={
-            "required": _("Kies de node waarop de site staat."),
-            "invalid_choice": _("Kies een node die in gebruik is."),
-        },
+        required=False,
+        empty_label=_("geen node"),
+        error_messages={"invalid_choice": _("Kies een node die in gebruik is.")},
         help_text=_(
             "Op een andere node krijgt de site een poort uit de reeks van die node: dezelfde "
-            "als die daar vrij is, anders de eerste vrije."
+            "als die daar vrij is, anders de eerste vrije. Op geen node houdt de site haar "
+            "poort als geen andere site zonder node die heeft, anders vervalt die."
         ),
     )
 

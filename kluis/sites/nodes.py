@@ -66,19 +66,25 @@ def next_free_port(node: HostingNode, *, besides: Site | None = None) -> int | N
     return None
 
 
-def port_on(node: HostingNode, site: Site) -> int | None:
+def port_on(node: HostingNode | None, site: Site) -> int | None:
     """The port a site with a port of its own gets on `node`: the one it has if the
     node's range holds it and it is free there, else the node's next free one (None:
-    the range is full, the site has no port until orders give it one)."""
+    the range is full, the site has no port until orders give it one). On no node
+    (None): the one it has if no other site on no node has it, else none (the sites on
+    no node have no range to give one from)."""
     port = site.admin_port
+    if node is None:
+        return port if port is not None and port not in ports_taken(None, besides=site) else None
     if port is not None and node.holds(port) and port not in ports_taken(node, besides=site):
         return port
     return next_free_port(node, besides=site)
 
 
-def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | None, int | None]:
-    """Place `site` on `node`, in one transaction, audited (`sites.site_node`); returns the
-    port before and after.
+def site_node_set(
+    site: Site, node: HostingNode | None, *, actor: str
+) -> tuple[int | None, int | None]:
+    """Place `site` on `node` (None: back on no node), in one transaction, audited
+    (`sites.site_node`); returns the port before and after.
 
     A site with an admin port keeps it when the new node's range holds it and no site
     there has it, and otherwise gets the node's next free port (or none, if the range
@@ -90,7 +96,8 @@ def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | N
     before_node, before_port = site.node_id, site.admin_port
     with transaction.atomic():
         _locked(site)
-        node = HostingNode.objects.select_for_update().get(pk=node.pk)
+        if node is not None:
+            node = HostingNode.objects.select_for_update().get(pk=node.pk)
         port = port_on(node, site) if before_port is not None else None
         site.node = node
         site.admin_port = port
@@ -102,7 +109,7 @@ def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | N
             data={
                 "site": site.pk,
                 "from": before_node,
-                "to": node.pk,
+                "to": node.pk if node is not None else None,
                 "port_from": before_port,
                 "port_to": port,
             },

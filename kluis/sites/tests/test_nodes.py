@@ -170,6 +170,34 @@ def test_a_moved_site_keeps_its_port_when_the_new_node_has_it_free(personas):
     assert site_node_set(plain, web02, actor="test") == (None, None)
 
 
+def test_a_site_moved_back_to_no_node_keeps_its_port_if_free_there(personas, firewall_dir):
+    web01 = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), web01, 8005)
+    make_entry(site, personas.alice)
+    firewall_export()
+    FirewallExportRequest.objects.all().delete()
+    assert site_node_set(site, None, actor="test") == (8005, 8005)
+    site.refresh_from_db()
+    assert (site.node, site.admin_port) == (None, 8005)
+    assert list(FirewallExportRequest.objects.values_list("site_id", flat=True)) == [None]
+    export_requests_handle()
+    assert _ruleset(firewall_dir / "nodes" / "web01") == ({}, {})
+    assert _ruleset(firewall_dir)[1] == {8005: [site.pk]}  # the top directory's
+    [audit] = AuditEntry.objects.filter(action="sites.site_node")
+    assert json.loads(audit.payload)["data"] == {
+        "site": site.pk,
+        "from": web01.pk,
+        "to": None,
+        "port_from": 8005,
+        "port_to": 8005,
+    }
+    # A port another site on no node has is cleared, not shared.
+    other = _place(make_site(personas.customer_b), web01, 8005)
+    assert site_node_set(other, None, actor="test") == (8005, None)
+    other.refresh_from_db()
+    assert (other.node, other.admin_port) == (None, None)
+
+
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed here")
 def test_nginx_accepts_a_nodes_include(personas, firewall_dir, tmp_path):  # pragma: no cover
     site = _place(make_site(personas.customer_a), make_node("web01"), 8000)
@@ -396,6 +424,23 @@ def test_the_port_form_refuses_a_port_of_the_same_node_and_allows_another_nodes(
     assert client.post(url, {"admin_port": "8030"}).status_code == 302  # web02's: free here
     site.refresh_from_db()
     assert site.admin_port == 8030
+
+
+def test_orders_staff_move_a_site_back_to_no_node(client, personas):
+    web01 = make_node("web01", 8000, 8099)
+    _place(make_site(personas.customer_b), None, 8010)
+    site = _place(make_site(personas.customer_a), web01, 8010)
+    log_in(client, personas.staff["orders"])
+    page = client.get(_url(site, "sites_backoffice:site")).content.decode()
+    assert '<option value="">geen node</option>' in page
+    response = client.post(_url(site, "sites_backoffice:site-node"), {"node": ""}, follow=True)
+    assert "Een andere site zonder node heeft beheerpoort 8010 al" in response.content.decode()
+    site.refresh_from_db()
+    assert (site.node, site.admin_port) == (None, None)
+    assert AuditEntry.objects.filter(action="sites.site_node").count() == 1
+    again = client.post(_url(site, "sites_backoffice:site-node"), {"node": ""}, follow=True)
+    assert "De site stond al op deze node." in again.content.decode()
+    assert AuditEntry.objects.filter(action="sites.site_node").count() == 1
 
 
 def test_an_inactive_node_is_not_offered_and_not_taken(client, personas):
