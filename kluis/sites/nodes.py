@@ -33,12 +33,13 @@ class PortOutsideRange(ValueError):
 def _locked(site: Site) -> HostingNode | None:
     """Lock the site's row, then its node's (in that order, everywhere), and return the
     node as it is now; the site's `node_id` is refreshed from its locked row."""
-    site.node_id = (
+    node_id: int | None = (
         Site.objects.select_for_update().values_list("node_id", flat=True).get(pk=site.pk)
     )
-    if site.node_id is None:
+    site.node_id = node_id
+    if node_id is None:
         return None
-    return HostingNode.objects.select_for_update().get(pk=site.node_id)
+    return HostingNode.objects.select_for_update().get(pk=node_id)
 
 
 def ports_taken(node: HostingNode | None, *, besides: Site | None = None) -> set[int]:
