@@ -32,9 +32,11 @@ class PortOutsideRange(ValueError):
 
 def _locked(site: Site) -> HostingNode | None:
     """Lock the site's row, then its node's (in that order, everywhere), and return the
-    node as it is now; the site's `node_id` is refreshed from its locked row."""
-    node_id: int | None = (
-        Site.objects.select_for_update().values_list("node_id", flat=True).get(pk=site.pk)
+    node as it is now; the site's `node_id` and `admin_port` are refreshed from its
+    locked row."""
+    node_id: int | None
+    node_id, site.admin_port = (
+        Site.objects.select_for_update().values_list("node_id", "admin_port").get(pk=site.pk)
     )
     site.node_id = node_id
     if node_id is None:
@@ -94,9 +96,9 @@ def site_node_set(
     """
     from kluis.sites.firewall import export_request
 
-    before_node, before_port = site.node_id, site.admin_port
     with transaction.atomic():
         _locked(site)
+        before_node, before_port = site.node_id, site.admin_port
         if node is not None:
             node = HostingNode.objects.select_for_update().get(pk=node.pk)
         port = port_on(node, site) if before_port is not None else None
@@ -128,9 +130,9 @@ def site_port_set(site: Site, port: int | None, *, actor: str) -> None:
     """
     from kluis.sites.firewall import export_request
 
-    before = site.admin_port
     with transaction.atomic():
         node = _locked(site)
+        before = site.admin_port
         if node is not None and port is not None and not node.holds(port):
             raise PortOutsideRange(node, [port])
         site.admin_port = port
