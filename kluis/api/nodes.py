@@ -3,8 +3,10 @@ their logs for the usage statistics (kluis/usage), batch by batch.
 
 A node's service token is bound to its HostingNode (`ApiToken.node`): the firewall
 fetch answers with that node's sites only, as `nodes/<name>/` of the file export, and
-its ETag is that node's. A token bound to no node gets the sites placed on no node
-(the export's top directory), which is every site while kluis knows no nodes.
+its ETag is that node's; a log batch counts web lines of that node's sites only (a
+line for another node's site is skipped, like one of an unknown host). A token bound
+to no node gets the sites placed on no node (the export's top directory), which is
+every site while kluis knows no nodes, and its log batches count every site's lines.
 
 Each site comes with its admin's own port, when it has one, as the exported ruleset's
 chain closes it. The ETag is the export's own digest of its inputs (sites' statuses,
@@ -94,10 +96,17 @@ def firewall(request: HttpRequest, response: HttpResponse) -> Any:
     summary="Deliver a batch of web or mail log lines; the same batch again counts nothing",
 )
 def logs(request: HttpRequest, body: LogBatchIn) -> Status[Any]:
-    # The node is the service token: its batches and its Postfix queue state are its own.
-    node = f"token-{caller_of(request).token.pk}"
+    # The batches and the Postfix queue state are the service token's own; a token bound
+    # to a hosting node counts web lines of that node's sites only.
+    token = caller_of(request).token
     try:
-        result = ingest_batch(node=node, kind=body.kind, batch_id=body.batch_id, lines=body.lines)
+        result = ingest_batch(
+            node=f"token-{token.pk}",
+            kind=body.kind,
+            batch_id=body.batch_id,
+            lines=body.lines,
+            site_node=token.node_id,
+        )
     except BatchConflict:
         raise Problem(
             "conflict",

@@ -165,7 +165,12 @@ class LogBatchIn(Input):
 
 class LogBatchOut(Schema):
     accepted: int = Field(description="lines counted")
-    skipped: int = Field(description="lines that did not parse or name no known site or mailbox")
+    skipped: int = Field(
+        description=(
+            "lines that did not parse or name no known site or mailbox (for a token "
+            "bound to a hosting node: no site of that node)"
+        )
+    )
     replayed: bool = Field(description="true when this batch was taken before: nothing counted")
 
 

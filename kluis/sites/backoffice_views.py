@@ -34,6 +34,8 @@ from kluis.sites.forms import (
     SiteNodeForm,
     SitePortForm,
     UpdateGrantForm,
+    port_outside_message,
+    range_outside_message,
 )
 from kluis.sites.hosts import host_count, host_digest, names_set
 from kluis.sites.models import (
@@ -342,20 +344,16 @@ def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
     if port == site.admin_port:
         messages.info(request, _("De poort was al zo ingesteld."))
         return redirect("sites_backoffice:site", site_id=site.pk)
-    from kluis.sites.firewall import export_request
+    from kluis.sites.nodes import PortOutsideRange, site_port_set
 
     before = site.admin_port
     try:
-        with transaction.atomic():
-            site.admin_port = port
-            site.save(update_fields=["admin_port"])
-            audit_append(
-                action="sites.site_admin_port",
-                actor=current_user(request).actor().ref,
-                subject=site.customer_id,
-                data={"site": site.pk, "from": before, "to": port},
-            )
-            export_request(site.pk)
+        site_port_set(site, port, actor=current_user(request).actor().ref)
+    except PortOutsideRange as refused:
+        # The node's range was narrowed after the form looked at it.
+        site.admin_port = before
+        form.add_error("admin_port", port_outside_message(refused.node, port))
+        return _site_page(request, site, port_form=form)
     except IntegrityError:
         # Another member of staff gave the port to another site of the node a moment ago.
         site.admin_port = before
@@ -372,7 +370,7 @@ def site_port(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_POST
 @staff_required("orders")
 def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
-    """Place the site on a hosting node; its admin port follows the node's range."""
+    """Place the site on a hosting node, or back on none; its admin port follows."""
     from kluis.sites.nodes import site_node_set
 
     site = Site.objects.filter(pk=site_id).select_related("node").first()
@@ -387,8 +385,8 @@ def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
             )
             return redirect("sites_backoffice:nodes")
         return _site_page(request, site, node_form=form)
-    node = form.cleaned_data["node"]
-    if node.pk == site.node_id:
+    node: HostingNode | None = form.cleaned_data["node"]
+    if (node.pk if node is not None else None) == site.node_id:
         messages.info(request, _("De site stond al op deze node."))
         return redirect("sites_backoffice:site", site_id=site.pk)
     before = (site.node_id, site.admin_port)
@@ -401,7 +399,19 @@ def site_node(request: HttpRequest, site_id: int) -> HttpResponse:
             None, _("Een andere site kreeg net die poort op deze node; probeer opnieuw.")
         )
         return _site_page(request, site, node_form=form)
-    if port_from is not None and port_to is None:
+    if node is None:
+        if port_from is not None and port_to is None:
+            messages.warning(
+                request,
+                _(
+                    "De site staat nu op geen node. Een andere site zonder node heeft "
+                    "beheerpoort %(port)s al: deze site heeft geen eigen beheerpoort meer."
+                )
+                % {"port": port_from},
+            )
+        else:
+            messages.success(request, _("De site staat nu op geen node."))
+    elif port_from is not None and port_to is None:
         messages.warning(
             request,
             _(
@@ -428,6 +438,7 @@ def nodes(request: HttpRequest) -> HttpResponse:
     form = HostingNodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         node = _node_save(request, form, action="sites.node_created")
+        assert node is not None  # a new node has no sites
         messages.success(request, _("Node %(name)s is toegevoegd.") % {"name": node.name})
         return redirect("sites_backoffice:nodes")
     rows = HostingNode.objects.annotate(
@@ -448,17 +459,26 @@ def node_edit(request: HttpRequest, node_id: int) -> HttpResponse:
         raise Http404
     form = HostingNodeForm(request.POST or None, instance=node)
     if request.method == "POST" and form.is_valid():
-        _node_save(request, form, action="sites.node_edited")
-        messages.success(request, _("Node %(name)s is bijgewerkt.") % {"name": node.name})
-        return redirect("sites_backoffice:nodes")
+        if _node_save(request, form, action="sites.node_edited") is not None:
+            messages.success(request, _("Node %(name)s is bijgewerkt.") % {"name": node.name})
+            return redirect("sites_backoffice:nodes")
+        node.refresh_from_db()
     return render(request, "sites/backoffice/node.html", {"node": node, "form": form})
 
 
-def _node_save(request: HttpRequest, form: HostingNodeForm, *, action: str) -> HostingNode:
+def _node_save(request: HttpRequest, form: HostingNodeForm, *, action: str) -> HostingNode | None:
+    """Save the node, audited; None (with the error on the form) when a site of it got a
+    port outside the new range after the form looked."""
     from kluis.sites.firewall import export_request
+    from kluis.sites.nodes import PortOutsideRange, node_save
 
     with transaction.atomic():
-        node: HostingNode = form.save()
+        node: HostingNode = form.save(commit=False)
+        try:
+            node_save(node)
+        except PortOutsideRange as refused:
+            form.add_error(None, range_outside_message(refused.ports))
+            return None
         audit_append(
             action=action,
             actor=current_user(request).actor().ref,

@@ -158,6 +158,20 @@ class SiteForm(forms.Form):
 PORT_RANGE = _("Een poort is een getal van 1 tot en met 65535.")
 
 
+def port_outside_message(node: HostingNode, port: int) -> str:
+    return _(
+        "Poort %(port)s ligt buiten de reeks van node %(node)s: kies een poort van "
+        "%(first)s tot en met %(last)s."
+    ) % {"port": port, "node": node.name, "first": node.port_first, "last": node.port_last}
+
+
+def range_outside_message(ports: list[int]) -> str:
+    return _(
+        "Sites op deze node hebben poorten buiten die reeks (%(ports)s): geef hen eerst "
+        "een andere poort."
+    ) % {"ports": ", ".join(str(p) for p in ports[:10])}
+
+
 class SitePortForm(forms.Form):
     """The TCP port of the site's admin, for the firewall (not personal data: shown)."""
 
@@ -199,18 +213,7 @@ class SitePortForm(forms.Form):
             return None
         node = self.site.node
         if node is not None and not node.holds(port):
-            raise forms.ValidationError(
-                _(
-                    "Poort %(port)s ligt buiten de reeks van node %(node)s: kies een poort "
-                    "van %(first)s tot en met %(last)s."
-                ),
-                params={
-                    "port": port,
-                    "node": node.name,
-                    "first": node.port_first,
-                    "last": node.port_last,
-                },
-            )
+            raise forms.ValidationError(port_outside_message(node, port))
         if port in SHARED_PORTS:
             raise forms.ValidationError(
                 _(
@@ -235,14 +238,13 @@ class SiteNodeForm(forms.Form):
     node = forms.ModelChoiceField(
         label=_("Hostingnode"),
         queryset=HostingNode.objects.none(),
-        empty_label=None,
-        error_messages={
-            "required": _("Kies de node waarop de site staat."),
-            "invalid_choice": _("Kies een node die in gebruik is."),
-        },
+        required=False,
+        empty_label=_("geen node"),
+        error_messages={"invalid_choice": _("Kies een node die in gebruik is.")},
         help_text=_(
             "Op een andere node krijgt de site een poort uit de reeks van die node: dezelfde "
-            "als die daar vrij is, anders de eerste vrije."
+            "als die daar vrij is, anders de eerste vrije. Op geen node houdt de site haar "
+            "poort als geen andere site zonder node die heeft, anders vervalt die."
         ),
     )
 
@@ -322,14 +324,7 @@ class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
 
             outside = sorted(p for p in ports_taken(self.instance) if not first <= p <= last)
             if outside:
-                self.add_error(
-                    None,
-                    _(
-                        "Sites op deze node hebben poorten buiten die reeks (%(ports)s): geef "
-                        "hen eerst een andere poort."
-                    )
-                    % {"ports": ", ".join(str(p) for p in outside[:10])},
-                )
+                self.add_error(None, range_outside_message(outside))
         return data
 
 

@@ -105,10 +105,13 @@ def names_of(
 
 
 class HostLookup(BlindLookup[int]):
-    """A site id by host name, through the host names' blind index (for the ingest)."""
+    """A site id by host name, through the host names' blind index (for the ingest).
 
-    def __init__(self) -> None:
-        super().__init__(
-            "text",
-            dict(SiteHost.objects.exclude(name_index=None).values_list("name_index", "site_id")),
-        )
+    `node`: only the hosts of the sites on that hosting node (a node's own logs name no
+    other node's sites); None: every site's."""
+
+    def __init__(self, node: int | None = None) -> None:
+        hosts = SiteHost.objects.exclude(name_index=None)
+        if node is not None:
+            hosts = hosts.filter(site__node_id=node)
+        super().__init__("text", dict(hosts.values_list("name_index", "site_id")))

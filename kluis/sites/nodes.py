@@ -4,6 +4,14 @@ A port belongs to at most one site of a node that has not ended (the database's
 `sites_admin_port_per_node`); sites on different nodes may share one, since every node
 loads only its own ruleset. The sites not placed on a node share the top directory's
 ruleset, so among them a port is unique as before (`sites_admin_port_once`).
+
+That a site's port lies within its node's range is not a database constraint (a CHECK
+cannot look at another table, and kluis uses no triggers); it holds because every write
+of it goes through this module with the node's row locked (`select_for_update`):
+`site_port_set` and `site_node_set` lock it while they give a port, `node_save` while
+it changes the range and looks at the ports of the node's sites. Whichever comes second
+waits for the first and sees what it wrote, so a port set as the range narrows cannot
+end up outside it.
 """
 
 from __future__ import annotations
@@ -12,6 +20,28 @@ from django.db import transaction
 
 from kluis.audit.chain import audit_append
 from kluis.sites.models import SHARED_PORTS, HostingNode, Site
+
+
+class PortOutsideRange(ValueError):
+    """A port outside the range of its node: `ports` are the ones that do not fit."""
+
+    def __init__(self, node: HostingNode, ports: list[int]) -> None:
+        super().__init__(f"ports {ports} outside {node.port_first}-{node.port_last}")
+        self.node, self.ports = node, ports
+
+
+def _locked(site: Site) -> HostingNode | None:
+    """Lock the site's row, then its node's (in that order, everywhere), and return the
+    node as it is now; the site's `node_id` and `admin_port` are refreshed from its
+    locked row."""
+    node_id: int | None
+    node_id, site.admin_port = (
+        Site.objects.select_for_update().values_list("node_id", "admin_port").get(pk=site.pk)
+    )
+    site.node_id = node_id
+    if node_id is None:
+        return None
+    return HostingNode.objects.select_for_update().get(pk=node_id)
 
 
 def ports_taken(node: HostingNode | None, *, besides: Site | None = None) -> set[int]:
@@ -39,19 +69,25 @@ def next_free_port(node: HostingNode, *, besides: Site | None = None) -> int | N
     return None
 
 
-def port_on(node: HostingNode, site: Site) -> int | None:
+def port_on(node: HostingNode | None, site: Site) -> int | None:
     """The port a site with a port of its own gets on `node`: the one it has if the
     node's range holds it and it is free there, else the node's next free one (None:
-    the range is full, the site has no port until orders give it one)."""
+    the range is full, the site has no port until orders give it one). On no node
+    (None): the one it has if no other site on no node has it, else none (the sites on
+    no node have no range to give one from)."""
     port = site.admin_port
+    if node is None:
+        return port if port is not None and port not in ports_taken(None, besides=site) else None
     if port is not None and node.holds(port) and port not in ports_taken(node, besides=site):
         return port
     return next_free_port(node, besides=site)
 
 
-def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | None, int | None]:
-    """Place `site` on `node`, in one transaction, audited (`sites.site_node`); returns the
-    port before and after.
+def site_node_set(
+    site: Site, node: HostingNode | None, *, actor: str
+) -> tuple[int | None, int | None]:
+    """Place `site` on `node` (None: back on no node), in one transaction, audited
+    (`sites.site_node`); returns the port before and after.
 
     A site with an admin port keeps it when the new node's range holds it and no site
     there has it, and otherwise gets the node's next free port (or none, if the range
@@ -60,8 +96,11 @@ def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | N
     """
     from kluis.sites.firewall import export_request
 
-    before_node, before_port = site.node_id, site.admin_port
     with transaction.atomic():
+        _locked(site)
+        before_node, before_port = site.node_id, site.admin_port
+        if node is not None:
+            node = HostingNode.objects.select_for_update().get(pk=node.pk)
         port = port_on(node, site) if before_port is not None else None
         site.node = node
         site.admin_port = port
@@ -73,10 +112,48 @@ def site_node_set(site: Site, node: HostingNode, *, actor: str) -> tuple[int | N
             data={
                 "site": site.pk,
                 "from": before_node,
-                "to": node.pk,
+                "to": node.pk if node is not None else None,
                 "port_from": before_port,
                 "port_to": port,
             },
         )
         export_request(None)
     return before_port, port
+
+
+def site_port_set(site: Site, port: int | None, *, actor: str) -> None:
+    """Set or clear the site's admin port, in one transaction, audited
+    (`sites.site_admin_port`), with the export of the site asked for.
+
+    Raises PortOutsideRange when the site's node (as locked now, not as a form saw it)
+    does not hold the port, and IntegrityError when a site of the node has it.
+    """
+    from kluis.sites.firewall import export_request
+
+    with transaction.atomic():
+        node = _locked(site)
+        before = site.admin_port
+        if node is not None and port is not None and not node.holds(port):
+            raise PortOutsideRange(node, [port])
+        site.admin_port = port
+        site.save(update_fields=["admin_port"])
+        audit_append(
+            action="sites.site_admin_port",
+            actor=actor,
+            subject=site.customer_id,
+            data={"site": site.pk, "from": before, "to": port},
+        )
+        export_request(site.pk)
+
+
+def node_save(node: HostingNode) -> None:
+    """Save a new or edited node; an edited one with its row locked first, so no port is
+    given on it meanwhile. Raises PortOutsideRange (and saves nothing) when a site of the
+    node that has not ended has a port outside the new range."""
+    with transaction.atomic():
+        if node.pk is not None:
+            HostingNode.objects.select_for_update().filter(pk=node.pk).first()
+        node.save()
+        outside = sorted(p for p in ports_taken(node) if not node.holds(p))
+        if outside:
+            raise PortOutsideRange(node, outside)

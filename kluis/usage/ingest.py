@@ -121,11 +121,14 @@ class MailboxLookup(BlindLookup[uuid.UUID]):
 class Ingester:
     """One run's parsers and state, shared by its files and batches."""
 
-    def __init__(self, node: str, today: dt.date | None = None) -> None:
+    def __init__(
+        self, node: str, today: dt.date | None = None, *, site_node: int | None = None
+    ) -> None:
         self.node = node
         self.today = today or timezone.localdate()
-        # Host names are sealed: a line's host is found through their blind index.
-        self.hosts = HostLookup()
+        # Host names are sealed: a line's host is found through their blind index; with
+        # `site_node` (a HostingNode's id) only among that node's sites.
+        self.hosts = HostLookup(site_node)
         self._salts: dict[dt.date, bytes | None] = {}
         self._mail: MailParser | None = None
         self._mail_version: int | None = None  # of the queue state the parser holds
@@ -430,7 +433,9 @@ def _seen(node: str, batch_id: str, digest: str) -> bool:
     return False
 
 
-def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> IngestResult:
+def ingest_batch(
+    *, node: str, kind: str, batch_id: str, lines: list[str], site_node: int | None = None
+) -> IngestResult:
     """Ingest one batch of log lines shipped by a hosting node; safe to replay.
 
     - `node`: the sending node's name (its queue state and batches are its own).
@@ -443,6 +448,9 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
       same id with other lines raises `BatchConflict` and counts nothing either.
     - `lines`: the lines, with or without their newline. A line that does not parse
       is skipped and counted; so is a line of no known site or mailbox.
+    - `site_node`: the HostingNode the sending token is bound to, if any: a web line
+      for a host of a site on another node (or on none) is skipped and counted like a
+      host of no known site, so one node cannot add to another node's sites' counts.
 
     Returns `IngestResult(accepted, skipped, replayed)`. Raises ValueError for an
     unknown kind or an empty node or batch id. Days due are closed afterwards.
@@ -454,7 +462,7 @@ def ingest_batch(*, node: str, kind: str, batch_id: str, lines: list[str]) -> In
     digest = _batch_digest(kind, lines)
     if _seen(node, batch_id, digest):
         return IngestResult(accepted=0, skipped=0, replayed=True)
-    ingester = Ingester(node)
+    ingester = Ingester(node, site_node=site_node)
     raw = [line.encode("utf-8", "surrogateescape") for line in lines]
     web = ingester.web() if kind == "nginx" else None
     # Web lines are parsed before the transaction; mail lines inside it, after the

@@ -1,5 +1,6 @@
 """A hosting node's token is bound to its node: the firewall fetch answers with that
-node's sites only, with an ETag of that node's own."""
+node's sites only, with an ETag of that node's own; its log batches count its own
+sites' lines only."""
 
 from __future__ import annotations
 
@@ -110,3 +111,44 @@ def test_an_administrator_binds_a_service_token_to_a_node(client, personas):
         page, {"name": "x", "scopes": ["firewall:read"], "days": "90", "node": "999999"}
     )
     assert "Kies een bestaande hostingnode." in refused.content.decode()
+
+
+def test_a_nodes_log_batch_counts_its_own_sites_and_skips_another_nodes(client, personas):
+    from django.utils import timezone
+
+    from kluis.usage.models import IngestBatch, SiteDay
+
+    web01, web02 = make_node("web01"), make_node("web02")
+    own = _place(make_site(personas.customer_a, hosts="shop.example.nl"), web01, None)
+    other = _place(make_site(personas.customer_b, hosts="bakker.example.nl"), web02, None)
+    now = timezone.localtime()
+    stamp = now.strftime("%d/%b/%Y:%H:%M:%S %z")
+
+    def line(n: int, host: str) -> str:
+        return f'145.100.3.{n} - - [{stamp}] "GET / HTTP/1.1" 200 512 "-" "curl/8" "{host}"'
+
+    lines = [line(1, "shop.example.nl"), line(2, "shop.example.nl"), line(3, "bakker.example.nl")]
+    body = {"batch_id": "web01-0001", "kind": "nginx", "lines": lines}
+    token = service_token(personas.staff["admin"], ["logs:write"], node=web01)
+    first = client.post(
+        "/api/v1/nodes/logs", json.dumps(body), content_type="application/json", **bearer(token)
+    )
+    assert first.status_code == 201, first.content
+    assert json.loads(first.content) == {"accepted": 2, "skipped": 1, "replayed": False}
+    assert SiteDay.objects.get(site=own, day=now.date()).requests == 2
+    assert not SiteDay.objects.filter(site=other).exists()
+    again = client.post(
+        "/api/v1/nodes/logs", json.dumps(body), content_type="application/json", **bearer(token)
+    )
+    assert json.loads(again.content) == {"accepted": 0, "skipped": 0, "replayed": True}
+    assert IngestBatch.objects.get().skipped == 1
+    # A token bound to no node counts every site's lines, as before nodes were known.
+    unbound = service_token(personas.staff["admin"], ["logs:write"])
+    loose = client.post(
+        "/api/v1/nodes/logs",
+        json.dumps({**body, "batch_id": "loose-0001"}),
+        content_type="application/json",
+        **bearer(unbound),
+    )
+    assert json.loads(loose.content)["accepted"] == 3
+    assert SiteDay.objects.get(site=other, day=now.date()).requests == 1

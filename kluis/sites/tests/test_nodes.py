@@ -25,7 +25,13 @@ from kluis.sites.firewall import (
     firewall_export,
 )
 from kluis.sites.models import FirewallExportRequest, HostingNode, Site
-from kluis.sites.nodes import next_free_port, site_node_set
+from kluis.sites.nodes import (
+    PortOutsideRange,
+    next_free_port,
+    node_save,
+    site_node_set,
+    site_port_set,
+)
 from kluis.sites.shop_link import site_set_status
 from kluis.sites.testing import make_entry, make_node, make_site
 from kluis.sites.tests.parsers import parse_nft_ruleset
@@ -164,6 +170,34 @@ def test_a_moved_site_keeps_its_port_when_the_new_node_has_it_free(personas):
     assert site_node_set(plain, web02, actor="test") == (None, None)
 
 
+def test_a_site_moved_back_to_no_node_keeps_its_port_if_free_there(personas, firewall_dir):
+    web01 = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), web01, 8005)
+    make_entry(site, personas.alice)
+    firewall_export()
+    FirewallExportRequest.objects.all().delete()
+    assert site_node_set(site, None, actor="test") == (8005, 8005)
+    site.refresh_from_db()
+    assert (site.node, site.admin_port) == (None, 8005)
+    assert list(FirewallExportRequest.objects.values_list("site_id", flat=True)) == [None]
+    export_requests_handle()
+    assert _ruleset(firewall_dir / "nodes" / "web01") == ({}, {})
+    assert _ruleset(firewall_dir)[1] == {8005: [site.pk]}  # the top directory's
+    [audit] = AuditEntry.objects.filter(action="sites.site_node")
+    assert json.loads(audit.payload)["data"] == {
+        "site": site.pk,
+        "from": web01.pk,
+        "to": None,
+        "port_from": 8005,
+        "port_to": 8005,
+    }
+    # A port another site on no node has is cleared, not shared.
+    other = _place(make_site(personas.customer_b), web01, 8005)
+    assert site_node_set(other, None, actor="test") == (8005, None)
+    other.refresh_from_db()
+    assert (other.node, other.admin_port) == (None, None)
+
+
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed here")
 def test_nginx_accepts_a_nodes_include(personas, firewall_dir, tmp_path):  # pragma: no cover
     site = _place(make_site(personas.customer_a), make_node("web01"), 8000)
@@ -264,6 +298,71 @@ def test_a_range_that_leaves_out_a_sites_port_is_refused(client, personas):
     assert node.port_last == 8099
 
 
+def test_the_service_refuses_a_range_that_leaves_out_a_sites_port(personas):
+    # Not only the form: a range narrowed after the form looked (a port given in the
+    # same second) is refused where the range is saved, with the node's row locked.
+    node = make_node("web01", 8000, 8099)
+    _place(make_site(personas.customer_a), node, 8050)
+    _place(make_site(personas.customer_b), node, 8060)
+    node.port_last = 8010
+    with pytest.raises(PortOutsideRange) as refused:
+        node_save(node)
+    assert refused.value.ports == [8050, 8060]
+    node.refresh_from_db()
+    assert node.port_last == 8099
+    node.port_last = 8060
+    node_save(node)  # both ports still inside: saved
+    assert HostingNode.objects.get(pk=node.pk).port_last == 8060
+
+
+def test_the_service_refuses_a_port_outside_the_range_of_the_node_as_it_is_now(personas):
+    node = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), node, 8010)
+    stale = Site.objects.get(pk=site.pk)
+    HostingNode.objects.filter(pk=node.pk).update(port_last=8020)  # narrowed meanwhile
+    with pytest.raises(PortOutsideRange):
+        site_port_set(stale, 8050, actor="test")
+    site.refresh_from_db()
+    assert site.admin_port == 8010
+    assert not AuditEntry.objects.filter(action="sites.site_admin_port").exists()
+    site_port_set(stale, 8015, actor="test")
+    site.refresh_from_db()
+    assert site.admin_port == 8015
+
+
+def test_a_node_edit_after_a_port_was_given_outside_is_refused_in_dutch(
+    client, personas, monkeypatch
+):
+    # The form saw no port outside the new range; a port was given before the save.
+    from kluis.sites import forms
+
+    node = make_node("web01", 8000, 8099)
+    site = _place(make_site(personas.customer_a), node, 8005)
+    monkeypatch.setattr("kluis.sites.nodes.ports_taken", _given_meanwhile(site, 8050))
+    log_in(client, personas.staff["orders"])
+    edit = reverse("sites_backoffice:node", kwargs={"node_id": node.pk})
+    response = client.post(edit, {"port_first": "8000", "port_last": "8010", "active": "on"})
+    assert response.status_code == 200
+    assert forms.range_outside_message([8050]) in response.content.decode()
+    node.refresh_from_db()
+    assert node.port_last == 8099
+    assert not AuditEntry.objects.filter(action="sites.node_edited").exists()
+
+
+def _given_meanwhile(site: Site, port: int):
+    from kluis.sites import nodes
+
+    real, calls = nodes.ports_taken, []
+
+    def ports_taken(node, *, besides=None):
+        calls.append(node)
+        if len(calls) == 2:  # after the form's look, before the save's
+            Site.objects.filter(pk=site.pk).update(admin_port=port)
+        return real(node, besides=besides)
+
+    return ports_taken
+
+
 def test_only_orders_staff_manage_nodes(client, personas):
     for role in ("support", "finance"):
         log_in(client, personas.staff[role])
@@ -325,6 +424,23 @@ def test_the_port_form_refuses_a_port_of_the_same_node_and_allows_another_nodes(
     assert client.post(url, {"admin_port": "8030"}).status_code == 302  # web02's: free here
     site.refresh_from_db()
     assert site.admin_port == 8030
+
+
+def test_orders_staff_move_a_site_back_to_no_node(client, personas):
+    web01 = make_node("web01", 8000, 8099)
+    _place(make_site(personas.customer_b), None, 8010)
+    site = _place(make_site(personas.customer_a), web01, 8010)
+    log_in(client, personas.staff["orders"])
+    page = client.get(_url(site, "sites_backoffice:site")).content.decode()
+    assert '<option value="">geen node</option>' in page
+    response = client.post(_url(site, "sites_backoffice:site-node"), {"node": ""}, follow=True)
+    assert "Een andere site zonder node heeft beheerpoort 8010 al" in response.content.decode()
+    site.refresh_from_db()
+    assert (site.node, site.admin_port) == (None, None)
+    assert AuditEntry.objects.filter(action="sites.site_node").count() == 1
+    again = client.post(_url(site, "sites_backoffice:site-node"), {"node": ""}, follow=True)
+    assert "De site stond al op deze node." in again.content.decode()
+    assert AuditEntry.objects.filter(action="sites.site_node").count() == 1
 
 
 def test_an_inactive_node_is_not_offered_and_not_taken(client, personas):
