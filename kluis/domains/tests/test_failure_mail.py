@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -40,7 +42,8 @@ def test_a_name_taken_after_all_mails_the_customer_once_and_shows_on_the_desk(
     body = str(sent.body)
     assert "al-weg.nl" in body and "bij SIDN" in body
     assert "iemand anders had hem net eerder geregistreerd" in body
-    assert "2302" not in body  # the registry's own words are for the desk
+    # The registry's code is for the desk (as a word: an order number may hold the digits).
+    assert not re.search(r"\b2302\b", body)
 
     log_in(client, personas.staff["orders"])
     page = client.get(reverse("domains_backoffice:desk")).content.decode()
