@@ -34,11 +34,9 @@ def _locked(site: Site) -> HostingNode | None:
     """Lock the site's row, then its node's (in that order, everywhere), and return the
     node as it is now; the site's `node_id` and `admin_port` are refreshed from its
     locked row."""
-    node_id: int | None
-    node_id, site.admin_port = (
-        Site.objects.select_for_update().values_list("node_id", "admin_port").get(pk=site.pk)
-    )
-    site.node_id = node_id
+    row = Site.objects.select_for_update().values("node_id", "admin_port").get(pk=site.pk)
+    node_id: int | None = row["node_id"]
+    site.node_id, site.admin_port = node_id, row["admin_port"]
     if node_id is None:
         return None
     return HostingNode.objects.select_for_update().get(pk=node_id)
