@@ -34,6 +34,11 @@ def _salt_context(day: dt.date) -> bytes:
     return f"kluis-usage-salt|{day.isoformat()}".encode()
 
 
+def new_salt() -> bytes:
+    """32 random bytes for a new day's salt."""
+    return os.urandom(32)
+
+
 def salt_for(day: dt.date, today: dt.date | None = None) -> bytes | None:
     """The day's salt, made on first use; None once the day is closed (never remade).
 
@@ -46,7 +51,7 @@ def salt_for(day: dt.date, today: dt.date | None = None) -> bytes | None:
     ring = master_ring()
     row = DaySecret.objects.filter(day=day).first()
     if row is None:
-        kid, wrapped = ring.wrap(os.urandom(32), context=_salt_context(day))
+        kid, wrapped = ring.wrap(new_salt(), context=_salt_context(day))
         try:
             with transaction.atomic(using=KEYSTORE):
                 DaySecret.objects.create(day=day, wrapped=wrapped, master_kid=kid)
