@@ -23,11 +23,13 @@ backup can still hold, including those made while the backup ran.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,32 +176,50 @@ def take_over(scopes: list[KeyScope]) -> int:
     return len(missing)
 
 
-def records_verify() -> list[str]:
-    """Each `vault.shredded` entry against the rows carrying its number: a row removed
-    from (or added to) the table after the shred changes the digest. Problems, if any."""
-    from kluis.audit.models import AuditEntry
+def _record_groups() -> Iterator[tuple[int, list[KeyScope]]]:
+    """The shred records that name an audit entry, grouped by it, in the entries' order."""
     from kluis.vault.keys import KeyScope
     from kluis.vault.models import ShredRecord
 
-    by_seq: dict[int, list[KeyScope]] = {}
-    rows = ShredRecord.objects.filter(audit_seq__isnull=False).values_list(
-        "audit_seq", "subject", "retention_class", "period"
+    rows = (
+        ShredRecord.objects.filter(audit_seq__isnull=False)
+        .order_by("audit_seq")
+        .values_list("audit_seq", "subject", "retention_class", "period")
     )
-    for number, subject, retention_class, period in rows.iterator(chunk_size=5000):
+    for number, group in itertools.groupby(rows.iterator(chunk_size=5000), key=itemgetter(0)):
         if number is not None:
-            by_seq.setdefault(number, []).append(KeyScope(subject, retention_class, period))
+            yield number, [KeyScope(s, c, p) for _, s, c, p in group]
+
+
+def records_verify() -> list[str]:
+    """Each `vault.shredded` entry against the rows carrying its number: a row removed
+    from (or added to) the table after the shred changes the digest. Problems, if any.
+    Both are read in the entries' order, so memory holds one shred's rows at a time."""
+    from kluis.audit.models import AuditEntry
+
     problems = []
-    entries = AuditEntry.objects.filter(action=ACTION).values_list("seq", "payload")
+    groups = _record_groups()
+    pending = next(groups, None)
+
+    def no_shred(group: tuple[int, list[KeyScope]]) -> str:
+        return f"{len(group[1])} shred records name audit entry #{group[0]}, which is no shred"
+
+    entries = AuditEntry.objects.filter(action=ACTION).order_by("seq").values_list("seq", "payload")
     for seq, payload in entries.iterator(chunk_size=2000):
+        while pending is not None and pending[0] < seq:
+            problems.append(no_shred(pending))
+            pending = next(groups, None)
+        found: list[KeyScope] = []
+        if pending is not None and pending[0] == seq:
+            found = pending[1]
+            pending = next(groups, None)
         data = json.loads(payload)["data"]
-        found = by_seq.pop(seq, [])
         if len(found) != data["keys"] or scopes_digest(found) != data["scopes_sha256"]:
             problems.append(
                 f"audit entry #{seq} shredded {data['keys']} keys; the shred records "
                 f"of it are {len(found)} and do not match its digest"
             )
-    problems += [
-        f"{len(v)} shred records name audit entry #{k}, which is no shred"
-        for k, v in by_seq.items()
-    ]
+    while pending is not None:
+        problems.append(no_shred(pending))
+        pending = next(groups, None)
     return problems

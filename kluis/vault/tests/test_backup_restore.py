@@ -318,6 +318,7 @@ def test_a_shred_is_recorded_in_the_main_database_and_the_audit_chain(
 ) -> None:
     from io import StringIO
 
+    from kluis.audit.chain import audit_append
     from kluis.audit.models import AuditEntry
     from kluis.vault import keys
     from kluis.vault.journal import records_verify, scopes_digest
@@ -355,6 +356,12 @@ def test_a_shred_is_recorded_in_the_main_database_and_the_audit_chain(
     ]
     with pytest.raises(CommandError, match="do not match the audit chain"):
         call_command("shred_journal", stdout=StringIO())
+    # A record put back under another entry, which is no shred.
+    other = audit_append(action="test.event", actor="system:test")
+    ShredRecord.objects.create(
+        subject=bob.pk, retention_class="customer_record", shredded_at=entry.at, audit_seq=other.seq
+    )
+    assert f"1 shred records name audit entry #{other.seq}, which is no shred" in records_verify()
 
 
 def test_a_rolled_back_caller_keeps_the_shred_in_the_file_and_the_keystore(
