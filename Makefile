@@ -47,7 +47,8 @@ load: install messages
 	sh scripts/load
 
 # The PostgreSQL drills on a private cluster in a temporary directory (scripts/drill-pg):
-# connections killed, backup and restore with shreds replayed, a restart under a writer.
+# connections killed, backup and restore with shreds replayed, a restart under a writer,
+# a full disk under a tablespace and under pg_wal. DRILL_STEPS="3 4" runs only those.
 drill-pg: install messages
 	sh scripts/drill-pg
 

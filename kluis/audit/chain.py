@@ -7,6 +7,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -456,7 +457,8 @@ def audit_verify(
     Reads rows through a plain cursor (a server-side one on PostgreSQL), because the
     ORM's per-row conversions would cost more than the hashing itself. On PostgreSQL a
     long chain is cut into stretches walked in parallel, one per core (`processes`),
-    by forked processes reading one exported snapshot; each stretch checks its own
+    by forked processes reading one exported snapshot (not while the process runs
+    other threads, which a fork would leave behind: _may_fork); each stretch checks its own
     links and the join checks each stretch's first link against the previous one's
     last hash, so the verdict is the sequential walk's.
     """
@@ -510,7 +512,7 @@ def _pg_verify(connection: Any, chunk_size: int, processes: int, min_entries: in
             cursor.execute(f"SELECT seq, hash FROM {head_table} WHERE id = 1")  # noqa: S608
             head = cursor.fetchone() or (0, GENESIS)
         parts = max(1, min(processes, last // max(1, min_entries // 2)))
-        if parts > 1 and own:
+        if parts > 1 and own and _may_fork():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_export_snapshot()")
                 snapshot = cursor.fetchone()[0]
@@ -529,6 +531,16 @@ def _pg_verify(connection: Any, chunk_size: int, processes: int, min_entries: in
         else:
             segments = [_pg_walk_here(connection, 1, None, chunk_size)]
     return _verdict(segments, head[0], head[1])
+
+
+def _may_fork() -> bool:
+    """Whether this process may fork the walk's helpers: only while it runs no other
+    thread. A fork copies the calling thread alone, so a lock another thread holds at
+    that moment (logging's, a connection's, the key cache's) stays held in the child
+    for good, and the child can hang on it. Called from a threaded server or alongside
+    threads of any kind, the chain is walked in this process alone; the verdict is the
+    same, only slower."""
+    return threading.active_count() == 1
 
 
 def _pg_walk_here(connection: Any, start: int, end: int | None, chunk_size: int) -> _Segment:

@@ -214,6 +214,10 @@ EVENTS: dict[str, tuple[str, str]] = {
         "opening your data was refused",
     ),
     "vault.shred": ("sleutels van je gegevens zijn vernietigd", "keys of your data were destroyed"),
+    "vault.shredded": (
+        "sleutels van je gegevens zijn vernietigd",
+        "keys of your data were destroyed",
+    ),
     "web.question.received": ("je vraag is ontvangen", "your question was received"),
     "web.question.answered": ("je vraag is beantwoord", "your question was answered"),
     "web.question.closed": ("je vraag is afgesloten", "your question was closed"),

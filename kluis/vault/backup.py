@@ -10,9 +10,14 @@
 
 `restore(DIR)` puts both databases back into an empty location (new SQLite files, or
 empty PostgreSQL databases), then shreds again every key named in the live shred
-journal and in the backup's copy of it. The keystore was backed up first, so every
-shred after its snapshot is in one of the two journals; replaying shreds that the
-snapshot already holds changes nothing. Only then is the audit chain verified.
+journal and in the backup's copy of it, and, once the main database is back, every
+key its shred records name (the `ShredRecord` table, journal.py). The keystore was
+backed up first, so every shred after its snapshot is in one of the journal files, and
+those made before the main database's snapshot are in its table too: the table is
+what still knows them when both files are lost. Every journalled key is shredded
+again, not only those newer than the keystore's snapshot: a replay of a shred the
+snapshot already holds changes nothing, and no clock has to be trusted. Only then is
+the audit chain verified.
 """
 
 from __future__ import annotations
@@ -33,7 +38,13 @@ from typing import Any
 from django.db import connections
 from django.utils import timezone
 
-from kluis.vault.journal import journal_path, journal_read
+from kluis.vault.journal import (
+    journal_append,
+    journal_path,
+    journal_read,
+    recorded_scopes,
+    take_over,
+)
 from kluis.vault.routers import KEYSTORE
 
 MANIFEST = "manifest.json"
@@ -241,6 +252,10 @@ class Restored:
     manifest: dict[str, Any]
     journal_entries: int
     reshredded: int
+    # Scopes only the restored main database's shred records named.
+    recorded_only: int = 0
+    # Scopes only the journal files named, now recorded in the main database too.
+    taken_over: int = 0
 
 
 def _journal_scopes(directory: Path) -> Iterator[Any]:
@@ -290,7 +305,22 @@ def restore(
     scopes = list(dict.fromkeys(_journal_scopes(directory)))
     reshredded = shred(scopes, journal=False)
     _load("default", directory / by_alias["default"])
+    # The restored main database's shred records: shreds made between the keystore's
+    # snapshot and its own, which a lost journal file no longer names.
+    in_files = set(scopes)
+    only_recorded = [s for s in dict.fromkeys(recorded_scopes()) if s not in in_files]
+    reshredded += shred(only_recorded, journal=False)
     if not journal_path().exists() and (directory / JOURNAL_COPY).stat().st_size:
         # The live journal was lost with the rest: the backup's copy starts it again.
         shutil.copyfile(directory / JOURNAL_COPY, journal_path())
-    return Restored(manifest=manifest, journal_entries=len(scopes), reshredded=reshredded)
+    # Each record completes the other: the file learns what only the table knew, and
+    # the table what only the files knew (shreds after the main database's snapshot).
+    journal_append(only_recorded)
+    taken_over = take_over(scopes)
+    return Restored(
+        manifest=manifest,
+        journal_entries=len(scopes) + len(only_recorded),
+        reshredded=reshredded,
+        recorded_only=len(only_recorded),
+        taken_over=taken_over,
+    )

@@ -33,7 +33,7 @@ from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from kluis.vault.errors import KeyShredded, VaultError
-from kluis.vault.journal import journal_append
+from kluis.vault.journal import journal_append, record_shreds
 from kluis.vault.master import master_ring
 from kluis.vault.models import DataKey, Secret
 from kluis.vault.routers import KEYSTORE
@@ -319,10 +319,17 @@ def shred(scopes: Iterable[KeyScope], *, journal: bool = True) -> int:
     Each scope is first written to the shred journal (journal.py), so that a restored
     keystore backup older than this shred loses the key again. If the journal cannot
     be written (a full disk), nothing is shredded and the OSError goes to the caller.
+    Then, before the keystore is touched, its second record: a row per scope and one
+    `vault.shredded` audit entry in the main database, inside the caller's transaction
+    if one is open (committed at once otherwise). Should that transaction roll back
+    after the keystore was overwritten, the key stays shredded and the journal file
+    still names it; only the rows and the entry are gone. `journal=False` (a replay of
+    shreds already recorded) writes neither.
     """
-    scopes = list(scopes)
+    scopes = list(dict.fromkeys(scopes))
     if journal:
         journal_append(scopes)
+        record_shreds(scopes)
     by_class: dict[tuple[str, str], list[uuid.UUID]] = {}
     for scope in scopes:
         by_class.setdefault((scope.retention_class, scope.period), []).append(scope.subject)

@@ -62,3 +62,27 @@ class BlindIndexGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"blind index generation {self.number}"
+
+
+class ShredRecord(models.Model):
+    """One key scope shredded: the shred journal's second record, in the main database.
+
+    Written by `keys.shred` in the main database's transaction of the caller, beside
+    the audit chain's `vault.shredded` entry of the same call (`audit_seq`), whose
+    `scopes_sha256` covers exactly the rows carrying that number. No personal data: a
+    random subject id, a retention class, a period, a time. A backup of the main
+    database holds these rows, so a restore shreds again a key shredded after the
+    keystore was backed up even when both shred journal files are lost (backup.py).
+    Kept for good, like the keystore's shredded key rows; in any case at least as long
+    as a keystore backup may be kept (the policy's security.backups).
+    """
+
+    subject = models.UUIDField(db_index=True)
+    retention_class = models.CharField(max_length=80)
+    period = models.CharField(max_length=8, default="", blank=True)
+    shredded_at = models.DateTimeField()
+    # The chain entry of the shred; none for rows a restore took over from a journal file.
+    audit_seq = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"shredded {self.subject}/{self.retention_class}/{self.period or '-'}"

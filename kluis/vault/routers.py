@@ -6,7 +6,7 @@ KEYSTORE = "keystore"
 
 
 # Vault models that live beside the data they describe, not beside the keys.
-MAIN_DATABASE_MODELS = frozenset({"blindindexgeneration"})
+MAIN_DATABASE_MODELS = frozenset({"blindindexgeneration", "shredrecord"})
 # Secrets of other apps that must not be in a backup of the main database: the usage
 # statistics' salt of each open day (kluis/usage/store.py).
 KEYSTORE_MODELS = frozenset({("usage", "daysecret")})

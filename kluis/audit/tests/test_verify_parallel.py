@@ -62,6 +62,32 @@ def test_an_untouched_chain_verifies_in_three_stretches(forks):
     assert forks == [2]  # two forked processes, the third stretch walked here
 
 
+def test_with_another_thread_running_the_chain_is_walked_in_this_process(forks):
+    """A fork copies only the calling thread; a lock held by another thread would stay
+    held in the child. So with another thread alive the walk forks nothing, and the
+    verdict (here of a broken chain, too) is the sequential one."""
+    import threading
+
+    _fill()
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, name="other-work")
+    other.start()
+    try:
+        parallel = audit_verify(processes=3, min_entries=2)
+        _change_payload(15)
+        broken = audit_verify(processes=3, min_entries=2)
+    finally:
+        release.set()
+        other.join()
+    assert forks == []
+    assert parallel.ok and parallel.count == N
+    assert not broken.ok and broken.first_bad_seq == 15
+    assert broken == audit_verify(processes=1)
+    # Once the thread is gone, the walk forks again.
+    audit_verify(processes=3, min_entries=2)
+    assert forks == [2]
+
+
 def test_a_short_chain_is_walked_alone(forks):
     _fill()
     assert audit_verify().ok  # below PARALLEL_MIN_ENTRIES

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -239,9 +240,12 @@ def test_a_journal_that_cannot_be_written_stops_the_shred(personas, settings, mo
     assert DataKey.objects.get(subject=alice.pk, retention_class="customer_record").wrapped
 
 
+@pytest.mark.parametrize("file_lost", [False, True], ids=["journal-file", "records-alone"])
 def test_start_up_check_finds_a_journalled_key_live_again_and_replay_shreds_it(
-    personas, tmp_path: Path, settings
+    personas, tmp_path: Path, settings, file_lost: bool
 ) -> None:
+    """With the journal file, or with it lost: then the main database's shred records
+    alone name the key."""
     from io import StringIO
 
     from kluis.vault import keys
@@ -253,6 +257,8 @@ def test_start_up_check_finds_a_journalled_key_live_again_and_replay_shreds_it(
     old_wrapped = bytes(row.wrapped)
     keys.shred([keys.KeyScope(alice.pk, "customer_record")])
     call_command("shred_journal", stdout=StringIO())  # all shredded: OK
+    if file_lost:
+        settings.KLUIS_SHRED_JOURNAL.unlink()
     # An older keystore comes back (as a restore by hand, without `restore`, would do).
     DataKey.objects.filter(pk=row.pk).update(wrapped=old_wrapped, shredded_at=None)
     with pytest.raises(CommandError, match="1 of the 1 keys in the shred journal"):
@@ -262,3 +268,122 @@ def test_start_up_check_finds_a_journalled_key_live_again_and_replay_shreds_it(
     assert "shredded 1 journalled keys again" in out.getvalue()
     assert DataKey.objects.get(pk=row.pk).wrapped is None
     call_command("shred_journal", stdout=StringIO())
+
+
+def test_a_key_shredded_while_the_backup_ran_stays_shredded_with_both_journal_files_lost(
+    personas, tmp_path: Path, settings, monkeypatch, empty_databases
+) -> None:
+    """Alice is erased after the keystore and the journal copy were taken and before
+    the main database is dumped. Then the live journal file is lost too: only the
+    restored main database's shred records still name her keys."""
+    from kluis.vault import backup as backup_module
+
+    settings.KLUIS_SHRED_JOURNAL = tmp_path / "live-journal.jsonl"
+    alice = personas.customer_a
+    carol = make_customer(name="Carol Smit", email="carol@example.nl").customer
+    assert carol is not None
+    real_dump = backup_module._dump
+
+    def dump_erasing_alice_first(alias: str, dest: Path) -> None:
+        if alias == "default":
+            services.erasure_request_from_portal(user=personas.alice)
+        real_dump(alias, dest)
+
+    monkeypatch.setattr(backup_module, "_dump", dump_erasing_alice_first)
+    call_command("backup", str(tmp_path / "backup"))
+    assert (tmp_path / "backup" / "shred-journal.jsonl").stat().st_size == 0
+    assert any(s.subject == alice.pk for s in journal_read())  # the live file has her...
+    settings.KLUIS_SHRED_JOURNAL.unlink()  # ...and is lost
+
+    env = _env(tmp_path / "restored", settings.KLUIS_SHRED_JOURNAL, empty_databases)
+    result = _manage(env, "restore", str(tmp_path / "backup"), "--live-journal-lost")
+    assert result.returncode == 0, result.stderr
+    after = _read(env, str(alice.pk), str(carol.pk), "alice@example.nl")
+    assert after[str(alice.pk)] == "SHREDDED"
+    assert after[str(carol.pk)] == "Carol Smit"
+    assert after["alice@example.nl"] is False
+    assert after["audit_ok"] is True
+    named = re.search(r"\((\d+) named by the restored main database alone\)", result.stdout)
+    assert named is not None and int(named.group(1)) > 0, result.stdout
+    # The journal file starts again from the records, and the start-up check agrees.
+    assert (alice.pk, "customer_record") in {
+        (s.subject, s.retention_class) for s in journal_read(settings.KLUIS_SHRED_JOURNAL)
+    }
+    check = _manage(env, "shred_journal")
+    assert check.returncode == 0, check.stderr
+
+
+def test_a_shred_is_recorded_in_the_main_database_and_the_audit_chain(
+    personas, tmp_path: Path, settings
+) -> None:
+    from io import StringIO
+
+    from kluis.audit.chain import audit_append
+    from kluis.audit.models import AuditEntry
+    from kluis.vault import keys
+    from kluis.vault.journal import records_verify, scopes_digest
+    from kluis.vault.models import ShredRecord
+
+    settings.KLUIS_SHRED_JOURNAL = tmp_path / "journal.jsonl"
+    alice, bob = personas.customer_a, personas.customer_b
+    both = [keys.KeyScope(alice.pk, "customer_record"), keys.KeyScope(bob.pk, "customer_record")]
+    keys.shred(both)
+    entry = AuditEntry.objects.filter(action="vault.shredded").latest("seq")
+    data = json.loads(entry.payload)["data"]
+    assert entry.subject is None  # two people: the digest, not a name
+    assert data == {
+        "keys": 2,
+        "classes": {"customer_record": 2},
+        "scopes_sha256": scopes_digest(both),
+    }
+    rows = ShredRecord.objects.filter(audit_seq=entry.seq)
+    assert {(r.subject, r.retention_class, r.period) for r in rows} == {
+        (alice.pk, "customer_record", ""),
+        (bob.pk, "customer_record", ""),
+    }
+    one = keys.KeyScope(alice.pk, "contact_request")
+    keys.shred([one])
+    single = AuditEntry.objects.filter(action="vault.shredded").latest("seq")
+    assert single.subject == alice.pk
+    assert records_verify() == []
+    call_command("shred_journal", stdout=StringIO())
+
+    # A record removed from the table no longer matches its entry's digest.
+    ShredRecord.objects.filter(audit_seq=entry.seq, subject=bob.pk).delete()
+    assert records_verify() == [
+        f"audit entry #{entry.seq} shredded 2 keys; the shred records of it are 1 and do "
+        "not match its digest"
+    ]
+    with pytest.raises(CommandError, match="do not match the audit chain"):
+        call_command("shred_journal", stdout=StringIO())
+    # A record put back under another entry, which is no shred.
+    other = audit_append(action="test.event", actor="system:test")
+    ShredRecord.objects.create(
+        subject=bob.pk, retention_class="customer_record", shredded_at=entry.at, audit_seq=other.seq
+    )
+    assert f"1 shred records name audit entry #{other.seq}, which is no shred" in records_verify()
+
+
+def test_a_rolled_back_caller_keeps_the_shred_in_the_file_and_the_keystore(
+    personas, tmp_path: Path, settings
+) -> None:
+    """The keystore is another database: the caller's rollback cannot bring the key
+    back, and the fsynced journal file still names it; the rows and entry go."""
+    from django.db import transaction
+
+    from kluis.audit.models import AuditEntry
+    from kluis.vault import keys
+    from kluis.vault.models import DataKey, ShredRecord
+
+    settings.KLUIS_SHRED_JOURNAL = tmp_path / "journal.jsonl"
+    alice = personas.customer_a
+    scope = keys.KeyScope(alice.pk, "customer_record")
+    entries = AuditEntry.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        keys.shred([scope])
+        assert ShredRecord.objects.filter(subject=alice.pk).exists()
+        raise RuntimeError("the caller fails after the shred")
+    assert DataKey.objects.get(subject=alice.pk, retention_class="customer_record").wrapped is None
+    assert list(journal_read()) == [scope]
+    assert not ShredRecord.objects.filter(subject=alice.pk).exists()
+    assert AuditEntry.objects.count() == entries

@@ -11,7 +11,8 @@ from kluis.vault.blind import blind_index_rotate
 class Command(BaseCommand):
     help = (
         "Restore a backup into empty databases, shred again every key in the shred "
-        "journal, verify the audit chain against the newest witness checkpoint, then "
+        "journal files and in the restored main database's shred records, verify the "
+        "audit chain against the newest witness checkpoint, then "
         "rotate the blind-index key so no erased person's address matches any more."
     )
 
@@ -46,8 +47,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"restored the backup of {result.manifest['taken_at']}; "
-            f"{result.journal_entries} keys in the shred journal, "
-            f"{result.reshredded} of them live in the restored keystore and shredded again"
+            f"{result.journal_entries} keys in the shred journal and the shred records "
+            f"({result.recorded_only} named by the restored main database alone), "
+            f"{result.reshredded} of them live in the restored keystore and shredded again; "
+            f"{result.taken_over} recorded in the main database from the journal files"
         )
         try:
             call_command("audit_verify", no_witness=options["no_witness"], stdout=self.stdout)

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from kluis.vault.journal import journal_path, journal_read
+from kluis.vault.journal import journal_path, journal_read, recorded_scopes, records_verify
 from kluis.vault.keys import KeyScope, shred
 from kluis.vault.models import DataKey
 
@@ -28,8 +28,9 @@ def live_in_keystore(scopes: list[KeyScope]) -> list[KeyScope]:
 
 class Command(BaseCommand):
     help = (
-        "Check that every key in the shred journal is shredded in the keystore (exit 1 "
-        "if not), or with --replay shred them again. Run before kluis serves."
+        "Check that every key in the shred journal file and in the main database's shred "
+        "records is shredded in the keystore, and that the records match their audit "
+        "entries (exit 1 if not), or with --replay shred them again. Run before kluis serves."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,9 +38,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            scopes = list(dict.fromkeys(journal_read()))
+            in_file = list(dict.fromkeys(journal_read()))
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
+        recorded = list(dict.fromkeys(recorded_scopes()))
+        scopes = list(dict.fromkeys([*in_file, *recorded]))
+        problems = records_verify()
+        if problems:
+            raise CommandError(
+                "the shred records in the main database do not match the audit chain: "
+                + "; ".join(problems[:5])
+            )
         live = live_in_keystore(scopes)
         if live and options["replay"]:
             count = shred(live, journal=False)
@@ -48,7 +57,11 @@ class Command(BaseCommand):
         if live:
             raise CommandError(
                 f"{len(live)} of the {len(scopes)} keys in the shred journal {journal_path()} "
-                "are live in the keystore (a restored older keystore?): run "
-                "`manage.py shred_journal --replay` before kluis serves"
+                "and the shred records are live in the keystore (a restored older keystore?): "
+                "run `manage.py shred_journal --replay` before kluis serves"
             )
-        self.stdout.write(f"OK: all {len(scopes)} keys in the shred journal are shredded")
+        only_recorded = len(set(recorded) - set(in_file))
+        self.stdout.write(
+            f"OK: all {len(scopes)} keys in the shred journal and the shred records are "
+            f"shredded ({only_recorded} named by the shred records alone)"
+        )
