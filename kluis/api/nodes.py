@@ -37,7 +37,7 @@ from kluis.usage.ingest import BatchConflict, ingest_batch
 router = Router(tags=["node"])
 
 
-def ingest_key(token_id: int, node_id: int | None) -> str:
+def ingest_key(token_id: object, node_id: int | None) -> str:
     """Whose batch ids and Postfix queue state a log batch continues: the hosting node's,
     when the token is bound to one (so they carry over to the node's next token when its
     token is replaced), else the token's own."""
