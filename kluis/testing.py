@@ -818,6 +818,13 @@ ROUTES: dict[str, Route] = {
     "sites_backoffice:node": Route(
         "backoffice", roles=frozenset({"orders"}), kwargs=_sites("node_kwargs")
     ),
+    "sites_backoffice:node-switched": Route(
+        "backoffice",
+        roles=frozenset({"orders"}),
+        method="post",
+        kwargs=_sites("node_kwargs"),
+        data=lambda p: {},
+    ),
     "sites_backoffice:update-grant": Route(
         "backoffice", roles=SUPPORT, kwargs=_sites("site_kwargs")
     ),

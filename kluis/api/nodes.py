@@ -7,6 +7,8 @@ its ETag is that node's; a log batch counts web lines of that node's sites only 
 line for another node's site is skipped, like one of an unknown host). A token bound
 to no node gets the sites placed on no node (the export's top directory), which is
 every site while kluis knows no nodes, and its log batches count every site's lines.
+The batch ids (replay protection) and the Postfix queue state of a node-bound token's
+batches are the node's (`ingest_key`): a node's new token continues them.
 
 Each site comes with its admin's own port, when it has one, as the exported ruleset's
 chain closes it. The ETag is the export's own digest of its inputs (sites' statuses,
@@ -33,6 +35,13 @@ from kluis.sites.firewall import admin_ports, current_state, inputs_etag
 from kluis.usage.ingest import BatchConflict, ingest_batch
 
 router = Router(tags=["node"])
+
+
+def ingest_key(token_id: object, node_id: int | None) -> str:
+    """Whose batch ids and Postfix queue state a log batch continues: the hosting node's,
+    when the token is bound to one (so they carry over to the node's next token when its
+    token is replaced), else the token's own."""
+    return f"node-{node_id}" if node_id is not None else f"token-{token_id}"
 
 
 def etag_matches(request: HttpRequest, etag: str) -> bool:
@@ -96,12 +105,11 @@ def firewall(request: HttpRequest, response: HttpResponse) -> Any:
     summary="Deliver a batch of web or mail log lines; the same batch again counts nothing",
 )
 def logs(request: HttpRequest, body: LogBatchIn) -> Status[Any]:
-    # The batches and the Postfix queue state are the service token's own; a token bound
-    # to a hosting node counts web lines of that node's sites only.
+    # A token bound to a hosting node counts web lines of that node's sites only.
     token = caller_of(request).token
     try:
         result = ingest_batch(
-            node=f"token-{token.pk}",
+            node=ingest_key(token.pk, token.node_id),
             kind=body.kind,
             batch_id=body.batch_id,
             lines=body.lines,

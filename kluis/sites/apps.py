@@ -15,9 +15,11 @@ class SitesConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from kluis.sites.firewall import firewall_changed
-        from kluis.sites.models import AllowEntry, Site
+        from kluis.sites.models import AllowEntry, HostingNode, Site
 
-        for model in (Site, AllowEntry):
+        # A node's switch-over changes which sites the top directory (and a token bound
+        # to no node) holds.
+        for model in (Site, AllowEntry, HostingNode):
             post_save.connect(firewall_changed, sender=model, dispatch_uid=f"fw-{model.__name__}")
             post_delete.connect(
                 firewall_changed, sender=model, dispatch_uid=f"fw-del-{model.__name__}"

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<int:site_id>/node/", backoffice_views.site_node, name="site-node"),
     path("nodes/", backoffice_views.nodes, name="nodes"),
     path("nodes/<int:node_id>/", backoffice_views.node_edit, name="node"),
+    path("nodes/<int:node_id>/overgezet/", backoffice_views.node_switched, name="node-switched"),
     path("<int:site_id>/update/", backoffice_views.update_grant, name="update-grant"),
     path("<int:site_id>/status/", backoffice_views.site_status, name="site-status"),
     path("hulp/", backoffice_views.help_desk, name="help-desk"),

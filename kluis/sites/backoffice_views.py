@@ -463,7 +463,49 @@ def node_edit(request: HttpRequest, node_id: int) -> HttpResponse:
             messages.success(request, _("Node %(name)s is bijgewerkt.") % {"name": node.name})
             return redirect("sites_backoffice:nodes")
         node.refresh_from_db()
-    return render(request, "sites/backoffice/node.html", {"node": node, "form": form})
+    return _node_page(request, node, form)
+
+
+def _node_page(request: HttpRequest, node: HostingNode, form: HostingNodeForm) -> HttpResponse:
+    from kluis.api.models import ApiToken
+
+    # What the node's own tokens last did: shown beside the confirmation, not taken for it.
+    tokens = ApiToken.objects.filter(node=node, revoked_at=None).order_by("-last_used_at")
+    return render(
+        request,
+        "sites/backoffice/node.html",
+        {
+            "node": node,
+            "form": form,
+            "sites": node.sites.exclude(status=Site.Status.ENDED).count(),
+            "tokens": tokens.only("name", "prefix", "last_used_at"),
+        },
+    )
+
+
+@require_POST
+@never_cache
+@staff_required("orders")
+def node_switched(request: HttpRequest, node_id: int) -> HttpResponse:
+    """Orders staff confirm that the node's machine loads its own directory and uses its
+    own token: its sites leave the export's top directory."""
+    from kluis.sites.nodes import node_switched as switched
+
+    node = HostingNode.objects.filter(pk=node_id).first()
+    if node is None:
+        raise Http404
+    if switched(node, actor=current_user(request).actor().ref):
+        messages.success(
+            request,
+            _(
+                "Node %(name)s laadt nu zijn eigen map: zijn sites gaan bij de volgende "
+                "export uit de bovenste map."
+            )
+            % {"name": node.name},
+        )
+    else:
+        messages.info(request, _("Node %(name)s laadt zijn eigen map al.") % {"name": node.name})
+    return redirect("sites_backoffice:node", node_id=node.pk)
 
 
 def _node_save(request: HttpRequest, form: HostingNodeForm, *, action: str) -> HostingNode | None:
@@ -487,6 +529,7 @@ def _node_save(request: HttpRequest, form: HostingNodeForm, *, action: str) -> H
                 "name": node.name,
                 "ports": [node.port_first, node.port_last],
                 "active": node.active,
+                "switching": node.switching,
             },
         )
         if action == "sites.node_created":

@@ -16,7 +16,10 @@ idempotent and a later one repairs a missed one):
 Per hosting node (kluis.sites.models.HostingNode) the same two outputs go to
 `nodes/<name>/` with only that node's sites: a node loads its own ruleset, so an admin
 port is unique per node, and closed only where the site lives. The top directory holds
-the sites not placed on a node yet (all sites, while kluis knows no nodes).
+the sites not placed on a node yet (all sites, while kluis knows no nodes), and those
+of a node that is being switched over from it (`HostingNode.switching`): until orders
+staff confirm that the node loads its own directory, the machine that still loads the
+top one keeps closing their admin ports.
 
 A file is written only when its bytes change (temporary file, fsync, rename, fsync of
 the directory), so a no-change export writes nothing. Entries that expired, and the
@@ -87,10 +90,13 @@ Placement = int | None | Literal["all"]
 
 
 def _placed(queryset: QuerySet[Any], node: Placement, field: str = "node_id") -> QuerySet[Any]:
+    """The rows of `node`'s sites; None: the top directory's, which are the sites on no
+    node and those of a node being switched over (`HostingNode.switching`)."""
     if node == "all":
         return queryset
     if node is None:
-        return queryset.filter(**{f"{field}__isnull": True})
+        switching = f"{field.removesuffix('_id')}__switching"
+        return queryset.filter(Q(**{f"{field}__isnull": True}) | Q(**{switching: True}))
     return queryset.filter(**{field: node})
 
 
@@ -101,7 +107,8 @@ def _placement(node: HostingNode | None, alone: bool) -> Placement:
 
 
 def node_directory(root: Path, node: HostingNode | None) -> Path:
-    """The directory of a node's ruleset and includes; the top one for unplaced sites."""
+    """The directory of a node's ruleset and includes; the top one (None) for the sites on
+    no node and those of the nodes being switched over."""
     return root if node is None else root / NODES_DIR / node.name
 
 
@@ -688,8 +695,11 @@ def firewall_export_sites(
     root = directory or settings.KLUIS_FIREWALL_DIR
     root.mkdir(parents=True, exist_ok=True)
     by_node: dict[int | None, set[int]] = defaultdict(set)
-    for pk, on in Site.objects.filter(pk__in=site_ids).values_list("pk", "node_id"):
+    rows = Site.objects.filter(pk__in=site_ids).values_list("pk", "node_id", "node__switching")
+    for pk, on, switching in rows:
         by_node[on].add(pk)
+        if switching:  # in the top directory too, while its node is being switched
+            by_node[None].add(pk)
     nodes = HostingNode.objects.in_bulk([pk for pk in by_node if pk is not None])
     done = _Done()
     with open(root / ".lock", "a") as lock:

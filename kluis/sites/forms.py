@@ -281,9 +281,22 @@ class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
         error_messages=_PORT_ERRORS,
     )
 
+    switching = forms.BooleanField(
+        label=_("Deze server laadt nu nog de bovenste map van de export"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Dan schrijft de export de sites van deze node ook in de bovenste map, tot je op "
+            "de pagina van de node bevestigt dat de server zijn eigen map (nodes/<naam>/) "
+            "en zijn eigen token gebruikt: zo blijft de firewall van de server hun "
+            "beheerpoorten afsluiten terwijl je de sites op de node zet. Vink het alleen "
+            "uit voor een nieuwe server die nooit de bovenste map heeft geladen."
+        ),
+    )
+
     class Meta:
         model = HostingNode
-        fields = ["name", "port_first", "port_last", "active"]
+        fields = ["name", "port_first", "port_last", "active", "switching"]
         help_texts = {
             "name": _(
                 "Zoals web01: kleine letters, cijfers en streepjes. De firewall-export "
@@ -297,6 +310,8 @@ class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["name"].disabled = True
+            # Set when the node is made; ended by the confirmation on the node's page.
+            del self.fields["switching"]
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
@@ -322,7 +337,8 @@ class HostingNodeForm(forms.ModelForm):  # type: ignore[type-arg]
         if self.instance.pk:
             from kluis.sites.nodes import ports_taken
 
-            outside = sorted(p for p in ports_taken(self.instance) if not first <= p <= last)
+            taken = ports_taken(self.instance, own=True)
+            outside = sorted(p for p in taken if not first <= p <= last)
             if outside:
                 self.add_error(None, range_outside_message(outside))
         return data

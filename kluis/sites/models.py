@@ -43,13 +43,20 @@ class HostingNode(models.Model):
     Each node loads only its own ruleset and includes (`nodes/<name>/` of the firewall
     export, or `GET /api/v1/nodes/firewall` with a token bound to it), so a port is
     unique per node, not across nodes. An inactive node keeps its sites and its export
-    but is not offered for new placements.
+    but is not offered for new placements. A node that is `switching` has its sites in
+    the top directory as well.
     """
 
     name = models.CharField(_("naam"), max_length=32, unique=True)
     port_first = models.PositiveIntegerField(_("eerste beheerpoort"))
     port_last = models.PositiveIntegerField(_("laatste beheerpoort"))
     active = models.BooleanField(_("in gebruik"), default=True)
+    # Being switched over from the export's top directory: its sites are written to the
+    # top directory too (as well as to nodes/<name>/), so the machine that still loads
+    # the top directory keeps closing their admin ports, until orders staff confirm on
+    # the nodes desk that it loads its own directory (kluis.sites.nodes.node_switched).
+    # Meanwhile a port of its sites is unique among all the top directory's sites.
+    switching = models.BooleanField(_("wordt overgezet"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

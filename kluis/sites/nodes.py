@@ -3,7 +3,11 @@
 A port belongs to at most one site of a node that has not ended (the database's
 `sites_admin_port_per_node`); sites on different nodes may share one, since every node
 loads only its own ruleset. The sites not placed on a node share the top directory's
-ruleset, so among them a port is unique as before (`sites_admin_port_once`).
+ruleset, so among them a port is unique as before (`sites_admin_port_once`). A node
+being switched over (`HostingNode.switching`) has its sites in the top directory too:
+their ports are unique among all the top directory's sites, checked here with the rows
+of the nodes being switched locked first (`_top_locked`), since no constraint of the
+database can look at another table.
 
 That a site's port lies within its node's range is not a database constraint (a CHECK
 cannot look at another table, and kluis uses no triggers); it holds because every write
@@ -16,10 +20,22 @@ end up outside it.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 
 from kluis.audit.chain import audit_append
 from kluis.sites.models import SHARED_PORTS, HostingNode, Site
+
+
+class PortTaken(IntegrityError):
+    """A port another site has in a ruleset the site is written to (the top directory's
+    holds the sites on no node and those of the nodes being switched over), found with
+    the rows locked; an IntegrityError like the one the database's own unique
+    constraints raise, so a caller handles both alike."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} taken")
+        self.port = port
 
 
 class PortOutsideRange(ValueError):
@@ -42,19 +58,40 @@ def _locked(site: Site) -> HostingNode | None:
     return HostingNode.objects.select_for_update().get(pk=node_id)
 
 
-def ports_taken(node: HostingNode | None, *, besides: Site | None = None) -> set[int]:
-    """The admin ports of `node`'s sites that have not ended (None: the unplaced sites)."""
-    sites = Site.objects.exclude(status=Site.Status.ENDED).exclude(admin_port=None)
-    sites = sites.filter(node=node) if node is not None else sites.filter(node__isnull=True)
+def _top_locked() -> None:
+    """Lock the rows of the nodes being switched over (by id, before any site's row): a
+    port given in the top directory's ruleset, to a site on no node or on such a node,
+    is checked against all of them, so two such writes take turns."""
+    list(HostingNode.objects.select_for_update().filter(switching=True).order_by("pk"))
+
+
+def _ruleset_sites(node: HostingNode | None) -> QuerySet[Site]:
+    """The sites whose admin port shares a ruleset with those of `node`: the node's own;
+    for no node, and for a node being switched over, all the top directory's (the sites
+    on no node and on the nodes being switched), which the machines that still load the
+    top directory all load."""
+    if node is not None and not node.switching:
+        return Site.objects.filter(node=node)
+    return Site.objects.filter(Q(node__isnull=True) | Q(node__switching=True))
+
+
+def ports_taken(
+    node: HostingNode | None, *, besides: Site | None = None, own: bool = False
+) -> set[int]:
+    """The admin ports of the sites that have not ended and share a ruleset with `node`'s
+    (None: the unplaced sites), see `_ruleset_sites`; `own`: of the node's own sites only
+    (what its range must hold)."""
+    sites = Site.objects.filter(node=node) if own else _ruleset_sites(node)
+    sites = sites.exclude(status=Site.Status.ENDED).exclude(admin_port=None)
     if besides is not None:
         sites = sites.exclude(pk=besides.pk)
     return {port for port in sites.values_list("admin_port", flat=True) if port is not None}
 
 
 def port_owner(node: HostingNode | None, port: int, *, besides: Site) -> int | None:
-    """The site of `node` (not ended) that has `port` already, other than `besides`."""
-    sites = Site.objects.filter(admin_port=port).exclude(status=Site.Status.ENDED)
-    sites = sites.filter(node=node) if node is not None else sites.filter(node__isnull=True)
+    """The site (not ended) sharing a ruleset with `node`'s that has `port` already, other
+    than `besides`."""
+    sites = _ruleset_sites(node).filter(admin_port=port).exclude(status=Site.Status.ENDED)
     return sites.exclude(pk=besides.pk).values_list("pk", flat=True).first()
 
 
@@ -95,6 +132,7 @@ def site_node_set(
     from kluis.sites.firewall import export_request
 
     with transaction.atomic():
+        _top_locked()
         _locked(site)
         before_node, before_port = site.node_id, site.admin_port
         if node is not None:
@@ -129,10 +167,14 @@ def site_port_set(site: Site, port: int | None, *, actor: str) -> None:
     from kluis.sites.firewall import export_request
 
     with transaction.atomic():
+        _top_locked()
         node = _locked(site)
         before = site.admin_port
         if node is not None and port is not None and not node.holds(port):
             raise PortOutsideRange(node, [port])
+        if port is not None and port_owner(node, port, besides=site) is not None:
+            # Also across the top directory's sites, which no database constraint holds.
+            raise PortTaken(port)
         site.admin_port = port
         site.save(update_fields=["admin_port"])
         audit_append(
@@ -152,6 +194,30 @@ def node_save(node: HostingNode) -> None:
         if node.pk is not None:
             HostingNode.objects.select_for_update().filter(pk=node.pk).first()
         node.save()
-        outside = sorted(p for p in ports_taken(node) if not node.holds(p))
+        outside = sorted(p for p in ports_taken(node, own=True) if not node.holds(p))
         if outside:
             raise PortOutsideRange(node, outside)
+
+
+def node_switched(node: HostingNode, *, actor: str) -> bool:
+    """Orders staff confirm that the node's machine loads its own directory
+    (`nodes/<name>/`) and uses its own token: its sites leave the top directory at the
+    next export (asked for here), audited (`sites.node_switched`). False if the node was
+    not being switched (nothing done)."""
+    from kluis.sites.firewall import export_request
+
+    with transaction.atomic():
+        locked = HostingNode.objects.select_for_update().get(pk=node.pk)
+        if not locked.switching:
+            return False
+        locked.switching = False
+        locked.save(update_fields=["switching"])
+        sites = list(locked.sites.exclude(status=Site.Status.ENDED).values_list("pk", flat=True))
+        audit_append(
+            action="sites.node_switched",
+            actor=actor,
+            data={"node": locked.pk, "name": locked.name, "sites": sorted(sites)},
+        )
+        export_request(None)
+    node.switching = False
+    return True

@@ -152,3 +152,101 @@ def test_a_nodes_log_batch_counts_its_own_sites_and_skips_another_nodes(client, 
     )
     assert json.loads(loose.content)["accepted"] == 3
     assert SiteDay.objects.get(site=other, day=now.date()).requests == 1
+
+
+def test_a_nodes_new_token_continues_its_batches_and_postfix_queue(client, personas):
+    """A node's token is replaced (a new one made, the old revoked): a batch the node
+    sent with the old token counts nothing again with the new one, and a message whose
+    queue id the old token's batch opened is completed by the new token's batch."""
+    from django.utils import timezone
+
+    from kluis.api.tokens import token_revoke
+    from kluis.usage.models import MailDay
+    from kluis.usage.testing import make_mailbox
+    from kluis.usage.tests.lines import syslog
+
+    web01 = make_node("web01")
+    sender = "info@alice-winkel.nl"
+    box = make_mailbox(personas.customer_a, sender)
+    today = timezone.localdate()
+    admin = personas.staff["admin"]
+    old = service_token(admin, ["logs:write"], node=web01)
+
+    def post(token: str, batch_id: str, lines: list[str]) -> dict:
+        body = {"batch_id": batch_id, "kind": "postfix", "lines": lines}
+        answer = client.post(
+            "/api/v1/nodes/logs", json.dumps(body), content_type="application/json", **bearer(token)
+        )
+        assert answer.status_code in (200, 201), answer.content
+        return json.loads(answer.content)
+
+    opened = [
+        syslog(today, "qmgr", f"1A1A1A1A1A: from=<{sender}>, size=300, nrcpt=1 (queue active)")
+    ]
+    assert post(old, "web01-0001", opened)["accepted"] == 1
+    token_revoke(token=ApiToken.objects.get(secret_hash=digest(old)), by=admin)
+    new = service_token(admin, ["logs:write"], node=web01)
+    # The same batch again, now with the node's new token: a replay, nothing counted.
+    assert post(new, "web01-0001", opened) == {"accepted": 0, "skipped": 0, "replayed": True}
+    delivered = [
+        syslog(
+            today,
+            "smtp",
+            "1A1A1A1A1A: to=<jan@elders.example>, relay=mx.elders.example[203.0.113.5]:25, "
+            "delay=1.2, delays=0.1/0.01/0.5/0.6, dsn=2.0.0, status=sent (250 2.0.0 Ok)",
+            1,
+        )
+    ]
+    assert post(new, "web01-0002", delivered)["accepted"] == 1
+    # The delivery found the sender through the queue state the old token's batch left.
+    day = MailDay.objects.get(mailbox=box, day=today)
+    assert (day.sent, day.sent_bytes) == (1, 300)
+    # Another node's token (or one bound to no node) has a state of its own.
+    loose = service_token(admin, ["logs:write"])
+    assert post(loose, "web01-0001", opened)["replayed"] is False
+
+
+def test_usage_0006_gives_a_nodes_tokens_state_to_the_node(personas):
+    """The rows a node's tokens kept under `token-<id>` become the node's; where two
+    tokens of the node used the same batch or queue id the newer token's row stays; a
+    token bound to no node keeps its own."""
+    import datetime as dt
+    import importlib
+
+    from django.apps import apps
+    from django.utils import timezone
+
+    from kluis.api.nodes import ingest_key
+    from kluis.usage.models import IngestBatch, MailQueue, PendingMessage
+
+    migration = importlib.import_module("kluis.usage.migrations.0006_ingest_state_per_node")
+    web01 = make_node("web01")
+    admin = personas.staff["admin"]
+    rows = [
+        ApiToken.objects.get(secret_hash=digest(service_token(admin, ["logs:write"], node=n)))
+        for n in (web01, web01, None)
+    ]
+    for n, row in enumerate(rows):
+        row.created_at = timezone.now() + dt.timedelta(minutes=n)
+        row.save(update_fields=["created_at"])
+    older, newer, loose = (f"token-{row.pk}" for row in rows)
+    IngestBatch.objects.create(node=older, batch_id="b1", kind="nginx", digest="old")
+    IngestBatch.objects.create(node=older, batch_id="b0", kind="nginx", digest="zero")
+    IngestBatch.objects.create(node=newer, batch_id="b1", kind="nginx", digest="new")
+    IngestBatch.objects.create(node=loose, batch_id="b1", kind="nginx", digest="loose")
+    MailQueue.objects.create(node=older, version=7)
+    MailQueue.objects.create(node=newer, version=3)
+    day = timezone.localdate()
+    PendingMessage.objects.create(node=older, queue_id="1A1A1A1A1A", size=300, seen=day)
+    migration.per_node(apps, None)
+    node = ingest_key(rows[0].pk, web01.pk)
+    assert dict(IngestBatch.objects.filter(node=node).values_list("batch_id", "digest")) == {
+        "b1": "new",
+        "b0": "zero",
+    }
+    assert IngestBatch.objects.get(node=loose).digest == "loose"
+    assert MailQueue.objects.get(node=node).version == 8
+    assert not MailQueue.objects.filter(node__in=[older, newer]).exists()
+    assert PendingMessage.objects.get(queue_id="1A1A1A1A1A").node == node
+    migration.per_token(apps, None)
+    assert set(IngestBatch.objects.values_list("node", flat=True)) == {newer, loose}

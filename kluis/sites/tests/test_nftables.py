@@ -339,3 +339,48 @@ def test_each_node_loads_its_own_ruleset_and_two_nodes_share_a_port(
             (allowed, PORT_B): True,
             (refused, PORT_B): True,
         }
+
+
+def test_the_machine_loading_the_top_directory_keeps_a_placed_sites_port_closed(
+    personas, firewall_dir, namespaces, monkeypatch
+):
+    """The server namespace is the machine that still loads the top directory while its
+    sites are placed on its node (being switched over): after every export it reloads the
+    top ruleset, and site A's port stays closed to every address but A's list; once the
+    switch is confirmed, the node's own ruleset closes it there."""
+    from kluis.sites.firewall import export_requests_handle
+    from kluis.sites.models import HostingNode
+    from kluis.sites.nodes import node_save, node_switched, site_node_set, site_port_set
+
+    site = make_site(personas.customer_a)
+    site_port_set(site, PORT_A, actor="test")
+    make_entry(site, personas.alice, ALLOWED_V4)
+    top = firewall_dir / NFT_FILE
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_RELOAD", _load(namespaces, top))
+    attempts = [(a, p) for a in (ALLOWED_V4, OTHER_V4, ALLOWED_V6) for p in (PORT_A, PORT_B)]
+    expected = {
+        (ALLOWED_V4, PORT_A): True,
+        (OTHER_V4, PORT_A): False,
+        (ALLOWED_V6, PORT_A): False,
+        (ALLOWED_V4, PORT_B): True,  # no site's port: open
+        (OTHER_V4, PORT_B): True,
+        (ALLOWED_V6, PORT_B): True,
+    }
+    assert firewall_export().reload == "reload ok"
+    assert namespaces.connects(attempts) == expected
+    web01 = HostingNode(name="web01", port_first=8400, port_last=8499, switching=True)
+    node_save(web01)
+    assert site_node_set(site, web01, actor="test") == (PORT_A, PORT_A)
+    assert export_requests_handle() >= 1
+    assert namespaces.connects(attempts) == expected  # placed: still closed on the top
+    make_entry(site, personas.alice, ALLOWED_V6)
+    assert export_requests_handle() >= 1  # the site's own export, both directories
+    assert namespaces.connects(attempts) == {**expected, (ALLOWED_V6, PORT_A): True}
+    # Switched: the machine loads nodes/web01/ now, and that ruleset closes the port.
+    node_switched(web01, actor="test")
+    own = firewall_dir / "nodes" / "web01" / NFT_FILE
+    monkeypatch.setattr(settings, "KLUIS_FIREWALL_RELOAD", _load(namespaces, own))
+    assert export_requests_handle() >= 1
+    checked = subprocess.run([str(NFT), "-c", "-f", str(own)], capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+    assert namespaces.connects(attempts) == {**expected, (ALLOWED_V6, PORT_A): True}

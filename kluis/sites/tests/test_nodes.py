@@ -354,11 +354,11 @@ def _given_meanwhile(site: Site, port: int):
 
     real, calls = nodes.ports_taken, []
 
-    def ports_taken(node, *, besides=None):
+    def ports_taken(node, *, besides=None, own=False):
         calls.append(node)
         if len(calls) == 2:  # after the form's look, before the save's
             Site.objects.filter(pk=site.pk).update(admin_port=port)
-        return real(node, besides=besides)
+        return real(node, besides=besides, own=own)
 
     return ports_taken
 
