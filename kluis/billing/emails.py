@@ -76,13 +76,13 @@ def _invoice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]
         "reverse_charged": invoice.reverse_charged,
         "payee": payee(),
         # A link that needs no login and expires (kluis/billing/online.py).
-        "ideal_url": _ideal_url(invoice),
+        "ideal_url": ideal_url(invoice),
         # The invoice of an order is also the mail of its move to "awaiting payment".
         "order_number": invoice.order.number if invoice.order is not None else "",
     }
 
 
-def _ideal_url(invoice: Invoice) -> str:
+def ideal_url(invoice: Invoice) -> str:
     from kluis.billing.online import ideal_enabled, pay_url
 
     if not ideal_enabled() or invoice.kind != Invoice.Kind.INVOICE or invoice.is_paid:
@@ -90,11 +90,21 @@ def _ideal_url(invoice: Invoice) -> str:
     return pay_url(invoice)
 
 
+def invoice_attachment(invoice: Invoice) -> AttachmentRef:
+    """The invoice's PDF as an outbox attachment (made at delivery from the invoice)."""
+    stem = FILENAMES.get(invoice.language, {}).get(invoice.kind, invoice.kind.replace("_", "-"))
+    return AttachmentRef(
+        f"{stem}-{invoice.number}.pdf",
+        "application/pdf",
+        PDF_GENERATOR,
+        {"invoice_id": str(invoice.pk)},
+    )
+
+
 def mail_invoice(invoice: Invoice) -> OutboxMessage:
     customer = invoice.customer
     email = customer.email
     assert email is not None
-    stem = FILENAMES.get(invoice.language, {}).get(invoice.kind, invoice.kind.replace("_", "-"))
     return mail_queue(
         template=INVOICE,
         to_subject=customer.id,
@@ -102,14 +112,7 @@ def mail_invoice(invoice: Invoice) -> OutboxMessage:
         language=invoice.language,
         context={"invoice_id": str(invoice.pk)},
         dedupe_key=f"invoice:{invoice.pk}",
-        attachments=[
-            AttachmentRef(
-                f"{stem}-{invoice.number}.pdf",
-                "application/pdf",
-                PDF_GENERATOR,
-                {"invoice_id": str(invoice.pk)},
-            )
-        ],
+        attachments=[invoice_attachment(invoice)],
     )
 
 
@@ -140,7 +143,7 @@ def _chargeback_context(context: Mapping[str, Any], actor: Actor) -> dict[str, A
         "pay_by": long_date(chargeback.pay_by),
         "payment_reference": invoice.payment_reference,
         "payee": payee(),
-        "ideal_url": _ideal_url(invoice) if chargeback.open_cents > 0 else "",
+        "ideal_url": ideal_url(invoice) if chargeback.open_cents > 0 else "",
     }
 
 

@@ -20,6 +20,9 @@ customer gets the term they paid for instead of their money back. The books:
   payment term and reminders.
 - **The subscription renews again**, its periods now on the new invoice
   (shop.subscription_resume).
+- **Its mail:** with `mail_invoice=False` the new invoice gets no invoice mail of its
+  own, because the caller's one mail carries its PDF (kluis/domains/restore.py: "your
+  domain is restored", `billing.emails.invoice_attachment`).
 
 Only refund proposals nobody decided yet are withdrawn: one approved (or in a payment
 file, or sent) is money on its way back, and then nothing is reinstated
@@ -68,6 +71,7 @@ def renewal_reinstate(
     actor_ref: str,
     fee: LineInput | None = None,
     today: dt.date | None = None,
+    mail_invoice: bool = True,
 ) -> Reinstated:
     """Reinstate the credited renewal of an ended subscription, paid by the money of
     `refunds` (the proposals its late payment made); see the module's text."""
@@ -114,6 +118,7 @@ def renewal_reinstate(
         evidence=_vies_evidence(customer, day),
         issued_by=None,
         issue_date=day,
+        mail=mail_invoice,
     )
     shop_services.subscription_resume(
         subscription_id=subscription.pk, invoice_number=invoice.number, actor_ref=actor_ref

@@ -132,9 +132,11 @@ def _issue(
     order: Order | None = None,
     corrects: Invoice | None = None,
     vat_cents: int | None = None,
+    mail: bool = True,
 ) -> Invoice:
     """`vat_cents` overrides the VAT worked out from the net: for the credit note that
-    completes an invoice's credit (credit_note_issue)."""
+    completes an invoice's credit (credit_note_issue). `mail`: queue the invoice's own
+    mail with its PDF (off where the caller's mail carries the PDF instead)."""
     sequence = _allocate(series)
     net = sum(line.unit_cents * line.quantity for line in lines)
     # The supply date follows the periods the lines cover: from the first day of the
@@ -221,7 +223,7 @@ def _issue(
             "vat_scheme": invoice.vat_scheme,
         },
     )
-    if customer.email is not None:
+    if mail and customer.email is not None:
         emails.mail_invoice(invoice)
     return invoice
 
@@ -385,11 +387,13 @@ def invoice_issue_for_lines(
     evidence: VatCheck | None,
     issued_by: User | None,
     issue_date: dt.date | None = None,
+    mail: bool = True,
 ) -> Invoice:
     """An invoice that belongs to no order (renewals): VAT decided as for an order.
 
     `evidence` is the VIES answer that may allow reverse charge; vat_decide accepts it
-    only when it is valid and of the customer's country.
+    only when it is valid and of the customer's country. `mail=False`: no invoice mail
+    of its own, for a caller whose mail carries the invoice (`emails.invoice_attachment`).
     """
     if not lines:
         raise BillingError("no_lines")
@@ -404,6 +408,7 @@ def invoice_issue_for_lines(
         language=customer.language,
         issued_by=issued_by,
         issue_date=day,
+        mail=mail,
     )
 
 

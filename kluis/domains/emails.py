@@ -10,7 +10,7 @@ is for the domains desk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +20,7 @@ from kluis.domains.models import DomainRegistration
 from kluis.domains.registries import REGISTRIES
 from kluis.mail.kinds import mail_kind
 from kluis.mail.models import OutboxMessage
-from kluis.mail.services import Reference, mail_queue
+from kluis.mail.services import AttachmentRef, Reference, mail_queue
 from kluis.policy.enforce import Actor
 
 REGISTRATION_FAILED = "domains/email/registration_failed"
@@ -122,6 +122,7 @@ def mail_to_customer(
     purpose: str,
     context: dict[str, Reference],
     key: str,
+    attachments: Sequence[AttachmentRef] = (),
 ) -> OutboxMessage:
     """A mail to the account's own address, never to one a request names."""
     order = registration.order
@@ -134,6 +135,7 @@ def mail_to_customer(
         language=order.language,
         context=context,
         dedupe_key=key,
+        attachments=attachments,
     )
 
 

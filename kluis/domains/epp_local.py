@@ -10,7 +10,9 @@ It serves every TLD kluis sells from one registry (one port); a registrar is a
 client id. At the TLDs whose registry renews by itself (SELF_RENEW_TLDS: .nl, .be,
 .de) it refuses <renew> and renews a domain a year at its expiry unless deleted.
 Sessions that log in with SIDN's extension get SIDN's rules and answers for contacts
-(legal form) and its error messages.
+(legal form) and its error messages. A deleted .nl name stays in quarantine
+(QUARANTINE_TLDS) until SIDN's <sidn-ext-epp:domainCancelDelete> takes it back or the
+quarantine ends; a deleted .com, .net, .org or .eu name stays in redemption (RFC 3915).
 
 Faults can be injected (`Faults`): a slow answer, a connection dropped before or
 after a command is carried out, a malformed or oversized answer frame, an answer with
@@ -56,7 +58,7 @@ from kluis.domains.epp.xml import (
     serialize,
     validate,
 )
-from kluis.domains.registries import REGISTRIES, SIDN_LEGAL_FORMS
+from kluis.domains.registries import REGISTRIES, RESTORE_SIDN, SIDN_LEGAL_FORMS
 
 E = ElementMaker(namespace=EPP, nsmap={None: EPP})
 D = ElementMaker(namespace=DOMAIN, nsmap={"domain": DOMAIN})
@@ -74,6 +76,13 @@ TRANSFER_EXTENDS = ("com", "net", "org")
 # in its redemption period, then pendingDelete, then it is purged. Elsewhere a delete
 # takes the domain away at once. Matches `rgp` in kluis/domains/registries.py.
 RGP_TLDS = ("com", "net", "org", "eu")
+# The TLDs whose registry puts a deleted domain in quarantine, from which its registrar
+# takes it back with SIDN's <sidn-ext-epp:domainCancelDelete> (.nl): it stays in the
+# registry, pendingDelete, for `quarantine_period`, then it is purged and free. Matches
+# `restore_method` in kluis/domains/registries.py.
+QUARANTINE_TLDS = tuple(
+    tld for r in REGISTRIES.values() if r.restore_method == RESTORE_SIDN for tld in r.tlds
+)
 # The TLDs whose registry renews a domain by itself at its expiry unless it was deleted
 # before, and takes no <domain:renew> (answered 2101, Unimplemented command: ◐ the code
 # SIDN, DNS Belgium and DENIC really send is not confirmed). Matches `renews_itself` in
@@ -156,7 +165,8 @@ class DomainRecord:
     # The years the pending transfer adds once approved.
     transfer_years: int = 0
     # Deleted by its registrar at a registry with grace periods (RGP_TLDS): when. The
-    # domain is then in its redemption period, then pendingDelete, then purged.
+    # domain is then in its redemption period, then pendingDelete, then purged. At
+    # QUARANTINE_TLDS: in quarantine since then, until purged.
     deleted_at: str = ""
     # A restore requested in the redemption period (RFC 3915 §3.2): when. The domain
     # waits in pendingRestore for the registrar's restore report.
@@ -267,6 +277,10 @@ class Registry:
     # How long a requested restore waits for its report before it falls back to the
     # redemption period (RFC 3915 §3.2: pendingRestore, 7 days at the gTLD registries).
     pending_restore_period: dt.timedelta = dt.timedelta(days=7)
+    # SIDN's quarantine at QUARANTINE_TLDS (40 days, sidn.nl): a deleted .nl name can be
+    # taken back by the registrar that deleted it (domainCancelDelete), then it is
+    # purged and free.
+    quarantine_period: dt.timedelta = dt.timedelta(days=40)
     clock: Callable[[], dt.datetime] = field(default=_now)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -355,7 +369,7 @@ class Registry:
         """ "redemptionPeriod", "pendingRestore", "pendingDelete", or "" for a domain not
         deleted. A restore request without its report within pending_restore_period falls
         back to where the domain would be without it."""
-        if not record.deleted_at:
+        if not record.deleted_at or _tld(record.name) in QUARANTINE_TLDS:
             return ""
         if record.restore_requested_at:
             asked = dt.datetime.fromisoformat(record.restore_requested_at.replace("Z", "+00:00"))
@@ -368,6 +382,14 @@ class Registry:
             else ("pendingDelete")
         )
 
+    def purge_at(self, record: DomainRecord) -> dt.datetime:
+        """When a deleted domain is purged: after its quarantine, or after its redemption
+        and pendingDelete periods."""
+        deleted = dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
+        if _tld(record.name) in QUARANTINE_TLDS:
+            return deleted + self.quarantine_period
+        return deleted + self.redemption_period + self.pending_delete_period
+
     def purges_due(self) -> None:
         """Purge the deleted domains whose grace periods are over (call under the lock)."""
         now = self.clock()
@@ -376,10 +398,7 @@ class Registry:
             for record in self.domains.values()
             if record.deleted_at
             and self.rgp_status(record) != "pendingRestore"
-            and dt.datetime.fromisoformat(record.deleted_at.replace("Z", "+00:00"))
-            + self.redemption_period
-            + self.pending_delete_period
-            <= now
+            and self.purge_at(record) <= now
         ]
         for name in gone:
             del self.domains[name]
@@ -534,13 +553,21 @@ class Session:
                 self.registry.received.append("hello")
             return self.greeting(), False
         command = root.find(_q(EPP, "command"))
-        if command is None:
+        # SIDN's own commands stand in <epp><extension>, with their clTRID.
+        sidn_command = root.find(f"{_q(EPP, 'extension')}/{_q(SIDN, 'command')}")
+        if command is not None:
+            cltrid = _text(command, _q(EPP, "clTRID"))
+            verb_el = command[0]
+            verb = etree.QName(verb_el).localname
+            obj = verb_el[0] if len(verb_el) else None
+            name = f"{_object_kind(obj)}:{verb}" if obj is not None and verb != "poll" else verb
+        elif sidn_command is not None:
+            cltrid = _text(sidn_command, _q(SIDN, "clTRID"))
+            verb_el, obj = sidn_command[0], None
+            verb = etree.QName(verb_el).localname
+            name = {"domainCancelDelete": "domain:cancelDelete"}.get(verb, verb)
+        else:
             return self.answer(2001, "", reason="expected a command"), False
-        cltrid = _text(command, _q(EPP, "clTRID"))
-        verb_el = command[0]
-        verb = etree.QName(verb_el).localname
-        obj = verb_el[0] if len(verb_el) else None
-        name = f"{_object_kind(obj)}:{verb}" if obj is not None and verb != "poll" else verb
         reg = self.registry
         with reg.lock:
             reg.commands_seen += 1
@@ -566,7 +593,9 @@ class Session:
                 raise Refusal(2002, "log in first")
             if verb == "logout":
                 return self.answer(1500, cltrid), True
-            if verb == "poll":
+            if command is None:
+                result = self.domain_cancel_delete(verb_el, cltrid)
+            elif verb == "poll":
                 result = self.poll(verb_el, cltrid)
             else:
                 assert obj is not None
@@ -646,10 +675,13 @@ class Session:
                 except Refusal as exc:
                     rows.append(D.cd(D.name(raw, avail="0"), D.reason(exc.reason)))
                     continue
-                taken = name in self.registry.domains
+                record = self.registry.domains.get(name)
+                taken = record is not None
                 reserved = name.split(".")[0] in RESERVED
                 cd = D.cd(D.name(name, avail="0" if taken or reserved else "1"))
-                if taken or reserved:
+                if record is not None and record.deleted_at and _tld(name) in QUARANTINE_TLDS:
+                    cd.append(D.reason("In quarantine"))
+                elif taken or reserved:
                     cd.append(D.reason("In use" if taken else "Reserved by the registry"))
                 rows.append(cd)
         return self.answer(1000, cltrid, res_data=D.chkData(*rows))
@@ -816,6 +848,31 @@ class Session:
             reg.save()
         return self.answer(1000, cltrid)
 
+    def domain_cancel_delete(self, el: etree._Element, cltrid: str) -> etree._Element:
+        """SIDN's <sidn-ext-epp:domainCancelDelete>: a .nl name in quarantine is active
+        again at once, with its contacts, nameservers and old expiry date (which, when it
+        passed in quarantine, the registry then renews by itself as any .nl: a year from
+        it, at the next command). Refused: without SIDN's extension at login (2103), for
+        another TLD (2306), a name nobody holds or purged after the quarantine (2303),
+        another registrar's (2201), one not in quarantine (2304). ◐ SIDN's pages say the
+        last registrant may get the name back through another registrar too; how that
+        registrar does it is not in them, so here only the registrar that deleted it can.
+        The codes are the RFC 5730 ones that fit; SIDN's own are not confirmed."""
+        if not self.sidn:
+            raise Refusal(2103, "log in with sidn-ext-epp to use its commands")
+        name = self._domain_name(_text(el, _q(SIDN, "name")))
+        if _tld(name) not in QUARANTINE_TLDS:
+            raise Refusal(2306, f"domainCancelDelete is not for .{_tld(name)}")
+        reg = self.registry
+        with reg.lock:
+            record = self._own_domain(name, deleted=True)
+            if not record.deleted_at:
+                raise Refusal(2304, "the domain is not in quarantine")
+            record.deleted_at = ""
+            record.statuses = []
+            reg.save()
+        return self.answer(1000, cltrid)
+
     def domain_update(
         self, obj: etree._Element, cltrid: str, command: etree._Element
     ) -> etree._Element:
@@ -869,7 +926,9 @@ class Session:
             record = self._own_domain(name)
             if "clientDeleteProhibited" in record.statuses or record.transfer_to:
                 raise Refusal(2304, "the domain's status prohibits deletion")
-            if name.rsplit(".", 1)[-1] in RGP_TLDS:
+            if _tld(name) in RGP_TLDS or _tld(name) in QUARANTINE_TLDS:
+                # Kept: in redemption (RFC 3915), or in SIDN's quarantine (◐ what SIDN's
+                # <info> shows then is not confirmed; its Whois says "in quarantaine").
                 record.deleted_at = _iso(reg.clock())
                 record.statuses = ["pendingDelete"]
             else:
@@ -1179,6 +1238,10 @@ class Session:
             reg.save()
             msgq = E.msgQ(count=str(len(queue)), id=queue[0].id if queue else wanted)
             return self.answer(1000, cltrid, msgq=msgq)
+
+
+def _tld(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
 
 
 def _object_kind(obj: etree._Element) -> str:

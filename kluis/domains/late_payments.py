@@ -16,8 +16,9 @@ and never sends money by itself:
   checked it, and that the name can be ordered anew if it is still free) and audits it.
   The domains desk lists them ("Betaald na opheffing") with the refund's state.
 
-- **Restored instead,** where the registry still holds the domain in its redemption
-  period (RFC 3915) and restores it: kluis/domains/restore.py tries that first, and
+- **Restored instead,** where the registry still holds the domain (its redemption
+  period, RFC 3915; SIDN's quarantine for a .nl) and restores it:
+  kluis/domains/restore.py tries that first, and
   only a restore that is not offered or that the registry refuses leads to the mail
   above. A customer once told of the refund is not restored afterwards.
 """

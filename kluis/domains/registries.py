@@ -34,6 +34,11 @@ class UnknownTld(Exception):
     pass
 
 
+# Registry.restore_method
+RESTORE_RGP = "rgp"
+RESTORE_SIDN = "sidn_cancel_delete"
+
+
 @dataclass(frozen=True)
 class Registry:
     key: str
@@ -64,14 +69,31 @@ class Registry:
     # Our handles differ per registry (KLS- at SIDN, KLV- at Verisign), so they never
     # meet, whatever a registry's namespace.
     handle_prefix: str = "KL-"
-    # The registry keeps a domain deleted by its registrar restorable for a redemption
-    # period (RFC 3915 `rgp`, sent as <rgp:restore op="request">), this long. ◐ Per
-    # registry: Verisign (.com, .net) and PIR (.org) implement RFC 3915 with a 30-day
-    # redemption period as ICANN's gTLD rules ask; EURid (.eu) is taken to offer it
-    # too (its quarantine of a deleted name, 40 days) but whether it takes the RFC 3915
-    # command is not checked against its documentation. SIDN, DNS Belgium and DENIC
-    # have a quarantine with a restore of their own, not RFC 3915: not used.
+    # RFC 3915 `rgp`: the registry tells a deleted domain's grace period in <info> and
+    # takes <rgp:restore>. ◐ Verisign (.com, .net) and PIR (.org) implement RFC 3915 with
+    # a 30-day redemption period as ICANN's gTLD rules ask; EURid (.eu) is taken to offer
+    # it too (its quarantine of a deleted name, 40 days) but whether it takes the RFC 3915
+    # command is not checked against its documentation.
     rgp: bool = False
+    # How a domain kluis deleted is taken back at this registry while it still holds it
+    # (kluis/domains/restore.py): RESTORE_RGP (RFC 3915 restore request, and the report
+    # where the registry asks one), RESTORE_SIDN (SIDN's own `domainCancelDelete` of the
+    # `sidn-ext-epp` extension, which takes a .nl name out of its quarantine), or "" (not
+    # restorable here: a late payment is refunded). `redemption_days`: how long after the
+    # delete that works (the redemption period, or SIDN's quarantine).
+    # - SIDN: "the name is placed in quarantine for 40 days", during which only the last
+    #   registrant can get it back, through a registrar, which SIDN charges a fee
+    #   (sidn.nl, "Redeeming a quarantined domain name" and "Undoing the cancellation of
+    #   a domain name", read 2026-12-06; LEGAL.md cites kb.hostcontrol.com for the 40
+    #   days). ◐ The command's answer codes and the expiry after it are not in those
+    #   pages (the local registry's rules: kluis/domains/epp_local.py).
+    # - DNS Belgium (.be): its documentation (docs.dnsbelgium.be, "Delete, quarantine and
+    #   reactivate") describes a 40-day quarantine and a "reactivate" by the registrar,
+    #   but its EPP extension schema is not vendored here: not used (◐).
+    # - DENIC (.de): a 30-day Redemption Grace Period with a RESTORE by the last
+    #   registrar (denic.de, "Redemption Grace Period for .de Domains"); its EPP command
+    #   is not documented in what was found: not used (◐).
+    restore_method: str = ""
     redemption_days: int = 30
     # The registry renews a domain by itself at its expiry, for another year billed to
     # the registrar, unless the registrar deleted (cancelled) it before; it takes no
@@ -95,8 +117,8 @@ class Registry:
     renews_itself: bool = False
     delete_before_expiry_days: int = 0
     # A renewal paid after kluis deleted the domain for non-payment restores it while
-    # the registry still holds it in redemption (kluis/domains/restore.py), when
-    # `restore` (and `rgp`). `restore_fee_cents` (net, excl. VAT) is charged to the
+    # the registry still holds it (kluis/domains/restore.py), when `restore` (and a
+    # `restore_method`). `restore_fee_cents` (net, excl. VAT) is charged to the
     # customer as a line of the restored term's invoice; 0 charges nothing (kluis bears
     # the registry's fee). ◐ A fee belongs in the price list before it is set here.
     restore: bool = True
@@ -131,6 +153,9 @@ REGISTRIES: dict[str, Registry] = {
             admin_tech=True,
             renews_itself=True,
             delete_before_expiry_days=2,
+            restore_method=RESTORE_SIDN,
+            # SIDN's quarantine (sidn.nl; LEGAL.md: kb.hostcontrol.com).
+            redemption_days=40,
         ),
         Registry(
             key="eurid",
@@ -141,6 +166,7 @@ REGISTRIES: dict[str, Registry] = {
             tlds=("eu",),
             extensions=(RGP,),
             rgp=True,
+            restore_method=RESTORE_RGP,
             redemption_days=40,
             required_contact_fields=_BASE_FIELDS - {"voice"},
             legal_form=False,
@@ -199,6 +225,7 @@ REGISTRIES: dict[str, Registry] = {
             tlds=("com", "net"),
             extensions=(RGP,),
             rgp=True,
+            restore_method=RESTORE_RGP,
             required_contact_fields=_BASE_FIELDS,
             legal_form=False,
             contact_reusable=True,
@@ -218,6 +245,7 @@ REGISTRIES: dict[str, Registry] = {
             tlds=("org",),
             extensions=(RGP,),
             rgp=True,
+            restore_method=RESTORE_RGP,
             required_contact_fields=_BASE_FIELDS,
             legal_form=False,
             contact_reusable=True,

@@ -1,36 +1,47 @@
 """A renewal paid after the delete restores the domain while the registry still can.
 
-A domain deleted for non-payment at a registry with grace periods (RFC 3915, `rgp` in
-kluis/domains/registries.py) stays restorable there for its `redemption_days`. When the
-customer's late payment arrives in that time (kluis/domains/late_payments.py finds it
-as a refund proposal on the credited renewal invoice), the hourly `domains_expiry` job
-restores the domain instead of proposing the money back:
+A domain deleted for non-payment stays restorable at some registries for their
+`redemption_days` (kluis/domains/registries.py, `restore_method`). When the customer's
+late payment arrives in that time (kluis/domains/late_payments.py finds it as a refund
+proposal on the credited renewal invoice), the hourly `domains_expiry` job restores the
+domain instead of proposing the money back:
 
-- **Registry.** `<rgp:restore op="request">`; the registry then holds the domain in
-  pendingRestore and waits for the registrar's restore report (RFC 3915 §3.2, §4.2.5),
-  which is sent next: the domain's data (no personal data: name, ROID, the handles the
-  registry holds), the delete and restore times, the reason, and the two statements.
-  A registry that restores at once (no pendingRestore) gets no report. The domain's
-  <info> afterwards must show it active and ours.
+- **Registry,** by its own method:
+  - RFC 3915 (`rgp`: .com, .net, .org, .eu): `<rgp:restore op="request">`; the registry
+    then holds the domain in pendingRestore and waits for the registrar's restore report
+    (RFC 3915 §3.2, §4.2.5), which is sent next: the domain's data (no personal data:
+    name, ROID, the handles the registry holds), the delete and restore times, the
+    reason, and the two statements. A registry that restores at once (no
+    pendingRestore) gets no report.
+  - SIDN (.nl): its own `<sidn-ext-epp:domainCancelDelete>` takes the name out of its
+    quarantine (40 days). SIDN renews a .nl by itself: the name comes back with its
+    old expiry date, and where that passed in quarantine SIDN renews it a year from
+    that date; either way the paid term is the year from the old expiry (below).
+  The domain's <info> afterwards must show it active and ours.
 - **Books,** after the registry's yes, in one transaction: the registration is
   registered again with the registry's expiry, billing reinstates the renewal
   (kluis/billing/reinstate.py: the refund proposal withdrawn and set off against a new
   invoice for the restored term, the subscription renewing again), the paid term is
-  queued for <renew> (or, when the registry's expiry already lies past it, recorded as
-  renewed by the registry), one mail (nl/en) and the audit entry `domains.restored`.
+  queued for <renew> (at a registry that renews by itself: closed as paid, its new date
+  read after the expiry), or, when the registry's expiry already lies past the old one,
+  recorded as renewed by the registry; one mail (nl/en) that says so and carries the
+  new invoice as a PDF (billing sends that invoice no mail of its own), and the audit
+  entry `domains.restored`.
 - **Order, and why.** The registry first, then the books: a restore the registry
-  refuses (2304: the period is over; 2303: purged) changes nothing here, and the
+  refuses (2304: the period is over; 2303: purged; 2201: not ours) changes nothing here, and the
   refund proposal and its mail stay as they were. A run killed between the registry's
   yes and the commit finds, next hour, the domain active and ours at the registry and
   finishes the books (nothing is sent twice: a pendingRestore left behind gets only its
   report). Were the books first, a refusal would have to undo an issued invoice, which
   only a credit note can. The one step that can fail after the registry's yes is the
   books refusing (a finance user approved the refund proposal in between): then the
-  domain is deleted at the registry again (the compensating step, audited
+  domain is deleted at the registry again (back in redemption or quarantine; the
+  compensating step, audited
   `domains.restore_undone`) and the refund goes its way. VIES not answering (the
   VAT check of a business customer's new invoice) is no refusal: the next run
   finishes the books.
-- **Not offered:** a registry without `rgp`, one with `restore` off, after
+- **Not offered:** a registry without a `restore_method` (DNS Belgium, DENIC), one
+  with `restore` off, after
   `redemption_days`, or when the refund proposal was decided already (approved, in a
   payment file): then the refund path as before. A registry that cannot be reached
   (EppError) leaves it for the next run, until the period is over.
@@ -58,7 +69,7 @@ from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed
 from kluis.domains.epp.responses import DomainInfo
 from kluis.domains.models import DomainRegistration, DomainRenewal
-from kluis.domains.registries import REGISTRIES, Registry
+from kluis.domains.registries import REGISTRIES, RESTORE_RGP, RESTORE_SIDN, Registry
 from kluis.domains.services import ACTOR, SessionFor, _local_date
 from kluis.formats import euro, long_date
 from kluis.mail.kinds import mail_kind
@@ -93,12 +104,24 @@ class Outcome(enum.Enum):
     template=RESTORED, purpose=PURPOSE, references={"registration", "expires", "invoice", "open"}
 )
 def _restored_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
+    """The restore and the new invoice in one mail: the invoice's PDF is attached, and
+    what is still open on it (a restore fee) comes with how to pay it, as in the
+    invoice mail."""
+    from kluis.billing.emails import ideal_url
+    from kluis.billing.models import Invoice
+    from kluis.billing.payee import payee
+
     open_cents = int(context["open"])
+    invoice = Invoice.objects.get(number=str(context["invoice"]))
     return {
         **domain_context(context, actor),
         "expires": long_date(str(context["expires"])),
-        "invoice": str(context["invoice"]),
+        "invoice": invoice.number,
         "open": euro(open_cents) if open_cents > 0 else "",
+        "due_date": long_date(invoice.due_date),
+        "payment_reference": invoice.payment_reference,
+        "payee": payee(),
+        "ideal_url": ideal_url(invoice) if open_cents > 0 else "",
     }
 
 
@@ -107,12 +130,12 @@ def restored_key(registration: DomainRegistration) -> str:
 
 
 def offered(registration: DomainRegistration, now: dt.datetime) -> bool:
-    """Whether a late payment may restore it: deleted for non-payment at a registry with
-    a redemption period that restores, and still within that period."""
+    """Whether a late payment may restore it: deleted for non-payment at a registry that
+    keeps a deleted domain restorable (redemption, quarantine), and still within that."""
     registry = REGISTRIES.get(registration.registry)
     return (
         registry is not None
-        and registry.rgp
+        and registry.restore_method in (RESTORE_RGP, RESTORE_SIDN)
         and registry.restore
         and registration.status == DomainRegistration.Status.DELETED
         and registration.end_reason == DomainRegistration.EndReason.UNPAID
@@ -146,16 +169,20 @@ def _ours_and_active(epp: EppClient, info: DomainInfo) -> bool:
 
 
 def _at_registry(
-    epp: EppClient, name: str, registration: DomainRegistration
+    epp: EppClient, registry: Registry, name: str, registration: DomainRegistration
 ) -> tuple[DomainInfo | None, str]:
-    """Restore `name` at the registry: its <info> once active and ours, or None and the
-    registry's words. Picks up where a killed run stopped (requested, not reported)."""
+    """Restore `name` at the registry by its method: its <info> once active and ours, or
+    None and the registry's words. Picks up where a killed run stopped (restored, or at
+    an RFC 3915 registry requested and not reported)."""
     assert registration.deleted_at is not None
     try:
         info = epp.domain_info(name)
         if _ours_and_active(epp, info):
             return info, ""  # restored by a run that was killed before its commit
-        if "redemptionPeriod" in info.rgp_statuses:
+        if registry.restore_method == RESTORE_SIDN:
+            # SIDN: out of quarantine in one command, nothing to report.
+            epp.domain_cancel_delete(name)
+        elif "redemptionPeriod" in info.rgp_statuses:
             answer = epp.domain_restore(name)
             if "pendingRestore" in codes.rgp_statuses(answer):
                 epp.domain_restore_report(name, _report(name, info, registration.deleted_at))
@@ -197,6 +224,7 @@ def _books(
 ) -> bool:
     """Registered again, the renewal reinstated, the term queued, mailed, audited: one
     transaction. False when it was done already."""
+    from kluis.billing.emails import invoice_attachment
     from kluis.billing.reinstate import renewal_reinstate
 
     assert info.expires is not None
@@ -225,6 +253,7 @@ def _books(
             refunds=late.refunds,
             actor_ref=ACTOR.ref,
             fee=_fee_line(registry, locked),
+            mail_invoice=False,  # this module's mail carries it
         )
         start = reinstated.period[0]
         if ended_term is not None and at_registry > ended_term:
@@ -261,6 +290,7 @@ def _books(
                 "open": reinstated.invoice.open_cents,
             },
             restored_key(locked),
+            attachments=[invoice_attachment(reinstated.invoice)],
         )
         audit_append(
             action="domains.restored",
@@ -310,7 +340,7 @@ def restore_late(late: LatePayment, *, session_for: SessionFor, now: dt.datetime
     registry = REGISTRIES[registration.registry]
     name = shop_link.domain_of(registration.line)
     with session_for(registry) as epp:
-        info, words = _at_registry(epp, name, registration)
+        info, words = _at_registry(epp, registry, name, registration)
     if info is None:
         DomainRegistration.objects.filter(pk=registration.pk).update(
             last_error=f"{registry.name}: {words}"[:500]

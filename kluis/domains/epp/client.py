@@ -301,6 +301,10 @@ class EppClient:
         """RFC 3915 restore report, completing a restore the registry holds pendingRestore."""
         return self.request(cmd.domain_restore_report(name, report))
 
+    def domain_cancel_delete(self, name: str) -> r.Response:
+        """SIDN: take a .nl name we deleted back out of its quarantine."""
+        return self.request(cmd.domain_cancel_delete(name))
+
     def domain_transfer(
         self, *, op: str, name: str, auth_pw: str = "", years: int | None = None
     ) -> tuple[r.Response, r.Transfer | None]:

@@ -224,6 +224,14 @@ def domain_restore_report(name: str, report: RestoreReport) -> etree._Element:
     )
 
 
+def domain_cancel_delete(name: str) -> etree._Element:
+    """SIDN's own command that takes a deleted .nl name back out of its quarantine
+    (`sidn-ext-epp` 1.0: <extension><sidn-ext-epp:command><domainCancelDelete>). It is a
+    command of the extension, not of EPP: it stands in <epp><extension>, and carries its
+    clTRID in SIDN's namespace."""
+    return E.epp(E.extension(S.command(S.domainCancelDelete(S.name(name)), S.clTRID(new_cltrid()))))
+
+
 def domain_transfer(
     *, op: str, name: str, auth_pw: str = "", years: int | None = None
 ) -> etree._Element:
@@ -302,4 +310,6 @@ def host_check(names: Sequence[str]) -> etree._Element:
 
 def cltrid_of(root: etree._Element) -> str:
     found = root.find(f"{{{EPP}}}command/{{{EPP}}}clTRID")
+    if found is None:  # an extension's own command (SIDN's domainCancelDelete)
+        found = root.find(f"{{{EPP}}}extension/{{{SIDN}}}command/{{{SIDN}}}clTRID")
     return found.text or "" if found is not None else ""

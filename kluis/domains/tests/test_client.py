@@ -177,7 +177,7 @@ def test_check_create_info_renew_update_delete(
         "ns3.winkeltjes.net",
     )
     epp_client.domain_delete("voorbeeld.nl")
-    assert code_of(lambda: epp_client.domain_info("voorbeeld.nl")) == 2303
+    assert epp_client.domain_info("voorbeeld.nl").statuses == ("pendingDelete",)  # quarantine
 
 
 def test_a_registry_that_renews_by_itself_refuses_renew_and_renews_at_the_expiry(
@@ -197,9 +197,13 @@ def test_a_registry_that_renews_by_itself_refuses_renew_and_renews_at_the_expiry
     assert epp_client.domain_info("zelf.nl").expires == expires  # not before its expiry
     registry_server.registry.clock = lambda: expires + dt.timedelta(hours=1)
     assert epp_client.domain_info("zelf.nl").expires == expires.replace(year=expires.year + 1)
-    # A domain deleted before its expiry is not renewed.
+    # A deleted domain is not renewed: it waits in SIDN's quarantine, then is gone.
     create("weg.nl")
     epp_client.domain_delete("weg.nl")
+    in_quarantine = epp_client.domain_info("weg.nl").expires
+    registry_server.registry.clock = lambda: expires + dt.timedelta(days=39)
+    assert epp_client.domain_info("weg.nl").expires == in_quarantine
+    registry_server.registry.clock = lambda: expires + dt.timedelta(days=41)
     assert code_of(lambda: epp_client.domain_info("weg.nl")) == 2303
     # .com takes <renew> as before.
     create("expliciet.com")

@@ -1,6 +1,8 @@
 """A renewal paid after the delete restores the domain while its registry still holds
-it in redemption (RFC 3915 request and report), and reinstates the renewal in billing;
-otherwise the refund proposal stands. Against the local registry."""
+it: in redemption (RFC 3915 request and report), or a .nl in SIDN's quarantine (its
+domainCancelDelete); it reinstates the renewal in billing, and the customer gets one
+mail with the new invoice. Otherwise the refund proposal stands. Against the local
+registry."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.core import mail
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry
+from kluis.billing.emails import INVOICE
 from kluis.billing.models import Invoice, Refund, SetOff
 from kluis.billing.services import apply_payment
 from kluis.billing.tests.test_portal_payments import received
@@ -19,8 +22,9 @@ from kluis.domains import epp_local, expiry, late_payments, renewals, restore
 from kluis.domains.models import DomainRegistration, DomainRenewal
 from kluis.domains.registries import REGISTRIES
 from kluis.domains.tests.test_expiry import _mails, _unpaid_invoice
-from kluis.domains.tests.test_renewals import _registered_with_subscription
+from kluis.domains.tests.test_renewals import _past, _plus_year, _registered_with_subscription
 from kluis.mail.delivery import deliver_due
+from kluis.mail.models import OutboxMessage
 from kluis.shop.models import Subscription
 from kluis.testing import Personas
 
@@ -56,6 +60,8 @@ def test_a_late_payment_within_redemption_restores_the_domain_and_reinstates_the
     assert registry.domains["terug.eu"].statuses == ["pendingDelete"]
     invoices = _invoices()
     credit_notes = Invoice.objects.filter(kind=Invoice.Kind.CREDIT_NOTE).count()
+    invoice_mails = OutboxMessage.objects.filter(template=INVOICE).count()
+    deliver_due(worker="test")  # what the delete and the invoicing mailed before
 
     assert late_payments.late_payments_run() == 1
     # The registry: request, then the report RFC 3915 asks for; active and ours again.
@@ -107,11 +113,19 @@ def test_a_late_payment_within_redemption_restores_the_domain_and_reinstates_the
         "shop.subscription_resumed",
     ):
         assert AuditEntry.objects.filter(action=action).count() == 1, action
+    # One mail: the restore, with the new invoice attached; no invoice mail of its own.
+    assert not OutboxMessage.objects.filter(dedupe_key=f"invoice:{new.pk}").exists()
+    assert OutboxMessage.objects.filter(template=INVOICE).count() == invoice_mails
     mail.outbox.clear()
     deliver_due(worker="test")
-    (told,) = [m for m in mail.outbox if "is hersteld" in m.subject]
+    assert len(mail.outbox) == 1
+    (told,) = mail.outbox
     assert told.subject == "Je domeinnaam terug.eu is hersteld"
     assert new.number in str(told.body) and "nog" not in str(told.body).split("gecrediteerd")[1]
+    assert "in de bijlage" in str(told.body)
+    ((filename, pdf, mimetype),) = told.attachments
+    assert (filename, mimetype) == (f"factuur-{new.number}.pdf", "application/pdf")
+    assert pdf.startswith(b"%PDF")
 
     # Run again: nothing doubled.
     assert late_payments.late_payments_run() == 0
@@ -120,6 +134,9 @@ def test_a_late_payment_within_redemption_restores_the_domain_and_reinstates_the
     assert SetOff.objects.count() == 1
     assert len(_mails(restore.RESTORED)) == 1
     assert AuditEntry.objects.filter(action="domains.restored").count() == 1
+    assert not OutboxMessage.objects.filter(dedupe_key=f"invoice:{new.pk}").exists()
+    deliver_due(worker="test")
+    assert len(mail.outbox) == 1
 
 
 def test_a_late_payment_after_the_redemption_period_is_proposed_for_refund_as_before(
@@ -140,12 +157,14 @@ def test_a_late_payment_after_the_redemption_period_is_proposed_for_refund_as_be
     assert not _mails(restore.RESTORED)
 
 
-def test_a_registry_without_grace_periods_keeps_the_refund_path(
+def test_a_registry_without_a_restore_method_keeps_the_refund_path(
     personas: Personas, registries_local: epp_local.Running
 ) -> None:
-    _registration, _credited, refund = _deleted_then_paid(personas, "weg-is-weg.nl")
+    """DNS Belgium: its quarantine's reactivate is not used (no schema for it here)."""
+    _registration, _credited, refund = _deleted_then_paid(personas, "weg-is-weg.be")
     assert late_payments.late_payments_run() == 1
     assert "domain:update" not in registries_local.registry.received
+    assert "domain:cancelDelete" not in registries_local.registry.received
     refund.refresh_from_db()
     assert refund.status == Refund.Status.PROPOSED
     assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1
@@ -253,6 +272,10 @@ def test_a_registry_restore_fee_is_a_line_of_the_new_invoice_and_stays_open(
     (told,) = [m for m in mail.outbox if "has been restored" in m.subject]
     assert told.subject == "Your domain name met-kosten.eu has been restored"
     assert "cost of the restore" in str(told.body) and new.number in str(told.body)
+    # What is open comes with how to pay it, and the invoice itself is attached.
+    assert new.payment_reference in str(told.body) and "IBAN" in str(told.body)
+    # named in the invoice's own language (the customer's), as its lines are
+    assert [a[0] for a in told.attachments] == [f"factuur-{new.number}.pdf"]
     assert fee.description.startswith("Herstel van")  # the invoice's language
 
 
@@ -322,3 +345,151 @@ def test_vies_not_answering_leaves_the_books_for_the_next_run_not_the_refund(
     refund.refresh_from_db()
     assert refund.status == Refund.Status.WITHDRAWN
     assert len(_mails(restore.RESTORED)) == 1
+
+
+# --- .nl: SIDN's quarantine and its domainCancelDelete ------------------------------------
+
+
+def _nl_deleted_early(
+    personas: Personas, registry: epp_local.Registry, name: str
+) -> tuple[DomainRegistration, Invoice, dt.date]:
+    """A .nl whose renewal is not paid, deleted on its end day, two days before its
+    expiry (SIDN renews by itself); the registry's clock on that day."""
+    registration = _registered_with_subscription(personas, name)
+    expires = registration.expires_on
+    assert expires is not None
+    invoice = _unpaid_invoice(personas, registration)
+    end = expiry.end_day(registration)
+    assert end == expires - dt.timedelta(days=2)
+    registry.clock = lambda: _past(end)
+    assert expiry.expiry_run(today=end) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+    assert registry.domains[name].statuses == ["pendingDelete"]  # in SIDN's quarantine
+    invoice.refresh_from_db()
+    registration.refresh_from_db()
+    return registration, invoice, expires
+
+
+def _pay(invoice: Invoice, day: dt.date) -> Refund:
+    payment = received(invoice, invoice.total_cents, iban="NL91ABNA0417164300", day=day)
+    apply_payment(invoice, payment, None)
+    refund = Refund.objects.get(invoice=invoice)
+    assert refund.status == Refund.Status.PROPOSED
+    return refund
+
+
+def test_a_nl_paid_between_its_early_delete_and_its_expiry_comes_out_of_quarantine(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    """Paid the day after the early delete, before the expiry: restored with SIDN's
+    domainCancelDelete, with its old expiry; the paid term is SIDN's own renewal at
+    that expiry, read afterwards; one mail with the new invoice."""
+    registry = registries_local.registry
+    registration, credited, expires = _nl_deleted_early(personas, registry, "net-te-laat.nl")
+    day_after = expires - dt.timedelta(days=1)
+    registry.clock = lambda: _past(day_after)
+    refund = _pay(credited, day_after)
+    invoice_mails = OutboxMessage.objects.filter(template=INVOICE).count()
+    deliver_due(worker="test")
+    mail.outbox.clear()
+
+    assert late_payments.late_payments_run() == 1
+    assert registry.received.count("domain:cancelDelete") == 1
+    assert "domain:update" not in registry.received  # no RFC 3915 at SIDN
+    record = registry.domains["net-te-laat.nl"]
+    assert record.statuses == [] and record.expires[:10] == expires.isoformat()
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    assert registration.expires_on == expires
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.WITHDRAWN
+    new = Invoice.objects.filter(kind=Invoice.Kind.INVOICE).order_by("-sequence").first()
+    assert new is not None and new.pk != credited.pk and new.is_paid
+    (queued,) = DomainRenewal.objects.filter(registration=registration)
+    assert (queued.status, queued.expires_before) == (DomainRenewal.Status.PENDING, expires)
+    # Paid now: not deleted again, neither that day nor on its expiry.
+    assert expiry.expiry_run(today=day_after) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    assert expiry.expiry_run(today=expires) == "0 notices, 0 deleted, 0 refused, 0 waiting"
+    # SIDN renews it at the expiry by itself: no <renew>, its new date read after.
+    assert renewals.renewals_run(today=day_after) == (
+        "0 renewed, 0 failed, 0 waiting, 1 left to the registry"
+    )
+    registry.clock = lambda: _past(expires + dt.timedelta(days=1))
+    assert renewals.renewals_run(today=expires + dt.timedelta(days=1)) == (
+        "1 renewed, 0 failed, 0 waiting"
+    )
+    assert "domain:renew" not in registry.received
+    registration.refresh_from_db()
+    assert registration.expires_on == _plus_year(expires)
+    queued.refresh_from_db()
+    assert queued.status == DomainRenewal.Status.BY_REGISTRY
+    # One mail, with the invoice; the same run again sends and restores nothing.
+    assert OutboxMessage.objects.filter(template=INVOICE).count() == invoice_mails
+    assert late_payments.late_payments_run() == 0
+    assert registry.received.count("domain:cancelDelete") == 1
+    deliver_due(worker="test")
+    (told,) = mail.outbox
+    assert told.subject == "Je domeinnaam net-te-laat.nl is hersteld"
+    assert "SIDN hield hem nog vast" in str(told.body)
+    assert [a[0] for a in told.attachments] == [f"factuur-{new.number}.pdf"]
+    assert AuditEntry.objects.filter(action="domains.restored").count() == 1
+
+
+def test_a_nl_paid_after_its_expiry_in_quarantine_keeps_the_term_sidn_renewed(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    """Ten days after the expiry (twelve in quarantine): SIDN renews the name a year from
+    its old expiry once it is back, which is the term the customer paid; recorded as
+    renewed by the registry, nothing left to renew."""
+    registry = registries_local.registry
+    registration, credited, expires = _nl_deleted_early(personas, registry, "na-vervallen.nl")
+    later = expires + dt.timedelta(days=10)
+    registry.clock = lambda: _past(later)
+    refund = _pay(credited, later)
+    assert late_payments.late_payments_run() == 1
+    assert registry.received.count("domain:cancelDelete") == 1
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.REGISTERED
+    assert registration.expires_on == _plus_year(expires)
+    (renewal,) = DomainRenewal.objects.filter(registration=registration)
+    assert renewal.status == DomainRenewal.Status.BY_REGISTRY
+    assert (renewal.expires_before, renewal.expires_after) == (expires, _plus_year(expires))
+    subscription = Subscription.objects.get(line=registration.line)
+    assert subscription.ends_on is None
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.WITHDRAWN
+    assert renewals.renewals_run(today=later) == "0 renewed, 0 failed, 0 waiting"
+
+
+def test_a_nl_paid_after_its_quarantine_is_refunded_and_nothing_is_sent(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    registry = registries_local.registry
+    registration, credited, _expires = _nl_deleted_early(personas, registry, "na-40-dagen.nl")
+    refund = _pay(credited, dt.date.today())
+    assert registration.deleted_at is not None
+    over = registration.deleted_at + dt.timedelta(days=REGISTRIES["sidn"].redemption_days)
+    assert late_payments.late_payments_run(now=over) == 1
+    assert "domain:cancelDelete" not in registry.received
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.PROPOSED
+    assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1 and not _mails(restore.RESTORED)
+
+
+def test_a_nl_whose_books_refuse_goes_back_into_quarantine(
+    personas: Personas, registries_local: epp_local.Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = registries_local.registry
+    registration, credited, expires = _nl_deleted_early(personas, registry, "weer-weg.nl")
+    refund = _pay(credited, expires - dt.timedelta(days=1))
+
+    def approved(_registration: DomainRegistration) -> None:
+        Refund.objects.filter(pk=refund.pk).update(status=Refund.Status.APPROVED)
+
+    monkeypatch.setattr(restore, "_after_restore", approved)
+    assert late_payments.late_payments_run() == 1
+    assert registry.received.count("domain:cancelDelete") == 1
+    assert registry.domains["weer-weg.nl"].statuses == ["pendingDelete"]  # deleted again
+    registration.refresh_from_db()
+    assert registration.status == DomainRegistration.Status.DELETED
+    assert AuditEntry.objects.filter(action="domains.restore_undone").count() == 1
+    assert len(_mails(late_payments.PAID_AFTER_DELETE)) == 1 and not _mails(restore.RESTORED)

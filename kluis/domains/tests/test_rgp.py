@@ -155,10 +155,21 @@ def test_after_the_redemption_period_no_restore_and_then_the_name_is_free(
 def test_a_registry_without_grace_periods_deletes_at_once_and_restores_nothing(
     epp_client: EppClient, clock: Clock
 ) -> None:
-    setup_domain(epp_client, "weg.nl")
-    epp_client.domain_delete("weg.nl")
-    assert code_of(lambda: epp_client.domain_info("weg.nl")) == r.OBJECT_DOES_NOT_EXIST
-    assert code_of(lambda: epp_client.domain_restore("weg.nl")) == 2103
+    setup_domain(epp_client, "weg.be")
+    epp_client.domain_delete("weg.be")
+    assert code_of(lambda: epp_client.domain_info("weg.be")) == r.OBJECT_DOES_NOT_EXIST
+    assert code_of(lambda: epp_client.domain_restore("weg.be")) == 2103
+    # SIDN keeps a deleted .nl in its quarantine, but takes no RFC 3915 restore.
+    epp_client.domain_create(
+        name="quarantaine.nl",
+        years=1,
+        registrant="KL-1",
+        auth_pw="Token12345",
+        admin="KL-ADM",
+        tech="KL-ADM",
+    )
+    epp_client.domain_delete("quarantaine.nl")
+    assert code_of(lambda: epp_client.domain_restore("quarantaine.nl")) == 2103
 
 
 def test_only_the_sponsor_restores(
