@@ -141,7 +141,18 @@ def _mail_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
 
 @mail_kind(template=NOTICE, purpose=PURPOSE, references={"registration", "expires", "days"})
 def _notice_context(context: Mapping[str, Any], actor: Actor) -> dict[str, Any]:
-    return {**_mail_context(context, actor), "days": int(context["days"])}
+    return {
+        **_mail_context(context, actor),
+        "days": int(context["days"]),
+        "restorable_days": _restorable_days(context["registration"]),
+    }
+
+
+def _restorable_days(registration: Any) -> int:
+    """How long after the delete a late payment still brings the name back (0: never)."""
+    key = DomainRegistration.objects.values_list("registry", flat=True).get(pk=registration)
+    registry = REGISTRIES.get(key)
+    return registry.restorable_days if registry is not None else 0
 
 
 @mail_kind(template=DELETED, purpose=PURPOSE, references={"registration", "expires"})

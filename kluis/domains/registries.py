@@ -125,6 +125,14 @@ class Registry:
     restore_fee_cents: int = 0
 
     @property
+    def restorable_days(self) -> int:
+        """How many days after kluis deleted a domain here a late payment restores it
+        (kluis/domains/restore.py); 0 where a late payment is refunded."""
+        if self.restore and self.restore_method in (RESTORE_RGP, RESTORE_SIDN):
+            return self.redemption_days
+        return 0
+
+    @property
     def outside_eu(self) -> bool:
         return self.location == "non-EU"
 

@@ -69,7 +69,7 @@ from kluis.domains.epp import responses as codes
 from kluis.domains.epp.client import EppClient, EppCommandFailed
 from kluis.domains.epp.responses import DomainInfo
 from kluis.domains.models import DomainRegistration, DomainRenewal
-from kluis.domains.registries import REGISTRIES, RESTORE_RGP, RESTORE_SIDN, Registry
+from kluis.domains.registries import REGISTRIES, RESTORE_SIDN, Registry
 from kluis.domains.services import ACTOR, SessionFor, _local_date
 from kluis.formats import euro, long_date
 from kluis.mail.kinds import mail_kind
@@ -135,12 +135,11 @@ def offered(registration: DomainRegistration, now: dt.datetime) -> bool:
     registry = REGISTRIES.get(registration.registry)
     return (
         registry is not None
-        and registry.restore_method in (RESTORE_RGP, RESTORE_SIDN)
-        and registry.restore
+        and registry.restorable_days > 0
         and registration.status == DomainRegistration.Status.DELETED
         and registration.end_reason == DomainRegistration.EndReason.UNPAID
         and registration.deleted_at is not None
-        and now < registration.deleted_at + dt.timedelta(days=registry.redemption_days)
+        and now < registration.deleted_at + dt.timedelta(days=registry.restorable_days)
     )
 
 

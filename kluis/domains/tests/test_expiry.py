@@ -391,3 +391,27 @@ def test_an_unpaid_nl_is_deleted_days_before_its_expiry_with_the_notices_ahead_o
     eu.refresh_from_db()
     assert eu.status == DomainRegistration.Status.REGISTERED
     assert expiry.expiry_run(today=expires) == "0 notices, 1 deleted, 0 refused, 0 waiting"
+
+
+def test_the_notice_says_how_long_a_late_payment_still_brings_the_name_back(
+    personas: Personas, registries_local: epp_local.Running
+) -> None:
+    """SIDN keeps a deleted .nl in quarantine, from which a late payment restores it
+    (kluis/domains/restore.py): the notice says so, not that anyone may take the name
+    at once. DNS Belgium's reactivation is not used, so a .be notice says what happens."""
+    from kluis.domains.registries import REGISTRIES
+
+    nl = _registered_with_subscription(personas, "nog-terug.nl")
+    be = _registered_with_subscription(personas, "meteen-weg.be")
+    mail.outbox.clear()
+    for registration in (nl, be):
+        expiry.expiry_run(today=expiry.end_day(registration) - dt.timedelta(days=3))
+    deliver_due(worker="test")
+    bodies = {m.subject.split()[2]: str(m.body) for m in mail.outbox if "opgeheven" in m.subject}
+    assert set(bodies) == {"nog-terug.nl", "meteen-weg.be"}
+    days = REGISTRIES["sidn"].restorable_days
+    assert days == 40 and REGISTRIES["dnsbelgium"].restorable_days == 0
+    assert f"houdt de naam dan nog {days} dagen voor ons vast" in bodies["nog-terug.nl"]
+    assert "halen we hem voor je terug" in bodies["nog-terug.nl"]
+    assert "houdt de naam" not in bodies["meteen-weg.be"]
+    assert "kan iedereen de naam registreren" in bodies["meteen-weg.be"]
