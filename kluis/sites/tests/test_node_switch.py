@@ -219,3 +219,19 @@ def test_the_node_page_in_english(client, personas):
     client.cookies["django_language"] = "en"
     shown = client.get(page).content.decode()
     assert "The server loads its own directory" in shown
+
+
+def test_the_port_form_names_the_top_directorys_site_that_has_the_port(client, personas):
+    loose = make_site(personas.customer_b)
+    site_port_set(loose, 8020, actor=ACTOR)
+    web01 = switching_node("web01")
+    site = make_site(personas.customer_a)
+    site_node_set(site, web01, actor=ACTOR)
+    log_in(client, personas.staff["orders"])
+    url = reverse("sites_backoffice:site-port", kwargs={"site_id": site.pk})
+    refused = client.post(url, {"admin_port": "8020"}).content.decode()
+    assert f"Poort 8020 is al de poort van de beheeromgeving van site {loose.pk}." in refused
+    assert Site.objects.get(pk=site.pk).admin_port != 8020
+    node_switched(web01, actor=ACTOR)
+    assert client.post(url, {"admin_port": "8020"}).status_code == 302  # own directory now
+    assert Site.objects.get(pk=site.pk).admin_port == 8020
