@@ -385,8 +385,10 @@ def main() -> int:
     wanted = [a for a in sys.argv[1:] if not a.startswith("-")]
     benches = [(n, b) for n, b in benches if not wanted or any(w in n for w in wanted)]
     for name, bench in benches:
-        with console.status(f"running {name}..."):
-            figures.extend(bench())
+        # No spinner: its thread would keep audit_verify from forking its helpers
+        # (kluis.audit.chain._may_fork), and the benchmark would walk in one process.
+        console.print(f"running {name}...")
+        figures.extend(bench())
     table = Table("benchmark", "figure", "floor (bare)", "ratio", "target", "met")
     for f in figures:
         met = "-" if f.met is None else ("yes" if f.met else "NO")
