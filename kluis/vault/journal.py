@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -153,31 +153,17 @@ def take_over(scopes: list[KeyScope]) -> int:
 
 
 def _insert_records(scopes: list[KeyScope], at: dt.datetime, audit_seq: int | None) -> None:
-    """Insert shred records in one prepared statement run per row: the ORM's
-    bulk_create spent most of a 10,000-key shred preparing each value of each row."""
+    """Insert shred records as multi-row statements (kluis.rows): the ORM's bulk_create
+    spent most of a 10,000-key shred preparing each value of each row."""
+    from kluis.rows import rows_insert
     from kluis.vault.models import ShredRecord
 
-    if not scopes:
-        return
-    connection = connections[ShredRecord.objects.db]
-    ops = connection.ops
-    meta = ShredRecord._meta
-    names = ("subject", "retention_class", "period", "shredded_at", "audit_seq")
-    concrete = {f.name: f for f in meta.concrete_fields}
-    columns = ", ".join(ops.quote_name(concrete[n].column) for n in names)
-    sql = (
-        f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names
-        f"VALUES ({', '.join(['%s'] * len(names))})"
+    columns = ("subject", "retention_class", "period", "shredded_at", "audit_seq")
+    rows_insert(
+        ShredRecord,
+        columns,
+        [(s.subject, s.retention_class, s.period, at, audit_seq) for s in scopes],
     )
-    when = ops.adapt_datetimefield_value(at)
-    native = connection.features.has_native_uuid_field
-    values = [
-        (s.subject if native else s.subject.hex, s.retention_class, s.period, when, audit_seq)
-        for s in scopes
-    ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(values), 5000):
-            cursor.executemany(sql, values[start : start + 5000])
 
 
 def _record_groups() -> Iterator[tuple[int, list[KeyScope]]]:
