@@ -69,7 +69,7 @@ from kluis.sites.models import (
     HostingNode,
     Site,
 )
-from kluis.vault.reveal import reveal_many
+from kluis.vault.reveal import cycle_collector_paused, reveal_many
 
 logger = logging.getLogger(__name__)
 
@@ -142,15 +142,19 @@ def current_state(
     entries = _placed(entries, node, "site__node_id")
     if site_ids is not None:
         entries = entries.filter(site_id__in=site_ids)
-    rows = _entry_rows(entries)
-    plain = reveal_many(rows, ["network"], purpose="admin_access", actor=ACTOR)
-    found: dict[int, set[str]] = defaultdict(set)
-    for row, values in zip(rows, plain, strict=True):
-        text = values["network"]
-        if text is not None:  # None: shredded with its customer
-            found[row.site_id].add(text)
-    for site_id, texts in found.items():
-        state[site_id] = _elements(texts)
+    # The rows make no reference cycles, but their 100,000 objects set off the cycle
+    # collector's passes over the whole heap: 0.3 s of the 0.4 s of building 50,000.
+    with cycle_collector_paused():
+        rows = _entry_rows(entries)
+        plain = reveal_many(rows, ["network"], purpose="admin_access", actor=ACTOR)
+        found: dict[int, set[str]] = defaultdict(set)
+        for row, values in zip(rows, plain, strict=True):
+            text = values["network"]
+            if text is not None:  # None: shredded with its customer
+                # The column as _entry_rows stored it (row.site_id is a Python call).
+                found[row.__dict__["site_id"]].add(text)
+        for site_id, texts in found.items():
+            state[site_id] = _elements(texts)
     return state
 
 
@@ -162,12 +166,12 @@ def _entry_rows(entries: QuerySet[AllowEntry]) -> list[AllowEntry]:
     was left): a customer's UUID is made once per customer, and the primary key, which
     the vault only formats into a ciphertext's associated data, is kept as its text.
     """
-    rows = []
+    rows: list[AllowEntry] = []
     # No ORDER BY (the model's is by creation): each site's elements are sorted anyway.
     columns = entries.order_by().values_list("id", "site_id", "customer_id", "network")
     sql, params = columns.query.sql_with_params()
     customers: dict[object, uuid.UUID] = {}
-    new, state = AllowEntry.__new__, ModelState
+    new, state, append = AllowEntry.__new__, ModelState, rows.append
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         while chunk := cursor.fetchmany(10_000):
@@ -175,15 +179,20 @@ def _entry_rows(entries: QuerySet[AllowEntry]) -> list[AllowEntry]:
                 customer_id = customers.get(customer)
                 if customer_id is None:
                     customer_id = customers[customer] = _uuid(customer)
+                # _uuid_text, spelled out for SQLite's 32 hex digits (a call per row).
+                if type(pk) is str and len(pk) == 32:
+                    pk = f"{pk[:8]}-{pk[8:12]}-{pk[12:16]}-{pk[16:20]}-{pk[20:]}"
+                else:
+                    pk = _uuid_text(pk)
                 row = new(AllowEntry)
-                row.__dict__.update(
-                    _state=state(),
-                    id=_uuid_text(pk),
-                    site_id=site_id,
-                    customer_id=customer_id,
-                    network=token,
-                )
-                rows.append(row)
+                row.__dict__ = {
+                    "_state": state(),
+                    "id": pk,
+                    "site_id": site_id,
+                    "customer_id": customer_id,
+                    "network": token,
+                }
+                append(row)
     return rows
 
 
