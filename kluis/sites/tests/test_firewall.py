@@ -388,3 +388,16 @@ def test_the_files_are_readable_by_nginx_and_nft_whatever_the_umask(personas, fi
         os.umask(before)
     for path in (firewall_dir / NFT_FILE, firewall_dir / "nginx" / f"site-{site.pk}.conf"):
         assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_sites_elements_are_in_address_order_ipv4_first(personas, firewall_dir):
+    """Numerically, not as text (145.100.10.9 before 145.100.10.10), IPv4 before IPv6,
+    whether the site has IPv4 addresses only or both families."""
+    only_v4, both = make_site(personas.customer_a), make_site(personas.customer_a)
+    for text in ("145.100.10.10", "145.100.10.9", "9.1.1.1"):
+        make_entry(only_v4, personas.alice, text)
+    for text in ("2a00:1450::10", "145.100.10.10", "2a00:1450::9", "145.100.10.9"):
+        make_entry(both, personas.alice, text)
+    state = firewall.current_state()
+    assert state[only_v4.pk] == ["9.1.1.1", "145.100.10.9", "145.100.10.10"]
+    assert state[both.pk] == ["145.100.10.9", "145.100.10.10", "2a00:1450::9", "2a00:1450::10"]
