@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import shutil
 import subprocess
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from kluis.audit.models import AuditEntry
 from kluis.sites import firewall
 from kluis.sites.firewall import NFT_FILE, firewall_export
-from kluis.sites.models import FirewallExport, Site
+from kluis.sites.models import AllowEntry, FirewallExport, Site
 from kluis.sites.services import entry_add
 from kluis.sites.shop_link import site_set_status
 from kluis.sites.testing import make_entry, make_grant, make_site
@@ -401,3 +403,24 @@ def test_a_sites_elements_are_in_address_order_ipv4_first(personas, firewall_dir
     state = firewall.current_state()
     assert state[only_v4.pk] == ["9.1.1.1", "145.100.10.9", "145.100.10.10"]
     assert state[both.pk] == ["145.100.10.9", "145.100.10.10", "2a00:1450::9", "2a00:1450::10"]
+
+
+def test_the_inputs_digest_is_that_of_the_ids_in_the_databases_order(personas, monkeypatch):
+    """SQLite's ids are read in table order and sorted in Python: the digest is still
+    that of the rows as ORDER BY gives them, part by part (the manifests of exports
+    before keep matching)."""
+    site = make_site(personas.customer_a)
+    for n in range(7):
+        make_entry(site, personas.alice, f"145.100.10.{n + 1}")
+    monkeypatch.setattr(firewall, "DIGEST_PART", 3)
+    digest = hashlib.sha256()
+    sites = Site.objects.order_by("pk").values_list("pk", "status", "admin_port")
+    ids = AllowEntry.objects.current().order_by("pk").values_list("pk")
+    for queryset in (sites, ids):
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(3):
+                digest.update(repr(rows).encode())
+        digest.update(b"|")
+    assert firewall.inputs_digest() == digest.hexdigest()
