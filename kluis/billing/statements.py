@@ -59,7 +59,8 @@ from stdnum import iso11649
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing.bulk import among
-from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
+from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused
+from kluis.billing.camt_ahead import read_statement_ahead
 from kluis.billing.models import BankStatement, Invoice, Payment, PayoutCheck, Refund
 from kluis.billing.reference import check_digit, is_valid
 from kluis.billing.services import BILLING
@@ -899,7 +900,7 @@ def _statements(
     any); other accounts' statements are read (and validated) but skipped."""
     header: StatementHeader | None = None
     mine = False
-    for item in read_statement(path):
+    for item in read_statement_ahead(path):
         if isinstance(item, StatementHeader):
             header = item
             if item.other_id and not item.iban:
