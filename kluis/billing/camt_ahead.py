@@ -34,7 +34,8 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
-from kluis.billing.camt import Entry, StatementHeader, StatementRefused, read_statement, schema_dir
+from kluis.billing.camt import StatementHeader, StatementRefused, read_statement, schema_dir
+from kluis.billing.remittance import Prepared, prepared
 
 # Files from this size on are read in a child process (a 100,000-entry statement is
 # 50-60 MiB; 2 MiB is a few thousand entries).
@@ -49,15 +50,15 @@ class ReaderFailed(RuntimeError):
     """The reading process failed for a reason other than the file (a fault of kluis)."""
 
 
-def read_statement_ahead(path: Path) -> Generator[StatementHeader | Entry, None, None]:
+def read_statement_ahead(path: Path) -> Generator[StatementHeader | Prepared, None, None]:
     """`read_statement(path)`, from a child process for a large file."""
     if path.stat().st_size < READ_AHEAD_BYTES:
-        yield from read_statement(path)
+        yield from prepared(read_statement(path))
         return
     yield from _from_child(path)
 
 
-def _from_child(path: Path) -> Generator[StatementHeader | Entry, None, None]:
+def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]:
     # The directory kluis is imported from, first on the child's path, whatever the
     # working directory of the importing process.
     root = str(Path(__file__).resolve().parents[2])
@@ -126,9 +127,9 @@ def _write_frame(stream: IO[bytes], frame: tuple[Any, ...]) -> None:
 
 def _child(path: Path, schemas: Path) -> int:
     out = sys.stdout.buffer
-    batch: list[StatementHeader | Entry] = []
+    batch: list[StatementHeader | Prepared] = []
     try:
-        for item in read_statement(path, schemas):
+        for item in prepared(read_statement(path, schemas)):
             batch.append(item)
             if len(batch) >= FRAME_ITEMS:
                 _write_frame(out, ("items", batch))

@@ -11,6 +11,7 @@ import pytest
 
 from kluis.billing import camt_ahead
 from kluis.billing.camt import StatementRefused, read_statement
+from kluis.billing.remittance import prepared
 
 CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.xml"))
@@ -26,7 +27,7 @@ def _refusal(read, path: Path) -> str:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_the_child_hands_over_every_header_and_entry_as_read_in_process(read_in_child, path):
     ahead = list(camt_ahead.read_statement_ahead(path))
-    assert ahead == list(read_statement(path))
+    assert ahead == list(prepared(read_statement(path)))
     assert len(ahead) > 1
     assert len(read_in_child) == 1 and read_in_child[0].returncode == 0
 
@@ -38,7 +39,7 @@ def test_a_small_file_is_read_in_process_below_the_threshold(monkeypatch):
     monkeypatch.setattr(subprocess, "Popen", refuse)
     path = FILES[0]
     assert path.stat().st_size < camt_ahead.READ_AHEAD_BYTES
-    assert list(camt_ahead.read_statement_ahead(path)) == list(read_statement(path))
+    assert list(camt_ahead.read_statement_ahead(path)) == list(prepared(read_statement(path)))
 
 
 def test_many_frames_arrive_in_order(read_in_child, tmp_path):
@@ -51,7 +52,7 @@ def test_many_frames_arrive_in_order(read_in_child, tmp_path):
     path.write_text(source[:start] + entries * 400 + source[end:])
     ahead = list(camt_ahead.read_statement_ahead(path))
     assert len(ahead) > camt_ahead.FRAME_ITEMS * 2
-    assert ahead == list(read_statement(path))
+    assert ahead == list(prepared(read_statement(path)))
 
 
 def _broken(tmp_path: Path, how: str) -> Path:
