@@ -127,16 +127,8 @@ def _write_frame(stream: IO[bytes], frame: tuple[Any, ...]) -> None:
 
 def _child(path: Path, schemas: Path) -> int:
     out = sys.stdout.buffer
-    batch: list[StatementHeader | Prepared] = []
     try:
-        for item in prepared(read_statement(path, schemas)):
-            batch.append(item)
-            if len(batch) >= FRAME_ITEMS:
-                _write_frame(out, ("items", batch))
-                batch = []
-        if batch:
-            _write_frame(out, ("items", batch))
-        _write_frame(out, ("end", None))
+        _send(out, path, schemas)
     except BrokenPipeError:
         return 1  # the import stopped: nobody reads any more
     except StatementRefused as refused:
@@ -145,6 +137,18 @@ def _child(path: Path, schemas: Path) -> int:
         _write_frame(out, ("error", traceback.format_exc()))
     out.flush()
     return 0
+
+
+def _send(out: IO[bytes], path: Path, schemas: Path) -> None:
+    batch: list[StatementHeader | Prepared] = []
+    for item in prepared(read_statement(path, schemas)):
+        batch.append(item)
+        if len(batch) >= FRAME_ITEMS:
+            _write_frame(out, ("items", batch))
+            batch = []
+    if batch:
+        _write_frame(out, ("items", batch))
+    _write_frame(out, ("end", None))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ from kluis.billing.remittance import Named, Prepared
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
 from kluis.billing.zipped import statement_files
+from kluis.gc_pause import collect_young, cycle_collector_paused
 from kluis.policy.loader import current_policy
 from kluis.vault import keys
 from kluis.vault.fields import (
@@ -867,6 +868,7 @@ def _import_file(path: Path, ours: list[str], result: ImportResult, user: User |
         if len(pending) >= BATCH_SIZE:
             _import_batch(run, pending)
             pending = []
+            collect_young()  # what a batch left in a cycle, if anything
     if run is not None:
         _import_batch(run, pending)
         _close(run)
@@ -925,6 +927,7 @@ def statement_import(*, path: Path, imported_by: User | None) -> ImportResult:
             _page_cache(router.db_for_write(Payment)),
             transaction.atomic(),
             keys.key_scope(),
+            cycle_collector_paused(),
         ):
             for file in files:
                 _import_file(file, ours, result, imported_by)
