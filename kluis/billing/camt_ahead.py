@@ -25,6 +25,8 @@ params) or ("error", traceback text). Only this trusted child writes the pipe.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import pickle
 import subprocess
@@ -44,6 +46,9 @@ READ_AHEAD_BYTES = 2 * 2**20
 # per-call cost small.
 FRAME_ITEMS = 500
 _LENGTH = 8
+# What the pipe holds (Linux's limit for an unprivileged process, /proc/sys/fs/
+# pipe-max-size, is 1 MiB by default): about 8 frames, two batches of the import.
+PIPE_BYTES = 2**20
 
 
 class ReaderFailed(RuntimeError):
@@ -73,6 +78,7 @@ def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]
         close_fds=True,
     )
     assert child.stdout is not None and child.stderr is not None
+    _widen(child.stdout)
     finished = False  # the child sent its last frame and is ending by itself
     try:
         while (frame := _read_frame(child.stdout)) is not None:
@@ -105,6 +111,14 @@ def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]
         child.stdout.close()
         child.stderr.close()
         child.wait()
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Let the pipe hold PIPE_BYTES, so the child reads on while the import writes a
+    batch: with the kernel's 64 KiB (one frame) it waited for every batch to end, and
+    reading and writing took turns instead of running side by side."""
+    with contextlib.suppress(OSError, AttributeError):  # a lower limit; not on Linux
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _read_frame(stream: IO[bytes]) -> tuple[Any, ...] | None:
