@@ -4,6 +4,7 @@ with the import, however the import ends."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -104,3 +105,21 @@ def test_a_fault_of_the_reading_process_is_not_passed_off_as_a_refusal(read_in_c
     with pytest.raises(camt_ahead.ReaderFailed, match="IsADirectoryError"):
         list(camt_ahead._from_child(folder))
     assert read_in_child[0].returncode is not None
+
+
+def test_the_pipe_holds_two_batches_so_reading_and_writing_overlap():
+    """With the kernel's 64 KiB the child could read one frame ahead and then waited
+    for each batch of the import to end."""
+    import fcntl
+
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    if limit < camt_ahead.PIPE_BYTES:
+        pytest.skip(f"this system lets a pipe hold at most {limit} bytes")
+    reader, writer = os.pipe()
+    try:
+        with os.fdopen(reader, "rb", closefd=False) as pipe:
+            camt_ahead._widen(pipe)
+        assert fcntl.fcntl(reader, fcntl.F_GETPIPE_SZ) >= camt_ahead.PIPE_BYTES
+    finally:
+        os.close(reader)
+        os.close(writer)
