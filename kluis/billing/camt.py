@@ -377,7 +377,13 @@ def _entry(elem: etree._Element) -> Entry:
             txs += child.iterchildren(tag[:skip] + "TxDtls")
         elif name == "AddtlNtryInf":
             note = _strip(child)
-    assert amount is not None  # the schema requires it
+    if amount is None:
+        # The schema requires it, but lxml may hand over an entry before it reports
+        # the schema error found in the same chunk of the file.
+        raise StatementRefused(
+            _("het afschrift voldoet niet aan het CAMT.053-schema (bij %(element)s)"),
+            element="Amt",
+        )
     currency = amount.get("Ccy", "")
     total = _cents(amount.text or "")
     reference = account_ref or entry_ref
@@ -407,15 +413,17 @@ def _entry(elem: etree._Element) -> Entry:
     )
 
 
-def read_statement(path: Path) -> Iterator[StatementHeader | Entry]:
+def read_statement(path: Path, schemas: Path | None = None) -> Iterator[StatementHeader | Entry]:
     """Each statement's header, then its entries, in the order of the file.
 
     Iterating validates the file against its schema as it goes and raises
     StatementRefused for anything the schema or these rules refuse; only the closing
-    of the root element proves that the whole file was read.
+    of the root element proves that the whole file was read. `schemas`: the schema
+    directory, when not the configured one (the reading process of kluis.billing.
+    camt_ahead has no settings).
     """
     version = _sniff_version(path)
-    schema = _schema(str(schema_dir()), version)
+    schema = _schema(str(schemas or schema_dir()), version)
     namespace = f"urn:iso:std:iso:20022:tech:xsd:camt.053.001.{version}"
     context = etree.iterparse(
         str(path),

@@ -37,13 +37,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,17 +52,18 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from schwifty import IBAN
-from stdnum import iso11649
 
 from kluis.accounts.models import Customer, User
 from kluis.audit.chain import audit_append
 from kluis.billing.bulk import among
-from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused, read_statement
+from kluis.billing.camt import Entry, Part, StatementHeader, StatementRefused
+from kluis.billing.camt_ahead import read_statement_ahead
 from kluis.billing.models import BankStatement, Invoice, Payment, PayoutCheck, Refund
-from kluis.billing.reference import check_digit, is_valid
+from kluis.billing.remittance import Named, Prepared
 from kluis.billing.services import BILLING
 from kluis.billing.settlement import invoices_paid
 from kluis.billing.zipped import statement_files
+from kluis.gc_pause import collect_young, cycle_collector_paused
 from kluis.policy.loader import current_policy
 from kluis.vault import keys
 from kluis.vault.fields import (
@@ -75,15 +74,6 @@ from kluis.vault.fields import (
     sealed_fields,
 )
 
-INVOICE_NUMBER = re.compile(r"\b([A-Z]{1,10}\d{4}-\d{6})\b")
-# A betalingskenmerk written in a description: 16 digits, maybe in groups of four.
-KENMERK_IN_TEXT = re.compile(r"(?<!\d)(\d{4}[ .]?\d{4}[ .]?\d{4}[ .]?\d{4})(?!\d)")
-# A payout of the payment service provider: Mollie transfers what it collected (the
-# iDEAL payments, minus its fees) as one credit whose description carries the
-# settlement's bank reference, e.g. "1182161.1506.02" (Mollie Settlements API:
-# organisation, year and month, sequence). The payer's name says Mollie.
-SETTLEMENT_REFERENCE = re.compile(r"(?<![\d.])\d{4,10}\.\d{4}\.\d{2}(?![\d.])")
-PROVIDER_PAYERS = ("mollie",)
 # Payments per batch: large enough that queries per payment vanish, small enough that
 # a batch's invoices and payments stay a few megabytes.
 BATCH_SIZE = 2000
@@ -153,45 +143,6 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# A string as JSON writes it with ensure_ascii=False (json's own C function, the one
-# its encoder uses for that): quotes, backslashes and control characters escaped.
-_quote = encode_basestring
-
-
-def entry_fingerprint(account: str, entry: Entry) -> str:
-    """The reference of an entry that has no bank reference: its content, hashed.
-
-    SHA-256 over the canonical JSON of: the account's IBAN; booking date; value date
-    as given; amount in cents; currency; credit or debit; booked or not; and for each
-    transaction in order its amount, payer IBAN, payer name, structured references,
-    remittance texts and EndToEndId. The statement's own id, its creation time and
-    the entry's position are left out on purpose: they differ between a day's export
-    and a later export covering the same day. `fp-` and the first 40 hex digits.
-
-    The JSON is the text json.dumps(content, ensure_ascii=False, separators=(",",
-    ":")) gives for that list, written here directly (the same quoting function, ints
-    and booleans as json writes them): the encoder's generic walk over the nested
-    lists was most of the cost, and stored fingerprints must not change (a test
-    compares the two on odd entries).
-    """
-    q = _quote
-    parts = ",".join(
-        [
-            f"[{'null' if p.amount_cents is None else int.__repr__(p.amount_cents)},"
-            f"{q(p.iban)},{q(p.holder)},[{','.join(map(q, p.references))}],"
-            f"[{','.join(map(q, p.texts))}],{q(p.end_to_end)}]"
-            for p in entry.parts
-        ]
-    )
-    canonical = (
-        f"[{q(account)},{q(entry.booking_date.isoformat())},{q(entry.value_date)},"
-        f"{int.__repr__(entry.amount_cents)},{q(entry.currency)},"
-        f"{'true' if entry.credit else 'false'},{'true' if entry.booked else 'false'},"
-        f"[{parts}]]"
-    )
-    return "fp-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
-
-
 class _Slip(NamedTuple):
     """One payment to be: a transaction of an entry, with its reference and amount.
 
@@ -204,20 +155,25 @@ class _Slip(NamedTuple):
     amount_cents: int
     # False for a batch entry that could not be split: no rule decides or proposes.
     decide: bool = True
+    # What the part names (named_in), and its payout reference (settlement_reference),
+    # worked out as the file was read (kluis.billing.remittance.prepare).
+    named: Named = ([], [])
+    payout: str = ""
 
 
-def _slips(entry: Entry, reference: str) -> list[_Slip]:
+def _slips(prepared: Prepared, reference: str) -> list[_Slip]:
+    entry, named, payouts = prepared.entry, prepared.named, prepared.payouts
     parts = entry.parts
     if len(parts) == 1:
-        return [_Slip(reference, entry, parts[0], entry.amount_cents)]
+        return [_Slip(reference, entry, parts[0], entry.amount_cents, True, named[0], payouts[0])]
     amounts = [p.amount_cents for p in parts]
     if (
         all(a is not None and a > 0 for a in amounts)
         and sum(a for a in amounts if a is not None) == entry.amount_cents
     ):
         return [
-            _Slip(f"{reference}/{n}", entry, part, part.amount_cents or 0)
-            for n, part in enumerate(parts, 1)
+            _Slip(f"{reference}/{n}", entry, part, part.amount_cents or 0, True, found, payout)
+            for n, (part, found, payout) in enumerate(zip(parts, named, payouts, strict=True), 1)
         ]
     ibans = {p.iban for p in parts}
     holders = {p.holder for p in parts}
@@ -230,53 +186,6 @@ def _slips(entry: Entry, reference: str) -> list[_Slip]:
         end_to_end="",
     )
     return [_Slip(reference, entry, merged, entry.amount_cents, decide=False)]
-
-
-def _kenmerk(reference: str) -> str:
-    """The betalingskenmerk a structured reference carries, or ""."""
-    if len(reference) == 16 and reference.isascii() and reference.isdigit():
-        # As most banks pass it on: 16 digits, nothing to take out or unwrap.
-        return reference if check_digit(reference[1:]) == ord(reference[0]) - 48 else ""
-    compact = "".join(reference.split())
-    if compact[:2].upper() == "RF" and iso11649.is_valid(compact):
-        compact = compact[4:]  # an RF creditor reference wrapping the kenmerk
-    return compact if is_valid(compact) else ""
-
-
-def _named(part: Part) -> tuple[list[str], list[str]]:
-    """The betalingskenmerken (right check digit) and the invoice numbers the payer
-    gave, in the order given: structured references first, then the texts."""
-    kenmerken: list[str] = []
-    loose: list[str] = []
-    for reference in part.references:
-        kenmerk = _kenmerk(reference)
-        if kenmerk:
-            kenmerken.append(kenmerk)
-        else:
-            loose.append(reference)  # a bad check digit or another scheme: just text
-    if not part.texts and not loose:
-        return kenmerken, []
-    text = " ".join([*part.texts, *loose])
-    for written in KENMERK_IN_TEXT.findall(text):
-        kenmerk = re.sub(r"[ .]", "", written)
-        if is_valid(kenmerk) and kenmerk not in kenmerken:
-            kenmerken.append(kenmerk)
-    return kenmerken, INVOICE_NUMBER.findall(text.upper())
-
-
-def settlement_reference(part: Part) -> str:
-    """The provider's settlement reference when this transaction is a payout of the
-    payment service provider, else "".
-
-    Such a credit is not a customer's payment: each payment in it was recorded when
-    the provider said it was paid. It is kept as a payment that pays nothing
-    (`Match.SETTLEMENT`), never matched, proposed or refunded.
-    """
-    holder = part.holder.casefold()
-    if not any(name in holder for name in PROVIDER_PAYERS):
-        return ""
-    found = SETTLEMENT_REFERENCE.search(" ".join([*part.texts, *part.references]))
-    return found.group(0) if found else ""
 
 
 def _holder_index(holder: str) -> str:
@@ -442,11 +351,9 @@ def _batch_lookups(
 ) -> tuple[_Batch, list[tuple[str, list[Invoice]] | None], list[str]]:
     """What the database knows of a batch's slips, the invoices each names, and each
     one's settlement reference ("" for all but a payout of the payment provider)."""
-    payouts = [settlement_reference(s.part) if s.decide else "" for s in slips]
-    named = [
-        _named(s.part) if s.decide and not payout else ([], [])
-        for s, payout in zip(slips, payouts, strict=True)
-    ]
+    # Worked out as the file was read; nothing for a batch entry left unsplit.
+    payouts = [s.payout for s in slips]
+    named = [s.named for s in slips]
     references = {k for kenmerken, _numbers in named for k in kenmerken}
     numbers = {number for _kenmerken, found in named for number in found}
     locked: list[Invoice] = []
@@ -885,8 +792,8 @@ class _References:
     def __init__(self) -> None:
         self._seen: Counter[tuple[str, str]] = Counter()
 
-    def of(self, account: str, entry: Entry) -> str:
-        base = entry.bank_reference or entry_fingerprint(account, entry)
+    def of(self, account: str, prepared: Prepared) -> str:
+        base = prepared.entry.bank_reference or prepared.fingerprint
         self._seen[account, base] += 1
         n = self._seen[account, base]
         return base if n == 1 else f"{base}#{n}"
@@ -894,12 +801,12 @@ class _References:
 
 def _statements(
     path: Path, ours: list[str], result: ImportResult
-) -> Iterator[tuple[StatementHeader, Entry | None]]:
+) -> Iterator[tuple[StatementHeader, Prepared | None]]:
     """Each statement of ours with its entries (None once, for a statement without
     any); other accounts' statements are read (and validated) but skipped."""
     header: StatementHeader | None = None
     mine = False
-    for item in read_statement(path):
+    for item in read_statement_ahead(path):
         if isinstance(item, StatementHeader):
             header = item
             if item.other_id and not item.iban:
@@ -932,15 +839,16 @@ def _import_file(path: Path, ours: list[str], result: ImportResult, user: User |
     references = _References()
     run: _Run | None = None
     pending: list[_Slip] = []
-    for header, entry in _statements(path, ours, result):
+    for header, item in _statements(path, ours, result):
         if run is None or run.header is not header:
             if run is not None:
                 _import_batch(run, pending)
                 pending = []
                 _close(run)
             run = _Run(header=header, sha256=sha256, imported_by=user, result=result)
-        if entry is None:
+        if item is None:
             continue
+        entry = item.entry
         result.entries += 1
         run.entries += 1
         if entry.currency != "EUR":
@@ -953,13 +861,14 @@ def _import_file(path: Path, ours: list[str], result: ImportResult, user: User |
         if not entry.credit or not entry.booked:
             result.not_credits += 1
             continue
-        slips = _slips(entry, references.of(header.iban, entry))
+        slips = _slips(item, references.of(header.iban, item))
         if len(slips) == 1 and len(entry.parts) > 1:
             result.unsplit_batches += 1
         pending += slips
         if len(pending) >= BATCH_SIZE:
             _import_batch(run, pending)
             pending = []
+            collect_young()  # what a batch left in a cycle, if anything
     if run is not None:
         _import_batch(run, pending)
         _close(run)
@@ -1018,6 +927,7 @@ def statement_import(*, path: Path, imported_by: User | None) -> ImportResult:
             _page_cache(router.db_for_write(Payment)),
             transaction.atomic(),
             keys.key_scope(),
+            cycle_collector_paused(),
         ):
             for file in files:
                 _import_file(file, ours, result, imported_by)

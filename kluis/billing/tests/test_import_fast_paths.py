@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from kluis.billing.camt import Entry, Part, StatementHeader, _cents, read_statement
-from kluis.billing.statements import _uuid_from_hex, entry_fingerprint
+from kluis.billing.remittance import entry_fingerprint
+from kluis.billing.statements import _uuid_from_hex
 
 CORPUS = Path(__file__).parent / "corpus"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kluis.billing import services, statements
+from kluis.billing.camt import StatementRefused
 from kluis.billing.models import BankStatement, Invoice, InvoiceCounter, Payment, Refund
 from kluis.billing.reference import new_reference
 from kluis.billing.tests.helpers import order_for
@@ -110,6 +111,41 @@ def test_each_bank_file_imports_and_a_second_import_changes_nothing(invoices, na
     again = statements.statement_import(path=CORPUS / name, imported_by=None)
     assert (again.new, again.already_imported) == (0, new)
     assert _state() == before
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_bank_file_imports_alike_when_read_in_a_second_process(invoices, name, read_in_child):
+    """A large file is read in a child process: the import finds what it finds in-process."""
+    started = read_in_child
+    new, matches, not_credits, foreign, stmts, skipped = EXPECTED[name]
+    result = statements.statement_import(path=CORPUS / name, imported_by=None)
+    assert (result.new, result.matches) == (new, matches)
+    assert (result.not_credits, result.foreign_currency) == (not_credits, foreign)
+    assert (result.statements, result.skipped_accounts) == (stmts, skipped)
+    assert len(started) == 1 and started[0].returncode == 0
+    again = statements.statement_import(path=CORPUS / name, imported_by=None)
+    assert (again.new, again.already_imported) == (0, new)
+
+
+def test_a_refusal_late_in_a_file_read_by_the_child_imports_nothing(
+    invoices, read_in_child, tmp_path
+):
+    """Whatever the child handed over before its refusal was imported in the import's
+    one transaction, and goes with it."""
+    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
+    last = source.rindex("<Ntry>")
+    cut = source.index("<CdtDbtInd>", last)
+    path = tmp_path / "late.xml"
+    path.write_text(source[:cut] + "<Bogus/>" + source[cut:])
+    with pytest.raises(StatementRefused, match=r"CAMT\.053-schema"):
+        statements.statement_import(path=path, imported_by=None)
+    assert _state() == (
+        [],
+        sorted(Invoice.objects.values_list("number", "paid_cents", "paid_at")),
+        [],
+        0,
+    )
+    assert Payment.objects.count() == 0 and read_in_child[0].returncode is not None
 
 
 def test_the_whole_corpus_in_one_zip_imports_once(invoices, tmp_path):
