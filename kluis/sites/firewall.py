@@ -61,6 +61,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from kluis.audit.chain import audit_append
+from kluis.gc_pause import cycle_collector_paused
 from kluis.policy.enforce import Actor
 from kluis.sites.addresses import Network
 from kluis.sites.models import (
@@ -71,7 +72,7 @@ from kluis.sites.models import (
     HostingNode,
     Site,
 )
-from kluis.vault.reveal import cycle_collector_paused, reveal_many
+from kluis.vault.reveal import reveal_many
 
 logger = logging.getLogger(__name__)
 

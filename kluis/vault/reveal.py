@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from django.db.models.query_utils import DeferredAttribute
 
+from kluis.gc_pause import cycle_collector_paused
 from kluis.policy.cases import Case, case_needed, check_case
 from kluis.policy.enforce import Actor, PolicyViolation, check_reveal
 from kluis.policy.loader import current_policy
@@ -127,27 +126,6 @@ def reveal_many(
         actor=actor, purpose=purpose, categories=categories, subjects=distinct, case=case
     )
     return result
-
-
-@contextlib.contextmanager
-def cycle_collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a bulk read opens its values.
-
-    Opening makes no reference cycles (every object it allocates is freed by reference
-    counting or returned), but the tens of thousands of containers it allocates
-    trigger the collector, and sooner or later a full pass over the whole process
-    heap: on the benchmark, 80-100 ms of a 300 ms read. As bulk loaders do, it is
-    paused for the duration and set back as it was, also on an error. Callers that
-    build many rows for a bulk read (kluis.sites.firewall) pause it around that too.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _subjects(rows: Sequence[SealedModel]) -> list[uuid.UUID]:
