@@ -63,6 +63,30 @@ if os.environ.get("NO_ATOMIC"):
 import django
 django.setup()
 from django.core.management import call_command
+if os.environ.get("KILL_AFTER_FRAMES"):
+    # The file read by the reading process (kluis.billing.camt_ahead), whatever its
+    # size; this process killed once it has taken that many frames, the reader's pid
+    # printed first.
+    import subprocess
+    from kluis.billing import camt_ahead
+
+    camt_ahead.READ_AHEAD_BYTES = 0
+    frames, popen, read_frame = 0, subprocess.Popen, camt_ahead._read_frame
+
+    def started(*args, **kwargs):
+        child = popen(*args, **kwargs)
+        print(f"reader={child.pid}", flush=True)
+        return child
+
+    def counted(stream):
+        global frames
+        frames += 1
+        if frames > int(os.environ["KILL_AFTER_FRAMES"]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return read_frame(stream)
+
+    camt_ahead.subprocess.Popen = started
+    camt_ahead._read_frame = counted
 from django.db import connection
 
 limit = int(os.environ["KILL_AT"])
@@ -83,7 +107,12 @@ print(f"statements={seen}")
 
 
 def _run(
-    path: Path, kill_at: int = 0, *, kill_before: str = "", no_atomic: bool = False
+    path: Path,
+    kill_at: int = 0,
+    *,
+    kill_before: str = "",
+    no_atomic: bool = False,
+    kill_after_frames: int = 0,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KLUIS_", "DJANGO_"))}
     env.pop("DATABASE_URL", None)
@@ -100,6 +129,8 @@ def _run(
     )
     if no_atomic:
         env["NO_ATOMIC"] = "1"
+    if kill_after_frames:
+        env["KILL_AFTER_FRAMES"] = str(kill_after_frames)
     for name in ("KLUIS_MASTER_KEY", "KLUIS_IBAN", "KLUIS_KVK_NUMBER", "KLUIS_VAT_NUMBER"):
         if name in os.environ:
             env[name] = os.environ[name]
@@ -198,3 +229,37 @@ def test_the_check_goes_red_on_an_import_without_its_transaction(tmp_path, perso
     assert killed.returncode == KILLED, killed.stderr
     half = _state(invoices, "E-")
     assert half not in (nothing, whole), half
+
+
+def _ended(pid: int) -> bool:
+    """The process is gone, or a zombie nobody has reaped yet: it runs no more."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_an_import_killed_while_its_reading_process_reads_ahead_leaves_nothing_running(
+    tmp_path, personas
+):
+    """The importing process killed with frames still to come: the reader, blocked on
+    the full pipe or about to write, finds it closed and ends; nothing was imported,
+    and a rerun imports the whole file once."""
+    import time
+
+    # 6,000 entries (about 3 MiB): more than the 1 MiB pipe and the frames already read.
+    txs = [Tx(f"F-{n}", "7.00", name="Niemand Bekend", text=f"gift {n}") for n in range(6000)]
+    path = write_statement(tmp_path, txs, name="large.xml")
+    killed = _run(path, kill_after_frames=5)
+    assert killed.returncode == KILLED, killed.stderr
+    reader = int(killed.stdout.split("reader=", 1)[1].split()[0])
+    deadline = time.monotonic() + 30
+    while not _ended(reader) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _ended(reader), f"the reading process {reader} still runs"
+    assert Payment.objects.filter(entry_reference__startswith="F-").count() == 0
+
+    rerun = _run(path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert Payment.objects.filter(entry_reference__startswith="F-").count() == 6000
