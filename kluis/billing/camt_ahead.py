@@ -31,6 +31,7 @@ import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Generator
 from pathlib import Path
@@ -69,15 +70,18 @@ def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]
     root = str(Path(__file__).resolve().parents[2])
     path_now = os.environ.get("PYTHONPATH")
     env = {**os.environ, "PYTHONPATH": root + (os.pathsep + path_now if path_now else "")}
+    # The child's stderr goes to a file, not a pipe: a pipe nobody reads while the
+    # frames come could fill up and stop the child mid-write.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     child = subprocess.Popen(  # noqa: S603 - this interpreter, this module, our own file
         [sys.executable, "-m", "kluis.billing.camt_ahead", os.fspath(path), str(schema_dir())],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=errors,
         close_fds=True,
     )
-    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout is not None
     _widen(child.stdout)
     finished = False  # the child sent its last frame and is ending by itself
     try:
@@ -94,9 +98,10 @@ def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]
             return
         # The pipe closed without a last frame: the child died.
         child.wait()
+        errors.seek(0)
         raise ReaderFailed(
             f"the statement reader stopped (exit {child.returncode}): "
-            + child.stderr.read().decode(errors="replace")[-2000:]
+            + errors.read().decode(errors="replace")[-2000:]
         )
     finally:
         if finished:
@@ -109,8 +114,8 @@ def _from_child(path: Path) -> Generator[StatementHeader | Prepared, None, None]
             # generator): the child has nothing more to do.
             child.kill()
         child.stdout.close()
-        child.stderr.close()
         child.wait()
+        errors.close()
 
 
 def _widen(pipe: IO[bytes]) -> None:

@@ -123,3 +123,24 @@ def test_the_pipe_holds_two_batches_so_reading_and_writing_overlap():
     finally:
         os.close(reader)
         os.close(writer)
+
+
+def test_a_reader_killed_from_outside_fails_the_import_instead_of_ending_it_short(
+    read_in_child, tmp_path
+):
+    """The frames already in the pipe are handed over; then the pipe closes without
+    its last frame, which is a failure, never the end of the file."""
+    import signal
+
+    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
+    start = source.index("<Ntry>")
+    end = source.rindex("</Ntry>") + len("</Ntry>")
+    path = tmp_path / "long.xml"
+    path.write_text(source[:start] + source[start:end] * 4000 + source[end:])
+    reading = camt_ahead.read_statement_ahead(path)
+    next(reading)
+    read_in_child[0].send_signal(signal.SIGKILL)
+    with pytest.raises(camt_ahead.ReaderFailed, match=r"stopped \(exit -9\)"):
+        for _item in reading:
+            pass
+    assert read_in_child[0].returncode == -signal.SIGKILL
