@@ -18,6 +18,16 @@ CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.xml"))
 
 
+def _long(tmp_path: Path, times: int) -> Path:
+    """The ING corpus file with its entries repeated `times` times."""
+    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
+    start = source.index("<Ntry>")
+    end = source.rindex("</Ntry>") + len("</Ntry>")
+    path = tmp_path / "long.xml"
+    path.write_text(source[:start] + source[start:end] * times + source[end:])
+    return path
+
+
 def _refusal(read, path: Path) -> str:
     with pytest.raises(StatementRefused) as caught:
         for _item in read(path):
@@ -45,12 +55,7 @@ def test_a_small_file_is_read_in_process_below_the_threshold(monkeypatch):
 
 def test_many_frames_arrive_in_order(read_in_child, tmp_path):
     """A file of more entries than two frames hold: every entry, in the file's order."""
-    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
-    start = source.index("<Ntry>")
-    end = source.rindex("</Ntry>") + len("</Ntry>")
-    entries = source[start:end]
-    path = tmp_path / "long.xml"
-    path.write_text(source[:start] + entries * 400 + source[end:])
+    path = _long(tmp_path, 400)
     ahead = list(camt_ahead.read_statement_ahead(path))
     assert len(ahead) > camt_ahead.FRAME_ITEMS * 2
     assert ahead == list(prepared(read_statement(path)))
@@ -85,11 +90,7 @@ def test_a_refusal_in_the_child_is_the_same_refusal(read_in_child, tmp_path, how
 
 
 def test_the_child_ends_when_the_import_stops_reading(read_in_child, tmp_path):
-    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
-    start = source.index("<Ntry>")
-    end = source.rindex("</Ntry>") + len("</Ntry>")
-    path = tmp_path / "long.xml"
-    path.write_text(source[:start] + source[start:end] * 2000 + source[end:])
+    path = _long(tmp_path, 2000)
     reading = camt_ahead.read_statement_ahead(path)
     next(reading)
     assert read_in_child[0].poll() is None or read_in_child[0].returncode == 0
@@ -132,11 +133,7 @@ def test_a_reader_killed_from_outside_fails_the_import_instead_of_ending_it_shor
     its last frame, which is a failure, never the end of the file."""
     import signal
 
-    source = (CORPUS / "ing-camt053-001.02.xml").read_text()
-    start = source.index("<Ntry>")
-    end = source.rindex("</Ntry>") + len("</Ntry>")
-    path = tmp_path / "long.xml"
-    path.write_text(source[:start] + source[start:end] * 4000 + source[end:])
+    path = _long(tmp_path, 4000)
     reading = camt_ahead.read_statement_ahead(path)
     next(reading)
     read_in_child[0].send_signal(signal.SIGKILL)
