@@ -4,8 +4,10 @@ An import spends about a quarter of its time parsing and schema-checking the fil
 (lxml's iterparse, which holds the GIL, so a thread would not help) and the rest
 matching and writing payments. For a file of READ_AHEAD_BYTES or more,
 `read_statement_ahead` runs `read_statement` in a child process (this module, run
-with `python -m`) and hands its headers and entries over a pipe, so the file is read
-on one core while the database work goes on on the other. Smaller files are read in
+with `python -m`) and hands its headers and entries over a pipe, each entry with what
+kluis.billing.remittance works out of it without a database (its fingerprint, the
+kenmerken and invoice numbers it names), so the file is read on one core while the
+database work goes on on the other. Smaller files are read in
 the importing process, as before: the child's start-up (~0.1 s) would cost more than
 it saves.
 
