@@ -6,9 +6,9 @@ tens of thousands of containers trigger the collector every 700 allocations, eve
 tenth of those passes walks older objects too, and sooner or later a pass walks the
 whole heap of the process (Django, lxml, the keys): 80-100 ms of a 300 ms sealed read,
 and about a quarter of the importing process's CPU time in a 100,000-entry statement
-import. As bulk loaders do, the collector is paused for the
-duration and set back as it was, also on an error; `collect_young` lets long work
-collect its young objects at points of its choosing.
+import. As bulk loaders do, the collector is paused for the duration and set back as
+it was, also on an error; `collect_young` lets long work collect its young objects at
+points of its choosing.
 """
 
 from __future__ import annotations

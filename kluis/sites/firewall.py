@@ -189,11 +189,7 @@ def _entry_rows(entries: QuerySet[AllowEntry]) -> list[AllowEntry]:
                 customer_id = customers.get(customer)
                 if customer_id is None:
                     customer_id = customers[customer] = _uuid(customer)
-                # _uuid_text, spelled out (a call per row): SQLite's text is 32 hex
-                # digits, PostgreSQL's the canonical form str(UUID) gives.
-                if type(pk) is str and len(pk) == 32:
-                    pk = f"{pk[:8]}-{pk[8:12]}-{pk[12:16]}-{pk[16:20]}-{pk[20:]}"
-                elif not (canonical and type(pk) is str and len(pk) == 36):
+                if not canonical:  # SQLite's text is 32 hex digits
                     pk = _uuid_text(pk)
                 row = new(AllowEntry)
                 row.__dict__ = {

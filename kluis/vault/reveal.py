@@ -8,7 +8,6 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, NoReturn
 
 from cryptography.exceptions import InvalidTag
-from django.db.models.query_utils import DeferredAttribute
 
 from kluis.gc_pause import cycle_collector_paused
 from kluis.policy.cases import Case, case_needed, check_case
@@ -136,13 +135,10 @@ def _subjects(rows: Sequence[SealedModel]) -> list[uuid.UUID]:
     if model.vault_subject is not SealedModel.vault_subject or set(map(type, rows)) != {model}:
         return [row.vault_subject() for row in rows]
     field = model.vault_subject_field
-    if isinstance(getattr(model, field, None), DeferredAttribute):
-        # A field's own attribute gives the value in the instance when it is there.
-        try:
-            subjects = [row.__dict__[field] for row in rows]
-        except KeyError:  # deferred in some row: read as getattr reads it
-            subjects = list(map(attrgetter(field), rows))
-    else:
+    # A field's value is in the instance when it was loaded: read it there.
+    try:
+        subjects = [row.__dict__[field] for row in rows]
+    except KeyError:  # deferred in some row, or not a column: read as getattr reads it
         subjects = list(map(attrgetter(field), rows))
     for subject in {id(s): s for s in subjects}.values():
         assert isinstance(subject, uuid.UUID), f"{model.__name__} has no subject yet"
