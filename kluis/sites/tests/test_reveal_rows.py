@@ -79,3 +79,24 @@ def test_rows_of_one_subject_in_several_periods_open_each_under_its_period(perso
     assert _last_reveal()["subjects"] == sorted(
         [str(personas.customer_a.pk), str(personas.customer_b.pk)]
     )
+
+
+def test_rows_whose_subject_column_is_deferred_still_open_with_their_own_key(personas):
+    """Rows loaded without their subject column (here one of three): the vault reads it
+    as the model would, from the database, and each row opens as it does alone."""
+    site_a, site_b = make_site(personas.customer_a), make_site(personas.customer_b)
+    made = [
+        make_entry(site_a, personas.alice, "145.100.30.1"),
+        make_entry(site_b, personas.bob, "145.100.40.1"),
+        make_entry(site_a, personas.alice, "145.100.30.2"),
+    ]
+    loaded = {row.pk: row for row in AllowEntry.objects.filter(pk__in=[m.pk for m in made])}
+    rows = [loaded[m.pk] for m in made]
+    [deferred] = AllowEntry.objects.filter(pk=made[1].pk).defer("customer")
+    assert "customer_id" not in deferred.__dict__
+    rows[1] = deferred
+    values = reveal_many(rows, ["network"], purpose="admin_access", actor=firewall.ACTOR)
+    assert [v["network"] for v in values] == ["145.100.30.1", "145.100.40.1", "145.100.30.2"]
+    assert _last_reveal()["subjects"] == sorted(
+        [str(personas.customer_a.pk), str(personas.customer_b.pk)]
+    )
